@@ -1,0 +1,142 @@
+/* common/redact.c: secret values and their derived forms, replaced in text
+ * before it leaves the process. */
+#include "redact.h"
+
+#include "buf.h"
+#include "err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct redact {
+    char **pats;  /* owned patterns, longest first */
+    size_t npats; /* number of patterns */
+};
+
+struct redact *redact_new(void)
+{
+    return xcalloc(1, sizeof(struct redact));
+}
+
+void redact_free(struct redact *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->npats; i++) {
+        explicit_bzero(r->pats[i], strlen(r->pats[i]));
+        free(r->pats[i]);
+    }
+    free(r->pats);
+    free(r);
+}
+
+struct redact *redact_global(void)
+{
+    static struct redact global;
+    return &global;
+}
+
+size_t redact_count(const struct redact *r)
+{
+    return r->npats;
+}
+
+static void redact_add_pat(struct redact *r, const char *p, size_t n)
+{
+    if (n < REDACT_MIN)
+        return;
+    for (size_t i = 0; i < r->npats; i++)
+        if (strlen(r->pats[i]) == n && memcmp(r->pats[i], p, n) == 0)
+            return;
+    r->pats = xrealloc(r->pats, (r->npats + 1) * sizeof(char *));
+    /* keep longest first so a value is replaced before any of its lines */
+    size_t at = 0;
+    while (at < r->npats && strlen(r->pats[at]) >= n)
+        at++;
+    memmove(r->pats + at + 1, r->pats + at, (r->npats - at) * sizeof(char *));
+    r->pats[at] = xstrndup(p, n);
+    r->npats++;
+}
+
+static char *redact_base64(const char *s, size_t n)
+{
+    static const char tbl[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = xmalloc((n + 2) / 3 * 4 + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)s[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned char)s[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)s[i + 2];
+        out[o++] = tbl[(v >> 18) & 63];
+        out[o++] = tbl[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? tbl[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+void redact_add(struct redact *r, const char *value)
+{
+    size_t n = strlen(value);
+    if (n == 0)
+        return;
+    redact_add_pat(r, value, n);
+    char *b64 = redact_base64(value, n);
+    size_t bn = strlen(b64);
+    /* padding differs with the surrounding text: match without it */
+    while (bn > 0 && b64[bn - 1] == '=')
+        bn--;
+    redact_add_pat(r, b64, bn);
+    explicit_bzero(b64, strlen(b64));
+    free(b64);
+    if (memchr(value, '\n', n) != NULL) {
+        const char *p = value;
+        while (*p) {
+            size_t len = strcspn(p, "\r\n");
+            redact_add_pat(r, p, len);
+            p += len;
+            p += strspn(p, "\r\n");
+        }
+    }
+}
+
+void redact_buf(const struct redact *r, struct buf *b)
+{
+    if (r == NULL || r->npats == 0 || b->len == 0)
+        return;
+    for (size_t i = 0; i < r->npats; i++) {
+        const char *pat = r->pats[i];
+        size_t pn = strlen(pat);
+        char *hit = memmem(b->data, b->len, pat, pn);
+        if (hit == NULL)
+            continue;
+        struct buf out;
+        buf_init(&out, BUF_UNLIMITED);
+        size_t pos = 0;
+        while (hit != NULL) {
+            size_t off = (size_t)(hit - b->data);
+            buf_add(&out, b->data + pos, off - pos);
+            buf_adds(&out, REDACT_MARK);
+            pos = off + pn;
+            hit = memmem(b->data + pos, b->len - pos, pat, pn);
+        }
+        buf_add(&out, b->data + pos, b->len - pos);
+        size_t limit = b->limit;
+        buf_wipe(b);
+        *b = out;
+        b->limit = limit;
+    }
+}
+
+char *redact_str(const struct redact *r, const char *s)
+{
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    buf_adds(&b, s);
+    redact_buf(r, &b);
+    return buf_detach(&b);
+}

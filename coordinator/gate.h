@@ -1,0 +1,43 @@
+/* coordinator/gate.h: a host's health gate. Probes every check each
+ * interval until all have passed continuously for min_healthy_time (the
+ * soak timer restarts when any check regresses), or the healthy_deadline
+ * passes: then the host has failed its gate. "Not yet" answers before the
+ * deadline are waited out. */
+#ifndef DROVER_GATE_H
+#define DROVER_GATE_H
+
+#include "health.h"
+
+struct gate;
+
+struct gate_spec {
+    const struct check_spec *checks; /* all must pass (borrowed) */
+    size_t nchecks;                  /* number of checks */
+    int64_t interval_ms;             /* between probe rounds */
+    int64_t min_healthy_ms;          /* soak; 0: the first passing round */
+    int64_t healthy_deadline_ms;     /* from gate_start to give up */
+};
+
+/* The verdict and its evidence. */
+struct gate_result {
+    bool healthy;                   /* passed the gate */
+    int64_t elapsed_ms;             /* from start to verdict */
+    unsigned rounds;                /* probe rounds run */
+    size_t failed_check;            /* index of the check that failed */
+    struct probe_result last;       /* last probe of failed_check (or of
+                                       the last check when healthy) */
+    char reason[256];               /* the verdict in words */
+};
+
+typedef void gate_done_fn(const struct gate_result *r, void *arg);
+
+/* Start gating host (name for messages); fn is called once, from the loop.
+ * The spec and its strings must outlive the gate. */
+struct gate *gate_start(struct health *h, struct loop *l,
+                        const struct gate_spec *s, const char *host,
+                        gate_done_fn *fn, void *arg);
+
+/* Stop and free; fn is not called afterwards. NULL is a no-op. */
+void gate_free(struct gate *g);
+
+#endif

@@ -1,0 +1,59 @@
+/* coordinator/main.c: the `drover` binary: find the subcommand, run it,
+ * exit with its status. Only main() exits. */
+#include "cmd.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+static const struct cmd *const cmds[] = {
+    &cmd_run,
+    &cmd_deploy,
+};
+enum { NCMDS = sizeof(cmds) / sizeof(cmds[0]) };
+
+static void main_usage(FILE *f)
+{
+    fprintf(f, "usage: drover COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < NCMDS; i++)
+        fprintf(f, "  %-10s %s\n", cmds[i]->name, cmds[i]->summary);
+    fprintf(f, "\n`drover help COMMAND` shows a command's usage.\n");
+}
+
+int main(int argc, char **argv)
+{
+    /* The coordinator holds secrets: no core dumps. */
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    log_set_ident("drover");
+
+    if (argc < 2) {
+        main_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 ||
+        strcmp(name, "-h") == 0) {
+        if (argc > 2) {
+            for (size_t i = 0; i < NCMDS; i++)
+                if (strcmp(cmds[i]->name, argv[2]) == 0) {
+                    printf("usage: drover %s\n%s\n", cmds[i]->usage,
+                           cmds[i]->summary);
+                    return EXIT_OK;
+                }
+        }
+        main_usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0) {
+        printf("drover 0.1.0\n");
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < NCMDS; i++)
+        if (strcmp(cmds[i]->name, name) == 0)
+            return cmds[i]->run(argc - 1, argv + 1);
+    fprintf(stderr, "drover: unknown command '%s'\n\n", name);
+    main_usage(stderr);
+    return EXIT_USAGE;
+}
