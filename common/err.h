@@ -6,25 +6,25 @@
 
 #include <stddef.h>
 
-#define ERR_CODES(X)                                                          \
-    X(OK, "ok")                                                               \
-    X(SYS, "system error")                                                    \
-    X(NOMEM, "out of memory")                                                 \
-    X(USAGE, "usage error")                                                   \
-    X(PARSE, "parse error")                                                   \
-    X(INVALID, "invalid input")                                               \
-    X(NOTFOUND, "not found")                                                  \
-    X(LIMIT, "limit exceeded")                                                \
-    X(PROTO, "protocol error")                                                \
-    X(SSH, "ssh error")                                                       \
-    X(HOSTKEY, "host key refused")                                            \
-    X(AUTH, "authentication failed")                                          \
-    X(UNREACHABLE, "host unreachable")                                        \
-    X(TIMEOUT, "timed out")                                                   \
-    X(EXEC, "command failed")                                                 \
-    X(HEALTH, "health check failed")                                          \
-    X(CANCELLED, "cancelled")                                                 \
-    X(LOCKED, "locked")                                                       \
+#define ERR_CODES(X)                                                           \
+    X(OK, "ok")                                                                \
+    X(SYS, "system error")                                                     \
+    X(NOMEM, "out of memory")                                                  \
+    X(USAGE, "usage error")                                                    \
+    X(PARSE, "parse error")                                                    \
+    X(INVALID, "invalid input")                                                \
+    X(NOTFOUND, "not found")                                                   \
+    X(LIMIT, "limit exceeded")                                                 \
+    X(PROTO, "protocol error")                                                 \
+    X(SSH, "ssh error")                                                        \
+    X(HOSTKEY, "host key refused")                                             \
+    X(AUTH, "authentication failed")                                           \
+    X(UNREACHABLE, "host unreachable")                                         \
+    X(TIMEOUT, "timed out")                                                    \
+    X(EXEC, "command failed")                                                  \
+    X(HEALTH, "health check failed")                                           \
+    X(CANCELLED, "cancelled")                                                  \
+    X(LOCKED, "locked")                                                        \
     X(STORE, "store error")
 
 enum err_code {

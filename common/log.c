@@ -46,8 +46,8 @@ void log_set_redactor(log_redact_fn *fn, void *arg)
     log_redactor_arg = arg;
 }
 
-void log_vmsg(enum log_level lvl, const char *file, int line,
-              const char *func, const char *fmt, va_list ap)
+void log_vmsg(enum log_level lvl, const char *file, int line, const char *func,
+              const char *fmt, va_list ap)
 {
     if (lvl > log_level)
         return;

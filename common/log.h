@@ -30,14 +30,19 @@ void log_set_redactor(log_redact_fn *fn, void *arg);
 
 void log_msg(enum log_level lvl, const char *file, int line, const char *func,
              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-void log_vmsg(enum log_level lvl, const char *file, int line,
-              const char *func, const char *fmt, va_list ap)
+void log_vmsg(enum log_level lvl, const char *file, int line, const char *func,
+              const char *fmt, va_list ap)
     __attribute__((format(printf, 5, 0)));
 
-#define log_error(...) log_msg(LOG_ERROR, __FILE__, __LINE__, __func__, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_WARN, __FILE__, __LINE__, __func__, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_INFO, __FILE__, __LINE__, __func__, __VA_ARGS__)
-#define log_debug(...) log_msg(LOG_DEBUG, __FILE__, __LINE__, __func__, __VA_ARGS__)
-#define log_trace(...) log_msg(LOG_TRACE, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define log_error(...)                                                         \
+    log_msg(LOG_ERROR, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define log_warn(...)                                                          \
+    log_msg(LOG_WARN, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define log_info(...)                                                          \
+    log_msg(LOG_INFO, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define log_debug(...)                                                         \
+    log_msg(LOG_DEBUG, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define log_trace(...)                                                         \
+    log_msg(LOG_TRACE, __FILE__, __LINE__, __func__, __VA_ARGS__)
 
 #endif

@@ -23,22 +23,22 @@ struct loop_sig {
 };
 
 struct loop {
-    struct loop_io **ios;      /* registered items; NULL = removed this turn */
-    size_t nios;               /* used slots in ios */
-    size_t capios;             /* allocated slots */
-    zmq_pollitem_t *items;     /* poll set, items[i] <-> ios[i], i < npolled */
-    size_t npolled;            /* size of the poll set */
-    size_t capitems;           /* allocated poll items */
-    bool dirty;                /* poll set must be rebuilt */
-    struct loop_timer **heap;  /* armed timers, min-heap on (due, seq) */
-    size_t nheap;              /* armed timers */
-    size_t capheap;            /* allocated heap slots */
-    uint64_t seq;              /* next timer arming number */
-    int64_t now;               /* monotonic ms of this turn */
-    bool stop;                 /* loop_stop() was called */
-    int sigfd;                 /* signalfd, -1 until loop_signal() */
-    sigset_t sigmask;          /* signals routed to sigfd */
-    struct loop_io sigio;      /* sigfd's item */
+    struct loop_io **ios;     /* registered items; NULL = removed this turn */
+    size_t nios;              /* used slots in ios */
+    size_t capios;            /* allocated slots */
+    zmq_pollitem_t *items;    /* poll set, items[i] <-> ios[i], i < npolled */
+    size_t npolled;           /* size of the poll set */
+    size_t capitems;          /* allocated poll items */
+    bool dirty;               /* poll set must be rebuilt */
+    struct loop_timer **heap; /* armed timers, min-heap on (due, seq) */
+    size_t nheap;             /* armed timers */
+    size_t capheap;           /* allocated heap slots */
+    uint64_t seq;             /* next timer arming number */
+    int64_t now;              /* monotonic ms of this turn */
+    bool stop;                /* loop_stop() was called */
+    int sigfd;                /* signalfd, -1 until loop_signal() */
+    sigset_t sigmask;         /* signals routed to sigfd */
+    struct loop_io sigio;     /* sigfd's item */
     struct loop_sig sigs[LOOP_NSIG]; /* per-signal handlers */
 };
 
@@ -277,8 +277,7 @@ int loop_signal(struct loop *l, int signo, loop_signal_fn *fn, void *arg,
                 struct err *e)
 {
     if (signo <= 0 || signo >= LOOP_NSIG)
-        return err_set(e, ERR_INVALID, "signal %d out of range", signo),
-               -1;
+        return err_set(e, ERR_INVALID, "signal %d out of range", signo), -1;
     sigaddset(&l->sigmask, signo);
     if (sigprocmask(SIG_BLOCK, &l->sigmask, NULL) < 0)
         return err_sys(e, "sigprocmask"), -1;

@@ -5,22 +5,22 @@
 
 /* Exit statuses of drover (docs/cli.md). */
 enum drover_exit {
-    EXIT_OK = 0,          /* everything succeeded */
-    EXIT_FAILED = 1,      /* a host or step failed; deploy stopped */
-    EXIT_USAGE = 2,       /* bad flags or arguments */
-    EXIT_INPUT = 3,       /* a bad inventory or plan file */
-    EXIT_UNREACHABLE = 4, /* run: some hosts could not be reached */
+    EXIT_OK = 0,              /* everything succeeded */
+    EXIT_FAILED = 1,          /* a host or step failed; deploy stopped */
+    EXIT_USAGE = 2,           /* bad flags or arguments */
+    EXIT_INPUT = 3,           /* a bad inventory or plan file */
+    EXIT_UNREACHABLE = 4,     /* run: some hosts could not be reached */
     EXIT_ROLLBACK_FAILED = 5, /* rollback failed: hosts need a human */
-    EXIT_PAUSED = 6,      /* deploy paused (canary, Ctrl-C): resumable */
-    EXIT_REFUSED = 7,     /* a precheck or requirement refused the deploy */
-    EXIT_LOCKED = 8,      /* another coordinator holds the lock */
-    EXIT_INTERNAL = 70    /* a bug or system failure */
+    EXIT_PAUSED = 6,          /* deploy paused (canary, Ctrl-C): resumable */
+    EXIT_REFUSED = 7,         /* a precheck or requirement refused the deploy */
+    EXIT_LOCKED = 8,          /* another coordinator holds the lock */
+    EXIT_INTERNAL = 70        /* a bug or system failure */
 };
 
 struct cmd {
-    const char *name;    /* the word after `drover` */
-    const char *usage;   /* one-line synopsis */
-    const char *summary; /* what it does, for `drover help` */
+    const char *name;                  /* the word after `drover` */
+    const char *usage;                 /* one-line synopsis */
+    const char *summary;               /* what it does, for `drover help` */
     int (*run)(int argc, char **argv); /* argv[0] is the command name */
 };
 

@@ -20,13 +20,13 @@ struct gate_spec {
 
 /* The verdict and its evidence. */
 struct gate_result {
-    bool healthy;                   /* passed the gate */
-    int64_t elapsed_ms;             /* from start to verdict */
-    unsigned rounds;                /* probe rounds run */
-    size_t failed_check;            /* index of the check that failed */
-    struct probe_result last;       /* last probe of failed_check (or of
-                                       the last check when healthy) */
-    char reason[256];               /* the verdict in words */
+    bool healthy;             /* passed the gate */
+    int64_t elapsed_ms;       /* from start to verdict */
+    unsigned rounds;          /* probe rounds run */
+    size_t failed_check;      /* index of the check that failed */
+    struct probe_result last; /* last probe of failed_check (or of
+                                 the last check when healthy) */
+    char reason[256];         /* the verdict in words */
 };
 
 typedef void gate_done_fn(const struct gate_result *r, void *arg);

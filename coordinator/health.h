@@ -18,9 +18,9 @@ struct probe;
 /* One check, already templated for its host (strings borrowed for the
  * duration of the probe or gate). */
 struct check_spec {
-    const char *http;    /* URL to GET */
-    long expect_status;  /* status that passes; 0 means 200 */
-    int64_t timeout_ms;  /* whole request; 0 means HEALTH_DEFAULT_TIMEOUT_MS */
+    const char *http;   /* URL to GET */
+    long expect_status; /* status that passes; 0 means 200 */
+    int64_t timeout_ms; /* whole request; 0 means HEALTH_DEFAULT_TIMEOUT_MS */
 };
 
 enum { HEALTH_DEFAULT_TIMEOUT_MS = 5000, HEALTH_BODY_MAX = 64 * 1024 };

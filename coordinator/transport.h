@@ -46,11 +46,11 @@ enum exec_end {
 };
 
 struct exec_result {
-    enum exec_end end;    /* how it ended */
-    int exit_code;        /* EXEC_EXITED: the status */
-    char signal[32];      /* EXEC_SIGNALED: "KILL", "SEGV", ... */
-    struct err err;       /* EXEC_FAILED/TIMEOUT: what happened */
-    int64_t elapsed_ms;   /* from start to end */
+    enum exec_end end;  /* how it ended */
+    int exit_code;      /* EXEC_EXITED: the status */
+    char signal[32];    /* EXEC_SIGNALED: "KILL", "SEGV", ... */
+    struct err err;     /* EXEC_FAILED/TIMEOUT: what happened */
+    int64_t elapsed_ms; /* from start to end */
 };
 
 /* True when the command exited with status 0. */
@@ -93,9 +93,9 @@ struct transport {
 
 /* Embedded first in every implementation's conn. */
 struct conn {
-    struct transport *t;       /* owner */
-    const struct conn_cb *cb;  /* callbacks (borrowed) */
-    void *arg;                 /* passed to the callbacks */
+    struct transport *t;      /* owner */
+    const struct conn_cb *cb; /* callbacks (borrowed) */
+    void *arg;                /* passed to the callbacks */
 };
 
 /* Start opening a connection to tg; cb->opened reports the outcome.
