@@ -64,7 +64,7 @@ const char *err_str(enum err_code c)
     return err_names[c];
 }
 
-static void *err_oom(size_t n)
+static _Noreturn void err_oom(size_t n)
 {
     fprintf(stderr, "drover: out of memory (%zu bytes)\n", n);
     abort();
@@ -73,31 +73,41 @@ static void *err_oom(size_t n)
 void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
-    return p ? p : err_oom(n);
+    if (p == NULL)
+        err_oom(n);
+    return p;
 }
 
 void *xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
-    return p ? p : err_oom(n * size);
+    if (p == NULL)
+        err_oom(n * size);
+    return p;
 }
 
 void *xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
-    return q ? q : err_oom(n);
+    if (q == NULL)
+        err_oom(n);
+    return q;
 }
 
 char *xstrdup(const char *s)
 {
     char *p = strdup(s);
-    return p ? p : err_oom(strlen(s));
+    if (p == NULL)
+        err_oom(strlen(s));
+    return p;
 }
 
 char *xstrndup(const char *s, size_t n)
 {
     char *p = strndup(s, n);
-    return p ? p : err_oom(n);
+    if (p == NULL)
+        err_oom(n);
+    return p;
 }
 
 char *xasprintf(const char *fmt, ...)
@@ -108,6 +118,6 @@ char *xasprintf(const char *fmt, ...)
     int n = vasprintf(&p, fmt, ap);
     va_end(ap);
     if (n < 0)
-        return err_oom(0);
+        err_oom(0);
     return p;
 }
