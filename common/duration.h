@@ -1,5 +1,5 @@
-/* common/duration.h: durations as operators write them: "500ms", "2s",
- * "5m", "1h", "1m30s"; a bare integer is seconds (Ansible's habit). */
+/* common/duration.h: durations written by people ("500ms", "2s", "5m",
+ * "1h", "1m30s") for flags and plan fields, as milliseconds. */
 #ifndef DROVER_DURATION_H
 #define DROVER_DURATION_H
 
@@ -7,11 +7,12 @@
 
 #include <stdint.h>
 
-/* Parse s into milliseconds. ERR_INVALID with a message that says what a
- * duration looks like on anything else (empty, negative, unknown unit,
- * overflow past 30 days). */
-enum err_code duration_parse(const char *s, int64_t *ms, struct err *e);
+/* Longest accepted duration: 30 days, so sums of deadlines cannot overflow. */
+enum { DURATION_MAX_DAYS = 30 };
 
-enum { DURATION_MAX_MS = 30 * 24 * 3600 * 1000 };
+/* Parse s as a sequence of NUMBER UNIT terms (units ms, s, m, h, d; a bare
+ * number means seconds) into *ms. Errors (ERR_PARSE) quote s and say what
+ * form is expected; *ms is untouched then. */
+enum err_code duration_parse(const char *s, int64_t *ms, struct err *e);
 
 #endif
