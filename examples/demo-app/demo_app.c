@@ -1,4 +1,717 @@
-int main(void)
+/* examples/demo-app/demo_app.c: the application drover deploys in the demo
+ * and the tests. A small HTTP/1.1 server (libc only, one poll() loop) whose
+ * version comes from DIR/current/VERSION, read on every request, and whose
+ * misbehaviour comes from DIR/current/BEHAVIOR, so a release can be made bad
+ * on purpose (README.md lists the keys). Usage:
+ *   demo-app --listen ADDR:PORT --dir DIR [--pidfile FILE] [-v] */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+    DEMO_MAX_CONNS = 4096,    /* open connections; accept pauses past it */
+    DEMO_REQ_MAX = 8192,      /* request head bytes; more is a 431 */
+    DEMO_OUT_MAX = 4096,      /* one response */
+    DEMO_VERSION_MAX = 128,   /* VERSION file bytes that count */
+    DEMO_BEHAVIOR_MAX = 4096, /* BEHAVIOR file bytes that count */
+    DEMO_IDLE_MS = 60000      /* idle connections are closed after this */
+};
+
+/* How the current release misbehaves (DIR/current/BEHAVIOR). */
+struct demo_behavior {
+    int ready_status;               /* ready=503: readiness answers this */
+    int health_status;              /* health=500: /health answers this */
+    long ready_after_ms;            /* 503 until current is this old */
+    long flap_ms;                   /* readiness alternates every flap_ms */
+    bool hang;                      /* hang=1: never answer */
+    bool redirect;                  /* redirect=1: 302 to /login */
+    char version[DEMO_VERSION_MAX]; /* version=X overrides VERSION */
+};
+
+/* One client connection. */
+struct demo_conn {
+    int fd;                 /* -1 when the slot is free */
+    char peer[64];          /* addr:port for -v */
+    char in[DEMO_REQ_MAX];  /* request bytes not yet handled */
+    size_t inlen;           /* bytes in in */
+    char out[DEMO_OUT_MAX]; /* response bytes not yet sent */
+    size_t outlen;          /* bytes in out */
+    size_t outoff;          /* bytes of out already sent */
+    bool close_after;       /* close once out is sent */
+    bool hung;              /* hang=1 hit: swallow input, never answer */
+    int64_t last_ms;        /* last activity, for the idle timeout */
+};
+
+static const char *demo_dir;
+static bool demo_verbose;
+static volatile sig_atomic_t demo_stop;
+
+static int64_t demo_now_ms(clockid_t id)
 {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void demo_on_signal(int signo)
+{
+    (void)signo;
+    demo_stop = 1;
+}
+
+/* Read at most max-1 bytes of dir/current/name; -1 if it cannot be read. */
+static ssize_t demo_read_file(const char *name, char *out, size_t max)
+{
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof(path), "%s/current/%s", demo_dir, name);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = 0;
+    while (len + 1 < max) {
+        ssize_t r = read(fd, out + len, max - 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    out[len] = '\0';
+    return (ssize_t)len;
+}
+
+/* Trim whitespace on both ends, in place. */
+static char *demo_trim(char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
+                     s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+static long demo_parse_long(const char *s)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 0)
+        return 0;
+    return v;
+}
+
+/* Parse the BEHAVIOR file; unknown keys and bad lines are ignored. */
+static void demo_behavior_load(struct demo_behavior *b)
+{
+    memset(b, 0, sizeof(*b));
+    char text[DEMO_BEHAVIOR_MAX];
+    if (demo_read_file("BEHAVIOR", text, sizeof(text)) < 0)
+        return;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        if (eq == NULL)
+            continue;
+        *eq = '\0';
+        char *key = demo_trim(line), *val = demo_trim(eq + 1);
+        if (strcmp(key, "ready") == 0)
+            b->ready_status = (int)demo_parse_long(val);
+        else if (strcmp(key, "health") == 0)
+            b->health_status = (int)demo_parse_long(val);
+        else if (strcmp(key, "ready_after_ms") == 0)
+            b->ready_after_ms = demo_parse_long(val);
+        else if (strcmp(key, "flap_ms") == 0)
+            b->flap_ms = demo_parse_long(val);
+        else if (strcmp(key, "hang") == 0)
+            b->hang = demo_parse_long(val) != 0;
+        else if (strcmp(key, "redirect") == 0)
+            b->redirect = demo_parse_long(val) != 0;
+        else if (strcmp(key, "version") == 0)
+            snprintf(b->version, sizeof(b->version), "%s", val);
+    }
+    if (b->ready_status < 100 || b->ready_status > 599)
+        b->ready_status = 0;
+    if (b->health_status < 100 || b->health_status > 599)
+        b->health_status = 0;
+}
+
+/* The version served: version=X, else the trimmed VERSION file; false
+ * when there is none. */
+static bool demo_version(const struct demo_behavior *b, char *out, size_t max)
+{
+    if (b->version[0] != '\0') {
+        snprintf(out, max, "%s", b->version);
+        return true;
+    }
+    char raw[DEMO_VERSION_MAX];
+    if (demo_read_file("VERSION", raw, sizeof(raw)) < 0)
+        return false;
+    char *v = demo_trim(raw);
+    if (*v == '\0')
+        return false;
+    snprintf(out, max, "%s", v);
+    return true;
+}
+
+/* Copy s into out as the inside of a JSON string. */
+static void demo_json_escape(const char *s, char *out, size_t max)
+{
+    size_t n = 0;
+    for (; *s != '\0' && n + 7 < max; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)c;
+        } else if (c < 0x20) {
+            n += (size_t)snprintf(out + n, max - n, "\\u%04x", c);
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n] = '\0';
+}
+
+/* Whether readiness holds now, per ready_after_ms and flap_ms. */
+static bool demo_ready_now(const struct demo_behavior *b)
+{
+    int64_t now = demo_now_ms(CLOCK_REALTIME);
+    if (b->ready_after_ms > 0) {
+        /* The release became current when the symlink was made. */
+        char path[PATH_MAX];
+        struct stat st;
+        int n = snprintf(path, sizeof(path), "%s/current", demo_dir);
+        if (n > 0 && (size_t)n < sizeof(path) && lstat(path, &st) == 0) {
+            int64_t made = (int64_t)st.st_mtim.tv_sec * 1000 +
+                           st.st_mtim.tv_nsec / 1000000;
+            if (now - made < b->ready_after_ms)
+                return false;
+        }
+    }
+    if (b->flap_ms > 0 && (now / b->flap_ms) % 2 == 1)
+        return false;
+    return true;
+}
+
+static const char *demo_reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 302:
+        return "Found";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Status";
+    }
+}
+
+/* Queue one response on c. */
+static void demo_respond(struct demo_conn *c, int status, const char *ctype,
+                         const char *body, const char *extra, bool head)
+{
+    size_t blen = strlen(body);
+    int n = snprintf(c->out + c->outlen, sizeof(c->out) - c->outlen,
+                     "HTTP/1.1 %d %s\r\n"
+                     "Content-Type: %s\r\n"
+                     "Content-Length: %zu\r\n"
+                     "Cache-Control: no-store\r\n"
+                     "%s"
+                     "Connection: %s\r\n\r\n%s",
+                     status, demo_reason(status), ctype, blen,
+                     extra != NULL ? extra : "",
+                     c->close_after ? "close" : "keep-alive", head ? "" : body);
+    if (n < 0 || (size_t)n >= sizeof(c->out) - c->outlen) {
+        /* Cannot happen with our bodies; refuse rather than truncate. */
+        c->close_after = true;
+        return;
+    }
+    c->outlen += (size_t)n;
+}
+
+/* Answer one parsed request. */
+static void demo_route(struct demo_conn *c, const char *method,
+                       const char *path, bool head)
+{
+    static const char json[] = "application/json";
+    static const char text[] = "text/plain; charset=utf-8";
+    struct demo_behavior b;
+    char ver[DEMO_VERSION_MAX], esc[DEMO_VERSION_MAX * 6 + 8];
+    char body[DEMO_VERSION_MAX * 6 + 128];
+    int status;
+
+    demo_behavior_load(&b);
+    bool have = demo_version(&b, ver, sizeof(ver));
+    demo_json_escape(have ? ver : "", esc, sizeof(esc));
+    if (strcmp(method, "GET") != 0 && !head) {
+        status = 405;
+        demo_respond(c, status, text, "method not allowed\n",
+                     "Allow: GET, HEAD\r\n", head);
+    } else if (b.redirect && strcmp(path, "/login") != 0) {
+        status = 302;
+        demo_respond(c, status, text, "", "Location: /login\r\n", head);
+    } else if (strcmp(path, "/health") == 0) {
+        status = !have ? 500 : b.health_status ? b.health_status : 200;
+        if (!have)
+            snprintf(body, sizeof(body),
+                     "{\"status\":\"unhealthy\",\"error\":\"no VERSION in "
+                     "current release\"}\n");
+        else
+            snprintf(body, sizeof(body),
+                     "{\"status\":\"%s\",\"version\":\"%s\"}\n",
+                     status == 200 ? "healthy" : "unhealthy", esc);
+        demo_respond(c, status, json, body, NULL, head);
+    } else if (strcmp(path, "/health/ready") == 0) {
+        bool ready = have && b.ready_status == 0 && demo_ready_now(&b);
+        status = ready ? 200 : b.ready_status ? b.ready_status : 503;
+        if (ready)
+            snprintf(body, sizeof(body),
+                     "{\"status\":\"ready\",\"version\":\"%s\"}\n", esc);
+        else
+            snprintf(body, sizeof(body), "{\"status\":\"not ready\"}\n");
+        demo_respond(c, status, json, body, NULL, head);
+    } else if (strcmp(path, "/health/live") == 0) {
+        status = 200;
+        demo_respond(c, status, json, "{\"status\":\"alive\"}\n", NULL, head);
+    } else if (strcmp(path, "/version") == 0) {
+        status = have ? 200 : 500;
+        snprintf(body, sizeof(body), "%s\n", have ? ver : "no version");
+        demo_respond(c, status, text, body, NULL, head);
+    } else if (strcmp(path, "/login") == 0) {
+        status = 200;
+        demo_respond(c, status, "text/html; charset=utf-8",
+                     "<!doctype html>\n<title>demo-app login</title>\n"
+                     "<form method=post><input name=user>"
+                     "<input name=password type=password>"
+                     "<button>Log in</button></form>\n",
+                     NULL, head);
+    } else {
+        status = 404;
+        demo_respond(c, status, text, "not found\n", NULL, head);
+    }
+    if (demo_verbose)
+        fprintf(stderr, "demo-app: %s %s %s %d\n", c->peer, method, path,
+                status);
+}
+
+/* Bad request: answer, then close. */
+static void demo_reject(struct demo_conn *c, int status, const char *why)
+{
+    c->close_after = true;
+    demo_respond(c, status, "text/plain; charset=utf-8", why, NULL, false);
+    c->inlen = 0;
+    if (demo_verbose)
+        fprintf(stderr, "demo-app: %s rejected %d %s", c->peer, status, why);
+}
+
+/* Copy the value of header name (case-insensitive, trimmed) into val;
+ * false when the request has no such header. head starts at a CRLF. */
+static bool demo_header_get(const char *head, const char *name, char *val,
+                            size_t max)
+{
+    size_t nlen = strlen(name);
+    for (const char *p = strstr(head, "\r\n"); p != NULL;
+         p = strstr(p + 2, "\r\n")) {
+        const char *line = p + 2;
+        if (strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+            continue;
+        const char *end = strstr(line, "\r\n");
+        size_t vlen =
+            (end != NULL ? (size_t)(end - line) : strlen(line)) - nlen - 1;
+        char raw[256];
+        if (vlen >= sizeof(raw))
+            vlen = sizeof(raw) - 1;
+        memcpy(raw, line + nlen + 1, vlen);
+        raw[vlen] = '\0';
+        snprintf(val, max, "%s", demo_trim(raw));
+        return true;
+    }
+    return false;
+}
+
+/* Handle every complete request in c->in (pipelining included). */
+static void demo_process(struct demo_conn *c)
+{
+    while (!c->close_after && !c->hung && c->inlen > 0) {
+        c->in[c->inlen < sizeof(c->in) ? c->inlen : sizeof(c->in) - 1] = '\0';
+        if (memchr(c->in, '\0', c->inlen) != NULL) {
+            demo_reject(c, 400, "NUL byte in request\n");
+            return;
+        }
+        char *end = strstr(c->in, "\r\n\r\n");
+        if (end == NULL) {
+            if (c->inlen >= sizeof(c->in) - 1)
+                demo_reject(c, 431, "request head too large\n");
+            return;
+        }
+        size_t used = (size_t)(end - c->in) + 4;
+        end[2] = '\0'; /* keep the last header's CRLF for the scan */
+        /* Request line: METHOD SP TARGET SP HTTP/1.x */
+        char method[16], target[2048], version[16];
+        char *sp1 = strchr(c->in, ' ');
+        char *sp2 = sp1 != NULL ? strchr(sp1 + 1, ' ') : NULL;
+        char *eol = strstr(c->in, "\r\n");
+        if (sp1 == NULL || sp2 == NULL || eol == NULL || sp2 > eol ||
+            (size_t)(sp1 - c->in) >= sizeof(method) || sp1 == c->in ||
+            (size_t)(sp2 - sp1 - 1) >= sizeof(target) || sp2 == sp1 + 1 ||
+            (size_t)(eol - sp2 - 1) >= sizeof(version)) {
+            demo_reject(c, 400, "malformed request line\n");
+            return;
+        }
+        memcpy(method, c->in, (size_t)(sp1 - c->in));
+        method[sp1 - c->in] = '\0';
+        memcpy(target, sp1 + 1, (size_t)(sp2 - sp1 - 1));
+        target[sp2 - sp1 - 1] = '\0';
+        memcpy(version, sp2 + 1, (size_t)(eol - sp2 - 1));
+        version[eol - sp2 - 1] = '\0';
+        if (strcmp(version, "HTTP/1.1") != 0 &&
+            strcmp(version, "HTTP/1.0") != 0) {
+            demo_reject(c, 400, "unsupported HTTP version\n");
+            return;
+        }
+        for (const char *m = method; *m != '\0'; m++)
+            if (*m < 'A' || *m > 'Z') {
+                demo_reject(c, 400, "malformed method\n");
+                return;
+            }
+        if (target[0] != '/') {
+            demo_reject(c, 400, "request target must start with /\n");
+            return;
+        }
+        for (const char *t = target; *t != '\0'; t++)
+            if ((unsigned char)*t <= 0x20 || (unsigned char)*t == 0x7f) {
+                demo_reject(c, 400, "bad character in request target\n");
+                return;
+            }
+        char *q = strchr(target, '?');
+        if (q != NULL)
+            *q = '\0';
+        const char *head = eol; /* headers, starting at the first CRLF */
+        char conn[256] = "", clen[256] = "", te[256];
+        demo_header_get(head, "Connection", conn, sizeof(conn));
+        bool keep = strcmp(version, "HTTP/1.1") == 0
+                        ? strcasecmp(conn, "close") != 0
+                        : strcasecmp(conn, "keep-alive") == 0;
+        /* We never read request bodies: answer, then close. */
+        if (demo_header_get(head, "Transfer-Encoding", te, sizeof(te)) ||
+            (demo_header_get(head, "Content-Length", clen, sizeof(clen)) &&
+             strcmp(clen, "0") != 0))
+            keep = false;
+        c->close_after = !keep;
+        struct demo_behavior b;
+        demo_behavior_load(&b);
+        if (b.hang) {
+            c->hung = true;
+            c->inlen = 0;
+            if (demo_verbose)
+                fprintf(stderr, "demo-app: %s %s %s hang\n", c->peer, method,
+                        target);
+            return;
+        }
+        if (c->outlen + 2048 > sizeof(c->out))
+            return; /* flush what is queued before answering more */
+        demo_route(c, method, target, strcmp(method, "HEAD") == 0);
+        memmove(c->in, c->in + used, c->inlen - used);
+        c->inlen -= used;
+    }
+}
+
+static void demo_conn_close(struct demo_conn *c, size_t *nconns)
+{
+    close(c->fd);
+    c->fd = -1;
+    (*nconns)--;
+}
+
+/* Send what is queued; false when the connection is done. */
+static bool demo_flush(struct demo_conn *c)
+{
+    while (c->outoff < c->outlen) {
+        ssize_t w = send(c->fd, c->out + c->outoff, c->outlen - c->outoff,
+                         MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return true;
+        if (w <= 0)
+            return false;
+        c->outoff += (size_t)w;
+    }
+    c->outoff = c->outlen = 0;
+    return c->hung || !c->close_after;
+}
+
+/* Readable: take bytes, answer what is complete. */
+static bool demo_read(struct demo_conn *c)
+{
+    for (;;) {
+        if (c->inlen >= sizeof(c->in) - 1) {
+            if (c->hung) {
+                c->inlen = 0;
+                continue;
+            }
+            return true; /* demo_process decides: 431 or wait for flush */
+        }
+        ssize_t r =
+            recv(c->fd, c->in + c->inlen, sizeof(c->in) - 1 - c->inlen, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return true;
+        if (r <= 0)
+            return false;
+        c->inlen += (size_t)r;
+        if (c->hung)
+            c->inlen = 0;
+    }
+}
+
+static int demo_listen(const char *spec)
+{
+    char host[256];
+    const char *colon = strrchr(spec, ':');
+    if (colon == NULL || (size_t)(colon - spec) >= sizeof(host)) {
+        fprintf(stderr, "demo-app: --listen %s: expected ADDR:PORT\n", spec);
+        return -1;
+    }
+    memcpy(host, spec, (size_t)(colon - spec));
+    host[colon - spec] = '\0';
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || end == colon + 1 || port < 0 ||
+        port > 65535) {
+        fprintf(stderr, "demo-app: --listen %s: bad port\n", spec);
+        return -1;
+    }
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        fprintf(stderr, "demo-app: --listen %s: '%s' is not an IPv4 address\n",
+                spec, host);
+        return -1;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        perror("demo-app: socket");
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        listen(fd, 1024) < 0) {
+        fprintf(stderr, "demo-app: cannot listen on %s: %s\n", spec,
+                strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void demo_accept(int lfd, struct demo_conn *conns, size_t *nconns,
+                        int64_t now)
+{
+    while (*nconns < DEMO_MAX_CONNS) {
+        struct sockaddr_in sa;
+        socklen_t salen = sizeof(sa);
+        int fd = accept4(lfd, (struct sockaddr *)&sa, &salen,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return; /* EAGAIN, or a transient error: poll again */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        struct demo_conn *c = NULL;
+        for (size_t i = 0; i < DEMO_MAX_CONNS; i++)
+            if (conns[i].fd < 0) {
+                c = &conns[i];
+                break;
+            }
+        c->fd = fd;
+        c->inlen = c->outlen = c->outoff = 0;
+        c->close_after = c->hung = false;
+        c->last_ms = now;
+        char addr[INET_ADDRSTRLEN] = "?";
+        inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr));
+        snprintf(c->peer, sizeof(c->peer), "%s:%u", addr,
+                 (unsigned)ntohs(sa.sin_port));
+        (*nconns)++;
+    }
+}
+
+static int demo_usage(void)
+{
+    fprintf(stderr, "usage: demo-app --listen ADDR:PORT --dir DIR "
+                    "[--pidfile FILE] [-v]\n");
+    return 2;
+}
+
+static int demo_write_pidfile(const char *path)
+{
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    if (n < 0 || (size_t)n >= sizeof(tmp))
+        return -1;
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "%ld\n", (long)getpid());
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return -1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *listen_spec = NULL, *pidfile = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+            listen_spec = argv[++i];
+        else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+            demo_dir = argv[++i];
+        else if (strcmp(argv[i], "--pidfile") == 0 && i + 1 < argc)
+            pidfile = argv[++i];
+        else if (strcmp(argv[i], "-v") == 0)
+            demo_verbose = true;
+        else
+            return demo_usage();
+    }
+    if (listen_spec == NULL || demo_dir == NULL)
+        return demo_usage();
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = demo_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    /* Signals are blocked except inside ppoll: no lost wake-up. */
+    sigset_t block, wait_mask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, &wait_mask);
+    sigdelset(&wait_mask, SIGTERM);
+    sigdelset(&wait_mask, SIGINT);
+
+    int lfd = demo_listen(listen_spec);
+    if (lfd < 0)
+        return 1;
+    if (pidfile != NULL && demo_write_pidfile(pidfile) < 0) {
+        fprintf(stderr, "demo-app: cannot write pidfile %s: %s\n", pidfile,
+                strerror(errno));
+        return 1;
+    }
+
+    struct demo_conn *conns = calloc(DEMO_MAX_CONNS, sizeof(*conns));
+    struct pollfd *pfds = calloc(DEMO_MAX_CONNS + 1, sizeof(*pfds));
+    size_t *idx = calloc(DEMO_MAX_CONNS + 1, sizeof(*idx));
+    if (conns == NULL || pfds == NULL || idx == NULL) {
+        fprintf(stderr, "demo-app: out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < DEMO_MAX_CONNS; i++)
+        conns[i].fd = -1;
+    size_t nconns = 0;
+    if (demo_verbose)
+        fprintf(stderr, "demo-app: listening on %s, dir %s\n", listen_spec,
+                demo_dir);
+
+    while (!demo_stop) {
+        size_t n = 0;
+        if (nconns < DEMO_MAX_CONNS) {
+            pfds[n].fd = lfd;
+            pfds[n].events = POLLIN;
+            idx[n++] = SIZE_MAX;
+        }
+        for (size_t i = 0; i < DEMO_MAX_CONNS; i++) {
+            if (conns[i].fd < 0)
+                continue;
+            pfds[n].fd = conns[i].fd;
+            pfds[n].events =
+                (short)(POLLIN |
+                        (conns[i].outlen > conns[i].outoff ? POLLOUT : 0));
+            idx[n++] = i;
+        }
+        struct timespec ts = {.tv_sec = 5, .tv_nsec = 0};
+        int rc = ppoll(pfds, n, &ts, &wait_mask);
+        if (rc < 0 && errno != EINTR) {
+            perror("demo-app: poll");
+            break;
+        }
+        int64_t now = demo_now_ms(CLOCK_MONOTONIC);
+        for (size_t k = 0; rc > 0 && k < n; k++) {
+            if (pfds[k].revents == 0)
+                continue;
+            if (idx[k] == SIZE_MAX) {
+                demo_accept(lfd, conns, &nconns, now);
+                continue;
+            }
+            struct demo_conn *c = &conns[idx[k]];
+            bool alive = true;
+            if (pfds[k].revents & (POLLIN | POLLHUP | POLLERR))
+                alive = demo_read(c);
+            if (alive) {
+                c->last_ms = now;
+                demo_process(c);
+                alive = demo_flush(c);
+                /* After a flush, requests waiting behind a full buffer. */
+                if (alive && c->inlen > 0 && c->outlen == 0) {
+                    demo_process(c);
+                    alive = demo_flush(c);
+                }
+            }
+            if (!alive)
+                demo_conn_close(c, &nconns);
+        }
+        for (size_t i = 0; i < DEMO_MAX_CONNS; i++)
+            if (conns[i].fd >= 0 && now - conns[i].last_ms > DEMO_IDLE_MS)
+                demo_conn_close(&conns[i], &nconns);
+    }
+
+    for (size_t i = 0; i < DEMO_MAX_CONNS; i++)
+        if (conns[i].fd >= 0)
+            close(conns[i].fd);
+    close(lfd);
+    if (pidfile != NULL)
+        unlink(pidfile);
+    free(conns);
+    free(pfds);
+    free(idx);
+    if (demo_verbose)
+        fprintf(stderr, "demo-app: stopped\n");
     return 0;
 }
