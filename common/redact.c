@@ -93,7 +93,7 @@ void redact_add(struct redact *r, const char *value)
     redact_add_pat(r, b64, bn);
     explicit_bzero(b64, strlen(b64));
     free(b64);
-    if (memchr(value, '\n', n) != NULL) {
+    if (strpbrk(value, "\r\n") != NULL) {
         const char *p = value;
         while (*p) {
             size_t len = strcspn(p, "\r\n");
@@ -108,28 +108,46 @@ void redact_buf(const struct redact *r, struct buf *b)
 {
     if (r == NULL || r->npats == 0 || b->len == 0)
         return;
+    /* Mark every byte any pattern covers in the original text, then write
+     * each covered run as one mark: overlapping secrets, a secret that
+     * overlaps itself, and a pattern that occurs in the mark text itself
+     * cannot leave pieces of a secret behind. */
+    unsigned char *hit = NULL;
     for (size_t i = 0; i < r->npats; i++) {
         const char *pat = r->pats[i];
         size_t pn = strlen(pat);
-        char *hit = memmem(b->data, b->len, pat, pn);
-        if (hit == NULL)
-            continue;
-        struct buf out;
-        buf_init(&out, BUF_UNLIMITED);
         size_t pos = 0;
-        while (hit != NULL) {
-            size_t off = (size_t)(hit - b->data);
-            buf_add(&out, b->data + pos, off - pos);
-            buf_adds(&out, REDACT_MARK);
-            pos = off + pn;
-            hit = memmem(b->data + pos, b->len - pos, pat, pn);
+        const char *at;
+        while (pos < b->len &&
+               (at = memmem(b->data + pos, b->len - pos, pat, pn)) != NULL) {
+            size_t off = (size_t)(at - b->data);
+            if (hit == NULL)
+                hit = xcalloc(b->len, 1);
+            memset(hit + off, 1, pn);
+            pos = off + 1;
         }
-        buf_add(&out, b->data + pos, b->len - pos);
-        size_t limit = b->limit;
-        buf_wipe(b);
-        *b = out;
-        b->limit = limit;
     }
+    if (hit == NULL)
+        return;
+    struct buf out;
+    buf_init(&out, BUF_UNLIMITED);
+    size_t i = 0;
+    while (i < b->len) {
+        size_t j = i;
+        while (j < b->len && hit[j] == hit[i])
+            j++;
+        if (hit[i])
+            buf_adds(&out, REDACT_MARK);
+        else
+            buf_add(&out, b->data + i, j - i);
+        i = j;
+    }
+    free(hit);
+    size_t limit = b->limit, dropped = b->dropped;
+    buf_wipe(b);
+    *b = out;
+    b->limit = limit;
+    b->dropped = dropped;
 }
 
 char *redact_str(const struct redact *r, const char *s)
