@@ -559,6 +559,10 @@ static void demo_accept(int lfd, struct demo_conn *conns, size_t *nconns,
                 c = &conns[i];
                 break;
             }
+        if (c == NULL) { /* cannot happen: nconns < DEMO_MAX_CONNS */
+            close(fd);
+            return;
+        }
         c->fd = fd;
         c->inlen = c->outlen = c->outoff = 0;
         c->close_after = c->hung = false;
