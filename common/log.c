@@ -17,6 +17,9 @@ static FILE *log_stream;
 static log_redact_fn *log_redactor;
 static void *log_redactor_arg;
 
+/* Longest line written; longer ones are cut after redaction and say so. */
+static const size_t log_line_max = 16384;
+
 static const char *const log_names[] = {"error", "warn", "info", "debug",
                                         "trace"};
 
@@ -52,7 +55,9 @@ void log_vmsg(enum log_level lvl, const char *file, int line, const char *func,
     if (lvl > log_level)
         return;
     struct buf b;
-    buf_init(&b, 16384);
+    /* Unlimited while the line is built: a secret must be whole when it is
+     * redacted, and the newline must fit; the cap is applied after. */
+    buf_init(&b, BUF_UNLIMITED);
     if (log_level >= LOG_DEBUG) {
         int64_t ms = clock_wall_ms();
         time_t t = (time_t)(ms / 1000);
@@ -79,15 +84,22 @@ void log_vmsg(enum log_level lvl, const char *file, int line, const char *func,
         buf_add(&b, big, (size_t)n);
         free(big);
     }
+    /* Redact before flattening, so a multi-line secret is still matched
+     * whole, including lines too short to be patterns of their own. */
+    if (log_redactor != NULL)
+        log_redactor(&b, log_redactor_arg);
+    else
+        redact_buf(redact_global(), &b);
     /* One event, one line: a newline inside the message would let a peer
      * forge log lines. */
     for (size_t i = 0; i < b.len; i++)
         if (b.data[i] == '\n' || b.data[i] == '\r')
             b.data[i] = ' ';
-    if (log_redactor != NULL)
-        log_redactor(&b, log_redactor_arg);
-    else
-        redact_buf(redact_global(), &b);
+    if (b.len > log_line_max) {
+        size_t cut = b.len - log_line_max;
+        b.len = log_line_max;
+        buf_printf(&b, " [%zu bytes cut]", cut);
+    }
     buf_addc(&b, '\n');
     FILE *f = log_stream ? log_stream : stderr;
     fwrite(b.data, 1, b.len, f);
