@@ -1,0 +1,61 @@
+/* coordinator/rollout.h: a plan resolved against an inventory: the hosts
+ * the pattern selects, split into waves, with every step command and check
+ * URL rendered for each host. Everything a deploy will do is known here,
+ * before any host is touched, so an undefined variable or an empty target
+ * stops the deploy before it starts (and `drover plan` can print it). */
+#ifndef DROVER_ROLLOUT_H
+#define DROVER_ROLLOUT_H
+
+#include "err.h"
+#include "transport.h"
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct buf;
+struct inventory;
+struct inv_host;
+struct plan;
+
+struct rollout_host {
+    const struct inv_host *ih; /* inventory host (borrowed) */
+    const char *name;          /* inventory_hostname (borrowed) */
+    char *address;             /* ansible_host, or the name */
+    int port;                  /* ansible_port, 0 for the default */
+    char *user;                /* ansible_user, or NULL */
+    char **cmds;               /* plan->nsteps rendered commands */
+    char **urls;               /* plan->nchecks rendered check URLs */
+    size_t wave;               /* 0-based wave */
+};
+
+struct rollout {
+    const struct plan *plan;     /* borrowed */
+    const struct inventory *inv; /* borrowed */
+    json_t *extra;               /* -e variables (owned reference) */
+    struct rollout_host *hosts;  /* in wave order */
+    size_t nhosts;
+    size_t *wave_sizes; /* hosts per wave */
+    size_t nwaves;
+};
+
+/* Resolve plan p against inv with extra variables (a JSON object, may be
+ * NULL; a reference is taken). Every problem (no hosts, undefined
+ * variables per host and step) is appended to diags; e holds the first. */
+enum err_code rollout_new(const struct plan *p, const struct inventory *inv,
+                          json_t *extra, struct rollout **out,
+                          struct buf *diags, struct err *e);
+
+/* NULL is a no-op. */
+void rollout_free(struct rollout *ro);
+
+/* Index of the first host of wave w in ro->hosts. */
+size_t rollout_wave_start(const struct rollout *ro, size_t w);
+
+/* The transport target of host h (strings borrowed from h). */
+struct target rollout_target(const struct rollout_host *h);
+
+/* Parse one -e argument, "name=value", into obj. A value is a string.
+ * ERR_USAGE when it has no '=' or the name is not an identifier. */
+enum err_code rollout_extra_var(json_t *obj, const char *arg, struct err *e);
+
+#endif

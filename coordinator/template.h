@@ -1,0 +1,35 @@
+/* coordinator/template.h: `{{ name }}` substitution in plan strings, with
+ * the filters `default(x)` and `quote` (POSIX shell quoting). A small,
+ * strict subset of Jinja: a name, optionally filtered; anything else in
+ * braces is an error, as is an undefined name without default(). */
+#ifndef DROVER_TEMPLATE_H
+#define DROVER_TEMPLATE_H
+
+#include "err.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+/* Look a variable up; return a borrowed value or NULL if undefined. */
+typedef json_t *template_lookup_fn(const char *name, void *arg);
+
+/* Render tmpl into *out (caller frees). On error (*out NULL) e says what
+ * and where in the string: an undefined variable names it. */
+enum err_code template_render(const char *tmpl, template_lookup_fn *lookup,
+                              void *arg, char **out, struct err *e);
+
+/* The text a value renders as: strings as they are, numbers in decimal,
+ * booleans True/False (Jinja's), null as "", lists and maps as JSON.
+ * Caller frees. */
+char *template_value_str(const json_t *v);
+
+/* Quote s for a POSIX shell: 'it'\''s'. Caller frees. */
+char *template_shell_quote(const char *s);
+
+/* Names used by tmpl, for validation without rendering: calls fn for
+ * each `{{ name }}` (with has_default true when a default() follows). */
+typedef void template_name_fn(const char *name, bool has_default, void *arg);
+enum err_code template_names(const char *tmpl, template_name_fn *fn, void *arg,
+                             struct err *e);
+
+#endif
