@@ -249,7 +249,9 @@ void loop_timer_start(struct loop *l, struct loop_timer *t, int64_t ms)
         l->capheap = l->capheap ? l->capheap * 2 : 64;
         l->heap = xrealloc(l->heap, l->capheap * sizeof(*l->heap));
     }
-    t->due_ms = loop_clock() + ms;
+    int64_t now = loop_clock();
+    /* a far deadline (INT64_MAX for "never") must not wrap into the past */
+    t->due_ms = ms > INT64_MAX - now ? INT64_MAX : now + ms;
     t->seq = l->seq++;
     t->armed = true;
     t->heap_idx = l->nheap;

@@ -1,0 +1,845 @@
+/* tests/unit/common/test_loop.c: the reactor. Timer order and FIFO ties,
+ * stopping and re-arming, fd readiness on pipes, items added and removed
+ * from callbacks, a ZeroMQ PAIR polled with fds, signals via signalfd, and
+ * the bookkeeping with 10,000 timers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "err.h"
+#include "loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+/* --- helpers ----------------------------------------------------------- */
+
+static struct loop *new_loop(void)
+{
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    assert_non_null(l);
+    assert_int_equal(e.code, ERR_OK);
+    return l;
+}
+
+static void make_pipe(int fds[2])
+{
+    assert_int_equal(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void run_ok(struct loop *l)
+{
+    struct err e = {0};
+    assert_int_equal(loop_run(l, &e), 0);
+    assert_int_equal(e.code, ERR_OK);
+}
+
+static void once_ok(struct loop *l, int64_t max_ms)
+{
+    struct err e = {0};
+    assert_int_equal(loop_run_once(l, max_ms, &e), 0);
+    assert_int_equal(e.code, ERR_OK);
+}
+
+/* A timer that appends its id to a shared log when it fires. */
+struct rec {
+    int ids[64]; /* ids in firing order */
+    int n;       /* timers fired */
+};
+
+struct tmr {
+    struct loop_timer t; /* embedded timer */
+    int id;              /* what it appends */
+    struct rec *rec;     /* shared log */
+    struct tmr *victim;  /* stopped when this one fires, or NULL */
+    int rearm;           /* times to re-arm itself with 0 ms */
+};
+
+static void tmr_fire(struct loop *l, struct loop_timer *t, void *arg)
+{
+    struct tmr *m = arg;
+    assert_ptr_equal(&m->t, t);
+    assert_false(t->armed);
+    assert_true(m->rec->n < 64);
+    m->rec->ids[m->rec->n++] = m->id;
+    if (m->victim != NULL)
+        loop_timer_stop(l, &m->victim->t);
+    if (m->rearm > 0) {
+        m->rearm--;
+        loop_timer_start(l, t, 0);
+    }
+}
+
+static void tmr_init(struct tmr *m, int id, struct rec *rec)
+{
+    memset(m, 0, sizeof(*m));
+    m->id = id;
+    m->rec = rec;
+    loop_timer_init(&m->t, tmr_fire, m);
+}
+
+/* --- timers ------------------------------------------------------------ */
+
+static void test_loop_timers_deadline_order(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    struct rec rec = {0};
+    struct tmr m[4];
+    static const int64_t ms[] = {40, 10, 30, 20};
+    for (int i = 0; i < 4; i++) {
+        tmr_init(&m[i], i, &rec);
+        loop_timer_start(l, &m[i].t, ms[i]);
+    }
+    assert_int_equal(loop_timer_count(l), 4);
+    int64_t t0 = now_ms();
+    run_ok(l);
+    int64_t took = now_ms() - t0;
+    assert_int_equal(rec.n, 4);
+    assert_int_equal(rec.ids[0], 1);
+    assert_int_equal(rec.ids[1], 3);
+    assert_int_equal(rec.ids[2], 2);
+    assert_int_equal(rec.ids[3], 0);
+    assert_true(took >= 40);
+    assert_true(took < 2000);
+    assert_int_equal(loop_timer_count(l), 0);
+    loop_free(l);
+}
+
+static void test_loop_timers_fifo_for_equal_deadlines(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    struct rec rec = {0};
+    struct tmr m[40];
+    for (int i = 0; i < 40; i++) {
+        tmr_init(&m[i], i, &rec);
+        loop_timer_start(l, &m[i].t, i % 2 ? 5 : 0);
+    }
+    /* force exact ties: the heap alone is not stable */
+    int64_t due = m[0].t.due_ms + 20;
+    for (int i = 0; i < 40; i++) {
+        loop_timer_stop(l, &m[i].t);
+        loop_timer_start(l, &m[i].t, 20);
+    }
+    for (int i = 0; i < 40; i++)
+        assert_true(m[i].t.due_ms >= due);
+    run_ok(l);
+    assert_int_equal(rec.n, 40);
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(rec.ids[i], i);
+    loop_free(l);
+}
+
+static void test_loop_timer_stopped_never_fires(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    struct rec rec = {0};
+    struct tmr a, b, c, d;
+    tmr_init(&a, 1, &rec);
+    tmr_init(&b, 2, &rec);
+    tmr_init(&c, 3, &rec);
+    tmr_init(&d, 4, &rec);
+    loop_timer_start(l, &a.t, 5);
+    loop_timer_start(l, &b.t, 30);
+    loop_timer_start(l, &c.t, 10);
+    loop_timer_start(l, &d.t, 5);
+    /* d is due in the same turn as a; a stops it first */
+    a.victim = &d;
+    c.victim = &b;
+    loop_timer_stop(l, &c.t);
+    loop_timer_stop(l, &c.t); /* idempotent */
+    assert_int_equal(loop_timer_count(l), 3);
+    run_ok(l);
+    assert_int_equal(rec.n, 2);
+    assert_int_equal(rec.ids[0], 1);
+    assert_int_equal(rec.ids[1], 2);
+    loop_free(l);
+}
+
+static void test_loop_timer_restart_moves_deadline(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    struct rec rec = {0};
+    struct tmr a, b;
+    tmr_init(&a, 1, &rec);
+    tmr_init(&b, 2, &rec);
+    loop_timer_start(l, &a.t, 5);
+    loop_timer_start(l, &b.t, 20);
+    /* re-arming an armed timer moves it, it is not added twice */
+    loop_timer_start(l, &a.t, 40);
+    assert_int_equal(loop_timer_count(l), 2);
+    run_ok(l);
+    assert_int_equal(rec.n, 2);
+    assert_int_equal(rec.ids[0], 2);
+    assert_int_equal(rec.ids[1], 1);
+    loop_free(l);
+}
+
+/* An fd item that counts calls and what it saw. */
+struct ioc {
+    struct loop_io io;  /* embedded item */
+    int calls;          /* times called */
+    unsigned seen;      /* revents of the last call */
+    unsigned all;       /* union of all revents */
+    int drain;          /* read and discard what is readable */
+    int stop_loop;      /* call loop_stop() when called */
+    int stop_self;      /* unregister itself when called */
+    struct ioc *victim; /* unregistered when called, or NULL */
+    struct ioc *spawn;  /* registered (LOOP_READ) when called, or NULL */
+    int order;          /* position in a shared call order */
+    int *counter;       /* shared call counter, or NULL */
+};
+
+static void ioc_fn(struct loop *l, struct loop_io *io, unsigned rev, void *arg)
+{
+    struct ioc *c = arg;
+    assert_ptr_equal(&c->io, io);
+    c->calls++;
+    c->seen = rev;
+    c->all |= rev;
+    if (c->counter != NULL)
+        c->order = ++*c->counter;
+    if (c->drain) {
+        char b[256];
+        while (read(io->fd, b, sizeof(b)) > 0)
+            ;
+    }
+    if (c->victim != NULL)
+        loop_io_stop(l, &c->victim->io);
+    if (c->spawn != NULL)
+        loop_io_start(l, &c->spawn->io, LOOP_READ);
+    if (c->stop_self)
+        loop_io_stop(l, io);
+    if (c->stop_loop)
+        loop_stop(l);
+}
+
+static void ioc_init(struct ioc *c, int fd)
+{
+    memset(c, 0, sizeof(*c));
+    loop_io_init_fd(&c->io, fd, ioc_fn, c);
+}
+
+/* Re-arms itself with 0 ms forever, counting. */
+struct spin {
+    struct loop_timer t; /* embedded timer */
+    int calls;           /* times fired */
+    int calls_at_fd;     /* calls when the fd was served */
+};
+
+static void spin_fire(struct loop *l, struct loop_timer *t, void *arg)
+{
+    struct spin *s = arg;
+    s->calls++;
+    /* bounded, so a loop that re-runs it inside one turn fails the test
+     * instead of hanging it */
+    if (s->calls < 1000)
+        loop_timer_start(l, t, 0);
+}
+
+static void test_loop_zero_rearm_does_not_starve(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    struct spin s = {0};
+    loop_timer_init(&s.t, spin_fire, &s);
+    loop_timer_start(l, &s.t, 0);
+    /* one firing per turn, not an endless loop inside the turn */
+    once_ok(l, -1);
+    assert_int_equal(s.calls, 1);
+    once_ok(l, -1);
+    assert_int_equal(s.calls, 2);
+
+    int p[2];
+    make_pipe(p);
+    struct ioc c;
+    ioc_init(&c, p[0]);
+    c.drain = 1;
+    c.stop_loop = 1;
+    loop_io_start(l, &c.io, LOOP_READ);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    run_ok(l);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(c.seen, LOOP_READ);
+    /* the fd was served on the first turn after it became readable */
+    assert_true(s.calls <= 4);
+    assert_true(s.t.armed);
+    loop_timer_stop(l, &s.t);
+    loop_io_stop(l, &c.io);
+    close(p[0]);
+    close(p[1]);
+    loop_free(l);
+}
+
+/* --- fd items ---------------------------------------------------------- */
+
+static void test_loop_pipe_read_write_hangup(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    int p[2];
+    make_pipe(p);
+    struct ioc r, w;
+    ioc_init(&r, p[0]);
+    ioc_init(&w, p[1]);
+    loop_io_start(l, &r.io, LOOP_READ);
+    loop_io_start(l, &w.io, LOOP_WRITE);
+    assert_int_equal(loop_io_count(l), 2);
+
+    /* empty pipe: only the write end is ready */
+    once_ok(l, 100);
+    assert_int_equal(r.calls, 0);
+    assert_int_equal(w.calls, 1);
+    assert_int_equal(w.seen, LOOP_WRITE);
+
+    /* a write end waiting for nothing is not called */
+    loop_io_set(l, &w.io, 0);
+    assert_int_equal(write(p[1], "abc", 3), 3);
+    once_ok(l, 100);
+    assert_int_equal(w.calls, 1);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.seen, LOOP_READ);
+    /* level-triggered: unread data is reported again */
+    once_ok(l, 100);
+    assert_int_equal(r.calls, 2);
+    char buf[8];
+    assert_int_equal(read(p[0], buf, sizeof(buf)), 3);
+
+    /* nothing ready: the turn waits max_ms and calls nobody */
+    int64_t t0 = now_ms();
+    once_ok(l, 30);
+    assert_true(now_ms() - t0 >= 25);
+    assert_int_equal(r.calls, 2);
+
+    /* the writer goes away: the reader sees LOOP_ERROR (hangup) */
+    loop_io_stop(l, &w.io);
+    close(p[1]);
+    once_ok(l, 100);
+    assert_int_equal(r.calls, 3);
+    assert_true(r.seen & LOOP_ERROR);
+    loop_io_stop(l, &r.io);
+    assert_int_equal(loop_io_count(l), 0);
+    close(p[0]);
+    loop_free(l);
+}
+
+static void test_loop_pipe_reader_gone(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    int p[2];
+    make_pipe(p);
+    struct ioc w;
+    ioc_init(&w, p[1]);
+    loop_io_start(l, &w.io, LOOP_WRITE);
+    close(p[0]);
+    once_ok(l, 100);
+    assert_int_equal(w.calls, 1);
+    assert_true(w.seen & LOOP_ERROR);
+    loop_io_stop(l, &w.io);
+    close(p[1]);
+
+    /* a closed fd is reported as an error on the item, not a crash */
+    int q[2];
+    make_pipe(q);
+    close(q[1]);
+    close(q[0]);
+    struct ioc bad;
+    ioc_init(&bad, q[0]);
+    loop_io_start(l, &bad.io, LOOP_READ);
+    once_ok(l, 100);
+    assert_int_equal(bad.calls, 1);
+    assert_true(bad.seen & LOOP_ERROR);
+    loop_free(l);
+    /* loop_free drops what is still registered */
+    assert_false(bad.io.active);
+}
+
+static void test_loop_remove_inside_other_callback(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    int p[3][2];
+    struct ioc c[3];
+    int counter = 0;
+    for (int i = 0; i < 3; i++) {
+        make_pipe(p[i]);
+        ioc_init(&c[i], p[i][0]);
+        c[i].counter = &counter;
+        assert_int_equal(write(p[i][1], "x", 1), 1);
+        loop_io_start(l, &c[i].io, LOOP_READ);
+    }
+    /* all three are readable in the same turn; whichever runs first removes
+     * the others, which must then not be called */
+    c[0].victim = &c[1];
+    c[1].victim = &c[0];
+    c[2].stop_self = 1;
+    once_ok(l, 100);
+    assert_int_equal(c[0].calls + c[1].calls, 1);
+    assert_int_equal(c[2].calls, 1);
+    assert_int_equal(loop_io_count(l), 1);
+    /* the survivor keeps being served; the removed ones never again */
+    struct ioc *alive = c[0].calls ? &c[0] : &c[1];
+    struct ioc *gone = c[0].calls ? &c[1] : &c[0];
+    alive->victim = NULL;
+    once_ok(l, 100);
+    once_ok(l, 100);
+    assert_int_equal(alive->calls, 3);
+    assert_int_equal(gone->calls, 0);
+    assert_int_equal(c[2].calls, 1);
+    assert_false(gone->io.active);
+    /* stopping again is harmless */
+    loop_io_stop(l, &gone->io);
+    loop_io_stop(l, &c[2].io);
+    assert_int_equal(loop_io_count(l), 1);
+    loop_free(l);
+    for (int i = 0; i < 3; i++) {
+        close(p[i][0]);
+        close(p[i][1]);
+    }
+}
+
+static void test_loop_remove_then_readd_same_turn(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    int p[2][2];
+    struct ioc c[2];
+    for (int i = 0; i < 2; i++) {
+        make_pipe(p[i]);
+        ioc_init(&c[i], p[i][0]);
+        assert_int_equal(write(p[i][1], "x", 1), 1);
+    }
+    loop_io_start(l, &c[0].io, LOOP_READ);
+    loop_io_start(l, &c[1].io, LOOP_READ);
+    /* c0 removes c1 and registers it again in the same turn: c1 is not
+     * called twice, nor from its stale slot, and is polled from now on */
+    c[0].victim = &c[1];
+    c[0].spawn = &c[1];
+    once_ok(l, 100);
+    assert_int_equal(c[0].calls, 1);
+    assert_true(c[1].calls <= 1);
+    int before = c[1].calls;
+    c[0].victim = NULL;
+    c[0].spawn = NULL;
+    once_ok(l, 100);
+    assert_int_equal(c[1].calls, before + 1);
+    assert_int_equal(loop_io_count(l), 2);
+    loop_free(l);
+    for (int i = 0; i < 2; i++) {
+        close(p[i][0]);
+        close(p[i][1]);
+    }
+}
+
+static void test_loop_add_inside_callback(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    enum { N = 100 };
+    int p[N][2];
+    struct ioc *c = calloc(N, sizeof(*c));
+    assert_non_null(c);
+    for (int i = 0; i < N; i++) {
+        make_pipe(p[i]);
+        ioc_init(&c[i], p[i][0]);
+        c[i].drain = 1;
+        assert_int_equal(write(p[i][1], "x", 1), 1);
+        /* each item registers the next one: the table grows (and moves)
+         * while it is being walked */
+        if (i > 0)
+            c[i - 1].spawn = &c[i];
+    }
+    loop_io_start(l, &c[0].io, LOOP_READ);
+    for (int turn = 0; turn < N; turn++) {
+        once_ok(l, 100);
+        assert_int_equal(loop_io_count(l), (size_t)turn + 2 > N ? N : turn + 2);
+        /* an item added during a turn is polled from the next one */
+        assert_int_equal(c[turn].calls, 1);
+        if (turn + 1 < N)
+            assert_int_equal(c[turn + 1].calls, 0);
+    }
+    loop_free(l);
+    for (int i = 0; i < N; i++) {
+        close(p[i][0]);
+        close(p[i][1]);
+    }
+    free(c);
+}
+
+static void test_loop_io_count_bookkeeping(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    enum { N = 300 };
+    int p[2];
+    make_pipe(p);
+    struct ioc *c = calloc(N, sizeof(*c));
+    assert_non_null(c);
+    for (int i = 0; i < N; i++) {
+        ioc_init(&c[i], p[1]);
+        loop_io_start(l, &c[i].io, LOOP_WRITE);
+    }
+    /* starting a registered item again only changes its events */
+    loop_io_start(l, &c[0].io, LOOP_WRITE);
+    assert_int_equal(loop_io_count(l), N);
+    for (int i = 0; i < N; i += 2)
+        loop_io_stop(l, &c[i].io);
+    assert_int_equal(loop_io_count(l), N / 2);
+    once_ok(l, 100);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(c[i].calls, i % 2);
+    for (int i = 1; i < N; i += 2)
+        loop_io_stop(l, &c[i].io);
+    assert_int_equal(loop_io_count(l), 0);
+    /* nothing left: loop_run returns at once */
+    int64_t t0 = now_ms();
+    run_ok(l);
+    assert_true(now_ms() - t0 < 100);
+    loop_free(l);
+    close(p[0]);
+    close(p[1]);
+    free(c);
+}
+
+/* --- ZeroMQ ------------------------------------------------------------ */
+
+struct zc {
+    struct loop_io io; /* embedded item */
+    int msgs;          /* messages received */
+    char last[32];     /* last message */
+};
+
+static void zc_fn(struct loop *l, struct loop_io *io, unsigned rev, void *arg)
+{
+    (void)l;
+    struct zc *z = arg;
+    assert_true(rev & LOOP_READ);
+    for (;;) {
+        char b[32];
+        int n = zmq_recv(io->sock, b, sizeof(b) - 1, ZMQ_DONTWAIT);
+        if (n < 0) {
+            assert_int_equal(errno, EAGAIN);
+            break;
+        }
+        b[n] = '\0';
+        memcpy(z->last, b, (size_t)n + 1);
+        z->msgs++;
+    }
+}
+
+static void test_loop_zmq_pair_with_fds(void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new();
+    assert_non_null(ctx);
+    void *a = zmq_socket(ctx, ZMQ_PAIR);
+    void *b = zmq_socket(ctx, ZMQ_PAIR);
+    assert_int_equal(zmq_bind(a, "inproc://test-loop-pair"), 0);
+    assert_int_equal(zmq_connect(b, "inproc://test-loop-pair"), 0);
+
+    struct loop *l = new_loop();
+    struct zc z = {0};
+    loop_io_init_sock(&z.io, b, zc_fn, &z);
+    assert_int_equal(z.io.fd, -1);
+    loop_io_start(l, &z.io, LOOP_READ);
+    int p[2];
+    make_pipe(p);
+    struct ioc c;
+    ioc_init(&c, p[0]);
+    c.drain = 1;
+    loop_io_start(l, &c.io, LOOP_READ);
+
+    /* nothing yet */
+    once_ok(l, 20);
+    assert_int_equal(z.msgs, 0);
+    assert_int_equal(c.calls, 0);
+
+    /* both ready in the same turn */
+    assert_int_equal(zmq_send(a, "hello", 5, 0), 5);
+    assert_int_equal(write(p[1], "y", 1), 1);
+    for (int i = 0; i < 10 && (z.msgs == 0 || c.calls == 0); i++)
+        once_ok(l, 200);
+    assert_int_equal(z.msgs, 1);
+    assert_string_equal(z.last, "hello");
+    assert_int_equal(c.calls, 1);
+
+    /* the socket alone wakes a loop that is blocked in poll */
+    assert_int_equal(zmq_send(a, "second", 6, 0), 6);
+    once_ok(l, 2000);
+    assert_int_equal(z.msgs, 2);
+    assert_string_equal(z.last, "second");
+    assert_int_equal(c.calls, 1);
+
+    /* write readiness of a socket */
+    struct ioc wz;
+    memset(&wz, 0, sizeof(wz));
+    loop_io_init_sock(&wz.io, a, ioc_fn, &wz);
+    loop_io_start(l, &wz.io, LOOP_WRITE);
+    once_ok(l, 200);
+    assert_int_equal(wz.calls, 1);
+    assert_int_equal(wz.seen, LOOP_WRITE);
+
+    loop_free(l);
+    close(p[0]);
+    close(p[1]);
+    int linger = 0;
+    zmq_setsockopt(a, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(b, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_close(a);
+    zmq_close(b);
+    zmq_ctx_term(ctx);
+}
+
+/* --- signals ----------------------------------------------------------- */
+
+struct sigc {
+    int calls; /* times called */
+    int signo; /* last signal */
+};
+
+static void sigc_fn(struct loop *l, int signo, void *arg)
+{
+    struct sigc *s = arg;
+    s->calls++;
+    s->signo = signo;
+    loop_stop(l);
+}
+
+static void test_loop_signal_via_signalfd(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    struct sigc s1 = {0}, s2 = {0};
+    struct err e = {0};
+    assert_int_equal(loop_signal(l, SIGUSR1, sigc_fn, &s1, &e), 0);
+    assert_int_equal(loop_signal(l, SIGUSR2, sigc_fn, &s2, &e), 0);
+    assert_int_equal(e.code, ERR_OK);
+    assert_int_equal(loop_io_count(l), 1);
+    /* the signal is now blocked: raise() leaves it pending for the fd
+     * instead of killing the process */
+    sigset_t cur;
+    sigprocmask(SIG_BLOCK, NULL, &cur);
+    assert_true(sigismember(&cur, SIGUSR1));
+    assert_true(sigismember(&cur, SIGUSR2));
+    assert_int_equal(raise(SIGUSR1), 0);
+    run_ok(l);
+    assert_int_equal(s1.calls, 1);
+    assert_int_equal(s1.signo, SIGUSR1);
+    assert_int_equal(s2.calls, 0);
+    assert_int_equal(raise(SIGUSR2), 0);
+    run_ok(l);
+    assert_int_equal(s2.calls, 1);
+    assert_int_equal(s2.signo, SIGUSR2);
+    assert_int_equal(s1.calls, 1);
+
+    /* a process-directed signal also arrives through the fd, with
+     * ZeroMQ's own threads running in the process */
+    void *ctx = zmq_ctx_new();
+    void *sock = zmq_socket(ctx, ZMQ_PAIR);
+    assert_int_equal(zmq_bind(sock, "tcp://127.0.0.1:*"), 0);
+    assert_int_equal(kill(getpid(), SIGUSR1), 0);
+    assert_int_equal(kill(getpid(), SIGUSR2), 0);
+    for (int i = 0; i < 10 && (s1.calls < 2 || s2.calls < 2); i++)
+        once_ok(l, 1000);
+    assert_int_equal(s1.calls, 2);
+    assert_int_equal(s2.calls, 2);
+    int linger = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_close(sock);
+    zmq_ctx_term(ctx);
+
+    /* out of range is an error value, not a crash */
+    assert_int_equal(loop_signal(l, 0, sigc_fn, NULL, &e), -1);
+    assert_int_equal(e.code, ERR_INVALID);
+    err_clear(&e);
+    assert_int_equal(loop_signal(l, 9999, sigc_fn, NULL, &e), -1);
+    assert_int_equal(e.code, ERR_INVALID);
+    loop_free(l);
+}
+
+/* --- running and stopping ---------------------------------------------- */
+
+static void stop_fire(struct loop *l, struct loop_timer *t, void *arg)
+{
+    (void)t;
+    int *n = arg;
+    (*n)++;
+    loop_stop(l);
+}
+
+static void test_loop_run_returns(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    /* nothing registered: returns at once */
+    run_ok(l);
+    struct err e = {0};
+    assert_int_equal(loop_run_once(l, -1, &e), 0);
+
+    /* loop_stop returns even with a far timer still armed */
+    int n = 0;
+    struct loop_timer stopper, far;
+    loop_timer_init(&stopper, stop_fire, &n);
+    loop_timer_init(&far, stop_fire, &n);
+    loop_timer_start(l, &stopper, 10);
+    loop_timer_start(l, &far, 60000);
+    int64_t t0 = now_ms();
+    run_ok(l);
+    assert_true(now_ms() - t0 < 1000);
+    assert_int_equal(n, 1);
+    assert_int_equal(loop_timer_count(l), 1);
+    assert_true(far.armed);
+    /* loop_now is the time of the last turn */
+    assert_true(loop_now(l) >= t0 + 10);
+    assert_true(loop_now(l) <= now_ms());
+    /* a later loop_run keeps going until the next stop */
+    loop_timer_start(l, &far, 5);
+    run_ok(l);
+    assert_int_equal(n, 2);
+    assert_int_equal(loop_timer_count(l), 0);
+    loop_timer_start(l, &far, 1000);
+    loop_free(l);
+    assert_false(far.armed);
+    loop_free(NULL);
+}
+
+static void test_loop_timer_far_future(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    struct rec rec = {0};
+    struct tmr never, soon;
+    tmr_init(&never, 1, &rec);
+    tmr_init(&soon, 2, &rec);
+    /* "no deadline" written as the largest value must not wrap around into
+     * the past and fire at once */
+    loop_timer_start(l, &never.t, INT64_MAX);
+    loop_timer_start(l, &soon.t, 5);
+    once_ok(l, 50);
+    once_ok(l, 0);
+    assert_int_equal(rec.n, 1);
+    assert_int_equal(rec.ids[0], 2);
+    assert_true(never.t.armed);
+    assert_true(never.t.due_ms > now_ms() + 1000000);
+    /* a negative delay means the next turn */
+    loop_timer_start(l, &soon.t, -5);
+    once_ok(l, 1000);
+    assert_int_equal(rec.n, 2);
+    loop_free(l);
+}
+
+/* --- many timers ------------------------------------------------------- */
+
+struct many {
+    struct loop_timer t; /* embedded timer */
+    int64_t due;         /* deadline when armed */
+    uint64_t seq;        /* arming order */
+    int fired;           /* times fired */
+};
+
+static int64_t many_last_due;
+static uint64_t many_last_seq;
+static int many_fired;
+static int many_bad_order;
+
+static void many_fire(struct loop *l, struct loop_timer *t, void *arg)
+{
+    (void)l;
+    (void)t;
+    struct many *m = arg;
+    m->fired++;
+    if (m->due < many_last_due ||
+        (m->due == many_last_due && m->seq < many_last_seq))
+        many_bad_order++;
+    /* never fires early */
+    if (loop_now(l) < m->due)
+        many_bad_order++;
+    many_last_due = m->due;
+    many_last_seq = m->seq;
+    many_fired++;
+}
+
+static void test_loop_many_timers_random_order(void **state)
+{
+    (void)state;
+    enum { N = 10000 };
+    struct loop *l = new_loop();
+    struct many *m = calloc(N, sizeof(*m));
+    assert_non_null(m);
+    srand(12345);
+    for (int i = 0; i < N; i++) {
+        loop_timer_init(&m[i].t, many_fire, &m[i]);
+        loop_timer_start(l, &m[i].t, rand() % 60);
+        m[i].due = m[i].t.due_ms;
+        m[i].seq = m[i].t.seq;
+    }
+    assert_int_equal(loop_timer_count(l), N);
+    /* stop a random third, some twice */
+    int stopped = 0;
+    for (int i = 0; i < N; i++) {
+        if (rand() % 3 == 0) {
+            loop_timer_stop(l, &m[i].t);
+            loop_timer_stop(l, &m[i].t);
+            m[i].fired = -100;
+            stopped++;
+        }
+    }
+    assert_int_equal(loop_timer_count(l), (size_t)(N - stopped));
+    many_last_due = INT64_MIN;
+    many_last_seq = 0;
+    many_fired = 0;
+    many_bad_order = 0;
+    int64_t t0 = now_ms();
+    run_ok(l);
+    assert_true(now_ms() - t0 < 5000);
+    assert_int_equal(many_bad_order, 0);
+    assert_int_equal(many_fired, N - stopped);
+    for (int i = 0; i < N; i++)
+        assert_true(m[i].fired == 1 || m[i].fired == -100);
+    assert_int_equal(loop_timer_count(l), 0);
+    loop_free(l);
+    free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_loop_timers_deadline_order),
+        cmocka_unit_test(test_loop_timers_fifo_for_equal_deadlines),
+        cmocka_unit_test(test_loop_timer_stopped_never_fires),
+        cmocka_unit_test(test_loop_timer_restart_moves_deadline),
+        cmocka_unit_test(test_loop_zero_rearm_does_not_starve),
+        cmocka_unit_test(test_loop_pipe_read_write_hangup),
+        cmocka_unit_test(test_loop_pipe_reader_gone),
+        cmocka_unit_test(test_loop_remove_inside_other_callback),
+        cmocka_unit_test(test_loop_remove_then_readd_same_turn),
+        cmocka_unit_test(test_loop_add_inside_callback),
+        cmocka_unit_test(test_loop_io_count_bookkeeping),
+        cmocka_unit_test(test_loop_zmq_pair_with_fds),
+        cmocka_unit_test(test_loop_signal_via_signalfd),
+        cmocka_unit_test(test_loop_run_returns),
+        cmocka_unit_test(test_loop_timer_far_future),
+        cmocka_unit_test(test_loop_many_timers_random_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
