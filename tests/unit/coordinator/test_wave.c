@@ -1,0 +1,189 @@
+/* tests/unit/coordinator/test_wave.c: wave sizes with Ansible's `serial`
+ * semantics, from a table of (hosts, spec) -> sizes: lists whose last
+ * element repeats, percentages (floor, at least 1), tiny fleets and
+ * remainders. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "wave.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { WAVE_CASE_MAX = 16 };
+
+/* One row: a spec like "1,3,6" or "25%,50%" ("" for none) over nhosts
+ * hosts gives want (a comma-separated list of sizes, "" for none). */
+struct wave_case {
+    size_t nhosts;    /* hosts targeted */
+    const char *spec; /* strategy.waves, comma-separated */
+    const char *want; /* expected sizes, comma-separated */
+};
+
+static const struct wave_case wave_cases[] = {
+    /* the spine's example: [1, 3, 6] over 10 */
+    {10, "1,3,6", "1,3,6"},
+    /* the last element repeats; the remainder is a short last wave */
+    {12, "1,3,6", "1,3,6,2"},
+    {22, "1,3,6", "1,3,6,6,6"},
+    {4, "1,3,6", "1,3"},
+    {3, "1,3,6", "1,2"},
+    /* tiny fleets */
+    {1, "1,3,6", "1"},
+    {2, "1,3,6", "1,1"},
+    {1, "", "1"},
+    {2, "", "2"},
+    {1, "50%", "1"},
+    {2, "50%", "1,1"},
+    {2, "10%", "1,1"},
+    /* no spec: one wave of everything */
+    {10, "", "10"},
+    /* a single integer repeats */
+    {10, "3", "3,3,3,1"},
+    {9, "3", "3,3,3"},
+    {5, "100", "5"},
+    /* percentages of the hosts targeted, floor */
+    {10, "25%", "2,2,2,2,2"},
+    {10, "30%", "3,3,3,1"},
+    {10, "33%", "3,3,3,1"},
+    {7, "50%", "3,3,1"},
+    {3, "50%", "1,1,1"},
+    {10, "100%", "10"},
+    /* at least one host, however small the percentage */
+    {10, "1%", "1,1,1,1,1,1,1,1,1,1"},
+    {99, "1%", NULL}, /* 99 waves of 1: checked by count below */
+    /* mixed lists: percentages are of the whole fleet, not what is left */
+    {10, "1,10%,50%", "1,1,5,3"},
+    {20, "1,25%,50%", "1,5,10,4"},
+    {100, "1,10%,50%", "1,10,50,39"},
+    /* a spec longer than the fleet needs */
+    {3, "1,1,1,1,1", "1,1,1"},
+    /* floor with integer arithmetic: 29% of 100 is 29, not 28 */
+    {100, "29%", "29,29,29,13"},
+    {1000, "7%", NULL},
+};
+
+/* Parse "1,10%,50%" into spec; returns the count. */
+static size_t wave_parse_spec(const char *s, struct plan_wave *spec)
+{
+    size_t n = 0;
+    while (*s) {
+        char *end = NULL;
+        long v = strtol(s, &end, 10);
+        assert_true(end > s);
+        assert_true(n < WAVE_CASE_MAX);
+        memset(&spec[n], 0, sizeof(spec[n]));
+        if (*end == '%') {
+            spec[n].percent = (int)v;
+            end++;
+        } else {
+            spec[n].count = (int)v;
+        }
+        n++;
+        s = *end == ',' ? end + 1 : end;
+    }
+    return n;
+}
+
+static void wave_join(const size_t *sizes, size_t n, char *out, size_t len)
+{
+    size_t off = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && off < len; i++)
+        off += (size_t)snprintf(out + off, len - off, "%s%zu", i ? "," : "",
+                                sizes[i]);
+}
+
+static void test_wave_table(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < sizeof(wave_cases) / sizeof(wave_cases[0]); c++) {
+        const struct wave_case *wc = &wave_cases[c];
+        struct plan_wave spec[WAVE_CASE_MAX];
+        size_t nspec = wave_parse_spec(wc->spec, spec);
+        size_t nwaves = 77;
+        size_t *sizes = wave_sizes(wc->nhosts, spec, nspec, &nwaves);
+        assert_non_null(sizes);
+        size_t sum = 0;
+        for (size_t i = 0; i < nwaves; i++) {
+            assert_true(sizes[i] >= 1);
+            sum += sizes[i];
+        }
+        if (sum != wc->nhosts)
+            fail_msg("hosts=%zu spec='%s': sizes sum to %zu", wc->nhosts,
+                     wc->spec, sum);
+        if (wc->want != NULL) {
+            char got[512];
+            wave_join(sizes, nwaves, got, sizeof(got));
+            if (strcmp(got, wc->want) != 0)
+                fail_msg("hosts=%zu spec='%s': got [%s], want [%s]", wc->nhosts,
+                         wc->spec, got, wc->want);
+        }
+        free(sizes);
+    }
+}
+
+static void test_wave_many_small(void **state)
+{
+    (void)state;
+    struct plan_wave spec[1] = {{.percent = 1}};
+    size_t nwaves = 0;
+    size_t *sizes = wave_sizes(99, spec, 1, &nwaves);
+    assert_int_equal(nwaves, 99);
+    for (size_t i = 0; i < nwaves; i++)
+        assert_int_equal(sizes[i], 1);
+    free(sizes);
+
+    /* 7% of 1000 is 70: 14 waves of 70 and a last one of 20 */
+    spec[0].percent = 7;
+    sizes = wave_sizes(1000, spec, 1, &nwaves);
+    assert_int_equal(nwaves, 15);
+    assert_int_equal(sizes[0], 70);
+    assert_int_equal(sizes[13], 70);
+    assert_int_equal(sizes[14], 20);
+    free(sizes);
+}
+
+static void test_wave_no_hosts(void **state)
+{
+    (void)state;
+    struct plan_wave spec[2] = {{.count = 1}, {.percent = 50}};
+    size_t nwaves = 77;
+    assert_null(wave_sizes(0, spec, 2, &nwaves));
+    assert_int_equal(nwaves, 0);
+    nwaves = 77;
+    assert_null(wave_sizes(0, NULL, 0, &nwaves));
+    assert_int_equal(nwaves, 0);
+}
+
+static void test_wave_size_of(void **state)
+{
+    (void)state;
+    struct plan_wave w = {.percent = 10};
+    assert_int_equal(wave_size_of(&w, 9), 1); /* floor 0 -> at least 1 */
+    assert_int_equal(wave_size_of(&w, 10), 1);
+    assert_int_equal(wave_size_of(&w, 19), 1);
+    assert_int_equal(wave_size_of(&w, 20), 2);
+    w.percent = 100;
+    assert_int_equal(wave_size_of(&w, 1), 1);
+    assert_int_equal(wave_size_of(&w, 1000000), 1000000);
+    w.percent = 0;
+    w.count = 4;
+    /* a count is not capped here: wave_sizes caps it at what is left */
+    assert_int_equal(wave_size_of(&w, 2), 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wave_table),
+        cmocka_unit_test(test_wave_many_small),
+        cmocka_unit_test(test_wave_no_hosts),
+        cmocka_unit_test(test_wave_size_of),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
