@@ -15,15 +15,44 @@ struct loop;
 struct health;
 struct probe;
 
-/* One check, already templated for its host (strings borrowed for the
- * duration of the probe or gate). */
-struct check_spec {
-    const char *http;   /* URL to GET */
-    long expect_status; /* status that passes; 0 means 200 */
-    int64_t timeout_ms; /* whole request; 0 means HEALTH_DEFAULT_TIMEOUT_MS */
+/* A json equality of an http check: the value at key (a dotted path into
+ * the body's JSON object, "status" or "app.db") must read value. Strings
+ * compare as they are; numbers, true, false and null by their JSON text. */
+struct check_json {
+    const char *key;   /* dotted path */
+    const char *value; /* expected value */
 };
 
-enum { HEALTH_DEFAULT_TIMEOUT_MS = 5000, HEALTH_BODY_MAX = 64 * 1024 };
+/* One check, already templated for its host (strings borrowed for the
+ * duration of the probe or gate). Only http is required; every other field
+ * left zero keeps its default. Body conditions are judged only once the
+ * status has passed, in the order json, body_contains, version. */
+struct check_spec {
+    const char *http;              /* URL to request */
+    long expect_status;            /* status that passes; 0 means 200 */
+    long expect_status_max;        /* with expect_status, a range
+                                      [expect_status, max]; 0: exact */
+    int64_t timeout_ms;            /* whole request; 0 means
+                                      HEALTH_DEFAULT_TIMEOUT_MS */
+    int64_t connect_timeout_ms;    /* TCP (+TLS) connect; 0 means
+                                      min(timeout, default connect) */
+    const char *method;            /* "GET" when NULL; "HEAD" has no body */
+    const char *const *headers;    /* "Name: value" lines sent */
+    size_t nheaders;               /* entries in headers */
+    const struct check_json *json; /* equalities on the JSON body */
+    size_t njson;                  /* entries in json */
+    const char *body_contains;     /* substring the body must hold */
+    const char *version;           /* the version the host must serve: the
+                                      body's JSON "version" field, or the
+                                      whole body trimmed */
+    const char *label;             /* name in evidence; NULL: URL path */
+};
+
+enum {
+    HEALTH_DEFAULT_TIMEOUT_MS = 5000,
+    HEALTH_DEFAULT_CONNECT_TIMEOUT_MS = 2000,
+    HEALTH_BODY_MAX = 64 * 1024
+};
 
 enum probe_verdict {
     PROBE_PASS,    /* the expected answer */
@@ -37,17 +66,36 @@ struct probe_result {
     long status;                /* HTTP status, 0 if none */
     int64_t latency_ms;         /* request time */
     char reason[160];           /* "status 503", "connection refused", ... */
+    const char *body;           /* the body (NUL-terminated, at most
+                                   HEALTH_BODY_MAX bytes); borrowed during
+                                   the callback only, "" if none */
+    size_t body_len;            /* bytes in body */
+    bool body_capped;           /* the body was longer and was cut */
 };
 
 typedef void probe_done_fn(const struct probe_result *r, void *arg);
 
 /* curl multi on loop l; NULL with e set on failure. */
 struct health *health_new(struct loop *l, struct err *e);
-/* Cancels outstanding probes without calling back. NULL is a no-op. */
+/* Cancels outstanding probes without calling back. NULL is a no-op. Not
+ * from inside a probe callback. */
 void health_free(struct health *h);
 
+/* Probes in flight (tests, accounting). */
+size_t health_inflight(const struct health *h);
+
+/* The words of a verdict: "pass", "not yet", "fail". */
+const char *probe_verdict_str(enum probe_verdict v);
+
+/* The name of a check in evidence: its label, else its URL's path
+ * ("/health/ready"; never credentials or the query), into out. */
+const char *health_check_label(const struct check_spec *c, char *out,
+                               size_t outlen);
+
 /* Start one probe; fn is called exactly once, from the loop (never from
- * inside health_probe), unless the probe is cancelled first. */
+ * inside health_probe), unless the probe is cancelled first. The probe is
+ * freed after fn returns; fn may start and cancel other probes. Never
+ * NULL: a bad spec is reported through fn as PROBE_FAIL. */
 struct probe *health_probe(struct health *h, const struct check_spec *c,
                            probe_done_fn *fn, void *arg);
 /* Abandon a probe in flight; fn is not called. */
