@@ -31,6 +31,28 @@ char *template_shell_quote(const char *s)
     return buf_detach(&b);
 }
 
+/* A real as Python prints it (Jinja's rendering): the shortest text that
+ * reads back as the same number, positional below 1e16, with a ".0" when
+ * it would look like an integer. */
+static char *template_real_str(double d)
+{
+    char s[64];
+    int prec = 1;
+    for (; prec < 17; prec++) {
+        snprintf(s, sizeof(s), "%.*g", prec, d);
+        if (strtod(s, NULL) == d)
+            break;
+    }
+    /* Python writes an exponent only from 1e16 up or below 1e-4. */
+    double mag = d < 0 ? -d : d;
+    snprintf(s, sizeof(s), "%.*g", prec, d);
+    while (mag >= 1e-4 && mag < 1e16 && strchr(s, 'e') != NULL && prec < 17)
+        snprintf(s, sizeof(s), "%.*g", ++prec, d);
+    if (strpbrk(s, ".eni") == NULL)
+        return xasprintf("%s.0", s);
+    return xstrdup(s);
+}
+
 char *template_value_str(const json_t *v)
 {
     switch (json_typeof(v)) {
@@ -39,7 +61,7 @@ char *template_value_str(const json_t *v)
     case JSON_INTEGER:
         return xasprintf("%lld", (long long)json_integer_value(v));
     case JSON_REAL:
-        return xasprintf("%.17g", json_real_value(v));
+        return template_real_str(json_real_value(v));
     case JSON_TRUE:
         return xstrdup("True");
     case JSON_FALSE:
@@ -90,7 +112,7 @@ static enum err_code template_parse_expr(const char *s, const char *end,
                                          struct template_expr *x, struct err *e)
 {
     memset(x, 0, sizeof(*x));
-    int col = (int)(s - tmpl) + 1;
+    int col = (int)(s - tmpl) - 1; /* the '{{' before s */
     const char *p = template_skip_ws(s, end);
     if (!template_ident(&p, end, x->name, sizeof(x->name)))
         return err_set(e, ERR_PARSE,
