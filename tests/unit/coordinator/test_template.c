@@ -1,0 +1,291 @@
+/* tests/unit/coordinator/test_template.c: `{{ name }}` rendering, the
+ * default() and quote filters, value rendering (Jinja's), and the errors:
+ * undefined names, unterminated braces, unknown filters, bad syntax. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "template.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Variables every test renders against. */
+static json_t *vars;
+
+static int tmpl_setup(void **state)
+{
+    (void)state;
+    json_error_t je;
+    vars = json_loads("{\"version\": \"2\", \"port\": 8080, \"on\": true,"
+                      " \"off\": false, \"nothing\": null,"
+                      " \"msg\": \"it's a b\", \"ratio\": 0.1,"
+                      " \"half\": 1.5, \"big\": 1e300, \"whole\": 2.0,"
+                      " \"neg\": -3, \"list\": [1, \"a\"],"
+                      " \"map\": {\"k\": \"v\"}, \"empty\": \"\","
+                      " \"path\": \"/opt/app-2.1/bin\"}",
+                      0, &je);
+    return vars == NULL ? -1 : 0;
+}
+
+static int tmpl_teardown(void **state)
+{
+    (void)state;
+    json_decref(vars);
+    return 0;
+}
+
+static json_t *tmpl_lookup(const char *name, void *arg)
+{
+    (void)arg;
+    return json_object_get(vars, name);
+}
+
+static void render_is(const char *tmpl, const char *want)
+{
+    struct err e = {0};
+    char *out = NULL;
+    if (template_render(tmpl, tmpl_lookup, NULL, &out, &e) != ERR_OK)
+        fail_msg("'%s': %s", tmpl, e.msg);
+    assert_int_equal(e.code, ERR_OK);
+    if (strcmp(out, want) != 0)
+        fail_msg("'%s' rendered as '%s', want '%s'", tmpl, out, want);
+    free(out);
+}
+
+static void render_fails(const char *tmpl, enum err_code code,
+                         const char *want_msg)
+{
+    struct err e = {0};
+    char *out = (char *)"sentinel";
+    enum err_code rc = template_render(tmpl, tmpl_lookup, NULL, &out, &e);
+    if (rc == ERR_OK)
+        fail_msg("'%s' rendered as '%s', want an error", tmpl, out);
+    assert_int_equal(rc, code);
+    assert_int_equal(e.code, code);
+    assert_null(out);
+    if (strcmp(e.msg, want_msg) != 0)
+        fail_msg("'%s': message\n  '%s'\nwant\n  '%s'", tmpl, e.msg, want_msg);
+}
+
+static void test_template_plain(void **state)
+{
+    (void)state;
+    render_is("", "");
+    render_is("no braces at all", "no braces at all");
+    render_is("a single { and } stay", "a single { and } stay");
+    render_is("v{{version}}", "v2");
+    render_is("v{{ version }}", "v2");
+    render_is("{{   version   }}.{{version}}", "2.2");
+    render_is("http://h:{{ port }}/health", "http://h:8080/health");
+    render_is("{{ empty }}|", "|");
+    render_is("{{path}}", "/opt/app-2.1/bin");
+}
+
+static void test_template_value_types(void **state)
+{
+    (void)state;
+    /* booleans as Jinja prints them, integers in decimal */
+    render_is("{{ on }} {{ off }}", "True False");
+    render_is("{{ port }} {{ neg }}", "8080 -3");
+    /* null renders as nothing (Ansible's finalize) */
+    render_is("[{{ nothing }}]", "[]");
+    /* reals: the shortest text that reads back as the same number */
+    render_is("{{ ratio }}", "0.1");
+    render_is("{{ half }}", "1.5");
+    render_is("{{ whole }}", "2.0");
+    render_is("{{ big }}", "1e+300");
+    /* lists and maps as compact JSON */
+    render_is("{{ list }}", "[1,\"a\"]");
+    render_is("{{ map }}", "{\"k\":\"v\"}");
+}
+
+static void test_template_default(void **state)
+{
+    (void)state;
+    render_is("{{ missing | default('x') }}", "x");
+    render_is("{{ missing | default(\"a b\") }}", "a b");
+    render_is("{{ missing|default(9090) }}", "9090");
+    render_is("{{ missing | default( 9090 ) }}", "9090");
+    render_is("{{ missing | default('') }}|", "|");
+    render_is("{{ missing | d('short') }}", "short");
+    /* a defined value wins over the default, even a null or empty one */
+    render_is("{{ port | default(1) }}", "8080");
+    render_is("[{{ nothing | default('x') }}]", "[]");
+    render_is("[{{ empty | default('x') }}]", "[]");
+}
+
+static void test_template_quote(void **state)
+{
+    (void)state;
+    /* safe words stay bare; anything else is single-quoted */
+    render_is("echo {{ version | quote }}", "echo 2");
+    render_is("echo {{ path | quote }}", "echo /opt/app-2.1/bin");
+    render_is("echo {{ msg | quote }}", "echo 'it'\\''s a b'");
+    render_is("echo {{ empty | quote }}", "echo ''");
+    render_is("echo {{ missing | default('a b') | quote }}", "echo 'a b'");
+    render_is("echo {{ missing | quote | default('x y') }}", "echo 'x y'");
+    render_is("{{ on | quote }}", "True");
+
+    char *q = template_shell_quote("$(rm -rf /); `x` \"y\" \\ *");
+    assert_string_equal(q, "'$(rm -rf /); `x` \"y\" \\ *'");
+    free(q);
+    q = template_shell_quote("''");
+    assert_string_equal(q, "''\\'''\\'''");
+    free(q);
+    q = template_shell_quote("a\nb");
+    assert_string_equal(q, "'a\nb'");
+    free(q);
+}
+
+static void test_template_undefined(void **state)
+{
+    (void)state;
+    render_fails("deploy {{ release }}", ERR_NOTFOUND,
+                 "undefined variable 'release' (define it in the inventory, "
+                 "the plan's vars or with -e release=...)");
+    /* the first undefined one is named */
+    render_fails("{{ version }} {{ aa }} {{ bb }}", ERR_NOTFOUND,
+                 "undefined variable 'aa' (define it in the inventory, "
+                 "the plan's vars or with -e aa=...)");
+    /* quote does not hide an undefined variable */
+    render_fails("{{ nope | quote }}", ERR_NOTFOUND,
+                 "undefined variable 'nope' (define it in the inventory, "
+                 "the plan's vars or with -e nope=...)");
+}
+
+static void test_template_syntax_errors(void **state)
+{
+    (void)state;
+    /* columns point at the '{{' that opens the bad expression */
+    render_fails("x {{ version", ERR_PARSE,
+                 "column 3: '{{' without a closing '}}'");
+    render_fails("{{ version }} {{", ERR_PARSE,
+                 "column 15: '{{' without a closing '}}'");
+    render_fails("ab{{ }}", ERR_PARSE,
+                 "column 3: expected a variable name in '{{ }}'");
+    render_fails("{{ 1x }}", ERR_PARSE,
+                 "column 1: expected a variable name in '{{ 1x }}'");
+    render_fails("ab{{ version | upper }}", ERR_PARSE,
+                 "column 3: unknown filter 'upper' (known: default, quote)");
+    render_fails("{{ a.b }}", ERR_PARSE,
+                 "column 1: unexpected '.' in '{{ a.b }}' (only 'name', "
+                 "'| default(x)' and '| quote' are supported)");
+    render_fails("{{ version | }}", ERR_PARSE,
+                 "column 1: expected a filter after '|' in '{{ version | }}'");
+    render_fails("{{ x | default }}", ERR_PARSE,
+                 "column 1: default needs a value: default('x')");
+    render_fails("{{ x | default('a }}", ERR_PARSE,
+                 "column 1: unterminated string in default()");
+    render_fails("{{ x | default('a' }}", ERR_PARSE,
+                 "column 1: expected ')' after default value");
+    render_fails("{{ x | default(a b) }}", ERR_PARSE,
+                 "column 1: expected ')' after default value");
+}
+
+static void test_template_limits(void **state)
+{
+    (void)state;
+    /* a name longer than the expression buffer is refused, not cut */
+    char tmpl[600];
+    memset(tmpl, 'a', sizeof(tmpl));
+    memcpy(tmpl, "{{ ", 3);
+    memcpy(tmpl + sizeof(tmpl) - 4, " }}", 4);
+    struct err e = {0};
+    char *out = NULL;
+    assert_int_equal(template_render(tmpl, tmpl_lookup, NULL, &out, &e),
+                     ERR_PARSE);
+    assert_null(out);
+    assert_non_null(strstr(e.msg, "expected a variable name"));
+
+    char deflt[600];
+    int n = snprintf(deflt, sizeof(deflt), "{{ x | default('%0400d') }}", 0);
+    assert_true(n > 400);
+    err_clear(&e);
+    assert_int_equal(template_render(deflt, tmpl_lookup, NULL, &out, &e),
+                     ERR_PARSE);
+    assert_string_equal(e.msg, "column 1: default value too long");
+}
+
+/* Names seen by template_names, joined as "name[+default] ". */
+static void names_collect(const char *name, bool has_default, void *arg)
+{
+    char *acc = arg;
+    size_t len = strlen(acc);
+    snprintf(acc + len, 256 - len, "%s%s ", name, has_default ? "+d" : "");
+}
+
+static void test_template_names(void **state)
+{
+    (void)state;
+    char acc[256] = "";
+    struct err e = {0};
+    assert_int_equal(
+        template_names("{{ a }} x {{ b | default(1) }} {{c|quote}} {{ a }}",
+                       names_collect, acc, &e),
+        ERR_OK);
+    assert_string_equal(acc, "a b+d c a ");
+
+    acc[0] = '\0';
+    assert_int_equal(template_names("plain", names_collect, acc, &e), ERR_OK);
+    assert_string_equal(acc, "");
+
+    /* names are listed without being defined; syntax is still checked */
+    assert_int_equal(
+        template_names("{{ a }} {{ b | nope }}", names_collect, acc, &e),
+        ERR_PARSE);
+    assert_non_null(strstr(e.msg, "unknown filter 'nope'"));
+}
+
+static void test_template_value_str(void **state)
+{
+    (void)state;
+    struct {
+        json_t *v;
+        const char *want;
+    } cases[] = {
+        {json_string("s p"), "s p"},
+        {json_integer(-42), "-42"},
+        {json_integer(9007199254740993LL), "9007199254740993"},
+        {json_real(0.1), "0.1"},
+        {json_real(-2.5), "-2.5"},
+        {json_real(100.0), "100.0"},
+        {json_real(1e-7), "1e-07"},
+        {json_real(0.0001), "0.0001"},
+        {json_real(1e7), "10000000.0"},
+        {json_real(1.5e10), "15000000000.0"},
+        {json_real(1e16), "1e+16"},
+        {json_real(123456789.125), "123456789.125"},
+        {json_real(1.0 / 3), "0.3333333333333333"},
+        {json_true(), "True"},
+        {json_false(), "False"},
+        {json_null(), ""},
+        {json_array(), "[]"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *s = template_value_str(cases[i].v);
+        if (strcmp(s, cases[i].want) != 0)
+            fail_msg("case %zu: '%s', want '%s'", i, s, cases[i].want);
+        free(s);
+        json_decref(cases[i].v);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_template_plain),
+        cmocka_unit_test(test_template_value_types),
+        cmocka_unit_test(test_template_default),
+        cmocka_unit_test(test_template_quote),
+        cmocka_unit_test(test_template_undefined),
+        cmocka_unit_test(test_template_syntax_errors),
+        cmocka_unit_test(test_template_limits),
+        cmocka_unit_test(test_template_names),
+        cmocka_unit_test(test_template_value_str),
+    };
+    return cmocka_run_group_tests(tests, tmpl_setup, tmpl_teardown);
+}
