@@ -20,11 +20,14 @@ static enum err_code err_vset(struct err *e, enum err_code c, int sys,
         return c;
     e->code = c;
     e->sys_errno = sys;
-    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-    if (sys != 0) {
-        size_t n = strlen(e->msg);
-        snprintf(e->msg + n, sizeof(e->msg) - n, ": %s", strerror(sys));
-    }
+    /* the errno text is the root cause: a long message is cut, not it */
+    char why[96] = "";
+    if (sys != 0)
+        snprintf(why, sizeof(why), ": %s", strerror(sys));
+    size_t wn = strlen(why);
+    vsnprintf(e->msg, sizeof(e->msg) - wn, fmt, ap);
+    size_t n = strlen(e->msg);
+    memcpy(e->msg + n, why, wn + 1);
     return c;
 }
 

@@ -79,6 +79,33 @@ static char *redact_base64(const char *s, size_t n)
     return out;
 }
 
+/* The value inside a longer base64 text ("user:secret" in a Basic auth
+ * header) starts at byte offset 0, 1 or 2 of a 3-byte group. For each
+ * offset, keep the base64 characters that depend on the value's bytes
+ * only, and that core with the last partial character, which is known when
+ * the value ends the text. Short cores are skipped: they would match inside
+ * unrelated base64. */
+static void redact_add_shifted(struct redact *r, const char *value, size_t n)
+{
+    char *tmp = xmalloc(n + 2);
+    for (size_t k = 0; k < 3; k++) {
+        memset(tmp, 0, k);
+        memcpy(tmp + k, value, n);
+        char *enc = redact_base64(tmp, n + k);
+        size_t from = (8 * k + 5) / 6, to = 8 * (k + n) / 6;
+        /* at the end of the text the last partial character is known */
+        size_t end = strcspn(enc, "=");
+        if (to >= from + 2 * REDACT_MIN) {
+            redact_add_pat(r, enc + from, to - from);
+            redact_add_pat(r, enc + from, end - from);
+        }
+        explicit_bzero(enc, strlen(enc));
+        free(enc);
+    }
+    explicit_bzero(tmp, n + 2);
+    free(tmp);
+}
+
 void redact_add(struct redact *r, const char *value)
 {
     size_t n = strlen(value);
@@ -93,6 +120,7 @@ void redact_add(struct redact *r, const char *value)
     redact_add_pat(r, b64, bn);
     explicit_bzero(b64, strlen(b64));
     free(b64);
+    redact_add_shifted(r, value, n);
     if (strpbrk(value, "\r\n") != NULL) {
         const char *p = value;
         while (*p) {

@@ -72,6 +72,10 @@ static void test_err_long_message_truncated_terminated(void **state)
     err_sys(&e, "%s", big);
     assert_int_equal(strlen(e.msg), ERR_MSG_MAX - 1);
     assert_int_equal(e.sys_errno, EPIPE);
+    /* the message is cut, the errno text (the root cause) is kept */
+    char tail[64];
+    snprintf(tail, sizeof(tail), "p: %s", strerror(EPIPE));
+    assert_string_equal(e.msg + strlen(e.msg) - strlen(tail), tail);
 }
 
 static void test_err_str_every_code(void **state)
