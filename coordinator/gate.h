@@ -18,11 +18,16 @@ struct gate_spec {
     int64_t healthy_deadline_ms;     /* from gate_start to give up */
 };
 
+/* Defaults for the zero values of interval_ms and healthy_deadline_ms
+ * (Nomad's update block uses the same 5 minutes). */
+enum { GATE_DEFAULT_INTERVAL_MS = 2000, GATE_DEFAULT_DEADLINE_MS = 300000 };
+
 /* The verdict and its evidence. */
 struct gate_result {
     bool healthy;             /* passed the gate */
     int64_t elapsed_ms;       /* from start to verdict */
     unsigned rounds;          /* probe rounds run */
+    unsigned regressions;     /* times a running soak was reset */
     size_t failed_check;      /* index of the check that failed */
     struct probe_result last; /* last probe of failed_check (or of
                                  the last check when healthy) */
@@ -37,7 +42,14 @@ struct gate *gate_start(struct health *h, struct loop *l,
                         const struct gate_spec *s, const char *host,
                         gate_done_fn *fn, void *arg);
 
-/* Stop and free; fn is not called afterwards. NULL is a no-op. */
+/* Stop and free; fn is not called afterwards. NULL is a no-op. May be
+ * called from fn. */
 void gate_free(struct gate *g);
+
+/* Every probe's outcome, as it comes (for the journal and the live view);
+ * r->body is borrowed during the call. fn must not free the gate. */
+typedef void gate_probe_fn(const char *host, size_t check,
+                           const struct probe_result *r, void *arg);
+void gate_on_probe(struct gate *g, gate_probe_fn *fn, void *arg);
 
 #endif
