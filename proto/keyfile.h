@@ -1,0 +1,76 @@
+/* proto/keyfile.h: CURVE key files shared by drover and drover-agent.
+ * A key pair is two files: NAME (the secret, mode 0600, refused when group
+ * or others may read it) and NAME.pub (the public key). Keys are Z85 text,
+ * 40 characters. authorized_keys (the agent's list of coordinator keys) and
+ * known_agents (the coordinator's pinned agent keys) are line files; every
+ * error names file:line:col. */
+#ifndef DROVER_KEYFILE_H
+#define DROVER_KEYFILE_H
+
+#include "err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    KEYFILE_Z85_LEN = 40, /* a 32-byte key in Z85 */
+    KEYFILE_BIN_LEN = 32, /* a key in bytes */
+};
+
+struct keypair {
+    char public_z85[KEYFILE_Z85_LEN + 1]; /* public key, NUL-terminated */
+    char secret_z85[KEYFILE_Z85_LEN + 1]; /* secret key; wipe with
+                                             keyfile_wipe */
+};
+
+/* A new random key pair (zmq_curve_keypair). */
+enum err_code keyfile_generate(struct keypair *kp, struct err *e);
+
+/* Zero the secret. */
+void keyfile_wipe(struct keypair *kp);
+
+/* Write kp to path (secret, 0600, created exclusively unless force) and
+ * path.pub (0644). The directory must exist. */
+enum err_code keyfile_write(const char *path, const struct keypair *kp,
+                            bool force, struct err *e);
+
+/* Read a secret key file into kp. Refused when its mode lets group or
+ * others read it (say which chmod fixes it). */
+enum err_code keyfile_load_secret(const char *path, struct keypair *kp,
+                                  struct err *e);
+
+/* Read a public key file (NAME.pub: the key alone, or a 'public KEY'
+ * line). out gets 41 bytes. */
+enum err_code keyfile_load_public(const char *path, char *out, struct err *e);
+
+/* True when s is exactly 40 characters of valid Z85. */
+bool keyfile_z85_valid(const char *s, size_t n);
+
+/* A set of public keys (authorized_keys). Owned; keyfile_set_free. */
+struct keyfile_set;
+
+/* Parse an authorized_keys file: one Z85 key per line, optionally
+ * followed by whitespace and a comment; '#' lines and blank lines skipped.
+ * A missing file is ERR_NOTFOUND. */
+struct keyfile_set *keyfile_set_load(const char *path, struct err *e);
+/* An empty set (tests, --simulate). */
+struct keyfile_set *keyfile_set_new(void);
+/* Add a 32-byte key. */
+void keyfile_set_add(struct keyfile_set *s, const uint8_t *key);
+bool keyfile_set_has(const struct keyfile_set *s, const uint8_t *key);
+size_t keyfile_set_count(const struct keyfile_set *s);
+/* NULL is a no-op. */
+void keyfile_set_free(struct keyfile_set *s);
+
+/* known_agents: lines "HOST:PORT Z85KEY [comment]". Look up host:port:
+ * ERR_OK with the key in out (41 bytes), ERR_NOTFOUND when absent (also
+ * when the file is missing), ERR_PARSE on a bad line. */
+enum err_code keyfile_known_lookup(const char *path, const char *host, int port,
+                                   char *out, struct err *e);
+
+/* Append "HOST:PORT KEY" to known_agents (created 0600). */
+enum err_code keyfile_known_add(const char *path, const char *host, int port,
+                                const char *key, struct err *e);
+
+#endif
