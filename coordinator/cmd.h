@@ -26,5 +26,6 @@ struct cmd {
 
 extern const struct cmd cmd_run;
 extern const struct cmd cmd_deploy;
+extern const struct cmd cmd_keygen;
 
 #endif

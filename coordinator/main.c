@@ -10,6 +10,7 @@
 static const struct cmd *const cmds[] = {
     &cmd_run,
     &cmd_deploy,
+    &cmd_keygen,
 };
 enum { NCMDS = sizeof(cmds) / sizeof(cmds[0]) };
 
