@@ -29,7 +29,8 @@ enum {
     DEMO_OUT_MAX = 4096,      /* one response */
     DEMO_VERSION_MAX = 128,   /* VERSION file bytes that count */
     DEMO_BEHAVIOR_MAX = 4096, /* BEHAVIOR file bytes that count */
-    DEMO_IDLE_MS = 60000      /* idle connections are closed after this */
+    DEMO_IDLE_MS = 60000,     /* idle connections are closed after this */
+    DEMO_LINGER_MS = 2000     /* reading what a rejected client still sends */
 };
 
 /* How the current release misbehaves (DIR/current/BEHAVIOR). */
@@ -54,6 +55,10 @@ struct demo_conn {
     size_t outoff;          /* bytes of out already sent */
     bool close_after;       /* close once out is sent */
     bool hung;              /* hang=1 hit: swallow input, never answer */
+    bool draining;          /* answered and shut down for writing: read
+                               until EOF so the answer is not lost to a
+                               reset (a lingering close) */
+    int64_t drain_ms;       /* when draining began, 0 until then */
     int64_t last_ms;        /* last activity, for the idle timeout */
 };
 
@@ -469,7 +474,13 @@ static bool demo_flush(struct demo_conn *c)
         c->outoff += (size_t)w;
     }
     c->outoff = c->outlen = 0;
-    return c->hung || !c->close_after;
+    if (c->close_after && !c->hung && !c->draining) {
+        /* Closing with unread input would reset the connection and could
+         * destroy the answer in flight: half-close, then drain. */
+        shutdown(c->fd, SHUT_WR);
+        c->draining = true;
+    }
+    return true;
 }
 
 /* Readable: take bytes, answer what is complete. */
@@ -477,7 +488,7 @@ static bool demo_read(struct demo_conn *c)
 {
     for (;;) {
         if (c->inlen >= sizeof(c->in) - 1) {
-            if (c->hung) {
+            if (c->hung || c->draining) {
                 c->inlen = 0;
                 continue;
             }
@@ -492,7 +503,7 @@ static bool demo_read(struct demo_conn *c)
         if (r <= 0)
             return false;
         c->inlen += (size_t)r;
-        if (c->hung)
+        if (c->hung || c->draining)
             c->inlen = 0;
     }
 }
@@ -565,7 +576,8 @@ static void demo_accept(int lfd, struct demo_conn *conns, size_t *nconns,
         }
         c->fd = fd;
         c->inlen = c->outlen = c->outoff = 0;
-        c->close_after = c->hung = false;
+        c->close_after = c->hung = c->draining = false;
+        c->drain_ms = 0;
         c->last_ms = now;
         char addr[INET_ADDRSTRLEN] = "?";
         inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr));
@@ -670,7 +682,7 @@ int main(int argc, char **argv)
                         (conns[i].outlen > conns[i].outoff ? POLLOUT : 0));
             idx[n++] = i;
         }
-        struct timespec ts = {.tv_sec = 5, .tv_nsec = 0};
+        struct timespec ts = {.tv_sec = 1, .tv_nsec = 0};
         int rc = ppoll(pfds, n, &ts, &wait_mask);
         if (rc < 0 && errno != EINTR) {
             perror("demo-app: poll");
@@ -701,9 +713,16 @@ int main(int argc, char **argv)
             if (!alive)
                 demo_conn_close(c, &nconns);
         }
-        for (size_t i = 0; i < DEMO_MAX_CONNS; i++)
-            if (conns[i].fd >= 0 && now - conns[i].last_ms > DEMO_IDLE_MS)
-                demo_conn_close(&conns[i], &nconns);
+        for (size_t i = 0; i < DEMO_MAX_CONNS; i++) {
+            struct demo_conn *c = &conns[i];
+            if (c->fd < 0)
+                continue;
+            if (c->draining && c->drain_ms == 0)
+                c->drain_ms = now;
+            if (now - c->last_ms > DEMO_IDLE_MS ||
+                (c->draining && now - c->drain_ms > DEMO_LINGER_MS))
+                demo_conn_close(c, &nconns);
+        }
     }
 
     for (size_t i = 0; i < DEMO_MAX_CONNS; i++)
