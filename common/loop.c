@@ -17,6 +17,11 @@
 
 enum { LOOP_NSIG = 65 };
 
+/* Longest single wait. zmq_poll with no items sleeps in usleep(timeout *
+ * 1000), which wraps past 2^32 microseconds (71.6 minutes) and would wake
+ * early and often; waking once an hour to recompute costs nothing. */
+enum { LOOP_WAIT_MAX_MS = 3600000 };
+
 struct loop_sig {
     loop_signal_fn *fn; /* handler, NULL when not watched */
     void *arg;          /* passed to fn */
@@ -329,6 +334,8 @@ int loop_run_once(struct loop *l, int64_t max_ms, struct err *e)
     }
     if (max_ms >= 0 && (timeout < 0 || timeout > max_ms))
         timeout = (long)max_ms;
+    if (timeout > LOOP_WAIT_MAX_MS)
+        timeout = LOOP_WAIT_MAX_MS;
     if (l->npolled == 0 && timeout < 0)
         return 0;
     int rc = zmq_poll(l->items, (int)l->npolled, timeout);

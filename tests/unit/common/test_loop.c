@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -748,6 +749,33 @@ static void test_loop_timer_far_future(void **state)
     loop_free(l);
 }
 
+static void test_loop_far_timer_alone_sleeps(void **state)
+{
+    (void)state;
+    /* With nothing but a timer 71.6 minutes away, a turn must sleep, not
+     * return after a millisecond (zmq_poll with no items sleeps in
+     * usleep(timeout * 1000), which wraps at 2^32 microseconds). The turn
+     * runs in a child; it must still be asleep 300 ms later. */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct loop *l = loop_new(NULL);
+        struct loop_timer t;
+        loop_timer_init(&t, stop_fire, NULL);
+        loop_timer_start(l, &t, 4294970);
+        loop_run_once(l, -1, NULL);
+        _exit(0);
+    }
+    struct timespec ts = {0, 300 * 1000000};
+    nanosleep(&ts, NULL);
+    int status = 0;
+    pid_t done = waitpid(pid, &status, WNOHANG);
+    kill(pid, SIGKILL);
+    if (done == 0)
+        waitpid(pid, &status, 0);
+    assert_int_equal(done, 0);
+}
+
 /* --- many timers ------------------------------------------------------- */
 
 struct many {
@@ -839,6 +867,7 @@ int main(void)
         cmocka_unit_test(test_loop_signal_via_signalfd),
         cmocka_unit_test(test_loop_run_returns),
         cmocka_unit_test(test_loop_timer_far_future),
+        cmocka_unit_test(test_loop_far_timer_alone_sleeps),
         cmocka_unit_test(test_loop_many_timers_random_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
