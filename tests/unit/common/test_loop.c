@@ -611,6 +611,16 @@ static void test_loop_zmq_pair_with_fds(void **state)
     zmq_ctx_term(ctx);
 }
 
+/* Stops the loop; counts calls in *arg when arg is not NULL. */
+static void stop_fire(struct loop *l, struct loop_timer *t, void *arg)
+{
+    (void)t;
+    int *n = arg;
+    if (n != NULL)
+        (*n)++;
+    loop_stop(l);
+}
+
 /* --- signals ----------------------------------------------------------- */
 
 struct sigc {
@@ -642,6 +652,11 @@ static void test_loop_signal_via_signalfd(void **state)
     sigprocmask(SIG_BLOCK, NULL, &cur);
     assert_true(sigismember(&cur, SIGUSR1));
     assert_true(sigismember(&cur, SIGUSR2));
+    /* a watchdog, so a lost signal fails the test instead of hanging it */
+    int dog = 0;
+    struct loop_timer watchdog;
+    loop_timer_init(&watchdog, stop_fire, &dog);
+    loop_timer_start(l, &watchdog, 5000);
     assert_int_equal(raise(SIGUSR1), 0);
     run_ok(l);
     assert_int_equal(s1.calls, 1);
@@ -649,6 +664,8 @@ static void test_loop_signal_via_signalfd(void **state)
     assert_int_equal(s2.calls, 0);
     assert_int_equal(raise(SIGUSR2), 0);
     run_ok(l);
+    assert_int_equal(dog, 0);
+    loop_timer_stop(l, &watchdog);
     assert_int_equal(s2.calls, 1);
     assert_int_equal(s2.signo, SIGUSR2);
     assert_int_equal(s1.calls, 1);
@@ -679,14 +696,6 @@ static void test_loop_signal_via_signalfd(void **state)
 }
 
 /* --- running and stopping ---------------------------------------------- */
-
-static void stop_fire(struct loop *l, struct loop_timer *t, void *arg)
-{
-    (void)t;
-    int *n = arg;
-    (*n)++;
-    loop_stop(l);
-}
 
 static void test_loop_run_returns(void **state)
 {
