@@ -1,0 +1,282 @@
+/* agent/jobstore.c: results and the epoch as small files, written with
+ * write-to-temp, fsync, rename, fsync(dir) so a crash leaves either the old
+ * or the new content. */
+#include "jobstore.h"
+
+#include "buf.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct jobstore {
+    char *dir;      /* the state directory, NULL in memory-only mode */
+    char *jobs;     /* dir/jobs */
+    uint64_t epoch; /* highest epoch seen */
+};
+
+static enum err_code jobstore_mkdir(const char *d, struct err *e)
+{
+    if (mkdir(d, 0700) != 0 && errno != EEXIST)
+        return err_sys(e, "mkdir %s", d);
+    return ERR_OK;
+}
+
+static enum err_code jobstore_fsync_dir(const char *d, struct err *e)
+{
+    int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return err_sys(e, "open %s", d);
+    int rc = fsync(fd);
+    close(fd);
+    if (rc != 0)
+        return err_sys(e, "fsync %s", d);
+    return ERR_OK;
+}
+
+/* Atomically replace dir/name with data. */
+static enum err_code jobstore_put(const char *dir, const char *name,
+                                  const void *data, size_t n, struct err *e)
+{
+    char *tmp = xasprintf("%s/.%s.tmp", dir, name);
+    char *dst = xasprintf("%s/%s", dir, name);
+    enum err_code rc = ERR_OK;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = err_sys(e, "create %s", tmp);
+        goto out;
+    }
+    if (write(fd, data, n) != (ssize_t)n || fsync(fd) != 0) {
+        rc = err_sys(e, "write %s", tmp);
+        close(fd);
+        unlink(tmp);
+        goto out;
+    }
+    close(fd);
+    if (rename(tmp, dst) != 0) {
+        rc = err_sys(e, "rename %s", dst);
+        unlink(tmp);
+        goto out;
+    }
+    rc = jobstore_fsync_dir(dir, e);
+out:
+    free(tmp);
+    free(dst);
+    return rc;
+}
+
+/* Read a small file whole into b. */
+static enum err_code jobstore_get(const char *path, struct buf *b,
+                                  struct err *e)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return err_set(e, ERR_NOTFOUND, "%s: no such file", path);
+        return err_sys(e, "open %s", path);
+    }
+    char chunk[4096];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        if (!buf_add(b, chunk, (size_t)n))
+            break;
+    close(fd);
+    if (n < 0)
+        return err_sys(e, "read %s", path);
+    if (b->dropped > 0)
+        return err_set(e, ERR_PROTO, "%s: larger than a result can be", path);
+    return ERR_OK;
+}
+
+/* A job interrupted by a crash or kill -9 of the agent. */
+static void jobstore_recover(struct jobstore *s)
+{
+    DIR *d = opendir(s->jobs);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        const char *suffix = ".running";
+        size_t sn = strlen(suffix);
+        if (n <= sn || strcmp(de->d_name + n - sn, suffix) != 0)
+            continue;
+        char *job = xstrndup(de->d_name, n - sn);
+        if (proto_id_valid(job)) {
+            struct proto_msg r = {.type = PROTO_RESULT,
+                                  .job = job,
+                                  .end = PROTO_END_FAILED,
+                                  .code = -1,
+                                  .text = (char *)"the agent stopped while "
+                                                  "the job ran; it was not "
+                                                  "run again"};
+            struct err e = {0};
+            if (jobstore_finish(s, job, &r, &e) == ERR_OK)
+                log_warn("job=%s: interrupted by an agent restart; recorded "
+                         "as failed",
+                         job);
+            else
+                log_error("job=%s: %s", job, e.msg);
+        }
+        free(job);
+    }
+    closedir(d);
+}
+
+struct jobstore *jobstore_open(const char *dir, struct err *e)
+{
+    struct jobstore *s = xcalloc(1, sizeof(*s));
+    if (dir == NULL)
+        return s;
+    s->dir = xstrdup(dir);
+    s->jobs = xasprintf("%s/jobs", dir);
+    if (jobstore_mkdir(dir, e) != ERR_OK ||
+        jobstore_mkdir(s->jobs, e) != ERR_OK) {
+        jobstore_free(s);
+        return NULL;
+    }
+    struct buf b;
+    buf_init(&b, 64);
+    char *path = xasprintf("%s/epoch", dir);
+    struct err ge = {0};
+    enum err_code rc = jobstore_get(path, &b, &ge);
+    if (rc == ERR_OK) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = strtoull(buf_cstr(&b), &end, 10);
+        if (errno != 0 || end == buf_cstr(&b) || (*end != '\n' && *end)) {
+            err_set(e, ERR_PARSE,
+                    "%s:1:1: expected the epoch as a decimal number; fix or "
+                    "remove the file",
+                    path);
+            rc = ERR_PARSE;
+        } else {
+            s->epoch = v;
+        }
+    } else if (rc != ERR_NOTFOUND) {
+        err_set(e, rc, "%s", ge.msg);
+    }
+    free(path);
+    buf_release(&b);
+    if (rc != ERR_OK && rc != ERR_NOTFOUND) {
+        jobstore_free(s);
+        return NULL;
+    }
+    jobstore_recover(s);
+    return s;
+}
+
+void jobstore_free(struct jobstore *s)
+{
+    if (s == NULL)
+        return;
+    free(s->dir);
+    free(s->jobs);
+    free(s);
+}
+
+uint64_t jobstore_epoch(const struct jobstore *s)
+{
+    return s->epoch;
+}
+
+enum err_code jobstore_set_epoch(struct jobstore *s, uint64_t epoch,
+                                 struct err *e)
+{
+    if (epoch <= s->epoch)
+        return ERR_OK;
+    if (s->dir != NULL) {
+        char text[32];
+        int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", epoch);
+        enum err_code rc = jobstore_put(s->dir, "epoch", text, (size_t)n, e);
+        if (rc != ERR_OK)
+            return rc;
+    }
+    s->epoch = epoch;
+    return ERR_OK;
+}
+
+enum err_code jobstore_begin(struct jobstore *s, const char *job, struct err *e)
+{
+    if (s->dir == NULL)
+        return ERR_OK;
+    char *name = xasprintf("%s.running", job);
+    enum err_code rc = jobstore_put(s->jobs, name, "", 0, e);
+    free(name);
+    return rc;
+}
+
+enum err_code jobstore_finish(struct jobstore *s, const char *job,
+                              const struct proto_msg *result, struct err *e)
+{
+    if (s->dir == NULL)
+        return ERR_OK;
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    enum err_code rc = proto_encode(result, &b, e);
+    if (rc == ERR_OK)
+        rc = jobstore_put(s->jobs, job, b.data, b.len, e);
+    buf_release(&b);
+    if (rc == ERR_OK) {
+        char *marker = xasprintf("%s/%s.running", s->jobs, job);
+        unlink(marker);
+        free(marker);
+    }
+    return rc;
+}
+
+enum err_code jobstore_lookup(struct jobstore *s, const char *job,
+                              struct proto_msg *out, struct err *e)
+{
+    memset(out, 0, sizeof(*out));
+    if (s->dir == NULL || !proto_id_valid(job))
+        return ERR_NOTFOUND;
+    char *path = xasprintf("%s/%s", s->jobs, job);
+    struct buf b;
+    buf_init(&b, PROTO_FRAME_MAX);
+    struct err ge = {0};
+    enum err_code rc = jobstore_get(path, &b, &ge);
+    if (rc == ERR_OK) {
+        rc = proto_decode(b.data, b.len, out, &ge);
+        if (rc == ERR_OK && out->type != PROTO_RESULT)
+            rc = err_set(&ge, ERR_PROTO, "not a RESULT");
+        if (rc != ERR_OK)
+            err_set(e, ERR_PROTO, "%s: stored result unreadable: %s", path,
+                    ge.msg);
+    }
+    free(path);
+    buf_release(&b);
+    return rc;
+}
+
+size_t jobstore_prune(struct jobstore *s, int64_t max_age_s)
+{
+    if (s->dir == NULL)
+        return 0;
+    DIR *d = opendir(s->jobs);
+    if (d == NULL)
+        return 0;
+    time_t now = time(NULL);
+    size_t pruned = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.' || strstr(de->d_name, ".running") != NULL)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, 0) != 0)
+            continue;
+        if (now - st.st_mtime > max_age_s &&
+            unlinkat(dirfd(d), de->d_name, 0) == 0)
+            pruned++;
+    }
+    closedir(d);
+    return pruned;
+}

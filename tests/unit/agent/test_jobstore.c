@@ -1,0 +1,133 @@
+/* tests/unit/agent/test_jobstore.c: results by job id and the epoch
+ * survive a reopen; a crash mid-job becomes a failed result; bad files are
+ * errors with their path. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "jobstore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/test_jobstore.XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd);
+}
+
+static void test_jobstore_results_persist(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    struct jobstore *s = jobstore_open(dir, &e);
+    assert_non_null(s);
+    struct proto_msg out;
+    assert_int_equal(jobstore_lookup(s, "j1", &out, &e), ERR_NOTFOUND);
+    assert_int_equal(jobstore_begin(s, "j1", &e), ERR_OK);
+    struct proto_msg r = {.type = PROTO_RESULT,
+                          .job = (char *)"j1",
+                          .end = PROTO_END_EXITED,
+                          .code = 4,
+                          .elapsed_ms = 12};
+    assert_int_equal(jobstore_finish(s, "j1", &r, &e), ERR_OK);
+    jobstore_free(s);
+
+    s = jobstore_open(dir, &e);
+    assert_int_equal(jobstore_lookup(s, "j1", &out, &e), ERR_OK);
+    assert_int_equal(out.code, 4);
+    assert_string_equal(out.job, "j1");
+    proto_msg_release(&out);
+    /* a path-like id is never looked up */
+    assert_int_equal(jobstore_lookup(s, "../epoch", &out, &e), ERR_NOTFOUND);
+    jobstore_free(s);
+}
+
+static void test_jobstore_epoch(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    struct jobstore *s = jobstore_open(dir, &e);
+    assert_int_equal(jobstore_set_epoch(s, 7, &e), ERR_OK);
+    assert_int_equal(jobstore_set_epoch(s, 3, &e), ERR_OK);
+    assert_int_equal(jobstore_epoch(s), 7);
+    jobstore_free(s);
+    s = jobstore_open(dir, &e);
+    assert_int_equal(jobstore_epoch(s), 7);
+    jobstore_free(s);
+
+    char path[128];
+    snprintf(path, sizeof(path), "%s/epoch", dir);
+    FILE *f = fopen(path, "w");
+    fputs("seven\n", f);
+    fclose(f);
+    assert_null(jobstore_open(dir, &e));
+    assert_non_null(strstr(e.msg, "epoch:1:1:"));
+    unlink(path);
+}
+
+static void test_jobstore_crash_recovery(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    struct jobstore *s = jobstore_open(dir, &e);
+    assert_int_equal(jobstore_begin(s, "crashed", &e), ERR_OK);
+    jobstore_free(s); /* the agent dies here */
+    s = jobstore_open(dir, &e);
+    struct proto_msg out;
+    assert_int_equal(jobstore_lookup(s, "crashed", &out, &e), ERR_OK);
+    assert_int_equal(out.end, PROTO_END_FAILED);
+    assert_non_null(strstr(out.text, "not run again"));
+    proto_msg_release(&out);
+
+    /* a corrupt result file */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/jobs/bad", dir);
+    FILE *f = fopen(path, "w");
+    fputs("\xc1garbage", f);
+    fclose(f);
+    assert_int_equal(jobstore_lookup(s, "bad", &out, &e), ERR_PROTO);
+    assert_non_null(strstr(e.msg, "jobs/bad"));
+    proto_msg_release(&out);
+    assert_true(jobstore_prune(s, -1) >= 2);
+    assert_int_equal(jobstore_lookup(s, "crashed", &out, &e), ERR_NOTFOUND);
+    jobstore_free(s);
+}
+
+static void test_jobstore_memory_only(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    struct jobstore *s = jobstore_open(NULL, &e);
+    assert_int_equal(jobstore_set_epoch(s, 5, &e), ERR_OK);
+    assert_int_equal(jobstore_epoch(s), 5);
+    struct proto_msg out;
+    assert_int_equal(jobstore_lookup(s, "x", &out, &e), ERR_NOTFOUND);
+    jobstore_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_jobstore_results_persist),
+        cmocka_unit_test(test_jobstore_epoch),
+        cmocka_unit_test(test_jobstore_crash_recovery),
+        cmocka_unit_test(test_jobstore_memory_only),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
