@@ -785,6 +785,82 @@ static void test_loop_far_timer_alone_sleeps(void **state)
     assert_int_equal(done, 0);
 }
 
+/* --- random churn ------------------------------------------------------ */
+
+/* An always-readable item that starts and stops others at random. */
+struct churn {
+    struct loop_io io;   /* embedded item */
+    struct churn *all;   /* the whole set */
+    int active_at_start; /* registered when the turn began */
+    int touched;         /* started or stopped during this turn */
+    int calls;           /* calls during this turn */
+    int bad;             /* called while not registered */
+};
+
+enum { CHURN_N = 64 };
+
+static void churn_fn(struct loop *l, struct loop_io *io, unsigned rev,
+                     void *arg)
+{
+    (void)rev;
+    struct churn *c = arg;
+    if (!io->active)
+        c->bad++;
+    c->calls++;
+    for (int k = 0; k < 3; k++) {
+        struct churn *o = &c->all[rand() % CHURN_N];
+        if (rand() % 2)
+            loop_io_stop(l, &o->io);
+        else
+            loop_io_start(l, &o->io, LOOP_READ);
+        o->touched = 1;
+    }
+}
+
+static void test_loop_random_churn(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    int p[2];
+    make_pipe(p);
+    /* never drained: every registered item is ready on every turn */
+    assert_int_equal(write(p[1], "x", 1), 1);
+    struct churn *c = calloc(CHURN_N, sizeof(*c));
+    assert_non_null(c);
+    for (int i = 0; i < CHURN_N; i++) {
+        loop_io_init_fd(&c[i].io, p[0], churn_fn, &c[i]);
+        c[i].all = c;
+        if (i % 2)
+            loop_io_start(l, &c[i].io, LOOP_READ);
+    }
+    srand(777);
+    for (int turn = 0; turn < 500; turn++) {
+        if (loop_io_count(l) == 0)
+            loop_io_start(l, &c[turn % CHURN_N].io, LOOP_READ);
+        size_t active = 0;
+        for (int i = 0; i < CHURN_N; i++) {
+            c[i].active_at_start = c[i].io.active;
+            c[i].touched = 0;
+            c[i].calls = 0;
+            active += c[i].io.active;
+        }
+        assert_int_equal(loop_io_count(l), active);
+        once_ok(l, 100);
+        for (int i = 0; i < CHURN_N; i++) {
+            assert_int_equal(c[i].bad, 0);
+            assert_true(c[i].calls <= 1);
+            if (!c[i].active_at_start)
+                assert_int_equal(c[i].calls, 0);
+            else if (!c[i].touched)
+                assert_int_equal(c[i].calls, 1);
+        }
+    }
+    loop_free(l);
+    close(p[0]);
+    close(p[1]);
+    free(c);
+}
+
 /* --- many timers ------------------------------------------------------- */
 
 struct many {
@@ -877,6 +953,7 @@ int main(void)
         cmocka_unit_test(test_loop_run_returns),
         cmocka_unit_test(test_loop_timer_far_future),
         cmocka_unit_test(test_loop_far_timer_alone_sleeps),
+        cmocka_unit_test(test_loop_random_churn),
         cmocka_unit_test(test_loop_many_timers_random_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
