@@ -5,7 +5,7 @@
 set -euo pipefail
 : "${DEMO_APP:?DEMO_APP must point at the demo-app binary}"
 
-work=$(mktemp -d /tmp/drover-demo-test.XXXXXX)
+work=$(mktemp -d)
 pid=
 cleanup() {
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then

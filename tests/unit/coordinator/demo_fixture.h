@@ -118,7 +118,10 @@ static const char *demo_binary(void)
 static void demo_start(struct demo *d)
 {
     memset(d, 0, sizeof(*d));
-    snprintf(d->dir, sizeof(d->dir), "/tmp/drover-demo-XXXXXX");
+    /* mkdtemp's template: six 'X' the call replaces. */
+    int n = snprintf(d->dir, sizeof(d->dir), "/tmp/drover-demo-");
+    memset(d->dir + n, 'X', 6);
+    d->dir[n + 6] = '\0';
     if (mkdtemp(d->dir) == NULL) {
         perror("mkdtemp");
         exit(1);
