@@ -114,6 +114,8 @@ static const char *demo_binary(void)
     return path;
 }
 
+static void demo_stop(struct demo *d);
+
 /* Start a demo-app serving version "1" from release 1. */
 static void demo_start(struct demo *d)
 {
@@ -171,7 +173,8 @@ static void demo_start(struct demo *d)
         kill(d->pid, SIGKILL);
         waitpid(d->pid, NULL, 0);
     }
-    fprintf(stderr, "demo-app did not start\n");
+    fprintf(stderr, "demo-app (%s) did not start\n", demo_binary());
+    demo_stop(d);
     exit(1);
 }
 
