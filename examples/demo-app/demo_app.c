@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -552,7 +553,9 @@ static int demo_listen(const char *spec)
     return fd;
 }
 
-static void demo_accept(int lfd, struct demo_conn *conns, size_t *nconns,
+/* Accept what is waiting; false when out of file descriptors, so the
+ * caller stops polling the listener for a while instead of spinning. */
+static bool demo_accept(int lfd, struct demo_conn *conns, size_t *nconns,
                         int64_t now)
 {
     while (*nconns < DEMO_MAX_CONNS) {
@@ -561,7 +564,8 @@ static void demo_accept(int lfd, struct demo_conn *conns, size_t *nconns,
         int fd = accept4(lfd, (struct sockaddr *)&sa, &salen,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
-            return; /* EAGAIN, or a transient error: poll again */
+            return errno != EMFILE && errno != ENFILE && errno != ENOBUFS &&
+                   errno != ENOMEM;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         struct demo_conn *c = NULL;
@@ -572,7 +576,7 @@ static void demo_accept(int lfd, struct demo_conn *conns, size_t *nconns,
             }
         if (c == NULL) { /* cannot happen: nconns < DEMO_MAX_CONNS */
             close(fd);
-            return;
+            return true;
         }
         c->fd = fd;
         c->inlen = c->outlen = c->outoff = 0;
@@ -585,6 +589,7 @@ static void demo_accept(int lfd, struct demo_conn *conns, size_t *nconns,
                  (unsigned)ntohs(sa.sin_port));
         (*nconns)++;
     }
+    return true;
 }
 
 static int demo_usage(void)
@@ -662,13 +667,21 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < DEMO_MAX_CONNS; i++)
         conns[i].fd = -1;
     size_t nconns = 0;
+    int64_t accept_after = 0; /* listener paused until then (EMFILE) */
+    /* One fd per connection: take the hard limit. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     if (demo_verbose)
         fprintf(stderr, "demo-app: listening on %s, dir %s\n", listen_spec,
                 demo_dir);
 
     while (!demo_stop) {
         size_t n = 0;
-        if (nconns < DEMO_MAX_CONNS) {
+        if (nconns < DEMO_MAX_CONNS &&
+            demo_now_ms(CLOCK_MONOTONIC) >= accept_after) {
             pfds[n].fd = lfd;
             pfds[n].events = POLLIN;
             idx[n++] = SIZE_MAX;
@@ -682,7 +695,7 @@ int main(int argc, char **argv)
                         (conns[i].outlen > conns[i].outoff ? POLLOUT : 0));
             idx[n++] = i;
         }
-        struct timespec ts = {.tv_sec = 1, .tv_nsec = 0};
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
         int rc = ppoll(pfds, n, &ts, &wait_mask);
         if (rc < 0 && errno != EINTR) {
             perror("demo-app: poll");
@@ -693,7 +706,8 @@ int main(int argc, char **argv)
             if (pfds[k].revents == 0)
                 continue;
             if (idx[k] == SIZE_MAX) {
-                demo_accept(lfd, conns, &nconns, now);
+                if (!demo_accept(lfd, conns, &nconns, now))
+                    accept_after = now + 100;
                 continue;
             }
             struct demo_conn *c = &conns[idx[k]];
