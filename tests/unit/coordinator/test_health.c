@@ -166,7 +166,7 @@ static void test_health_hang_times_out(void **state)
     int64_t took = clock_mono_ms() - t0;
     assert_int_equal(o.r.verdict, PROBE_NOT_YET);
     assert_string_equal(o.r.reason, "no answer within 300ms");
-    assert_true(took >= 280 && took < 1500);
+    assert_true(took >= 280 && took < 2500);
 }
 
 static void test_health_bad_url_fails(void **state)
