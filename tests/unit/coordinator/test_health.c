@@ -169,6 +169,40 @@ static void test_health_hang_times_out(void **state)
     assert_true(took >= 280 && took < 2500);
 }
 
+/* A listener whose accept queue is full drops SYNs: the connect times
+ * out, which is "not yet" (a host still booting looks like this). */
+static void test_health_connect_timeout_is_not_yet(void **state)
+{
+    (void)state;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(lfd, 0), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+    int fill[4];
+    for (int i = 0; i < 4; i++) {
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(fill[i], (struct sockaddr *)&sa, sizeof(sa));
+    }
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    char u[64];
+    snprintf(u, sizeof(u), "http://127.0.0.1:%d/health", ntohs(sa.sin_port));
+    struct check_spec c = {
+        .http = u, .timeout_ms = 2000, .connect_timeout_ms = 200};
+    struct outcome o = probe(&c);
+    for (int i = 0; i < 4; i++)
+        close(fill[i]);
+    close(lfd);
+    assert_int_equal(o.r.verdict, PROBE_NOT_YET);
+    assert_string_equal(o.r.reason, "no connection within 200ms");
+    assert_true(o.r.latency_ms >= 180 && o.r.latency_ms < 1500);
+}
+
 static void test_health_bad_url_fails(void **state)
 {
     (void)state;
@@ -319,6 +353,7 @@ int main(void)
         cmocka_unit_test_setup(test_health_redirect_not_followed, setup),
         cmocka_unit_test_setup(test_health_wrong_status_fails, setup),
         cmocka_unit_test_setup(test_health_hang_times_out, setup),
+        cmocka_unit_test_setup(test_health_connect_timeout_is_not_yet, setup),
         cmocka_unit_test_setup(test_health_bad_url_fails, setup),
         cmocka_unit_test_setup(test_health_json_and_version, setup),
         cmocka_unit_test_setup(test_health_method_and_headers, setup),
