@@ -1,0 +1,1452 @@
+/* coordinator/ssh.c: the ssh transport. Each conn is an explicit state
+ * machine (ssh_conn_set logs every transition) over a non-blocking libssh2
+ * session: QUEUED for a handshake slot on its address:port, CONNECTING
+ * (non-blocking TCP), HANDSHAKE (host key checked against known_hosts
+ * before anything else), AUTH, then READY, where each command gets a
+ * channel. On EAGAIN we ask libssh2 which way it is blocked and wait for
+ * that in the loop; nothing spins. docs/ssh.md explains the kill design
+ * (process group reported on stderr, killed from a second channel) and
+ * the retry policy for MaxStartups drops. */
+#include "ssh.h"
+
+#include "buf.h"
+#include "clock.h"
+#include "knownhosts.h"
+#include "log.h"
+#include "loop.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <libssh2.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Crypto preferences (FACTS.md): no Terrapin-prone modes exist in libssh2
+ * 1.10; curve25519 is the cheapest key exchange. */
+#define SSH_PREF_KEX                                                           \
+    "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,"       \
+    "ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group14-sha256"
+#define SSH_PREF_CRYPT "aes256-ctr,aes128-ctr"
+#define SSH_PREF_MAC "hmac-sha2-512,hmac-sha2-256"
+#define SSH_PREF_HOSTKEY                                                       \
+    "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521"
+
+enum ssh_state {
+    SSH_QUEUED,     /* waiting for a handshake slot on its target */
+    SSH_RETRY_WAIT, /* dropped during the handshake; waiting to retry */
+    SSH_CONNECTING, /* non-blocking TCP connect */
+    SSH_HANDSHAKE,  /* banner, key exchange, host key check */
+    SSH_AUTH,       /* public key authentication */
+    SSH_READY,      /* open; idle or running a command */
+    SSH_FAILED      /* could not open, or the connection was lost */
+};
+
+static const char *const ssh_state_names[] = {
+    "queued", "retry-wait", "connecting", "handshake",
+    "auth",   "ready",      "failed",
+};
+
+/* Progress of one channel (the command's or the killer's). */
+enum ssh_chstep {
+    CH_NONE,  /* no channel */
+    CH_OPEN,  /* libssh2_channel_open_session */
+    CH_EXEC,  /* libssh2_channel_process_startup */
+    CH_RUN,   /* writing stdin, reading output until EOF */
+    CH_CLOSE, /* libssh2_channel_close */
+    CH_WAIT,  /* libssh2_channel_wait_closed */
+    CH_FREE,  /* libssh2_channel_free */
+    CH_DONE   /* finished; results collected */
+};
+
+/* Operations that may leave a half-sent packet behind: after EAGAIN with
+ * libssh2 blocked outbound, the same operation must be called again
+ * before any other (libssh2 refuses a different packet). */
+enum ssh_op { OP_NONE, OP_MAIN, OP_KILL, OP_KEEPALIVE };
+
+struct ssh_chan {
+    LIBSSH2_CHANNEL *ch;  /* the channel while open */
+    enum ssh_chstep step; /* where it is */
+    char *command;        /* remote command line (owned) */
+    bool eof_sent;        /* our stdin EOF was sent */
+    int exit_status;      /* exit status (CH_DONE) */
+    char signal[32];      /* exit signal name, "" if none (CH_DONE) */
+};
+
+struct ssh_target {
+    char *key;                  /* "address:port" */
+    int inflight;               /* handshakes in progress */
+    struct ssh_conn *wait_head; /* conns waiting for a slot, FIFO */
+    struct ssh_conn *wait_tail; /* last waiting conn */
+};
+
+struct ssh_transport {
+    struct transport base;      /* must be first */
+    struct loop *loop;          /* the process's reactor (borrowed) */
+    char *user;                 /* default login user */
+    char *key_path;             /* private key file, NULL: agent */
+    char *key_data;             /* its contents (wiped at free) */
+    size_t key_len;             /* bytes in key_data */
+    struct knownhosts *kh;      /* known_hosts */
+    bool accept_new;            /* trust-on-first-use */
+    int64_t connect_timeout;    /* ms, whole open including retries */
+    int64_t keepalive;          /* ms between keepalives; 0: none */
+    int hs_cap;                 /* handshakes per target */
+    int port;                   /* default port */
+    struct ssh_target *targets; /* handshake slot tables */
+    size_t ntargets;            /* used entries */
+    size_t captargets;          /* allocated entries */
+    struct ssh_stats stats;     /* counters */
+};
+
+struct ssh_conn {
+    struct conn base;           /* must be first */
+    struct ssh_transport *t;    /* owner */
+    char *name;                 /* inventory_hostname */
+    char *address;              /* where to connect */
+    int port;                   /* TCP port */
+    char *user;                 /* login user */
+    size_t tg_idx;              /* its target in t->targets (the array
+                                   moves, indexes stay) */
+    enum ssh_state state;       /* see enum */
+    bool has_slot;              /* holds a handshake slot of its target */
+    struct ssh_conn *wait_next; /* next in the target's wait queue */
+    int fd;                     /* socket, -1 when none */
+    struct loop_io io;          /* fd in the loop */
+    LIBSSH2_SESSION *s;         /* the session, NULL when none */
+    LIBSSH2_AGENT *agent;       /* ssh-agent connection (agent auth) */
+    struct libssh2_agent_publickey *agent_id; /* identity being tried */
+    int attempts;                             /* handshakes started */
+    int64_t deadline;         /* open must finish by this (loop ms) */
+    struct loop_timer ctimer; /* connect deadline / retry delay */
+    struct loop_timer ktimer; /* keepalive */
+    struct loop_timer xtimer; /* command timeout, then kill give-up */
+    struct loop_timer kick;   /* deferred start of work */
+    int busy;                 /* inside a callback-making turn */
+    bool zombie;              /* closed while busy: free when unwound */
+    enum ssh_op blocked;      /* operation to resume first */
+    /* The running command. */
+    bool running;         /* a command is in progress */
+    struct ssh_chan main; /* its channel */
+    struct ssh_chan kill; /* the killer's channel */
+    const char *input;    /* stdin bytes (owned copy) */
+    size_t input_len;     /* their length */
+    size_t input_off;     /* bytes written */
+    int64_t started;      /* loop ms at start */
+    int64_t timeout_ms;   /* the command's timeout */
+    long pgid;            /* remote process group, 0 unknown */
+    bool pgid_done;       /* stop scanning stderr for it */
+    struct buf errhead;   /* stderr held while scanning */
+    bool timed_out;       /* the timeout fired */
+    bool cancelled;       /* conn_cancel() */
+    bool gave_up;         /* the kill was not confirmed in time */
+    struct err xerr;      /* why the command failed */
+};
+
+static void ssh_conn_run(struct ssh_conn *c);
+static void ssh_conn_advance(struct ssh_conn *c);
+static void ssh_conn_start_connect(struct ssh_conn *c);
+
+/* --- helpers -------------------------------------------------------------
+ */
+
+static const char *ssh_errmsg(LIBSSH2_SESSION *s)
+{
+    char *msg = NULL;
+    int len = 0;
+    if (s == NULL)
+        return "no session";
+    libssh2_session_last_error(s, &msg, &len, 0);
+    return msg != NULL && *msg ? msg : "unknown libssh2 error";
+}
+
+static void ssh_conn_set(struct ssh_conn *c, enum ssh_state st)
+{
+    if (c->state == st)
+        return;
+    log_debug("host=%s %s -> %s", c->name, ssh_state_names[c->state],
+              ssh_state_names[st]);
+    c->state = st;
+}
+
+static bool ssh_text_has(const char *text, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(text + i, needle, n) == 0)
+            return true;
+    return false;
+}
+
+/* Decode base64 (whitespace skipped) into a new buffer; *n its length. */
+static unsigned char *ssh_unbase64(const char *p, size_t len, size_t *n)
+{
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned char *out = xmalloc(len / 4 * 3 + 3);
+    size_t o = 0;
+    unsigned v = 0;
+    int bits = 0;
+    for (size_t i = 0; i < len && p[i] != '='; i++) {
+        const char *q = p[i] ? strchr(tab, p[i]) : NULL;
+        if (q == NULL)
+            continue;
+        v = (v << 6) | (unsigned)(q - tab);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(v >> bits);
+        }
+    }
+    *n = o;
+    return out;
+}
+
+/* Read an SSH string at *off of b (n bytes); NULL when truncated. */
+static const unsigned char *ssh_sshstr(const unsigned char *b, size_t n,
+                                       size_t *off, size_t *len)
+{
+    if (*off + 4 > n)
+        return NULL;
+    size_t l = (size_t)b[*off] << 24 | (size_t)b[*off + 1] << 16 |
+               (size_t)b[*off + 2] << 8 | b[*off + 3];
+    if (l > n - *off - 4)
+        return NULL;
+    const unsigned char *p = b + *off + 4;
+    *off += 4 + l;
+    *len = l;
+    return p;
+}
+
+enum err_code ssh_key_check(const char *text, size_t len, const char *path,
+                            struct err *e)
+{
+    static const char rsa_msg[] =
+        "%s: libssh2 1.10 cannot sign with rsa-sha2; use an ed25519 key";
+    if (ssh_text_has(text, len, "BEGIN RSA PRIVATE KEY"))
+        return err_set(e, ERR_AUTH, rsa_msg, path);
+    if (ssh_text_has(text, len, "BEGIN DSA PRIVATE KEY"))
+        return err_set(e, ERR_AUTH,
+                       "%s: DSA keys are refused by OpenSSH; use an ed25519 "
+                       "key",
+                       path);
+    if (ssh_text_has(text, len, "BEGIN EC PRIVATE KEY") ||
+        ssh_text_has(text, len, "BEGIN PRIVATE KEY"))
+        return ERR_OK;
+    if (ssh_text_has(text, len, "BEGIN ENCRYPTED PRIVATE KEY"))
+        return err_set(e, ERR_AUTH,
+                       "%s: the key is protected by a passphrase; load it "
+                       "into ssh-agent and leave out --key",
+                       path);
+    static const char begin[] = "-----BEGIN OPENSSH PRIVATE KEY-----";
+    static const char end[] = "-----END OPENSSH PRIVATE KEY-----";
+    const char *b = memmem(text, len, begin, sizeof(begin) - 1);
+    const char *z =
+        b ? memmem(b, len - (size_t)(b - text), end, sizeof(end) - 1) : NULL;
+    if (b == NULL || z == NULL)
+        return err_set(e, ERR_PARSE,
+                       "%s: not a private key (expected an OpenSSH or PEM "
+                       "ed25519/ECDSA key)",
+                       path);
+    b += sizeof(begin) - 1;
+    size_t n;
+    unsigned char *blob = ssh_unbase64(b, (size_t)(z - b), &n);
+    static const char magic[] = "openssh-key-v1";
+    size_t off = sizeof(magic), l;
+    enum err_code rc = ERR_OK;
+    const unsigned char *cipher = NULL, *pub = NULL;
+    if (n < sizeof(magic) || memcmp(blob, magic, sizeof(magic)) != 0 ||
+        (cipher = ssh_sshstr(blob, n, &off, &l)) == NULL) {
+        rc = err_set(e, ERR_PARSE, "%s: damaged OpenSSH private key", path);
+        goto out;
+    }
+    bool encrypted = !(l == 4 && memcmp(cipher, "none", 4) == 0);
+    if (ssh_sshstr(blob, n, &off, &l) == NULL ||
+        ssh_sshstr(blob, n, &off, &l) == NULL || off + 4 > n) {
+        rc = err_set(e, ERR_PARSE, "%s: damaged OpenSSH private key", path);
+        goto out;
+    }
+    off += 4; /* number of keys */
+    pub = ssh_sshstr(blob, n, &off, &l);
+    size_t poff = 0, tlen = 0;
+    const unsigned char *type = pub ? ssh_sshstr(pub, l, &poff, &tlen) : NULL;
+    if (type == NULL) {
+        rc = err_set(e, ERR_PARSE, "%s: damaged OpenSSH private key", path);
+    } else if (tlen == 7 && memcmp(type, "ssh-rsa", 7) == 0) {
+        rc = err_set(e, ERR_AUTH, rsa_msg, path);
+    } else if (tlen == 7 && memcmp(type, "ssh-dss", 7) == 0) {
+        rc = err_set(e, ERR_AUTH,
+                     "%s: DSA keys are refused by OpenSSH; use an ed25519 key",
+                     path);
+    } else if (!(tlen == 11 && memcmp(type, "ssh-ed25519", 11) == 0) &&
+               !(tlen > 11 && memcmp(type, "ecdsa-sha2-", 11) == 0)) {
+        rc = err_set(e, ERR_AUTH,
+                     "%s: key type %.*s is not supported by libssh2 1.10; "
+                     "use an ed25519 key",
+                     path, (int)tlen, (const char *)type);
+    } else if (encrypted) {
+        rc = err_set(e, ERR_AUTH,
+                     "%s: the key is protected by a passphrase; load it into "
+                     "ssh-agent and leave out --key",
+                     path);
+    }
+out:
+    explicit_bzero(blob, n);
+    free(blob);
+    return rc;
+}
+
+char *ssh_wrap_command(const char *command)
+{
+    /* OpenSSH starts a command without a pty in a new session (setsid in
+     * session.c), so the login shell's pid is the process group of
+     * everything the command starts. Report it first, on stderr, then run
+     * the command in that same shell (eval keeps the login shell's
+     * semantics, as plain ssh would). */
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    buf_adds(&b, "printf '" SSH_PGID_TAG "%s\\n' \"$$\" >&2; eval '");
+    for (const char *p = command; *p; p++) {
+        if (*p == '\'')
+            buf_adds(&b, "'\\''");
+        else
+            buf_addc(&b, *p);
+    }
+    buf_addc(&b, '\'');
+    return buf_detach(&b);
+}
+
+char *ssh_kill_command(long pgid, int64_t grace_ms)
+{
+    long tenths = (long)((grace_ms + 99) / 100);
+    /* No "--": dash's kill does not take it; "-N" after the signal is a
+     * process group in every POSIX shell. */
+    return xasprintf("kill -TERM -%ld 2>/dev/null || exit 0; i=0; "
+                     "while [ $i -lt %ld ] && kill -0 -%ld 2>/dev/null; "
+                     "do sleep 0.1; i=$((i+1)); done; "
+                     "kill -KILL -%ld 2>/dev/null; exit 0",
+                     pgid, tenths, pgid, pgid);
+}
+
+bool ssh_parse_pgid(const char *line, size_t len, long *pgid)
+{
+    size_t tl = strlen(SSH_PGID_TAG);
+    if (len <= tl || memcmp(line, SSH_PGID_TAG, tl) != 0)
+        return false;
+    long v = 0;
+    for (size_t i = tl; i < len; i++) {
+        if (line[i] < '0' || line[i] > '9' || v > 100000000)
+            return false;
+        v = v * 10 + (line[i] - '0');
+    }
+    if (v <= 1)
+        return false;
+    *pgid = v;
+    return true;
+}
+
+/* --- handshake slots per target -------------------------------------------
+ */
+
+static size_t ssh_target_find(struct ssh_transport *t, const char *address,
+                              int port)
+{
+    char key[300];
+    snprintf(key, sizeof(key), "%s:%d", address, port);
+    /* Linear: targets are few per process compared to the cost of a
+     * handshake (a hash would pay off past tens of thousands). */
+    for (size_t i = 0; i < t->ntargets; i++)
+        if (strcmp(t->targets[i].key, key) == 0)
+            return i;
+    if (t->ntargets == t->captargets) {
+        t->captargets = t->captargets ? t->captargets * 2 : 16;
+        t->targets = xrealloc(t->targets, t->captargets * sizeof(*t->targets));
+    }
+    struct ssh_target *tg = &t->targets[t->ntargets];
+    memset(tg, 0, sizeof(*tg));
+    tg->key = xstrdup(key);
+    return t->ntargets++;
+}
+
+static struct ssh_target *ssh_conn_target(struct ssh_conn *c)
+{
+    return &c->t->targets[c->tg_idx];
+}
+
+/* Take a slot or join the queue. Returns true with the slot taken. */
+static bool ssh_target_acquire(struct ssh_conn *c)
+{
+    struct ssh_target *tg = ssh_conn_target(c);
+    if (tg->inflight < c->t->hs_cap && tg->wait_head == NULL) {
+        tg->inflight++;
+        c->t->stats.handshakes++;
+        c->has_slot = true;
+        return true;
+    }
+    c->wait_next = NULL;
+    if (tg->wait_tail != NULL)
+        tg->wait_tail->wait_next = c;
+    else
+        tg->wait_head = c;
+    tg->wait_tail = c;
+    return false;
+}
+
+static void ssh_target_unqueue(struct ssh_conn *c)
+{
+    struct ssh_target *tg = ssh_conn_target(c);
+    struct ssh_conn *prev = NULL;
+    for (struct ssh_conn *w = tg->wait_head; w != NULL; w = w->wait_next) {
+        if (w == c) {
+            if (prev != NULL)
+                prev->wait_next = c->wait_next;
+            else
+                tg->wait_head = c->wait_next;
+            if (tg->wait_tail == c)
+                tg->wait_tail = prev;
+            c->wait_next = NULL;
+            return;
+        }
+        prev = w;
+    }
+}
+
+/* Give the slot back and start the next waiting conn of the target. */
+static void ssh_target_release(struct ssh_conn *c)
+{
+    if (!c->has_slot)
+        return;
+    c->has_slot = false;
+    struct ssh_target *tg = ssh_conn_target(c);
+    tg->inflight--;
+    c->t->stats.handshakes--;
+    struct ssh_conn *next = tg->wait_head;
+    if (next != NULL && tg->inflight < c->t->hs_cap) {
+        tg->wait_head = next->wait_next;
+        if (tg->wait_head == NULL)
+            tg->wait_tail = NULL;
+        next->wait_next = NULL;
+        tg->inflight++;
+        c->t->stats.handshakes++;
+        next->has_slot = true;
+        /* Not from inside c's turn: the next conn starts on its own. */
+        loop_timer_start(c->t->loop, &next->kick, 0);
+    }
+}
+
+/* --- teardown ----------------------------------------------------------------
+ */
+
+static void ssh_chan_drop(struct ssh_conn *c, struct ssh_chan *ch)
+{
+    if (ch->ch != NULL) {
+        /* Best effort: a full socket buffer leaves it to session_free. */
+        for (int i = 0; i < 3; i++)
+            if (libssh2_channel_free(ch->ch) != LIBSSH2_ERROR_EAGAIN)
+                break;
+        ch->ch = NULL;
+    }
+    (void)c;
+    free(ch->command);
+    memset(ch, 0, sizeof(*ch));
+}
+
+static void ssh_session_drop(struct ssh_conn *c)
+{
+    ssh_chan_drop(c, &c->main);
+    ssh_chan_drop(c, &c->kill);
+    if (c->agent != NULL) {
+        libssh2_agent_disconnect(c->agent);
+        libssh2_agent_free(c->agent);
+        c->agent = NULL;
+        c->agent_id = NULL;
+    }
+    if (c->s != NULL) {
+        if (c->state == SSH_READY)
+            libssh2_session_disconnect(c->s, "drover: done");
+        for (int i = 0; i < 3; i++)
+            if (libssh2_session_free(c->s) != LIBSSH2_ERROR_EAGAIN)
+                break;
+        c->s = NULL;
+    }
+    loop_io_stop(c->t->loop, &c->io);
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    c->blocked = OP_NONE;
+}
+
+/* The conn could not be opened: report once and stop. */
+static void ssh_conn_fail_open(struct ssh_conn *c, enum err_code code,
+                               const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void ssh_conn_fail_open(struct ssh_conn *c, enum err_code code,
+                               const char *fmt, ...)
+{
+    struct err e = {0};
+    char msg[ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    err_set(&e, code, "%s", msg);
+    ssh_session_drop(c);
+    if (c->has_slot)
+        ssh_target_release(c);
+    else
+        ssh_target_unqueue(c);
+    loop_timer_stop(c->t->loop, &c->ctimer);
+    ssh_conn_set(c, SSH_FAILED);
+    log_debug("host=%s open failed: %s", c->name, e.msg);
+    if (c->base.cb->opened != NULL)
+        c->base.cb->opened(&c->base, &e, c->base.arg);
+}
+
+/* --- opening -------------------------------------------------------------
+ */
+
+static bool ssh_resolve(struct ssh_conn *c, struct sockaddr_storage *ss,
+                        socklen_t *sl)
+{
+    struct addrinfo hints = {0}, *ai = NULL;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", c->port);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    int rc = getaddrinfo(c->address, port, &hints, &ai);
+    if (rc == EAI_NONAME) {
+        /* A name, not an address: the resolver blocks (docs/ssh.md). */
+        hints.ai_flags = AI_NUMERICSERV;
+        rc = getaddrinfo(c->address, port, &hints, &ai);
+    }
+    if (rc != 0 || ai == NULL) {
+        ssh_conn_fail_open(c, ERR_UNREACHABLE,
+                           "%s: cannot resolve address '%s': %s", c->name,
+                           c->address, gai_strerror(rc));
+        return false;
+    }
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *sl = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return true;
+}
+
+static void ssh_conn_io(struct loop *l, struct loop_io *io, unsigned ev,
+                        void *arg)
+{
+    (void)l;
+    (void)io;
+    (void)ev;
+    ssh_conn_run(arg);
+}
+
+static void ssh_conn_start_connect(struct ssh_conn *c)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    if (!ssh_resolve(c, &ss, &sl))
+        return;
+    c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+        ssh_conn_fail_open(c, ERR_SYS, "%s: socket: %s", c->name,
+                           strerror(errno));
+        return;
+    }
+    /* Without it Nagle + delayed ACK stall every handshake by 40 ms. */
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->attempts++;
+    c->t->stats.connects++;
+    ssh_conn_set(c, SSH_CONNECTING);
+    if (connect(c->fd, (struct sockaddr *)&ss, sl) != 0 &&
+        errno != EINPROGRESS) {
+        int err = errno;
+        ssh_conn_fail_open(c, ERR_UNREACHABLE, "%s (%s:%d): connect: %s",
+                           c->name, c->address, c->port, strerror(err));
+        return;
+    }
+    loop_io_init_fd(&c->io, c->fd, ssh_conn_io, c);
+    loop_io_start(c->t->loop, &c->io, LOOP_WRITE);
+}
+
+static void ssh_conn_ctimer(struct loop *l, struct loop_timer *tm, void *arg)
+{
+    (void)l;
+    (void)tm;
+    struct ssh_conn *c = arg;
+    c->busy++;
+    if (c->state == SSH_RETRY_WAIT) {
+        if (ssh_target_acquire(c))
+            ssh_conn_start_connect(c);
+        else
+            ssh_conn_set(c, SSH_QUEUED);
+        /* The rest of the budget guards the new attempt. */
+        if (c->state != SSH_FAILED)
+            loop_timer_start(c->t->loop, &c->ctimer,
+                             c->deadline - loop_now(c->t->loop));
+    } else if (c->state < SSH_READY) {
+        char d[32];
+        clock_fmt_duration(c->t->connect_timeout, d, sizeof(d));
+        const char *stage = c->state == SSH_CONNECTING  ? "TCP connect"
+                            : c->state == SSH_HANDSHAKE ? "ssh handshake"
+                            : c->state == SSH_AUTH      ? "authentication"
+                                                        : "waiting to connect";
+        ssh_conn_fail_open(c, ERR_UNREACHABLE,
+                           "%s (%s:%d): connect timed out after %s (during "
+                           "%s%s)",
+                           c->name, c->address, c->port, d, stage,
+                           c->attempts > 1 ? ", after retries" : "");
+    }
+    c->busy--;
+    if (c->busy == 0 && c->zombie)
+        ssh_conn_run(c);
+}
+
+static void ssh_conn_kick(struct loop *l, struct loop_timer *tm, void *arg)
+{
+    (void)l;
+    (void)tm;
+    struct ssh_conn *c = arg;
+    if (c->state == SSH_QUEUED && c->has_slot) {
+        c->busy++;
+        ssh_conn_start_connect(c);
+        c->busy--;
+    }
+    ssh_conn_run(c);
+}
+
+/* A handshake the server dropped (MaxStartups): retry with jitter if the
+ * budget allows. Returns true when a retry is scheduled. */
+static bool ssh_conn_retry(struct ssh_conn *c, int rc)
+{
+    if (rc != LIBSSH2_ERROR_SOCKET_DISCONNECT &&
+        rc != LIBSSH2_ERROR_SOCKET_RECV && rc != LIBSSH2_ERROR_BANNER_RECV &&
+        rc != LIBSSH2_ERROR_SOCKET_SEND)
+        return false;
+    int shift = c->attempts < 6 ? c->attempts - 1 : 5;
+    int64_t delay = (int64_t)SSH_RETRY_BASE_MS << shift;
+    if (delay > SSH_RETRY_MAX_MS)
+        delay = SSH_RETRY_MAX_MS;
+    /* Full jitter between delay/2 and 3*delay/2, so dropped clients do not
+     * come back in step. */
+    delay = delay / 2 + (int64_t)(random() % (delay + 1));
+    if (loop_now(c->t->loop) + delay >= c->deadline)
+        return false;
+    log_debug("host=%s handshake dropped (%d: %s); retry %d in %lldms", c->name,
+              rc, ssh_errmsg(c->s), c->attempts, (long long)delay);
+    ssh_session_drop(c);
+    ssh_target_release(c);
+    c->t->stats.retries++;
+    ssh_conn_set(c, SSH_RETRY_WAIT);
+    loop_timer_start(c->t->loop, &c->ctimer, delay);
+    return true;
+}
+
+static bool ssh_conn_new_session(struct ssh_conn *c)
+{
+    c->s = libssh2_session_init_ex(NULL, NULL, NULL, c);
+    if (c->s == NULL) {
+        ssh_conn_fail_open(c, ERR_SSH, "%s: libssh2 session failed", c->name);
+        return false;
+    }
+    libssh2_session_set_blocking(c->s, 0);
+    char known[KNOWNHOSTS_METHODS_MAX];
+    knownhosts_methods(c->t->kh, c->address, c->port, known, sizeof(known));
+    /* libssh2 negotiates ECDSA first by default; a host known only by its
+     * ed25519 key would then look unknown. Ask for what we know. */
+    const char *hk = known[0] ? known : SSH_PREF_HOSTKEY;
+    if (libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, hk) != 0 ||
+        libssh2_session_method_pref(c->s, LIBSSH2_METHOD_KEX, SSH_PREF_KEX) !=
+            0 ||
+        libssh2_session_method_pref(c->s, LIBSSH2_METHOD_CRYPT_CS,
+                                    SSH_PREF_CRYPT) != 0 ||
+        libssh2_session_method_pref(c->s, LIBSSH2_METHOD_CRYPT_SC,
+                                    SSH_PREF_CRYPT) != 0 ||
+        libssh2_session_method_pref(c->s, LIBSSH2_METHOD_MAC_CS,
+                                    SSH_PREF_MAC) != 0 ||
+        libssh2_session_method_pref(c->s, LIBSSH2_METHOD_MAC_SC,
+                                    SSH_PREF_MAC) != 0) {
+        ssh_conn_fail_open(c, ERR_SSH, "%s: libssh2 method preference: %s",
+                           c->name, ssh_errmsg(c->s));
+        return false;
+    }
+    if (c->t->keepalive > 0)
+        libssh2_keepalive_config(c->s, 0,
+                                 (unsigned)((c->t->keepalive + 999) / 1000));
+    return true;
+}
+
+/* Check the server's key against known_hosts; false when refused. */
+static bool ssh_conn_hostkey(struct ssh_conn *c)
+{
+    size_t len = 0;
+    int type = 0;
+    const char *key = libssh2_session_hostkey(c->s, &len, &type);
+    const char *fpraw = libssh2_hostkey_hash(c->s, LIBSSH2_HOSTKEY_HASH_SHA256);
+    if (key == NULL || fpraw == NULL) {
+        ssh_conn_fail_open(c, ERR_HOSTKEY, "%s: no host key from the server",
+                           c->name);
+        return false;
+    }
+    char fp[KNOWNHOSTS_FP_MAX], name[300];
+    knownhosts_fp_format((const unsigned char *)fpraw, fp, sizeof(fp));
+    knownhosts_name(c->address, c->port, name, sizeof(name));
+    const char *method = knownhosts_method_name(type);
+    if (method == NULL)
+        method = "unknown-type";
+    const char *path = knownhosts_path(c->t->kh);
+    switch (knownhosts_check(c->t->kh, c->address, c->port,
+                             (const unsigned char *)key, len, type)) {
+    case KNOWNHOSTS_MATCH:
+        return true;
+    case KNOWNHOSTS_MISMATCH:
+        ssh_conn_fail_open(c, ERR_HOSTKEY,
+                           "%s (%s): HOST KEY CHANGED: the server offers %s "
+                           "%s, %s has another key; refused before "
+                           "authentication. If the change is expected: "
+                           "ssh-keygen -R '%s' -f %s",
+                           c->name, name, method, fp, path, name, path);
+        return false;
+    case KNOWNHOSTS_NOTFOUND:
+    default:
+        break;
+    }
+    if (!c->t->accept_new) {
+        ssh_conn_fail_open(c, ERR_HOSTKEY,
+                           "%s (%s): unknown host key %s %s (not in %s); "
+                           "refused. Verify it, then rerun with --accept-new",
+                           c->name, name, method, fp, path);
+        return false;
+    }
+    struct err e = {0};
+    if (knownhosts_append(c->t->kh, c->address, c->port,
+                          (const unsigned char *)key, len, type,
+                          &e) != ERR_OK) {
+        ssh_conn_fail_open(c, ERR_HOSTKEY, "%s: %s", c->name, e.msg);
+        return false;
+    }
+    log_warn("host=%s added %s key %s for %s to %s (--accept-new)", c->name,
+             method, fp, name, path);
+    return true;
+}
+
+/* One step of authentication: 0 done, EAGAIN, or an error already
+ * reported (-1). */
+static int ssh_conn_auth(struct ssh_conn *c)
+{
+    struct ssh_transport *t = c->t;
+    if (t->key_data != NULL) {
+        int rc = libssh2_userauth_publickey_frommemory(
+            c->s, c->user, strlen(c->user), NULL, 0, t->key_data, t->key_len,
+            NULL);
+        if (rc == 0 || rc == LIBSSH2_ERROR_EAGAIN)
+            return rc;
+        ssh_conn_fail_open(c, ERR_AUTH,
+                           "%s (%s:%d): user %s: key %s refused (%s); is its "
+                           ".pub in the user's authorized_keys?",
+                           c->name, c->address, c->port, c->user, t->key_path,
+                           ssh_errmsg(c->s));
+        return -1;
+    }
+    /* ssh-agent: a local unix socket that answers in microseconds. libssh2
+     * talks to it with blocking calls; we accept that (docs/ssh.md). */
+    if (c->agent == NULL) {
+        c->agent = libssh2_agent_init(c->s);
+        if (c->agent == NULL || libssh2_agent_connect(c->agent) != 0 ||
+            libssh2_agent_list_identities(c->agent) != 0) {
+            ssh_conn_fail_open(c, ERR_AUTH,
+                               "%s: no key: ssh-agent at $SSH_AUTH_SOCK is "
+                               "not usable; pass --key FILE",
+                               c->name);
+            return -1;
+        }
+        c->agent_id = NULL;
+        if (libssh2_agent_get_identity(c->agent, &c->agent_id, NULL) != 0)
+            c->agent_id = NULL;
+    }
+    while (c->agent_id != NULL) {
+        int rc = libssh2_agent_userauth(c->agent, c->user, c->agent_id);
+        if (rc == 0 || rc == LIBSSH2_ERROR_EAGAIN)
+            return rc;
+        struct libssh2_agent_publickey *next = NULL;
+        if (libssh2_agent_get_identity(c->agent, &next, c->agent_id) != 0)
+            next = NULL;
+        c->agent_id = next;
+    }
+    ssh_conn_fail_open(c, ERR_AUTH,
+                       "%s (%s:%d): user %s: no ssh-agent key was accepted "
+                       "(RSA keys cannot sign with libssh2 1.10; use "
+                       "ed25519)",
+                       c->name, c->address, c->port, c->user);
+    return -1;
+}
+
+static void ssh_conn_keepalive(struct loop *l, struct loop_timer *tm, void *arg)
+{
+    (void)tm;
+    struct ssh_conn *c = arg;
+    if (c->state != SSH_READY || c->t->keepalive <= 0)
+        return;
+    if (!c->running && c->blocked == OP_NONE) {
+        /* Idle only: while a command runs, traffic flows anyway, and a
+         * keepalive must not interleave with a half-sent packet. */
+        int next = 0;
+        int rc = libssh2_keepalive_send(c->s, &next);
+        if (rc != 0 && rc != LIBSSH2_ERROR_EAGAIN)
+            log_debug("host=%s keepalive: %s", c->name, ssh_errmsg(c->s));
+    }
+    loop_timer_start(l, &c->ktimer, c->t->keepalive);
+}
+
+/* Advance opening; returns true when the conn reached READY. */
+static bool ssh_conn_open_step(struct ssh_conn *c)
+{
+    if (c->state == SSH_CONNECTING) {
+        struct sockaddr_storage peer;
+        socklen_t pl = sizeof(peer);
+        int soerr = 0;
+        socklen_t sl = sizeof(soerr);
+        if (getpeername(c->fd, (struct sockaddr *)&peer, &pl) != 0) {
+            /* Not connected (yet): SO_ERROR says whether it failed. */
+            if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+                soerr = errno;
+            if (soerr == 0 || soerr == EINPROGRESS || soerr == EALREADY)
+                return false;
+        }
+        if (soerr != 0) {
+            ssh_conn_fail_open(c, ERR_UNREACHABLE, "%s (%s:%d): connect: %s",
+                               c->name, c->address, c->port, strerror(soerr));
+            return false;
+        }
+        if (!ssh_conn_new_session(c))
+            return false;
+        ssh_conn_set(c, SSH_HANDSHAKE);
+    }
+    if (c->state == SSH_HANDSHAKE) {
+        int rc = libssh2_session_handshake(c->s, c->fd);
+        if (rc == LIBSSH2_ERROR_EAGAIN)
+            return false;
+        if (rc != 0) {
+            if (!ssh_conn_retry(c, rc))
+                ssh_conn_fail_open(c, ERR_UNREACHABLE,
+                                   "%s (%s:%d): ssh handshake failed: %s%s",
+                                   c->name, c->address, c->port,
+                                   ssh_errmsg(c->s),
+                                   c->attempts > 1 ? " (after retries)" : "");
+            return false;
+        }
+        if (!ssh_conn_hostkey(c))
+            return false;
+        ssh_conn_set(c, SSH_AUTH);
+    }
+    if (c->state == SSH_AUTH) {
+        if (ssh_conn_auth(c) != 0)
+            return false;
+        if (c->agent != NULL) {
+            libssh2_agent_disconnect(c->agent);
+            libssh2_agent_free(c->agent);
+            c->agent = NULL;
+            c->agent_id = NULL;
+        }
+        ssh_target_release(c);
+        loop_timer_stop(c->t->loop, &c->ctimer);
+        ssh_conn_set(c, SSH_READY);
+        if (c->t->keepalive > 0)
+            loop_timer_start(c->t->loop, &c->ktimer, c->t->keepalive);
+        if (c->base.cb->opened != NULL)
+            c->base.cb->opened(&c->base, NULL, c->base.arg);
+        return true;
+    }
+    return false;
+}
+
+/* --- running commands ----------------------------------------------------
+ */
+
+static void ssh_conn_emit(struct ssh_conn *c, int stream, const char *p,
+                          size_t n)
+{
+    if (n > 0 && c->base.cb->output != NULL && !c->zombie)
+        c->base.cb->output(&c->base, stream, p, n, c->base.arg);
+}
+
+/* Stderr passes through here until the pgid line has been seen. */
+static void ssh_conn_stderr(struct ssh_conn *c, const char *p, size_t n,
+                            bool eof)
+{
+    if (c->pgid_done) {
+        ssh_conn_emit(c, EXEC_STDERR, p, n);
+        return;
+    }
+    buf_add(&c->errhead, p, n);
+    for (;;) {
+        const char *d = buf_cstr(&c->errhead);
+        const char *nl = memchr(d, '\n', c->errhead.len);
+        if (nl == NULL)
+            break;
+        size_t ll = (size_t)(nl - d);
+        long pg;
+        if (ssh_parse_pgid(d, ll, &pg)) {
+            c->pgid = pg;
+            c->pgid_done = true;
+            buf_consume(&c->errhead, ll + 1);
+            break;
+        }
+        /* Something printed before the marker (a noisy shell rc file). */
+        ssh_conn_emit(c, EXEC_STDERR, d, ll + 1);
+        buf_consume(&c->errhead, ll + 1);
+    }
+    if (c->pgid_done || eof || c->errhead.len > SSH_PGID_LINE_MAX) {
+        c->pgid_done = true;
+        ssh_conn_emit(c, EXEC_STDERR, buf_cstr(&c->errhead), c->errhead.len);
+        buf_reset(&c->errhead);
+    }
+}
+
+static bool ssh_blocked_out(struct ssh_conn *c)
+{
+    return (libssh2_session_block_directions(c->s) &
+            LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0;
+}
+
+/* Generic channel progress shared by the command and the killer:
+ * returns 0 when the step moved, EAGAIN when waiting, or < 0 on error. */
+static int ssh_chan_open(struct ssh_conn *c, struct ssh_chan *ch)
+{
+    if (ch->step == CH_OPEN) {
+        ch->ch = libssh2_channel_open_session(c->s);
+        if (ch->ch == NULL) {
+            int rc = libssh2_session_last_errno(c->s);
+            return rc == LIBSSH2_ERROR_EAGAIN ? rc : (rc ? rc : -1);
+        }
+        c->t->stats.channels++;
+        ch->step = CH_EXEC;
+    }
+    if (ch->step == CH_EXEC) {
+        int rc = libssh2_channel_process_startup(ch->ch, "exec", 4, ch->command,
+                                                 (unsigned)strlen(ch->command));
+        if (rc != 0)
+            return rc;
+        ch->step = CH_RUN;
+    }
+    return 0;
+}
+
+static int ssh_chan_finish(struct ssh_conn *c, struct ssh_chan *ch)
+{
+    if (ch->step == CH_CLOSE) {
+        int rc = libssh2_channel_close(ch->ch);
+        if (rc != 0)
+            return rc;
+        ch->step = CH_WAIT;
+    }
+    if (ch->step == CH_WAIT) {
+        int rc = libssh2_channel_wait_closed(ch->ch);
+        if (rc != 0)
+            return rc;
+        /* Only now are exit-status and exit-signal final (FACTS.md). */
+        ch->exit_status = libssh2_channel_get_exit_status(ch->ch);
+        char *sig = NULL;
+        size_t siglen = 0;
+        if (libssh2_channel_get_exit_signal(ch->ch, &sig, &siglen, NULL, NULL,
+                                            NULL, NULL) == 0 &&
+            sig != NULL) {
+            snprintf(ch->signal, sizeof(ch->signal), "%.*s", (int)siglen, sig);
+            libssh2_free(c->s, sig);
+        }
+        ch->step = CH_FREE;
+    }
+    if (ch->step == CH_FREE) {
+        int rc = libssh2_channel_free(ch->ch);
+        if (rc != 0)
+            return rc;
+        ch->ch = NULL;
+        ch->step = CH_DONE;
+    }
+    return 0;
+}
+
+/* Drive the command's channel. */
+static int ssh_main_step(struct ssh_conn *c)
+{
+    struct ssh_chan *ch = &c->main;
+    int rc = ssh_chan_open(c, ch);
+    if (rc != 0)
+        return rc;
+    if (ch->step == CH_RUN) {
+        while (c->input_off < c->input_len) {
+            ssize_t n =
+                libssh2_channel_write_ex(ch->ch, 0, c->input + c->input_off,
+                                         c->input_len - c->input_off);
+            if (n < 0)
+                return (int)n;
+            c->input_off += (size_t)n;
+        }
+        if (!ch->eof_sent) {
+            rc = libssh2_channel_send_eof(ch->ch);
+            if (rc != 0)
+                return rc;
+            ch->eof_sent = true;
+        }
+        char data[32768];
+        for (int stream = 0; stream < 2 && !c->zombie; stream++) {
+            for (;;) {
+                ssize_t n =
+                    libssh2_channel_read_ex(ch->ch, stream, data, sizeof(data));
+                if (n == LIBSSH2_ERROR_EAGAIN || n == 0)
+                    break;
+                if (n < 0)
+                    return (int)n;
+                if (stream == 0)
+                    ssh_conn_emit(c, EXEC_STDOUT, data, (size_t)n);
+                else
+                    ssh_conn_stderr(c, data, (size_t)n, false);
+                if (c->zombie)
+                    return 0;
+            }
+        }
+        if (!libssh2_channel_eof(ch->ch))
+            return LIBSSH2_ERROR_EAGAIN;
+        ssh_conn_stderr(c, "", 0, true);
+        ch->step = CH_CLOSE;
+    }
+    return ssh_chan_finish(c, ch);
+}
+
+/* Drive the killer's channel: run the kill command, discard its output. */
+static int ssh_kill_step(struct ssh_conn *c)
+{
+    struct ssh_chan *ch = &c->kill;
+    int rc = ssh_chan_open(c, ch);
+    if (rc != 0)
+        return rc;
+    if (ch->step == CH_RUN) {
+        if (!ch->eof_sent) {
+            rc = libssh2_channel_send_eof(ch->ch);
+            if (rc != 0)
+                return rc;
+            ch->eof_sent = true;
+        }
+        char data[1024];
+        for (int stream = 0; stream < 2; stream++)
+            while (libssh2_channel_read_ex(ch->ch, stream, data, sizeof(data)) >
+                   0)
+                ;
+        if (!libssh2_channel_eof(ch->ch))
+            return LIBSSH2_ERROR_EAGAIN;
+        ch->step = CH_CLOSE;
+    }
+    return ssh_chan_finish(c, ch);
+}
+
+static void ssh_conn_start_kill(struct ssh_conn *c)
+{
+    if (c->kill.step != CH_NONE || c->main.step == CH_DONE)
+        return;
+    if (c->pgid == 0) {
+        if (c->main.step < CH_RUN || !c->pgid_done)
+            return; /* wait for the pgid line; the give-up timer guards */
+        /* No pgid line at all: closing the channel is all we can do. */
+        if (c->main.step == CH_RUN)
+            c->main.step = CH_CLOSE;
+        return;
+    }
+    c->kill.command = ssh_kill_command(c->pgid, SSH_KILL_GRACE_MS);
+    c->kill.step = CH_OPEN;
+    log_debug("host=%s killing remote process group %ld", c->name, c->pgid);
+}
+
+/* The command is over: report it and go idle. */
+static void ssh_conn_done(struct ssh_conn *c, bool lost)
+{
+    struct exec_result r;
+    memset(&r, 0, sizeof(r));
+    r.elapsed_ms = loop_now(c->t->loop) - c->started;
+    char d[32];
+    if (lost) {
+        r.end = EXEC_FAILED;
+        r.err = c->xerr;
+    } else if (c->cancelled) {
+        r.end = EXEC_CANCELLED;
+    } else if (c->timed_out) {
+        r.end = EXEC_TIMEOUT;
+        clock_fmt_duration(c->timeout_ms, d, sizeof(d));
+        if (c->pgid != 0 && !c->gave_up)
+            err_set(&r.err, ERR_TIMEOUT,
+                    "timed out after %s; remote process group %ld killed", d,
+                    c->pgid);
+        else
+            err_set(&r.err, ERR_TIMEOUT,
+                    "timed out after %s; could not confirm the remote "
+                    "process was killed",
+                    d);
+    } else if (c->main.signal[0] != '\0') {
+        r.end = EXEC_SIGNALED;
+        snprintf(r.signal, sizeof(r.signal), "%s", c->main.signal);
+    } else {
+        r.end = EXEC_EXITED;
+        r.exit_code = c->main.exit_status;
+    }
+    ssh_chan_drop(c, &c->main);
+    ssh_chan_drop(c, &c->kill);
+    free((void *)c->input);
+    c->input = NULL;
+    c->input_len = c->input_off = 0;
+    buf_release(&c->errhead);
+    c->running = false;
+    loop_timer_stop(c->t->loop, &c->xtimer);
+    if (lost) {
+        ssh_session_drop(c);
+        ssh_conn_set(c, SSH_FAILED);
+    }
+    if (c->base.cb->done != NULL)
+        c->base.cb->done(&c->base, &r, c->base.arg);
+}
+
+static void ssh_conn_lost(struct ssh_conn *c, int rc, const char *what)
+{
+    err_set(&c->xerr, ERR_SSH, "%s (%s:%d): connection lost during %s: %s",
+            c->name, c->address, c->port, what,
+            rc == LIBSSH2_ERROR_CHANNEL_FAILURE
+                ? "the server refused a new channel (MaxSessions?)"
+                : ssh_errmsg(c->s));
+    ssh_conn_done(c, true);
+}
+
+/* Advance the running command and its killer. */
+static void ssh_conn_exec_step(struct ssh_conn *c)
+{
+    /* Resume a half-sent operation first. */
+    enum ssh_op order[2] = {OP_MAIN, OP_KILL};
+    if (c->blocked == OP_KILL) {
+        order[0] = OP_KILL;
+        order[1] = OP_MAIN;
+    }
+    c->blocked = OP_NONE;
+    for (int i = 0; i < 2 && !c->zombie; i++) {
+        struct ssh_chan *ch = order[i] == OP_MAIN ? &c->main : &c->kill;
+        if (ch->step == CH_NONE || ch->step == CH_DONE)
+            continue;
+        int rc = order[i] == OP_MAIN ? ssh_main_step(c) : ssh_kill_step(c);
+        if (c->zombie)
+            return;
+        if (rc == LIBSSH2_ERROR_EAGAIN) {
+            if (ssh_blocked_out(c)) {
+                c->blocked = order[i];
+                return;
+            }
+            continue;
+        }
+        if (rc < 0) {
+            ssh_conn_lost(c, rc,
+                          order[i] == OP_MAIN ? "the command" : "the kill");
+            return;
+        }
+    }
+    if (c->timed_out || c->cancelled)
+        ssh_conn_start_kill(c);
+    bool kill_busy = c->kill.step != CH_NONE && c->kill.step != CH_DONE;
+    if (c->main.step == CH_DONE && !kill_busy)
+        ssh_conn_done(c, false);
+    else if (c->kill.step == CH_OPEN && c->blocked == OP_NONE)
+        ssh_conn_exec_step(c); /* the kill was just queued: start it */
+}
+
+static void ssh_conn_xtimer(struct loop *l, struct loop_timer *tm, void *arg)
+{
+    (void)tm;
+    struct ssh_conn *c = arg;
+    if (!c->running)
+        return;
+    if (!c->timed_out && !c->cancelled) {
+        c->timed_out = true;
+        log_debug("host=%s command timed out", c->name);
+        loop_timer_start(l, &c->xtimer, SSH_KILL_GIVE_UP_MS);
+    } else {
+        /* The kill did not end the command: give the session up before
+         * reporting, so the callback sees a closed conn. */
+        c->gave_up = true;
+        c->busy++;
+        ssh_session_drop(c);
+        ssh_conn_set(c, SSH_FAILED);
+        ssh_conn_done(c, false);
+        c->busy--;
+    }
+    ssh_conn_run(c);
+}
+
+/* --- the turn --------------------------------------------------------------
+ */
+
+static void ssh_conn_advance(struct ssh_conn *c)
+{
+    if (c->state >= SSH_CONNECTING && c->state <= SSH_AUTH)
+        if (!ssh_conn_open_step(c))
+            return;
+    if (c->zombie)
+        return;
+    if (c->state == SSH_READY && c->running)
+        ssh_conn_exec_step(c);
+}
+
+static void ssh_conn_destroy(struct ssh_conn *c)
+{
+    struct loop *l = c->t->loop;
+    if (c->state == SSH_QUEUED && !c->has_slot)
+        ssh_target_unqueue(c);
+    ssh_session_drop(c);
+    ssh_target_release(c);
+    loop_timer_stop(l, &c->ctimer);
+    loop_timer_stop(l, &c->ktimer);
+    loop_timer_stop(l, &c->xtimer);
+    loop_timer_stop(l, &c->kick);
+    free((void *)c->input);
+    buf_release(&c->errhead);
+    free(c->name);
+    free(c->address);
+    free(c->user);
+    free(c);
+}
+
+/* Set the fd's wanted events from where libssh2 is blocked. */
+static void ssh_conn_wait(struct ssh_conn *c)
+{
+    unsigned ev = 0;
+    if (c->fd < 0) {
+        return;
+    } else if (c->state == SSH_CONNECTING) {
+        ev = LOOP_WRITE;
+    } else if (c->state == SSH_HANDSHAKE || c->state == SSH_AUTH ||
+               (c->state == SSH_READY && c->running)) {
+        int dir = libssh2_session_block_directions(c->s);
+        if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
+            ev |= LOOP_READ;
+        if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+            ev |= LOOP_WRITE;
+        if (ev == 0)
+            ev = LOOP_READ; /* waiting on the peer all the same */
+    }
+    if (ev == 0) {
+        loop_io_stop(c->t->loop, &c->io);
+    } else if (!c->io.active) {
+        loop_io_start(c->t->loop, &c->io, ev);
+    } else if (c->io.events != ev) {
+        loop_io_set(c->t->loop, &c->io, ev);
+    }
+}
+
+static void ssh_conn_run(struct ssh_conn *c)
+{
+    c->busy++;
+    if (!c->zombie)
+        ssh_conn_advance(c);
+    c->busy--;
+    if (c->busy > 0)
+        return;
+    if (c->zombie)
+        ssh_conn_destroy(c);
+    else
+        ssh_conn_wait(c);
+}
+
+/* --- transport ops ---------------------------------------------------------
+ */
+
+static struct conn *ssh_connect(struct transport *tp, const struct target *tg,
+                                const struct conn_cb *cb, void *arg)
+{
+    struct ssh_transport *t = (struct ssh_transport *)tp;
+    struct ssh_conn *c = xcalloc(1, sizeof(*c));
+    c->base.t = tp;
+    c->base.cb = cb;
+    c->base.arg = arg;
+    c->t = t;
+    c->name = xstrdup(tg->name ? tg->name : tg->address);
+    c->address = xstrdup(tg->address ? tg->address : tg->name);
+    c->port = tg->port > 0 ? tg->port : t->port;
+    c->user = xstrdup(tg->user && *tg->user ? tg->user : t->user);
+    c->fd = -1;
+    c->state = SSH_QUEUED;
+    buf_init(&c->errhead, BUF_UNLIMITED);
+    loop_timer_init(&c->ctimer, ssh_conn_ctimer, c);
+    loop_timer_init(&c->ktimer, ssh_conn_keepalive, c);
+    loop_timer_init(&c->xtimer, ssh_conn_xtimer, c);
+    loop_timer_init(&c->kick, ssh_conn_kick, c);
+    c->tg_idx = ssh_target_find(t, c->address, c->port);
+    c->deadline = loop_now(t->loop) + t->connect_timeout;
+    loop_timer_start(t->loop, &c->ctimer, t->connect_timeout);
+    if (ssh_target_acquire(c))
+        loop_timer_start(t->loop, &c->kick, 0);
+    return &c->base;
+}
+
+static enum err_code ssh_exec(struct conn *cp, const struct exec_spec *sp,
+                              struct err *e)
+{
+    struct ssh_conn *c = (struct ssh_conn *)cp;
+    if (c->state != SSH_READY)
+        return err_set(e, ERR_SSH, "%s: the connection is not open", c->name);
+    if (c->running)
+        return err_set(e, ERR_SSH, "%s: a command is already running", c->name);
+    c->running = true;
+    memset(&c->main, 0, sizeof(c->main));
+    memset(&c->kill, 0, sizeof(c->kill));
+    c->main.command = ssh_wrap_command(sp->command);
+    c->main.step = CH_OPEN;
+    c->input_len = sp->input != NULL ? sp->input_len : 0;
+    c->input = c->input_len ? xmalloc(c->input_len) : NULL;
+    if (c->input_len)
+        memcpy((void *)c->input, sp->input, c->input_len);
+    c->input_off = 0;
+    c->started = loop_now(c->t->loop);
+    c->timeout_ms = sp->timeout_ms;
+    c->pgid = 0;
+    c->pgid_done = false;
+    c->timed_out = c->cancelled = c->gave_up = false;
+    err_clear(&c->xerr);
+    buf_init(&c->errhead, BUF_UNLIMITED);
+    if (sp->timeout_ms > 0)
+        loop_timer_start(c->t->loop, &c->xtimer, sp->timeout_ms);
+    /* Start on the next turn, never inside the caller's stack. */
+    loop_timer_start(c->t->loop, &c->kick, 0);
+    return ERR_OK;
+}
+
+static void ssh_cancel(struct conn *cp)
+{
+    struct ssh_conn *c = (struct ssh_conn *)cp;
+    if (!c->running || c->cancelled)
+        return;
+    c->cancelled = true;
+    loop_timer_start(c->t->loop, &c->xtimer, SSH_KILL_GIVE_UP_MS);
+    loop_timer_start(c->t->loop, &c->kick, 0);
+}
+
+static void ssh_close(struct conn *cp)
+{
+    struct ssh_conn *c = (struct ssh_conn *)cp;
+    c->zombie = true;
+    if (c->busy == 0)
+        ssh_conn_destroy(c);
+}
+
+static void ssh_free(struct transport *tp)
+{
+    struct ssh_transport *t = (struct ssh_transport *)tp;
+    for (size_t i = 0; i < t->ntargets; i++)
+        free(t->targets[i].key);
+    free(t->targets);
+    knownhosts_free(t->kh);
+    if (t->key_data != NULL) {
+        explicit_bzero(t->key_data, t->key_len);
+        free(t->key_data);
+    }
+    free(t->key_path);
+    free(t->user);
+    free(t);
+}
+
+static const struct transport_ops ssh_ops = {
+    .name = "ssh",
+    .connect = ssh_connect,
+    .exec = ssh_exec,
+    .cancel = ssh_cancel,
+    .close = ssh_close,
+    .free = ssh_free,
+};
+
+void ssh_options_init(struct ssh_options *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
+void ssh_transport_stats(const struct transport *tp, struct ssh_stats *out)
+{
+    *out = ((const struct ssh_transport *)tp)->stats;
+}
+
+static enum err_code ssh_read_key(struct ssh_transport *t, struct err *e)
+{
+    int fd = open(t->key_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_sys(e, "%s: cannot read the private key (--key)",
+                       t->key_path);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size <= 0 || st.st_size > SSH_KEY_MAX) {
+        close(fd);
+        return err_set(e, ERR_PARSE, "%s: not a private key (size)",
+                       t->key_path);
+    }
+    t->key_len = (size_t)st.st_size;
+    t->key_data = xmalloc(t->key_len + 1);
+    ssize_t n = read(fd, t->key_data, t->key_len);
+    close(fd);
+    if (n != (ssize_t)t->key_len)
+        return err_sys(e, "%s: cannot read the private key", t->key_path);
+    t->key_data[t->key_len] = '\0';
+    return ssh_key_check(t->key_data, t->key_len, t->key_path, e);
+}
+
+struct transport *ssh_transport_new(struct loop *l, const struct ssh_options *o,
+                                    struct err *e)
+{
+    static bool inited;
+    if (!inited) {
+        if (libssh2_init(0) != 0) {
+            err_set(e, ERR_SSH, "libssh2_init failed");
+            return NULL;
+        }
+        inited = true;
+        srandom((unsigned)getpid() ^ (unsigned)loop_now(l));
+    }
+    struct ssh_transport *t = xcalloc(1, sizeof(*t));
+    t->base.ops = &ssh_ops;
+    t->loop = l;
+    const char *home = getenv("HOME");
+    const char *user = o->user;
+    if (user == NULL || *user == '\0')
+        user = getenv("USER");
+    t->user = xstrdup(user && *user ? user : "root");
+    t->accept_new = o->accept_new;
+    t->connect_timeout = o->connect_timeout_ms > 0 ? o->connect_timeout_ms
+                                                   : SSH_CONNECT_TIMEOUT_MS;
+    t->keepalive = o->keepalive_ms == 0  ? SSH_KEEPALIVE_MS
+                   : o->keepalive_ms < 0 ? 0
+                                         : o->keepalive_ms;
+    t->hs_cap = o->handshakes_per_target > 0 ? o->handshakes_per_target
+                                             : SSH_HANDSHAKES_PER_TARGET;
+    t->port = o->port > 0 ? o->port : SSH_DEFAULT_PORT;
+
+    if (o->key_file != NULL) {
+        t->key_path = xstrdup(o->key_file);
+    } else {
+        char *def = xasprintf("%s/.ssh/id_ed25519", home ? home : "");
+        if (access(def, R_OK) == 0 || getenv("SSH_AUTH_SOCK") == NULL)
+            t->key_path = def;
+        else
+            free(def); /* no key file: use ssh-agent */
+    }
+    if (t->key_path != NULL && ssh_read_key(t, e) != ERR_OK) {
+        ssh_free(&t->base);
+        return NULL;
+    }
+    char *kh = o->known_hosts != NULL
+                   ? xstrdup(o->known_hosts)
+                   : xasprintf("%s/.ssh/known_hosts", home ? home : "");
+    t->kh = knownhosts_load(kh, e);
+    free(kh);
+    if (t->kh == NULL) {
+        ssh_free(&t->base);
+        return NULL;
+    }
+    return &t->base;
+}
