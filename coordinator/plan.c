@@ -14,15 +14,29 @@
 #include <string.h>
 #include <yaml.h>
 
-enum { PLAN_FILE_MAX = 4 * 1024 * 1024 };
+/* Values in vars after expanding aliases: a few nested aliases would
+ * otherwise expand to billions of values (the "billion laughs"). */
+enum {
+    PLAN_FILE_MAX = 4 * 1024 * 1024,
+    PLAN_VALUES_MAX = 100000,
+    PLAN_PROBLEMS_MAX = 100 /* problems listed; the rest are counted */
+};
+
+/* One problem found, kept until the end so they print in file order. */
+struct plan_diag {
+    int line; /* 1-based */
+    int col;  /* 1-based */
+    char *msg;
+};
 
 /* Reading state: the document, where problems go, how many. */
 struct plan_reader {
-    const char *file;     /* name for messages */
-    yaml_document_t *doc; /* the parsed document */
-    struct buf *diags;    /* problem lines, or NULL */
-    struct err *e;        /* first problem */
-    unsigned nproblems;   /* problems so far */
+    const char *file;        /* name for messages */
+    yaml_document_t *doc;    /* the parsed document */
+    struct plan_diag *probs; /* problems kept, in the order found */
+    unsigned nproblems;      /* problems found (more than kept) */
+    unsigned nvalues;        /* vars values converted so far */
+    bool too_deep;           /* "nested too deeply" was reported */
 };
 
 static void plan_problem(struct plan_reader *r, const yaml_node_t *n,
@@ -37,12 +51,49 @@ static void plan_problem(struct plan_reader *r, const yaml_node_t *n,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    int line = n ? (int)n->start_mark.line + 1 : 1;
-    int col = n ? (int)n->start_mark.column + 1 : 1;
-    if (r->diags != NULL)
-        buf_printf(r->diags, "%s:%d:%d: %s\n", r->file, line, col, msg);
-    err_set(r->e, ERR_PARSE, "%s:%d:%d: %s", r->file, line, col, msg);
-    r->nproblems++;
+    if (r->nproblems++ >= PLAN_PROBLEMS_MAX)
+        return;
+    if (r->probs == NULL)
+        r->probs = xcalloc(PLAN_PROBLEMS_MAX, sizeof(*r->probs));
+    struct plan_diag *d = &r->probs[r->nproblems - 1];
+    d->line = n ? (int)n->start_mark.line + 1 : 1;
+    d->col = n ? (int)n->start_mark.column + 1 : 1;
+    d->msg = xstrdup(msg);
+}
+
+static int plan_diag_cmp(const void *a, const void *b)
+{
+    const struct plan_diag *x = a, *y = b;
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    if (x->col != y->col)
+        return x->col < y->col ? -1 : 1;
+    /* same place: keep the order found (pointers into one array) */
+    return x < y ? -1 : x > y;
+}
+
+/* Report the problems in file order: all to diags, the first to e. */
+static void plan_flush_problems(struct plan_reader *r, struct buf *diags,
+                                struct err *e)
+{
+    if (r->nproblems == 0)
+        return;
+    unsigned kept =
+        r->nproblems < PLAN_PROBLEMS_MAX ? r->nproblems : PLAN_PROBLEMS_MAX;
+    qsort(r->probs, kept, sizeof(*r->probs), plan_diag_cmp);
+    for (unsigned i = 0; i < kept; i++) {
+        struct plan_diag *d = &r->probs[i];
+        if (diags != NULL)
+            buf_printf(diags, "%s:%d:%d: %s\n", r->file, d->line, d->col,
+                       d->msg);
+        err_set(e, ERR_PARSE, "%s:%d:%d: %s", r->file, d->line, d->col, d->msg);
+        free(d->msg);
+    }
+    if (diags != NULL && r->nproblems > kept)
+        buf_printf(diags, "%s: %u more problems not shown\n", r->file,
+                   r->nproblems - kept);
+    free(r->probs);
+    r->probs = NULL;
 }
 
 static yaml_node_t *plan_node(struct plan_reader *r, int id)
@@ -157,6 +208,22 @@ static size_t plan_distance(const char *a, const char *b)
     return prev[lb];
 }
 
+/* Report the key of pair p in mapping n if an earlier pair has it too. */
+static void plan_problem_duplicate(struct plan_reader *r, const yaml_node_t *n,
+                                   const yaml_node_pair_t *p, const char *where)
+{
+    yaml_node_t *k = plan_node(r, p->key);
+    const char *key = plan_scalar(k);
+    for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
+        yaml_node_t *k2 = plan_node(r, q->key);
+        if (k2->type == YAML_SCALAR_NODE && strcmp(plan_scalar(k2), key) == 0) {
+            plan_problem(r, k, "duplicate key '%s' in %s (first at line %d)",
+                         key, where, (int)k2->start_mark.line + 1);
+            return;
+        }
+    }
+}
+
 /* Check the keys of mapping n against allowed (NULL-terminated): unknown
  * keys (with a near miss suggested), non-scalar and duplicate keys. */
 static void plan_check_keys(struct plan_reader *r, const yaml_node_t *n,
@@ -170,17 +237,7 @@ static void plan_check_keys(struct plan_reader *r, const yaml_node_t *n,
             continue;
         }
         const char *key = plan_scalar(k);
-        for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
-            yaml_node_t *k2 = plan_node(r, q->key);
-            if (k2->type == YAML_SCALAR_NODE &&
-                strcmp(plan_scalar(k2), key) == 0) {
-                plan_problem(r, k,
-                             "duplicate key '%s' in %s (first at "
-                             "line %d)",
-                             key, where, (int)k2->start_mark.line + 1);
-                break;
-            }
-        }
+        plan_problem_duplicate(r, n, p, where);
         bool ok = false;
         const char *best = NULL;
         size_t bestd = 3;
@@ -250,7 +307,20 @@ static json_t *plan_to_json(struct plan_reader *r, const yaml_node_t *n,
                             int depth)
 {
     if (depth > 32) {
-        plan_problem(r, n, "value nested too deeply");
+        /* once: an alias cycle reaches this depth on every path */
+        if (!r->too_deep)
+            plan_problem(r, n,
+                         "value nested too deeply (more than 32 levels, "
+                         "or an alias that contains itself)");
+        r->too_deep = true;
+        return json_null();
+    }
+    if (++r->nvalues > PLAN_VALUES_MAX) {
+        if (r->nvalues == PLAN_VALUES_MAX + 1)
+            plan_problem(r, n,
+                         "vars hold more than %d values once aliases are "
+                         "expanded",
+                         PLAN_VALUES_MAX);
         return json_null();
     }
     if (n->type == YAML_SEQUENCE_NODE) {
@@ -268,6 +338,10 @@ static json_t *plan_to_json(struct plan_reader *r, const yaml_node_t *n,
             yaml_node_t *k = plan_node(r, p->key);
             if (k->type != YAML_SCALAR_NODE) {
                 plan_problem(r, k, "keys must be strings");
+                continue;
+            }
+            if (json_object_get(o, plan_scalar(k)) != NULL) {
+                plan_problem_duplicate(r, n, p, "vars");
                 continue;
             }
             json_object_set_new(
@@ -446,7 +520,9 @@ static void plan_read_health(struct plan_reader *r, struct plan *p,
     if (p->min_healthy_ms > p->healthy_deadline_ms) {
         plan_problem(r, plan_get(r, n, "min_healthy_time"),
                      "health.min_healthy_time is longer than "
-                     "health.healthy_deadline: no host could ever pass");
+                     "health.healthy_deadline%s: no host could ever pass",
+                     plan_get(r, n, "healthy_deadline") ? ""
+                                                        : " (2m by default)");
     }
 }
 
@@ -494,6 +570,47 @@ static void plan_read(struct plan_reader *r, struct plan *p)
         p->name = xstrdup("plan");
 }
 
+/* Report the parser's syntax error as file:line:col and free the parser.
+ * Reader errors (bad UTF-8, control characters) carry a byte offset, not a
+ * mark: the position is counted from data. */
+static enum err_code plan_yaml_error(const char *name, const char *data,
+                                     yaml_parser_t *parser, struct buf *diags,
+                                     struct err *e)
+{
+    int line = (int)parser->problem_mark.line + 1;
+    int col = (int)parser->problem_mark.column + 1;
+    const char *problem = parser->problem ? parser->problem : "bad YAML";
+    const char *context = parser->context ? parser->context : "";
+    char where[64] = "";
+    if (*context != '\0' &&
+        (parser->context_mark.line != parser->problem_mark.line ||
+         parser->context_mark.column != parser->problem_mark.column))
+        snprintf(where, sizeof(where), " started at %d:%d",
+                 (int)parser->context_mark.line + 1,
+                 (int)parser->context_mark.column + 1);
+    if (parser->error == YAML_READER_ERROR) {
+        line = 1;
+        col = 1;
+        for (size_t i = 0; i < parser->problem_offset; i++) {
+            if (data[i] == '\n') {
+                line++;
+                col = 1;
+            } else if (((unsigned char)data[i] & 0xc0) != 0x80) {
+                col++;
+            }
+        }
+        context = "(a plan must be UTF-8 text)";
+        where[0] = '\0';
+    }
+    if (diags != NULL)
+        buf_printf(diags, "%s:%d:%d: %s%s%s%s\n", name, line, col, problem,
+                   *context ? " " : "", context, where);
+    err_set(e, ERR_PARSE, "%s:%d:%d: %s%s%s%s", name, line, col, problem,
+            *context ? " " : "", context, where);
+    yaml_parser_delete(parser);
+    return ERR_PARSE;
+}
+
 enum err_code plan_load_buffer(const char *name, const char *data, size_t len,
                                struct plan **out, struct buf *diags,
                                struct err *e)
@@ -504,26 +621,27 @@ enum err_code plan_load_buffer(const char *name, const char *data, size_t len,
     if (!yaml_parser_initialize(&parser))
         return err_set(e, ERR_NOMEM, "%s: cannot start the YAML parser", name);
     yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        int line = (int)parser.problem_mark.line + 1;
-        int col = (int)parser.problem_mark.column + 1;
-        const char *problem = parser.problem ? parser.problem : "bad YAML";
-        if (diags != NULL)
-            buf_printf(diags, "%s:%d:%d: %s%s%s\n", name, line, col, problem,
-                       parser.context ? " " : "",
-                       parser.context ? parser.context : "");
-        err_set(e, ERR_PARSE, "%s:%d:%d: %s%s%s", name, line, col, problem,
-                parser.context ? " " : "",
-                parser.context ? parser.context : "");
-        yaml_parser_delete(&parser);
-        return ERR_PARSE;
-    }
-    struct plan_reader r = {.file = name, .doc = &doc, .diags = diags, .e = e};
+    if (!yaml_parser_load(&parser, &doc))
+        return plan_yaml_error(name, data, &parser, diags, e);
+    struct plan_reader r = {.file = name, .doc = &doc};
     struct plan *p = xcalloc(1, sizeof(*p));
     p->file = xstrdup(name);
     plan_read(&r, p);
     yaml_document_delete(&doc);
+    /* A second document would be ignored silently: refuse it. */
+    if (!yaml_parser_load(&parser, &doc)) {
+        plan_flush_problems(&r, diags, e);
+        plan_free(p);
+        return plan_yaml_error(name, data, &parser, diags, e);
+    }
+    yaml_node_t *extra = yaml_document_get_root_node(&doc);
+    if (extra != NULL)
+        plan_problem(&r, extra,
+                     "a second YAML document ('---'): a plan is one "
+                     "document");
+    yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
+    plan_flush_problems(&r, diags, e);
     if (r.nproblems > 0) {
         plan_free(p);
         return ERR_PARSE;
