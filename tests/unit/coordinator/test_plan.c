@@ -1,0 +1,384 @@
+/* tests/unit/coordinator/test_plan.c: the plan reader against the fixtures
+ * in tests/data/plan/. Each X.yml has an X.expect: for ok_* the plan as
+ * read (every field, defaults included), for bad_* the exact diagnostic
+ * lines. Both plan_load and plan_load_buffer must give the same. The
+ * remaining tests cover what fixtures cannot: I/O errors and limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "buf.h"
+#include "plan.h"
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Fixtures are named relative to this directory, which the tests chdir to
+ * ($TOP/tests/data/plan; tests/run.sh sets TOP). */
+static const char plan_data_dir[] = "tests/data/plan";
+
+static int plan_setup(void **state)
+{
+    (void)state;
+    const char *top = getenv("TOP");
+    if (top != NULL && chdir(top) != 0)
+        return -1;
+    if (chdir(plan_data_dir) != 0) {
+        fprintf(stderr,
+                "test_plan: cannot find %s (run from the top of the "
+                "tree or set TOP)\n",
+                plan_data_dir);
+        return -1;
+    }
+    return 0;
+}
+
+static char *plan_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_add(&b, chunk, n);
+    fclose(f);
+    if (len != NULL)
+        *len = b.len;
+    if (b.data == NULL)
+        buf_adds(&b, "");
+    return buf_detach(&b);
+}
+
+static void plan_dump_ms(struct buf *b, const char *what, int64_t ms)
+{
+    buf_printf(b, "%s: %" PRId64 "ms\n", what, ms);
+}
+
+/* The plan as text: every field, in a fixed order. */
+static void plan_dump(const struct plan *p, struct buf *b)
+{
+    buf_printf(b, "file: %s\nname: %s\nhosts: %s\n", p->file, p->name,
+               p->hosts);
+    char *vars = json_dumps(p->vars, JSON_SORT_KEYS | JSON_COMPACT);
+    buf_printf(b, "vars: %s\n", vars);
+    free(vars);
+    buf_adds(b, "waves:");
+    for (size_t i = 0; i < p->nwaves; i++) {
+        if (p->waves[i].percent > 0)
+            buf_printf(b, " %d%%", p->waves[i].percent);
+        else
+            buf_printf(b, " %d", p->waves[i].count);
+    }
+    buf_adds(b, p->nwaves == 0 ? " (one wave)\n" : "\n");
+    for (size_t i = 0; i < p->nsteps; i++) {
+        const struct plan_step *st = &p->steps[i];
+        buf_printf(b, "step %zu at %d:%d\n  name: %s\n  run: %s\n", i + 1,
+                   st->pos.line, st->pos.col, st->name, st->run);
+        plan_dump_ms(b, "  timeout", st->timeout_ms);
+    }
+    for (size_t i = 0; i < p->nchecks; i++) {
+        const struct plan_check *c = &p->checks[i];
+        buf_printf(b, "check %zu at %d:%d\n  http: %s\n  status: %ld\n", i + 1,
+                   c->pos.line, c->pos.col, c->http, c->expect_status);
+        plan_dump_ms(b, "  timeout", c->timeout_ms);
+    }
+    plan_dump_ms(b, "interval", p->interval_ms);
+    plan_dump_ms(b, "min_healthy_time", p->min_healthy_ms);
+    plan_dump_ms(b, "healthy_deadline", p->healthy_deadline_ms);
+}
+
+static int plan_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* What one fixture gives, as text; returns the load result. */
+static enum err_code plan_run_fixture(const char *yml, bool from_buffer,
+                                      struct buf *got, struct err *e)
+{
+    struct buf diags;
+    buf_init(&diags, BUF_UNLIMITED);
+    struct plan *p = (struct plan *)&diags; /* must be reset to NULL */
+    enum err_code rc;
+    if (from_buffer) {
+        size_t len = 0;
+        char *data = plan_slurp(yml, &len);
+        assert_non_null(data);
+        rc = plan_load_buffer(yml, data, len, &p, &diags, e);
+        free(data);
+    } else {
+        rc = plan_load(yml, &p, &diags, e);
+    }
+    if (rc == ERR_OK) {
+        assert_non_null(p);
+        assert_int_equal(diags.len, 0);
+        plan_dump(p, got);
+        plan_free(p);
+    } else {
+        assert_null(p);
+        buf_adds(got, buf_cstr(&diags));
+    }
+    buf_release(&diags);
+    return rc;
+}
+
+static void plan_check_fixture(const char *yml)
+{
+    size_t n = strlen(yml);
+    char expect_path[512];
+    snprintf(expect_path, sizeof(expect_path), "%.*s.expect", (int)(n - 4),
+             yml);
+    char *want = plan_slurp(expect_path, NULL);
+    if (want == NULL)
+        fail_msg("%s has no %s", yml, expect_path);
+    bool bad = strncmp(yml, "bad_", 4) == 0;
+    if (!bad && strncmp(yml, "ok_", 3) != 0)
+        fail_msg("%s: fixtures are named ok_*.yml or bad_*.yml", yml);
+
+    for (int from_buffer = 0; from_buffer < 2; from_buffer++) {
+        struct buf got;
+        buf_init(&got, BUF_UNLIMITED);
+        struct err e = {0};
+        enum err_code rc = plan_run_fixture(yml, from_buffer, &got, &e);
+        if (bad && rc != ERR_PARSE)
+            fail_msg("%s: loaded (%d), want ERR_PARSE", yml, rc);
+        if (!bad && rc != ERR_OK)
+            fail_msg("%s: %s", yml, e.msg);
+        if (strcmp(buf_cstr(&got), want) != 0)
+            fail_msg("%s (%s): got\n%s\nwant\n%s", yml,
+                     from_buffer ? "buffer" : "file", buf_cstr(&got), want);
+        if (bad) {
+            /* e holds the first problem, as printed first */
+            size_t first = strcspn(want, "\n");
+            assert_int_equal(e.code, ERR_PARSE);
+            if (strlen(e.msg) != first || strncmp(e.msg, want, first) != 0)
+                fail_msg("%s: e.msg '%s' is not the first line", yml, e.msg);
+        }
+        buf_release(&got);
+    }
+    free(want);
+}
+
+static void test_plan_fixtures(void **state)
+{
+    (void)state;
+    DIR *d = opendir(".");
+    assert_non_null(d);
+    char *names[256];
+    size_t n = 0, nbad = 0, nok = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len > 4 && strcmp(de->d_name + len - 4, ".yml") == 0) {
+            assert_true(n < sizeof(names) / sizeof(names[0]));
+            names[n++] = xstrdup(de->d_name);
+        }
+    }
+    closedir(d);
+    qsort(names, n, sizeof(names[0]), plan_name_cmp);
+    for (size_t i = 0; i < n; i++) {
+        print_message("fixture %s\n", names[i]);
+        plan_check_fixture(names[i]);
+        if (strncmp(names[i], "bad_", 4) == 0)
+            nbad++;
+        else
+            nok++;
+        free(names[i]);
+    }
+    /* the fixtures really were found */
+    assert_true(nok >= 3);
+    assert_true(nbad >= 20);
+}
+
+static struct plan *plan_ok(const char *yaml)
+{
+    struct plan *p = NULL;
+    struct err e = {0};
+    if (plan_load_buffer("mem.yml", yaml, strlen(yaml), &p, NULL, &e) != ERR_OK)
+        fail_msg("%s", e.msg);
+    return p;
+}
+
+static void test_plan_defaults(void **state)
+{
+    (void)state;
+    struct plan *p = plan_ok("steps:\n  - run: 'true'\n");
+    assert_string_equal(p->file, "mem.yml");
+    assert_string_equal(p->name, "plan");
+    assert_string_equal(p->hosts, "all");
+    assert_true(json_is_object(p->vars));
+    assert_int_equal(json_object_size(p->vars), 0);
+    assert_int_equal(p->nwaves, 0);
+    assert_null(p->waves);
+    assert_int_equal(p->nsteps, 1);
+    assert_string_equal(p->steps[0].name, "true"); /* the command */
+    assert_string_equal(p->steps[0].run, "true");
+    assert_int_equal(p->steps[0].timeout_ms, 0);
+    assert_int_equal(p->nchecks, 0);
+    assert_int_equal(p->interval_ms, 2000);
+    assert_int_equal(p->min_healthy_ms, 0);
+    assert_int_equal(p->healthy_deadline_ms, 120000);
+    plan_free(p);
+
+    /* a check's defaults */
+    p = plan_ok("steps: [{run: x}]\nhealth: {checks: [{http: 'http://h/'}]}");
+    assert_int_equal(p->nchecks, 1);
+    assert_int_equal(p->checks[0].expect_status, 200);
+    assert_int_equal(p->checks[0].timeout_ms, 0);
+    assert_int_equal(p->checks[0].pos.line, 2);
+    assert_int_equal(p->checks[0].pos.col, 19);
+    plan_free(p);
+    plan_free(NULL);
+}
+
+static void test_plan_vars_types(void **state)
+{
+    (void)state;
+    struct plan *p = plan_ok("vars:\n"
+                             "  i: 42\n  neg: -7\n  f: 2.5\n  t: true\n"
+                             "  y: yes\n  n: no\n  nul: ~\n  s: '42'\n"
+                             "  word: hello\n  list: [1, a]\n"
+                             "  version: \"{{ x }}\"\n"
+                             "steps: [{run: x}]\n");
+    json_t *v = p->vars;
+    assert_true(json_is_integer(json_object_get(v, "i")));
+    assert_int_equal(json_integer_value(json_object_get(v, "i")), 42);
+    assert_int_equal(json_integer_value(json_object_get(v, "neg")), -7);
+    assert_true(json_is_real(json_object_get(v, "f")));
+    assert_true(json_is_true(json_object_get(v, "t")));
+    assert_true(json_is_true(json_object_get(v, "y")));
+    assert_true(json_is_false(json_object_get(v, "n")));
+    assert_true(json_is_null(json_object_get(v, "nul")));
+    /* quoted scalars stay strings */
+    assert_true(json_is_string(json_object_get(v, "s")));
+    assert_string_equal(json_string_value(json_object_get(v, "word")), "hello");
+    assert_int_equal(json_array_size(json_object_get(v, "list")), 2);
+    /* templates in vars stay unrendered */
+    assert_string_equal(json_string_value(json_object_get(v, "version")),
+                        "{{ x }}");
+    plan_free(p);
+}
+
+static void test_plan_io_errors(void **state)
+{
+    (void)state;
+    struct plan *p = (struct plan *)&p;
+    struct err e = {0};
+    assert_int_equal(plan_load("no_such_plan.yml", &p, NULL, &e), ERR_SYS);
+    assert_null(p);
+    assert_non_null(strstr(e.msg, "cannot open plan no_such_plan.yml"));
+    assert_non_null(strstr(e.msg, "No such file"));
+
+    /* a directory opens but does not read */
+    err_clear(&e);
+    assert_int_equal(plan_load(".", &p, NULL, &e), ERR_SYS);
+    assert_null(p);
+    assert_non_null(strstr(e.msg, "cannot read plan ."));
+}
+
+static void test_plan_too_large(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/drover-test-plan-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    assert_non_null(f);
+    fputs("steps:\n  - run: x\n", f);
+    /* a comment that takes the file past 4 MiB */
+    fputc('#', f);
+    for (int i = 0; i < 4 * 1024 * 1024; i++)
+        fputc('x', f);
+    fputc('\n', f);
+    fclose(f);
+    struct plan *p = NULL;
+    struct err e = {0};
+    assert_int_equal(plan_load(path, &p, NULL, &e), ERR_LIMIT);
+    assert_null(p);
+    assert_non_null(strstr(e.msg, "plan larger than 4194304 bytes"));
+    unlink(path);
+}
+
+static void test_plan_many_problems(void **state)
+{
+    (void)state;
+    /* 150 unknown keys: the first 100 are listed, the rest counted */
+    struct buf y;
+    buf_init(&y, BUF_UNLIMITED);
+    buf_adds(&y, "steps: [{run: x}]\n");
+    for (int i = 0; i < 150; i++)
+        buf_printf(&y, "key%03d: 1\n", i);
+    struct buf diags;
+    buf_init(&diags, BUF_UNLIMITED);
+    struct plan *p = NULL;
+    struct err e = {0};
+    assert_int_equal(
+        plan_load_buffer("many.yml", y.data, y.len, &p, &diags, &e), ERR_PARSE);
+    size_t lines = 0;
+    for (const char *c = buf_cstr(&diags); *c; c++)
+        lines += *c == '\n';
+    assert_int_equal(lines, 101);
+    assert_non_null(strstr(buf_cstr(&diags),
+                           "many.yml:2:1: unknown key 'key000' in the plan\n"));
+    assert_non_null(
+        strstr(buf_cstr(&diags), "many.yml:101:1: unknown key 'key099'"));
+    assert_null(strstr(buf_cstr(&diags), "key100"));
+    assert_non_null(
+        strstr(buf_cstr(&diags), "many.yml: 50 more problems not shown\n"));
+    assert_string_equal(e.msg,
+                        "many.yml:2:1: unknown key 'key000' in the plan");
+    buf_release(&diags);
+    buf_release(&y);
+}
+
+static void test_plan_no_diags(void **state)
+{
+    (void)state;
+    /* diags is optional: e alone still says what and where */
+    const char *y = "steps:\n  - name: a\n";
+    struct plan *p = NULL;
+    struct err e = {0};
+    assert_int_equal(plan_load_buffer("x.yml", y, strlen(y), &p, NULL, &e),
+                     ERR_PARSE);
+    assert_string_equal(e.msg, "x.yml:2:5: step 1 has no 'run' command");
+
+    /* a syntax error too */
+    err_clear(&e);
+    y = "steps: [\n";
+    assert_int_equal(plan_load_buffer("x.yml", y, strlen(y), &p, NULL, &e),
+                     ERR_PARSE);
+    assert_null(p);
+    assert_true(strncmp(e.msg, "x.yml:2:1: ", 11) == 0);
+
+    /* NUL bytes and control characters are reader errors with a place */
+    err_clear(&e);
+    const char nul[] = "steps:\n  - run: a\0b\n";
+    assert_int_equal(
+        plan_load_buffer("x.yml", nul, sizeof(nul) - 1, &p, NULL, &e),
+        ERR_PARSE);
+    assert_string_equal(e.msg, "x.yml:2:11: control characters are not "
+                               "allowed (a plan must be UTF-8 text)");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plan_fixtures),
+        cmocka_unit_test(test_plan_defaults),
+        cmocka_unit_test(test_plan_vars_types),
+        cmocka_unit_test(test_plan_io_errors),
+        cmocka_unit_test(test_plan_too_large),
+        cmocka_unit_test(test_plan_many_problems),
+        cmocka_unit_test(test_plan_no_diags),
+    };
+    return cmocka_run_group_tests(tests, plan_setup, NULL);
+}
