@@ -1,0 +1,97 @@
+/* coordinator/sshopt.c: SSH flags shared by the commands that reach
+ * hosts. */
+#include "sshopt.h"
+
+#include "duration.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct option sshopt_long[SSHOPT_COUNT] = {
+    {"user", required_argument, NULL, SSHOPT_USER},
+    {"key", required_argument, NULL, SSHOPT_KEY},
+    {"known-hosts", required_argument, NULL, SSHOPT_KNOWN_HOSTS},
+    {"accept-new", no_argument, NULL, SSHOPT_ACCEPT_NEW},
+    {"connect-timeout", required_argument, NULL, SSHOPT_CONNECT_TIMEOUT},
+    {"handshakes-per-target", required_argument, NULL, SSHOPT_HANDSHAKES},
+};
+
+const char sshopt_usage[] =
+    "  --user USER              login user when the inventory has no "
+    "ansible_user\n"
+    "  --key FILE               private key, ed25519 or ECDSA (default "
+    "~/.ssh/id_ed25519,\n"
+    "                           else ssh-agent)\n"
+    "  --known-hosts FILE       OpenSSH known_hosts (default "
+    "~/.ssh/known_hosts)\n"
+    "  --accept-new             trust unknown hosts on first use and record "
+    "them\n"
+    "  --connect-timeout DUR    connect + handshake + auth (default 10s)\n"
+    "  --handshakes-per-target N  concurrent handshakes per address:port "
+    "(default 8)\n";
+
+size_t sshopt_append(struct option *opts, size_t n)
+{
+    for (size_t i = 0; i < SSHOPT_COUNT; i++)
+        opts[n++] = sshopt_long[i];
+    memset(&opts[n], 0, sizeof(opts[n]));
+    return n;
+}
+
+bool sshopt_is(int opt)
+{
+    return opt >= SSHOPT_USER && opt <= SSHOPT_HANDSHAKES;
+}
+
+enum err_code sshopt_apply(struct ssh_options *o, int opt, const char *arg,
+                           struct err *e)
+{
+    switch (opt) {
+    case SSHOPT_USER:
+        if (arg == NULL || *arg == '\0')
+            return err_set(e, ERR_USAGE, "--user: expected a user name");
+        o->user = arg;
+        return ERR_OK;
+    case SSHOPT_KEY:
+        if (arg == NULL || *arg == '\0')
+            return err_set(e, ERR_USAGE, "--key: expected a key file");
+        o->key_file = arg;
+        return ERR_OK;
+    case SSHOPT_KNOWN_HOSTS:
+        if (arg == NULL || *arg == '\0')
+            return err_set(e, ERR_USAGE,
+                           "--known-hosts: expected a known_hosts file");
+        o->known_hosts = arg;
+        return ERR_OK;
+    case SSHOPT_ACCEPT_NEW:
+        o->accept_new = true;
+        return ERR_OK;
+    case SSHOPT_CONNECT_TIMEOUT: {
+        struct err de = {0};
+        int64_t ms;
+        if (duration_parse(arg, &ms, &de) != ERR_OK)
+            return err_set(e, ERR_USAGE, "--connect-timeout: %s", de.msg);
+        if (ms <= 0)
+            return err_set(e, ERR_USAGE,
+                           "--connect-timeout: must be more than 0");
+        o->connect_timeout_ms = ms;
+        return ERR_OK;
+    }
+    case SSHOPT_HANDSHAKES: {
+        char *end = NULL;
+        errno = 0;
+        long n = strtol(arg ? arg : "", &end, 10);
+        if (errno != 0 || end == arg || *end != '\0' || n < 1 || n > 1000)
+            return err_set(
+                e, ERR_USAGE,
+                "--handshakes-per-target: expected a number 1..1000, "
+                "not '%s'",
+                arg ? arg : "");
+        o->handshakes_per_target = (int)n;
+        return ERR_OK;
+    }
+    default:
+        return err_set(e, ERR_USAGE, "unknown ssh option %d", opt);
+    }
+}
