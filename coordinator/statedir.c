@@ -1,0 +1,215 @@
+/* coordinator/statedir.c: find, create and check the state directory, and
+ * write its files durably. */
+#include "statedir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char *statedir_default(void)
+{
+    const char *env = getenv("DROVER_STATE_DIR");
+    if (env != NULL && *env != '\0')
+        return xstrdup(env);
+    if (geteuid() == 0)
+        return xstrdup("/var/lib/drover");
+    const char *xdg = getenv("XDG_STATE_HOME");
+    if (xdg != NULL && xdg[0] == '/')
+        return xasprintf("%s/drover", xdg);
+    const char *home = getenv("HOME");
+    return xasprintf("%s/.local/state/drover",
+                     home != NULL && *home != '\0' ? home : ".");
+}
+
+/* mkdir -p with 0700 for the directories we create. */
+static enum err_code statedir_mkdirs(const char *path, struct err *e)
+{
+    char *p = xstrdup(path);
+    for (char *s = p + 1; *s != '\0'; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+            err_sys(e, "state dir: cannot create %s", p);
+            free(p);
+            return ERR_SYS;
+        }
+        *s = '/';
+    }
+    free(p);
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return err_sys(e, "state dir: cannot create %s", path);
+    return ERR_OK;
+}
+
+static enum err_code statedir_check(const char *path, struct err *e)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return err_sys(e, "state dir %s", path);
+    if (!S_ISDIR(st.st_mode))
+        return err_set(e, ERR_INVALID,
+                       "state dir %s is not a directory; pass --state-dir DIR",
+                       path);
+    if (st.st_uid != geteuid())
+        return err_set(e, ERR_INVALID,
+                       "state dir %s belongs to uid %u, not to us (uid %u); "
+                       "use your own with --state-dir DIR",
+                       path, (unsigned)st.st_uid, (unsigned)geteuid());
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return err_set(e, ERR_INVALID,
+                       "state dir %s is writable by group or others; "
+                       "run `chmod 700 %s`",
+                       path, path);
+    return ERR_OK;
+}
+
+enum err_code statedir_open(const char *flag, char **out, struct err *e)
+{
+    char *path = flag != NULL ? xstrdup(flag) : statedir_default();
+    if (*path == '\0') {
+        free(path);
+        return err_set(e, ERR_USAGE, "--state-dir: empty path");
+    }
+    if (statedir_mkdirs(path, e) != ERR_OK ||
+        statedir_check(path, e) != ERR_OK) {
+        free(path);
+        return e->code;
+    }
+    *out = path;
+    return ERR_OK;
+}
+
+enum err_code statedir_sub(const char *dir, const char *sub, char **out,
+                           struct err *e)
+{
+    char *path = xasprintf("%s/%s", dir, sub);
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        err_sys(e, "state dir: cannot create %s", path);
+        free(path);
+        return ERR_SYS;
+    }
+    if (statedir_check(path, e) != ERR_OK) {
+        free(path);
+        return e->code;
+    }
+    *out = path;
+    return ERR_OK;
+}
+
+enum err_code statedir_sync_parent(const char *path, struct err *e)
+{
+    char *copy = xstrdup(path);
+    const char *dir = dirname(copy);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        err_sys(e, "state dir: cannot open %s to fsync it", dir);
+        free(copy);
+        return ERR_SYS;
+    }
+    enum err_code rc = ERR_OK;
+    if (fsync(fd) != 0)
+        rc = err_sys(e, "state dir: fsync of %s failed", dir);
+    close(fd);
+    free(copy);
+    return rc;
+}
+
+enum err_code statedir_write_durable(const char *path, const void *data,
+                                     size_t n, struct err *e)
+{
+    char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+    int fd =
+        open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        err_sys(e, "cannot create %s", tmp);
+        free(tmp);
+        return ERR_SYS;
+    }
+    const char *p = data;
+    size_t left = n;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            err_sys(e, "cannot write %s", tmp);
+            goto fail;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        err_sys(e, "fsync of %s failed (the disk cannot be trusted; stop)",
+                tmp);
+        goto fail;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        err_sys(e, "cannot close %s", tmp);
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        err_sys(e, "cannot rename %s to %s", tmp, path);
+        goto fail;
+    }
+    free(tmp);
+    return statedir_sync_parent(path, e);
+fail:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    free(tmp);
+    return e != NULL ? e->code : ERR_SYS;
+}
+
+enum err_code statedir_read(const char *path, char **out, struct err *e)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return err_set(e, ERR_NOTFOUND, "%s does not exist", path);
+        return err_sys(e, "cannot open %s", path);
+    }
+    char *buf = xmalloc(STATEDIR_FILE_MAX + 1);
+    size_t len = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + len, STATEDIR_FILE_MAX + 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            err_sys(e, "cannot read %s", path);
+            close(fd);
+            free(buf);
+            return ERR_SYS;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+        if (len > STATEDIR_FILE_MAX) {
+            close(fd);
+            free(buf);
+            return err_set(e, ERR_LIMIT, "%s is larger than %d bytes", path,
+                           STATEDIR_FILE_MAX);
+        }
+    }
+    close(fd);
+    buf[len] = '\0';
+    *out = buf;
+    return ERR_OK;
+}
+
+bool statedir_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64 || name[0] == '.')
+        return false;
+    return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                        "0123456789._-") == n;
+}
