@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -123,12 +124,23 @@ static void job_sigchld(struct loop *l, int signo, void *arg)
             break;
         }
     }
+    /* a reaped grandchild may have been the last of a killed group */
+    for (struct job *j = t->jobs, *next; j != NULL; j = next) {
+        next = j->next;
+        if (j->reaped && j->kill_pending)
+            job_check_done(j);
+    }
 }
 
 struct job_table *job_table_new(struct loop *l, struct err *e)
 {
     struct job_table *t = xcalloc(1, sizeof(*t));
     t->loop = l;
+    /* orphaned grandchildren come to us, not to init: we reap them, so a
+     * killed group is seen to be gone at once, and no zombie lingers in a
+     * container whose init does not reap */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+        log_warn("prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
     if (loop_signal(l, SIGCHLD, job_sigchld, t, e) < 0) {
         free(t);
         return NULL;
