@@ -17,9 +17,16 @@
 
 enum gate_state { GATE_WAITING, GATE_SOAKING, GATE_HEALTHY, GATE_FAILED };
 
+/* A command check in flight (the token the exec ops report with). */
+struct gate_exec {
+    struct gate_check *c; /* the check */
+    bool running;         /* started, not yet reported or cancelled */
+};
+
 /* One check of the gate and what it last said. */
 struct gate_check {
     struct gate *g;           /* owner */
+    struct gate_exec exec;    /* a command check's run */
     size_t idx;               /* index in the spec */
     struct probe *probe;      /* in flight, or NULL */
     struct probe_result last; /* last outcome (body not kept) */
@@ -29,26 +36,29 @@ struct gate_check {
 };
 
 struct gate {
-    struct health *health;        /* probes go through it */
-    struct loop *loop;            /* timers */
-    const struct gate_spec *spec; /* borrowed */
-    const char *host;             /* borrowed, for messages */
-    gate_done_fn *fn;             /* verdict */
-    void *arg;                    /* passed to fn */
-    gate_probe_fn *on_probe;      /* observer of every probe, or NULL */
-    void *probe_arg;              /* passed to on_probe */
-    struct loop_timer tick;       /* next round */
-    struct loop_timer deadline;   /* healthy_deadline */
-    int64_t interval_ms;          /* effective interval */
-    int64_t deadline_ms;          /* effective deadline */
-    int64_t start_ms;             /* gate_start */
-    int64_t round_ms;             /* start of the current round */
-    int64_t soak_ms;              /* soak start, -1 when not soaking */
-    unsigned rounds;              /* rounds started */
-    unsigned regressions;         /* soaks reset */
-    size_t pending;               /* probes of this round still out */
-    enum gate_state state;        /* see gate_state() */
-    struct gate_check checks[];   /* one per spec check */
+    struct health *health;            /* probes go through it */
+    struct loop *loop;                /* timers */
+    const struct gate_spec *spec;     /* borrowed */
+    const char *host;                 /* borrowed, for messages */
+    gate_done_fn *fn;                 /* verdict */
+    void *arg;                        /* passed to fn */
+    gate_probe_fn *on_probe;          /* observer of every probe, or NULL */
+    void *probe_arg;                  /* passed to on_probe */
+    const struct gate_exec_ops *xops; /* runs command checks, or NULL */
+    void *xarg;                       /* passed to xops */
+    size_t next_cmd;        /* where to look for this round's next command */
+    struct loop_timer tick; /* next round */
+    struct loop_timer deadline; /* healthy_deadline */
+    int64_t interval_ms;        /* effective interval */
+    int64_t deadline_ms;        /* effective deadline */
+    int64_t start_ms;           /* gate_start */
+    int64_t round_ms;           /* start of the current round */
+    int64_t soak_ms;            /* soak start, -1 when not soaking */
+    unsigned rounds;            /* rounds started */
+    unsigned regressions;       /* soaks reset */
+    size_t pending;             /* probes of this round still out */
+    enum gate_state state;      /* see gate_state() */
+    struct gate_check checks[]; /* one per spec check */
 };
 
 static const char *gate_state_str(enum gate_state s)
@@ -77,11 +87,21 @@ static void gate_state(struct gate *g, enum gate_state to, const char *why)
     g->state = to;
 }
 
+static bool gate_is_command(const struct check_spec *c)
+{
+    return c->http == NULL && c->command != NULL;
+}
+
 static void gate_cancel_probes(struct gate *g)
 {
     for (size_t i = 0; i < g->spec->nchecks; i++) {
-        probe_cancel(g->checks[i].probe);
-        g->checks[i].probe = NULL;
+        struct gate_check *c = &g->checks[i];
+        probe_cancel(c->probe);
+        c->probe = NULL;
+        if (c->exec.running) {
+            c->exec.running = false;
+            g->xops->cancel(&c->exec, g->xarg);
+        }
     }
     g->pending = 0;
 }
@@ -118,6 +138,37 @@ static void gate_finish(struct gate *g, bool healthy, size_t check,
 static void gate_probe_done(const struct probe_result *r, void *arg);
 static void gate_round_done(struct gate *g);
 
+/* Start this round's next command check, if any. Commands of one host
+ * run one after the other: its connection runs one command at a time. */
+static void gate_next_command(struct gate *g)
+{
+    size_t i = g->next_cmd;
+    while (i < g->spec->nchecks && !gate_is_command(&g->spec->checks[i]))
+        i++;
+    if (i >= g->spec->nchecks)
+        return;
+    g->next_cmd = i + 1;
+    const struct check_spec *cs = &g->spec->checks[i];
+    struct gate_check *c = &g->checks[i];
+    if (g->xops == NULL) {
+        struct probe_result r;
+        memset(&r, 0, sizeof(r));
+        r.verdict = PROBE_FAIL;
+        r.body = "";
+        snprintf(r.reason, sizeof(r.reason),
+                 "no transport to run command checks on");
+        gate_probe_done(&r, c);
+        return;
+    }
+    struct exec_spec s = {
+        .command = cs->command,
+        .timeout_ms =
+            cs->timeout_ms > 0 ? cs->timeout_ms : HEALTH_DEFAULT_TIMEOUT_MS,
+    };
+    c->exec.running = true;
+    g->xops->start(&c->exec, g->host, &s, g->xarg);
+}
+
 static void gate_tick(struct loop *l, struct loop_timer *t, void *arg)
 {
     (void)l;
@@ -125,13 +176,17 @@ static void gate_tick(struct loop *l, struct loop_timer *t, void *arg)
     struct gate *g = arg;
     g->round_ms = clock_mono_ms();
     g->rounds++;
-    g->pending = g->spec->nchecks;
-    /* All checks of a round go out together. A probe never calls back
-     * from inside health_probe, so pending cannot drop to 0 here. */
+    g->next_cmd = 0;
+    /* One more than the checks while starting them: a result reported
+     * from inside a start cannot end the round under our feet. */
+    g->pending = g->spec->nchecks + 1;
+    /* All HTTP checks of a round go out together. */
     for (size_t i = 0; i < g->spec->nchecks; i++)
-        g->checks[i].probe = health_probe(g->health, &g->spec->checks[i],
-                                          gate_probe_done, &g->checks[i]);
-    if (g->spec->nchecks == 0) /* nothing to wait for: judged at once */
+        if (!gate_is_command(&g->spec->checks[i]))
+            g->checks[i].probe = health_probe(g->health, &g->spec->checks[i],
+                                              gate_probe_done, &g->checks[i]);
+    gate_next_command(g);
+    if (--g->pending == 0)
         gate_round_done(g);
 }
 
@@ -188,8 +243,39 @@ static void gate_probe_done(const struct probe_result *r, void *arg)
         c->bad_since = g->round_ms;
     if (g->on_probe != NULL)
         g->on_probe(g->host, c->idx, r, g->probe_arg);
-    if (--g->pending == 0)
+    g->pending--;
+    if (gate_is_command(&g->spec->checks[c->idx])) {
+        g->pending++; /* held, as in gate_tick */
+        gate_next_command(g);
+        g->pending--;
+    }
+    if (g->pending == 0)
         gate_round_done(g);
+}
+
+void gate_exec_done(struct gate_exec *x, const struct exec_result *r)
+{
+    if (!x->running)
+        return;
+    x->running = false;
+    struct probe_result pr;
+    memset(&pr, 0, sizeof(pr));
+    pr.body = "";
+    pr.latency_ms = r->elapsed_ms;
+    exec_result_str(r, pr.reason, sizeof(pr.reason));
+    if (exec_result_ok(r))
+        pr.verdict = PROBE_PASS;
+    else if (r->end == EXEC_TIMEOUT || r->end == EXEC_FAILED)
+        pr.verdict = PROBE_NOT_YET; /* the host may still be coming up */
+    else
+        pr.verdict = PROBE_FAIL;
+    gate_probe_done(&pr, x->c);
+}
+
+void gate_set_exec(struct gate *g, const struct gate_exec_ops *ops, void *arg)
+{
+    g->xops = ops;
+    g->xarg = arg;
 }
 
 /* The deadline passed: fail with the most telling evidence. */
@@ -257,6 +343,7 @@ struct gate *gate_start(struct health *h, struct loop *l,
         g->checks[i].g = g;
         g->checks[i].idx = i;
         g->checks[i].bad_since = -1;
+        g->checks[i].exec.c = &g->checks[i];
     }
     loop_timer_init(&g->tick, gate_tick, g);
     loop_timer_init(&g->deadline, gate_deadline, g);

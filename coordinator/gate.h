@@ -7,6 +7,7 @@
 #define DROVER_GATE_H
 
 #include "health.h"
+#include "transport.h"
 
 struct gate;
 
@@ -51,5 +52,23 @@ void gate_free(struct gate *g);
 typedef void gate_probe_fn(const char *host, size_t check,
                            const struct probe_result *r, void *arg);
 void gate_on_probe(struct gate *g, gate_probe_fn *fn, void *arg);
+
+/* Command checks (check_spec.command) run on the host through the
+ * transport connection the caller owns. The gate runs at most one command
+ * at a time per host (a conn runs one command at a time): start runs s on
+ * host and reports once with gate_exec_done(x, ...), from the loop or from
+ * inside start; cancel abandons it (no report afterwards). A gate with
+ * command checks and no exec ops fails those checks. Verdicts: exit 0
+ * pass; a timeout or a lost connection not yet; any other exit or a signal
+ * fail. Call gate_set_exec right after gate_start. */
+struct gate_exec;
+struct gate_exec_ops {
+    void (*start)(struct gate_exec *x, const char *host,
+                  const struct exec_spec *s, void *arg);
+    void (*cancel)(struct gate_exec *x, void *arg);
+};
+void gate_set_exec(struct gate *g, const struct gate_exec_ops *ops, void *arg);
+/* Report the command started with x; ignored once x was cancelled. */
+void gate_exec_done(struct gate_exec *x, const struct exec_result *r);
 
 #endif

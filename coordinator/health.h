@@ -24,7 +24,8 @@ struct check_json {
 };
 
 /* One check, already templated for its host (strings borrowed for the
- * duration of the probe or gate). Only http is required; every other field
+ * duration of the probe or gate). Only http (or command) is required; every
+ * other field
  * left zero keeps its default. Body conditions are judged only once the
  * status has passed, in the order json, body_contains, version. */
 struct check_spec {
@@ -46,6 +47,9 @@ struct check_spec {
                                       body's JSON "version" field, or the
                                       whole body trimmed */
     const char *label;             /* name in evidence; NULL: URL path */
+    const char *command;           /* with http NULL: a command check, run
+                                      on the host by its gate (exit 0 =
+                                      pass; gate.h, gate_set_exec) */
 };
 
 enum {
@@ -88,7 +92,8 @@ size_t health_inflight(const struct health *h);
 const char *probe_verdict_str(enum probe_verdict v);
 
 /* The name of a check in evidence: its label, else its URL's path
- * ("/health/ready"; never credentials or the query), into out. */
+ * ("/health/ready"; never credentials or the query), else its command
+ * (shortened), into out. */
 const char *health_check_label(const struct check_spec *c, char *out,
                                size_t outlen);
 

@@ -13,7 +13,9 @@
 #include "err.h"
 #include "gate.h"
 #include "health.h"
+#include "local.h"
 #include "loop.h"
+#include "transport.h"
 
 static struct demo demo;
 static struct loop *loop;
@@ -367,6 +369,197 @@ static void test_gate_100_hosts_cost(void **state)
     assert_true(cpu < (int64_t)rounds);
 }
 
+/* --- command checks, run for real through the local transport ---------- */
+
+/* The caller's side of command checks: one conn, one command at a time. */
+struct xctx {
+    struct transport *t;   /* the local transport */
+    struct conn *conn;     /* its conn */
+    bool opened;           /* conn is ready */
+    struct gate_exec *cur; /* the command the gate is waiting for */
+    bool busy;             /* the conn runs a command */
+    unsigned started;      /* commands started */
+    unsigned overlaps;     /* starts while busy (must stay 0) */
+};
+static struct xctx xc;
+
+static void x_opened(struct conn *c, const struct err *e, void *arg)
+{
+    (void)c;
+    (void)arg;
+    xc.opened = e == NULL;
+}
+
+static void x_output(struct conn *c, int stream, const char *data, size_t len,
+                     void *arg)
+{
+    (void)c;
+    (void)stream;
+    (void)data;
+    (void)len;
+    (void)arg;
+}
+
+static void x_done(struct conn *c, const struct exec_result *r, void *arg)
+{
+    (void)c;
+    (void)arg;
+    struct gate_exec *x = xc.cur;
+    xc.cur = NULL;
+    xc.busy = false;
+    if (x != NULL)
+        gate_exec_done(x, r);
+}
+
+static const struct conn_cb x_cb = {x_opened, x_output, x_done};
+
+static void x_start(struct gate_exec *x, const char *host,
+                    const struct exec_spec *s, void *arg)
+{
+    (void)arg;
+    assert_string_equal(host, "demo1");
+    if (xc.busy)
+        xc.overlaps++;
+    xc.started++;
+    xc.busy = true;
+    xc.cur = x;
+    struct err e = {0};
+    if (conn_exec(xc.conn, s, &e) != ERR_OK) {
+        struct exec_result r = {.end = EXEC_FAILED, .err = e};
+        xc.cur = NULL;
+        xc.busy = false;
+        gate_exec_done(x, &r);
+    }
+}
+
+static void x_cancel(struct gate_exec *x, void *arg)
+{
+    (void)arg;
+    assert_ptr_equal(x, xc.cur);
+    xc.cur = NULL; /* no report after a cancel */
+    conn_cancel(xc.conn);
+}
+
+static const struct gate_exec_ops x_ops = {x_start, x_cancel};
+
+static int x_setup(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    demo_behave(&demo, NULL);
+    if (xc.t == NULL) {
+        xc.t = local_transport_new(loop, &e);
+        assert_non_null(xc.t);
+        struct target tg = {.name = "demo1", .address = "localhost"};
+        xc.conn = transport_connect(xc.t, &tg, &x_cb, NULL);
+        run_until(&xc.opened, 2000);
+        assert_true(xc.opened);
+    }
+    /* A cancelled command from the last test must have ended. */
+    bool idle = !xc.busy;
+    int64_t end = clock_mono_ms() + 3000;
+    while (xc.busy && clock_mono_ms() < end) {
+        run_until(&idle, 50);
+    }
+    assert_false(xc.busy);
+    xc.started = xc.overlaps = 0;
+    return 0;
+}
+
+/* Gate with an HTTP check and command checks, through x_ops. */
+static struct verdict gate_cmd(struct check_spec *cs, size_t n,
+                               int64_t deadline, bool with_ops)
+{
+    struct gate_spec s = {.checks = cs,
+                          .nchecks = n,
+                          .interval_ms = 50,
+                          .healthy_deadline_ms = deadline};
+    struct verdict v;
+    memset(&v, 0, sizeof(v));
+    struct gate *g = gate_start(health, loop, &s, "demo1", on_done, &v);
+    if (with_ops)
+        gate_set_exec(g, &x_ops, NULL);
+    run_until(&v.done, deadline + 3000);
+    assert_true(v.done);
+    gate_free(g);
+    return v;
+}
+
+static void test_gate_command_checks(void **state)
+{
+    (void)state;
+    char flag[PATH_MAX + 16], cmd[PATH_MAX + 32];
+    snprintf(flag, sizeof(flag), "%s/ok", demo.dir);
+    snprintf(cmd, sizeof(cmd), "test -f %s", flag);
+    struct check_spec cs[3] = {
+        {.http = url_health},
+        {.command = "true"},
+        {.command = cmd},
+    };
+    /* Fails while the file is missing: exit 1 is the evidence. */
+    struct verdict v = gate_cmd(cs, 3, 400, true);
+    assert_false(v.r.healthy);
+    assert_int_equal(v.r.failed_check, 2);
+    assert_int_equal(v.r.last.verdict, PROBE_FAIL);
+    assert_non_null(strstr(v.r.reason, "command 'test -f "));
+    assert_non_null(strstr(v.r.reason, "': exit 1 for "));
+    assert_int_equal(xc.overlaps, 0);
+    assert_true(xc.started >= 2 * v.r.rounds - 1);
+
+    /* With the file, healthy; both commands ran each round, one at a
+     * time. */
+    assert_int_equal(x_setup(NULL), 0);
+    demo_write(flag, "");
+    v = gate_cmd(cs, 3, 2000, true);
+    assert_true(v.r.healthy);
+    assert_int_equal(xc.started, 2 * v.r.rounds);
+    assert_int_equal(xc.overlaps, 0);
+    unlink(flag);
+}
+
+static void test_gate_command_timeout_is_not_yet(void **state)
+{
+    (void)state;
+    struct check_spec cs[1] = {{.command = "sleep 5", .timeout_ms = 150}};
+    struct verdict v = gate_cmd(cs, 1, 600, true);
+    assert_false(v.r.healthy);
+    assert_int_equal(v.r.last.verdict, PROBE_NOT_YET);
+    assert_non_null(strstr(v.r.reason, "command 'sleep 5': timed out"));
+}
+
+/* The deadline passes with a command running: it is cancelled. */
+static void test_gate_command_cancelled_at_deadline(void **state)
+{
+    (void)state;
+    struct check_spec cs[1] = {{.command = "sleep 5", .timeout_ms = 5000}};
+    struct verdict v = gate_cmd(cs, 1, 300, true);
+    assert_false(v.r.healthy);
+    assert_string_equal(v.r.reason,
+                        "command 'sleep 5': no answer within healthy_deadline "
+                        "300ms");
+    assert_null(xc.cur);
+}
+
+static void test_gate_command_without_transport(void **state)
+{
+    (void)state;
+    struct check_spec cs[2] = {{.http = url_health}, {.command = "true"}};
+    struct verdict v = gate_cmd(cs, 2, 300, false);
+    assert_false(v.r.healthy);
+    assert_int_equal(v.r.failed_check, 1);
+    assert_non_null(
+        strstr(v.r.reason, "no transport to run command checks on"));
+}
+
+static int x_teardown(void **state)
+{
+    (void)state;
+    conn_close(xc.conn);
+    transport_free(xc.t);
+    memset(&xc, 0, sizeof(xc));
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +578,12 @@ int main(void)
         cmocka_unit_test_setup(test_gate_free_inside_and_before, setup),
         cmocka_unit_test_setup(test_gate_observer, setup),
         cmocka_unit_test_setup(test_gate_100_hosts_cost, setup),
+        cmocka_unit_test_setup(test_gate_command_checks, x_setup),
+        cmocka_unit_test_setup(test_gate_command_timeout_is_not_yet, x_setup),
+        cmocka_unit_test_setup(test_gate_command_cancelled_at_deadline,
+                               x_setup),
+        cmocka_unit_test_setup_teardown(test_gate_command_without_transport,
+                                        x_setup, x_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
