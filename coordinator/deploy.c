@@ -143,8 +143,8 @@ static void deploy_gate_done(const struct gate_result *r, void *arg)
     char dur[32];
     clock_fmt_duration(r->elapsed_ms, dur, sizeof(dur));
     if (r->healthy) {
-        deploy_say(h->d, "  %s: healthy after %s (%u probe rounds)",
-                   h->rh->name, dur, r->rounds);
+        deploy_say(h->d, "  %s: healthy after %s (%u probe round%s)",
+                   h->rh->name, dur, r->rounds, r->rounds == 1 ? "" : "s");
         deploy_host_final(h, DH_HEALTHY);
     } else {
         deploy_host_fail(h, DH_FAILED, "health gate: %s", r->reason);

@@ -1,0 +1,261 @@
+/* tests/unit/coordinator/test_deploy.c: the wave engine's decisions, over
+ * the real local transport: waves in order, forks bound, a failed host
+ * stops the deploy before the next wave, unreached hosts are skipped. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "buf.h"
+#include "deploy.h"
+#include "health.h"
+#include "local.h"
+#include "loop.h"
+#include "plan.h"
+#include "rollout.h"
+#include "transport.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { MAXH = 8 };
+
+struct fixture {
+    char dir[64];
+    struct plan *plan;
+    struct rollout ro;
+    struct rollout_host hosts[MAXH];
+    size_t sizes[MAXH];
+    char *cmds[MAXH][1];
+    char names[MAXH][8];
+};
+
+/* cmd with every {dir} and {host} replaced. */
+static char *expand(const char *cmd, const char *dir, const char *host)
+{
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    for (const char *p = cmd; *p;) {
+        if (strncmp(p, "{dir}", 5) == 0) {
+            buf_adds(&b, dir);
+            p += 5;
+        } else if (strncmp(p, "{host}", 6) == 0) {
+            buf_adds(&b, host);
+            p += 6;
+        } else {
+            buf_addc(&b, *p++);
+        }
+    }
+    return buf_detach(&b);
+}
+
+/* A rollout of n hosts in the given waves, each host running cmd with
+ * %s replaced by its name (borrowed into the fixture). */
+static void build(struct fixture *f, size_t n, const size_t *waves,
+                  size_t nwaves, const char *cmd_fmt)
+{
+    struct err e = {0};
+    const char *yaml = "name: t\nsteps:\n  - name: step\n    run: x\n";
+    assert_int_equal(plan_load_buffer("t.yml", yaml, strlen(yaml), &f->plan,
+                                      NULL, &e),
+                     ERR_OK);
+    memset(&f->ro, 0, sizeof(f->ro));
+    f->ro.plan = f->plan;
+    f->ro.hosts = f->hosts;
+    f->ro.nhosts = n;
+    f->ro.wave_sizes = f->sizes;
+    f->ro.nwaves = nwaves;
+    memcpy(f->sizes, waves, nwaves * sizeof(size_t));
+    size_t i = 0;
+    for (size_t w = 0; w < nwaves; w++)
+        for (size_t k = 0; k < waves[w]; k++, i++) {
+            snprintf(f->names[i], sizeof(f->names[i]), "h%zu", i + 1);
+            struct rollout_host *h = &f->hosts[i];
+            memset(h, 0, sizeof(*h));
+            h->name = f->names[i];
+            h->address = f->names[i];
+            h->wave = w;
+            f->cmds[i][0] = expand(cmd_fmt, f->dir, h->name);
+            h->cmds = f->cmds[i];
+        }
+}
+
+static void release(struct fixture *f)
+{
+    for (size_t i = 0; i < f->ro.nhosts; i++)
+        free(f->cmds[i][0]);
+    plan_free(f->plan);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/drover-deploy-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static struct deploy_result run(struct fixture *f, int forks, FILE *out)
+{
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    struct transport *t = local_transport_new(l, &e);
+    struct health *h = health_new(l, &e);
+    assert_non_null(h);
+    struct deploy_options o = {.forks = forks, .out = out};
+    struct deploy *d = deploy_new(l, &f->ro, t, h, &o);
+    struct deploy_result res;
+    assert_int_equal(deploy_run(d, &res, &e), ERR_OK);
+    deploy_free(d);
+    health_free(h);
+    transport_free(t);
+    loop_free(l);
+    return res;
+}
+
+static char *slurp(const char *dir, const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL)
+        return strdup("");
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    char chunk[512];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+        buf_add(&b, chunk, n);
+    fclose(fp);
+    return buf_detach(&b);
+}
+
+static void test_deploy_waves_in_order(void **state)
+{
+    struct fixture *f = *state;
+    size_t waves[] = {1, 2, 3};
+    build(f, 6, waves, 3, "echo {host} >> {dir}/ORDER");
+    FILE *out = tmpfile();
+    struct deploy_result res = run(f, 32, out);
+    fclose(out);
+    assert_true(res.ok);
+    assert_int_equal(res.healthy, 6);
+    assert_int_equal(res.waves_done, 3);
+    char *order = slurp(f->dir, "ORDER");
+    /* h1 alone first; h2,h3 before any of h4..h6 */
+    assert_int_equal(strncmp(order, "h1\n", 3), 0);
+    char *p4 = strstr(order, "h4"), *p2 = strstr(order, "h2"),
+         *p3 = strstr(order, "h3");
+    assert_non_null(p4);
+    assert_true(p2 < p4 && p3 < p4);
+    free(order);
+    release(f);
+}
+
+static void test_deploy_failed_host_stops_next_wave(void **state)
+{
+    struct fixture *f = *state;
+    size_t waves[] = {1, 2, 2};
+    /* h2 fails; h3 (same wave) still finishes; h4, h5 never start */
+    build(f, 5, waves, 3,
+          "cd {dir} && echo {host} >> RAN && test {host} != h2");
+    FILE *out = tmpfile();
+    struct deploy_result res = run(f, 32, out);
+    assert_false(res.ok);
+    assert_int_equal(res.healthy, 2);
+    assert_int_equal(res.failed, 1);
+    assert_int_equal(res.skipped, 2);
+    assert_int_equal(res.waves_done, 1);
+    char *ran = slurp(f->dir, "RAN");
+    assert_non_null(strstr(ran, "h3"));
+    assert_null(strstr(ran, "h4"));
+    assert_null(strstr(ran, "h5"));
+    free(ran);
+    /* the summary explains the stop */
+    rewind(out);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof(text) - 1, out);
+    text[n] = '\0';
+    fclose(out);
+    assert_non_null(strstr(text, "wave 2/3 stopped: 1 of 2 hosts failed"));
+    assert_non_null(strstr(text, "step 'step' exit 1"));
+    release(f);
+}
+
+static void test_deploy_forks_bound(void **state)
+{
+    struct fixture *f = *state;
+    size_t waves[] = {6};
+    /* each host notes how many are running at once through a lock dir */
+    build(f, 6, waves, 1,
+          "cd {dir} && echo start >> LOG && sleep 0.1 && echo end >> LOG");
+    FILE *out = tmpfile();
+    struct deploy_result res = run(f, 2, out);
+    fclose(out);
+    assert_true(res.ok);
+    char *log = slurp(f->dir, "LOG");
+    int running = 0, most = 0;
+    for (char *p = log; *p;) {
+        if (strncmp(p, "start", 5) == 0)
+            running++;
+        else
+            running--;
+        if (running > most)
+            most = running;
+        p = strchr(p, '\n');
+        if (p == NULL)
+            break;
+        p++;
+    }
+    free(log);
+    assert_int_equal(most, 2);
+    release(f);
+}
+
+static void test_deploy_output_capped_and_shown(void **state)
+{
+    struct fixture *f = *state;
+    size_t waves[] = {1};
+    build(f, 1, waves, 1,
+          "head -c 100000 /dev/zero | tr '\\0' x; echo; exit 4");
+    FILE *out = tmpfile();
+    struct deploy_result res = run(f, 1, out);
+    assert_false(res.ok);
+    rewind(out);
+    static char text[200000];
+    size_t n = fread(text, 1, sizeof(text) - 1, out);
+    text[n] = '\0';
+    fclose(out);
+    assert_non_null(strstr(text, "output of h1 (65536 bytes, cut)"));
+    assert_non_null(strstr(text, "[output cut at 65536 bytes"));
+    release(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_deploy_waves_in_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_deploy_failed_host_stops_next_wave, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_forks_bound, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_output_capped_and_shown,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
