@@ -1,19 +1,460 @@
-/* coordinator/cmd_run.c: placeholder until the engine lands. */
+/* coordinator/cmd_run.c: `drover run`: one command on many hosts over ssh,
+ * like pdsh. Each output line is prefixed with its host; every host gets a
+ * result line, then a summary; the exit status says whether all went
+ * well (0), some failed (EXIT_FAILED) or only some were unreachable
+ * (EXIT_UNREACHABLE). Results on stdout, logs and remote stderr on
+ * stderr. --forks bounds the hosts in flight. */
+#include "buf.h"
+#include "clock.h"
 #include "cmd.h"
+#include "duration.h"
+#include "inventory.h"
+#include "log.h"
+#include "loop.h"
+#include "ssh.h"
+#include "sshopt.h"
+#include "transport.h"
 
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    RUN_FORKS_DEFAULT = 32,
+    RUN_FORKS_MAX = 10000,
+    RUN_LINE_MAX = 64 * 1024, /* a longer line is printed in pieces */
+    RUN_INV_MAX = 16          /* -i given at most this often */
+};
+
+enum run_state {
+    RUN_WAITING,    /* not started (--forks) */
+    RUN_ACTIVE,     /* connecting or running */
+    RUN_OK,         /* exit 0 */
+    RUN_FAILED,     /* non-zero exit, signal, timeout, host key, auth */
+    RUN_UNREACHABLE /* could not connect */
+};
+
+struct run;
+
+struct run_host {
+    struct run *run;      /* owner */
+    const char *name;     /* inventory_hostname (borrowed) */
+    char *address;        /* ansible_host or the name */
+    int port;             /* ansible_port, 0: default */
+    char *user;           /* ansible_user, NULL: default */
+    struct conn *conn;    /* while active */
+    struct buf line[2];   /* partial stdout / stderr line */
+    enum run_state state; /* see enum */
+};
+
+struct run {
+    struct loop *loop;                  /* the reactor */
+    struct transport *t;                /* ssh */
+    struct run_host *hosts;             /* selected hosts, inventory order */
+    size_t n;                           /* number of hosts */
+    size_t next;                        /* next host to start */
+    size_t active;                      /* hosts in flight */
+    size_t finished;                    /* hosts with a result */
+    size_t forks;                       /* most hosts in flight */
+    int64_t timeout_ms;                 /* per command, 0: none */
+    const char *command;                /* the command line */
+    bool interrupted;                   /* Ctrl-C: cancel, start nothing new */
+    size_t counts[RUN_UNREACHABLE + 1]; /* hosts per final state */
+};
+
+static void run_start_next(struct run *r);
+
+static const char run_usage[] =
+    "usage: drover run -i INVENTORY [-i ...] [options] PATTERN -- COMMAND\n"
+    "\n"
+    "Run COMMAND on every host PATTERN selects, over ssh.\n"
+    "  -i, --inventory FILE     Ansible inventory (INI or YAML), repeatable\n"
+    "  -f, --forks N            hosts in flight at once (default 32)\n"
+    "  -t, --timeout DUR        per-host command timeout, e.g. 30s, 5m; the\n"
+    "                           remote process is killed\n"
+    "  -v, --verbose            log connection progress to stderr\n";
+
+/* Print one complete line of a host's output (without its newline). */
+static void run_print_line(struct run_host *h, int stream, const char *p,
+                           size_t n)
+{
+    FILE *f = stream == EXEC_STDOUT ? stdout : stderr;
+    fprintf(f, "%s: %.*s\n", h->name, (int)n, p);
+}
+
+static void run_flush_lines(struct run_host *h)
+{
+    for (int s = 0; s < 2; s++) {
+        if (h->line[s].len > 0)
+            run_print_line(h, s + 1, buf_cstr(&h->line[s]), h->line[s].len);
+        buf_release(&h->line[s]);
+    }
+}
+
+static void run_finish(struct run_host *h, enum run_state st, const char *what,
+                       int64_t elapsed_ms)
+{
+    struct run *r = h->run;
+    run_flush_lines(h);
+    h->state = st;
+    r->counts[st]++;
+    r->finished++;
+    r->active--;
+    static const char *const tags[] = {"", "", "ok", "failed", "unreachable"};
+    if (elapsed_ms >= 0) {
+        char d[32];
+        clock_fmt_duration(elapsed_ms, d, sizeof(d));
+        printf("%s: [%s] %s (%s)\n", h->name, tags[st], what, d);
+    } else {
+        printf("%s: [%s] %s\n", h->name, tags[st], what);
+    }
+    fflush(stdout);
+    conn_close(h->conn);
+    h->conn = NULL;
+    run_start_next(r);
+    if (r->finished == r->n)
+        loop_stop(r->loop);
+}
+
+static void run_opened(struct conn *c, const struct err *e, void *arg)
+{
+    struct run_host *h = arg;
+    if (e != NULL) {
+        enum run_state st = e->code == ERR_UNREACHABLE || e->code == ERR_TIMEOUT
+                                ? RUN_UNREACHABLE
+                                : RUN_FAILED;
+        run_finish(h, st, e->msg, -1);
+        return;
+    }
+    if (h->run->interrupted) {
+        run_finish(h, RUN_FAILED, "interrupted", -1);
+        return;
+    }
+    struct exec_spec s = {.command = h->run->command,
+                          .timeout_ms = h->run->timeout_ms};
+    struct err xe = {0};
+    if (conn_exec(c, &s, &xe) != ERR_OK)
+        run_finish(h, RUN_FAILED, xe.msg, -1);
+}
+
+static void run_output(struct conn *c, int stream, const char *data, size_t len,
+                       void *arg)
+{
+    (void)c;
+    struct run_host *h = arg;
+    struct buf *b = &h->line[stream == EXEC_STDOUT ? 0 : 1];
+    while (len > 0) {
+        const char *nl = memchr(data, '\n', len);
+        size_t take = nl ? (size_t)(nl - data) : len;
+        if (b->len > 0 || nl == NULL) {
+            buf_add(b, data, take);
+            if (nl != NULL || b->len >= RUN_LINE_MAX) {
+                run_print_line(h, stream, buf_cstr(b), b->len);
+                buf_reset(b);
+            }
+        } else {
+            run_print_line(h, stream, data, take);
+        }
+        data += take + (nl ? 1 : 0);
+        len -= take + (nl ? 1 : 0);
+    }
+}
+
+static void run_done(struct conn *c, const struct exec_result *res, void *arg)
+{
+    (void)c;
+    struct run_host *h = arg;
+    char what[ERR_MSG_MAX + 32];
+    exec_result_str(res, what, sizeof(what));
+    run_finish(h, exec_result_ok(res) ? RUN_OK : RUN_FAILED, what,
+               res->elapsed_ms);
+}
+
+static const struct conn_cb run_cb = {
+    .opened = run_opened,
+    .output = run_output,
+    .done = run_done,
+};
+
+static void run_start_next(struct run *r)
+{
+    while (!r->interrupted && r->active < r->forks && r->next < r->n) {
+        struct run_host *h = &r->hosts[r->next++];
+        struct target tg = {.name = h->name,
+                            .address = h->address,
+                            .port = h->port,
+                            .user = h->user};
+        h->state = RUN_ACTIVE;
+        r->active++;
+        h->conn = transport_connect(r->t, &tg, &run_cb, h);
+    }
+    /* After Ctrl-C the hosts never started finish here, as failed. */
+    while (r->interrupted && r->next < r->n) {
+        struct run_host *h = &r->hosts[r->next++];
+        r->active++;
+        run_finish(h, RUN_FAILED, "not started (interrupted)", -1);
+    }
+}
+
+static void run_sigint(struct loop *l, int signo, void *arg)
+{
+    (void)l;
+    (void)signo;
+    struct run *r = arg;
+    if (r->interrupted) {
+        fprintf(stderr, "drover: interrupted twice, leaving now\n");
+        fflush(stdout);
+        _exit(EXIT_FAILED);
+    }
+    log_warn("interrupted: cancelling running commands (Ctrl-C again to "
+             "leave at once)");
+    r->interrupted = true;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->hosts[i].state == RUN_ACTIVE && r->hosts[i].conn != NULL)
+            conn_cancel(r->hosts[i].conn);
+    run_start_next(r);
+}
+
+/* A variable as text: strings as they are, integers printed. */
+static char *run_var(const struct inventory *inv, const struct inv_host *h,
+                     const char *name)
+{
+    json_t *v = inv_host_var(inv, h, name);
+    if (json_is_string(v))
+        return xstrdup(json_string_value(v));
+    if (json_is_integer(v))
+        return xasprintf("%lld", (long long)json_integer_value(v));
+    return NULL;
+}
+
+static enum err_code run_hosts(struct run *r, const struct inventory *inv,
+                               const char *pattern, struct err *e)
+{
+    const struct inv_host **sel = NULL;
+    size_t n = 0;
+    if (inv_select(inv, pattern, &sel, &n, e) != ERR_OK)
+        return e->code;
+    r->hosts = xcalloc(n ? n : 1, sizeof(*r->hosts));
+    r->n = n;
+    for (size_t i = 0; i < n; i++) {
+        struct run_host *h = &r->hosts[i];
+        h->run = r;
+        h->name = inv_host_name(sel[i]);
+        h->address = run_var(inv, sel[i], "ansible_host");
+        if (h->address == NULL)
+            h->address = xstrdup(h->name);
+        h->user = run_var(inv, sel[i], "ansible_user");
+        char *port = run_var(inv, sel[i], "ansible_port");
+        if (port != NULL) {
+            char *end = NULL;
+            long p = strtol(port, &end, 10);
+            if (end == port || *end != '\0' || p < 1 || p > 65535) {
+                err_set(e, ERR_INVALID,
+                        "host %s: ansible_port '%s' is not a port number "
+                        "(1-65535)",
+                        h->name, port);
+                free(port);
+                free(sel);
+                return e->code;
+            }
+            h->port = (int)p;
+            free(port);
+        }
+        buf_init(&h->line[0], BUF_UNLIMITED);
+        buf_init(&h->line[1], BUF_UNLIMITED);
+    }
+    free(sel);
+    return ERR_OK;
+}
+
+static void run_release(struct run *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        conn_close(r->hosts[i].conn);
+        free(r->hosts[i].address);
+        free(r->hosts[i].user);
+        buf_release(&r->hosts[i].line[0]);
+        buf_release(&r->hosts[i].line[1]);
+    }
+    free(r->hosts);
+    transport_free(r->t);
+    loop_free(r->loop);
+}
 
 static int cmd_run_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "drover: run is being built\n");
-    return EXIT_INTERNAL;
+    /* Everything after "--" is the command; before it, flags and the
+     * pattern (getopt must not read the command's own flags). */
+    int cmd_at = -1;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--") == 0) {
+            cmd_at = i;
+            break;
+        }
+    int optc = cmd_at >= 0 ? cmd_at : argc;
+
+    struct option opts[8 + SSHOPT_COUNT] = {
+        {"inventory", required_argument, NULL, 'i'},
+        {"forks", required_argument, NULL, 'f'},
+        {"timeout", required_argument, NULL, 't'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+    };
+    sshopt_append(opts, 5);
+    struct ssh_options so;
+    ssh_options_init(&so);
+    const char *invs[RUN_INV_MAX];
+    size_t ninv = 0;
+    long forks = RUN_FORKS_DEFAULT;
+    int64_t timeout_ms = 0;
+    struct err e = {0};
+    int c;
+    optind = 0;
+    while ((c = getopt_long(optc, argv, "i:f:t:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i':
+            if (ninv == RUN_INV_MAX) {
+                fprintf(stderr, "drover run: at most %d -i\n", RUN_INV_MAX);
+                return EXIT_USAGE;
+            }
+            invs[ninv++] = optarg;
+            break;
+        case 'f': {
+            char *end = NULL;
+            errno = 0;
+            forks = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || forks < 1 ||
+                forks > RUN_FORKS_MAX) {
+                fprintf(stderr,
+                        "drover run: --forks: expected a number 1..%d, not "
+                        "'%s'\n",
+                        RUN_FORKS_MAX, optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        }
+        case 't':
+            if (duration_parse(optarg, &timeout_ms, &e) != ERR_OK) {
+                fprintf(stderr, "drover run: --timeout: %s\n", e.msg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'v':
+            log_set_level(LOG_DEBUG);
+            break;
+        case 'h':
+            fputs(run_usage, stdout);
+            fputs(sshopt_usage, stdout);
+            return EXIT_OK;
+        default:
+            if (sshopt_is(c)) {
+                if (sshopt_apply(&so, c, optarg, &e) != ERR_OK) {
+                    fprintf(stderr, "drover run: %s\n", e.msg);
+                    return EXIT_USAGE;
+                }
+                break;
+            }
+            fputs(run_usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    /* getopt permuted the pattern behind the flags (only argv before
+     * "--" was given to it, so the command is untouched). */
+    const char *pattern = optind < optc ? argv[optind] : NULL;
+    if (optind + 1 < optc) {
+        fprintf(stderr,
+                "drover run: unexpected '%s': one PATTERN, then -- COMMAND\n",
+                argv[optind + 1]);
+        return EXIT_USAGE;
+    }
+    if (pattern == NULL || ninv == 0 || cmd_at < 0 || cmd_at + 1 >= argc) {
+        fprintf(stderr, "drover run: %s\n\n",
+                ninv == 0         ? "no inventory: give -i FILE"
+                : pattern == NULL ? "no host PATTERN"
+                : cmd_at < 0      ? "missing -- before the command"
+                                  : "no COMMAND after --");
+        fputs(run_usage, stderr);
+        return EXIT_USAGE;
+    }
+    /* The command: the words after "--", joined with spaces (as ssh). */
+    struct buf cmdline;
+    buf_init(&cmdline, BUF_UNLIMITED);
+    for (int i = cmd_at + 1; i < argc; i++) {
+        if (i > cmd_at + 1)
+            buf_addc(&cmdline, ' ');
+        buf_adds(&cmdline, argv[i]);
+    }
+
+    int rc = EXIT_INTERNAL;
+    struct inventory *inv = inv_new();
+    struct run r;
+    memset(&r, 0, sizeof(r));
+    for (size_t i = 0; i < ninv; i++)
+        if (inv_load(inv, invs[i], &e) != ERR_OK) {
+            fprintf(stderr, "drover run: %s\n", e.msg);
+            rc = EXIT_INPUT;
+            goto out;
+        }
+    if (run_hosts(&r, inv, pattern, &e) != ERR_OK) {
+        fprintf(stderr, "drover run: %s\n", e.msg);
+        rc = EXIT_INPUT;
+        goto out;
+    }
+    if (r.n == 0) {
+        fprintf(stderr, "drover run: no hosts match '%s'\n", pattern);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    r.loop = loop_new(&e);
+    if (r.loop == NULL) {
+        fprintf(stderr, "drover run: %s\n", e.msg);
+        goto out;
+    }
+    r.t = ssh_transport_new(r.loop, &so, &e);
+    if (r.t == NULL) {
+        fprintf(stderr, "drover run: %s\n", e.msg);
+        rc = e.code == ERR_SYS || e.code == ERR_PARSE || e.code == ERR_AUTH
+                 ? EXIT_INPUT
+                 : EXIT_INTERNAL;
+        goto out;
+    }
+    if (loop_signal(r.loop, SIGINT, run_sigint, &r, &e) != 0 ||
+        loop_signal(r.loop, SIGTERM, run_sigint, &r, &e) != 0)
+        log_warn("%s: Ctrl-C will not cancel remote commands", e.msg);
+    r.forks = (size_t)forks;
+    r.timeout_ms = timeout_ms;
+    r.command = buf_cstr(&cmdline);
+    int64_t t0 = clock_mono_ms();
+    run_start_next(&r);
+    while (r.finished < r.n)
+        if (loop_run(r.loop, &e) != 0) {
+            fprintf(stderr, "drover run: %s\n", e.msg);
+            goto out;
+        }
+    char d[32];
+    clock_fmt_duration(clock_mono_ms() - t0, d, sizeof(d));
+    printf("%zu host%s: %zu ok, %zu failed, %zu unreachable (%s)\n", r.n,
+           r.n == 1 ? "" : "s", r.counts[RUN_OK], r.counts[RUN_FAILED],
+           r.counts[RUN_UNREACHABLE], d);
+    fflush(stdout);
+    rc = r.counts[RUN_FAILED]        ? EXIT_FAILED
+         : r.counts[RUN_UNREACHABLE] ? EXIT_UNREACHABLE
+                                     : EXIT_OK;
+out:
+    run_release(&r);
+    inv_free(inv);
+    buf_release(&cmdline);
+    return rc;
 }
 
 const struct cmd cmd_run = {
     .name = "run",
-    .usage = "run",
-    .summary = "run",
+    .usage = "run -i INVENTORY [--forks N] [--timeout DUR] [--user U] "
+             "[--key FILE] [--known-hosts FILE] [--accept-new] "
+             "[--connect-timeout DUR] [-v] PATTERN -- COMMAND",
+    .summary = "run a command on many hosts over ssh, like pdsh",
     .run = cmd_run_run,
 };
