@@ -1,19 +1,223 @@
-/* coordinator/cmd_deploy.c: placeholder until the engine lands. */
+/* coordinator/cmd_deploy.c: `drover deploy`: roll a release across the
+ * fleet in waves, gated on health. Thin: parse flags, load the inventory
+ * and the plan, resolve, print the wave plan, run the engine, map the
+ * verdict to an exit status. */
 #include "cmd.h"
 
+#include "buf.h"
+#include "clock.h"
+#include "deploy.h"
+#include "health.h"
+#include "inventory.h"
+#include "log.h"
+#include "loop.h"
+#include "plan.h"
+#include "rollout.h"
+#include "ssh.h"
+#include "sshopt.h"
+
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char cmd_deploy_usage[] =
+    "deploy -i INVENTORY [-i ...] [-e NAME=VALUE ...] [--forks N] [-v]\n"
+    "       [SSH options] PLAN\n"
+    "  -i, --inventory SRC   Ansible inventory (INI/YAML file or directory)\n"
+    "  -e, --extra-var N=V   set a variable (e.g. -e version=2)\n"
+    "  -f, --forks N         hosts running steps at once (default 32)\n"
+    "  -v, --verbose         stream every host's output, prefixed\n"
+    "  -q, --quiet           only errors and the summary\n";
+
+/* Print the resolved wave plan before anything runs. */
+static void cmd_deploy_print_plan(const struct rollout *ro)
+{
+    const struct plan *p = ro->plan;
+    json_t *version = json_object_get(ro->extra, "version");
+    printf("deploy '%s'%s%s to %zu host%s in %zu wave%s (plan %s)\n", p->name,
+           version ? " version " : "",
+           version && json_is_string(version) ? json_string_value(version) : "",
+           ro->nhosts, ro->nhosts == 1 ? "" : "s", ro->nwaves,
+           ro->nwaves == 1 ? "" : "s", p->file);
+    for (size_t w = 0; w < ro->nwaves; w++) {
+        size_t start = rollout_wave_start(ro, w);
+        printf("  wave %zu (%zu host%s):", w + 1, ro->wave_sizes[w],
+               ro->wave_sizes[w] == 1 ? "" : "s");
+        size_t shown = ro->wave_sizes[w] > 20 ? 20 : ro->wave_sizes[w];
+        for (size_t i = start; i < start + shown; i++)
+            printf(" %s", ro->hosts[i].name);
+        if (shown < ro->wave_sizes[w])
+            printf(" ... (+%zu)", ro->wave_sizes[w] - shown);
+        printf("\n");
+    }
+    printf("  steps:");
+    for (size_t i = 0; i < p->nsteps; i++)
+        printf("%s %s", i ? "," : "", p->steps[i].name);
+    printf("\n");
+    if (p->nchecks > 0) {
+        char iv[32], dl[32];
+        printf("  health: %zu check%s every %s, deadline %s per host\n",
+               p->nchecks, p->nchecks == 1 ? "" : "s",
+               clock_fmt_duration(p->interval_ms, iv, sizeof(iv)),
+               clock_fmt_duration(p->healthy_deadline_ms, dl, sizeof(dl)));
+    }
+    printf("  a failed host stops the deploy before the next wave\n\n");
+    fflush(stdout);
+}
 
 static int cmd_deploy_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "drover: deploy is being built\n");
-    return EXIT_INTERNAL;
+    struct ssh_options so;
+    ssh_options_init(&so);
+    const char *invs[64];
+    size_t ninv = 0;
+    int forks = 32;
+    bool verbose = false, quiet = false;
+    json_t *extra = json_object();
+    int status = EXIT_USAGE;
+    struct err e = {0};
+
+    struct option longopts[16 + SSHOPT_COUNT];
+    size_t nl = 0;
+    longopts[nl++] = (struct option){"inventory", required_argument, 0, 'i'};
+    longopts[nl++] = (struct option){"extra-var", required_argument, 0, 'e'};
+    longopts[nl++] = (struct option){"forks", required_argument, 0, 'f'};
+    longopts[nl++] = (struct option){"verbose", no_argument, 0, 'v'};
+    longopts[nl++] = (struct option){"quiet", no_argument, 0, 'q'};
+    longopts[nl++] = (struct option){"help", no_argument, 0, 'h'};
+    sshopt_append(longopts, nl);
+
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "+i:e:f:vqh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'i':
+            if (ninv == sizeof(invs) / sizeof(invs[0])) {
+                fprintf(stderr, "drover deploy: too many -i\n");
+                goto out;
+            }
+            invs[ninv++] = optarg;
+            break;
+        case 'e':
+            if (rollout_extra_var(extra, optarg, &e) != ERR_OK) {
+                fprintf(stderr, "drover deploy: %s\n", e.msg);
+                goto out;
+            }
+            break;
+        case 'f': {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || v < 1 || v > 100000) {
+                fprintf(stderr,
+                        "drover deploy: --forks '%s' must be a number from "
+                        "1 to 100000\n",
+                        optarg);
+                goto out;
+            }
+            forks = (int)v;
+            break;
+        }
+        case 'v':
+            verbose = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            printf("usage: drover %s%s", cmd_deploy_usage, sshopt_usage);
+            status = EXIT_OK;
+            goto out;
+        default:
+            if (sshopt_is(c)) {
+                if (sshopt_apply(&so, c, optarg, &e) == ERR_OK)
+                    break;
+                fprintf(stderr, "drover deploy: %s\n", e.msg);
+            }
+            fprintf(stderr, "usage: drover %s", cmd_deploy_usage);
+            goto out;
+        }
+    }
+    if (optind != argc - 1 || ninv == 0) {
+        fprintf(stderr, "drover deploy: %s\nusage: drover %s",
+                ninv == 0 ? "no inventory (-i)" : "expected one PLAN file",
+                cmd_deploy_usage);
+        goto out;
+    }
+    if (quiet)
+        log_set_level(LOG_WARN);
+    const char *plan_file = argv[optind];
+
+    status = EXIT_INPUT;
+    struct inventory *inv = inv_new();
+    struct plan *plan = NULL;
+    struct rollout *ro = NULL;
+    struct loop *loop = NULL;
+    struct transport *t = NULL;
+    struct health *health = NULL;
+    struct deploy *d = NULL;
+    struct buf diags;
+    buf_init(&diags, 64 * 1024);
+
+    for (size_t i = 0; i < ninv; i++)
+        if (inv_load(inv, invs[i], &e) != ERR_OK) {
+            fprintf(stderr, "drover: %s\n", e.msg);
+            goto done;
+        }
+    if (plan_load(plan_file, &plan, &diags, &e) != ERR_OK) {
+        fputs(diags.len ? buf_cstr(&diags) : e.msg, stderr);
+        if (diags.len == 0)
+            fputc('\n', stderr);
+        goto done;
+    }
+    if (rollout_new(plan, inv, extra, &ro, &diags, &e) != ERR_OK) {
+        fputs(diags.len ? buf_cstr(&diags) : e.msg, stderr);
+        if (diags.len == 0)
+            fputc('\n', stderr);
+        goto done;
+    }
+    cmd_deploy_print_plan(ro);
+
+    status = EXIT_INTERNAL;
+    if ((loop = loop_new(&e)) == NULL ||
+        (health = health_new(loop, &e)) == NULL) {
+        fprintf(stderr, "drover: %s\n", e.msg);
+        goto done;
+    }
+    if ((t = ssh_transport_new(loop, &so, &e)) == NULL) {
+        fprintf(stderr, "drover: %s\n", e.msg);
+        status = EXIT_USAGE;
+        goto done;
+    }
+    struct deploy_options o = {.forks = forks,
+                               .verbose = verbose,
+                               .output_cap = 64 * 1024,
+                               .out = stdout};
+    d = deploy_new(loop, ro, t, health, &o);
+    struct deploy_result res;
+    if (deploy_run(d, &res, &e) != ERR_OK) {
+        fprintf(stderr, "drover: %s\n", e.msg);
+        goto done;
+    }
+    status = res.ok ? EXIT_OK : EXIT_FAILED;
+
+done:
+    deploy_free(d);
+    transport_free(t);
+    health_free(health);
+    loop_free(loop);
+    rollout_free(ro);
+    plan_free(plan);
+    inv_free(inv);
+    buf_release(&diags);
+out:
+    json_decref(extra);
+    return status;
 }
 
 const struct cmd cmd_deploy = {
     .name = "deploy",
-    .usage = "deploy",
-    .summary = "deploy",
+    .usage = cmd_deploy_usage,
+    .summary = "roll a release out in waves, gated on health",
     .run = cmd_deploy_run,
 };
