@@ -27,5 +27,6 @@ struct cmd {
 extern const struct cmd cmd_run;
 extern const struct cmd cmd_deploy;
 extern const struct cmd cmd_keygen;
+extern const struct cmd cmd_inventory;
 
 #endif

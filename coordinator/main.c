@@ -11,6 +11,7 @@ static const struct cmd *const cmds[] = {
     &cmd_run,
     &cmd_deploy,
     &cmd_keygen,
+    &cmd_inventory,
 };
 enum { NCMDS = sizeof(cmds) / sizeof(cmds[0]) };
 

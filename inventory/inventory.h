@@ -10,25 +10,57 @@
 #include <jansson.h>
 #include <stddef.h>
 
-struct err;
+#include "err.h"
+
 struct inventory;
 struct inv_host;
 struct inv_group;
+
+/* Limits against hostile input (docs/inventory.md). A host range such as
+ * web[0:99999999999] expanding past INV_RANGE_MAX names is refused; an
+ * inventory growing past its host limit (INV_HOST_MAX unless
+ * inv_set_host_limit says otherwise) is refused. */
+enum {
+    INV_RANGE_MAX = 100000,   /* names one host expression may expand to */
+    INV_HOST_MAX = 1000000,   /* hosts in one inventory, by default */
+    INV_DEPTH_MAX = 256,      /* nesting of YAML nodes and literal values */
+    INV_FILE_MAX = 256 << 20, /* bytes of one inventory or vars file */
+};
+
+/* Formats inv_load_buffer understands. */
+enum inv_format {
+    INV_FORMAT_AUTO, /* decide as inv_load does for a file named name */
+    INV_FORMAT_INI,  /* Ansible's INI inventory */
+    INV_FORMAT_YAML, /* Ansible's YAML inventory (also JSON) */
+};
 
 struct inventory *inv_new(void);
 /* NULL is a no-op. */
 void inv_free(struct inventory *inv);
 
+/* Refuse to hold more than max hosts (fuzzing, untrusted input). */
+void inv_set_host_limit(struct inventory *inv, size_t max);
+
 /* Read one source: an INI or YAML file, or a directory of them (Ansible's
- * rules for which files count). May be called once per `-i`. Errors name
- * file:line:col and the offending text. Warnings go to the log. */
+ * rules for which files count), or a comma-separated host list ("a,b,").
+ * May be called once per `-i`. group_vars/ and host_vars/ next to each
+ * source are read. Errors name file:line:col and the offending text.
+ * Warnings go to the log. */
 enum err_code inv_load(struct inventory *inv, const char *src, struct err *e);
+
+/* Read one inventory from memory; name is used in messages and, for
+ * INV_FORMAT_AUTO, to pick the format by its extension. No group_vars. */
+enum err_code inv_load_buffer(struct inventory *inv, const char *name,
+                              const char *data, size_t len,
+                              enum inv_format format, struct err *e);
 
 /* Hosts in inventory order (the order Ansible's `all` lists them). */
 size_t inv_host_count(const struct inventory *inv);
 const struct inv_host *inv_host_at(const struct inventory *inv, size_t i);
 const struct inv_host *inv_host_find(const struct inventory *inv,
                                      const char *name);
+/* Position of h in inventory order (inv_host_at(inv, i) == h). */
+size_t inv_host_index(const struct inventory *inv, const struct inv_host *h);
 /* inventory_hostname */
 const char *inv_host_name(const struct inv_host *h);
 
@@ -46,5 +78,61 @@ json_t *inv_host_var(const struct inventory *inv, const struct inv_host *h,
 enum err_code inv_select(const struct inventory *inv, const char *pattern,
                          const struct inv_host ***out, size_t *n,
                          struct err *e);
+
+/* Groups in the order they were first declared; "all" and "ungrouped"
+ * come first. */
+size_t inv_group_count(const struct inventory *inv);
+const struct inv_group *inv_group_at(const struct inventory *inv, size_t i);
+const struct inv_group *inv_group_find(const struct inventory *inv,
+                                       const char *name);
+const char *inv_group_name(const struct inv_group *g);
+
+/* Direct child groups and direct hosts, in declaration order. */
+size_t inv_group_child_count(const struct inv_group *g);
+const struct inv_group *inv_group_child_at(const struct inv_group *g, size_t i);
+size_t inv_group_host_count(const struct inv_group *g);
+const struct inv_host *inv_group_host_at(const struct inv_group *g, size_t i);
+
+/* The group's variables as written in the inventory (no group_vars).
+ * Borrowed. */
+json_t *inv_group_vars(const struct inv_group *g);
+
+/* Every host of g and of its descendants, in Ansible's order (the group's
+ * own hosts, then its children's, level by level). *out is a new array of
+ * borrowed pointers; caller frees it. */
+void inv_group_hosts(const struct inventory *inv, const struct inv_group *g,
+                     const struct inv_host ***out, size_t *n);
+
+/* Names of the groups h belongs to, directly or through a child group,
+ * except "all": Ansible's group_names, sorted. Caller frees the array
+ * (not the strings). */
+void inv_host_group_names(const struct inventory *inv, const struct inv_host *h,
+                          const char ***out, size_t *n);
+
+/* --- for the readers (inv_ini.c, inv_yaml.c) --------------------------- */
+
+/* The group called name, created (with no parent yet) if new. */
+struct inv_group *inv_group_add(struct inventory *inv, const char *name);
+
+/* The host called name, created if new; added to g unless g is NULL.
+ * ERR_LIMIT past the host limit; where prefixes the message. */
+enum err_code inv_host_add(struct inventory *inv, const char *name,
+                           struct inv_group *g, struct inv_host **out,
+                           const char *where, struct err *e);
+
+/* Make child a child group of parent. A loop is an error (ERR_INVALID,
+ * the message prefixed with where). */
+enum err_code inv_group_add_child(struct inventory *inv,
+                                  struct inv_group *parent,
+                                  struct inv_group *child, const char *where,
+                                  struct err *e);
+
+/* Set a variable; val is stolen. ansible_group_priority sets the group's
+ * priority instead, as Ansible does (an error if not an integer). */
+void inv_host_set_var(struct inventory *inv, struct inv_host *h,
+                      const char *key, json_t *val);
+enum err_code inv_group_set_var(struct inventory *inv, struct inv_group *g,
+                                const char *key, json_t *val, const char *where,
+                                struct err *e);
 
 #endif
