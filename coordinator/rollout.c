@@ -12,17 +12,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* How deep variables may refer to variables that are templates. */
+enum { ROLLOUT_VAR_DEPTH = 16 };
+
 /* Variable lookup for one host: -e, then built-ins, then plan vars, then
  * the inventory (Ansible's order: extra vars win). */
 struct rollout_scope {
     const struct rollout *ro;     /* the rollout */
     const struct rollout_host *h; /* the host */
     json_t *builtins;             /* inventory_hostname, address, wave */
+    json_t *rendered;             /* variables rendered from templates */
+    const char *stack[ROLLOUT_VAR_DEPTH]; /* variables being rendered */
+    size_t depth;                         /* entries in stack */
+    struct err inner; /* why the last top-level variable's template failed */
 };
 
-static json_t *rollout_lookup(const char *name, void *arg)
+static json_t *rollout_lookup_raw(struct rollout_scope *s, const char *name)
 {
-    struct rollout_scope *s = arg;
     json_t *v;
     if (s->ro->extra && (v = json_object_get(s->ro->extra, name)) != NULL)
         return v;
@@ -31,6 +37,64 @@ static json_t *rollout_lookup(const char *name, void *arg)
     if ((v = json_object_get(s->ro->plan->vars, name)) != NULL)
         return v;
     return inv_host_var(s->ro->inv, s->h->ih, name);
+}
+
+/* A variable whose value is itself a template is rendered (once per host)
+ * in the same scope, as Ansible does: `dir: /srv/{{ app }}`. */
+static json_t *rollout_lookup(const char *name, void *arg)
+{
+    struct rollout_scope *s = arg;
+    /* a new top-level name: an earlier failure (under default()) is moot */
+    if (s->depth == 0)
+        err_clear(&s->inner);
+    json_t *v = rollout_lookup_raw(s, name);
+    if (v == NULL || !json_is_string(v) ||
+        strstr(json_string_value(v), "{{") == NULL)
+        return v;
+    json_t *done = json_object_get(s->rendered, name);
+    if (done != NULL)
+        return done;
+    for (size_t i = 0; i < s->depth; i++) {
+        if (strcmp(s->stack[i], name) == 0) {
+            err_set(&s->inner, ERR_INVALID, "variable '%s' refers to itself",
+                    name);
+            return NULL;
+        }
+    }
+    if (s->depth == ROLLOUT_VAR_DEPTH) {
+        err_set(&s->inner, ERR_INVALID,
+                "variable '%s': variables refer to variables more than %d "
+                "deep",
+                name, ROLLOUT_VAR_DEPTH);
+        return NULL;
+    }
+    s->stack[s->depth++] = name;
+    char *out = NULL;
+    struct err te = {0};
+    enum err_code rc =
+        template_render(json_string_value(v), rollout_lookup, s, &out, &te);
+    s->depth--;
+    if (rc != ERR_OK) {
+        err_set(&s->inner, rc, "variable '%s': %s", name, te.msg);
+        return NULL;
+    }
+    json_object_set_new(s->rendered, name, json_string(out));
+    free(out);
+    return json_object_get(s->rendered, name);
+}
+
+/* Render tmpl for the host; on failure *why says what (borrowed from te
+ * or the scope). A render stops at the first undefined name, which is the
+ * last one looked up: when its own template failed, say why. */
+static enum err_code rollout_render(struct rollout_scope *s, const char *tmpl,
+                                    char **out, struct err *te,
+                                    const char **why)
+{
+    err_clear(&s->inner);
+    enum err_code rc = template_render(tmpl, rollout_lookup, s, out, te);
+    *why =
+        rc == ERR_NOTFOUND && s->inner.code != ERR_OK ? s->inner.msg : te->msg;
+    return rc;
 }
 
 static char *rollout_var_str(const struct inventory *inv,
@@ -63,6 +127,12 @@ static void rollout_problem(struct buf *diags, struct err *e,
                             const struct plan *p, int line, int col,
                             const char *what, const char *host, const char *msg)
 {
+    if (line <= 0) { /* not from the plan */
+        if (diags != NULL)
+            buf_printf(diags, "%s, host %s: %s\n", what, host, msg);
+        err_set(e, ERR_INVALID, "%s, host %s: %s", what, host, msg);
+        return;
+    }
     if (diags != NULL)
         buf_printf(diags, "%s:%d:%d: %s, host %s: %s\n", p->file, line, col,
                    what, host, msg);
@@ -90,8 +160,9 @@ static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
         if (*port == '\0' || *end != '\0' || v < 1 || v > 65535) {
             char msg[160];
             snprintf(msg, sizeof(msg),
-                     "ansible_port '%.64s' is not a port number", port);
-            rollout_problem(diags, e, p, 1, 1, "inventory", h->name, msg);
+                     "ansible_port '%.64s' is not a port number (1-65535)",
+                     port);
+            rollout_problem(diags, e, p, 0, 0, "inventory", h->name, msg);
             ok = false;
         } else {
             h->port = (int)v;
@@ -99,7 +170,8 @@ static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
         free(port);
     }
 
-    struct rollout_scope s = {ro, h, json_object()};
+    struct rollout_scope s = {
+        .ro = ro, .h = h, .builtins = json_object(), .rendered = json_object()};
     json_object_set_new(s.builtins, "inventory_hostname", json_string(h->name));
     json_object_set_new(s.builtins, "address", json_string(h->address));
     json_object_set_new(s.builtins, "wave", json_integer((json_int_t)wave + 1));
@@ -107,27 +179,29 @@ static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
     h->cmds = xcalloc(p->nsteps ? p->nsteps : 1, sizeof(char *));
     for (size_t i = 0; i < p->nsteps; i++) {
         struct err te = {0};
-        if (template_render(p->steps[i].run, rollout_lookup, &s, &h->cmds[i],
-                            &te) != ERR_OK) {
+        const char *why;
+        if (rollout_render(&s, p->steps[i].run, &h->cmds[i], &te, &why) !=
+            ERR_OK) {
             char what[160];
             snprintf(what, sizeof(what), "step '%.100s'", p->steps[i].name);
             rollout_problem(diags, e, p, p->steps[i].pos.line,
-                            p->steps[i].pos.col, what, h->name, te.msg);
+                            p->steps[i].pos.col, what, h->name, why);
             ok = false;
         }
     }
     h->urls = xcalloc(p->nchecks ? p->nchecks : 1, sizeof(char *));
     for (size_t i = 0; i < p->nchecks; i++) {
         struct err te = {0};
-        if (template_render(p->checks[i].http, rollout_lookup, &s, &h->urls[i],
-                            &te) != ERR_OK) {
+        const char *why;
+        if (rollout_render(&s, p->checks[i].http, &h->urls[i], &te, &why) !=
+            ERR_OK) {
             rollout_problem(diags, e, p, p->checks[i].pos.line,
-                            p->checks[i].pos.col, "health check", h->name,
-                            te.msg);
+                            p->checks[i].pos.col, "health check", h->name, why);
             ok = false;
         }
     }
     json_decref(s.builtins);
+    json_decref(s.rendered);
     return ok;
 }
 
