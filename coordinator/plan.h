@@ -7,6 +7,7 @@
 #define DROVER_PLAN_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,18 +21,54 @@ struct plan_pos {
     int col;  /* 1-based */
 };
 
+/* Where a step runs (`on:`). */
+enum plan_on {
+    PLAN_ON_EACH,  /* every host of its wave (the default) */
+    PLAN_ON_ONCE,  /* one host, once per deploy (on_host picks it, else the
+                      first host of the first wave) */
+    PLAN_ON_LOCAL  /* the coordinator's machine, once per deploy */
+};
+
 /* One command run on a host. */
 struct plan_step {
     char *name;          /* label; defaults to the command */
     char *run;           /* shell command template */
     int64_t timeout_ms;  /* 0: none */
     struct plan_pos pos; /* where the step starts */
+    enum plan_on on;     /* where it runs */
+    char *on_host;       /* PLAN_ON_ONCE: host pattern, or NULL */
+    char *when;          /* condition on host variables, or NULL */
+    int retries;         /* extra attempts after a failure */
+    int64_t delay_ms;    /* between attempts */
+    bool ignore_errors;  /* a failure does not fail the host */
+    json_t *env;         /* object: NAME -> value template (may be NULL) */
+    char **secret_env;   /* names of coordinator environment variables
+                            whose values are secrets: sent on stdin or in
+                            the agent message, never on the command line */
+    size_t nsecret_env;
+    bool idempotent;     /* safe to re-run after a coordinator crash */
+    bool irreversible;   /* automatic rollback cannot go past it */
 };
 
-/* One health check (HTTP in this version). */
+/* What a check is. */
+enum plan_check_kind {
+    PLAN_CHECK_HTTP,   /* an HTTP request */
+    PLAN_CHECK_COMMAND /* a command on the host, exit 0 = healthy */
+};
+
+/* One health or smoke check. */
 struct plan_check {
-    char *http;          /* URL template */
+    enum plan_check_kind kind; /* http or command */
+    char *http;          /* URL template (PLAN_CHECK_HTTP) */
+    char *command;       /* command template (PLAN_CHECK_COMMAND) */
     long expect_status;  /* status that passes; default 200 */
+    long expect_status_max; /* with expect_status, a range; 0: exact */
+    char *method;        /* HTTP method; NULL: GET */
+    json_t *headers;     /* object: header -> value template, or NULL */
+    json_t *expect_json; /* object: field -> expected value, or NULL */
+    char *expect_body;   /* substring the body must hold, or NULL */
+    char *expect_version; /* version template the host must serve */
+    char *name;          /* label in evidence, or NULL */
     int64_t timeout_ms;  /* per probe; 0: default */
     struct plan_pos pos; /* where the check starts */
 };
@@ -42,9 +79,70 @@ struct plan_wave {
     int percent; /* 1..100 of the hosts targeted, or 0 */
 };
 
+/* What to do with an unreachable host. */
+enum plan_unreachable {
+    PLAN_UNREACHABLE_FAIL, /* counts as a failed host (default) */
+    PLAN_UNREACHABLE_PAUSE /* pause the deploy for the operator */
+};
+
+/* Host order inside the targeted set, before waves are cut. */
+enum plan_order {
+    PLAN_ORDER_INVENTORY,      /* as the pattern returns them (default) */
+    PLAN_ORDER_SORTED,         /* by name */
+    PLAN_ORDER_REVERSE_SORTED, /* by name, descending */
+    PLAN_ORDER_SHUFFLE         /* seeded shuffle (seed recorded) */
+};
+
+/* Events a notification is sent on (bits). */
+enum plan_notify_on {
+    PLAN_NOTIFY_START = 1 << 0,
+    PLAN_NOTIFY_SUCCESS = 1 << 1,
+    PLAN_NOTIFY_FAILURE = 1 << 2,
+    PLAN_NOTIFY_ROLLBACK = 1 << 3
+};
+
+struct plan_notify {
+    char *webhook; /* URL */
+    unsigned on;   /* enum plan_notify_on bits */
+};
+
 struct plan {
     char *file;              /* path it was read from */
     char *name;              /* plan name */
+    char *lock;              /* lock name; default the plan name */
+    bool require_ticket;     /* require.ticket */
+    bool require_approver;   /* require.approver */
+    char **require_env;      /* require.env: variables that must be set */
+    size_t nrequire_env;
+    char **windows;          /* "Mon-Fri 09:00-16:00 Europe/Berlin" */
+    size_t nwindows;
+    struct plan_wave canary; /* strategy.canary: count 0 = no canary */
+    char *canary_hosts;      /* strategy.canary_hosts pattern, or NULL */
+    bool pause_after_canary; /* strategy.pause_after_canary */
+    enum plan_order order;   /* strategy.order */
+    uint64_t seed;           /* strategy.seed for shuffle */
+    bool seed_set;           /* seed given (else chosen and recorded) */
+    struct plan_wave max_fail;       /* per wave; {0,0} = none may fail */
+    struct plan_wave max_fail_total; /* whole deploy */
+    bool max_fail_total_set;         /* max_fail_total given */
+    enum plan_unreachable unreachable; /* strategy.unreachable */
+    int64_t pause_ms;        /* strategy.pause between waves; 0 none */
+    bool pause_manual;       /* strategy.pause: manual */
+    struct plan_step *prechecks; /* before any change; a failure refuses */
+    size_t nprechecks;
+    struct plan_step *before; /* once per deploy, before wave 1 */
+    size_t nbefore;
+    struct plan_check *smoke; /* after the last wave, on every host */
+    size_t nsmoke;
+    int64_t progress_deadline_ms; /* health.progress_deadline; 0 none */
+    char *singleton_role;    /* singleton.role, or NULL */
+    char *singleton_env;     /* singleton.env: variable exported true/false */
+    struct plan_check *singleton_check; /* singleton.check, or NULL */
+    bool rollback_auto;      /* rollback.auto (default true) */
+    struct plan_step *rollback_steps; /* rollback.steps */
+    size_t nrollback_steps;
+    struct plan_notify *notify; /* notifications */
+    size_t nnotify;
     char *hosts;             /* host pattern; default "all" */
     json_t *vars;            /* plan vars (object; values may be
                                 templates) */
