@@ -497,9 +497,14 @@ static void health_drain(struct health *h)
         r.body_capped = p->body.dropped > 0;
         curl_multi_remove_handle(h->multi, easy);
         p->added = false;
-        log_debug("probe %s: %s (%s, %lldms)", p->spec.http,
-                  probe_verdict_str(r.verdict), r.reason,
-                  (long long)r.latency_ms);
+        if (log_get_level() >= LOG_DEBUG) {
+            /* The path only: a URL may carry credentials. */
+            char lbl[96];
+            log_debug("probe %s: %s (%s, %lldms)",
+                      health_check_label(&p->spec, lbl, sizeof(lbl)),
+                      probe_verdict_str(r.verdict), r.reason,
+                      (long long)r.latency_ms);
+        }
         p->fn(&r, p->arg);
         health_probe_free(p);
     }
