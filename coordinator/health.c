@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <jansson.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,6 +363,22 @@ static bool health_judge_body(const struct check_spec *c, const char *body,
         strstr(body, c->body_contains) == NULL) {
         health_reason(r, "body lacks \"%s\"", c->body_contains);
         ok = false;
+    }
+    if (ok && c->body_regex != NULL) {
+        regex_t re;
+        int rc = regcomp(&re, c->body_regex, REG_EXTENDED | REG_NOSUB);
+        if (rc != 0) {
+            char msg[80];
+            regerror(rc, &re, msg, sizeof(msg));
+            health_reason(r, "bad body_regex: %s", msg);
+            ok = false;
+        } else {
+            if (regexec(&re, body, 0, NULL, 0) != 0) {
+                health_reason(r, "body does not match /%.60s/", c->body_regex);
+                ok = false;
+            }
+            regfree(&re);
+        }
     }
     if (ok && c->version != NULL) {
         json_t *v =

@@ -27,7 +27,8 @@ struct check_json {
  * duration of the probe or gate). Only http (or command) is required; every
  * other field
  * left zero keeps its default. Body conditions are judged only once the
- * status has passed, in the order json, body_contains, version. */
+ * status has passed, in the order json, body_contains, body_regex,
+ * version. */
 struct check_spec {
     const char *http;              /* URL to request */
     long expect_status;            /* status that passes; 0 means 200 */
@@ -43,6 +44,8 @@ struct check_spec {
     const struct check_json *json; /* equalities on the JSON body */
     size_t njson;                  /* entries in json */
     const char *body_contains;     /* substring the body must hold */
+    const char *body_regex;        /* POSIX extended regex the body must
+                                      match */
     const char *version;           /* the version the host must serve: the
                                       body's JSON "version" field, or the
                                       whole body trimmed */

@@ -264,6 +264,18 @@ static void test_health_json_and_version(void **state)
     o = probe(&b);
     assert_int_equal(o.r.verdict, PROBE_FAIL);
     assert_string_equal(o.r.reason, "body lacks \"welcome\"");
+
+    struct check_spec re = {.http = url("/health"),
+                            .body_regex = "\"version\":\"[0-9]+\""};
+    assert_int_equal(probe(&re).r.verdict, PROBE_PASS);
+    re.body_regex = "^\\{\"status\":\"degraded\"";
+    o = probe(&re);
+    assert_int_equal(o.r.verdict, PROBE_FAIL);
+    assert_non_null(strstr(o.r.reason, "body does not match /"));
+    re.body_regex = "([unclosed";
+    o = probe(&re);
+    assert_int_equal(o.r.verdict, PROBE_FAIL);
+    assert_non_null(strstr(o.r.reason, "bad body_regex: "));
 }
 
 static void test_health_method_and_headers(void **state)
