@@ -21,6 +21,7 @@ void agentconf_init(struct agentconf *c)
     c->kill_grace_ms = 2000;
     c->retention_ms = 7LL * 24 * 3600 * 1000;
     c->log_level = LOG_INFO;
+    c->announce_key = true;
 }
 
 void agentconf_release(struct agentconf *c)
@@ -96,6 +97,15 @@ enum err_code agentconf_set(struct agentconf *c, const char *key,
         *dur = ms;
         return ERR_OK;
     }
+    if (strcmp(key, "announce_key") == 0) {
+        if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0) {
+            c->announce_key = value[0] == 'y';
+            return ERR_OK;
+        }
+        return err_set(e, ERR_PARSE,
+                       "%s: announce_key: expected yes or no, got '%s'", where,
+                       value);
+    }
     if (strcmp(key, "log_level") == 0) {
         static const char *const names[] = {"error", "warn", "info", "debug",
                                             "trace"};
@@ -112,7 +122,8 @@ enum err_code agentconf_set(struct agentconf *c, const char *key,
     return err_set(e, ERR_PARSE,
                    "%s: unknown key '%s' (known: listen, key, "
                    "authorized_keys, state_dir, output_max, max_jobs, "
-                   "heartbeat, kill_grace, job_retention, log_level)",
+                   "heartbeat, kill_grace, job_retention, log_level, "
+                   "announce_key)",
                    where, key);
 }
 

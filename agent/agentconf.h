@@ -25,6 +25,7 @@ struct agentconf {
     int64_t kill_grace_ms;    /* TERM -> KILL */
     int64_t retention_ms;     /* how long job results are kept */
     enum log_level log_level; /* log verbosity */
+    bool announce_key;        /* serve the public key on port + 1 */
 };
 
 /* Fill c with the defaults. */

@@ -7,6 +7,7 @@
 #include "client.h"
 #include "job.h"
 #include "keyfile.h"
+#include "keyport.h"
 #include "log.h"
 #include "loop.h"
 #include "proto.h"
@@ -429,6 +430,17 @@ static int main_serve(const struct agentconf *conf, bool foreground,
         fprintf(stderr, "drover-agent: %s\n", e.msg);
         goto out_agents;
     }
+    struct keyport *kport = NULL;
+    char khost[256];
+    int kport_n = 0;
+    if (!simulate && conf->announce_key &&
+        main_split(conf->listen, khost, sizeof(khost), &kport_n)) {
+        kport = keyport_new(d.loop, khost, kport_n + 1, keys[0].public_z85, &e);
+        if (kport == NULL) {
+            fprintf(stderr, "drover-agent: %s\n", e.msg);
+            goto out_agents;
+        }
+    }
     loop_timer_init(&d.check, main_check, &d);
     loop_timer_init(&d.prune, main_prune, &d);
     if (loop_signal(d.loop, SIGTERM, main_on_term, &d, &e) < 0 ||
@@ -458,6 +470,7 @@ static int main_serve(const struct agentconf *conf, bool foreground,
     if (rc != EXIT_OK)
         log_error("%s", e.msg);
     log_info("stopped");
+    keyport_free(kport);
 out_agents:
     for (size_t i = 0; i < d.nagents; i++)
         agentd_free(d.agents[i]);

@@ -1,0 +1,943 @@
+/* coordinator/agentconn.c: the agent transport. One ROUTER socket; every
+ * conn is a slot whose index is its routing id, and a small state machine
+ * per host:
+ *
+ *   KEYSCAN (accept_new only) -> CONNECTING -> HELLO -> READY <-> RUNNING
+ *                                                 any -> DEAD
+ *
+ * CONNECTING ends when the agent's probe (an empty frame sent once CURVE
+ * and ZAP agreed) arrives; HELLO when WELCOME does. A reconnect while
+ * RUNNING re-sends the same EXEC: the agent re-attaches the job or returns
+ * its stored result, so a step never runs twice. */
+#include "agentconn.h"
+
+#include "buf.h"
+#include "clock.h"
+#include "keyfile.h"
+#include "log.h"
+#include "loop.h"
+#include "proto.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zmq.h>
+
+enum agentconn_state {
+    AC_KEYSCAN,    /* fetching the agent's key (accept_new) */
+    AC_CONNECTING, /* CURVE handshake */
+    AC_HELLO,      /* HELLO sent, waiting for WELCOME */
+    AC_READY,      /* idle */
+    AC_RUNNING,    /* a job is running */
+    AC_DEAD,       /* failed or unreachable: only close is left */
+};
+
+static const char *const agentconn_state_names[] = {
+    "keyscan", "connecting", "hello", "ready", "running", "dead"};
+
+enum { AC_RID_LEN = 5, AC_KEYSCAN_MAX = 128 };
+
+struct agentconn_transport;
+
+struct agentconn {
+    struct conn base;                /* transport.h's part, first */
+    struct agentconn_transport *t;   /* owner */
+    uint32_t slot;                   /* index in t->slots: routing id */
+    char *name;                      /* inventory_hostname */
+    char *address;                   /* where to connect */
+    int port;                        /* agent port */
+    char endpoint[300];              /* tcp://address:port */
+    char key[KEYFILE_Z85_LEN + 1];   /* the agent's pinned public key */
+    enum agentconn_state state;      /* see the top of the file */
+    bool connected;                  /* zmq_connect done */
+    bool opened_reported;            /* cb->opened was called */
+    int64_t last_rx;                 /* monotonic ms of the last message */
+    struct loop_timer t_connect;     /* connect deadline */
+    struct loop_timer t_beat;        /* heartbeat */
+    struct loop_timer t_async;       /* deliver an early error */
+    struct err early;                /* error found before connecting */
+    int handshake_event;             /* last handshake failure seen */
+    uint64_t seq;                    /* jobs run, for job ids */
+    char job[PROTO_ID_MAX + 1];      /* current job id */
+    char next_job[PROTO_ID_MAX + 1]; /* agentconn_next_job, or "" */
+    struct proto_msg exec;           /* the EXEC, kept to re-send */
+    void *input;                     /* exec.input's copy (wiped) */
+    int64_t started_ms;              /* exec start */
+    bool cancel_sent;                /* conn_cancel */
+    int ks_fd;                       /* keyscan socket */
+    struct loop_io ks_io;            /* ks_fd on the loop */
+    char ks_buf[AC_KEYSCAN_MAX];     /* keyscan answer */
+    size_t ks_len;                   /* bytes in ks_buf */
+};
+
+struct agentconn_pin {
+    char *host;                    /* target name */
+    char key[KEYFILE_Z85_LEN + 1]; /* pinned key */
+};
+
+struct agentconn_transport {
+    struct transport base;        /* transport.h's part, first */
+    struct loop *loop;            /* the reactor */
+    void *ctx;                    /* ZeroMQ context */
+    void *sock;                   /* ROUTER, CURVE client */
+    void *mon;                    /* monitor PAIR for handshake failures */
+    struct loop_io io;            /* sock on the loop */
+    struct loop_io mon_io;        /* mon on the loop */
+    struct keypair key;           /* our key pair (wiped on free) */
+    char *known_agents;           /* known_agents path */
+    bool accept_new;              /* record unknown agents */
+    int port;                     /* default agent port */
+    uint64_t epoch;               /* fencing epoch */
+    char run_id[64];              /* job id prefix */
+    int64_t connect_timeout_ms;   /* handshake deadline */
+    int64_t beat_ms;              /* PING after this silence */
+    int64_t beat_timeout_ms;      /* unreachable after this silence */
+    uint64_t output_max;          /* asked of agents */
+    struct agentconn **slots;     /* conns by routing id */
+    size_t nslots;                /* slots used or freed */
+    size_t capslots;              /* slots allocated */
+    uint32_t *free_slots;         /* reusable indices */
+    size_t nfree;                 /* how many */
+    struct agentconn_pin *pins;   /* agentconn_pin */
+    size_t npins;                 /* how many */
+    struct buf out;               /* encode buffer */
+    uint64_t req;                 /* request ids */
+    struct agentconn_stats stats; /* counters */
+};
+
+static const struct transport_ops agentconn_ops;
+
+/* --- helpers ------------------------------------------------------------- */
+
+static void agentconn_state(struct agentconn *c, enum agentconn_state s)
+{
+    if (c->state == s)
+        return;
+    log_debug("host=%s agent: %s -> %s", c->name,
+              agentconn_state_names[c->state], agentconn_state_names[s]);
+    if (c->state == AC_READY || c->state == AC_RUNNING)
+        c->t->stats.ready--;
+    if (s == AC_READY || s == AC_RUNNING)
+        c->t->stats.ready++;
+    c->state = s;
+}
+
+static void agentconn_rid(uint32_t slot, uint8_t rid[AC_RID_LEN])
+{
+    rid[0] = 'a'; /* routing ids starting with 0 are libzmq's own */
+    rid[1] = (uint8_t)(slot >> 24);
+    rid[2] = (uint8_t)(slot >> 16);
+    rid[3] = (uint8_t)(slot >> 8);
+    rid[4] = (uint8_t)slot;
+}
+
+static bool agentconn_send(struct agentconn *c, struct proto_msg *m)
+{
+    struct agentconn_transport *t = c->t;
+    uint8_t rid[AC_RID_LEN];
+    agentconn_rid(c->slot, rid);
+    m->epoch = t->epoch;
+    m->req = ++t->req;
+    buf_reset(&t->out);
+    struct err e = {0};
+    if (proto_encode(m, &t->out, &e) != ERR_OK) {
+        log_error("host=%s: %s", c->name, e.msg);
+        return false;
+    }
+    if (zmq_send(t->sock, rid, sizeof(rid), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(t->sock, t->out.data, t->out.len, ZMQ_DONTWAIT) < 0) {
+        /* not connected right now: a reconnect re-sends what matters */
+        log_debug("host=%s: %s not sent: %s", c->name, proto_type_name(m->type),
+                  zmq_strerror(errno));
+        return false;
+    }
+    t->stats.sent++;
+    return true;
+}
+
+static void agentconn_disconnect(struct agentconn *c)
+{
+    if (c->connected) {
+        zmq_disconnect(c->t->sock, c->endpoint);
+        c->connected = false;
+    }
+    if (c->ks_fd >= 0) {
+        loop_io_stop(c->t->loop, &c->ks_io);
+        close(c->ks_fd);
+        c->ks_fd = -1;
+    }
+}
+
+static void agentconn_exec_clear(struct agentconn *c)
+{
+    if (c->input != NULL) {
+        explicit_bzero(c->input, c->exec.input_len);
+        free(c->input);
+        c->input = NULL;
+    }
+    free(c->exec.command);
+    memset(&c->exec, 0, sizeof(c->exec));
+}
+
+/* The conn failed: report it as an open failure or a lost command. */
+static void agentconn_fail(struct agentconn *c, enum err_code code,
+                           const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void agentconn_fail(struct agentconn *c, enum err_code code,
+                           const char *fmt, ...)
+{
+    struct err e = {0};
+    char msg[ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    err_set(&e, code, "%s", msg);
+    enum agentconn_state was = c->state;
+    agentconn_state(c, AC_DEAD);
+    loop_timer_stop(c->t->loop, &c->t_connect);
+    loop_timer_stop(c->t->loop, &c->t_beat);
+    agentconn_disconnect(c);
+    log_warn("host=%s agent: %s", c->name, msg);
+    if (!c->opened_reported) {
+        c->opened_reported = true;
+        c->base.cb->opened(&c->base, &e, c->base.arg);
+    } else if (was == AC_RUNNING) {
+        struct exec_result r = {.end = EXEC_FAILED, .exit_code = -1};
+        r.err = e;
+        r.elapsed_ms = clock_mono_ms() - c->started_ms;
+        agentconn_exec_clear(c);
+        c->base.cb->done(&c->base, &r, c->base.arg);
+    }
+}
+
+/* --- connecting ---------------------------------------------------------- */
+
+static void agentconn_zconnect(struct agentconn *c)
+{
+    struct agentconn_transport *t = c->t;
+    uint8_t rid[AC_RID_LEN];
+    agentconn_rid(c->slot, rid);
+    agentconn_state(c, AC_CONNECTING);
+    /* options are read at connect time: one socket, a key per agent */
+    if (zmq_setsockopt(t->sock, ZMQ_CURVE_SERVERKEY, c->key,
+                       KEYFILE_Z85_LEN + 1) != 0 ||
+        zmq_setsockopt(t->sock, ZMQ_CONNECT_ROUTING_ID, rid, sizeof(rid)) !=
+            0 ||
+        zmq_connect(t->sock, c->endpoint) != 0) {
+        agentconn_fail(c, ERR_UNREACHABLE, "cannot connect to %s: %s",
+                       c->endpoint, zmq_strerror(errno));
+        return;
+    }
+    c->connected = true;
+}
+
+static void agentconn_on_connect_timeout(struct loop *l, struct loop_timer *tm,
+                                         void *arg)
+{
+    (void)l;
+    (void)tm;
+    struct agentconn *c = arg;
+    struct agentconn_transport *t = c->t;
+    if (c->handshake_event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        agentconn_fail(c, ERR_AUTH,
+                       "%s refused our key %.8s...: add %s to the agent's "
+                       "authorized_keys",
+                       c->endpoint, t->key.public_z85, t->key.public_z85);
+    else if (c->handshake_event != 0)
+        agentconn_fail(c, ERR_HOSTKEY,
+                       "CURVE handshake with %s failed: the agent's key is "
+                       "not the pinned %.8s... (check drover_agent_key or "
+                       "known_agents)",
+                       c->endpoint, c->key);
+    else
+        agentconn_fail(c, ERR_UNREACHABLE,
+                       "no authenticated answer from %s within %" PRId64
+                       "ms: the agent is down, the port is closed, or its "
+                       "key is not the pinned %.8s...",
+                       c->endpoint, t->connect_timeout_ms, c->key);
+}
+
+static void agentconn_on_beat(struct loop *l, struct loop_timer *tm, void *arg)
+{
+    struct agentconn *c = arg;
+    struct agentconn_transport *t = c->t;
+    int64_t quiet = loop_now(l) - c->last_rx;
+    if (quiet >= t->beat_timeout_ms) {
+        agentconn_fail(c, ERR_UNREACHABLE,
+                       "%s silent for %" PRId64 "ms (heartbeat timeout): "
+                       "marked unreachable",
+                       c->endpoint, quiet);
+        return;
+    }
+    if (quiet >= t->beat_ms) {
+        struct proto_msg m = {.type = PROTO_PING};
+        agentconn_send(c, &m);
+    }
+    loop_timer_start(l, tm, t->beat_ms);
+}
+
+static void agentconn_on_async(struct loop *l, struct loop_timer *tm, void *arg)
+{
+    (void)l;
+    (void)tm;
+    struct agentconn *c = arg;
+    agentconn_fail(c, c->early.code, "%s", c->early.msg);
+}
+
+/* --- keyscan (accept_new) ------------------------------------------------ */
+
+static void agentconn_keyscan_done(struct agentconn *c)
+{
+    struct agentconn_transport *t = c->t;
+    const char *prefix = "DROVER-AGENT-KEY 1 ";
+    size_t pn = strlen(prefix);
+    c->ks_buf[c->ks_len < sizeof(c->ks_buf) ? c->ks_len
+                                            : sizeof(c->ks_buf) - 1] = '\0';
+    if (c->ks_len < pn + KEYFILE_Z85_LEN ||
+        memcmp(c->ks_buf, prefix, pn) != 0 ||
+        !keyfile_z85_valid(c->ks_buf + pn, KEYFILE_Z85_LEN)) {
+        agentconn_fail(c, ERR_HOSTKEY,
+                       "%s:%d did not announce an agent key; pin it with "
+                       "drover_agent_key",
+                       c->address, c->port + 1);
+        return;
+    }
+    memcpy(c->key, c->ks_buf + pn, KEYFILE_Z85_LEN);
+    c->key[KEYFILE_Z85_LEN] = '\0';
+    struct err e = {0};
+    if (keyfile_known_add(t->known_agents, c->address, c->port, c->key, &e) !=
+        ERR_OK) {
+        agentconn_fail(c, ERR_SYS, "recording the agent key: %s", e.msg);
+        return;
+    }
+    log_warn("host=%s: new agent %s:%d key %s recorded in %s (--accept-new)",
+             c->name, c->address, c->port, c->key, t->known_agents);
+    loop_io_stop(t->loop, &c->ks_io);
+    close(c->ks_fd);
+    c->ks_fd = -1;
+    agentconn_zconnect(c);
+}
+
+static void agentconn_keyscan_io(struct loop *l, struct loop_io *io,
+                                 unsigned ev, void *arg)
+{
+    (void)io;
+    (void)ev;
+    struct agentconn *c = arg;
+    for (;;) {
+        ssize_t n = read(c->ks_fd, c->ks_buf + c->ks_len,
+                         sizeof(c->ks_buf) - 1 - c->ks_len);
+        if (n > 0) {
+            c->ks_len += (size_t)n;
+            if (memchr(c->ks_buf, '\n', c->ks_len) != NULL ||
+                c->ks_len == sizeof(c->ks_buf) - 1) {
+                agentconn_keyscan_done(c);
+                return;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            loop_io_set(l, &c->ks_io, LOOP_READ);
+            return;
+        }
+        if (n < 0 && errno == ENOTCONN)
+            return;
+        agentconn_keyscan_done(c);
+        return;
+    }
+}
+
+static void agentconn_keyscan(struct agentconn *c)
+{
+    agentconn_state(c, AC_KEYSCAN);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", c->port + 1);
+    int rc = getaddrinfo(c->address, port, &hints, &ai);
+    if (rc != 0) {
+        err_set(&c->early, ERR_UNREACHABLE, "cannot resolve %s: %s", c->address,
+                gai_strerror(rc));
+        loop_timer_start(c->t->loop, &c->t_async, 0);
+        return;
+    }
+    c->ks_fd =
+        socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->ks_fd < 0 || (connect(c->ks_fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
+                         errno != EINPROGRESS)) {
+        err_set(&c->early, ERR_UNREACHABLE,
+                "cannot reach the key port %s:%d: %s", c->address, c->port + 1,
+                strerror(errno));
+        freeaddrinfo(ai);
+        loop_timer_start(c->t->loop, &c->t_async, 0);
+        return;
+    }
+    freeaddrinfo(ai);
+    loop_io_init_fd(&c->ks_io, c->ks_fd, agentconn_keyscan_io, c);
+    loop_io_start(c->t->loop, &c->ks_io, LOOP_READ);
+}
+
+/* --- receiving ----------------------------------------------------------- */
+
+static void agentconn_result(struct agentconn *c, const struct proto_msg *m)
+{
+    struct exec_result r = {.exit_code = -1};
+    r.elapsed_ms = (int64_t)m->elapsed_ms;
+    switch (m->end) {
+    case PROTO_END_EXITED:
+        r.end = EXEC_EXITED;
+        r.exit_code = (int)m->code;
+        break;
+    case PROTO_END_SIGNALED:
+        r.end = EXEC_SIGNALED;
+        snprintf(r.signal, sizeof(r.signal), "%s", m->signal ? m->signal : "?");
+        break;
+    case PROTO_END_TIMEOUT:
+        r.end = EXEC_TIMEOUT;
+        err_set(&r.err, ERR_TIMEOUT,
+                "killed by the agent after %" PRIu64 "ms (timeout)",
+                m->elapsed_ms);
+        break;
+    case PROTO_END_CANCELLED:
+        r.end = EXEC_CANCELLED;
+        break;
+    default:
+        r.end = EXEC_FAILED;
+        err_set(&r.err, ERR_EXEC, "the agent could not run it: %s",
+                m->text ? m->text : "no reason given");
+        break;
+    }
+    if (m->replayed)
+        log_info("host=%s job=%s: the agent returned its stored result "
+                 "(not run again)",
+                 c->name, c->job);
+    if (m->dropped > 0)
+        log_warn("host=%s job=%s: %" PRIu64 " output bytes cut by the "
+                 "agent's cap",
+                 c->name, c->job, m->dropped);
+    agentconn_exec_clear(c);
+    agentconn_state(c, AC_READY);
+    c->base.cb->done(&c->base, &r, c->base.arg);
+}
+
+static void agentconn_message(struct agentconn *c, const struct proto_msg *m)
+{
+    struct agentconn_transport *t = c->t;
+    switch (m->type) {
+    case PROTO_WELCOME:
+        if (c->state == AC_HELLO) {
+            loop_timer_stop(t->loop, &c->t_connect);
+            agentconn_state(c, c->exec.job ? AC_RUNNING : AC_READY);
+            if (c->exec.job != NULL) {
+                /* reconnected mid-job: ask again, same job id */
+                agentconn_send(c, &c->exec);
+            } else if (!c->opened_reported) {
+                c->opened_reported = true;
+                c->base.cb->opened(&c->base, NULL, c->base.arg);
+            }
+        }
+        break;
+    case PROTO_PONG:
+        break;
+    case PROTO_OUTPUT:
+        if (c->state == AC_RUNNING && m->job && strcmp(m->job, c->job) == 0) {
+            struct proto_msg ack = {
+                .type = PROTO_OUTPUT_ACK, .job = c->job, .seq = m->seq};
+            c->base.cb->output(&c->base, (int)m->stream, m->data, m->data_len,
+                               c->base.arg);
+            if (c->state == AC_RUNNING)
+                agentconn_send(c, &ack);
+        }
+        break;
+    case PROTO_RESULT:
+        if (c->state == AC_RUNNING && m->job && strcmp(m->job, c->job) == 0)
+            agentconn_result(c, m);
+        break;
+    case PROTO_ERROR:
+        if (m->code == PROTO_E_FENCED)
+            agentconn_fail(c, ERR_LOCKED,
+                           "%s refused us: %s (another coordinator holds a "
+                           "newer lock)",
+                           c->endpoint, m->text);
+        else if (c->state == AC_RUNNING || c->state == AC_HELLO)
+            agentconn_fail(c, ERR_PROTO, "%s refused: %s", c->endpoint,
+                           m->text);
+        else
+            log_warn("host=%s agent: error %" PRId64 ": %s", c->name, m->code,
+                     m->text);
+        break;
+    default:
+        log_warn("host=%s agent: unexpected %s", c->name,
+                 proto_type_name(m->type));
+        break;
+    }
+}
+
+static void agentconn_frame(struct agentconn_transport *t, struct agentconn *c,
+                            const void *p, size_t n)
+{
+    c->last_rx = loop_now(t->loop);
+    t->stats.received++;
+    if (n == 0) {
+        /* the probe: handshake done (first time or after a reconnect) */
+        if (c->state == AC_CONNECTING || c->state == AC_READY ||
+            c->state == AC_RUNNING || c->state == AC_HELLO) {
+            bool first = c->state == AC_CONNECTING;
+            agentconn_state(c, AC_HELLO);
+            struct proto_msg m = {.type = PROTO_HELLO};
+            agentconn_send(c, &m);
+            if (first)
+                loop_timer_start(t->loop, &c->t_beat, t->beat_ms);
+        }
+        return;
+    }
+    struct proto_msg m;
+    struct err e = {0};
+    if (proto_decode(p, n, &m, &e) != ERR_OK) {
+        t->stats.bad++;
+        log_warn("host=%s agent: malformed message: %s", c->name, e.msg);
+    } else {
+        agentconn_message(c, &m);
+    }
+    proto_msg_release(&m);
+}
+
+static void agentconn_ready_io(struct loop *l, struct loop_io *io, unsigned ev,
+                               void *arg)
+{
+    (void)l;
+    (void)io;
+    (void)ev;
+    struct agentconn_transport *t = arg;
+    for (int i = 0; i < 1024; i++) {
+        zmq_msg_t rid, f;
+        zmq_msg_init(&rid);
+        if (zmq_msg_recv(&rid, t->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&rid);
+            return;
+        }
+        zmq_msg_init(&f);
+        int frames = 0;
+        bool more = zmq_msg_more(&rid);
+        while (more) {
+            zmq_msg_t x;
+            zmq_msg_init(&x);
+            if (zmq_msg_recv(&x, t->sock, 0) < 0) {
+                zmq_msg_close(&x);
+                break;
+            }
+            more = zmq_msg_more(&x);
+            if (++frames == 1)
+                zmq_msg_move(&f, &x);
+            zmq_msg_close(&x);
+        }
+        const uint8_t *r = zmq_msg_data(&rid);
+        if (zmq_msg_size(&rid) == AC_RID_LEN && r[0] == 'a' && frames == 1) {
+            uint32_t slot = (uint32_t)r[1] << 24 | (uint32_t)r[2] << 16 |
+                            (uint32_t)r[3] << 8 | r[4];
+            if (slot < t->nslots && t->slots[slot] != NULL &&
+                t->slots[slot]->state != AC_DEAD)
+                agentconn_frame(t, t->slots[slot], zmq_msg_data(&f),
+                                zmq_msg_size(&f));
+        }
+        zmq_msg_close(&f);
+        zmq_msg_close(&rid);
+    }
+}
+
+/* Handshake failures, from the socket monitor: remember them on the conn
+ * whose endpoint failed, so the error says what went wrong. */
+static void agentconn_monitor_io(struct loop *l, struct loop_io *io,
+                                 unsigned ev, void *arg)
+{
+    (void)l;
+    (void)io;
+    (void)ev;
+    struct agentconn_transport *t = arg;
+    for (;;) {
+        zmq_msg_t a, b;
+        zmq_msg_init(&a);
+        if (zmq_msg_recv(&a, t->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&a);
+            return;
+        }
+        zmq_msg_init(&b);
+        if (!zmq_msg_more(&a) || zmq_msg_recv(&b, t->mon, 0) < 0 ||
+            zmq_msg_size(&a) < 6) {
+            zmq_msg_close(&a);
+            zmq_msg_close(&b);
+            continue;
+        }
+        uint16_t event;
+        memcpy(&event, zmq_msg_data(&a), sizeof(event));
+        char ep[300];
+        size_t n = zmq_msg_size(&b) < sizeof(ep) - 1 ? zmq_msg_size(&b)
+                                                     : sizeof(ep) - 1;
+        memcpy(ep, zmq_msg_data(&b), n);
+        ep[n] = '\0';
+        for (size_t i = 0; i < t->nslots; i++) {
+            struct agentconn *c = t->slots[i];
+            if (c != NULL && c->state == AC_CONNECTING &&
+                strcmp(c->endpoint, ep) == 0) {
+                c->handshake_event = event;
+                /* a refused key or a wrong server key will not get
+                 * better by retrying: say so now */
+                loop_timer_start(l, &c->t_connect, 0);
+            }
+        }
+        zmq_msg_close(&a);
+        zmq_msg_close(&b);
+    }
+}
+
+/* --- transport_ops ------------------------------------------------------- */
+
+static const char *agentconn_pinned(struct agentconn_transport *t,
+                                    const char *name)
+{
+    for (size_t i = 0; i < t->npins; i++)
+        if (strcmp(t->pins[i].host, name) == 0)
+            return t->pins[i].key;
+    return NULL;
+}
+
+static struct conn *agentconn_connect(struct transport *tr,
+                                      const struct target *tg,
+                                      const struct conn_cb *cb, void *arg)
+{
+    struct agentconn_transport *t = (struct agentconn_transport *)tr;
+    struct agentconn *c = xcalloc(1, sizeof(*c));
+    c->base.t = tr;
+    c->base.cb = cb;
+    c->base.arg = arg;
+    c->t = t;
+    c->ks_fd = -1;
+    c->name = xstrdup(tg->name);
+    c->address = xstrdup(tg->address ? tg->address : tg->name);
+    c->port = tg->port > 0 ? tg->port : t->port;
+    c->last_rx = loop_now(t->loop);
+    bool v6 = strchr(c->address, ':') != NULL;
+    snprintf(c->endpoint, sizeof(c->endpoint), "tcp://%s%s%s:%d", v6 ? "[" : "",
+             c->address, v6 ? "]" : "", c->port);
+    loop_timer_init(&c->t_connect, agentconn_on_connect_timeout, c);
+    loop_timer_init(&c->t_beat, agentconn_on_beat, c);
+    loop_timer_init(&c->t_async, agentconn_on_async, c);
+    if (t->nfree > 0) {
+        c->slot = t->free_slots[--t->nfree];
+    } else {
+        if (t->nslots == t->capslots) {
+            t->capslots = t->capslots ? t->capslots * 2 : 64;
+            t->slots = xrealloc(t->slots, t->capslots * sizeof(*t->slots));
+            t->free_slots =
+                xrealloc(t->free_slots, t->capslots * sizeof(*t->free_slots));
+        }
+        c->slot = (uint32_t)t->nslots++;
+    }
+    t->slots[c->slot] = c;
+    t->stats.conns++;
+    loop_timer_start(t->loop, &c->t_connect, t->connect_timeout_ms);
+
+    const char *pin = agentconn_pinned(t, c->name);
+    struct err e = {0};
+    enum err_code rc = ERR_OK;
+    if (pin != NULL) {
+        memcpy(c->key, pin, sizeof(c->key));
+    } else {
+        rc = keyfile_known_lookup(t->known_agents, c->address, c->port, c->key,
+                                  &e);
+        if (rc == ERR_NOTFOUND && t->accept_new) {
+            agentconn_keyscan(c);
+            return &c->base;
+        }
+    }
+    if (rc == ERR_NOTFOUND)
+        err_set(&c->early, ERR_HOSTKEY,
+                "no key pinned for the agent at %s:%d: set drover_agent_key "
+                "in the inventory, add it to %s, or pass --accept-new",
+                c->address, c->port, t->known_agents);
+    else if (rc != ERR_OK)
+        err_set(&c->early, ERR_HOSTKEY, "%s", e.msg);
+    if (rc != ERR_OK) {
+        loop_timer_start(t->loop, &c->t_async, 0);
+        return &c->base;
+    }
+    agentconn_zconnect(c);
+    return &c->base;
+}
+
+static void agentconn_make_job_id(struct agentconn *c)
+{
+    if (c->next_job[0] != '\0') {
+        memcpy(c->job, c->next_job, sizeof(c->job));
+        c->next_job[0] = '\0';
+        return;
+    }
+    char host[64];
+    size_t i = 0;
+    for (const char *p = c->name; *p && i < sizeof(host) - 1; p++) {
+        char ch = *p;
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+                  ch == '-';
+        host[i++] = ok ? ch : '_';
+    }
+    host[i] = '\0';
+    snprintf(c->job, sizeof(c->job), "%.60s:%.40s:%" PRIu64, c->t->run_id, host,
+             ++c->seq);
+}
+
+static enum err_code agentconn_exec(struct conn *base,
+                                    const struct exec_spec *s, struct err *e)
+{
+    struct agentconn *c = (struct agentconn *)base;
+    if (c->state != AC_READY)
+        return err_set(e, ERR_INVALID, "host %s: agent conn is %s, not ready",
+                       c->name, agentconn_state_names[c->state]);
+    if (s->input_len > PROTO_INPUT_MAX)
+        return err_set(e, ERR_LIMIT,
+                       "host %s: stdin of %zu bytes over the agent limit of "
+                       "%d",
+                       c->name, s->input_len, PROTO_INPUT_MAX);
+    if (strlen(s->command) > PROTO_COMMAND_MAX)
+        return err_set(e, ERR_LIMIT,
+                       "host %s: command over the agent limit of %d bytes",
+                       c->name, PROTO_COMMAND_MAX);
+    agentconn_make_job_id(c);
+    agentconn_exec_clear(c);
+    c->exec.type = PROTO_EXEC;
+    c->exec.job = c->job;
+    c->exec.command = xstrdup(s->command);
+    if (s->input_len > 0) {
+        c->input = xmalloc(s->input_len);
+        memcpy(c->input, s->input, s->input_len);
+        c->exec.input = c->input;
+        c->exec.input_len = s->input_len;
+    }
+    c->exec.timeout_ms = s->timeout_ms > 0 ? (uint64_t)s->timeout_ms : 0;
+    c->exec.output_max = c->t->output_max;
+    c->started_ms = clock_mono_ms();
+    c->cancel_sent = false;
+    agentconn_state(c, AC_RUNNING);
+    agentconn_send(c, &c->exec);
+    return ERR_OK;
+}
+
+static void agentconn_cancel(struct conn *base)
+{
+    struct agentconn *c = (struct agentconn *)base;
+    if (c->state != AC_RUNNING || c->cancel_sent)
+        return;
+    c->cancel_sent = true;
+    struct proto_msg m = {.type = PROTO_CANCEL, .job = c->job};
+    agentconn_send(c, &m);
+}
+
+static void agentconn_close(struct conn *base)
+{
+    struct agentconn *c = (struct agentconn *)base;
+    struct agentconn_transport *t = c->t;
+    if (c->state == AC_RUNNING) {
+        struct proto_msg m = {.type = PROTO_CANCEL, .job = c->job};
+        agentconn_send(c, &m);
+    }
+    agentconn_state(c, AC_DEAD);
+    agentconn_disconnect(c);
+    loop_timer_stop(t->loop, &c->t_connect);
+    loop_timer_stop(t->loop, &c->t_beat);
+    loop_timer_stop(t->loop, &c->t_async);
+    agentconn_exec_clear(c);
+    t->slots[c->slot] = NULL;
+    t->free_slots[t->nfree++] = c->slot;
+    t->stats.conns--;
+    free(c->name);
+    free(c->address);
+    free(c);
+}
+
+static void agentconn_free(struct transport *tr)
+{
+    struct agentconn_transport *t = (struct agentconn_transport *)tr;
+    if (t->sock != NULL) {
+        loop_io_stop(t->loop, &t->io);
+        zmq_close(t->sock);
+    }
+    if (t->mon != NULL) {
+        loop_io_stop(t->loop, &t->mon_io);
+        zmq_close(t->mon);
+    }
+    if (t->ctx != NULL)
+        zmq_ctx_term(t->ctx);
+    for (size_t i = 0; i < t->npins; i++)
+        free(t->pins[i].host);
+    free(t->pins);
+    free(t->slots);
+    free(t->free_slots);
+    free(t->known_agents);
+    buf_release(&t->out);
+    keyfile_wipe(&t->key);
+    free(t);
+}
+
+static const struct transport_ops agentconn_ops = {
+    .name = "agent",
+    .connect = agentconn_connect,
+    .exec = agentconn_exec,
+    .cancel = agentconn_cancel,
+    .close = agentconn_close,
+    .free = agentconn_free,
+};
+
+/* --- public -------------------------------------------------------------- */
+
+void agent_options_init(struct agent_options *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
+static char *agentconn_config_path(const char *file)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+    if (xdg && *xdg)
+        return xasprintf("%s/drover/%s", xdg, file);
+    return xasprintf("%s/.config/drover/%s", home ? home : ".", file);
+}
+
+static int agentconn_setopt(void *s, int opt, int v)
+{
+    return zmq_setsockopt(s, opt, &v, sizeof(v));
+}
+
+struct transport *agentconn_transport_new(struct loop *l,
+                                          const struct agent_options *o,
+                                          struct err *e)
+{
+    struct agentconn_transport *t = xcalloc(1, sizeof(*t));
+    t->base.ops = &agentconn_ops;
+    t->loop = l;
+    t->accept_new = o->accept_new;
+    t->port = o->port > 0 ? o->port : AGENTCONN_PORT;
+    t->epoch = o->epoch;
+    t->connect_timeout_ms = o->connect_timeout_ms > 0
+                                ? o->connect_timeout_ms
+                                : AGENTCONN_CONNECT_TIMEOUT_MS;
+    t->beat_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : AGENTCONN_HEARTBEAT_MS;
+    t->beat_timeout_ms = o->heartbeat_timeout_ms > 0
+                             ? o->heartbeat_timeout_ms
+                             : AGENTCONN_HEARTBEAT_TIMEOUT_MS;
+    t->output_max = o->output_max;
+    t->known_agents = o->known_agents ? xstrdup(o->known_agents)
+                                      : agentconn_config_path("known_agents");
+    buf_init(&t->out, PROTO_FRAME_MAX);
+    if (o->deploy_id != NULL && proto_id_valid(o->deploy_id) &&
+        strlen(o->deploy_id) < sizeof(t->run_id))
+        snprintf(t->run_id, sizeof(t->run_id), "%s", o->deploy_id);
+    else
+        snprintf(t->run_id, sizeof(t->run_id), "run-%" PRId64 "-%d",
+                 clock_wall_ms(), (int)getpid());
+
+    char *keypath = o->key_file ? xstrdup(o->key_file)
+                                : agentconn_config_path("coordinator.key");
+    struct err ke = {0};
+    if (keyfile_load_secret(keypath, &t->key, &ke) != ERR_OK) {
+        err_set(e, ke.code == ERR_NOTFOUND ? ERR_NOTFOUND : ERR_AUTH,
+                "coordinator key: %s%s", ke.msg,
+                ke.code == ERR_NOTFOUND ? " (create one with `drover keygen`)"
+                                        : "");
+        free(keypath);
+        agentconn_free(&t->base);
+        return NULL;
+    }
+    free(keypath);
+
+    t->ctx = zmq_ctx_new();
+    t->sock = t->ctx ? zmq_socket(t->ctx, ZMQ_ROUTER) : NULL;
+    int64_t maxmsg = PROTO_FRAME_MAX + 64; /* CURVE adds 33 bytes */
+    int hb = (int)t->beat_ms;
+    if (t->sock == NULL ||
+        agentconn_setopt(t->sock, ZMQ_ROUTER_MANDATORY, 1) != 0 ||
+        zmq_setsockopt(t->sock, ZMQ_CURVE_PUBLICKEY, t->key.public_z85,
+                       KEYFILE_Z85_LEN + 1) != 0 ||
+        zmq_setsockopt(t->sock, ZMQ_CURVE_SECRETKEY, t->key.secret_z85,
+                       KEYFILE_Z85_LEN + 1) != 0 ||
+        zmq_setsockopt(t->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0 ||
+        agentconn_setopt(t->sock, ZMQ_HEARTBEAT_IVL, hb) != 0 ||
+        agentconn_setopt(t->sock, ZMQ_HEARTBEAT_TTL, 3 * hb) != 0 ||
+        agentconn_setopt(t->sock, ZMQ_HEARTBEAT_TIMEOUT, 3 * hb) != 0 ||
+        agentconn_setopt(t->sock, ZMQ_RECONNECT_IVL, 100) != 0 ||
+        agentconn_setopt(t->sock, ZMQ_RECONNECT_IVL_MAX,
+                         AGENTCONN_RECONNECT_IVL_MAX_MS) != 0 ||
+        agentconn_setopt(t->sock, ZMQ_LINGER, 0) != 0 ||
+        agentconn_setopt(t->sock, ZMQ_SNDHWM, 100000) != 0 ||
+        agentconn_setopt(t->sock, ZMQ_RCVHWM, 100000) != 0) {
+        err_set(e, ERR_SYS, "agent transport: socket: %s", zmq_strerror(errno));
+        agentconn_free(&t->base);
+        return NULL;
+    }
+    char mon[64];
+    snprintf(mon, sizeof(mon), "inproc://agentconn-mon-%p", (void *)t);
+    if (zmq_socket_monitor(t->sock, mon,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0) {
+        t->mon = zmq_socket(t->ctx, ZMQ_PAIR);
+        agentconn_setopt(t->mon, ZMQ_LINGER, 0);
+        if (zmq_connect(t->mon, mon) == 0) {
+            loop_io_init_sock(&t->mon_io, t->mon, agentconn_monitor_io, t);
+            loop_io_start(l, &t->mon_io, LOOP_READ);
+        }
+    }
+    loop_io_init_sock(&t->io, t->sock, agentconn_ready_io, t);
+    loop_io_start(l, &t->io, LOOP_READ);
+    return &t->base;
+}
+
+enum err_code agentconn_pin(struct transport *tr, const char *host,
+                            const char *key, struct err *e)
+{
+    struct agentconn_transport *t = (struct agentconn_transport *)tr;
+    if (!keyfile_z85_valid(key, strlen(key)))
+        return err_set(e, ERR_INVALID,
+                       "host %s: drover_agent_key is not a 40-character Z85 "
+                       "key (from `drover-agent keygen`)",
+                       host);
+    t->pins = xrealloc(t->pins, (t->npins + 1) * sizeof(*t->pins));
+    t->pins[t->npins].host = xstrdup(host);
+    memcpy(t->pins[t->npins].key, key, KEYFILE_Z85_LEN + 1);
+    t->npins++;
+    return ERR_OK;
+}
+
+void agentconn_set_epoch(struct transport *tr, uint64_t epoch)
+{
+    ((struct agentconn_transport *)tr)->epoch = epoch;
+}
+
+const char *agentconn_job_id(const struct conn *base)
+{
+    return ((const struct agentconn *)base)->job;
+}
+
+enum err_code agentconn_next_job(struct conn *base, const char *job_id,
+                                 struct err *e)
+{
+    struct agentconn *c = (struct agentconn *)base;
+    if (!proto_id_valid(job_id))
+        return err_set(e, ERR_INVALID, "'%s' is not a valid job id", job_id);
+    snprintf(c->next_job, sizeof(c->next_job), "%s", job_id);
+    return ERR_OK;
+}
+
+void agentconn_transport_stats(const struct transport *tr,
+                               struct agentconn_stats *out)
+{
+    *out = ((const struct agentconn_transport *)tr)->stats;
+}

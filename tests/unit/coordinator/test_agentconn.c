@@ -1,0 +1,474 @@
+/* tests/unit/coordinator/test_agentconn.c: the agent transport against a
+ * real agent (agentd, the same code as drover-agent) over CURVE on
+ * loopback: run and reuse, pinned key mismatch, unauthorized coordinator,
+ * fencing, job ids answered once, cancel, timeout, first-use trust, and a
+ * frozen agent (SIGSTOP, in a forked process) marked unreachable within
+ * the heartbeat timeout. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "agentconn.h"
+#include "agentd.h"
+#include "buf.h"
+#include "clock.h"
+#include "job.h"
+#include "keyfile.h"
+#include "keyport.h"
+#include "loop.h"
+#include "zap.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+static char dir[64];
+static char coord_key[128];
+static struct keypair coord, agentkp;
+
+struct fixture {
+    struct loop *l;
+    void *actx;
+    struct keyfile_set *allowed;
+    struct job_table *jt;
+    struct zap *zap;
+    struct agentd *agent;
+    int port;
+    struct keyport *kp;
+};
+
+struct host {
+    struct conn *c;
+    bool opened;
+    struct err open_err;
+    bool done;
+    struct exec_result r;
+    struct buf out;
+};
+
+static void h_opened(struct conn *c, const struct err *e, void *arg)
+{
+    (void)c;
+    struct host *h = arg;
+    h->opened = true;
+    if (e)
+        h->open_err = *e;
+}
+
+static void h_output(struct conn *c, int stream, const char *data, size_t len,
+                     void *arg)
+{
+    (void)c;
+    (void)stream;
+    struct host *h = arg;
+    buf_add(&h->out, data, len);
+}
+
+static void h_done(struct conn *c, const struct exec_result *r, void *arg)
+{
+    (void)c;
+    struct host *h = arg;
+    h->done = true;
+    h->r = *r;
+}
+
+static const struct conn_cb hcb = {h_opened, h_output, h_done};
+
+static void fixture_listen(struct fixture *f, struct loop *l, bool authorize,
+                           const char *listen)
+{
+    struct err e = {0};
+    memset(f, 0, sizeof(*f));
+    f->l = l;
+    f->actx = zmq_ctx_new();
+    f->allowed = keyfile_set_new();
+    if (authorize) {
+        uint8_t bin[32];
+        zmq_z85_decode(bin, coord.public_z85);
+        keyfile_set_add(f->allowed, bin);
+    }
+    f->jt = job_table_new(l, &e);
+    f->zap = zap_new(l, f->actx, f->allowed, &e);
+    assert_non_null(f->zap);
+    static int n;
+    char state[128];
+    snprintf(state, sizeof(state), "%s/state%d-%d", dir, (int)getpid(), n++);
+    struct agentd_options o = {.name = "t",
+                               .listen = listen,
+                               .key = &agentkp,
+                               .state_dir = state,
+                               .kill_grace_ms = 300};
+    f->agent = agentd_new(l, f->actx, f->jt, &o, &e);
+    assert_non_null(f->agent);
+    const char *ep = agentd_endpoint(f->agent);
+    f->port = atoi(strrchr(ep, ':') + 1);
+    assert_int_equal(
+        zap_selftest(f->zap, l, f->actx, ep, agentkp.public_z85, &e), ERR_OK);
+}
+
+static void fixture_start(struct fixture *f, struct loop *l, bool authorize)
+{
+    fixture_listen(f, l, authorize, "tcp://127.0.0.1:*");
+}
+
+static void fixture_stop(struct fixture *f)
+{
+    keyport_free(f->kp);
+    agentd_free(f->agent);
+    zap_free(f->zap);
+    zmq_ctx_term(f->actx);
+    job_table_free(f->jt);
+    keyfile_set_free(f->allowed);
+}
+
+static struct transport *transport(struct loop *l, uint64_t epoch,
+                                   bool accept_new)
+{
+    struct agent_options o;
+    agent_options_init(&o);
+    char known[128];
+    snprintf(known, sizeof(known), "%s/known_agents", dir);
+    o.key_file = coord_key;
+    o.known_agents = known;
+    o.epoch = epoch;
+    o.accept_new = accept_new;
+    o.connect_timeout_ms = 3000;
+    o.heartbeat_ms = 200;
+    o.heartbeat_timeout_ms = 700;
+    struct err e = {0};
+    struct transport *t = agentconn_transport_new(l, &o, &e);
+    if (t == NULL)
+        fail_msg("%s", e.msg);
+    return t;
+}
+
+static void run_until(struct loop *l, bool *flag, int64_t ms)
+{
+    int64_t t0 = clock_mono_ms();
+    while (!*flag && clock_mono_ms() - t0 < ms)
+        loop_run_once(l, 20, NULL);
+}
+
+static void host_open(struct host *h, struct transport *t, int port,
+                      struct loop *l)
+{
+    memset(h, 0, sizeof(*h));
+    buf_init(&h->out, BUF_UNLIMITED);
+    struct target tg = {.name = "h1", .address = "127.0.0.1", .port = port};
+    h->c = transport_connect(t, &tg, &hcb, h);
+    run_until(l, &h->opened, 5000);
+    assert_true(h->opened);
+}
+
+static void host_exec(struct host *h, struct loop *l, const char *cmd,
+                      int64_t timeout_ms)
+{
+    struct err e = {0};
+    h->done = false;
+    buf_reset(&h->out);
+    struct exec_spec s = {.command = cmd,
+                          .input = "in\n",
+                          .input_len = 3,
+                          .timeout_ms = timeout_ms};
+    assert_int_equal(conn_exec(h->c, &s, &e), ERR_OK);
+    run_until(l, &h->done, 8000);
+    assert_true(h->done);
+}
+
+static int count_lines(const char *name)
+{
+    char path[128], line[64];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f))
+        n++;
+    fclose(f);
+    return n;
+}
+
+static void test_agentconn_run_and_reuse(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    struct fixture f;
+    fixture_start(&f, l, true);
+    struct transport *t = transport(l, 1, false);
+    assert_int_equal(agentconn_pin(t, "h1", agentkp.public_z85, &e), ERR_OK);
+    struct host h;
+    host_open(&h, t, f.port, l);
+    assert_int_equal(h.open_err.code, ERR_OK);
+    host_exec(&h, l, "cat; echo to-stderr >&2; exit 4", 0);
+    assert_int_equal(h.r.end, EXEC_EXITED);
+    assert_int_equal(h.r.exit_code, 4);
+    assert_non_null(strstr(buf_cstr(&h.out), "in\n"));
+    assert_non_null(strstr(buf_cstr(&h.out), "to-stderr"));
+    /* the same conn runs the next step */
+    host_exec(&h, l, "kill -KILL $$", 0);
+    assert_int_equal(h.r.end, EXEC_SIGNALED);
+    assert_string_equal(h.r.signal, "KILL");
+    host_exec(&h, l, "sleep 10", 200);
+    assert_int_equal(h.r.end, EXEC_TIMEOUT);
+    /* cancel */
+    struct exec_spec s = {.command = "sleep 10"};
+    h.done = false;
+    assert_int_equal(conn_exec(h.c, &s, &e), ERR_OK);
+    int64_t t0 = clock_mono_ms();
+    while (clock_mono_ms() - t0 < 200)
+        loop_run_once(l, 20, NULL);
+    conn_cancel(h.c);
+    run_until(l, &h.done, 5000);
+    assert_int_equal(h.r.end, EXEC_CANCELLED);
+    /* not idle while a command runs */
+    struct agentconn_stats st;
+    agentconn_transport_stats(t, &st);
+    assert_int_equal(st.conns, 1);
+    assert_int_equal(st.ready, 1);
+    conn_close(h.c);
+    buf_release(&h.out);
+    transport_free(t);
+    fixture_stop(&f);
+    loop_free(l);
+}
+
+static void test_agentconn_job_runs_once(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    struct fixture f;
+    fixture_start(&f, l, true);
+    struct transport *t = transport(l, 1, false);
+    agentconn_pin(t, "h1", agentkp.public_z85, &e);
+    struct host h;
+    host_open(&h, t, f.port, l);
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "echo x >> %s/once; exit 7", dir);
+    assert_int_equal(agentconn_next_job(h.c, "DEP-1:h1:1", &e), ERR_OK);
+    host_exec(&h, l, cmd, 0);
+    assert_int_equal(h.r.exit_code, 7);
+    assert_string_equal(agentconn_job_id(h.c), "DEP-1:h1:1");
+    /* a resumed coordinator asks for the same job: stored result */
+    assert_int_equal(agentconn_next_job(h.c, "DEP-1:h1:1", &e), ERR_OK);
+    host_exec(&h, l, cmd, 0);
+    assert_int_equal(h.r.exit_code, 7);
+    assert_int_equal(count_lines("once"), 1);
+    conn_close(h.c);
+    buf_release(&h.out);
+    transport_free(t);
+    fixture_stop(&f);
+    loop_free(l);
+}
+
+static void test_agentconn_wrong_agent_key(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    struct fixture f;
+    fixture_start(&f, l, true);
+    struct transport *t = transport(l, 1, false);
+    struct keypair other;
+    keyfile_generate(&other, &e);
+    agentconn_pin(t, "h1", other.public_z85, &e);
+    struct host h;
+    host_open(&h, t, f.port, l);
+    assert_true(h.open_err.code == ERR_HOSTKEY ||
+                h.open_err.code == ERR_UNREACHABLE);
+    assert_non_null(strstr(h.open_err.msg, "pinned"));
+    assert_int_equal(agentd_running(f.agent), 0);
+    conn_close(h.c);
+    buf_release(&h.out);
+    transport_free(t);
+    fixture_stop(&f);
+    loop_free(l);
+}
+
+static void test_agentconn_unauthorized(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    struct fixture f;
+    fixture_start(&f, l, false); /* our key is not in authorized_keys */
+    struct transport *t = transport(l, 1, false);
+    agentconn_pin(t, "h1", agentkp.public_z85, &e);
+    struct host h;
+    host_open(&h, t, f.port, l);
+    assert_int_equal(h.open_err.code, ERR_AUTH);
+    assert_non_null(strstr(h.open_err.msg, "authorized_keys"));
+    assert_true(zap_refused(f.zap) >= 2); /* self-test + us */
+    assert_int_equal(zap_accepted(f.zap), 0);
+    conn_close(h.c);
+    buf_release(&h.out);
+    transport_free(t);
+    fixture_stop(&f);
+    loop_free(l);
+}
+
+static void test_agentconn_fenced(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    struct fixture f;
+    fixture_start(&f, l, true);
+    struct transport *t = transport(l, 50, false);
+    agentconn_pin(t, "h1", agentkp.public_z85, &e);
+    struct host h;
+    host_open(&h, t, f.port, l);
+    assert_int_equal(h.open_err.code, ERR_OK);
+    conn_close(h.c);
+    buf_release(&h.out);
+    transport_free(t);
+    /* an older coordinator */
+    t = transport(l, 49, false);
+    agentconn_pin(t, "h1", agentkp.public_z85, &e);
+    host_open(&h, t, f.port, l);
+    assert_int_equal(h.open_err.code, ERR_LOCKED);
+    assert_non_null(strstr(h.open_err.msg, "lower than 50"));
+    conn_close(h.c);
+    buf_release(&h.out);
+    transport_free(t);
+    fixture_stop(&f);
+    loop_free(l);
+}
+
+static void test_agentconn_unknown_key_and_accept_new(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    struct fixture f;
+    /* a fixed port, so that port + 1 (the key port) is free as well */
+    char listen[64];
+    for (int port = 23000 + (int)(getpid() % 5000) * 2;; port += 2) {
+        snprintf(listen, sizeof(listen), "tcp://127.0.0.1:%d", port);
+        f.kp = keyport_new(l, "127.0.0.1", port + 1, agentkp.public_z85, &e);
+        if (f.kp != NULL)
+            break;
+        err_clear(&e);
+    }
+    struct keyport *kp = f.kp;
+    fixture_listen(&f, l, true, listen);
+    struct transport *t = transport(l, 60, false);
+    struct host h;
+    host_open(&h, t, f.port, l);
+    assert_int_equal(h.open_err.code, ERR_HOSTKEY);
+    assert_non_null(strstr(h.open_err.msg, "--accept-new"));
+    conn_close(h.c);
+    buf_release(&h.out);
+    transport_free(t);
+
+    f.kp = kp;
+    t = transport(l, 60, true);
+    host_open(&h, t, f.port, l);
+    assert_int_equal(h.open_err.code, ERR_OK);
+    conn_close(h.c);
+    buf_release(&h.out);
+    transport_free(t);
+    /* recorded: the next run needs no --accept-new */
+    char known[128], key[41];
+    snprintf(known, sizeof(known), "%s/known_agents", dir);
+    assert_int_equal(keyfile_known_lookup(known, "127.0.0.1", f.port, key, &e),
+                     ERR_OK);
+    assert_string_equal(key, agentkp.public_z85);
+    fixture_stop(&f);
+    loop_free(l);
+}
+
+/* A real agent in a child process, frozen with SIGSTOP mid-command. */
+static void test_agentconn_frozen_agent_unreachable(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        struct err e = {0};
+        struct loop *l = loop_new(&e);
+        struct fixture f;
+        fixture_start(&f, l, true);
+        if (write(p[1], &f.port, sizeof(f.port)) != sizeof(f.port))
+            _exit(1);
+        loop_run(l, &e);
+        _exit(0);
+    }
+    close(p[1]);
+    int port = 0;
+    assert_int_equal(read(p[0], &port, sizeof(port)), sizeof(port));
+    close(p[0]);
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    struct transport *t = transport(l, 70, false);
+    agentconn_pin(t, "h1", agentkp.public_z85, &e);
+    struct host h;
+    host_open(&h, t, port, l);
+    assert_int_equal(h.open_err.code, ERR_OK);
+    struct exec_spec s = {.command = "sleep 30"};
+    assert_int_equal(conn_exec(h.c, &s, &e), ERR_OK);
+    int64_t t0 = clock_mono_ms();
+    while (clock_mono_ms() - t0 < 300)
+        loop_run_once(l, 20, NULL);
+    kill(pid, SIGSTOP);
+    int64_t frozen = clock_mono_ms();
+    run_until(l, &h.done, 5000);
+    int64_t took = clock_mono_ms() - frozen;
+    assert_true(h.done);
+    assert_int_equal(h.r.end, EXEC_FAILED);
+    assert_int_equal(h.r.err.code, ERR_UNREACHABLE);
+    /* heartbeat timeout 700 ms, checked every 200 ms */
+    assert_true(took < 1500);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    conn_close(h.c);
+    buf_release(&h.out);
+    transport_free(t);
+    loop_free(l);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    snprintf(dir, sizeof(dir), "/tmp/test_agentconn.XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    snprintf(coord_key, sizeof(coord_key), "%s/coordinator.key", dir);
+    keyfile_generate(&coord, &e);
+    keyfile_generate(&agentkp, &e);
+    return keyfile_write(coord_key, &coord, false, &e) == ERR_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_agentconn_frozen_agent_unreachable),
+        cmocka_unit_test(test_agentconn_run_and_reuse),
+        cmocka_unit_test(test_agentconn_job_runs_once),
+        cmocka_unit_test(test_agentconn_wrong_agent_key),
+        cmocka_unit_test(test_agentconn_unauthorized),
+        cmocka_unit_test(test_agentconn_fenced),
+        cmocka_unit_test(test_agentconn_unknown_key_and_accept_new),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
