@@ -10,12 +10,32 @@
 #include "transport.h"
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 struct buf;
 struct inventory;
 struct inv_host;
 struct plan;
+
+/* One step rendered for one host. */
+struct rollout_cmd {
+    const struct plan_step *step; /* the plan's step (borrowed) */
+    char *command;                /* rendered command; NULL when skip */
+    bool skip;                    /* `when` is false for this host */
+    json_t *env;                  /* rendered NAME -> string, or NULL */
+};
+
+/* One check rendered for one host. */
+struct rollout_check {
+    const struct plan_check *check; /* the plan's check (borrowed) */
+    char *url;                      /* rendered URL (http), or NULL */
+    char *command;                  /* rendered command, or NULL */
+    char **headers;                 /* "Name: value" lines */
+    size_t nheaders;
+    char *version;                  /* rendered expected version, or NULL */
+};
 
 struct rollout_host {
     const struct inv_host *ih; /* inventory host (borrowed) */
@@ -26,6 +46,20 @@ struct rollout_host {
     char **cmds;               /* plan->nsteps rendered commands */
     char **urls;               /* plan->nchecks rendered check URLs */
     size_t wave;               /* 0-based wave */
+    struct rollout_cmd *steps;     /* plan->nsteps (same strings as cmds) */
+    struct rollout_cmd *rollback;  /* plan->nrollback_steps */
+    struct rollout_cmd *prechecks; /* plan->nprechecks; only `each` ones
+                                      are rendered here (others skip) */
+    struct rollout_check *health;  /* plan->nchecks */
+    struct rollout_check *smoke;   /* plan->nsmoke */
+    struct rollout_check *singleton_check; /* or NULL */
+    bool singleton;                /* holds the singleton role */
+};
+
+/* A step run once per deploy (on: once / on: local). */
+struct rollout_once {
+    struct rollout_cmd cmd; /* rendered for its host */
+    long host;              /* index in hosts, or -1 for local */
 };
 
 struct rollout {
