@@ -1,0 +1,317 @@
+/* coordinator/store.c: the store interface: redaction of every text on
+ * its way in, poisoning after a failed write, and the record's memory. The
+ * backends (store_sqlite.c) only store and read. */
+#include "store.h"
+
+#include "buf.h"
+#include "redact.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const store_results[] = {
+    [STORE_RESULT_NONE] = "",
+    [STORE_RESULT_SUCCESS] = "success",
+    [STORE_RESULT_FAILED] = "failed",
+    [STORE_RESULT_ROLLED_BACK] = "rolled back",
+    [STORE_RESULT_ROLLBACK_FAILED] = "rollback failed",
+    [STORE_RESULT_ABORTED] = "aborted",
+    [STORE_RESULT_REFUSED] = "refused",
+};
+enum { STORE_NRESULTS = sizeof(store_results) / sizeof(store_results[0]) };
+
+const char *store_result_str(enum store_result r)
+{
+    return (size_t)r < STORE_NRESULTS ? store_results[r] : "?";
+}
+
+enum store_result store_result_parse(const char *s)
+{
+    if (s == NULL)
+        return STORE_RESULT_NONE;
+    for (size_t i = 1; i < STORE_NRESULTS; i++)
+        if (strcmp(s, store_results[i]) == 0)
+            return (enum store_result)i;
+    return STORE_RESULT_NONE;
+}
+
+void store_free(struct store *s)
+{
+    if (s != NULL)
+        s->ops->free(s);
+}
+
+void store_set_redact(struct store *s, const struct redact *r)
+{
+    s->redact = r;
+}
+
+/* A redacted copy of text (NULL stays NULL); caller frees. */
+static char *store_clean(const struct store *s, const char *text)
+{
+    if (text == NULL)
+        return NULL;
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    buf_adds(&b, text);
+    redact_buf(s->redact != NULL ? s->redact : redact_global(), &b);
+    redact_patterns(&b);
+    if (b.data == NULL)
+        return xstrdup("");
+    return buf_detach(&b);
+}
+
+/* Refuse a write once one failed: the journal no longer tells the truth. */
+static enum err_code store_check_poison(const struct store *s, struct err *e)
+{
+    if (!s->poisoned)
+        return ERR_OK;
+    return err_set(e, ERR_STORE,
+                   "journal: an earlier write failed (%s); stop the deploy "
+                   "and fix the state directory before `drover resume`",
+                   s->first.msg);
+}
+
+/* Remember the first failed write. */
+static enum err_code store_after(struct store *s, enum err_code rc,
+                                 struct err *e)
+{
+    if (rc != ERR_OK && !s->poisoned) {
+        s->poisoned = true;
+        if (e != NULL)
+            s->first = *e;
+        else
+            err_set(&s->first, rc, "journal write failed");
+    }
+    return rc;
+}
+
+enum err_code store_deploy_begin(struct store *s,
+                                 const struct store_deploy_info *in,
+                                 char id[STORE_ID_MAX], struct err *e)
+{
+    if (store_check_poison(s, e) != ERR_OK)
+        return ERR_STORE;
+    if (in->plan == NULL || *in->plan == '\0')
+        return err_set(e, ERR_INVALID, "journal: a deploy needs a plan name");
+    struct store_deploy_info c = *in;
+    char *f[] = {
+        store_clean(s, in->plan),      store_clean(s, in->plan_file),
+        store_clean(s, in->inventory), store_clean(s, in->lock),
+        store_clean(s, in->version),   store_clean(s, in->previous_version),
+        store_clean(s, in->user),      store_clean(s, in->host),
+        store_clean(s, in->ticket),    store_clean(s, in->approver),
+        store_clean(s, in->reason),    store_clean(s, in->git_commit),
+        store_clean(s, in->git_tag),   store_clean(s, in->changes),
+    };
+    c.plan = f[0];
+    c.plan_file = f[1];
+    c.inventory = f[2];
+    c.lock = f[3];
+    c.version = f[4];
+    c.previous_version = f[5];
+    c.user = f[6];
+    c.host = f[7];
+    c.ticket = f[8];
+    c.approver = f[9];
+    c.reason = f[10];
+    c.git_commit = f[11];
+    c.git_tag = f[12];
+    c.changes = f[13];
+    enum err_code rc = s->ops->deploy_begin(s, &c, id, e);
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        free(f[i]);
+    return store_after(s, rc, e);
+}
+
+enum err_code store_deploy_state(struct store *s, const char *id,
+                                 const char *state, struct err *e)
+{
+    if (store_check_poison(s, e) != ERR_OK)
+        return ERR_STORE;
+    return store_after(s, s->ops->deploy_state(s, id, state, e), e);
+}
+
+enum err_code store_deploy_end(struct store *s, const char *id,
+                               enum store_result r, bool rolled_back,
+                               struct err *e)
+{
+    if (store_check_poison(s, e) != ERR_OK)
+        return ERR_STORE;
+    return store_after(s, s->ops->deploy_end(s, id, r, rolled_back, e), e);
+}
+
+enum err_code store_wave_plan(struct store *s, const char *id, int wave,
+                              const char *const *hosts, size_t n, struct err *e)
+{
+    if (store_check_poison(s, e) != ERR_OK)
+        return ERR_STORE;
+    char **c = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        c[i] = store_clean(s, hosts[i]);
+    enum err_code rc =
+        s->ops->wave_plan(s, id, wave, (const char *const *)c, n, e);
+    for (size_t i = 0; i < n; i++)
+        free(c[i]);
+    free(c);
+    return store_after(s, rc, e);
+}
+
+enum err_code store_wave_state(struct store *s, const char *id, int wave,
+                               const char *state, struct err *e)
+{
+    if (store_check_poison(s, e) != ERR_OK)
+        return ERR_STORE;
+    return store_after(s, s->ops->wave_state(s, id, wave, state, e), e);
+}
+
+enum err_code store_host_state(struct store *s, const char *id,
+                               const char *host, const char *state,
+                               const char *reason, struct err *e)
+{
+    if (store_check_poison(s, e) != ERR_OK)
+        return ERR_STORE;
+    char *h = store_clean(s, host), *r = store_clean(s, reason);
+    enum err_code rc = s->ops->host_state(s, id, h, state, r, e);
+    free(h);
+    free(r);
+    return store_after(s, rc, e);
+}
+
+enum err_code store_step_intent(struct store *s, const char *id,
+                                const struct store_step *st, int64_t *step,
+                                struct err *e)
+{
+    if (store_check_poison(s, e) != ERR_OK)
+        return ERR_STORE;
+    struct store_step c = *st;
+    char *f[] = {store_clean(s, st->host), store_clean(s, st->name),
+                 store_clean(s, st->job_id), store_clean(s, st->command)};
+    c.host = f[0];
+    c.name = f[1];
+    c.job_id = f[2];
+    c.command = f[3];
+    if (c.phase == NULL)
+        c.phase = "deploy";
+    enum err_code rc = s->ops->step_intent(s, id, &c, step, e);
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        free(f[i]);
+    return store_after(s, rc, e);
+}
+
+enum err_code store_step_outcome(struct store *s, int64_t step,
+                                 const struct store_step_outcome *o,
+                                 struct err *e)
+{
+    if (store_check_poison(s, e) != ERR_OK)
+        return ERR_STORE;
+    struct store_step_outcome c = *o;
+    char *out = store_clean(s, o->output);
+    c.output = out;
+    if (c.outcome == NULL)
+        c.outcome = "ok";
+    enum err_code rc = s->ops->step_outcome(s, step, &c, e);
+    free(out);
+    return store_after(s, rc, e);
+}
+
+enum err_code store_check(struct store *s, const char *id,
+                          const struct store_check *c, struct err *e)
+{
+    if (store_check_poison(s, e) != ERR_OK)
+        return ERR_STORE;
+    struct store_check k = *c;
+    char *f[] = {store_clean(s, c->host), store_clean(s, c->name),
+                 store_clean(s, c->reason)};
+    k.host = f[0];
+    k.name = f[1];
+    k.reason = f[2];
+    enum err_code rc = s->ops->check(s, id, &k, e);
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        free(f[i]);
+    return store_after(s, rc, e);
+}
+
+enum err_code store_precheck(struct store *s, const char *id, const char *name,
+                             const char *host, bool ok, const char *evidence,
+                             struct err *e)
+{
+    if (store_check_poison(s, e) != ERR_OK)
+        return ERR_STORE;
+    char *n = store_clean(s, name), *h = store_clean(s, host),
+         *ev = store_clean(s, evidence);
+    enum err_code rc = s->ops->precheck(s, id, n, h, ok, ev, e);
+    free(n);
+    free(h);
+    free(ev);
+    return store_after(s, rc, e);
+}
+
+static enum err_code store_note(struct store *s, const char *id,
+                                const char *kind, const char *text,
+                                struct err *e)
+{
+    if (store_check_poison(s, e) != ERR_OK)
+        return ERR_STORE;
+    char *t = store_clean(s, text != NULL ? text : "");
+    enum err_code rc = s->ops->note(s, id, kind, t, e);
+    free(t);
+    return store_after(s, rc, e);
+}
+
+enum err_code store_decision(struct store *s, const char *id, const char *text,
+                             struct err *e)
+{
+    return store_note(s, id, "decision", text, e);
+}
+
+enum err_code store_issue(struct store *s, const char *id, const char *text,
+                          struct err *e)
+{
+    return store_note(s, id, "issue", text, e);
+}
+
+enum err_code store_last_success(struct store *s, const char *plan,
+                                 char **version, struct err *e)
+{
+    return s->ops->last_success(s, plan, version, e);
+}
+
+enum err_code store_list(struct store *s, const struct store_filter *f,
+                         struct store_summary **rows, size_t *n, struct err *e)
+{
+    static const struct store_filter all = {0};
+    return s->ops->list(s, f != NULL ? f : &all, rows, n, e);
+}
+
+enum err_code store_get_record(struct store *s, const char *id,
+                               struct store_record **out, struct err *e)
+{
+    return s->ops->get(s, id, out, e);
+}
+
+char *store_record_str(struct store_record *r, const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    r->pool = xrealloc(r->pool, (r->npool + 1) * sizeof(char *));
+    r->pool[r->npool] = xstrdup(s);
+    return r->pool[r->npool++];
+}
+
+void store_record_free(struct store_record *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->npool; i++)
+        free(r->pool[i]);
+    free(r->pool);
+    free(r->waves);
+    free(r->hosts);
+    free(r->steps);
+    free(r->checks);
+    free(r->prechecks);
+    free(r->decisions);
+    free(r->issues);
+    free(r);
+}

@@ -1,0 +1,363 @@
+/* coordinator/store.h: the journal of deploys and their records, behind
+ * one interface so a second backend (etcd) can sit beside SQLite
+ * (store_sqlite.h). The engine writes every state change through it: the
+ * intent of a remote action is committed before the action, the outcome
+ * after. A write that fails is fatal for the deploy: the store is then
+ * poisoned (every later write fails too) and the engine stops before its
+ * next remote action; nothing is retried and continued.
+ *
+ * Every text passes redaction (the set given to the store plus the
+ * pattern rules of common/redact.h) before a backend sees it, so a secret
+ * never reaches the journal. Times are wall-clock milliseconds. */
+#ifndef DROVER_STORE_H
+#define DROVER_STORE_H
+
+#include "err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct redact;
+
+enum { STORE_ID_MAX = 32 /* "DEP-YYYY-MM-DD-NNN" and its NUL, with room */ };
+
+/* How a deploy ended. */
+enum store_result {
+    STORE_RESULT_NONE,            /* still running, paused or crashed */
+    STORE_RESULT_SUCCESS,         /* every host deployed and healthy */
+    STORE_RESULT_FAILED,          /* stopped, nothing rolled back */
+    STORE_RESULT_ROLLED_BACK,     /* failed, and the rollback succeeded */
+    STORE_RESULT_ROLLBACK_FAILED, /* failed, and the rollback failed too */
+    STORE_RESULT_ABORTED,         /* stopped by the operator */
+    STORE_RESULT_REFUSED          /* a precheck or requirement refused it */
+};
+
+/* What the engine knows when a deploy starts. Strings are borrowed; NULL
+ * means not known. */
+struct store_deploy_info {
+    const char *plan;             /* plan name (required) */
+    const char *plan_file;        /* path of the plan file */
+    const char *inventory;        /* inventory file(s) */
+    const char *lock;             /* lock name */
+    uint64_t epoch;               /* fencing epoch of the lock */
+    const char *version;          /* version being deployed */
+    const char *previous_version; /* what it replaces (store_last_success) */
+    const char *user;             /* who deploys */
+    const char *host;             /* coordinator host */
+    const char *ticket;           /* --ticket */
+    const char *approver;         /* --approver */
+    const char *reason;           /* --reason (e.g. outside the windows) */
+    const char *git_commit;       /* commit of the plan's repository */
+    const char *git_tag;          /* tag pointing at it, if any */
+    const char *changes;          /* changes deployed, one per line */
+    int64_t started_ms;           /* start time; 0 means now */
+};
+
+/* A step about to run (store_step_intent). */
+struct store_step {
+    const char *host;    /* host it runs on; NULL for a local step */
+    int wave;            /* wave index (0 = canary/first), -1 for none */
+    const char *phase;   /* "precheck", "before", "deploy", "rollback",
+                            "smoke" */
+    const char *name;    /* step name from the plan */
+    const char *job_id;  /* id the transport/agent knows it by */
+    const char *command; /* the templated command (redacted on the way) */
+};
+
+/* How a step ended (store_step_outcome). */
+struct store_step_outcome {
+    const char *outcome; /* "ok", "failed", "timeout", "cancelled",
+                            "unreachable", "skipped" */
+    int exit_code;       /* exit status, -1 if none */
+    int signal;          /* signal that ended it, 0 if none */
+    const char *output;  /* captured output (tail), NULL if none */
+};
+
+/* One probe's evidence (store_check). */
+struct store_check {
+    const char *host;    /* host probed */
+    const char *phase;   /* "deploy", "rollback", "smoke" */
+    const char *name;    /* check label ("/health/ready") */
+    const char *verdict; /* "pass", "not yet", "fail", "healthy" ... */
+    long status;         /* HTTP status or exit code, 0 if none */
+    int64_t latency_ms;  /* probe time */
+    const char *reason;  /* why ("status 503") */
+};
+
+/* --- the record, as read back ----------------------------------------- */
+
+struct store_wave_row {
+    int idx;            /* wave index, from 0 */
+    char *state;        /* "pending", "running", "done", "failed", ... */
+    int64_t started_ms; /* 0 if not started */
+    int64_t ended_ms;   /* 0 if not ended */
+};
+
+struct store_host_row {
+    char *host;         /* inventory name */
+    int wave;           /* its wave */
+    char *state;        /* last state */
+    char *reason;       /* why it is in that state, NULL if none */
+    int64_t started_ms; /* first left pending, 0 if never */
+    int64_t ended_ms;   /* reached its last state, 0 if not ended */
+};
+
+struct store_step_row {
+    int64_t id;         /* step id (store_step_intent) */
+    char *host;         /* NULL for a local step */
+    int wave;           /* -1 for none */
+    char *phase;        /* see struct store_step */
+    char *name;         /* step name */
+    char *job_id;       /* job id, NULL if none */
+    char *command;      /* redacted command */
+    int64_t started_ms; /* intent committed */
+    int64_t ended_ms;   /* outcome committed; 0: no outcome (crash) */
+    char *outcome;      /* NULL while no outcome */
+    int exit_code;      /* -1 if none */
+    int signal;         /* 0 if none */
+    char *output;       /* redacted output, NULL if none */
+};
+
+struct store_check_row {
+    char *host;         /* host probed */
+    char *phase;        /* deploy, rollback, smoke */
+    char *name;         /* check label */
+    char *verdict;      /* its verdict */
+    long status;        /* HTTP status or exit code */
+    int64_t latency_ms; /* probe time */
+    char *reason;       /* why */
+    int64_t at_ms;      /* when */
+};
+
+struct store_precheck_row {
+    char *name;     /* precheck name */
+    char *host;     /* host, NULL for local / once */
+    bool ok;        /* passed */
+    char *evidence; /* output or reason */
+    int64_t at_ms;  /* when */
+};
+
+struct store_note_row {
+    char *text;    /* a decision explained, or an issue encountered */
+    int64_t at_ms; /* when */
+};
+
+/* Everything the journal holds about one deploy. Owned by the caller
+ * (store_record_free); every string belongs to it. */
+struct store_record {
+    char id[STORE_ID_MAX];                     /* DEP-YYYY-MM-DD-NNN */
+    char *plan, *plan_file, *inventory, *lock; /* see store_deploy_info */
+    uint64_t epoch;                            /* fencing epoch */
+    char *version, *previous_version;          /* what replaced what */
+    char *user, *host;                         /* who, from where */
+    char *ticket, *approver, *reason;          /* authorization */
+    char *git_commit, *git_tag, *changes;      /* what was deployed */
+    char *state;                    /* "running", "paused", "rolling back",
+                                       "done" */
+    enum store_result result;       /* NONE while not ended */
+    bool rolled_back;               /* a rollback ran (whatever its end) */
+    int64_t started_ms;             /* start */
+    int64_t ended_ms;               /* end, 0 while not ended */
+    int64_t updated_ms;             /* last write */
+    struct store_wave_row *waves;   /* by index */
+    size_t nwaves;                  /* entries */
+    struct store_host_row *hosts;   /* by wave, then name */
+    size_t nhosts;                  /* entries */
+    struct store_step_row *steps;   /* in journal order */
+    size_t nsteps;                  /* entries */
+    struct store_check_row *checks; /* in journal order */
+    size_t nchecks;                 /* entries */
+    struct store_precheck_row *prechecks; /* in journal order */
+    size_t nprechecks;                    /* entries */
+    struct store_note_row *decisions;     /* in journal order */
+    size_t ndecisions;                    /* entries */
+    struct store_note_row *issues;        /* in journal order */
+    size_t nissues;                       /* entries */
+    char **pool;  /* every string above, for store_record_free */
+    size_t npool; /* entries in pool */
+};
+
+/* One line of `drover history`. */
+struct store_summary {
+    char id[STORE_ID_MAX];    /* deploy id */
+    char plan[72];            /* plan name (cut to fit) */
+    char version[72];         /* version (cut to fit) */
+    char user[40];            /* who */
+    char state[16];           /* running, paused, rolling back, done */
+    enum store_result result; /* how it ended */
+    bool rolled_back;         /* a rollback ran */
+    int64_t started_ms;       /* start */
+    int64_t ended_ms;         /* end, 0 while not ended */
+    int64_t updated_ms;       /* last write */
+};
+
+/* Which deploys store_list returns, newest first. */
+struct store_filter {
+    const char *plan; /* only this plan; NULL: all */
+    bool unfinished;  /* only deploys without a result */
+    size_t limit;     /* at most this many; 0: no limit */
+};
+
+/* --- the backend interface ------------------------------------------- */
+
+struct store;
+
+/* A backend implements these; strings it receives are already redacted.
+ * Each returns ERR_STORE (or ERR_NOTFOUND for reads) with e set. */
+struct store_ops {
+    const char *name; /* "sqlite" */
+    enum err_code (*deploy_begin)(struct store *s,
+                                  const struct store_deploy_info *in,
+                                  char id[STORE_ID_MAX], struct err *e);
+    enum err_code (*deploy_state)(struct store *s, const char *id,
+                                  const char *state, struct err *e);
+    enum err_code (*deploy_end)(struct store *s, const char *id,
+                                enum store_result r, bool rolled_back,
+                                struct err *e);
+    enum err_code (*wave_plan)(struct store *s, const char *id, int wave,
+                               const char *const *hosts, size_t n,
+                               struct err *e);
+    enum err_code (*wave_state)(struct store *s, const char *id, int wave,
+                                const char *state, struct err *e);
+    enum err_code (*host_state)(struct store *s, const char *id,
+                                const char *host, const char *state,
+                                const char *reason, struct err *e);
+    enum err_code (*step_intent)(struct store *s, const char *id,
+                                 const struct store_step *st, int64_t *step,
+                                 struct err *e);
+    enum err_code (*step_outcome)(struct store *s, int64_t step,
+                                  const struct store_step_outcome *o,
+                                  struct err *e);
+    enum err_code (*check)(struct store *s, const char *id,
+                           const struct store_check *c, struct err *e);
+    enum err_code (*precheck)(struct store *s, const char *id, const char *name,
+                              const char *host, bool ok, const char *evidence,
+                              struct err *e);
+    enum err_code (*note)(struct store *s, const char *id, const char *kind,
+                          const char *text, struct err *e);
+    enum err_code (*last_success)(struct store *s, const char *plan,
+                                  char **version, struct err *e);
+    enum err_code (*list)(struct store *s, const struct store_filter *f,
+                          struct store_summary **rows, size_t *n,
+                          struct err *e);
+    enum err_code (*get)(struct store *s, const char *id,
+                         struct store_record **out, struct err *e);
+    void (*free)(struct store *s);
+};
+
+/* The part every backend embeds first. */
+struct store {
+    const struct store_ops *ops; /* the backend */
+    const struct redact *redact; /* values to redact; NULL: the global set */
+    bool poisoned;               /* a write failed: refuse every write */
+    struct err first;            /* that failure */
+};
+
+/* Close the store. NULL is a no-op. */
+void store_free(struct store *s);
+
+/* Values to redact besides the pattern rules (default: redact_global()).
+ * Borrowed. */
+void store_set_redact(struct store *s, const struct redact *r);
+
+/* The engine's calls, in deploy order. Each write is durable when it
+ * returns ERR_OK; any error poisons the store (see above). */
+
+/* Start a deploy: allocates its id DEP-YYYY-MM-DD-NNN (UTC date of
+ * started_ms, NNN counting that day's deploys from 001) into id; state
+ * "running". */
+enum err_code store_deploy_begin(struct store *s,
+                                 const struct store_deploy_info *in,
+                                 char id[STORE_ID_MAX], struct err *e);
+
+/* The deploy's state: "running", "paused", "rolling back". */
+enum err_code store_deploy_state(struct store *s, const char *id,
+                                 const char *state, struct err *e);
+
+/* The wave plan: wave index wave holds hosts[0..n) (state "pending").
+ * Call once per wave before the first one starts. */
+enum err_code store_wave_plan(struct store *s, const char *id, int wave,
+                              const char *const *hosts, size_t n,
+                              struct err *e);
+
+/* A wave's state: "running" stamps its start, "done" / "failed" /
+ * "skipped" / "rolled back" its end. */
+enum err_code store_wave_state(struct store *s, const char *id, int wave,
+                               const char *state, struct err *e);
+
+/* A host's state transition (the engine's host state machine), with the
+ * reason when it failed. The first state other than "pending" stamps its
+ * start; "healthy", "failed", "unreachable", "skipped", "rolled back",
+ * "rollback failed" stamp its end. A host not in the wave plan is added
+ * (wave -1). */
+enum err_code store_host_state(struct store *s, const char *id,
+                               const char *host, const char *state,
+                               const char *reason, struct err *e);
+
+/* Commit the intent of a step BEFORE running it; *step is its id for
+ * store_step_outcome. A step with an intent and no outcome was in flight
+ * when the coordinator died (resume reconciles it by job id). */
+enum err_code store_step_intent(struct store *s, const char *id,
+                                const struct store_step *st, int64_t *step,
+                                struct err *e);
+
+/* Commit how step ended. */
+enum err_code store_step_outcome(struct store *s, int64_t step,
+                                 const struct store_step_outcome *o,
+                                 struct err *e);
+
+/* Keep one probe as health evidence. Record verdict changes and each
+ * gate's final probes, not every poll. */
+enum err_code store_check(struct store *s, const char *id,
+                          const struct store_check *c, struct err *e);
+
+/* A precheck's result and its evidence (host NULL for local/once). */
+enum err_code store_precheck(struct store *s, const char *id, const char *name,
+                             const char *host, bool ok, const char *evidence,
+                             struct err *e);
+
+/* A decision explained in words ("wave 3 stopped: 2 of 10 hosts failed,
+ * max_fail is 1"). */
+enum err_code store_decision(struct store *s, const char *id, const char *text,
+                             struct err *e);
+
+/* An issue encountered (for the record's "Issues Encountered"). */
+enum err_code store_issue(struct store *s, const char *id, const char *text,
+                          struct err *e);
+
+/* The deploy ended: result, and whether a rollback ran. State "done". */
+enum err_code store_deploy_end(struct store *s, const char *id,
+                               enum store_result r, bool rolled_back,
+                               struct err *e);
+
+/* Reads. */
+
+/* Version of the newest successful deploy of plan (*version: caller
+ * frees); ERR_NOTFOUND when there is none. */
+enum err_code store_last_success(struct store *s, const char *plan,
+                                 char **version, struct err *e);
+
+/* Deploys, newest first (*rows: caller frees with free()). */
+enum err_code store_list(struct store *s, const struct store_filter *f,
+                         struct store_summary **rows, size_t *n, struct err *e);
+
+/* The whole record of deploy id; ERR_NOTFOUND (message naming id) when
+ * there is no such deploy. */
+enum err_code store_get_record(struct store *s, const char *id,
+                               struct store_record **out, struct err *e);
+
+/* NULL is a no-op. */
+void store_record_free(struct store_record *r);
+
+/* Words of a result: "success", "failed", "rolled back", "rollback
+ * failed", "aborted", "refused", "" for NONE. */
+const char *store_result_str(enum store_result r);
+
+/* The result named by s (as store_result_str writes it); NONE if unknown. */
+enum store_result store_result_parse(const char *s);
+
+/* Copy s into the record's pool (NULL stays NULL). For backends. */
+char *store_record_str(struct store_record *r, const char *s);
+
+#endif
