@@ -470,11 +470,13 @@ enum err_code inv_load_buffer(struct inventory *inv, const char *name,
             format = INV_FORMAT_INI;
     }
     enum err_code c;
+    /* Parse against the graph as the sources made it, as Ansible does
+     * (it reconciles once, after the last source). */
+    inv_unreconcile(inv);
     if (format == INV_FORMAT_YAML)
         c = inv_yaml_parse(inv, name, data, len, e);
     else
         c = inv_ini_parse(inv, name, data, len, e);
-    inv_unreconcile(inv);
     inv_reconcile(inv);
     return c;
 }
@@ -573,8 +575,8 @@ static enum err_code inv_load_path(struct inventory *inv, const char *path,
 static enum err_code inv_load_host_list(struct inventory *inv, const char *src,
                                         struct err *e)
 {
-    enum err_code c = inv_ini_host_list(inv, src, e);
     inv_unreconcile(inv);
+    enum err_code c = inv_ini_host_list(inv, src, e);
     inv_reconcile(inv);
     return c;
 }
