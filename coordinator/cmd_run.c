@@ -365,8 +365,8 @@ static int cmd_run_run(int argc, char **argv)
      * "--" was given to it, so the command is untouched). */
     const char *pattern = optind < optc ? argv[optind] : NULL;
     if (optind + 1 < optc) {
-        fprintf(stderr,
-                "drover run: unexpected '%s': one PATTERN, then -- COMMAND\n",
+        fprintf(stderr, "drover run: %s '%s': one PATTERN, then -- COMMAND\n",
+                cmd_at < 0 ? "missing -- before the command" : "unexpected",
                 argv[optind + 1]);
         return EXIT_USAGE;
     }

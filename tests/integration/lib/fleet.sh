@@ -30,6 +30,7 @@ FLEET_KNOWN_HOSTS=
 FLEET_INVENTORY=
 FLEET_OWN_DIR=0
 FLEET_ATEXIT=()
+FLEET_STOPPED=()
 
 fleet_log() { echo "fleet: $*" >&2; }
 fleet_die() {
@@ -46,14 +47,28 @@ fleet_host_dir() { echo "$FLEET_DIR/hosts/h$1"; }
 # fleet_atexit CMD...: run CMD when the test exits (before the fleet stops).
 fleet_atexit() { FLEET_ATEXIT+=("$*"); }
 
-# Kill pid and every descendant, children first is not needed: TERM the
-# whole tree, then KILL what is left.
+# fleet_descendants PID...: the pids and all their descendants, from one
+# snapshot of the process table.
+fleet_descendants() {
+    ps -eo pid=,ppid= | awk -v roots="$*" '
+        { kids[$2] = kids[$2] " " $1 }
+        END {
+            n = split(roots, q, " ")
+            for (i = 1; i <= n; i++) {
+                p = q[i]; print p
+                m = split(kids[p], k, " ")
+                for (j = 1; j <= m; j++) q[++n] = k[j]
+            }
+        }'
+}
+
+# fleet_kill_tree SIG PID...: signal the pids and all their descendants.
 fleet_kill_tree() {
-    local sig=$1 pid=$2 kid
-    for kid in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
-        fleet_kill_tree "$sig" "$kid"
-    done
-    kill "-$sig" "$pid" 2>/dev/null || true
+    local sig=$1
+    shift
+    [ $# -gt 0 ] || return 0
+    # shellcheck disable=SC2046
+    kill "-$sig" $(fleet_descendants "$@") 2>/dev/null || true
 }
 
 fleet_stop_pidfile() {
@@ -62,7 +77,6 @@ fleet_stop_pidfile() {
     pid=$(cat "$f" 2>/dev/null)
     rm -f "$f"
     case $pid in '' | *[!0-9]*) return 0 ;; esac
-    fleet_kill_tree TERM "$pid"
     FLEET_STOPPED+=("$pid")
 }
 
@@ -79,6 +93,7 @@ fleet_stop() {
     for f in "$FLEET_DIR"/hosts/h*/sshd.pid "$FLEET_DIR"/hosts/h*/app.pid; do
         fleet_stop_pidfile "$f"
     done
+    fleet_kill_tree TERM "${FLEET_STOPPED[@]}"
     # Give them a moment, then make sure.
     for _ in 1 2 3 4 5 6 7 8 9 10; do
         local alive=0
@@ -88,9 +103,11 @@ fleet_stop() {
         [ $alive -eq 0 ] && break
         sleep 0.1
     done
+    local left=()
     for pid in "${FLEET_STOPPED[@]}"; do
-        kill -0 "$pid" 2>/dev/null && fleet_kill_tree KILL "$pid"
+        if kill -0 "$pid" 2>/dev/null; then left+=("$pid"); fi
     done
+    fleet_kill_tree KILL "${left[@]}"
     if [ "$FLEET_OWN_DIR" = 1 ] && [ -z "${FLEET_KEEP:-}" ]; then
         rm -rf "$FLEET_DIR"
     fi
@@ -147,50 +164,61 @@ fleet_start() {
         echo "[fleet]"
     } >"$FLEET_INVENTORY"
 
+    # Few processes per host: this runs for up to 200 hosts per test.
+    local keys=() dirs=() d addr
     local starts="mount --bind /usr/share/base-files/dot.bashrc /root/.bashrc || exit 1"
     for ((x = 1; x <= n; x++)); do
-        local d addr
-        d=$(fleet_host_dir "$x")
-        addr=$(fleet_addr "$x")
-        mkdir -p "$d/releases/1" "$d/releases/2" "$d/releases/3"
+        d=$FLEET_DIR/hosts/h$x
+        dirs+=("$d/releases/1" "$d/releases/2" "$d/releases/3")
+    done
+    mkdir -p "${dirs[@]}"
+    for ((x = 1; x <= n; x++)); do
+        d=$FLEET_DIR/hosts/h$x
+        addr=$FLEET_NET.$x
         echo 1 >"$d/releases/1/VERSION"
         echo 2 >"$d/releases/2/VERSION"
         echo 3 >"$d/releases/3/VERSION"
         echo "ready=503" >"$d/releases/3/BEHAVIOR"
         ln -sfn "$d/releases/1" "$d/current"
-        [ -f "$d/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' \
-            -C "h$x" -f "$d/ssh_host_ed25519_key" || fleet_die "ssh-keygen failed"
-        cat >"$d/sshd_config" <<EOF
-ListenAddress $addr:$FLEET_PORT
-HostKey $d/ssh_host_ed25519_key
-PidFile $d/sshd.pid
-AuthorizedKeysFile $FLEET_DIR/authorized_keys
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-StrictModes no
-UsePAM no
-UseDNS no
-PrintMotd no
-PrintLastLog no
-LogLevel ERROR
-EOF
-        echo "[$addr]:$FLEET_PORT $(cut -d' ' -f1,2 "$d/ssh_host_ed25519_key.pub")" \
-            >>"$FLEET_KNOWN_HOSTS"
+        # Host keys are made in parallel below.
+        [ -f "$d/ssh_host_ed25519_key" ] || keys+=("$d/ssh_host_ed25519_key")
+        printf '%s\n' "ListenAddress $addr:$FLEET_PORT" \
+            "HostKey $d/ssh_host_ed25519_key" \
+            "PidFile $d/sshd.pid" \
+            "AuthorizedKeysFile $FLEET_DIR/authorized_keys" \
+            "PubkeyAuthentication yes" \
+            "PasswordAuthentication no" \
+            "KbdInteractiveAuthentication no" \
+            "PermitRootLogin prohibit-password" \
+            "StrictModes no" \
+            "UsePAM no" \
+            "UseDNS no" \
+            "PrintMotd no" \
+            "PrintLastLog no" \
+            "LogLevel INFO" >"$d/sshd_config"
         echo "h$x ansible_host=$addr ansible_port=$FLEET_PORT ansible_user=root app_dir=$d" \
             >>"$FLEET_INVENTORY"
-        starts="$starts; /usr/sbin/sshd -f $d/sshd_config -E $d/sshd.log || exit 1"
+        starts+=$'\n'"/usr/sbin/sshd -f $d/sshd_config -E $d/sshd.log &"
     done
+    local k
+    for k in "${keys[@]}"; do
+        ssh-keygen -q -t ed25519 -N '' -C fleet-host -f "$k" &
+    done
+    wait || fleet_die "ssh-keygen failed"
+    local kt kb
+    for ((x = 1; x <= n; x++)); do
+        read -r kt kb _ <"$FLEET_DIR/hosts/h$x/ssh_host_ed25519_key.pub"
+        echo "[$FLEET_NET.$x]:$FLEET_PORT $kt $kb"
+    done >>"$FLEET_KNOWN_HOSTS"
     # sshd daemonizes and writes its pid file; the namespace lives on with it.
-    unshare -m --propagation private sh -c "$starts" ||
+    # In parallel: each sshd takes ~40 ms to load and daemonize.
+    unshare -m --propagation private sh -c "$starts"$'\nwait' ||
         fleet_die "could not start sshd (see $FLEET_DIR/hosts/h*/sshd.log)"
 
     if [ -n "${DEMO_APP:-}" ] && [ -x "$DEMO_APP" ]; then
         for ((x = 1; x <= n; x++)); do
-            local d
-            d=$(fleet_host_dir "$x")
-            "$DEMO_APP" --listen "$(fleet_addr "$x"):$FLEET_APP_PORT" --dir "$d" \
+            d=$FLEET_DIR/hosts/h$x
+            "$DEMO_APP" --listen "$FLEET_NET.$x:$FLEET_APP_PORT" --dir "$d" \
                 >"$d/app.log" 2>&1 &
             echo $! >"$d/app.pid"
         done
@@ -208,13 +236,14 @@ fleet_wait_listening() {
         local listening
         listening=$(ss -Hltn 2>/dev/null | awk '{print $4}')
         missing=0
+        listening=" $(echo $listening) "
         for ((x = 1; x <= FLEET_N; x++)); do
-            grep -qxF "$(fleet_addr "$x"):$FLEET_PORT" <<<"$listening" || {
+            [[ $listening == *" $FLEET_NET.$x:$FLEET_PORT "* ]] || {
                 missing=1
                 break
             }
-            if [ -f "$(fleet_host_dir "$x")/app.pid" ]; then
-                grep -qxF "$(fleet_addr "$x"):$FLEET_APP_PORT" <<<"$listening" || {
+            if [ -f "$FLEET_DIR/hosts/h$x/app.pid" ]; then
+                [[ $listening == *" $FLEET_NET.$x:$FLEET_APP_PORT "* ]] || {
                     missing=1
                     break
                 }
@@ -231,19 +260,34 @@ fleet_wait_listening() {
 # fleet_sshd_pid X: the pid of host X's listening sshd.
 fleet_sshd_pid() { cat "$(fleet_host_dir "$1")/sshd.pid"; }
 
+# fleet_restart X: restart host X's sshd (after a change to its config).
+fleet_restart() {
+    local x=$1 d
+    d=$(fleet_host_dir "$x")
+    FLEET_STOPPED=()
+    fleet_stop_pidfile "$d/sshd.pid"
+    fleet_kill_tree TERM "${FLEET_STOPPED[@]}"
+    local i
+    for ((i = 0; i < 50; i++)); do
+        ss -Hltn 2>/dev/null | awk '{print $4}' |
+            grep -qxF "$(fleet_addr "$x"):$FLEET_PORT" || break
+        sleep 0.1
+    done
+    unshare -m --propagation private sh -c \
+        "mount --bind /usr/share/base-files/dot.bashrc /root/.bashrc && /usr/sbin/sshd -f $d/sshd_config -E $d/sshd.log" ||
+        fleet_die "could not restart sshd of h$x"
+    fleet_wait_listening
+}
+
 # fleet_rekey X: give host X a new host key (the known_hosts entry is now
 # wrong) and restart its sshd.
 fleet_rekey() {
     local x=$1 d
     d=$(fleet_host_dir "$x")
-    fleet_stop_pidfile "$d/sshd.pid"
-    sleep 0.2
     rm -f "$d/ssh_host_ed25519_key" "$d/ssh_host_ed25519_key.pub"
-    ssh-keygen -q -t ed25519 -N '' -C "h$x-new" -f "$d/ssh_host_ed25519_key"
-    unshare -m --propagation private sh -c \
-        "mount --bind /usr/share/base-files/dot.bashrc /root/.bashrc && /usr/sbin/sshd -f $d/sshd_config -E $d/sshd.log" ||
-        fleet_die "could not restart sshd of h$x"
-    fleet_wait_listening
+    ssh-keygen -q -t ed25519 -N '' -C "h$x-new" -f "$d/ssh_host_ed25519_key" ||
+        fleet_die "ssh-keygen failed"
+    fleet_restart "$x"
 }
 
 # fleet_fingerprint X: the SHA256 fingerprint of host X's current key.
