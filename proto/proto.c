@@ -272,6 +272,7 @@ static enum err_code proto_get_bin(const msgpack_object *o, const char *k,
                        k, o->via.bin.size, max);
     *out = xmalloc(o->via.bin.size + 1);
     memcpy(*out, o->via.bin.ptr, o->via.bin.size);
+    ((char *)*out)[o->via.bin.size] = '\0'; /* a convenience for text */
     *outlen = o->via.bin.size;
     return ERR_OK;
 }

@@ -79,7 +79,8 @@ struct proto_env {
 };
 
 /* A decoded or to-be-encoded message. Strings and byte fields are owned by
- * the message after proto_decode (proto_msg_release frees them); when
+ * the message after proto_decode (byte fields are followed by a NUL that
+ * is not counted in their length) (proto_msg_release frees them); when
  * encoding, the caller's pointers are only read. */
 struct proto_msg {
     /* envelope, every message */
