@@ -350,7 +350,7 @@ static enum err_code sq_host_state(struct store *s, const char *id,
                 " ?4, CASE WHEN ?3 <> 'pending' THEN ?5 END,"
                 " CASE WHEN ?6 THEN ?5 END, ?5)"
                 " ON CONFLICT (deploy, host) DO UPDATE SET state = ?3,"
-                " reason = ?4, updated_ms = ?5,"
+                " reason = coalesce(?4, reason), updated_ms = ?5,"
                 " started_ms = CASE WHEN ?3 <> 'pending'"
                 "  THEN coalesce(started_ms, ?5) ELSE started_ms END,"
                 " ended_ms = CASE WHEN ?6 THEN ?5 ELSE ended_ms END",

@@ -1,0 +1,214 @@
+/* tests/unit/coordinator/test_record.c: a rolled-back deploy's record in
+ * text, Markdown (runbook 002's template) and JSON holds every field. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "record_fixture.h"
+
+#include "buf.h"
+#include "record.h"
+#include "store_sqlite.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static char *dir;
+static struct store_record *rec;
+
+static int setup(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/drover-record-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    dir = xstrdup(tmpl);
+    char *db = xasprintf("%s/journal.db", dir);
+    struct store *s = NULL;
+    struct err e = {0};
+    assert_int_equal(store_sqlite_open(db, false, &s, &e), ERR_OK);
+    char id[STORE_ID_MAX];
+    fixture_rolled_back(s, id);
+    assert_int_equal(store_get_record(s, id, &rec, &e), ERR_OK);
+    store_free(s);
+    free(db);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    store_record_free(rec);
+    char *cmd = xasprintf("rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(dir);
+    return 0;
+}
+
+static char *render(enum record_format f)
+{
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    record_render(rec, f, &b);
+    return buf_detach(&b);
+}
+
+static void has(const char *text, const char *want)
+{
+    if (strstr(text, want) == NULL)
+        fail_msg("missing \"%s\" in:\n%s", want, text);
+}
+
+static void test_record_formats(void **state)
+{
+    (void)state;
+    enum record_format f;
+    struct err e = {0};
+    assert_int_equal(record_format_parse("md", &f, &e), ERR_OK);
+    assert_int_equal(f, RECORD_MARKDOWN);
+    assert_int_equal(record_format_parse("json", &f, &e), ERR_OK);
+    assert_int_equal(f, RECORD_JSON);
+    assert_int_equal(record_format_parse("text", &f, &e), ERR_OK);
+    assert_int_equal(f, RECORD_TEXT);
+    assert_int_equal(record_format_parse("yaml", &f, &e), ERR_USAGE);
+    assert_non_null(strstr(e.msg, "text, markdown or json"));
+    char t[32];
+    assert_string_equal(record_time(FIXTURE_T0, t, sizeof(t)),
+                        "2026-11-02 10:00:00Z");
+    assert_string_equal(record_time(0, t, sizeof(t)), "-");
+}
+
+static void test_record_markdown_template(void **state)
+{
+    (void)state;
+    char *md = render(RECORD_MARKDOWN);
+    has(md, "**Deployment ID:** DEP-2026-11-02-001  \n");
+    has(md, "**Deployed By:** ops on build1");
+    has(md, "**Deployment Date/Time:** 2026-11-02 10:00:00Z - ");
+    has(md, "**Git Commit/Tag:** 0a1b2c3d4e5f (tag v2.1.0)");
+    has(md, "**Version:** 2.1.0 (previous: 2.0.3)");
+    has(md, "**Ticket:** CHG-1234");
+    has(md, "**Approver:** Jane Doe");
+    has(md, "**Lock:** sms, epoch 7");
+    has(md, "**Changes Deployed:**\n\n- fix login redirect\n"
+            "- faster grade reports\n");
+    has(md, "**Validation Results:**");
+    has(md, "- [ ] Health checks: FAIL (0 of 3 hosts healthy)");
+    has(md, "- [x] Prechecks: PASS");
+    has(md, "- [ ] Smoke tests (business functions): NOT RUN");
+    has(md, "- [x] backup fresh (once): passed: /srv/backups/db.sql.gz");
+    has(md, "| Wave | Hosts     | State       |");
+    has(md, "| 2    | web2 web3 | rolled back |");
+    has(md, "| web2 | 2    | rolled back |");
+    has(md, "health gate: status 503 after the 2m deadline");
+    has(md, "| web2 | deploy | /health/ready | fail    | 503    |");
+    has(md, "**Issues Encountered:**\n\n- 20");
+    has(md, "web3: step restart failed: exit 1");
+    has(md, "wave 2 stopped: 2 of 2 hosts failed, max_fail is 0");
+    has(md, "**Rollback Executed:** YES, completed");
+    has(md, "**Sign-off:**");
+    free(md);
+}
+
+static void test_record_text(void **state)
+{
+    (void)state;
+    char *t = render(RECORD_TEXT);
+    has(t, "Deployment record DEP-2026-11-02-001\n");
+    has(t, "Deployment ID          DEP-2026-11-02-001\n");
+    has(t, "Result                 rolled back\n");
+    has(t, "Rollback Executed      YES, completed\n");
+    has(t, "  web3  rollback  rollback");
+    assert_null(strstr(t, "**"));
+    assert_null(strstr(t, "| "));
+    free(t);
+}
+
+static void test_record_json_fields(void **state)
+{
+    (void)state;
+    char *js = render(RECORD_JSON);
+    json_error_t je;
+    json_t *o = json_loads(js, 0, &je);
+    if (o == NULL)
+        fail_msg("bad JSON: %s", je.text);
+    free(js);
+    const char *keys[] = {"id",
+                          "plan",
+                          "plan_file",
+                          "inventory",
+                          "lock",
+                          "epoch",
+                          "version",
+                          "previous_version",
+                          "deployed_by",
+                          "ticket",
+                          "approver",
+                          "git_commit",
+                          "git_tag",
+                          "changes",
+                          "started",
+                          "ended",
+                          "duration_ms",
+                          "result",
+                          "rolled_back",
+                          "validation",
+                          "waves",
+                          "hosts",
+                          "steps",
+                          "health_evidence",
+                          "precheck_evidence",
+                          "decisions",
+                          "issues"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (json_object_get(o, keys[i]) == NULL)
+            fail_msg("no key %s", keys[i]);
+    assert_string_equal(json_string_value(json_object_get(o, "id")),
+                        "DEP-2026-11-02-001");
+    assert_string_equal(json_string_value(json_object_get(o, "result")),
+                        "rolled back");
+    assert_true(json_is_true(json_object_get(o, "rolled_back")));
+    assert_int_equal(json_integer_value(json_object_get(o, "epoch")), 7);
+    assert_string_equal(json_string_value(json_object_get(o, "started")),
+                        "2026-11-02T10:00:00.000Z");
+    assert_int_equal(json_array_size(json_object_get(o, "changes")), 2);
+    json_t *waves = json_object_get(o, "waves");
+    assert_int_equal(json_array_size(waves), 2);
+    json_t *w2 = json_array_get(waves, 1);
+    assert_int_equal(json_array_size(json_object_get(w2, "hosts")), 2);
+    json_t *hosts = json_object_get(o, "hosts");
+    assert_int_equal(json_array_size(hosts), 3);
+    json_t *h = json_array_get(hosts, 0);
+    assert_string_equal(json_string_value(json_object_get(h, "host")), "web1");
+    assert_true(json_is_integer(json_object_get(h, "duration_ms")));
+    json_t *steps = json_object_get(o, "steps");
+    assert_int_equal(json_array_size(steps), 6);
+    json_t *s3 = json_array_get(steps, 2);
+    assert_string_equal(json_string_value(json_object_get(s3, "outcome")),
+                        "failed");
+    assert_int_equal(json_integer_value(json_object_get(s3, "exit_code")), 1);
+    assert_string_equal(json_string_value(json_object_get(s3, "output")),
+                        "unit sms not found\n");
+    json_t *ev = json_array_get(json_object_get(o, "health_evidence"), 1);
+    assert_int_equal(json_integer_value(json_object_get(ev, "status")), 503);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(o, "validation"), "health")),
+                        "FAIL");
+    assert_int_equal(json_array_size(json_object_get(o, "issues")), 2);
+    assert_int_equal(json_array_size(json_object_get(o, "decisions")), 2);
+    json_decref(o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_record_formats),
+        cmocka_unit_test(test_record_markdown_template),
+        cmocka_unit_test(test_record_text),
+        cmocka_unit_test(test_record_json_fields),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
