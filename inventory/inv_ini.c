@@ -44,12 +44,17 @@ struct inv_ini_tok {
     size_t col; /* 1-based column in the line */
 };
 
+/* text (cut at the end of its line) is the offending text; NULL for none. */
 static enum err_code inv_ini_err(struct inv_ini *p, const char *at,
                                  const char *what, const char *text)
 {
     size_t col = at != NULL ? (size_t)(at - p->lstart) + 1 : 1;
-    return err_set(p->e, ERR_PARSE, "%s:%zu:%zu: %s: '%.120s'", p->name,
-                   p->line, col, what, text);
+    if (text == NULL)
+        return err_set(p->e, ERR_PARSE, "%s:%zu:%zu: %s", p->name, p->line, col,
+                       what);
+    int n = (int)strcspn(text, "\r\n");
+    return err_set(p->e, ERR_PARSE, "%s:%zu:%zu: %s: '%.*s'", p->name, p->line,
+                   col, what, n < 120 ? n : 120, text);
 }
 
 static bool inv_ini_space(char c)
@@ -102,7 +107,8 @@ static enum err_code inv_ini_check_text(struct inv_ini *p, const char *s,
             return inv_ini_err(p, s + i, "NUL byte in the inventory", "\\0");
         size_t k = inv_ini_utf8((const unsigned char *)s + i, n - i);
         if (k == 0)
-            return inv_ini_err(p, s + i, "not UTF-8 text", "");
+            return inv_ini_err(p, s + i,
+                               "not UTF-8 text (save the file as UTF-8)", NULL);
         i += k;
     }
     return ERR_OK;
