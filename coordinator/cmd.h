@@ -28,5 +28,8 @@ extern const struct cmd cmd_run;
 extern const struct cmd cmd_deploy;
 extern const struct cmd cmd_keygen;
 extern const struct cmd cmd_inventory;
+extern const struct cmd cmd_history;
+extern const struct cmd cmd_show;
+extern const struct cmd cmd_status;
 
 #endif

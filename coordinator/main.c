@@ -12,6 +12,9 @@ static const struct cmd *const cmds[] = {
     &cmd_deploy,
     &cmd_keygen,
     &cmd_inventory,
+    &cmd_history,
+    &cmd_show,
+    &cmd_status,
 };
 enum { NCMDS = sizeof(cmds) / sizeof(cmds[0]) };
 

@@ -879,3 +879,23 @@ enum err_code store_sqlite_open(const char *path, bool readonly,
     *out = &q->base;
     return ERR_OK;
 }
+
+enum err_code store_sqlite_open_state(const char *flag, bool readonly,
+                                      struct store **out, char **dir,
+                                      struct err *e)
+{
+    char *d = NULL;
+    if (readonly) {
+        d = flag != NULL ? xstrdup(flag) : statedir_default();
+    } else if (statedir_open(flag, &d, e) != ERR_OK) {
+        return e->code;
+    }
+    char *path = xasprintf("%s/%s", d, STORE_SQLITE_FILE);
+    enum err_code rc = store_sqlite_open(path, readonly, out, e);
+    free(path);
+    if (rc == ERR_OK && dir != NULL)
+        *dir = d;
+    else
+        free(d);
+    return rc;
+}

@@ -1,0 +1,125 @@
+/* coordinator/cmd_history.c: `drover history` lists the deploys in the
+ * journal, newest first: id, plan, version, who, started, duration,
+ * result, rolled back. */
+#include "clock.h"
+#include "cmd.h"
+#include "record.h"
+#include "store.h"
+#include "store_sqlite.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { CMD_HISTORY_DEFAULT_LIMIT = 20 };
+
+static void cmd_history_usage(FILE *f)
+{
+    fprintf(f, "usage: drover %s\n", cmd_history.usage);
+}
+
+static int cmd_history_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"state-dir", required_argument, NULL, 'S'},
+        {"plan", required_argument, NULL, 'p'},
+        {"limit", required_argument, NULL, 'n'},
+        {"all", no_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *state_dir = NULL;
+    struct store_filter f = {.limit = CMD_HISTORY_DEFAULT_LIMIT};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "p:n:ah", opts, NULL)) != -1) {
+        switch (c) {
+        case 'S':
+            state_dir = optarg;
+            break;
+        case 'p':
+            f.plan = optarg;
+            break;
+        case 'n': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno != 0 || *end != '\0' || end == optarg || v <= 0) {
+                fprintf(stderr,
+                        "drover history: --limit %s: expected a positive "
+                        "number\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            f.limit = (size_t)v;
+            break;
+        }
+        case 'a':
+            f.limit = 0;
+            break;
+        case 'h':
+            cmd_history_usage(stdout);
+            return EXIT_OK;
+        default:
+            cmd_history_usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        cmd_history_usage(stderr);
+        return EXIT_USAGE;
+    }
+    struct store *s = NULL;
+    struct err e = {0};
+    if (store_sqlite_open_state(state_dir, true, &s, NULL, &e) != ERR_OK) {
+        if (e.code == ERR_NOTFOUND) {
+            fprintf(stderr, "drover history: %s\n", e.msg);
+            printf("no deploys yet\n");
+            return EXIT_OK;
+        }
+        fprintf(stderr, "drover history: %s\n", e.msg);
+        return EXIT_INTERNAL;
+    }
+    struct store_summary *rows = NULL;
+    size_t n = 0;
+    if (store_list(s, &f, &rows, &n, &e) != ERR_OK) {
+        fprintf(stderr, "drover history: %s\n", e.msg);
+        store_free(s);
+        return EXIT_INTERNAL;
+    }
+    store_free(s);
+    if (n == 0) {
+        printf("no deploys yet%s%s\n", f.plan ? " of plan " : "",
+               f.plan ? f.plan : "");
+        free(rows);
+        return EXIT_OK;
+    }
+    printf("%-20s %-12s %-12s %-10s %-20s %-9s %-16s %s\n", "ID", "PLAN",
+           "VERSION", "WHO", "STARTED", "DURATION", "RESULT", "ROLLED BACK");
+    for (size_t i = 0; i < n; i++) {
+        const struct store_summary *r = &rows[i];
+        char at[32], dur[32];
+        record_time(r->started_ms, at, sizeof(at));
+        if (r->ended_ms > 0)
+            clock_fmt_duration(r->ended_ms - r->started_ms, dur, sizeof(dur));
+        else
+            snprintf(dur, sizeof(dur), "-");
+        const char *result = r->result != STORE_RESULT_NONE
+                                 ? store_result_str(r->result)
+                                 : r->state;
+        printf("%-20s %-12s %-12s %-10s %-20s %-9s %-16s %s\n", r->id, r->plan,
+               r->version[0] ? r->version : "-", r->user[0] ? r->user : "-", at,
+               dur, result, r->rolled_back ? "yes" : "no");
+    }
+    free(rows);
+    return EXIT_OK;
+}
+
+const struct cmd cmd_history = {
+    .name = "history",
+    .usage = "history [--state-dir DIR] [--plan NAME] [-n N | --all]",
+    .summary = "list past and running deploys from the journal",
+    .run = cmd_history_run,
+};
