@@ -34,18 +34,18 @@ struct rollout_check {
     char *command;                  /* rendered command, or NULL */
     char **headers;                 /* "Name: value" lines */
     size_t nheaders;
-    char *version;                  /* rendered expected version, or NULL */
+    char *version; /* rendered expected version, or NULL */
 };
 
 struct rollout_host {
-    const struct inv_host *ih; /* inventory host (borrowed) */
-    const char *name;          /* inventory_hostname (borrowed) */
-    char *address;             /* ansible_host, or the name */
-    int port;                  /* ansible_port, 0 for the default */
-    char *user;                /* ansible_user, or NULL */
-    char **cmds;               /* plan->nsteps rendered commands */
-    char **urls;               /* plan->nchecks rendered check URLs */
-    size_t wave;               /* 0-based wave */
+    const struct inv_host *ih;     /* inventory host (borrowed) */
+    const char *name;              /* inventory_hostname (borrowed) */
+    char *address;                 /* ansible_host, or the name */
+    int port;                      /* ansible_port, 0 for the default */
+    char *user;                    /* ansible_user, or NULL */
+    char **cmds;                   /* plan->nsteps rendered commands */
+    char **urls;                   /* plan->nchecks rendered check URLs */
+    size_t wave;                   /* 0-based wave */
     struct rollout_cmd *steps;     /* plan->nsteps (same strings as cmds) */
     struct rollout_cmd *rollback;  /* plan->nrollback_steps */
     struct rollout_cmd *prechecks; /* plan->nprechecks; only `each` ones
@@ -53,7 +53,7 @@ struct rollout_host {
     struct rollout_check *health;  /* plan->nchecks */
     struct rollout_check *smoke;   /* plan->nsmoke */
     struct rollout_check *singleton_check; /* or NULL */
-    bool singleton;                /* holds the singleton role */
+    bool singleton;                        /* holds the singleton role */
 };
 
 /* A step run once per deploy (on: once / on: local). */
@@ -70,6 +70,20 @@ struct rollout {
     size_t nhosts;
     size_t *wave_sizes; /* hosts per wave */
     size_t nwaves;
+    bool has_canary;     /* wave 0 is the canary wave */
+    uint64_t seed;       /* shuffle seed used (order: shuffle), else 0 */
+    long singleton_host; /* index of the initial role holder, or -1 */
+    struct rollout_once *prechecks_once; /* prechecks on: once / local */
+    size_t nprechecks_once;
+    struct rollout_once *before; /* before steps, in plan order */
+    size_t nbefore;
+};
+
+/* What the caller knows besides the plan and the inventory. */
+struct rollout_input {
+    json_t *extra;                /* -e variables (object, may be NULL) */
+    const char *previous_version; /* from the journal, or NULL: unknown */
+    const char *deploy_id;        /* DEP-..., or NULL (not assigned yet) */
 };
 
 /* Resolve plan p against inv with extra variables (a JSON object, may be
@@ -78,6 +92,14 @@ struct rollout {
 enum err_code rollout_new(const struct plan *p, const struct inventory *inv,
                           json_t *extra, struct rollout **out,
                           struct buf *diags, struct err *e);
+
+/* The same with every input: built-ins previous_version and deploy_id
+ * come from in (undefined when NULL, unless -e sets them). */
+enum err_code rollout_new_input(const struct plan *p,
+                                const struct inventory *inv,
+                                const struct rollout_input *in,
+                                struct rollout **out, struct buf *diags,
+                                struct err *e);
 
 /* NULL is a no-op. */
 void rollout_free(struct rollout *ro);
@@ -88,8 +110,10 @@ size_t rollout_wave_start(const struct rollout *ro, size_t w);
 /* The transport target of host h (strings borrowed from h). */
 struct target rollout_target(const struct rollout_host *h);
 
-/* Parse one -e argument, "name=value", into obj. A value is a string.
- * ERR_USAGE when it has no '=' or the name is not an identifier. */
+/* Parse one -e argument into obj: "name=value" (a string value) or
+ * "@file.yml" / "@file.json" (a mapping of variables, merged). ERR_USAGE
+ * when it has no '=' or the name is not an identifier; a bad file is
+ * ERR_PARSE with file:line:col. */
 enum err_code rollout_extra_var(json_t *obj, const char *arg, struct err *e);
 
 #endif
