@@ -26,6 +26,8 @@ struct client {
     struct loop_io io;              /* sock on the loop */
     struct loop_timer deadline;     /* connect timeout */
     struct loop_timer cancel;       /* --cancel-after */
+    struct loop_timer beat;         /* heartbeat */
+    int64_t last_rx;                /* monotonic ms of the last message */
     enum client_state state;        /* where we are */
     int status;                     /* exit status once done */
     bool done;                      /* finished */
@@ -97,6 +99,27 @@ static void client_on_cancel(struct loop *l, struct loop_timer *t, void *arg)
     client_send(c, &m);
 }
 
+static void client_on_beat(struct loop *l, struct loop_timer *t, void *arg)
+{
+    struct client *c = arg;
+    int64_t limit =
+        c->o->heartbeat_timeout_ms > 0 ? c->o->heartbeat_timeout_ms : 6000;
+    int64_t quiet = loop_now(l) - c->last_rx;
+    if (quiet >= limit) {
+        fprintf(stderr,
+                "drover-agent exec: the agent at %s has been silent for "
+                "%" PRId64 "ms: unreachable\n",
+                c->o->endpoint, quiet);
+        client_finish(c, CLIENT_EXIT_UNREACHABLE);
+        return;
+    }
+    if (quiet >= limit / 3) {
+        struct proto_msg m = {.type = PROTO_PING, .req = 4};
+        client_send(c, &m);
+    }
+    loop_timer_start(l, t, limit / 3 > 0 ? limit / 3 : 1);
+}
+
 static void client_start_job(struct client *c)
 {
     const struct client_options *o = c->o;
@@ -153,6 +176,8 @@ static void client_message(struct client *c, const struct proto_msg *m)
         client_send(c, &ack);
         break;
     }
+    case PROTO_PONG:
+        break;
     case PROTO_RESULT:
         client_result(c, m);
         break;
@@ -186,10 +211,12 @@ static void client_ready(struct loop *l, struct loop_io *io, unsigned ev,
             zmq_msg_close(&f);
             return;
         }
+        c->last_rx = loop_now(c->loop);
         if (zmq_msg_size(&f) == 0) {
             /* the agent's probe: CURVE and ZAP both said yes */
             if (c->state == CLIENT_CONNECTING) {
                 loop_timer_stop(c->loop, &c->deadline);
+                loop_timer_start(c->loop, &c->beat, 0);
                 c->state = CLIENT_HELLO;
                 struct proto_msg h = {.type = PROTO_HELLO, .req = 1};
                 client_send(c, &h);
@@ -247,6 +274,7 @@ int client_run(const struct client_options *o)
         loop_io_start(c.loop, &c.io, LOOP_READ);
         loop_timer_init(&c.deadline, client_on_deadline, &c);
         loop_timer_init(&c.cancel, client_on_cancel, &c);
+        loop_timer_init(&c.beat, client_on_beat, &c);
         loop_timer_start(c.loop, &c.deadline, o->connect_timeout_ms);
         if (loop_run(c.loop, &e) != 0)
             fprintf(stderr, "drover-agent exec: %s\n", e.msg);

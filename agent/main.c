@@ -36,6 +36,7 @@ static const char usage[] =
     "       drover-agent exec --connect ENDPOINT --server-key KEY|FILE\n"
     "                    --key FILE --job ID [--epoch N] [--timeout MS]\n"
     "                    [--cancel-after MS] [--output-max BYTES]\n"
+    "                    [--connect-timeout MS] [--heartbeat-timeout MS]\n"
     "                    [--env NAME=VALUE]... [--stdin] [--query]\n"
     "                    [-- COMMAND]\n";
 
@@ -104,6 +105,7 @@ static int main_exec(int argc, char **argv)
         {"cancel-after", required_argument, NULL, 'C'},
         {"output-max", required_argument, NULL, 'o'},
         {"connect-timeout", required_argument, NULL, 'T'},
+        {"heartbeat-timeout", required_argument, NULL, 'H'},
         {"env", required_argument, NULL, 'e'},
         {"stdin", no_argument, NULL, 'i'},
         {"query", no_argument, NULL, 'q'},
@@ -148,6 +150,7 @@ static int main_exec(int argc, char **argv)
         case 'C':
         case 'o':
         case 'T':
+        case 'H':
             if (!main_number(optarg, &v)) {
                 fprintf(stderr, "drover-agent exec: '%s' is not a number\n",
                         optarg);
@@ -161,8 +164,10 @@ static int main_exec(int argc, char **argv)
                 o.cancel_after_ms = (int64_t)v;
             else if (c == 'o')
                 o.output_max = v;
-            else
+            else if (c == 'T')
                 o.connect_timeout_ms = (int64_t)v;
+            else
+                o.heartbeat_timeout_ms = (int64_t)v;
             break;
         default:
             fputs(usage, stderr);

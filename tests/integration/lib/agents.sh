@@ -1,0 +1,138 @@
+# tests/integration/lib/agents.sh: a loopback fleet of real drover-agent
+# daemons, one per address 127.0.2.X port 7447 (X = 1..N), each with its own
+# CURVE key pair, state directory and config file, all trusting one
+# throwaway coordinator key. Source it from a test (bash), then:
+#
+#   agents_start 3              # agents a1..a3; writes the files below
+#   agents_exec 1 --job j1 -- echo hi     # drover-agent exec against a1
+#   agents_stop                 # also runs on exit, failure and Ctrl-C
+#
+# Files under $AGENTS_DIR: coordinator.key(.pub) (the coordinator's pair),
+# known_agents (every agent pinned), inventory.ini (group `agents`, hosts
+# aX with ansible_host, drover_transport=agent, drover_agent_port,
+# drover_agent_key), and aX/{agent.conf,agent.key(.pub),authorized_keys,
+# state/,agent.log,pid}. Only processes this file started are stopped.
+
+AGENTS_NET=${AGENTS_NET:-127.0.2}
+AGENTS_PORT=${AGENTS_PORT:-7447}
+AGENTS_N=0
+AGENTS_DIR=
+AGENTS_KEY=
+AGENTS_PIDS=()
+
+agents_die() {
+    echo "agents: error: $*" >&2
+    exit 1
+}
+
+# agents_addr X: the address of agent X.
+agents_addr() { echo "$AGENTS_NET.$1"; }
+
+# agents_endpoint X: its ZeroMQ endpoint.
+agents_endpoint() { echo "tcp://$(agents_addr "$1"):$AGENTS_PORT"; }
+
+# agents_pid X: the pid of agent X.
+agents_pid() { cat "$AGENTS_DIR/a$1/pid"; }
+
+agents_stop() {
+    local p
+    for p in "${AGENTS_PIDS[@]}"; do
+        kill -CONT "$p" 2>/dev/null
+        kill -TERM "$p" 2>/dev/null
+    done
+    for p in "${AGENTS_PIDS[@]}"; do
+        for _ in $(seq 50); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$p" 2>/dev/null
+    done
+    AGENTS_PIDS=()
+    [ -n "$AGENTS_DIR" ] && [ -z "${AGENTS_KEEP:-}" ] && rm -rf "$AGENTS_DIR"
+    AGENTS_DIR=
+}
+
+# agents_write_conf X: agent X's config file.
+agents_write_conf() {
+    local d=$AGENTS_DIR/a$1
+    cat >"$d/agent.conf" <<CONF
+# agent a$1 of the test fleet
+listen = $(agents_endpoint "$1")
+key = $d/agent.key
+authorized_keys = $d/authorized_keys
+state_dir = $d/state
+kill_grace = 500ms
+output_max = ${AGENTS_OUTPUT_MAX:-65536}
+heartbeat = 500ms
+CONF
+}
+
+# agents_launch X: start agent X (config already written) and wait for it.
+agents_launch() {
+    local d=$AGENTS_DIR/a$1
+    "$DROVER_AGENT" --foreground --config "$d/agent.conf" \
+        >"$d/agent.log" 2>&1 &
+    local pid=$!
+    echo "$pid" >"$d/pid"
+    AGENTS_PIDS+=("$pid")
+    for _ in $(seq 100); do
+        grep -q "listening on" "$d/agent.log" && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    cat "$d/agent.log" >&2
+    agents_die "agent a$1 did not start"
+}
+
+# agents_start N: N agents on 127.0.2.1..N.
+agents_start() {
+    local n=$1 x
+    AGENTS_N=$n
+    AGENTS_DIR=$(mktemp -d /tmp/drover-agents.XXXXXX)
+    trap agents_stop EXIT
+    trap 'exit 130' INT TERM
+    AGENTS_KEY=$AGENTS_DIR/coordinator.key
+    "$DROVER_AGENT" keygen -f "$AGENTS_KEY" >/dev/null 2>&1 ||
+        agents_die "keygen failed"
+    : >"$AGENTS_DIR/known_agents"
+    {
+        echo "[agents]"
+        for x in $(seq "$n"); do
+            local d=$AGENTS_DIR/a$x
+            mkdir -p "$d"
+            "$DROVER_AGENT" keygen -f "$d/agent.key" >/dev/null 2>&1 ||
+                agents_die "keygen a$x"
+            cp "$AGENTS_KEY.pub" "$d/authorized_keys"
+            local pub
+            pub=$(cat "$d/agent.key.pub")
+            echo "$(agents_addr "$x"):$AGENTS_PORT $pub" \
+                >>"$AGENTS_DIR/known_agents"
+            echo "a$x ansible_host=$(agents_addr "$x") drover_transport=agent drover_agent_port=$AGENTS_PORT drover_agent_key='$pub'"
+        done
+    } >"$AGENTS_DIR/inventory.ini"
+    for x in $(seq "$n"); do
+        agents_write_conf "$x"
+        agents_launch "$x"
+    done
+}
+
+# agents_exec X ARGS...: drover-agent exec against agent X with the
+# coordinator key; extra ARGS as for `drover-agent exec`.
+agents_exec() {
+    local x=$1
+    shift
+    "$DROVER_AGENT" exec --connect "$(agents_endpoint "$x")" \
+        --server-key "$AGENTS_DIR/a$x/agent.key.pub" --key "$AGENTS_KEY" \
+        --connect-timeout 3000 "$@"
+}
+
+# agents_fail MSG: print the agents' logs and fail.
+agents_fail() {
+    local x
+    echo "FAIL: $*" >&2
+    for x in $(seq "$AGENTS_N"); do
+        echo "--- a$x/agent.log" >&2
+        tail -n 20 "$AGENTS_DIR/a$x/agent.log" >&2
+    done
+    exit 1
+}
