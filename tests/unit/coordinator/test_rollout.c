@@ -1,0 +1,421 @@
+/* tests/unit/coordinator/test_rollout.c: a plan resolved against a small
+ * INI inventory (written to a temp directory): hosts in wave order,
+ * connection details, commands and URLs rendered per host with the
+ * variable precedence (-e > plan vars > inventory), and every problem
+ * named with its step and host before anything runs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "buf.h"
+#include "inventory.h"
+#include "plan.h"
+#include "rollout.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char rollout_ini[] =
+    "# a small fleet\n"
+    "[web]\n"
+    "web1 ansible_host=127.0.1.1 ansible_port=2222 ansible_user=deploy "
+    "msg='a b'\n"
+    "web2 ansible_host=127.0.1.2 app_port=7070\n"
+    "web3 tier=inventory\n"
+    "\n"
+    "[web:vars]\n"
+    "app_port=8080\n"
+    "msg=hi there\n"
+    "\n"
+    "[db]\n"
+    "db1 ansible_host=127.0.1.9\n";
+
+/* The temp directory, the inventory file in it, and the loaded inventory. */
+struct rollout_fixture {
+    char dir[64];
+    char path[96];
+    struct inventory *inv;
+};
+
+static struct inventory *rollout_inventory(struct rollout_fixture *fx,
+                                           const char *ini)
+{
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/drover-test-rollout-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->path, sizeof(fx->path), "%s/hosts.ini", fx->dir);
+    FILE *f = fopen(fx->path, "w");
+    assert_non_null(f);
+    fputs(ini, f);
+    fclose(f);
+    fx->inv = inv_new();
+    struct err e = {0};
+    if (inv_load(fx->inv, fx->path, &e) != ERR_OK)
+        fail_msg("inventory: %s", e.msg);
+    return fx->inv;
+}
+
+static void rollout_fixture_release(struct rollout_fixture *fx)
+{
+    inv_free(fx->inv);
+    unlink(fx->path);
+    rmdir(fx->dir);
+}
+
+static struct plan *rollout_plan(const char *yaml)
+{
+    struct plan *p = NULL;
+    struct err e = {0};
+    if (plan_load_buffer("plan.yml", yaml, strlen(yaml), &p, NULL, &e) !=
+        ERR_OK)
+        fail_msg("plan: %s", e.msg);
+    return p;
+}
+
+/* -e arguments as a JSON object (a new reference). */
+static json_t *rollout_extra(const char *const *args)
+{
+    json_t *x = json_object();
+    for (; args && *args; args++) {
+        struct err e = {0};
+        assert_int_equal(rollout_extra_var(x, *args, &e), ERR_OK);
+    }
+    return x;
+}
+
+static const char plan_web[] =
+    "name: web\n"
+    "hosts: web\n"
+    "vars:\n"
+    "  tier: plan\n"
+    "  greeting: \"hello {{ inventory_hostname }}\"\n"
+    "strategy:\n"
+    "  waves: [1, 2]\n"
+    "steps:\n"
+    "  - name: install\n"
+    "    run: install {{ version }} on {{ inventory_hostname }} at "
+    "{{ address }} in wave {{ wave }}\n"
+    "  - name: say\n"
+    "    run: echo {{ msg | quote }} {{ tier }} {{ greeting }}\n"
+    "health:\n"
+    "  checks:\n"
+    "    - http: http://{{ address }}:{{ app_port }}/health\n";
+
+static void test_rollout_waves_and_rendering(void **state)
+{
+    (void)state;
+    struct rollout_fixture fx;
+    struct inventory *inv = rollout_inventory(&fx, rollout_ini);
+    struct plan *p = rollout_plan(plan_web);
+    const char *args[] = {"version=2", NULL};
+    json_t *extra = rollout_extra(args);
+    struct rollout *ro = NULL;
+    struct buf diags;
+    buf_init(&diags, BUF_UNLIMITED);
+    struct err e = {0};
+    if (rollout_new(p, inv, extra, &ro, &diags, &e) != ERR_OK)
+        fail_msg("%s", buf_cstr(&diags));
+    json_decref(extra); /* the rollout holds its own reference */
+    assert_int_equal(diags.len, 0);
+
+    assert_int_equal(ro->nhosts, 3);
+    assert_int_equal(ro->nwaves, 2);
+    assert_int_equal(ro->wave_sizes[0], 1);
+    assert_int_equal(ro->wave_sizes[1], 2);
+    assert_int_equal(rollout_wave_start(ro, 0), 0);
+    assert_int_equal(rollout_wave_start(ro, 1), 1);
+    assert_int_equal(rollout_wave_start(ro, 2), 3);
+
+    struct {
+        const char *name, *address, *user;
+        int port;
+        size_t wave;
+        const char *install, *say, *url;
+    } want[] = {
+        {"web1", "127.0.1.1", "deploy", 2222, 0,
+         "install 2 on web1 at 127.0.1.1 in wave 1",
+         "echo 'a b' plan hello web1", "http://127.0.1.1:8080/health"},
+        {"web2", "127.0.1.2", NULL, 0, 1,
+         "install 2 on web2 at 127.0.1.2 in wave 2",
+         "echo 'hi there' plan hello web2", "http://127.0.1.2:7070/health"},
+        /* no ansible_host: the name is the address */
+        {"web3", "web3", NULL, 0, 1, "install 2 on web3 at web3 in wave 2",
+         "echo 'hi there' plan hello web3", "http://web3:8080/health"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        const struct rollout_host *h = &ro->hosts[i];
+        assert_string_equal(h->name, want[i].name);
+        assert_ptr_equal(h->ih, inv_host_find(inv, want[i].name));
+        assert_string_equal(h->address, want[i].address);
+        if (want[i].user == NULL)
+            assert_null(h->user);
+        else
+            assert_string_equal(h->user, want[i].user);
+        assert_int_equal(h->port, want[i].port);
+        assert_int_equal(h->wave, want[i].wave);
+        assert_string_equal(h->cmds[0], want[i].install);
+        assert_string_equal(h->cmds[1], want[i].say);
+        assert_string_equal(h->urls[0], want[i].url);
+
+        struct target t = rollout_target(h);
+        assert_ptr_equal(t.name, h->name);
+        assert_ptr_equal(t.address, h->address);
+        assert_int_equal(t.port, h->port);
+        assert_ptr_equal(t.user, h->user);
+    }
+    rollout_free(ro);
+    rollout_free(NULL);
+    plan_free(p);
+    buf_release(&diags);
+    rollout_fixture_release(&fx);
+}
+
+static void test_rollout_precedence(void **state)
+{
+    (void)state;
+    struct rollout_fixture fx;
+    struct inventory *inv = rollout_inventory(&fx, rollout_ini);
+    struct plan *p =
+        rollout_plan("hosts: web3\n"
+                     "vars: {tier: plan, app_port: 1}\n"
+                     "steps: [{run: '{{ tier }} {{ app_port }} {{ msg }}'}]\n");
+    struct err e = {0};
+    struct rollout *ro = NULL;
+
+    /* plan vars override the inventory's (host and group) */
+    assert_int_equal(rollout_new(p, inv, NULL, &ro, NULL, &e), ERR_OK);
+    assert_string_equal(ro->hosts[0].cmds[0], "plan 1 hi there");
+    rollout_free(ro);
+
+    /* -e overrides both */
+    const char *args[] = {"tier=cli", "msg=from -e", NULL};
+    json_t *extra = rollout_extra(args);
+    assert_int_equal(rollout_new(p, inv, extra, &ro, NULL, &e), ERR_OK);
+    assert_string_equal(ro->hosts[0].cmds[0], "cli 1 from -e");
+    rollout_free(ro);
+    json_decref(extra);
+
+    plan_free(p);
+    rollout_fixture_release(&fx);
+}
+
+static void test_rollout_one_wave_of_all(void **state)
+{
+    (void)state;
+    struct rollout_fixture fx;
+    struct inventory *inv = rollout_inventory(&fx, rollout_ini);
+    struct plan *p = rollout_plan("steps: [{run: 'echo {{ wave }}'}]\n");
+    struct err e = {0};
+    struct rollout *ro = NULL;
+    assert_int_equal(rollout_new(p, inv, NULL, &ro, NULL, &e), ERR_OK);
+    /* hosts: all, in inventory order, one wave */
+    assert_int_equal(ro->nhosts, 4);
+    assert_int_equal(ro->nwaves, 1);
+    assert_int_equal(ro->wave_sizes[0], 4);
+    const char *names[] = {"web1", "web2", "web3", "db1"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(ro->hosts[i].name, names[i]);
+        assert_int_equal(ro->hosts[i].wave, 0);
+        assert_string_equal(ro->hosts[i].cmds[0], "echo 1");
+    }
+    rollout_free(ro);
+    plan_free(p);
+    rollout_fixture_release(&fx);
+}
+
+static void test_rollout_undefined_named_per_host(void **state)
+{
+    (void)state;
+    struct rollout_fixture fx;
+    struct inventory *inv = rollout_inventory(&fx, rollout_ini);
+    /* no -e version: every host's install step fails, and the check */
+    struct plan *p = rollout_plan(
+        "hosts: web\n"
+        "steps:\n"
+        "  - name: install\n"
+        "    run: install {{ version }}\n"
+        "health:\n"
+        "  checks:\n"
+        "    - http: http://{{ address }}:{{ nope | default(80) }}/{{ path "
+        "}}\n");
+    struct buf diags;
+    buf_init(&diags, BUF_UNLIMITED);
+    struct err e = {0};
+    struct rollout *ro = (struct rollout *)&diags;
+    assert_int_equal(rollout_new(p, inv, NULL, &ro, &diags, &e), ERR_INVALID);
+    assert_null(ro);
+    const char *want =
+        "plan.yml:3:5: step 'install', host web1: undefined variable "
+        "'version' (define it in the inventory, the plan's vars or with "
+        "-e version=...)\n"
+        "plan.yml:7:7: health check, host web1: undefined variable 'path' "
+        "(define it in the inventory, the plan's vars or with -e path=...)\n"
+        "plan.yml:3:5: step 'install', host web2: undefined variable "
+        "'version' (define it in the inventory, the plan's vars or with "
+        "-e version=...)\n"
+        "plan.yml:7:7: health check, host web2: undefined variable 'path' "
+        "(define it in the inventory, the plan's vars or with -e path=...)\n"
+        "plan.yml:3:5: step 'install', host web3: undefined variable "
+        "'version' (define it in the inventory, the plan's vars or with "
+        "-e version=...)\n"
+        "plan.yml:7:7: health check, host web3: undefined variable 'path' "
+        "(define it in the inventory, the plan's vars or with -e path=...)\n";
+    assert_string_equal(buf_cstr(&diags), want);
+    assert_int_equal(e.code, ERR_INVALID);
+    assert_true(strncmp(e.msg, want, strcspn(want, "\n")) == 0);
+    buf_release(&diags);
+    plan_free(p);
+    rollout_fixture_release(&fx);
+}
+
+static void test_rollout_vars_are_templates(void **state)
+{
+    (void)state;
+    struct rollout_fixture fx;
+    struct inventory *inv = rollout_inventory(&fx, rollout_ini);
+    struct plan *p = rollout_plan("hosts: web1\n"
+                                  "vars:\n"
+                                  "  base: /srv/{{ inventory_hostname }}\n"
+                                  "  dir: '{{ base }}/v{{ version }}'\n"
+                                  "steps: [{run: 'cd {{ dir | quote }}'}]\n");
+    const char *args[] = {"version=3", NULL};
+    json_t *extra = rollout_extra(args);
+    struct err e = {0};
+    struct rollout *ro = NULL;
+    if (rollout_new(p, inv, extra, &ro, NULL, &e) != ERR_OK)
+        fail_msg("%s", e.msg);
+    assert_string_equal(ro->hosts[0].cmds[0], "cd /srv/web1/v3");
+    rollout_free(ro);
+    json_decref(extra);
+    plan_free(p);
+
+    /* a variable that refers to itself is an error, not a hang */
+    p = rollout_plan("hosts: web1\n"
+                     "vars: {a: '{{ b }}', b: 'x{{ a }}'}\n"
+                     "steps: [{name: loop, run: 'echo {{ a }}'}]\n");
+    struct buf diags;
+    buf_init(&diags, BUF_UNLIMITED);
+    assert_int_equal(rollout_new(p, inv, NULL, &ro, &diags, &e), ERR_INVALID);
+    assert_null(ro);
+    assert_non_null(strstr(buf_cstr(&diags), "plan.yml:3:9: step 'loop', "
+                                             "host web1: variable 'a' refers "
+                                             "to itself"));
+    buf_release(&diags);
+    plan_free(p);
+
+    /* an error inside a variable's template names that variable */
+    err_clear(&e);
+    p = rollout_plan("hosts: web1\n"
+                     "vars: {a: '{{ missing }}'}\n"
+                     "steps: [{name: s, run: 'echo {{ a }}'}]\n");
+    assert_int_equal(rollout_new(p, inv, NULL, &ro, NULL, &e), ERR_INVALID);
+    assert_non_null(strstr(e.msg, "host web1: variable 'a': undefined "
+                                  "variable 'missing'"));
+    plan_free(p);
+
+    /* under default() such a variable counts as undefined, and a later
+     * error is reported as itself */
+    err_clear(&e);
+    p = rollout_plan("hosts: web1\n"
+                     "vars: {a: '{{ missing }}'}\n"
+                     "steps: [{name: s, run: '{{ a | default(1) }}'},\n"
+                     "        {name: t, run: '{{ a | d(2) }} {{ b }}'}]\n");
+    assert_int_equal(rollout_new(p, inv, NULL, &ro, NULL, &e), ERR_INVALID);
+    assert_string_equal(e.msg, "plan.yml:4:9: step 't', host web1: undefined "
+                               "variable 'b' (define it in the inventory, "
+                               "the plan's vars or with -e b=...)");
+    plan_free(p);
+    rollout_fixture_release(&fx);
+}
+
+static void test_rollout_no_hosts(void **state)
+{
+    (void)state;
+    struct rollout_fixture fx;
+    struct inventory *inv = rollout_inventory(&fx, rollout_ini);
+    struct plan *p = rollout_plan("hosts: nosuchgroup\nsteps: [{run: x}]\n");
+    struct buf diags;
+    buf_init(&diags, BUF_UNLIMITED);
+    struct err e = {0};
+    struct rollout *ro = (struct rollout *)&diags;
+    assert_int_not_equal(rollout_new(p, inv, NULL, &ro, &diags, &e), ERR_OK);
+    assert_null(ro);
+    assert_non_null(strstr(e.msg, "nosuchgroup"));
+    buf_release(&diags);
+    plan_free(p);
+    rollout_fixture_release(&fx);
+}
+
+static void test_rollout_bad_port(void **state)
+{
+    (void)state;
+    struct rollout_fixture fx;
+    struct inventory *inv = rollout_inventory(
+        &fx, "[web]\nweb1 ansible_port=http\nweb2 ansible_port=70000\n"
+             "web3 ansible_port=22\n");
+    struct plan *p = rollout_plan("steps: [{run: x}]\n");
+    struct buf diags;
+    buf_init(&diags, BUF_UNLIMITED);
+    struct err e = {0};
+    struct rollout *ro = NULL;
+    assert_int_equal(rollout_new(p, inv, NULL, &ro, &diags, &e), ERR_INVALID);
+    assert_null(ro);
+    assert_string_equal(buf_cstr(&diags),
+                        "inventory, host web1: ansible_port 'http' is not a "
+                        "port number (1-65535)\n"
+                        "inventory, host web2: ansible_port '70000' is not a "
+                        "port number (1-65535)\n");
+    buf_release(&diags);
+    plan_free(p);
+    rollout_fixture_release(&fx);
+}
+
+static void test_rollout_extra_var(void **state)
+{
+    (void)state;
+    json_t *x = json_object();
+    struct err e = {0};
+    assert_int_equal(rollout_extra_var(x, "version=2", &e), ERR_OK);
+    assert_int_equal(rollout_extra_var(x, "empty=", &e), ERR_OK);
+    assert_int_equal(rollout_extra_var(x, "url=http://h/?a=b", &e), ERR_OK);
+    assert_int_equal(rollout_extra_var(x, "_x1=y", &e), ERR_OK);
+    /* the last one wins, as on Ansible's command line */
+    assert_int_equal(rollout_extra_var(x, "version=3", &e), ERR_OK);
+    assert_string_equal(json_string_value(json_object_get(x, "version")), "3");
+    assert_string_equal(json_string_value(json_object_get(x, "empty")), "");
+    assert_string_equal(json_string_value(json_object_get(x, "url")),
+                        "http://h/?a=b");
+    assert_int_equal(json_object_size(x), 4);
+
+    assert_int_equal(rollout_extra_var(x, "version", &e), ERR_USAGE);
+    assert_string_equal(
+        e.msg, "-e 'version': expected name=value (e.g. -e version=2)");
+    err_clear(&e);
+    assert_int_equal(rollout_extra_var(x, "=2", &e), ERR_USAGE);
+    err_clear(&e);
+    assert_int_equal(rollout_extra_var(x, "1x=2", &e), ERR_USAGE);
+    assert_string_equal(e.msg, "-e '1x=2': '1x' is not a variable name");
+    err_clear(&e);
+    assert_int_equal(rollout_extra_var(x, "a-b=2", &e), ERR_USAGE);
+    assert_int_equal(rollout_extra_var(x, "a b=2", &e), ERR_USAGE);
+    assert_int_equal(json_object_size(x), 4);
+    json_decref(x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rollout_waves_and_rendering),
+        cmocka_unit_test(test_rollout_precedence),
+        cmocka_unit_test(test_rollout_one_wave_of_all),
+        cmocka_unit_test(test_rollout_undefined_named_per_host),
+        cmocka_unit_test(test_rollout_vars_are_templates),
+        cmocka_unit_test(test_rollout_no_hosts),
+        cmocka_unit_test(test_rollout_bad_port),
+        cmocka_unit_test(test_rollout_extra_var),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
