@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,10 +121,12 @@ static enum err_code lock_write_holder(struct lock *lk, struct err *e)
     return ERR_OK;
 }
 
-enum err_code lock_epoch_read(const char *dir, const char *name,
-                              uint64_t *epoch, struct err *e)
+/* The epoch in file STATE/rel (0 when missing); name for messages. */
+static enum err_code lock_epoch_file(const char *dir, const char *rel,
+                                     const char *name, uint64_t *epoch,
+                                     struct err *e)
 {
-    char *path = xasprintf("%s/epochs/%s", dir, name);
+    char *path = xasprintf("%s/%s", dir, rel);
     char *text = NULL;
     struct err rerr = {0};
     enum err_code rc = statedir_read(path, &text, &rerr);
@@ -147,7 +150,7 @@ enum err_code lock_epoch_read(const char *dir, const char *name,
         rc = err_set(e, ERR_PARSE,
                      "%s:1:1: not an epoch number; the fencing epoch of lock "
                      "%s cannot be trusted: restore it (it must be at least "
-                     "the highest epoch your agents have seen)",
+                     "the highest epoch your agents and hosts have seen)",
                      path, name);
     } else {
         *epoch = v;
@@ -157,19 +160,57 @@ enum err_code lock_epoch_read(const char *dir, const char *name,
     return rc;
 }
 
+enum err_code lock_epoch_read(const char *dir, const char *name,
+                              uint64_t *epoch, struct err *e)
+{
+    char *rel = xasprintf("epochs/%s", name);
+    enum err_code rc = lock_epoch_file(dir, rel, name, epoch, e);
+    free(rel);
+    return rc;
+}
+
+/* The next epoch: one more than any epoch this state directory ever
+ * handed out, under any lock name (STATE/epoch), so that a host deployed
+ * by two plans in turn never sees an epoch go down. A short flock on
+ * STATE/epoch.lock serializes acquisitions of different names. */
 static enum err_code lock_epoch_next(const char *dir, const char *name,
                                      uint64_t *epoch, struct err *e)
 {
-    uint64_t cur;
-    if (lock_epoch_read(dir, name, &cur, e) != ERR_OK)
-        return e->code;
-    char *path = xasprintf("%s/epochs/%s", dir, name);
-    char text[32];
-    int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", cur + 1);
-    enum err_code rc = statedir_write_durable(path, text, (size_t)n, e);
-    free(path);
+    char *lpath = xasprintf("%s/epoch.lock", dir);
+    int lfd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lfd < 0) {
+        err_sys(e, "lock %s: cannot open %s", name, lpath);
+        free(lpath);
+        return ERR_SYS;
+    }
+    free(lpath);
+    while (flock(lfd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            close(lfd);
+            return err_sys(e, "lock %s: cannot lock the epoch counter", name);
+        }
+    }
+    uint64_t mine = 0, global = 0;
+    enum err_code rc = lock_epoch_read(dir, name, &mine, e);
     if (rc == ERR_OK)
-        *epoch = cur + 1;
+        rc = lock_epoch_file(dir, "epoch", name, &global, e);
+    if (rc == ERR_OK) {
+        uint64_t next = (mine > global ? mine : global) + 1;
+        char text[32];
+        int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", next);
+        char *gpath = xasprintf("%s/epoch", dir);
+        char *path = xasprintf("%s/epochs/%s", dir, name);
+        /* the name's file first: a crash between the two leaves the
+         * global counter behind, and max() still moves on */
+        rc = statedir_write_durable(path, text, (size_t)n, e);
+        if (rc == ERR_OK)
+            rc = statedir_write_durable(gpath, text, (size_t)n, e);
+        free(path);
+        free(gpath);
+        if (rc == ERR_OK)
+            *epoch = next;
+    }
+    close(lfd); /* drops the flock */
     return rc;
 }
 

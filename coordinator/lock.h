@@ -3,9 +3,11 @@
  * kernel drops it when the holder dies, even on kill -9, and closing an
  * unrelated descriptor of the file does not drop it, unlike fcntl F_SETLK).
  * The holder writes its identity inside, so a second coordinator is told
- * who holds it. Every acquisition takes the next fencing epoch of the
- * name, stored durably in STATE/epochs/NAME before the lock is handed out:
- * epochs only grow, across crashes and restarts. */
+ * who holds it. Every acquisition takes the next fencing epoch, stored
+ * durably (STATE/epochs/NAME and STATE/epoch) before the lock is handed
+ * out: epochs only grow, across crashes and restarts, and across lock
+ * names (one counter per state directory: a host deployed by two plans in
+ * turn, each with its own lock, never sees its epoch go down). */
 #ifndef DROVER_LOCK_H
 #define DROVER_LOCK_H
 
@@ -64,7 +66,8 @@ void lock_release(struct lock *lk);
 enum err_code lock_probe(const char *dir, const char *name, bool *held,
                          struct lock_holder *holder, struct err *e);
 
-/* The last epoch taken for NAME (0 if never). */
+/* The last epoch taken under NAME (0 if never). A file that does not
+ * hold a number is ERR_PARSE (never read as 0). */
 enum err_code lock_epoch_read(const char *dir, const char *name,
                               uint64_t *epoch, struct err *e);
 

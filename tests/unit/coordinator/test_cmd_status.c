@@ -89,7 +89,7 @@ static void test_cmd_status_live_and_gone(void **state)
     assert_non_null(strstr(out, want));
     snprintf(want, sizeof(want), "pid %ld, deploy %s", (long)getpid(), live);
     assert_non_null(strstr(out, want));
-    assert_non_null(strstr(out, "lock web: free (last epoch 1)"));
+    assert_non_null(strstr(out, "lock web: free (last epoch 2)"));
     assert_null(strstr(out, done));
     /* the live deploy has no resume hint; the dead one does */
     const char *l = strstr(out, live);

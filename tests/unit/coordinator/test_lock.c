@@ -61,11 +61,16 @@ static void test_lock_epochs_increase(void **state)
                      ERR_OK);
     assert_int_equal(lock_epoch(lk), 6);
     lock_release(lk);
-    /* another name has its own epochs */
+    /* epochs grow across names too: one counter per state directory */
     assert_int_equal(lock_acquire(dir, "other", NULL, 0, &lk, NULL, &e),
                      ERR_OK);
-    assert_int_equal(lock_epoch(lk), 1);
+    assert_int_equal(lock_epoch(lk), 7);
     lock_release(lk);
+    assert_int_equal(lock_acquire(dir, "sms", NULL, 0, &lk, NULL, &e), ERR_OK);
+    assert_int_equal(lock_epoch(lk), 8);
+    lock_release(lk);
+    assert_int_equal(lock_epoch_read(dir, "other", &on_disk, &e), ERR_OK);
+    assert_int_equal(on_disk, 7);
     lock_release(NULL);
 }
 
@@ -310,6 +315,54 @@ static void test_lock_wait(void **state)
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* Ten names taken at once: ten distinct epochs, 1..10. */
+static void test_lock_names_race_distinct_epochs(void **state)
+{
+    (void)state;
+    int go[2], res[2];
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(res), 0);
+    pid_t pids[10];
+    for (int k = 0; k < 10; k++) {
+        pids[k] = fork();
+        assert_true(pids[k] >= 0);
+        if (pids[k] == 0) {
+            close(go[1]);
+            char c;
+            if (read(go[0], &c, 1) < 0)
+                _exit(3);
+            char name[16];
+            snprintf(name, sizeof(name), "n%d", k);
+            struct err e = {0};
+            struct lock *lk = NULL;
+            if (lock_acquire(dir, name, NULL, 0, &lk, NULL, &e) != ERR_OK)
+                _exit(2);
+            unsigned char ep = (unsigned char)lock_epoch(lk);
+            if (write(res[1], &ep, 1) != 1)
+                _exit(3);
+            lock_release(lk);
+            _exit(0);
+        }
+    }
+    close(go[0]);
+    close(res[1]);
+    close(go[1]);
+    unsigned seen = 0;
+    for (int k = 0; k < 10; k++) {
+        unsigned char ep = 0;
+        assert_int_equal(read(res[0], &ep, 1), 1);
+        assert_true(ep >= 1 && ep <= 10);
+        assert_false(seen & (1u << ep));
+        seen |= 1u << ep;
+    }
+    close(res[0]);
+    for (int k = 0; k < 10; k++) {
+        int st;
+        assert_int_equal(waitpid(pids[k], &st, 0), pids[k]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+}
+
 static void test_lock_holder_str(void **state)
 {
     (void)state;
@@ -339,6 +392,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock_free_after_kill9, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_lock_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_names_race_distinct_epochs,
+                                        setup, teardown),
         cmocka_unit_test(test_lock_holder_str),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
