@@ -15,6 +15,10 @@ static const char *const err_names[] = {
 
 static enum err_code err_vset(struct err *e, enum err_code c, int sys,
                               const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static enum err_code err_vset(struct err *e, enum err_code c, int sys,
+                              const char *fmt, va_list ap)
 {
     if (e == NULL || e->code != ERR_OK)
         return c;
