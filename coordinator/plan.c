@@ -6,12 +6,15 @@
 #include "buf.h"
 #include "duration.h"
 #include "err.h"
+#include "template.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 /* Values in vars after expanding aliases: a few nested aliases would
@@ -373,14 +376,29 @@ static json_t *plan_to_json(struct plan_reader *r, const yaml_node_t *n,
 }
 
 static const char *const plan_keys_top[] = {
-    "name", "hosts", "vars", "strategy", "steps", "health", NULL};
-static const char *const plan_keys_strategy[] = {"waves", NULL};
-static const char *const plan_keys_step[] = {"name", "run", "timeout", NULL};
+    "name",     "lock",      "hosts",  "vars",  "require", "windows",
+    "strategy", "prechecks", "before", "steps", "health",  "singleton",
+    "smoke",    "rollback",  "notify", NULL};
+static const char *const plan_keys_strategy[] = {
+    "canary", "canary_hosts", "pause_after_canary", "waves",       "order",
+    "seed",   "max_fail",     "max_fail_total",     "unreachable", "pause",
+    NULL};
+static const char *const plan_keys_step[] = {
+    "name",         "run",  "timeout", "env",   "secret_env",    "on",
+    "on_host",      "when", "retries", "delay", "ignore_errors", "idempotent",
+    "irreversible", NULL};
 static const char *const plan_keys_health[] = {
-    "checks", "interval", "min_healthy_time", "healthy_deadline", NULL};
-static const char *const plan_keys_check[] = {"http", "expect", "timeout",
-                                              NULL};
-static const char *const plan_keys_expect[] = {"status", NULL};
+    "checks",           "interval",          "min_healthy_time",
+    "healthy_deadline", "progress_deadline", NULL};
+static const char *const plan_keys_check[] = {
+    "name", "http", "command", "method", "headers", "expect", "timeout", NULL};
+static const char *const plan_keys_expect[] = {"status", "json", "body",
+                                               "version", NULL};
+static const char *const plan_keys_require[] = {"ticket", "approver", "env",
+                                                NULL};
+static const char *const plan_keys_singleton[] = {"role", "env", "check", NULL};
+static const char *const plan_keys_rollback[] = {"auto", "steps", NULL};
+static const char *const plan_keys_notify[] = {"webhook", "on", NULL};
 
 static void plan_read_waves(struct plan_reader *r, struct plan *p,
                             const yaml_node_t *n)
@@ -424,68 +442,439 @@ static void plan_read_waves(struct plan_reader *r, struct plan *p,
     }
 }
 
-static void plan_read_steps(struct plan_reader *r, struct plan *p,
-                            const yaml_node_t *n)
+static size_t plan_list_len(const yaml_node_t *n)
 {
-    if (!plan_want_list(r, n, "steps"))
+    return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+}
+
+static bool plan_want_bool(struct plan_reader *r, const yaml_node_t *n,
+                           const char *what, bool *out)
+{
+    if (n->type == YAML_SCALAR_NODE &&
+        n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+        const char *s = plan_scalar(n);
+        static const char *const yes[] = {"true", "True", "TRUE", "yes",
+                                          "Yes",  "on",   "On",   NULL};
+        static const char *const no[] = {"false", "False", "FALSE", "no",
+                                         "No",    "off",   "Off",   NULL};
+        for (const char *const *y = yes; *y; y++)
+            if (strcmp(s, *y) == 0) {
+                *out = true;
+                return true;
+            }
+        for (const char *const *f = no; *f; f++)
+            if (strcmp(s, *f) == 0) {
+                *out = false;
+                return true;
+            }
+    }
+    if (n->type == YAML_SCALAR_NODE)
+        plan_problem(r, n, "%s must be true or false, not '%s'", what,
+                     plan_scalar(n));
+    else
+        plan_problem(r, n, "%s must be true or false, not %s", what,
+                     plan_type_name(n));
+    return false;
+}
+
+/* An identifier such as an environment variable name. */
+static bool plan_is_ident(const char *s)
+{
+    if (!(isalpha((unsigned char)*s) || *s == '_'))
+        return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '_'))
+            return false;
+    return true;
+}
+
+/* A host count (min..1000000) or "N%" (pmin..100). */
+static bool plan_want_count(struct plan_reader *r, const yaml_node_t *n,
+                            const char *what, long min, int pmin,
+                            struct plan_wave *out)
+{
+    if (n->type == YAML_SCALAR_NODE) {
+        const char *s = plan_scalar(n);
+        size_t len = strlen(s);
+        if (len > 1 && s[len - 1] == '%') {
+            char *end = NULL;
+            errno = 0;
+            long v = strtol(s, &end, 10);
+            if (end != s + len - 1 || errno != 0 || v < pmin || v > 100 ||
+                !isdigit((unsigned char)*s)) {
+                plan_problem(r, n,
+                             "%s '%s' must be a whole percentage from "
+                             "%d%% to 100%%",
+                             what, s, pmin);
+                return false;
+            }
+            out->percent = (int)v;
+            out->count = 0;
+            return true;
+        }
+    }
+    long v;
+    if (n->type == YAML_SCALAR_NODE && strchr(plan_scalar(n), '.') != NULL) {
+        plan_problem(r, n,
+                     "%s must be a whole number of hosts or \"N%%\", "
+                     "not '%s'",
+                     what, plan_scalar(n));
+        return false;
+    }
+    if (!plan_want_int(r, n, what, min, 1000000, &v))
+        return false;
+    out->count = (int)v;
+    out->percent = 0;
+    return true;
+}
+
+/* A list of identifiers (require.env, secret_env). */
+static char **plan_read_names(struct plan_reader *r, const yaml_node_t *n,
+                              const char *what, size_t *count)
+{
+    *count = 0;
+    if (n->type == YAML_SCALAR_NODE && !plan_is_null(n)) {
+        plan_problem(r, n, "%s must be a list of names such as [SECRET_KEY]",
+                     what);
+        return NULL;
+    }
+    if (!plan_want_list(r, n, what))
+        return NULL;
+    char **v = xcalloc(plan_list_len(n) + 1, sizeof(char *));
+    for (yaml_node_item_t *i = n->data.sequence.items.start;
+         i < n->data.sequence.items.top; i++) {
+        yaml_node_t *x = plan_node(r, *i);
+        char *s = plan_want_string(r, x, what);
+        if (s == NULL)
+            continue;
+        if (!plan_is_ident(s)) {
+            plan_problem(r, x,
+                         "%s: '%s' is not a variable name (letters, digits, "
+                         "'_')",
+                         what, s);
+            free(s);
+            continue;
+        }
+        v[(*count)++] = s;
+    }
+    return v;
+}
+
+static void plan_check_template(struct plan_reader *r, const yaml_node_t *n,
+                                const char *what, const char *s)
+{
+    struct err te = {0};
+    if (template_names(s, NULL, NULL, &te) != ERR_OK)
+        plan_problem(r, n, "%s: %s", what, te.msg);
+}
+
+/* A template string: checked for syntax now, rendered per host later. */
+static char *plan_want_template(struct plan_reader *r, const yaml_node_t *n,
+                                const char *what)
+{
+    char *s = plan_want_string(r, n, what);
+    if (s != NULL)
+        plan_check_template(r, n, what, s);
+    return s;
+}
+
+/* A mapping of NAME -> template string, as a JSON object. */
+static json_t *plan_read_string_map(struct plan_reader *r, const yaml_node_t *n,
+                                    const char *what, bool names_are_idents)
+{
+    if (!plan_want_mapping(r, n, what))
+        return NULL;
+    json_t *o = json_object();
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+         p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = plan_node(r, p->key);
+        yaml_node_t *v = plan_node(r, p->value);
+        if (k->type != YAML_SCALAR_NODE) {
+            plan_problem(r, k, "keys of %s must be strings", what);
+            continue;
+        }
+        if (json_object_get(o, plan_scalar(k)) != NULL) {
+            plan_problem_duplicate(r, n, p, what);
+            continue;
+        }
+        if (names_are_idents && !plan_is_ident(plan_scalar(k))) {
+            plan_problem(r, k, "%s: '%s' is not a variable name", what,
+                         plan_scalar(k));
+            continue;
+        }
+        if (v->type != YAML_SCALAR_NODE || plan_is_null(v)) {
+            plan_problem(r, v, "%s: the value of '%s' must be a string, not %s",
+                         what, plan_scalar(k),
+                         plan_is_null(v) ? "null" : plan_type_name(v));
+            continue;
+        }
+        plan_check_template(r, v, what, plan_scalar(v));
+        json_t *js = json_string(plan_scalar(v));
+        if (js == NULL) {
+            plan_problem(r, v, "%s: the value of '%s' is not UTF-8", what,
+                         plan_scalar(k));
+            continue;
+        }
+        json_object_set_new(o, plan_scalar(k), js);
+    }
+    return o;
+}
+
+/* Where a list of steps lives, for messages and rules. */
+struct plan_step_rules {
+    const char *where;  /* "steps", "before", ... */
+    enum plan_on deflt; /* on: when not given */
+    unsigned allowed;   /* 1 << enum plan_on */
+    bool need_one;      /* the list may not be empty */
+};
+
+static void plan_read_step(struct plan_reader *r, const yaml_node_t *sn,
+                           const struct plan_step_rules *rules, size_t index,
+                           struct plan_step *st)
+{
+    plan_check_keys(r, sn, "a step", plan_keys_step);
+    st->pos = plan_pos_of(sn);
+    st->on = rules->deflt;
+    yaml_node_t *v;
+    if ((v = plan_get(r, sn, "run")) != NULL)
+        st->run = plan_want_template(r, v, "step 'run'");
+    else if (strcmp(rules->where, "steps") == 0)
+        plan_problem(r, sn, "step %zu has no 'run' command", index);
+    else
+        plan_problem(r, sn, "%s step %zu has no 'run' command", rules->where,
+                     index);
+    if ((v = plan_get(r, sn, "name")) != NULL)
+        st->name = plan_want_string(r, v, "step 'name'");
+    if (st->name == NULL)
+        st->name = xstrdup(st->run ? st->run : "?");
+    if ((v = plan_get(r, sn, "timeout")) != NULL)
+        plan_want_duration(r, v, "step 'timeout'", &st->timeout_ms);
+    if ((v = plan_get(r, sn, "env")) != NULL)
+        st->env = plan_read_string_map(r, v, "step 'env'", true);
+    yaml_node_t *sev = plan_get(r, sn, "secret_env");
+    if (sev != NULL) {
+        st->secret_env =
+            plan_read_names(r, sev, "step 'secret_env'", &st->nsecret_env);
+        for (size_t i = 0; i < st->nsecret_env; i++)
+            if (st->env && json_object_get(st->env, st->secret_env[i]))
+                plan_problem(r, sev,
+                             "'%s' is in both env and secret_env of this "
+                             "step: a secret's value never goes in the plan",
+                             st->secret_env[i]);
+    }
+    yaml_node_t *onn = plan_get(r, sn, "on");
+    if (onn != NULL) {
+        char *s = plan_want_string(r, onn, "step 'on'");
+        if (s != NULL) {
+            int on = strcmp(s, "each") == 0    ? PLAN_ON_EACH
+                     : strcmp(s, "once") == 0  ? PLAN_ON_ONCE
+                     : strcmp(s, "local") == 0 ? PLAN_ON_LOCAL
+                                               : -1;
+            if (on < 0)
+                plan_problem(r, onn,
+                             "step 'on' must be each, once or local, not "
+                             "'%s'",
+                             s);
+            else if (!(rules->allowed & (1u << on)))
+                plan_problem(r, onn, "a step in '%s' cannot run 'on: %s' (%s)",
+                             rules->where, s,
+                             strcmp(rules->where, "before") == 0
+                                 ? "before runs once per deploy: use once "
+                                   "or local; put per-host checks in "
+                                   "prechecks"
+                                 : "steps run on every host of a wave: put "
+                                   "once-per-deploy steps in 'before'");
+            else
+                st->on = (enum plan_on)on;
+            free(s);
+        }
+    }
+    if ((v = plan_get(r, sn, "on_host")) != NULL) {
+        st->on_host = plan_want_string(r, v, "step 'on_host'");
+        if (st->on != PLAN_ON_ONCE)
+            plan_problem(r, v,
+                         "on_host picks the host of an 'on: once' step; "
+                         "this step runs on: %s",
+                         st->on == PLAN_ON_EACH ? "each" : "local");
+    }
+    if ((v = plan_get(r, sn, "when")) != NULL) {
+        st->when = plan_want_string(r, v, "step 'when'");
+        struct err ce = {0};
+        if (st->when != NULL &&
+            template_cond_names(st->when, NULL, NULL, &ce) != ERR_OK)
+            plan_problem(r, v, "step 'when': %s", ce.msg);
+        if (st->when != NULL && st->on == PLAN_ON_LOCAL)
+            plan_problem(r, v,
+                         "'when' tests host variables; an 'on: local' step "
+                         "has no host");
+    }
+    long n;
+    if ((v = plan_get(r, sn, "retries")) != NULL &&
+        plan_want_int(r, v, "step 'retries'", 0, 100, &n))
+        st->retries = (int)n;
+    if ((v = plan_get(r, sn, "delay")) != NULL)
+        plan_want_duration(r, v, "step 'delay'", &st->delay_ms);
+    if ((v = plan_get(r, sn, "ignore_errors")) != NULL)
+        plan_want_bool(r, v, "step 'ignore_errors'", &st->ignore_errors);
+    if ((v = plan_get(r, sn, "idempotent")) != NULL)
+        plan_want_bool(r, v, "step 'idempotent'", &st->idempotent);
+    if ((v = plan_get(r, sn, "irreversible")) != NULL)
+        plan_want_bool(r, v, "step 'irreversible'", &st->irreversible);
+}
+
+static void plan_read_step_list(struct plan_reader *r, const yaml_node_t *n,
+                                const struct plan_step_rules *rules,
+                                struct plan_step **out, size_t *count)
+{
+    char what[64];
+    snprintf(what, sizeof(what), "%s", rules->where);
+    if (!plan_want_list(r, n, what))
         return;
-    size_t cnt =
-        (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    p->steps = xcalloc(cnt ? cnt : 1, sizeof(*p->steps));
+    size_t cnt = plan_list_len(n);
+    *out = xcalloc(cnt ? cnt : 1, sizeof(**out));
     for (yaml_node_item_t *i = n->data.sequence.items.start;
          i < n->data.sequence.items.top; i++) {
         yaml_node_t *sn = plan_node(r, *i);
         if (!plan_want_mapping(r, sn, "a step"))
             continue;
-        plan_check_keys(r, sn, "a step", plan_keys_step);
-        struct plan_step *st = &p->steps[p->nsteps++];
-        st->pos = plan_pos_of(sn);
-        yaml_node_t *v;
-        if ((v = plan_get(r, sn, "run")) != NULL)
-            st->run = plan_want_string(r, v, "step 'run'");
-        else
-            plan_problem(r, sn, "step %zu has no 'run' command", p->nsteps);
-        if ((v = plan_get(r, sn, "name")) != NULL)
-            st->name = plan_want_string(r, v, "step 'name'");
-        if (st->name == NULL)
-            st->name = xstrdup(st->run ? st->run : "?");
-        if ((v = plan_get(r, sn, "timeout")) != NULL)
-            plan_want_duration(r, v, "step 'timeout'", &st->timeout_ms);
+        struct plan_step *st = &(*out)[(*count)++];
+        plan_read_step(r, sn, rules, *count, st);
     }
-    if (p->nsteps == 0)
-        plan_problem(r, n, "steps must list at least one step");
+    if (*count == 0 && rules->need_one)
+        plan_problem(r, n, "%s must list at least one step", rules->where);
 }
 
-static void plan_read_check(struct plan_reader *r, struct plan *p,
-                            const yaml_node_t *cn)
+static const char *const plan_http_methods[] = {
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", NULL};
+
+/* expect.status: 200, "200-299" or "2xx". */
+static void plan_read_status(struct plan_reader *r, const yaml_node_t *s,
+                             struct plan_check *c)
+{
+    if (s->type == YAML_SCALAR_NODE) {
+        const char *v = plan_scalar(s);
+        int lo, hi, used = 0;
+        char x1, x2;
+        if (sscanf(v, "%d-%d%n", &lo, &hi, &used) == 2 &&
+            (size_t)used == strlen(v)) {
+            if (lo < 100 || hi > 599 || lo > hi)
+                plan_problem(r, s,
+                             "expect.status range '%s' must lie within "
+                             "100-599, low to high",
+                             v);
+            c->expect_status = lo;
+            c->expect_status_max = hi;
+            return;
+        }
+        if (strlen(v) == 3 && v[0] >= '1' && v[0] <= '5' &&
+            sscanf(v + 1, "%c%c", &x1, &x2) == 2 && x1 == 'x' && x2 == 'x') {
+            c->expect_status = (v[0] - '0') * 100;
+            c->expect_status_max = c->expect_status + 99;
+            return;
+        }
+    }
+    long st;
+    if (plan_want_int(r, s, "expect.status", 100, 599, &st))
+        c->expect_status = st;
+}
+
+/* One check (health, smoke, singleton.check); false when not a mapping. */
+static bool plan_read_check_into(struct plan_reader *r, const yaml_node_t *cn,
+                                 const char *what, struct plan_check *c)
 {
     if (cn->type == YAML_SCALAR_NODE) {
         plan_problem(r, cn,
-                     "a health check must be a mapping such as "
-                     "{ http: \"http://{{ address }}:8080/health\" }");
-        return;
+                     "%s must be a mapping such as "
+                     "{ http: \"http://{{ address }}:8080/health\" }",
+                     what);
+        return false;
     }
-    if (!plan_want_mapping(r, cn, "a health check"))
-        return;
+    if (!plan_want_mapping(r, cn, what))
+        return false;
     plan_check_keys(r, cn, "a health check", plan_keys_check);
-    struct plan_check *c = &p->checks[p->nchecks++];
     c->pos = plan_pos_of(cn);
     c->expect_status = 200;
-    yaml_node_t *v;
-    if ((v = plan_get(r, cn, "http")) != NULL)
-        c->http = plan_want_string(r, v, "check 'http'");
-    else
-        plan_problem(r, cn, "health check has no target (add 'http: URL')");
-    if ((v = plan_get(r, cn, "timeout")) != NULL)
-        plan_want_duration(r, v, "check 'timeout'", &c->timeout_ms);
+    yaml_node_t *v, *http = plan_get(r, cn, "http"),
+                    *cmd = plan_get(r, cn, "command");
+    if (http != NULL)
+        c->http = plan_want_template(r, http, "check 'http'");
+    if (cmd != NULL)
+        c->command = plan_want_template(r, cmd, "check 'command'");
+    if (http != NULL && cmd != NULL)
+        plan_problem(r, cmd,
+                     "a check has either 'http' or 'command', not both "
+                     "(write two checks)");
+    else if (http == NULL && cmd == NULL)
+        plan_problem(r, cn,
+                     "%s has no target (add 'http: URL' or 'command: CMD')",
+                     what);
+    c->kind =
+        cmd != NULL && http == NULL ? PLAN_CHECK_COMMAND : PLAN_CHECK_HTTP;
+    if (c->http != NULL && strncmp(c->http, "http://", 7) != 0 &&
+        strncmp(c->http, "https://", 8) != 0 && strncmp(c->http, "{{", 2) != 0)
+        plan_problem(r, http,
+                     "check 'http' must be an http:// or https:// URL, not "
+                     "'%s'",
+                     c->http);
+    if ((v = plan_get(r, cn, "name")) != NULL)
+        c->name = plan_want_string(r, v, "check 'name'");
+    if ((v = plan_get(r, cn, "timeout")) != NULL &&
+        plan_want_duration(r, v, "check 'timeout'", &c->timeout_ms) &&
+        c->timeout_ms <= 0)
+        plan_problem(r, v, "check 'timeout' must be longer than 0");
+    bool is_cmd = c->kind == PLAN_CHECK_COMMAND;
+    if ((v = plan_get(r, cn, "method")) != NULL) {
+        c->method = plan_want_string(r, v, "check 'method'");
+        bool known = false;
+        for (const char *const *m = plan_http_methods; c->method && *m; m++)
+            known |= strcmp(*m, c->method) == 0;
+        if (c->method != NULL && !known)
+            plan_problem(r, v,
+                         "check 'method' '%s' is not one of GET, HEAD, POST, "
+                         "PUT, PATCH, DELETE, OPTIONS",
+                         c->method);
+        if (is_cmd)
+            plan_problem(r, v, "'method' applies to http checks only");
+    }
+    if ((v = plan_get(r, cn, "headers")) != NULL) {
+        c->headers = plan_read_string_map(r, v, "check 'headers'", false);
+        if (is_cmd)
+            plan_problem(r, v, "'headers' apply to http checks only");
+    }
     if ((v = plan_get(r, cn, "expect")) != NULL &&
         plan_want_mapping(r, v, "check 'expect'")) {
         plan_check_keys(r, v, "a check's expect", plan_keys_expect);
-        yaml_node_t *s = plan_get(r, v, "status");
-        long st;
-        if (s != NULL && plan_want_int(r, s, "expect.status", 100, 599, &st))
-            c->expect_status = st;
+        if (is_cmd && v->data.mapping.pairs.top > v->data.mapping.pairs.start)
+            plan_problem(r, v,
+                         "'expect' applies to http checks only (a command "
+                         "check passes when it exits 0)");
+        yaml_node_t *s;
+        if ((s = plan_get(r, v, "status")) != NULL)
+            plan_read_status(r, s, c);
+        if ((s = plan_get(r, v, "json")) != NULL &&
+            plan_want_mapping(r, s, "expect.json"))
+            c->expect_json = plan_to_json(r, s, 0);
+        if ((s = plan_get(r, v, "body")) != NULL)
+            c->expect_body = plan_want_string(r, s, "expect.body");
+        if ((s = plan_get(r, v, "version")) != NULL)
+            c->expect_version = plan_want_template(r, s, "expect.version");
     }
+    return true;
+}
+
+static void plan_read_check_list(struct plan_reader *r, const yaml_node_t *n,
+                                 const char *where, struct plan_check **out,
+                                 size_t *count)
+{
+    if (!plan_want_list(r, n, where))
+        return;
+    size_t cnt = plan_list_len(n);
+    *out = xcalloc(cnt ? cnt : 1, sizeof(**out));
+    for (yaml_node_item_t *i = n->data.sequence.items.start;
+         i < n->data.sequence.items.top; i++)
+        if (plan_read_check_into(r, plan_node(r, *i), "a health check",
+                                 &(*out)[*count]))
+            (*count)++;
 }
 
 static void plan_read_health(struct plan_reader *r, struct plan *p,
@@ -495,15 +884,8 @@ static void plan_read_health(struct plan_reader *r, struct plan *p,
         return;
     plan_check_keys(r, n, "health", plan_keys_health);
     yaml_node_t *v;
-    if ((v = plan_get(r, n, "checks")) != NULL &&
-        plan_want_list(r, v, "health.checks")) {
-        size_t cnt =
-            (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-        p->checks = xcalloc(cnt ? cnt : 1, sizeof(*p->checks));
-        for (yaml_node_item_t *i = v->data.sequence.items.start;
-             i < v->data.sequence.items.top; i++)
-            plan_read_check(r, p, plan_node(r, *i));
-    }
+    if ((v = plan_get(r, n, "checks")) != NULL)
+        plan_read_check_list(r, v, "health.checks", &p->checks, &p->nchecks);
     if ((v = plan_get(r, n, "interval")) != NULL &&
         plan_want_duration(r, v, "health.interval", &p->interval_ms) &&
         p->interval_ms <= 0) {
@@ -524,11 +906,374 @@ static void plan_read_health(struct plan_reader *r, struct plan *p,
                      plan_get(r, n, "healthy_deadline") ? ""
                                                         : " (2m by default)");
     }
+    if ((v = plan_get(r, n, "progress_deadline")) != NULL &&
+        plan_want_duration(r, v, "health.progress_deadline",
+                           &p->progress_deadline_ms) &&
+        p->progress_deadline_ms > 0 &&
+        p->progress_deadline_ms < p->healthy_deadline_ms)
+        plan_problem(r, v,
+                     "health.progress_deadline is shorter than "
+                     "health.healthy_deadline%s: a wave would time out "
+                     "before its hosts may",
+                     plan_get(r, n, "healthy_deadline") ? ""
+                                                        : " (2m by default)");
+}
+
+static void plan_read_strategy(struct plan_reader *r, struct plan *p,
+                               const yaml_node_t *n)
+{
+    if (!plan_want_mapping(r, n, "strategy"))
+        return;
+    plan_check_keys(r, n, "strategy", plan_keys_strategy);
+    yaml_node_t *v;
+    if ((v = plan_get(r, n, "waves")) != NULL)
+        plan_read_waves(r, p, v);
+    yaml_node_t *canary = plan_get(r, n, "canary");
+    if (canary != NULL)
+        plan_want_count(r, canary, "strategy.canary", 0, 1, &p->canary);
+    yaml_node_t *ch = plan_get(r, n, "canary_hosts");
+    if (ch != NULL)
+        p->canary_hosts = plan_want_string(r, ch, "strategy.canary_hosts");
+    if (ch != NULL && canary != NULL && p->canary.count == 0 &&
+        p->canary.percent == 0)
+        plan_problem(r, ch, "strategy.canary_hosts is set but canary is 0");
+    if ((v = plan_get(r, n, "pause_after_canary")) != NULL &&
+        plan_want_bool(r, v, "strategy.pause_after_canary",
+                       &p->pause_after_canary) &&
+        p->pause_after_canary && p->canary.count == 0 &&
+        p->canary.percent == 0 && p->canary_hosts == NULL)
+        plan_problem(r, v,
+                     "strategy.pause_after_canary needs a canary "
+                     "(strategy.canary or strategy.canary_hosts)");
+    yaml_node_t *order = plan_get(r, n, "order");
+    if (order != NULL) {
+        char *s = plan_want_string(r, order, "strategy.order");
+        if (s == NULL)
+            ;
+        else if (strcmp(s, "inventory") == 0)
+            p->order = PLAN_ORDER_INVENTORY;
+        else if (strcmp(s, "sorted") == 0)
+            p->order = PLAN_ORDER_SORTED;
+        else if (strcmp(s, "reverse_sorted") == 0)
+            p->order = PLAN_ORDER_REVERSE_SORTED;
+        else if (strcmp(s, "shuffle") == 0)
+            p->order = PLAN_ORDER_SHUFFLE;
+        else
+            plan_problem(r, order,
+                         "strategy.order must be inventory, sorted, "
+                         "reverse_sorted or shuffle, not '%s'",
+                         s);
+        free(s);
+    }
+    if ((v = plan_get(r, n, "seed")) != NULL) {
+        const char *s = v->type == YAML_SCALAR_NODE ? plan_scalar(v) : "";
+        char *end = NULL;
+        errno = 0;
+        unsigned long long seed = strtoull(s, &end, 10);
+        if (v->type != YAML_SCALAR_NODE || !isdigit((unsigned char)*s) ||
+            *end != '\0' || errno != 0)
+            plan_problem(r, v,
+                         "strategy.seed must be a whole number from 0 to "
+                         "18446744073709551615");
+        else {
+            p->seed = seed;
+            p->seed_set = true;
+        }
+        if (p->order != PLAN_ORDER_SHUFFLE)
+            plan_problem(r, v, "strategy.seed only applies to order: shuffle");
+    }
+    if ((v = plan_get(r, n, "max_fail")) != NULL)
+        plan_want_count(r, v, "strategy.max_fail", 0, 0, &p->max_fail);
+    if ((v = plan_get(r, n, "max_fail_total")) != NULL &&
+        plan_want_count(r, v, "strategy.max_fail_total", 0, 0,
+                        &p->max_fail_total))
+        p->max_fail_total_set = true;
+    yaml_node_t *un = plan_get(r, n, "unreachable");
+    if (un != NULL) {
+        char *s = plan_want_string(r, un, "strategy.unreachable");
+        if (s != NULL && strcmp(s, "fail") == 0)
+            p->unreachable = PLAN_UNREACHABLE_FAIL;
+        else if (s != NULL && strcmp(s, "pause") == 0)
+            p->unreachable = PLAN_UNREACHABLE_PAUSE;
+        else if (s != NULL)
+            plan_problem(r, un,
+                         "strategy.unreachable must be fail or pause, not "
+                         "'%s'",
+                         s);
+        free(s);
+    }
+    if ((v = plan_get(r, n, "pause")) != NULL) {
+        if (v->type == YAML_SCALAR_NODE &&
+            strcmp(plan_scalar(v), "manual") == 0)
+            p->pause_manual = true;
+        else if (v->type == YAML_SCALAR_NODE) {
+            struct err de = {0};
+            if (duration_parse(plan_scalar(v), &p->pause_ms, &de) != ERR_OK)
+                plan_problem(r, v,
+                             "strategy.pause must be a duration (30s, 5m) or "
+                             "manual: %s",
+                             de.msg);
+        } else
+            plan_problem(r, v,
+                         "strategy.pause must be a duration or manual, not %s",
+                         plan_type_name(v));
+    }
+}
+
+static const char *const plan_days[] = {"Mon", "Tue", "Wed", "Thu",
+                                        "Fri", "Sat", "Sun"};
+
+static int plan_day(const char *s, size_t n)
+{
+    for (int i = 0; i < 7; i++)
+        if (n == 3 && strncmp(s, plan_days[i], 3) == 0)
+            return i;
+    return -1;
+}
+
+static bool plan_hhmm(const char *s, int *min)
+{
+    if (!(isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) &&
+          s[2] == ':' && isdigit((unsigned char)s[3]) &&
+          isdigit((unsigned char)s[4])))
+        return false;
+    int h = (s[0] - '0') * 10 + s[1] - '0', m = (s[3] - '0') * 10 + s[4] - '0';
+    if (h > 24 || m > 59 || (h == 24 && m != 0))
+        return false;
+    *min = h * 60 + m;
+    return true;
+}
+
+enum err_code plan_window_parse(const char *s, struct plan_window *w,
+                                struct err *e)
+{
+    memset(w, 0, sizeof(*w));
+    const char *p = s;
+    while (*p == ' ')
+        p++;
+    if (isalpha((unsigned char)*p)) {
+        /* days: Mon-Fri,Sat */
+        const char *end = strchr(p, ' ');
+        if (end == NULL)
+            return err_set(e, ERR_PARSE,
+                           "window '%s': expected DAYS HH:MM-HH:MM ZONE, e.g. "
+                           "'Mon-Fri 09:00-16:00 Europe/Berlin'",
+                           s);
+        while (p < end) {
+            const char *comma = memchr(p, ',', (size_t)(end - p));
+            const char *item_end = comma ? comma : end;
+            const char *dash = memchr(p, '-', (size_t)(item_end - p));
+            int a = plan_day(p, (size_t)((dash ? dash : item_end) - p));
+            int b =
+                dash ? plan_day(dash + 1, (size_t)(item_end - dash - 1)) : a;
+            if (a < 0 || b < 0)
+                return err_set(e, ERR_PARSE,
+                               "window '%s': '%.*s' is not a day or day range "
+                               "(Mon Tue Wed Thu Fri Sat Sun, e.g. Mon-Fri)",
+                               s, (int)(item_end - p), p);
+            for (int d = a;; d = (d + 1) % 7) {
+                w->days |= 1u << d;
+                if (d == b)
+                    break;
+            }
+            p = comma ? comma + 1 : end;
+        }
+        while (*p == ' ')
+            p++;
+    } else {
+        w->days = 0x7f;
+    }
+    if (!plan_hhmm(p, &w->start_min) || p[5] != '-' ||
+        !plan_hhmm(p + 6, &w->end_min))
+        return err_set(e, ERR_PARSE,
+                       "window '%s': expected a time range HH:MM-HH:MM "
+                       "(24-hour, e.g. 09:00-16:00)",
+                       s);
+    if (w->start_min == w->end_min)
+        return err_set(e, ERR_PARSE,
+                       "window '%s': the range starts and ends at the same "
+                       "time",
+                       s);
+    p += 11;
+    while (*p == ' ')
+        p++;
+    const char *tz = *p ? p : "UTC";
+    size_t tzlen = strlen(tz);
+    if (strchr(tz, ' ') != NULL)
+        return err_set(e, ERR_PARSE,
+                       "window '%s': unexpected text after the time zone", s);
+    if (tzlen >= sizeof(w->tz) || strstr(tz, "..") != NULL || *tz == '/')
+        return err_set(e, ERR_PARSE, "window '%s': bad time zone '%s'", s, tz);
+    memcpy(w->tz, tz, tzlen + 1);
+    if (strcmp(tz, "UTC") != 0) {
+        char path[128];
+        snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
+        if (access(path, R_OK) != 0)
+            return err_set(e, ERR_PARSE,
+                           "window '%s': unknown time zone '%s' (a name from "
+                           "the tz database such as Europe/Berlin, or UTC)",
+                           s, tz);
+    }
+    return ERR_OK;
+}
+
+static void plan_read_require(struct plan_reader *r, struct plan *p,
+                              const yaml_node_t *n)
+{
+    if (!plan_want_mapping(r, n, "require"))
+        return;
+    plan_check_keys(r, n, "require", plan_keys_require);
+    yaml_node_t *v;
+    if ((v = plan_get(r, n, "ticket")) != NULL)
+        plan_want_bool(r, v, "require.ticket", &p->require_ticket);
+    if ((v = plan_get(r, n, "approver")) != NULL)
+        plan_want_bool(r, v, "require.approver", &p->require_approver);
+    if ((v = plan_get(r, n, "env")) != NULL)
+        p->require_env = plan_read_names(r, v, "require.env", &p->nrequire_env);
+}
+
+static void plan_read_windows(struct plan_reader *r, struct plan *p,
+                              const yaml_node_t *n)
+{
+    if (n->type == YAML_SCALAR_NODE && !plan_is_null(n)) {
+        plan_problem(r, n,
+                     "windows must be a list such as [\"Mon-Fri 09:00-16:00 "
+                     "UTC\"]");
+        return;
+    }
+    if (!plan_want_list(r, n, "windows"))
+        return;
+    p->windows = xcalloc(plan_list_len(n) + 1, sizeof(char *));
+    for (yaml_node_item_t *i = n->data.sequence.items.start;
+         i < n->data.sequence.items.top; i++) {
+        yaml_node_t *x = plan_node(r, *i);
+        char *s = plan_want_string(r, x, "a window");
+        if (s == NULL)
+            continue;
+        struct plan_window w;
+        struct err we = {0};
+        if (plan_window_parse(s, &w, &we) != ERR_OK) {
+            plan_problem(r, x, "%s", we.msg);
+            free(s);
+            continue;
+        }
+        p->windows[p->nwindows++] = s;
+    }
+}
+
+static void plan_read_singleton(struct plan_reader *r, struct plan *p,
+                                const yaml_node_t *n)
+{
+    if (!plan_want_mapping(r, n, "singleton"))
+        return;
+    plan_check_keys(r, n, "singleton", plan_keys_singleton);
+    yaml_node_t *v;
+    if ((v = plan_get(r, n, "role")) != NULL)
+        p->singleton_role = plan_want_string(r, v, "singleton.role");
+    else
+        plan_problem(r, n, "singleton needs a 'role' (e.g. role: scheduler)");
+    if ((v = plan_get(r, n, "env")) != NULL) {
+        p->singleton_env = plan_want_string(r, v, "singleton.env");
+        if (p->singleton_env != NULL && !plan_is_ident(p->singleton_env))
+            plan_problem(r, v, "singleton.env '%s' is not a variable name",
+                         p->singleton_env);
+    } else {
+        plan_problem(r, n,
+                     "singleton needs an 'env' variable that tells each host "
+                     "whether it holds the role (e.g. env: ENABLE_SCHEDULER)");
+    }
+    if ((v = plan_get(r, n, "check")) != NULL) {
+        struct plan_check *c = xcalloc(1, sizeof(*c));
+        if (plan_read_check_into(r, v, "singleton.check", c))
+            p->singleton_check = c;
+        else
+            free(c);
+    }
+}
+
+static void plan_read_rollback(struct plan_reader *r, struct plan *p,
+                               const yaml_node_t *n)
+{
+    if (!plan_want_mapping(r, n, "rollback"))
+        return;
+    plan_check_keys(r, n, "rollback", plan_keys_rollback);
+    yaml_node_t *v;
+    if ((v = plan_get(r, n, "auto")) != NULL)
+        plan_want_bool(r, v, "rollback.auto", &p->rollback_auto);
+    static const struct plan_step_rules rules = {"rollback.steps", PLAN_ON_EACH,
+                                                 1u << PLAN_ON_EACH, true};
+    if ((v = plan_get(r, n, "steps")) != NULL)
+        plan_read_step_list(r, v, &rules, &p->rollback_steps,
+                            &p->nrollback_steps);
+    else
+        plan_problem(r, n,
+                     "rollback needs 'steps' (the commands that put a host "
+                     "back on previous_version)");
+}
+
+static void plan_read_notify(struct plan_reader *r, struct plan *p,
+                             const yaml_node_t *n)
+{
+    if (!plan_want_list(r, n, "notify"))
+        return;
+    p->notify = xcalloc(plan_list_len(n) + 1, sizeof(*p->notify));
+    for (yaml_node_item_t *i = n->data.sequence.items.start;
+         i < n->data.sequence.items.top; i++) {
+        yaml_node_t *x = plan_node(r, *i);
+        if (!plan_want_mapping(r, x, "a notification"))
+            continue;
+        plan_check_keys(r, x, "a notification", plan_keys_notify);
+        struct plan_notify *nt = &p->notify[p->nnotify++];
+        yaml_node_t *v;
+        if ((v = plan_get(r, x, "webhook")) != NULL) {
+            nt->webhook = plan_want_template(r, v, "notify 'webhook'");
+            if (nt->webhook != NULL &&
+                strncmp(nt->webhook, "http://", 7) != 0 &&
+                strncmp(nt->webhook, "https://", 8) != 0 &&
+                strncmp(nt->webhook, "{{", 2) != 0)
+                plan_problem(r, v,
+                             "notify 'webhook' must be an http:// or "
+                             "https:// URL");
+        } else {
+            plan_problem(r, x, "a notification needs a 'webhook' URL");
+        }
+        nt->on = PLAN_NOTIFY_START | PLAN_NOTIFY_SUCCESS | PLAN_NOTIFY_FAILURE |
+                 PLAN_NOTIFY_ROLLBACK;
+        if ((v = plan_get(r, x, "on")) == NULL)
+            continue;
+        if (!plan_want_list(r, v, "notify 'on'"))
+            continue;
+        nt->on = 0;
+        for (yaml_node_item_t *j = v->data.sequence.items.start;
+             j < v->data.sequence.items.top; j++) {
+            yaml_node_t *ev = plan_node(r, *j);
+            char *s = plan_want_string(r, ev, "a notify event");
+            if (s == NULL)
+                continue;
+            if (strcmp(s, "start") == 0)
+                nt->on |= PLAN_NOTIFY_START;
+            else if (strcmp(s, "success") == 0)
+                nt->on |= PLAN_NOTIFY_SUCCESS;
+            else if (strcmp(s, "failure") == 0)
+                nt->on |= PLAN_NOTIFY_FAILURE;
+            else if (strcmp(s, "rollback") == 0)
+                nt->on |= PLAN_NOTIFY_ROLLBACK;
+            else
+                plan_problem(r, ev,
+                             "notify event '%s' is not one of start, "
+                             "success, failure, rollback",
+                             s);
+            free(s);
+        }
+    }
 }
 
 static void plan_read(struct plan_reader *r, struct plan *p)
 {
     yaml_node_t *root = yaml_document_get_root_node(r->doc);
+    p->healthy_deadline_ms = 120000;
+    p->interval_ms = 2000;
+    p->rollback_auto = true;
     if (root == NULL) {
         plan_problem(r, NULL,
                      "the plan is empty (it needs at least "
@@ -541,6 +1286,8 @@ static void plan_read(struct plan_reader *r, struct plan *p)
     yaml_node_t *v;
     if ((v = plan_get(r, root, "name")) != NULL)
         p->name = plan_want_string(r, v, "name");
+    if ((v = plan_get(r, root, "lock")) != NULL)
+        p->lock = plan_want_string(r, v, "lock");
     if ((v = plan_get(r, root, "hosts")) != NULL)
         p->hosts = plan_want_string(r, v, "hosts");
     if (p->hosts == NULL)
@@ -551,23 +1298,42 @@ static void plan_read(struct plan_reader *r, struct plan *p)
     }
     if (p->vars == NULL)
         p->vars = json_object();
-    if ((v = plan_get(r, root, "strategy")) != NULL &&
-        plan_want_mapping(r, v, "strategy")) {
-        plan_check_keys(r, v, "strategy", plan_keys_strategy);
-        yaml_node_t *w = plan_get(r, v, "waves");
-        if (w != NULL)
-            plan_read_waves(r, p, w);
-    }
-    p->healthy_deadline_ms = 120000;
-    p->interval_ms = 2000;
+    if ((v = plan_get(r, root, "require")) != NULL)
+        plan_read_require(r, p, v);
+    if ((v = plan_get(r, root, "windows")) != NULL)
+        plan_read_windows(r, p, v);
+    if ((v = plan_get(r, root, "strategy")) != NULL)
+        plan_read_strategy(r, p, v);
+    static const struct plan_step_rules pre = {
+        "prechecks", PLAN_ON_EACH,
+        1u << PLAN_ON_EACH | 1u << PLAN_ON_ONCE | 1u << PLAN_ON_LOCAL, false};
+    static const struct plan_step_rules before = {
+        "before", PLAN_ON_ONCE, 1u << PLAN_ON_ONCE | 1u << PLAN_ON_LOCAL,
+        false};
+    static const struct plan_step_rules steps = {"steps", PLAN_ON_EACH,
+                                                 1u << PLAN_ON_EACH, true};
+    if ((v = plan_get(r, root, "prechecks")) != NULL)
+        plan_read_step_list(r, v, &pre, &p->prechecks, &p->nprechecks);
+    if ((v = plan_get(r, root, "before")) != NULL)
+        plan_read_step_list(r, v, &before, &p->before, &p->nbefore);
     if ((v = plan_get(r, root, "steps")) != NULL)
-        plan_read_steps(r, p, v);
+        plan_read_step_list(r, v, &steps, &p->steps, &p->nsteps);
     else
         plan_problem(r, root, "the plan has no 'steps'");
     if ((v = plan_get(r, root, "health")) != NULL)
         plan_read_health(r, p, v);
+    if ((v = plan_get(r, root, "singleton")) != NULL)
+        plan_read_singleton(r, p, v);
+    if ((v = plan_get(r, root, "smoke")) != NULL)
+        plan_read_check_list(r, v, "smoke", &p->smoke, &p->nsmoke);
+    if ((v = plan_get(r, root, "rollback")) != NULL)
+        plan_read_rollback(r, p, v);
+    if ((v = plan_get(r, root, "notify")) != NULL)
+        plan_read_notify(r, p, v);
     if (p->name == NULL)
         p->name = xstrdup("plan");
+    if (p->lock == NULL)
+        p->lock = xstrdup(p->name);
 }
 
 /* Report the parser's syntax error as file:line:col and free the parser.
@@ -680,22 +1446,151 @@ enum err_code plan_load(const char *path, struct plan **out, struct buf *diags,
     return rc;
 }
 
+static void plan_steps_free(struct plan_step *st, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(st[i].name);
+        free(st[i].run);
+        free(st[i].on_host);
+        free(st[i].when);
+        json_decref(st[i].env);
+        for (size_t k = 0; k < st[i].nsecret_env; k++)
+            free(st[i].secret_env[k]);
+        free(st[i].secret_env);
+    }
+    free(st);
+}
+
+static void plan_checks_free(struct plan_check *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(c[i].http);
+        free(c[i].command);
+        free(c[i].method);
+        json_decref(c[i].headers);
+        json_decref(c[i].expect_json);
+        free(c[i].expect_body);
+        free(c[i].expect_version);
+        free(c[i].name);
+    }
+    free(c);
+}
+
+static void plan_strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
 void plan_free(struct plan *p)
 {
     if (p == NULL)
         return;
-    for (size_t i = 0; i < p->nsteps; i++) {
-        free(p->steps[i].name);
-        free(p->steps[i].run);
-    }
-    for (size_t i = 0; i < p->nchecks; i++)
-        free(p->checks[i].http);
-    free(p->steps);
-    free(p->checks);
+    plan_steps_free(p->steps, p->nsteps);
+    plan_steps_free(p->prechecks, p->nprechecks);
+    plan_steps_free(p->before, p->nbefore);
+    plan_steps_free(p->rollback_steps, p->nrollback_steps);
+    plan_checks_free(p->checks, p->nchecks);
+    plan_checks_free(p->smoke, p->nsmoke);
+    plan_checks_free(p->singleton_check, p->singleton_check ? 1 : 0);
+    plan_strv_free(p->require_env, p->nrequire_env);
+    plan_strv_free(p->windows, p->nwindows);
+    for (size_t i = 0; i < p->nnotify; i++)
+        free(p->notify[i].webhook);
+    free(p->notify);
+    free(p->canary_hosts);
+    free(p->singleton_role);
+    free(p->singleton_env);
     free(p->waves);
     json_decref(p->vars);
     free(p->file);
     free(p->name);
+    free(p->lock);
     free(p->hosts);
     free(p);
+}
+
+enum err_code plan_load_vars(const char *path, json_t **out, struct buf *diags,
+                             struct err *e)
+{
+    *out = NULL;
+    size_t len = strlen(path);
+    if (len > 5 && strcmp(path + len - 5, ".json") == 0) {
+        json_error_t je;
+        json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+        if (v == NULL) {
+            if (access(path, R_OK) != 0)
+                return err_sys(e, "cannot read variables file %s", path);
+            if (diags != NULL)
+                buf_printf(diags, "%s:%d:%d: %s\n", path, je.line, je.column,
+                           je.text);
+            return err_set(e, ERR_PARSE, "%s:%d:%d: %s", path, je.line,
+                           je.column, je.text);
+        }
+        if (!json_is_object(v)) {
+            json_decref(v);
+            if (diags != NULL)
+                buf_printf(diags,
+                           "%s:1:1: a variables file must hold an object "
+                           "of name: value\n",
+                           path);
+            return err_set(e, ERR_PARSE,
+                           "%s:1:1: a variables file must hold an object of "
+                           "name: value",
+                           path);
+        }
+        *out = v;
+        return ERR_OK;
+    }
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return err_sys(e, "cannot open variables file %s", path);
+    struct buf b;
+    buf_init(&b, PLAN_FILE_MAX);
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_add(&b, chunk, n);
+    bool failed = ferror(f);
+    fclose(f);
+    if (failed || b.dropped > 0) {
+        buf_release(&b);
+        return failed ? err_sys(e, "cannot read variables file %s", path)
+                      : err_set(e, ERR_LIMIT,
+                                "%s: variables file larger than %d bytes", path,
+                                PLAN_FILE_MAX);
+    }
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser)) {
+        buf_release(&b);
+        return err_set(e, ERR_NOMEM, "%s: cannot start the YAML parser", path);
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)buf_cstr(&b),
+                                 b.len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        enum err_code rc =
+            plan_yaml_error(path, buf_cstr(&b), &parser, diags, e);
+        buf_release(&b);
+        return rc;
+    }
+    struct plan_reader r = {.file = path, .doc = &doc};
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    json_t *v = NULL;
+    if (root == NULL || root->type != YAML_MAPPING_NODE)
+        plan_problem(&r, root,
+                     "a variables file must be a mapping of name: value");
+    else
+        v = plan_to_json(&r, root, 0);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    buf_release(&b);
+    plan_flush_problems(&r, diags, e);
+    if (r.nproblems > 0) {
+        json_decref(v);
+        return ERR_PARSE;
+    }
+    *out = v;
+    return ERR_OK;
 }

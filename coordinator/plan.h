@@ -23,10 +23,10 @@ struct plan_pos {
 
 /* Where a step runs (`on:`). */
 enum plan_on {
-    PLAN_ON_EACH,  /* every host of its wave (the default) */
-    PLAN_ON_ONCE,  /* one host, once per deploy (on_host picks it, else the
-                      first host of the first wave) */
-    PLAN_ON_LOCAL  /* the coordinator's machine, once per deploy */
+    PLAN_ON_EACH, /* every host of its wave (the default) */
+    PLAN_ON_ONCE, /* one host, once per deploy (on_host picks it, else the
+                     first host of the first wave) */
+    PLAN_ON_LOCAL /* the coordinator's machine, once per deploy */
 };
 
 /* One command run on a host. */
@@ -46,8 +46,8 @@ struct plan_step {
                             whose values are secrets: sent on stdin or in
                             the agent message, never on the command line */
     size_t nsecret_env;
-    bool idempotent;     /* safe to re-run after a coordinator crash */
-    bool irreversible;   /* automatic rollback cannot go past it */
+    bool idempotent;   /* safe to re-run after a coordinator crash */
+    bool irreversible; /* automatic rollback cannot go past it */
 };
 
 /* What a check is. */
@@ -59,18 +59,18 @@ enum plan_check_kind {
 /* One health or smoke check. */
 struct plan_check {
     enum plan_check_kind kind; /* http or command */
-    char *http;          /* URL template (PLAN_CHECK_HTTP) */
-    char *command;       /* command template (PLAN_CHECK_COMMAND) */
-    long expect_status;  /* status that passes; default 200 */
-    long expect_status_max; /* with expect_status, a range; 0: exact */
-    char *method;        /* HTTP method; NULL: GET */
-    json_t *headers;     /* object: header -> value template, or NULL */
-    json_t *expect_json; /* object: field -> expected value, or NULL */
-    char *expect_body;   /* substring the body must hold, or NULL */
-    char *expect_version; /* version template the host must serve */
-    char *name;          /* label in evidence, or NULL */
-    int64_t timeout_ms;  /* per probe; 0: default */
-    struct plan_pos pos; /* where the check starts */
+    char *http;                /* URL template (PLAN_CHECK_HTTP) */
+    char *command;             /* command template (PLAN_CHECK_COMMAND) */
+    long expect_status;        /* status that passes; default 200 */
+    long expect_status_max;    /* with expect_status, a range; 0: exact */
+    char *method;              /* HTTP method; NULL: GET */
+    json_t *headers;           /* object: header -> value template, or NULL */
+    json_t *expect_json;       /* object: field -> expected value, or NULL */
+    char *expect_body;         /* substring the body must hold, or NULL */
+    char *expect_version;      /* version template the host must serve */
+    char *name;                /* label in evidence, or NULL */
+    int64_t timeout_ms;        /* per probe; 0: default */
+    struct plan_pos pos;       /* where the check starts */
 };
 
 /* One element of strategy.waves: a host count or a percentage. */
@@ -107,27 +107,27 @@ struct plan_notify {
 };
 
 struct plan {
-    char *file;              /* path it was read from */
-    char *name;              /* plan name */
-    char *lock;              /* lock name; default the plan name */
-    bool require_ticket;     /* require.ticket */
-    bool require_approver;   /* require.approver */
-    char **require_env;      /* require.env: variables that must be set */
+    char *file;            /* path it was read from */
+    char *name;            /* plan name */
+    char *lock;            /* lock name; default the plan name */
+    bool require_ticket;   /* require.ticket */
+    bool require_approver; /* require.approver */
+    char **require_env;    /* require.env: variables that must be set */
     size_t nrequire_env;
-    char **windows;          /* "Mon-Fri 09:00-16:00 Europe/Berlin" */
+    char **windows; /* "Mon-Fri 09:00-16:00 Europe/Berlin" */
     size_t nwindows;
-    struct plan_wave canary; /* strategy.canary: count 0 = no canary */
-    char *canary_hosts;      /* strategy.canary_hosts pattern, or NULL */
-    bool pause_after_canary; /* strategy.pause_after_canary */
-    enum plan_order order;   /* strategy.order */
-    uint64_t seed;           /* strategy.seed for shuffle */
-    bool seed_set;           /* seed given (else chosen and recorded) */
-    struct plan_wave max_fail;       /* per wave; {0,0} = none may fail */
-    struct plan_wave max_fail_total; /* whole deploy */
-    bool max_fail_total_set;         /* max_fail_total given */
+    struct plan_wave canary;   /* strategy.canary: count 0 = no canary */
+    char *canary_hosts;        /* strategy.canary_hosts pattern, or NULL */
+    bool pause_after_canary;   /* strategy.pause_after_canary */
+    enum plan_order order;     /* strategy.order */
+    uint64_t seed;             /* strategy.seed for shuffle */
+    bool seed_set;             /* seed given (else chosen and recorded) */
+    struct plan_wave max_fail; /* per wave; {0,0} = none may fail */
+    struct plan_wave max_fail_total;   /* whole deploy */
+    bool max_fail_total_set;           /* max_fail_total given */
     enum plan_unreachable unreachable; /* strategy.unreachable */
-    int64_t pause_ms;        /* strategy.pause between waves; 0 none */
-    bool pause_manual;       /* strategy.pause: manual */
+    int64_t pause_ms;            /* strategy.pause between waves; 0 none */
+    bool pause_manual;           /* strategy.pause: manual */
     struct plan_step *prechecks; /* before any change; a failure refuses */
     size_t nprechecks;
     struct plan_step *before; /* once per deploy, before wave 1 */
@@ -135,11 +135,11 @@ struct plan {
     struct plan_check *smoke; /* after the last wave, on every host */
     size_t nsmoke;
     int64_t progress_deadline_ms; /* health.progress_deadline; 0 none */
-    char *singleton_role;    /* singleton.role, or NULL */
-    char *singleton_env;     /* singleton.env: variable exported true/false */
+    char *singleton_role;         /* singleton.role, or NULL */
+    char *singleton_env; /* singleton.env: variable exported true/false */
     struct plan_check *singleton_check; /* singleton.check, or NULL */
-    bool rollback_auto;      /* rollback.auto (default true) */
-    struct plan_step *rollback_steps; /* rollback.steps */
+    bool rollback_auto;                 /* rollback.auto (default true) */
+    struct plan_step *rollback_steps;   /* rollback.steps */
     size_t nrollback_steps;
     struct plan_notify *notify; /* notifications */
     size_t nnotify;
@@ -168,6 +168,26 @@ enum err_code plan_load(const char *path, struct plan **out, struct buf *diags,
 enum err_code plan_load_buffer(const char *name, const char *data, size_t len,
                                struct plan **out, struct buf *diags,
                                struct err *e);
+
+/* A change window ("Mon-Fri 09:00-16:00 Europe/Berlin"). */
+struct plan_window {
+    unsigned days; /* bit d: day d is in (0 = Monday .. 6 = Sunday) */
+    int start_min; /* minutes after midnight, local to tz */
+    int end_min;   /* end; below start_min means it crosses midnight */
+    char tz[64];   /* tz database name, "UTC" when not given */
+};
+
+/* Parse one windows: entry: optional DAYS (Mon-Fri,Sun), HH:MM-HH:MM, an
+ * optional time zone (must exist under /usr/share/zoneinfo). ERR_PARSE
+ * with the entry quoted and the expected form. */
+enum err_code plan_window_parse(const char *s, struct plan_window *w,
+                                struct err *e);
+
+/* Read a YAML (or JSON) file of variables, for `-e @file.yml`: a mapping
+ * whose values become JSON (*out, caller decrefs). Problems go to diags
+ * as file:line:col and e holds the first; ERR_PARSE or ERR_SYS. */
+enum err_code plan_load_vars(const char *path, json_t **out, struct buf *diags,
+                             struct err *e);
 
 /* NULL is a no-op. */
 void plan_free(struct plan *p);

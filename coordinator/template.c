@@ -284,7 +284,8 @@ static enum err_code template_names_expr(const struct template_expr *x,
 {
     (void)e;
     struct template_names_ctx *c = arg;
-    c->fn(x->name, x->has_default, c->arg);
+    if (c->fn != NULL)
+        c->fn(x->name, x->has_default, c->arg);
     return ERR_OK;
 }
 
@@ -293,4 +294,390 @@ enum err_code template_names(const char *tmpl, template_name_fn *fn, void *arg,
 {
     struct template_names_ctx c = {fn, arg};
     return template_walk(tmpl, NULL, template_names_expr, &c, e);
+}
+
+/* Conditions (`when:`): a recursive-descent parser that evaluates as it
+ * goes. Branches that short-circuit are parsed with skip set: their names
+ * are neither looked up nor reported undefined. */
+enum { TEMPLATE_COND_DEPTH = 32 };
+
+struct template_cond_ctx {
+    const char *s;              /* the condition */
+    const char *p;              /* where parsing is */
+    template_lookup_fn *lookup; /* NULL: syntax check only */
+    void *arg;                  /* its argument */
+    template_name_fn *names;    /* names callback, or NULL */
+    void *names_arg;            /* its argument */
+    int depth;                  /* nesting, bounded */
+    struct err *e;              /* first error */
+};
+
+bool template_truthy(const json_t *v)
+{
+    if (v == NULL)
+        return false;
+    switch (json_typeof(v)) {
+    case JSON_NULL:
+    case JSON_FALSE:
+        return false;
+    case JSON_TRUE:
+        return true;
+    case JSON_INTEGER:
+        return json_integer_value(v) != 0;
+    case JSON_REAL:
+        return json_real_value(v) != 0.0;
+    case JSON_STRING:
+        return json_string_length(v) > 0;
+    case JSON_ARRAY:
+        return json_array_size(v) > 0;
+    case JSON_OBJECT:
+        return json_object_size(v) > 0;
+    }
+    return false;
+}
+
+static enum err_code template_cond_fail(struct template_cond_ctx *c,
+                                        const char *what)
+{
+    return err_set(c->e, ERR_PARSE, "column %d: %s in '%s'",
+                   (int)(c->p - c->s) + 1, what, c->s);
+}
+
+static void template_cond_ws(struct template_cond_ctx *c)
+{
+    while (isspace((unsigned char)*c->p))
+        c->p++;
+}
+
+/* Consume the keyword kw if it is next as a whole word. */
+static bool template_cond_kw(struct template_cond_ctx *c, const char *kw)
+{
+    template_cond_ws(c);
+    size_t n = strlen(kw);
+    if (strncmp(c->p, kw, n) != 0 || isalnum((unsigned char)c->p[n]) ||
+        c->p[n] == '_')
+        return false;
+    c->p += n;
+    return true;
+}
+
+static bool template_cond_punct(struct template_cond_ctx *c, const char *op)
+{
+    template_cond_ws(c);
+    size_t n = strlen(op);
+    if (strncmp(c->p, op, n) != 0)
+        return false;
+    c->p += n;
+    return true;
+}
+
+static enum err_code template_cond_or(struct template_cond_ctx *c, bool skip,
+                                      json_t **out);
+
+/* Numbers compare by value whatever their JSON type. */
+static int template_cond_cmp(const json_t *a, const json_t *b, bool *ok)
+{
+    *ok = true;
+    if (json_is_number(a) && json_is_number(b)) {
+        double x = json_number_value(a), y = json_number_value(b);
+        return x < y ? -1 : x > y;
+    }
+    if (json_is_string(a) && json_is_string(b))
+        return strcmp(json_string_value(a), json_string_value(b));
+    *ok = false;
+    return 0;
+}
+
+static bool template_cond_equal(const json_t *a, const json_t *b)
+{
+    bool ok;
+    int r = template_cond_cmp(a, b, &ok);
+    if (ok)
+        return r == 0;
+    return json_equal(a, b);
+}
+
+static enum err_code template_cond_operand(struct template_cond_ctx *c,
+                                           bool skip, json_t **out)
+{
+    *out = NULL;
+    template_cond_ws(c);
+    const char *p = c->p;
+    if (*p == '(') {
+        c->p++;
+        enum err_code rc = template_cond_or(c, skip, out);
+        if (rc != ERR_OK)
+            return rc;
+        if (!template_cond_punct(c, ")")) {
+            json_decref(*out);
+            *out = NULL;
+            return template_cond_fail(c, "expected ')'");
+        }
+        return ERR_OK;
+    }
+    if (*p == '[') {
+        c->p++;
+        json_t *a = json_array();
+        if (!template_cond_punct(c, "]")) {
+            for (;;) {
+                json_t *v;
+                enum err_code rc = template_cond_operand(c, skip, &v);
+                if (rc != ERR_OK) {
+                    json_decref(a);
+                    return rc;
+                }
+                json_array_append_new(a, v);
+                if (template_cond_punct(c, "]"))
+                    break;
+                if (!template_cond_punct(c, ",")) {
+                    json_decref(a);
+                    return template_cond_fail(c, "expected ',' or ']'");
+                }
+            }
+        }
+        *out = a;
+        return ERR_OK;
+    }
+    if (*p == '\'' || *p == '"') {
+        const char *end = strchr(p + 1, *p);
+        if (end == NULL)
+            return template_cond_fail(c, "unterminated string");
+        *out = json_stringn(p + 1, (size_t)(end - p - 1));
+        if (*out == NULL)
+            return template_cond_fail(c, "string is not UTF-8");
+        c->p = end + 1;
+        return ERR_OK;
+    }
+    if (isdigit((unsigned char)*p) ||
+        (*p == '-' && isdigit((unsigned char)p[1]))) {
+        char *end = NULL;
+        long long v = strtoll(p, &end, 10);
+        if (*end == '.') {
+            *out = json_real(strtod(p, &end));
+        } else {
+            *out = json_integer(v);
+        }
+        c->p = end;
+        return ERR_OK;
+    }
+    if (*p == '{')
+        return template_cond_fail(c, "a condition is written without '{{ }}' "
+                                     "(when: name == 'x')");
+    char name[TEMPLATE_EXPR_MAX];
+    if (!template_ident(&c->p, c->p + strlen(c->p), name, sizeof(name)))
+        return template_cond_fail(c, "expected a name, a 'string' or a number");
+    if (strcmp(name, "true") == 0 || strcmp(name, "True") == 0) {
+        *out = json_true();
+        return ERR_OK;
+    }
+    if (strcmp(name, "false") == 0 || strcmp(name, "False") == 0) {
+        *out = json_false();
+        return ERR_OK;
+    }
+    if (strcmp(name, "none") == 0 || strcmp(name, "None") == 0) {
+        *out = json_null();
+        return ERR_OK;
+    }
+    /* `name is [not] defined` tests definedness, never fails */
+    const char *save = c->p;
+    if (template_cond_kw(c, "is")) {
+        bool neg = template_cond_kw(c, "not");
+        if (!template_cond_kw(c, "defined"))
+            return template_cond_fail(c, "expected 'defined' after 'is'");
+        if (c->names != NULL)
+            c->names(name, true, c->names_arg);
+        bool def =
+            !skip && c->lookup != NULL && c->lookup(name, c->arg) != NULL;
+        *out = json_boolean(neg ? !def : def);
+        return ERR_OK;
+    }
+    c->p = save;
+    if (c->names != NULL)
+        c->names(name, false, c->names_arg);
+    if (skip || c->lookup == NULL) {
+        *out = json_null();
+        return ERR_OK;
+    }
+    json_t *v = c->lookup(name, c->arg);
+    if (v == NULL)
+        return err_set(c->e, ERR_NOTFOUND,
+                       "undefined variable '%s' in condition '%s' (test it "
+                       "with '%s is defined' or define it)",
+                       name, c->s, name);
+    *out = json_incref(v);
+    return ERR_OK;
+}
+
+static enum err_code template_cond_compare(struct template_cond_ctx *c,
+                                           bool skip, json_t **out)
+{
+    json_t *a = NULL, *b = NULL;
+    enum err_code rc = template_cond_operand(c, skip, &a);
+    if (rc != ERR_OK)
+        return rc;
+    static const char *const ops[] = {"==", "!=", "<=", ">=", "<", ">"};
+    int op = -1;
+    for (int i = 0; i < 6 && op < 0; i++)
+        if (template_cond_punct(c, ops[i]))
+            op = i;
+    bool in = false, notin = false;
+    if (op < 0) {
+        const char *save = c->p;
+        if (template_cond_kw(c, "in"))
+            in = true;
+        else if (template_cond_kw(c, "not") && template_cond_kw(c, "in"))
+            notin = true;
+        else
+            c->p = save;
+    }
+    if (op < 0 && !in && !notin) {
+        *out = a;
+        return ERR_OK;
+    }
+    rc = template_cond_operand(c, skip, &b);
+    if (rc != ERR_OK) {
+        json_decref(a);
+        return rc;
+    }
+    bool r = false;
+    if (!skip && c->lookup != NULL) {
+        if (in || notin) {
+            if (json_is_array(b)) {
+                size_t i;
+                json_t *x;
+                json_array_foreach(b, i, x) r |= template_cond_equal(a, x);
+            } else if (json_is_string(b) && json_is_string(a)) {
+                r = strstr(json_string_value(b), json_string_value(a)) != NULL;
+            } else if (json_is_object(b) && json_is_string(a)) {
+                r = json_object_get(b, json_string_value(a)) != NULL;
+            }
+            r = notin ? !r : r;
+        } else if (op <= 1) {
+            r = template_cond_equal(a, b) == (op == 0);
+        } else {
+            bool ok;
+            int cmp = template_cond_cmp(a, b, &ok);
+            if (!ok) {
+                json_decref(a);
+                json_decref(b);
+                return template_cond_fail(c, "cannot order these values "
+                                             "(compare numbers or strings)");
+            }
+            r = op == 2   ? cmp <= 0
+                : op == 3 ? cmp >= 0
+                : op == 4 ? cmp < 0
+                          : cmp > 0;
+        }
+    }
+    json_decref(a);
+    json_decref(b);
+    *out = json_boolean(r);
+    return ERR_OK;
+}
+
+static enum err_code template_cond_not(struct template_cond_ctx *c, bool skip,
+                                       json_t **out)
+{
+    if (++c->depth > TEMPLATE_COND_DEPTH) {
+        c->depth--;
+        return template_cond_fail(c, "condition nested too deeply");
+    }
+    enum err_code rc;
+    const char *save = c->p;
+    if (template_cond_kw(c, "not")) {
+        /* `not in` belongs to a comparison, never starts an operand */
+        json_t *v = NULL;
+        rc = template_cond_not(c, skip, &v);
+        if (rc == ERR_OK) {
+            *out = json_boolean(!template_truthy(v));
+            json_decref(v);
+        }
+    } else {
+        c->p = save;
+        rc = template_cond_compare(c, skip, out);
+    }
+    c->depth--;
+    return rc;
+}
+
+static enum err_code template_cond_and(struct template_cond_ctx *c, bool skip,
+                                       json_t **out)
+{
+    enum err_code rc = template_cond_not(c, skip, out);
+    while (rc == ERR_OK && template_cond_kw(c, "and")) {
+        bool t = template_truthy(*out);
+        json_t *b = NULL;
+        rc = template_cond_not(c, skip || !t, &b);
+        if (rc == ERR_OK && t) {
+            json_decref(*out);
+            *out = b;
+        } else {
+            json_decref(b);
+        }
+    }
+    if (rc != ERR_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static enum err_code template_cond_or(struct template_cond_ctx *c, bool skip,
+                                      json_t **out)
+{
+    enum err_code rc = template_cond_and(c, skip, out);
+    while (rc == ERR_OK && template_cond_kw(c, "or")) {
+        bool t = template_truthy(*out);
+        json_t *b = NULL;
+        rc = template_cond_and(c, skip || t, &b);
+        if (rc == ERR_OK && !t) {
+            json_decref(*out);
+            *out = b;
+        } else {
+            json_decref(b);
+        }
+    }
+    if (rc != ERR_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static enum err_code template_cond_run(struct template_cond_ctx *c, bool *out)
+{
+    json_t *v = NULL;
+    template_cond_ws(c);
+    if (*c->p == '\0')
+        return template_cond_fail(c, "empty condition");
+    enum err_code rc = template_cond_or(c, false, &v);
+    if (rc != ERR_OK)
+        return rc;
+    template_cond_ws(c);
+    if (*c->p != '\0') {
+        json_decref(v);
+        return template_cond_fail(c, "unexpected text (combine tests with "
+                                     "'and', 'or', 'not')");
+    }
+    if (out != NULL)
+        *out = template_truthy(v);
+    json_decref(v);
+    return ERR_OK;
+}
+
+enum err_code template_cond(const char *cond, template_lookup_fn *lookup,
+                            void *arg, bool *out, struct err *e)
+{
+    struct template_cond_ctx c = {
+        .s = cond, .p = cond, .lookup = lookup, .arg = arg, .e = e};
+    *out = false;
+    return template_cond_run(&c, out);
+}
+
+enum err_code template_cond_names(const char *cond, template_name_fn *fn,
+                                  void *arg, struct err *e)
+{
+    struct template_cond_ctx c = {
+        .s = cond, .p = cond, .names = fn, .names_arg = arg, .e = e};
+    return template_cond_run(&c, NULL);
 }

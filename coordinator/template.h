@@ -27,9 +27,29 @@ char *template_value_str(const json_t *v);
 char *template_shell_quote(const char *s);
 
 /* Names used by tmpl, for validation without rendering: calls fn for
- * each `{{ name }}` (with has_default true when a default() follows). */
+ * each `{{ name }}` (with has_default true when a default() follows); fn
+ * may be NULL to check the syntax only. */
 typedef void template_name_fn(const char *name, bool has_default, void *arg);
 enum err_code template_names(const char *tmpl, template_name_fn *fn, void *arg,
                              struct err *e);
+
+/* A `when:` condition, Ansible-style without braces: names, 'strings',
+ * numbers, true/false, [lists], ( ), == != < <= > >=, in, not in, and,
+ * or, not, `NAME is defined`, `NAME is not defined`. */
+
+/* Evaluate cond for the variables lookup gives; *out is its truth (Python
+ * rules: false, 0, "", null, [] and {} are false). An undefined name is
+ * an error (ERR_NOTFOUND) unless tested with `is defined`; a syntax error
+ * is ERR_PARSE with the column. */
+enum err_code template_cond(const char *cond, template_lookup_fn *lookup,
+                            void *arg, bool *out, struct err *e);
+
+/* Check cond's syntax without evaluating it; fn (may be NULL) is called
+ * for every name it uses (has_default true for `is defined` tests). */
+enum err_code template_cond_names(const char *cond, template_name_fn *fn,
+                                  void *arg, struct err *e);
+
+/* Python truthiness of a value (NULL: false). */
+bool template_truthy(const json_t *v);
 
 #endif
