@@ -10,13 +10,16 @@
 #include "health.h"
 #include "inventory.h"
 #include "log.h"
+#include "local.h"
 #include "loop.h"
 #include "plan.h"
+#include "redact.h"
 #include "rollout.h"
 #include "ssh.h"
 #include "sshopt.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +31,9 @@ static const char cmd_deploy_usage[] =
     "  -e, --extra-var N=V   set a variable (e.g. -e version=2)\n"
     "  -f, --forks N         hosts running steps at once (default 32)\n"
     "  -v, --verbose         stream every host's output, prefixed\n"
-    "  -q, --quiet           only errors and the summary\n";
+    "  -q, --quiet           only errors and the summary\n"
+    "      --json            one JSON event per line (for CI systems)\n"
+    "      --canary          run only the canary (first) wave, then pause\n";
 
 /* Print the resolved wave plan before anything runs. */
 static void cmd_deploy_print_plan(const struct rollout *ro)
@@ -66,6 +71,48 @@ static void cmd_deploy_print_plan(const struct rollout *ro)
     fflush(stdout);
 }
 
+/* Exit status of a verdict (docs/cli.md). */
+static int cmd_deploy_status(enum deploy_verdict v)
+{
+    switch (v) {
+    case DV_SUCCESS:
+        return EXIT_OK;
+    case DV_ROLLBACK_FAILED:
+        return EXIT_ROLLBACK_FAILED;
+    case DV_PAUSED:
+        return EXIT_PAUSED;
+    case DV_REFUSED:
+        return EXIT_REFUSED;
+    case DV_FAILED:
+    case DV_ROLLED_BACK:
+    default:
+        return EXIT_FAILED;
+    }
+}
+
+static void cmd_deploy_on_sigint(struct loop *l, int signo, void *arg)
+{
+    (void)l;
+    (void)signo;
+    deploy_interrupt(arg);
+}
+
+/* Every secret the plan names is redacted from all output from now on. */
+static void cmd_deploy_secrets(const struct plan *p)
+{
+    const struct plan_step *lists[] = {p->prechecks, p->before, p->steps,
+                                       p->rollback_steps};
+    const size_t counts[] = {p->nprechecks, p->nbefore, p->nsteps,
+                             p->nrollback_steps};
+    for (size_t l = 0; l < 4; l++)
+        for (size_t i = 0; i < counts[l]; i++)
+            for (size_t k = 0; k < lists[l][i].nsecret_env; k++) {
+                const char *v = getenv(lists[l][i].secret_env[k]);
+                if (v != NULL)
+                    redact_add(redact_global(), v);
+            }
+}
+
 static int cmd_deploy_run(int argc, char **argv)
 {
     struct ssh_options so;
@@ -73,7 +120,7 @@ static int cmd_deploy_run(int argc, char **argv)
     const char *invs[64];
     size_t ninv = 0;
     int forks = 32;
-    bool verbose = false, quiet = false;
+    bool verbose = false, quiet = false, json = false, canary = false;
     json_t *extra = json_object();
     int status = EXIT_USAGE;
     struct err e = {0};
@@ -86,11 +133,14 @@ static int cmd_deploy_run(int argc, char **argv)
     longopts[nl++] = (struct option){"verbose", no_argument, 0, 'v'};
     longopts[nl++] = (struct option){"quiet", no_argument, 0, 'q'};
     longopts[nl++] = (struct option){"help", no_argument, 0, 'h'};
+    longopts[nl++] = (struct option){"json", no_argument, 0, 'J'};
+    longopts[nl++] = (struct option){"canary", no_argument, 0, 'C'};
     sshopt_append(longopts, nl);
 
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+i:e:f:vqh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+i:e:f:vqhJC", longopts, NULL)) !=
+           -1) {
         switch (c) {
         case 'i':
             if (ninv == sizeof(invs) / sizeof(invs[0])) {
@@ -124,6 +174,12 @@ static int cmd_deploy_run(int argc, char **argv)
         case 'q':
             quiet = true;
             break;
+        case 'J':
+            json = true;
+            break;
+        case 'C':
+            canary = true;
+            break;
         case 'h':
             printf("usage: drover %s%s", cmd_deploy_usage, sshopt_usage);
             status = EXIT_OK;
@@ -154,6 +210,7 @@ static int cmd_deploy_run(int argc, char **argv)
     struct rollout *ro = NULL;
     struct loop *loop = NULL;
     struct transport *t = NULL;
+    struct transport *local = NULL;
     struct health *health = NULL;
     struct deploy *d = NULL;
     struct buf diags;
@@ -176,7 +233,9 @@ static int cmd_deploy_run(int argc, char **argv)
             fputc('\n', stderr);
         goto done;
     }
-    cmd_deploy_print_plan(ro);
+    cmd_deploy_secrets(plan);
+    if (!json)
+        cmd_deploy_print_plan(ro);
 
     status = EXIT_INTERNAL;
     if ((loop = loop_new(&e)) == NULL ||
@@ -189,21 +248,34 @@ static int cmd_deploy_run(int argc, char **argv)
         status = EXIT_USAGE;
         goto done;
     }
+    if ((local = local_transport_new(loop, &e)) == NULL) {
+        fprintf(stderr, "drover: %s\n", e.msg);
+        goto done;
+    }
     struct deploy_options o = {.forks = forks,
                                .verbose = verbose,
                                .output_cap = 64 * 1024,
-                               .out = stdout};
+                               .out = stdout,
+                               .json = json,
+                               .canary_only = canary,
+                               .local = local};
     d = deploy_new(loop, ro, t, health, &o);
+    if (loop_signal(loop, SIGINT, cmd_deploy_on_sigint, d, &e) < 0 ||
+        loop_signal(loop, SIGTERM, cmd_deploy_on_sigint, d, &e) < 0) {
+        fprintf(stderr, "drover: %s\n", e.msg);
+        goto done;
+    }
     struct deploy_result res;
     if (deploy_run(d, &res, &e) != ERR_OK) {
         fprintf(stderr, "drover: %s\n", e.msg);
         goto done;
     }
-    status = res.ok ? EXIT_OK : EXIT_FAILED;
+    status = cmd_deploy_status(res.verdict);
 
 done:
     deploy_free(d);
     transport_free(t);
+    transport_free(local);
     health_free(health);
     loop_free(loop);
     rollout_free(ro);

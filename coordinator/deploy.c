@@ -1,12 +1,15 @@
-/* coordinator/deploy.c: the wave engine. Each host is a small state
- * machine (pending -> connecting -> running -> gating -> healthy/failed)
- * whose transitions all go through deploy_host_set(), which logs them.
- * Waves are strictly sequential; hosts inside a wave run in parallel up to
- * `forks`. Printing goes through deploy_say(), which redacts. */
+/* coordinator/deploy.c: the rolling engine. A deploy is a sequence of
+ * phases (prechecks, before, waves, smoke, rollback); each phase runs
+ * *jobs* on a set of hosts, at most `forks` at a time. A job is a host's
+ * commands (through its transport connection, opened once per job) and
+ * then, optionally, its health gate. Host transitions go through
+ * deploy_host_set(), which logs old -> new; every decision goes through
+ * deploy_event(), which says it in words (or JSON) and redacts it. */
 #include "deploy.h"
 
 #include "buf.h"
 #include "clock.h"
+#include "cmdwrap.h"
 #include "gate.h"
 #include "health.h"
 #include "log.h"
@@ -16,193 +19,567 @@
 #include "rollout.h"
 #include "transport.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { DEPLOY_LINE_MAX = 4096 };
 
+/* What a host is doing in the current phase. */
+enum deploy_job {
+    JOB_NONE,
+    JOB_PRECHECK,  /* `each` prechecks */
+    JOB_ONCE,      /* one once/local step */
+    JOB_STEPS,     /* the wave's steps, then the health gate */
+    JOB_SMOKE,     /* smoke checks */
+    JOB_SINGLETON, /* the singleton check: does this host hold the role? */
+    JOB_ROLLBACK   /* rollback steps, then the health gate */
+};
+
+/* How a job ended. */
+enum deploy_outcome { OUT_OK, OUT_FAILED, OUT_UNREACHABLE };
+
+/* The phase the deploy is in. */
+enum deploy_phase {
+    PH_PRECHECKS_ONCE,
+    PH_PRECHECKS_EACH,
+    PH_BEFORE,
+    PH_WAVE,
+    PH_SINGLETON,
+    PH_SMOKE,
+    PH_ROLLBACK,
+    PH_DONE
+};
+
 struct deploy;
 
 struct deploy_host {
     struct deploy *d;              /* owner */
-    const struct rollout_host *rh; /* resolved host (borrowed) */
-    size_t index;                  /* in the rollout */
-    enum deploy_host_state state;  /* where it is */
-    struct conn *conn;             /* open while connecting/running */
-    struct gate *gate;             /* while gating */
-    struct check_spec *checks;     /* the gate's checks (URLs borrowed) */
-    struct gate_spec gspec;        /* the gate */
-    size_t step;                   /* step being run */
-    struct buf output;             /* captured output, capped */
-    struct buf partial[2];         /* -v: unfinished stdout/stderr line */
-    char reason[512];              /* why it failed, in words */
-    int64_t started_ms;            /* when its wave launched it */
-    int64_t step_started_ms;       /* when the current step started */
-    int64_t finished_ms;           /* when it reached a final state */
+    const struct rollout_host *rh; /* resolved host, NULL for local */
+    const char *name;              /* for messages */
+    struct target tg;              /* where it is */
+    size_t index;                  /* in the rollout; SIZE_MAX local */
+    enum deploy_host_state state;  /* where it is in the deploy */
+    /* the current job */
+    enum deploy_job job;            /* JOB_NONE when idle */
+    const struct rollout_cmd *cmds; /* commands of the job (borrowed) */
+    size_t ncmds;
+    size_t ci;                /* command running */
+    int attempt;              /* attempts of command ci so far */
+    struct loop_timer retry;  /* delay before a retry */
+    bool holds_fork;          /* counted in d->in_flight */
+    bool in_gate_exec;        /* the conn runs a gate command check */
+    struct gate_exec *gx;     /* that check */
+    struct conn *conn;        /* open during the job */
+    struct gate *gate;        /* while gating */
+    struct gate_spec gspec;   /* the gate (it keeps a pointer) */
+    struct check_spec *specs; /* the gate's checks */
+    size_t nspecs;
+    struct check_json *jsons; /* their json equalities */
+    char **owned;             /* strings the specs borrow */
+    size_t nowned;
+    struct cmdwrap wrap;               /* the command running */
+    bool active_role;                  /* JOB_SINGLETON: reports the role */
+    enum deploy_host_state before_job; /* state to return to after a job
+                                          that does not deploy */
+    /* history */
+    bool changed;            /* ran deploy steps: needs rollback */
+    bool irreversible;       /* ran an irreversible step */
+    struct buf output;       /* captured output, capped */
+    struct buf partial[2];   /* -v: unfinished stdout/stderr line */
+    char reason[512];        /* why it failed, in words */
+    int64_t started_ms;      /* when its wave launched it */
+    int64_t step_started_ms; /* when the current command started */
+    int64_t finished_ms;     /* when it reached a final state */
+};
+
+/* The hosts one phase works on. */
+struct deploy_set {
+    size_t *idx;         /* host indices (SIZE_MAX: the local host) */
+    size_t n;            /* members */
+    size_t next;         /* next to launch */
+    size_t open;         /* launched and not finished */
+    enum deploy_job job; /* what they do */
 };
 
 struct deploy {
-    struct loop *loop;         /* the reactor */
-    const struct rollout *ro;  /* what to do */
-    struct transport *t;       /* how to reach hosts */
-    struct health *health;     /* HTTP probes */
-    struct deploy_options o;   /* options */
-    struct deploy_host *hosts; /* ro->nhosts entries, wave order */
-    size_t wave;               /* current wave */
-    size_t next_launch;        /* next host of the wave to launch */
-    size_t in_flight;          /* hosts connecting or running steps */
-    size_t wave_open;          /* hosts of the wave not yet final */
-    bool stopped;              /* the deploy is over */
-    size_t waves_done;         /* waves completed */
-    int64_t started_ms;        /* deploy start */
+    struct loop *loop;           /* the reactor */
+    const struct rollout *ro;    /* what to do */
+    const struct plan *plan;     /* ro->plan */
+    struct transport *t;         /* how to reach hosts */
+    struct health *health;       /* HTTP probes */
+    struct deploy_options o;     /* options */
+    struct deploy_host *hosts;   /* ro->nhosts entries, wave order */
+    struct deploy_host local;    /* the coordinator, for local steps */
+    enum deploy_phase phase;     /* where we are */
+    size_t wave;                 /* current wave (PH_WAVE, rollback) */
+    size_t once_i;               /* next once step of the phase */
+    struct deploy_set set;       /* hosts of the current phase */
+    size_t in_flight;            /* hosts holding a fork slot */
+    bool launching;              /* inside deploy_set_launch */
+    bool relaunch;               /* a job ended while launching */
+    struct loop_timer progress;  /* progress_deadline of the wave */
+    struct loop_timer pause;     /* strategy.pause between waves */
+    struct loop_timer kick;      /* starts the deploy from the loop */
+    int interrupts;              /* Ctrl-C presses */
+    bool pausing;                /* finish in-flight work, then pause */
+    char pause_why[256];         /* why we pause */
+    bool rolling_back;           /* the rollback has started */
+    bool stopped;                /* the deploy is over */
+    size_t waves_done;           /* waves completed */
+    size_t total_failed;         /* failed + unreachable in waves */
+    enum deploy_verdict verdict; /* set when stopped */
+    char decision[512];          /* the deciding event */
+    int64_t started_ms;          /* deploy start */
 };
 
-static const char *const deploy_state_names[] = {
-    "pending", "connecting", "running",     "gating",
-    "healthy", "failed",     "unreachable", "skipped"};
+static const char *const deploy_state_names[DH_STATE_COUNT] = {
+    "pending", "connecting",  "running", "gating",      "healthy",
+    "failed",  "unreachable", "skipped", "rolled-back", "rollback-failed"};
 
 const char *deploy_state_name(enum deploy_host_state s)
 {
-    return deploy_state_names[s];
+    return (unsigned)s < DH_STATE_COUNT ? deploy_state_names[s] : "?";
 }
 
-static void deploy_say(struct deploy *d, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* One line of progress to the output stream, redacted. */
-static void deploy_say(struct deploy *d, const char *fmt, ...)
+const char *deploy_verdict_name(enum deploy_verdict v)
 {
-    char line[DEPLOY_LINE_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
+    static const char *const names[] = {"succeeded",   "failed",
+                                        "rolled back", "rollback failed",
+                                        "paused",      "refused"};
+    return (unsigned)v <= DV_REFUSED ? names[v] : "?";
+}
+
+/* --- output ------------------------------------------------------------ */
+
+static void deploy_write(struct deploy *d, const char *line)
+{
     char *safe = redact_str(redact_global(), line);
     fprintf(d->o.out, "%s\n", safe);
     fflush(d->o.out);
     free(safe);
 }
 
+static void deploy_event(struct deploy *d, json_t *ev, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* One event: a line of text, or (--json) a JSON object with the same
+ * meaning in "message". ev is consumed (may be NULL: text only). */
+static void deploy_event(struct deploy *d, json_t *ev, const char *fmt, ...)
+{
+    char line[DEPLOY_LINE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (!d->o.json) {
+        deploy_write(d, line);
+        json_decref(ev);
+        return;
+    }
+    if (ev == NULL)
+        return;
+    const char *msg = line;
+    while (*msg == ' ' || *msg == '\n')
+        msg++;
+    json_object_set_new(ev, "time_ms", json_integer(clock_wall_ms()));
+    json_object_set_new(ev, "message", json_string(msg));
+    char *s = json_dumps(ev, JSON_COMPACT);
+    if (s != NULL)
+        deploy_write(d, s);
+    free(s);
+    json_decref(ev);
+}
+
+static void deploy_decide(struct deploy *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A decision: said as an event and kept for the result. */
+static void deploy_decide(struct deploy *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->decision, sizeof(d->decision), fmt, ap);
+    va_end(ap);
+    deploy_event(d, json_pack("{s:s}", "event", "decision"), "%s", d->decision);
+}
+
 static void deploy_host_set(struct deploy_host *h, enum deploy_host_state s)
 {
-    log_debug("host=%s state %s -> %s", h->rh->name,
-              deploy_state_name(h->state), deploy_state_name(s));
+    log_debug("host=%s state %s -> %s", h->name, deploy_state_name(h->state),
+              deploy_state_name(s));
     h->state = s;
 }
 
-static void deploy_wave_start(struct deploy *d);
-static void deploy_launch(struct deploy *d);
+/* --- budgets ------------------------------------------------------------ */
 
-/* --- host final states ------------------------------------------------- */
-
-static void deploy_host_final(struct deploy_host *h, enum deploy_host_state s)
+/* Failures allowed among n hosts by w (a count, or a percentage, floor). */
+static size_t deploy_budget(const struct plan_wave *w, size_t n)
 {
-    struct deploy *d = h->d;
-    bool was_in_flight = h->state == DH_CONNECTING || h->state == DH_RUNNING;
-    if (h->conn != NULL) {
-        conn_close(h->conn);
-        h->conn = NULL;
-    }
-    gate_free(h->gate);
-    h->gate = NULL;
-    deploy_host_set(h, s);
-    h->finished_ms = clock_mono_ms();
-    if (was_in_flight)
-        d->in_flight--;
-    d->wave_open--;
-    if (d->wave_open == 0) {
-        deploy_wave_start(d);
-        return;
-    }
-    if (was_in_flight)
-        deploy_launch(d);
+    if (w->percent > 0)
+        return n * (size_t)w->percent / 100;
+    return (size_t)w->count;
 }
 
-static void deploy_host_fail(struct deploy_host *h, enum deploy_host_state s,
-                             const char *fmt, ...)
+static void deploy_budget_words(const struct plan_wave *w, char *out,
+                                size_t outlen)
+{
+    if (w->percent > 0)
+        snprintf(out, outlen, "%d%%", w->percent);
+    else
+        snprintf(out, outlen, "%d", w->count);
+}
+
+/* --- jobs ---------------------------------------------------------------- */
+
+static void deploy_phase_next(struct deploy *d);
+static void deploy_set_launch(struct deploy *d);
+static void deploy_job_next(struct deploy_host *h);
+static void deploy_host_job_done(struct deploy_host *h,
+                                 enum deploy_outcome out);
+
+static void deploy_gate_release(struct deploy_host *h)
+{
+    gate_free(h->gate);
+    h->gate = NULL;
+    for (size_t i = 0; i < h->nowned; i++)
+        free(h->owned[i]);
+    free(h->owned);
+    free(h->specs);
+    free(h->jsons);
+    h->owned = NULL;
+    h->nowned = 0;
+    h->specs = NULL;
+    h->jsons = NULL;
+    h->nspecs = 0;
+}
+
+static void deploy_release_fork(struct deploy_host *h)
+{
+    if (!h->holds_fork)
+        return;
+    h->holds_fork = false;
+    h->d->in_flight--;
+}
+
+/* End the current job of h with out; reason already set if failed. */
+static void deploy_job_end(struct deploy_host *h, enum deploy_outcome out)
+{
+    struct deploy *d = h->d;
+    if (h->job == JOB_NONE)
+        return;
+    conn_close(h->conn);
+    h->conn = NULL;
+    h->in_gate_exec = false;
+    h->gx = NULL;
+    loop_timer_stop(d->loop, &h->retry);
+    cmdwrap_release(&h->wrap);
+    deploy_gate_release(h);
+    deploy_release_fork(h);
+    h->finished_ms = clock_mono_ms();
+    deploy_host_job_done(h, out);
+}
+
+static void deploy_job_fail(struct deploy_host *h, enum deploy_outcome out,
+                            const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void deploy_host_fail(struct deploy_host *h, enum deploy_host_state s,
-                             const char *fmt, ...)
+static void deploy_job_fail(struct deploy_host *h, enum deploy_outcome out,
+                            const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(h->reason, sizeof(h->reason), fmt, ap);
     va_end(ap);
-    deploy_say(h->d, "  %s: %s: %s", h->rh->name,
-               s == DH_UNREACHABLE ? "UNREACHABLE" : "FAILED", h->reason);
-    deploy_host_final(h, s);
+    deploy_job_end(h, out);
 }
 
-/* --- health gate ------------------------------------------------------- */
+/* Keep a copy of s for the gate's lifetime. */
+static const char *deploy_own(struct deploy_host *h, char *s)
+{
+    h->owned = xrealloc(h->owned, (h->nowned + 1) * sizeof(char *));
+    h->owned[h->nowned++] = s;
+    return s;
+}
+
+/* Build the gate's check specs from rendered checks. */
+static void deploy_specs(struct deploy_host *h, const struct rollout_check *rc,
+                         size_t n, bool with_version)
+{
+    h->specs = xcalloc(n ? n : 1, sizeof(*h->specs));
+    h->nspecs = n;
+    size_t nj = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rc[i].check->expect_json)
+            nj += json_object_size(rc[i].check->expect_json);
+    h->jsons = xcalloc(nj ? nj : 1, sizeof(*h->jsons));
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct plan_check *pc = rc[i].check;
+        struct check_spec *s = &h->specs[i];
+        s->http = rc[i].url;
+        s->command = rc[i].url ? NULL : rc[i].command;
+        s->expect_status = pc->expect_status;
+        s->expect_status_max = pc->expect_status_max;
+        s->timeout_ms = pc->timeout_ms;
+        s->method = pc->method;
+        s->headers = (const char *const *)rc[i].headers;
+        s->nheaders = rc[i].nheaders;
+        s->body_contains = pc->expect_body;
+        s->version = with_version ? rc[i].version : NULL;
+        s->label = pc->name;
+        if (pc->expect_json != NULL) {
+            s->json = &h->jsons[j];
+            const char *key;
+            json_t *val;
+            json_object_foreach(pc->expect_json, key, val)
+            {
+                h->jsons[j].key = key;
+                h->jsons[j].value = deploy_own(
+                    h, json_is_string(val) ? xstrdup(json_string_value(val))
+                                           : json_dumps(val, JSON_ENCODE_ANY));
+                j++;
+                s->njson++;
+            }
+        }
+    }
+}
+
+static bool deploy_specs_need_conn(const struct rollout_check *rc, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rc[i].url == NULL && rc[i].command != NULL)
+            return true;
+    return false;
+}
+
+static void deploy_gate_exec_start(struct gate_exec *x, const char *host,
+                                   const struct exec_spec *s, void *arg)
+{
+    (void)host;
+    struct deploy_host *h = arg;
+    struct exec_result r;
+    if (h->conn == NULL || h->in_gate_exec) {
+        memset(&r, 0, sizeof(r));
+        r.end = EXEC_FAILED;
+        err_set(&r.err, ERR_UNREACHABLE, "no connection to %s", h->name);
+        gate_exec_done(x, &r);
+        return;
+    }
+    struct err e = {0};
+    h->in_gate_exec = true;
+    h->gx = x;
+    if (conn_exec(h->conn, s, &e) != ERR_OK) {
+        h->in_gate_exec = false;
+        h->gx = NULL;
+        memset(&r, 0, sizeof(r));
+        r.end = EXEC_FAILED;
+        r.err = e;
+        gate_exec_done(x, &r);
+    }
+}
+
+static void deploy_gate_exec_cancel(struct gate_exec *x, void *arg)
+{
+    (void)x;
+    struct deploy_host *h = arg;
+    if (h->in_gate_exec && h->conn != NULL)
+        conn_cancel(h->conn);
+    h->gx = NULL;
+}
+
+static const struct gate_exec_ops deploy_gate_exec = {deploy_gate_exec_start,
+                                                      deploy_gate_exec_cancel};
 
 static void deploy_gate_done(const struct gate_result *r, void *arg)
 {
     struct deploy_host *h = arg;
+    struct deploy *d = h->d;
     char dur[32];
     clock_fmt_duration(r->elapsed_ms, dur, sizeof(dur));
-    if (r->healthy) {
-        deploy_say(h->d, "  %s: healthy after %s (%u probe round%s)",
-                   h->rh->name, dur, r->rounds, r->rounds == 1 ? "" : "s");
-        deploy_host_final(h, DH_HEALTHY);
-    } else {
-        deploy_host_fail(h, DH_FAILED, "health gate: %s", r->reason);
-    }
-}
-
-static void deploy_gate_start(struct deploy_host *h)
-{
-    struct deploy *d = h->d;
-    const struct plan *p = d->ro->plan;
-    if (p->nchecks == 0) {
-        deploy_say(d, "  %s: deployed (no health checks)", h->rh->name);
-        deploy_host_final(h, DH_HEALTHY);
+    if (h->job == JOB_SINGLETON) {
+        h->active_role = r->healthy;
+        deploy_job_end(h, OUT_OK);
         return;
     }
-    h->checks = xcalloc(p->nchecks, sizeof(*h->checks));
-    for (size_t i = 0; i < p->nchecks; i++) {
-        h->checks[i].http = h->rh->urls[i];
-        h->checks[i].expect_status = p->checks[i].expect_status;
-        h->checks[i].timeout_ms = p->checks[i].timeout_ms;
+    if (r->healthy) {
+        if (h->job == JOB_STEPS || h->job == JOB_ROLLBACK)
+            deploy_event(d,
+                         json_pack("{s:s,s:s,s:s,s:I,s:i}", "event", "host",
+                                   "host", h->name, "state", "healthy",
+                                   "gate_ms", (json_int_t)r->elapsed_ms,
+                                   "rounds", (int)r->rounds),
+                         "  %s: healthy after %s (%u probe round%s)", h->name,
+                         dur, r->rounds, r->rounds == 1 ? "" : "s");
+        if (h->job == JOB_STEPS && d->plan->progress_deadline_ms > 0)
+            loop_timer_start(d->loop, &d->progress,
+                             d->plan->progress_deadline_ms);
+        deploy_job_end(h, OUT_OK);
+        return;
     }
-    h->gspec.checks = h->checks;
-    h->gspec.nchecks = p->nchecks;
-    h->gspec.interval_ms = p->interval_ms;
-    h->gspec.min_healthy_ms = p->min_healthy_ms;
-    h->gspec.healthy_deadline_ms = p->healthy_deadline_ms;
-    h->gate = gate_start(d->health, d->loop, &h->gspec, h->rh->name,
-                         deploy_gate_done, h);
+    deploy_job_fail(h, OUT_FAILED, "%s: %s",
+                    h->job == JOB_SMOKE ? "smoke check" : "health gate",
+                    r->reason);
 }
 
-/* --- steps ------------------------------------------------------------- */
+static void deploy_gate_probe(const char *host, size_t check,
+                              const struct probe_result *r, void *arg)
+{
+    struct deploy_host *h = arg;
+    if (!h->d->o.json && !h->d->o.verbose)
+        return;
+    deploy_event(h->d,
+                 json_pack("{s:s,s:s,s:I,s:s,s:I,s:I,s:s}", "event", "check",
+                           "host", host, "check", (json_int_t)check, "verdict",
+                           probe_verdict_str(r->verdict), "status",
+                           (json_int_t)r->status, "latency_ms",
+                           (json_int_t)r->latency_ms, "reason", r->reason),
+                 "  %s: check %zu: %s", host, check, r->reason);
+}
 
-static void deploy_next_step(struct deploy_host *h)
+/* Commands done: start the gate of the job, or finish it. */
+static void deploy_job_gate(struct deploy_host *h)
 {
     struct deploy *d = h->d;
-    const struct plan *p = d->ro->plan;
-    if (h->step >= p->nsteps) {
-        /* Steps done: the connection is not needed for HTTP checks, and
-         * the fork slot goes to the next host of the wave. */
+    const struct plan *p = d->plan;
+    const struct rollout_check *rc = NULL;
+    size_t n = 0;
+    bool with_version = true;
+    int64_t soak = p->min_healthy_ms;
+    switch (h->job) {
+    case JOB_STEPS:
+        rc = h->rh->health;
+        n = p->nchecks;
+        break;
+    case JOB_ROLLBACK:
+        /* the old version is back: the new version's match cannot hold */
+        rc = h->rh->health;
+        n = p->nchecks;
+        with_version = false;
+        break;
+    case JOB_SMOKE:
+        rc = h->rh->smoke;
+        n = p->nsmoke;
+        soak = 0;
+        break;
+    case JOB_SINGLETON:
+        rc = h->rh->singleton_check;
+        n = rc ? 1 : 0;
+        soak = 0;
+        break;
+    default:
+        break;
+    }
+    if (n == 0 || rc == NULL) {
+        deploy_job_end(h, OUT_OK);
+        return;
+    }
+    bool needs_conn = deploy_specs_need_conn(rc, n);
+    if (!needs_conn) {
+        /* HTTP only: free the connection and the fork slot for others */
         conn_close(h->conn);
         h->conn = NULL;
-        d->in_flight--;
-        deploy_host_set(h, DH_GATING);
-        deploy_gate_start(h);
-        deploy_launch(d);
+        deploy_release_fork(h);
+        deploy_set_launch(d);
+    }
+    deploy_host_set(h, DH_GATING);
+    deploy_specs(h, rc, n, with_version);
+    struct gate_spec *gs = &h->gspec;
+    gs->checks = h->specs;
+    gs->nchecks = h->nspecs;
+    gs->interval_ms = p->interval_ms;
+    gs->min_healthy_ms = soak;
+    gs->healthy_deadline_ms = p->healthy_deadline_ms;
+    if (h->job == JOB_SINGLETON) {
+        /* one probe decides: the role is active here or not */
+        gs->healthy_deadline_ms = p->interval_ms < p->healthy_deadline_ms
+                                      ? p->interval_ms
+                                      : p->healthy_deadline_ms;
+    }
+    h->gate = gate_start(d->health, d->loop, gs, h->name, deploy_gate_done, h);
+    gate_on_probe(h->gate, deploy_gate_probe, h);
+    if (needs_conn)
+        gate_set_exec(h->gate, &deploy_gate_exec, h);
+}
+
+/* The env of a command: its own, plus the singleton variable. */
+static json_t *deploy_cmd_env(struct deploy_host *h,
+                              const struct rollout_cmd *c)
+{
+    const struct plan *p = h->d->plan;
+    bool singleton = p->singleton_env != NULL && h->rh != NULL &&
+                     (h->job == JOB_STEPS || h->job == JOB_ROLLBACK);
+    if (!singleton)
+        return c->env ? json_incref(c->env) : NULL;
+    json_t *env = c->env ? json_deep_copy(c->env) : json_object();
+    json_object_set_new(env, p->singleton_env,
+                        json_string(h->rh->singleton ? "true" : "false"));
+    return env;
+}
+
+static void deploy_cmd_start(struct deploy_host *h)
+{
+    const struct rollout_cmd *c = &h->cmds[h->ci];
+    const struct plan_step *st = c->step;
+    const char *values[64];
+    size_t nsec = st->nsecret_env < 64 ? st->nsecret_env : 64;
+    for (size_t i = 0; i < nsec; i++) {
+        values[i] = getenv(st->secret_env[i]);
+        if (values[i] == NULL) {
+            deploy_job_fail(h, OUT_FAILED,
+                            "step '%s': secret_env %s is not set in the "
+                            "coordinator's environment",
+                            st->name, st->secret_env[i]);
+            return;
+        }
+    }
+    json_t *env = deploy_cmd_env(h, c);
+    struct err e = {0};
+    cmdwrap_release(&h->wrap);
+    enum err_code rc =
+        cmdwrap_build(&h->wrap, c->command, env,
+                      (const char *const *)st->secret_env, values, nsec, &e);
+    json_decref(env);
+    if (rc != ERR_OK) {
+        deploy_job_fail(h, OUT_FAILED, "step '%s': %s", st->name, e.msg);
         return;
     }
-    const struct plan_step *st = &p->steps[h->step];
     struct exec_spec spec = {
-        .command = h->rh->cmds[h->step],
+        .command = h->wrap.command,
+        .input = h->wrap.input,
+        .input_len = h->wrap.input_len,
         .timeout_ms = st->timeout_ms,
     };
-    struct err e = {0};
     h->step_started_ms = clock_mono_ms();
-    log_debug("host=%s step=%s command=%s", h->rh->name, st->name,
-              spec.command);
+    if (h->job == JOB_STEPS) {
+        h->changed = true;
+        if (st->irreversible)
+            h->irreversible = true;
+    }
+    log_debug("host=%s step=%s attempt=%d", h->name, st->name, h->attempt + 1);
     if (conn_exec(h->conn, &spec, &e) != ERR_OK)
-        deploy_host_fail(h, DH_FAILED, "step '%s': %s", st->name, e.msg);
+        deploy_job_fail(h, OUT_FAILED, "step '%s': %s", st->name, e.msg);
+}
+
+static void deploy_on_retry(struct loop *l, struct loop_timer *t, void *arg)
+{
+    (void)l;
+    (void)t;
+    deploy_cmd_start(arg);
+}
+
+/* Run the next command of the job that is not skipped, or gate. */
+static void deploy_job_next(struct deploy_host *h)
+{
+    while (h->ci < h->ncmds && h->cmds[h->ci].skip)
+        h->ci++;
+    if (h->ci >= h->ncmds) {
+        deploy_job_gate(h);
+        return;
+    }
+    h->attempt = 0;
+    deploy_cmd_start(h);
 }
 
 static void deploy_flush_line(struct deploy_host *h, int idx)
@@ -210,8 +587,11 @@ static void deploy_flush_line(struct deploy_host *h, int idx)
     struct buf *b = &h->partial[idx];
     if (b->len == 0)
         return;
-    deploy_say(h->d, "%s: %s%s", h->rh->name, idx ? "[stderr] " : "",
-               buf_cstr(b));
+    deploy_event(h->d,
+                 json_pack("{s:s,s:s,s:s,s:s}", "event", "output", "host",
+                           h->name, "stream", idx ? "stderr" : "stdout", "line",
+                           buf_cstr(b)),
+                 "%s: %s%s", h->name, idx ? "[stderr] " : "", buf_cstr(b));
     buf_reset(b);
 }
 
@@ -237,21 +617,60 @@ static void deploy_on_done(struct conn *c, const struct exec_result *r,
 {
     (void)c;
     struct deploy_host *h = arg;
-    const struct plan_step *st = &h->d->ro->plan->steps[h->step];
+    struct deploy *d = h->d;
+    if (h->in_gate_exec) {
+        h->in_gate_exec = false;
+        struct gate_exec *x = h->gx;
+        h->gx = NULL;
+        if (x != NULL)
+            gate_exec_done(x, r);
+        return;
+    }
+    const struct plan_step *st = h->cmds[h->ci].step;
     deploy_flush_line(h, 0);
     deploy_flush_line(h, 1);
     char what[300], dur[32];
     exec_result_str(r, what, sizeof(what));
     clock_fmt_duration(clock_mono_ms() - h->step_started_ms, dur, sizeof(dur));
     if (!exec_result_ok(r)) {
-        deploy_host_fail(h, DH_FAILED, "step '%s' %s after %s", st->name, what,
-                         dur);
-        return;
+        if (r->end != EXEC_CANCELLED && h->attempt < st->retries) {
+            h->attempt++;
+            deploy_event(d,
+                         json_pack("{s:s,s:s,s:s,s:s,s:i}", "event", "step",
+                                   "host", h->name, "step", st->name, "state",
+                                   "retry", "attempt", h->attempt + 1),
+                         "  %s: step '%s' %s; retry %d of %d in %lldms",
+                         h->name, st->name, what, h->attempt, st->retries,
+                         (long long)st->delay_ms);
+            loop_timer_start(d->loop, &h->retry, st->delay_ms);
+            return;
+        }
+        if (st->ignore_errors && r->end != EXEC_CANCELLED) {
+            deploy_event(d,
+                         json_pack("{s:s,s:s,s:s,s:s}", "event", "step", "host",
+                                   h->name, "step", st->name, "state",
+                                   "ignored"),
+                         "  %s: step '%s' %s (ignore_errors: going on)",
+                         h->name, st->name, what);
+        } else {
+            deploy_job_fail(h,
+                            r->end == EXEC_FAILED &&
+                                    r->err.code == ERR_UNREACHABLE
+                                ? OUT_UNREACHABLE
+                                : OUT_FAILED,
+                            "step '%s' %s after %s", st->name, what, dur);
+            return;
+        }
+    } else if (d->o.verbose) {
+        deploy_event(
+            d,
+            json_pack("{s:s,s:s,s:s,s:s,s:I}", "event", "step", "host", h->name,
+                      "step", st->name, "state", "ok", "ms",
+                      (json_int_t)(clock_mono_ms() - h->step_started_ms)),
+            "  %s: step '%s' ok (%s)", h->name, st->name, dur);
     }
-    if (h->d->o.verbose)
-        deploy_say(h->d, "  %s: step '%s' ok (%s)", h->rh->name, st->name, dur);
-    h->step++;
-    deploy_next_step(h);
+    h->ci++;
+    deploy_job_next(h);
 }
 
 static void deploy_on_opened(struct conn *c, const struct err *e, void *arg)
@@ -259,11 +678,11 @@ static void deploy_on_opened(struct conn *c, const struct err *e, void *arg)
     (void)c;
     struct deploy_host *h = arg;
     if (e != NULL && e->code != ERR_OK) {
-        deploy_host_fail(h, DH_UNREACHABLE, "%s", e->msg);
+        deploy_job_fail(h, OUT_UNREACHABLE, "%s", e->msg);
         return;
     }
     deploy_host_set(h, DH_RUNNING);
-    deploy_next_step(h);
+    deploy_job_next(h);
 }
 
 static const struct conn_cb deploy_conn_cb = {
@@ -272,74 +691,723 @@ static const struct conn_cb deploy_conn_cb = {
     .done = deploy_on_done,
 };
 
-/* --- waves ------------------------------------------------------------- */
+/* Start job on host h with its commands. */
+static void deploy_job_start(struct deploy_host *h, enum deploy_job job,
+                             const struct rollout_cmd *cmds, size_t ncmds)
+{
+    struct deploy *d = h->d;
+    h->before_job = h->state;
+    h->job = job;
+    h->cmds = cmds;
+    h->ncmds = ncmds;
+    h->ci = 0;
+    h->reason[0] = '\0';
+    h->started_ms = clock_mono_ms();
+    h->finished_ms = 0;
+    bool any = false;
+    for (size_t i = 0; i < ncmds; i++)
+        any |= !cmds[i].skip;
+    bool checks_conn = false;
+    if (h->rh != NULL) {
+        if (job == JOB_STEPS || job == JOB_ROLLBACK)
+            checks_conn =
+                deploy_specs_need_conn(h->rh->health, d->plan->nchecks);
+        else if (job == JOB_SMOKE)
+            checks_conn = deploy_specs_need_conn(h->rh->smoke, d->plan->nsmoke);
+        else if (job == JOB_SINGLETON && h->rh->singleton_check)
+            checks_conn = deploy_specs_need_conn(h->rh->singleton_check, 1);
+    }
+    if (!any && !checks_conn) {
+        deploy_job_gate(h);
+        return;
+    }
+    struct transport *t = h->rh ? d->t : d->o.local;
+    if (t == NULL) {
+        deploy_job_fail(h, OUT_FAILED, "no local transport for local steps");
+        return;
+    }
+    h->holds_fork = true;
+    d->in_flight++;
+    deploy_host_set(h, DH_CONNECTING);
+    h->conn = transport_connect(t, &h->tg, &deploy_conn_cb, h);
+}
 
-/* Launch hosts of the current wave while fork slots are free. */
-static void deploy_launch(struct deploy *d)
+/* --- sets ---------------------------------------------------------------- */
+
+static struct deploy_host *deploy_host_at(struct deploy *d, size_t i)
+{
+    return i == SIZE_MAX ? &d->local : &d->hosts[i];
+}
+
+static void deploy_set_begin(struct deploy *d, enum deploy_job job)
+{
+    d->set.job = job;
+    d->set.next = 0;
+    d->set.open = 0;
+    if (d->set.n == 0) {
+        deploy_phase_next(d);
+        return;
+    }
+    deploy_set_launch(d);
+}
+
+static void deploy_set_reset(struct deploy *d)
+{
+    d->set.n = 0;
+}
+
+static void deploy_set_add(struct deploy *d, size_t i)
+{
+    d->set.idx[d->set.n++] = i;
+}
+
+static void deploy_launch_one(struct deploy *d, struct deploy_host *h)
+{
+    const struct plan *p = d->plan;
+    switch (d->set.job) {
+    case JOB_PRECHECK:
+        deploy_job_start(h, JOB_PRECHECK, h->rh->prechecks, p->nprechecks);
+        break;
+    case JOB_STEPS:
+        deploy_job_start(h, JOB_STEPS, h->rh->steps, p->nsteps);
+        break;
+    case JOB_ROLLBACK:
+        deploy_host_set(h, DH_PENDING);
+        deploy_job_start(h, JOB_ROLLBACK, h->rh->rollback, p->nrollback_steps);
+        break;
+    case JOB_SMOKE:
+    case JOB_SINGLETON:
+        deploy_job_start(h, d->set.job, NULL, 0);
+        break;
+    default:
+        break;
+    }
+}
+
+static void deploy_set_launch(struct deploy *d)
 {
     if (d->stopped)
         return;
-    size_t start = rollout_wave_start(d->ro, d->wave);
-    size_t end = start + d->ro->wave_sizes[d->wave];
-    while (d->next_launch < end && d->in_flight < (size_t)d->o.forks) {
-        struct deploy_host *h = &d->hosts[d->next_launch++];
-        struct target tg = rollout_target(h->rh);
-        d->in_flight++;
-        h->started_ms = clock_mono_ms();
-        deploy_host_set(h, DH_CONNECTING);
-        h->conn = transport_connect(d->t, &tg, &deploy_conn_cb, h);
+    /* A job may end inside deploy_launch_one (nothing to run): do not
+     * recurse into the set, go round again instead. */
+    if (d->launching) {
+        d->relaunch = true;
+        return;
     }
+    d->launching = true;
+    do {
+        d->relaunch = false;
+        while (!d->stopped && d->set.next < d->set.n && !d->pausing &&
+               d->in_flight < (size_t)d->o.forks) {
+            struct deploy_host *h =
+                deploy_host_at(d, d->set.idx[d->set.next++]);
+            d->set.open++;
+            deploy_launch_one(d, h);
+        }
+    } while (d->relaunch && !d->stopped);
+    d->launching = false;
+    if (!d->stopped && d->set.open == 0 &&
+        (d->set.next == d->set.n || d->pausing))
+        deploy_phase_next(d);
 }
 
-static void deploy_finish(struct deploy *d)
+/* --- the end ------------------------------------------------------------- */
+
+static void deploy_finish(struct deploy *d, enum deploy_verdict v)
 {
+    if (d->stopped)
+        return;
     d->stopped = true;
+    d->verdict = v;
+    d->phase = PH_DONE;
+    loop_timer_stop(d->loop, &d->progress);
+    loop_timer_stop(d->loop, &d->pause);
     loop_stop(d->loop);
 }
 
-/* Called when every host of the current wave is final (and at start,
- * with wave == SIZE_MAX meaning "none yet"). */
-static void deploy_wave_start(struct deploy *d)
+/* --- rollback ------------------------------------------------------------ */
+
+static void deploy_rollback_wave(struct deploy *d)
 {
-    if (d->wave != SIZE_MAX) {
+    for (;;) {
+        deploy_set_reset(d);
         size_t start = rollout_wave_start(d->ro, d->wave);
-        size_t n = d->ro->wave_sizes[d->wave], bad = 0;
-        for (size_t i = start; i < start + n; i++)
-            bad += d->hosts[i].state != DH_HEALTHY;
-        if (bad > 0) {
-            deploy_say(d,
-                       "wave %zu/%zu stopped: %zu of %zu host%s failed; "
-                       "no later wave starts",
-                       d->wave + 1, d->ro->nwaves, bad, n, n == 1 ? "" : "s");
-            deploy_finish(d);
+        for (size_t i = start; i < start + d->ro->wave_sizes[d->wave]; i++)
+            if (d->hosts[i].changed)
+                deploy_set_add(d, i);
+        if (d->set.n > 0)
+            break;
+        if (d->wave == 0) {
+            deploy_phase_next(d);
             return;
         }
-        d->waves_done++;
-        deploy_say(d, "wave %zu/%zu done: %zu host%s healthy", d->wave + 1,
-                   d->ro->nwaves, n, n == 1 ? "" : "s");
-        if (d->wave + 1 == d->ro->nwaves) {
-            deploy_finish(d);
-            return;
-        }
+        d->wave--;
     }
-    d->wave = d->wave == SIZE_MAX ? 0 : d->wave + 1;
-    size_t start = rollout_wave_start(d->ro, d->wave);
-    size_t n = d->ro->wave_sizes[d->wave];
-    struct buf names;
-    buf_init(&names, 2048);
-    for (size_t i = start; i < start + n; i++)
-        buf_printf(&names, "%s%s", i > start ? " " : "", d->hosts[i].rh->name);
-    if (names.dropped > 0)
-        buf_adds(&names, " ...");
-    deploy_say(d, "wave %zu/%zu: %zu host%s: %s", d->wave + 1, d->ro->nwaves, n,
-               n == 1 ? "" : "s", buf_cstr(&names));
-    buf_release(&names);
-    d->next_launch = start;
-    d->wave_open = n;
-    deploy_launch(d);
+    deploy_event(d,
+                 json_pack("{s:s,s:I,s:s}", "event", "wave", "wave",
+                           (json_int_t)d->wave + 1, "state", "rollback"),
+                 "rollback of wave %zu: %zu host%s", d->wave + 1, d->set.n,
+                 d->set.n == 1 ? "" : "s");
+    deploy_set_begin(d, JOB_ROLLBACK);
 }
 
-/* --- lifecycle --------------------------------------------------------- */
+/* A budget was exceeded (or smoke failed): put things back if we may. */
+static void deploy_rollback_start(struct deploy *d)
+{
+    const struct plan *p = d->plan;
+    size_t changed = 0;
+    const char *irrev_host = NULL;
+    for (size_t i = 0; i < d->ro->nhosts; i++) {
+        changed += d->hosts[i].changed;
+        if (d->hosts[i].irreversible && irrev_host == NULL)
+            irrev_host = d->hosts[i].name;
+    }
+    if (changed == 0) {
+        deploy_finish(d, DV_FAILED);
+        return;
+    }
+    if (p->nrollback_steps == 0) {
+        deploy_event(d, json_pack("{s:s}", "event", "decision"),
+                     "no rollback: the plan has no rollback steps; %zu "
+                     "changed host%s stay%s as they are",
+                     changed, changed == 1 ? "" : "s", changed == 1 ? "s" : "");
+        deploy_finish(d, DV_FAILED);
+        return;
+    }
+    if (irrev_host != NULL) {
+        deploy_decide(d,
+                      "automatic rollback blocked: an irreversible step ran "
+                      "on %s; decide by hand (drover rollback forces it)",
+                      irrev_host);
+        deploy_finish(d, DV_PAUSED);
+        return;
+    }
+    if (!p->rollback_auto) {
+        deploy_decide(d, "rollback.auto is false: stopped for a decision "
+                         "(drover rollback or drover abort)");
+        deploy_finish(d, DV_PAUSED);
+        return;
+    }
+    d->rolling_back = true;
+    d->pausing = false;
+    d->phase = PH_ROLLBACK;
+    deploy_event(d,
+                 json_pack("{s:s,s:I}", "event", "rollback", "hosts",
+                           (json_int_t)changed),
+                 "rolling back %zu changed host%s, last wave first", changed,
+                 changed == 1 ? "" : "s");
+    deploy_rollback_wave(d);
+}
+
+/* --- waves ---------------------------------------------------------------- */
+
+static void deploy_wave_begin(struct deploy *d)
+{
+    const struct plan *p = d->plan;
+    size_t start = rollout_wave_start(d->ro, d->wave);
+    size_t n = d->ro->wave_sizes[d->wave];
+    deploy_set_reset(d);
+    json_t *names = json_array();
+    struct buf text;
+    buf_init(&text, 2048);
+    for (size_t i = start; i < start + n; i++) {
+        deploy_set_add(d, i);
+        json_array_append_new(names, json_string(d->hosts[i].name));
+        buf_printf(&text, "%s%s", i > start ? " " : "", d->hosts[i].name);
+    }
+    if (text.dropped > 0)
+        buf_adds(&text, " ...");
+    bool canary = d->wave == 0 && d->ro->has_canary;
+    deploy_event(
+        d,
+        json_pack("{s:s,s:I,s:I,s:o,s:s,s:b}", "event", "wave", "wave",
+                  (json_int_t)d->wave + 1, "waves", (json_int_t)d->ro->nwaves,
+                  "hosts", names, "state", "started", "canary", canary),
+        "wave %zu/%zu%s: %zu host%s: %s", d->wave + 1, d->ro->nwaves,
+        canary ? " (canary)" : "", n, n == 1 ? "" : "s", buf_cstr(&text));
+    buf_release(&text);
+    if (p->progress_deadline_ms > 0)
+        loop_timer_start(d->loop, &d->progress, p->progress_deadline_ms);
+    d->phase = PH_WAVE;
+    deploy_set_begin(d, JOB_STEPS);
+}
+
+/* Judge the finished wave; true when the deploy goes on. */
+static bool deploy_wave_verdict(struct deploy *d)
+{
+    const struct plan *p = d->plan;
+    size_t start = rollout_wave_start(d->ro, d->wave);
+    size_t n = d->ro->wave_sizes[d->wave], bad = 0, unreach = 0;
+    for (size_t i = start; i < start + n; i++) {
+        bad += d->hosts[i].state == DH_FAILED ||
+               d->hosts[i].state == DH_UNREACHABLE;
+        unreach += d->hosts[i].state == DH_UNREACHABLE;
+    }
+    d->total_failed += bad;
+    size_t allowed = deploy_budget(&p->max_fail, n);
+    char words[32];
+    deploy_budget_words(&p->max_fail, words, sizeof(words));
+    if (bad > allowed) {
+        deploy_decide(d,
+                      "wave %zu/%zu stopped: %zu of %zu host%s failed%s, "
+                      "max_fail is %s",
+                      d->wave + 1, d->ro->nwaves, bad, n, n == 1 ? "" : "s",
+                      unreach ? " (unreachable hosts count)" : "", words);
+        return false;
+    }
+    if (p->max_fail_total_set) {
+        size_t total = deploy_budget(&p->max_fail_total, d->ro->nhosts);
+        deploy_budget_words(&p->max_fail_total, words, sizeof(words));
+        if (d->total_failed > total) {
+            deploy_decide(d,
+                          "deploy stopped after wave %zu/%zu: %zu host%s "
+                          "failed in all, max_fail_total is %s",
+                          d->wave + 1, d->ro->nwaves, d->total_failed,
+                          d->total_failed == 1 ? "" : "s", words);
+            return false;
+        }
+    }
+    d->waves_done++;
+    loop_timer_stop(d->loop, &d->progress);
+    if (bad > 0)
+        deploy_event(d,
+                     json_pack("{s:s,s:I,s:s,s:I}", "event", "wave", "wave",
+                               (json_int_t)d->wave + 1, "state", "done",
+                               "failed", (json_int_t)bad),
+                     "wave %zu/%zu done: %zu of %zu host%s failed, within "
+                     "max_fail %s: going on",
+                     d->wave + 1, d->ro->nwaves, bad, n, n == 1 ? "" : "s",
+                     words);
+    else
+        deploy_event(d,
+                     json_pack("{s:s,s:I,s:s,s:I}", "event", "wave", "wave",
+                               (json_int_t)d->wave + 1, "state", "done",
+                               "failed", (json_int_t)0),
+                     "wave %zu/%zu done: %zu host%s healthy", d->wave + 1,
+                     d->ro->nwaves, n, n == 1 ? "" : "s");
+    return true;
+}
+
+static void deploy_on_progress(struct loop *l, struct loop_timer *t, void *arg)
+{
+    (void)l;
+    (void)t;
+    struct deploy *d = arg;
+    char dl[32];
+    clock_fmt_duration(d->plan->progress_deadline_ms, dl, sizeof(dl));
+    deploy_event(d, json_pack("{s:s}", "event", "decision"),
+                 "wave %zu: no host became healthy for %s "
+                 "(progress_deadline): failing the hosts still open",
+                 d->wave + 1, dl);
+    size_t start = rollout_wave_start(d->ro, d->wave);
+    size_t n = d->ro->wave_sizes[d->wave];
+    for (size_t i = start; i < start + n && !d->stopped; i++) {
+        struct deploy_host *h = &d->hosts[i];
+        if (h->job == JOB_STEPS)
+            deploy_job_fail(h, OUT_FAILED, "progress_deadline %s passed", dl);
+    }
+}
+
+static void deploy_on_pause(struct loop *l, struct loop_timer *t, void *arg)
+{
+    (void)l;
+    (void)t;
+    struct deploy *d = arg;
+    d->wave++;
+    deploy_wave_begin(d);
+}
+
+/* --- once steps ------------------------------------------------------------
+ */
+
+/* Run the once/local steps of list from d->once_i, one after the other. */
+static void deploy_once_next(struct deploy *d, const struct rollout_once *list,
+                             size_t n)
+{
+    if (d->once_i >= n) {
+        deploy_phase_next(d);
+        return;
+    }
+    const struct rollout_once *o = &list[d->once_i];
+    struct deploy_host *h =
+        o->host < 0 ? &d->local : &d->hosts[(size_t)o->host];
+    deploy_set_reset(d);
+    deploy_set_add(d, o->host < 0 ? SIZE_MAX : (size_t)o->host);
+    d->set.job = JOB_ONCE;
+    d->set.next = 1;
+    d->set.open = 1;
+    deploy_event(d,
+                 json_pack("{s:s,s:s,s:s,s:s}", "event", "step", "host",
+                           h->name, "step", o->cmd.step->name, "state",
+                           "started"),
+                 "%s '%s' on %s", d->phase == PH_BEFORE ? "before" : "precheck",
+                 o->cmd.step->name, h->name);
+    deploy_job_start(h, JOB_ONCE, &o->cmd, 1);
+}
+
+/* --- phases -------------------------------------------------------------- */
+
+/* A host finished its job in the current phase. */
+static void deploy_host_job_done(struct deploy_host *h, enum deploy_outcome out)
+{
+    struct deploy *d = h->d;
+    enum deploy_job job = h->job;
+    h->job = JOB_NONE;
+    d->set.open--;
+    switch (job) {
+    case JOB_STEPS:
+        if (out == OUT_OK) {
+            deploy_host_set(h, DH_HEALTHY);
+        } else {
+            deploy_host_set(h, out == OUT_UNREACHABLE ? DH_UNREACHABLE
+                                                      : DH_FAILED);
+            deploy_event(
+                d,
+                json_pack("{s:s,s:s,s:s,s:s}", "event", "host", "host", h->name,
+                          "state", deploy_state_name(h->state), "reason",
+                          h->reason),
+                "  %s: %s: %s", h->name,
+                out == OUT_UNREACHABLE ? "UNREACHABLE" : "FAILED", h->reason);
+            if (out == OUT_UNREACHABLE &&
+                d->plan->unreachable == PLAN_UNREACHABLE_PAUSE && !d->pausing) {
+                d->pausing = true;
+                snprintf(d->pause_why, sizeof(d->pause_why),
+                         "%s is unreachable and strategy.unreachable is "
+                         "pause",
+                         h->name);
+            }
+        }
+        break;
+    case JOB_ROLLBACK:
+        if (out == OUT_OK) {
+            deploy_host_set(h, DH_ROLLED_BACK);
+            deploy_event(d,
+                         json_pack("{s:s,s:s,s:s}", "event", "host", "host",
+                                   h->name, "state", "rolled-back"),
+                         "  %s: rolled back", h->name);
+        } else {
+            deploy_host_set(h, DH_ROLLBACK_FAILED);
+            deploy_event(d,
+                         json_pack("{s:s,s:s,s:s,s:s}", "event", "host", "host",
+                                   h->name, "state", "rollback-failed",
+                                   "reason", h->reason),
+                         "  %s: ROLLBACK FAILED: %s: this host needs a "
+                         "human",
+                         h->name, h->reason);
+        }
+        break;
+    case JOB_PRECHECK:
+    case JOB_ONCE:
+    case JOB_SMOKE:
+        if (out == OUT_OK) {
+            deploy_host_set(h, h->before_job);
+        } else {
+            deploy_host_set(h, out == OUT_UNREACHABLE ? DH_UNREACHABLE
+                                                      : DH_FAILED);
+            deploy_event(
+                d,
+                json_pack("{s:s,s:s,s:s,s:s}", "event", "host", "host", h->name,
+                          "state", deploy_state_name(h->state), "reason",
+                          h->reason),
+                "  %s: %s: %s", h->name,
+                job == JOB_SMOKE ? "SMOKE FAILED" : "FAILED", h->reason);
+        }
+        break;
+    case JOB_SINGLETON:
+        deploy_host_set(h, h->before_job);
+        break;
+    case JOB_NONE:
+        break;
+    }
+    if (d->stopped)
+        return;
+    deploy_set_launch(d);
+}
+
+static size_t deploy_set_failures(struct deploy *d)
+{
+    size_t bad = 0;
+    for (size_t k = 0; k < d->set.n; k++) {
+        struct deploy_host *h = deploy_host_at(d, d->set.idx[k]);
+        bad += h->state == DH_FAILED || h->state == DH_UNREACHABLE;
+    }
+    return bad;
+}
+
+static void deploy_pause_now(struct deploy *d)
+{
+    deploy_decide(d, "deploy paused: %s", d->pause_why);
+    deploy_finish(d, DV_PAUSED);
+}
+
+static void deploy_singleton_begin(struct deploy *d)
+{
+    deploy_set_reset(d);
+    for (size_t i = 0; i < d->ro->nhosts; i++) {
+        d->hosts[i].active_role = false;
+        if (d->hosts[i].rh->singleton_check != NULL &&
+            d->hosts[i].state != DH_UNREACHABLE)
+            deploy_set_add(d, i);
+    }
+    d->phase = PH_SINGLETON;
+    deploy_set_begin(d, JOB_SINGLETON);
+}
+
+/* After the wave: go on to the next, pause, smoke, or stop. */
+static void deploy_after_wave(struct deploy *d)
+{
+    const struct plan *p = d->plan;
+    if (d->wave + 1 == d->ro->nwaves) {
+        d->phase = PH_SMOKE;
+        deploy_set_reset(d);
+        for (size_t i = 0; i < d->ro->nhosts; i++)
+            if (d->hosts[i].state == DH_HEALTHY && p->nsmoke > 0)
+                deploy_set_add(d, i);
+        if (d->set.n > 0)
+            deploy_event(d,
+                         json_pack("{s:s,s:I}", "event", "smoke", "hosts",
+                                   (json_int_t)d->set.n),
+                         "smoke checks on %zu host%s", d->set.n,
+                         d->set.n == 1 ? "" : "s");
+        deploy_set_begin(d, JOB_SMOKE);
+        return;
+    }
+    if (d->wave == 0 && (d->o.canary_only || p->pause_after_canary)) {
+        deploy_decide(d,
+                      "canary verified: %zu host%s healthy in wave 1; the "
+                      "deploy is paused until it is promoted",
+                      d->ro->wave_sizes[0],
+                      d->ro->wave_sizes[0] == 1 ? "" : "s");
+        deploy_finish(d, DV_PAUSED);
+        return;
+    }
+    if (p->pause_manual) {
+        deploy_decide(d,
+                      "wave %zu done; strategy.pause is manual: paused "
+                      "until it is resumed",
+                      d->wave + 1);
+        deploy_finish(d, DV_PAUSED);
+        return;
+    }
+    if (p->pause_ms > 0) {
+        char dur[32];
+        deploy_event(d, json_pack("{s:s}", "event", "pause"),
+                     "pausing %s before wave %zu",
+                     clock_fmt_duration(p->pause_ms, dur, sizeof(dur)),
+                     d->wave + 2);
+        loop_timer_start(d->loop, &d->pause, p->pause_ms);
+        return;
+    }
+    d->wave++;
+    deploy_wave_begin(d);
+}
+
+/* The current set is finished: decide what comes next. */
+static void deploy_phase_next(struct deploy *d)
+{
+    const struct plan *p = d->plan;
+    if (d->stopped)
+        return;
+    switch (d->phase) {
+    case PH_PRECHECKS_ONCE:
+        if (d->set.job == JOB_ONCE && deploy_set_failures(d) > 0) {
+            deploy_decide(d, "refused: a precheck failed; nothing was "
+                             "changed");
+            deploy_finish(d, DV_REFUSED);
+            return;
+        }
+        if (d->set.job == JOB_ONCE)
+            d->once_i++;
+        if (d->once_i < d->ro->nprechecks_once) {
+            deploy_once_next(d, d->ro->prechecks_once, d->ro->nprechecks_once);
+            return;
+        }
+        d->phase = PH_PRECHECKS_EACH;
+        deploy_set_reset(d);
+        bool any_each = false;
+        for (size_t i = 0; i < p->nprechecks; i++)
+            any_each |= p->prechecks[i].on == PLAN_ON_EACH;
+        if (any_each)
+            for (size_t i = 0; i < d->ro->nhosts; i++)
+                deploy_set_add(d, i);
+        deploy_set_begin(d, JOB_PRECHECK);
+        return;
+    case PH_PRECHECKS_EACH:
+        if (d->pausing) {
+            deploy_pause_now(d);
+            return;
+        }
+        if (deploy_set_failures(d) > 0) {
+            deploy_decide(d,
+                          "refused: prechecks failed on %zu host%s; "
+                          "nothing was changed",
+                          deploy_set_failures(d),
+                          deploy_set_failures(d) == 1 ? "" : "s");
+            deploy_finish(d, DV_REFUSED);
+            return;
+        }
+        for (size_t i = 0; i < d->ro->nhosts; i++)
+            deploy_host_set(&d->hosts[i], DH_PENDING);
+        d->phase = PH_BEFORE;
+        d->once_i = 0;
+        d->set.job = JOB_NONE;
+        deploy_once_next(d, d->ro->before, d->ro->nbefore);
+        return;
+    case PH_BEFORE:
+        if (d->set.job == JOB_ONCE) {
+            if (deploy_set_failures(d) > 0) {
+                deploy_decide(d, "stopped: a 'before' step failed; no wave "
+                                 "started");
+                deploy_finish(d, DV_FAILED);
+                return;
+            }
+            d->once_i++;
+            if (d->once_i < d->ro->nbefore) {
+                deploy_once_next(d, d->ro->before, d->ro->nbefore);
+                return;
+            }
+        }
+        if (d->pausing) {
+            deploy_pause_now(d);
+            return;
+        }
+        d->wave = 0;
+        deploy_wave_begin(d);
+        return;
+    case PH_WAVE:
+        if (d->pausing && d->interrupts > 0) {
+            deploy_pause_now(d);
+            return;
+        }
+        if (!deploy_wave_verdict(d)) {
+            deploy_rollback_start(d);
+            return;
+        }
+        if (d->pausing) {
+            deploy_pause_now(d);
+            return;
+        }
+        if (p->singleton_check != NULL) {
+            deploy_singleton_begin(d);
+            return;
+        }
+        deploy_after_wave(d);
+        return;
+    case PH_SINGLETON: {
+        size_t active = 0;
+        struct buf who;
+        buf_init(&who, 1024);
+        for (size_t i = 0; i < d->ro->nhosts; i++)
+            if (d->hosts[i].active_role) {
+                buf_printf(&who, "%s%s", active ? ", " : "", d->hosts[i].name);
+                active++;
+            }
+        if (active != 1) {
+            deploy_decide(d,
+                          "wave %zu/%zu stopped: singleton '%s' is active on "
+                          "%zu hosts (%s), it must be exactly one",
+                          d->wave + 1, d->ro->nwaves,
+                          p->singleton_role ? p->singleton_role : "role",
+                          active, active ? buf_cstr(&who) : "none");
+            buf_release(&who);
+            deploy_rollback_start(d);
+            return;
+        }
+        deploy_event(d,
+                     json_pack("{s:s,s:s,s:s}", "event", "singleton", "role",
+                               p->singleton_role ? p->singleton_role : "",
+                               "host", buf_cstr(&who)),
+                     "singleton '%s': active on exactly one host (%s)",
+                     p->singleton_role ? p->singleton_role : "role",
+                     buf_cstr(&who));
+        buf_release(&who);
+        d->phase = PH_WAVE;
+        deploy_after_wave(d);
+        return;
+    }
+    case PH_SMOKE: {
+        size_t bad = deploy_set_failures(d);
+        if (bad > 0) {
+            deploy_decide(d,
+                          "smoke checks failed on %zu host%s: rolling the "
+                          "release back",
+                          bad, bad == 1 ? "" : "s");
+            d->wave = d->ro->nwaves - 1;
+            deploy_rollback_start(d);
+            return;
+        }
+        bool any_bad = false;
+        for (size_t i = 0; i < d->ro->nhosts; i++)
+            any_bad |= d->hosts[i].state != DH_HEALTHY;
+        if (!any_bad)
+            snprintf(d->decision, sizeof(d->decision),
+                     "every host deployed and healthy");
+        deploy_finish(d, any_bad ? DV_FAILED : DV_SUCCESS);
+        return;
+    }
+    case PH_ROLLBACK:
+        if (d->wave > 0) {
+            d->wave--;
+            deploy_rollback_wave(d);
+            return;
+        }
+        {
+            size_t bad = 0;
+            for (size_t i = 0; i < d->ro->nhosts; i++)
+                bad += d->hosts[i].state == DH_ROLLBACK_FAILED;
+            if (bad > 0)
+                deploy_decide(d,
+                              "ROLLBACK FAILED on %zu host%s: they need a "
+                              "human (see the summary)",
+                              bad, bad == 1 ? "" : "s");
+            deploy_finish(d, bad ? DV_ROLLBACK_FAILED : DV_ROLLED_BACK);
+        }
+        return;
+    case PH_DONE:
+        return;
+    }
+}
+
+static void deploy_on_kick(struct loop *l, struct loop_timer *t, void *arg)
+{
+    (void)l;
+    (void)t;
+    struct deploy *d = arg;
+    if (d->o.start_wave > 0) {
+        /* resume: earlier waves are deployed; no prechecks, no before */
+        for (size_t w = 0; w < d->o.start_wave && w < d->ro->nwaves; w++) {
+            size_t start = rollout_wave_start(d->ro, w);
+            for (size_t i = start; i < start + d->ro->wave_sizes[w]; i++) {
+                d->hosts[i].state = DH_HEALTHY;
+                d->hosts[i].changed = true;
+            }
+            d->waves_done++;
+        }
+        if (d->o.start_wave >= d->ro->nwaves) {
+            deploy_finish(d, DV_SUCCESS);
+            return;
+        }
+        d->wave = d->o.start_wave;
+        deploy_wave_begin(d);
+        return;
+    }
+    d->phase = PH_PRECHECKS_ONCE;
+    d->once_i = 0;
+    d->set.job = JOB_NONE;
+    deploy_phase_next(d);
+}
+
+/* --- lifecycle -------------------------------------------------------------
+ */
+
+static void deploy_host_init(struct deploy *d, struct deploy_host *h)
+{
+    h->d = d;
+    buf_init(&h->output, d->o.output_cap ? d->o.output_cap : 65536);
+    buf_init(&h->partial[0], DEPLOY_LINE_MAX);
+    buf_init(&h->partial[1], DEPLOY_LINE_MAX);
+    loop_timer_init(&h->retry, deploy_on_retry, h);
+}
 
 struct deploy *deploy_new(struct loop *l, const struct rollout *ro,
                           struct transport *t, struct health *h,
@@ -348,6 +1416,7 @@ struct deploy *deploy_new(struct loop *l, const struct rollout *ro,
     struct deploy *d = xcalloc(1, sizeof(*d));
     d->loop = l;
     d->ro = ro;
+    d->plan = ro->plan;
     d->t = t;
     d->health = h;
     d->o = *o;
@@ -356,32 +1425,49 @@ struct deploy *deploy_new(struct loop *l, const struct rollout *ro,
     if (d->o.out == NULL)
         d->o.out = stdout;
     d->hosts = xcalloc(ro->nhosts ? ro->nhosts : 1, sizeof(*d->hosts));
+    d->set.idx = xcalloc(ro->nhosts + 1, sizeof(size_t));
     for (size_t i = 0; i < ro->nhosts; i++) {
         struct deploy_host *dh = &d->hosts[i];
-        dh->d = d;
+        deploy_host_init(d, dh);
         dh->rh = &ro->hosts[i];
+        dh->name = ro->hosts[i].name;
+        dh->tg = rollout_target(dh->rh);
         dh->index = i;
-        buf_init(&dh->output, d->o.output_cap ? d->o.output_cap : 65536);
-        buf_init(&dh->partial[0], DEPLOY_LINE_MAX);
-        buf_init(&dh->partial[1], DEPLOY_LINE_MAX);
     }
-    d->wave = SIZE_MAX;
+    deploy_host_init(d, &d->local);
+    d->local.name = "local";
+    d->local.tg.name = "local";
+    d->local.tg.address = "localhost";
+    d->local.index = SIZE_MAX;
+    loop_timer_init(&d->progress, deploy_on_progress, d);
+    loop_timer_init(&d->pause, deploy_on_pause, d);
+    loop_timer_init(&d->kick, deploy_on_kick, d);
     return d;
+}
+
+static void deploy_host_release(struct deploy_host *h)
+{
+    conn_close(h->conn);
+    h->conn = NULL;
+    deploy_gate_release(h);
+    cmdwrap_release(&h->wrap);
+    loop_timer_stop(h->d->loop, &h->retry);
+    buf_release(&h->output);
+    buf_release(&h->partial[0]);
+    buf_release(&h->partial[1]);
 }
 
 void deploy_free(struct deploy *d)
 {
     if (d == NULL)
         return;
-    for (size_t i = 0; i < d->ro->nhosts; i++) {
-        struct deploy_host *h = &d->hosts[i];
-        conn_close(h->conn);
-        gate_free(h->gate);
-        free(h->checks);
-        buf_release(&h->output);
-        buf_release(&h->partial[0]);
-        buf_release(&h->partial[1]);
-    }
+    for (size_t i = 0; i < d->ro->nhosts; i++)
+        deploy_host_release(&d->hosts[i]);
+    deploy_host_release(&d->local);
+    loop_timer_stop(d->loop, &d->progress);
+    loop_timer_stop(d->loop, &d->pause);
+    loop_timer_stop(d->loop, &d->kick);
+    free(d->set.idx);
     free(d->hosts);
     free(d);
 }
@@ -391,10 +1477,46 @@ enum deploy_host_state deploy_host_state(const struct deploy *d, size_t i)
     return d->hosts[i].state;
 }
 
+void deploy_interrupt(struct deploy *d)
+{
+    d->interrupts++;
+    if (d->stopped)
+        return;
+    if (d->interrupts == 1) {
+        d->pausing = true;
+        snprintf(d->pause_why, sizeof(d->pause_why),
+                 "interrupted (Ctrl-C) in wave %zu; steps in flight were "
+                 "allowed to finish",
+                 d->wave + 1);
+        deploy_event(d, json_pack("{s:s}", "event", "interrupt"),
+                     "interrupted: finishing the steps in flight, then "
+                     "pausing (Ctrl-C again cancels them)");
+        if (d->set.open == 0)
+            deploy_phase_next(d);
+        return;
+    }
+    snprintf(d->pause_why, sizeof(d->pause_why),
+             "interrupted twice (Ctrl-C) in wave %zu; running steps were "
+             "cancelled",
+             d->wave + 1);
+    deploy_event(d, json_pack("{s:s}", "event", "interrupt"),
+                 "interrupted again: cancelling the running steps");
+    for (size_t i = 0; i < d->ro->nhosts && !d->stopped; i++) {
+        struct deploy_host *h = &d->hosts[i];
+        if (h->job == JOB_NONE)
+            continue;
+        if (h->conn != NULL && h->state == DH_RUNNING)
+            conn_cancel(h->conn);
+        else
+            deploy_job_fail(h, OUT_FAILED, "cancelled by Ctrl-C");
+    }
+}
+
 static void deploy_summary(struct deploy *d, struct deploy_result *res)
 {
     const struct rollout *ro = d->ro;
-    deploy_say(d, "\nsummary:");
+    if (!d->o.json)
+        deploy_write(d, "\nsummary:");
     for (size_t i = 0; i < ro->nhosts; i++) {
         struct deploy_host *h = &d->hosts[i];
         if (h->state == DH_PENDING)
@@ -409,6 +1531,12 @@ static void deploy_summary(struct deploy *d, struct deploy_result *res)
         case DH_SKIPPED:
             res->skipped++;
             break;
+        case DH_ROLLED_BACK:
+            res->rolled_back++;
+            break;
+        case DH_ROLLBACK_FAILED:
+            res->rollback_failed++;
+            break;
         default:
             res->failed++;
             break;
@@ -417,43 +1545,70 @@ static void deploy_summary(struct deploy *d, struct deploy_result *res)
         if (h->finished_ms > 0)
             clock_fmt_duration(h->finished_ms - h->started_ms, dur,
                                sizeof(dur));
-        deploy_say(d, "  %-20s wave %-3zu %-11s %8s  %s", h->rh->name,
-                   h->rh->wave + 1, deploy_state_name(h->state), dur,
-                   h->reason);
+        deploy_event(
+            d,
+            json_pack("{s:s,s:s,s:I,s:s,s:s}", "event", "summary", "host",
+                      h->name, "wave", (json_int_t)h->rh->wave + 1, "state",
+                      deploy_state_name(h->state), "reason", h->reason),
+            "  %-20s wave %-3zu %-15s %8s  %s", h->name, h->rh->wave + 1,
+            deploy_state_name(h->state), dur, h->reason);
     }
     /* Output of failed hosts, so the operator sees why without -v. */
-    for (size_t i = 0; i < ro->nhosts; i++) {
+    for (size_t i = 0; i < ro->nhosts && !d->o.json; i++) {
         struct deploy_host *h = &d->hosts[i];
-        if (h->state != DH_FAILED || h->output.len == 0)
+        if ((h->state != DH_FAILED && h->state != DH_ROLLBACK_FAILED) ||
+            h->output.len == 0)
             continue;
-        deploy_say(d, "\noutput of %s (%zu bytes%s):", h->rh->name,
-                   h->output.len, h->output.dropped ? ", cut" : "");
+        char line[DEPLOY_LINE_MAX];
+        snprintf(line, sizeof(line), "\noutput of %s (%zu bytes%s):", h->name,
+                 h->output.len, h->output.dropped ? ", cut" : "");
+        deploy_write(d, line);
         const char *p = buf_cstr(&h->output);
         while (*p) {
             size_t n = strcspn(p, "\n");
-            deploy_say(d, "  %s| %.*s", h->rh->name, (int)n, p);
+            snprintf(line, sizeof(line), "  %s| %.*s", h->name, (int)n, p);
+            deploy_write(d, line);
             p += n;
             if (*p == '\n')
                 p++;
         }
-        if (h->output.dropped)
-            deploy_say(d,
-                       "  %s| [output cut at %zu bytes: %zu more bytes "
-                       "not kept]",
-                       h->rh->name, h->output.limit, h->output.dropped);
+        if (h->output.dropped) {
+            snprintf(line, sizeof(line),
+                     "  %s| [output cut at %zu bytes: %zu more bytes not "
+                     "kept]",
+                     h->name, h->output.limit, h->output.dropped);
+            deploy_write(d, line);
+        }
     }
+    res->verdict = d->verdict;
     res->waves_done = d->waves_done;
     res->elapsed_ms = clock_mono_ms() - d->started_ms;
-    res->ok = res->healthy == ro->nhosts;
+    res->ok = d->verdict == DV_SUCCESS;
+    snprintf(res->decision, sizeof(res->decision), "%s", d->decision);
     char dur[32];
     clock_fmt_duration(res->elapsed_ms, dur, sizeof(dur));
-    deploy_say(d,
-               "\n%s: %zu host%s: %zu healthy, %zu failed, %zu unreachable, "
-               "%zu not started; %zu/%zu waves in %s",
-               res->ok ? "deploy succeeded" : "deploy FAILED", ro->nhosts,
-               ro->nhosts == 1 ? "" : "s", res->healthy, res->failed,
-               res->unreachable, res->skipped, res->waves_done, ro->nwaves,
-               dur);
+    deploy_event(
+        d,
+        json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "event",
+                  "deploy", "verdict", deploy_verdict_name(d->verdict), "hosts",
+                  (json_int_t)ro->nhosts, "healthy", (json_int_t)res->healthy,
+                  "failed", (json_int_t)res->failed, "unreachable",
+                  (json_int_t)res->unreachable, "skipped",
+                  (json_int_t)res->skipped, "rolled_back",
+                  (json_int_t)res->rolled_back, "rollback_failed",
+                  (json_int_t)res->rollback_failed, "elapsed_ms",
+                  (json_int_t)res->elapsed_ms, "decision", d->decision),
+        "\ndeploy %s: %zu host%s: %zu healthy, %zu failed, %zu "
+        "unreachable, %zu not started%s; %zu/%zu waves in %s",
+        d->verdict == DV_SUCCESS ? "succeeded"
+                                 : deploy_verdict_name(d->verdict),
+        ro->nhosts, ro->nhosts == 1 ? "" : "s", res->healthy, res->failed,
+        res->unreachable, res->skipped,
+        res->rolled_back || res->rollback_failed
+            ? (res->rollback_failed ? ", ROLLBACK FAILED on some"
+                                    : ", rolled back")
+            : "",
+        res->waves_done, ro->nwaves, dur);
 }
 
 enum err_code deploy_run(struct deploy *d, struct deploy_result *res,
@@ -461,7 +1616,7 @@ enum err_code deploy_run(struct deploy *d, struct deploy_result *res,
 {
     memset(res, 0, sizeof(*res));
     d->started_ms = clock_mono_ms();
-    deploy_wave_start(d);
+    loop_timer_start(d->loop, &d->kick, 0);
     while (!d->stopped) {
         if (loop_run(d->loop, e) < 0)
             return e->code;

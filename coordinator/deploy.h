@@ -1,9 +1,13 @@
-/* coordinator/deploy.h: roll a resolved plan (a rollout) across its hosts
- * wave by wave: in each wave every host runs its steps through its
- * transport (at most `forks` hosts at a time), then passes its health gate;
- * the next wave starts only when every host of this one is healthy. A
- * failed step, gate or connection fails the host, and a failed host stops
- * the deploy before the next wave. All of it runs on one loop. */
+/* coordinator/deploy.h: roll a resolved plan (a rollout) across its hosts.
+ * Phases in order: prechecks (local, once, each host; a failure refuses
+ * the deploy before any change), `before` steps (once per deploy), the
+ * waves (each host runs its steps through its transport, at most `forks`
+ * hosts at a time, then passes its health gate; after each wave the
+ * failure budgets decide whether to go on, and the singleton check counts
+ * role holders), then smoke checks on the whole fleet. A budget exceeded
+ * (or a failed smoke check) rolls back every changed host, in reverse
+ * wave order, each followed by its health gate. Every decision is said in
+ * words, as text lines or JSON events. All of it runs on one loop. */
 #ifndef DROVER_DEPLOY_H
 #define DROVER_DEPLOY_H
 
@@ -20,33 +24,53 @@ struct rollout;
 struct transport;
 
 struct deploy_options {
-    int forks;         /* hosts connecting or running steps at once */
-    bool verbose;      /* stream every output line, prefixed */
-    size_t output_cap; /* bytes of output kept per host */
-    FILE *out;         /* progress and summary (stdout) */
+    int forks;               /* hosts connecting or running steps at once */
+    bool verbose;            /* stream every output line, prefixed */
+    size_t output_cap;       /* bytes of output kept per host */
+    FILE *out;               /* progress and summary (stdout) */
+    bool json;               /* one JSON event per line instead of text */
+    bool canary_only;        /* stop (paused) after the first wave */
+    size_t start_wave;       /* resume: waves before it are done */
+    struct transport *local; /* for `on: local` steps; NULL: they fail */
 };
 
 /* Per-host outcome. */
 enum deploy_host_state {
-    DH_PENDING,     /* its wave has not started */
-    DH_CONNECTING,  /* opening its connection */
-    DH_RUNNING,     /* running its steps */
-    DH_GATING,      /* steps done, waiting for its health gate */
-    DH_HEALTHY,     /* deployed and healthy */
-    DH_FAILED,      /* a step or its gate failed */
-    DH_UNREACHABLE, /* could not be reached */
-    DH_SKIPPED      /* never started: the deploy stopped before its wave */
+    DH_PENDING,         /* its wave has not started */
+    DH_CONNECTING,      /* opening its connection */
+    DH_RUNNING,         /* running commands */
+    DH_GATING,          /* commands done, waiting for its health gate */
+    DH_HEALTHY,         /* deployed and healthy */
+    DH_FAILED,          /* a step or its gate failed */
+    DH_UNREACHABLE,     /* could not be reached */
+    DH_SKIPPED,         /* never started: the deploy stopped first */
+    DH_ROLLED_BACK,     /* rolled back and healthy on the old version */
+    DH_ROLLBACK_FAILED, /* its rollback failed: needs a human */
+    DH_STATE_COUNT
 };
 
 /* The verdict of a whole deploy. */
+enum deploy_verdict {
+    DV_SUCCESS,         /* every host deployed and healthy */
+    DV_FAILED,          /* hosts failed; nothing rolled back */
+    DV_ROLLED_BACK,     /* a budget was exceeded and rollback succeeded */
+    DV_ROLLBACK_FAILED, /* rollback failed on some hosts */
+    DV_PAUSED,          /* stopped on purpose (canary, Ctrl-C, pause) */
+    DV_REFUSED          /* a precheck failed: nothing was changed */
+};
+
 struct deploy_result {
-    bool ok;            /* every host deployed and healthy */
-    size_t healthy;     /* hosts deployed and healthy */
-    size_t failed;      /* hosts that failed a step or gate */
-    size_t unreachable; /* hosts that could not be reached */
-    size_t skipped;     /* hosts never started */
-    size_t waves_done;  /* waves that completed */
-    int64_t elapsed_ms; /* wall time */
+    enum deploy_verdict verdict; /* what happened */
+    bool ok;                     /* verdict == DV_SUCCESS */
+    size_t healthy;              /* hosts deployed and healthy */
+    size_t failed;               /* hosts that failed a step or gate */
+    size_t unreachable;          /* hosts that could not be reached */
+    size_t skipped;              /* hosts never started */
+    size_t rolled_back;          /* hosts rolled back */
+    size_t rollback_failed;      /* hosts whose rollback failed */
+    size_t waves_done;           /* waves that completed */
+    int64_t elapsed_ms;          /* wall time */
+    char decision[512];          /* the deciding event, in words */
 };
 
 struct deploy;
@@ -65,10 +89,15 @@ void deploy_free(struct deploy *d);
 enum err_code deploy_run(struct deploy *d, struct deploy_result *res,
                          struct err *e);
 
+/* Ctrl-C: the first call stops launching work and pauses after the
+ * commands in flight; the second cancels the running commands too. */
+void deploy_interrupt(struct deploy *d);
+
 /* State of host i of the rollout (tests). */
 enum deploy_host_state deploy_host_state(const struct deploy *d, size_t i);
 
-/* Name of a state ("healthy", "failed", ...). */
+/* Names ("healthy", "rolled-back", ...). */
 const char *deploy_state_name(enum deploy_host_state s);
+const char *deploy_verdict_name(enum deploy_verdict v);
 
 #endif

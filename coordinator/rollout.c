@@ -140,6 +140,151 @@ static void rollout_problem(struct buf *diags, struct err *e,
             what, host, msg);
 }
 
+/* Render steps[0..n) for the host into out[0..n) (env values too). */
+static bool rollout_render_cmds(struct rollout_scope *s,
+                                const struct plan_step *steps, size_t n,
+                                struct rollout_cmd *out, const char *phase,
+                                struct buf *diags, struct err *e)
+{
+    const struct plan *p = s->ro->plan;
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        const struct plan_step *st = &steps[i];
+        struct rollout_cmd *c = &out[i];
+        c->step = st;
+        struct err te = {0};
+        const char *why;
+        char what[200];
+        snprintf(what, sizeof(what), "%s '%.100s'", phase, st->name);
+        if (rollout_render(s, st->run, &c->command, &te, &why) != ERR_OK) {
+            rollout_problem(diags, e, p, st->pos.line, st->pos.col, what,
+                            s->h->name, why);
+            ok = false;
+            continue;
+        }
+        if (st->env == NULL)
+            continue;
+        c->env = json_object();
+        const char *key;
+        json_t *val;
+        json_object_foreach(st->env, key, val)
+        {
+            char *rendered = NULL;
+            if (!json_is_string(val)) {
+                char *plain = template_value_str(val);
+                json_object_set_new(c->env, key, json_string(plain));
+                free(plain);
+                continue;
+            }
+            struct err ve = {0};
+            if (rollout_render(s, json_string_value(val), &rendered, &ve,
+                               &why) != ERR_OK) {
+                rollout_problem(diags, e, p, st->pos.line, st->pos.col, what,
+                                s->h->name, why);
+                ok = false;
+                continue;
+            }
+            json_object_set_new(c->env, key, json_string(rendered));
+            free(rendered);
+        }
+    }
+    return ok;
+}
+
+/* Render checks[0..n) for the host into out[0..n). */
+static bool rollout_render_checks(struct rollout_scope *s,
+                                  const struct plan_check *checks, size_t n,
+                                  struct rollout_check *out, const char *phase,
+                                  struct buf *diags, struct err *e)
+{
+    const struct plan *p = s->ro->plan;
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        const struct plan_check *pc = &checks[i];
+        struct rollout_check *c = &out[i];
+        c->check = pc;
+        struct err te = {0};
+        const char *why = NULL;
+        bool good = true;
+        if (pc->http != NULL)
+            good &= rollout_render(s, pc->http, &c->url, &te, &why) == ERR_OK;
+        if (good && pc->command != NULL)
+            good &= rollout_render(s, pc->command, &c->command, &te, &why) ==
+                    ERR_OK;
+        if (good && pc->expect_version != NULL)
+            good &= rollout_render(s, pc->expect_version, &c->version, &te,
+                                   &why) == ERR_OK;
+        if (good && pc->headers != NULL) {
+            c->headers =
+                xcalloc(json_object_size(pc->headers) + 1, sizeof(char *));
+            const char *key;
+            json_t *val;
+            json_object_foreach(pc->headers, key, val)
+            {
+                char *v = NULL;
+                char *raw = template_value_str(val);
+                if (rollout_render(s, raw, &v, &te, &why) != ERR_OK) {
+                    free(raw);
+                    good = false;
+                    break;
+                }
+                free(raw);
+                c->headers[c->nheaders++] = xasprintf("%s: %s", key, v);
+                free(v);
+            }
+        }
+        if (!good) {
+            rollout_problem(diags, e, p, pc->pos.line, pc->pos.col, phase,
+                            s->h->name, why);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+static void rollout_cmds_free(struct rollout_cmd *c, size_t n)
+{
+    for (size_t i = 0; c != NULL && i < n; i++) {
+        free(c[i].command);
+        json_decref(c[i].env);
+    }
+    free(c);
+}
+
+static void rollout_cmds_free_one(struct rollout_cmd *c)
+{
+    free(c->command);
+    json_decref(c->env);
+}
+
+static void rollout_checks_free(struct rollout_check *c, size_t n)
+{
+    for (size_t i = 0; c != NULL && i < n; i++) {
+        free(c[i].url);
+        free(c[i].command);
+        free(c[i].version);
+        for (size_t k = 0; k < c[i].nheaders; k++)
+            free(c[i].headers[k]);
+        free(c[i].headers);
+    }
+    free(c);
+}
+
+static void rollout_scope_init(struct rollout_scope *s, struct rollout *ro,
+                               const struct rollout_host *h)
+{
+    memset(s, 0, sizeof(*s));
+    s->ro = ro;
+    s->h = h;
+    s->builtins = json_object();
+    s->rendered = json_object();
+    json_object_set_new(s->builtins, "inventory_hostname",
+                        json_string(h->name));
+    json_object_set_new(s->builtins, "address", json_string(h->address));
+    json_object_set_new(s->builtins, "wave",
+                        json_integer((json_int_t)h->wave + 1));
+}
+
 static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
                               const struct inv_host *ih, size_t wave,
                               struct buf *diags, struct err *e)
@@ -200,8 +345,69 @@ static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
             ok = false;
         }
     }
+    /* every phase, rendered the same way */
+    h->steps = xcalloc(p->nsteps + 1, sizeof(*h->steps));
+    ok &=
+        rollout_render_cmds(&s, p->steps, p->nsteps, h->steps, "step", NULL, e);
+    for (size_t i = 0; i < p->nsteps; i++) {
+        free(h->steps[i].command);
+        h->steps[i].command = h->cmds[i] ? xstrdup(h->cmds[i]) : NULL;
+    }
+    h->rollback = xcalloc(p->nrollback_steps + 1, sizeof(*h->rollback));
+    ok &= rollout_render_cmds(&s, p->rollback_steps, p->nrollback_steps,
+                              h->rollback, "rollback step", diags, e);
+    h->prechecks = xcalloc(p->nprechecks + 1, sizeof(*h->prechecks));
+    ok &= rollout_render_cmds(&s, p->prechecks, p->nprechecks, h->prechecks,
+                              "precheck", diags, e);
+    for (size_t i = 0; i < p->nprechecks; i++)
+        h->prechecks[i].skip |= p->prechecks[i].on != PLAN_ON_EACH;
+    h->health = xcalloc(p->nchecks + 1, sizeof(*h->health));
+    ok &= rollout_render_checks(&s, p->checks, p->nchecks, h->health,
+                                "health check", NULL, e);
+    h->smoke = xcalloc(p->nsmoke + 1, sizeof(*h->smoke));
+    ok &= rollout_render_checks(&s, p->smoke, p->nsmoke, h->smoke,
+                                "smoke check", diags, e);
+    if (p->singleton_check != NULL) {
+        h->singleton_check = xcalloc(1, sizeof(*h->singleton_check));
+        ok &=
+            rollout_render_checks(&s, p->singleton_check, 1, h->singleton_check,
+                                  "singleton check", diags, e);
+    }
     json_decref(s.builtins);
     json_decref(s.rendered);
+    return ok;
+}
+
+/* Once/local steps: rendered for the host that runs them (the first host
+ * of the first wave; -1 = the coordinator). */
+static bool rollout_once_list(struct rollout *ro, const struct plan_step *st,
+                              size_t n, bool prechecks,
+                              struct rollout_once **out, size_t *nout,
+                              struct buf *diags, struct err *e)
+{
+    bool ok = true;
+    *out = xcalloc(n + 1, sizeof(**out));
+    *nout = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (prechecks && st[i].on == PLAN_ON_EACH)
+            continue;
+        struct rollout_once *o = &(*out)[(*nout)++];
+        o->host = st[i].on == PLAN_ON_LOCAL ? -1 : 0;
+        char localhost[] = "localhost";
+        struct rollout_host local = {.name = "local", .address = localhost};
+        const struct rollout_host *h = o->host < 0 ? &local : &ro->hosts[0];
+        struct rollout_scope s;
+        rollout_scope_init(&s, ro, h);
+        if (o->host < 0) {
+            /* the coordinator has no inventory variables */
+            local.ih = ro->hosts[0].ih;
+        }
+        ok &= rollout_render_cmds(&s, &st[i], 1, &o->cmd,
+                                  prechecks ? "precheck" : "before step", diags,
+                                  e);
+        json_decref(s.builtins);
+        json_decref(s.rendered);
+    }
     return ok;
 }
 
@@ -239,6 +445,13 @@ enum err_code rollout_new(const struct plan *p, const struct inventory *inv,
         for (size_t k = 0; k < ro->wave_sizes[w]; k++, i++)
             ok &= rollout_host_init(ro, &ro->hosts[i], sel[i], w, diags, e);
     free(sel);
+    ok &=
+        rollout_once_list(ro, p->prechecks, p->nprechecks, true,
+                          &ro->prechecks_once, &ro->nprechecks_once, diags, e);
+    ok &= rollout_once_list(ro, p->before, p->nbefore, false, &ro->before,
+                            &ro->nbefore, diags, e);
+    if (p->singleton_env != NULL && ro->nhosts > 0)
+        ro->hosts[ro->nhosts - 1].singleton = true;
     if (!ok) {
         rollout_free(ro);
         return ERR_INVALID;
@@ -261,7 +474,19 @@ void rollout_free(struct rollout *ro)
             free(h->urls[k]);
         free(h->cmds);
         free(h->urls);
+        rollout_cmds_free(h->steps, ro->plan->nsteps);
+        rollout_cmds_free(h->rollback, ro->plan->nrollback_steps);
+        rollout_cmds_free(h->prechecks, ro->plan->nprechecks);
+        rollout_checks_free(h->health, ro->plan->nchecks);
+        rollout_checks_free(h->smoke, ro->plan->nsmoke);
+        rollout_checks_free(h->singleton_check, h->singleton_check ? 1 : 0);
     }
+    for (size_t i = 0; i < ro->nprechecks_once; i++)
+        rollout_cmds_free_one(&ro->prechecks_once[i].cmd);
+    for (size_t i = 0; i < ro->nbefore; i++)
+        rollout_cmds_free_one(&ro->before[i].cmd);
+    free(ro->prechecks_once);
+    free(ro->before);
     free(ro->hosts);
     free(ro->wave_sizes);
     json_decref(ro->extra);

@@ -30,6 +30,7 @@ struct fixture {
     struct rollout_host hosts[MAXH];
     size_t sizes[MAXH];
     char *cmds[MAXH][1];
+    struct rollout_cmd steps[MAXH][1];
     char names[MAXH][8];
 };
 
@@ -80,6 +81,9 @@ static void build(struct fixture *f, size_t n, const size_t *waves,
             h->wave = w;
             f->cmds[i][0] = expand(cmd_fmt, f->dir, h->name);
             h->cmds = f->cmds[i];
+            f->steps[i][0].step = &f->plan->steps[0];
+            f->steps[i][0].command = f->cmds[i][0];
+            h->steps = f->steps[i];
         }
 }
 
