@@ -1,8 +1,8 @@
 /* coordinator/fence.h: fencing over SSH. An agent refuses messages from a
  * lower epoch by itself; a plain SSH host cannot, so before the first step
  * of each deploy on a host the engine runs fence_command there: a
- * compare-and-set of the host's epoch file (/var/lib/drover/epoch, the
- * same number an agent keeps) under flock(1). A host that has already seen
+ * compare-and-set of the host's epoch file (/var/lib/drover/epoch) under
+ * flock(1). A host that has already seen
  * a higher epoch refuses: a newer coordinator took over, and this one must
  * stop acting. fence_verdict reads the answer. */
 #ifndef DROVER_FENCE_H
