@@ -54,7 +54,9 @@ enum err_code inv_load_buffer(struct inventory *inv, const char *name,
                               const char *data, size_t len,
                               enum inv_format format, struct err *e);
 
-/* Hosts in inventory order (the order Ansible's `all` lists them). */
+/* Hosts in inventory order: the order they were first declared in
+ * (Ansible's inventory.hosts; the pattern "all" orders them by group, see
+ * inv_select). */
 size_t inv_host_count(const struct inventory *inv);
 const struct inv_host *inv_host_at(const struct inventory *inv, size_t i);
 const struct inv_host *inv_host_find(const struct inventory *inv,
