@@ -31,6 +31,11 @@ struct fixture {
     size_t sizes[MAXH];
     char *cmds[MAXH][1];
     struct rollout_cmd steps[MAXH][1];
+    char *rbcmds[MAXH];
+    struct rollout_cmd rollback[MAXH][1];
+    struct plan_step rbstep;     /* the plan's rollback step */
+    struct plan_step prestep;    /* a local precheck */
+    struct rollout_once preonce; /* ... rendered */
     char names[MAXH][8];
 };
 
@@ -53,6 +58,23 @@ static char *expand(const char *cmd, const char *dir, const char *host)
     return buf_detach(&b);
 }
 
+/* Give every host a rollback step (cmd with {dir}/{host}). */
+static void with_rollback(struct fixture *f, const char *cmd_fmt)
+{
+    memset(&f->rbstep, 0, sizeof(f->rbstep));
+    f->rbstep.name = (char *)"undo";
+    f->rbstep.run = (char *)"x";
+    f->plan->rollback_steps = &f->rbstep;
+    f->plan->nrollback_steps = 1;
+    f->plan->rollback_auto = true;
+    for (size_t i = 0; i < f->ro.nhosts; i++) {
+        f->rbcmds[i] = expand(cmd_fmt, f->dir, f->hosts[i].name);
+        f->rollback[i][0].step = &f->rbstep;
+        f->rollback[i][0].command = f->rbcmds[i];
+        f->hosts[i].rollback = f->rollback[i];
+    }
+}
+
 /* A rollout of n hosts in the given waves, each host running cmd with
  * %s replaced by its name (borrowed into the fixture). */
 static void build(struct fixture *f, size_t n, const size_t *waves,
@@ -60,9 +82,9 @@ static void build(struct fixture *f, size_t n, const size_t *waves,
 {
     struct err e = {0};
     const char *yaml = "name: t\nsteps:\n  - name: step\n    run: x\n";
-    assert_int_equal(plan_load_buffer("t.yml", yaml, strlen(yaml), &f->plan,
-                                      NULL, &e),
-                     ERR_OK);
+    assert_int_equal(
+        plan_load_buffer("t.yml", yaml, strlen(yaml), &f->plan, NULL, &e),
+        ERR_OK);
     memset(&f->ro, 0, sizeof(f->ro));
     f->ro.plan = f->plan;
     f->ro.hosts = f->hosts;
@@ -89,8 +111,18 @@ static void build(struct fixture *f, size_t n, const size_t *waves,
 
 static void release(struct fixture *f)
 {
-    for (size_t i = 0; i < f->ro.nhosts; i++)
+    for (size_t i = 0; i < f->ro.nhosts; i++) {
         free(f->cmds[i][0]);
+        free(f->rbcmds[i]);
+        f->rbcmds[i] = NULL;
+    }
+    /* the test's own plan fields are not the plan's to free */
+    f->plan->rollback_steps = NULL;
+    f->plan->nrollback_steps = 0;
+    f->plan->prechecks = NULL;
+    f->plan->nprechecks = 0;
+    free(f->preonce.cmd.command);
+    f->preonce.cmd.command = NULL;
     plan_free(f->plan);
 }
 
@@ -111,6 +143,42 @@ static int teardown(void **state)
     assert_int_equal(system(cmd), 0);
     free(f);
     return 0;
+}
+
+static struct deploy *the_deploy;
+
+static void interrupt_soon(struct loop *l, struct loop_timer *t, void *arg)
+{
+    (void)l;
+    (void)t;
+    (void)arg;
+    deploy_interrupt(the_deploy);
+}
+
+static struct deploy_result run_opts(struct fixture *f, int forks, FILE *out,
+                                     bool canary, int64_t interrupt_ms)
+{
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    struct transport *t = local_transport_new(l, &e);
+    struct health *h = health_new(l, &e);
+    assert_non_null(h);
+    struct deploy_options o = {
+        .forks = forks, .out = out, .canary_only = canary, .local = t};
+    struct deploy *d = deploy_new(l, &f->ro, t, h, &o);
+    struct loop_timer it;
+    loop_timer_init(&it, interrupt_soon, NULL);
+    the_deploy = d;
+    if (interrupt_ms > 0)
+        loop_timer_start(l, &it, interrupt_ms);
+    struct deploy_result res;
+    assert_int_equal(deploy_run(d, &res, &e), ERR_OK);
+    loop_timer_stop(l, &it);
+    deploy_free(d);
+    health_free(h);
+    transport_free(t);
+    loop_free(l);
+    return res;
 }
 
 static struct deploy_result run(struct fixture *f, int forks, FILE *out)
@@ -249,17 +317,168 @@ static void test_deploy_output_capped_and_shown(void **state)
     release(f);
 }
 
+static char *text_of(FILE *out)
+{
+    rewind(out);
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    char chunk[1024];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), out)) > 0)
+        buf_add(&b, chunk, n);
+    fclose(out);
+    return buf_detach(&b);
+}
+
+static void test_deploy_budget_exceeded_rolls_back_in_reverse(void **state)
+{
+    struct fixture *f = *state;
+    size_t waves[] = {1, 2, 3};
+    /* wave 3: h4 and h6 fail; max_fail 1 is exceeded */
+    build(f, 6, waves, 3,
+          "echo {host} >> {dir}/RAN; test {host} != h4 -a {host} != h6");
+    with_rollback(f, "echo {host} >> {dir}/RB");
+    f->plan->max_fail.count = 1;
+    FILE *out = tmpfile();
+    struct deploy_result res = run(f, 32, out);
+    char *text = text_of(out);
+    assert_int_equal(res.verdict, DV_ROLLED_BACK);
+    assert_int_equal(res.rolled_back, 6);
+    assert_non_null(strstr(text, "wave 3/3 stopped: 2 of 3 hosts failed, "
+                                 "max_fail is 1"));
+    free(text);
+    /* reverse wave order: wave 3 hosts, then wave 2, then h1 last */
+    char *rb = slurp(f->dir, "RB");
+    char *p1 = strstr(rb, "h1"), *p2 = strstr(rb, "h2"), *p3 = strstr(rb, "h3"),
+         *p5 = strstr(rb, "h5");
+    assert_non_null(p1);
+    assert_non_null(p5);
+    assert_true(p5 < p2 && p5 < p3);
+    assert_true(p2 < p1 && p3 < p1);
+    free(rb);
+    release(f);
+}
+
+static void test_deploy_max_fail_100_goes_on(void **state)
+{
+    struct fixture *f = *state;
+    size_t waves[] = {2, 2};
+    /* the whole first wave fails; 100% means never stop */
+    build(f, 4, waves, 2,
+          "echo {host} >> {dir}/RAN; test {host} != h1 -a {host} != h2");
+    f->plan->max_fail.percent = 100;
+    FILE *out = tmpfile();
+    struct deploy_result res = run(f, 32, out);
+    fclose(out);
+    assert_int_equal(res.verdict, DV_FAILED);
+    assert_int_equal(res.failed, 2);
+    assert_int_equal(res.healthy, 2);
+    assert_int_equal(res.waves_done, 2);
+    char *ran = slurp(f->dir, "RAN");
+    assert_non_null(strstr(ran, "h4"));
+    free(ran);
+    release(f);
+}
+
+static void test_deploy_last_wave_failure_fails(void **state)
+{
+    struct fixture *f = *state;
+    size_t waves[] = {1, 1};
+    build(f, 2, waves, 2, "test {host} != h2");
+    FILE *out = tmpfile();
+    struct deploy_result res = run(f, 32, out);
+    char *text = text_of(out);
+    assert_int_equal(res.verdict, DV_FAILED);
+    assert_false(res.ok);
+    assert_non_null(strstr(text, "wave 2/2 stopped"));
+    free(text);
+    release(f);
+}
+
+static void test_deploy_precheck_refuses(void **state)
+{
+    struct fixture *f = *state;
+    size_t waves[] = {2};
+    build(f, 2, waves, 1, "echo {host} >> {dir}/RAN");
+    memset(&f->prestep, 0, sizeof(f->prestep));
+    f->prestep.name = (char *)"backup fresh";
+    f->prestep.run = (char *)"x";
+    f->prestep.on = PLAN_ON_LOCAL;
+    f->preonce.host = -1;
+    f->preonce.cmd.step = &f->prestep;
+    f->preonce.cmd.command = strdup("exit 1");
+    f->ro.prechecks_once = &f->preonce;
+    f->ro.nprechecks_once = 1;
+    FILE *out = tmpfile();
+    struct deploy_result res = run(f, 32, out);
+    char *text = text_of(out);
+    assert_int_equal(res.verdict, DV_REFUSED);
+    assert_non_null(strstr(text, "refused: a precheck failed"));
+    free(text);
+    char *ran = slurp(f->dir, "RAN");
+    assert_string_equal(ran, "");
+    free(ran);
+    release(f);
+}
+
+static void test_deploy_canary_pauses(void **state)
+{
+    struct fixture *f = *state;
+    size_t waves[] = {1, 2};
+    build(f, 3, waves, 2, "echo {host} >> {dir}/RAN");
+    FILE *out = tmpfile();
+    struct deploy_result res = run_opts(f, 32, out, true, 0);
+    char *text = text_of(out);
+    assert_int_equal(res.verdict, DV_PAUSED);
+    assert_non_null(strstr(text, "canary verified"));
+    free(text);
+    char *ran = slurp(f->dir, "RAN");
+    assert_string_equal(ran, "h1\n");
+    free(ran);
+    release(f);
+}
+
+static void test_deploy_interrupt_pauses(void **state)
+{
+    struct fixture *f = *state;
+    size_t waves[] = {1, 1, 1};
+    build(f, 3, waves, 3, "sleep 0.3; echo {host} >> {dir}/RAN");
+    FILE *out = tmpfile();
+    struct deploy_result res = run_opts(f, 32, out, false, 100);
+    char *text = text_of(out);
+    assert_int_equal(res.verdict, DV_PAUSED);
+    assert_non_null(strstr(text, "interrupted (Ctrl-C) in wave 1"));
+    free(text);
+    /* the step in flight finished; nothing later started */
+    char *ran = slurp(f->dir, "RAN");
+    assert_string_equal(ran, "h1\n");
+    free(ran);
+    release(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_deploy_waves_in_order, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(
-            test_deploy_failed_host_stops_next_wave, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_failed_host_stops_next_wave,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_deploy_forks_bound, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_deploy_output_capped_and_shown,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_deploy_budget_exceeded_rolls_back_in_reverse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_max_fail_100_goes_on, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_last_wave_failure_fails,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_precheck_refuses, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_canary_pauses, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_interrupt_pauses, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
