@@ -1,7 +1,14 @@
-/* coordinator/wave.c: wave sizes from a strategy.waves spec. */
+/* coordinator/wave.c: host order (inventory, sorted, seeded shuffle) and
+ * wave sizes from strategy.canary and strategy.waves. */
 #include "wave.h"
 
 #include "err.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 size_t wave_size_of(const struct plan_wave *w, size_t nhosts)
 {
@@ -32,4 +39,108 @@ size_t *wave_sizes(size_t nhosts, const struct plan_wave *spec, size_t nspec,
         i++;
     }
     return sizes;
+}
+
+size_t wave_canary_size(const struct plan_wave *canary, size_t nhosts)
+{
+    if (canary->count == 0 && canary->percent == 0)
+        return 0;
+    return wave_size_of(canary, nhosts);
+}
+
+size_t *wave_sizes_canary(size_t nhosts, size_t ncanary,
+                          const struct plan_wave *spec, size_t nspec,
+                          size_t *nwaves)
+{
+    *nwaves = 0;
+    if (nhosts == 0)
+        return NULL;
+    if (ncanary > nhosts)
+        ncanary = nhosts;
+    size_t *sizes = xcalloc(nhosts, sizeof(size_t));
+    size_t left = nhosts, i = 0;
+    if (ncanary > 0) {
+        sizes[(*nwaves)++] = ncanary;
+        left -= ncanary;
+    }
+    while (left > 0) {
+        size_t n = nspec == 0
+                       ? left
+                       : wave_size_of(&spec[i < nspec ? i : nspec - 1], nhosts);
+        if (n > left)
+            n = left;
+        sizes[(*nwaves)++] = n;
+        left -= n;
+        i++;
+    }
+    return sizes;
+}
+
+/* The names qsort_r would need; qsort has no argument, so the
+ * comparison reads them from here (one sort at a time: no threads). */
+static const char *const *wave_sort_names;
+
+static int wave_cmp_up(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int c = strcmp(wave_sort_names[x], wave_sort_names[y]);
+    /* equal names keep their inventory order */
+    return c != 0 ? c : (x < y ? -1 : x > y);
+}
+
+static int wave_cmp_down(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int c = strcmp(wave_sort_names[y], wave_sort_names[x]);
+    return c != 0 ? c : (x < y ? -1 : x > y);
+}
+
+static uint64_t wave_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void wave_order(size_t *idx, const char *const *names, size_t n,
+                enum plan_order order, uint64_t seed)
+{
+    switch (order) {
+    case PLAN_ORDER_INVENTORY:
+        return;
+    case PLAN_ORDER_SORTED:
+    case PLAN_ORDER_REVERSE_SORTED:
+        wave_sort_names = names;
+        qsort(idx, n, sizeof(*idx),
+              order == PLAN_ORDER_SORTED ? wave_cmp_up : wave_cmp_down);
+        wave_sort_names = NULL;
+        return;
+    case PLAN_ORDER_SHUFFLE: {
+        uint64_t st = seed;
+        for (size_t i = n; i > 1; i--) {
+            /* rejection keeps every j in [0, i) equally likely */
+            uint64_t limit = UINT64_MAX - UINT64_MAX % i, r;
+            do
+                r = wave_splitmix64(&st);
+            while (r >= limit);
+            size_t j = (size_t)(r % i);
+            size_t t = idx[i - 1];
+            idx[i - 1] = idx[j];
+            idx[j] = t;
+        }
+        return;
+    }
+    }
+}
+
+uint64_t wave_seed_random(void)
+{
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof(s), GRND_NONBLOCK) == (ssize_t)sizeof(s))
+        return s;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000007ULL ^ (uint64_t)ts.tv_nsec ^
+           ((uint64_t)getpid() << 32);
 }

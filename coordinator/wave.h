@@ -8,6 +8,7 @@
 #include "plan.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Sizes of the waves for nhosts hosts and the spec (nspec 0: one wave of
  * every host). Returns a new array of *nwaves sizes that sum to nhosts
@@ -17,5 +18,29 @@ size_t *wave_sizes(size_t nhosts, const struct plan_wave *spec, size_t nspec,
 
 /* The size one spec element gives for nhosts hosts (>= 1). */
 size_t wave_size_of(const struct plan_wave *w, size_t nhosts);
+
+/* Hosts in the canary wave for nhosts targeted hosts: a count, or a
+ * percentage of nhosts (floor, at least 1); 0 when canary is {0, 0}. Not
+ * capped: a canary larger than the fleet is the caller's error to report. */
+size_t wave_canary_size(const struct plan_wave *canary, size_t nhosts);
+
+/* Sizes with a canary wave of ncanary hosts first (0: none), then the
+ * spec over the remaining hosts. Percentages stay percentages of nhosts,
+ * every host targeted, as Ansible's serial counts them. ncanary is capped
+ * at nhosts. Caller frees; NULL with *nwaves 0 when nhosts is 0. */
+size_t *wave_sizes_canary(size_t nhosts, size_t ncanary,
+                          const struct plan_wave *spec, size_t nspec,
+                          size_t *nwaves);
+
+/* Reorder idx[0..n) (indices into names, given in inventory order):
+ * INVENTORY keeps it, SORTED and REVERSE_SORTED compare names bytewise
+ * (Python's sort on str), SHUFFLE is a Fisher-Yates shuffle driven by
+ * splitmix64 from seed: the same seed and inventory give the same order. */
+void wave_order(size_t *idx, const char *const *names, size_t n,
+                enum plan_order order, uint64_t seed);
+
+/* A fresh seed for order: shuffle when the plan gives none (getrandom,
+ * else time and pid). */
+uint64_t wave_seed_random(void);
 
 #endif
