@@ -84,3 +84,12 @@ fleet_restart 4
 run "$FLEET_KNOWN_HOSTS" h4 || { cat "$out"; fail "ed25519-only known host with an ECDSA key too"; }
 grep -q '^h4: hello' "$out" || fail "h4 output: $(cat "$out")"
 ok "host key preference follows known_hosts"
+
+# 6. An ECDSA client key (libssh2 parses it; ed25519 keys we sign with
+# ourselves) authenticates too.
+ssh-keygen -q -t ecdsa -N '' -f "$FLEET_DIR/id_ecdsa"
+cat "$FLEET_DIR/id_ecdsa.pub" >>"$FLEET_DIR/authorized_keys"
+"$DROVER" run -i "$inv" --key "$FLEET_DIR/id_ecdsa" --known-hosts "$FLEET_KNOWN_HOSTS" \
+    h1 -- 'echo ecdsa' >"$out" 2>&1 || { cat "$out"; fail "ECDSA client key"; }
+grep -qx 'h1: ecdsa' "$out" || fail "ECDSA output: $(cat "$out")"
+ok "ECDSA client key accepted"
