@@ -929,11 +929,15 @@ static void plan_read_strategy(struct plan_reader *r, struct plan *p,
     if ((v = plan_get(r, n, "waves")) != NULL)
         plan_read_waves(r, p, v);
     yaml_node_t *canary = plan_get(r, n, "canary");
-    if (canary != NULL)
+    if (canary != NULL) {
         plan_want_count(r, canary, "strategy.canary", 0, 1, &p->canary);
+        p->canary_pos = plan_pos_of(canary);
+    }
     yaml_node_t *ch = plan_get(r, n, "canary_hosts");
-    if (ch != NULL)
+    if (ch != NULL) {
         p->canary_hosts = plan_want_string(r, ch, "strategy.canary_hosts");
+        p->canary_hosts_pos = plan_pos_of(ch);
+    }
     if (ch != NULL && canary != NULL && p->canary.count == 0 &&
         p->canary.percent == 0)
         plan_problem(r, ch, "strategy.canary_hosts is set but canary is 0");

@@ -116,15 +116,17 @@ struct plan {
     size_t nrequire_env;
     char **windows; /* "Mon-Fri 09:00-16:00 Europe/Berlin" */
     size_t nwindows;
-    struct plan_wave canary;   /* strategy.canary: count 0 = no canary */
-    char *canary_hosts;        /* strategy.canary_hosts pattern, or NULL */
-    bool pause_after_canary;   /* strategy.pause_after_canary */
-    enum plan_order order;     /* strategy.order */
-    uint64_t seed;             /* strategy.seed for shuffle */
-    bool seed_set;             /* seed given (else chosen and recorded) */
-    struct plan_wave max_fail; /* per wave; {0,0} = none may fail */
-    struct plan_wave max_fail_total;   /* whole deploy */
-    bool max_fail_total_set;           /* max_fail_total given */
+    struct plan_wave canary;    /* strategy.canary: count 0 = no canary */
+    char *canary_hosts;         /* strategy.canary_hosts pattern, or NULL */
+    struct plan_pos canary_pos; /* where strategy.canary is (0:0 none) */
+    struct plan_pos canary_hosts_pos; /* where canary_hosts is */
+    bool pause_after_canary;          /* strategy.pause_after_canary */
+    enum plan_order order;            /* strategy.order */
+    uint64_t seed;                    /* strategy.seed for shuffle */
+    bool seed_set;                   /* seed given (else chosen and recorded) */
+    struct plan_wave max_fail;       /* per wave; {0,0} = none may fail */
+    struct plan_wave max_fail_total; /* whole deploy */
+    bool max_fail_total_set;         /* max_fail_total given */
     enum plan_unreachable unreachable; /* strategy.unreachable */
     int64_t pause_ms;            /* strategy.pause between waves; 0 none */
     bool pause_manual;           /* strategy.pause: manual */

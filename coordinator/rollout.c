@@ -1,5 +1,8 @@
-/* coordinator/rollout.c: resolve a plan for the selected hosts: waves,
- * variables, rendered commands and URLs. */
+/* coordinator/rollout.c: resolve a plan for the selected hosts: host
+ * order, the canary wave and the waves after it, variables, and every
+ * phase's commands and checks rendered per host (`when` decides skips,
+ * `on_host` the host of a once step, the last host of the last wave the
+ * singleton holder). */
 #include "rollout.h"
 
 #include "buf.h"
@@ -9,6 +12,8 @@
 #include "wave.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +41,8 @@ static json_t *rollout_lookup_raw(struct rollout_scope *s, const char *name)
         return v;
     if ((v = json_object_get(s->ro->plan->vars, name)) != NULL)
         return v;
+    if (s->h->ih == NULL) /* the coordinator (on: local) */
+        return NULL;
     return inv_host_var(s->ro->inv, s->h->ih, name);
 }
 
@@ -156,6 +163,24 @@ static bool rollout_render_cmds(struct rollout_scope *s,
         const char *why;
         char what[200];
         snprintf(what, sizeof(what), "%s '%.100s'", phase, st->name);
+        if (st->when != NULL) {
+            bool yes = false;
+            err_clear(&s->inner);
+            if (template_cond(st->when, rollout_lookup, s, &yes, &te) !=
+                ERR_OK) {
+                why = te.code == ERR_NOTFOUND && s->inner.code != ERR_OK
+                          ? s->inner.msg
+                          : te.msg;
+                rollout_problem(diags, e, p, st->pos.line, st->pos.col, what,
+                                s->h->name, why);
+                ok = false;
+                continue;
+            }
+            if (!yes) {
+                c->skip = true; /* not rendered: Ansible tests when first */
+                continue;
+            }
+        }
         if (rollout_render(s, st->run, &c->command, &te, &why) != ERR_OK) {
             rollout_problem(diags, e, p, st->pos.line, st->pos.col, what,
                             s->h->name, why);
@@ -283,6 +308,12 @@ static void rollout_scope_init(struct rollout_scope *s, struct rollout *ro,
     json_object_set_new(s->builtins, "address", json_string(h->address));
     json_object_set_new(s->builtins, "wave",
                         json_integer((json_int_t)h->wave + 1));
+    if (ro->previous_version != NULL)
+        json_object_set_new(s->builtins, "previous_version",
+                            json_string(ro->previous_version));
+    if (ro->deploy_id != NULL)
+        json_object_set_new(s->builtins, "deploy_id",
+                            json_string(ro->deploy_id));
 }
 
 static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
@@ -315,55 +346,35 @@ static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
         free(port);
     }
 
-    struct rollout_scope s = {
-        .ro = ro, .h = h, .builtins = json_object(), .rendered = json_object()};
-    json_object_set_new(s.builtins, "inventory_hostname", json_string(h->name));
-    json_object_set_new(s.builtins, "address", json_string(h->address));
-    json_object_set_new(s.builtins, "wave", json_integer((json_int_t)wave + 1));
-
-    h->cmds = xcalloc(p->nsteps ? p->nsteps : 1, sizeof(char *));
-    for (size_t i = 0; i < p->nsteps; i++) {
-        struct err te = {0};
-        const char *why;
-        if (rollout_render(&s, p->steps[i].run, &h->cmds[i], &te, &why) !=
-            ERR_OK) {
-            char what[160];
-            snprintf(what, sizeof(what), "step '%.100s'", p->steps[i].name);
-            rollout_problem(diags, e, p, p->steps[i].pos.line,
-                            p->steps[i].pos.col, what, h->name, why);
-            ok = false;
-        }
-    }
-    h->urls = xcalloc(p->nchecks ? p->nchecks : 1, sizeof(char *));
-    for (size_t i = 0; i < p->nchecks; i++) {
-        struct err te = {0};
-        const char *why;
-        if (rollout_render(&s, p->checks[i].http, &h->urls[i], &te, &why) !=
-            ERR_OK) {
-            rollout_problem(diags, e, p, p->checks[i].pos.line,
-                            p->checks[i].pos.col, "health check", h->name, why);
-            ok = false;
-        }
-    }
-    /* every phase, rendered the same way */
+    struct rollout_scope s;
+    rollout_scope_init(&s, ro, h);
+    /* every phase, rendered the same way; cmds and urls share the strings
+     * of steps and health */
     h->steps = xcalloc(p->nsteps + 1, sizeof(*h->steps));
-    ok &=
-        rollout_render_cmds(&s, p->steps, p->nsteps, h->steps, "step", NULL, e);
-    for (size_t i = 0; i < p->nsteps; i++) {
-        free(h->steps[i].command);
-        h->steps[i].command = h->cmds[i] ? xstrdup(h->cmds[i]) : NULL;
-    }
+    ok &= rollout_render_cmds(&s, p->steps, p->nsteps, h->steps, "step", diags,
+                              e);
+    h->cmds = xcalloc(p->nsteps + 1, sizeof(char *));
+    for (size_t i = 0; i < p->nsteps; i++)
+        h->cmds[i] = h->steps[i].command;
     h->rollback = xcalloc(p->nrollback_steps + 1, sizeof(*h->rollback));
     ok &= rollout_render_cmds(&s, p->rollback_steps, p->nrollback_steps,
                               h->rollback, "rollback step", diags, e);
     h->prechecks = xcalloc(p->nprechecks + 1, sizeof(*h->prechecks));
-    ok &= rollout_render_cmds(&s, p->prechecks, p->nprechecks, h->prechecks,
-                              "precheck", diags, e);
-    for (size_t i = 0; i < p->nprechecks; i++)
-        h->prechecks[i].skip |= p->prechecks[i].on != PLAN_ON_EACH;
+    for (size_t i = 0; i < p->nprechecks; i++) {
+        if (p->prechecks[i].on == PLAN_ON_EACH) {
+            ok &= rollout_render_cmds(&s, &p->prechecks[i], 1, &h->prechecks[i],
+                                      "precheck", diags, e);
+        } else { /* once/local: in ro->prechecks_once */
+            h->prechecks[i].step = &p->prechecks[i];
+            h->prechecks[i].skip = true;
+        }
+    }
     h->health = xcalloc(p->nchecks + 1, sizeof(*h->health));
     ok &= rollout_render_checks(&s, p->checks, p->nchecks, h->health,
-                                "health check", NULL, e);
+                                "health check", diags, e);
+    h->urls = xcalloc(p->nchecks + 1, sizeof(char *));
+    for (size_t i = 0; i < p->nchecks; i++)
+        h->urls[i] = h->health[i].url;
     h->smoke = xcalloc(p->nsmoke + 1, sizeof(*h->smoke));
     ok &= rollout_render_checks(&s, p->smoke, p->nsmoke, h->smoke,
                                 "smoke check", diags, e);
@@ -378,8 +389,40 @@ static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
     return ok;
 }
 
-/* Once/local steps: rendered for the host that runs them (the first host
- * of the first wave; -1 = the coordinator). */
+/* The host an on: once step runs on: the first host in wave order that
+ * on_host matches, else the first host of the first wave. -1 with a
+ * problem reported when the pattern matches no targeted host. */
+static long rollout_once_host(struct rollout *ro, const struct plan_step *st,
+                              struct buf *diags, struct err *e)
+{
+    if (st->on_host == NULL)
+        return 0;
+    const struct inv_host **sel = NULL;
+    size_t nsel = 0;
+    struct err pe = {0};
+    if (inv_select(ro->inv, st->on_host, &sel, &nsel, &pe) != ERR_OK) {
+        rollout_problem(diags, e, ro->plan, st->pos.line, st->pos.col,
+                        "on_host", st->on_host, pe.msg);
+        return -1;
+    }
+    long found = -1;
+    for (size_t i = 0; i < ro->nhosts && found < 0; i++)
+        for (size_t k = 0; k < nsel; k++)
+            if (sel[k] == ro->hosts[i].ih) {
+                found = (long)i;
+                break;
+            }
+    free(sel);
+    if (found < 0)
+        rollout_problem(diags, e, ro->plan, st->pos.line, st->pos.col,
+                        "on_host", st->on_host,
+                        "the pattern matches none of the hosts this plan "
+                        "targets");
+    return found;
+}
+
+/* Once/local steps: rendered for the host that runs them (-1 = the
+ * coordinator, which has no inventory variables). */
 static bool rollout_once_list(struct rollout *ro, const struct plan_step *st,
                               size_t n, bool prechecks,
                               struct rollout_once **out, size_t *nout,
@@ -391,17 +434,22 @@ static bool rollout_once_list(struct rollout *ro, const struct plan_step *st,
     for (size_t i = 0; i < n; i++) {
         if (prechecks && st[i].on == PLAN_ON_EACH)
             continue;
+        long host = -1;
+        if (st[i].on != PLAN_ON_LOCAL) {
+            host = rollout_once_host(ro, &st[i], diags, e);
+            if (host < 0) {
+                ok = false;
+                continue;
+            }
+        }
         struct rollout_once *o = &(*out)[(*nout)++];
-        o->host = st[i].on == PLAN_ON_LOCAL ? -1 : 0;
+        o->host = host;
         char localhost[] = "localhost";
-        struct rollout_host local = {.name = "local", .address = localhost};
-        const struct rollout_host *h = o->host < 0 ? &local : &ro->hosts[0];
+        struct rollout_host local = {.name = "localhost", .address = localhost};
+        const struct rollout_host *h =
+            o->host < 0 ? &local : &ro->hosts[o->host];
         struct rollout_scope s;
         rollout_scope_init(&s, ro, h);
-        if (o->host < 0) {
-            /* the coordinator has no inventory variables */
-            local.ih = ro->hosts[0].ih;
-        }
         ok &= rollout_render_cmds(&s, &st[i], 1, &o->cmd,
                                   prechecks ? "precheck" : "before step", diags,
                                   e);
@@ -411,9 +459,130 @@ static bool rollout_once_list(struct rollout *ro, const struct plan_step *st,
     return ok;
 }
 
+static void rollout_plan_problem(struct buf *diags, struct err *e,
+                                 const struct plan *p, struct plan_pos pos,
+                                 const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void rollout_plan_problem(struct buf *diags, struct err *e,
+                                 const struct plan *p, struct plan_pos pos,
+                                 const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (diags != NULL)
+        buf_printf(diags, "%s:%d:%d: %s\n", p->file, pos.line, pos.col, msg);
+    err_set(e, ERR_INVALID, "%s:%d:%d: %s", p->file, pos.line, pos.col, msg);
+}
+
+/* Order the selected hosts, pick the canary and cut the waves: fills
+ * ro->wave_sizes, ro->has_canary, ro->seed and returns the hosts in
+ * wave order (caller frees), NULL after reporting a contradiction. */
+static const struct inv_host **rollout_arrange(struct rollout *ro,
+                                               const struct inv_host **sel,
+                                               size_t nsel, struct buf *diags,
+                                               struct err *e)
+{
+    const struct plan *p = ro->plan;
+    size_t *idx = xcalloc(nsel, sizeof(size_t));
+    const char **names = xcalloc(nsel, sizeof(char *));
+    for (size_t i = 0; i < nsel; i++) {
+        idx[i] = i;
+        names[i] = inv_host_name(sel[i]);
+    }
+    if (p->order == PLAN_ORDER_SHUFFLE)
+        ro->seed = p->seed_set ? p->seed : wave_seed_random();
+    wave_order(idx, names, nsel, p->order, ro->seed);
+    free(names);
+
+    /* canary: the first ncanary hosts in that order, or of those that
+     * canary_hosts matches, moved to the front */
+    bool ok = true;
+    bool *is_canary = xcalloc(nsel, sizeof(bool));
+    size_t ncanary = wave_canary_size(&p->canary, nsel);
+    if (ncanary > nsel) {
+        rollout_plan_problem(diags, e, p, p->canary_pos,
+                             "strategy.canary is %zu hosts but hosts '%s' "
+                             "selects only %zu",
+                             ncanary, p->hosts, nsel);
+        ok = false;
+    }
+    if (ok && p->canary_hosts != NULL) {
+        const struct inv_host **cs = NULL;
+        size_t ncs = 0;
+        struct err pe = {0};
+        if (inv_select(ro->inv, p->canary_hosts, &cs, &ncs, &pe) != ERR_OK) {
+            rollout_plan_problem(diags, e, p, p->canary_hosts_pos,
+                                 "strategy.canary_hosts: %s", pe.msg);
+            ok = false;
+        }
+        size_t matched = 0;
+        bool want_all = p->canary.count == 0 && p->canary.percent == 0;
+        for (size_t k = 0; ok && k < nsel; k++) {
+            const struct inv_host *h = sel[idx[k]];
+            for (size_t j = 0; j < ncs; j++)
+                if (cs[j] == h && (want_all || matched < ncanary)) {
+                    is_canary[idx[k]] = true;
+                    matched++;
+                    break;
+                }
+        }
+        free(cs);
+        if (ok && matched == 0) {
+            rollout_plan_problem(diags, e, p, p->canary_hosts_pos,
+                                 "strategy.canary_hosts '%s' matches none of "
+                                 "the hosts this plan targets",
+                                 p->canary_hosts);
+            ok = false;
+        } else if (ok && !want_all && matched < ncanary) {
+            rollout_plan_problem(diags, e, p, p->canary_pos,
+                                 "strategy.canary is %zu hosts but "
+                                 "canary_hosts '%s' matches only %zu",
+                                 ncanary, p->canary_hosts, matched);
+            ok = false;
+        }
+        ncanary = matched;
+    } else if (ok) {
+        for (size_t k = 0; k < ncanary; k++)
+            is_canary[idx[k]] = true;
+    }
+    if (!ok) {
+        free(idx);
+        free(is_canary);
+        return NULL;
+    }
+    const struct inv_host **order = xcalloc(nsel, sizeof(*order));
+    size_t n = 0;
+    for (size_t k = 0; k < nsel; k++)
+        if (is_canary[idx[k]])
+            order[n++] = sel[idx[k]];
+    for (size_t k = 0; k < nsel; k++)
+        if (!is_canary[idx[k]])
+            order[n++] = sel[idx[k]];
+    free(idx);
+    free(is_canary);
+    ro->has_canary = ncanary > 0;
+    ro->wave_sizes =
+        wave_sizes_canary(nsel, ncanary, p->waves, p->nwaves, &ro->nwaves);
+    return order;
+}
+
 enum err_code rollout_new(const struct plan *p, const struct inventory *inv,
                           json_t *extra, struct rollout **out,
                           struct buf *diags, struct err *e)
+{
+    struct rollout_input in = {.extra = extra};
+    return rollout_new_input(p, inv, &in, out, diags, e);
+}
+
+enum err_code rollout_new_input(const struct plan *p,
+                                const struct inventory *inv,
+                                const struct rollout_input *in,
+                                struct rollout **out, struct buf *diags,
+                                struct err *e)
 {
     *out = NULL;
     const struct inv_host **sel = NULL;
@@ -435,23 +604,36 @@ enum err_code rollout_new(const struct plan *p, const struct inventory *inv,
     struct rollout *ro = xcalloc(1, sizeof(*ro));
     ro->plan = p;
     ro->inv = inv;
-    ro->extra = extra ? json_incref(extra) : json_object();
-    ro->wave_sizes = wave_sizes(nsel, p->waves, p->nwaves, &ro->nwaves);
+    ro->extra = in->extra ? json_incref(in->extra) : json_object();
+    ro->previous_version =
+        in->previous_version ? xstrdup(in->previous_version) : NULL;
+    ro->deploy_id = in->deploy_id ? xstrdup(in->deploy_id) : NULL;
+    ro->singleton_host = -1;
+    const struct inv_host **order = rollout_arrange(ro, sel, nsel, diags, e);
+    free(sel);
+    if (order == NULL) {
+        rollout_free(ro);
+        return ERR_INVALID;
+    }
     ro->hosts = xcalloc(nsel, sizeof(*ro->hosts));
     ro->nhosts = nsel;
     bool ok = true;
     size_t i = 0;
     for (size_t w = 0; w < ro->nwaves; w++)
         for (size_t k = 0; k < ro->wave_sizes[w]; k++, i++)
-            ok &= rollout_host_init(ro, &ro->hosts[i], sel[i], w, diags, e);
-    free(sel);
+            ok &= rollout_host_init(ro, &ro->hosts[i], order[i], w, diags, e);
+    free(order);
     ok &=
         rollout_once_list(ro, p->prechecks, p->nprechecks, true,
                           &ro->prechecks_once, &ro->nprechecks_once, diags, e);
     ok &= rollout_once_list(ro, p->before, p->nbefore, false, &ro->before,
                             &ro->nbefore, diags, e);
-    if (p->singleton_env != NULL && ro->nhosts > 0)
+    /* The role starts on the last host of the last wave: every other wave
+     * rolls while it stays put, and its own restart comes last. */
+    if (p->singleton_role != NULL) {
+        ro->singleton_host = (long)ro->nhosts - 1;
         ro->hosts[ro->nhosts - 1].singleton = true;
+    }
     if (!ok) {
         rollout_free(ro);
         return ERR_INVALID;
@@ -468,11 +650,7 @@ void rollout_free(struct rollout *ro)
         struct rollout_host *h = &ro->hosts[i];
         free(h->address);
         free(h->user);
-        for (size_t k = 0; h->cmds && k < ro->plan->nsteps; k++)
-            free(h->cmds[k]);
-        for (size_t k = 0; h->urls && k < ro->plan->nchecks; k++)
-            free(h->urls[k]);
-        free(h->cmds);
+        free(h->cmds); /* strings owned by steps and health */
         free(h->urls);
         rollout_cmds_free(h->steps, ro->plan->nsteps);
         rollout_cmds_free(h->rollback, ro->plan->nrollback_steps);
@@ -489,12 +667,37 @@ void rollout_free(struct rollout *ro)
     free(ro->before);
     free(ro->hosts);
     free(ro->wave_sizes);
+    free(ro->previous_version);
+    free(ro->deploy_id);
     json_decref(ro->extra);
     free(ro);
 }
 
 enum err_code rollout_extra_var(json_t *obj, const char *arg, struct err *e)
 {
+    if (arg[0] == '@') {
+        json_t *vars = NULL;
+        if (arg[1] == '\0')
+            return err_set(e, ERR_USAGE,
+                           "-e @FILE: expected a file name after '@'");
+        enum err_code rc = plan_load_vars(arg + 1, &vars, NULL, e);
+        if (rc != ERR_OK)
+            return rc;
+        const char *key;
+        json_t *val;
+        json_object_foreach(vars, key, val)
+        {
+            if (!(isalpha((unsigned char)key[0]) || key[0] == '_')) {
+                err_set(e, ERR_USAGE, "-e %s: '%s' is not a variable name", arg,
+                        key);
+                json_decref(vars);
+                return ERR_USAGE;
+            }
+        }
+        json_object_update(obj, vars);
+        json_decref(vars);
+        return ERR_OK;
+    }
     const char *eq = strchr(arg, '=');
     if (eq == NULL || eq == arg)
         return err_set(e, ERR_USAGE,

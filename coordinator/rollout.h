@@ -77,6 +77,8 @@ struct rollout {
     size_t nprechecks_once;
     struct rollout_once *before; /* before steps, in plan order */
     size_t nbefore;
+    char *previous_version; /* built-in previous_version, or NULL */
+    char *deploy_id;        /* built-in deploy_id, or NULL */
 };
 
 /* What the caller knows besides the plan and the inventory. */
