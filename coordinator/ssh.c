@@ -110,6 +110,7 @@ struct ssh_transport {
     size_t ntargets;            /* used entries */
     size_t captargets;          /* allocated entries */
     struct ssh_stats stats;     /* counters */
+    struct ssh_conn *orphans;   /* closed conns still killing a command */
 };
 
 struct ssh_conn {
@@ -130,14 +131,16 @@ struct ssh_conn {
     LIBSSH2_AGENT *agent;       /* ssh-agent connection (agent auth) */
     struct libssh2_agent_publickey *agent_id; /* identity being tried */
     int attempts;                             /* handshakes started */
-    int64_t deadline;         /* open must finish by this (loop ms) */
-    struct loop_timer ctimer; /* connect deadline / retry delay */
-    struct loop_timer ktimer; /* keepalive */
-    struct loop_timer xtimer; /* command timeout, then kill give-up */
-    struct loop_timer kick;   /* deferred start of work */
-    int busy;                 /* inside a callback-making turn */
-    bool zombie;              /* closed while busy: free when unwound */
-    enum ssh_op blocked;      /* operation to resume first */
+    int64_t deadline;             /* open must finish by this (loop ms) */
+    struct loop_timer ctimer;     /* connect deadline / retry delay */
+    struct loop_timer ktimer;     /* keepalive */
+    struct loop_timer xtimer;     /* command timeout, then kill give-up */
+    struct loop_timer kick;       /* deferred start of work */
+    int busy;                     /* inside a callback-making turn */
+    bool zombie;                  /* closed while busy: free when unwound */
+    bool orphan;                  /* closed while running: killing, silently */
+    struct ssh_conn *orphan_next; /* in t->orphans */
+    enum ssh_op blocked;          /* operation to resume first */
     /* The running command. */
     bool running;         /* a command is in progress */
     struct ssh_chan main; /* its channel */
@@ -1145,6 +1148,10 @@ static void ssh_conn_done(struct ssh_conn *c, bool lost)
         ssh_session_drop(c);
         ssh_conn_set(c, SSH_FAILED);
     }
+    if (c->orphan) {
+        c->zombie = true; /* its kill is done: free it when unwound */
+        return;
+    }
     if (c->base.cb->done != NULL)
         c->base.cb->done(&c->base, &r, c->base.arg);
 }
@@ -1238,6 +1245,12 @@ static void ssh_conn_advance(struct ssh_conn *c)
 static void ssh_conn_destroy(struct ssh_conn *c)
 {
     struct loop *l = c->t->loop;
+    for (struct ssh_conn **pp = &c->t->orphans; *pp != NULL;
+         pp = &(*pp)->orphan_next)
+        if (*pp == c) {
+            *pp = c->orphan_next;
+            break;
+        }
     if (c->state == SSH_QUEUED && !c->has_slot)
         ssh_target_unqueue(c);
     ssh_session_drop(c);
@@ -1368,9 +1381,26 @@ static void ssh_cancel(struct conn *cp)
     loop_timer_start(c->t->loop, &c->kick, 0);
 }
 
+static const struct conn_cb ssh_silent_cb = {0};
+
 static void ssh_close(struct conn *cp)
 {
     struct ssh_conn *c = (struct ssh_conn *)cp;
+    if (c->running && c->state == SSH_READY && !c->zombie && !c->orphan) {
+        /* Closing kills the running command (transport.h): the conn lives
+         * on, owned by the transport and without callbacks, until its kill
+         * has run on the host. */
+        c->orphan = true;
+        c->base.cb = &ssh_silent_cb;
+        c->orphan_next = c->t->orphans;
+        c->t->orphans = c;
+        if (!c->cancelled && !c->timed_out) {
+            c->cancelled = true;
+            loop_timer_start(c->t->loop, &c->xtimer, SSH_KILL_GIVE_UP_MS);
+        }
+        loop_timer_start(c->t->loop, &c->kick, 0);
+        return;
+    }
     c->zombie = true;
     if (c->busy == 0)
         ssh_conn_destroy(c);
@@ -1379,6 +1409,9 @@ static void ssh_close(struct conn *cp)
 static void ssh_free(struct transport *tp)
 {
     struct ssh_transport *t = (struct ssh_transport *)tp;
+    /* Kills still under way are abandoned with their sessions. */
+    while (t->orphans != NULL)
+        ssh_conn_destroy(t->orphans);
     for (size_t i = 0; i < t->ntargets; i++)
         free(t->targets[i].key);
     free(t->targets);

@@ -68,3 +68,23 @@ grep -q '^3 hosts: 2 ok, 1 failed, 0 unreachable' "$out" || fail "mixed summary:
 sleep 0.3
 pgrep -f "sleep $n1" >/dev/null && fail "remote sleep survived (mixed)"
 ok "one host's timeout leaves the others alone"
+
+# 5. Ctrl-C: running commands are cancelled and killed on the hosts.
+n3=$((6000 + RANDOM % 1000))
+fleet_atexit "pkill -f 'sleep $n3'"
+"$DROVER" run -i "$FLEET_INVENTORY" --key "$FLEET_KEY" \
+    --known-hosts "$FLEET_KNOWN_HOSTS" fleet -- "sleep $n3" >"$out" 2>&1 &
+drv=$!
+for _ in $(seq 50); do
+    [ "$(pgrep -fc "sleep $n3" || true)" -ge 3 ] && break
+    sleep 0.1
+done
+kill -INT $drv
+rc=0
+wait $drv || rc=$?
+cat "$out"
+[ $rc -eq 1 ] || fail "Ctrl-C: exit $rc, want 1"
+[ "$(grep -c '\[failed\] cancelled' "$out")" -eq 3 ] || fail "Ctrl-C: hosts not cancelled"
+sleep 0.3
+pgrep -f "sleep $n3" >/dev/null && fail "remote commands survived Ctrl-C"
+ok "Ctrl-C cancels and kills the remote commands"
