@@ -1,7 +1,6 @@
 /* coordinator/cmd_history.c: `drover history` lists the deploys in the
  * journal, newest first: id, plan, version, who, started, duration,
  * result, rolled back. */
-#include "clock.h"
 #include "cmd.h"
 #include "record.h"
 #include "store.h"
@@ -75,7 +74,6 @@ static int cmd_history_run(int argc, char **argv)
     struct err e = {0};
     if (store_sqlite_open_state(state_dir, true, &s, NULL, &e) != ERR_OK) {
         if (e.code == ERR_NOTFOUND) {
-            fprintf(stderr, "drover history: %s\n", e.msg);
             printf("no deploys yet\n");
             return EXIT_OK;
         }
@@ -103,7 +101,7 @@ static int cmd_history_run(int argc, char **argv)
         char at[32], dur[32];
         record_time(r->started_ms, at, sizeof(at));
         if (r->ended_ms > 0)
-            clock_fmt_duration(r->ended_ms - r->started_ms, dur, sizeof(dur));
+            record_duration(r->ended_ms - r->started_ms, dur, sizeof(dur));
         else
             snprintf(dur, sizeof(dur), "-");
         const char *result = r->result != STORE_RESULT_NONE

@@ -54,6 +54,16 @@ static const char *record_iso(int64_t ms, char *out, size_t outlen)
     return out;
 }
 
+const char *record_duration(int64_t ms, char *out, size_t outlen)
+{
+    if (ms >= 3600000)
+        snprintf(out, outlen, "%lldh%02lldm", (long long)(ms / 3600000),
+                 (long long)(ms % 3600000 / 60000));
+    else
+        clock_fmt_duration(ms, out, outlen);
+    return out;
+}
+
 /* "4m12s" between two stamps; "-" when either is missing. */
 static const char *record_span(int64_t from, int64_t to, char *out,
                                size_t outlen)
@@ -62,7 +72,7 @@ static const char *record_span(int64_t from, int64_t to, char *out,
         snprintf(out, outlen, "-");
         return out;
     }
-    return clock_fmt_duration(to - from, out, outlen);
+    return record_duration(to - from, out, outlen);
 }
 
 static const char *or_dash(const char *s)
@@ -136,7 +146,6 @@ static void table_emit(const struct record_doc *d, struct record_table *t)
             buf_addc(d->out, '\n');
         }
     }
-    buf_addc(d->out, '\n');
     for (size_t i = 0; i < t->nrows * t->ncols; i++)
         free(t->cells[i]);
     free(t->cells);

@@ -34,4 +34,7 @@ void record_render(const struct store_record *r, enum record_format f,
 /* "2026-11-22 10:00:00Z" for wall-clock ms into out; "-" for 0. */
 const char *record_time(int64_t ms, char *out, size_t outlen);
 
+/* "340ms", "1.25s", "2m05s", "3h07m" into out; returns out. */
+const char *record_duration(int64_t ms, char *out, size_t outlen);
+
 #endif

@@ -79,6 +79,9 @@ static void test_record_formats(void **state)
     assert_string_equal(record_time(FIXTURE_T0, t, sizeof(t)),
                         "2026-11-02 10:00:00Z");
     assert_string_equal(record_time(0, t, sizeof(t)), "-");
+    assert_string_equal(record_duration(340, t, sizeof(t)), "340ms");
+    assert_string_equal(record_duration(125000, t, sizeof(t)), "2m05s");
+    assert_string_equal(record_duration(11220000, t, sizeof(t)), "3h07m");
 }
 
 static void test_record_markdown_template(void **state)
