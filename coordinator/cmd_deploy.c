@@ -4,6 +4,7 @@
  * verdict to an exit status. */
 #include "cmd.h"
 
+#include "agentconn.h"
 #include "buf.h"
 #include "clock.h"
 #include "deploy.h"
@@ -12,6 +13,7 @@
 #include "log.h"
 #include "local.h"
 #include "loop.h"
+#include "mux.h"
 #include "plan.h"
 #include "redact.h"
 #include "rollout.h"
@@ -33,7 +35,9 @@ static const char cmd_deploy_usage[] =
     "  -v, --verbose         stream every host's output, prefixed\n"
     "  -q, --quiet           only errors and the summary\n"
     "      --json            one JSON event per line (for CI systems)\n"
-    "      --canary          run only the canary (first) wave, then pause\n";
+    "      --canary          run only the canary (first) wave, then pause\n"
+    "      --coordinator-key FILE   CURVE secret key for agent hosts\n"
+    "      --known-agents FILE      pinned agent keys (like known_hosts)\n";
 
 /* Print the resolved wave plan before anything runs. */
 static void cmd_deploy_print_plan(const struct rollout *ro)
@@ -113,10 +117,37 @@ static void cmd_deploy_secrets(const struct plan *p)
             }
 }
 
+/* The transports the rollout's hosts need (ssh, agent), behind one mux:
+ * a transport nobody uses is not created, so its key need not exist. */
+static enum err_code
+cmd_deploy_transports(const struct rollout *ro, struct loop *loop,
+                      const struct ssh_options *so,
+                      const struct agent_options *ao, struct transport *local,
+                      struct transport **sshx, struct transport **agentx,
+                      struct transport **mux, struct err *e)
+{
+    bool need_ssh = false, need_agent = false;
+    for (size_t i = 0; i < ro->nhosts; i++) {
+        const char *k = ro->hosts[i].kind;
+        if (k == NULL || strcmp(k, "ssh") == 0)
+            need_ssh = true;
+        else if (strcmp(k, "agent") == 0)
+            need_agent = true;
+    }
+    if (need_ssh && (*sshx = ssh_transport_new(loop, so, e)) == NULL)
+        return e->code;
+    if (need_agent && (*agentx = agentconn_transport_new(loop, ao, e)) == NULL)
+        return e->code;
+    *mux = mux_transport_new(loop, *sshx, *agentx, local);
+    return ERR_OK;
+}
+
 static int cmd_deploy_run(int argc, char **argv)
 {
     struct ssh_options so;
     ssh_options_init(&so);
+    struct agent_options ao;
+    agent_options_init(&ao);
     const char *invs[64];
     size_t ninv = 0;
     int forks = 32;
@@ -135,11 +166,14 @@ static int cmd_deploy_run(int argc, char **argv)
     longopts[nl++] = (struct option){"help", no_argument, 0, 'h'};
     longopts[nl++] = (struct option){"json", no_argument, 0, 'J'};
     longopts[nl++] = (struct option){"canary", no_argument, 0, 'C'};
+    longopts[nl++] =
+        (struct option){"coordinator-key", required_argument, 0, 'K'};
+    longopts[nl++] = (struct option){"known-agents", required_argument, 0, 'A'};
     sshopt_append(longopts, nl);
 
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+i:e:f:vqhJC", longopts, NULL)) !=
+    while ((c = getopt_long(argc, argv, "+i:e:f:vqhJCK:A:", longopts, NULL)) !=
            -1) {
         switch (c) {
         case 'i':
@@ -180,6 +214,12 @@ static int cmd_deploy_run(int argc, char **argv)
         case 'C':
             canary = true;
             break;
+        case 'K':
+            ao.key_file = optarg;
+            break;
+        case 'A':
+            ao.known_agents = optarg;
+            break;
         case 'h':
             printf("usage: drover %s%s", cmd_deploy_usage, sshopt_usage);
             status = EXIT_OK;
@@ -200,6 +240,7 @@ static int cmd_deploy_run(int argc, char **argv)
                 cmd_deploy_usage);
         goto out;
     }
+    ao.accept_new = so.accept_new;
     if (quiet)
         log_set_level(LOG_WARN);
     const char *plan_file = argv[optind];
@@ -211,6 +252,8 @@ static int cmd_deploy_run(int argc, char **argv)
     struct loop *loop = NULL;
     struct transport *t = NULL;
     struct transport *local = NULL;
+    struct transport *sshx = NULL;
+    struct transport *agentx = NULL;
     struct health *health = NULL;
     struct deploy *d = NULL;
     struct buf diags;
@@ -243,13 +286,11 @@ static int cmd_deploy_run(int argc, char **argv)
         fprintf(stderr, "drover: %s\n", e.msg);
         goto done;
     }
-    if ((t = ssh_transport_new(loop, &so, &e)) == NULL) {
+    if ((local = local_transport_new(loop, &e)) == NULL ||
+        cmd_deploy_transports(ro, loop, &so, &ao, local, &sshx, &agentx, &t,
+                              &e) != ERR_OK) {
         fprintf(stderr, "drover: %s\n", e.msg);
         status = EXIT_USAGE;
-        goto done;
-    }
-    if ((local = local_transport_new(loop, &e)) == NULL) {
-        fprintf(stderr, "drover: %s\n", e.msg);
         goto done;
     }
     struct deploy_options o = {.forks = forks,
@@ -275,6 +316,8 @@ static int cmd_deploy_run(int argc, char **argv)
 done:
     deploy_free(d);
     transport_free(t);
+    transport_free(sshx);
+    transport_free(agentx);
     transport_free(local);
     health_free(health);
     loop_free(loop);

@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "inventory.h"
+#include "mux.h"
 #include "plan.h"
 #include "template.h"
 #include "wave.h"
@@ -126,7 +127,9 @@ struct target rollout_target(const struct rollout_host *h)
     struct target t = {.name = h->name,
                        .address = h->address,
                        .port = h->port,
-                       .user = h->user};
+                       .user = h->user,
+                       .kind = h->kind,
+                       .agent_key = h->agent_key};
     return t;
 }
 
@@ -329,7 +332,18 @@ static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
     if (h->address == NULL)
         h->address = xstrdup(h->name);
     h->user = rollout_var_str(ro->inv, ih, "ansible_user");
-    char *port = rollout_var_str(ro->inv, ih, "ansible_port");
+    h->kind = rollout_var_str(ro->inv, ih, "drover_transport");
+    h->agent_key = rollout_var_str(ro->inv, ih, "drover_agent_key");
+    if (h->kind != NULL) {
+        struct err ke = {0};
+        if (mux_check_kind(h->kind, &ke) != ERR_OK) {
+            rollout_problem(diags, e, p, 0, 0, "inventory", h->name, ke.msg);
+            ok = false;
+        }
+    }
+    bool agent = h->kind != NULL && strcmp(h->kind, "agent") == 0;
+    char *port = rollout_var_str(ro->inv, ih,
+                                 agent ? "drover_agent_port" : "ansible_port");
     if (port != NULL) {
         char *end = NULL;
         long v = strtol(port, &end, 10);
@@ -650,6 +664,8 @@ void rollout_free(struct rollout *ro)
         struct rollout_host *h = &ro->hosts[i];
         free(h->address);
         free(h->user);
+        free(h->kind);
+        free(h->agent_key);
         free(h->cmds); /* strings owned by steps and health */
         free(h->urls);
         rollout_cmds_free(h->steps, ro->plan->nsteps);

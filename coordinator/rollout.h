@@ -43,6 +43,8 @@ struct rollout_host {
     char *address;                 /* ansible_host, or the name */
     int port;                      /* ansible_port, 0 for the default */
     char *user;                    /* ansible_user, or NULL */
+    char *kind;                    /* drover_transport, or NULL (ssh) */
+    char *agent_key;               /* drover_agent_key, or NULL */
     char **cmds;                   /* plan->nsteps rendered commands */
     char **urls;                   /* plan->nchecks rendered check URLs */
     size_t wave;                   /* 0-based wave */

@@ -21,10 +21,14 @@ struct transport;
 
 /* Where a host is (borrowed strings, copied by connect). */
 struct target {
-    const char *name;    /* inventory_hostname, for messages */
-    const char *address; /* ansible_host, or the name */
-    int port;            /* 0: the transport's default */
-    const char *user;    /* NULL: the transport's default */
+    const char *name;      /* inventory_hostname, for messages */
+    const char *address;   /* ansible_host, or the name */
+    int port;              /* 0: the transport's default */
+    const char *user;      /* NULL: the transport's default */
+    const char *kind;      /* "ssh" (NULL too), "agent" or "local": which
+                              transport reaches it (drover_transport) */
+    const char *agent_key; /* pinned agent key (drover_agent_key), or
+                              NULL */
 };
 
 /* One command to run. */
