@@ -2,7 +2,10 @@
  * in tests/data/plan/. Each X.yml has an X.expect: for ok_* the plan as
  * read (every field, defaults included), for bad_* the exact diagnostic
  * lines. Both plan_load and plan_load_buffer must give the same. The
- * remaining tests cover what fixtures cannot: I/O errors and limits. */
+ * remaining tests cover what fixtures cannot: I/O errors and limits.
+ *
+ * When the plan language changes on purpose, PLAN_FIXTURES_UPDATE=1 rewrites
+ * every .expect from what the reader says now: review `git diff` after. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,12 +134,29 @@ static enum err_code plan_run_fixture(const char *yml, bool from_buffer,
     return rc;
 }
 
+static void plan_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
 static void plan_check_fixture(const char *yml)
 {
     size_t n = strlen(yml);
     char expect_path[512];
     snprintf(expect_path, sizeof(expect_path), "%.*s.expect", (int)(n - 4),
              yml);
+    const char *update = getenv("PLAN_FIXTURES_UPDATE");
+    if (update != NULL && strcmp(update, "1") == 0) {
+        struct buf got;
+        buf_init(&got, BUF_UNLIMITED);
+        struct err e = {0};
+        plan_run_fixture(yml, false, &got, &e);
+        plan_write_file(expect_path, buf_cstr(&got));
+        buf_release(&got);
+    }
     char *want = plan_slurp(expect_path, NULL);
     if (want == NULL)
         fail_msg("%s has no %s", yml, expect_path);
@@ -153,9 +173,13 @@ static void plan_check_fixture(const char *yml)
             fail_msg("%s: loaded (%d), want ERR_PARSE", yml, rc);
         if (!bad && rc != ERR_OK)
             fail_msg("%s: %s", yml, e.msg);
-        if (strcmp(buf_cstr(&got), want) != 0)
-            fail_msg("%s (%s): got\n%s\nwant\n%s", yml,
-                     from_buffer ? "buffer" : "file", buf_cstr(&got), want);
+        if (strcmp(buf_cstr(&got), want) != 0) {
+            /* whole texts: cmocka cuts long failure messages */
+            fprintf(stderr, "%s (%s): got\n%s-- want (%s)\n%s--\n", yml,
+                    from_buffer ? "buffer" : "file", buf_cstr(&got),
+                    expect_path, want);
+            fail_msg("%s: not as in %s", yml, expect_path);
+        }
         if (bad) {
             /* e holds the first problem, as printed first */
             size_t first = strcspn(want, "\n");
