@@ -28,6 +28,7 @@ extern const struct cmd cmd_run;
 extern const struct cmd cmd_deploy;
 extern const struct cmd cmd_keygen;
 extern const struct cmd cmd_inventory;
+extern const struct cmd cmd_plan;
 extern const struct cmd cmd_validate;
 extern const struct cmd cmd_history;
 extern const struct cmd cmd_show;

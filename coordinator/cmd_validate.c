@@ -22,7 +22,7 @@ static int cmd_validate_run(int argc, char **argv)
     bool quiet = false;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'q':
             quiet = true;

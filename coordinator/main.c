@@ -12,6 +12,7 @@ static const struct cmd *const cmds[] = {
     &cmd_deploy,
     &cmd_keygen,
     &cmd_inventory,
+    &cmd_plan,
     &cmd_validate,
     &cmd_history,
     &cmd_show,
