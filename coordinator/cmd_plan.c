@@ -464,11 +464,11 @@ static void cmd_plan_text_check(struct buf *b, const char *label,
         buf_printf(b, ", body containing '%s'", pc->expect_body);
     if (c->version)
         buf_printf(b, ", version %s", c->version);
-    for (size_t i = 0; i < c->nheaders; i++)
-        buf_printf(b, "%s%s", i ? "; " : " [", c->headers[i]);
-    if (c->nheaders)
-        buf_adds(b, "]");
     buf_adds(b, "\n");
+    /* one line each: redaction of an Authorization value runs to the end
+     * of its line */
+    for (size_t i = 0; i < c->nheaders; i++)
+        buf_printf(b, "      header %s\n", c->headers[i]);
 }
 
 static void cmd_plan_text(struct buf *b, const struct rollout *ro)
