@@ -272,9 +272,10 @@ enum err_code store_issue(struct store *s, const char *id, const char *text,
 }
 
 enum err_code store_last_success(struct store *s, const char *plan,
-                                 char **version, struct err *e)
+                                 char **version, char **git_commit,
+                                 struct err *e)
 {
-    return s->ops->last_success(s, plan, version, e);
+    return s->ops->last_success(s, plan, version, git_commit, e);
 }
 
 enum err_code store_list(struct store *s, const struct store_filter *f,

@@ -237,7 +237,8 @@ struct store_ops {
     enum err_code (*note)(struct store *s, const char *id, const char *kind,
                           const char *text, struct err *e);
     enum err_code (*last_success)(struct store *s, const char *plan,
-                                  char **version, struct err *e);
+                                  char **version, char **git_commit,
+                                  struct err *e);
     enum err_code (*list)(struct store *s, const struct store_filter *f,
                           struct store_summary **rows, size_t *n,
                           struct err *e);
@@ -334,10 +335,13 @@ enum err_code store_deploy_end(struct store *s, const char *id,
 
 /* Reads. */
 
-/* Version of the newest successful deploy of plan (*version: caller
- * frees); ERR_NOTFOUND when there is none. */
+/* Version of the newest successful deploy of plan (the next deploy's
+ * previous_version) and, if git_commit is not NULL, its git commit (NULL
+ * if none recorded; the base of gitinfo_read's changes). Caller frees
+ * both. ERR_NOTFOUND when there is no successful deploy. */
 enum err_code store_last_success(struct store *s, const char *plan,
-                                 char **version, struct err *e);
+                                 char **version, char **git_commit,
+                                 struct err *e);
 
 /* Deploys, newest first (*rows: caller frees with free()). */
 enum err_code store_list(struct store *s, const struct store_filter *f,

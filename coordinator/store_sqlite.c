@@ -495,12 +495,14 @@ static enum err_code sq_note(struct store *s, const char *id, const char *kind,
  */
 
 static enum err_code sq_last_success(struct store *s, const char *plan,
-                                     char **version, struct err *e)
+                                     char **version, char **git_commit,
+                                     struct err *e)
 {
     struct store_sqlite *q = sq_of(s);
     sqlite3_stmt *st =
         sq_prep(q,
-                "SELECT version FROM deploys WHERE plan = ? AND result ="
+                "SELECT version, git_commit FROM deploys WHERE plan = ? AND"
+                " result ="
                 " 'success' AND version IS NOT NULL"
                 " ORDER BY started_ms DESC, id DESC LIMIT 1",
                 "last success", e);
@@ -509,9 +511,13 @@ static enum err_code sq_last_success(struct store *s, const char *plan,
     sq_text(st, 1, plan);
     int rc = sqlite3_step(st);
     enum err_code r = ERR_OK;
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         *version = xstrdup((const char *)sqlite3_column_text(st, 0));
-    else if (rc == SQLITE_DONE)
+        if (git_commit != NULL) {
+            const char *g = (const char *)sqlite3_column_text(st, 1);
+            *git_commit = g != NULL ? xstrdup(g) : NULL;
+        }
+    } else if (rc == SQLITE_DONE)
         r = err_set(e, ERR_NOTFOUND,
                     "no successful deploy of plan %s in the journal", plan);
     else

@@ -282,21 +282,28 @@ static void test_store_sqlite_last_success_and_list(void **state)
     struct store *s = open_rw();
     struct err e = {0};
     char *v = NULL;
-    assert_int_equal(store_last_success(s, "sms", &v, &e), ERR_NOTFOUND);
+    assert_int_equal(store_last_success(s, "sms", &v, NULL, &e), ERR_NOTFOUND);
     char a[STORE_ID_MAX], b[STORE_ID_MAX], c[STORE_ID_MAX], d[STORE_ID_MAX];
     begin(s, "sms", "1", DAY1, a);
     assert_int_equal(store_deploy_end(s, a, STORE_RESULT_SUCCESS, false, &e),
                      ERR_OK);
-    begin(s, "sms", "2", DAY1 + 1000, b);
+    struct store_deploy_info in2 = {.plan = "sms",
+                                    .version = "2",
+                                    .git_commit = "c0ffee12",
+                                    .started_ms = DAY1 + 1000};
+    assert_int_equal(store_deploy_begin(s, &in2, b, &e), ERR_OK);
     assert_int_equal(store_deploy_end(s, b, STORE_RESULT_SUCCESS, false, &e),
                      ERR_OK);
     begin(s, "sms", "3", DAY1 + 2000, c);
     assert_int_equal(store_deploy_end(s, c, STORE_RESULT_ROLLED_BACK, true, &e),
                      ERR_OK);
     begin(s, "web", "9", DAY1 + 3000, d);
-    assert_int_equal(store_last_success(s, "sms", &v, &e), ERR_OK);
+    char *commit = NULL;
+    assert_int_equal(store_last_success(s, "sms", &v, &commit, &e), ERR_OK);
     assert_string_equal(v, "2");
+    assert_string_equal(commit, "c0ffee12");
     free(v);
+    free(commit);
     struct store_summary *rows = NULL;
     size_t n = 0;
     assert_int_equal(store_list(s, NULL, &rows, &n, &e), ERR_OK);
