@@ -66,14 +66,106 @@ static void plan_dump_ms(struct buf *b, const char *what, int64_t ms)
     buf_printf(b, "%s: %" PRId64 "ms\n", what, ms);
 }
 
-/* The plan as text: every field, in a fixed order. */
+static void plan_dump_json(struct buf *b, const char *what, const json_t *v)
+{
+    if (v == NULL)
+        return;
+    char *s = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+    buf_printf(b, "%s: %s\n", what, s);
+    free(s);
+}
+
+static void plan_dump_str(struct buf *b, const char *what, const char *s)
+{
+    if (s != NULL)
+        buf_printf(b, "%s: %s\n", what, s);
+}
+
+static void plan_dump_count(struct buf *b, const char *what,
+                            const struct plan_wave *w)
+{
+    if (w->percent > 0)
+        buf_printf(b, "%s: %d%%\n", what, w->percent);
+    else
+        buf_printf(b, "%s: %d\n", what, w->count);
+}
+
+static void plan_dump_names(struct buf *b, const char *what, char *const *v,
+                            size_t n)
+{
+    if (n == 0)
+        return;
+    buf_printf(b, "%s:", what);
+    for (size_t i = 0; i < n; i++)
+        buf_printf(b, " %s", v[i]);
+    buf_adds(b, "\n");
+}
+
+static void plan_dump_steps(struct buf *b, const char *list,
+                            const struct plan_step *steps, size_t n)
+{
+    static const char *const on[] = {"each", "once", "local"};
+    for (size_t i = 0; i < n; i++) {
+        const struct plan_step *st = &steps[i];
+        buf_printf(b, "%s %zu at %d:%d\n  name: %s\n  run: %s\n  on: %s\n",
+                   list, i + 1, st->pos.line, st->pos.col, st->name, st->run,
+                   on[st->on]);
+        plan_dump_ms(b, "  timeout", st->timeout_ms);
+        plan_dump_str(b, "  on_host", st->on_host);
+        plan_dump_str(b, "  when", st->when);
+        if (st->retries != 0 || st->delay_ms != 0) {
+            buf_printf(b, "  retries: %d\n", st->retries);
+            plan_dump_ms(b, "  delay", st->delay_ms);
+        }
+        plan_dump_json(b, "  env", st->env);
+        plan_dump_names(b, "  secret_env", st->secret_env, st->nsecret_env);
+        if (st->ignore_errors || st->idempotent || st->irreversible)
+            buf_printf(b, "  flags:%s%s%s\n",
+                       st->ignore_errors ? " ignore_errors" : "",
+                       st->idempotent ? " idempotent" : "",
+                       st->irreversible ? " irreversible" : "");
+    }
+}
+
+static void plan_dump_check(struct buf *b, const char *what, size_t i,
+                            const struct plan_check *c)
+{
+    buf_printf(b, "%s %zu at %d:%d\n", what, i + 1, c->pos.line, c->pos.col);
+    plan_dump_str(b, "  name", c->name);
+    plan_dump_str(b, "  http", c->http);
+    plan_dump_str(b, "  command", c->command);
+    buf_printf(b, "  kind: %s\n",
+               c->kind == PLAN_CHECK_HTTP ? "http" : "command");
+    plan_dump_str(b, "  method", c->method);
+    plan_dump_json(b, "  headers", c->headers);
+    if (c->expect_status_max != 0)
+        buf_printf(b, "  status: %ld-%ld\n", c->expect_status,
+                   c->expect_status_max);
+    else
+        buf_printf(b, "  status: %ld\n", c->expect_status);
+    plan_dump_json(b, "  expect.json", c->expect_json);
+    plan_dump_str(b, "  expect.body", c->expect_body);
+    plan_dump_str(b, "  expect.version", c->expect_version);
+    plan_dump_ms(b, "  timeout", c->timeout_ms);
+}
+
+/* The plan as text: every field, in a fixed order; optional fields only
+ * when set, so the basic fixtures stay short. */
 static void plan_dump(const struct plan *p, struct buf *b)
 {
+    static const char *const order[] = {"inventory", "sorted", "reverse_sorted",
+                                        "shuffle"};
     buf_printf(b, "file: %s\nname: %s\nhosts: %s\n", p->file, p->name,
                p->hosts);
-    char *vars = json_dumps(p->vars, JSON_SORT_KEYS | JSON_COMPACT);
-    buf_printf(b, "vars: %s\n", vars);
-    free(vars);
+    if (strcmp(p->lock, p->name) != 0)
+        buf_printf(b, "lock: %s\n", p->lock);
+    plan_dump_json(b, "vars", p->vars);
+    if (p->require_ticket || p->require_approver || p->nrequire_env)
+        buf_printf(b, "require: ticket=%d approver=%d\n", p->require_ticket,
+                   p->require_approver);
+    plan_dump_names(b, "require.env", p->require_env, p->nrequire_env);
+    for (size_t i = 0; i < p->nwindows; i++)
+        buf_printf(b, "window: %s\n", p->windows[i]);
     buf_adds(b, "waves:");
     for (size_t i = 0; i < p->nwaves; i++) {
         if (p->waves[i].percent > 0)
@@ -82,21 +174,45 @@ static void plan_dump(const struct plan *p, struct buf *b)
             buf_printf(b, " %d", p->waves[i].count);
     }
     buf_adds(b, p->nwaves == 0 ? " (one wave)\n" : "\n");
-    for (size_t i = 0; i < p->nsteps; i++) {
-        const struct plan_step *st = &p->steps[i];
-        buf_printf(b, "step %zu at %d:%d\n  name: %s\n  run: %s\n", i + 1,
-                   st->pos.line, st->pos.col, st->name, st->run);
-        plan_dump_ms(b, "  timeout", st->timeout_ms);
+    if (p->canary.count || p->canary.percent || p->canary_hosts) {
+        plan_dump_count(b, "canary", &p->canary);
+        plan_dump_str(b, "canary_hosts", p->canary_hosts);
+        buf_printf(b, "pause_after_canary: %d\n", p->pause_after_canary);
     }
-    for (size_t i = 0; i < p->nchecks; i++) {
-        const struct plan_check *c = &p->checks[i];
-        buf_printf(b, "check %zu at %d:%d\n  http: %s\n  status: %ld\n", i + 1,
-                   c->pos.line, c->pos.col, c->http, c->expect_status);
-        plan_dump_ms(b, "  timeout", c->timeout_ms);
-    }
+    buf_printf(b, "order: %s\n", order[p->order]);
+    if (p->seed_set)
+        buf_printf(b, "seed: %" PRIu64 "\n", p->seed);
+    plan_dump_count(b, "max_fail", &p->max_fail);
+    if (p->max_fail_total_set)
+        plan_dump_count(b, "max_fail_total", &p->max_fail_total);
+    buf_printf(b, "unreachable: %s\n",
+               p->unreachable == PLAN_UNREACHABLE_FAIL ? "fail" : "pause");
+    if (p->pause_manual)
+        buf_adds(b, "pause: manual\n");
+    else if (p->pause_ms != 0)
+        plan_dump_ms(b, "pause", p->pause_ms);
+    plan_dump_steps(b, "precheck", p->prechecks, p->nprechecks);
+    plan_dump_steps(b, "before", p->before, p->nbefore);
+    plan_dump_steps(b, "step", p->steps, p->nsteps);
+    for (size_t i = 0; i < p->nchecks; i++)
+        plan_dump_check(b, "check", i, &p->checks[i]);
     plan_dump_ms(b, "interval", p->interval_ms);
     plan_dump_ms(b, "min_healthy_time", p->min_healthy_ms);
     plan_dump_ms(b, "healthy_deadline", p->healthy_deadline_ms);
+    if (p->progress_deadline_ms != 0)
+        plan_dump_ms(b, "progress_deadline", p->progress_deadline_ms);
+    for (size_t i = 0; i < p->nsmoke; i++)
+        plan_dump_check(b, "smoke", i, &p->smoke[i]);
+    plan_dump_str(b, "singleton.role", p->singleton_role);
+    plan_dump_str(b, "singleton.env", p->singleton_env);
+    if (p->singleton_check != NULL)
+        plan_dump_check(b, "singleton.check", 0, p->singleton_check);
+    if (!p->rollback_auto)
+        buf_adds(b, "rollback.auto: 0\n");
+    plan_dump_steps(b, "rollback", p->rollback_steps, p->nrollback_steps);
+    for (size_t i = 0; i < p->nnotify; i++)
+        buf_printf(b, "notify %zu: %s on 0x%x\n", i + 1, p->notify[i].webhook,
+                   p->notify[i].on);
 }
 
 static int plan_name_cmp(const void *a, const void *b)
@@ -393,6 +509,102 @@ static void test_plan_no_diags(void **state)
                                "allowed (a plan must be UTF-8 text)");
 }
 
+static void test_plan_windows(void **state)
+{
+    (void)state;
+    struct {
+        const char *s;
+        unsigned days;
+        int start, end;
+        const char *tz;
+    } ok[] = {
+        {"Mon-Fri 09:00-16:00 Europe/Berlin", 0x1f, 540, 960, "Europe/Berlin"},
+        {"Sat,Sun 22:00-02:00", 0x60, 1320, 120, "UTC"},
+        {"10:00-11:00", 0x7f, 600, 660, "UTC"},
+        {"Fri-Mon 00:00-24:00 UTC", 0x71, 0, 1440, "UTC"},
+        {"Wed 23:59-00:00", 0x04, 1439, 0, "UTC"},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        struct plan_window w;
+        struct err e = {0};
+        if (plan_window_parse(ok[i].s, &w, &e) != ERR_OK)
+            fail_msg("'%s': %s", ok[i].s, e.msg);
+        assert_int_equal(w.days, ok[i].days);
+        assert_int_equal(w.start_min, ok[i].start);
+        assert_int_equal(w.end_min, ok[i].end);
+        assert_string_equal(w.tz, ok[i].tz);
+    }
+    struct {
+        const char *s, *why;
+    } bad[] = {
+        {"Mon-Fri", "expected DAYS HH:MM-HH:MM ZONE"},
+        {"Mon-Fro 09:00-10:00", "'Mon-Fro' is not a day or day range"},
+        {"25:00-26:00", "expected a time range HH:MM-HH:MM"},
+        {"09:60-10:00", "expected a time range HH:MM-HH:MM"},
+        {"9:00-10:00", "expected a time range HH:MM-HH:MM"},
+        {"09:00-10:00 ../../etc/passwd", "bad time zone"},
+        {"09:00-10:00 /etc/localtime", "bad time zone"},
+        {"09:00-10:00 No/Such_Zone", "unknown time zone 'No/Such_Zone'"},
+        {"", "expected a time range"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct plan_window w;
+        struct err e = {0};
+        if (plan_window_parse(bad[i].s, &w, &e) != ERR_PARSE ||
+            strstr(e.msg, bad[i].why) == NULL)
+            fail_msg("'%s': '%s', want '%s'", bad[i].s, e.msg, bad[i].why);
+    }
+}
+
+static void plan_vars_file(char *path, const char *text)
+{
+    int fd = mkstemps(path, (int)strlen(strrchr(path, '.')));
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+static void test_plan_load_vars(void **state)
+{
+    (void)state;
+    char yml[] = "/tmp/drover-test-vars-XXXXXX.yml";
+    plan_vars_file(yml, "version: 3\nflags: [a, 1]\nquoted: '3'\n");
+    json_t *v = NULL;
+    struct err e = {0};
+    assert_int_equal(plan_load_vars(yml, &v, NULL, &e), ERR_OK);
+    assert_int_equal(json_integer_value(json_object_get(v, "version")), 3);
+    assert_string_equal(json_string_value(json_object_get(v, "quoted")), "3");
+    assert_int_equal(json_array_size(json_object_get(v, "flags")), 2);
+    json_decref(v);
+    unlink(yml);
+
+    char bad[] = "/tmp/drover-test-vars-XXXXXX.yml";
+    plan_vars_file(bad, "# vars\n- a\n- b\n");
+    struct buf diags;
+    buf_init(&diags, BUF_UNLIMITED);
+    assert_int_equal(plan_load_vars(bad, &v, &diags, &e), ERR_PARSE);
+    assert_null(v);
+    char want[128];
+    snprintf(want, sizeof(want),
+             "%s:2:1: a variables file must be a mapping of name: value", bad);
+    assert_string_equal(e.msg, want);
+    buf_release(&diags);
+    unlink(bad);
+
+    char js[] = "/tmp/drover-test-vars-XXXXXX.json";
+    plan_vars_file(js, "{\"a\": 1,\n \"a\": 2}");
+    err_clear(&e);
+    assert_int_equal(plan_load_vars(js, &v, NULL, &e), ERR_PARSE);
+    assert_true(strncmp(e.msg, js, strlen(js)) == 0);
+    assert_non_null(strstr(e.msg, ":2:"));
+    unlink(js);
+
+    err_clear(&e);
+    assert_int_equal(plan_load_vars("/nonexistent/v.yml", &v, NULL, &e),
+                     ERR_SYS);
+    assert_non_null(strstr(e.msg, "/nonexistent/v.yml"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +615,8 @@ int main(void)
         cmocka_unit_test(test_plan_too_large),
         cmocka_unit_test(test_plan_many_problems),
         cmocka_unit_test(test_plan_no_diags),
+        cmocka_unit_test(test_plan_windows),
+        cmocka_unit_test(test_plan_load_vars),
     };
     return cmocka_run_group_tests(tests, plan_setup, NULL);
 }
