@@ -177,6 +177,116 @@ static void test_wave_size_of(void **state)
     assert_int_equal(wave_size_of(&w, 2), 4);
 }
 
+/* (hosts, canary, spec) -> sizes, canary wave first. */
+struct wave_canary_case {
+    size_t nhosts;    /* hosts targeted */
+    const char *cany; /* strategy.canary: "1", "10%" or "" for none */
+    const char *spec; /* strategy.waves */
+    const char *want; /* expected sizes */
+};
+
+static const struct wave_canary_case wave_canary_cases[] = {
+    {10, "", "1,3,6", "1,3,6"},
+    {10, "1", "1,3,6", "1,1,3,5"},
+    {10, "1", "", "1,9"},
+    {10, "2", "50%", "2,5,3"},
+    /* a canary percentage is of every host targeted, floor, at least 1 */
+    {10, "10%", "50%", "1,5,4"},
+    {10, "5%", "", "1,9"},
+    {40, "10%", "25%", "4,10,10,10,6"},
+    /* tiny fleets: the canary may be every host there is */
+    {1, "1", "1,3,6", "1"},
+    {2, "1", "1,3,6", "1,1"},
+    {2, "5", "", "2"},
+    {3, "100%", "1", "3"},
+};
+
+static size_t wave_parse_one(const char *s, struct plan_wave *w)
+{
+    memset(w, 0, sizeof(*w));
+    return *s ? wave_parse_spec(s, w) : 0;
+}
+
+static void test_wave_canary_table(void **state)
+{
+    (void)state;
+    for (size_t c = 0;
+         c < sizeof(wave_canary_cases) / sizeof(wave_canary_cases[0]); c++) {
+        const struct wave_canary_case *wc = &wave_canary_cases[c];
+        struct plan_wave canary, spec[WAVE_CASE_MAX];
+        wave_parse_one(wc->cany, &canary);
+        size_t nspec = wave_parse_one(wc->spec, spec);
+        size_t ncanary = wave_canary_size(&canary, wc->nhosts);
+        size_t nwaves = 0;
+        size_t *sizes =
+            wave_sizes_canary(wc->nhosts, ncanary, spec, nspec, &nwaves);
+        char got[512];
+        wave_join(sizes, nwaves, got, sizeof(got));
+        if (strcmp(got, wc->want) != 0)
+            fail_msg("hosts=%zu canary='%s' spec='%s': got [%s], want [%s]",
+                     wc->nhosts, wc->cany, wc->spec, got, wc->want);
+        free(sizes);
+    }
+    /* no canary: 0; a canary larger than the fleet is not capped here */
+    struct plan_wave none = {0}, big = {.count = 50};
+    assert_int_equal(wave_canary_size(&none, 10), 0);
+    assert_int_equal(wave_canary_size(&big, 10), 50);
+    size_t nwaves = 77;
+    assert_null(wave_sizes_canary(0, 1, NULL, 0, &nwaves));
+    assert_int_equal(nwaves, 0);
+}
+
+static void wave_order_is(enum plan_order order, uint64_t seed,
+                          const char *want)
+{
+    static const char *const names[] = {"web10", "web2", "Web3", "db1", "web1"};
+    size_t idx[5] = {0, 1, 2, 3, 4};
+    wave_order(idx, names, 5, order, seed);
+    char got[128] = "";
+    for (size_t i = 0; i < 5; i++) {
+        size_t len = strlen(got);
+        snprintf(got + len, sizeof(got) - len, "%s%s", i ? " " : "",
+                 names[idx[i]]);
+    }
+    if (want != NULL && strcmp(got, want) != 0)
+        fail_msg("order %d: got '%s', want '%s'", (int)order, got, want);
+    /* always a permutation */
+    unsigned seen = 0;
+    for (size_t i = 0; i < 5; i++)
+        seen |= 1u << idx[i];
+    assert_int_equal(seen, 0x1f);
+}
+
+static void test_wave_order(void **state)
+{
+    (void)state;
+    wave_order_is(PLAN_ORDER_INVENTORY, 0, "web10 web2 Web3 db1 web1");
+    /* bytewise, as Python sorts str: upper case first, web10 < web2 */
+    wave_order_is(PLAN_ORDER_SORTED, 0, "Web3 db1 web1 web10 web2");
+    wave_order_is(PLAN_ORDER_REVERSE_SORTED, 0, "web2 web10 web1 db1 Web3");
+
+    /* shuffle: the same seed gives the same order, seeds differ */
+    const char *const names[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+    size_t x[8], y[8];
+    int differ = 0;
+    for (uint64_t seed = 1; seed < 20; seed++) {
+        for (size_t i = 0; i < 8; i++)
+            x[i] = y[i] = i;
+        wave_order(x, names, 8, PLAN_ORDER_SHUFFLE, seed);
+        wave_order(y, names, 8, PLAN_ORDER_SHUFFLE, seed);
+        assert_memory_equal(x, y, sizeof(x));
+        for (size_t i = 0; i < 8; i++)
+            differ += x[i] != i;
+    }
+    assert_true(differ > 0);
+    wave_order_is(PLAN_ORDER_SHUFFLE, 42, NULL);
+
+    /* fresh seeds are not all the same */
+    uint64_t s1 = wave_seed_random(), s2 = wave_seed_random();
+    uint64_t s3 = wave_seed_random();
+    assert_false(s1 == s2 && s2 == s3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +294,8 @@ int main(void)
         cmocka_unit_test(test_wave_many_small),
         cmocka_unit_test(test_wave_no_hosts),
         cmocka_unit_test(test_wave_size_of),
+        cmocka_unit_test(test_wave_canary_table),
+        cmocka_unit_test(test_wave_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
