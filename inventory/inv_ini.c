@@ -33,6 +33,7 @@ struct inv_ini {
     const char *name;             /* file name for messages */
     size_t line;                  /* current line, 1-based */
     const char *lstart;           /* current raw line */
+    const char *lend;             /* its end (the data is not terminated) */
     struct inv_ini_pending *pend; /* pending declarations, in order */
     size_t npend;                 /* entries in pend */
     struct err *e;                /* where errors go */
@@ -52,9 +53,14 @@ static enum err_code inv_ini_err(struct inv_ini *p, const char *at,
     if (text == NULL)
         return err_set(p->e, ERR_PARSE, "%s:%zu:%zu: %s", p->name, p->line, col,
                        what);
-    int n = (int)strcspn(text, "\r\n");
+    size_t n = 0;
+    if (text >= p->lstart && text < p->lend)
+        while (text + n < p->lend && text[n] != '\r' && text[n] != '\n')
+            n++;
+    else
+        n = strcspn(text, "\r\n");
     return err_set(p->e, ERR_PARSE, "%s:%zu:%zu: %s: '%.*s'", p->name, p->line,
-                   col, what, n < 120 ? n : 120, text);
+                   col, what, n < 120 ? (int)n : 120, text);
 }
 
 static bool inv_ini_space(char c)
@@ -252,7 +258,7 @@ static enum err_code inv_ini_hosts(struct inv_ini *p, const char *s, size_t n,
     size_t nn = 0;
     if (c == ERR_OK) {
         char why[300];
-        if (!inv_addr_expand(pattern, INV_RANGE_MAX, &names, &nn, why,
+        if (!inv_addr_expand(pattern, inv_range_limit(p->inv), &names, &nn, why,
                              sizeof(why))) {
             size_t col = (size_t)(at0 - p->lstart) + 1;
             c = err_set(
@@ -499,7 +505,7 @@ static enum err_code inv_ini_line(struct inv_ini *p, const char *s, size_t n,
 enum err_code inv_ini_parse(struct inventory *inv, const char *name,
                             const char *data, size_t len, struct err *e)
 {
-    struct inv_ini p = {inv, name, 0, data, NULL, 0, e};
+    struct inv_ini p = {inv, name, 0, data, data, NULL, 0, e};
     char *group = xstrdup("ungrouped");
     int state = 0;
     enum err_code c = ERR_OK;
@@ -510,6 +516,7 @@ enum err_code inv_ini_parse(struct inventory *inv, const char *name,
             eol++;
         p.line++;
         p.lstart = s;
+        p.lend = eol;
         c = inv_ini_check_text(&p, s, (size_t)(eol - s));
         const char *a = s, *b = eol;
         while (a < b && inv_ini_space(*a))

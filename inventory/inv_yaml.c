@@ -684,7 +684,7 @@ static enum err_code inv_ydoc_open(struct inv_ydoc *d, const char *name,
     memset(d, 0, sizeof(*d));
     d->name = name;
     d->quiet = quiet;
-    d->budget = 16 * len + 100000;
+    d->budget = 8 * len + 10000;
     /* Ansible's loader tries JSON first; JSON's numbers are not YAML 1.1's
      * (1e5 is a number in JSON, text in YAML). */
     json_error_t je;
@@ -815,6 +815,9 @@ static enum err_code inv_yaml_hosts(struct inv_ywalk *w, struct inv_group *g,
     enum err_code c = ERR_OK;
     for (size_t i = 0; i < hosts->n && c == ERR_OK; i++) {
         const struct inv_ynode *kn = hosts->v[i].knode;
+        c = inv_yaml_charge(w->d, kn, w->e);
+        if (c != ERR_OK)
+            break;
         const struct inv_ynode *vn = hosts->v[i].value;
         const char *pat = hosts->v[i].key;
         if (kn->plain && kn->tag == NULL) {
@@ -853,8 +856,8 @@ static enum err_code inv_yaml_hosts(struct inv_ywalk *w, struct inv_group *g,
         char why[300];
         if (pat[0] == '\0')
             c = err_set(w->e, ERR_PARSE, "%sempty host name", where);
-        else if (!inv_addr_expand(base, INV_RANGE_MAX, &names, &nn, why,
-                                  sizeof(why)))
+        else if (!inv_addr_expand(base, inv_range_limit(w->inv), &names, &nn,
+                                  why, sizeof(why)))
             c = err_set(
                 w->e, strstr(why, "more than") != NULL ? ERR_LIMIT : ERR_PARSE,
                 "%s%s", where, why);
@@ -978,8 +981,10 @@ static enum err_code inv_yaml_group(struct inv_ywalk *w, const char *name,
         }
         struct inv_ymap sec;
         c = inv_yaml_section(w, name, key, v, &sec);
-        if (c != ERR_OK)
+        if (c != ERR_OK) {
+            inv_ymap_release(&sec);
             break;
+        }
         if (strcmp(key, "vars") == 0) {
             for (size_t j = 0; j < sec.n && c == ERR_OK; j++) {
                 json_t *val;

@@ -145,6 +145,13 @@ void inv_set_host_limit(struct inventory *inv, size_t max)
     inv->host_limit = max;
 }
 
+size_t inv_range_limit(const struct inventory *inv)
+{
+    /* The names of one expression are distinct: more of them than the
+     * host limit can never fit, so do not build them. */
+    return inv->host_limit < INV_RANGE_MAX ? inv->host_limit : INV_RANGE_MAX;
+}
+
 /* --- building ------------------------------------------------------------ */
 
 struct inv_group *inv_group_add(struct inventory *inv, const char *name)

@@ -41,6 +41,10 @@ void inv_free(struct inventory *inv);
 /* Refuse to hold more than max hosts (fuzzing, untrusted input). */
 void inv_set_host_limit(struct inventory *inv, size_t max);
 
+/* The most names one host expression may expand to here: INV_RANGE_MAX,
+ * or the host limit when that is lower. */
+size_t inv_range_limit(const struct inventory *inv);
+
 /* Read one source: an INI or YAML file, or a directory of them (Ansible's
  * rules for which files count), or a comma-separated host list ("a,b,").
  * May be called once per `-i`. group_vars/ and host_vars/ next to each
