@@ -18,8 +18,8 @@
 #include <stdint.h>
 
 enum {
-    LOCK_POLL_MS = 100,         /* --lock-wait retries this often */
-    LOCK_HOLDER_SETTLE_MS = 500 /* a loser waits this long at most for the
+    LOCK_POLL_MS = 100,          /* --lock-wait retries this often */
+    LOCK_HOLDER_SETTLE_MS = 2000 /* a loser waits this long at most for the
                                    winner to write its identity */
 };
 
