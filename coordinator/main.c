@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
+/* One command per line, in help order. */
+/* clang-format off */
 static const struct cmd *const cmds[] = {
     &cmd_run,
     &cmd_deploy,
@@ -18,6 +20,7 @@ static const struct cmd *const cmds[] = {
     &cmd_show,
     &cmd_status,
 };
+/* clang-format on */
 enum { NCMDS = sizeof(cmds) / sizeof(cmds[0]) };
 
 static void main_usage(FILE *f)
