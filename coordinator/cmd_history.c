@@ -8,11 +8,45 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { CMD_HISTORY_DEFAULT_LIMIT = 20 };
+
+/* The rows as a JSON array on stdout. */
+static void cmd_history_json(const struct store_summary *rows, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct store_summary *r = &rows[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_string(r->id));
+        json_object_set_new(o, "plan", json_string(r->plan));
+        json_object_set_new(o, "version", json_string(r->version));
+        json_object_set_new(o, "user", json_string(r->user));
+        char at[32];
+        json_object_set_new(
+            o, "started",
+            json_string(record_time(r->started_ms, at, sizeof(at))));
+        json_object_set_new(o, "duration_ms",
+                            r->ended_ms > 0
+                                ? json_integer(r->ended_ms - r->started_ms)
+                                : json_null());
+        json_object_set_new(o, "state", json_string(r->state));
+        json_object_set_new(o, "result",
+                            r->result != STORE_RESULT_NONE
+                                ? json_string(store_result_str(r->result))
+                                : json_null());
+        json_object_set_new(o, "rolled_back", json_boolean(r->rolled_back));
+        json_array_append_new(a, o);
+    }
+    char *s = json_dumps(a, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(a);
+    printf("%s\n", s != NULL ? s : "[]");
+    free(s);
+}
 
 static void cmd_history_usage(FILE *f)
 {
@@ -26,11 +60,13 @@ static int cmd_history_run(int argc, char **argv)
         {"plan", required_argument, NULL, 'p'},
         {"limit", required_argument, NULL, 'n'},
         {"all", no_argument, NULL, 'a'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *state_dir = NULL;
     struct store_filter f = {.limit = CMD_HISTORY_DEFAULT_LIMIT};
+    bool json = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "p:n:ah", opts, NULL)) != -1) {
@@ -58,6 +94,9 @@ static int cmd_history_run(int argc, char **argv)
         case 'a':
             f.limit = 0;
             break;
+        case 'j':
+            json = true;
+            break;
         case 'h':
             cmd_history_usage(stdout);
             return EXIT_OK;
@@ -74,7 +113,7 @@ static int cmd_history_run(int argc, char **argv)
     struct err e = {0};
     if (store_sqlite_open_state(state_dir, true, &s, NULL, &e) != ERR_OK) {
         if (e.code == ERR_NOTFOUND) {
-            printf("no deploys yet\n");
+            printf(json ? "[]\n" : "no deploys yet\n");
             return EXIT_OK;
         }
         fprintf(stderr, "drover history: %s\n", e.msg);
@@ -88,6 +127,11 @@ static int cmd_history_run(int argc, char **argv)
         return EXIT_INTERNAL;
     }
     store_free(s);
+    if (json) {
+        cmd_history_json(rows, n);
+        free(rows);
+        return EXIT_OK;
+    }
     if (n == 0) {
         printf("no deploys yet%s%s\n", f.plan ? " of plan " : "",
                f.plan ? f.plan : "");
@@ -117,7 +161,8 @@ static int cmd_history_run(int argc, char **argv)
 
 const struct cmd cmd_history = {
     .name = "history",
-    .usage = "history [--state-dir DIR] [--plan NAME] [-n N | --all]",
+    .usage = "history [--state-dir DIR] [--plan NAME] [-n N | --all] "
+             "[--json]",
     .summary = "list past and running deploys from the journal",
     .run = cmd_history_run,
 };

@@ -1,7 +1,7 @@
 /* coordinator/cmd_status.c: `drover status` answers "is anyone deploying,
  * and who?": each lock with its holder, and each deploy without a result
  * (running, paused, rolling back, or left behind by a coordinator that
- * died, which `drover resume` continues). */
+ * died, which `drover resume` continues). --json for programs. */
 #include "cmd.h"
 #include "lock.h"
 #include "record.h"
@@ -11,9 +11,19 @@
 
 #include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* One lock as probed. */
+struct cmd_status_lock {
+    const char *name;          /* lock name (borrowed from the list) */
+    bool held;                 /* someone holds it */
+    struct lock_holder holder; /* who, when held */
+    uint64_t last_epoch;       /* last epoch taken under the name */
+    char error[256];           /* why it could not be probed, "" if fine */
+};
 
 static void cmd_status_usage(FILE *f)
 {
@@ -21,33 +31,129 @@ static void cmd_status_usage(FILE *f)
 }
 
 /* Is deploy id the one holding a lock right now? */
-static bool cmd_status_live(const char *dir, char **names, const char *id)
+static bool cmd_status_live(const struct cmd_status_lock *v, size_t n,
+                            const char *id)
 {
-    for (char **n = names; *n != NULL; n++) {
-        bool held = false;
-        struct lock_holder h;
-        struct err e = {0};
-        if (lock_probe(dir, *n, &held, &h, &e) == ERR_OK && held &&
-            strcmp(h.deploy, id) == 0)
+    for (size_t i = 0; i < n; i++)
+        if (v[i].held && strcmp(v[i].holder.deploy, id) == 0)
             return true;
-    }
     return false;
+}
+
+static const char *cmd_status_hint(const struct store_summary *r, bool live)
+{
+    if (live)
+        return "";
+    if (strcmp(r->state, "paused") == 0)
+        return "; continue it with `drover resume`";
+    return "; its coordinator is gone: `drover resume` continues it";
+}
+
+static void cmd_status_text(const char *dir, const struct cmd_status_lock *v,
+                            size_t nlocks, const struct store_summary *rows,
+                            size_t nrows, const char *journal_note)
+{
+    printf("state directory %s\n", dir);
+    if (nlocks == 0)
+        printf("locks: none taken yet\n");
+    for (size_t i = 0; i < nlocks; i++) {
+        char who[512];
+        if (v[i].error[0])
+            printf("lock %s: %s\n", v[i].name, v[i].error);
+        else if (v[i].held)
+            printf("lock %s: held by %s\n", v[i].name,
+                   v[i].holder.pid > 0
+                       ? lock_holder_str(&v[i].holder, who, sizeof(who))
+                       : "a coordinator starting up");
+        else
+            printf("lock %s: free (last epoch %" PRIu64 ")\n", v[i].name,
+                   v[i].last_epoch);
+    }
+    if (journal_note != NULL)
+        printf("deploys: none (%s)\n", journal_note);
+    else if (nrows == 0)
+        printf("deploys: none in flight or paused\n");
+    for (size_t i = 0; i < nrows; i++) {
+        const struct store_summary *r = &rows[i];
+        char at[32], upd[32];
+        printf("deploy %s: plan %s, version %s, by %s, %s since %s (last "
+               "write %s)%s\n",
+               r->id, r->plan, r->version[0] ? r->version : "-",
+               r->user[0] ? r->user : "-", r->state,
+               record_time(r->started_ms, at, sizeof(at)),
+               record_time(r->updated_ms, upd, sizeof(upd)),
+               cmd_status_hint(r, cmd_status_live(v, nlocks, r->id)));
+    }
+}
+
+static void cmd_status_json(const char *dir, const struct cmd_status_lock *v,
+                            size_t nlocks, const struct store_summary *rows,
+                            size_t nrows)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "state_dir", json_string(dir));
+    json_t *locks = json_array();
+    for (size_t i = 0; i < nlocks; i++) {
+        json_t *l = json_object();
+        json_object_set_new(l, "name", json_string(v[i].name));
+        json_object_set_new(l, "held", json_boolean(v[i].held));
+        json_t *h = json_null();
+        if (v[i].held && v[i].holder.pid > 0) {
+            char since[32];
+            h = json_pack(
+                "{s:s, s:s, s:I, s:s, s:s, s:I}", "user", v[i].holder.user,
+                "host", v[i].holder.host, "pid", (json_int_t)v[i].holder.pid,
+                "deploy", v[i].holder.deploy, "since",
+                record_time(v[i].holder.since_ms, since, sizeof(since)),
+                "epoch", (json_int_t)v[i].holder.epoch);
+        }
+        json_object_set_new(l, "holder", h != NULL ? h : json_null());
+        json_object_set_new(l, "last_epoch",
+                            json_integer((json_int_t)v[i].last_epoch));
+        if (v[i].error[0])
+            json_object_set_new(l, "error", json_string(v[i].error));
+        json_array_append_new(locks, l);
+    }
+    json_object_set_new(o, "locks", locks);
+    json_t *deploys = json_array();
+    for (size_t i = 0; i < nrows; i++) {
+        const struct store_summary *r = &rows[i];
+        char at[32], upd[32];
+        json_array_append_new(
+            deploys,
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "id", r->id,
+                      "plan", r->plan, "version", r->version, "user", r->user,
+                      "state", r->state, "started",
+                      record_time(r->started_ms, at, sizeof(at)), "updated",
+                      record_time(r->updated_ms, upd, sizeof(upd)), "live",
+                      cmd_status_live(v, nlocks, r->id)));
+    }
+    json_object_set_new(o, "deploys", deploys);
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    printf("%s\n", s != NULL ? s : "{}");
+    free(s);
 }
 
 static int cmd_status_run(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"state-dir", required_argument, NULL, 'S'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *state_dir = NULL;
+    bool json = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'S':
             state_dir = optarg;
+            break;
+        case 'j':
+            json = true;
             break;
         case 'h':
             cmd_status_usage(stdout);
@@ -69,65 +175,47 @@ static int cmd_status_run(int argc, char **argv)
         free(dir);
         return EXIT_INTERNAL;
     }
-    printf("state directory %s\n", dir);
-    if (names[0] == NULL)
-        printf("locks: none taken yet\n");
-    for (char **n = names; *n != NULL; n++) {
-        bool held = false;
-        struct lock_holder h;
-        uint64_t epoch = 0;
+    size_t nlocks = 0;
+    while (names[nlocks] != NULL)
+        nlocks++;
+    struct cmd_status_lock *v = xcalloc(nlocks + 1, sizeof(*v));
+    for (size_t i = 0; i < nlocks; i++) {
+        v[i].name = names[i];
         err_clear(&e);
-        if (lock_probe(dir, *n, &held, &h, &e) != ERR_OK) {
-            printf("lock %s: %s\n", *n, e.msg);
+        if (lock_probe(dir, names[i], &v[i].held, &v[i].holder, &e) != ERR_OK) {
+            snprintf(v[i].error, sizeof(v[i].error), "%s", e.msg);
             continue;
         }
-        if (held) {
-            char who[512];
-            printf("lock %s: held by %s\n", *n,
-                   h.pid > 0 ? lock_holder_str(&h, who, sizeof(who))
-                             : "a coordinator starting up");
-        } else {
-            err_clear(&e);
-            lock_epoch_read(dir, *n, &epoch, &e);
-            printf("lock %s: free (last epoch %" PRIu64 ")\n", *n, epoch);
-        }
+        err_clear(&e);
+        if (lock_epoch_read(dir, names[i], &v[i].last_epoch, &e) != ERR_OK)
+            snprintf(v[i].error, sizeof(v[i].error), "%s", e.msg);
     }
     struct store *s = NULL;
-    err_clear(&e);
-    if (store_sqlite_open_state(dir, true, &s, NULL, &e) != ERR_OK) {
-        printf("deploys: none (%s)\n", e.msg);
-        lock_names_free(names);
-        free(dir);
-        return e.code == ERR_NOTFOUND ? EXIT_OK : EXIT_INTERNAL;
-    }
-    struct store_filter f = {.unfinished = true};
     struct store_summary *rows = NULL;
     size_t nrows = 0;
     int rc = EXIT_OK;
-    if (store_list(s, &f, &rows, &nrows, &e) != ERR_OK) {
-        fprintf(stderr, "drover status: %s\n", e.msg);
-        rc = EXIT_INTERNAL;
-    } else if (nrows == 0) {
-        printf("deploys: none in flight or paused\n");
+    const char *note = NULL;
+    err_clear(&e);
+    if (store_sqlite_open_state(dir, true, &s, NULL, &e) != ERR_OK) {
+        note = e.msg;
+        if (e.code != ERR_NOTFOUND)
+            rc = EXIT_INTERNAL;
+    } else {
+        struct store_filter f = {.unfinished = true};
+        if (store_list(s, &f, &rows, &nrows, &e) != ERR_OK) {
+            note = e.msg;
+            rc = EXIT_INTERNAL;
+        }
+        store_free(s);
     }
-    for (size_t i = 0; i < nrows; i++) {
-        const struct store_summary *r = &rows[i];
-        char at[32], upd[32];
-        bool live = cmd_status_live(dir, names, r->id);
-        printf("deploy %s: plan %s, version %s, by %s, %s since %s (last "
-               "write %s)%s\n",
-               r->id, r->plan, r->version[0] ? r->version : "-",
-               r->user[0] ? r->user : "-", r->state,
-               record_time(r->started_ms, at, sizeof(at)),
-               record_time(r->updated_ms, upd, sizeof(upd)),
-               live ? ""
-               : strcmp(r->state, "paused") == 0
-                   ? "; continue it with `drover resume`"
-                   : "; its coordinator is gone: `drover resume` continues "
-                     "it");
-    }
+    if (json)
+        cmd_status_json(dir, v, nlocks, rows, nrows);
+    else
+        cmd_status_text(dir, v, nlocks, rows, nrows, note);
+    if (rc != EXIT_OK)
+        fprintf(stderr, "drover status: %s\n", note);
     free(rows);
-    store_free(s);
+    free(v);
     lock_names_free(names);
     free(dir);
     return rc;
@@ -135,7 +223,7 @@ static int cmd_status_run(int argc, char **argv)
 
 const struct cmd cmd_status = {
     .name = "status",
-    .usage = "status [--state-dir DIR]",
+    .usage = "status [--state-dir DIR] [--json]",
     .summary = "show deploys in flight or paused and who holds each lock",
     .run = cmd_status_run,
 };

@@ -12,6 +12,8 @@
 
 #include "store_sqlite.h"
 
+#include <jansson.h>
+
 static char *dir;
 
 static int setup(void **state)
@@ -76,6 +78,23 @@ static void test_cmd_history(void **state)
     const char *lim[] = {"history", "--state-dir", dir, "-n", "0", NULL};
     assert_int_equal(capture_run(&cmd_history, lim, &out, &err), EXIT_USAGE);
     assert_non_null(strstr(err, "--limit 0"));
+    free(out);
+    free(err);
+    const char *js[] = {"history", "--state-dir", dir, "--json", NULL};
+    assert_int_equal(capture_run(&cmd_history, js, &out, &err), EXIT_OK);
+    json_error_t je;
+    json_t *a = json_loads(out, 0, &je);
+    assert_non_null(a);
+    assert_int_equal(json_array_size(a), 2);
+    json_t *old = json_array_get(a, 1);
+    assert_string_equal(json_string_value(json_object_get(old, "id")),
+                        "DEP-2026-11-02-001");
+    assert_string_equal(json_string_value(json_object_get(old, "result")),
+                        "rolled back");
+    assert_true(json_is_true(json_object_get(old, "rolled_back")));
+    assert_true(json_is_integer(json_object_get(old, "duration_ms")));
+    assert_true(json_is_null(json_object_get(json_array_get(a, 0), "result")));
+    json_decref(a);
     free(out);
     free(err);
     const char *none[] = {"history", "--state-dir", "/nonexistent/drover",

@@ -14,6 +14,8 @@
 #include "lock.h"
 #include "store_sqlite.h"
 
+#include <jansson.h>
+
 static char *dir;
 
 static int setup(void **state)
@@ -104,6 +106,33 @@ static void test_cmd_status_live_and_gone(void **state)
     assert_non_null(p);
     assert_non_null(strstr(p, "paused since"));
     assert_non_null(strstr(p, "continue it with `drover resume`"));
+    free(out);
+    free(err);
+    const char *js[] = {"status", "--state-dir", dir, "--json", NULL};
+    assert_int_equal(capture_run(&cmd_status, js, &out, &err), EXIT_OK);
+    json_error_t je;
+    json_t *o = json_loads(out, 0, &je);
+    if (o == NULL)
+        fail_msg("bad JSON: %s", out);
+    json_t *locks = json_object_get(o, "locks");
+    assert_int_equal(json_array_size(locks), 2);
+    json_t *sms = json_array_get(locks, 0);
+    assert_string_equal(json_string_value(json_object_get(sms, "name")), "sms");
+    assert_true(json_is_true(json_object_get(sms, "held")));
+    json_t *h = json_object_get(sms, "holder");
+    assert_int_equal(json_integer_value(json_object_get(h, "pid")), getpid());
+    assert_string_equal(json_string_value(json_object_get(h, "deploy")), live);
+    json_t *web = json_array_get(locks, 1);
+    assert_true(json_is_false(json_object_get(web, "held")));
+    assert_true(json_is_null(json_object_get(web, "holder")));
+    assert_int_equal(json_integer_value(json_object_get(web, "last_epoch")), 2);
+    json_t *deps = json_object_get(o, "deploys");
+    assert_int_equal(json_array_size(deps), 3);
+    size_t nlive = 0;
+    for (size_t i = 0; i < 3; i++)
+        nlive += json_is_true(json_object_get(json_array_get(deps, i), "live"));
+    assert_int_equal(nlive, 1);
+    json_decref(o);
     free(out);
     free(err);
     lock_release(lk);
