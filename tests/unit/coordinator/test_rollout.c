@@ -405,6 +405,265 @@ static void test_rollout_extra_var(void **state)
     json_decref(x);
 }
 
+/* Host names of ro in wave order, space-separated. */
+static void rollout_names(const struct rollout *ro, char *out, size_t len)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < ro->nhosts; i++) {
+        size_t n = strlen(out);
+        snprintf(out + n, len - n, "%s%s", i ? " " : "", ro->hosts[i].name);
+    }
+}
+
+/* Resolve yaml against the fixture inventory; ERR_OK expected. */
+static struct rollout *rollout_ok(struct inventory *inv, struct plan **p,
+                                  const char *yaml,
+                                  const struct rollout_input *in)
+{
+    *p = rollout_plan(yaml);
+    struct rollout_input none = {0};
+    struct rollout *ro = NULL;
+    struct buf diags;
+    buf_init(&diags, BUF_UNLIMITED);
+    struct err e = {0};
+    if (rollout_new_input(*p, inv, in ? in : &none, &ro, &diags, &e) != ERR_OK)
+        fail_msg("%s", buf_cstr(&diags));
+    buf_release(&diags);
+    return ro;
+}
+
+/* Resolve yaml and expect exactly the diagnostics want. */
+static void rollout_fails(struct inventory *inv, const char *yaml,
+                          const char *want)
+{
+    struct plan *p = rollout_plan(yaml);
+    struct rollout_input none = {0};
+    struct rollout *ro = (struct rollout *)&none;
+    struct buf diags;
+    buf_init(&diags, BUF_UNLIMITED);
+    struct err e = {0};
+    assert_int_equal(rollout_new_input(p, inv, &none, &ro, &diags, &e),
+                     ERR_INVALID);
+    assert_null(ro);
+    if (strcmp(buf_cstr(&diags), want) != 0)
+        fail_msg("got\n%swant\n%s", buf_cstr(&diags), want);
+    buf_release(&diags);
+    plan_free(p);
+}
+
+static void test_rollout_canary(void **state)
+{
+    (void)state;
+    struct rollout_fixture fx;
+    struct inventory *inv = rollout_inventory(&fx, rollout_ini);
+    char names[256];
+    struct plan *p;
+    struct rollout *ro =
+        rollout_ok(inv, &p,
+                   "hosts: web\nstrategy: {canary: 1, waves: [2]}\n"
+                   "steps: [{run: 'echo {{ wave }}'}]\n",
+                   NULL);
+    assert_true(ro->has_canary);
+    assert_int_equal(ro->nwaves, 2);
+    assert_int_equal(ro->wave_sizes[0], 1);
+    assert_int_equal(ro->wave_sizes[1], 2);
+    rollout_names(ro, names, sizeof(names));
+    assert_string_equal(names, "web1 web2 web3");
+    assert_string_equal(ro->hosts[0].cmds[0], "echo 1");
+    assert_string_equal(ro->hosts[2].cmds[0], "echo 2");
+    rollout_free(ro);
+    plan_free(p);
+
+    /* canary_hosts moves its hosts to the front */
+    ro = rollout_ok(inv, &p,
+                    "hosts: web\nstrategy: {canary_hosts: web3}\n"
+                    "steps: [{run: x}]\n",
+                    NULL);
+    assert_true(ro->has_canary);
+    rollout_names(ro, names, sizeof(names));
+    assert_string_equal(names, "web3 web1 web2");
+    assert_int_equal(ro->nwaves, 2);
+    assert_int_equal(ro->wave_sizes[0], 1);
+    assert_int_equal(ro->wave_sizes[1], 2);
+    rollout_free(ro);
+    plan_free(p);
+
+    /* contradictions, at the place in the plan */
+    rollout_fails(inv,
+                  "hosts: web\nstrategy:\n  canary: 5\nsteps: [{run: x}]\n",
+                  "plan.yml:3:11: strategy.canary is 5 hosts but hosts 'web' "
+                  "selects only 3\n");
+    rollout_fails(inv,
+                  "hosts: web\nstrategy:\n  canary_hosts: db1\n"
+                  "steps: [{run: x}]\n",
+                  "plan.yml:3:17: strategy.canary_hosts 'db1' matches none of "
+                  "the hosts this plan targets\n");
+    rollout_fails(inv,
+                  "hosts: web\nstrategy:\n  canary: 2\n"
+                  "  canary_hosts: web2\nsteps: [{run: x}]\n",
+                  "plan.yml:3:11: strategy.canary is 2 hosts but canary_hosts "
+                  "'web2' matches only 1\n");
+    rollout_fixture_release(&fx);
+}
+
+static void test_rollout_order(void **state)
+{
+    (void)state;
+    struct rollout_fixture fx;
+    struct inventory *inv = rollout_inventory(&fx, rollout_ini);
+    char names[256];
+    struct plan *p;
+    struct rollout *ro = rollout_ok(
+        inv, &p, "strategy: {order: sorted}\nsteps: [{run: x}]\n", NULL);
+    rollout_names(ro, names, sizeof(names));
+    assert_string_equal(names, "db1 web1 web2 web3");
+    assert_int_equal(ro->seed, 0);
+    rollout_free(ro);
+    plan_free(p);
+
+    ro = rollout_ok(inv, &p,
+                    "strategy: {order: reverse_sorted, waves: [3]}\n"
+                    "steps: [{run: x}]\n",
+                    NULL);
+    rollout_names(ro, names, sizeof(names));
+    assert_string_equal(names, "web3 web2 web1 db1");
+    assert_int_equal(ro->hosts[3].wave, 1);
+    rollout_free(ro);
+    plan_free(p);
+
+    /* a given seed is used and recorded; the same seed, the same order */
+    ro = rollout_ok(inv, &p,
+                    "strategy: {order: shuffle, seed: 42}\nsteps: [{run: x}]\n",
+                    NULL);
+    assert_int_equal(ro->seed, 42);
+    rollout_names(ro, names, sizeof(names));
+    rollout_free(ro);
+    plan_free(p);
+    ro = rollout_ok(inv, &p,
+                    "strategy: {order: shuffle, seed: 42}\nsteps: [{run: x}]\n",
+                    NULL);
+    char again[256];
+    rollout_names(ro, again, sizeof(again));
+    assert_string_equal(names, again);
+    rollout_free(ro);
+    plan_free(p);
+    rollout_fixture_release(&fx);
+}
+
+static void test_rollout_when_and_once(void **state)
+{
+    (void)state;
+    struct rollout_fixture fx;
+    struct inventory *inv = rollout_inventory(&fx, rollout_ini);
+    struct plan *p;
+    struct rollout *ro = rollout_ok(
+        inv, &p,
+        "hosts: web\n"
+        "strategy: {waves: [2]}\n"
+        "before:\n"
+        "  - {name: migrate, run: 'migrate on {{ inventory_hostname }}'}\n"
+        "  - {name: pick, run: 'on {{ inventory_hostname }}', on_host: web3}\n"
+        "  - {name: here, run: 'local {{ inventory_hostname }}',"
+        " on: local}\n"
+        "steps:\n"
+        "  - {name: only3, run: 'echo {{ tier }}',\n"
+        "     when: \"tier is defined and tier == 'inventory'\"}\n"
+        "  - {name: all, run: 'echo all'}\n",
+        NULL);
+    /* when: false skips the step for that host, unrendered */
+    assert_true(ro->hosts[0].steps[0].skip);
+    assert_null(ro->hosts[0].steps[0].command);
+    assert_false(ro->hosts[2].steps[0].skip);
+    assert_string_equal(ro->hosts[2].steps[0].command, "echo inventory");
+    assert_string_equal(ro->hosts[0].steps[1].command, "echo all");
+    /* once: the first host of the first wave, or on_host's; local: -1 */
+    assert_int_equal(ro->nbefore, 3);
+    assert_int_equal(ro->before[0].host, 0);
+    assert_string_equal(ro->before[0].cmd.command, "migrate on web1");
+    assert_int_equal(ro->before[1].host, 2);
+    assert_string_equal(ro->before[1].cmd.command, "on web3");
+    assert_int_equal(ro->before[2].host, -1);
+    assert_string_equal(ro->before[2].cmd.command, "local localhost");
+    rollout_free(ro);
+    plan_free(p);
+
+    /* ... a local step has no host, so no inventory variables */
+    rollout_fails(inv,
+                  "hosts: web\n"
+                  "before:\n"
+                  "  - {name: here, run: 'echo {{ msg }}', on: local}\n"
+                  "steps: [{run: x}]\n",
+                  "plan.yml:3:5: before step 'here', host localhost: "
+                  "undefined variable 'msg' (define it in the inventory, the "
+                  "plan's vars or with -e msg=...)\n");
+    /* ... and on_host must pick a targeted host */
+    rollout_fails(inv,
+                  "hosts: web\n"
+                  "before:\n"
+                  "  - {name: m, run: x, on_host: db1}\n"
+                  "steps: [{run: x}]\n",
+                  "plan.yml:3:5: on_host, host db1: the pattern matches none "
+                  "of the hosts this plan targets\n");
+    rollout_fixture_release(&fx);
+}
+
+static void test_rollout_builtins_and_files(void **state)
+{
+    (void)state;
+    struct rollout_fixture fx;
+    struct inventory *inv = rollout_inventory(&fx, rollout_ini);
+    const char *yaml = "hosts: web1\nsingleton: {role: cron, env: CRON}\n"
+                       "steps: [{run: '{{ previous_version }} {{ deploy_id "
+                       "}} {{ version }}'}]\n";
+    /* -e @file.yml merges a mapping of variables */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/extra.yml", fx.dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("version: 7\n", f);
+    fclose(f);
+    json_t *extra = json_object();
+    char arg[140];
+    snprintf(arg, sizeof(arg), "@%s", path);
+    struct err e = {0};
+    assert_int_equal(rollout_extra_var(extra, arg, &e), ERR_OK);
+    struct rollout_input in = {.extra = extra,
+                               .previous_version = "6",
+                               .deploy_id = "DEP-2026-11-22-001"};
+    struct plan *p;
+    struct rollout *ro = rollout_ok(inv, &p, yaml, &in);
+    assert_string_equal(ro->hosts[0].cmds[0], "6 DEP-2026-11-22-001 7");
+    /* the role starts on the last host of the last wave */
+    assert_int_equal(ro->singleton_host, 0);
+    assert_true(ro->hosts[0].singleton);
+    rollout_free(ro);
+    plan_free(p);
+    json_decref(extra);
+
+    /* unknown previous_version: undefined, so a plan must default it */
+    rollout_fails(inv,
+                  "hosts: web1\nsteps: [{name: s, run: '{{ previous_version "
+                  "}}'}]\n",
+                  "plan.yml:2:9: step 's', host web1: undefined variable "
+                  "'previous_version' (define it in the inventory, the plan's "
+                  "vars or with -e previous_version=...)\n");
+
+    /* a bad variables file */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("version: [\n", f);
+    fclose(f);
+    extra = json_object();
+    err_clear(&e);
+    assert_int_equal(rollout_extra_var(extra, arg, &e), ERR_PARSE);
+    assert_true(strncmp(e.msg, path, strlen(path)) == 0);
+    err_clear(&e);
+    assert_int_equal(rollout_extra_var(extra, "@", &e), ERR_USAGE);
+    json_decref(extra);
+    unlink(path);
+    rollout_fixture_release(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +675,10 @@ int main(void)
         cmocka_unit_test(test_rollout_no_hosts),
         cmocka_unit_test(test_rollout_bad_port),
         cmocka_unit_test(test_rollout_extra_var),
+        cmocka_unit_test(test_rollout_canary),
+        cmocka_unit_test(test_rollout_order),
+        cmocka_unit_test(test_rollout_when_and_once),
+        cmocka_unit_test(test_rollout_builtins_and_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
