@@ -53,19 +53,29 @@ struct agentd_job {
     struct loop_timer stall;     /* window full for too long */
 };
 
+struct agentd_sock {
+    struct loop *loop;      /* the reactor */
+    void *sock;             /* ROUTER, CURVE server, one for all agents */
+    struct loop_io io;      /* sock on the loop */
+    struct agentd **agents; /* by index (the ZAP domain "aN") */
+    size_t n;               /* agents bound */
+    size_t cap;             /* slots allocated */
+    struct buf out;         /* encode buffer, reused */
+};
+
 struct agentd {
+    struct agentd_sock *s;                  /* the socket it is bound on */
+    size_t index;                           /* its slot in s->agents */
+    bool bound;                             /* its endpoint is bound */
     struct loop *loop;                      /* the reactor */
     struct job_table *jt;                   /* the process's children */
     struct agentd_options o;                /* options (strings borrowed) */
     char *name;                             /* for logs */
-    void *sock;                             /* ROUTER, CURVE server */
-    struct loop_io io;                      /* sock on the loop */
     char endpoint[256];                     /* bound endpoint */
     struct jobstore *store;                 /* results and epoch */
     struct agentd_job *jobs;                /* running jobs */
     size_t njobs;                           /* how many */
     struct agentd_peer peers[AGENTD_PEERS]; /* garbage accounting */
-    struct buf out;                         /* encode buffer, reused */
     bool closing;                           /* agentd_shutdown was called */
 };
 
@@ -76,15 +86,16 @@ static bool agentd_send(struct agentd *a, const uint8_t *rid, size_t rid_len,
                         struct proto_msg *m)
 {
     struct err e = {0};
-    buf_reset(&a->out);
+    struct buf *out = &a->s->out;
+    buf_reset(out);
     m->epoch = jobstore_epoch(a->store);
-    if (proto_encode(m, &a->out, &e) != ERR_OK) {
+    if (proto_encode(m, out, &e) != ERR_OK) {
         log_error("agent=%s: encode %s: %s", a->name, proto_type_name(m->type),
                   e.msg);
         return false;
     }
-    if (zmq_send(a->sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(a->sock, a->out.data, a->out.len, ZMQ_DONTWAIT) < 0) {
+    if (zmq_send(a->s->sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(a->s->sock, out->data, out->len, ZMQ_DONTWAIT) < 0) {
         log_debug("agent=%s: %s not sent: %s", a->name,
                   proto_type_name(m->type), zmq_strerror(errno));
         return false;
@@ -542,17 +553,37 @@ static void agentd_handle(struct agentd *a, const uint8_t *rid, size_t rid_len,
     proto_msg_release(&m);
 }
 
-static void agentd_ready(struct loop *l, struct loop_io *io, unsigned ev,
-                         void *arg)
+/* The agent a message is for: our ZAP handler set its User-Id to
+ * "KEY DOMAIN", and each agent bound its endpoint with its own domain. */
+static struct agentd *agentd_sock_route(struct agentd_sock *s, zmq_msg_t *frame,
+                                        const char **user)
+{
+    const char *uid = zmq_msg_gets(frame, "User-Id");
+    *user = "?";
+    if (uid == NULL)
+        return NULL;
+    *user = uid;
+    const char *dom = strchr(uid, ' ');
+    if (dom == NULL || dom[1] != 'a')
+        return NULL;
+    char *end = NULL;
+    unsigned long idx = strtoul(dom + 2, &end, 10);
+    if (end == dom + 2 || *end != '\0' || idx >= s->n)
+        return NULL;
+    return s->agents[idx];
+}
+
+static void agentd_sock_ready(struct loop *l, struct loop_io *io, unsigned ev,
+                              void *arg)
 {
     (void)l;
     (void)io;
     (void)ev;
-    struct agentd *a = arg;
+    struct agentd_sock *s = arg;
     for (int n = 0; n < AGENTD_BATCH; n++) {
         zmq_msg_t rid, frame;
         zmq_msg_init(&rid);
-        if (zmq_msg_recv(&rid, a->sock, ZMQ_DONTWAIT) < 0) {
+        if (zmq_msg_recv(&rid, s->sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&rid);
             return;
         }
@@ -564,22 +595,25 @@ static void agentd_ready(struct loop *l, struct loop_io *io, unsigned ev,
         while (more) {
             zmq_msg_t f;
             zmq_msg_init(&f);
-            if (zmq_msg_recv(&f, a->sock, 0) < 0) {
+            if (zmq_msg_recv(&f, s->sock, 0) < 0) {
                 zmq_msg_close(&f);
                 break;
             }
             more = zmq_msg_more(&f);
-            if (++frames == 1) {
+            if (++frames == 1)
                 zmq_msg_move(&frame, &f);
-            }
             zmq_msg_close(&f);
         }
-        if (frames == 1 && rid_len > 0 && rid_len < AGENTD_RID_MAX)
-            agentd_handle(a, rp, rid_len, &frame);
-        else if (rid_len > 0 && rid_len < AGENTD_RID_MAX)
-            agentd_bad(a, rp, rid_len, "?",
-                       frames == 0 ? "empty message"
-                                   : "more than one frame in a message");
+        const char *user = "?";
+        struct agentd *a =
+            frames > 0 ? agentd_sock_route(s, &frame, &user) : NULL;
+        if (a != NULL && rid_len > 0 && rid_len < AGENTD_RID_MAX) {
+            if (frames == 1)
+                agentd_handle(a, rp, rid_len, &frame);
+            else
+                agentd_bad(a, rp, rid_len, user,
+                           "more than one frame in a message");
+        }
         zmq_msg_close(&frame);
         zmq_msg_close(&rid);
     }
@@ -594,11 +628,52 @@ static int agentd_setopt(void *s, int opt, int v)
     return zmq_setsockopt(s, opt, &v, sizeof(v));
 }
 
-struct agentd *agentd_new(struct loop *l, void *zctx, struct job_table *jt,
+struct agentd_sock *agentd_sock_new(struct loop *l, void *zctx,
+                                    int heartbeat_ms, struct err *e)
+{
+    struct agentd_sock *s = xcalloc(1, sizeof(*s));
+    s->loop = l;
+    buf_init(&s->out, PROTO_FRAME_MAX);
+    s->sock = zmq_socket(zctx, ZMQ_ROUTER);
+    int64_t maxmsg = PROTO_FRAME_MAX + 64; /* CURVE adds 33 bytes */
+    int hb = heartbeat_ms > 0 ? heartbeat_ms : AGENTD_HEARTBEAT_MS;
+    if (s->sock == NULL || agentd_setopt(s->sock, ZMQ_CURVE_SERVER, 1) != 0 ||
+        agentd_setopt(s->sock, ZMQ_ROUTER_MANDATORY, 1) != 0 ||
+        agentd_setopt(s->sock, ZMQ_PROBE_ROUTER, 1) != 0 ||
+        zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0 ||
+        agentd_setopt(s->sock, ZMQ_HEARTBEAT_IVL, hb) != 0 ||
+        agentd_setopt(s->sock, ZMQ_HEARTBEAT_TTL, 3 * hb) != 0 ||
+        agentd_setopt(s->sock, ZMQ_HEARTBEAT_TIMEOUT, 3 * hb) != 0 ||
+        agentd_setopt(s->sock, ZMQ_LINGER, 0) != 0 ||
+        agentd_setopt(s->sock, ZMQ_BACKLOG, 1024) != 0) {
+        err_set(e, ERR_SYS, "agent socket: %s", zmq_strerror(errno));
+        agentd_sock_free(s);
+        return NULL;
+    }
+    loop_io_init_sock(&s->io, s->sock, agentd_sock_ready, s);
+    loop_io_start(l, &s->io, LOOP_READ);
+    return s;
+}
+
+void agentd_sock_free(struct agentd_sock *s)
+{
+    if (s == NULL)
+        return;
+    if (s->sock != NULL) {
+        loop_io_stop(s->loop, &s->io);
+        zmq_close(s->sock);
+    }
+    free(s->agents);
+    buf_release(&s->out);
+    free(s);
+}
+
+struct agentd *agentd_new(struct agentd_sock *s, struct job_table *jt,
                           const struct agentd_options *o, struct err *e)
 {
     struct agentd *a = xcalloc(1, sizeof(*a));
-    a->loop = l;
+    a->s = s;
+    a->loop = s->loop;
     a->jt = jt;
     a->o = *o;
     a->name = xstrdup(o->name ? o->name : "agent");
@@ -606,37 +681,21 @@ struct agentd *agentd_new(struct loop *l, void *zctx, struct job_table *jt,
         a->o.output_max = AGENTD_OUTPUT_MAX;
     if (a->o.max_jobs == 0)
         a->o.max_jobs = AGENTD_MAX_JOBS;
-    if (a->o.heartbeat_ms <= 0)
-        a->o.heartbeat_ms = AGENTD_HEARTBEAT_MS;
-    buf_init(&a->out, PROTO_FRAME_MAX);
     a->store = jobstore_open(o->state_dir, e);
     if (a->store == NULL)
         goto fail;
-    a->sock = zmq_socket(zctx, ZMQ_ROUTER);
-    if (a->sock == NULL) {
-        err_set(e, ERR_SYS, "agent %s: zmq_socket: %s", a->name,
-                zmq_strerror(errno));
-        goto fail;
-    }
-    int64_t maxmsg = PROTO_FRAME_MAX + 64; /* CURVE adds 33 bytes */
-    int hb = a->o.heartbeat_ms;
-    if (agentd_setopt(a->sock, ZMQ_CURVE_SERVER, 1) != 0 ||
-        zmq_setsockopt(a->sock, ZMQ_CURVE_SECRETKEY, o->key->secret_z85,
+    /* the key and the ZAP domain are read at bind time: each endpoint of
+     * the shared socket gets its own, and the domain names the agent */
+    char domain[32];
+    snprintf(domain, sizeof(domain), "a%zu", s->n);
+    if (zmq_setsockopt(s->sock, ZMQ_CURVE_SECRETKEY, o->key->secret_z85,
                        KEYFILE_Z85_LEN + 1) != 0 ||
-        zmq_setsockopt(a->sock, ZMQ_ZAP_DOMAIN, "drover", 6) != 0 ||
-        agentd_setopt(a->sock, ZMQ_ROUTER_MANDATORY, 1) != 0 ||
-        agentd_setopt(a->sock, ZMQ_PROBE_ROUTER, 1) != 0 ||
-        zmq_setsockopt(a->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0 ||
-        agentd_setopt(a->sock, ZMQ_HEARTBEAT_IVL, hb) != 0 ||
-        agentd_setopt(a->sock, ZMQ_HEARTBEAT_TTL, 3 * hb) != 0 ||
-        agentd_setopt(a->sock, ZMQ_HEARTBEAT_TIMEOUT, 3 * hb) != 0 ||
-        agentd_setopt(a->sock, ZMQ_LINGER, 0) != 0 ||
-        agentd_setopt(a->sock, ZMQ_BACKLOG, 1024) != 0) {
+        zmq_setsockopt(s->sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) != 0) {
         err_set(e, ERR_SYS, "agent %s: socket options: %s", a->name,
                 zmq_strerror(errno));
         goto fail;
     }
-    if (zmq_bind(a->sock, o->listen) != 0) {
+    if (zmq_bind(s->sock, o->listen) != 0) {
         err_set(e, ERR_SYS,
                 "agent %s: cannot listen on %s: %s (set `listen` in the "
                 "config or --listen)",
@@ -644,9 +703,14 @@ struct agentd *agentd_new(struct loop *l, void *zctx, struct job_table *jt,
         goto fail;
     }
     size_t len = sizeof(a->endpoint);
-    zmq_getsockopt(a->sock, ZMQ_LAST_ENDPOINT, a->endpoint, &len);
-    loop_io_init_sock(&a->io, a->sock, agentd_ready, a);
-    loop_io_start(l, &a->io, LOOP_READ);
+    zmq_getsockopt(s->sock, ZMQ_LAST_ENDPOINT, a->endpoint, &len);
+    a->bound = true;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 8;
+        s->agents = xrealloc(s->agents, s->cap * sizeof(*s->agents));
+    }
+    a->index = s->n;
+    s->agents[s->n++] = a;
     log_debug("agent=%s: listening on %s, epoch %" PRIu64, a->name, a->endpoint,
               jobstore_epoch(a->store));
     return a;
@@ -688,12 +752,11 @@ void agentd_free(struct agentd *a)
         a->jobs = aj->next;
         agentd_job_free(aj);
     }
-    if (a->sock != NULL) {
-        loop_io_stop(a->loop, &a->io);
-        zmq_close(a->sock);
+    if (a->bound) {
+        zmq_unbind(a->s->sock, a->endpoint);
+        a->s->agents[a->index] = NULL;
     }
     jobstore_free(a->store);
-    buf_release(&a->out);
     free(a->name);
     free(a);
 }

@@ -1,7 +1,7 @@
 /* agent/agentd.h: one drover-agent: a CURVE-server ROUTER socket on the
  * loop, the protocol's dispatch table, running jobs, the job store and the
  * fencing epoch. `--simulate N` runs N of these in one process and one
- * loop, sharing the ZeroMQ context, the ZAP handler and the job table. */
+ * loop, sharing one socket, the ZAP handler and the job table. */
 #ifndef DROVER_AGENTD_H
 #define DROVER_AGENTD_H
 
@@ -15,6 +15,7 @@
 struct loop;
 struct job_table;
 struct agentd;
+struct agentd_sock;
 
 enum {
     AGENTD_PORT = 7447,              /* default listen port */
@@ -34,13 +35,22 @@ struct agentd_options {
     bool exec_none;            /* answer EXEC at once (--simulate-exec) */
     uint64_t output_max;       /* output cap per job; 0: default */
     size_t max_jobs;           /* 0: default */
-    int heartbeat_ms;          /* 0: default */
     int64_t kill_grace_ms;     /* TERM -> KILL; 0: the job default */
 };
 
-/* Bind and start serving. The ZAP handler must already be bound in zctx.
- * NULL with e set (bind failure names the endpoint). */
-struct agentd *agentd_new(struct loop *l, void *zctx, struct job_table *jt,
+/* The ROUTER socket all agents of the process share (one zmq_poll item
+ * however many agents --simulate runs). Each agent binds its endpoint on
+ * it with its own CURVE key and ZAP domain; the ZAP handler's User-Id
+ * ("KEY DOMAIN") tells which agent a message is for. The ZAP handler must
+ * already be bound in zctx. heartbeat_ms 0: AGENTD_HEARTBEAT_MS. */
+struct agentd_sock *agentd_sock_new(struct loop *l, void *zctx,
+                                    int heartbeat_ms, struct err *e);
+/* After every agent on it is freed. NULL is a no-op. */
+void agentd_sock_free(struct agentd_sock *s);
+
+/* Bind o->listen on s and start serving. NULL with e set (a bind failure
+ * names the endpoint). */
+struct agentd *agentd_new(struct agentd_sock *s, struct job_table *jt,
                           const struct agentd_options *o, struct err *e);
 
 /* Stop taking work: running jobs are killed (TERM, then KILL) and their

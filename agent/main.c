@@ -387,6 +387,12 @@ static int main_serve(const struct agentconf *conf, bool foreground,
         fprintf(stderr, "drover-agent: %s\n", e.msg);
         goto out_loop;
     }
+    struct agentd_sock *asock =
+        agentd_sock_new(d.loop, ctx, (int)conf->heartbeat_ms, &e);
+    if (asock == NULL) {
+        fprintf(stderr, "drover-agent: %s\n", e.msg);
+        goto out_loop;
+    }
     d.agents = xcalloc(n, sizeof(*d.agents));
     for (size_t i = 0; i < n; i++) {
         char name[32], ep[300], *dir = NULL;
@@ -397,7 +403,6 @@ static int main_serve(const struct agentconf *conf, bool foreground,
             .state_dir = conf->state_dir,
             .output_max = conf->output_max,
             .max_jobs = conf->max_jobs,
-            .heartbeat_ms = (int)conf->heartbeat_ms,
             .kill_grace_ms = conf->kill_grace_ms,
         };
         if (simulate) {
@@ -414,7 +419,7 @@ static int main_serve(const struct agentconf *conf, bool foreground,
                 o.state_dir = dir;
             }
         }
-        d.agents[i] = agentd_new(d.loop, ctx, jt, &o, &e);
+        d.agents[i] = agentd_new(asock, jt, &o, &e);
         free(dir);
         if (d.agents[i] == NULL) {
             fprintf(stderr, "drover-agent: %s\n", e.msg);
@@ -480,6 +485,7 @@ out_agents:
     for (size_t i = 0; i < d.nagents; i++)
         agentd_free(d.agents[i]);
     free(d.agents);
+    agentd_sock_free(asock);
 out_loop:
     zap_free(zap);
     zmq_ctx_term(ctx);

@@ -61,6 +61,7 @@ static void zap_handle(struct zap *z)
     char addr[64] = "?";
     const char *code = "400", *text = "key not authorized";
     char user[KEYFILE_Z85_LEN + 1] = "";
+    char domain[32] = "";
     if (n >= 4) {
         size_t an = zmq_msg_size(&f[3]);
         if (an >= sizeof(addr))
@@ -77,6 +78,11 @@ static void zap_handle(struct zap *z)
     } else if (zmq_msg_size(&f[6]) != KEYFILE_BIN_LEN) {
         text = "malformed CURVE credentials";
     } else {
+        size_t dn = zmq_msg_size(&f[2]);
+        if (dn < sizeof(domain)) {
+            memcpy(domain, zmq_msg_data(&f[2]), dn);
+            domain[dn] = '\0';
+        }
         const uint8_t *key = zmq_msg_data(&f[6]);
         zmq_z85_encode(user, key, KEYFILE_BIN_LEN);
         if (keyfile_set_has(z->allowed, key)) {
@@ -99,8 +105,13 @@ static void zap_handle(struct zap *z)
         user[0] = '\0';
     }
     /* the request id frame is echoed; with fewer frames there is none */
+    /* the user id names the key and the domain (which agent of the
+     * process): agentd routes on it */
+    char uid[KEYFILE_Z85_LEN + sizeof(domain) + 2] = "";
+    if (user[0] != '\0')
+        snprintf(uid, sizeof(uid), "%s %s", user, domain);
     if (n >= 2)
-        zap_reply(z, &f[1], code, text, user);
+        zap_reply(z, &f[1], code, text, uid);
     for (size_t i = 0; i < n; i++)
         zmq_msg_close(&f[i]);
 }

@@ -92,6 +92,8 @@ struct agentconn_transport {
     struct loop_io mon_io;        /* mon on the loop */
     struct keypair key;           /* our key pair (wiped on free) */
     char *known_agents;           /* known_agents path */
+    struct keyfile_known *known;  /* its contents, read at first use */
+    struct err known_err;         /* why it could not be read */
     bool accept_new;              /* record unknown agents */
     int port;                     /* default agent port */
     uint64_t epoch;               /* fencing epoch */
@@ -319,6 +321,8 @@ static void agentconn_keyscan_done(struct agentconn *c)
         agentconn_fail(c, ERR_SYS, "recording the agent key: %s", e.msg);
         return;
     }
+    if (t->known != NULL)
+        keyfile_known_put(t->known, c->address, c->port, c->key);
     log_warn("host=%s: new agent %s:%d key %s recorded in %s (--accept-new)",
              c->name, c->address, c->port, c->key, t->known_agents);
     loop_io_stop(t->loop, &c->ks_io);
@@ -651,8 +655,17 @@ static struct conn *agentconn_connect(struct transport *tr,
     if (pin != NULL) {
         memcpy(c->key, pin, sizeof(c->key));
     } else {
-        rc = keyfile_known_lookup(t->known_agents, c->address, c->port, c->key,
-                                  &e);
+        if (t->known == NULL && t->known_err.code == ERR_OK)
+            t->known = keyfile_known_load(t->known_agents, &t->known_err);
+        const char *k =
+            t->known ? keyfile_known_get(t->known, c->address, c->port) : NULL;
+        if (k != NULL)
+            memcpy(c->key, k, sizeof(c->key));
+        rc = k != NULL                     ? ERR_OK
+             : t->known_err.code != ERR_OK ? ERR_PARSE
+                                           : ERR_NOTFOUND;
+        if (rc == ERR_PARSE)
+            err_set(&e, ERR_PARSE, "%s", t->known_err.msg);
         if (rc == ERR_NOTFOUND && t->accept_new) {
             agentconn_keyscan(c);
             return &c->base;
@@ -781,6 +794,7 @@ static void agentconn_free(struct transport *tr)
     free(t->slots);
     free(t->free_slots);
     free(t->known_agents);
+    keyfile_known_free(t->known);
     buf_release(&t->out);
     keyfile_wipe(&t->key);
     free(t);

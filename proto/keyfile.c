@@ -17,10 +17,17 @@ static const char keyfile_z85_chars[] =
 
 bool keyfile_z85_valid(const char *s, size_t n)
 {
+    static bool ok[256];
+    static bool init;
+    if (!init) {
+        for (const char *c = keyfile_z85_chars; *c; c++)
+            ok[(unsigned char)*c] = true;
+        init = true;
+    }
     if (n != KEYFILE_Z85_LEN)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (s[i] == '\0' || strchr(keyfile_z85_chars, s[i]) == NULL)
+        if (!ok[(unsigned char)s[i]])
             return false;
     return true;
 }
@@ -315,4 +322,98 @@ enum err_code keyfile_known_add(const char *path, const char *host, int port,
     char text[400];
     snprintf(text, sizeof(text), "%s:%d %s\n", host, port, key);
     return keyfile_put(path, O_CREAT | O_APPEND, 0600, text, e);
+}
+
+/* --- known_agents, loaded --------------------------------------------------
+ */
+
+struct keyfile_known_entry {
+    char *hostport;                /* "host:port" */
+    char key[KEYFILE_Z85_LEN + 1]; /* its key */
+};
+
+struct keyfile_known {
+    struct keyfile_known_entry *v; /* sorted by hostport */
+    size_t n;                      /* entries */
+    size_t cap;                    /* allocated */
+};
+
+static int keyfile_known_cmp(const void *a, const void *b)
+{
+    const struct keyfile_known_entry *x = a, *y = b;
+    return strcmp(x->hostport, y->hostport);
+}
+
+static void keyfile_known_append(struct keyfile_known *k, char *hostport,
+                                 const char *key)
+{
+    if (k->n == k->cap) {
+        k->cap = k->cap ? k->cap * 2 : 64;
+        k->v = xrealloc(k->v, k->cap * sizeof(*k->v));
+    }
+    k->v[k->n].hostport = hostport;
+    memcpy(k->v[k->n].key, key, KEYFILE_Z85_LEN + 1);
+    k->n++;
+}
+
+struct keyfile_known *keyfile_known_load(const char *path, struct err *e)
+{
+    struct keyfile_known *k = xcalloc(1, sizeof(*k));
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return k;
+    char line[512];
+    int lineno = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        const char *p = keyfile_ws(line);
+        if (*p == '#' || *p == '\n' || *p == '\0')
+            continue;
+        size_t n = strcspn(p, " \t\r\n");
+        const char *kp = keyfile_ws(p + n);
+        char key[KEYFILE_Z85_LEN + 1];
+        if (*kp == '\n' || *kp == '\0') {
+            err_set(e, ERR_PARSE, "%s:%d:%d: expected 'HOST:PORT KEY'", path,
+                    lineno, (int)(kp - line) + 1);
+        } else if (keyfile_token(path, lineno, line, kp, key, e) == ERR_OK) {
+            keyfile_known_append(k, xstrndup(p, n), key);
+            continue;
+        }
+        fclose(f);
+        keyfile_known_free(k);
+        return NULL;
+    }
+    fclose(f);
+    /* a later line for the same host wins: sort keeps file order stable
+     * enough for lookups, and duplicates are rare */
+    qsort(k->v, k->n, sizeof(*k->v), keyfile_known_cmp);
+    return k;
+}
+
+const char *keyfile_known_get(const struct keyfile_known *k, const char *host,
+                              int port)
+{
+    char want[300];
+    snprintf(want, sizeof(want), "%s:%d", host, port);
+    struct keyfile_known_entry key = {.hostport = want};
+    const struct keyfile_known_entry *hit =
+        bsearch(&key, k->v, k->n, sizeof(*k->v), keyfile_known_cmp);
+    return hit ? hit->key : NULL;
+}
+
+void keyfile_known_put(struct keyfile_known *k, const char *host, int port,
+                       const char *key)
+{
+    keyfile_known_append(k, xasprintf("%s:%d", host, port), key);
+    qsort(k->v, k->n, sizeof(*k->v), keyfile_known_cmp);
+}
+
+void keyfile_known_free(struct keyfile_known *k)
+{
+    if (k == NULL)
+        return;
+    for (size_t i = 0; i < k->n; i++)
+        free(k->v[i].hostport);
+    free(k->v);
+    free(k);
 }

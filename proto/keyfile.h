@@ -69,6 +69,20 @@ void keyfile_set_free(struct keyfile_set *s);
 enum err_code keyfile_known_lookup(const char *path, const char *host, int port,
                                    char *out, struct err *e);
 
+/* known_agents read once, for many lookups (a fleet of thousands). */
+struct keyfile_known;
+/* Read path; a missing file is an empty set. NULL with e set on a bad line
+ * (file:line:col). */
+struct keyfile_known *keyfile_known_load(const char *path, struct err *e);
+/* The key of host:port, borrowed; NULL if unknown. */
+const char *keyfile_known_get(const struct keyfile_known *k, const char *host,
+                              int port);
+/* Remember host:port (after keyfile_known_add wrote it). */
+void keyfile_known_put(struct keyfile_known *k, const char *host, int port,
+                       const char *key);
+/* NULL is a no-op. */
+void keyfile_known_free(struct keyfile_known *k);
+
 /* Append "HOST:PORT KEY" to known_agents (created 0600). */
 enum err_code keyfile_known_add(const char *path, const char *host, int port,
                                 const char *key, struct err *e);

@@ -33,6 +33,7 @@ struct fx {
     struct keyfile_set *allowed;
     struct job_table *jt;
     struct zap *zap;
+    struct agentd_sock *as;
     struct agentd *a;
     void *dealer;
     struct keypair akey, ckey;
@@ -60,7 +61,8 @@ static void fx_start(struct fx *f, uint64_t output_max)
                                .key = &f->akey,
                                .state_dir = state,
                                .output_max = output_max};
-    f->a = agentd_new(f->l, f->ctx, f->jt, &o, &e);
+    f->as = agentd_sock_new(f->l, f->ctx, 0, &e);
+    f->a = agentd_new(f->as, f->jt, &o, &e);
     assert_non_null(f->a);
     f->dealer = zmq_socket(f->ctx, ZMQ_DEALER);
     int zero = 0;
@@ -75,6 +77,7 @@ static void fx_stop(struct fx *f)
 {
     zmq_close(f->dealer);
     agentd_free(f->a);
+    agentd_sock_free(f->as);
     zap_free(f->zap);
     zmq_ctx_term(f->ctx);
     job_table_free(f->jt);

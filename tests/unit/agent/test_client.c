@@ -55,7 +55,8 @@ static int setup(void **state)
                                    .listen = "tcp://127.0.0.1:*",
                                    .key = &akey,
                                    .state_dir = sdir};
-        struct agentd *a = agentd_new(l, ctx, jt, &o, &e);
+        struct agentd *a =
+            agentd_new(agentd_sock_new(l, ctx, 0, &e), jt, &o, &e);
         if (a == NULL)
             _exit(1);
         char ep[64];

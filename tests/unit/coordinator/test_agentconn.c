@@ -38,6 +38,7 @@ struct fixture {
     struct keyfile_set *allowed;
     struct job_table *jt;
     struct zap *zap;
+    struct agentd_sock *as;
     struct agentd *agent;
     int port;
     struct keyport *kp;
@@ -104,7 +105,8 @@ static void fixture_listen(struct fixture *f, struct loop *l, bool authorize,
                                .key = &agentkp,
                                .state_dir = state,
                                .kill_grace_ms = 300};
-    f->agent = agentd_new(l, f->actx, f->jt, &o, &e);
+    f->as = agentd_sock_new(l, f->actx, 0, &e);
+    f->agent = agentd_new(f->as, f->jt, &o, &e);
     assert_non_null(f->agent);
     const char *ep = agentd_endpoint(f->agent);
     f->port = atoi(strrchr(ep, ':') + 1);
@@ -121,6 +123,7 @@ static void fixture_stop(struct fixture *f)
 {
     keyport_free(f->kp);
     agentd_free(f->agent);
+    agentd_sock_free(f->as);
     zap_free(f->zap);
     zmq_ctx_term(f->actx);
     job_table_free(f->jt);
