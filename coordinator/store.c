@@ -124,6 +124,20 @@ enum err_code store_deploy_begin(struct store *s,
     return store_after(s, rc, e);
 }
 
+enum err_code store_batch_begin(struct store *s, struct err *e)
+{
+    if (store_check_poison(s, e) != ERR_OK)
+        return ERR_STORE;
+    return store_after(s, s->ops->batch(s, true, e), e);
+}
+
+enum err_code store_batch_commit(struct store *s, struct err *e)
+{
+    if (store_check_poison(s, e) != ERR_OK)
+        return ERR_STORE;
+    return store_after(s, s->ops->batch(s, false, e), e);
+}
+
 enum err_code store_deploy_state(struct store *s, const char *id,
                                  const char *state, struct err *e)
 {

@@ -244,6 +244,7 @@ struct store_ops {
                           struct err *e);
     enum err_code (*get)(struct store *s, const char *id,
                          struct store_record **out, struct err *e);
+    enum err_code (*batch)(struct store *s, bool begin, struct err *e);
     void (*free)(struct store *s);
 };
 
@@ -255,7 +256,18 @@ struct store {
     struct err first;            /* that failure */
 };
 
-/* Close the store. NULL is a no-op. */
+/* Group writes: between store_batch_begin and store_batch_commit every
+ * write is one transaction, durable only when the commit returns (one
+ * fsync instead of one per write: a durable write costs milliseconds).
+ * The rule stays: commit the batch holding a step's intent before that
+ * step is sent. Typical use: the intents of every step about to start in
+ * this loop turn, then commit, then send them all; or the outcomes and
+ * host states that arrived in one turn. A failed commit poisons the store
+ * and loses the whole batch. Batches do not nest. */
+enum err_code store_batch_begin(struct store *s, struct err *e);
+enum err_code store_batch_commit(struct store *s, struct err *e);
+
+/* Close the store (an open batch is rolled back). NULL is a no-op. */
 void store_free(struct store *s);
 
 /* Values to redact besides the pattern rules (default: redact_global()).

@@ -21,6 +21,7 @@ struct store_sqlite {
     struct store base; /* must be first */
     sqlite3 *db;       /* the connection */
     char *path;        /* journal.db */
+    bool in_batch;     /* a store_batch_begin transaction is open */
 };
 
 static const char store_sqlite_schema[] =
@@ -115,6 +116,52 @@ static enum err_code sq_exec(struct store_sqlite *q, const char *sql,
     return ERR_OK;
 }
 
+/* A transaction of our own, unless a batch is open (then the batch's
+ * commit makes the writes durable together). */
+static enum err_code sq_begin(struct store_sqlite *q, struct err *e)
+{
+    if (q->in_batch)
+        return ERR_OK;
+    return sq_exec(q, "BEGIN IMMEDIATE", "begin", e);
+}
+
+static enum err_code sq_commit(struct store_sqlite *q, struct err *e)
+{
+    if (q->in_batch)
+        return ERR_OK;
+    return sq_exec(q, "COMMIT", "commit", e);
+}
+
+/* Undo after a failure: the whole batch when one is open (the store is
+ * poisoned then anyway). */
+static void sq_rollback(struct store_sqlite *q)
+{
+    sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    q->in_batch = false;
+}
+
+static enum err_code sq_batch(struct store *s, bool begin, struct err *e)
+{
+    struct store_sqlite *q = sq_of(s);
+    if (begin) {
+        if (q->in_batch)
+            return err_set(e, ERR_STORE, "journal %s: a batch is already open",
+                           q->path);
+        if (sq_exec(q, "BEGIN IMMEDIATE", "begin batch", e) != ERR_OK)
+            return ERR_STORE;
+        q->in_batch = true;
+        return ERR_OK;
+    }
+    if (!q->in_batch)
+        return err_set(e, ERR_STORE, "journal %s: no batch is open", q->path);
+    q->in_batch = false;
+    if (sq_exec(q, "COMMIT", "commit batch", e) != ERR_OK) {
+        sq_rollback(q);
+        return ERR_STORE;
+    }
+    return ERR_OK;
+}
+
 /* --- writes ---------------------------------------------------------------
  */
 
@@ -132,7 +179,7 @@ static enum err_code sq_deploy_begin(struct store *s,
         strftime(day, sizeof(day), "%Y-%m-%d", &tm) == 0)
         return err_set(e, ERR_INVALID, "journal: bad start time %" PRId64,
                        started);
-    if (sq_exec(q, "BEGIN IMMEDIATE", "begin", e) != ERR_OK)
+    if (sq_begin(q, e) != ERR_OK)
         return ERR_STORE;
     char prefix[32];
     snprintf(prefix, sizeof(prefix), "DEP-%s-", day);
@@ -188,11 +235,11 @@ static enum err_code sq_deploy_begin(struct store *s,
     sqlite3_bind_int64(st, 18, now);
     if (sq_run(q, st, "insert deploy", e) != ERR_OK)
         goto fail;
-    if (sq_exec(q, "COMMIT", "commit", e) != ERR_OK)
+    if (sq_commit(q, e) != ERR_OK)
         goto fail;
     return ERR_OK;
 fail:
-    sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    sq_rollback(q);
     id[0] = '\0';
     return ERR_STORE;
 }
@@ -262,7 +309,7 @@ static enum err_code sq_wave_plan(struct store *s, const char *id, int wave,
                                   struct err *e)
 {
     struct store_sqlite *q = sq_of(s);
-    if (sq_exec(q, "BEGIN IMMEDIATE", "begin", e) != ERR_OK)
+    if (sq_begin(q, e) != ERR_OK)
         return ERR_STORE;
     sqlite3_stmt *st = sq_prep(q,
                                "INSERT OR REPLACE INTO waves (deploy, idx,"
@@ -288,11 +335,11 @@ static enum err_code sq_wave_plan(struct store *s, const char *id, int wave,
         if (sq_run(q, st, "wave plan host", e) != ERR_OK)
             goto fail;
     }
-    if (sq_exec(q, "COMMIT", "commit", e) != ERR_OK)
+    if (sq_commit(q, e) != ERR_OK)
         goto fail;
     return ERR_OK;
 fail:
-    sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    sq_rollback(q);
     return ERR_STORE;
 }
 
@@ -765,6 +812,8 @@ static enum err_code sq_get(struct store *s, const char *id,
 static void sq_free(struct store *s)
 {
     struct store_sqlite *q = sq_of(s);
+    if (q->in_batch)
+        sq_rollback(q);
     sqlite3_close(q->db);
     free(q->path);
     free(q);
@@ -786,6 +835,7 @@ static const struct store_ops sq_ops = {
     .last_success = sq_last_success,
     .list = sq_list,
     .get = sq_get,
+    .batch = sq_batch,
     .free = sq_free,
 };
 

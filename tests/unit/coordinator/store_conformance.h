@@ -342,6 +342,45 @@ static void conf_poisoned(void **state)
     store_free(s);
 }
 
+/* A batch is durable at its commit, all or nothing: closed without a
+ * commit, none of its writes is there. */
+static void conf_batch(void **state)
+{
+    (void)state;
+    struct store *s = conf_open();
+    struct err e = {0};
+    char id[STORE_ID_MAX];
+    begin(s, "sms", "1", DAY1, id);
+    assert_int_equal(store_batch_begin(s, &e), ERR_OK);
+    int64_t steps[3];
+    for (int i = 0; i < 3; i++) {
+        char host[16];
+        snprintf(host, sizeof(host), "web%d", i);
+        struct store_step st = {.host = host, .name = "restart"};
+        assert_int_equal(store_step_intent(s, id, &st, &steps[i], &e), ERR_OK);
+    }
+    assert_int_equal(store_host_state(s, id, "web0", "running", NULL, &e),
+                     ERR_OK);
+    assert_int_equal(store_batch_commit(s, &e), ERR_OK);
+    /* a second batch, never committed */
+    assert_int_equal(store_batch_begin(s, &e), ERR_OK);
+    struct store_step_outcome o = {.outcome = "ok", .exit_code = 0};
+    assert_int_equal(store_step_outcome(s, steps[0], &o, &e), ERR_OK);
+    assert_int_equal(store_decision(s, id, "lost", &e), ERR_OK);
+    store_free(s);
+    s = conf_open();
+    struct store_record *r = NULL;
+    assert_int_equal(store_get_record(s, id, &r, &e), ERR_OK);
+    assert_int_equal(r->nsteps, 3);
+    assert_null(r->steps[0].outcome);
+    assert_int_equal(r->ndecisions, 0);
+    assert_int_equal(r->nhosts, 1);
+    store_record_free(r);
+    /* a commit without a batch is a mistake, and poisons */
+    assert_int_equal(store_batch_commit(s, &e), ERR_STORE);
+    store_free(s);
+}
+
 #define CONFORMANCE_TESTS(setup, teardown)                                     \
     cmocka_unit_test_setup_teardown(conf_ids, setup, teardown),                \
         cmocka_unit_test_setup_teardown(conf_whole_record, setup, teardown),   \
@@ -349,6 +388,7 @@ static void conf_poisoned(void **state)
                                         teardown),                             \
         cmocka_unit_test_setup_teardown(conf_intent_survives_kill9, setup,     \
                                         teardown),                             \
-        cmocka_unit_test_setup_teardown(conf_poisoned, setup, teardown)
+        cmocka_unit_test_setup_teardown(conf_poisoned, setup, teardown),       \
+        cmocka_unit_test_setup_teardown(conf_batch, setup, teardown)
 
 #endif
