@@ -303,6 +303,10 @@ static size_t redact_mark_value(const char *d, size_t len, size_t v,
 {
     if (v >= len)
         return v;
+    /* a list or object (`secret_env: [A, B]` names secrets, holds none)
+     * and a shell variable reference are not secret values */
+    if (!to_eol && (d[v] == '[' || d[v] == '{' || d[v] == '$'))
+        return v;
     if (len - v >= strlen(REDACT_MARK) &&
         memcmp(d + v, REDACT_MARK, strlen(REDACT_MARK)) == 0)
         return v + strlen(REDACT_MARK);

@@ -75,6 +75,11 @@ static void test_redact_pattern_rules(void **state)
     pat("url?token=abc&x=1", "url?token=[redacted]&x=1");
     /* already redacted stays one mark */
     pat("PASSWORD=[redacted] x", "PASSWORD=[redacted] x");
+    /* lists and objects name secrets, variable references point at them */
+    pat("{\"secret_env\": [\"DB_PASSWORD\"], \"x\": 1}",
+        "{\"secret_env\": [\"DB_PASSWORD\"], \"x\": 1}");
+    pat("secret_env: {a: 1}", "secret_env: {a: 1}");
+    pat("DB_PASSWORD=$DB_PASS ./migrate", "DB_PASSWORD=$DB_PASS ./migrate");
     /* ordinary text is left alone */
     pat("host=web1 step=restart version=2", "host=web1 step=restart version=2");
     pat("the token was rotated", "the token was rotated");
