@@ -274,6 +274,119 @@ static void test_template_value_str(void **state)
     }
 }
 
+static void test_template_cond(void **state)
+{
+    (void)state;
+    struct {
+        const char *cond;
+        bool want;
+    } cases[] = {
+        /* truthiness, Python's */
+        {"on", true},
+        {"off", false},
+        {"not off", true},
+        {"nothing", false},
+        {"empty", false},
+        {"list", true},
+        {"map", true},
+        {"0", false},
+        {"'x'", true},
+        /* comparisons */
+        {"port == 8080", true},
+        {"port != 8080", false},
+        {"port > 80 and port < 9000", true},
+        {"port >= 8080 and port <= 8080", true},
+        {"neg < 0", true},
+        {"ratio < half", true},
+        {"version == '2'", true},
+        {"version == 2", false}, /* a string is not a number */
+        {"on == true", true},
+        /* membership */
+        {"'a' in list", true},
+        {"1 in list", true},
+        {"2 not in list", true},
+        {"version in ['1', '2']", true},
+        {"version not in ['1', '2']", false},
+        /* defined tests, and short circuits that never look names up */
+        {"missing is defined", false},
+        {"missing is not defined", true},
+        {"port is defined", true},
+        {"missing is defined and missing == 1", false},
+        {"port is defined or missing", true},
+        {"(on or off) and not off", true},
+        {"not (on and off)", true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct err e = {0};
+        bool got = !cases[i].want;
+        if (template_cond(cases[i].cond, tmpl_lookup, NULL, &got, &e) != ERR_OK)
+            fail_msg("'%s': %s", cases[i].cond, e.msg);
+        if (got != cases[i].want)
+            fail_msg("'%s' is %d, want %d", cases[i].cond, got, cases[i].want);
+        /* the syntax check agrees */
+        err_clear(&e);
+        assert_int_equal(template_cond_names(cases[i].cond, NULL, NULL, &e),
+                         ERR_OK);
+    }
+}
+
+static void test_template_cond_errors(void **state)
+{
+    (void)state;
+    struct {
+        const char *cond;
+        enum err_code code;
+        const char *why;
+    } cases[] = {
+        {"missing == 1", ERR_NOTFOUND, "undefined variable 'missing'"},
+        {"on and missing", ERR_NOTFOUND, "'missing'"},
+        {"port ==", ERR_PARSE, "column 8: expected a name"},
+        {"{{ port }} == 1", ERR_PARSE, "without '{{ }}'"},
+        {"", ERR_PARSE, "empty condition"},
+        {"   ", ERR_PARSE, "empty condition"},
+        {"port is defnied", ERR_PARSE, "expected 'defined' after 'is'"},
+        {"version == 'abc", ERR_PARSE, "unterminated string"},
+        {"(on", ERR_PARSE, "expected ')'"},
+        {"[1, 2", ERR_PARSE, "expected ',' or ']'"},
+        {"port < 'a'", ERR_PARSE, "cannot order these values"},
+        {"on off", ERR_PARSE, "unexpected text"},
+        {"port | default(1)", ERR_PARSE, "unexpected text"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct err e = {0};
+        bool got;
+        enum err_code rc =
+            template_cond(cases[i].cond, tmpl_lookup, NULL, &got, &e);
+        if (rc != cases[i].code || strstr(e.msg, cases[i].why) == NULL)
+            fail_msg("'%s': %d '%s', want %d '%s'", cases[i].cond, rc, e.msg,
+                     cases[i].code, cases[i].why);
+    }
+    /* deep nesting is refused, not recursed into */
+    char deep[256];
+    memset(deep, '(', 100);
+    memcpy(deep + 100, "on", 3);
+    struct err e = {0};
+    bool got;
+    assert_int_equal(template_cond(deep, tmpl_lookup, NULL, &got, &e),
+                     ERR_PARSE);
+    assert_non_null(strstr(e.msg, "nested too deeply"));
+}
+
+static void test_template_cond_names(void **state)
+{
+    (void)state;
+    char acc[256] = "";
+    struct err e = {0};
+    assert_int_equal(template_cond_names("a == 1 and b is defined or c in [d]",
+                                         names_collect, acc, &e),
+                     ERR_OK);
+    assert_string_equal(acc, "a b+d c d ");
+    assert_false(template_truthy(NULL));
+    json_t *z = json_real(0.0);
+    assert_false(template_truthy(z));
+    json_decref(z);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +399,9 @@ int main(void)
         cmocka_unit_test(test_template_limits),
         cmocka_unit_test(test_template_names),
         cmocka_unit_test(test_template_value_str),
+        cmocka_unit_test(test_template_cond),
+        cmocka_unit_test(test_template_cond_errors),
+        cmocka_unit_test(test_template_cond_names),
     };
     return cmocka_run_group_tests(tests, tmpl_setup, tmpl_teardown);
 }
