@@ -30,7 +30,7 @@ cc -O2 -g -std=c11 -D_GNU_SOURCE -Icoordinator -Iinventory -Iproto -Icommon \
     "$BUILD/libcommon.a" $(pkg-config --libs libssh2 libzmq msgpack libcurl \
     yaml-0.1 jansson sqlite3) -lm
 
-WORK=$(mktemp -d /tmp/drover-bench-agent.XXXXXX)
+WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
     local p

@@ -93,7 +93,9 @@ int main(int argc, char **argv)
     getrlimit(RLIMIT_NOFILE, &nofile);
     nofile.rlim_cur = nofile.rlim_max;
     setrlimit(RLIMIT_NOFILE, &nofile);
-    int rounds = atoi(argv[3]);
+    int rounds = (int)strtol(argv[3], NULL, 10);
+    if (rounds < 1)
+        rounds = 1;
     const char *command = argc > 4 ? argv[4] : "true";
 
     FILE *f = fopen(argv[1], "r");
@@ -118,7 +120,7 @@ int main(int argc, char **argv)
         }
         *colon = '\0';
         snprintf(hosts[n].addr, sizeof(hosts[n].addr), "%s", hp);
-        hosts[n].port = atoi(colon + 1);
+        hosts[n].port = (int)strtol(colon + 1, NULL, 10);
         snprintf(hosts[n].name, sizeof(hosts[n].name), "%s:%d", hp,
                  hosts[n].port);
         n++;

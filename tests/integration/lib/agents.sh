@@ -88,7 +88,7 @@ agents_launch() {
 agents_start() {
     local n=$1 x
     AGENTS_N=$n
-    AGENTS_DIR=$(mktemp -d /tmp/drover-agents.XXXXXX)
+    AGENTS_DIR=$(mktemp -d)
     trap agents_stop EXIT
     trap 'exit 130' INT TERM
     AGENTS_KEY=$AGENTS_DIR/coordinator.key

@@ -283,7 +283,10 @@ static void test_agentd_query(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/test_agentd.XXXXXX");
+    /* mkdtemp's template: six 'X' the call replaces */
+    int tn = snprintf(dir, sizeof(dir), "/tmp/test_agentd.");
+    memset(dir + tn, 'X', 6);
+    dir[tn + 6] = '\0';
     return mkdtemp(dir) ? 0 : -1;
 }
 

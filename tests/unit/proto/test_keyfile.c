@@ -20,7 +20,10 @@ static char dir[64];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/test_keyfile.XXXXXX");
+    /* mkdtemp's template: six 'X' the call replaces */
+    int tn = snprintf(dir, sizeof(dir), "/tmp/test_keyfile.");
+    memset(dir + tn, 'X', 6);
+    dir[tn + 6] = '\0';
     return mkdtemp(dir) ? 0 : -1;
 }
 
