@@ -109,6 +109,10 @@ static enum err_code inv_ini_check_text(struct inv_ini *p, const char *s,
     if (n > 0 && (s[0] == '#' || s[0] == ';'))
         return ERR_OK;
     for (size_t i = 0; i < n;) {
+        if ((unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
         if (s[i] == '\0')
             return inv_ini_err(p, s + i, "NUL byte in the inventory", "\\0");
         size_t k = inv_ini_utf8((const unsigned char *)s + i, n - i);
@@ -118,6 +122,24 @@ static enum err_code inv_ini_check_text(struct inv_ini *p, const char *s,
         i += k;
     }
     return ERR_OK;
+}
+
+/* Characters that end a run of ordinary ones in inv_ini_shlex. */
+static bool inv_ini_special(char c)
+{
+    switch (c) {
+    case ' ':
+    case '\t':
+    case '\r':
+    case '\n':
+    case '#':
+    case '\'':
+    case '"':
+    case '\\':
+        return true;
+    default:
+        return false;
+    }
 }
 
 static void inv_ini_toks_free(struct inv_ini_tok *t, size_t n)
@@ -197,8 +219,12 @@ static enum err_code inv_ini_shlex(struct inv_ini *p, const char *s, size_t n,
             i += 2;
             continue;
         }
-        buf_addc(&tok, ch);
-        i++;
+        /* A run of ordinary characters goes in at once. */
+        size_t j = i + 1;
+        while (j < n && !inv_ini_special(s[j]))
+            j++;
+        buf_add(&tok, s + i, j - i);
+        i = j;
     }
 out:
     buf_release(&tok);
@@ -267,9 +293,9 @@ static enum err_code inv_ini_hosts(struct inv_ini *p, const char *s, size_t n,
         }
     }
     struct inv_group *g = c == ERR_OK ? inv_group_add(p->inv, group) : NULL;
-    char *where = c == ERR_OK
-                      ? xasprintf("%s:%zu:%zu: ", p->name, p->line, toks[0].col)
-                      : NULL;
+    char where[300];
+    snprintf(where, sizeof(where), "%.200s:%zu:%zu: ", p->name, p->line,
+             toks[0].col);
     for (size_t i = 0; i < nn; i++) {
         struct inv_host *h = NULL;
         if (c == ERR_OK) {
@@ -288,7 +314,6 @@ static enum err_code inv_ini_hosts(struct inv_ini *p, const char *s, size_t n,
         }
         free(names[i]);
     }
-    free(where);
     free(names);
     free(pattern);
     json_decref(vars);
