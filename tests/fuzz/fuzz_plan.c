@@ -1,6 +1,7 @@
 /* tests/fuzz/fuzz_plan.c: libFuzzer on the plan reader. Whatever the bytes,
  * plan_load_buffer returns a plan that keeps the schema's promises (steps
- * with commands, valid wave sizes, sane health timings), or ERR_PARSE with
+ * with commands, checks with one target, valid wave sizes, sane health
+ * timings), or ERR_PARSE with
  * every problem as "name:line:col: ...". Wave sizes and template names of a
  * plan that loads are computed too, since the rollout does that next. */
 #include "buf.h"
@@ -22,6 +23,19 @@ static void fuzz_plan_name(const char *name, bool has_default, void *arg)
         abort();
 }
 
+/* A check is exactly one of http or command, with a sane status. */
+static void fuzz_plan_check_one(const struct plan_check *c)
+{
+    bool http = c->kind == PLAN_CHECK_HTTP;
+    if ((http ? c->http : c->command) == NULL ||
+        (http ? c->command : c->http) != NULL || c->expect_status < 100 ||
+        c->expect_status > 599 || c->timeout_ms < 0 ||
+        (c->expect_status_max != 0 &&
+         (c->expect_status_max < c->expect_status ||
+          c->expect_status_max > 599)))
+        abort();
+}
+
 static void fuzz_plan_check(const struct plan *p)
 {
     if (p->name == NULL || p->hosts == NULL || p->file == NULL ||
@@ -35,12 +49,20 @@ static void fuzz_plan_check(const struct plan *p)
         struct err e = {0};
         (void)template_names(st->run, fuzz_plan_name, NULL, &e);
     }
-    for (size_t i = 0; i < p->nchecks; i++) {
-        const struct plan_check *c = &p->checks[i];
-        if (c->http == NULL || c->expect_status < 100 ||
-            c->expect_status > 599 || c->timeout_ms < 0)
+    for (size_t i = 0; i < p->nchecks; i++)
+        fuzz_plan_check_one(&p->checks[i]);
+    for (size_t i = 0; i < p->nsmoke; i++)
+        fuzz_plan_check_one(&p->smoke[i]);
+    if (p->singleton_check != NULL)
+        fuzz_plan_check_one(p->singleton_check);
+    for (size_t i = 0; i < p->nbefore; i++)
+        if (p->before[i].run == NULL || p->before[i].on == PLAN_ON_EACH)
             abort();
-    }
+    for (size_t i = 0; i < p->nsteps; i++)
+        if (p->steps[i].on != PLAN_ON_EACH)
+            abort();
+    if (p->canary.percent > 100 || p->max_fail.percent > 100 || p->lock == NULL)
+        abort();
     if (p->interval_ms <= 0 || p->healthy_deadline_ms <= 0 ||
         p->min_healthy_ms < 0 || p->min_healthy_ms > p->healthy_deadline_ms)
         abort();
