@@ -791,7 +791,7 @@ static bool plan_read_check_into(struct plan_reader *r, const yaml_node_t *cn,
     }
     if (!plan_want_mapping(r, cn, what))
         return false;
-    plan_check_keys(r, cn, "a health check", plan_keys_check);
+    plan_check_keys(r, cn, what, plan_keys_check);
     c->pos = plan_pos_of(cn);
     c->expect_status = 200;
     yaml_node_t *v, *http = plan_get(r, cn, "http"),
@@ -872,7 +872,9 @@ static void plan_read_check_list(struct plan_reader *r, const yaml_node_t *n,
     *out = xcalloc(cnt ? cnt : 1, sizeof(**out));
     for (yaml_node_item_t *i = n->data.sequence.items.start;
          i < n->data.sequence.items.top; i++)
-        if (plan_read_check_into(r, plan_node(r, *i), "a health check",
+        if (plan_read_check_into(r, plan_node(r, *i),
+                                 strcmp(where, "smoke") == 0 ? "a smoke check"
+                                                             : "a health check",
                                  &(*out)[*count]))
             (*count)++;
 }
