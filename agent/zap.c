@@ -17,6 +17,7 @@
 enum { ZAP_FRAMES = 6 }; /* version, id, domain, address, identity, mech */
 
 struct zap {
+    struct loop *loop;                 /* the reactor */
     void *sock;                        /* REP on inproc://zeromq.zap.01 */
     struct loop_io io;                 /* sock on the loop */
     const struct keyfile_set *allowed; /* coordinator keys (borrowed) */
@@ -138,6 +139,7 @@ struct zap *zap_new(struct loop *l, void *zctx,
 {
     struct zap *z = xcalloc(1, sizeof(*z));
     z->allowed = allowed;
+    z->loop = l;
     z->sock = zmq_socket(zctx, ZMQ_REP);
     int linger = 0;
     if (z->sock == NULL ||
@@ -157,6 +159,7 @@ void zap_free(struct zap *z)
 {
     if (z == NULL)
         return;
+    loop_io_stop(z->loop, &z->io);
     if (z->sock != NULL)
         zmq_close(z->sock);
     free(z);

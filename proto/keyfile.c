@@ -393,6 +393,8 @@ struct keyfile_known *keyfile_known_load(const char *path, struct err *e)
 const char *keyfile_known_get(const struct keyfile_known *k, const char *host,
                               int port)
 {
+    if (k->n == 0)
+        return NULL;
     char want[300];
     snprintf(want, sizeof(want), "%s:%d", host, port);
     struct keyfile_known_entry key = {.hostport = want};
