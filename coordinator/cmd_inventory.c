@@ -72,8 +72,12 @@ static void cmd_inventory_group(const struct inventory *inv,
         }
         json_object_set_new(entry, "children", children);
     }
-    if (export_vars && json_object_size(inv_group_vars(g)) > 0)
-        json_object_set(entry, "vars", inv_group_vars(g));
+    if (export_vars) {
+        json_t *vars = inv_group_export_vars(inv, g);
+        if (json_object_size(vars) > 0)
+            json_object_set(entry, "vars", vars);
+        json_decref(vars);
+    }
     if (json_object_size(entry) > 0)
         json_object_set_new(out, name, entry);
     else
@@ -90,9 +94,11 @@ static int cmd_inventory_list(const struct inventory *inv, bool export_vars)
     size_t n;
     inv_group_hosts(inv, inv_group_find(inv, "all"), &hosts, &n);
     for (size_t i = 0; i < n; i++) {
-        json_t *v = inv_host_vars(inv, hosts[i]);
+        json_t *v = export_vars ? inv_host_export_vars(inv, hosts[i])
+                                : json_incref(inv_host_vars(inv, hosts[i]));
         if (json_object_size(v) > 0)
             json_object_set(hostvars, inv_host_name(hosts[i]), v);
+        json_decref(v);
     }
     free(hosts);
     json_t *meta = json_object();

@@ -1050,6 +1050,27 @@ json_t *inv_host_vars(const struct inventory *cinv, const struct inv_host *ch)
     return m;
 }
 
+json_t *inv_group_export_vars(const struct inventory *inv,
+                              const struct inv_group *g)
+{
+    json_t *m = json_deep_copy(g->vars);
+    for (size_t k = 0; k < inv->nvorder; k++)
+        inv_update_from(m, g->fvars, inv->vorder[k]);
+    if (g->priority != 1)
+        json_object_set_new(m, "ansible_group_priority",
+                            json_integer(g->priority));
+    return m;
+}
+
+json_t *inv_host_export_vars(const struct inventory *inv,
+                             const struct inv_host *h)
+{
+    json_t *m = json_deep_copy(h->vars);
+    for (size_t k = 0; k < inv->nvorder; k++)
+        inv_update_from(m, h->fvars, inv->vorder[k]);
+    return m;
+}
+
 json_t *inv_host_var(const struct inventory *inv, const struct inv_host *h,
                      const char *name)
 {

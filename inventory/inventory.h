@@ -103,6 +103,15 @@ const struct inv_host *inv_group_host_at(const struct inv_group *g, size_t i);
  * Borrowed. */
 json_t *inv_group_vars(const struct inv_group *g);
 
+/* What `ansible-inventory --list --export` shows: the group's own
+ * variables, merged with its group_vars/ files (source order), plus
+ * ansible_group_priority when it is not 1; and the host's own variables
+ * merged with its host_vars/ files. New objects: caller decrefs. */
+json_t *inv_group_export_vars(const struct inventory *inv,
+                              const struct inv_group *g);
+json_t *inv_host_export_vars(const struct inventory *inv,
+                             const struct inv_host *h);
+
 /* Every host of g and of its descendants, in Ansible's order (the group's
  * own hosts, then its children's, level by level). *out is a new array of
  * borrowed pointers; caller frees it. */

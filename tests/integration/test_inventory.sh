@@ -49,6 +49,14 @@ for dir in "$data"/*/; do
     else
         echo "ok   $case --list"
     fi
+    checks=$((checks + 1))
+    if ! "$DROVER" inventory "${args[@]}" --list --export >"$work/export.json" 2>"$work/err"; then
+        echo "FAIL $case --list --export: exit $?"; cat "$work/err"; fail=$((fail + 1))
+    elif ! jsoneq "$dir/export.json" "$work/export.json"; then
+        echo "FAIL $case --list --export differs from ansible-inventory"; fail=$((fail + 1))
+    else
+        echo "ok   $case --list --export"
+    fi
     if [ -f "$dir/graph" ]; then
         checks=$((checks + 1))
         : >"$work/graph.out"

@@ -10,6 +10,7 @@
 #   graph         group names for --graph, one per line (optional)
 # and gets:
 #   list.json     ansible-inventory --list
+#   export.json   ansible-inventory --list --export
 #   graph.out     ansible-inventory --graph GROUP for each group in graph
 #   patterns.out  PATTERN<TAB>host host host, from ansible --list-hosts
 set -euo pipefail
@@ -31,6 +32,7 @@ for c in "${cases[@]}"; do
         if [ -e "$dir/$s" ]; then args+=(-i "$dir/$s"); else args+=(-i "$s"); fi
     done <"$dir/sources"
     ansible-inventory "${args[@]}" --list >"$dir/list.json"
+    ansible-inventory "${args[@]}" --list --export >"$dir/export.json"
     if [ -f "$dir/graph" ]; then
         : >"$dir/graph.out"
         while IFS= read -r g; do
