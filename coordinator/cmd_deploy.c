@@ -7,6 +7,7 @@
 #include "agentconn.h"
 #include "buf.h"
 #include "clock.h"
+#include "duration.h"
 #include "deploy.h"
 #include "health.h"
 #include "inventory.h"
@@ -17,6 +18,7 @@
 #include "plan.h"
 #include "redact.h"
 #include "rollout.h"
+#include "session.h"
 #include "ssh.h"
 #include "sshopt.h"
 
@@ -37,7 +39,14 @@ static const char cmd_deploy_usage[] =
     "      --json            one JSON event per line (for CI systems)\n"
     "      --canary          run only the canary (first) wave, then pause\n"
     "      --coordinator-key FILE   CURVE secret key for agent hosts\n"
-    "      --known-agents FILE      pinned agent keys (like known_hosts)\n";
+    "      --known-agents FILE      pinned agent keys (like known_hosts)\n"
+    "      --state-dir DIR   journal and locks (default "
+    "~/.local/state/drover,\n"
+    "                        /var/lib/drover for root)\n"
+    "      --lock-wait DUR   wait for the lock instead of failing at once\n"
+    "      --ticket ID, --approver NAME   change authorization (require:)\n"
+    "      --outside-window --reason TEXT  deploy outside the windows\n"
+    "      --changes TEXT    changes deployed, for the record\n";
 
 /* Print the resolved wave plan before anything runs. */
 static void cmd_deploy_print_plan(const struct rollout *ro)
@@ -148,6 +157,10 @@ static int cmd_deploy_run(int argc, char **argv)
     ssh_options_init(&so);
     struct agent_options ao;
     agent_options_init(&ao);
+    struct session_options sopt;
+    memset(&sopt, 0, sizeof(sopt));
+    struct session *sess = NULL;
+    char *previous = NULL;
     const char *invs[64];
     size_t ninv = 0;
     int forks = 32;
@@ -156,7 +169,7 @@ static int cmd_deploy_run(int argc, char **argv)
     int status = EXIT_USAGE;
     struct err e = {0};
 
-    struct option longopts[16 + SSHOPT_COUNT];
+    struct option longopts[24 + SSHOPT_COUNT];
     size_t nl = 0;
     longopts[nl++] = (struct option){"inventory", required_argument, 0, 'i'};
     longopts[nl++] = (struct option){"extra-var", required_argument, 0, 'e'};
@@ -169,12 +182,19 @@ static int cmd_deploy_run(int argc, char **argv)
     longopts[nl++] =
         (struct option){"coordinator-key", required_argument, 0, 'K'};
     longopts[nl++] = (struct option){"known-agents", required_argument, 0, 'A'};
+    longopts[nl++] = (struct option){"state-dir", required_argument, 0, 'S'};
+    longopts[nl++] = (struct option){"lock-wait", required_argument, 0, 'W'};
+    longopts[nl++] = (struct option){"ticket", required_argument, 0, 'T'};
+    longopts[nl++] = (struct option){"approver", required_argument, 0, 'P'};
+    longopts[nl++] = (struct option){"reason", required_argument, 0, 'R'};
+    longopts[nl++] = (struct option){"outside-window", no_argument, 0, 'O'};
+    longopts[nl++] = (struct option){"changes", required_argument, 0, 'G'};
     sshopt_append(longopts, nl);
 
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+i:e:f:vqhJCK:A:", longopts, NULL)) !=
-           -1) {
+    while ((c = getopt_long(argc, argv, "+i:e:f:vqhJCK:A:S:W:T:P:R:OG:",
+                            longopts, NULL)) != -1) {
         switch (c) {
         case 'i':
             if (ninv == sizeof(invs) / sizeof(invs[0])) {
@@ -219,6 +239,30 @@ static int cmd_deploy_run(int argc, char **argv)
             break;
         case 'A':
             ao.known_agents = optarg;
+            break;
+        case 'S':
+            sopt.state_dir = optarg;
+            break;
+        case 'W':
+            if (duration_parse(optarg, &sopt.lock_wait_ms, &e) != ERR_OK) {
+                fprintf(stderr, "drover deploy: --lock-wait: %s\n", e.msg);
+                goto out;
+            }
+            break;
+        case 'T':
+            sopt.ticket = optarg;
+            break;
+        case 'P':
+            sopt.approver = optarg;
+            break;
+        case 'R':
+            sopt.reason = optarg;
+            break;
+        case 'O':
+            sopt.outside_window = true;
+            break;
+        case 'G':
+            sopt.changes = optarg;
             break;
         case 'h':
             printf("usage: drover %s%s", cmd_deploy_usage, sshopt_usage);
@@ -270,6 +314,10 @@ static int cmd_deploy_run(int argc, char **argv)
             fputc('\n', stderr);
         goto done;
     }
+    /* previous_version: the last successful deploy of this plan */
+    previous = session_previous_version(sopt.state_dir, plan->name);
+    if (previous != NULL && json_object_get(extra, "previous_version") == NULL)
+        json_object_set_new(extra, "previous_version", json_string(previous));
     if (rollout_new(plan, inv, extra, &ro, &diags, &e) != ERR_OK) {
         fputs(diags.len ? buf_cstr(&diags) : e.msg, stderr);
         if (diags.len == 0)
@@ -280,9 +328,27 @@ static int cmd_deploy_run(int argc, char **argv)
     if (!json)
         cmd_deploy_print_plan(ro);
 
+    /* the record: after every input check, before any host is touched */
+    json_t *ver = json_object_get(extra, "version");
+    sopt.version = json_is_string(ver) ? json_string_value(ver) : NULL;
+    sopt.inventory = invs[0];
+    enum session_refusal why;
     status = EXIT_INTERNAL;
-    if ((loop = loop_new(&e)) == NULL ||
-        (health = health_new(loop, &e)) == NULL) {
+    if ((loop = loop_new(&e)) == NULL)
+        goto done;
+    if (session_begin(plan, previous, &sopt, loop, &sess, &why, &e) != ERR_OK) {
+        fprintf(stderr, "drover: %s\n", e.msg);
+        status = why == SESSION_REFUSED  ? EXIT_REFUSED
+                 : why == SESSION_LOCKED ? EXIT_LOCKED
+                                         : EXIT_INTERNAL;
+        goto done;
+    }
+    ao.epoch = session_epoch(sess);
+    ao.deploy_id = session_deploy_id(sess);
+    if (!json)
+        printf("deploy %s (epoch %llu)\n\n", session_deploy_id(sess),
+               (unsigned long long)session_epoch(sess));
+    if ((health = health_new(loop, &e)) == NULL) {
         fprintf(stderr, "drover: %s\n", e.msg);
         goto done;
     }
@@ -299,7 +365,10 @@ static int cmd_deploy_run(int argc, char **argv)
                                .out = stdout,
                                .json = json,
                                .canary_only = canary,
-                               .local = local};
+                               .local = local,
+                               .store = session_store(sess),
+                               .deploy_id = session_deploy_id(sess),
+                               .epoch = session_epoch(sess)};
     d = deploy_new(loop, ro, t, health, &o);
     if (loop_signal(loop, SIGINT, cmd_deploy_on_sigint, d, &e) < 0 ||
         loop_signal(loop, SIGTERM, cmd_deploy_on_sigint, d, &e) < 0) {
@@ -312,9 +381,25 @@ static int cmd_deploy_run(int argc, char **argv)
         goto done;
     }
     status = cmd_deploy_status(res.verdict);
+    deploy_free(d);
+    d = NULL;
+    transport_free(t);
+    t = NULL;
+    session_end(sess, &res);
+    sess = NULL;
 
 done:
     deploy_free(d);
+    if (sess != NULL) {
+        /* began but could not run: the record says so */
+        struct deploy_result fail;
+        memset(&fail, 0, sizeof(fail));
+        fail.verdict = DV_FAILED;
+        snprintf(fail.decision, sizeof(fail.decision), "not started: %s",
+                 e.msg);
+        session_end(sess, &fail);
+    }
+    free(previous);
     transport_free(t);
     transport_free(sshx);
     transport_free(agentx);

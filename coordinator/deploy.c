@@ -9,7 +9,9 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "agentconn.h"
 #include "cmdwrap.h"
+#include "fence.h"
 #include "gate.h"
 #include "health.h"
 #include "log.h"
@@ -17,6 +19,7 @@
 #include "plan.h"
 #include "redact.h"
 #include "rollout.h"
+#include "store.h"
 #include "transport.h"
 
 #include <jansson.h>
@@ -85,6 +88,11 @@ struct deploy_host {
                                           that does not deploy */
     /* history */
     bool changed;            /* ran deploy steps: needs rollback */
+    bool fenced;             /* the SSH epoch check passed on it */
+    bool fencing;            /* the conn runs the epoch check */
+    size_t fence_out;        /* output length when the check began */
+    int64_t step_id;         /* journal row of the running step */
+    int last_verdict[8];     /* per check: last probe verdict + 1 */
     bool irreversible;       /* ran an irreversible step */
     struct buf output;       /* captured output, capped */
     struct buf partial[2];   /* -v: unfinished stdout/stderr line */
@@ -127,6 +135,7 @@ struct deploy {
     char pause_why[256];         /* why we pause */
     bool rolling_back;           /* the rollback has started */
     bool stopped;                /* the deploy is over */
+    bool journal_failed;         /* a journal write failed: stop */
     size_t waves_done;           /* waves completed */
     size_t total_failed;         /* failed + unreachable in waves */
     enum deploy_verdict verdict; /* set when stopped */
@@ -192,6 +201,10 @@ static void deploy_event(struct deploy *d, json_t *ev, const char *fmt, ...)
     json_decref(ev);
 }
 
+static void deploy_finish(struct deploy *d, enum deploy_verdict v);
+static bool deploy_journal(struct deploy *d, enum err_code rc,
+                           const struct err *e);
+
 static void deploy_decide(struct deploy *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -203,13 +216,61 @@ static void deploy_decide(struct deploy *d, const char *fmt, ...)
     vsnprintf(d->decision, sizeof(d->decision), fmt, ap);
     va_end(ap);
     deploy_event(d, json_pack("{s:s}", "event", "decision"), "%s", d->decision);
+    if (d->o.store != NULL && !d->journal_failed) {
+        struct err e = {0};
+        deploy_journal(
+            d, store_decision(d->o.store, d->o.deploy_id, d->decision, &e), &e);
+    }
+}
+
+/* A journal write's result: on failure the deploy stops before its next
+ * remote action (never retried and continued). */
+static bool deploy_journal(struct deploy *d, enum err_code rc,
+                           const struct err *e)
+{
+    if (rc == ERR_OK)
+        return true;
+    if (!d->journal_failed) {
+        d->journal_failed = true;
+        snprintf(d->decision, sizeof(d->decision),
+                 "journal write failed: %s; stopped before the next remote "
+                 "action",
+                 e->msg);
+        deploy_event(d, json_pack("{s:s}", "event", "decision"), "%s",
+                     d->decision);
+        deploy_finish(d, DV_FAILED);
+    }
+    return false;
+}
+
+static const char *deploy_journal_state(enum deploy_host_state s)
+{
+    switch (s) {
+    case DH_ROLLED_BACK:
+        return "rolled back";
+    case DH_ROLLBACK_FAILED:
+        return "rollback failed";
+    default:
+        return deploy_state_name(s);
+    }
 }
 
 static void deploy_host_set(struct deploy_host *h, enum deploy_host_state s)
 {
+    struct deploy *d = h->d;
     log_debug("host=%s state %s -> %s", h->name, deploy_state_name(h->state),
               deploy_state_name(s));
+    bool changed = h->state != s;
     h->state = s;
+    if (d->o.store == NULL || h->rh == NULL || !changed || d->journal_failed)
+        return;
+    bool bad = s == DH_FAILED || s == DH_UNREACHABLE || s == DH_ROLLBACK_FAILED;
+    struct err e = {0};
+    deploy_journal(d,
+                   store_host_state(d->o.store, d->o.deploy_id, h->name,
+                                    deploy_journal_state(s),
+                                    bad && h->reason[0] ? h->reason : NULL, &e),
+                   &e);
 }
 
 /* --- budgets ------------------------------------------------------------ */
@@ -234,6 +295,7 @@ static void deploy_budget_words(const struct plan_wave *w, char *out,
 /* --- jobs ---------------------------------------------------------------- */
 
 static void deploy_phase_next(struct deploy *d);
+static const char *deploy_phase_word(const struct deploy_host *h);
 static void deploy_set_launch(struct deploy *d);
 static void deploy_job_next(struct deploy_host *h);
 static void deploy_host_job_done(struct deploy_host *h,
@@ -396,6 +458,19 @@ static void deploy_gate_done(const struct gate_result *r, void *arg)
 {
     struct deploy_host *h = arg;
     struct deploy *d = h->d;
+    if (d->o.store != NULL && !d->journal_failed && h->job != JOB_SINGLETON) {
+        struct store_check sc = {.host = h->name,
+                                 .phase = deploy_phase_word(h),
+                                 .name = "gate",
+                                 .verdict = r->healthy ? "healthy" : "failed",
+                                 .status = r->last.status,
+                                 .latency_ms = r->elapsed_ms,
+                                 .reason = r->reason};
+        struct err e = {0};
+        if (!deploy_journal(d, store_check(d->o.store, d->o.deploy_id, &sc, &e),
+                            &e))
+            return;
+    }
     char dur[32];
     clock_fmt_duration(r->elapsed_ms, dur, sizeof(dur));
     if (h->job == JOB_SINGLETON) {
@@ -427,6 +502,23 @@ static void deploy_gate_probe(const char *host, size_t check,
                               const struct probe_result *r, void *arg)
 {
     struct deploy_host *h = arg;
+    struct deploy *d = h->d;
+    /* evidence: every change of a check's verdict */
+    if (d->o.store != NULL && !d->journal_failed && check < 8 &&
+        h->last_verdict[check] != (int)r->verdict + 1) {
+        h->last_verdict[check] = (int)r->verdict + 1;
+        char label[128];
+        health_check_label(&h->specs[check], label, sizeof(label));
+        struct store_check sc = {.host = h->name,
+                                 .phase = deploy_phase_word(h),
+                                 .name = label,
+                                 .verdict = probe_verdict_str(r->verdict),
+                                 .status = r->status,
+                                 .latency_ms = r->latency_ms,
+                                 .reason = r->reason};
+        struct err e = {0};
+        deploy_journal(d, store_check(d->o.store, d->o.deploy_id, &sc, &e), &e);
+    }
     if (!h->d->o.json && !h->d->o.verbose)
         return;
     deploy_event(h->d,
@@ -518,8 +610,54 @@ static json_t *deploy_cmd_env(struct deploy_host *h,
     return env;
 }
 
+static const char *deploy_phase_word(const struct deploy_host *h)
+{
+    switch (h->job) {
+    case JOB_PRECHECK:
+        return "precheck";
+    case JOB_ONCE:
+        return h->d->phase == PH_BEFORE ? "before" : "precheck";
+    case JOB_ROLLBACK:
+        return "rollback";
+    case JOB_SMOKE:
+        return "smoke";
+    default:
+        return "deploy";
+    }
+}
+
+/* SSH hosts check the fencing epoch before their first step of a deploy:
+ * agents check it in every message themselves. */
+static bool deploy_needs_fence(const struct deploy_host *h)
+{
+    const struct deploy *d = h->d;
+    if (d->o.epoch == 0 || h->fenced || h->rh == NULL)
+        return false;
+    return h->rh->kind == NULL || strcmp(h->rh->kind, "ssh") == 0;
+}
+
+static void deploy_fence_start(struct deploy_host *h)
+{
+    struct err e = {0};
+    char *cmd = fence_command(NULL, h->d->o.epoch);
+    struct exec_spec spec = {.command = cmd, .timeout_ms = 30000};
+    h->fencing = true;
+    h->fence_out = h->output.len;
+    if (cmd == NULL || conn_exec(h->conn, &spec, &e) != ERR_OK) {
+        h->fencing = false;
+        deploy_job_fail(h, OUT_FAILED, "epoch check: %s",
+                        cmd ? e.msg : "cannot build the command");
+    }
+    free(cmd);
+}
+
 static void deploy_cmd_start(struct deploy_host *h)
 {
+    struct deploy *d = h->d;
+    if (deploy_needs_fence(h)) {
+        deploy_fence_start(h);
+        return;
+    }
     const struct rollout_cmd *c = &h->cmds[h->ci];
     const struct plan_step *st = c->step;
     const char *values[64];
@@ -545,6 +683,35 @@ static void deploy_cmd_start(struct deploy_host *h)
         deploy_job_fail(h, OUT_FAILED, "step '%s': %s", st->name, e.msg);
         return;
     }
+    /* A job id the journal and the agent share: a resume asks the agent
+     * for this id's stored result instead of running the step again. */
+    char *job_id =
+        xasprintf("%s/%s/%s/%zu/%d", d->o.deploy_id ? d->o.deploy_id : "run",
+                  h->name, deploy_phase_word(h), h->ci, h->attempt);
+    if (strcmp(h->conn->t->ops->name, "agent") == 0 &&
+        agentconn_next_job(h->conn, job_id, &e) != ERR_OK) {
+        free(job_id);
+        deploy_job_fail(h, OUT_FAILED, "step '%s': %s", st->name, e.msg);
+        return;
+    }
+    h->step_id = 0;
+    if (d->o.store != NULL) {
+        struct store_step ss = {.host = h->rh ? h->name : NULL,
+                                .wave = h->rh ? (int)h->rh->wave : -1,
+                                .phase = deploy_phase_word(h),
+                                .name = st->name,
+                                .job_id = job_id,
+                                .command = c->command};
+        bool ok = deploy_journal(
+            d,
+            store_step_intent(d->o.store, d->o.deploy_id, &ss, &h->step_id, &e),
+            &e);
+        if (!ok) {
+            free(job_id);
+            return; /* the intent is not durable: the step is not sent */
+        }
+    }
+    free(job_id);
     struct exec_spec spec = {
         .command = h->wrap.command,
         .input = h->wrap.input,
@@ -552,6 +719,7 @@ static void deploy_cmd_start(struct deploy_host *h)
         .timeout_ms = st->timeout_ms,
     };
     h->step_started_ms = clock_mono_ms();
+    h->fence_out = h->output.len;
     if (h->job == JOB_STEPS) {
         h->changed = true;
         if (st->irreversible)
@@ -560,6 +728,54 @@ static void deploy_cmd_start(struct deploy_host *h)
     log_debug("host=%s step=%s attempt=%d", h->name, st->name, h->attempt + 1);
     if (conn_exec(h->conn, &spec, &e) != ERR_OK)
         deploy_job_fail(h, OUT_FAILED, "step '%s': %s", st->name, e.msg);
+}
+
+/* Journal a wave's state. */
+static void deploy_wave_journal(struct deploy *d, size_t w, const char *state)
+{
+    if (d->o.store == NULL || d->journal_failed)
+        return;
+    struct err e = {0};
+    deploy_journal(
+        d, store_wave_state(d->o.store, d->o.deploy_id, (int)w, state, &e), &e);
+}
+
+static int deploy_signo(const char *name)
+{
+    for (int i = 1; i < 65; i++) {
+        const char *a = sigabbrev_np(i);
+        if (a != NULL && strcmp(a, name) == 0)
+            return i;
+    }
+    return 0;
+}
+
+/* Journal how the running step ended. */
+static void deploy_step_outcome(struct deploy_host *h,
+                                const struct exec_result *r)
+{
+    struct deploy *d = h->d;
+    if (d->o.store == NULL || h->step_id == 0 || d->journal_failed)
+        return;
+    const char *what = "failed";
+    if (exec_result_ok(r))
+        what = "ok";
+    else if (r->end == EXEC_TIMEOUT)
+        what = "timeout";
+    else if (r->end == EXEC_CANCELLED)
+        what = "cancelled";
+    else if (r->end == EXEC_FAILED && r->err.code == ERR_UNREACHABLE)
+        what = "unreachable";
+    const char *out = buf_cstr(&h->output);
+    size_t from = h->fence_out < h->output.len ? h->fence_out : h->output.len;
+    struct store_step_outcome o = {
+        .outcome = what,
+        .exit_code = r->end == EXEC_EXITED ? r->exit_code : -1,
+        .signal = r->end == EXEC_SIGNALED ? deploy_signo(r->signal) : 0,
+        .output = out + from};
+    struct err e = {0};
+    deploy_journal(d, store_step_outcome(d->o.store, h->step_id, &o, &e), &e);
+    h->step_id = 0;
 }
 
 static void deploy_on_retry(struct loop *l, struct loop_timer *t, void *arg)
@@ -626,6 +842,38 @@ static void deploy_on_done(struct conn *c, const struct exec_result *r,
             gate_exec_done(x, r);
         return;
     }
+    if (h->fencing) {
+        h->fencing = false;
+        struct err fe = {0};
+        const char *out = buf_cstr(&h->output) + h->fence_out;
+        enum err_code rc =
+            r->end == EXEC_EXITED
+                ? fence_verdict(h->name, d->o.epoch, r->exit_code, out, &fe)
+                : err_set(&fe, ERR_EXEC, "epoch check on %s: %s", h->name,
+                          exec_result_str(r, h->reason, sizeof(h->reason)));
+        /* the check's own output is not the step's */
+        h->output.len = h->fence_out;
+        if (h->output.data != NULL)
+            h->output.data[h->output.len] = '\0';
+        if (rc == ERR_LOCKED) {
+            deploy_job_fail(h, OUT_FAILED, "%s", fe.msg);
+            if (!d->stopped) {
+                deploy_decide(d, "stopped: %s", fe.msg);
+                deploy_finish(d, DV_FAILED);
+            }
+            return;
+        }
+        if (rc != ERR_OK) {
+            deploy_job_fail(h, OUT_FAILED, "%s", fe.msg);
+            return;
+        }
+        h->fenced = true;
+        deploy_cmd_start(h);
+        return;
+    }
+    deploy_step_outcome(h, r);
+    if (d->stopped)
+        return;
     const struct plan_step *st = h->cmds[h->ci].step;
     deploy_flush_line(h, 0);
     deploy_flush_line(h, 1);
@@ -697,6 +945,7 @@ static void deploy_job_start(struct deploy_host *h, enum deploy_job job,
 {
     struct deploy *d = h->d;
     h->before_job = h->state;
+    memset(h->last_verdict, 0, sizeof(h->last_verdict));
     h->job = job;
     h->cmds = cmds;
     h->ncmds = ncmds;
@@ -820,6 +1069,12 @@ static void deploy_finish(struct deploy *d, enum deploy_verdict v)
     d->stopped = true;
     d->verdict = v;
     d->phase = PH_DONE;
+    if (v == DV_PAUSED && d->o.store != NULL && !d->journal_failed) {
+        struct err e = {0};
+        if (store_deploy_state(d->o.store, d->o.deploy_id, "paused", &e) !=
+            ERR_OK)
+            log_error("journal: %s", e.msg);
+    }
     loop_timer_stop(d->loop, &d->progress);
     loop_timer_stop(d->loop, &d->pause);
     loop_stop(d->loop);
@@ -891,6 +1146,14 @@ static void deploy_rollback_start(struct deploy *d)
     d->rolling_back = true;
     d->pausing = false;
     d->phase = PH_ROLLBACK;
+    if (d->o.store != NULL && !d->journal_failed) {
+        struct err e = {0};
+        if (!deploy_journal(d,
+                            store_deploy_state(d->o.store, d->o.deploy_id,
+                                               "rolling back", &e),
+                            &e))
+            return;
+    }
     deploy_event(d,
                  json_pack("{s:s,s:I}", "event", "rollback", "hosts",
                            (json_int_t)changed),
@@ -928,6 +1191,9 @@ static void deploy_wave_begin(struct deploy *d)
     buf_release(&text);
     if (p->progress_deadline_ms > 0)
         loop_timer_start(d->loop, &d->progress, p->progress_deadline_ms);
+    deploy_wave_journal(d, d->wave, "running");
+    if (d->stopped)
+        return;
     d->phase = PH_WAVE;
     deploy_set_begin(d, JOB_STEPS);
 }
@@ -948,6 +1214,7 @@ static bool deploy_wave_verdict(struct deploy *d)
     char words[32];
     deploy_budget_words(&p->max_fail, words, sizeof(words));
     if (bad > allowed) {
+        deploy_wave_journal(d, d->wave, "failed");
         deploy_decide(d,
                       "wave %zu/%zu stopped: %zu of %zu host%s failed%s, "
                       "max_fail is %s",
@@ -969,6 +1236,7 @@ static bool deploy_wave_verdict(struct deploy *d)
     }
     d->waves_done++;
     loop_timer_stop(d->loop, &d->progress);
+    deploy_wave_journal(d, d->wave, "done");
     if (bad > 0)
         deploy_event(d,
                      json_pack("{s:s,s:I,s:s,s:I}", "event", "wave", "wave",
@@ -1099,6 +1367,19 @@ static void deploy_host_job_done(struct deploy_host *h, enum deploy_outcome out)
     case JOB_PRECHECK:
     case JOB_ONCE:
     case JOB_SMOKE:
+        if (d->o.store != NULL && !d->journal_failed &&
+            (job == JOB_PRECHECK ||
+             (job == JOB_ONCE && d->phase != PH_BEFORE))) {
+            struct err e = {0};
+            const char *name =
+                job == JOB_ONCE ? h->cmds[0].step->name : "prechecks (each)";
+            deploy_journal(d,
+                           store_precheck(d->o.store, d->o.deploy_id, name,
+                                          h->rh ? h->name : NULL, out == OUT_OK,
+                                          out == OUT_OK ? "passed" : h->reason,
+                                          &e),
+                           &e);
+        }
         if (out == OUT_OK) {
             deploy_host_set(h, h->before_job);
         } else {
@@ -1390,6 +1671,22 @@ static void deploy_on_kick(struct loop *l, struct loop_timer *t, void *arg)
         d->wave = d->o.start_wave;
         deploy_wave_begin(d);
         return;
+    }
+    if (d->o.store != NULL) {
+        const char **names = xcalloc(d->ro->nhosts + 1, sizeof(const char *));
+        for (size_t w = 0; w < d->ro->nwaves && !d->stopped; w++) {
+            size_t start = rollout_wave_start(d->ro, w), n = 0;
+            for (size_t i = start; i < start + d->ro->wave_sizes[w]; i++)
+                names[n++] = d->hosts[i].name;
+            struct err e = {0};
+            deploy_journal(d,
+                           store_wave_plan(d->o.store, d->o.deploy_id, (int)w,
+                                           names, n, &e),
+                           &e);
+        }
+        free(names);
+        if (d->stopped)
+            return;
     }
     d->phase = PH_PRECHECKS_ONCE;
     d->once_i = 0;

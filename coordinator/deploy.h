@@ -21,6 +21,7 @@
 struct health;
 struct loop;
 struct rollout;
+struct store;
 struct transport;
 
 struct deploy_options {
@@ -32,6 +33,9 @@ struct deploy_options {
     bool canary_only;        /* stop (paused) after the first wave */
     size_t start_wave;       /* resume: waves before it are done */
     struct transport *local; /* for `on: local` steps; NULL: they fail */
+    struct store *store;     /* the journal, or NULL (tests) */
+    const char *deploy_id;   /* its id (DEP-...), with store */
+    uint64_t epoch;          /* fencing epoch; 0: no fencing */
 };
 
 /* Per-host outcome. */

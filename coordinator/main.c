@@ -2,6 +2,7 @@
  * exit with its status. Only main() exits. */
 #include "cmd.h"
 #include "log.h"
+#include "redact.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +38,8 @@ int main(int argc, char **argv)
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
     log_set_ident("drover");
+    /* bearer tokens, URL credentials, secret-looking NAME=value: every line */
+    redact_set_patterns(redact_global(), true);
 
     if (argc < 2) {
         main_usage(stderr);

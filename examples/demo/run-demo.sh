@@ -23,7 +23,7 @@ versions() {
 say "starting a fleet of 6 hosts (real sshd + demo-app on 127.0.1.1-6)"
 fleet_start 6
 versions
-ssh_flags=(--key "$FLEET_KEY" --known-hosts "$FLEET_KNOWN_HOSTS")
+ssh_flags=(--key "$FLEET_KEY" --known-hosts "$FLEET_KNOWN_HOSTS" --state-dir "$FLEET_DIR/state")
 
 say "drover deploy: version 2 in waves [1, 2, 3], each gated on /health and /health/ready"
 "$DROVER" deploy -i "$FLEET_INVENTORY" "${ssh_flags[@]}" -e version=2 examples/demo/plan.yml

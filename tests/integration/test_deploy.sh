@@ -9,7 +9,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 fleet_start 10
 work=$FLEET_DIR/work
 mkdir -p "$work"
-ssh_flags=(--key "$FLEET_KEY" --known-hosts "$FLEET_KNOWN_HOSTS")
+ssh_flags=(--key "$FLEET_KEY" --known-hosts "$FLEET_KNOWN_HOSTS" --state-dir "$FLEET_DIR/state")
 
 cat >"$work/plan.yml" <<EOF2
 name: test-deploy

@@ -1,0 +1,244 @@
+/* coordinator/session.c: authorization, lock, journal record and
+ * notifications around one deploy. */
+#include "session.h"
+
+#include "authz.h"
+#include "gitinfo.h"
+#include "lock.h"
+#include "log.h"
+#include "notify.h"
+#include "plan.h"
+#include "statedir.h"
+#include "store.h"
+#include "store_sqlite.h"
+
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct session {
+    const struct plan *plan; /* borrowed */
+    char *dir;               /* state directory */
+    struct lock *lock;       /* held while the deploy runs */
+    struct store *store;     /* the journal */
+    struct notify *notify;   /* webhooks, or NULL */
+    struct loop *loop;       /* for notify_flush */
+    char id[STORE_ID_MAX];   /* DEP-YYYY-MM-DD-NNN */
+    char user[64];           /* who deploys */
+    char *version;           /* for notifications */
+};
+
+static void session_user(char *out, size_t n)
+{
+    const char *u = getenv("SUDO_USER");
+    if (u == NULL || *u == '\0') {
+        struct passwd *pw = getpwuid(geteuid());
+        u = pw ? pw->pw_name : NULL;
+    }
+    snprintf(out, n, "%s", u ? u : "unknown");
+}
+
+char *session_previous_version(const char *state_dir, const char *plan)
+{
+    struct store *s = NULL;
+    struct err e = {0};
+    if (store_sqlite_open_state(state_dir, true, &s, NULL, &e) != ERR_OK)
+        return NULL;
+    char *v = NULL;
+    struct err e2 = {0};
+    if (store_last_success(s, plan, &v, NULL, &e2) != ERR_OK)
+        v = NULL;
+    store_free(s);
+    return v;
+}
+
+static enum err_code session_authz(const struct plan *p,
+                                   const struct session_options *o,
+                                   struct authz_verdict *v, struct err *e)
+{
+    struct authz_require rq = {.ticket = p->require_ticket,
+                               .approver = p->require_approver,
+                               .env = (const char *const *)p->require_env,
+                               .nenv = p->nrequire_env};
+    struct authz_request req = {.ticket = o->ticket,
+                                .approver = o->approver,
+                                .outside_window = o->outside_window,
+                                .reason = o->reason};
+    enum err_code rc = authz_check_require(&rq, &req, e);
+    if (rc != ERR_OK)
+        return rc;
+    return authz_check_windows((const char *const *)p->windows, p->nwindows,
+                               time(NULL), &req, v, e);
+}
+
+enum err_code session_begin(const struct plan *p, const char *previous,
+                            const struct session_options *o, struct loop *loop,
+                            struct session **out, enum session_refusal *why,
+                            struct err *e)
+{
+    *out = NULL;
+    *why = SESSION_ERROR;
+    struct authz_verdict verdict;
+    memset(&verdict, 0, sizeof(verdict));
+    if (session_authz(p, o, &verdict, e) != ERR_OK) {
+        *why = SESSION_REFUSED;
+        return e->code;
+    }
+    struct session *s = xcalloc(1, sizeof(*s));
+    s->plan = p;
+    s->loop = loop;
+    session_user(s->user, sizeof(s->user));
+    if (statedir_open(o->state_dir, &s->dir, e) != ERR_OK)
+        goto fail;
+    const char *lock_name = p->lock ? p->lock : p->name;
+    if (lock_acquire(s->dir, lock_name, NULL, o->lock_wait_ms, &s->lock, NULL,
+                     e) != ERR_OK) {
+        if (e->code == ERR_LOCKED)
+            *why = SESSION_LOCKED;
+        goto fail;
+    }
+    if (store_sqlite_open_state(s->dir, false, &s->store, NULL, e) != ERR_OK)
+        goto fail;
+
+    struct gitinfo gi;
+    memset(&gi, 0, sizeof(gi));
+    struct err ge = {0};
+    char *prev_commit = NULL;
+    char *prev_version = NULL;
+    struct err pe = {0};
+    if (store_last_success(s->store, p->name, &prev_version, &prev_commit,
+                           &pe) != ERR_OK)
+        prev_commit = NULL;
+    free(prev_version);
+    if (gitinfo_read(p->file, prev_commit, &gi, &ge) != ERR_OK)
+        log_debug("git: %s", ge.msg);
+    free(prev_commit);
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    struct store_deploy_info info = {
+        .plan = p->name,
+        .plan_file = p->file,
+        .inventory = o->inventory,
+        .lock = lock_name,
+        .epoch = lock_epoch(s->lock),
+        .version = o->version,
+        .previous_version = previous,
+        .user = s->user,
+        .host = host,
+        .ticket = o->ticket,
+        .approver = o->approver,
+        .reason = o->reason,
+        .git_commit = gi.commit,
+        .git_tag = gi.tag,
+        .changes = o->changes ? o->changes : gi.changes,
+    };
+    enum err_code rc = store_deploy_begin(s->store, &info, s->id, e);
+    gitinfo_release(&gi);
+    if (rc != ERR_OK)
+        goto fail;
+    if (lock_set_deploy(s->lock, s->id, e) != ERR_OK)
+        goto fail;
+    if (verdict.override &&
+        store_decision(s->store, s->id, verdict.text, e) != ERR_OK)
+        goto fail;
+    s->version = o->version ? xstrdup(o->version) : NULL;
+    if (p->nnotify > 0) {
+        s->notify = notify_new(loop, e);
+        if (s->notify == NULL)
+            goto fail;
+        for (size_t i = 0; i < p->nnotify; i++)
+            if (notify_add(s->notify, p->notify[i].webhook,
+                           p->notify[i].on ? p->notify[i].on : NOTIFY_ALL,
+                           e) != ERR_OK)
+                goto fail;
+        struct notify_info ni = {.deploy = s->id,
+                                 .plan = p->name,
+                                 .version = s->version,
+                                 .user = s->user};
+        notify_send(s->notify, NOTIFY_START, &ni);
+    }
+    *why = SESSION_OK;
+    *out = s;
+    return ERR_OK;
+fail:
+    session_free(s);
+    return e->code ? e->code : ERR_SYS;
+}
+
+const char *session_deploy_id(const struct session *s)
+{
+    return s->id;
+}
+
+uint64_t session_epoch(const struct session *s)
+{
+    return lock_epoch(s->lock);
+}
+
+struct store *session_store(const struct session *s)
+{
+    return s->store;
+}
+
+static enum store_result session_result(enum deploy_verdict v)
+{
+    switch (v) {
+    case DV_SUCCESS:
+        return STORE_RESULT_SUCCESS;
+    case DV_ROLLED_BACK:
+        return STORE_RESULT_ROLLED_BACK;
+    case DV_ROLLBACK_FAILED:
+        return STORE_RESULT_ROLLBACK_FAILED;
+    case DV_REFUSED:
+        return STORE_RESULT_REFUSED;
+    case DV_PAUSED:
+        return STORE_RESULT_NONE;
+    case DV_FAILED:
+    default:
+        return STORE_RESULT_FAILED;
+    }
+}
+
+void session_end(struct session *s, const struct deploy_result *res)
+{
+    enum store_result r = session_result(res->verdict);
+    bool rolled = res->rolled_back > 0 || res->rollback_failed > 0;
+    struct err e = {0};
+    if (r != STORE_RESULT_NONE &&
+        store_deploy_end(s->store, s->id, r, rolled, &e) != ERR_OK)
+        fprintf(stderr, "drover: journal: %s\n", e.msg);
+    if (s->notify != NULL) {
+        struct notify_info ni = {.deploy = s->id,
+                                 .plan = s->plan->name,
+                                 .version = s->version,
+                                 .user = s->user,
+                                 .result = store_result_str(r),
+                                 .text =
+                                     res->decision[0] ? res->decision : NULL};
+        if (rolled)
+            notify_send(s->notify, NOTIFY_ROLLBACK, &ni);
+        if (r != STORE_RESULT_NONE)
+            notify_send(s->notify,
+                        r == STORE_RESULT_SUCCESS ? NOTIFY_SUCCESS
+                                                  : NOTIFY_FAILURE,
+                        &ni);
+        struct err ne = {0};
+        notify_flush(s->notify, NOTIFY_FLUSH_MS, &ne);
+    }
+    session_free(s);
+}
+
+void session_free(struct session *s)
+{
+    if (s == NULL)
+        return;
+    notify_free(s->notify);
+    store_free(s->store);
+    lock_release(s->lock);
+    free(s->dir);
+    free(s->version);
+    free(s);
+}

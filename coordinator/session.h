@@ -1,0 +1,64 @@
+/* coordinator/session.h: what surrounds a deploy: change authorization
+ * and windows, the one-coordinator lock and its fencing epoch, the journal
+ * entry (DEP-YYYY-MM-DD-NNN) with who, what, git commit and changes, and
+ * the notifications; at the end the result, the notifications and the
+ * lock's release. docs/state.md lists the calls in order. */
+#ifndef DROVER_SESSION_H
+#define DROVER_SESSION_H
+
+#include "deploy.h"
+#include "err.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct loop;
+struct plan;
+struct session;
+struct store;
+
+struct session_options {
+    const char *state_dir; /* --state-dir, or NULL: the default */
+    int64_t lock_wait_ms;  /* --lock-wait; 0: fail at once when held */
+    const char *ticket;    /* --ticket */
+    const char *approver;  /* --approver */
+    const char *reason;    /* --reason */
+    bool outside_window;   /* --outside-window */
+    const char *changes;   /* --changes, else from git log */
+    const char *inventory; /* the -i sources, for the record */
+    const char *version;   /* -e version, for the record */
+};
+
+/* Exit statuses session_begin asks for when it refuses (cmd.h values). */
+enum session_refusal {
+    SESSION_OK,
+    SESSION_REFUSED, /* require or windows refused */
+    SESSION_LOCKED,  /* another coordinator holds the lock */
+    SESSION_ERROR    /* the state directory or journal failed */
+};
+
+/* The version of the newest successful deploy of plan name in the
+ * journal of state_dir (caller frees), or NULL if none or no journal. */
+char *session_previous_version(const char *state_dir, const char *plan);
+
+/* Check require/windows, take the lock, open the journal and begin the
+ * deploy's record (previous_version as resolved). On refusal *why says
+ * which kind and e the message. */
+enum err_code session_begin(const struct plan *p, const char *previous,
+                            const struct session_options *o, struct loop *loop,
+                            struct session **out, enum session_refusal *why,
+                            struct err *e);
+
+const char *session_deploy_id(const struct session *s);
+uint64_t session_epoch(const struct session *s);
+struct store *session_store(const struct session *s);
+
+/* Record the end (a paused deploy stays open), notify, release the
+ * lock. Reports journal problems on stderr. */
+void session_end(struct session *s, const struct deploy_result *res);
+
+/* Release without recording an end (e.g. the deploy never started);
+ * NULL is a no-op. */
+void session_free(struct session *s);
+
+#endif
