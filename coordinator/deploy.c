@@ -639,7 +639,7 @@ static bool deploy_needs_fence(const struct deploy_host *h)
 static void deploy_fence_start(struct deploy_host *h)
 {
     struct err e = {0};
-    char *cmd = fence_command(NULL, h->d->o.epoch);
+    char *cmd = fence_command(h->rh->fence_dir, h->d->o.epoch);
     struct exec_spec spec = {.command = cmd, .timeout_ms = 30000};
     h->fencing = true;
     h->fence_out = h->output.len;
@@ -1376,7 +1376,7 @@ static void deploy_host_job_done(struct deploy_host *h, enum deploy_outcome out)
             deploy_journal(d,
                            store_precheck(d->o.store, d->o.deploy_id, name,
                                           h->rh ? h->name : NULL, out == OUT_OK,
-                                          out == OUT_OK ? "passed" : h->reason,
+                                          out == OUT_OK ? "exit 0" : h->reason,
                                           &e),
                            &e);
         }

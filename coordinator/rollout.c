@@ -334,6 +334,7 @@ static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
     h->user = rollout_var_str(ro->inv, ih, "ansible_user");
     h->kind = rollout_var_str(ro->inv, ih, "drover_transport");
     h->agent_key = rollout_var_str(ro->inv, ih, "drover_agent_key");
+    h->fence_dir = rollout_var_str(ro->inv, ih, "drover_fence_dir");
     if (h->kind != NULL) {
         struct err ke = {0};
         if (mux_check_kind(h->kind, &ke) != ERR_OK) {
@@ -666,6 +667,7 @@ void rollout_free(struct rollout *ro)
         free(h->user);
         free(h->kind);
         free(h->agent_key);
+        free(h->fence_dir);
         free(h->cmds); /* strings owned by steps and health */
         free(h->urls);
         rollout_cmds_free(h->steps, ro->plan->nsteps);

@@ -38,16 +38,18 @@ struct rollout_check {
 };
 
 struct rollout_host {
-    const struct inv_host *ih;     /* inventory host (borrowed) */
-    const char *name;              /* inventory_hostname (borrowed) */
-    char *address;                 /* ansible_host, or the name */
-    int port;                      /* ansible_port, 0 for the default */
-    char *user;                    /* ansible_user, or NULL */
-    char *kind;                    /* drover_transport, or NULL (ssh) */
-    char *agent_key;               /* drover_agent_key, or NULL */
-    char **cmds;                   /* plan->nsteps rendered commands */
-    char **urls;                   /* plan->nchecks rendered check URLs */
-    size_t wave;                   /* 0-based wave */
+    const struct inv_host *ih; /* inventory host (borrowed) */
+    const char *name;          /* inventory_hostname (borrowed) */
+    char *address;             /* ansible_host, or the name */
+    int port;                  /* ansible_port, 0 for the default */
+    char *user;                /* ansible_user, or NULL */
+    char *kind;                /* drover_transport, or NULL (ssh) */
+    char *agent_key;           /* drover_agent_key, or NULL */
+    char *fence_dir; /* drover_fence_dir: where the host keeps its epoch
+                        file; NULL for /var/lib/drover */
+    char **cmds;     /* plan->nsteps rendered commands */
+    char **urls;     /* plan->nchecks rendered check URLs */
+    size_t wave;     /* 0-based wave */
     struct rollout_cmd *steps;     /* plan->nsteps (same strings as cmds) */
     struct rollout_cmd *rollback;  /* plan->nrollback_steps */
     struct rollout_cmd *prechecks; /* plan->nprechecks; only `each` ones

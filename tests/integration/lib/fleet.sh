@@ -196,7 +196,7 @@ fleet_start() {
             "PrintMotd no" \
             "PrintLastLog no" \
             "LogLevel INFO" >"$d/sshd_config"
-        echo "h$x ansible_host=$addr ansible_port=$FLEET_PORT ansible_user=root app_dir=$d" \
+        echo "h$x ansible_host=$addr ansible_port=$FLEET_PORT ansible_user=root app_dir=$d drover_fence_dir=$d/fence" \
             >>"$FLEET_INVENTORY"
         starts+=$'\n'"/usr/sbin/sshd -f $d/sshd_config -E $d/sshd.log &"
     done
