@@ -652,7 +652,7 @@ static int cmd_plan_run(int argc, char **argv)
     json_t *extra = json_object();
     int status = EXIT_USAGE;
     struct err e = {0};
-    optind = 1;
+    optind = 0; /* 0: glibc resets all of getopt's state (in-process reruns) */
     int c;
     while ((c = getopt_long(argc, argv, "i:e:h", longopts, NULL)) != -1) {
         switch (c) {

@@ -20,7 +20,7 @@ static int cmd_validate_run(int argc, char **argv)
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     bool quiet = false;
-    optind = 1;
+    optind = 0; /* 0: glibc resets all of getopt's state (in-process reruns) */
     int c;
     while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
         switch (c) {
