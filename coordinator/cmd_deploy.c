@@ -9,21 +9,18 @@
 #include "clock.h"
 #include "duration.h"
 #include "deploy.h"
-#include "health.h"
 #include "inventory.h"
 #include "log.h"
-#include "local.h"
 #include "loop.h"
-#include "mux.h"
 #include "plan.h"
 #include "redact.h"
 #include "rollout.h"
+#include "runner.h"
 #include "session.h"
 #include "ssh.h"
 #include "sshopt.h"
 
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,32 +81,6 @@ static void cmd_deploy_print_plan(const struct rollout *ro)
     fflush(stdout);
 }
 
-/* Exit status of a verdict (docs/cli.md). */
-static int cmd_deploy_status(enum deploy_verdict v)
-{
-    switch (v) {
-    case DV_SUCCESS:
-        return EXIT_OK;
-    case DV_ROLLBACK_FAILED:
-        return EXIT_ROLLBACK_FAILED;
-    case DV_PAUSED:
-        return EXIT_PAUSED;
-    case DV_REFUSED:
-        return EXIT_REFUSED;
-    case DV_FAILED:
-    case DV_ROLLED_BACK:
-    default:
-        return EXIT_FAILED;
-    }
-}
-
-static void cmd_deploy_on_sigint(struct loop *l, int signo, void *arg)
-{
-    (void)l;
-    (void)signo;
-    deploy_interrupt(arg);
-}
-
 /* Every secret the plan names is redacted from all output from now on. */
 static void cmd_deploy_secrets(const struct plan *p)
 {
@@ -124,31 +95,6 @@ static void cmd_deploy_secrets(const struct plan *p)
                 if (v != NULL)
                     redact_add(redact_global(), v);
             }
-}
-
-/* The transports the rollout's hosts need (ssh, agent), behind one mux:
- * a transport nobody uses is not created, so its key need not exist. */
-static enum err_code
-cmd_deploy_transports(const struct rollout *ro, struct loop *loop,
-                      const struct ssh_options *so,
-                      const struct agent_options *ao, struct transport *local,
-                      struct transport **sshx, struct transport **agentx,
-                      struct transport **mux, struct err *e)
-{
-    bool need_ssh = false, need_agent = false;
-    for (size_t i = 0; i < ro->nhosts; i++) {
-        const char *k = ro->hosts[i].kind;
-        if (k == NULL || strcmp(k, "ssh") == 0)
-            need_ssh = true;
-        else if (strcmp(k, "agent") == 0)
-            need_agent = true;
-    }
-    if (need_ssh && (*sshx = ssh_transport_new(loop, so, e)) == NULL)
-        return e->code;
-    if (need_agent && (*agentx = agentconn_transport_new(loop, ao, e)) == NULL)
-        return e->code;
-    *mux = mux_transport_new(loop, *sshx, *agentx, local);
-    return ERR_OK;
 }
 
 static int cmd_deploy_run(int argc, char **argv)
@@ -294,12 +240,6 @@ static int cmd_deploy_run(int argc, char **argv)
     struct plan *plan = NULL;
     struct rollout *ro = NULL;
     struct loop *loop = NULL;
-    struct transport *t = NULL;
-    struct transport *local = NULL;
-    struct transport *sshx = NULL;
-    struct transport *agentx = NULL;
-    struct health *health = NULL;
-    struct deploy *d = NULL;
     struct buf diags;
     buf_init(&diags, 64 * 1024);
 
@@ -343,53 +283,22 @@ static int cmd_deploy_run(int argc, char **argv)
                                          : EXIT_INTERNAL;
         goto done;
     }
-    ao.epoch = session_epoch(sess);
-    ao.deploy_id = session_deploy_id(sess);
     if (!json)
         printf("deploy %s (epoch %llu)\n\n", session_deploy_id(sess),
                (unsigned long long)session_epoch(sess));
-    if ((health = health_new(loop, &e)) == NULL) {
-        fprintf(stderr, "drover: %s\n", e.msg);
-        goto done;
-    }
-    if ((local = local_transport_new(loop, &e)) == NULL ||
-        cmd_deploy_transports(ro, loop, &so, &ao, local, &sshx, &agentx, &t,
-                              &e) != ERR_OK) {
-        fprintf(stderr, "drover: %s\n", e.msg);
-        status = EXIT_USAGE;
-        goto done;
-    }
-    struct deploy_options o = {.forks = forks,
-                               .verbose = verbose,
-                               .output_cap = 64 * 1024,
-                               .out = stdout,
-                               .json = json,
-                               .canary_only = canary,
-                               .local = local,
-                               .store = session_store(sess),
-                               .deploy_id = session_deploy_id(sess),
-                               .epoch = session_epoch(sess)};
-    d = deploy_new(loop, ro, t, health, &o);
-    if (loop_signal(loop, SIGINT, cmd_deploy_on_sigint, d, &e) < 0 ||
-        loop_signal(loop, SIGTERM, cmd_deploy_on_sigint, d, &e) < 0) {
-        fprintf(stderr, "drover: %s\n", e.msg);
-        goto done;
-    }
+    struct runner_options ro_opt = {.ssh = &so,
+                                    .agent = &ao,
+                                    .deploy = {.forks = forks,
+                                               .verbose = verbose,
+                                               .output_cap = 64 * 1024,
+                                               .out = stdout,
+                                               .json = json,
+                                               .canary_only = canary}};
     struct deploy_result res;
-    if (deploy_run(d, &res, &e) != ERR_OK) {
-        fprintf(stderr, "drover: %s\n", e.msg);
-        goto done;
-    }
-    status = cmd_deploy_status(res.verdict);
-    deploy_free(d);
-    d = NULL;
-    transport_free(t);
-    t = NULL;
-    session_end(sess, &res);
-    sess = NULL;
+    status = runner_run(ro, loop, sess, &ro_opt, &res);
+    sess = NULL; /* runner_run ended it */
 
 done:
-    deploy_free(d);
     if (sess != NULL) {
         /* began but could not run: the record says so */
         struct deploy_result fail;
@@ -400,11 +309,6 @@ done:
         session_end(sess, &fail);
     }
     free(previous);
-    transport_free(t);
-    transport_free(sshx);
-    transport_free(agentx);
-    transport_free(local);
-    health_free(health);
     loop_free(loop);
     rollout_free(ro);
     plan_free(plan);

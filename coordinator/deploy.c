@@ -786,10 +786,22 @@ static void deploy_on_retry(struct loop *l, struct loop_timer *t, void *arg)
 }
 
 /* Run the next command of the job that is not skipped, or gate. */
+/* A step journaled as done by the coordinator this deploy resumes. */
+static bool deploy_step_done(const struct deploy_host *h, size_t ci)
+{
+    const struct deploy *d = h->d;
+    return h->job == JOB_STEPS && d->o.step_done != NULL && h->rh != NULL &&
+           d->o.step_done[h->index * d->plan->nsteps + ci];
+}
+
 static void deploy_job_next(struct deploy_host *h)
 {
-    while (h->ci < h->ncmds && h->cmds[h->ci].skip)
+    while (h->ci < h->ncmds &&
+           (h->cmds[h->ci].skip || deploy_step_done(h, h->ci))) {
+        if (deploy_step_done(h, h->ci))
+            h->changed = true;
         h->ci++;
+    }
     if (h->ci >= h->ncmds) {
         deploy_job_gate(h);
         return;
@@ -1174,7 +1186,8 @@ static void deploy_wave_begin(struct deploy *d)
     struct buf text;
     buf_init(&text, 2048);
     for (size_t i = start; i < start + n; i++) {
-        deploy_set_add(d, i);
+        if (d->hosts[i].state != DH_HEALTHY) /* resumed: done already */
+            deploy_set_add(d, i);
         json_array_append_new(names, json_string(d->hosts[i].name));
         buf_printf(&text, "%s%s", i > start ? " " : "", d->hosts[i].name);
     }
@@ -1654,7 +1667,18 @@ static void deploy_on_kick(struct loop *l, struct loop_timer *t, void *arg)
     (void)l;
     (void)t;
     struct deploy *d = arg;
-    if (d->o.start_wave > 0) {
+    if (d->o.rollback_only) {
+        for (size_t i = 0; i < d->ro->nhosts; i++)
+            if (d->o.changed_hosts != NULL && d->o.changed_hosts[i]) {
+                d->hosts[i].state = DH_HEALTHY;
+                d->hosts[i].changed = true;
+            }
+        d->wave = d->o.start_wave < d->ro->nwaves ? d->o.start_wave
+                                                  : d->ro->nwaves - 1;
+        deploy_rollback_start(d);
+        return;
+    }
+    if (d->o.start_wave > 0 || d->o.done_hosts != NULL) {
         /* resume: earlier waves are deployed; no prechecks, no before */
         for (size_t w = 0; w < d->o.start_wave && w < d->ro->nwaves; w++) {
             size_t start = rollout_wave_start(d->ro, w);
@@ -1664,6 +1688,11 @@ static void deploy_on_kick(struct loop *l, struct loop_timer *t, void *arg)
             }
             d->waves_done++;
         }
+        for (size_t i = 0; d->o.done_hosts && i < d->ro->nhosts; i++)
+            if (d->o.done_hosts[i]) {
+                d->hosts[i].state = DH_HEALTHY;
+                d->hosts[i].changed = true;
+            }
         if (d->o.start_wave >= d->ro->nwaves) {
             deploy_finish(d, DV_SUCCESS);
             return;

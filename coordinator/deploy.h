@@ -36,6 +36,12 @@ struct deploy_options {
     struct store *store;     /* the journal, or NULL (tests) */
     const char *deploy_id;   /* its id (DEP-...), with store */
     uint64_t epoch;          /* fencing epoch; 0: no fencing */
+    /* resuming a deploy from its journal (all may be NULL) */
+    const bool *done_hosts;         /* [host]: healthy already in start_wave */
+    const bool *changed_hosts;      /* [host]: changed already (rollback) */
+    const unsigned char *step_done; /* [host * nsteps + step]: ran ok */
+    bool rollback_only;             /* roll back changed_hosts, from start_wave
+                                       down; nothing is deployed */
 };
 
 /* Per-host outcome. */

@@ -168,6 +168,40 @@ fail:
     return e->code ? e->code : ERR_SYS;
 }
 
+enum err_code session_continue(const struct plan *p, const char *id,
+                               const char *state,
+                               const struct session_options *o,
+                               struct loop *loop, struct session **out,
+                               enum session_refusal *why, struct err *e)
+{
+    *out = NULL;
+    *why = SESSION_ERROR;
+    struct session *s = xcalloc(1, sizeof(*s));
+    s->plan = p;
+    s->loop = loop;
+    session_user(s->user, sizeof(s->user));
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    if (statedir_open(o->state_dir, &s->dir, e) != ERR_OK)
+        goto fail;
+    const char *lock_name = p->lock ? p->lock : p->name;
+    if (lock_acquire(s->dir, lock_name, id, o->lock_wait_ms, &s->lock, NULL,
+                     e) != ERR_OK) {
+        if (e->code == ERR_LOCKED)
+            *why = SESSION_LOCKED;
+        goto fail;
+    }
+    if (store_sqlite_open_state(s->dir, false, &s->store, NULL, e) != ERR_OK ||
+        store_deploy_state(s->store, id, state, e) != ERR_OK)
+        goto fail;
+    s->version = o->version ? xstrdup(o->version) : NULL;
+    *why = SESSION_OK;
+    *out = s;
+    return ERR_OK;
+fail:
+    session_free(s);
+    return e->code ? e->code : ERR_SYS;
+}
+
 const char *session_deploy_id(const struct session *s)
 {
     return s->id;

@@ -49,6 +49,16 @@ enum err_code session_begin(const struct plan *p, const char *previous,
                             struct session **out, enum session_refusal *why,
                             struct err *e);
 
+/* Continue deploy id (resume, promote, abort, rollback): take the lock
+ * (a new epoch), reopen its record and mark it state ("running" or
+ * "rolling back"). ERR_LOCKED (*why SESSION_LOCKED) while another
+ * coordinator holds it. */
+enum err_code session_continue(const struct plan *p, const char *id,
+                               const char *state,
+                               const struct session_options *o,
+                               struct loop *loop, struct session **out,
+                               enum session_refusal *why, struct err *e);
+
 const char *session_deploy_id(const struct session *s);
 uint64_t session_epoch(const struct session *s);
 struct store *session_store(const struct session *s);
