@@ -302,14 +302,16 @@ static enum err_code inv_ini_hosts(struct inv_ini *p, const char *s, size_t n,
             bool fresh = inv_host_find(p->inv, names[i]) == NULL;
             c = inv_host_add(p->inv, names[i], g, &h, where, p->e);
             if (c == ERR_OK && fresh && port > 0)
-                inv_host_set_var(p->inv, h, "ansible_port", json_integer(port));
+                inv_host_set_port(p->inv, h, port);
         }
         if (c == ERR_OK) {
             const char *k;
             json_t *v;
             json_object_foreach(vars, k, v)
             {
-                inv_host_set_var(p->inv, h, k, json_incref(v));
+                if (c == ERR_OK)
+                    c = inv_host_set_var(p->inv, h, k, json_incref(v), where,
+                                         p->e);
             }
         }
         free(names[i]);
@@ -602,7 +604,7 @@ enum err_code inv_ini_host_list(struct inventory *inv, const char *list,
             struct inv_host *hp;
             c = inv_host_add(inv, host, ungrouped, &hp, "host list: ", e);
             if (c == ERR_OK && port > 0)
-                inv_host_set_var(inv, hp, "ansible_port", json_integer(port));
+                inv_host_set_port(inv, hp, port);
         }
         free(host);
     }

@@ -867,15 +867,16 @@ static enum err_code inv_yaml_hosts(struct inv_ywalk *w, struct inv_group *g,
                 bool fresh = inv_host_find(w->inv, names[j]) == NULL;
                 c = inv_host_add(w->inv, names[j], g, &h, where, w->e);
                 if (c == ERR_OK && fresh && port > 0)
-                    inv_host_set_var(w->inv, h, "ansible_port",
-                                     json_integer(port));
+                    inv_host_set_port(w->inv, h, port);
             }
             if (c == ERR_OK) {
                 const char *k;
                 json_t *v;
                 json_object_foreach(vars, k, v)
                 {
-                    inv_host_set_var(w->inv, h, k, json_incref(v));
+                    if (c == ERR_OK)
+                        c = inv_host_set_var(w->inv, h, k, json_incref(v),
+                                             where, w->e);
                 }
             }
             free(names[j]);

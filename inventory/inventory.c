@@ -50,6 +50,7 @@ struct inv_group {
     long long priority;       /* ansible_group_priority, default 1 */
     int depth;                /* longest path from "all" */
     bool auto_all;            /* made a child of "all" by inv_reconcile */
+    bool auto_ungrouped;      /* made a child of "ungrouped" likewise */
     unsigned mark;            /* scratch for graph walks */
 };
 
@@ -241,11 +242,22 @@ enum err_code inv_group_add_child(struct inventory *inv,
     return ERR_OK;
 }
 
-void inv_host_set_var(struct inventory *inv, struct inv_host *h,
-                      const char *key, json_t *val)
+enum err_code inv_host_set_var(struct inventory *inv, struct inv_host *h,
+                               const char *key, json_t *val, const char *where,
+                               struct err *e)
+{
+    struct inv_group *g = inv_map_get(&inv->group_map, h->name);
+    if (g != NULL)
+        return inv_group_set_var(inv, g, key, val, where, e);
+    json_object_set_new(h->vars, key, val);
+    return ERR_OK;
+}
+
+void inv_host_set_port(struct inventory *inv, struct inv_host *h,
+                       long long port)
 {
     (void)inv;
-    json_object_set_new(h->vars, key, val);
+    json_object_set_new(h->vars, "ansible_port", json_integer(port));
 }
 
 enum err_code inv_group_set_var(struct inventory *inv, struct inv_group *g,
@@ -304,6 +316,11 @@ static void inv_unreconcile(struct inventory *inv)
             inv_ptrs_remove(&inv->all->children, g);
             inv_ptrs_remove(&g->parents, inv->all);
             g->auto_all = false;
+        }
+        if (g->auto_ungrouped) {
+            inv_ptrs_remove(&inv->ungrouped->children, g);
+            inv_ptrs_remove(&g->parents, inv->ungrouped);
+            g->auto_ungrouped = false;
         }
     }
     bool any = false;
@@ -381,9 +398,20 @@ static void inv_reconcile(struct inventory *inv)
             inv_ptrs_remove(&h->groups, inv->ungrouped);
             inv_ptrs_remove(&inv->ungrouped->hosts, h);
         } else if (!in_ungrouped && !other) {
-            inv_ptrs_push(&h->groups, inv->ungrouped);
-            inv_ptrs_push(&inv->ungrouped->hosts, h);
-            h->auto_ungrouped = true;
+            /* Ansible's add_child("ungrouped", name) prefers a group of
+             * that name to the host. */
+            struct inv_group *same = inv_map_get(&inv->group_map, h->name);
+            if (same != NULL && same != inv->all && same != inv->ungrouped &&
+                !inv_ptrs_has(&inv->ungrouped->children, same) &&
+                !inv_group_reaches(inv, same, inv->ungrouped)) {
+                inv_ptrs_push(&inv->ungrouped->children, same);
+                inv_ptrs_push(&same->parents, inv->ungrouped);
+                same->auto_ungrouped = true;
+            } else if (same == NULL) {
+                inv_ptrs_push(&h->groups, inv->ungrouped);
+                inv_ptrs_push(&inv->ungrouped->hosts, h);
+                h->auto_ungrouped = true;
+            }
         }
         json_decref(h->merged);
         h->merged = NULL;

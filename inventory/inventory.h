@@ -143,9 +143,15 @@ enum err_code inv_group_add_child(struct inventory *inv,
                                   struct err *e);
 
 /* Set a variable; val is stolen. ansible_group_priority sets the group's
- * priority instead, as Ansible does (an error if not an integer). */
-void inv_host_set_var(struct inventory *inv, struct inv_host *h,
-                      const char *key, json_t *val);
+ * priority instead, as Ansible does (an error if not an integer). Like
+ * Ansible's InventoryData.set_variable, a host variable goes to the group
+ * of the same name when there is one. */
+enum err_code inv_host_set_var(struct inventory *inv, struct inv_host *h,
+                               const char *key, json_t *val, const char *where,
+                               struct err *e);
+/* The port of "host:PORT" (Ansible's Host(name, port)): on the host. */
+void inv_host_set_port(struct inventory *inv, struct inv_host *h,
+                       long long port);
 enum err_code inv_group_set_var(struct inventory *inv, struct inv_group *g,
                                 const char *key, json_t *val, const char *where,
                                 struct err *e);
