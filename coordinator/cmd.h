@@ -33,5 +33,9 @@ extern const struct cmd cmd_validate;
 extern const struct cmd cmd_history;
 extern const struct cmd cmd_show;
 extern const struct cmd cmd_status;
+extern const struct cmd cmd_resume;
+extern const struct cmd cmd_promote;
+extern const struct cmd cmd_abort;
+extern const struct cmd cmd_rollback;
 
 #endif

@@ -20,6 +20,10 @@ static const struct cmd *const cmds[] = {
     &cmd_history,
     &cmd_show,
     &cmd_status,
+    &cmd_resume,
+    &cmd_promote,
+    &cmd_abort,
+    &cmd_rollback,
 };
 /* clang-format on */
 enum { NCMDS = sizeof(cmds) / sizeof(cmds[0]) };

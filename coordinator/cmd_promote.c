@@ -1,0 +1,17 @@
+/* coordinator/cmd_promote.c: `drover promote`: continue a paused deploy (a
+ * verified canary) with its next waves (coordinator/resume.c). */
+#include "cmd.h"
+#include "resume.h"
+
+static int cmd_promote_run(int argc, char **argv)
+{
+    return resume_main(RESUME_PROMOTE, argc, argv);
+}
+
+const struct cmd cmd_promote = {
+    .name = "promote",
+    .usage = "promote DEPLOY [options]",
+    .summary =
+        "continue a paused deploy (a verified canary) with its next waves",
+    .run = cmd_promote_run,
+};

@@ -1,0 +1,16 @@
+/* coordinator/cmd_rollback.c: `drover rollback`: roll back the hosts a deploy
+ * changed, finished or not (coordinator/resume.c). */
+#include "cmd.h"
+#include "resume.h"
+
+static int cmd_rollback_run(int argc, char **argv)
+{
+    return resume_main(RESUME_ROLLBACK, argc, argv);
+}
+
+const struct cmd cmd_rollback = {
+    .name = "rollback",
+    .usage = "rollback DEPLOY [options]",
+    .summary = "roll back the hosts a deploy changed, finished or not",
+    .run = cmd_rollback_run,
+};

@@ -1,0 +1,389 @@
+/* coordinator/resume.c: continue a journaled deploy (resume, promote,
+ * abort, rollback): read its record, load the plan and inventory again,
+ * work out where it stands, and run the engine from there under the lock
+ * with a new epoch. */
+#include "resume.h"
+
+#include "agentconn.h"
+#include "buf.h"
+#include "duration.h"
+#include "cmd.h"
+#include "inventory.h"
+#include "loop.h"
+#include "plan.h"
+#include "rollout.h"
+#include "runner.h"
+#include "session.h"
+#include "ssh.h"
+#include "sshopt.h"
+#include "store_sqlite.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const resume_names[] = {"resume", "promote", "abort",
+                                           "rollback"};
+
+static long resume_host_index(const struct rollout *ro, const char *name)
+{
+    for (size_t i = 0; name != NULL && i < ro->nhosts; i++)
+        if (strcmp(ro->hosts[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* The step index in a job id "DEPLOY/HOST/PHASE/STEP/ATTEMPT". */
+static long resume_job_step(const char *job_id)
+{
+    if (job_id == NULL)
+        return -1;
+    const char *last = strrchr(job_id, '/');
+    if (last == NULL || last == job_id)
+        return -1;
+    const char *p = last - 1;
+    while (p > job_id && *p != '/')
+        p--;
+    if (*p != '/')
+        return -1;
+    char *end = NULL;
+    long v = strtol(p + 1, &end, 10);
+    return end == last && v >= 0 ? v : -1;
+}
+
+static bool resume_changed_state(const char *s)
+{
+    static const char *const changed[] = {"connecting", "running", "gating",
+                                          "healthy", "failed"};
+    for (size_t i = 0; i < sizeof(changed) / sizeof(changed[0]); i++)
+        if (s != NULL && strcmp(s, changed[i]) == 0)
+            return true;
+    return false;
+}
+
+enum err_code resume_point_of(const struct store_record *r,
+                              const struct rollout *ro, bool retry, bool skip,
+                              struct resume_point *pt, struct err *e)
+{
+    const struct plan *p = ro->plan;
+    memset(pt, 0, sizeof(*pt));
+    pt->done_hosts = xcalloc(ro->nhosts + 1, sizeof(bool));
+    pt->changed_hosts = xcalloc(ro->nhosts + 1, sizeof(bool));
+    pt->step_done = xcalloc(ro->nhosts * p->nsteps + 1, 1);
+    pt->rolling_back =
+        r->state != NULL && strcmp(r->state, "rolling back") == 0;
+    pt->start_wave = r->nwaves;
+    for (size_t w = 0; w < r->nwaves; w++)
+        if (r->waves[w].state == NULL || strcmp(r->waves[w].state, "done")) {
+            pt->start_wave = (size_t)r->waves[w].idx;
+            break;
+        }
+    for (size_t i = 0; i < r->nhosts; i++) {
+        long h = resume_host_index(ro, r->hosts[i].host);
+        if (h < 0)
+            continue;
+        if (resume_changed_state(r->hosts[i].state)) {
+            pt->changed_hosts[h] = true;
+            if (ro->hosts[h].wave > pt->last_wave)
+                pt->last_wave = ro->hosts[h].wave;
+        }
+        if (r->hosts[i].state && strcmp(r->hosts[i].state, "healthy") == 0)
+            pt->done_hosts[h] = true;
+    }
+    for (size_t i = 0; i < r->nsteps; i++) {
+        const struct store_step_row *st = &r->steps[i];
+        if (st->phase == NULL || strcmp(st->phase, "deploy") != 0)
+            continue;
+        long h = resume_host_index(ro, st->host);
+        long k = resume_job_step(st->job_id);
+        if (h < 0 || k < 0 || (size_t)k >= p->nsteps)
+            continue;
+        size_t at = (size_t)h * p->nsteps + (size_t)k;
+        if (st->outcome != NULL) {
+            if (strcmp(st->outcome, "ok") == 0)
+                pt->step_done[at] = 1;
+            continue;
+        }
+        /* started, never finished: the coordinator died during it */
+        const char *kind = ro->hosts[h].kind;
+        bool agent = kind != NULL && strcmp(kind, "agent") == 0;
+        if (agent || p->steps[k].idempotent || retry)
+            continue; /* agents answer by job id; others re-run */
+        if (skip) {
+            pt->step_done[at] = 1;
+            continue;
+        }
+        resume_point_release(pt);
+        return err_set(e, ERR_INVALID,
+                       "step '%s' on %s was started and never finished "
+                       "(the coordinator died during it); it is not "
+                       "idempotent, so it is not re-run blind: check the "
+                       "host, then resume with --retry-step (run it again) "
+                       "or --skip-step (it completed)",
+                       p->steps[k].name, ro->hosts[h].name);
+    }
+    return ERR_OK;
+}
+
+void resume_point_release(struct resume_point *pt)
+{
+    free(pt->done_hosts);
+    free(pt->changed_hosts);
+    free(pt->step_done);
+    memset(pt, 0, sizeof(*pt));
+}
+
+static const char resume_usage_tail[] =
+    "  -e NAME=VALUE         variables (version comes from the journal)\n"
+    "  -i INVENTORY          read this inventory instead of the recorded one\n"
+    "      --state-dir DIR   journal and locks\n"
+    "      --lock-wait DUR   wait for the lock\n"
+    "  -f, --forks N, -v, --json, --coordinator-key FILE, --known-agents FILE\n"
+    "      --retry-step      re-run a step that was in flight when the\n"
+    "                        coordinator died (not idempotent: check first)\n"
+    "      --skip-step       count that step as completed\n";
+
+/* Find the deploy: the id given, or (resume) the newest unfinished. */
+static enum err_code resume_find(const char *state_dir, const char *id,
+                                 struct store_record **rec, struct err *e)
+{
+    struct store *s = NULL;
+    if (store_sqlite_open_state(state_dir, true, &s, NULL, e) != ERR_OK)
+        return e->code;
+    enum err_code rc;
+    if (id == NULL) {
+        struct store_filter f = {.unfinished = true, .limit = 1};
+        struct store_summary *rows = NULL;
+        size_t n = 0;
+        rc = store_list(s, &f, &rows, &n, e);
+        if (rc == ERR_OK && n == 0)
+            rc = err_set(e, ERR_NOTFOUND,
+                         "no unfinished deploy to resume (drover history "
+                         "lists them)");
+        if (rc == ERR_OK)
+            rc = store_get_record(s, rows[0].id, rec, e);
+        free(rows);
+    } else {
+        rc = store_get_record(s, id, rec, e);
+    }
+    store_free(s);
+    return rc;
+}
+
+int resume_main(enum resume_mode mode, int argc, char **argv)
+{
+    const char *name = resume_names[mode];
+    struct ssh_options so;
+    ssh_options_init(&so);
+    struct agent_options ao;
+    agent_options_init(&ao);
+    struct session_options sopt;
+    memset(&sopt, 0, sizeof(sopt));
+    json_t *extra = json_object();
+    const char *inv_path = NULL;
+    int forks = 32;
+    bool verbose = false, json = false, retry = false, skip = false;
+    struct err e = {0};
+    int status = EXIT_USAGE;
+    struct store_record *rec = NULL;
+    struct inventory *inv = NULL;
+    struct plan *plan = NULL;
+    struct rollout *ro = NULL;
+    struct loop *loop = NULL;
+    struct resume_point pt;
+    memset(&pt, 0, sizeof(pt));
+    struct buf diags;
+    buf_init(&diags, 64 * 1024);
+
+    struct option longopts[20 + SSHOPT_COUNT];
+    size_t nl = 0;
+    longopts[nl++] = (struct option){"extra-var", required_argument, 0, 'e'};
+    longopts[nl++] = (struct option){"inventory", required_argument, 0, 'i'};
+    longopts[nl++] = (struct option){"forks", required_argument, 0, 'f'};
+    longopts[nl++] = (struct option){"verbose", no_argument, 0, 'v'};
+    longopts[nl++] = (struct option){"json", no_argument, 0, 'J'};
+    longopts[nl++] = (struct option){"state-dir", required_argument, 0, 'S'};
+    longopts[nl++] = (struct option){"lock-wait", required_argument, 0, 'W'};
+    longopts[nl++] = (struct option){"retry-step", no_argument, 0, 'r'};
+    longopts[nl++] = (struct option){"skip-step", no_argument, 0, 's'};
+    longopts[nl++] =
+        (struct option){"coordinator-key", required_argument, 0, 'K'};
+    longopts[nl++] = (struct option){"known-agents", required_argument, 0, 'A'};
+    longopts[nl++] = (struct option){"help", no_argument, 0, 'h'};
+    sshopt_append(longopts, nl);
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "+e:i:f:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'e':
+            if (rollout_extra_var(extra, optarg, &e) != ERR_OK)
+                goto usage;
+            break;
+        case 'i':
+            inv_path = optarg;
+            break;
+        case 'f':
+            forks = (int)strtol(optarg, NULL, 10);
+            if (forks < 1) {
+                err_set(&e, ERR_USAGE, "--forks must be at least 1");
+                goto usage;
+            }
+            break;
+        case 'v':
+            verbose = true;
+            break;
+        case 'J':
+            json = true;
+            break;
+        case 'S':
+            sopt.state_dir = optarg;
+            break;
+        case 'W':
+            if (duration_parse(optarg, &sopt.lock_wait_ms, &e) != ERR_OK)
+                goto usage;
+            break;
+        case 'r':
+            retry = true;
+            break;
+        case 's':
+            skip = true;
+            break;
+        case 'K':
+            ao.key_file = optarg;
+            break;
+        case 'A':
+            ao.known_agents = optarg;
+            break;
+        case 'h':
+            printf("usage: drover %s %s [options]\n%s%s", name,
+                   mode == RESUME_CONTINUE ? "[DEPLOY]" : "DEPLOY",
+                   resume_usage_tail, sshopt_usage);
+            status = EXIT_OK;
+            goto out;
+        default:
+            if (sshopt_is(c) && sshopt_apply(&so, c, optarg, &e) == ERR_OK)
+                break;
+            goto usage;
+        }
+    }
+    ao.accept_new = so.accept_new;
+    const char *id = optind < argc ? argv[optind] : NULL;
+    if (optind + (id ? 1 : 0) != argc ||
+        (id == NULL && mode != RESUME_CONTINUE)) {
+        err_set(&e, ERR_USAGE, "expected %s", id ? "one DEPLOY id" : "DEPLOY");
+        goto usage;
+    }
+    if (retry && skip) {
+        err_set(&e, ERR_USAGE,
+                "--retry-step and --skip-step exclude each "
+                "other");
+        goto usage;
+    }
+
+    status = EXIT_INPUT;
+    if (resume_find(sopt.state_dir, id, &rec, &e) != ERR_OK) {
+        fprintf(stderr, "drover %s: %s\n", name, e.msg);
+        goto out;
+    }
+    bool ended = rec->result != STORE_RESULT_NONE;
+    bool paused = rec->state != NULL && strcmp(rec->state, "paused") == 0;
+    if (ended && mode != RESUME_ROLLBACK) {
+        fprintf(stderr,
+                "drover %s: %s already ended (%s); `drover rollback %s` "
+                "puts the previous version back\n",
+                name, rec->id, store_result_str(rec->result), rec->id);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (mode == RESUME_PROMOTE && !paused) {
+        fprintf(stderr, "drover promote: %s is %s, not paused\n", rec->id,
+                rec->state ? rec->state : "unknown");
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (rec->version && json_object_get(extra, "version") == NULL)
+        json_object_set_new(extra, "version", json_string(rec->version));
+    if (rec->previous_version &&
+        json_object_get(extra, "previous_version") == NULL)
+        json_object_set_new(extra, "previous_version",
+                            json_string(rec->previous_version));
+    inv = inv_new();
+    const char *src = inv_path ? inv_path : rec->inventory;
+    if (src == NULL || inv_load(inv, src, &e) != ERR_OK) {
+        fprintf(stderr, "drover %s: %s\n", name,
+                src ? e.msg : "the journal has no inventory: pass -i");
+        goto out;
+    }
+    if (plan_load(rec->plan_file, &plan, &diags, &e) != ERR_OK ||
+        rollout_new(plan, inv, extra, &ro, &diags, &e) != ERR_OK) {
+        fputs(diags.len ? buf_cstr(&diags) : e.msg, stderr);
+        if (diags.len == 0)
+            fputc('\n', stderr);
+        goto out;
+    }
+    if (resume_point_of(rec, ro, retry, skip, &pt, &e) != ERR_OK) {
+        fprintf(stderr, "drover %s: %s\n", name, e.msg);
+        status = EXIT_PAUSED;
+        goto out;
+    }
+    bool rollback = mode == RESUME_ABORT || mode == RESUME_ROLLBACK ||
+                    (mode == RESUME_CONTINUE && pt.rolling_back);
+    if (mode == RESUME_ROLLBACK && ended)
+        for (size_t i = 0; i < ro->nhosts; i++)
+            pt.changed_hosts[i] |= pt.done_hosts[i];
+
+    status = EXIT_INTERNAL;
+    struct err le = {0};
+    if ((loop = loop_new(&le)) == NULL)
+        goto out;
+    sopt.version = rec->version;
+    sopt.inventory = src;
+    struct session *sess = NULL;
+    enum session_refusal why;
+    if (session_continue(plan, rec->id, rollback ? "rolling back" : "running",
+                         &sopt, loop, &sess, &why, &e) != ERR_OK) {
+        fprintf(stderr, "drover %s: %s\n", name, e.msg);
+        status = why == SESSION_LOCKED ? EXIT_LOCKED : EXIT_INTERNAL;
+        goto out;
+    }
+    if (!json)
+        printf("%s %s (plan %s, version %s): %s\n\n", name, rec->id, rec->plan,
+               rec->version ? rec->version : "-",
+               rollback ? "rolling back the changed hosts, last wave first"
+                        : "going on from the first wave not done");
+    struct runner_options o = {
+        .ssh = &so,
+        .agent = &ao,
+        .deploy = {.forks = forks,
+                   .verbose = verbose,
+                   .output_cap = 64 * 1024,
+                   .out = stdout,
+                   .json = json,
+                   .start_wave = rollback ? pt.last_wave : pt.start_wave,
+                   .done_hosts = pt.done_hosts,
+                   .changed_hosts = pt.changed_hosts,
+                   .step_done = pt.step_done,
+                   .rollback_only = rollback}};
+    struct deploy_result res;
+    status = runner_run(ro, loop, sess, &o, &res);
+    /* asked for: a rollback that succeeded is a success */
+    if ((mode == RESUME_ABORT || mode == RESUME_ROLLBACK) &&
+        res.verdict == DV_ROLLED_BACK)
+        status = EXIT_OK;
+    goto out;
+usage:
+    fprintf(stderr, "drover %s: %s\nusage: drover %s %s [options]\n", name,
+            e.msg[0] ? e.msg : "bad arguments", name,
+            mode == RESUME_CONTINUE ? "[DEPLOY]" : "DEPLOY");
+out:
+    resume_point_release(&pt);
+    loop_free(loop);
+    rollout_free(ro);
+    plan_free(plan);
+    inv_free(inv);
+    store_record_free(rec);
+    buf_release(&diags);
+    json_decref(extra);
+    return status;
+}
