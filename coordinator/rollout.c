@@ -150,6 +150,84 @@ static void rollout_problem(struct buf *diags, struct err *e,
             what, host, msg);
 }
 
+/* Problems shown per (place, message) before the rest are summed up: one
+ * undefined variable on 2000 hosts is 3 lines and a count, not 2000. */
+enum { ROLLOUT_SAME_SHOWN = 3, ROLLOUT_SAME_NAMED = 5 };
+
+/* One kind of problem: the line without its host, and who else had it. */
+struct rollout_same {
+    char *prefix;    /* up to ", host " */
+    char *msg;       /* after the host's ": " */
+    size_t n;        /* lines seen */
+    struct buf more; /* hosts past ROLLOUT_SAME_SHOWN, comma separated */
+};
+
+/* Collapse the per-host problem lines appended to diags since from. */
+static void rollout_collapse(struct buf *diags, size_t from)
+{
+    if (diags == NULL || diags->len <= from)
+        return;
+    char *text = xstrndup(diags->data + from, diags->len - from);
+    diags->len = from;
+    diags->data[from] = '\0';
+    struct rollout_same *same = NULL;
+    size_t nsame = 0, cap = 0;
+    /* each line: the same kind seen before is kept or counted */
+    struct buf out;
+    buf_init(&out, BUF_UNLIMITED);
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        char *h = strstr(line, ", host ");
+        char *m = h ? strstr(h + 7, ": ") : NULL;
+        if (m == NULL) {
+            buf_printf(&out, "%s\n", line);
+            continue;
+        }
+        *h = '\0';
+        *m = '\0';
+        const char *host = h + 7, *msg = m + 2;
+        struct rollout_same *k = NULL;
+        for (size_t i = 0; i < nsame && k == NULL; i++)
+            if (strcmp(same[i].prefix, line) == 0 &&
+                strcmp(same[i].msg, msg) == 0)
+                k = &same[i];
+        if (k == NULL) {
+            if (nsame == cap) {
+                cap = cap ? cap * 2 : 8;
+                same = xrealloc(same, cap * sizeof(*same));
+            }
+            k = &same[nsame++];
+            k->prefix = xstrdup(line);
+            k->msg = xstrdup(msg);
+            k->n = 0;
+            buf_init(&k->more, 4096);
+        }
+        if (k->n++ < ROLLOUT_SAME_SHOWN) {
+            buf_printf(&out, "%s, host %s: %s\n", line, host, msg);
+        } else if (k->n <= ROLLOUT_SAME_SHOWN + ROLLOUT_SAME_NAMED) {
+            buf_printf(&k->more, "%s%s", k->more.len ? ", " : "", host);
+        }
+    }
+    for (size_t i = 0; i < nsame; i++) {
+        struct rollout_same *k = &same[i];
+        if (k->n > ROLLOUT_SAME_SHOWN) {
+            size_t rest = k->n - ROLLOUT_SAME_SHOWN;
+            buf_printf(&out, "%s, and %zu more host%s (%s%s): %s\n", k->prefix,
+                       rest, rest == 1 ? "" : "s", buf_cstr(&k->more),
+                       rest > ROLLOUT_SAME_NAMED ? ", ..." : "", k->msg);
+        }
+        free(k->prefix);
+        free(k->msg);
+        buf_release(&k->more);
+    }
+    free(same);
+    buf_add(diags, out.data ? out.data : "", out.len);
+    buf_release(&out);
+    free(text);
+}
+
 /* Render steps[0..n) for the host into out[0..n) (env values too). */
 static bool rollout_render_cmds(struct rollout_scope *s,
                                 const struct plan_step *steps, size_t n,
@@ -585,6 +663,12 @@ static const struct inv_host **rollout_arrange(struct rollout *ro,
     return order;
 }
 
+static enum err_code rollout_resolve(const struct plan *p,
+                                     const struct inventory *inv,
+                                     const struct rollout_input *in,
+                                     struct rollout **out, struct buf *diags,
+                                     struct err *e);
+
 enum err_code rollout_new(const struct plan *p, const struct inventory *inv,
                           json_t *extra, struct rollout **out,
                           struct buf *diags, struct err *e)
@@ -596,8 +680,28 @@ enum err_code rollout_new(const struct plan *p, const struct inventory *inv,
 enum err_code rollout_new_input(const struct plan *p,
                                 const struct inventory *inv,
                                 const struct rollout_input *in,
-                                struct rollout **out, struct buf *diags,
+                                struct rollout **out, struct buf *caller_diags,
                                 struct err *e)
+{
+    /* problems gather unlimited here, are collapsed, then handed over */
+    struct buf mine;
+    buf_init(&mine, BUF_UNLIMITED);
+    struct buf *diags = caller_diags ? &mine : NULL;
+    enum err_code rc = rollout_resolve(p, inv, in, out, diags, e);
+    if (caller_diags != NULL) {
+        rollout_collapse(&mine, 0);
+        if (mine.len > 0)
+            buf_add(caller_diags, mine.data, mine.len);
+    }
+    buf_release(&mine);
+    return rc;
+}
+
+static enum err_code rollout_resolve(const struct plan *p,
+                                     const struct inventory *inv,
+                                     const struct rollout_input *in,
+                                     struct rollout **out, struct buf *diags,
+                                     struct err *e)
 {
     *out = NULL;
     const struct inv_host **sel = NULL;

@@ -147,7 +147,7 @@ has "big.yml:3:11: strategy.canary is 9 hosts but hosts 'sms' selects only 4"
 printf 'hosts: sms\nsteps: [{run: "echo {{ nope }}"}]\n' >"$work/undef.yml"
 run 3 "$DROVER" plan -i "$EX/inventory.ini" "$work/undef.yml"
 has "undef.yml:2:9: step 'echo {{ nope }}', host sms1: undefined variable 'nope'"
-has "host sms4"
+has "and 1 more host (sms4): undefined variable 'nope'"
 echo "ok: contradictions"
 
 # 8. drover plan touches no host: a real listener where the hosts are
