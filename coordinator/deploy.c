@@ -1843,10 +1843,18 @@ static void deploy_summary(struct deploy *d, struct deploy_result *res)
     const struct rollout *ro = d->ro;
     if (!d->o.json)
         deploy_write(d, "\nsummary:");
+    for (size_t i = 0; i < ro->nhosts; i++)
+        if (d->hosts[i].state == DH_PENDING)
+            deploy_host_set(&d->hosts[i], DH_SKIPPED);
+    for (size_t w = 0; w < ro->nwaves; w++) {
+        size_t start = rollout_wave_start(ro, w), skipped = 0;
+        for (size_t i = start; i < start + ro->wave_sizes[w]; i++)
+            skipped += d->hosts[i].state == DH_SKIPPED;
+        if (skipped == ro->wave_sizes[w])
+            deploy_wave_journal(d, w, "skipped");
+    }
     for (size_t i = 0; i < ro->nhosts; i++) {
         struct deploy_host *h = &d->hosts[i];
-        if (h->state == DH_PENDING)
-            h->state = DH_SKIPPED;
         switch (h->state) {
         case DH_HEALTHY:
             res->healthy++;

@@ -2,7 +2,8 @@
 # examples/demo/run-demo.sh: what `make demo` shows. Starts a local fleet of
 # 6 real sshd hosts (127.0.1.1-6, each with a demo-app), deploys version 2
 # in waves [1, 2, 3] gated on health, then the broken version 3, which
-# drover stops at its first wave; then stops the fleet.
+# drover stops at its first wave and rolls back; shows the journal's
+# history and a deployment record; then stops the fleet.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -33,8 +34,14 @@ versions
 say "drover deploy: version 3, a broken release (/health/ready answers 503)"
 "$DROVER" deploy -i "$FLEET_INVENTORY" "${ssh_flags[@]}" -e version=3 examples/demo/plan.yml
 rc=$?
-echo "  exit status: $rc (the canary failed its gate; no later wave started)"
+echo "  exit status: $rc (the canary failed its gate and was rolled back to version 2; no later wave started)"
 versions
+
+say "drover history: every deploy is in the journal"
+"$DROVER" history --state-dir "$FLEET_DIR/state"
+last=$("$DROVER" history --state-dir "$FLEET_DIR/state" | awk 'NR == 2 {print $1}')
+say "drover show $last --format markdown: the deployment record"
+"$DROVER" show --state-dir "$FLEET_DIR/state" --format markdown "$last" | head -60
 
 say "stopping the fleet"
 fleet_stop
