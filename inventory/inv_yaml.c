@@ -343,6 +343,148 @@ static bool inv_yaml_int(const char *s, long long *out, bool *big)
     return true;
 }
 
+/* The value of n decimal digits at s. */
+static int atoi_like(const char *s, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+/* "190:20:30.15": base-60 parts, a fraction on the last. */
+static bool inv_yaml_sexagesimal(const char *s, double *out)
+{
+    const char *q = s;
+    bool neg = false;
+    if (*q == '-' || *q == '+')
+        neg = *q++ == '-';
+    char tmp[64];
+    size_t n = strspn(q, "0123456789_");
+    if (n == 0 || n >= sizeof(tmp))
+        return false;
+    memcpy(tmp, q, n);
+    tmp[n] = '\0';
+    char clean[64];
+    if (!inv_yaml_strip_(tmp, clean, sizeof(clean)))
+        return false;
+    double v = strtod(clean, NULL);
+    q += n;
+    bool any = false;
+    while (*q == ':') {
+        q++;
+        size_t k = strspn(q, "0123456789");
+        if (k == 0 || k > 2 || (k == 2 && q[0] > '5'))
+            return false;
+        v = v * 60 + strtol(q, NULL, 10);
+        q += k;
+        any = true;
+    }
+    if (!any || *q != '.')
+        return false;
+    q++;
+    size_t nf = strspn(q, "0123456789_");
+    if (q[nf] != '\0' || nf >= sizeof(tmp) - 2)
+        return false;
+    tmp[0] = '0';
+    tmp[1] = '.';
+    memcpy(tmp + 2, q, nf);
+    tmp[nf + 2] = '\0';
+    if (!inv_yaml_strip_(tmp, clean, sizeof(clean)))
+        return false;
+    /* PyYAML adds the fraction to the last part: 30.15 is 30 + .15. */
+    v += strtod(clean, NULL);
+    *out = neg ? -v : v;
+    return true;
+}
+
+/* PyYAML's timestamp: "2001-12-14" or "2001-12-14t21:59:43.10-05:00", as
+ * Python's isoformat() prints the date or datetime. False if not one. */
+static bool inv_yaml_timestamp(const char *s, char *out, size_t outlen)
+{
+    int y, mo, d, h = -1, mi = 0, se = 0, used = 0;
+    if (strlen(s) == 10 &&
+        sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &used) == 3 && used == 10 &&
+        isdigit((unsigned char)s[5]) && isdigit((unsigned char)s[8])) {
+        if (mo < 1 || mo > 12 || d < 1 || d > 31)
+            return false;
+        snprintf(out, outlen, "%04d-%02d-%02d", y, mo, d);
+        return true;
+    }
+    const char *p = s;
+    if (strspn(p, "0123456789") != 4 || p[4] != '-')
+        return false;
+    y = atoi_like(p, 4);
+    p += 5;
+    size_t k = strspn(p, "0123456789");
+    if (k < 1 || k > 2 || p[k] != '-')
+        return false;
+    mo = atoi_like(p, k);
+    p += k + 1;
+    k = strspn(p, "0123456789");
+    if (k < 1 || k > 2)
+        return false;
+    d = atoi_like(p, k);
+    p += k;
+    if (*p == 'T' || *p == 't')
+        p++;
+    else if (*p == ' ' || *p == '\t')
+        p += strspn(p, " \t");
+    else
+        return false;
+    k = strspn(p, "0123456789");
+    if (k < 1 || k > 2 || p[k] != ':')
+        return false;
+    h = atoi_like(p, k);
+    p += k + 1;
+    if (strspn(p, "0123456789") != 2 || p[2] != ':')
+        return false;
+    mi = atoi_like(p, 2);
+    p += 3;
+    if (strspn(p, "0123456789") != 2)
+        return false;
+    se = atoi_like(p, 2);
+    p += 2;
+    char frac[8] = "";
+    if (*p == '.') {
+        p++;
+        k = strspn(p, "0123456789");
+        if (k > 0) {
+            for (size_t i = 0; i < 6; i++)
+                frac[i] = i < k ? p[i] : '0';
+            frac[6] = '\0';
+        }
+        p += k;
+    }
+    char tz[16] = "";
+    const char *t = p + strspn(p, " \t");
+    if (*t == 'Z' && t[1] == '\0') {
+        snprintf(tz, sizeof(tz), "+00:00");
+        p = t + 1;
+    } else if (*t == '+' || *t == '-') {
+        k = strspn(t + 1, "0123456789");
+        if (k < 1 || k > 2)
+            return false;
+        int th = atoi_like(t + 1, k), tm = 0;
+        const char *r = t + 1 + k;
+        if (*r == ':') {
+            if (strspn(r + 1, "0123456789") != 2)
+                return false;
+            tm = atoi_like(r + 1, 2);
+            r += 3;
+        }
+        snprintf(tz, sizeof(tz), "%c%02d:%02d", *t, th, tm);
+        p = r;
+    }
+    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+        mi > 59 || se > 59)
+        return false;
+    bool frac_zero = frac[0] == '\0' || strspn(frac, "0") == 6;
+    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d%s%s%s", y, mo, d, h,
+             mi, se, frac_zero ? "" : ".", frac_zero ? "" : frac, tz);
+    return true;
+}
+
 /* PyYAML's float resolver: needs a '.', exponent needs a sign. */
 static bool inv_yaml_float(const char *s, double *out, bool *special)
 {
@@ -362,11 +504,14 @@ static bool inv_yaml_float(const char *s, double *out, bool *special)
     if (ni > 0 && (q[0] < '0' || q[0] > '9'))
         return false;
     q += ni;
+    if (*q == ':' && ni > 0)
+        return inv_yaml_sexagesimal(s, out);
     if (*q != '.')
         return false;
     q++;
     size_t nf = strspn(q, "0123456789_");
-    if (ni == 0 && (nf == 0 || q[0] < '0' || q[0] > '9'))
+    /* ".5" is a float, "-.5" is not (PyYAML's resolver). */
+    if (ni == 0 && (p != s || nf == 0 || q[0] < '0' || q[0] > '9'))
         return false;
     q += nf;
     if (*q == 'e' || *q == 'E') {
@@ -478,6 +623,16 @@ static enum err_code inv_yaml_scalar(const struct inv_ydoc *d,
         *out = special ? json_string(s) : json_real(dv);
         return ERR_OK;
     }
+    char ts[64];
+    if (any && inv_yaml_timestamp(s, ts, sizeof(ts))) {
+        *out = json_string(ts);
+        return ERR_OK;
+    }
+    if (any && strcmp(s, "=") == 0)
+        return err_set(e, ERR_PARSE,
+                       "%s:%zu:%zu: '=' alone is YAML's value key, which "
+                       "Ansible refuses: quote it",
+                       d->name, n->line, n->col);
     if (!any)
         return err_set(e, ERR_PARSE,
                        "%s:%zu:%zu: value does not match its tag %s: '%s'",
