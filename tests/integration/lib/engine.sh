@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/integration/lib/engine.sh: helpers for the rolling-engine tests
 # (tests/integration/test_engine_*.sh) on the loopback sshd fleet of
 # lib/fleet.sh. Source it from a test (bash, set -euo pipefail), then:
