@@ -22,7 +22,10 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +98,8 @@ struct ssh_transport {
     char *key_path;             /* private key file, NULL: agent */
     char *key_data;             /* its contents (wiped at free) */
     size_t key_len;             /* bytes in key_data */
-    EVP_PKEY *sign_key;         /* ed25519 key we sign with ourselves, or NULL:
+    const EVP_MD *sign_md;      /* ECDSA: its digest; ed25519: NULL */
+    EVP_PKEY *sign_key;         /* key we sign with ourselves, or NULL:
                                    libssh2 parses key_data per host */
     unsigned char *pub_blob;    /* sign_key's SSH public key blob */
     size_t pub_len;             /* its length */
@@ -748,30 +752,61 @@ static bool ssh_conn_hostkey(struct ssh_conn *c)
     return true;
 }
 
-/* libssh2's sign callback for our pre-parsed ed25519 key: the raw 64-byte
- * signature (libssh2 wraps it with the method name), allocated with malloc
- * (libssh2's default allocator frees it). */
-static int ssh_sign_ed25519(LIBSSH2_SESSION *s, unsigned char **sig,
-                            size_t *sig_len, const unsigned char *data,
-                            size_t data_len, void **abstract)
+/* Append a big-endian unsigned integer as an SSH mpint. */
+static void ssh_put_mpint(struct buf *b, const BIGNUM *v)
+{
+    unsigned char n[80];
+    int len = BN_num_bytes(v);
+    if (len < 0 || len > (int)sizeof(n))
+        len = 0;
+    BN_bn2bin(v, n);
+    bool pad = len > 0 && (n[0] & 0x80);
+    uint32_t l = (uint32_t)len + (pad ? 1 : 0);
+    unsigned char h[4] = {(unsigned char)(l >> 24), (unsigned char)(l >> 16),
+                          (unsigned char)(l >> 8), (unsigned char)l};
+    buf_add(b, h, 4);
+    if (pad)
+        buf_addc(b, '\0');
+    buf_add(b, n, (size_t)len);
+}
+
+/* libssh2's sign callback for our pre-parsed key: the signature without
+ * the method name, which libssh2 adds (ed25519: the 64 raw bytes; ECDSA:
+ * mpint r, mpint s), allocated with malloc (libssh2's default allocator
+ * frees it). */
+static int ssh_sign(LIBSSH2_SESSION *s, unsigned char **sig, size_t *sig_len,
+                    const unsigned char *data, size_t data_len, void **abstract)
 {
     (void)s;
     struct ssh_transport *t = *abstract;
-    unsigned char raw[64];
+    unsigned char raw[160];
     size_t n = sizeof(raw);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx != NULL &&
-             EVP_DigestSignInit(ctx, NULL, NULL, NULL, t->sign_key) == 1 &&
-             EVP_DigestSign(ctx, raw, &n, data, data_len) == 1 && n == 64;
+    int ok =
+        ctx != NULL &&
+        EVP_DigestSignInit(ctx, NULL, t->sign_md, NULL, t->sign_key) == 1 &&
+        EVP_DigestSign(ctx, raw, &n, data, data_len) == 1;
     EVP_MD_CTX_free(ctx);
     if (!ok)
         return -1;
-    unsigned char *b = malloc(sizeof(raw));
-    if (b == NULL)
-        return -1;
-    memcpy(b, raw, sizeof(raw));
-    *sig = b;
-    *sig_len = sizeof(raw);
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    if (t->sign_md == NULL) {
+        buf_add(&b, raw, n);
+    } else {
+        /* OpenSSL gives DER; SSH wants two mpints. */
+        const unsigned char *p = raw;
+        ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)n);
+        if (es == NULL)
+            return -1;
+        const BIGNUM *r = NULL, *sv = NULL;
+        ECDSA_SIG_get0(es, &r, &sv);
+        ssh_put_mpint(&b, r);
+        ssh_put_mpint(&b, sv);
+        ECDSA_SIG_free(es);
+    }
+    *sig_len = b.len;
+    *sig = (unsigned char *)buf_detach(&b);
     return 0;
 }
 
@@ -781,13 +816,13 @@ static int ssh_conn_auth(struct ssh_conn *c)
 {
     struct ssh_transport *t = c->t;
     if (t->key_data != NULL) {
-        int rc = t->sign_key != NULL
-                     ? libssh2_userauth_publickey(c->s, c->user, t->pub_blob,
-                                                  t->pub_len, ssh_sign_ed25519,
-                                                  &t->self)
-                     : libssh2_userauth_publickey_frommemory(
-                           c->s, c->user, strlen(c->user), NULL, 0, t->key_data,
-                           t->key_len, NULL);
+        int rc =
+            t->sign_key != NULL
+                ? libssh2_userauth_publickey(c->s, c->user, t->pub_blob,
+                                             t->pub_len, ssh_sign, &t->self)
+                : libssh2_userauth_publickey_frommemory(
+                      c->s, c->user, strlen(c->user), NULL, 0, t->key_data,
+                      t->key_len, NULL);
         if (rc == 0 || rc == LIBSSH2_ERROR_EAGAIN)
             return rc;
         ssh_conn_fail_open(c, ERR_AUTH,
@@ -1446,12 +1481,53 @@ void ssh_transport_stats(const struct transport *tp, struct ssh_stats *out)
     *out = ((const struct ssh_transport *)tp)->stats;
 }
 
-/* An unencrypted OpenSSH ed25519 key is parsed once here, and we sign
- * for libssh2 (ssh_sign_ed25519): libssh2 1.10 would parse the key for
- * every host, through OpenSSL 3's decoders first, which cost about 2 ms of
- * CPU per host, more than the rest of the connection. Other keys are left
- * to libssh2. */
-static void ssh_key_ed25519(struct ssh_transport *t)
+/* An ECDSA key from its OpenSSH parts: curve ("nistp256"), public point,
+ * private scalar. NULL if OpenSSL refuses them. */
+static EVP_PKEY *ssh_key_ecdsa(const unsigned char *curve, size_t cl,
+                               const unsigned char *q, size_t ql,
+                               const unsigned char *d, size_t dl,
+                               const EVP_MD **md)
+{
+    const char *group = NULL;
+    if (cl == 8 && memcmp(curve, "nistp256", 8) == 0) {
+        group = "P-256";
+        *md = EVP_sha256();
+    } else if (cl == 8 && memcmp(curve, "nistp384", 8) == 0) {
+        group = "P-384";
+        *md = EVP_sha384();
+    } else if (cl == 8 && memcmp(curve, "nistp521", 8) == 0) {
+        group = "P-521";
+        *md = EVP_sha512();
+    } else {
+        return NULL;
+    }
+    EVP_PKEY *pk = NULL;
+    BIGNUM *bn = BN_bin2bn(d, (int)dl, NULL);
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (bn != NULL && bld != NULL && pctx != NULL &&
+        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                        0) == 1 &&
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, bn) == 1 &&
+        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, q, ql) ==
+            1 &&
+        (params = OSSL_PARAM_BLD_to_param(bld)) != NULL &&
+        EVP_PKEY_fromdata_init(pctx) == 1)
+        EVP_PKEY_fromdata(pctx, &pk, EVP_PKEY_KEYPAIR, params);
+    EVP_PKEY_CTX_free(pctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_clear_free(bn);
+    return pk;
+}
+
+/* An unencrypted OpenSSH ed25519 or ECDSA key is parsed once here, and we
+ * sign for libssh2 (ssh_sign): libssh2 1.10 would parse the key for every
+ * host, through OpenSSL 3's decoders first, which cost about 2 ms of CPU
+ * per host, more than the rest of the connection (and its ECDSA path
+ * leaks). Other keys (PEM files) are left to libssh2. */
+static void ssh_key_parse(struct ssh_transport *t)
 {
     static const char begin[] = "-----BEGIN OPENSSH PRIVATE KEY-----";
     static const char end[] = "-----END OPENSSH PRIVATE KEY-----";
@@ -1466,9 +1542,9 @@ static void ssh_key_ed25519(struct ssh_transport *t)
     size_t n;
     unsigned char *blob = ssh_unbase64(b, (size_t)(z - b), &n);
     static const char magic[] = "openssh-key-v1";
-    size_t off = sizeof(magic), l = 0, publ = 0, privl = 0;
+    size_t off = sizeof(magic), l = 0, publ = 0, privl = 0, tl = 0;
     const unsigned char *cipher = NULL, *pub = NULL, *priv = NULL;
-    const unsigned char *type = NULL, *sk = NULL;
+    const unsigned char *type = NULL;
     if (n < sizeof(magic) || memcmp(blob, magic, sizeof(magic)) != 0 ||
         (cipher = ssh_sshstr(blob, n, &off, &l)) == NULL || l != 4 ||
         memcmp(cipher, "none", 4) != 0 ||
@@ -1481,13 +1557,26 @@ static void ssh_key_ed25519(struct ssh_transport *t)
         memcmp(priv, priv + 4, 4) != 0) /* the two check ints must agree */
         goto out;
     size_t poff = 8;
-    if ((type = ssh_sshstr(priv, privl, &poff, &l)) == NULL || l != 11 ||
-        memcmp(type, "ssh-ed25519", 11) != 0 ||
-        ssh_sshstr(priv, privl, &poff, &l) == NULL || l != 32 ||
-        (sk = ssh_sshstr(priv, privl, &poff, &l)) == NULL || l != 64)
+    if ((type = ssh_sshstr(priv, privl, &poff, &tl)) == NULL)
         goto out;
-    /* sk: the 32-byte seed, then the public key again. */
-    t->sign_key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, sk, 32);
+    if (tl == 11 && memcmp(type, "ssh-ed25519", 11) == 0) {
+        const unsigned char *sk = NULL;
+        if (ssh_sshstr(priv, privl, &poff, &l) == NULL || l != 32 ||
+            (sk = ssh_sshstr(priv, privl, &poff, &l)) == NULL || l != 64)
+            goto out;
+        /* sk: the 32-byte seed, then the public key again. */
+        t->sign_key =
+            EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, sk, 32);
+        t->sign_md = NULL;
+    } else if (tl > 11 && memcmp(type, "ecdsa-sha2-", 11) == 0) {
+        size_t cl = 0, ql = 0, dl = 0;
+        const unsigned char *curve = ssh_sshstr(priv, privl, &poff, &cl);
+        const unsigned char *q = ssh_sshstr(priv, privl, &poff, &ql);
+        const unsigned char *d = ssh_sshstr(priv, privl, &poff, &dl);
+        if (curve == NULL || q == NULL || d == NULL)
+            goto out;
+        t->sign_key = ssh_key_ecdsa(curve, cl, q, ql, d, dl, &t->sign_md);
+    }
     if (t->sign_key != NULL) {
         t->pub_blob = xmalloc(publ);
         memcpy(t->pub_blob, pub, publ);
@@ -1520,7 +1609,7 @@ static enum err_code ssh_read_key(struct ssh_transport *t, struct err *e)
     t->key_data[t->key_len] = '\0';
     if (ssh_key_check(t->key_data, t->key_len, t->key_path, e) != ERR_OK)
         return e->code;
-    ssh_key_ed25519(t);
+    ssh_key_parse(t);
     return ERR_OK;
 }
 
