@@ -373,8 +373,14 @@ static json_t *cmd_plan_json(const struct rollout *ro)
     json_t *nt = json_array();
     for (size_t i = 0; i < p->nnotify; i++) {
         char *u = cmd_plan_webhook(p->notify[i].webhook);
-        json_array_append_new(nt, json_pack("{s:s,s:i}", "webhook", u, "on",
-                                            (int)p->notify[i].on));
+        json_t *on = json_array();
+        static const char *const events[] = {"start", "success", "failure",
+                                             "rollback"};
+        for (unsigned b = 0; b < 4; b++)
+            if (p->notify[i].on & (1u << b))
+                json_array_append_new(on, json_string(events[b]));
+        json_array_append_new(nt,
+                              json_pack("{s:s,s:o}", "webhook", u, "on", on));
         free(u);
     }
     json_object_set_new(o, "notify", nt);
@@ -599,6 +605,30 @@ static void cmd_plan_text(struct buf *b, const struct rollout *ro)
     }
 }
 
+/* Apply the pattern rules (bearer tokens, Authorization headers, URL
+ * credentials, secret-looking NAME=value) to every string of j, one
+ * string at a time: run over the whole JSON text they would eat its
+ * quotes. */
+static void cmd_plan_scrub_json(json_t *j)
+{
+    if (json_is_string(j)) {
+        struct buf b;
+        buf_init(&b, BUF_UNLIMITED);
+        buf_adds(&b, json_string_value(j));
+        redact_patterns(&b);
+        if (strcmp(buf_cstr(&b), json_string_value(j)) != 0)
+            json_string_set(j, buf_cstr(&b));
+        buf_release(&b);
+    } else if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++)
+            cmd_plan_scrub_json(json_array_get(j, i));
+    } else if (json_is_object(j)) {
+        for (void *it = json_object_iter(j); it != NULL;
+             it = json_object_iter_next(j, it))
+            cmd_plan_scrub_json(json_object_iter_value(it));
+    }
+}
+
 /* Values that must not be printed: variables with secret-looking names
  * (plan vars, -e, every host's inventory vars) and secret_env values
  * present in this environment. */
@@ -721,6 +751,7 @@ static int cmd_plan_run(int argc, char **argv)
     buf_init(&outb, BUF_UNLIMITED);
     if (as_json) {
         json_t *j = cmd_plan_json(ro);
+        cmd_plan_scrub_json(j);
         char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
         buf_adds(&outb, s ? s : "{}");
         buf_adds(&outb, "\n");
@@ -730,7 +761,8 @@ static int cmd_plan_run(int argc, char **argv)
         cmd_plan_text(&outb, ro);
     }
     struct redact *rd = redact_new();
-    redact_set_patterns(rd, true);
+    /* JSON was scrubbed string by string; text takes the rules whole */
+    redact_set_patterns(rd, !as_json);
     cmd_plan_secrets(rd, ro);
     redact_buf(rd, &outb);
     redact_free(rd);

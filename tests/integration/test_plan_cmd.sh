@@ -38,6 +38,9 @@ for f in "$EX"/00*.yml; do
     run 0 "$DROVER" plan -i "$EX/inventory.ini" "$f" -e version=1.2.3
     has "waves:"
     has "thresholds: the deploy"
+    # the JSON stays JSON after redaction (headers, URLs, env)
+    "$DROVER" plan -i "$EX/inventory.ini" "$f" -e version=1.2.3 --json |
+        "$PY" -c 'import json, sys; json.load(sys.stdin)' || fail "json of $f"
 done
 echo "ok: 5 runbook plans validate and resolve"
 
