@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-static char cplan_dir[] = "/tmp/drover-test-cmdplan-XXXXXX";
+static char cplan_dir[64];
 static char cplan_inv[128];
 
 static void cplan_write(const char *name, const char *text, char *path,
@@ -28,6 +28,10 @@ static void cplan_write(const char *name, const char *text, char *path,
 static int cplan_setup(void **state)
 {
     (void)state;
+    /* mkdtemp's template: six 'X' the call replaces */
+    int n = snprintf(cplan_dir, sizeof(cplan_dir), "/tmp/drover-test-cmdplan-");
+    memset(cplan_dir + n, 'X', 6);
+    cplan_dir[n + 6] = '\0';
     if (mkdtemp(cplan_dir) == NULL)
         return -1;
     cplan_write("hosts.ini",

@@ -9,7 +9,7 @@
 
 #include "cmd_capture.h"
 
-static char validate_dir[] = "/tmp/drover-test-validate-XXXXXX";
+static char validate_dir[64];
 
 static void validate_write(const char *name, const char *text, char *path,
                            size_t len)
@@ -24,6 +24,11 @@ static void validate_write(const char *name, const char *text, char *path,
 static void test_cmd_validate_ok_and_bad(void **state)
 {
     (void)state;
+    /* mkdtemp's template: six 'X' the call replaces */
+    int n = snprintf(validate_dir, sizeof(validate_dir),
+                     "/tmp/drover-test-validate-");
+    memset(validate_dir + n, 'X', 6);
+    validate_dir[n + 6] = '\0';
     assert_non_null(mkdtemp(validate_dir));
     char good[128], bad[128];
     validate_write("good.yml", "name: app\nsteps: [{run: 'true'}]\n", good,

@@ -697,7 +697,11 @@ static void test_schema_shuffle_seed(void **state)
 static void test_schema_extra_files(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/drover-test-schema-XXXXXX";
+    /* mkdtemp's template: six 'X' the call replaces */
+    char dir[64];
+    int n = snprintf(dir, sizeof(dir), "/tmp/drover-test-schema-");
+    memset(dir + n, 'X', 6);
+    dir[n + 6] = '\0';
     assert_non_null(mkdtemp(dir));
     char yml[64], jsn[64], bad[64];
     snprintf(yml, sizeof(yml), "%s/v.yml", dir);
