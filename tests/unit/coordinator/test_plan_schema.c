@@ -703,7 +703,7 @@ static void test_schema_extra_files(void **state)
     memset(dir + n, 'X', 6);
     dir[n + 6] = '\0';
     assert_non_null(mkdtemp(dir));
-    char yml[64], jsn[64], bad[64];
+    char yml[128], jsn[128], bad[128];
     snprintf(yml, sizeof(yml), "%s/v.yml", dir);
     snprintf(jsn, sizeof(jsn), "%s/v.json", dir);
     snprintf(bad, sizeof(bad), "%s/bad.yml", dir);
@@ -718,7 +718,7 @@ static void test_schema_extra_files(void **state)
     fclose(f);
     json_t *obj = json_object();
     struct err e = {0};
-    char arg[80];
+    char arg[160];
     snprintf(arg, sizeof(arg), "@%s", yml);
     assert_int_equal(rollout_extra_var(obj, arg, &e), ERR_OK);
     assert_true(json_is_real(json_object_get(obj, "version")));
