@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char cmd_deploy_usage[] =
     "deploy -i INVENTORY [-i ...] [-e NAME=VALUE ...] [--forks N] [-v]\n"
@@ -286,14 +287,16 @@ static int cmd_deploy_run(int argc, char **argv)
     if (!json)
         printf("deploy %s (epoch %llu)\n\n", session_deploy_id(sess),
                (unsigned long long)session_epoch(sess));
-    struct runner_options ro_opt = {.ssh = &so,
-                                    .agent = &ao,
-                                    .deploy = {.forks = forks,
-                                               .verbose = verbose,
-                                               .output_cap = 64 * 1024,
-                                               .out = stdout,
-                                               .json = json,
-                                               .canary_only = canary}};
+    struct runner_options ro_opt = {
+        .ssh = &so,
+        .agent = &ao,
+        .deploy = {.forks = forks,
+                   .verbose = verbose,
+                   .output_cap = 64 * 1024,
+                   .out = stdout,
+                   .json = json,
+                   .live = !json && !verbose && isatty(STDOUT_FILENO),
+                   .canary_only = canary}};
     struct deploy_result res;
     status = runner_run(ro, loop, sess, &ro_opt, &res);
     sess = NULL; /* runner_run ended it */

@@ -130,6 +130,8 @@ struct deploy {
     struct loop_timer progress;  /* progress_deadline of the wave */
     struct loop_timer pause;     /* strategy.pause between waves */
     struct loop_timer kick;      /* starts the deploy from the loop */
+    struct loop_timer live;      /* redraws the live status line */
+    bool live_shown;             /* the status line is on screen */
     int interrupts;              /* Ctrl-C presses */
     bool pausing;                /* finish in-flight work, then pause */
     char pause_why[256];         /* why we pause */
@@ -162,10 +164,17 @@ const char *deploy_verdict_name(enum deploy_verdict v)
 
 /* --- output ------------------------------------------------------------ */
 
+static void deploy_live_draw(struct deploy *d);
+
 static void deploy_write(struct deploy *d, const char *line)
 {
     char *safe = redact_str(redact_global(), line);
+    if (d->o.live && d->live_shown)
+        fputs("\r\033[K", d->o.out); /* the status line gives way */
     fprintf(d->o.out, "%s\n", safe);
+    d->live_shown = false;
+    if (d->o.live && !d->stopped)
+        deploy_live_draw(d);
     fflush(d->o.out);
     free(safe);
 }
@@ -1074,6 +1083,74 @@ static void deploy_set_launch(struct deploy *d)
 
 /* --- the end ------------------------------------------------------------- */
 
+/* The live view on a terminal: one status line under the events, redrawn
+ * every LIVE_MS: the wave, a progress bar, hosts done / in flight /
+ * failed / pending, what the hosts in flight are doing, elapsed time. */
+enum { DEPLOY_LIVE_MS = 250 };
+
+static void deploy_live_draw(struct deploy *d)
+{
+    if (d->phase != PH_WAVE && d->phase != PH_ROLLBACK && d->phase != PH_SMOKE)
+        return;
+    size_t start = rollout_wave_start(d->ro, d->wave);
+    size_t n = d->ro->wave_sizes[d->wave];
+    size_t done = 0, failed = 0, flight = 0, pending = 0;
+    struct buf doing;
+    buf_init(&doing, 160);
+    for (size_t i = start; i < start + n; i++) {
+        const struct deploy_host *h = &d->hosts[i];
+        switch (h->state) {
+        case DH_HEALTHY:
+        case DH_ROLLED_BACK:
+            done++;
+            break;
+        case DH_FAILED:
+        case DH_UNREACHABLE:
+        case DH_ROLLBACK_FAILED:
+            failed++;
+            break;
+        case DH_PENDING:
+        case DH_SKIPPED:
+            pending++;
+            break;
+        default:
+            flight++;
+            if (doing.len < 120) {
+                const char *what = deploy_state_name(h->state);
+                if (h->state == DH_RUNNING && h->cmds && h->ci < h->ncmds)
+                    what = h->cmds[h->ci].step->name;
+                buf_printf(&doing, "%s%s: %s", doing.len ? ", " : "", h->name,
+                           what);
+            }
+        }
+    }
+    char bar[21];
+    size_t fill = n ? (done + failed) * 20 / n : 0;
+    for (size_t i = 0; i < 20; i++)
+        bar[i] = i < fill ? '#' : '-';
+    bar[20] = '\0';
+    char el[32];
+    clock_fmt_duration(clock_mono_ms() - d->started_ms, el, sizeof(el));
+    fprintf(d->o.out,
+            "\r\033[K%s %zu/%zu [%s] %zu done, %zu in flight, %zu failed, "
+            "%zu pending | %s | %s",
+            d->phase == PH_ROLLBACK ? "rollback" : "wave", d->wave + 1,
+            d->ro->nwaves, bar, done, flight, failed, pending,
+            doing.len ? buf_cstr(&doing) : "-", el);
+    fflush(d->o.out);
+    d->live_shown = true;
+    buf_release(&doing);
+}
+
+static void deploy_on_live(struct loop *l, struct loop_timer *t, void *arg)
+{
+    struct deploy *d = arg;
+    if (d->stopped)
+        return;
+    deploy_live_draw(d);
+    loop_timer_start(l, t, DEPLOY_LIVE_MS);
+}
+
 static void deploy_finish(struct deploy *d, enum deploy_verdict v)
 {
     if (d->stopped)
@@ -1081,6 +1158,11 @@ static void deploy_finish(struct deploy *d, enum deploy_verdict v)
     d->stopped = true;
     d->verdict = v;
     d->phase = PH_DONE;
+    loop_timer_stop(d->loop, &d->live);
+    if (d->live_shown) {
+        fputs("\r\033[K", d->o.out);
+        d->live_shown = false;
+    }
     if (v == DV_PAUSED && d->o.store != NULL && !d->journal_failed) {
         struct err e = {0};
         if (store_deploy_state(d->o.store, d->o.deploy_id, "paused", &e) !=
@@ -1768,6 +1850,7 @@ struct deploy *deploy_new(struct loop *l, const struct rollout *ro,
     loop_timer_init(&d->progress, deploy_on_progress, d);
     loop_timer_init(&d->pause, deploy_on_pause, d);
     loop_timer_init(&d->kick, deploy_on_kick, d);
+    loop_timer_init(&d->live, deploy_on_live, d);
     return d;
 }
 
@@ -1793,6 +1876,7 @@ void deploy_free(struct deploy *d)
     loop_timer_stop(d->loop, &d->progress);
     loop_timer_stop(d->loop, &d->pause);
     loop_timer_stop(d->loop, &d->kick);
+    loop_timer_stop(d->loop, &d->live);
     free(d->set.idx);
     free(d->hosts);
     free(d);
@@ -1951,6 +2035,8 @@ enum err_code deploy_run(struct deploy *d, struct deploy_result *res,
     memset(res, 0, sizeof(*res));
     d->started_ms = clock_mono_ms();
     loop_timer_start(d->loop, &d->kick, 0);
+    if (d->o.live && !d->o.json)
+        loop_timer_start(d->loop, &d->live, DEPLOY_LIVE_MS);
     while (!d->stopped) {
         if (loop_run(d->loop, e) < 0)
             return e->code;

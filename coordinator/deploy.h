@@ -30,6 +30,7 @@ struct deploy_options {
     size_t output_cap;       /* bytes of output kept per host */
     FILE *out;               /* progress and summary (stdout) */
     bool json;               /* one JSON event per line instead of text */
+    bool live;               /* a terminal: keep a live status line */
     bool canary_only;        /* stop (paused) after the first wave */
     size_t start_wave;       /* resume: waves before it are done */
     struct transport *local; /* for `on: local` steps; NULL: they fail */

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const resume_names[] = {"resume", "promote", "abort",
                                            "rollback"};
@@ -360,6 +361,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
                    .output_cap = 64 * 1024,
                    .out = stdout,
                    .json = json,
+                   .live = !json && !verbose && isatty(STDOUT_FILENO),
                    .start_wave = rollback ? pt.last_wave : pt.start_wave,
                    .done_hosts = pt.done_hosts,
                    .changed_hosts = pt.changed_hosts,
