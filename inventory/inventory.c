@@ -383,6 +383,7 @@ static void inv_reconcile(struct inventory *inv)
             g->auto_all = true;
         }
     }
+    bool leave = false;
     for (size_t i = 0; i < inv->hosts.n; i++) {
         struct inv_host *h = inv->hosts.v[i];
         bool in_ungrouped = false, other = false;
@@ -394,9 +395,10 @@ static void inv_reconcile(struct inventory *inv)
         }
         if (in_ungrouped && other) {
             /* The INI reader puts hosts above the first section in
-             * "ungrouped"; a host with a real group leaves it. */
+             * "ungrouped"; a host with a real group leaves it (from
+             * ungrouped's list in one pass below). */
             inv_ptrs_remove(&h->groups, inv->ungrouped);
-            inv_ptrs_remove(&inv->ungrouped->hosts, h);
+            leave = true;
         } else if (!in_ungrouped && !other) {
             /* Ansible's add_child("ungrouped", name) prefers a group of
              * that name to the host. */
@@ -415,6 +417,16 @@ static void inv_reconcile(struct inventory *inv)
         }
         json_decref(h->merged);
         h->merged = NULL;
+    }
+    if (leave) {
+        struct inv_ptrs *uh = &inv->ungrouped->hosts;
+        size_t j = 0;
+        for (size_t i = 0; i < uh->n; i++) {
+            struct inv_host *h = uh->v[i];
+            if (inv_ptrs_has(&h->groups, inv->ungrouped))
+                uh->v[j++] = h;
+        }
+        uh->n = j;
     }
     inv_compute_depth(inv);
     for (size_t i = 0; i < inv->groups.n; i++) {
