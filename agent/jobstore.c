@@ -23,6 +23,42 @@ struct jobstore {
     uint64_t epoch; /* highest epoch seen */
 };
 
+/* The file name of a job id: '/' becomes "%2F" ('%' is not allowed in
+ * ids, so names cannot collide), and the id never starts with '.'.
+ * Caller frees. */
+static char *jobstore_name(const char *job, const char *suffix)
+{
+    size_t n = strlen(job);
+    char *name = xmalloc(3 * n + strlen(suffix) + 1), *o = name;
+    for (const char *p = job; *p; p++) {
+        if (*p == '/') {
+            memcpy(o, "%2F", 3);
+            o += 3;
+        } else {
+            *o++ = *p;
+        }
+    }
+    memcpy(o, suffix, strlen(suffix) + 1);
+    return name;
+}
+
+/* The job id of a file name (the inverse); caller frees. */
+static char *jobstore_unname(const char *name, size_t n)
+{
+    char *job = xmalloc(n + 1), *o = job;
+    for (size_t i = 0; i < n; i++) {
+        if (name[i] == '%' && i + 2 < n && name[i + 1] == '2' &&
+            name[i + 2] == 'F') {
+            *o++ = '/';
+            i += 2;
+        } else {
+            *o++ = name[i];
+        }
+    }
+    *o = '\0';
+    return job;
+}
+
 static enum err_code jobstore_mkdir(const char *d, struct err *e)
 {
     if (mkdir(d, 0700) != 0 && errno != EEXIST)
@@ -109,7 +145,7 @@ static void jobstore_recover(struct jobstore *s)
         size_t sn = strlen(suffix);
         if (n <= sn || strcmp(de->d_name + n - sn, suffix) != 0)
             continue;
-        char *job = xstrndup(de->d_name, n - sn);
+        char *job = jobstore_unname(de->d_name, n - sn);
         if (proto_id_valid(job)) {
             struct proto_msg r = {.type = PROTO_RESULT,
                                   .job = job,
@@ -208,7 +244,7 @@ enum err_code jobstore_begin(struct jobstore *s, const char *job, struct err *e)
 {
     if (s->dir == NULL)
         return ERR_OK;
-    char *name = xasprintf("%s.running", job);
+    char *name = jobstore_name(job, ".running");
     enum err_code rc = jobstore_put(s->jobs, name, "", 0, e);
     free(name);
     return rc;
@@ -222,14 +258,16 @@ enum err_code jobstore_finish(struct jobstore *s, const char *job,
     struct buf b;
     buf_init(&b, BUF_UNLIMITED);
     enum err_code rc = proto_encode(result, &b, e);
+    char *name = jobstore_name(job, "");
     if (rc == ERR_OK)
-        rc = jobstore_put(s->jobs, job, b.data, b.len, e);
+        rc = jobstore_put(s->jobs, name, b.data, b.len, e);
     buf_release(&b);
     if (rc == ERR_OK) {
-        char *marker = xasprintf("%s/%s.running", s->jobs, job);
+        char *marker = xasprintf("%s/%s.running", s->jobs, name);
         unlink(marker);
         free(marker);
     }
+    free(name);
     return rc;
 }
 
@@ -239,7 +277,9 @@ enum err_code jobstore_lookup(struct jobstore *s, const char *job,
     memset(out, 0, sizeof(*out));
     if (s->dir == NULL || !proto_id_valid(job))
         return ERR_NOTFOUND;
-    char *path = xasprintf("%s/%s", s->jobs, job);
+    char *name = jobstore_name(job, "");
+    char *path = xasprintf("%s/%s", s->jobs, name);
+    free(name);
     struct buf b;
     buf_init(&b, PROTO_FRAME_MAX);
     struct err ge = {0};

@@ -109,6 +109,7 @@ struct agentconn_transport {
     size_t nfree;                 /* how many */
     struct agentconn_pin *pins;   /* agentconn_pin */
     size_t npins;                 /* how many */
+    size_t cappins;               /* hash slots (a power of two) */
     struct buf out;               /* encode buffer */
     uint64_t req;                 /* request ids */
     struct agentconn_stats stats; /* counters */
@@ -604,13 +605,32 @@ static void agentconn_monitor_io(struct loop *l, struct loop_io *io,
 
 /* --- transport_ops ------------------------------------------------------- */
 
+/* Pins are an open-addressing hash on the host name: thousands of hosts
+ * each pin once and look up once. */
+static size_t agentconn_hash(const char *name)
+{
+    size_t h = 1469598103934665603u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 1099511628211u;
+    return h;
+}
+
+static struct agentconn_pin *agentconn_pin_slot(struct agentconn_transport *t,
+                                                const char *name)
+{
+    size_t mask = t->cappins - 1;
+    for (size_t i = agentconn_hash(name) & mask;; i = (i + 1) & mask)
+        if (t->pins[i].host == NULL || strcmp(t->pins[i].host, name) == 0)
+            return &t->pins[i];
+}
+
 static const char *agentconn_pinned(struct agentconn_transport *t,
                                     const char *name)
 {
-    for (size_t i = 0; i < t->npins; i++)
-        if (strcmp(t->pins[i].host, name) == 0)
-            return t->pins[i].key;
-    return NULL;
+    if (t->cappins == 0)
+        return NULL;
+    struct agentconn_pin *p = agentconn_pin_slot(t, name);
+    return p->host ? p->key : NULL;
 }
 
 static struct conn *agentconn_connect(struct transport *tr,
@@ -649,7 +669,17 @@ static struct conn *agentconn_connect(struct transport *tr,
     t->stats.conns++;
     loop_timer_start(t->loop, &c->t_connect, t->connect_timeout_ms);
 
-    const char *pin = agentconn_pinned(t, c->name);
+    const char *pin = tg->agent_key;
+    if (pin != NULL && !keyfile_z85_valid(pin, strlen(pin))) {
+        err_set(&c->early, ERR_HOSTKEY,
+                "host %s: drover_agent_key is not a 40-character Z85 key "
+                "(from `drover-agent keygen`)",
+                c->name);
+        loop_timer_start(t->loop, &c->t_async, 0);
+        return &c->base;
+    }
+    if (pin == NULL)
+        pin = agentconn_pinned(t, c->name);
     struct err e = {0};
     enum err_code rc = ERR_OK;
     if (pin != NULL) {
@@ -788,7 +818,7 @@ static void agentconn_free(struct transport *tr)
     }
     if (t->ctx != NULL)
         zmq_ctx_term(t->ctx);
-    for (size_t i = 0; i < t->npins; i++)
+    for (size_t i = 0; i < t->cappins; i++)
         free(t->pins[i].host);
     free(t->pins);
     free(t->slots);
@@ -923,10 +953,22 @@ enum err_code agentconn_pin(struct transport *tr, const char *host,
                        "host %s: drover_agent_key is not a 40-character Z85 "
                        "key (from `drover-agent keygen`)",
                        host);
-    t->pins = xrealloc(t->pins, (t->npins + 1) * sizeof(*t->pins));
-    t->pins[t->npins].host = xstrdup(host);
-    memcpy(t->pins[t->npins].key, key, KEYFILE_Z85_LEN + 1);
-    t->npins++;
+    if (2 * (t->npins + 1) > t->cappins) { /* keep the load under 1/2 */
+        struct agentconn_pin *old = t->pins;
+        size_t oldcap = t->cappins;
+        t->cappins = oldcap ? oldcap * 2 : 64;
+        t->pins = xcalloc(t->cappins, sizeof(*t->pins));
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i].host != NULL)
+                *agentconn_pin_slot(t, old[i].host) = old[i];
+        free(old);
+    }
+    struct agentconn_pin *p = agentconn_pin_slot(t, host);
+    if (p->host == NULL) {
+        p->host = xstrdup(host);
+        t->npins++;
+    }
+    memcpy(p->key, key, KEYFILE_Z85_LEN + 1);
     return ERR_OK;
 }
 

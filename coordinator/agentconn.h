@@ -53,8 +53,9 @@ struct transport *agentconn_transport_new(struct loop *l,
                                           struct err *e);
 
 /* Pin host's agent key (Z85, from the inventory's drover_agent_key) before
- * transport_connect; it wins over known_agents. host is the target's
- * name. ERR_INVALID if key is not a Z85 key. */
+ * transport_connect; it wins over known_agents (struct target's agent_key,
+ * when set, wins over both). host is the target's name; pinning again
+ * replaces the key. ERR_INVALID if key is not a Z85 key. */
 enum err_code agentconn_pin(struct transport *t, const char *host,
                             const char *key, struct err *e);
 

@@ -81,7 +81,7 @@ bool proto_id_valid(const char *s)
         char c = s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
               (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' ||
-              c == '-'))
+              c == '-' || c == '/'))
             return false;
     }
     return true;

@@ -133,7 +133,8 @@ enum err_code proto_decode(const void *p, size_t n, struct proto_msg *m,
 void proto_msg_release(struct proto_msg *m);
 
 /* True when s is a valid job or deploy id: 1..PROTO_ID_MAX bytes of
- * [A-Za-z0-9._:-], not starting with '.' (safe as a file name). */
+ * [A-Za-z0-9._:/-], not starting with '.'. ('/' is escaped by whoever
+ * makes a file name of an id: agent/jobstore.c.) */
 bool proto_id_valid(const char *s);
 
 #endif

@@ -56,6 +56,23 @@ static void test_jobstore_results_persist(void **state)
     assert_int_equal(out.code, 4);
     assert_string_equal(out.job, "j1");
     proto_msg_release(&out);
+    /* ids with '/' (the deploy engine's DEP/host/phase/step) are kept
+     * as one escaped file each */
+    assert_int_equal(jobstore_begin(s, "DEP-1/web1/deploy/0/0", &e), ERR_OK);
+    jobstore_free(s);
+    s = jobstore_open(dir, &e); /* recovered as failed, by its real id */
+    assert_int_equal(jobstore_lookup(s, "DEP-1/web1/deploy/0/0", &out, &e),
+                     ERR_OK);
+    assert_string_equal(out.job, "DEP-1/web1/deploy/0/0");
+    assert_int_equal(out.end, PROTO_END_FAILED);
+    proto_msg_release(&out);
+    r.job = (char *)"DEP-1/web1/deploy/0/1";
+    assert_int_equal(jobstore_finish(s, "DEP-1/web1/deploy/0/1", &r, &e),
+                     ERR_OK);
+    assert_int_equal(jobstore_lookup(s, "DEP-1/web1/deploy/0/1", &out, &e),
+                     ERR_OK);
+    assert_int_equal(out.code, 4);
+    proto_msg_release(&out);
     /* a path-like id is never looked up */
     assert_int_equal(jobstore_lookup(s, "../epoch", &out, &e), ERR_NOTFOUND);
     jobstore_free(s);

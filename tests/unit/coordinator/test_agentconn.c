@@ -440,6 +440,49 @@ static void test_agentconn_frozen_agent_unreachable(void **state)
     loop_free(l);
 }
 
+static void test_agentconn_pins(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    struct fixture f;
+    fixture_start(&f, l, true);
+    struct transport *t = transport(l, 80, false);
+    struct keypair other;
+    keyfile_generate(&other, &e);
+    /* many hosts pinned (the table grows), then h1 pinned twice: the last
+     * key wins */
+    for (int i = 0; i < 1000; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "host%d", i);
+        assert_int_equal(agentconn_pin(t, name, other.public_z85, &e), ERR_OK);
+    }
+    assert_int_equal(agentconn_pin(t, "h1", other.public_z85, &e), ERR_OK);
+    assert_int_equal(agentconn_pin(t, "h1", agentkp.public_z85, &e), ERR_OK);
+    assert_int_equal(agentconn_pin(t, "h1", "short", &e), ERR_INVALID);
+    struct host h;
+    host_open(&h, t, f.port, l);
+    assert_int_equal(h.open_err.code, ERR_OK);
+    conn_close(h.c);
+    buf_release(&h.out);
+    /* a target's own agent_key wins, and a malformed one is refused */
+    memset(&h, 0, sizeof(h));
+    buf_init(&h.out, BUF_UNLIMITED);
+    struct target tg = {.name = "h1",
+                        .address = "127.0.0.1",
+                        .port = f.port,
+                        .agent_key = "not-a-key"};
+    h.c = transport_connect(t, &tg, &hcb, &h);
+    run_until(l, &h.opened, 3000);
+    assert_int_equal(h.open_err.code, ERR_HOSTKEY);
+    assert_non_null(strstr(h.open_err.msg, "drover_agent_key"));
+    conn_close(h.c);
+    buf_release(&h.out);
+    transport_free(t);
+    fixture_stop(&f);
+    loop_free(l);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -475,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_agentconn_unauthorized),
         cmocka_unit_test(test_agentconn_fenced),
         cmocka_unit_test(test_agentconn_unknown_key_and_accept_new),
+        cmocka_unit_test(test_agentconn_pins),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

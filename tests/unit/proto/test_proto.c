@@ -373,7 +373,8 @@ static void test_proto_id_valid(void **state)
     assert_false(proto_id_valid(""));
     assert_false(proto_id_valid(NULL));
     assert_false(proto_id_valid(".hidden"));
-    assert_false(proto_id_valid("a/b"));
+    assert_true(proto_id_valid("DEP-1/web1/deploy/0/0"));
+    assert_false(proto_id_valid("a%2Fb"));
     assert_false(proto_id_valid("a b"));
     char longid[PROTO_ID_MAX + 2];
     memset(longid, 'a', sizeof(longid) - 1);
