@@ -1,6 +1,7 @@
 # tests/integration/lib/fleet.sh: a loopback fleet of real OpenSSH sshd
 # daemons, one per address 127.0.1.X port 2222 (X = 1..N, N <= 200), each
-# with its own throwaway ed25519 host key and one demo-app on 127.0.1.X:8080.
+# with its own throwaway ed25519 host key and one demo-app on 127.0.1.X:8080
+# ($DEMO_APP; leave it empty for a fleet without HTTP).
 # Source it from a test (bash), then:
 #
 #   fleet_start 10          # hosts h1..h10; writes the files below
@@ -80,6 +81,13 @@ fleet_stop_pidfile() {
     FLEET_STOPPED+=("$pid")
 }
 
+# fleet_alive PID: the process exists and is not a zombie.
+fleet_alive() {
+    local st
+    st=$(cut -d')' -f2 "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "${st:1:1}" != Z ]
+}
+
 # fleet_stop: stop every sshd and demo-app of the fleet (and the sessions
 # and commands under them) and remove the fleet directory if we made it.
 fleet_stop() {
@@ -98,16 +106,20 @@ fleet_stop() {
     for _ in 1 2 3 4 5 6 7 8 9 10; do
         local alive=0
         for pid in "${FLEET_STOPPED[@]}"; do
-            kill -0 "$pid" 2>/dev/null && alive=1
+            fleet_alive "$pid" && alive=1
         done
         [ $alive -eq 0 ] && break
         sleep 0.1
     done
     local left=()
     for pid in "${FLEET_STOPPED[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then left+=("$pid"); fi
+        if fleet_alive "$pid"; then left+=("$pid"); fi
     done
     fleet_kill_tree KILL "${left[@]}"
+    # Reap the demo-apps (children of this shell) so no zombie remains.
+    for pid in "${FLEET_STOPPED[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
     if [ "$FLEET_OWN_DIR" = 1 ] && [ -z "${FLEET_KEEP:-}" ]; then
         rm -rf "$FLEET_DIR"
     fi
@@ -215,7 +227,12 @@ fleet_start() {
     unshare -m --propagation private sh -c "$starts"$'\nwait' ||
         fleet_die "could not start sshd (see $FLEET_DIR/hosts/h*/sshd.log)"
 
-    if [ -n "${DEMO_APP:-}" ] && [ -x "$DEMO_APP" ]; then
+    # DEMO_APP set: it must be there (a missing peer is a failure); empty
+    # or unset: a fleet without HTTP (bench/fanout).
+    if [ -n "${DEMO_APP:-}" ] && [ ! -x "$DEMO_APP" ]; then
+        fleet_die "no demo-app at $DEMO_APP: build it first (make)"
+    fi
+    if [ -n "${DEMO_APP:-}" ]; then
         for ((x = 1; x <= n; x++)); do
             d=$FLEET_DIR/hosts/h$x
             "$DEMO_APP" --listen "$FLEET_NET.$x:$FLEET_APP_PORT" --dir "$d" \
@@ -223,7 +240,7 @@ fleet_start() {
             echo $! >"$d/app.pid"
         done
     else
-        fleet_log "no demo-app at '${DEMO_APP:-}': hosts serve no HTTP"
+        fleet_log "DEMO_APP is not set: hosts serve no HTTP"
     fi
     fleet_wait_listening || fleet_die "the fleet did not come up"
     fleet_log "$n hosts up in $FLEET_DIR"
