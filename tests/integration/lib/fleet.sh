@@ -154,7 +154,7 @@ fleet_start() {
     fi
 
     if [ -z "$FLEET_DIR" ]; then
-        FLEET_DIR=$(mktemp -d /tmp/drover-fleet.XXXXXX)
+        FLEET_DIR=$(mktemp -d -t drover-fleet.$(printf "%06d" 0 | tr 0 X))
         FLEET_OWN_DIR=1
     fi
     mkdir -p "$FLEET_DIR/hosts"
