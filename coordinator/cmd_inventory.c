@@ -2,8 +2,10 @@
  * drover: --list (same JSON as ansible-inventory --list), --graph [GROUP],
  * --host HOST, and --list-hosts PATTERN (the hosts `ansible PATTERN
  * --list-hosts` gives, in its order). Reads every -i source in turn. */
+#include "buf.h"
 #include "cmd.h"
 #include "err.h"
+#include "inv_json.h"
 #include "inventory.h"
 #include "log.h"
 
@@ -32,105 +34,12 @@ static int cmd_inventory_bad_usage(const char *why)
     return EXIT_USAGE;
 }
 
-/* Print JSON the way ansible-inventory does: sorted keys, 4 spaces. */
-static void cmd_inventory_dump(json_t *j)
+static void cmd_inventory_print(const json_t *j)
 {
-    char *s = json_dumps(j, JSON_INDENT(4) | JSON_SORT_KEYS | JSON_ENCODE_ANY |
-                                JSON_REAL_PRECISION(17));
-    if (s != NULL) {
-        fputs(s, stdout);
-        fputc('\n', stdout);
-    }
-    free(s);
-}
-
-/* ansible-inventory's format_group: direct hosts (not for "all"), the
- * children, and with --export the group's own variables; empty keys and
- * empty groups left out. */
-static void cmd_inventory_group(const struct inventory *inv,
-                                const struct inv_group *g, json_t *out,
-                                json_t *seen, bool export_vars)
-{
-    json_t *entry = json_object();
-    const char *name = inv_group_name(g);
-    if (strcmp(name, "all") != 0 && inv_group_host_count(g) > 0) {
-        json_t *hosts = json_array();
-        for (size_t i = 0; i < inv_group_host_count(g); i++)
-            json_array_append_new(
-                hosts, json_string(inv_host_name(inv_group_host_at(g, i))));
-        json_object_set_new(entry, "hosts", hosts);
-    }
-    if (inv_group_child_count(g) > 0) {
-        json_t *children = json_array();
-        for (size_t i = 0; i < inv_group_child_count(g); i++) {
-            const struct inv_group *c = inv_group_child_at(g, i);
-            json_array_append_new(children, json_string(inv_group_name(c)));
-            if (json_object_get(seen, inv_group_name(c)) == NULL) {
-                cmd_inventory_group(inv, c, out, seen, export_vars);
-                json_object_set_new(seen, inv_group_name(c), json_true());
-            }
-        }
-        json_object_set_new(entry, "children", children);
-    }
-    if (export_vars) {
-        json_t *vars = inv_group_export_vars(inv, g);
-        if (json_object_size(vars) > 0)
-            json_object_set(entry, "vars", vars);
-        json_decref(vars);
-    }
-    if (json_object_size(entry) > 0)
-        json_object_set_new(out, name, entry);
-    else
-        json_decref(entry);
-}
-
-static int cmd_inventory_list(const struct inventory *inv, bool export_vars)
-{
-    json_t *out = json_object(), *seen = json_object();
-    cmd_inventory_group(inv, inv_group_find(inv, "all"), out, seen,
-                        export_vars);
-    json_t *hostvars = json_object();
-    const struct inv_host **hosts;
-    size_t n;
-    inv_group_hosts(inv, inv_group_find(inv, "all"), &hosts, &n);
-    for (size_t i = 0; i < n; i++) {
-        json_t *v = export_vars ? inv_host_export_vars(inv, hosts[i])
-                                : json_incref(inv_host_vars(inv, hosts[i]));
-        if (json_object_size(v) > 0)
-            json_object_set(hostvars, inv_host_name(hosts[i]), v);
-        json_decref(v);
-    }
-    free(hosts);
-    json_t *meta = json_object();
-    json_object_set_new(meta, "hostvars", hostvars);
-    json_object_set_new(out, "_meta", meta);
-    cmd_inventory_dump(out);
-    json_decref(out);
-    json_decref(seen);
-    return EXIT_OK;
-}
-
-static void cmd_inventory_graph_line(const char *name, int depth)
-{
-    for (int i = 0; i < depth; i++)
-        fputs("  |", stdout);
-    if (depth > 0)
-        fputs("--", stdout);
-    fputs(name, stdout);
+    char *s = inv_json_dump(j);
+    fputs(s, stdout);
     fputc('\n', stdout);
-}
-
-static void cmd_inventory_graph_group(const struct inv_group *g, int depth)
-{
-    char *label = xasprintf("@%s:", inv_group_name(g));
-    cmd_inventory_graph_line(label, depth);
-    free(label);
-    for (size_t i = 0; i < inv_group_child_count(g); i++)
-        cmd_inventory_graph_group(inv_group_child_at(g, i), depth + 1);
-    if (strcmp(inv_group_name(g), "all") != 0)
-        for (size_t i = 0; i < inv_group_host_count(g); i++)
-            cmd_inventory_graph_line(inv_host_name(inv_group_host_at(g, i)),
-                                     depth + 1);
+    free(s);
 }
 
 static int cmd_inventory_run(int argc, char **argv)
@@ -219,7 +128,9 @@ static int cmd_inventory_run(int argc, char **argv)
     free(srcs);
     int rc = EXIT_OK;
     if (mode == INV_MODE_LIST) {
-        rc = cmd_inventory_list(inv, export_vars);
+        json_t *list = inv_json_list(inv, export_vars);
+        cmd_inventory_print(list);
+        json_decref(list);
     } else if (mode == INV_MODE_GRAPH) {
         const struct inv_group *g =
             inv_group_find(inv, arg != NULL ? arg : "all");
@@ -230,7 +141,11 @@ static int cmd_inventory_run(int argc, char **argv)
                     arg);
             rc = EXIT_FAILED;
         } else {
-            cmd_inventory_graph_group(g, 0);
+            struct buf out;
+            buf_init(&out, BUF_UNLIMITED);
+            inv_json_graph(inv, g, &out);
+            fputs(buf_cstr(&out), stdout);
+            buf_release(&out);
         }
     } else {
         const struct inv_host **hosts;
@@ -246,7 +161,7 @@ static int cmd_inventory_run(int argc, char **argv)
                         arg, n);
                 rc = EXIT_FAILED;
             } else {
-                cmd_inventory_dump(inv_host_vars(inv, hosts[0]));
+                cmd_inventory_print(inv_host_vars(inv, hosts[0]));
             }
             free(hosts);
         } else {
