@@ -628,6 +628,34 @@ struct plan_step_rules {
     bool need_one;      /* the list may not be empty */
 };
 
+/* `when:` is a condition, or a list of them that must all hold (Ansible):
+ * the list becomes "(a) and (b)". A bare true/false is a condition too. */
+static char *plan_want_when(struct plan_reader *r, const yaml_node_t *n)
+{
+    if (n->type != YAML_SEQUENCE_NODE)
+        return plan_want_string(r, n, "step 'when'");
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    bool ok = true;
+    for (yaml_node_item_t *i = n->data.sequence.items.start;
+         i < n->data.sequence.items.top; i++) {
+        char *c = plan_want_string(r, plan_node(r, *i), "a 'when' condition");
+        if (c == NULL) {
+            ok = false;
+            continue;
+        }
+        buf_printf(&b, "%s(%s)", b.len ? " and " : "", c);
+        free(c);
+    }
+    if (!ok || b.len == 0) {
+        if (ok)
+            plan_problem(r, n, "step 'when' is an empty list");
+        buf_release(&b);
+        return NULL;
+    }
+    return buf_detach(&b);
+}
+
 static void plan_read_step(struct plan_reader *r, const yaml_node_t *sn,
                            const struct plan_step_rules *rules, size_t index,
                            struct plan_step *st)
@@ -698,7 +726,7 @@ static void plan_read_step(struct plan_reader *r, const yaml_node_t *sn,
                          st->on == PLAN_ON_EACH ? "each" : "local");
     }
     if ((v = plan_get(r, sn, "when")) != NULL) {
-        st->when = plan_want_string(r, v, "step 'when'");
+        st->when = plan_want_when(r, v);
         struct err ce = {0};
         if (st->when != NULL &&
             template_cond_names(st->when, NULL, NULL, &ce) != ERR_OK)

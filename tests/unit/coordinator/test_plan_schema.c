@@ -179,6 +179,31 @@ static void test_schema_defaults(void **state)
     plan_free(p);
 }
 
+static void test_schema_when_list(void **state)
+{
+    (void)state;
+    /* a list of conditions must all hold, as in Ansible */
+    struct plan *p = schema_load("steps:\n  - run: x\n    when:\n"
+                                 "      - tier == 'web'\n"
+                                 "      - n > 1 or m is defined\n",
+                                 NULL);
+    assert_string_equal(p->steps[0].when,
+                        "(tier == 'web') and (n > 1 or m is defined)");
+    plan_free(p);
+    struct buf d;
+    buf_init(&d, BUF_UNLIMITED);
+    assert_null(schema_load("steps: [{run: x, when: []}, {run: y, when: "
+                            "[a, [b]]}, {run: z, when: [a ==]}]\n",
+                            &d));
+    assert_string_equal(buf_cstr(&d),
+                        "p.yml:1:24: step 'when' is an empty list\n"
+                        "p.yml:1:48: a 'when' condition must be a string, "
+                        "not a list\n"
+                        "p.yml:1:70: step 'when': column 6: expected a name, "
+                        "a 'string' or a number in '(a ==)'\n");
+    buf_release(&d);
+}
+
 /* One invalid plan and the exact problems it must give, in order. */
 struct schema_bad {
     const char *yaml;
@@ -750,6 +775,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema_every_key),
         cmocka_unit_test(test_schema_defaults),
+        cmocka_unit_test(test_schema_when_list),
         cmocka_unit_test(test_schema_problems),
         cmocka_unit_test(test_schema_windows),
         cmocka_unit_test(test_schema_conditions),
