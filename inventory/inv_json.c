@@ -7,6 +7,8 @@
 #include "err.h"
 #include "inventory.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,9 +109,161 @@ void inv_json_graph(const struct inventory *inv, const struct inv_group *g,
     inv_json_graph_group(g, out, 0);
 }
 
+/* Python's repr() of a float: the shortest digits that read back the
+ * same, fixed notation unless the exponent is below -4 or above 15. */
+static void inv_json_real(struct buf *out, double d)
+{
+    char tmp[64];
+    int prec = 1;
+    for (; prec < 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, d);
+    /* tmp is [-]D[.DDD]e[+-]XX */
+    char digits[32];
+    size_t nd = 0;
+    const char *p = tmp;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    for (; *p != 'e' && *p != '\0'; p++)
+        if (*p != '.' && nd + 1 < sizeof(digits))
+            digits[nd++] = *p;
+    digits[nd] = '\0';
+    while (nd > 1 && digits[nd - 1] == '0')
+        digits[--nd] = '\0';
+    int exp10 = *p == 'e' ? (int)strtol(p + 1, NULL, 10) : 0;
+    int decpt = exp10 + 1;
+    if (neg)
+        buf_addc(out, '-');
+    if (decpt > -4 && decpt <= 16) {
+        if (decpt <= 0) {
+            buf_adds(out, "0.");
+            for (int i = 0; i < -decpt; i++)
+                buf_addc(out, '0');
+            buf_adds(out, digits);
+        } else if ((size_t)decpt >= nd) {
+            buf_adds(out, digits);
+            for (size_t i = nd; i < (size_t)decpt; i++)
+                buf_addc(out, '0');
+            buf_adds(out, ".0");
+        } else {
+            buf_add(out, digits, (size_t)decpt);
+            buf_addc(out, '.');
+            buf_adds(out, digits + decpt);
+        }
+        return;
+    }
+    buf_addc(out, digits[0]);
+    if (nd > 1) {
+        buf_addc(out, '.');
+        buf_adds(out, digits + 1);
+    }
+    buf_printf(out, "e%c%02d", exp10 < 0 ? '-' : '+',
+               exp10 < 0 ? -exp10 : exp10);
+}
+
+static int inv_json_cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void inv_json_indent(struct buf *out, int n)
+{
+    for (int i = 0; i < n; i++)
+        buf_addc(out, ' ');
+}
+
+static void inv_json_string(struct buf *out, const char *s, size_t len)
+{
+    json_t *str = json_stringn_nocheck(s, len);
+    char *q = json_dumps(str, JSON_ENCODE_ANY);
+    buf_adds(out, q != NULL ? q : "\"\"");
+    free(q);
+    json_decref(str);
+}
+
+/* json.dumps(sort_keys=True, indent=4, ensure_ascii=False). */
+static void inv_json_emit(struct buf *out, const json_t *j, int indent,
+                          int depth)
+{
+    if (depth > INV_DEPTH_MAX * 2) {
+        buf_adds(out, "null");
+        return;
+    }
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(j);
+        if (n == 0) {
+            buf_adds(out, "{}");
+            return;
+        }
+        const char **keys = xcalloc(n, sizeof(*keys));
+        size_t k = 0;
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)j, key, v)
+        {
+            keys[k++] = key;
+        }
+        qsort(keys, k, sizeof(*keys), inv_json_cmp_key);
+        buf_adds(out, "{\n");
+        for (size_t i = 0; i < k; i++) {
+            inv_json_indent(out, indent + 4);
+            inv_json_string(out, keys[i], strlen(keys[i]));
+            buf_adds(out, ": ");
+            inv_json_emit(out, json_object_get(j, keys[i]), indent + 4,
+                          depth + 1);
+            buf_adds(out, i + 1 < k ? ",\n" : "\n");
+        }
+        inv_json_indent(out, indent);
+        buf_addc(out, '}');
+        free(keys);
+        return;
+    }
+    case JSON_ARRAY: {
+        size_t n = json_array_size(j);
+        if (n == 0) {
+            buf_adds(out, "[]");
+            return;
+        }
+        buf_adds(out, "[\n");
+        for (size_t i = 0; i < n; i++) {
+            inv_json_indent(out, indent + 4);
+            inv_json_emit(out, json_array_get(j, i), indent + 4, depth + 1);
+            buf_adds(out, i + 1 < n ? ",\n" : "\n");
+        }
+        inv_json_indent(out, indent);
+        buf_addc(out, ']');
+        return;
+    }
+    case JSON_STRING:
+        inv_json_string(out, json_string_value(j), json_string_length(j));
+        return;
+    case JSON_INTEGER:
+        buf_printf(out, "%lld", (long long)json_integer_value(j));
+        return;
+    case JSON_REAL:
+        inv_json_real(out, json_real_value(j));
+        return;
+    case JSON_TRUE:
+        buf_adds(out, "true");
+        return;
+    case JSON_FALSE:
+        buf_adds(out, "false");
+        return;
+    default:
+        buf_adds(out, "null");
+        return;
+    }
+}
+
 char *inv_json_dump(const json_t *j)
 {
-    char *s = json_dumps(j, JSON_INDENT(4) | JSON_SORT_KEYS | JSON_ENCODE_ANY |
-                                JSON_REAL_PRECISION(17));
-    return s != NULL ? s : xstrdup("null");
+    struct buf out;
+    buf_init(&out, BUF_UNLIMITED);
+    inv_json_emit(&out, j, 0, 0);
+    return buf_detach(&out);
 }

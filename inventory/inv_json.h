@@ -22,8 +22,9 @@ json_t *inv_json_list(const struct inventory *inv, bool export_vars);
 void inv_json_graph(const struct inventory *inv, const struct inv_group *g,
                     struct buf *out);
 
-/* JSON text as ansible-inventory prints it: sorted keys, 4-space indent,
- * UTF-8 as is. Caller frees. */
+/* JSON text as ansible-inventory prints it (Python's json.dumps with
+ * sort_keys, indent=4, ensure_ascii=False; floats as Python's repr).
+ * Caller frees. */
 char *inv_json_dump(const json_t *j);
 
 #endif

@@ -212,12 +212,52 @@ static void test_inv_json_shape(void **state)
     inv_free(inv);
 }
 
+static void test_inv_json_floats(void **state)
+{
+    (void)state;
+    /* Python's repr() of each. */
+    static const struct {
+        double d;
+        const char *repr;
+    } cases[] = {
+        {0.1, "0.1"},
+        {2.5, "2.5"},
+        {1000.0, "1000.0"},
+        {1e15, "1000000000000000.0"},
+        {1e16, "1e+16"},
+        {1e100, "1e+100"},
+        {0.0001, "0.0001"},
+        {1e-05, "1e-05"},
+        {1.5e-7, "1.5e-07"},
+        {-0.0, "-0.0"},
+        {685230.15, "685230.15"},
+        {0.0, "0.0"},
+        {-123.456, "-123.456"},
+        {1.7976931348623157e308, "1.7976931348623157e+308"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *r = json_real(cases[i].d);
+        char *s = inv_json_dump(r);
+        if (strcmp(s, cases[i].repr) != 0)
+            fail_msg("%.17g printed as %s, Python says %s", cases[i].d, s,
+                     cases[i].repr);
+        free(s);
+        json_decref(r);
+    }
+    json_t *str = json_string("tab\there \"q\" \xc3\xa9");
+    char *s = inv_json_dump(str);
+    assert_string_equal(s, "\"tab\\there \\\"q\\\" \xc3\xa9\"");
+    free(s);
+    json_decref(str);
+}
+
 int main(void)
 {
     log_set_level(LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inv_json_fixtures),
         cmocka_unit_test(test_inv_json_shape),
+        cmocka_unit_test(test_inv_json_floats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
