@@ -42,6 +42,8 @@ for f in "$EX"/00*.yml; do
     "$DROVER" plan -i "$EX/inventory.ini" "$f" -e version=1.2.3 --json |
         "$PY" -c 'import json, sys; json.load(sys.stdin)' || fail "json of $f"
 done
+run 0 "$DROVER" validate -i "$EX/inventory.ini" -e version=1 "$EX"/00*.yml
+[ "$(grep -c 'hosts in .* waves)' <<<"$out")" = 5 ] || fail "validate -i: $out"
 echo "ok: 5 runbook plans validate and resolve"
 
 # 2. text output: canary wave, commands as they run, words, singleton

@@ -87,10 +87,61 @@ static void test_cmd_validate_ok_and_bad(void **state)
     rmdir(validate_dir);
 }
 
+/* With -i the plan is also resolved: what only hosts reveal is checked. */
+static void test_cmd_validate_inventory(void **state)
+{
+    (void)state;
+    int n = snprintf(validate_dir, sizeof(validate_dir),
+                     "/tmp/drover-test-validate-");
+    memset(validate_dir + n, 'X', 6);
+    validate_dir[n + 6] = '\0';
+    assert_non_null(mkdtemp(validate_dir));
+    char inv[128], plan[128], big[128];
+    validate_write("hosts.ini", "[web]\nw1\nw2\n", inv, sizeof(inv));
+    validate_write("p.yml", "hosts: web\nsteps: [{run: 'v {{ version }}'}]\n",
+                   plan, sizeof(plan));
+    validate_write("big.yml",
+                   "hosts: web\nstrategy: {canary: 3}\nsteps: [{run: x}]\n",
+                   big, sizeof(big));
+    char *out, *err;
+    /* without -i both are valid plans */
+    const char *a0[] = {"validate", plan, big, NULL};
+    assert_int_equal(capture_run(&cmd_validate, a0, &out, &err), EXIT_OK);
+    free(out);
+    free(err);
+    const char *a1[] = {"validate", "-i", inv, plan, big, NULL};
+    assert_int_equal(capture_run(&cmd_validate, a1, &out, &err), EXIT_INPUT);
+    assert_non_null(strstr(err, "p.yml:2:9: step 'v {{ version }}', host w1: "
+                                "undefined variable 'version'"));
+    assert_non_null(strstr(err, "big.yml:2:20: strategy.canary is 3 hosts "
+                                "but hosts 'web' selects only 2"));
+    free(out);
+    free(err);
+    const char *a2[] = {"validate", "-i", inv, "-e", "version=1", plan, NULL};
+    assert_int_equal(capture_run(&cmd_validate, a2, &out, &err), EXIT_OK);
+    assert_non_null(strstr(out, "p.yml: ok (plan 'plan', 1 step, 2 hosts in "
+                                "1 wave)"));
+    free(out);
+    free(err);
+    const char *a3[] = {"validate", "-i", "/nonexistent.ini", plan, NULL};
+    assert_int_equal(capture_run(&cmd_validate, a3, &out, &err), EXIT_INPUT);
+    free(out);
+    free(err);
+    const char *a4[] = {"validate", "-e", "no-equals", plan, NULL};
+    assert_int_equal(capture_run(&cmd_validate, a4, &out, &err), EXIT_USAGE);
+    free(out);
+    free(err);
+    unlink(inv);
+    unlink(plan);
+    unlink(big);
+    rmdir(validate_dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cmd_validate_ok_and_bad),
+        cmocka_unit_test(test_cmd_validate_inventory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
