@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "loop.h"
 #include "ssh.h"
@@ -36,9 +37,12 @@ static int setup(void **state)
     return 0;
 }
 
+static void sshd_stop(void);
+
 static int teardown(void **state)
 {
     (void)state;
+    sshd_stop(); /* also when a test failed half-way */
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
@@ -411,6 +415,220 @@ static void test_ssh_handshakes_capped_per_target(void **state)
     loop_free(l);
 }
 
+/* --- against a real sshd ---------------------------------------------------
+ * One OpenSSH sshd on 127.0.0.1 and a free port, with throwaway keys: the
+ * session is opened once and reused by every command. */
+
+struct sshd {
+    char dir[96];  /* its files */
+    int port;      /* where it listens */
+    pid_t pid;     /* the daemon */
+    char key[160]; /* client private key */
+    char kh[160];  /* known_hosts holding its key */
+};
+
+static struct sshd sshd;
+
+static void sshd_start(void)
+{
+    assert_int_equal(getuid(), 0); /* sshd logs in as root: tests run so */
+    int n = snprintf(sshd.dir, sizeof(sshd.dir), "%s/sshd.", dir);
+    memset(sshd.dir + n, 'X', 6);
+    sshd.dir[n + 6] = '\0';
+    assert_non_null(mkdtemp(sshd.dir));
+    int fd = listener(&sshd.port);
+    close(fd);
+    char *script = xasprintf(
+        "set -e; cd %s; mkdir -p /run/sshd; "
+        "ssh-keygen -q -t ed25519 -N '' -f host </dev/null >/dev/null; "
+        "ssh-keygen -q -t ed25519 -N '' -f id </dev/null >/dev/null; "
+        "cp id.pub authorized_keys; "
+        "printf '[127.0.0.1]:%d %%s\\n' \"$(cut -d' ' -f1,2 host.pub)\" "
+        ">known_hosts; "
+        "printf '%%s\\n' 'ListenAddress 127.0.0.1:%d' \"HostKey $PWD/host\" "
+        "\"PidFile $PWD/pid\" \"AuthorizedKeysFile $PWD/authorized_keys\" "
+        "'StrictModes no' 'UsePAM no' 'PasswordAuthentication no' "
+        "'PermitRootLogin prohibit-password' >sshd_config; "
+        /* root's .bashrc may be slow (FACTS.md): a clean one, privately */
+        "unshare -m --propagation private sh -c 'mount --bind "
+        "/usr/share/base-files/dot.bashrc /root/.bashrc; "
+        "/usr/sbin/sshd -f '\"$PWD\"'/sshd_config -E '\"$PWD\"'/log'; "
+        "for i in $(seq 50); do [ -s pid ] && break; sleep 0.1; done; "
+        "[ -s pid ]",
+        sshd.dir, sshd.port, sshd.port);
+    char *cmd = xasprintf("bash -c \"$(cat <<'EOS'\n%s\nEOS\n)\"", script);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(script);
+    char *pidf = xasprintf("%s/pid", sshd.dir);
+    FILE *f = fopen(pidf, "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%d", &sshd.pid), 1);
+    fclose(f);
+    free(pidf);
+    snprintf(sshd.key, sizeof(sshd.key), "%s/id", sshd.dir);
+    snprintf(sshd.kh, sizeof(sshd.kh), "%s/known_hosts", sshd.dir);
+    /* Wait until it accepts connections. */
+    for (int i = 0; i < 50; i++) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)sshd.port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ok = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+        close(s);
+        if (ok)
+            return;
+        usleep(100 * 1000);
+    }
+    fail_msg("sshd did not come up on port %d", sshd.port);
+}
+
+static void sshd_stop(void)
+{
+    if (sshd.pid > 0)
+        kill(sshd.pid, SIGTERM);
+    sshd.pid = 0;
+}
+
+/* What one command produced. */
+struct job {
+    struct buf out;         /* stdout */
+    struct buf err;         /* stderr */
+    struct exec_result res; /* how it ended */
+    int done;               /* done callbacks */
+    int opened;             /* opened callbacks */
+    struct err open_err;    /* opened with an error */
+};
+
+static void job_opened(struct conn *c, const struct err *e, void *arg)
+{
+    (void)c;
+    struct job *j = arg;
+    j->opened++;
+    if (e != NULL)
+        j->open_err = *e;
+}
+
+static void job_output(struct conn *c, int stream, const char *data, size_t len,
+                       void *arg)
+{
+    (void)c;
+    struct job *j = arg;
+    buf_add(stream == EXEC_STDOUT ? &j->out : &j->err, data, len);
+}
+
+static void job_done(struct conn *c, const struct exec_result *r, void *arg)
+{
+    (void)c;
+    struct job *j = arg;
+    j->res = *r;
+    j->done++;
+}
+
+static const struct conn_cb job_cb = {job_opened, job_output, job_done};
+
+static void job_wait(struct loop *l, const int *flag, int64_t max_ms)
+{
+    struct err e = {0};
+    int64_t end = clock_mono_ms() + max_ms;
+    while (*flag == 0 && clock_mono_ms() < end)
+        loop_run_once(l, 50, &e);
+    assert_int_not_equal(*flag, 0);
+}
+
+/* Run command (with input) on c; j is reset first. */
+static void job_run(struct loop *l, struct conn *c, struct job *j,
+                    const char *command, const char *input, size_t input_len,
+                    int64_t timeout_ms)
+{
+    buf_reset(&j->out);
+    buf_reset(&j->err);
+    j->done = 0;
+    struct exec_spec s = {.command = command,
+                          .input = input,
+                          .input_len = input_len,
+                          .timeout_ms = timeout_ms};
+    struct err e = {0};
+    assert_int_equal(conn_exec(c, &s, &e), ERR_OK);
+    job_wait(l, &j->done, 20000);
+}
+
+static void test_ssh_session_reused_by_every_command(void **state)
+{
+    (void)state;
+    sshd_start();
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    struct ssh_options o;
+    ssh_options_init(&o);
+    o.key_file = sshd.key;
+    o.known_hosts = sshd.kh;
+    o.user = "root";
+    struct transport *t = ssh_transport_new(l, &o, &e);
+    assert_non_null(t);
+    struct job j;
+    memset(&j, 0, sizeof(j));
+    buf_init(&j.out, BUF_UNLIMITED);
+    buf_init(&j.err, BUF_UNLIMITED);
+    struct target tg = {
+        .name = "local", .address = "127.0.0.1", .port = sshd.port};
+    struct conn *c = transport_connect(t, &tg, &job_cb, &j);
+    job_wait(l, &j.opened, 10000);
+    assert_int_equal(j.open_err.code, ERR_OK);
+
+    /* stdout and stderr apart, the pgid line hidden. */
+    job_run(l, c, &j, "echo one; echo two >&2", NULL, 0, 0);
+    assert_true(exec_result_ok(&j.res));
+    assert_string_equal(buf_cstr(&j.out), "one\n");
+    assert_string_equal(buf_cstr(&j.err), "two\n");
+
+    /* Input reaches stdin, then EOF. */
+    static const char secret[] = "s3cret-value\n";
+    job_run(l, c, &j, "cat", secret, sizeof(secret) - 1, 0);
+    assert_string_equal(buf_cstr(&j.out), secret);
+
+    /* Exit status and signals. */
+    job_run(l, c, &j, "exit 7", NULL, 0, 0);
+    assert_int_equal(j.res.end, EXEC_EXITED);
+    assert_int_equal(j.res.exit_code, 7);
+    job_run(l, c, &j, "kill -TERM $$", NULL, 0, 0);
+    assert_int_equal(j.res.end, EXEC_SIGNALED);
+    assert_string_equal(j.res.signal, "TERM");
+
+    /* A megabyte each way: flow control in both directions. */
+    enum { BIG = 1000000 };
+    char *big = xmalloc(BIG);
+    memset(big, 'y', BIG);
+    job_run(l, c, &j, "wc -c; head -c 1000000 /dev/zero | tr '\\0' x", big, BIG,
+            0);
+    free(big);
+    assert_true(exec_result_ok(&j.res));
+    assert_int_equal(j.out.len, 8 + BIG);
+    assert_memory_equal(j.out.data, "1000000\n", 8);
+
+    /* A timeout kills the command, and the session goes on. */
+    job_run(l, c, &j, "sleep 30", NULL, 0, 300);
+    assert_int_equal(j.res.end, EXEC_TIMEOUT);
+    assert_non_null(strstr(j.res.err.msg, "remote process group"));
+    assert_true(j.res.elapsed_ms < 5000);
+    job_run(l, c, &j, "echo after", NULL, 0, 0);
+    assert_string_equal(buf_cstr(&j.out), "after\n");
+
+    /* Seven commands and one kill: one connection, eight channels. */
+    struct ssh_stats st;
+    ssh_transport_stats(t, &st);
+    assert_int_equal(st.connects, 1);
+    assert_int_equal(st.channels, 8);
+
+    conn_close(c);
+    assert_int_equal(loop_io_count(l), 0);
+    buf_release(&j.out);
+    buf_release(&j.err);
+    transport_free(t);
+    loop_free(l);
+    sshd_stop();
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -424,6 +642,7 @@ int main(void)
         cmocka_unit_test(test_ssh_silent_server_times_out),
         cmocka_unit_test(test_ssh_dropped_handshakes_are_retried),
         cmocka_unit_test(test_ssh_handshakes_capped_per_target),
+        cmocka_unit_test(test_ssh_session_reused_by_every_command),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
