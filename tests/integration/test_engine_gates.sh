@@ -87,4 +87,45 @@ engine_reset
 deploy_expect 0 "$WORK/logs/version-ok" "$WORK/version.yml" -e version=2 -- \
     'deploy succeeded: 1 host: 1 healthy'
 versions_are 2 1
+
+# 4. hang=1: the app accepts and never answers; each probe times out (not
+# yet) until the deadline fails the host.
+engine_reset
+behave 1 2 hang=1
+gate_plan "$WORK/hang.yml" 0 1500ms
+sed -i 's|^      http: "http://{{ address }}:8080/health/ready"$|&\n      timeout: 300ms|' "$WORK/hang.yml"
+deploy_expect 1 "$WORK/logs/hang" "$WORK/hang.yml" -e version=2 -- \
+    'h1: FAILED: health gate: ready: no answer within 300ms for 1.[0-9]+s \(healthy_deadline 1.50s\)'
+
+# 5. redirect=1: a 302 to /login is not followed and is not healthy.
+engine_reset
+behave 1 2 redirect=1
+gate_plan "$WORK/redirect.yml" 0 1s
+deploy_expect 1 "$WORK/logs/redirect" "$WORK/redirect.yml" -e version=2 -- \
+    'h1: FAILED: health gate: ready: redirect 302 to /login \(not followed\)'
+
+# 6. a refused connection is "not yet": the app of h2 is down; it fails at
+# the deadline, and passes when the app comes up before it.
+engine_reset
+d2=$(fleet_host_dir 2)
+kill "$(cat "$d2/app.pid")"
+for _ in $(seq 50); do
+    curl -s --max-time 1 "http://$(fleet_addr 2):8080/version" >/dev/null || break
+    sleep 0.05
+done
+sed 's/^hosts: h1$/hosts: h2/' "$WORK/slow.yml" >"$WORK/down.yml"
+sed -i 's/healthy_deadline: 4s/healthy_deadline: 1500ms/; s/min_healthy_time: 500ms/min_healthy_time: 0/' "$WORK/down.yml"
+deploy_expect 1 "$WORK/logs/down" "$WORK/down.yml" -e version=2 -- \
+    'h2: FAILED: health gate: ready: connection refused for 1.[0-9]+s \(healthy_deadline 1.50s\)'
+engine_reset
+sed 's/healthy_deadline: 1500ms/healthy_deadline: 5s/' "$WORK/down.yml" >"$WORK/up.yml"
+(
+    sleep 2.5
+    exec "$DEMO_APP" --listen "$(fleet_addr 2):8080" --dir "$d2" >>"$d2/app.log" 2>&1
+) &
+echo $! >"$d2/app.pid"
+deploy_expect 0 "$WORK/logs/up" "$WORK/up.yml" -e version=2 --json -- \
+    '"event":"check".*"verdict":"not yet".*"reason":"connection refused"' \
+    '"event":"host","host":"h2","state":"healthy"'
+versions_are 1 2
 echo "ok"
