@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # tests/integration/test_engine_gates.sh: health gates of `drover deploy`
 # over a real sshd fleet with real demo-apps: a flapping release never
-# completes its soak (min_healthy_time resets on every regression) and
-# fails at healthy_deadline saying so; a slow start (503, then 200 within
-# the deadline) passes; a host still serving the old build fails a
-# version check.
+# completes its soak (min_healthy_time resets on every regression, the
+# journal keeps each one) and fails at healthy_deadline; a slow start (503,
+# then 200 within the deadline) passes; a host still serving the old build
+# fails a version check; a hanging app (probe timeouts), a redirect (never
+# followed) and a refused connection fail at the deadline with their
+# reasons, and an app that comes up before the deadline passes.
 set -euo pipefail
 . "$TOP/tests/integration/lib/engine.sh"
 
