@@ -4,7 +4,8 @@
 # h4 h5 h6): max_fail stops a wave and rolls waves 1..k back in reverse
 # order to the old version; "100%" goes on past a whole failed wave;
 # unreachable hosts count; a failed last wave fails the deploy;
-# max_fail_total; rollback.auto: false and irreversible steps pause
+# max_fail_total; progress_deadline; failed smoke checks roll the release
+# back; rollback.auto: false and irreversible steps pause
 # instead of rolling back.
 set -euo pipefail
 . "$TOP/tests/integration/lib/engine.sh"
@@ -138,4 +139,28 @@ deploy_expect 6 "$WORK/logs/irrev" "$WORK/irrev.yml" -e version=2 -e previous_ve
     'automatic rollback blocked: an irreversible step ran on h1'
 [ ! -e "$WORK/logs/rb.log" ] || fail "rolled back past an irreversible step: $(cat "$WORK/logs/rb.log")"
 versions_are 2 2 2 1 1 1
+
+# 8. progress_deadline (from the start of the wave, so it passes before
+# the hosts' own healthy_deadline): no host of wave 2 turns healthy, the
+# hosts still open fail with it, the wave stops.
+engine_reset
+behave 2 2 ready=503
+behave 3 2 ready=503
+plan "$WORK/progress.yml" '' ''
+sed -i 's/^  healthy_deadline: 1500ms$/&\n  progress_deadline: 1500ms/' "$WORK/progress.yml"
+deploy_expect 1 "$WORK/logs/progress" "$WORK/progress.yml" -e version=2 -- \
+    'wave 2: no host became healthy for 1.50s \(progress_deadline\): failing the hosts still open' \
+    '^  h2 +wave 2 +failed .*progress_deadline 1.50s passed' \
+    'wave 2/3 stopped: 2 of 2 hosts failed'
+
+# 9. smoke checks fail after the last wave: the whole release is rolled
+# back, last wave first.
+engine_reset
+plan "$WORK/smoke.yml" '' "$ROLLBACK
+smoke:
+  - { name: login form, http: \"http://{{ address }}:8080/login\", expect: { body: no-such-marker } }"
+deploy_expect 1 "$WORK/logs/smoke" "$WORK/smoke.yml" -e version=2 -e previous_version=1 -- \
+    'smoke checks on 6 hosts' 'smoke checks failed on 6 hosts: rolling the release back' \
+    'rollback of wave 3: 3 hosts' 'deploy rolled back'
+versions_are 1 1 1 1 1 1
 echo "ok"
