@@ -14,10 +14,10 @@ struct session;
 struct ssh_options;
 
 struct runner_options {
-    const struct ssh_options *ssh;   /* SSH flags */
-    struct agent_options *agent;     /* agent flags (epoch set here) */
-    struct deploy_options deploy;    /* engine options (store, id, epoch
-                                        and local are filled in here) */
+    const struct ssh_options *ssh; /* SSH flags */
+    struct agent_options *agent;   /* agent flags (epoch set here) */
+    struct deploy_options deploy;  /* engine options (store, id, epoch
+                                      and local are filled in here) */
 };
 
 /* Run ro on loop under sess (which runner_run ends, whatever happens).
