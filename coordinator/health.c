@@ -1,13 +1,13 @@
-/* coordinator/health.c: HTTP health probes on one curl multi handle, driven
- * by the common loop. curl tells us which sockets to watch
- * (health_sock_cb) and when to wake it (health_timer_cb); the loop calls
- * curl_multi_socket_action back, and finished transfers are judged
- * (health_judge) and reported from health_drain. The multi handle keeps
- * its connection cache, so a gate's probes of one host reuse a connection. */
+/* coordinator/health.c: HTTP health probes on one curl multi handle driven
+ * by the common loop (coordinator/curlloop.c); finished transfers are
+ * judged (health_judge) and reported from health_done. The multi handle
+ * keeps its connection cache, so a gate's probes of one host reuse a
+ * connection. */
 #include "health.h"
 
 #include "buf.h"
 #include "clock.h"
+#include "curlloop.h"
 #include "err.h"
 #include "log.h"
 #include "loop.h"
@@ -27,37 +27,14 @@ enum {
 };
 
 struct health {
-    CURLM *multi;                     /* the one multi handle */
+    struct curlloop *cl;              /* the multi handle on the loop */
+    CURLM *multi;                     /* curlloop_multi(cl) */
     struct loop *loop;                /* drives it */
-    struct loop_timer timer;          /* curl's own timeout */
     struct probe *probes;             /* in flight, doubly linked */
-    struct health_sock *socks;        /* watched sockets, doubly linked */
     size_t ninflight;                 /* probes in the list */
     CURL *idle[HEALTH_IDLE_EASY_MAX]; /* easy handles ready for reuse */
     size_t nidle;                     /* entries in idle */
 };
-
-/* One socket curl asked us to watch. */
-struct health_sock {
-    struct loop_io io;        /* its loop item */
-    struct health *h;         /* owner */
-    curl_socket_t fd;         /* the socket */
-    struct health_sock *prev; /* in h->socks */
-    struct health_sock *next; /* in h->socks */
-};
-
-static void health_sock_free(struct health_sock *s)
-{
-    struct health *h = s->h;
-    loop_io_stop(h->loop, &s->io);
-    if (s->prev != NULL)
-        s->prev->next = s->next;
-    else
-        h->socks = s->next;
-    if (s->next != NULL)
-        s->next->prev = s->prev;
-    free(s);
-}
 
 struct probe {
     struct health *h;             /* owner */
@@ -75,8 +52,6 @@ struct probe {
     struct probe *next;           /* in h->probes */
     char errbuf[CURL_ERROR_SIZE]; /* curl's words for a failure */
 };
-
-static void health_drain(struct health *h);
 
 const char *probe_verdict_str(enum probe_verdict v)
 {
@@ -121,83 +96,6 @@ const char *health_check_label(const struct check_spec *c, char *out,
     return out;
 }
 
-/* --- curl callbacks: only record and (un)watch; never call curl_multi_*
- * from here except curl_multi_assign, which is allowed. ------------------ */
-
-static void health_sock_ready(struct loop *l, struct loop_io *io,
-                              unsigned revents, void *arg)
-{
-    (void)l;
-    struct health_sock *s = arg;
-    struct health *h = s->h;
-    int ev = 0;
-    if (revents & LOOP_READ)
-        ev |= CURL_CSELECT_IN;
-    if (revents & LOOP_WRITE)
-        ev |= CURL_CSELECT_OUT;
-    if (revents & LOOP_ERROR)
-        ev |= CURL_CSELECT_ERR;
-    int running;
-    (void)io;
-    /* s may be freed inside (CURL_POLL_REMOVE): do not touch it after. */
-    curl_multi_socket_action(h->multi, s->fd, ev, &running);
-    health_drain(h);
-}
-
-static int health_sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
-                          void *socketp)
-{
-    (void)easy;
-    struct health *h = userp;
-    struct health_sock *s = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (s != NULL) {
-            curl_multi_assign(h->multi, fd, NULL);
-            health_sock_free(s);
-        }
-        return 0;
-    }
-    if (s == NULL) {
-        s = xcalloc(1, sizeof(*s));
-        s->h = h;
-        s->fd = fd;
-        loop_io_init_fd(&s->io, fd, health_sock_ready, s);
-        s->next = h->socks;
-        if (h->socks != NULL)
-            h->socks->prev = s;
-        h->socks = s;
-        curl_multi_assign(h->multi, fd, s);
-    }
-    unsigned ev = 0;
-    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-        ev |= LOOP_READ;
-    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-        ev |= LOOP_WRITE;
-    loop_io_start(h->loop, &s->io, ev);
-    return 0;
-}
-
-static void health_timer_fire(struct loop *l, struct loop_timer *t, void *arg)
-{
-    (void)l;
-    (void)t;
-    struct health *h = arg;
-    int running;
-    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    health_drain(h);
-}
-
-static int health_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    struct health *h = userp;
-    if (timeout_ms < 0)
-        loop_timer_stop(h->loop, &h->timer);
-    else
-        loop_timer_start(h->loop, &h->timer, timeout_ms);
-    return 0;
-}
-
 static size_t health_write_cb(char *data, size_t size, size_t n, void *arg)
 {
     struct probe *p = arg;
@@ -210,29 +108,18 @@ static size_t health_write_cb(char *data, size_t size, size_t n, void *arg)
 
 /* --- lifecycle ----------------------------------------------------------- */
 
+static void health_done(CURL *easy, CURLcode rc, void *arg);
+
 struct health *health_new(struct loop *l, struct err *e)
 {
-    static bool global_done;
-    if (!global_done) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            err_set(e, ERR_SYS, "health: curl_global_init failed");
-            return NULL;
-        }
-        global_done = true;
-    }
     struct health *h = xcalloc(1, sizeof(*h));
     h->loop = l;
-    h->multi = curl_multi_init();
-    if (h->multi == NULL) {
+    h->cl = curlloop_new(l, health_done, h, e);
+    if (h->cl == NULL) {
         free(h);
-        err_set(e, ERR_SYS, "health: curl_multi_init failed");
         return NULL;
     }
-    loop_timer_init(&h->timer, health_timer_fire, h);
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, health_sock_cb);
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, health_timer_cb);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+    h->multi = curlloop_multi(h->cl);
     return h;
 }
 
@@ -269,12 +156,7 @@ void health_free(struct health *h)
         health_probe_free(h->probes);
     for (size_t i = 0; i < h->nidle; i++)
         curl_easy_cleanup(h->idle[i]);
-    /* Closes cached connections; curl may or may not tell us through
-     * health_sock_cb, so whatever is left is unwatched here. */
-    curl_multi_cleanup(h->multi);
-    while (h->socks != NULL)
-        health_sock_free(h->socks);
-    loop_timer_stop(h->loop, &h->timer);
+    curlloop_free(h->cl);
     free(h);
 }
 
@@ -491,40 +373,33 @@ static void health_judge(struct probe *p, CURLcode rc, struct probe_result *r)
     }
 }
 
-/* Report finished transfers. Callbacks may start and cancel probes. */
-static void health_drain(struct health *h)
+/* Report a finished transfer. The callback may start and cancel probes. */
+static void health_done(CURL *easy, CURLcode rc, void *arg)
 {
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        CURL *easy = m->easy_handle;
-        CURLcode rc = m->data.result;
-        struct probe *p = NULL;
-        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&p);
-        if (p == NULL)
-            continue;
-        struct probe_result r;
-        memset(&r, 0, sizeof(r));
-        health_judge(p, rc, &r);
-        r.latency_ms = clock_mono_ms() - p->started_ms;
-        r.body = buf_cstr(&p->body);
-        r.body_len = p->body.len;
-        r.body_capped = p->body.dropped > 0;
-        curl_multi_remove_handle(h->multi, easy);
-        p->added = false;
-        if (log_get_level() >= LOG_DEBUG) {
-            /* The path only: a URL may carry credentials. */
-            char lbl[96];
-            log_debug("probe %s: %s (%s, %lldms)",
-                      health_check_label(&p->spec, lbl, sizeof(lbl)),
-                      probe_verdict_str(r.verdict), r.reason,
-                      (long long)r.latency_ms);
-        }
-        p->fn(&r, p->arg);
-        health_probe_free(p);
+    struct health *h = arg;
+    struct probe *p = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&p);
+    if (p == NULL)
+        return;
+    struct probe_result r;
+    memset(&r, 0, sizeof(r));
+    health_judge(p, rc, &r);
+    r.latency_ms = clock_mono_ms() - p->started_ms;
+    r.body = buf_cstr(&p->body);
+    r.body_len = p->body.len;
+    r.body_capped = p->body.dropped > 0;
+    curl_multi_remove_handle(h->multi, easy);
+    p->added = false;
+    if (log_get_level() >= LOG_DEBUG) {
+        /* The path only: a URL may carry credentials. */
+        char lbl[96];
+        log_debug("probe %s: %s (%s, %lldms)",
+                  health_check_label(&p->spec, lbl, sizeof(lbl)),
+                  probe_verdict_str(r.verdict), r.reason,
+                  (long long)r.latency_ms);
     }
+    p->fn(&r, p->arg);
+    health_probe_free(p);
 }
 
 /* --- starting ------------------------------------------------------------ */

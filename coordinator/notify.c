@@ -1,12 +1,12 @@
-/* coordinator/notify.c: webhook POSTs on one curl multi handle driven by
- * the loop: curl says which sockets to watch (notify_sock_cb) and when to
- * wake it (notify_timer_cb); finished transfers are judged in
- * notify_drain. The same pattern as health.c, kept separate so a slow
- * webhook never shares a connection cache or a deadline with probes. */
+/* coordinator/notify.c: webhook POSTs on a curl multi handle of their own
+ * driven by the loop (coordinator/curlloop.c, as health.c does), so a slow
+ * webhook never shares a connection cache or a deadline with probes;
+ * finished transfers are judged in notify_done. */
 #include "notify.h"
 
 #include "buf.h"
 #include "clock.h"
+#include "curlloop.h"
 #include "log.h"
 #include "loop.h"
 #include "redact.h"
@@ -25,14 +25,6 @@ struct notify_hook {
     unsigned events; /* subscribed NOTIFY_* bits */
 };
 
-struct notify_sock {
-    struct loop_io io;        /* its loop item */
-    struct notify *n;         /* owner */
-    curl_socket_t fd;         /* the socket */
-    struct notify_sock *next; /* in n->socks */
-    struct notify_sock *prev; /* in n->socks */
-};
-
 struct notify_req {
     struct notify *n;               /* owner */
     CURL *easy;                     /* the transfer */
@@ -46,12 +38,11 @@ struct notify_req {
 };
 
 struct notify {
-    CURLM *multi;              /* the one multi handle */
+    struct curlloop *cl;       /* the multi handle on the loop */
+    CURLM *multi;              /* curlloop_multi(cl) */
     struct loop *loop;         /* drives it */
-    struct loop_timer timer;   /* curl's timeout */
     struct notify_hook *hooks; /* subscribed webhooks */
     size_t nhooks;             /* entries in hooks */
-    struct notify_sock *socks; /* watched sockets */
     struct notify_req *reqs;   /* in flight */
     size_t ninflight;          /* entries in reqs */
     size_t failures;           /* deliveries that failed */
@@ -82,97 +73,7 @@ enum err_code notify_event_parse(const char *word, unsigned *bit, struct err *e)
                    word);
 }
 
-static void notify_drain(struct notify *n);
-
-/* --- curl callbacks -------------------------------------------------------
- */
-
-static void notify_sock_free(struct notify_sock *s)
-{
-    struct notify *n = s->n;
-    loop_io_stop(n->loop, &s->io);
-    if (s->prev != NULL)
-        s->prev->next = s->next;
-    else
-        n->socks = s->next;
-    if (s->next != NULL)
-        s->next->prev = s->prev;
-    free(s);
-}
-
-static void notify_sock_ready(struct loop *l, struct loop_io *io,
-                              unsigned revents, void *arg)
-{
-    (void)l;
-    (void)io;
-    struct notify_sock *s = arg;
-    struct notify *n = s->n;
-    int ev = 0;
-    if (revents & LOOP_READ)
-        ev |= CURL_CSELECT_IN;
-    if (revents & LOOP_WRITE)
-        ev |= CURL_CSELECT_OUT;
-    if (revents & LOOP_ERROR)
-        ev |= CURL_CSELECT_ERR;
-    int running;
-    /* s may be freed inside (CURL_POLL_REMOVE) */
-    curl_multi_socket_action(n->multi, s->fd, ev, &running);
-    notify_drain(n);
-}
-
-static int notify_sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
-                          void *socketp)
-{
-    (void)easy;
-    struct notify *n = userp;
-    struct notify_sock *s = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (s != NULL) {
-            curl_multi_assign(n->multi, fd, NULL);
-            notify_sock_free(s);
-        }
-        return 0;
-    }
-    if (s == NULL) {
-        s = xcalloc(1, sizeof(*s));
-        s->n = n;
-        s->fd = fd;
-        loop_io_init_fd(&s->io, fd, notify_sock_ready, s);
-        s->next = n->socks;
-        if (n->socks != NULL)
-            n->socks->prev = s;
-        n->socks = s;
-        curl_multi_assign(n->multi, fd, s);
-    }
-    unsigned ev = 0;
-    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-        ev |= LOOP_READ;
-    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-        ev |= LOOP_WRITE;
-    loop_io_start(n->loop, &s->io, ev);
-    return 0;
-}
-
-static void notify_timer_fire(struct loop *l, struct loop_timer *t, void *arg)
-{
-    (void)l;
-    (void)t;
-    struct notify *n = arg;
-    int running;
-    curl_multi_socket_action(n->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    notify_drain(n);
-}
-
-static int notify_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    struct notify *n = userp;
-    if (timeout_ms < 0)
-        loop_timer_stop(n->loop, &n->timer);
-    else
-        loop_timer_start(n->loop, &n->timer, timeout_ms);
-    return 0;
-}
+static void notify_done(CURL *easy, CURLcode rc, void *arg);
 
 static size_t notify_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -188,28 +89,15 @@ static size_t notify_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 
 struct notify *notify_new(struct loop *l, struct err *e)
 {
-    static bool global_done;
-    if (!global_done) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            err_set(e, ERR_SYS, "notify: curl_global_init failed");
-            return NULL;
-        }
-        global_done = true;
-    }
     struct notify *n = xcalloc(1, sizeof(*n));
     n->loop = l;
     n->timeout_ms = NOTIFY_TIMEOUT_MS;
-    n->multi = curl_multi_init();
-    if (n->multi == NULL) {
+    n->cl = curlloop_new(l, notify_done, n, e);
+    if (n->cl == NULL) {
         free(n);
-        err_set(e, ERR_SYS, "notify: curl_multi_init failed");
         return NULL;
     }
-    loop_timer_init(&n->timer, notify_timer_fire, n);
-    curl_multi_setopt(n->multi, CURLMOPT_SOCKETFUNCTION, notify_sock_cb);
-    curl_multi_setopt(n->multi, CURLMOPT_SOCKETDATA, n);
-    curl_multi_setopt(n->multi, CURLMOPT_TIMERFUNCTION, notify_timer_cb);
-    curl_multi_setopt(n->multi, CURLMOPT_TIMERDATA, n);
+    n->multi = curlloop_multi(n->cl);
     return n;
 }
 
@@ -238,10 +126,7 @@ void notify_free(struct notify *n)
         return;
     while (n->reqs != NULL)
         notify_req_free(n->reqs);
-    curl_multi_cleanup(n->multi);
-    while (n->socks != NULL)
-        notify_sock_free(n->socks);
-    loop_timer_stop(n->loop, &n->timer);
+    curlloop_free(n->cl);
     for (size_t i = 0; i < n->nhooks; i++) {
         explicit_bzero(n->hooks[i].url, strlen(n->hooks[i].url));
         free(n->hooks[i].url);
@@ -398,37 +283,32 @@ void notify_send(struct notify *n, enum notify_event ev,
     free(body);
 }
 
-static void notify_drain(struct notify *n)
+/* A request ended: log how (never an error for the deploy). */
+static void notify_done(CURL *easy, CURLcode rc, void *arg)
 {
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(n->multi, &left)) != NULL) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        struct notify_req *r = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-        if (r == NULL)
-            continue;
-        CURLcode rc = m->data.result;
-        long status = 0;
-        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-        if (rc != CURLE_OK) {
-            n->failures++;
-            log_warn("notify %s: %s not delivered: %s (the deploy goes on)",
-                     r->hook->label, notify_event_str(r->ev),
-                     r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
-        } else if (status < 200 || status > 299) {
-            n->failures++;
-            log_warn("notify %s: %s not delivered: status %ld: %.120s (the "
-                     "deploy goes on)",
-                     r->hook->label, notify_event_str(r->ev), status,
-                     buf_cstr(&r->answer));
-        } else {
-            log_debug("notify %s: %s delivered (status %ld)", r->hook->label,
-                      notify_event_str(r->ev), status);
-        }
-        notify_req_free(r);
+    struct notify *n = arg;
+    struct notify_req *r = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+    if (r == NULL)
+        return;
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK) {
+        n->failures++;
+        log_warn("notify %s: %s not delivered: %s (the deploy goes on)",
+                 r->hook->label, notify_event_str(r->ev),
+                 r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+    } else if (status < 200 || status > 299) {
+        n->failures++;
+        log_warn("notify %s: %s not delivered: status %ld: %.120s (the "
+                 "deploy goes on)",
+                 r->hook->label, notify_event_str(r->ev), status,
+                 buf_cstr(&r->answer));
+    } else {
+        log_debug("notify %s: %s delivered (status %ld)", r->hook->label,
+                  notify_event_str(r->ev), status);
     }
+    notify_req_free(r);
 }
 
 enum err_code notify_flush(struct notify *n, int64_t max_ms, struct err *e)
