@@ -2,8 +2,12 @@
  * conn is a slot whose index is its routing id, and a small state machine
  * per host:
  *
- *   KEYSCAN (accept_new only) -> CONNECTING -> HELLO -> READY <-> RUNNING
- *                                                 any -> DEAD
+ *   KEYSCAN (accept_new only) -> QUEUED -> CONNECTING -> HELLO -> READY
+ *   READY <-> RUNNING; any -> DEAD
+ *
+ * At most connect_concurrency hosts are between CONNECTING and their first
+ * WELCOME at once; the rest wait in QUEUED, so ten thousand handshakes
+ * do not all start in the same millisecond (and time out together).
  *
  * CONNECTING ends when the agent's probe (an empty frame sent once CURVE
  * and ZAP agreed) arrives; HELLO when WELCOME does. A reconnect while
@@ -32,6 +36,7 @@
 
 enum agentconn_state {
     AC_KEYSCAN,    /* fetching the agent's key (accept_new) */
+    AC_QUEUED,     /* waiting for a handshake slot */
     AC_CONNECTING, /* CURVE handshake */
     AC_HELLO,      /* HELLO sent, waiting for WELCOME */
     AC_READY,      /* idle */
@@ -40,7 +45,7 @@ enum agentconn_state {
 };
 
 static const char *const agentconn_state_names[] = {
-    "keyscan", "connecting", "hello", "ready", "running", "dead"};
+    "keyscan", "queued", "connecting", "hello", "ready", "running", "dead"};
 
 enum { AC_RID_LEN = 5, AC_KEYSCAN_MAX = 128 };
 
@@ -59,6 +64,8 @@ struct agentconn {
     bool connected;                  /* zmq_connect done */
     bool opened_reported;            /* cb->opened was called */
     int64_t last_rx;                 /* monotonic ms of the last message */
+    bool hs;                         /* counted in t->inflight */
+    struct agentconn *qprev, *qnext; /* in t's queue while QUEUED */
     struct loop_timer t_connect;     /* connect deadline */
     struct loop_timer t_beat;        /* heartbeat */
     struct loop_timer t_async;       /* deliver an early error */
@@ -83,36 +90,39 @@ struct agentconn_pin {
 };
 
 struct agentconn_transport {
-    struct transport base;        /* transport.h's part, first */
-    struct loop *loop;            /* the reactor */
-    void *ctx;                    /* ZeroMQ context */
-    void *sock;                   /* ROUTER, CURVE client */
-    void *mon;                    /* monitor PAIR for handshake failures */
-    struct loop_io io;            /* sock on the loop */
-    struct loop_io mon_io;        /* mon on the loop */
-    struct keypair key;           /* our key pair (wiped on free) */
-    char *known_agents;           /* known_agents path */
-    struct keyfile_known *known;  /* its contents, read at first use */
-    struct err known_err;         /* why it could not be read */
-    bool accept_new;              /* record unknown agents */
-    int port;                     /* default agent port */
-    uint64_t epoch;               /* fencing epoch */
-    char run_id[64];              /* job id prefix */
-    int64_t connect_timeout_ms;   /* handshake deadline */
-    int64_t beat_ms;              /* PING after this silence */
-    int64_t beat_timeout_ms;      /* unreachable after this silence */
-    uint64_t output_max;          /* asked of agents */
-    struct agentconn **slots;     /* conns by routing id */
-    size_t nslots;                /* slots used or freed */
-    size_t capslots;              /* slots allocated */
-    uint32_t *free_slots;         /* reusable indices */
-    size_t nfree;                 /* how many */
-    struct agentconn_pin *pins;   /* agentconn_pin */
-    size_t npins;                 /* how many */
-    size_t cappins;               /* hash slots (a power of two) */
-    struct buf out;               /* encode buffer */
-    uint64_t req;                 /* request ids */
-    struct agentconn_stats stats; /* counters */
+    struct transport base;           /* transport.h's part, first */
+    struct loop *loop;               /* the reactor */
+    void *ctx;                       /* ZeroMQ context */
+    void *sock;                      /* ROUTER, CURVE client */
+    void *mon;                       /* monitor PAIR for handshake failures */
+    struct loop_io io;               /* sock on the loop */
+    struct loop_io mon_io;           /* mon on the loop */
+    struct keypair key;              /* our key pair (wiped on free) */
+    char *known_agents;              /* known_agents path */
+    struct keyfile_known *known;     /* its contents, read at first use */
+    struct err known_err;            /* why it could not be read */
+    bool accept_new;                 /* record unknown agents */
+    int port;                        /* default agent port */
+    uint64_t epoch;                  /* fencing epoch */
+    char run_id[64];                 /* job id prefix */
+    int64_t connect_timeout_ms;      /* handshake deadline */
+    size_t max_inflight;             /* handshakes at once */
+    size_t inflight;                 /* handshakes now */
+    struct agentconn *qhead, *qtail; /* conns waiting for a slot */
+    int64_t beat_ms;                 /* PING after this silence */
+    int64_t beat_timeout_ms;         /* unreachable after this silence */
+    uint64_t output_max;             /* asked of agents */
+    struct agentconn **slots;        /* conns by routing id */
+    size_t nslots;                   /* slots used or freed */
+    size_t capslots;                 /* slots allocated */
+    uint32_t *free_slots;            /* reusable indices */
+    size_t nfree;                    /* how many */
+    struct agentconn_pin *pins;      /* agentconn_pin */
+    size_t npins;                    /* how many */
+    size_t cappins;                  /* hash slots (a power of two) */
+    struct buf out;                  /* encode buffer */
+    uint64_t req;                    /* request ids */
+    struct agentconn_stats stats;    /* counters */
 };
 
 static const struct transport_ops agentconn_ops;
@@ -189,6 +199,9 @@ static void agentconn_exec_clear(struct agentconn *c)
     memset(&c->exec, 0, sizeof(c->exec));
 }
 
+static void agentconn_unqueue(struct agentconn *c);
+static void agentconn_hs_done(struct agentconn *c);
+
 /* The conn failed: report it as an open failure or a lost command. */
 static void agentconn_fail(struct agentconn *c, enum err_code code,
                            const char *fmt, ...)
@@ -205,11 +218,13 @@ static void agentconn_fail(struct agentconn *c, enum err_code code,
     va_end(ap);
     err_set(&e, code, "%s", msg);
     enum agentconn_state was = c->state;
+    agentconn_unqueue(c);
     agentconn_state(c, AC_DEAD);
     loop_timer_stop(c->t->loop, &c->t_connect);
     loop_timer_stop(c->t->loop, &c->t_beat);
     agentconn_disconnect(c);
     log_warn("host=%s agent: %s", c->name, msg);
+    agentconn_hs_done(c);
     if (!c->opened_reported) {
         c->opened_reported = true;
         c->base.cb->opened(&c->base, &e, c->base.arg);
@@ -224,12 +239,75 @@ static void agentconn_fail(struct agentconn *c, enum err_code code,
 
 /* --- connecting ---------------------------------------------------------- */
 
+static void agentconn_zconnect(struct agentconn *c);
+
+/* Start queued handshakes while slots are free. */
+static void agentconn_pump(struct agentconn_transport *t)
+{
+    while (t->inflight < t->max_inflight && t->qhead != NULL) {
+        struct agentconn *c = t->qhead;
+        t->qhead = c->qnext;
+        if (t->qhead != NULL)
+            t->qhead->qprev = NULL;
+        else
+            t->qtail = NULL;
+        c->qnext = c->qprev = NULL;
+        agentconn_zconnect(c);
+    }
+}
+
+/* c's handshake is over (opened, failed or closed): free its slot. */
+static void agentconn_hs_done(struct agentconn *c)
+{
+    if (!c->hs)
+        return;
+    c->hs = false;
+    c->t->inflight--;
+    agentconn_pump(c->t);
+}
+
+static void agentconn_unqueue(struct agentconn *c)
+{
+    struct agentconn_transport *t = c->t;
+    if (c->state != AC_QUEUED)
+        return;
+    if (c->qprev != NULL)
+        c->qprev->qnext = c->qnext;
+    else
+        t->qhead = c->qnext;
+    if (c->qnext != NULL)
+        c->qnext->qprev = c->qprev;
+    else
+        t->qtail = c->qprev;
+    c->qnext = c->qprev = NULL;
+}
+
+/* Connect now if a handshake slot is free, else queue. */
+static void agentconn_begin(struct agentconn *c)
+{
+    struct agentconn_transport *t = c->t;
+    if (t->inflight < t->max_inflight) {
+        agentconn_zconnect(c);
+        return;
+    }
+    agentconn_state(c, AC_QUEUED);
+    c->qprev = t->qtail;
+    if (t->qtail != NULL)
+        t->qtail->qnext = c;
+    else
+        t->qhead = c;
+    t->qtail = c;
+}
+
 static void agentconn_zconnect(struct agentconn *c)
 {
     struct agentconn_transport *t = c->t;
     uint8_t rid[AC_RID_LEN];
     agentconn_rid(c->slot, rid);
     agentconn_state(c, AC_CONNECTING);
+    c->hs = true;
+    t->inflight++;
+    loop_timer_start(t->loop, &c->t_connect, t->connect_timeout_ms);
     /* options are read at connect time: one socket, a key per agent */
     if (zmq_setsockopt(t->sock, ZMQ_CURVE_SERVERKEY, c->key,
                        KEYFILE_Z85_LEN + 1) != 0 ||
@@ -329,7 +407,8 @@ static void agentconn_keyscan_done(struct agentconn *c)
     loop_io_stop(t->loop, &c->ks_io);
     close(c->ks_fd);
     c->ks_fd = -1;
-    agentconn_zconnect(c);
+    loop_timer_stop(t->loop, &c->t_connect);
+    agentconn_begin(c);
 }
 
 static void agentconn_keyscan_io(struct loop *l, struct loop_io *io,
@@ -446,6 +525,10 @@ static void agentconn_message(struct agentconn *c, const struct proto_msg *m)
                 agentconn_send(c, &c->exec);
             } else if (!c->opened_reported) {
                 c->opened_reported = true;
+                /* silence counts from here: the handshake had its own
+                 * deadline */
+                loop_timer_start(t->loop, &c->t_beat, t->beat_ms);
+                agentconn_hs_done(c);
                 c->base.cb->opened(&c->base, NULL, c->base.arg);
             }
         }
@@ -495,12 +578,9 @@ static void agentconn_frame(struct agentconn_transport *t, struct agentconn *c,
         /* the probe: handshake done (first time or after a reconnect) */
         if (c->state == AC_CONNECTING || c->state == AC_READY ||
             c->state == AC_RUNNING || c->state == AC_HELLO) {
-            bool first = c->state == AC_CONNECTING;
             agentconn_state(c, AC_HELLO);
             struct proto_msg m = {.type = PROTO_HELLO};
             agentconn_send(c, &m);
-            if (first)
-                loop_timer_start(t->loop, &c->t_beat, t->beat_ms);
         }
         return;
     }
@@ -667,8 +747,6 @@ static struct conn *agentconn_connect(struct transport *tr,
     }
     t->slots[c->slot] = c;
     t->stats.conns++;
-    loop_timer_start(t->loop, &c->t_connect, t->connect_timeout_ms);
-
     const char *pin = tg->agent_key;
     if (pin != NULL && !keyfile_z85_valid(pin, strlen(pin))) {
         err_set(&c->early, ERR_HOSTKEY,
@@ -697,6 +775,7 @@ static struct conn *agentconn_connect(struct transport *tr,
         if (rc == ERR_PARSE)
             err_set(&e, ERR_PARSE, "%s", t->known_err.msg);
         if (rc == ERR_NOTFOUND && t->accept_new) {
+            loop_timer_start(t->loop, &c->t_connect, t->connect_timeout_ms);
             agentconn_keyscan(c);
             return &c->base;
         }
@@ -712,7 +791,7 @@ static struct conn *agentconn_connect(struct transport *tr,
         loop_timer_start(t->loop, &c->t_async, 0);
         return &c->base;
     }
-    agentconn_zconnect(c);
+    agentconn_begin(c);
     return &c->base;
 }
 
@@ -791,11 +870,13 @@ static void agentconn_close(struct conn *base)
         struct proto_msg m = {.type = PROTO_CANCEL, .job = c->job};
         agentconn_send(c, &m);
     }
+    agentconn_unqueue(c);
     agentconn_state(c, AC_DEAD);
     agentconn_disconnect(c);
     loop_timer_stop(t->loop, &c->t_connect);
     loop_timer_stop(t->loop, &c->t_beat);
     loop_timer_stop(t->loop, &c->t_async);
+    agentconn_hs_done(c);
     agentconn_exec_clear(c);
     t->slots[c->slot] = NULL;
     t->free_slots[t->nfree++] = c->slot;
@@ -878,6 +959,9 @@ struct transport *agentconn_transport_new(struct loop *l,
                              ? o->heartbeat_timeout_ms
                              : AGENTCONN_HEARTBEAT_TIMEOUT_MS;
     t->output_max = o->output_max;
+    t->max_inflight = o->connect_concurrency > 0
+                          ? (size_t)o->connect_concurrency
+                          : AGENTCONN_CONNECT_CONCURRENCY;
     t->known_agents = o->known_agents ? xstrdup(o->known_agents)
                                       : agentconn_config_path("known_agents");
     buf_init(&t->out, PROTO_FRAME_MAX);
@@ -903,6 +987,13 @@ struct transport *agentconn_transport_new(struct loop *l,
     free(keypath);
 
     t->ctx = zmq_ctx_new();
+    /* CURVE and the syscalls of thousands of connections are the I/O
+     * threads' work: one per core, up to 4 */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (t->ctx != NULL && o->io_threads > 0)
+        zmq_ctx_set(t->ctx, ZMQ_IO_THREADS, o->io_threads);
+    else if (t->ctx != NULL && cores > 1)
+        zmq_ctx_set(t->ctx, ZMQ_IO_THREADS, cores > 4 ? 4 : (int)cores);
     t->sock = t->ctx ? zmq_socket(t->ctx, ZMQ_ROUTER) : NULL;
     int64_t maxmsg = PROTO_FRAME_MAX + 64; /* CURVE adds 33 bytes */
     int hb = (int)t->beat_ms;

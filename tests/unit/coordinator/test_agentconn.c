@@ -483,6 +483,62 @@ static void test_agentconn_pins(void **state)
     loop_free(l);
 }
 
+/* Connects beyond connect_concurrency wait their turn and all open. */
+static void test_agentconn_paced_connects(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    struct fixture f;
+    fixture_start(&f, l, true);
+    struct agent_options o;
+    agent_options_init(&o);
+    o.key_file = coord_key;
+    o.epoch = 90;
+    o.connect_concurrency = 2;
+    o.connect_timeout_ms = 3000;
+    struct transport *t = agentconn_transport_new(l, &o, &e);
+    assert_non_null(t);
+    enum { N = 12 };
+    struct host h[N];
+    for (int i = 0; i < N; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "p%d", i);
+        memset(&h[i], 0, sizeof(h[i]));
+        buf_init(&h[i].out, BUF_UNLIMITED);
+        struct target tg = {.name = name,
+                            .address = "127.0.0.1",
+                            .port = f.port,
+                            .agent_key = agentkp.public_z85};
+        h[i].c = transport_connect(t, &tg, &hcb, &h[i]);
+    }
+    int64_t t0 = clock_mono_ms();
+    int opened = 0;
+    while (opened < N && clock_mono_ms() - t0 < 5000) {
+        loop_run_once(l, 20, NULL);
+        opened = 0;
+        for (int i = 0; i < N; i++)
+            opened += h[i].opened;
+    }
+    assert_int_equal(opened, N);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(h[i].open_err.code, ERR_OK);
+    struct agentconn_stats st;
+    agentconn_transport_stats(t, &st);
+    assert_int_equal(st.ready, N);
+    /* every host runs a command */
+    for (int i = 0; i < N; i++)
+        host_exec(&h[i], l, "echo hi", 0);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(h[i].r.exit_code, 0);
+        conn_close(h[i].c);
+        buf_release(&h[i].out);
+    }
+    transport_free(t);
+    fixture_stop(&f);
+    loop_free(l);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -519,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_agentconn_fenced),
         cmocka_unit_test(test_agentconn_unknown_key_and_accept_new),
         cmocka_unit_test(test_agentconn_pins),
+        cmocka_unit_test(test_agentconn_paced_connects),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
