@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/inventory.sh: parse a generated 10,000-host INI inventory with 100
 # groups and resolve a three-term host pattern with `drover inventory
-# --list-hosts`; wall time (median of 20 runs) and peak RSS, next to
+# --list-hosts`; wall time (median of 20 runs), CPU time and peak RSS, next to
 # `drover inventory --list` and Ansible's `ansible-inventory --list` and
 # `ansible --list-hosts` on the same file. Targets: under 50 ms and under
 # 20 MB for --list-hosts. Writes bench/results/inventory.txt.
@@ -44,6 +44,11 @@ median_ms() { # command...: median wall milliseconds over $RUNS runs
     done
     printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'
 }
+cpu_ms() { # command...: mean user+system CPU milliseconds over $RUNS runs
+    # (on a shared machine the wall time includes waiting for a core).
+    /usr/bin/time -f '%U %S' bash -c 'for ((i = 0; i < $0; i++)); do "$@" >/dev/null 2>&1; done' \
+        "$RUNS" "$@" 2>&1 | tail -1 | awk -v n="$RUNS" '{printf "%.1f", ($1 + $2) * 1000 / n}'
+}
 rss_mb() { # command...: peak resident set size in MB
     /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1 | awk '{printf "%.1f", $1/1024}'
 }
@@ -54,21 +59,24 @@ matched=$("$DROVER" inventory -i "$inv" --list-hosts "$PATTERN" | wc -l)
 {
     echo "# bench/inventory.sh, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores"
     echo "# $hosts hosts, 100 groups; pattern '$PATTERN' matches $matched hosts"
-    printf '%-46s %10s %10s\n' "command" "wall ms" "peak MB"
-    printf '%-46s %10s %10s\n' "drover inventory --list-hosts PATTERN" \
-        "$(median_ms "$DROVER" inventory -i "$inv" --list-hosts "$PATTERN")" \
-        "$(rss_mb "$DROVER" inventory -i "$inv" --list-hosts "$PATTERN")"
-    printf '%-46s %10s %10s\n' "drover inventory --list" \
-        "$(median_ms "$DROVER" inventory -i "$inv" --list)" \
-        "$(rss_mb "$DROVER" inventory -i "$inv" --list)"
+    echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '%-44s %9s %9s %9s\n' "command" "wall ms" "CPU ms" "peak MB"
+    row() { # label command...
+        local label=$1
+        shift
+        printf '%-44s %9s %9s %9s\n' "$label" "$(median_ms "$@")" \
+            "$(cpu_ms "$@")" "$(rss_mb "$@")"
+    }
+    row "drover inventory --list-hosts PATTERN" \
+        "$DROVER" inventory -i "$inv" --list-hosts "$PATTERN"
+    row "drover inventory --list" "$DROVER" inventory -i "$inv" --list
+    row "drover --version (process start alone)" "$DROVER" --version
     if command -v ansible-inventory >/dev/null; then
         RUNS=3
-        printf '%-46s %10s %10s\n' "ansible-inventory --list (median of 3)" \
-            "$(median_ms ansible-inventory -i "$inv" --list)" \
-            "$(rss_mb ansible-inventory -i "$inv" --list)"
-        printf '%-46s %10s %10s\n' "ansible PATTERN --list-hosts (median of 3)" \
-            "$(median_ms ansible -i "$inv" "$PATTERN" --list-hosts)" \
-            "$(rss_mb ansible -i "$inv" "$PATTERN" --list-hosts)"
+        row "ansible-inventory --list (3 runs)" \
+            ansible-inventory -i "$inv" --list
+        row "ansible PATTERN --list-hosts (3 runs)" \
+            ansible -i "$inv" "$PATTERN" --list-hosts
     else
         echo "ansible-inventory: not installed (apt-get install ansible)"
     fi
