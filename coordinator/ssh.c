@@ -145,6 +145,8 @@ struct ssh_conn {
     bool orphan;                  /* closed while running: killing, silently */
     struct ssh_conn *orphan_next; /* in t->orphans */
     enum ssh_op blocked;          /* operation to resume first */
+    bool read_first; /* a read left a half-sent packet: finish it before
+                        writing input */
     /* The running command. */
     bool running;         /* a command is in progress */
     struct ssh_chan main; /* its channel */
@@ -1058,25 +1060,45 @@ static int ssh_main_step(struct ssh_conn *c)
     if (rc != 0)
         return rc;
     if (ch->step == CH_RUN) {
-        while (c->input_off < c->input_len) {
-            ssize_t n =
-                libssh2_channel_write_ex(ch->ch, 0, c->input + c->input_off,
-                                         c->input_len - c->input_off);
-            if (n < 0)
-                return (int)n;
-            c->input_off += (size_t)n;
+        /* Write while the remote window allows, but never wait for it
+         * before reading: a command that prints before it reads would
+         * otherwise wait for us while we wait for it. Only a half-sent
+         * packet (blocked outbound) must be finished before anything
+         * else. */
+        if (!c->read_first) {
+            while (c->input_off < c->input_len) {
+                ssize_t n =
+                    libssh2_channel_write_ex(ch->ch, 0, c->input + c->input_off,
+                                             c->input_len - c->input_off);
+                if (n == LIBSSH2_ERROR_EAGAIN) {
+                    if (ssh_blocked_out(c))
+                        return LIBSSH2_ERROR_EAGAIN;
+                    break;
+                }
+                if (n < 0)
+                    return (int)n;
+                c->input_off += (size_t)n;
+            }
+            if (c->input_off == c->input_len && !ch->eof_sent) {
+                rc = libssh2_channel_send_eof(ch->ch);
+                if (rc == LIBSSH2_ERROR_EAGAIN && ssh_blocked_out(c))
+                    return rc;
+                if (rc != 0 && rc != LIBSSH2_ERROR_EAGAIN)
+                    return rc;
+                ch->eof_sent = rc == 0;
+            }
         }
-        if (!ch->eof_sent) {
-            rc = libssh2_channel_send_eof(ch->ch);
-            if (rc != 0)
-                return rc;
-            ch->eof_sent = true;
-        }
+        c->read_first = false;
         char data[32768];
         for (int stream = 0; stream < 2 && !c->zombie; stream++) {
             for (;;) {
                 ssize_t n =
                     libssh2_channel_read_ex(ch->ch, stream, data, sizeof(data));
+                if (n == LIBSSH2_ERROR_EAGAIN && ssh_blocked_out(c)) {
+                    /* A half-sent window adjust: resume reading first. */
+                    c->read_first = true;
+                    return LIBSSH2_ERROR_EAGAIN;
+                }
                 if (n == LIBSSH2_ERROR_EAGAIN || n == 0)
                     break;
                 if (n < 0)
@@ -1392,6 +1414,7 @@ static enum err_code ssh_exec(struct conn *cp, const struct exec_spec *sp,
     if (c->input_len)
         memcpy((void *)c->input, sp->input, c->input_len);
     c->input_off = 0;
+    c->read_first = false;
     c->started = loop_now(c->t->loop);
     c->timeout_ms = sp->timeout_ms;
     c->pgid = 0;

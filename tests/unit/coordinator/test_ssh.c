@@ -606,6 +606,18 @@ static void test_ssh_session_reused_by_every_command(void **state)
     assert_int_equal(j.out.len, 8 + BIG);
     assert_memory_equal(j.out.data, "1000000\n", 8);
 
+    /* Output before input, more than a channel window (2 MB) each way:
+     * we must read while our writes wait for window space. */
+    enum { HUGE = 4 * 1000 * 1000 };
+    char *huge = xmalloc(HUGE);
+    memset(huge, 'z', HUGE);
+    job_run(l, c, &j, "head -c 4000000 /dev/zero | tr '\\0' x; wc -c", huge,
+            HUGE, 20000);
+    free(huge);
+    assert_int_equal(j.res.end, EXEC_EXITED);
+    assert_int_equal(j.out.len, HUGE + 8);
+    assert_memory_equal(j.out.data + HUGE, "4000000\n", 8);
+
     /* A timeout kills the command, and the session goes on. */
     job_run(l, c, &j, "sleep 30", NULL, 0, 300);
     assert_int_equal(j.res.end, EXEC_TIMEOUT);
@@ -614,11 +626,11 @@ static void test_ssh_session_reused_by_every_command(void **state)
     job_run(l, c, &j, "echo after", NULL, 0, 0);
     assert_string_equal(buf_cstr(&j.out), "after\n");
 
-    /* Seven commands and one kill: one connection, eight channels. */
+    /* Eight commands and one kill: one connection, nine channels. */
     struct ssh_stats st;
     ssh_transport_stats(t, &st);
     assert_int_equal(st.connects, 1);
-    assert_int_equal(st.channels, 8);
+    assert_int_equal(st.channels, 9);
 
     conn_close(c);
     assert_int_equal(loop_io_count(l), 0);
