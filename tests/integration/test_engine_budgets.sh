@@ -30,7 +30,7 @@ health:
     - name: ready
       http: "http://{{ address }}:8080/health/ready"
   interval: 100ms
-  healthy_deadline: 1500ms
+  healthy_deadline: 1s
 $3
 EOF
 }
@@ -147,10 +147,10 @@ engine_reset
 behave 2 2 ready=503
 behave 3 2 ready=503
 plan "$WORK/progress.yml" '' ''
-sed -i 's/^  healthy_deadline: 1500ms$/&\n  progress_deadline: 1500ms/' "$WORK/progress.yml"
+sed -i 's/^  healthy_deadline: 1s$/&\n  progress_deadline: 1s/' "$WORK/progress.yml"
 deploy_expect 1 "$WORK/logs/progress" "$WORK/progress.yml" -e version=2 -- \
-    'wave 2: no host became healthy for 1.50s \(progress_deadline\): failing the hosts still open' \
-    '^  h2 +wave 2 +failed .*progress_deadline 1.50s passed' \
+    'wave 2: no host became healthy for 1.00s \(progress_deadline\): failing the hosts still open' \
+    '^  h2 +wave 2 +failed .*progress_deadline 1.00s passed' \
     'wave 2/3 stopped: 2 of 2 hosts failed'
 
 # 9. smoke checks fail after the last wave: the whole release is rolled

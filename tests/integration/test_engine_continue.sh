@@ -24,7 +24,7 @@ health:
     - name: ready
       http: "http://{{ address }}:8080/health/ready"
   interval: 100ms
-  healthy_deadline: 1500ms
+  healthy_deadline: 1s
 rollback:
   steps:
     - name: previous release

@@ -18,7 +18,7 @@ HEALTH='health:
     - name: ready
       http: "http://{{ address }}:8080/health/ready"
   interval: 100ms
-  healthy_deadline: 1500ms'
+  healthy_deadline: 1s'
 
 # 1. prechecks: a failing one (local, once, or each on one host) refuses
 # the deploy with exit 7; no host changed, no deploy step journaled.
@@ -122,7 +122,7 @@ name: engine-flow
 hosts: fleet
 strategy: { waves: [2] }
 steps:
-  - { name: slow, run: "sleep 1.5" }
+  - { name: slow, run: "sleep 1" }
 $SWITCH
 $HEALTH
 EOF
@@ -148,7 +148,7 @@ grep -q ' 2$' "$WORK/logs/deploy.log" && fail "wave 2 started after Ctrl-C"
 # 5. A second SIGINT cancels the running steps (their remote processes
 # end): the deploy pauses at once.
 engine_reset
-sed 's/sleep 1.5/sleep 7.31/' "$WORK/slow.yml" >"$WORK/slower.yml"
+sed 's/sleep 1"/sleep 7.31"/' "$WORK/slow.yml" >"$WORK/slower.yml"
 "$DROVER" deploy -i "$FLEET_INVENTORY" "${DFLAGS[@]}" -e version=2 \
     "$WORK/slower.yml" >"$WORK/logs/int2" 2>&1 &
 pid=$!
@@ -196,6 +196,9 @@ singleton:
   env: ENABLE_SCHEDULER
   check: { command: "grep -qx true {{ app_dir }}/scheduler" }
 EOF
+# the engine gives the singleton check min(interval, healthy_deadline) to
+# answer: 100ms is too short for a command over SSH on a loaded machine
+sed -i 's/interval: 100ms/interval: 1s/' "$WORK/single.yml"
 deploy_expect 0 "$WORK/logs/single" "$WORK/single.yml" -e version=2 -- \
     'deploy succeeded'
 [ "$(grep -c "singleton 'scheduler': active on exactly one host (h4)" "$WORK/logs/single")" = 3 ] ||

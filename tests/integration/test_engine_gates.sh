@@ -122,7 +122,7 @@ deploy_expect 1 "$WORK/logs/down" "$WORK/down.yml" -e version=2 -- \
 engine_reset
 sed 's/healthy_deadline: 1500ms/healthy_deadline: 5s/' "$WORK/down.yml" >"$WORK/up.yml"
 (
-    sleep 2.5
+    sleep 2
     exec "$DEMO_APP" --listen "$(fleet_addr 2):8080" --dir "$d2" >>"$d2/app.log" 2>&1
 ) &
 echo $! >"$d2/app.pid"

@@ -27,7 +27,7 @@ health:
     - name: ready
       http: "http://{{ address }}:8080/health/ready"
   interval: 100ms
-  healthy_deadline: 1500ms
+  healthy_deadline: 1s
 rollback:
   steps:
     - name: previous release
@@ -122,7 +122,7 @@ cat >"$WORK/lock.yml" <<EOF
 name: engine-lock
 hosts: h1
 steps:
-  - { name: hold, run: "sleep 0.4" }
+  - { name: hold, run: "sleep 0.2" }
 EOF
 for round in $(seq 10); do
     "$DROVER" deploy -i "$FLEET_INVENTORY" "${DFLAGS[@]}" "$WORK/lock.yml" \
@@ -147,7 +147,7 @@ for round in $(seq 10); do
         'wait for it to finish, or pass --lock-wait'
 done
 # kill -9 of the holder frees the lock at once
-sed 's/sleep 0.4/sleep 3/' "$WORK/lock.yml" >"$WORK/lock-long.yml"
+sed 's/sleep 0.2/sleep 3/' "$WORK/lock.yml" >"$WORK/lock-long.yml"
 "$DROVER" deploy -i "$FLEET_INVENTORY" "${DFLAGS[@]}" "$WORK/lock-long.yml" \
     >"$WORK/logs/lock-k" 2>&1 &
 k=$!
@@ -170,7 +170,7 @@ name: engine-secret
 hosts: fleet
 steps:
   - name: use the password
-    run: 'echo "pw=$DB_PASSWORD"; printf %s "$DB_PASSWORD" | base64; echo "postgres://u:$DB_PASSWORD@db/x"; echo "$TLS_KEY"; echo "done" >&2; sleep 1.5; exit 3'
+    run: 'echo "pw=$DB_PASSWORD"; printf %s "$DB_PASSWORD" | base64; echo "postgres://u:$DB_PASSWORD@db/x"; echo "$TLS_KEY"; echo "done" >&2; sleep {{ nap | default(0) }}; exit 3'
     secret_env: [DB_PASSWORD, TLS_KEY]
 EOF
 export DB_PASSWORD=$SECRET TLS_KEY=$MULTI
@@ -178,7 +178,7 @@ ids=()
 for mode in plain verbose json; do
     case $mode in
     plain) flags=() ;;
-    verbose) flags=(-v) ;;
+    verbose) flags=(-v -e nap=1.53) ;;
     json) flags=(--json -v) ;;
     esac
     "$DROVER" deploy -i "$FLEET_INVENTORY" "${DFLAGS[@]}" "${flags[@]}" \
@@ -188,10 +188,10 @@ for mode in plain verbose json; do
     if [ $mode = verbose ]; then
         # while the step sleeps on the hosts: every command line there
         for _ in $(seq 100); do
-            [ "$(pgrep -fc 'sleep 1.5' || true)" -ge 3 ] && break
+            [ "$(pgrep -fc 'sleep 1.53' || true)" -ge 3 ] && break
             sleep 0.05
         done
-        [ "$(pgrep -fc 'sleep 1.5' || true)" -ge 3 ] || fail "the secret step did not start on 3 hosts"
+        [ "$(pgrep -fc 'sleep 1.53' || true)" -ge 3 ] || fail "the secret step did not start on 3 hosts"
         ps -eo pid,args >"$WORK/logs/ps"
         for f in /proc/[0-9]*/cmdline; do
             { tr '\0' ' ' <"$f" && echo; } 2>/dev/null || true
