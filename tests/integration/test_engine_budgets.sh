@@ -5,8 +5,8 @@
 # order to the old version; "100%" goes on past a whole failed wave;
 # unreachable hosts count; a failed last wave fails the deploy;
 # max_fail_total; progress_deadline; failed smoke checks roll the release
-# back; rollback.auto: false and irreversible steps pause
-# instead of rolling back.
+# back; rollback.auto: false and irreversible steps pause instead of
+# rolling back; a rollback failing on a host exits 5 naming it.
 set -euo pipefail
 . "$TOP/tests/integration/lib/engine.sh"
 
@@ -163,4 +163,23 @@ deploy_expect 1 "$WORK/logs/smoke" "$WORK/smoke.yml" -e version=2 -e previous_ve
     'smoke checks on 6 hosts' 'smoke checks failed on 6 hosts: rolling the release back' \
     'rollback of wave 3: 3 hosts' 'deploy rolled back'
 versions_are 1 1 1 1 1 1
+
+# 10. a rollback that fails on one host: exit 5, the host named loudly, the
+# others rolled back; the record says the rollback failed.
+engine_reset
+behave 3 2 ready=503
+plan "$WORK/rbfail.yml" '' 'rollback:
+  steps:
+    - name: back
+      run: "test {{ inventory_hostname }} != h2 && ln -sfn {{ app_dir }}/releases/1 {{ app_dir }}/current"'
+deploy_expect 5 "$WORK/logs/rbfail" "$WORK/rbfail.yml" -e version=2 -e previous_version=1 -- \
+    'wave 2/3 stopped: 1 of 2 hosts failed' \
+    "h2: ROLLBACK FAILED: step 'back' exit 1 .*: this host needs a human" \
+    'ROLLBACK FAILED on 1 host: they need a human' \
+    '^  h2 +wave 2 +rollback-failed' '^  h3 +wave 2 +rolled-back' \
+    'deploy rollback failed: .*ROLLBACK FAILED on some'
+versions_are 1 2 1 1 1 1
+"$DROVER" show --state-dir "$FLEET_DIR/state" --format markdown \
+    "$(deploy_id "$WORK/logs/rbfail")" >"$WORK/logs/rbfail.md"
+expect_in "$WORK/logs/rbfail.md" 'YES, and it FAILED'
 echo "ok"
