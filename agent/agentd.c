@@ -636,7 +636,13 @@ struct agentd_sock *agentd_sock_new(struct loop *l, void *zctx,
     buf_init(&s->out, PROTO_FRAME_MAX);
     s->sock = zmq_socket(zctx, ZMQ_ROUTER);
     int64_t maxmsg = PROTO_FRAME_MAX + 64; /* CURVE adds 33 bytes */
+    /* ZMTP heartbeats and the handshake timer cost a libzmq timer per
+     * connection, and libzmq cancels timers by a linear walk: right for an
+     * agent with a few coordinators, quadratic for --simulate's thousands
+     * of connections (heartbeat_ms < 0: off, TCP keepalive instead). */
     int hb = heartbeat_ms > 0 ? heartbeat_ms : AGENTD_HEARTBEAT_MS;
+    if (heartbeat_ms < 0)
+        hb = 0;
     if (s->sock == NULL || agentd_setopt(s->sock, ZMQ_CURVE_SERVER, 1) != 0 ||
         agentd_setopt(s->sock, ZMQ_ROUTER_MANDATORY, 1) != 0 ||
         agentd_setopt(s->sock, ZMQ_PROBE_ROUTER, 1) != 0 ||
@@ -644,6 +650,9 @@ struct agentd_sock *agentd_sock_new(struct loop *l, void *zctx,
         agentd_setopt(s->sock, ZMQ_HEARTBEAT_IVL, hb) != 0 ||
         agentd_setopt(s->sock, ZMQ_HEARTBEAT_TTL, 3 * hb) != 0 ||
         agentd_setopt(s->sock, ZMQ_HEARTBEAT_TIMEOUT, 3 * hb) != 0 ||
+        (hb == 0 && agentd_setopt(s->sock, ZMQ_HANDSHAKE_IVL, 0) != 0) ||
+        agentd_setopt(s->sock, ZMQ_TCP_KEEPALIVE, 1) != 0 ||
+        agentd_setopt(s->sock, ZMQ_TCP_KEEPALIVE_IDLE, 30) != 0 ||
         agentd_setopt(s->sock, ZMQ_LINGER, 0) != 0 ||
         agentd_setopt(s->sock, ZMQ_BACKLOG, 1024) != 0) {
         err_set(e, ERR_SYS, "agent socket: %s", zmq_strerror(errno));

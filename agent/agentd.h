@@ -42,7 +42,9 @@ struct agentd_options {
  * however many agents --simulate runs). Each agent binds its endpoint on
  * it with its own CURVE key and ZAP domain; the ZAP handler's User-Id
  * ("KEY DOMAIN") tells which agent a message is for. The ZAP handler must
- * already be bound in zctx. heartbeat_ms 0: AGENTD_HEARTBEAT_MS. */
+ * already be bound in zctx. heartbeat_ms 0: AGENTD_HEARTBEAT_MS; < 0: no
+ * ZMTP heartbeats nor handshake timer (--simulate: thousands of
+ * connections). */
 struct agentd_sock *agentd_sock_new(struct loop *l, void *zctx,
                                     int heartbeat_ms, struct err *e);
 /* After every agent on it is freed. NULL is a no-op. */

@@ -387,8 +387,8 @@ static int main_serve(const struct agentconf *conf, bool foreground,
         fprintf(stderr, "drover-agent: %s\n", e.msg);
         goto out_loop;
     }
-    struct agentd_sock *asock =
-        agentd_sock_new(d.loop, ctx, (int)conf->heartbeat_ms, &e);
+    struct agentd_sock *asock = agentd_sock_new(
+        d.loop, ctx, simulate > 1 ? -1 : (int)conf->heartbeat_ms, &e);
     if (asock == NULL) {
         fprintf(stderr, "drover-agent: %s\n", e.msg);
         goto out_loop;

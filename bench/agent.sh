@@ -6,7 +6,7 @@
 #      the hard fd limit (20,000 per process) means 10,000 agents are split
 #      over 4 simulator processes of 2,500;
 #   2. a round of `true` across 100 real drover-agent processes (each runs
-#      /bin/sh -c true for real), on 127.0.2.1..100 (tests/integration/lib).
+#      /bin/sh -c true for real), on 127.0.5.1..100 (tests/integration/lib).
 # CURVE is on everywhere. For each: time to connect and authenticate every
 # agent, round time from the first dispatch to the last result (min/median/
 # max of ROUNDS rounds), coordinator CPU per host per round, and coordinator
@@ -87,9 +87,10 @@ stop_sim() {
     done
     real=${AGENT_BENCH_REAL-100}
     if [ -n "$real" ]; then
+        AGENTS_NET=${AGENTS_NET:-127.0.5}
         . tests/integration/lib/agents.sh
         trap cleanup EXIT
-        agents_start "$real" 2>/dev/null
+        agents_start "$real"
         printf 'real-%s (%s drover-agent processes, sh -c true): ' "$real" "$real"
         "$BIN" "$AGENTS_DIR/known_agents" "$AGENTS_KEY" "$ROUNDS" true
     fi

@@ -22,7 +22,7 @@ out=$(agents_exec 1 --job ok1 -- echo hello) || agents_fail "exec with the right
 rc=$?
 [ $rc -eq 76 ] || agents_fail "stranger key: exit $rc, wanted 76"
 [ ! -e "$marker" ] || agents_fail "the agent ran a command for an unknown key"
-grep -q "zap: refused $(cat "$AGENTS_DIR/stranger.key.pub")" "$AGENTS_DIR/a1/agent.log" ||
+grep -qF "zap: refused $(cat "$AGENTS_DIR/stranger.key.pub")" "$AGENTS_DIR/a1/agent.log" ||
     agents_fail "the refusal is not logged with the key"
 [ ! -e "$AGENTS_DIR/a1/state/jobs/evil" ] || agents_fail "job evil was recorded"
 

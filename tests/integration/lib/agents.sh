@@ -12,6 +12,7 @@
 # aX with ansible_host, drover_transport=agent, drover_agent_port,
 # drover_agent_key), and aX/{agent.conf,agent.key(.pub),authorized_keys,
 # state/,agent.log,pid}. Only processes this file started are stopped.
+# Fleets on one machine take turns through a lock on AGENTS_NET:AGENTS_PORT.
 
 AGENTS_NET=${AGENTS_NET:-127.0.2}
 AGENTS_PORT=${AGENTS_PORT:-7447}
@@ -76,7 +77,7 @@ agents_launch() {
     echo "$pid" >"$d/pid"
     AGENTS_PIDS+=("$pid")
     for _ in $(seq 100); do
-        grep -q "listening on" "$d/agent.log" && return 0
+        grep -qs "listening on" "$d/agent.log" && return 0
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.05
     done
@@ -88,6 +89,13 @@ agents_launch() {
 agents_start() {
     local n=$1 x
     AGENTS_N=$n
+    # fleets on one machine take turns on the addresses (other engineers'
+    # runs, CI): the lock is released when the test's shell exits
+    exec {AGENTS_LOCK_FD}>"/tmp/drover-agents-$AGENTS_NET-$AGENTS_PORT.lock"
+    if ! flock -n "$AGENTS_LOCK_FD"; then
+        echo "agents: waiting for another fleet on $AGENTS_NET.X:$AGENTS_PORT" >&2
+        flock -w 600 "$AGENTS_LOCK_FD" || agents_die "$AGENTS_NET.X:$AGENTS_PORT stayed busy"
+    fi
     AGENTS_DIR=$(mktemp -d)
     trap agents_stop EXIT
     trap 'exit 130' INT TERM
