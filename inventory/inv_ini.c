@@ -237,6 +237,37 @@ out:
     return ERR_OK;
 }
 
+static size_t inv_ini_utoa(size_t v, char *out)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* "name:line:col: " into out, without printf: it runs once per host line. */
+static void inv_ini_where(const struct inv_ini *p, size_t col, char *out,
+                          size_t outlen)
+{
+    size_t nlen = strlen(p->name);
+    if (nlen > outlen - 64)
+        nlen = outlen - 64;
+    memcpy(out, p->name, nlen);
+    size_t k = nlen;
+    out[k++] = ':';
+    k += inv_ini_utoa(p->line, out + k);
+    out[k++] = ':';
+    k += inv_ini_utoa(col, out + k);
+    out[k++] = ':';
+    out[k++] = ' ';
+    out[k] = '\0';
+}
+
 /* An INI value as Ansible types it: a Python literal, else the string. */
 static json_t *inv_ini_value(const char *v, size_t n)
 {
@@ -294,8 +325,7 @@ static enum err_code inv_ini_hosts(struct inv_ini *p, const char *s, size_t n,
     }
     struct inv_group *g = c == ERR_OK ? inv_group_add(p->inv, group) : NULL;
     char where[300];
-    snprintf(where, sizeof(where), "%.200s:%zu:%zu: ", p->name, p->line,
-             toks[0].col);
+    inv_ini_where(p, toks[0].col, where, sizeof(where));
     for (size_t i = 0; i < nn; i++) {
         struct inv_host *h = NULL;
         if (c == ERR_OK) {
