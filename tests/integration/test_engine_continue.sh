@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # tests/integration/test_engine_continue.sh: continuing a paused deploy
 # over a real sshd fleet (4 hosts: canary h1, then h2 h3, then h4): a
-# verified canary is promoted (the rest is deployed, the canary is not run
-# again) or aborted (the canary is rolled back to the old version); a
-# deploy paused by Ctrl-C is resumed and completes without re-running the
-# steps that were done.
+# verified canary (paused, lock free, as drover status shows) is promoted
+# (the rest is deployed, the canary is not run again) or aborted (the
+# canary is rolled back to the old version); a running deploy is seen by
+# drover status (lock holder, live deploy), paused by Ctrl-C, resumed, and
+# completes without re-running the steps that were done.
 set -euo pipefail
 . "$TOP/tests/integration/lib/engine.sh"
 
@@ -70,6 +71,14 @@ baseline
 deploy_expect 6 "$WORK/logs/canary1" "$WORK/cont.yml" -e version=2 --canary -- 'canary verified'
 id=$(deploy_id "$WORK/logs/canary1")
 versions_are 2 1 1 1
+# paused: the lock is free, drover status lists the deploy as paused
+"$DROVER" status --state-dir "$FLEET_DIR/state" --json >"$WORK/logs/status1.json"
+json_check "$WORK/logs/status1.json" "
+locks = {l['name']: l for l in r['locks']}
+assert locks['engine-continue']['held'] is False, locks
+d = {x['id']: x for x in r['deploys']}
+assert d['$id']['state'] == 'paused' and d['$id']['live'] is False, r['deploys']
+"
 continue_expect 0 "$WORK/logs/promote" promote "$id"
 versions_are 2 2 2 2
 [ "$(grep -c '^h1 ' "$WORK/logs/deploy.log")" = 1 ] || fail "promote re-ran the canary: $(tr '\n' ' ' <"$WORK/logs/deploy.log")"
@@ -105,7 +114,14 @@ for _ in $(seq 200); do
     grep -q 'wave 2/3' "$WORK/logs/int" && break
     sleep 0.05
 done
-sleep 0.3
+# running: drover status names the holder of the lock and the live deploy
+"$DROVER" status --state-dir "$FLEET_DIR/state" --json >"$WORK/logs/status2.json"
+json_check "$WORK/logs/status2.json" "
+l = [l for l in r['locks'] if l['name'] == 'engine-continue'][0]
+assert l['held'] is True and l['holder']['pid'] == $pid, l
+live = [d for d in r['deploys'] if d['live']]
+assert len(live) == 1 and live[0]['state'] == 'running' and live[0]['id'] == l['holder']['deploy'], r['deploys']
+"
 kill -INT "$pid"
 rc=0
 wait "$pid" || rc=$?
