@@ -23,7 +23,7 @@ struct inv_group;
 enum {
     INV_RANGE_MAX = 100000,   /* names one host expression may expand to */
     INV_HOST_MAX = 1000000,   /* hosts in one inventory, by default */
-    INV_DEPTH_MAX = 256,      /* nesting of YAML nodes and literal values */
+    INV_DEPTH_MAX = 256,      /* nesting of YAML nodes and group trees */
     INV_FILE_MAX = 256 << 20, /* bytes of one inventory or vars file */
 };
 
@@ -52,8 +52,9 @@ size_t inv_range_limit(const struct inventory *inv);
  * Warnings go to the log. */
 enum err_code inv_load(struct inventory *inv, const char *src, struct err *e);
 
-/* Read one inventory from memory; name is used in messages and, for
- * INV_FORMAT_AUTO, to pick the format by its extension. No group_vars. */
+/* Read one inventory from memory (data need not be NUL-terminated); name
+ * is used in messages and, for INV_FORMAT_AUTO, to pick the format by its
+ * extension. No group_vars. */
 enum err_code inv_load_buffer(struct inventory *inv, const char *name,
                               const char *data, size_t len,
                               enum inv_format format, struct err *e);
