@@ -147,17 +147,25 @@ for round in $(seq 10); do
         'wait for it to finish, or pass --lock-wait'
 done
 # kill -9 of the holder frees the lock at once
-sed 's/sleep 0.2/sleep 3/' "$WORK/lock.yml" >"$WORK/lock-long.yml"
+sed 's/sleep 0.2/sleep 3.07/' "$WORK/lock.yml" >"$WORK/lock-long.yml"
 "$DROVER" deploy -i "$FLEET_INVENTORY" "${DFLAGS[@]}" "$WORK/lock-long.yml" \
     >"$WORK/logs/lock-k" 2>&1 &
 k=$!
 fleet_atexit "kill -KILL $k 2>/dev/null"
 for _ in $(seq 100); do
-    pgrep -f 'sleep 3$' >/dev/null && break
+    pgrep -f 'sleep 3.07' >/dev/null && break
     sleep 0.05
 done
 kill -KILL $k
 wait $k 2>/dev/null || true
+# the killed deploy is left unfinished, its lock free: status says so
+"$DROVER" status --state-dir "$STATE" --json >"$WORK/logs/status.json"
+json_check "$WORK/logs/status.json" "
+l = [l for l in r['locks'] if l['name'] == 'engine-lock'][0]
+assert l['held'] is False, l
+gone = [d for d in r['deploys'] if d['plan'] == 'engine-lock']
+assert len(gone) == 1 and gone[0]['state'] == 'running' and gone[0]['live'] is False, r['deploys']
+"
 deploy_expect 0 "$WORK/logs/lock-after" "$WORK/lock.yml" -- 'deploy succeeded'
 
 # 6. secrets: a step's secret_env values (single- and multi-line) are
