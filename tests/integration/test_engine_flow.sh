@@ -114,6 +114,13 @@ deploy_expect 6 "$WORK/logs/canary-pause" "$WORK/canary-pause.yml" -e version=2 
     'canary verified: 1 host healthy in wave 1'
 versions_are 2 1 1 1
 
+# a single-node canary (canary: 1 of a one-host plan) is the whole deploy
+engine_reset
+sed 's/^hosts: fleet$/hosts: h2/; s/, waves: \["50%"\]//' "$WORK/canary.yml" >"$WORK/canary-one.yml"
+deploy_expect 0 "$WORK/logs/canary-one" "$WORK/canary-one.yml" -e version=2 --canary -- \
+    'wave 1/1 \(canary\): 1 host: h2' 'deploy succeeded: 1 host: 1 healthy'
+versions_are 1 2 1 1
+
 # 4. Ctrl-C: the first SIGINT lets the steps in flight finish and pauses
 # (exit 6); later waves are untouched.
 engine_reset
