@@ -8,9 +8,13 @@
 #include "clock.h"
 #include "cmd.h"
 #include "duration.h"
+#include "agentconn.h"
+#include "hostaddr.h"
 #include "inventory.h"
+#include "local.h"
 #include "log.h"
 #include "loop.h"
+#include "mux.h"
 #include "ssh.h"
 #include "sshopt.h"
 #include "transport.h"
@@ -42,9 +46,7 @@ struct run;
 struct run_host {
     struct run *run;      /* owner */
     const char *name;     /* inventory_hostname (borrowed) */
-    char *address;        /* ansible_host or the name */
-    int port;             /* ansible_port, 0: default */
-    char *user;           /* ansible_user, NULL: default */
+    struct hostaddr addr; /* where it is, through which transport */
     struct conn *conn;    /* while active */
     struct buf line[2];   /* partial stdout / stderr line */
     enum run_state state; /* see enum */
@@ -52,7 +54,10 @@ struct run_host {
 
 struct run {
     struct loop *loop;                  /* the reactor */
-    struct transport *t;                /* ssh */
+    struct transport *t;                /* mux over the three below */
+    struct transport *sshx;             /* ssh, if a host needs it */
+    struct transport *agentx;           /* agent, if a host needs it */
+    struct transport *localx;           /* local, if a host needs it */
     struct run_host *hosts;             /* selected hosts, inventory order */
     size_t n;                           /* number of hosts */
     size_t next;                        /* next host to start */
@@ -70,12 +75,15 @@ static void run_start_next(struct run *r);
 static const char run_usage[] =
     "usage: drover run -i INVENTORY [-i ...] [options] PATTERN -- COMMAND\n"
     "\n"
-    "Run COMMAND on every host PATTERN selects, over ssh.\n"
+    "Run COMMAND on every host PATTERN selects, over ssh or through its\n"
+    "drover-agent (the inventory's drover_transport).\n"
     "  -i, --inventory FILE     Ansible inventory (INI or YAML), repeatable\n"
     "  -f, --forks N            hosts in flight at once (default 32)\n"
     "  -t, --timeout DUR        per-host command timeout, e.g. 30s, 5m; the\n"
     "                           remote process is killed\n"
-    "  -v, --verbose            log connection progress to stderr\n";
+    "  -v, --verbose            log connection progress to stderr\n"
+    "      --coordinator-key FILE  CURVE secret key for agent hosts\n"
+    "      --known-agents FILE     pinned agent keys (like known_hosts)\n";
 
 /* Print one complete line of a host's output (without its newline). */
 static void run_print_line(struct run_host *h, int stream, const char *p,
@@ -183,10 +191,7 @@ static void run_start_next(struct run *r)
 {
     while (!r->interrupted && r->active < r->forks && r->next < r->n) {
         struct run_host *h = &r->hosts[r->next++];
-        struct target tg = {.name = h->name,
-                            .address = h->address,
-                            .port = h->port,
-                            .user = h->user};
+        struct target tg = hostaddr_target(&h->addr, h->name);
         h->state = RUN_ACTIVE;
         r->active++;
         h->conn = transport_connect(r->t, &tg, &run_cb, h);
@@ -218,18 +223,6 @@ static void run_sigint(struct loop *l, int signo, void *arg)
     run_start_next(r);
 }
 
-/* A variable as text: strings as they are, integers printed. */
-static char *run_var(const struct inventory *inv, const struct inv_host *h,
-                     const char *name)
-{
-    json_t *v = inv_host_var(inv, h, name);
-    if (json_is_string(v))
-        return xstrdup(json_string_value(v));
-    if (json_is_integer(v))
-        return xasprintf("%lld", (long long)json_integer_value(v));
-    return NULL;
-}
-
 static enum err_code run_hosts(struct run *r, const struct inventory *inv,
                                const char *pattern, struct err *e)
 {
@@ -243,25 +236,11 @@ static enum err_code run_hosts(struct run *r, const struct inventory *inv,
         struct run_host *h = &r->hosts[i];
         h->run = r;
         h->name = inv_host_name(sel[i]);
-        h->address = run_var(inv, sel[i], "ansible_host");
-        if (h->address == NULL)
-            h->address = xstrdup(h->name);
-        h->user = run_var(inv, sel[i], "ansible_user");
-        char *port = run_var(inv, sel[i], "ansible_port");
-        if (port != NULL) {
-            char *end = NULL;
-            long p = strtol(port, &end, 10);
-            if (end == port || *end != '\0' || p < 1 || p > 65535) {
-                err_set(e, ERR_INVALID,
-                        "host %s: ansible_port '%s' is not a port number "
-                        "(1-65535)",
-                        h->name, port);
-                free(port);
-                free(sel);
-                return e->code;
-            }
-            h->port = (int)p;
-            free(port);
+        struct err ae = {0};
+        if (hostaddr_of(inv, sel[i], &h->addr, &ae) != ERR_OK) {
+            err_set(e, ERR_INVALID, "host %s: %s", h->name, ae.msg);
+            free(sel);
+            return e->code;
         }
         buf_init(&h->line[0], BUF_UNLIMITED);
         buf_init(&h->line[1], BUF_UNLIMITED);
@@ -270,17 +249,43 @@ static enum err_code run_hosts(struct run *r, const struct inventory *inv,
     return ERR_OK;
 }
 
+/* The transports the selected hosts need, behind one mux: one nobody
+ * uses is not created, so its key need not exist. */
+static enum err_code run_transports(struct run *r, const struct ssh_options *so,
+                                    const struct agent_options *ao,
+                                    struct err *e)
+{
+    bool need[3] = {false, false, false};
+    for (size_t i = 0; i < r->n; i++) {
+        const char *k = r->hosts[i].addr.kind;
+        need[k == NULL || strcmp(k, "ssh") == 0 ? 0
+             : strcmp(k, "agent") == 0          ? 1
+                                                : 2] = true;
+    }
+    if (need[0] && (r->sshx = ssh_transport_new(r->loop, so, e)) == NULL)
+        return e->code;
+    if (need[1] &&
+        (r->agentx = agentconn_transport_new(r->loop, ao, e)) == NULL)
+        return e->code;
+    if (need[2] && (r->localx = local_transport_new(r->loop, e)) == NULL)
+        return e->code;
+    r->t = mux_transport_new(r->loop, r->sshx, r->agentx, r->localx);
+    return ERR_OK;
+}
+
 static void run_release(struct run *r)
 {
     for (size_t i = 0; i < r->n; i++) {
         conn_close(r->hosts[i].conn);
-        free(r->hosts[i].address);
-        free(r->hosts[i].user);
+        hostaddr_release(&r->hosts[i].addr);
         buf_release(&r->hosts[i].line[0]);
         buf_release(&r->hosts[i].line[1]);
     }
     free(r->hosts);
     transport_free(r->t);
+    transport_free(r->sshx);
+    transport_free(r->agentx);
+    transport_free(r->localx);
     loop_free(r->loop);
 }
 
@@ -296,14 +301,17 @@ static int cmd_run_run(int argc, char **argv)
         }
     int optc = cmd_at >= 0 ? cmd_at : argc;
 
-    struct option opts[8 + SSHOPT_COUNT] = {
+    struct option opts[10 + SSHOPT_COUNT] = {
         {"inventory", required_argument, NULL, 'i'},
         {"forks", required_argument, NULL, 'f'},
         {"timeout", required_argument, NULL, 't'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        {"coordinator-key", required_argument, NULL, 'K'},
+        {"known-agents", required_argument, NULL, 'A'},
     };
-    sshopt_append(opts, 5);
+    sshopt_append(opts, 7);
+    const char *agent_key = NULL, *known_agents = NULL;
     struct ssh_options so;
     ssh_options_init(&so);
     const char *invs[RUN_INV_MAX];
@@ -344,6 +352,12 @@ static int cmd_run_run(int argc, char **argv)
             break;
         case 'v':
             log_set_level(LOG_DEBUG);
+            break;
+        case 'K':
+            agent_key = optarg;
+            break;
+        case 'A':
+            known_agents = optarg;
             break;
         case 'h':
             fputs(run_usage, stdout);
@@ -413,8 +427,12 @@ static int cmd_run_run(int argc, char **argv)
         fprintf(stderr, "drover run: %s\n", e.msg);
         goto out;
     }
-    r.t = ssh_transport_new(r.loop, &so, &e);
-    if (r.t == NULL) {
+    struct agent_options ao;
+    agent_options_init(&ao);
+    ao.key_file = agent_key;
+    ao.known_agents = known_agents;
+    ao.accept_new = so.accept_new;
+    if (run_transports(&r, &so, &ao, &e) != ERR_OK) {
         fprintf(stderr, "drover run: %s\n", e.msg);
         rc = e.code == ERR_SYS || e.code == ERR_PARSE || e.code == ERR_AUTH
                  ? EXIT_INPUT
@@ -455,6 +473,6 @@ const struct cmd cmd_run = {
     .usage = "run -i INVENTORY [--forks N] [--timeout DUR] [--user U] "
              "[--key FILE] [--known-hosts FILE] [--accept-new] "
              "[--connect-timeout DUR] [-v] PATTERN -- COMMAND",
-    .summary = "run a command on many hosts over ssh, like pdsh",
+    .summary = "run a command on many hosts (ssh or agents), like pdsh",
     .run = cmd_run_run,
 };

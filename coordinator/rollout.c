@@ -6,6 +6,7 @@
 #include "rollout.h"
 
 #include "buf.h"
+#include "hostaddr.h"
 #include "inventory.h"
 #include "mux.h"
 #include "plan.h"
@@ -103,15 +104,6 @@ static enum err_code rollout_render(struct rollout_scope *s, const char *tmpl,
     *why =
         rc == ERR_NOTFOUND && s->inner.code != ERR_OK ? s->inner.msg : te->msg;
     return rc;
-}
-
-static char *rollout_var_str(const struct inventory *inv,
-                             const struct inv_host *ih, const char *name)
-{
-    json_t *v = inv_host_var(inv, ih, name);
-    if (v == NULL || json_is_null(v))
-        return NULL;
-    return template_value_str(v);
 }
 
 size_t rollout_wave_start(const struct rollout *ro, size_t w)
@@ -406,38 +398,19 @@ static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
     h->ih = ih;
     h->name = inv_host_name(ih);
     h->wave = wave;
-    h->address = rollout_var_str(ro->inv, ih, "ansible_host");
-    if (h->address == NULL)
-        h->address = xstrdup(h->name);
-    h->user = rollout_var_str(ro->inv, ih, "ansible_user");
-    h->kind = rollout_var_str(ro->inv, ih, "drover_transport");
-    h->agent_key = rollout_var_str(ro->inv, ih, "drover_agent_key");
-    h->fence_dir = rollout_var_str(ro->inv, ih, "drover_fence_dir");
-    if (h->kind != NULL) {
-        struct err ke = {0};
-        if (mux_check_kind(h->kind, &ke) != ERR_OK) {
-            rollout_problem(diags, e, p, 0, 0, "inventory", h->name, ke.msg);
-            ok = false;
-        }
+    struct hostaddr a;
+    struct err ae = {0};
+    if (hostaddr_of(ro->inv, ih, &a, &ae) != ERR_OK) {
+        rollout_problem(diags, e, p, 0, 0, "inventory", h->name, ae.msg);
+        ok = false;
+        a.address = xstrdup(h->name);
     }
-    bool agent = h->kind != NULL && strcmp(h->kind, "agent") == 0;
-    char *port = rollout_var_str(ro->inv, ih,
-                                 agent ? "drover_agent_port" : "ansible_port");
-    if (port != NULL) {
-        char *end = NULL;
-        long v = strtol(port, &end, 10);
-        if (*port == '\0' || *end != '\0' || v < 1 || v > 65535) {
-            char msg[160];
-            snprintf(msg, sizeof(msg),
-                     "ansible_port '%.64s' is not a port number (1-65535)",
-                     port);
-            rollout_problem(diags, e, p, 0, 0, "inventory", h->name, msg);
-            ok = false;
-        } else {
-            h->port = (int)v;
-        }
-        free(port);
-    }
+    h->address = a.address;
+    h->port = a.port;
+    h->user = a.user;
+    h->kind = a.kind;
+    h->agent_key = a.agent_key;
+    h->fence_dir = a.fence_dir;
 
     struct rollout_scope s;
     rollout_scope_init(&s, ro, h);

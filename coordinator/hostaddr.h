@@ -1,0 +1,36 @@
+/* coordinator/hostaddr.h: how to reach an inventory host, from its
+ * variables: ansible_host, ansible_port, ansible_user, and drover's own
+ * drover_transport (ssh, agent, local), drover_agent_port,
+ * drover_agent_key, drover_fence_dir. One reading for every command. */
+#ifndef DROVER_HOSTADDR_H
+#define DROVER_HOSTADDR_H
+
+#include "err.h"
+#include "transport.h"
+
+struct inventory;
+struct inv_host;
+
+struct hostaddr {
+    char *address;   /* ansible_host, or the host's name */
+    int port;        /* ansible_port (drover_agent_port for agents); 0:
+                        the transport's default */
+    char *user;      /* ansible_user, or NULL */
+    char *kind;      /* drover_transport, or NULL (ssh) */
+    char *agent_key; /* drover_agent_key, or NULL */
+    char *fence_dir; /* drover_fence_dir, or NULL (/var/lib/drover) */
+};
+
+/* Read host ih's address. ERR_INVALID naming the variable (the caller
+ * names the host) when a port is not 1-65535 or drover_transport is not
+ * ssh, agent or local; out holds nothing then. */
+enum err_code hostaddr_of(const struct inventory *inv,
+                          const struct inv_host *ih, struct hostaddr *out,
+                          struct err *e);
+
+void hostaddr_release(struct hostaddr *a);
+
+/* The transport target (strings borrowed from a and name). */
+struct target hostaddr_target(const struct hostaddr *a, const char *name);
+
+#endif
