@@ -1927,9 +1927,19 @@ static void deploy_summary(struct deploy *d, struct deploy_result *res)
     const struct rollout *ro = d->ro;
     if (!d->o.json)
         deploy_write(d, "\nsummary:");
-    for (size_t i = 0; i < ro->nhosts; i++)
-        if (d->hosts[i].state == DH_PENDING)
-            deploy_host_set(&d->hosts[i], DH_SKIPPED);
+    for (size_t i = 0; i < ro->nhosts; i++) {
+        struct deploy_host *h = &d->hosts[i];
+        if (h->state == DH_PENDING) {
+            deploy_host_set(h, DH_SKIPPED);
+        } else if (h->state == DH_CONNECTING || h->state == DH_RUNNING ||
+                   h->state == DH_GATING) {
+            /* the deploy stopped at once (journal, fencing): say so */
+            snprintf(h->reason, sizeof(h->reason),
+                     "cut off while %s: the deploy stopped",
+                     deploy_state_name(h->state));
+            deploy_host_set(h, DH_FAILED);
+        }
+    }
     for (size_t w = 0; w < ro->nwaves; w++) {
         size_t start = rollout_wave_start(ro, w), skipped = 0;
         for (size_t i = start; i < start + ro->wave_sizes[w]; i++)
