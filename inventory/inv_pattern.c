@@ -351,8 +351,72 @@ static bool inv_pattern_py2ere(const char *py, struct buf *out, int *flags)
     return true;
 }
 
-/* --- matching --------------------------------------------------------------
- */
+/* --- matching ---------------------------------------------------------- */
+
+/* Refuse what makes regcomp(3) blow up (it copies the tree per repeat):
+ * stacked quantifiers ("a+++", Python refuses them too), large or many
+ * {m,n} repeats, long expressions. Python's lazy "+?" is fine. */
+static bool inv_pattern_regex_safe(const char *py)
+{
+    if (strlen(py) > INV_PATTERN_REGEX_MAX)
+        return false;
+    bool quant = false, lazy = false;
+    int intervals = 0;
+    for (const char *p = py; *p != '\0';) {
+        char c = *p;
+        if (c == '\\') {
+            p += p[1] != '\0' ? 2 : 1;
+            quant = lazy = false;
+            continue;
+        }
+        if (c == '[') {
+            p++;
+            if (*p == '^')
+                p++;
+            if (*p == ']')
+                p++;
+            while (*p != '\0' && *p != ']')
+                p += *p == '\\' && p[1] != '\0' ? 2 : 1;
+            if (*p == ']')
+                p++;
+            quant = lazy = false;
+            continue;
+        }
+        bool is_q = c == '*' || c == '+' || c == '?';
+        size_t len = 1;
+        if (c == '{') {
+            const char *q = p + 1;
+            long lo = strtol(q, NULL, 10);
+            while (isdigit((unsigned char)*q))
+                q++;
+            long hi = lo;
+            if (*q == ',') {
+                q++;
+                hi = isdigit((unsigned char)*q) ? strtol(q, NULL, 10) : 0;
+                while (isdigit((unsigned char)*q))
+                    q++;
+            }
+            if (*q == '}' && q > p + 1) {
+                if (lo > INV_PATTERN_REPEAT_MAX ||
+                    hi > INV_PATTERN_REPEAT_MAX ||
+                    ++intervals > INV_PATTERN_INTERVALS_MAX)
+                    return false;
+                is_q = true;
+                len = (size_t)(q + 1 - p);
+            }
+        }
+        if (is_q && quant) {
+            if (c != '?' || lazy)
+                return false;
+            lazy = true;
+        } else {
+            lazy = false;
+        }
+        quant = is_q;
+        p += len;
+    }
+    return true;
+}
 
 struct inv_matcher {
     bool regex;       /* '~' */
@@ -370,15 +434,16 @@ static enum err_code inv_matcher_init(struct inv_matcher *m, const char *pat,
     struct buf ere;
     buf_init(&ere, BUF_UNLIMITED);
     int flags = REG_EXTENDED | REG_NOSUB;
-    bool ok = inv_pattern_py2ere(pat + 1, &ere, &flags) &&
+    bool ok = inv_pattern_regex_safe(pat + 1) &&
+              inv_pattern_py2ere(pat + 1, &ere, &flags) &&
               regcomp(&m->re, buf_cstr(&ere), flags) == 0;
     buf_release(&ere);
     if (!ok)
         return err_set(e, ERR_INVALID,
                        "invalid host pattern: '%s' (a regular expression "
-                       "after '~'; lookaround and backreferences are not "
-                       "supported)",
-                       pat);
+                       "after '~'; lookaround, backreferences, stacked "
+                       "quantifiers and repeats over %d are not supported)",
+                       pat, INV_PATTERN_REPEAT_MAX);
     return ERR_OK;
 }
 

@@ -9,6 +9,13 @@
 
 #include "err.h"
 
+/* Limits on "~regex" terms, against regcomp(3) blowing up. */
+enum {
+    INV_PATTERN_REGEX_MAX = 512,  /* bytes of one regular expression */
+    INV_PATTERN_REPEAT_MAX = 100, /* m and n of a {m,n} repeat */
+    INV_PATTERN_INTERVALS_MAX = 4 /* {m,n} repeats in one expression */
+};
+
 struct inventory;
 struct inv_host;
 

@@ -140,6 +140,17 @@ static void test_inv_pattern_errors(void **state)
     assert_int_equal(inv_select(inv, "~(?=a)", &hs, &n, &e), ERR_INVALID);
     err_clear(&e);
     assert_int_equal(inv_select(inv, "web:!", &hs, &n, &e), ERR_INVALID);
+    /* What would make regcomp(3) build a huge tree is refused. */
+    static const char *const unsafe[] = {"~w+++", "~w**", "~(a{100}){101}",
+                                         "~a{1}b{1}c{1}d{1}e{1}"};
+    for (size_t i = 0; i < 4; i++) {
+        err_clear(&e);
+        assert_int_equal(inv_select(inv, unsafe[i], &hs, &n, &e), ERR_INVALID);
+    }
+    err_clear(&e);
+    assert_int_equal(inv_select(inv, "~w\\d+?$", &hs, &n, &e), ERR_OK);
+    assert_int_equal(n, 3);
+    free(hs);
     err_clear(&e);
     /* ':' splits terms even inside a regular expression, as in Ansible,
      * leaving "~(?" (Ansible's library refuses it too). */
