@@ -13,7 +13,6 @@
 #include "log.h"
 #include "loop.h"
 #include "plan.h"
-#include "redact.h"
 #include "rollout.h"
 #include "runner.h"
 #include "session.h"
@@ -82,22 +81,6 @@ static void cmd_deploy_print_plan(const struct rollout *ro)
     fflush(stdout);
 }
 
-/* Every secret the plan names is redacted from all output from now on. */
-static void cmd_deploy_secrets(const struct plan *p)
-{
-    const struct plan_step *lists[] = {p->prechecks, p->before, p->steps,
-                                       p->rollback_steps};
-    const size_t counts[] = {p->nprechecks, p->nbefore, p->nsteps,
-                             p->nrollback_steps};
-    for (size_t l = 0; l < 4; l++)
-        for (size_t i = 0; i < counts[l]; i++)
-            for (size_t k = 0; k < lists[l][i].nsecret_env; k++) {
-                const char *v = getenv(lists[l][i].secret_env[k]);
-                if (v != NULL)
-                    redact_add(redact_global(), v);
-            }
-}
-
 static int cmd_deploy_run(int argc, char **argv)
 {
     struct ssh_options so;
@@ -140,7 +123,7 @@ static int cmd_deploy_run(int argc, char **argv)
 
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+i:e:f:vqhJCK:A:S:W:T:P:R:OG:",
+    while ((c = getopt_long(argc, argv, "i:e:f:vqhJCK:A:S:W:T:P:R:OG:",
                             longopts, NULL)) != -1) {
         switch (c) {
         case 'i':
@@ -257,15 +240,20 @@ static int cmd_deploy_run(int argc, char **argv)
     }
     /* previous_version: the last successful deploy of this plan */
     previous = session_previous_version(sopt.state_dir, plan->name);
-    if (previous != NULL && json_object_get(extra, "previous_version") == NULL)
+    json_t *pv = json_object_get(extra, "previous_version");
+    if (json_is_string(pv)) { /* -e wins, and the record says so */
+        free(previous);
+        previous = xstrdup(json_string_value(pv));
+    } else if (previous != NULL) {
         json_object_set_new(extra, "previous_version", json_string(previous));
+    }
     if (rollout_new(plan, inv, extra, &ro, &diags, &e) != ERR_OK) {
         fputs(diags.len ? buf_cstr(&diags) : e.msg, stderr);
         if (diags.len == 0)
             fputc('\n', stderr);
         goto done;
     }
-    cmd_deploy_secrets(plan);
+    runner_secrets(ro);
     if (!json)
         cmd_deploy_print_plan(ro);
 

@@ -202,6 +202,8 @@ static void deploy_event(struct deploy *d, json_t *ev, const char *fmt, ...)
     while (*msg == ' ' || *msg == '\n')
         msg++;
     json_object_set_new(ev, "time_ms", json_integer(clock_wall_ms()));
+    if (d->o.deploy_id != NULL)
+        json_object_set_new(ev, "deploy", json_string(d->o.deploy_id));
     json_object_set_new(ev, "message", json_string(msg));
     char *s = json_dumps(ev, JSON_COMPACT);
     if (s != NULL)
@@ -592,12 +594,8 @@ static void deploy_job_gate(struct deploy_host *h)
     gs->interval_ms = p->interval_ms;
     gs->min_healthy_ms = soak;
     gs->healthy_deadline_ms = p->healthy_deadline_ms;
-    if (h->job == JOB_SINGLETON) {
-        /* one probe decides: the role is active here or not */
-        gs->healthy_deadline_ms = p->interval_ms < p->healthy_deadline_ms
-                                      ? p->interval_ms
-                                      : p->healthy_deadline_ms;
-    }
+    /* the singleton check asks a question: one round answers it */
+    gs->one_round = h->job == JOB_SINGLETON;
     h->gate = gate_start(d->health, d->loop, gs, h->name, deploy_gate_done, h);
     gate_on_probe(h->gate, deploy_gate_probe, h);
     if (needs_conn)
@@ -1651,7 +1649,9 @@ static void deploy_phase_next(struct deploy *d)
         deploy_wave_begin(d);
         return;
     case PH_WAVE:
-        if (d->pausing && d->interrupts > 0) {
+        /* Ctrl-C, or an unreachable host with `unreachable: pause`: stop
+         * for a human before judging the wave */
+        if (d->pausing) {
             deploy_pause_now(d);
             return;
         }

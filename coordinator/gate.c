@@ -214,6 +214,12 @@ static void gate_round_done(struct gate *g)
             gate_finish(g, true, g->spec->nchecks - 1, why);
             return;
         }
+    } else if (g->spec->one_round) {
+        char lbl[96], why[256];
+        health_check_label(&g->spec->checks[bad], lbl, sizeof(lbl));
+        snprintf(why, sizeof(why), "%s: %s", lbl, g->checks[bad].last.reason);
+        gate_finish(g, false, bad, why);
+        return;
     } else if (g->soak_ms >= 0) {
         char lbl[96], why[256];
         health_check_label(&g->spec->checks[bad], lbl, sizeof(lbl));
@@ -294,9 +300,17 @@ static void gate_deadline(struct loop *l, struct loop_timer *t, void *arg)
         if (!c->have || c->last.verdict == PROBE_PASS)
             continue;
         health_check_label(&g->spec->checks[i], lbl, sizeof(lbl));
-        snprintf(why, sizeof(why), "%s: %s for %s (healthy_deadline %s)", lbl,
-                 c->last.reason,
-                 clock_fmt_duration(now - c->bad_since, d1, sizeof(d1)), d2);
+        if (g->regressions > 0) /* it flapped: the soak is the story */
+            snprintf(why, sizeof(why),
+                     "%s: %s when healthy_deadline %s passed; never held "
+                     "for min_healthy_time (%u soak reset%s)",
+                     lbl, c->last.reason, d2, g->regressions,
+                     g->regressions == 1 ? "" : "s");
+        else
+            snprintf(why, sizeof(why), "%s: %s for %s (healthy_deadline %s)",
+                     lbl, c->last.reason,
+                     clock_fmt_duration(now - c->bad_since, d1, sizeof(d1)),
+                     d2);
         gate_finish(g, false, i, why);
         return;
     }

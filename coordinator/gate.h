@@ -17,6 +17,9 @@ struct gate_spec {
     int64_t interval_ms;             /* between probe rounds */
     int64_t min_healthy_ms;          /* soak; 0: the first passing round */
     int64_t healthy_deadline_ms;     /* from gate_start to give up */
+    bool one_round;                  /* judge the first complete round:
+                                        pass, or fail at once (a question,
+                                        not a wait: the singleton check) */
 };
 
 /* Defaults for the zero values of interval_ms and healthy_deadline_ms

@@ -215,7 +215,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     sshopt_append(longopts, nl);
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+e:i:f:vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "e:i:f:vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'e':
             if (rollout_extra_var(extra, optarg, &e) != ERR_OK)
