@@ -49,8 +49,19 @@ agents_stop() {
         kill -KILL "$p" 2>/dev/null
     done
     AGENTS_PIDS=()
+    # under `make check` a sanitizer report in any agent fails the test
+    local bad=0 log
+    for log in "$AGENTS_DIR"/*/agent.log; do
+        [ -e "$log" ] || continue
+        if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$log"; then
+            echo "agents: sanitizer report in $log:" >&2
+            cat "$log" >&2
+            bad=1
+        fi
+    done
     [ -n "$AGENTS_DIR" ] && [ -z "${AGENTS_KEEP:-}" ] && rm -rf "$AGENTS_DIR"
     AGENTS_DIR=
+    [ $bad -eq 0 ] || exit 1
 }
 
 # agents_write_conf X: agent X's config file.
