@@ -71,6 +71,7 @@ struct agentd {
     struct job_table *jt;                   /* the process's children */
     struct agentd_options o;                /* options (strings borrowed) */
     char *name;                             /* for logs */
+    char *state_dir;                        /* copy of o.state_dir, or NULL */
     char endpoint[256];                     /* bound endpoint */
     struct jobstore *store;                 /* results and epoch */
     struct agentd_job *jobs;                /* running jobs */
@@ -686,6 +687,7 @@ struct agentd *agentd_new(struct agentd_sock *s, struct job_table *jt,
     a->jt = jt;
     a->o = *o;
     a->name = xstrdup(o->name ? o->name : "agent");
+    a->state_dir = o->state_dir ? xstrdup(o->state_dir) : NULL;
     if (a->o.output_max == 0)
         a->o.output_max = AGENTD_OUTPUT_MAX;
     if (a->o.max_jobs == 0)
@@ -733,6 +735,11 @@ const char *agentd_endpoint(const struct agentd *a)
     return a->endpoint;
 }
 
+const char *agentd_state_dir(const struct agentd *a)
+{
+    return a->state_dir;
+}
+
 size_t agentd_prune(struct agentd *a, int64_t max_age_ms)
 {
     return jobstore_prune(a->store, max_age_ms / 1000);
@@ -766,6 +773,7 @@ void agentd_free(struct agentd *a)
         a->s->agents[a->index] = NULL;
     }
     jobstore_free(a->store);
+    free(a->state_dir);
     free(a->name);
     free(a);
 }

@@ -62,6 +62,9 @@ void agentd_shutdown(struct agentd *a);
 /* Jobs still running. */
 size_t agentd_running(const struct agentd *a);
 
+/* The state directory (NULL in memory-only mode). Borrowed. */
+const char *agentd_state_dir(const struct agentd *a);
+
 /* Delete stored results older than max_age_ms; returns how many. */
 size_t agentd_prune(struct agentd *a, int64_t max_age_ms);
 

@@ -820,7 +820,11 @@ static enum err_code agentconn_exec(struct conn *base,
                                     const struct exec_spec *s, struct err *e)
 {
     struct agentconn *c = (struct agentconn *)base;
-    if (c->state != AC_READY)
+    /* after the first open, a reconnect (HELLO again) is no reason to
+     * refuse: the EXEC follows the HELLO on the same connection, or is
+     * re-sent on WELCOME */
+    bool reconnecting = c->state == AC_HELLO && c->opened_reported;
+    if (c->state != AC_READY && !reconnecting)
         return err_set(e, ERR_INVALID, "host %s: agent conn is %s, not ready",
                        c->name, agentconn_state_names[c->state]);
     if (s->input_len > PROTO_INPUT_MAX)
