@@ -72,7 +72,7 @@ UNIT_BINS  := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps test unit integration fuzz fuzz-short check lint format \
-	demo bench clean help
+	demo bench deb clean help
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BINS)
@@ -86,6 +86,7 @@ help:
 	@echo "make fuzz       long libFuzzer runs (FUZZ_SECONDS=300)"
 	@echo "make demo       a rolling deploy on a local fleet of 6 sshd hosts"
 	@echo "make bench      side-by-side benchmarks (bench/)"
+	@echo "make deb        drover and drover-agent .deb packages"
 
 # --- dependencies ----------------------------------------------------------
 deps:
@@ -201,6 +202,10 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) bench/run.sh
+
+# drover and drover-agent as Debian packages (packaging/deb).
+deb: all
+	$(Q)packaging/deb/build.sh $(BUILD)
 
 clean:
 	rm -rf build build-* build/

@@ -215,6 +215,7 @@ static int cmd_deploy_run(int argc, char **argv)
         goto out;
     }
     ao.accept_new = so.accept_new;
+    ao.connect_timeout_ms = so.connect_timeout_ms;
     if (quiet)
         log_set_level(LOG_WARN);
     const char *plan_file = argv[optind];

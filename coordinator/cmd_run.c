@@ -432,6 +432,7 @@ static int cmd_run_run(int argc, char **argv)
     ao.key_file = agent_key;
     ao.known_agents = known_agents;
     ao.accept_new = so.accept_new;
+    ao.connect_timeout_ms = so.connect_timeout_ms;
     if (run_transports(&r, &so, &ao, &e) != ERR_OK) {
         fprintf(stderr, "drover run: %s\n", e.msg);
         rc = e.code == ERR_SYS || e.code == ERR_PARSE || e.code == ERR_AUTH

@@ -269,6 +269,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
         }
     }
     ao.accept_new = so.accept_new;
+    ao.connect_timeout_ms = so.connect_timeout_ms;
     const char *id = optind < argc ? argv[optind] : NULL;
     if (optind + (id ? 1 : 0) != argc ||
         (id == NULL && mode != RESUME_CONTINUE)) {
