@@ -16,11 +16,11 @@
 #include <string.h>
 
 enum cmd_inventory_mode {
-    INV_MODE_NONE,
-    INV_MODE_LIST,
-    INV_MODE_GRAPH,
-    INV_MODE_HOST,
-    INV_MODE_LIST_HOSTS
+    CMD_INVENTORY_NONE,      /* no mode flag yet */
+    CMD_INVENTORY_LIST,      /* --list */
+    CMD_INVENTORY_GRAPH,     /* --graph [GROUP] */
+    CMD_INVENTORY_HOST,      /* --host HOST */
+    CMD_INVENTORY_LIST_HOSTS /* --list-hosts PATTERN */
 };
 
 static const char cmd_inventory_usage[] =
@@ -57,7 +57,7 @@ static int cmd_inventory_run(int argc, char **argv)
     };
     const char **srcs = xcalloc((size_t)argc + 1, sizeof(*srcs));
     size_t nsrcs = 0;
-    enum cmd_inventory_mode mode = INV_MODE_NONE;
+    enum cmd_inventory_mode mode = CMD_INVENTORY_NONE;
     const char *arg = NULL;
     bool export_vars = false;
     int opt, modes = 0;
@@ -69,20 +69,20 @@ static int cmd_inventory_run(int argc, char **argv)
             srcs[nsrcs++] = optarg;
             break;
         case 'l':
-            mode = INV_MODE_LIST;
+            mode = CMD_INVENTORY_LIST;
             modes++;
             break;
         case 'g':
-            mode = INV_MODE_GRAPH;
+            mode = CMD_INVENTORY_GRAPH;
             modes++;
             break;
         case 'H':
-            mode = INV_MODE_HOST;
+            mode = CMD_INVENTORY_HOST;
             arg = optarg;
             modes++;
             break;
         case 'L':
-            mode = INV_MODE_LIST_HOSTS;
+            mode = CMD_INVENTORY_LIST_HOSTS;
             arg = optarg;
             modes++;
             break;
@@ -105,7 +105,7 @@ static int cmd_inventory_run(int argc, char **argv)
                             : "unknown option");
         }
     }
-    if (mode == INV_MODE_GRAPH && optind < argc)
+    if (mode == CMD_INVENTORY_GRAPH && optind < argc)
         arg = argv[optind++];
     if (optind < argc || modes != 1 || nsrcs == 0) {
         free(srcs);
@@ -127,11 +127,11 @@ static int cmd_inventory_run(int argc, char **argv)
     }
     free(srcs);
     int rc = EXIT_OK;
-    if (mode == INV_MODE_LIST) {
+    if (mode == CMD_INVENTORY_LIST) {
         json_t *list = inv_json_list(inv, export_vars);
         cmd_inventory_print(list);
         json_decref(list);
-    } else if (mode == INV_MODE_GRAPH) {
+    } else if (mode == CMD_INVENTORY_GRAPH) {
         const struct inv_group *g =
             inv_group_find(inv, arg != NULL ? arg : "all");
         if (g == NULL) {
@@ -153,7 +153,7 @@ static int cmd_inventory_run(int argc, char **argv)
         if (inv_select(inv, arg, &hosts, &n, &e) != ERR_OK) {
             fprintf(stderr, "drover inventory: %s\n", e.msg);
             rc = EXIT_FAILED;
-        } else if (mode == INV_MODE_HOST) {
+        } else if (mode == CMD_INVENTORY_HOST) {
             if (n != 1) {
                 fprintf(stderr,
                         "drover inventory: --host takes one host; '%s' "
