@@ -103,6 +103,24 @@ static enum err_code rollout_render(struct rollout_scope *s, const char *tmpl,
     enum err_code rc = template_render(tmpl, rollout_lookup, s, out, te);
     *why =
         rc == ERR_NOTFOUND && s->inner.code != ERR_OK ? s->inner.msg : te->msg;
+    /* the built-ins only a deploy knows: say where they come from */
+    if (rc == ERR_NOTFOUND &&
+        strncmp(*why, "undefined variable 'previous_version'", 37) == 0) {
+        err_clear(&s->inner);
+        err_set(&s->inner, ERR_NOTFOUND,
+                "previous_version is unknown: no successful deploy of plan "
+                "'%s' is recorded yet; pass -e previous_version=RELEASE (the "
+                "release a rollback restores)",
+                s->ro->plan->name);
+        *why = s->inner.msg;
+    } else if (rc == ERR_NOTFOUND &&
+               strncmp(*why, "undefined variable 'deploy_id'", 30) == 0) {
+        err_clear(&s->inner);
+        err_set(&s->inner, ERR_NOTFOUND,
+                "deploy_id is assigned when a deploy starts, and this "
+                "command gave none (rollout_input.deploy_id)");
+        *why = s->inner.msg;
+    }
     return rc;
 }
 

@@ -661,8 +661,9 @@ static void test_schema_rollout_problems(void **state)
         {"hosts: 'w1'\nsteps: [{run: x}]\n"
          "rollback: {steps: [{run: 'v {{ previous_version }}'}]}\n",
          "p.yml:3:20: rollback step 'v {{ previous_version }}', host w1: "
-         "undefined variable 'previous_version' (define it in the inventory, "
-         "the plan's vars or with -e previous_version=...)\n"},
+         "previous_version is unknown: no successful deploy of plan 'plan' "
+         "is recorded yet; pass -e previous_version=RELEASE (the release a "
+         "rollback restores)\n"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct plan *p = schema_load(cases[i].yaml, NULL);

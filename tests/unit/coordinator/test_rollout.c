@@ -640,13 +640,21 @@ static void test_rollout_builtins_and_files(void **state)
     plan_free(p);
     json_decref(extra);
 
-    /* unknown previous_version: undefined, so a plan must default it */
+    /* unknown previous_version: undefined, and the message says where it
+     * comes from and what to pass */
     rollout_fails(inv,
                   "hosts: web1\nsteps: [{name: s, run: '{{ previous_version "
                   "}}'}]\n",
-                  "plan.yml:2:9: step 's', host web1: undefined variable "
-                  "'previous_version' (define it in the inventory, the plan's "
-                  "vars or with -e previous_version=...)\n");
+                  "plan.yml:2:9: step 's', host web1: previous_version is "
+                  "unknown: no successful deploy of plan 'plan' is recorded "
+                  "yet; pass -e previous_version=RELEASE (the release a "
+                  "rollback restores)\n");
+    /* deploy_id: assigned when a deploy starts */
+    rollout_fails(inv,
+                  "hosts: web1\nsteps: [{name: s, run: '{{ deploy_id }}'}]\n",
+                  "plan.yml:2:9: step 's', host web1: deploy_id is assigned "
+                  "when a deploy starts, and this command gave none "
+                  "(rollout_input.deploy_id)\n");
 
     /* a bad variables file */
     f = fopen(path, "w");
