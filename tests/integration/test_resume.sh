@@ -108,7 +108,54 @@ for delay in 0.25 1.25; do
     how=
 done
 
-# 3. Nothing to resume: a clear message.
+# 3. A crashed rollback resumes as a rollback: h3 fails its gate, the
+# slow rollback is killed half-way, resume finishes putting version 1 back.
+reset_fleet
+echo "ready=503" >"$(fleet_host_dir 3)/releases/2/BEHAVIOR"
+cat >"$work/rb.yml" <<EOF2
+name: resume-rollback
+hosts: fleet
+strategy:
+  waves: [1]
+steps:
+  - name: switch
+    run: "ln -sfn {{ app_dir }}/releases/{{ version }} {{ app_dir }}/current"
+health:
+  checks:
+    - http: "http://{{ address }}:8080/health/ready"
+  interval: 100ms
+  healthy_deadline: 1s
+rollback:
+  steps:
+    - name: back
+      run: "sleep 0.6; ln -sfn {{ app_dir }}/releases/1 {{ app_dir }}/current"
+      idempotent: true
+EOF2
+"$DROVER" deploy -i "$FLEET_INVENTORY" "${flags[@]}" -e version=2 "$work/rb.yml" \
+    >"$work/rb.out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+    grep -q "rollback of wave" "$work/rb.out" 2>/dev/null && break
+    sleep 0.1
+done
+grep -q "rollback of wave" "$work/rb.out" || fail "no rollback started: $(cat "$work/rb.out")"
+sleep 0.3
+kill -9 "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+set +e
+"$DROVER" resume "${flags[@]}" >"$work/rb-resume.out" 2>&1
+rc=$?
+set -e
+cat "$work/rb-resume.out"
+grep -q "rolling back the changed hosts" "$work/rb-resume.out" || fail "resume did not continue the rollback"
+for x in 1 2 3 4 5; do
+    v=$(curl -sf "http://$(fleet_addr $x):8080/version")
+    [ "$v" = 1 ] || fail "h$x serves '$v' after the resumed rollback, want 1"
+done
+rm -f "$(fleet_host_dir 3)/releases/2/BEHAVIOR"
+echo "ok: a rollback killed half-way resumed as a rollback (exit $rc)"
+
+# 4. Nothing to resume: a clear message.
 set +e
 "$DROVER" resume "${flags[@]}" >"$work/none.out" 2>&1
 rc=$?
