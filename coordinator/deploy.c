@@ -82,8 +82,9 @@ struct deploy_host {
     struct check_json *jsons; /* their json equalities */
     char **owned;             /* strings the specs borrow */
     size_t nowned;
-    struct cmdwrap wrap;               /* the command running */
-    bool active_role;                  /* JOB_SINGLETON: reports the role */
+    struct cmdwrap wrap; /* the command running */
+    bool role_move;      /* restart to take the singleton role over */
+    bool active_role;    /* JOB_SINGLETON: reports the role */
     enum deploy_host_state before_job; /* state to return to after a job
                                           that does not deploy */
     /* history */
@@ -112,34 +113,37 @@ struct deploy_set {
 };
 
 struct deploy {
-    struct loop *loop;           /* the reactor */
-    const struct rollout *ro;    /* what to do */
-    const struct plan *plan;     /* ro->plan */
-    struct transport *t;         /* how to reach hosts */
-    struct health *health;       /* HTTP probes */
-    struct deploy_options o;     /* options */
-    struct deploy_host *hosts;   /* ro->nhosts entries, wave order */
-    struct deploy_host local;    /* the coordinator, for local steps */
-    enum deploy_phase phase;     /* where we are */
-    size_t wave;                 /* current wave (PH_WAVE, rollback) */
-    size_t once_i;               /* next once step of the phase */
-    struct deploy_set set;       /* hosts of the current phase */
-    size_t in_flight;            /* hosts holding a fork slot */
-    bool launching;              /* inside deploy_set_launch */
-    bool relaunch;               /* a job ended while launching */
-    struct loop_timer progress;  /* progress_deadline of the wave */
-    struct loop_timer pause;     /* strategy.pause between waves */
-    struct loop_timer kick;      /* starts the deploy from the loop */
-    struct loop_timer live;      /* redraws the live status line */
-    bool live_shown;             /* the status line is on screen */
-    int interrupts;              /* Ctrl-C presses */
-    bool pausing;                /* finish in-flight work, then pause */
-    char pause_why[256];         /* why we pause */
-    bool rolling_back;           /* the rollback has started */
-    bool stopped;                /* the deploy is over */
-    bool journal_failed;         /* a journal write failed: stop */
-    size_t waves_done;           /* waves completed */
-    size_t total_failed;         /* failed + unreachable in waves */
+    struct loop *loop;          /* the reactor */
+    const struct rollout *ro;   /* what to do */
+    const struct plan *plan;    /* ro->plan */
+    struct transport *t;        /* how to reach hosts */
+    struct health *health;      /* HTTP probes */
+    struct deploy_options o;    /* options */
+    struct deploy_host *hosts;  /* ro->nhosts entries, wave order */
+    struct deploy_host local;   /* the coordinator, for local steps */
+    enum deploy_phase phase;    /* where we are */
+    size_t wave;                /* current wave (PH_WAVE, rollback) */
+    size_t once_i;              /* next once step of the phase */
+    struct deploy_set set;      /* hosts of the current phase */
+    size_t in_flight;           /* hosts holding a fork slot */
+    bool launching;             /* inside deploy_set_launch */
+    bool relaunch;              /* a job ended while launching */
+    struct loop_timer progress; /* progress_deadline of the wave */
+    struct loop_timer pause;    /* strategy.pause between waves */
+    struct loop_timer kick;     /* starts the deploy from the loop */
+    struct loop_timer live;     /* redraws the live status line */
+    bool live_shown;            /* the status line is on screen */
+    int interrupts;             /* Ctrl-C presses */
+    bool pausing;               /* finish in-flight work, then pause */
+    char pause_why[256];        /* why we pause */
+    bool rolling_back;          /* the rollback has started */
+    bool stopped;               /* the deploy is over */
+    bool journal_failed;        /* a journal write failed: stop */
+    size_t waves_done;          /* waves completed */
+    size_t holder;       /* host holding the singleton role, or SIZE_MAX */
+    size_t move_from;    /* holder whose restart hands the role on, or
+                            SIZE_MAX */
+    size_t total_failed; /* failed + unreachable in waves */
     enum deploy_verdict verdict; /* set when stopped */
     char decision[512];          /* the deciding event */
     int64_t started_ms;          /* deploy start */
@@ -612,8 +616,9 @@ static json_t *deploy_cmd_env(struct deploy_host *h,
     if (!singleton)
         return c->env ? json_incref(c->env) : NULL;
     json_t *env = c->env ? json_deep_copy(c->env) : json_object();
-    json_object_set_new(env, p->singleton_env,
-                        json_string(h->rh->singleton ? "true" : "false"));
+    json_object_set_new(
+        env, p->singleton_env,
+        json_string(h->index == h->d->holder ? "true" : "false"));
     return env;
 }
 
@@ -1037,6 +1042,15 @@ static void deploy_launch_one(struct deploy *d, struct deploy_host *h)
         deploy_job_start(h, JOB_PRECHECK, h->rh->prechecks, p->nprechecks);
         break;
     case JOB_STEPS:
+        if (h->role_move) {
+            h->role_move = false;
+            deploy_event(
+                d,
+                json_pack("{s:s,s:s}", "event", "singleton", "host", h->name),
+                "  %s: restarting with %s=true (takes the "
+                "singleton role over)",
+                h->name, p->singleton_env);
+        }
         deploy_job_start(h, JOB_STEPS, h->rh->steps, p->nsteps);
         break;
     case JOB_ROLLBACK:
@@ -1256,11 +1270,43 @@ static void deploy_rollback_start(struct deploy *d)
 
 /* --- waves ---------------------------------------------------------------- */
 
+/* The singleton's host is about to restart: hand the role to a host that
+ * is already deployed and healthy. Its restart runs with the role off, and
+ * once it is done the new holder restarts with the role on: stop before
+ * start, so two never run it at once. Without such a host the role stays
+ * and restarts in place. */
+static void deploy_singleton_handover(struct deploy *d, size_t start, size_t n)
+{
+    const struct plan *p = d->plan;
+    if (p->singleton_env == NULL || d->holder < start || d->holder >= start + n)
+        return;
+    size_t to = SIZE_MAX;
+    for (size_t i = start; i-- > 0;)
+        if (d->hosts[i].state == DH_HEALTHY) {
+            to = i;
+            break;
+        }
+    if (to == SIZE_MAX)
+        return;
+    deploy_event(d,
+                 json_pack("{s:s,s:s,s:s,s:s}", "event", "singleton", "role",
+                           p->singleton_role ? p->singleton_role : "", "from",
+                           d->hosts[d->holder].name, "to", d->hosts[to].name),
+                 "singleton '%s' moves from %s (restarting in this wave) to "
+                 "%s: %s=false there first, then %s restarts with %s=true",
+                 p->singleton_role ? p->singleton_role : "role",
+                 d->hosts[d->holder].name, d->hosts[to].name, p->singleton_env,
+                 d->hosts[to].name, p->singleton_env);
+    d->move_from = d->holder;
+    d->holder = to;
+}
+
 static void deploy_wave_begin(struct deploy *d)
 {
     const struct plan *p = d->plan;
     size_t start = rollout_wave_start(d->ro, d->wave);
     size_t n = d->ro->wave_sizes[d->wave];
+    deploy_singleton_handover(d, start, n);
     deploy_set_reset(d);
     json_t *names = json_array();
     struct buf text;
@@ -1415,6 +1461,12 @@ static void deploy_host_job_done(struct deploy_host *h, enum deploy_outcome out)
     enum deploy_job job = h->job;
     h->job = JOB_NONE;
     d->set.open--;
+    if (job == JOB_STEPS && h->index == d->move_from) {
+        /* the old holder is down (or failed): now start the new one */
+        d->move_from = SIZE_MAX;
+        d->hosts[d->holder].role_move = true;
+        deploy_set_add(d, d->holder);
+    }
     switch (job) {
     case JOB_STEPS:
         if (out == OUT_OK) {
@@ -1850,6 +1902,11 @@ struct deploy *deploy_new(struct loop *l, const struct rollout *ro,
     loop_timer_init(&d->progress, deploy_on_progress, d);
     loop_timer_init(&d->pause, deploy_on_pause, d);
     loop_timer_init(&d->kick, deploy_on_kick, d);
+    d->holder = SIZE_MAX;
+    d->move_from = SIZE_MAX;
+    for (size_t i = 0; i < ro->nhosts; i++)
+        if (ro->hosts[i].singleton)
+            d->holder = i;
     loop_timer_init(&d->live, deploy_on_live, d);
     return d;
 }
