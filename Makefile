@@ -18,7 +18,8 @@ Q       := $(if $(filter 1,$(V)),,@)
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev clang-format \
 	cppcheck libssh2-1-dev libssl-dev libzmq3-dev libmsgpack-dev libcurl4-openssl-dev \
 	libcmocka-dev libyaml-dev libjansson-dev libsqlite3-dev \
-	openssh-server openssh-client curl iproute2 util-linux procps psmisc tzdata git
+	openssh-server openssh-client curl iproute2 util-linux procps psmisc \
+	python3 tzdata git
 
 PKGS     := libssh2 libcrypto libzmq msgpack libcurl yaml-0.1 jansson sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

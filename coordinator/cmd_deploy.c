@@ -239,16 +239,20 @@ static int cmd_deploy_run(int argc, char **argv)
             fputc('\n', stderr);
         goto done;
     }
-    /* previous_version: the last successful deploy of this plan */
+    /* previous_version: the last successful deploy of this plan, unless
+     * -e names it (the record then says what -e said) */
     previous = session_previous_version(sopt.state_dir, plan->name);
     json_t *pv = json_object_get(extra, "previous_version");
-    if (json_is_string(pv)) { /* -e wins, and the record says so */
+    if (json_is_string(pv)) {
         free(previous);
         previous = xstrdup(json_string_value(pv));
-    } else if (previous != NULL) {
-        json_object_set_new(extra, "previous_version", json_string(previous));
     }
-    if (rollout_new(plan, inv, extra, &ro, &diags, &e) != ERR_OK) {
+    /* Resolve once before the lock, to refuse bad input touching nothing;
+     * deploy_id is known only when the deploy starts, so this pass renders
+     * it as a stand-in and the final pass below renders the real one. */
+    struct rollout_input rin = {
+        .extra = extra, .previous_version = previous, .deploy_id = "DEP-0"};
+    if (rollout_new_input(plan, inv, &rin, &ro, &diags, &e) != ERR_OK) {
         fputs(diags.len ? buf_cstr(&diags) : e.msg, stderr);
         if (diags.len == 0)
             fputc('\n', stderr);
@@ -276,6 +280,13 @@ static int cmd_deploy_run(int argc, char **argv)
     if (!json)
         printf("deploy %s (epoch %llu)\n\n", session_deploy_id(sess),
                (unsigned long long)session_epoch(sess));
+    rollout_free(ro);
+    ro = NULL;
+    rin.deploy_id = session_deploy_id(sess);
+    if (rollout_new_input(plan, inv, &rin, &ro, &diags, &e) != ERR_OK) {
+        fputs(diags.len ? buf_cstr(&diags) : e.msg, stderr);
+        goto done;
+    }
     struct runner_options ro_opt = {
         .ssh = &so,
         .agent = &ao,

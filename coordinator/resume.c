@@ -306,10 +306,9 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     }
     if (rec->version && json_object_get(extra, "version") == NULL)
         json_object_set_new(extra, "version", json_string(rec->version));
-    if (rec->previous_version &&
-        json_object_get(extra, "previous_version") == NULL)
-        json_object_set_new(extra, "previous_version",
-                            json_string(rec->previous_version));
+    struct rollout_input rin = {.extra = extra,
+                                .previous_version = rec->previous_version,
+                                .deploy_id = rec->id};
     inv = inv_new();
     const char *src = inv_path ? inv_path : rec->inventory;
     if (src == NULL || inv_load(inv, src, &e) != ERR_OK) {
@@ -318,7 +317,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
         goto out;
     }
     if (plan_load(rec->plan_file, &plan, &diags, &e) != ERR_OK ||
-        rollout_new(plan, inv, extra, &ro, &diags, &e) != ERR_OK) {
+        rollout_new_input(plan, inv, &rin, &ro, &diags, &e) != ERR_OK) {
         fputs(diags.len ? buf_cstr(&diags) : e.msg, stderr);
         if (diags.len == 0)
             fputc('\n', stderr);
