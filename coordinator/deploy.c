@@ -404,6 +404,7 @@ static void deploy_specs(struct deploy_host *h, const struct rollout_check *rc,
         s->headers = (const char *const *)rc[i].headers;
         s->nheaders = rc[i].nheaders;
         s->body_contains = pc->expect_body;
+        s->body_regex = pc->expect_body_regex;
         s->version = with_version ? rc[i].version : NULL;
         s->label = pc->name;
         if (pc->expect_json != NULL) {

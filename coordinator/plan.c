@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <regex.h>
 #include <yaml.h>
 
 /* Values in vars after expanding aliases: a few nested aliases would
@@ -392,8 +393,8 @@ static const char *const plan_keys_health[] = {
     "healthy_deadline", "progress_deadline", NULL};
 static const char *const plan_keys_check[] = {
     "name", "http", "command", "method", "headers", "expect", "timeout", NULL};
-static const char *const plan_keys_expect[] = {"status", "json", "body",
-                                               "version", NULL};
+static const char *const plan_keys_expect[] = {"status",     "json",    "body",
+                                               "body_regex", "version", NULL};
 static const char *const plan_keys_require[] = {"ticket", "approver", "env",
                                                 NULL};
 static const char *const plan_keys_singleton[] = {"role", "env", "check", NULL};
@@ -884,6 +885,20 @@ static bool plan_read_check_into(struct plan_reader *r, const yaml_node_t *cn,
             c->expect_json = plan_to_json(r, s, 0);
         if ((s = plan_get(r, v, "body")) != NULL)
             c->expect_body = plan_want_string(r, s, "expect.body");
+        if ((s = plan_get(r, v, "body_regex")) != NULL &&
+            (c->expect_body_regex =
+                 plan_want_string(r, s, "expect.body_regex")) != NULL) {
+            regex_t re;
+            int rc =
+                regcomp(&re, c->expect_body_regex, REG_EXTENDED | REG_NOSUB);
+            if (rc != 0) {
+                char why[128];
+                regerror(rc, &re, why, sizeof(why));
+                plan_problem(r, s, "expect.body_regex: %s", why);
+            } else {
+                regfree(&re);
+            }
+        }
         if ((s = plan_get(r, v, "version")) != NULL)
             c->expect_version = plan_want_template(r, s, "expect.version");
     }
@@ -1504,6 +1519,7 @@ static void plan_checks_free(struct plan_check *c, size_t n)
         json_decref(c[i].headers);
         json_decref(c[i].expect_json);
         free(c[i].expect_body);
+        free(c[i].expect_body_regex);
         free(c[i].expect_version);
         free(c[i].name);
     }

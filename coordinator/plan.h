@@ -67,6 +67,8 @@ struct plan_check {
     json_t *headers;           /* object: header -> value template, or NULL */
     json_t *expect_json;       /* object: field -> expected value, or NULL */
     char *expect_body;         /* substring the body must hold, or NULL */
+    char *expect_body_regex;   /* POSIX extended regex the body must
+                                  match, or NULL */
     char *expect_version;      /* version template the host must serve */
     char *name;                /* label in evidence, or NULL */
     int64_t timeout_ms;        /* per probe; 0: default */

@@ -490,6 +490,32 @@ static void test_schema_canary_waves(void **state)
     assert_int_equal(wave_canary_size(&big, 3), 5); /* caller reports */
 }
 
+static void test_schema_body_regex(void **state)
+{
+    (void)state;
+    struct plan *p = schema_load(
+        "steps: [{run: x}]\n"
+        "health:\n"
+        "  checks:\n"
+        "    - http: http://h/health\n"
+        "      expect: {body_regex: '\"status\": *\"(ok|healthy)\"'}\n",
+        NULL);
+    assert_string_equal(p->checks[0].expect_body_regex,
+                        "\"status\": *\"(ok|healthy)\"");
+    plan_free(p);
+    struct buf diags;
+    buf_init(&diags, BUF_UNLIMITED);
+    assert_null(schema_load("steps: [{run: x}]\n"
+                            "health:\n"
+                            "  checks:\n"
+                            "    - http: http://h/health\n"
+                            "      expect: {body_regex: 'ok(('}\n",
+                            &diags));
+    assert_non_null(strstr(buf_cstr(&diags), "p.yml:5:"));
+    assert_non_null(strstr(buf_cstr(&diags), "expect.body_regex:"));
+    buf_release(&diags);
+}
+
 static void test_schema_order(void **state)
 {
     (void)state;
@@ -782,6 +808,7 @@ int main(void)
         cmocka_unit_test(test_schema_conditions),
         cmocka_unit_test(test_schema_canary_waves),
         cmocka_unit_test(test_schema_order),
+        cmocka_unit_test(test_schema_body_regex),
         cmocka_unit_test(test_schema_rollout),
         cmocka_unit_test(test_schema_rollout_problems),
         cmocka_unit_test(test_schema_shuffle_seed),
