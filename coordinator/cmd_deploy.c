@@ -13,6 +13,7 @@
 #include "log.h"
 #include "loop.h"
 #include "plan.h"
+#include "redact.h"
 #include "rollout.h"
 #include "runner.h"
 #include "session.h"
@@ -258,7 +259,7 @@ static int cmd_deploy_run(int argc, char **argv)
             fputc('\n', stderr);
         goto done;
     }
-    runner_secrets(ro);
+    rollout_secrets(ro, redact_global());
     if (!json)
         cmd_deploy_print_plan(ro);
 

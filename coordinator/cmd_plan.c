@@ -629,45 +629,6 @@ static void cmd_plan_scrub_json(json_t *j)
     }
 }
 
-/* Values that must not be printed: variables with secret-looking names
- * (plan vars, -e, every host's inventory vars) and secret_env values
- * present in this environment. */
-static void cmd_plan_secrets(struct redact *rd, const struct rollout *ro)
-{
-    const struct plan *p = ro->plan;
-    const char *k;
-    json_t *v;
-    json_object_foreach(p->vars, k, v)
-    {
-        if (json_is_string(v))
-            redact_add_named(rd, k, json_string_value(v));
-    }
-    json_object_foreach(ro->extra, k, v)
-    {
-        if (json_is_string(v))
-            redact_add_named(rd, k, json_string_value(v));
-    }
-    for (size_t i = 0; i < ro->nhosts; i++) {
-        json_t *hv = inv_host_vars(ro->inv, ro->hosts[i].ih);
-        json_object_foreach(hv, k, v)
-        {
-            if (json_is_string(v))
-                redact_add_named(rd, k, json_string_value(v));
-        }
-    }
-    const struct plan_step *lists[] = {p->prechecks, p->before, p->steps,
-                                       p->rollback_steps};
-    size_t counts[] = {p->nprechecks, p->nbefore, p->nsteps,
-                       p->nrollback_steps};
-    for (size_t l = 0; l < 4; l++)
-        for (size_t s = 0; s < counts[l]; s++)
-            for (size_t j = 0; j < lists[l][s].nsecret_env; j++) {
-                const char *val = getenv(lists[l][s].secret_env[j]);
-                if (val != NULL && *val != '\0')
-                    redact_add(rd, val);
-            }
-}
-
 static int cmd_plan_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -763,7 +724,7 @@ static int cmd_plan_run(int argc, char **argv)
     struct redact *rd = redact_new();
     /* JSON was scrubbed string by string; text takes the rules whole */
     redact_set_patterns(rd, !as_json);
-    cmd_plan_secrets(rd, ro);
+    rollout_secrets(ro, rd);
     redact_buf(rd, &outb);
     redact_free(rd);
     fwrite(outb.data ? outb.data : "", 1, outb.len, stdout);

@@ -10,6 +10,7 @@
 #include "inventory.h"
 #include "mux.h"
 #include "plan.h"
+#include "redact.h"
 #include "template.h"
 #include "wave.h"
 
@@ -825,4 +826,50 @@ enum err_code rollout_extra_var(json_t *obj, const char *arg, struct err *e)
     json_object_set_new(obj, name, json_string(eq + 1));
     free(name);
     return ERR_OK;
+}
+
+/* String values of obj whose keys look secret. */
+static void rollout_secret_vars(struct redact *rd, json_t *obj)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(obj, key, val)
+    {
+        if (json_is_string(val))
+            redact_add_named(rd, key, json_string_value(val));
+    }
+}
+
+static void rollout_secret_cmds(struct redact *rd, const struct rollout_cmd *c,
+                                size_t n)
+{
+    for (size_t i = 0; c != NULL && i < n; i++) {
+        if (c[i].env != NULL)
+            rollout_secret_vars(rd, c[i].env);
+        for (size_t k = 0; c[i].step != NULL && k < c[i].step->nsecret_env;
+             k++) {
+            const char *v = getenv(c[i].step->secret_env[k]);
+            if (v != NULL && *v != '\0')
+                redact_add(rd, v);
+        }
+    }
+}
+
+void rollout_secrets(const struct rollout *ro, struct redact *rd)
+{
+    const struct plan *p = ro->plan;
+    rollout_secret_vars(rd, p->vars);
+    rollout_secret_vars(rd, ro->extra);
+    for (size_t i = 0; i < ro->nhosts; i++) {
+        const struct rollout_host *h = &ro->hosts[i];
+        if (ro->inv != NULL && h->ih != NULL)
+            rollout_secret_vars(rd, inv_host_vars(ro->inv, h->ih));
+        rollout_secret_cmds(rd, h->steps, p->nsteps);
+        rollout_secret_cmds(rd, h->rollback, p->nrollback_steps);
+        rollout_secret_cmds(rd, h->prechecks, p->nprechecks);
+    }
+    for (size_t i = 0; i < ro->nbefore; i++)
+        rollout_secret_cmds(rd, &ro->before[i].cmd, 1);
+    for (size_t i = 0; i < ro->nprechecks_once; i++)
+        rollout_secret_cmds(rd, &ro->prechecks_once[i].cmd, 1);
 }

@@ -112,6 +112,14 @@ enum err_code rollout_new_input(const struct plan *p,
 /* NULL is a no-op. */
 void rollout_free(struct rollout *ro);
 
+/* Add every secret of the resolved deploy to rd, before anything about it
+ * is printed or journaled: the values of secret_env variables (from this
+ * process's environment), and of variables whose names look secret
+ * (*password*, *token*, *_key, ...) among inventory variables, plan vars,
+ * -e variables and rendered step env. */
+struct redact;
+void rollout_secrets(const struct rollout *ro, struct redact *rd);
+
 /* Index of the first host of wave w in ro->hosts. */
 size_t rollout_wave_start(const struct rollout *ro, size_t w);
 

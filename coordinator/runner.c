@@ -18,62 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Register a step's env values whose names look secret (*password*,
- * *token*, *_key, ...) for redaction. */
-static void runner_secret_env(const struct rollout_cmd *c, size_t n)
-{
-    for (size_t i = 0; c != NULL && i < n; i++) {
-        const char *key;
-        json_t *val;
-        if (c[i].env == NULL)
-            continue;
-        json_object_foreach(c[i].env, key, val)
-        {
-            if (json_is_string(val))
-                redact_add_named(redact_global(), key, json_string_value(val));
-        }
-    }
-}
-
-/* Every secret of the deploy is redacted from all output, the journal and
- * the record from now on: secret_env values, and env values and plan or
- * -e variables whose names look secret. */
-void runner_secrets(const struct rollout *ro)
-{
-    json_t *extra = ro->extra;
-    const struct plan *p = ro->plan;
-    const struct plan_step *lists[] = {p->prechecks, p->before, p->steps,
-                                       p->rollback_steps};
-    const size_t counts[] = {p->nprechecks, p->nbefore, p->nsteps,
-                             p->nrollback_steps};
-    for (size_t l = 0; l < 4; l++)
-        for (size_t i = 0; i < counts[l]; i++)
-            for (size_t k = 0; k < lists[l][i].nsecret_env; k++) {
-                const char *v = getenv(lists[l][i].secret_env[k]);
-                if (v != NULL)
-                    redact_add(redact_global(), v);
-            }
-    for (size_t i = 0; i < ro->nhosts; i++) {
-        runner_secret_env(ro->hosts[i].steps, p->nsteps);
-        runner_secret_env(ro->hosts[i].rollback, p->nrollback_steps);
-        runner_secret_env(ro->hosts[i].prechecks, p->nprechecks);
-    }
-    for (size_t i = 0; i < ro->nbefore; i++)
-        runner_secret_env(&ro->before[i].cmd, 1);
-    for (size_t i = 0; i < ro->nprechecks_once; i++)
-        runner_secret_env(&ro->prechecks_once[i].cmd, 1);
-    json_t *objs[] = {p->vars, extra};
-    for (size_t o = 0; o < 2; o++) {
-        const char *key;
-        json_t *val;
-        json_object_foreach(objs[o], key, val)
-        {
-            if (json_is_string(val))
-                redact_add_named(redact_global(), key, json_string_value(val));
-        }
-    }
-}
-
 int runner_status(enum deploy_verdict v)
 {
     switch (v) {
@@ -143,7 +87,7 @@ int runner_run(const struct rollout *ro, struct loop *loop,
     int status = EXIT_INTERNAL;
     memset(res, 0, sizeof(*res));
     res->verdict = DV_FAILED;
-    runner_secrets(ro);
+    rollout_secrets(ro, redact_global());
     o->agent->epoch = session_epoch(sess);
     o->agent->deploy_id = session_deploy_id(sess);
     if ((health = health_new(loop, &e)) == NULL ||

@@ -26,11 +26,6 @@ int runner_run(const struct rollout *ro, struct loop *loop,
                struct session *sess, struct runner_options *o,
                struct deploy_result *res);
 
-/* Register every secret of ro for redaction (secret_env values from the
- * environment; env values, plan vars and -e variables whose names look
- * secret). Before anything about ro is printed. */
-void runner_secrets(const struct rollout *ro);
-
 /* Exit status of a verdict (docs/cli.md). */
 int runner_status(enum deploy_verdict v);
 
