@@ -94,7 +94,6 @@ struct deploy_host {
     size_t fence_out;        /* output length when the check began */
     int64_t step_id;         /* journal row of the running step */
     int last_verdict[8];     /* per check: last probe verdict + 1 */
-    bool irreversible;       /* ran an irreversible step */
     struct buf output;       /* captured output, capped */
     struct buf partial[2];   /* -v: unfinished stdout/stderr line */
     char reason[512];        /* why it failed, in words */
@@ -139,6 +138,8 @@ struct deploy {
     bool rolling_back;          /* the rollback has started */
     bool stopped;               /* the deploy is over */
     bool journal_failed;        /* a journal write failed: stop */
+    const char *irrev_step;     /* an irreversible step that ran, or NULL */
+    const char *irrev_host;     /* where it ran */
     size_t waves_done;          /* waves completed */
     size_t holder;       /* host holding the singleton role, or SIZE_MAX */
     size_t move_from;    /* holder whose restart hands the role on, or
@@ -733,10 +734,12 @@ static void deploy_cmd_start(struct deploy_host *h)
     };
     h->step_started_ms = clock_mono_ms();
     h->fence_out = h->output.len;
-    if (h->job == JOB_STEPS) {
+    if (h->job == JOB_STEPS)
         h->changed = true;
-        if (st->irreversible)
-            h->irreversible = true;
+    /* a migration in `before` counts as much as a step on a host */
+    if (st->irreversible && h->job != JOB_ROLLBACK && d->irrev_step == NULL) {
+        d->irrev_step = st->name;
+        d->irrev_host = h->name;
     }
     log_debug("host=%s step=%s attempt=%d", h->name, st->name, h->attempt + 1);
     if (conn_exec(h->conn, &spec, &e) != ERR_OK)
@@ -1218,12 +1221,8 @@ static void deploy_rollback_start(struct deploy *d)
 {
     const struct plan *p = d->plan;
     size_t changed = 0;
-    const char *irrev_host = NULL;
-    for (size_t i = 0; i < d->ro->nhosts; i++) {
+    for (size_t i = 0; i < d->ro->nhosts; i++)
         changed += d->hosts[i].changed;
-        if (d->hosts[i].irreversible && irrev_host == NULL)
-            irrev_host = d->hosts[i].name;
-    }
     if (changed == 0) {
         deploy_finish(d, DV_FAILED);
         return;
@@ -1236,11 +1235,12 @@ static void deploy_rollback_start(struct deploy *d)
         deploy_finish(d, DV_FAILED);
         return;
     }
-    if (irrev_host != NULL) {
+    if (d->irrev_step != NULL && !d->o.rollback_only) {
         deploy_decide(d,
-                      "automatic rollback blocked: an irreversible step ran "
-                      "on %s; decide by hand (drover rollback forces it)",
-                      irrev_host);
+                      "automatic rollback blocked: the irreversible step "
+                      "'%s' ran on %s; decide by hand (drover rollback "
+                      "forces it)",
+                      d->irrev_step, d->irrev_host);
         deploy_finish(d, DV_PAUSED);
         return;
     }

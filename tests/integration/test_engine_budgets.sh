@@ -136,7 +136,7 @@ plan "$WORK/irrev.yml" '' "$ROLLBACK" '  - name: migrate schema
     irreversible: true'
 deploy_expect 6 "$WORK/logs/irrev" "$WORK/irrev.yml" -e version=2 -e previous_version=1 -- \
     'wave 2/3 stopped: 1 of 2 hosts failed' \
-    'automatic rollback blocked: an irreversible step ran on h1'
+    "automatic rollback blocked: the irreversible step 'migrate schema' ran on h1"
 [ ! -e "$WORK/logs/rb.log" ] || fail "rolled back past an irreversible step: $(cat "$WORK/logs/rb.log")"
 versions_are 2 2 2 1 1 1
 

@@ -459,6 +459,38 @@ static void test_deploy_interrupt_pauses(void **state)
     release(f);
 }
 
+static void test_deploy_irreversible_before_blocks_rollback(void **state)
+{
+    struct fixture *f = *state;
+    size_t waves[] = {1, 1};
+    build(f, 2, waves, 2, "echo {host} >> {dir}/RAN; test {host} != h2");
+    with_rollback(f, "echo {host} >> {dir}/RB");
+    /* a migration before wave 1, marked irreversible */
+    memset(&f->prestep, 0, sizeof(f->prestep));
+    f->prestep.name = (char *)"migrate";
+    f->prestep.run = (char *)"x";
+    f->prestep.on = PLAN_ON_LOCAL;
+    f->prestep.irreversible = true;
+    f->preonce.host = -1;
+    f->preonce.cmd.step = &f->prestep;
+    f->preonce.cmd.command = strdup("true");
+    f->ro.before = &f->preonce;
+    f->ro.nbefore = 1;
+    FILE *out = tmpfile();
+    struct deploy_result res = run_opts(f, 32, out, false, 0);
+    char *text = text_of(out);
+    assert_int_equal(res.verdict, DV_PAUSED);
+    assert_non_null(strstr(text, "automatic rollback blocked: the "
+                                 "irreversible step 'migrate' ran on local"));
+    free(text);
+    char *rb = slurp(f->dir, "RB");
+    assert_string_equal(rb, "");
+    free(rb);
+    f->ro.before = NULL;
+    f->ro.nbefore = 0;
+    release(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -482,6 +514,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_deploy_interrupt_pauses, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_deploy_irreversible_before_blocks_rollback, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
