@@ -1600,11 +1600,20 @@ static void deploy_after_wave(struct deploy *d)
         return;
     }
     if (d->wave == 0 && (d->o.canary_only || p->pause_after_canary)) {
+        size_t rest = d->ro->nhosts - d->ro->wave_sizes[0];
+        const char *id = d->o.deploy_id ? d->o.deploy_id : "DEPLOY";
         deploy_decide(d,
                       "canary verified: %zu host%s healthy in wave 1; the "
                       "deploy is paused until it is promoted",
                       d->ro->wave_sizes[0],
                       d->ro->wave_sizes[0] == 1 ? "" : "s");
+        if (!d->o.json)
+            deploy_event(d, NULL,
+                         "  next: `drover promote %s` rolls the other %zu "
+                         "host%s in %zu more wave%s; `drover abort %s` puts "
+                         "the canary back",
+                         id, rest, rest == 1 ? "" : "s", d->ro->nwaves - 1,
+                         d->ro->nwaves == 2 ? "" : "s", id);
         deploy_finish(d, DV_PAUSED);
         return;
     }
