@@ -1065,51 +1065,66 @@ static int ssh_main_step(struct ssh_conn *c)
          * otherwise wait for us while we wait for it. Only a half-sent
          * packet (blocked outbound) must be finished before anything
          * else. */
-        if (!c->read_first) {
-            while (c->input_off < c->input_len) {
-                ssize_t n =
-                    libssh2_channel_write_ex(ch->ch, 0, c->input + c->input_off,
-                                             c->input_len - c->input_off);
-                if (n == LIBSSH2_ERROR_EAGAIN) {
-                    if (ssh_blocked_out(c))
+        /* Go round until neither side moves: data libssh2 has already
+         * taken off the socket (a queued packet, a window adjust that lets
+         * the rest of the input go) wakes no poll, so stopping after one
+         * pass can wait forever for an event that already happened. */
+        bool window_retried = false; /* never spin on the window alone */
+        for (bool progress = true; progress;) {
+            progress = false;
+            if (!c->read_first) {
+                while (c->input_off < c->input_len) {
+                    ssize_t n = libssh2_channel_write_ex(
+                        ch->ch, 0, c->input + c->input_off,
+                        c->input_len - c->input_off);
+                    if (n == LIBSSH2_ERROR_EAGAIN) {
+                        if (ssh_blocked_out(c))
+                            return LIBSSH2_ERROR_EAGAIN;
+                        break;
+                    }
+                    if (n < 0)
+                        return (int)n;
+                    c->input_off += (size_t)n;
+                    progress = n > 0;
+                }
+                if (c->input_off == c->input_len && !ch->eof_sent) {
+                    rc = libssh2_channel_send_eof(ch->ch);
+                    if (rc == LIBSSH2_ERROR_EAGAIN && ssh_blocked_out(c))
+                        return rc;
+                    if (rc != 0 && rc != LIBSSH2_ERROR_EAGAIN)
+                        return rc;
+                    ch->eof_sent = rc == 0;
+                }
+            }
+            c->read_first = false;
+            char data[32768];
+            for (int stream = 0; stream < 2 && !c->zombie; stream++) {
+                for (;;) {
+                    ssize_t n = libssh2_channel_read_ex(ch->ch, stream, data,
+                                                        sizeof(data));
+                    if (n == LIBSSH2_ERROR_EAGAIN && ssh_blocked_out(c)) {
+                        /* A half-sent window adjust: resume reading
+                         * first. */
+                        c->read_first = true;
                         return LIBSSH2_ERROR_EAGAIN;
-                    break;
+                    }
+                    if (n == LIBSSH2_ERROR_EAGAIN || n == 0)
+                        break;
+                    if (n < 0)
+                        return (int)n;
+                    progress = true;
+                    if (stream == 0)
+                        ssh_conn_emit(c, EXEC_STDOUT, data, (size_t)n);
+                    else
+                        ssh_conn_stderr(c, data, (size_t)n, false);
+                    if (c->zombie)
+                        return 0;
                 }
-                if (n < 0)
-                    return (int)n;
-                c->input_off += (size_t)n;
             }
-            if (c->input_off == c->input_len && !ch->eof_sent) {
-                rc = libssh2_channel_send_eof(ch->ch);
-                if (rc == LIBSSH2_ERROR_EAGAIN && ssh_blocked_out(c))
-                    return rc;
-                if (rc != 0 && rc != LIBSSH2_ERROR_EAGAIN)
-                    return rc;
-                ch->eof_sent = rc == 0;
-            }
-        }
-        c->read_first = false;
-        char data[32768];
-        for (int stream = 0; stream < 2 && !c->zombie; stream++) {
-            for (;;) {
-                ssize_t n =
-                    libssh2_channel_read_ex(ch->ch, stream, data, sizeof(data));
-                if (n == LIBSSH2_ERROR_EAGAIN && ssh_blocked_out(c)) {
-                    /* A half-sent window adjust: resume reading first. */
-                    c->read_first = true;
-                    return LIBSSH2_ERROR_EAGAIN;
-                }
-                if (n == LIBSSH2_ERROR_EAGAIN || n == 0)
-                    break;
-                if (n < 0)
-                    return (int)n;
-                if (stream == 0)
-                    ssh_conn_emit(c, EXEC_STDOUT, data, (size_t)n);
-                else
-                    ssh_conn_stderr(c, data, (size_t)n, false);
-                if (c->zombie)
-                    return 0;
-            }
+            /* the window opened while we read: the input can go on */
+            if (!progress && !window_retried && c->input_off < c->input_len &&
+                libssh2_channel_window_write_ex(ch->ch, NULL) > 0)
+                progress = window_retried = true;
         }
         if (!libssh2_channel_eof(ch->ch))
             return LIBSSH2_ERROR_EAGAIN;

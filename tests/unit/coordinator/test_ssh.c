@@ -550,7 +550,7 @@ static void job_run(struct loop *l, struct conn *c, struct job *j,
                           .timeout_ms = timeout_ms};
     struct err e = {0};
     assert_int_equal(conn_exec(c, &s, &e), ERR_OK);
-    job_wait(l, &j->done, 20000);
+    job_wait(l, &j->done, timeout_ms > 15000 ? timeout_ms + 5000 : 20000);
 }
 
 static void test_ssh_session_reused_by_every_command(void **state)
