@@ -11,6 +11,7 @@
 #include "inventory.h"
 #include "loop.h"
 #include "plan.h"
+#include "redact.h"
 #include "rollout.h"
 #include "runner.h"
 #include "session.h"
@@ -323,6 +324,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
             fputc('\n', stderr);
         goto out;
     }
+    rollout_secrets(ro, redact_global()); /* before anything is printed */
     if (resume_point_of(rec, ro, retry, skip, &pt, &e) != ERR_OK) {
         fprintf(stderr, "drover %s: %s\n", name, e.msg);
         status = EXIT_PAUSED;

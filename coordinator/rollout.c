@@ -433,14 +433,10 @@ static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
 
     struct rollout_scope s;
     rollout_scope_init(&s, ro, h);
-    /* every phase, rendered the same way; cmds and urls share the strings
-     * of steps and health */
+    /* every phase, rendered the same way */
     h->steps = xcalloc(p->nsteps + 1, sizeof(*h->steps));
     ok &= rollout_render_cmds(&s, p->steps, p->nsteps, h->steps, "step", diags,
                               e);
-    h->cmds = xcalloc(p->nsteps + 1, sizeof(char *));
-    for (size_t i = 0; i < p->nsteps; i++)
-        h->cmds[i] = h->steps[i].command;
     h->rollback = xcalloc(p->nrollback_steps + 1, sizeof(*h->rollback));
     ok &= rollout_render_cmds(&s, p->rollback_steps, p->nrollback_steps,
                               h->rollback, "rollback step", diags, e);
@@ -457,9 +453,6 @@ static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
     h->health = xcalloc(p->nchecks + 1, sizeof(*h->health));
     ok &= rollout_render_checks(&s, p->checks, p->nchecks, h->health,
                                 "health check", diags, e);
-    h->urls = xcalloc(p->nchecks + 1, sizeof(char *));
-    for (size_t i = 0; i < p->nchecks; i++)
-        h->urls[i] = h->health[i].url;
     h->smoke = xcalloc(p->nsmoke + 1, sizeof(*h->smoke));
     ok &= rollout_render_checks(&s, p->smoke, p->nsmoke, h->smoke,
                                 "smoke check", diags, e);
@@ -764,8 +757,6 @@ void rollout_free(struct rollout *ro)
         free(h->kind);
         free(h->agent_key);
         free(h->fence_dir);
-        free(h->cmds); /* strings owned by steps and health */
-        free(h->urls);
         rollout_cmds_free(h->steps, ro->plan->nsteps);
         rollout_cmds_free(h->rollback, ro->plan->nrollback_steps);
         rollout_cmds_free(h->prechecks, ro->plan->nprechecks);

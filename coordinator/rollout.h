@@ -47,15 +47,13 @@ struct rollout_host {
     char *agent_key;           /* drover_agent_key, or NULL */
     char *fence_dir; /* drover_fence_dir: where the host keeps its epoch
                         file; NULL for /var/lib/drover */
-    char **cmds;     /* plan->nsteps: steps[i].command (NULL if skipped) */
-    char **urls;     /* plan->nchecks: health[i].url (NULL: command) */
     size_t wave;     /* 0-based wave */
-    struct rollout_cmd *steps;     /* plan->nsteps (same strings as cmds) */
-    struct rollout_cmd *rollback;  /* plan->nrollback_steps */
-    struct rollout_cmd *prechecks; /* plan->nprechecks; only `each` ones
-                                      are rendered here (others skip) */
-    struct rollout_check *health;  /* plan->nchecks */
-    struct rollout_check *smoke;   /* plan->nsmoke */
+    struct rollout_cmd *steps;             /* plan->nsteps */
+    struct rollout_cmd *rollback;          /* plan->nrollback_steps */
+    struct rollout_cmd *prechecks;         /* plan->nprechecks; only `each` ones
+                                              are rendered here (others skip) */
+    struct rollout_check *health;          /* plan->nchecks */
+    struct rollout_check *smoke;           /* plan->nsmoke */
     struct rollout_check *singleton_check; /* or NULL */
     bool singleton; /* holds the singleton role at the start (the last host
                        of the last wave); the engine exports singleton.env

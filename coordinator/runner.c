@@ -7,14 +7,11 @@
 #include "local.h"
 #include "loop.h"
 #include "mux.h"
-#include "plan.h"
-#include "redact.h"
 #include "rollout.h"
 #include "session.h"
 #include "ssh.h"
 
 #include <signal.h>
-#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -87,7 +84,6 @@ int runner_run(const struct rollout *ro, struct loop *loop,
     int status = EXIT_INTERNAL;
     memset(res, 0, sizeof(*res));
     res->verdict = DV_FAILED;
-    rollout_secrets(ro, redact_global());
     o->agent->epoch = session_epoch(sess);
     o->agent->deploy_id = session_deploy_id(sess);
     if ((health = health_new(loop, &e)) == NULL ||

@@ -74,6 +74,36 @@ static enum err_code session_authz(const struct plan *p,
                                time(NULL), &req, v, e);
 }
 
+/* A session for plan p: the state directory, the plan's lock (a new
+ * epoch; deploy names the deploy when it is known), the journal. NULL with
+ * *why and e set on failure. */
+static struct session *session_open(const struct plan *p, const char *deploy,
+                                    const struct session_options *o,
+                                    struct loop *loop,
+                                    enum session_refusal *why, struct err *e)
+{
+    struct session *s = xcalloc(1, sizeof(*s));
+    s->plan = p;
+    s->loop = loop;
+    session_user(s->user, sizeof(s->user));
+    const char *lock_name = p->lock ? p->lock : p->name;
+    if (statedir_open(o->state_dir, &s->dir, e) != ERR_OK)
+        goto fail;
+    if (lock_acquire(s->dir, lock_name, deploy, o->lock_wait_ms, &s->lock, NULL,
+                     e) != ERR_OK) {
+        if (e->code == ERR_LOCKED)
+            *why = SESSION_LOCKED;
+        goto fail;
+    }
+    if (store_sqlite_open_state(s->dir, false, &s->store, NULL, e) != ERR_OK)
+        goto fail;
+    s->version = o->version ? xstrdup(o->version) : NULL;
+    return s;
+fail:
+    session_free(s);
+    return NULL;
+}
+
 enum err_code session_begin(const struct plan *p, const char *previous,
                             const struct session_options *o, struct loop *loop,
                             struct session **out, enum session_refusal *why,
@@ -87,21 +117,10 @@ enum err_code session_begin(const struct plan *p, const char *previous,
         *why = SESSION_REFUSED;
         return e->code;
     }
-    struct session *s = xcalloc(1, sizeof(*s));
-    s->plan = p;
-    s->loop = loop;
-    session_user(s->user, sizeof(s->user));
-    if (statedir_open(o->state_dir, &s->dir, e) != ERR_OK)
-        goto fail;
+    struct session *s = session_open(p, NULL, o, loop, why, e);
+    if (s == NULL)
+        return e->code ? e->code : ERR_SYS;
     const char *lock_name = p->lock ? p->lock : p->name;
-    if (lock_acquire(s->dir, lock_name, NULL, o->lock_wait_ms, &s->lock, NULL,
-                     e) != ERR_OK) {
-        if (e->code == ERR_LOCKED)
-            *why = SESSION_LOCKED;
-        goto fail;
-    }
-    if (store_sqlite_open_state(s->dir, false, &s->store, NULL, e) != ERR_OK)
-        goto fail;
 
     struct gitinfo gi;
     memset(&gi, 0, sizeof(gi));
@@ -144,7 +163,6 @@ enum err_code session_begin(const struct plan *p, const char *previous,
     if (verdict.override &&
         store_decision(s->store, s->id, verdict.text, e) != ERR_OK)
         goto fail;
-    s->version = o->version ? xstrdup(o->version) : NULL;
     if (p->nnotify > 0) {
         s->notify = notify_new(loop, e);
         if (s->notify == NULL)
@@ -176,24 +194,12 @@ enum err_code session_continue(const struct plan *p, const char *id,
 {
     *out = NULL;
     *why = SESSION_ERROR;
-    struct session *s = xcalloc(1, sizeof(*s));
-    s->plan = p;
-    s->loop = loop;
-    session_user(s->user, sizeof(s->user));
+    struct session *s = session_open(p, id, o, loop, why, e);
+    if (s == NULL)
+        return e->code ? e->code : ERR_SYS;
     snprintf(s->id, sizeof(s->id), "%s", id);
-    if (statedir_open(o->state_dir, &s->dir, e) != ERR_OK)
+    if (store_deploy_state(s->store, id, state, e) != ERR_OK)
         goto fail;
-    const char *lock_name = p->lock ? p->lock : p->name;
-    if (lock_acquire(s->dir, lock_name, id, o->lock_wait_ms, &s->lock, NULL,
-                     e) != ERR_OK) {
-        if (e->code == ERR_LOCKED)
-            *why = SESSION_LOCKED;
-        goto fail;
-    }
-    if (store_sqlite_open_state(s->dir, false, &s->store, NULL, e) != ERR_OK ||
-        store_deploy_state(s->store, id, state, e) != ERR_OK)
-        goto fail;
-    s->version = o->version ? xstrdup(o->version) : NULL;
     *why = SESSION_OK;
     *out = s;
     return ERR_OK;

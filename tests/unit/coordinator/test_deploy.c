@@ -102,7 +102,6 @@ static void build(struct fixture *f, size_t n, const size_t *waves,
             h->address = f->names[i];
             h->wave = w;
             f->cmds[i][0] = expand(cmd_fmt, f->dir, h->name);
-            h->cmds = f->cmds[i];
             f->steps[i][0].step = &f->plan->steps[0];
             f->steps[i][0].command = f->cmds[i][0];
             h->steps = f->steps[i];

@@ -625,7 +625,7 @@ static void test_schema_rollout(void **state)
     assert_null(ro->hosts[0].steps[0].command);
     assert_false(ro->hosts[1].steps[0].skip);
     assert_string_equal(ro->hosts[1].steps[0].command, "echo web");
-    assert_string_equal(ro->hosts[1].cmds[0], "echo web");
+    assert_string_equal(ro->hosts[1].steps[0].command, "echo web");
     assert_true(ro->hosts[1].steps[1].skip);
     assert_string_equal(
         json_string_value(json_object_get(ro->hosts[3].steps[2].env, "W")),
@@ -642,7 +642,7 @@ static void test_schema_rollout(void **state)
     assert_string_equal(ro->before[0].cmd.command, "migrate 9");
     /* checks */
     assert_string_equal(ro->hosts[0].health[0].url, "http://w3/");
-    assert_string_equal(ro->hosts[0].urls[0], "http://w3/");
+    assert_string_equal(ro->hosts[0].health[0].url, "http://w3/");
     assert_int_equal(ro->hosts[0].health[0].nheaders, 1);
     assert_string_equal(ro->hosts[0].health[0].headers[0], "X: api");
     assert_string_equal(ro->hosts[0].health[0].version, "9");

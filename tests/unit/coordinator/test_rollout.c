@@ -159,9 +159,9 @@ static void test_rollout_waves_and_rendering(void **state)
             assert_string_equal(h->user, want[i].user);
         assert_int_equal(h->port, want[i].port);
         assert_int_equal(h->wave, want[i].wave);
-        assert_string_equal(h->cmds[0], want[i].install);
-        assert_string_equal(h->cmds[1], want[i].say);
-        assert_string_equal(h->urls[0], want[i].url);
+        assert_string_equal(h->steps[0].command, want[i].install);
+        assert_string_equal(h->steps[1].command, want[i].say);
+        assert_string_equal(h->health[0].url, want[i].url);
 
         struct target t = rollout_target(h);
         assert_ptr_equal(t.name, h->name);
@@ -190,14 +190,14 @@ static void test_rollout_precedence(void **state)
 
     /* plan vars override the inventory's (host and group) */
     assert_int_equal(rollout_new(p, inv, NULL, &ro, NULL, &e), ERR_OK);
-    assert_string_equal(ro->hosts[0].cmds[0], "plan 1 hi there");
+    assert_string_equal(ro->hosts[0].steps[0].command, "plan 1 hi there");
     rollout_free(ro);
 
     /* -e overrides both */
     const char *args[] = {"tier=cli", "msg=from -e", NULL};
     json_t *extra = rollout_extra(args);
     assert_int_equal(rollout_new(p, inv, extra, &ro, NULL, &e), ERR_OK);
-    assert_string_equal(ro->hosts[0].cmds[0], "cli 1 from -e");
+    assert_string_equal(ro->hosts[0].steps[0].command, "cli 1 from -e");
     rollout_free(ro);
     json_decref(extra);
 
@@ -222,7 +222,7 @@ static void test_rollout_one_wave_of_all(void **state)
     for (size_t i = 0; i < 4; i++) {
         assert_string_equal(ro->hosts[i].name, names[i]);
         assert_int_equal(ro->hosts[i].wave, 0);
-        assert_string_equal(ro->hosts[i].cmds[0], "echo 1");
+        assert_string_equal(ro->hosts[i].steps[0].command, "echo 1");
     }
     rollout_free(ro);
     plan_free(p);
@@ -290,7 +290,7 @@ static void test_rollout_vars_are_templates(void **state)
     struct rollout *ro = NULL;
     if (rollout_new(p, inv, extra, &ro, NULL, &e) != ERR_OK)
         fail_msg("%s", e.msg);
-    assert_string_equal(ro->hosts[0].cmds[0], "cd /srv/web1/v3");
+    assert_string_equal(ro->hosts[0].steps[0].command, "cd /srv/web1/v3");
     rollout_free(ro);
     json_decref(extra);
     plan_free(p);
@@ -472,8 +472,8 @@ static void test_rollout_canary(void **state)
     assert_int_equal(ro->wave_sizes[1], 2);
     rollout_names(ro, names, sizeof(names));
     assert_string_equal(names, "web1 web2 web3");
-    assert_string_equal(ro->hosts[0].cmds[0], "echo 1");
-    assert_string_equal(ro->hosts[2].cmds[0], "echo 2");
+    assert_string_equal(ro->hosts[0].steps[0].command, "echo 1");
+    assert_string_equal(ro->hosts[2].steps[0].command, "echo 2");
     rollout_free(ro);
     plan_free(p);
 
@@ -635,7 +635,8 @@ static void test_rollout_builtins_and_files(void **state)
                                .deploy_id = "DEP-2026-11-22-001"};
     struct plan *p;
     struct rollout *ro = rollout_ok(inv, &p, yaml, &in);
-    assert_string_equal(ro->hosts[0].cmds[0], "6 DEP-2026-11-22-001 7");
+    assert_string_equal(ro->hosts[0].steps[0].command,
+                        "6 DEP-2026-11-22-001 7");
     /* the role starts on the last host of the last wave */
     assert_int_equal(ro->singleton_host, 0);
     assert_true(ro->hosts[0].singleton);
