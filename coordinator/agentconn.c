@@ -47,7 +47,7 @@ enum agentconn_state {
 static const char *const agentconn_state_names[] = {
     "keyscan", "queued", "connecting", "hello", "ready", "running", "dead"};
 
-enum { AC_RID_LEN = 5, AC_KEYSCAN_MAX = 128 };
+enum { AC_RID_LEN = 9, AC_KEYSCAN_MAX = 128 };
 
 struct agentconn_transport;
 
@@ -55,6 +55,8 @@ struct agentconn {
     struct conn base;                /* transport.h's part, first */
     struct agentconn_transport *t;   /* owner */
     uint32_t slot;                   /* index in t->slots: routing id */
+    uint32_t gen;                    /* its connection number: a reused
+                                        slot never reuses a routing id */
     char *name;                      /* inventory_hostname */
     char *address;                   /* where to connect */
     int port;                        /* agent port */
@@ -113,6 +115,7 @@ struct agentconn_transport {
     int64_t beat_timeout_ms;         /* unreachable after this silence */
     uint64_t output_max;             /* asked of agents */
     struct agentconn **slots;        /* conns by routing id */
+    uint32_t gen;                    /* connections made so far */
     size_t nslots;                   /* slots used or freed */
     size_t capslots;                 /* slots allocated */
     uint32_t *free_slots;            /* reusable indices */
@@ -142,20 +145,24 @@ static void agentconn_state(struct agentconn *c, enum agentconn_state s)
     c->state = s;
 }
 
-static void agentconn_rid(uint32_t slot, uint8_t rid[AC_RID_LEN])
+/* The routing id of c: its slot and its connection number. libzmq tears
+ * a closed connection down asynchronously, and a ROUTER asserts when a new
+ * one reuses a routing id whose pipe is still there: the number keeps a
+ * reused slot's id new. */
+static void agentconn_rid(const struct agentconn *c, uint8_t rid[AC_RID_LEN])
 {
     rid[0] = 'a'; /* routing ids starting with 0 are libzmq's own */
-    rid[1] = (uint8_t)(slot >> 24);
-    rid[2] = (uint8_t)(slot >> 16);
-    rid[3] = (uint8_t)(slot >> 8);
-    rid[4] = (uint8_t)slot;
+    for (int i = 0; i < 4; i++) {
+        rid[1 + i] = (uint8_t)(c->slot >> (24 - 8 * i));
+        rid[5 + i] = (uint8_t)(c->gen >> (24 - 8 * i));
+    }
 }
 
 static bool agentconn_send(struct agentconn *c, struct proto_msg *m)
 {
     struct agentconn_transport *t = c->t;
     uint8_t rid[AC_RID_LEN];
-    agentconn_rid(c->slot, rid);
+    agentconn_rid(c, rid);
     m->epoch = t->epoch;
     m->req = ++t->req;
     buf_reset(&t->out);
@@ -303,7 +310,7 @@ static void agentconn_zconnect(struct agentconn *c)
 {
     struct agentconn_transport *t = c->t;
     uint8_t rid[AC_RID_LEN];
-    agentconn_rid(c->slot, rid);
+    agentconn_rid(c, rid);
     agentconn_state(c, AC_CONNECTING);
     c->hs = true;
     t->inflight++;
@@ -628,8 +635,10 @@ static void agentconn_ready_io(struct loop *l, struct loop_io *io, unsigned ev,
         if (zmq_msg_size(&rid) == AC_RID_LEN && r[0] == 'a' && frames == 1) {
             uint32_t slot = (uint32_t)r[1] << 24 | (uint32_t)r[2] << 16 |
                             (uint32_t)r[3] << 8 | r[4];
+            uint32_t gen = (uint32_t)r[5] << 24 | (uint32_t)r[6] << 16 |
+                           (uint32_t)r[7] << 8 | r[8];
             if (slot < t->nslots && t->slots[slot] != NULL &&
-                t->slots[slot]->state != AC_DEAD)
+                t->slots[slot]->gen == gen && t->slots[slot]->state != AC_DEAD)
                 agentconn_frame(t, t->slots[slot], zmq_msg_data(&f),
                                 zmq_msg_size(&f));
         }
@@ -746,6 +755,7 @@ static struct conn *agentconn_connect(struct transport *tr,
         c->slot = (uint32_t)t->nslots++;
     }
     t->slots[c->slot] = c;
+    c->gen = ++t->gen;
     t->stats.conns++;
     const char *pin = tg->agent_key;
     if (pin != NULL && !keyfile_z85_valid(pin, strlen(pin))) {

@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { DEPLOY_LINE_MAX = 4096 };
 
@@ -138,6 +139,7 @@ struct deploy {
     bool rolling_back;          /* the rollback has started */
     bool stopped;               /* the deploy is over */
     bool journal_failed;        /* a journal write failed: stop */
+    uint64_t check_seq;         /* numbers command checks sent to agents */
     const char *irrev_step;     /* an irreversible step that ran, or NULL */
     const char *irrev_host;     /* where it ran */
     size_t waves_done;          /* waves completed */
@@ -447,6 +449,26 @@ static void deploy_gate_exec_start(struct gate_exec *x, const char *host,
         return;
     }
     struct err e = {0};
+    if (strcmp(h->conn->t->ops->name, "agent") == 0) {
+        /* A check is asked again every round: its job id must never be
+         * one the agent has a stored result for (a reconnect would restart
+         * the transport's own numbering). Epoch and pid set this process
+         * apart from any other that worked on the deploy. */
+        struct deploy *d = h->d;
+        char *id = xasprintf("%s/%s/check/%llu-%ld-%llu",
+                             d->o.deploy_id ? d->o.deploy_id : "run", h->name,
+                             (unsigned long long)d->o.epoch, (long)getpid(),
+                             (unsigned long long)++d->check_seq);
+        enum err_code rc = agentconn_next_job(h->conn, id, &e);
+        free(id);
+        if (rc != ERR_OK) {
+            memset(&r, 0, sizeof(r));
+            r.end = EXEC_FAILED;
+            r.err = e;
+            gate_exec_done(x, &r);
+            return;
+        }
+    }
     h->in_gate_exec = true;
     h->gx = x;
     if (conn_exec(h->conn, s, &e) != ERR_OK) {
