@@ -16,12 +16,12 @@ Q       := $(if $(filter 1,$(V)),,@)
 # Debian 12 packages: libraries, test peers, tools. `make deps` installs the
 # missing ones.
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev clang-format \
-	cppcheck libssh2-1-dev libssl-dev libzmq3-dev libmsgpack-dev libcurl4-openssl-dev \
+	cppcheck libssh2-1-dev libssl-dev libzmq3-dev libsodium-dev libmsgpack-dev libcurl4-openssl-dev \
 	libcmocka-dev libyaml-dev libjansson-dev libsqlite3-dev \
 	openssh-server openssh-client curl iproute2 util-linux procps psmisc \
 	python3 tzdata git
 
-PKGS     := libssh2 libcrypto libzmq msgpack libcurl yaml-0.1 jansson sqlite3
+PKGS     := libssh2 libcrypto libzmq libsodium msgpack libcurl yaml-0.1 jansson sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)

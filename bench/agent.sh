@@ -27,7 +27,7 @@ make -s BUILD="$BUILD" "$BUILD/drover-agent" "$BUILD/libcoordinator.a" \
 cc -O2 -g -std=c11 -D_GNU_SOURCE -Icoordinator -Iinventory -Iproto -Icommon \
     $(pkg-config --cflags jansson) -o "$BIN" bench/agent_round.c \
     "$BUILD/libcoordinator.a" "$BUILD/libinventory.a" "$BUILD/libproto.a" \
-    "$BUILD/libcommon.a" $(pkg-config --libs libssh2 libzmq msgpack libcurl \
+    "$BUILD/libcommon.a" $(pkg-config --libs libssh2 libzmq libsodium msgpack libcurl \
     yaml-0.1 jansson sqlite3) -lm
 
 WORK=$(mktemp -d)

@@ -136,9 +136,6 @@ int main(int argc, char **argv)
     o.connect_timeout_ms = 60000;
     o.heartbeat_ms = 5000;
     o.heartbeat_timeout_ms = 30000;
-    const char *iot = getenv("AGENT_BENCH_IO_THREADS");
-    if (iot != NULL)
-        o.io_threads = (int)strtol(iot, NULL, 10);
     long rss0 = rss_kb();
     int64_t cpu0 = clock_cpu_ms();
     struct transport *t = agentconn_transport_new(l, &o, &e);

@@ -1,6 +1,7 @@
-/* coordinator/agentconn.c: the agent transport. One ROUTER socket; every
- * conn is a slot whose index is its routing id, and a small state machine
- * per host:
+/* coordinator/agentconn.c: the agent transport. One ZMTP/CURVE connection
+ * per agent (coordinator/zmtp.c: libzmq's per-connection pipes cost 30 KB
+ * a host), every conn a slot in a table, and a small state machine per
+ * host:
  *
  *   KEYSCAN (accept_new only) -> QUEUED -> CONNECTING -> HELLO -> READY
  *   READY <-> RUNNING; any -> DEAD
@@ -10,9 +11,11 @@
  * do not all start in the same millisecond (and time out together).
  *
  * CONNECTING ends when the agent's probe (an empty frame sent once CURVE
- * and ZAP agreed) arrives; HELLO when WELCOME does. A reconnect while
- * RUNNING re-sends the same EXEC: the agent re-attaches the job or returns
- * its stored result, so a step never runs twice. */
+ * and ZAP agreed) arrives; HELLO when WELCOME does. A lost connection is
+ * dialled again (100 ms, doubling up to AGENTCONN_RECONNECT_IVL_MAX_MS)
+ * while the heartbeat timeout has not run out; a reconnect while RUNNING
+ * re-sends the same EXEC: the agent re-attaches the job or returns its
+ * stored result, so a step never runs twice. */
 #include "agentconn.h"
 
 #include "buf.h"
@@ -21,6 +24,7 @@
 #include "log.h"
 #include "loop.h"
 #include "proto.h"
+#include "zmtp.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,23 +51,30 @@ enum agentconn_state {
 static const char *const agentconn_state_names[] = {
     "keyscan", "queued", "connecting", "hello", "ready", "running", "dead"};
 
-enum { AC_RID_LEN = 9, AC_KEYSCAN_MAX = 128 };
+enum { AC_KEYSCAN_MAX = 128, AC_RETRY_FIRST_MS = 100 };
 
 struct agentconn_transport;
 
 struct agentconn {
-    struct conn base;                /* transport.h's part, first */
-    struct agentconn_transport *t;   /* owner */
-    uint32_t slot;                   /* index in t->slots: routing id */
-    uint32_t gen;                    /* its connection number: a reused
-                                        slot never reuses a routing id */
-    char *name;                      /* inventory_hostname */
-    char *address;                   /* where to connect */
-    int port;                        /* agent port */
-    char endpoint[300];              /* tcp://address:port */
-    char key[KEYFILE_Z85_LEN + 1];   /* the agent's pinned public key */
-    enum agentconn_state state;      /* see the top of the file */
-    bool connected;                  /* zmq_connect done */
+    struct conn base;              /* transport.h's part, first */
+    struct agentconn_transport *t; /* owner */
+    uint32_t slot;                 /* index in t->slots */
+    uint32_t gen;                  /* conn number: tells a reused slot
+                                      from the conn that left it */
+    char *name;                    /* inventory_hostname */
+    char *address;                 /* where to connect */
+    int port;                      /* agent port */
+    char endpoint[300];            /* tcp://address:port */
+    char key[KEYFILE_Z85_LEN + 1]; /* the agent's pinned public key */
+    enum agentconn_state state;    /* see the top of the file */
+    struct zmtp z;                 /* the connection */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } addr;                          /* resolved address */
+    socklen_t addrlen;               /* 0 until resolved */
+    int64_t retry_ms;                /* next reconnect delay */
     bool opened_reported;            /* cb->opened was called */
     int64_t last_rx;                 /* monotonic ms of the last message */
     bool hs;                         /* counted in t->inflight */
@@ -71,8 +82,8 @@ struct agentconn {
     struct loop_timer t_connect;     /* connect deadline */
     struct loop_timer t_beat;        /* heartbeat */
     struct loop_timer t_async;       /* deliver an early error */
+    struct loop_timer t_retry;       /* dial again */
     struct err early;                /* error found before connecting */
-    int handshake_event;             /* last handshake failure seen */
     uint64_t seq;                    /* jobs run, for job ids */
     char job[PROTO_ID_MAX + 1];      /* current job id */
     char next_job[PROTO_ID_MAX + 1]; /* agentconn_next_job, or "" */
@@ -94,11 +105,8 @@ struct agentconn_pin {
 struct agentconn_transport {
     struct transport base;           /* transport.h's part, first */
     struct loop *loop;               /* the reactor */
-    void *ctx;                       /* ZeroMQ context */
-    void *sock;                      /* ROUTER, CURVE client */
-    void *mon;                       /* monitor PAIR for handshake failures */
-    struct loop_io io;               /* sock on the loop */
-    struct loop_io mon_io;           /* mon on the loop */
+    struct zmtp_ctx zx;              /* our keys, shared buffers */
+    bool zx_ready;                   /* zx set up */
     struct keypair key;              /* our key pair (wiped on free) */
     char *known_agents;              /* known_agents path */
     struct keyfile_known *known;     /* its contents, read at first use */
@@ -145,24 +153,9 @@ static void agentconn_state(struct agentconn *c, enum agentconn_state s)
     c->state = s;
 }
 
-/* The routing id of c: its slot and its connection number. libzmq tears
- * a closed connection down asynchronously, and a ROUTER asserts when a new
- * one reuses a routing id whose pipe is still there: the number keeps a
- * reused slot's id new. */
-static void agentconn_rid(const struct agentconn *c, uint8_t rid[AC_RID_LEN])
-{
-    rid[0] = 'a'; /* routing ids starting with 0 are libzmq's own */
-    for (int i = 0; i < 4; i++) {
-        rid[1 + i] = (uint8_t)(c->slot >> (24 - 8 * i));
-        rid[5 + i] = (uint8_t)(c->gen >> (24 - 8 * i));
-    }
-}
-
 static bool agentconn_send(struct agentconn *c, struct proto_msg *m)
 {
     struct agentconn_transport *t = c->t;
-    uint8_t rid[AC_RID_LEN];
-    agentconn_rid(c, rid);
     m->epoch = t->epoch;
     m->req = ++t->req;
     buf_reset(&t->out);
@@ -171,11 +164,10 @@ static bool agentconn_send(struct agentconn *c, struct proto_msg *m)
         log_error("host=%s: %s", c->name, e.msg);
         return false;
     }
-    if (zmq_send(t->sock, rid, sizeof(rid), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(t->sock, t->out.data, t->out.len, ZMQ_DONTWAIT) < 0) {
+    if (!zmtp_send(&c->z, t->out.data, t->out.len)) {
         /* not connected right now: a reconnect re-sends what matters */
-        log_debug("host=%s: %s not sent: %s", c->name, proto_type_name(m->type),
-                  zmq_strerror(errno));
+        log_debug("host=%s: %s not sent: not connected", c->name,
+                  proto_type_name(m->type));
         return false;
     }
     t->stats.sent++;
@@ -184,10 +176,8 @@ static bool agentconn_send(struct agentconn *c, struct proto_msg *m)
 
 static void agentconn_disconnect(struct agentconn *c)
 {
-    if (c->connected) {
-        zmq_disconnect(c->t->sock, c->endpoint);
-        c->connected = false;
-    }
+    zmtp_close(&c->z);
+    loop_timer_stop(c->t->loop, &c->t_retry);
     if (c->ks_fd >= 0) {
         loop_io_stop(c->t->loop, &c->ks_io);
         close(c->ks_fd);
@@ -306,26 +296,85 @@ static void agentconn_begin(struct agentconn *c)
     t->qtail = c;
 }
 
+/* Resolve c->address once (numeric addresses need no lookup). */
+static bool agentconn_resolve(struct agentconn *c, struct err *e)
+{
+    if (c->addrlen > 0)
+        return true;
+    if (inet_pton(AF_INET, c->address, &c->addr.in.sin_addr) == 1) {
+        c->addr.in.sin_family = AF_INET;
+        c->addr.in.sin_port = htons((uint16_t)c->port);
+        c->addrlen = sizeof(c->addr.in);
+        return true;
+    }
+    if (inet_pton(AF_INET6, c->address, &c->addr.in6.sin6_addr) == 1) {
+        c->addr.in6.sin6_family = AF_INET6;
+        c->addr.in6.sin6_port = htons((uint16_t)c->port);
+        c->addrlen = sizeof(c->addr.in6);
+        return true;
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", c->port);
+    int rc = getaddrinfo(c->address, port, &hints, &ai);
+    if (rc != 0) {
+        err_set(e, ERR_UNREACHABLE, "cannot resolve %s: %s", c->address,
+                gai_strerror(rc));
+        return false;
+    }
+    if (ai->ai_addrlen > sizeof(c->addr)) {
+        freeaddrinfo(ai);
+        err_set(e, ERR_UNREACHABLE, "cannot resolve %s: odd address",
+                c->address);
+        return false;
+    }
+    memcpy(&c->addr, ai->ai_addr, ai->ai_addrlen);
+    c->addrlen = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return true;
+}
+
+/* Open the TCP connection and start the CURVE handshake; a local failure
+ * (no descriptor left) is retried like a refused connection. */
+static void agentconn_dial(struct agentconn *c)
+{
+    struct agentconn_transport *t = c->t;
+    uint8_t key[ZMTP_KEY_LEN];
+    if (zmq_z85_decode(key, c->key) == NULL) {
+        agentconn_fail(c, ERR_HOSTKEY, "the pinned key of %s is not Z85",
+                       c->endpoint);
+        return;
+    }
+    if (!zmtp_connect(&c->z, &c->addr.sa, c->addrlen, key)) {
+        log_debug("host=%s agent: %s", c->name, c->z.detail);
+        c->retry_ms = c->retry_ms ? c->retry_ms : AC_RETRY_FIRST_MS;
+        loop_timer_start(t->loop, &c->t_retry, c->retry_ms);
+    }
+}
+
 static void agentconn_zconnect(struct agentconn *c)
 {
     struct agentconn_transport *t = c->t;
-    uint8_t rid[AC_RID_LEN];
-    agentconn_rid(c, rid);
     agentconn_state(c, AC_CONNECTING);
     c->hs = true;
     t->inflight++;
     loop_timer_start(t->loop, &c->t_connect, t->connect_timeout_ms);
-    /* options are read at connect time: one socket, a key per agent */
-    if (zmq_setsockopt(t->sock, ZMQ_CURVE_SERVERKEY, c->key,
-                       KEYFILE_Z85_LEN + 1) != 0 ||
-        zmq_setsockopt(t->sock, ZMQ_CONNECT_ROUTING_ID, rid, sizeof(rid)) !=
-            0 ||
-        zmq_connect(t->sock, c->endpoint) != 0) {
-        agentconn_fail(c, ERR_UNREACHABLE, "cannot connect to %s: %s",
-                       c->endpoint, zmq_strerror(errno));
+    struct err e = {0};
+    if (!agentconn_resolve(c, &e)) {
+        agentconn_fail(c, ERR_UNREACHABLE, "%s", e.msg);
         return;
     }
-    c->connected = true;
+    c->retry_ms = 0;
+    agentconn_dial(c);
+}
+
+static void agentconn_on_retry(struct loop *l, struct loop_timer *tm, void *arg)
+{
+    (void)l;
+    (void)tm;
+    struct agentconn *c = arg;
+    if (c->state != AC_DEAD)
+        agentconn_dial(c);
 }
 
 static void agentconn_on_connect_timeout(struct loop *l, struct loop_timer *tm,
@@ -335,23 +384,11 @@ static void agentconn_on_connect_timeout(struct loop *l, struct loop_timer *tm,
     (void)tm;
     struct agentconn *c = arg;
     struct agentconn_transport *t = c->t;
-    if (c->handshake_event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-        agentconn_fail(c, ERR_AUTH,
-                       "%s refused our key %.8s...: add %s to the agent's "
-                       "authorized_keys",
-                       c->endpoint, t->key.public_z85, t->key.public_z85);
-    else if (c->handshake_event != 0)
-        agentconn_fail(c, ERR_HOSTKEY,
-                       "CURVE handshake with %s failed: the agent's key is "
-                       "not the pinned %.8s... (check drover_agent_key or "
-                       "known_agents)",
-                       c->endpoint, c->key);
-    else
-        agentconn_fail(c, ERR_UNREACHABLE,
-                       "no authenticated answer from %s within %" PRId64
-                       "ms: the agent is down, the port is closed, or its "
-                       "key is not the pinned %.8s...",
-                       c->endpoint, t->connect_timeout_ms, c->key);
+    agentconn_fail(c, ERR_UNREACHABLE,
+                   "no authenticated answer from %s within %" PRId64
+                   "ms (%s): the agent is down or the port is closed",
+                   c->endpoint, t->connect_timeout_ms,
+                   c->z.detail[0] ? c->z.detail : "no answer");
 }
 
 static void agentconn_on_beat(struct loop *l, struct loop_timer *tm, void *arg)
@@ -602,93 +639,78 @@ static void agentconn_frame(struct agentconn_transport *t, struct agentconn *c,
     proto_msg_release(&m);
 }
 
-static void agentconn_ready_io(struct loop *l, struct loop_io *io, unsigned ev,
-                               void *arg)
+/* The connection ended: a wrong key or a refusal ends the conn, anything
+ * else is dialled again (the heartbeat or the connect deadline decides
+ * when the agent counts as unreachable). */
+static void agentconn_lost(struct agentconn *c)
 {
-    (void)l;
-    (void)io;
-    (void)ev;
-    struct agentconn_transport *t = arg;
-    for (int i = 0; i < 1024; i++) {
-        zmq_msg_t rid, f;
-        zmq_msg_init(&rid);
-        if (zmq_msg_recv(&rid, t->sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&rid);
-            return;
-        }
-        zmq_msg_init(&f);
-        int frames = 0;
-        bool more = zmq_msg_more(&rid);
-        while (more) {
-            zmq_msg_t x;
-            zmq_msg_init(&x);
-            if (zmq_msg_recv(&x, t->sock, 0) < 0) {
-                zmq_msg_close(&x);
-                break;
-            }
-            more = zmq_msg_more(&x);
-            if (++frames == 1)
-                zmq_msg_move(&f, &x);
-            zmq_msg_close(&x);
-        }
-        const uint8_t *r = zmq_msg_data(&rid);
-        if (zmq_msg_size(&rid) == AC_RID_LEN && r[0] == 'a' && frames == 1) {
-            uint32_t slot = (uint32_t)r[1] << 24 | (uint32_t)r[2] << 16 |
-                            (uint32_t)r[3] << 8 | r[4];
-            uint32_t gen = (uint32_t)r[5] << 24 | (uint32_t)r[6] << 16 |
-                           (uint32_t)r[7] << 8 | r[8];
-            if (slot < t->nslots && t->slots[slot] != NULL &&
-                t->slots[slot]->gen == gen && t->slots[slot]->state != AC_DEAD)
-                agentconn_frame(t, t->slots[slot], zmq_msg_data(&f),
-                                zmq_msg_size(&f));
-        }
-        zmq_msg_close(&f);
-        zmq_msg_close(&rid);
+    struct agentconn_transport *t = c->t;
+    switch (c->z.fail) {
+    case ZMTP_FAIL_KEY:
+        agentconn_fail(c, ERR_HOSTKEY,
+                       "CURVE handshake with %s failed (%s): the agent's key "
+                       "is not the pinned %.8s... (check drover_agent_key or "
+                       "known_agents)",
+                       c->endpoint, c->z.detail, c->key);
+        return;
+    case ZMTP_FAIL_AUTH:
+        agentconn_fail(c, ERR_AUTH,
+                       "%s refused our key %.8s... (%s): add %s to the "
+                       "agent's authorized_keys",
+                       c->endpoint, t->key.public_z85, c->z.detail,
+                       t->key.public_z85);
+        return;
+    case ZMTP_FAIL_PROTOCOL:
+        log_warn("host=%s agent: %s: %s; reconnecting", c->name, c->endpoint,
+                 c->z.detail);
+        break;
+    default:
+        log_debug("host=%s agent: %s: %s; reconnecting", c->name, c->endpoint,
+                  c->z.detail);
+        break;
     }
+    if (c->state == AC_HELLO) /* the next probe says HELLO again */
+        agentconn_state(c, !c->opened_reported ? AC_CONNECTING
+                           : c->exec.job       ? AC_RUNNING
+                                               : AC_READY);
+    c->retry_ms = c->retry_ms == 0 ? AC_RETRY_FIRST_MS : 2 * c->retry_ms;
+    if (c->retry_ms > AGENTCONN_RECONNECT_IVL_MAX_MS)
+        c->retry_ms = AGENTCONN_RECONNECT_IVL_MAX_MS;
+    loop_timer_start(t->loop, &c->t_retry, c->retry_ms);
 }
 
-/* Handshake failures, from the socket monitor: remember them on the conn
- * whose endpoint failed, so the error says what went wrong. */
-static void agentconn_monitor_io(struct loop *l, struct loop_io *io,
-                                 unsigned ev, void *arg)
+static void agentconn_io(struct loop *l, struct loop_io *io, unsigned ev,
+                         void *arg)
 {
     (void)l;
     (void)io;
-    (void)ev;
-    struct agentconn_transport *t = arg;
+    struct agentconn *c = arg;
+    struct agentconn_transport *t = c->t;
+    uint32_t slot = c->slot, gen = c->gen;
+    zmtp_io(&c->z, ev);
     for (;;) {
-        zmq_msg_t a, b;
-        zmq_msg_init(&a);
-        if (zmq_msg_recv(&a, t->mon, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&a);
+        const uint8_t *p = NULL;
+        size_t n = 0;
+        switch (zmtp_next(&c->z, &p, &n)) {
+        case ZMTP_NONE:
             return;
+        case ZMTP_FAILED:
+            if (c->state != AC_DEAD)
+                agentconn_lost(c);
+            return;
+        case ZMTP_READY:
+            c->retry_ms = 0; /* the agent's probe follows */
+            break;
+        case ZMTP_MESSAGE:
+            if (c->state == AC_DEAD)
+                return;
+            agentconn_frame(t, c, p, n);
+            /* the callbacks may have closed (freed) c */
+            if (slot >= t->nslots || t->slots[slot] == NULL ||
+                t->slots[slot]->gen != gen)
+                return;
+            break;
         }
-        zmq_msg_init(&b);
-        if (!zmq_msg_more(&a) || zmq_msg_recv(&b, t->mon, 0) < 0 ||
-            zmq_msg_size(&a) < 6) {
-            zmq_msg_close(&a);
-            zmq_msg_close(&b);
-            continue;
-        }
-        uint16_t event;
-        memcpy(&event, zmq_msg_data(&a), sizeof(event));
-        char ep[300];
-        size_t n = zmq_msg_size(&b) < sizeof(ep) - 1 ? zmq_msg_size(&b)
-                                                     : sizeof(ep) - 1;
-        memcpy(ep, zmq_msg_data(&b), n);
-        ep[n] = '\0';
-        for (size_t i = 0; i < t->nslots; i++) {
-            struct agentconn *c = t->slots[i];
-            if (c != NULL && c->state == AC_CONNECTING &&
-                strcmp(c->endpoint, ep) == 0) {
-                c->handshake_event = event;
-                /* a refused key or a wrong server key will not get
-                 * better by retrying: say so now */
-                loop_timer_start(l, &c->t_connect, 0);
-            }
-        }
-        zmq_msg_close(&a);
-        zmq_msg_close(&b);
     }
 }
 
@@ -743,6 +765,8 @@ static struct conn *agentconn_connect(struct transport *tr,
     loop_timer_init(&c->t_connect, agentconn_on_connect_timeout, c);
     loop_timer_init(&c->t_beat, agentconn_on_beat, c);
     loop_timer_init(&c->t_async, agentconn_on_async, c);
+    loop_timer_init(&c->t_retry, agentconn_on_retry, c);
+    zmtp_init(&c->z, &t->zx, agentconn_io, c);
     if (t->nfree > 0) {
         c->slot = t->free_slots[--t->nfree];
     } else {
@@ -890,6 +914,7 @@ static void agentconn_close(struct conn *base)
     loop_timer_stop(t->loop, &c->t_connect);
     loop_timer_stop(t->loop, &c->t_beat);
     loop_timer_stop(t->loop, &c->t_async);
+    loop_timer_stop(t->loop, &c->t_retry);
     agentconn_hs_done(c);
     agentconn_exec_clear(c);
     t->slots[c->slot] = NULL;
@@ -903,16 +928,8 @@ static void agentconn_close(struct conn *base)
 static void agentconn_free(struct transport *tr)
 {
     struct agentconn_transport *t = (struct agentconn_transport *)tr;
-    if (t->sock != NULL) {
-        loop_io_stop(t->loop, &t->io);
-        zmq_close(t->sock);
-    }
-    if (t->mon != NULL) {
-        loop_io_stop(t->loop, &t->mon_io);
-        zmq_close(t->mon);
-    }
-    if (t->ctx != NULL)
-        zmq_ctx_term(t->ctx);
+    if (t->zx_ready)
+        zmtp_ctx_release(&t->zx);
     for (size_t i = 0; i < t->cappins; i++)
         free(t->pins[i].host);
     free(t->pins);
@@ -948,11 +965,6 @@ static char *agentconn_config_path(const char *file)
     if (xdg && *xdg)
         return xasprintf("%s/drover/%s", xdg, file);
     return xasprintf("%s/.config/drover/%s", home ? home : ".", file);
-}
-
-static int agentconn_setopt(void *s, int opt, int v)
-{
-    return zmq_setsockopt(s, opt, &v, sizeof(v));
 }
 
 struct transport *agentconn_transport_new(struct loop *l,
@@ -1000,58 +1012,17 @@ struct transport *agentconn_transport_new(struct loop *l,
     }
     free(keypath);
 
-    t->ctx = zmq_ctx_new();
-    /* CURVE and the syscalls of thousands of connections are the I/O
-     * threads' work: one per core, up to 4 */
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (t->ctx != NULL && o->io_threads > 0)
-        zmq_ctx_set(t->ctx, ZMQ_IO_THREADS, o->io_threads);
-    else if (t->ctx != NULL && cores > 1)
-        zmq_ctx_set(t->ctx, ZMQ_IO_THREADS, cores > 4 ? 4 : (int)cores);
-    t->sock = t->ctx ? zmq_socket(t->ctx, ZMQ_ROUTER) : NULL;
-    int64_t maxmsg = PROTO_FRAME_MAX + 64; /* CURVE adds 33 bytes */
-    /* Liveness is ours (PING/PONG on the loop) and so is the handshake
-     * deadline, not ZeroMQ's: libzmq 4.3.4 cancels a timer by walking
-     * every timer of its I/O thread, and ZMTP heartbeats and handshake
-     * timers are cancelled per message and per connection, which made a
-     * 10,000-agent connect quadratic (measured). TCP keepalive catches a
-     * dead peer under an idle connection without any ZeroMQ timer. */
-    if (t->sock == NULL ||
-        agentconn_setopt(t->sock, ZMQ_ROUTER_MANDATORY, 1) != 0 ||
-        zmq_setsockopt(t->sock, ZMQ_CURVE_PUBLICKEY, t->key.public_z85,
-                       KEYFILE_Z85_LEN + 1) != 0 ||
-        zmq_setsockopt(t->sock, ZMQ_CURVE_SECRETKEY, t->key.secret_z85,
-                       KEYFILE_Z85_LEN + 1) != 0 ||
-        zmq_setsockopt(t->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0 ||
-        agentconn_setopt(t->sock, ZMQ_HANDSHAKE_IVL, 0) != 0 ||
-        agentconn_setopt(t->sock, ZMQ_TCP_KEEPALIVE, 1) != 0 ||
-        agentconn_setopt(t->sock, ZMQ_TCP_KEEPALIVE_IDLE, 30) != 0 ||
-        agentconn_setopt(t->sock, ZMQ_TCP_KEEPALIVE_INTVL, 10) != 0 ||
-        agentconn_setopt(t->sock, ZMQ_RECONNECT_IVL, 100) != 0 ||
-        agentconn_setopt(t->sock, ZMQ_RECONNECT_IVL_MAX,
-                         AGENTCONN_RECONNECT_IVL_MAX_MS) != 0 ||
-        agentconn_setopt(t->sock, ZMQ_LINGER, 0) != 0 ||
-        agentconn_setopt(t->sock, ZMQ_SNDHWM, 100000) != 0 ||
-        agentconn_setopt(t->sock, ZMQ_RCVHWM, 100000) != 0) {
-        err_set(e, ERR_SYS, "agent transport: socket: %s", zmq_strerror(errno));
+    uint8_t pub[ZMTP_KEY_LEN], sec[ZMTP_KEY_LEN];
+    if (zmq_z85_decode(pub, t->key.public_z85) == NULL ||
+        zmq_z85_decode(sec, t->key.secret_z85) == NULL ||
+        !zmtp_ctx_init(&t->zx, l, pub, sec, PROTO_FRAME_MAX)) {
+        explicit_bzero(sec, sizeof(sec));
+        err_set(e, ERR_SYS, "agent transport: cannot set up CURVE");
         agentconn_free(&t->base);
         return NULL;
     }
-    char mon[64];
-    snprintf(mon, sizeof(mon), "inproc://agentconn-mon-%p", (void *)t);
-    if (zmq_socket_monitor(t->sock, mon,
-                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0) {
-        t->mon = zmq_socket(t->ctx, ZMQ_PAIR);
-        agentconn_setopt(t->mon, ZMQ_LINGER, 0);
-        if (zmq_connect(t->mon, mon) == 0) {
-            loop_io_init_sock(&t->mon_io, t->mon, agentconn_monitor_io, t);
-            loop_io_start(l, &t->mon_io, LOOP_READ);
-        }
-    }
-    loop_io_init_sock(&t->io, t->sock, agentconn_ready_io, t);
-    loop_io_start(l, &t->io, LOOP_READ);
+    explicit_bzero(sec, sizeof(sec));
+    t->zx_ready = true;
     return &t->base;
 }
 

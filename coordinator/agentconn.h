@@ -23,7 +23,7 @@ enum {
     AGENTCONN_CONNECT_TIMEOUT_MS = 10000,  /* handshake + HELLO */
     AGENTCONN_HEARTBEAT_MS = 2000,         /* PING after this silence */
     AGENTCONN_HEARTBEAT_TIMEOUT_MS = 6000, /* unreachable after this */
-    AGENTCONN_RECONNECT_IVL_MAX_MS = 5000, /* ZMQ_RECONNECT_IVL_MAX */
+    AGENTCONN_RECONNECT_IVL_MAX_MS = 5000, /* longest redial delay */
     AGENTCONN_CONNECT_CONCURRENCY = 256,   /* handshakes at once */
 };
 
@@ -42,8 +42,6 @@ struct agent_options {
     uint64_t output_max;          /* per-job output cap asked of the agent;
                                      0: the agent's own */
     int connect_concurrency;      /* handshakes at once; 0: default */
-    int io_threads;               /* ZeroMQ I/O threads; 0: one per core,
-                                     at most 4 */
 };
 
 /* Defaults (all zero/NULL). */
