@@ -327,6 +327,14 @@ bool zmtp_connect(struct zmtp *z, const struct sockaddr *addr,
         close(fd);
         return false;
     }
+    zmtp_attach(z, fd, server_key);
+    return true;
+}
+
+void zmtp_attach(struct zmtp *z, int fd, const uint8_t server_key[ZMTP_KEY_LEN])
+{
+    if (z->fd != fd)
+        zmtp_close(z);
     z->fd = fd;
     memcpy(z->server_key, server_key, ZMTP_KEY_LEN);
     z->nonce = 1;
@@ -334,7 +342,6 @@ bool zmtp_connect(struct zmtp *z, const struct sockaddr *addr,
     z->state = ZS_CONNECTING;
     z->io.fd = fd;
     loop_io_start(z->ctx->loop, &z->io, LOOP_READ | LOOP_WRITE);
-    return true;
 }
 
 /* TCP is up: our greeting. */

@@ -106,6 +106,11 @@ void zmtp_init(struct zmtp *z, struct zmtp_ctx *x, loop_io_fn *fn, void *arg);
 bool zmtp_connect(struct zmtp *z, const struct sockaddr *addr,
                   socklen_t addrlen, const uint8_t server_key[ZMTP_KEY_LEN]);
 
+/* Take over fd, a connected stream socket, as if zmtp_connect had just
+ * reached the server (fuzzing and tests: one end of a socketpair). */
+void zmtp_attach(struct zmtp *z, int fd,
+                 const uint8_t server_key[ZMTP_KEY_LEN]);
+
 /* Handle the fd's events (from the owner's io callback): finish the TCP
  * connect, send what waits, read what came. Then call zmtp_next(). */
 void zmtp_io(struct zmtp *z, unsigned revents);
