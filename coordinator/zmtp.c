@@ -512,6 +512,43 @@ static bool zmtp_ready(struct zmtp *z, const uint8_t *b, size_t n)
 
 /* --- reading ------------------------------------------------------------- */
 
+/* Give the shared read buffer back: its owner keeps its unparsed bytes in
+ * a block of its own. Also when a nested turn of the loop reads another
+ * connection in the middle of the owner's zmtp_next() calls. */
+static void zmtp_stash(struct zmtp_ctx *x)
+{
+    struct zmtp *o = x->in_owner;
+    if (o == NULL)
+        return;
+    size_t left = x->in_len - x->in_off;
+    if (left > 0) {
+        uint8_t *rx = xmalloc(o->rx_len + left);
+        if (o->rx_len > 0)
+            memcpy(rx, o->rx, o->rx_len);
+        memcpy(rx + o->rx_len, x->in + x->in_off, left);
+        free(o->rx);
+        o->rx = rx;
+        o->rx_len += left;
+    }
+    x->in_owner = NULL;
+    x->in_off = x->in_len = 0;
+}
+
+/* Take the shared read buffer, starting with z's own unparsed bytes. */
+static void zmtp_take(struct zmtp *z)
+{
+    struct zmtp_ctx *x = z->ctx;
+    zmtp_stash(x);
+    x->in_owner = z;
+    if (z->rx != NULL) {
+        memcpy(x->in, z->rx, z->rx_len);
+        x->in_len = z->rx_len;
+        free(z->rx);
+        z->rx = NULL;
+        z->rx_len = 0;
+    }
+}
+
 void zmtp_io(struct zmtp *z, unsigned revents)
 {
     struct zmtp_ctx *x = z->ctx;
@@ -538,17 +575,8 @@ void zmtp_io(struct zmtp *z, unsigned revents)
     if (!(revents & (LOOP_READ | LOOP_ERROR)))
         return;
 
-    /* take the buffer: our partial frame first, then what the socket has */
-    x->in_owner = z;
-    x->in_off = 0;
-    x->in_len = 0;
-    if (z->rx != NULL) {
-        memcpy(x->in, z->rx, z->rx_len);
-        x->in_len = z->rx_len;
-        free(z->rx);
-        z->rx = NULL;
-        z->rx_len = 0;
-    }
+    /* our partial frame first, then what the socket has */
+    zmtp_take(z);
     while (x->in_len < x->in_cap) {
         ssize_t n = recv(z->fd, x->in + x->in_len, x->in_cap - x->in_len, 0);
         if (n > 0) {
@@ -680,6 +708,10 @@ static void zmtp_eof(struct zmtp *z)
 enum zmtp_event zmtp_next(struct zmtp *z, const uint8_t **msg, size_t *len)
 {
     struct zmtp_ctx *x = z->ctx;
+    if (x->in_owner == NULL && z->rx != NULL &&
+        (z->state == ZS_GREETING || z->state == ZS_WELCOME ||
+         z->state == ZS_READY || z->state == ZS_OPEN))
+        zmtp_take(z); /* a nested turn stashed our bytes: go on with them */
     bool mine = x->in_owner == z;
     while (z->state != ZS_FAILING && z->state != ZS_CLOSED && mine) {
         if (z->state == ZS_GREETING) {
@@ -733,17 +765,10 @@ enum zmtp_event zmtp_next(struct zmtp *z, const uint8_t **msg, size_t *len)
             break;
         }
     }
-    if (z->state != ZS_FAILING && z->state != ZS_CLOSED && mine) {
-        /* keep a partial frame for the next read */
-        size_t left = x->in_len - x->in_off;
-        if (left > 0) {
-            z->rx = xmalloc(left);
-            memcpy(z->rx, x->in + x->in_off, left);
-            z->rx_len = left;
-        }
-        x->in_owner = NULL;
-        x->in_off = x->in_len = 0;
-        if (z->eof)
+    if (z->state != ZS_FAILING && z->state != ZS_CLOSED) {
+        if (mine)
+            zmtp_stash(x); /* keep a partial frame for the next read */
+        if (z->eof && x->in_owner == NULL)
             zmtp_eof(z);
     }
     if (z->state == ZS_FAILING) {

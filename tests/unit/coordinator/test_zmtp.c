@@ -3,8 +3,8 @@
  * heartbeats on, run in a thread): handshake and echo both ways, messages
  * up to the limit (long frames, partial reads and writes), a server that
  * holds another key, a ZAP refusal, a closed port, a NULL-mechanism server,
- * a server that is not ZMTP at all, the size limit on sending, and
- * heartbeats answered over a quiet second. */
+ * a server that is not ZMTP at all, the size limit on sending, heartbeats
+ * answered over a quiet second, and two connections read interleaved. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -416,6 +416,49 @@ static void test_zmtp_heartbeats(void **state)
     server_stop(&s);
 }
 
+/* A nested turn of the loop reads connection B while A still has
+ * messages in the shared buffer: A's bytes are kept, nothing is lost or
+ * reordered. */
+static void test_zmtp_interleaved(void **state)
+{
+    (void)state;
+    struct server s = {0};
+    server_start(&s, true, true, srv_sec);
+    struct client a, b;
+    client_init(&a);
+    b = a; /* same loop and context; a connection of its own */
+    memset(&b.z, 0, sizeof(b.z));
+    b.last = NULL;
+    zmtp_init(&b.z, &a.x, c_io, &b);
+    client_connect(&a, s.port, srv_pub_b);
+    client_connect(&b, s.port, srv_pub_b);
+    RUN_UNTIL(&a, (a.msgs >= 1 && b.msgs >= 1) || a.failed || b.failed);
+    assert_true(a.ready && b.ready);
+    assert_true(zmtp_send(&a.z, "a1", 2));
+    assert_true(zmtp_send(&a.z, "a2", 2));
+    assert_true(zmtp_send(&a.z, "a3", 2));
+    assert_true(zmtp_send(&b.z, "b1", 2));
+    usleep(200000); /* the echoes wait in the kernel */
+    const uint8_t *p;
+    size_t n;
+    zmtp_io(&a.z, LOOP_READ);
+    assert_int_equal(zmtp_next(&a.z, &p, &n), ZMTP_MESSAGE);
+    assert_memory_equal(p, "a1", 2);
+    zmtp_io(&b.z, LOOP_READ); /* the nested turn */
+    assert_int_equal(zmtp_next(&b.z, &p, &n), ZMTP_MESSAGE);
+    assert_memory_equal(p, "b1", 2);
+    assert_int_equal(zmtp_next(&b.z, &p, &n), ZMTP_NONE);
+    assert_int_equal(zmtp_next(&a.z, &p, &n), ZMTP_MESSAGE);
+    assert_memory_equal(p, "a2", 2);
+    assert_int_equal(zmtp_next(&a.z, &p, &n), ZMTP_MESSAGE);
+    assert_memory_equal(p, "a3", 2);
+    assert_int_equal(zmtp_next(&a.z, &p, &n), ZMTP_NONE);
+    assert_int_equal(zmtp_buffered(&a.z), 0);
+    zmtp_close(&b.z);
+    client_free(&a);
+    server_stop(&s);
+}
+
 int main(void)
 {
     zmq_curve_keypair(srv_pub, srv_sec);
@@ -432,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_zmtp_null_mechanism),
         cmocka_unit_test(test_zmtp_not_zmtp),
         cmocka_unit_test(test_zmtp_heartbeats),
+        cmocka_unit_test(test_zmtp_interleaved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
