@@ -358,7 +358,8 @@ static void agentconn_zconnect(struct agentconn *c)
     agentconn_state(c, AC_CONNECTING);
     c->hs = true;
     t->inflight++;
-    loop_timer_start(t->loop, &c->t_connect, t->connect_timeout_ms);
+    if (!c->t_connect.armed) /* a redial keeps the first deadline */
+        loop_timer_start(t->loop, &c->t_connect, t->connect_timeout_ms);
     struct err e = {0};
     if (!agentconn_resolve(c, &e)) {
         agentconn_fail(c, ERR_UNREACHABLE, "%s", e.msg);
@@ -373,7 +374,11 @@ static void agentconn_on_retry(struct loop *l, struct loop_timer *tm, void *arg)
     (void)l;
     (void)tm;
     struct agentconn *c = arg;
-    if (c->state != AC_DEAD)
+    if (c->state == AC_DEAD)
+        return;
+    if (c->state == AC_CONNECTING && !c->hs)
+        agentconn_begin(c); /* take a handshake slot again, or queue */
+    else
         agentconn_dial(c);
 }
 
@@ -673,6 +678,10 @@ static void agentconn_lost(struct agentconn *c)
         agentconn_state(c, !c->opened_reported ? AC_CONNECTING
                            : c->exec.job       ? AC_RUNNING
                                                : AC_READY);
+    /* waiting to redial is no handshake: let a queued host have the slot
+     * (600 stopped agents then give up after one deadline, not three) */
+    if (c->state == AC_CONNECTING)
+        agentconn_hs_done(c);
     c->retry_ms = c->retry_ms == 0 ? AC_RETRY_FIRST_MS : 2 * c->retry_ms;
     if (c->retry_ms > AGENTCONN_RECONNECT_IVL_MAX_MS)
         c->retry_ms = AGENTCONN_RECONNECT_IVL_MAX_MS;

@@ -41,6 +41,15 @@ int main(int argc, char **argv)
     /* The coordinator holds secrets: no core dumps. */
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
+    /* One connection per agent host, up to forks SSH sessions, a pipe set
+     * per local step: the soft descriptor limit (often 1024) is too low
+     * for a fleet; the hard one is what the operator allows. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+        nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     log_set_ident("drover");
     /* bearer tokens, URL credentials, secret-looking NAME=value: every line */
     redact_set_patterns(redact_global(), true);
