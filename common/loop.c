@@ -1,15 +1,19 @@
-/* common/loop.c: the reactor. A table of fd/socket items polled together by
- * zmq_poll, a binary heap of timers, and a signalfd for signals. */
+/* common/loop.c: the reactor. Plain fds live in one epoll instance; ZeroMQ
+ * sockets are polled by zmq_poll together with the epoll fd, and with no
+ * socket registered the loop waits in epoll_wait itself. Timers are a binary
+ * heap; signals arrive through a signalfd, which is a plain fd like others. */
 #include "loop.h"
 
 #include "err.h"
 #include "log.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,10 +21,44 @@
 
 enum { LOOP_NSIG = 65 };
 
-/* Longest single wait. zmq_poll with no items sleeps in usleep(timeout *
- * 1000), which wraps past 2^32 microseconds (71.6 minutes) and would wake
- * early and often; waking once an hour to recompute costs nothing. */
+/* Longest single wait: waking once an hour to recompute costs nothing, and
+ * keeps every timeout far inside an int of milliseconds. */
 enum { LOOP_WAIT_MAX_MS = 3600000 };
+
+/* Events taken from the epoll instance per epoll_wait call. */
+enum { LOOP_BATCH = 256 };
+
+/* No slot: end of an fd's chain or of a free list. */
+#define LOOP_NONE SIZE_MAX
+
+/* How a plain fd is watched. */
+enum loop_fd_state {
+    LOOP_FD_OFF,   /* no item on this fd */
+    LOOP_FD_EPOLL, /* registered in the epoll instance */
+    LOOP_FD_BAD,   /* epoll refused it (closed fd): LOOP_ERROR every turn */
+    LOOP_FD_FILE,  /* regular file (EPERM): always ready, as poll says */
+};
+
+/* One registered item. The slot outlives a stop until the next turn, so a
+ * chain being walked, or a poll set built earlier, never meets a slot that
+ * was handed to somebody else in the same turn. */
+struct loop_slot {
+    struct loop_io *io; /* the owner's item; NULL once stopped */
+    uint64_t born;      /* turn in which it was started */
+    size_t next;        /* next slot on the same fd, LOOP_NONE: last */
+    size_t link;        /* free list or limbo list */
+    int fd;             /* the plain fd, -1 for a ZeroMQ socket */
+};
+
+/* A plain fd number with one or more items on it (epoll takes an fd once;
+ * the items share its registration, with the union of their events). */
+struct loop_fd {
+    size_t head;     /* first slot on this fd, LOOP_NONE: none */
+    uint64_t seen;   /* turn in which it was last gathered (dedup) */
+    uint32_t gen;    /* registration number, in epoll_event.data */
+    uint32_t events; /* EPOLLIN | EPOLLOUT registered */
+    int state;       /* enum loop_fd_state */
+};
 
 struct loop_sig {
     loop_signal_fn *fn; /* handler, NULL when not watched */
@@ -28,13 +66,32 @@ struct loop_sig {
 };
 
 struct loop {
-    struct loop_io **ios;     /* registered items; NULL = removed this turn */
-    size_t nios;              /* used slots in ios */
-    size_t capios;            /* allocated slots */
-    zmq_pollitem_t *items;    /* poll set, items[i] <-> ios[i], i < npolled */
-    size_t npolled;           /* size of the poll set */
-    size_t capitems;          /* allocated poll items */
+    struct loop_slot *slots;  /* all registered items, io->slot indexes */
+    size_t nslots;            /* slots ever handed out */
+    size_t capslots;          /* allocated slots */
+    size_t free_head;         /* reusable slots */
+    size_t limbo_head;        /* stopped this turn, reusable next turn */
+    size_t nactive;           /* registered items of both kinds */
+    struct loop_fd *fds;      /* per fd number */
+    size_t capfds;            /* allocated fd records */
+    uint32_t gen;             /* last registration number */
+    int epfd;                 /* the epoll instance */
+    int *synth;               /* fds in LOOP_FD_BAD or LOOP_FD_FILE */
+    size_t nsynth;            /* used entries in synth */
+    size_t capsynth;          /* allocated entries */
+    struct epoll_event *evs;  /* events gathered this turn */
+    size_t nevs;              /* used entries in evs */
+    size_t capevs;            /* allocated entries */
+    size_t *socks;            /* slots of the registered ZeroMQ sockets */
+    size_t nsocks;            /* used entries in socks */
+    size_t capsocks;          /* allocated entries */
+    zmq_pollitem_t *items;    /* poll set: sockets, then the epoll fd */
+    size_t *item_slot;        /* items[i] <-> slots[item_slot[i]] */
+    size_t npolled;           /* sockets in the poll set */
+    size_t capitems;          /* allocated poll items (plus one) */
     bool dirty;               /* poll set must be rebuilt */
+    uint64_t turn;            /* turns run so far */
+    bool in_turn;             /* inside loop_run_once */
     struct loop_timer **heap; /* armed timers, min-heap on (due, seq) */
     size_t nheap;             /* armed timers */
     size_t capheap;           /* allocated heap slots */
@@ -56,11 +113,17 @@ static int64_t loop_clock(void)
 
 struct loop *loop_new(struct err *e)
 {
-    (void)e;
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0)
+        return err_sys(e, "epoll_create1"), NULL;
     struct loop *l = xcalloc(1, sizeof(*l));
+    l->epfd = epfd;
+    l->free_head = LOOP_NONE;
+    l->limbo_head = LOOP_NONE;
     l->sigfd = -1;
     sigemptyset(&l->sigmask);
     l->now = loop_clock();
+    l->dirty = true;
     return l;
 }
 
@@ -68,15 +131,21 @@ void loop_free(struct loop *l)
 {
     if (l == NULL)
         return;
-    for (size_t i = 0; i < l->nios; i++)
-        if (l->ios[i] != NULL)
-            l->ios[i]->active = false;
+    for (size_t i = 0; i < l->nslots; i++)
+        if (l->slots[i].io != NULL)
+            l->slots[i].io->active = false;
     for (size_t i = 0; i < l->nheap; i++)
         l->heap[i]->armed = false;
     if (l->sigfd >= 0)
         close(l->sigfd);
-    free(l->ios);
+    close(l->epfd);
+    free(l->slots);
+    free(l->fds);
+    free(l->synth);
+    free(l->evs);
+    free(l->socks);
     free(l->items);
+    free(l->item_slot);
     free(l->heap);
     free(l);
 }
@@ -88,15 +157,127 @@ int64_t loop_now(const struct loop *l)
 
 size_t loop_io_count(const struct loop *l)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < l->nios; i++)
-        n += l->ios[i] != NULL;
-    return n;
+    return l->nactive;
 }
 
 size_t loop_timer_count(const struct loop *l)
 {
     return l->nheap;
+}
+
+/* --- plain fds --------------------------------------------------------- */
+
+static uint32_t loop_epoll_bits(unsigned events)
+{
+    uint32_t ev = 0;
+    if (events & LOOP_READ)
+        ev |= EPOLLIN;
+    if (events & LOOP_WRITE)
+        ev |= EPOLLOUT;
+    return ev;
+}
+
+/* What poll() would say: a hangup or error is also readable (EOF). */
+static unsigned loop_events_of(uint32_t ev)
+{
+    unsigned r = 0;
+    if (ev & EPOLLIN)
+        r |= LOOP_READ;
+    if (ev & EPOLLOUT)
+        r |= LOOP_WRITE;
+    if (ev & (EPOLLERR | EPOLLHUP))
+        r |= LOOP_ERROR | LOOP_READ;
+    return r;
+}
+
+static struct loop_fd *loop_fd_get(struct loop *l, int fd)
+{
+    if ((size_t)fd >= l->capfds) {
+        size_t cap = l->capfds ? l->capfds : 64;
+        while (cap <= (size_t)fd)
+            cap *= 2;
+        l->fds = xrealloc(l->fds, cap * sizeof(*l->fds));
+        for (size_t i = l->capfds; i < cap; i++)
+            l->fds[i] = (struct loop_fd){.head = LOOP_NONE};
+        l->capfds = cap;
+    }
+    return &l->fds[fd];
+}
+
+static void loop_synth_add(struct loop *l, int fd)
+{
+    if (l->nsynth == l->capsynth) {
+        l->capsynth = l->capsynth ? l->capsynth * 2 : 8;
+        l->synth = xrealloc(l->synth, l->capsynth * sizeof(*l->synth));
+    }
+    l->synth[l->nsynth++] = fd;
+}
+
+static void loop_synth_del(struct loop *l, int fd)
+{
+    for (size_t i = 0; i < l->nsynth; i++) {
+        if (l->synth[i] == fd) {
+            l->synth[i] = l->synth[--l->nsynth];
+            return;
+        }
+    }
+}
+
+/* Bring the epoll registration of fd in line with the items on it: ADD,
+ * MOD or DEL. Failures end up as events of the items, never as a crash. */
+static void loop_fd_sync(struct loop *l, int fd)
+{
+    struct loop_fd *r = &l->fds[fd];
+    bool synth = r->state == LOOP_FD_BAD || r->state == LOOP_FD_FILE;
+    if (r->head == LOOP_NONE) {
+        /* EBADF or ENOENT: the owner closed the fd before stopping, and
+         * closing it already dropped the registration */
+        if (r->state == LOOP_FD_EPOLL &&
+            epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 && errno != EBADF &&
+            errno != ENOENT)
+            log_debug("fd=%d: epoll_ctl DEL: %s", fd, strerror(errno));
+        if (synth)
+            loop_synth_del(l, fd);
+        r->state = LOOP_FD_OFF;
+        r->events = 0;
+        return;
+    }
+    uint32_t want = 0;
+    for (size_t s = r->head; s != LOOP_NONE; s = l->slots[s].next)
+        want |= loop_epoll_bits(l->slots[s].io->events);
+    if (r->state == LOOP_FD_EPOLL && want == r->events)
+        return;
+    struct epoll_event ev = {.events = want};
+    int rc = -1;
+    if (r->state == LOOP_FD_EPOLL) {
+        ev.data.u64 = (uint64_t)r->gen << 32 | (uint32_t)fd;
+        rc = epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
+    }
+    /* ENOENT: closed and opened again behind our back; the old file's
+     * registration went with its last close */
+    if (r->state != LOOP_FD_EPOLL || (rc < 0 && errno == ENOENT)) {
+        r->gen = ++l->gen;
+        ev.data.u64 = (uint64_t)r->gen << 32 | (uint32_t)fd;
+        rc = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
+        if (rc < 0 && errno == EEXIST)
+            rc = epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
+    }
+    if (rc == 0) {
+        if (synth)
+            loop_synth_del(l, fd);
+        r->state = LOOP_FD_EPOLL;
+        r->events = want;
+        return;
+    }
+    /* poll() would report a closed fd as POLLNVAL and a regular file as
+     * always ready; the items hear the same, every turn */
+    int err = errno;
+    if (err != EBADF && err != EPERM)
+        log_warn("fd=%d: epoll_ctl: %s", fd, strerror(err));
+    if (!synth)
+        loop_synth_add(l, fd);
+    r->state = err == EPERM ? LOOP_FD_FILE : LOOP_FD_BAD;
+    r->events = want;
 }
 
 /* --- items ------------------------------------------------------------- */
@@ -119,21 +300,52 @@ void loop_io_init_sock(struct loop_io *io, void *sock, loop_io_fn *fn,
     io->arg = arg;
 }
 
+static size_t loop_slot_new(struct loop *l)
+{
+    if (l->free_head != LOOP_NONE) {
+        size_t s = l->free_head;
+        l->free_head = l->slots[s].link;
+        return s;
+    }
+    if (l->nslots == l->capslots) {
+        l->capslots = l->capslots ? l->capslots * 2 : 64;
+        l->slots = xrealloc(l->slots, l->capslots * sizeof(*l->slots));
+    }
+    return l->nslots++;
+}
+
 void loop_io_start(struct loop *l, struct loop_io *io, unsigned events)
 {
     if (io->active) {
         loop_io_set(l, io, events);
         return;
     }
-    if (l->nios == l->capios) {
-        l->capios = l->capios ? l->capios * 2 : 64;
-        l->ios = xrealloc(l->ios, l->capios * sizeof(*l->ios));
-    }
+    size_t s = loop_slot_new(l);
+    struct loop_slot *sl = &l->slots[s];
+    sl->io = io;
+    sl->born = l->turn;
+    sl->next = LOOP_NONE;
+    sl->link = LOOP_NONE;
+    sl->fd = io->sock != NULL ? -1 : io->fd;
     io->events = events;
-    io->slot = l->nios;
+    io->slot = s;
     io->active = true;
-    l->ios[l->nios++] = io;
-    l->dirty = true;
+    l->nactive++;
+    if (io->sock != NULL) {
+        if (l->nsocks == l->capsocks) {
+            l->capsocks = l->capsocks ? l->capsocks * 2 : 8;
+            l->socks = xrealloc(l->socks, l->capsocks * sizeof(*l->socks));
+        }
+        l->socks[l->nsocks++] = s;
+        l->dirty = true;
+        return;
+    }
+    if (io->fd < 0) /* poll() ignores it too: never ready */
+        return;
+    struct loop_fd *r = loop_fd_get(l, io->fd);
+    sl->next = r->head;
+    r->head = s;
+    loop_fd_sync(l, io->fd);
 }
 
 void loop_io_set(struct loop *l, struct loop_io *io, unsigned events)
@@ -141,42 +353,73 @@ void loop_io_set(struct loop *l, struct loop_io *io, unsigned events)
     if (io->events == events)
         return;
     io->events = events;
-    if (io->active && io->slot < l->npolled)
-        l->items[io->slot].events = (short)events;
+    if (!io->active)
+        return;
+    int fd = l->slots[io->slot].fd;
+    if (io->sock != NULL)
+        l->dirty = true;
+    else if (fd >= 0)
+        loop_fd_sync(l, fd);
 }
 
 void loop_io_stop(struct loop *l, struct loop_io *io)
 {
     if (!io->active)
         return;
-    l->ios[io->slot] = NULL;
+    size_t s = io->slot;
     io->active = false;
-    l->dirty = true;
+    l->nactive--;
+    struct loop_slot *sl = &l->slots[s];
+    sl->io = NULL;
+    sl->link = l->limbo_head;
+    l->limbo_head = s;
+    if (sl->fd < 0) {
+        for (size_t i = 0; i < l->nsocks; i++) {
+            if (l->socks[i] == s) {
+                memmove(&l->socks[i], &l->socks[i + 1],
+                        (l->nsocks - i - 1) * sizeof(*l->socks));
+                l->nsocks--;
+                break;
+            }
+        }
+        l->dirty = true;
+        return;
+    }
+    /* Unlink, but leave the slot's own next alone: a dispatch walking this
+     * chain may stand on it and must still find the rest. */
+    int fd = sl->fd;
+    struct loop_fd *r = &l->fds[fd];
+    if (r->head == s) {
+        r->head = sl->next;
+    } else {
+        size_t p = r->head;
+        while (p != LOOP_NONE && l->slots[p].next != s)
+            p = l->slots[p].next;
+        if (p != LOOP_NONE)
+            l->slots[p].next = sl->next;
+    }
+    loop_fd_sync(l, fd);
 }
 
-/* Compact the table and rebuild the poll set; only between turns. */
+/* Rebuild the ZeroMQ poll set (sockets, then the epoll fd); between turns
+ * only, so the set is never edited while it is walked. */
 static void loop_rebuild(struct loop *l)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < l->nios; i++) {
-        struct loop_io *io = l->ios[i];
-        if (io == NULL)
-            continue;
-        io->slot = n;
-        l->ios[n++] = io;
-    }
-    l->nios = n;
-    if (l->capitems < n) {
-        l->capitems = l->capios;
+    if (l->capitems < l->nsocks + 1) {
+        l->capitems = l->capsocks + 1;
         l->items = xrealloc(l->items, l->capitems * sizeof(*l->items));
+        l->item_slot =
+            xrealloc(l->item_slot, l->capitems * sizeof(*l->item_slot));
     }
-    for (size_t i = 0; i < n; i++) {
-        l->items[i].socket = l->ios[i]->sock;
-        l->items[i].fd = l->ios[i]->fd;
-        l->items[i].events = (short)l->ios[i]->events;
-        l->items[i].revents = 0;
+    for (size_t i = 0; i < l->nsocks; i++) {
+        struct loop_io *io = l->slots[l->socks[i]].io;
+        l->item_slot[i] = l->socks[i];
+        l->items[i] = (zmq_pollitem_t){
+            .socket = io->sock, .fd = -1, .events = (short)io->events};
     }
-    l->npolled = n;
+    l->items[l->nsocks] =
+        (zmq_pollitem_t){.socket = NULL, .fd = l->epfd, .events = ZMQ_POLLIN};
+    l->npolled = l->nsocks;
     l->dirty = false;
 }
 
@@ -322,8 +565,92 @@ static void loop_fire_timers(struct loop *l)
     }
 }
 
-int loop_run_once(struct loop *l, int64_t max_ms, struct err *e)
+/* Slots stopped in an earlier turn may be handed out again. */
+static void loop_release_limbo(struct loop *l)
 {
+    while (l->limbo_head != LOOP_NONE) {
+        size_t s = l->limbo_head;
+        l->limbo_head = l->slots[s].link;
+        l->slots[s].link = l->free_head;
+        l->free_head = s;
+    }
+}
+
+/* Collect this turn's ready fds into evs, each fd once. epoll_wait is
+ * repeated while batches come back full: level-triggered epoll puts what it
+ * has not reported yet first and what it reported at the back, so a batch
+ * with an fd seen before means every ready fd is in. Fds epoll refused are
+ * added as if reported. Returns -1 with errno if epoll_wait failed. */
+static int loop_gather(struct loop *l, int timeout, bool wait)
+{
+    l->nevs = 0;
+    while (wait) {
+        if (l->capevs < l->nevs + LOOP_BATCH) {
+            l->capevs = l->nevs + LOOP_BATCH;
+            l->evs = xrealloc(l->evs, l->capevs * sizeof(*l->evs));
+        }
+        int n = epoll_wait(l->epfd, l->evs + l->nevs, LOOP_BATCH,
+                           l->nevs == 0 ? timeout : 0);
+        if (n < 0 && errno != EINTR)
+            return -1;
+        if (n < 0)
+            break;
+        timeout = 0;
+        bool again = false;
+        size_t base = l->nevs;
+        for (int i = 0; i < n; i++) {
+            struct epoll_event ev = l->evs[base + (size_t)i];
+            int fd = (int)(uint32_t)ev.data.u64;
+            struct loop_fd *r = &l->fds[fd];
+            if (r->seen == l->turn) {
+                again = true;
+                continue;
+            }
+            r->seen = l->turn;
+            l->evs[l->nevs++] = ev;
+        }
+        wait = n == LOOP_BATCH && !again;
+    }
+    for (size_t i = 0; i < l->nsynth; i++) {
+        if (l->nevs == l->capevs) {
+            l->capevs = l->capevs ? l->capevs * 2 : LOOP_BATCH;
+            l->evs = xrealloc(l->evs, l->capevs * sizeof(*l->evs));
+        }
+        struct loop_fd *r = &l->fds[l->synth[i]];
+        uint32_t bits = r->state == LOOP_FD_BAD ? EPOLLERR : EPOLLIN | EPOLLOUT;
+        l->evs[l->nevs++] = (struct epoll_event){
+            .events = bits,
+            .data.u64 = (uint64_t)r->gen << 32 | (uint32_t)l->synth[i]};
+    }
+    return 0;
+}
+
+/* Call the items of one gathered fd. An item stopped earlier in the turn
+ * has a NULL slot; one started in this turn waits for the next; an fd
+ * stopped and registered again carries a new gen and the old event is
+ * dropped. The slots array may move under a callback: index, do not hold
+ * pointers across one. */
+static void loop_dispatch_fd(struct loop *l, const struct epoll_event *ev)
+{
+    int fd = (int)(uint32_t)ev->data.u64;
+    uint32_t gen = (uint32_t)(ev->data.u64 >> 32);
+    if (l->fds[fd].gen != gen || l->fds[fd].state == LOOP_FD_OFF)
+        return;
+    unsigned rev = loop_events_of(ev->events);
+    for (size_t s = l->fds[fd].head; s != LOOP_NONE; s = l->slots[s].next) {
+        struct loop_io *io = l->slots[s].io;
+        if (io == NULL || l->slots[s].born == l->turn)
+            continue;
+        unsigned got = rev & (io->events | LOOP_ERROR);
+        if (got != 0)
+            io->fn(l, io, got, io->arg);
+    }
+}
+
+static int loop_turn(struct loop *l, int64_t max_ms, struct err *e)
+{
+    l->turn++;
+    loop_release_limbo(l);
     if (l->dirty)
         loop_rebuild(l);
     l->now = loop_clock();
@@ -336,35 +663,57 @@ int loop_run_once(struct loop *l, int64_t max_ms, struct err *e)
         timeout = (long)max_ms;
     if (timeout > LOOP_WAIT_MAX_MS)
         timeout = LOOP_WAIT_MAX_MS;
-    if (l->npolled == 0 && timeout < 0)
+    if (l->nsynth > 0)
+        timeout = 0;
+    if (l->nactive == 0 && timeout < 0)
         return 0;
-    int rc = zmq_poll(l->items, (int)l->npolled, timeout);
-    if (rc < 0 && errno != EINTR)
-        return err_set(e, ERR_SYS, "zmq_poll: %s", zmq_strerror(errno)), -1;
+    int rc = 0;
+    if (l->npolled == 0) {
+        if (loop_gather(l, (int)timeout, true) < 0)
+            return err_sys(e, "epoll_wait"), -1;
+    } else {
+        rc = zmq_poll(l->items, (int)l->npolled + 1, timeout);
+        if (rc < 0 && errno != EINTR)
+            return err_set(e, ERR_SYS, "zmq_poll: %s", zmq_strerror(errno)), -1;
+        bool ready = rc > 0 && (l->items[l->npolled].revents & ZMQ_POLLIN);
+        if (loop_gather(l, 0, ready) < 0)
+            return err_sys(e, "epoll_wait"), -1;
+    }
     l->now = loop_clock();
     size_t n = rc > 0 ? l->npolled : 0;
     for (size_t i = 0; i < n; i++) {
         short rev = l->items[i].revents;
         if (rev == 0)
             continue;
-        struct loop_io *io = l->ios[i];
+        struct loop_io *io = l->slots[l->item_slot[i]].io;
         if (io == NULL) /* removed earlier in this turn */
             continue;
         unsigned got = (unsigned)rev & (io->events | LOOP_ERROR);
         if (got != 0)
             io->fn(l, io, got, io->arg);
     }
+    for (size_t i = 0; i < l->nevs; i++)
+        loop_dispatch_fd(l, &l->evs[i]);
     loop_fire_timers(l);
     return 0;
+}
+
+int loop_run_once(struct loop *l, int64_t max_ms, struct err *e)
+{
+    /* a turn inside a turn would hand out slots and overwrite the events
+     * the outer one is still walking */
+    assert(!l->in_turn);
+    l->in_turn = true;
+    int rc = loop_turn(l, max_ms, e);
+    l->in_turn = false;
+    return rc;
 }
 
 int loop_run(struct loop *l, struct err *e)
 {
     l->stop = false;
     while (!l->stop) {
-        if (l->dirty)
-            loop_rebuild(l);
-        if (l->npolled == 0 && l->nheap == 0)
+        if (l->nactive == 0 && l->nheap == 0)
             break;
         if (loop_run_once(l, -1, e) < 0)
             return -1;

@@ -1,8 +1,10 @@
-/* common/loop.h: the reactor, one per process (czmq zloop). It polls
- * ZeroMQ sockets and plain fds together with zmq_poll, and runs monotonic
- * timers; the poll timeout is the nearest timer's deadline. Callbacks may
- * add and remove items: the poll set is rebuilt after the turn, never edited
- * while it is walked. No thread, no busy wait.
+/* common/loop.h: the reactor, one per process (czmq zloop). Plain fds live
+ * in an epoll instance (level-triggered); ZeroMQ sockets are polled with
+ * zmq_poll together with that epoll fd, and with no socket registered the
+ * loop waits in epoll_wait alone. Monotonic timers: the wait ends at the
+ * nearest deadline. Callbacks may add and remove items: an item started in
+ * a turn is polled from the next one, an item stopped in a turn is not
+ * called again in it. No thread, no busy wait.
  *
  * Items and timers are embedded in their owner's struct (no allocation per
  * host): the owner keeps the memory alive until it has removed them. */
@@ -31,8 +33,8 @@ typedef void loop_signal_fn(struct loop *l, int signo, void *arg);
 
 struct loop_io {
     int fd;          /* the fd, or -1 for a ZeroMQ socket */
-    void *sock;      /* the ZeroMQ socket, or NULL for an fd */
     unsigned events; /* LOOP_READ | LOOP_WRITE wanted */
+    void *sock;      /* the ZeroMQ socket, or NULL for an fd */
     loop_io_fn *fn;  /* called with what happened */
     void *arg;       /* passed to fn */
     size_t slot;     /* index in the loop's table while registered */
@@ -48,7 +50,7 @@ struct loop_timer {
     bool armed;        /* in the heap */
 };
 
-/* New loop; NULL with e set on failure. */
+/* New loop (it holds an epoll fd); NULL with e set on failure. */
 struct err;
 struct loop *loop_new(struct err *e);
 
@@ -56,14 +58,20 @@ struct loop *loop_new(struct err *e);
  * owners are not called). NULL is a no-op. */
 void loop_free(struct loop *l);
 
-/* Register an fd (set non-blocking by the caller) or a ZeroMQ socket. */
+/* Register an fd (set non-blocking by the caller) or a ZeroMQ socket. An
+ * fd is ready as poll() would say: a hangup or error (also a closed fd) is
+ * LOOP_ERROR, and LOOP_READ too for an item waiting to read, so a reader
+ * sees the EOF or the error. Callbacks get only LOOP_ERROR and the events
+ * asked for. Several items may share one fd. Stop an fd's item before
+ * closing the fd. */
 void loop_io_init_fd(struct loop_io *io, int fd, loop_io_fn *fn, void *arg);
 void loop_io_init_sock(struct loop_io *io, void *sock, loop_io_fn *fn,
                        void *arg);
 void loop_io_start(struct loop *l, struct loop_io *io, unsigned events);
 /* Change the wanted events of a registered item. */
 void loop_io_set(struct loop *l, struct loop_io *io, unsigned events);
-/* Unregister; safe from any callback, also the item's own. Idempotent. */
+/* Unregister; safe from any callback, also the item's own. Idempotent.
+ * The loop does not touch io after this returns: it may be freed. */
 void loop_io_stop(struct loop *l, struct loop_io *io);
 
 /* Timers: one-shot; re-arm from the callback for periodic work. */
@@ -82,7 +90,8 @@ int loop_signal(struct loop *l, int signo, loop_signal_fn *fn, void *arg,
  * Returns 0, or -1 with e set if polling itself failed. */
 int loop_run(struct loop *l, struct err *e);
 
-/* One turn: wait at most max_ms (-1: until the nearest timer). */
+/* One turn: wait at most max_ms (-1: until the nearest timer). Not from a
+ * callback: turns do not nest. */
 int loop_run_once(struct loop *l, int64_t max_ms, struct err *e);
 
 /* Make loop_run return after the current turn. */

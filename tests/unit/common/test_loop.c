@@ -1,7 +1,8 @@
 /* tests/unit/common/test_loop.c: the reactor. Timer order and FIFO ties,
  * stopping and re-arming, fd readiness on pipes, items added and removed
- * from callbacks, a ZeroMQ PAIR polled with fds, signals via signalfd, and
- * the bookkeeping with 10,000 timers. */
+ * from callbacks, a ZeroMQ PAIR polled with fds, signals via signalfd, the
+ * bookkeeping with 10,000 timers, and the epoll side: 2,000 socketpairs,
+ * items freed right after a stop (ASan), shared fds, EOF, closed fds. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,13 +10,17 @@
 #include <cmocka.h>
 
 #include "err.h"
+#include "log.h"
 #include "loop.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -785,6 +790,653 @@ static void test_loop_far_timer_alone_sleeps(void **state)
     assert_int_equal(done, 0);
 }
 
+/* --- epoll: many fds, freeing, sharing --------------------------------- */
+
+static void make_pair(int sp[2])
+{
+    assert_int_equal(
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp),
+        0);
+}
+
+/* Enough fds for n more, raising the soft limit to the hard one. */
+static void want_fds(size_t n)
+{
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < n + 64) {
+        rl.rlim_cur = rl.rlim_max;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < n + 64)
+        skip();
+}
+
+/* One end of a socketpair, counting its calls in the current turn. */
+struct many_fd {
+    struct loop_io io; /* embedded item */
+    int peer;          /* the other end */
+    int calls;         /* calls since the counter was reset */
+    int keep;          /* leave the data unread: ready every turn */
+    unsigned seen;     /* revents of the last call */
+};
+
+static void many_fd_fn(struct loop *l, struct loop_io *io, unsigned rev,
+                       void *arg)
+{
+    (void)l;
+    struct many_fd *m = arg;
+    m->calls++;
+    m->seen = rev;
+    char b[64];
+    if (!m->keep)
+        while (read(io->fd, b, sizeof(b)) > 0)
+            ;
+}
+
+static void test_loop_many_fds_each_ready_once(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    want_fds(2 * N);
+    struct loop *l = new_loop();
+    struct many_fd *m = calloc(N, sizeof(*m));
+    assert_non_null(m);
+    for (int i = 0; i < N; i++) {
+        int sp[2];
+        make_pair(sp);
+        m[i].peer = sp[1];
+        loop_io_init_fd(&m[i].io, sp[0], many_fd_fn, &m[i]);
+        loop_io_start(l, &m[i].io, LOOP_READ);
+    }
+    assert_int_equal(loop_io_count(l), N);
+    static char ready[N];
+    srand(4242);
+    /* a few ready each turn: those, and only those, called once */
+    for (int turn = 0; turn < 60; turn++) {
+        memset(ready, 0, sizeof(ready));
+        int k = 1 + rand() % 20;
+        for (int j = 0; j < k; j++) {
+            int i = rand() % N;
+            ready[i] = 1;
+            assert_int_equal(write(m[i].peer, "x", 1), 1);
+        }
+        once_ok(l, 1000);
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(m[i].calls, ready[i]);
+            m[i].calls = 0;
+        }
+    }
+    /* more ready than one epoll_wait batch: all of them in one turn */
+    for (int i = 0; i < N; i += 3)
+        assert_int_equal(write(m[i].peer, "x", 1), 1);
+    once_ok(l, 1000);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(m[i].calls, i % 3 == 0);
+        m[i].calls = 0;
+    }
+    /* fairness: 1,500 fds that stay ready do not starve the last ones */
+    for (int i = 0; i < 1500; i++) {
+        m[i].keep = 1;
+        assert_int_equal(write(m[i].peer, "x", 1), 1);
+    }
+    for (int turn = 0; turn < 5; turn++) {
+        assert_int_equal(write(m[N - 1 - turn].peer, "x", 1), 1);
+        once_ok(l, 1000);
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(m[i].calls, i < 1500 || i == N - 1 - turn);
+            m[i].calls = 0;
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        loop_io_stop(l, &m[i].io);
+        close(m[i].io.fd);
+        close(m[i].peer);
+    }
+    assert_int_equal(loop_io_count(l), 0);
+    loop_free(l);
+    free(m);
+}
+
+/* Heap items that stop and free each other: whichever is called first
+ * stops its peer and frees it while epoll has already reported the peer.
+ * ASan turns a later look at the peer into a failure. */
+struct duel {
+    struct loop_io io;  /* embedded item */
+    struct duel **peer; /* the other one's handle, NULL once freed */
+    struct duel **self; /* this one's handle */
+    int *calls;         /* shared call counter */
+};
+
+static void duel_fn(struct loop *l, struct loop_io *io, unsigned rev, void *arg)
+{
+    (void)io;
+    (void)rev;
+    struct duel *d = arg;
+    (*d->calls)++;
+    if (*d->peer != NULL) {
+        struct duel *p = *d->peer;
+        loop_io_stop(l, &p->io);
+        *d->peer = NULL;
+        free(p);
+    }
+}
+
+static void test_loop_stop_and_free_ready_peer(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    want_fds(4 * N);
+    struct loop *l = new_loop();
+    int sp[N][2][2];
+    struct duel *d[N][2];
+    int calls = 0;
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < 2; k++) {
+            make_pair(sp[i][k]);
+            /* every third pair shares one fd */
+            int fd = i % 3 == 0 ? sp[i][0][0] : sp[i][k][0];
+            d[i][k] = calloc(1, sizeof(*d[i][k]));
+            assert_non_null(d[i][k]);
+            loop_io_init_fd(&d[i][k]->io, fd, duel_fn, d[i][k]);
+            d[i][k]->calls = &calls;
+            d[i][k]->self = &d[i][k];
+            d[i][k]->peer = &d[i][1 - k];
+            assert_int_equal(write(sp[i][k][1], "x", 1), 1);
+        }
+    }
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < 2; k++)
+            loop_io_start(l, &d[i][k]->io, LOOP_READ);
+    assert_int_equal(loop_io_count(l), 2 * N);
+    once_ok(l, 1000);
+    /* one of each pair was called and freed the other */
+    assert_int_equal(calls, N);
+    assert_int_equal(loop_io_count(l), N);
+    for (int i = 0; i < N; i++)
+        assert_true((d[i][0] == NULL) != (d[i][1] == NULL));
+    /* the survivors keep being served (the data was never read) */
+    once_ok(l, 1000);
+    assert_int_equal(calls, 2 * N);
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < 2; k++) {
+            if (d[i][k] != NULL) {
+                loop_io_stop(l, &d[i][k]->io);
+                free(d[i][k]);
+            }
+            close(sp[i][k][0]);
+            close(sp[i][k][1]);
+        }
+    }
+    assert_int_equal(loop_io_count(l), 0);
+    loop_free(l);
+}
+
+/* Stops and frees itself when called. */
+struct selfish {
+    struct loop_io io; /* embedded item */
+    int *calls;        /* shared call counter */
+};
+
+static void selfish_fn(struct loop *l, struct loop_io *io, unsigned rev,
+                       void *arg)
+{
+    (void)rev;
+    struct selfish *s = arg;
+    (*s->calls)++;
+    loop_io_stop(l, io);
+    free(s);
+}
+
+static void test_loop_stop_and_free_self(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    int p[2];
+    make_pipe(p);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    /* three on one fd, the middle one frees itself: the others are still
+     * called, in this turn and the next */
+    struct ioc a, c;
+    ioc_init(&a, p[0]);
+    ioc_init(&c, p[0]);
+    int calls = 0;
+    struct selfish *b = calloc(1, sizeof(*b));
+    assert_non_null(b);
+    b->calls = &calls;
+    loop_io_init_fd(&b->io, p[0], selfish_fn, b);
+    loop_io_start(l, &a.io, LOOP_READ);
+    loop_io_start(l, &b->io, LOOP_READ);
+    loop_io_start(l, &c.io, LOOP_READ);
+    /* and one alone on its own fd */
+    int q[2];
+    make_pipe(q);
+    assert_int_equal(write(q[1], "x", 1), 1);
+    struct selfish *alone = calloc(1, sizeof(*alone));
+    assert_non_null(alone);
+    alone->calls = &calls;
+    loop_io_init_fd(&alone->io, q[0], selfish_fn, alone);
+    loop_io_start(l, &alone->io, LOOP_READ);
+    assert_int_equal(loop_io_count(l), 4);
+    once_ok(l, 1000);
+    assert_int_equal(calls, 2);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(loop_io_count(l), 2);
+    once_ok(l, 100);
+    assert_int_equal(calls, 2);
+    assert_int_equal(a.calls, 2);
+    assert_int_equal(c.calls, 2);
+    loop_io_stop(l, &a.io);
+    loop_io_stop(l, &c.io);
+    loop_free(l);
+    close(p[0]);
+    close(p[1]);
+    close(q[0]);
+    close(q[1]);
+}
+
+/* Switches its own events from READ to WRITE when called. */
+static void flip_fn(struct loop *l, struct loop_io *io, unsigned rev, void *arg)
+{
+    struct ioc *c = arg;
+    c->calls++;
+    c->seen = rev;
+    loop_io_set(l, io, rev & LOOP_READ ? LOOP_WRITE : LOOP_READ);
+}
+
+static void test_loop_io_set_read_write(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    int sp[2];
+    make_pair(sp);
+    struct ioc c;
+    ioc_init(&c, sp[0]);
+    /* nothing to read */
+    loop_io_start(l, &c.io, LOOP_READ);
+    once_ok(l, 20);
+    assert_int_equal(c.calls, 0);
+    /* writable at once */
+    loop_io_set(l, &c.io, LOOP_WRITE);
+    once_ok(l, 1000);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(c.seen, LOOP_WRITE);
+    /* back to reading: data makes it READ only, writable is not asked */
+    loop_io_set(l, &c.io, LOOP_READ);
+    once_ok(l, 20);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(write(sp[1], "x", 1), 1);
+    once_ok(l, 1000);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(c.seen, LOOP_READ);
+    /* both */
+    loop_io_set(l, &c.io, LOOP_READ | LOOP_WRITE);
+    once_ok(l, 1000);
+    assert_int_equal(c.calls, 3);
+    assert_int_equal(c.seen, LOOP_READ | LOOP_WRITE);
+    /* nothing: not called though readable and writable */
+    loop_io_set(l, &c.io, 0);
+    once_ok(l, 20);
+    assert_int_equal(c.calls, 3);
+    loop_io_stop(l, &c.io);
+
+    /* the callback flips itself: READ, then WRITE the next turn, and so on;
+     * a second item on the same fd keeps reading all along */
+    struct ioc f, r;
+    memset(&f, 0, sizeof(f));
+    loop_io_init_fd(&f.io, sp[0], flip_fn, &f);
+    ioc_init(&r, sp[0]);
+    loop_io_start(l, &f.io, LOOP_READ);
+    loop_io_start(l, &r.io, LOOP_READ);
+    for (int turn = 0; turn < 6; turn++) {
+        once_ok(l, 1000);
+        assert_int_equal(f.calls, turn + 1);
+        assert_int_equal(f.seen, turn % 2 ? LOOP_WRITE : LOOP_READ);
+        assert_int_equal(r.calls, turn + 1);
+        assert_int_equal(r.seen, LOOP_READ);
+    }
+    loop_io_stop(l, &f.io);
+    loop_io_stop(l, &r.io);
+    loop_free(l);
+    close(sp[0]);
+    close(sp[1]);
+}
+
+static void test_loop_eof_is_read(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    /* a pipe whose writer left reports only a hangup; the reader must see
+     * it as readable (read() returns 0) */
+    int p[2];
+    make_pipe(p);
+    struct ioc r;
+    ioc_init(&r, p[0]);
+    loop_io_start(l, &r.io, LOOP_READ);
+    once_ok(l, 20);
+    assert_int_equal(r.calls, 0);
+    close(p[1]);
+    once_ok(l, 1000);
+    assert_int_equal(r.calls, 1);
+    assert_true(r.seen & LOOP_READ);
+    assert_true(r.seen & LOOP_ERROR);
+    char b[8];
+    assert_int_equal(read(p[0], b, sizeof(b)), 0);
+    loop_io_stop(l, &r.io);
+    close(p[0]);
+
+    /* a socket whose peer closed: READ, and read() returns 0 */
+    int sp[2];
+    make_pair(sp);
+    struct ioc s;
+    ioc_init(&s, sp[0]);
+    loop_io_start(l, &s.io, LOOP_READ);
+    close(sp[1]);
+    once_ok(l, 1000);
+    assert_int_equal(s.calls, 1);
+    assert_true(s.seen & LOOP_READ);
+    assert_int_equal(read(sp[0], b, sizeof(b)), 0);
+    loop_io_stop(l, &s.io);
+    close(sp[0]);
+    loop_free(l);
+}
+
+/* Stops its victim, closes the victim's fd, and registers a new item on a
+ * new fd, which the kernel hands out with the same number. */
+struct reuse {
+    struct loop_io io;  /* embedded item */
+    struct ioc *victim; /* stopped and freed when called */
+    int victim_peer;    /* the victim's socketpair peer */
+    struct ioc *fresh;  /* started on the reused number when called */
+    int fresh_peer;     /* its peer */
+    int calls;          /* times called */
+};
+
+static void reuse_fn(struct loop *l, struct loop_io *io, unsigned rev,
+                     void *arg)
+{
+    (void)io;
+    (void)rev;
+    struct reuse *u = arg;
+    u->calls++;
+    if (u->victim == NULL)
+        return;
+    int fd = u->victim->io.fd;
+    loop_io_stop(l, &u->victim->io);
+    free(u->victim);
+    u->victim = NULL;
+    close(fd);
+    close(u->victim_peer);
+    int sp[2];
+    make_pair(sp);
+    assert_int_equal(sp[0], fd);
+    assert_int_equal(write(sp[1], "y", 1), 1);
+    u->fresh = calloc(1, sizeof(*u->fresh));
+    assert_non_null(u->fresh);
+    ioc_init(u->fresh, sp[0]);
+    u->fresh->drain = 1;
+    u->fresh_peer = sp[1];
+    loop_io_start(l, &u->fresh->io, LOOP_READ);
+}
+
+static void test_loop_fd_number_reused_in_turn(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    /* the victim's number is the lowest free one; the killer's is below */
+    int a[2], v[2];
+    make_pair(a);
+    make_pair(v);
+    assert_int_equal(write(a[1], "x", 1), 1);
+    assert_int_equal(write(v[1], "x", 1), 1);
+    struct reuse u;
+    memset(&u, 0, sizeof(u));
+    loop_io_init_fd(&u.io, a[0], reuse_fn, &u);
+    u.victim = calloc(1, sizeof(*u.victim));
+    assert_non_null(u.victim);
+    ioc_init(u.victim, v[0]);
+    u.victim_peer = v[1];
+    /* both ready; epoll reports them in the order they were added, so the
+     * killer runs first and the victim, already reported, must be skipped
+     * (its memory is gone: ASan) */
+    int victim_calls = 0;
+    u.victim->counter = &victim_calls;
+    loop_io_start(l, &u.io, LOOP_READ);
+    loop_io_start(l, &u.victim->io, LOOP_READ);
+    once_ok(l, 1000);
+    assert_int_equal(u.calls, 1);
+    assert_int_equal(victim_calls, 0);
+    assert_non_null(u.fresh);
+    /* started in the turn: not called from the old fd's report */
+    assert_int_equal(u.fresh->calls, 0);
+    once_ok(l, 1000);
+    assert_int_equal(u.fresh->calls, 1);
+    assert_int_equal(u.fresh->seen, LOOP_READ);
+    assert_int_equal(loop_io_count(l), 2);
+    loop_io_stop(l, &u.io);
+    loop_io_stop(l, &u.fresh->io);
+    close(u.fresh->io.fd);
+    close(u.fresh_peer);
+    free(u.fresh);
+    close(a[0]);
+    close(a[1]);
+    loop_free(l);
+}
+
+static void test_loop_closed_before_stop_is_quiet(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    log_set_stream(f);
+    struct loop *l = new_loop();
+    int p[2], q[2];
+    make_pipe(p);
+    make_pipe(q);
+    struct ioc a, b;
+    ioc_init(&a, p[0]);
+    ioc_init(&b, q[0]);
+    b.drain = 1;
+    loop_io_start(l, &a.io, LOOP_READ);
+    loop_io_start(l, &b.io, LOOP_READ);
+    /* the owner's bug: closed, then stopped (EBADF on the way out) */
+    close(p[0]);
+    close(p[1]);
+    loop_io_stop(l, &a.io);
+    assert_int_equal(loop_io_count(l), 1);
+    assert_int_equal(write(q[1], "x", 1), 1);
+    once_ok(l, 1000);
+    assert_int_equal(a.calls, 0);
+    assert_int_equal(b.calls, 1);
+    loop_io_stop(l, &b.io);
+    loop_free(l);
+    close(q[0]);
+    close(q[1]);
+    log_set_stream(NULL);
+    fclose(f);
+    assert_int_equal(len, 0);
+    free(text);
+}
+
+static void test_loop_regular_file_always_ready(void **state)
+{
+    (void)state;
+    /* epoll refuses regular files; poll() calls them always ready */
+    int fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0)
+        skip();
+    struct loop *l = new_loop();
+    struct ioc c;
+    ioc_init(&c, fd);
+    loop_io_start(l, &c.io, LOOP_READ);
+    int64_t t0 = now_ms();
+    once_ok(l, 5000);
+    once_ok(l, 5000);
+    assert_true(now_ms() - t0 < 1000);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(c.seen, LOOP_READ);
+    loop_io_stop(l, &c.io);
+    assert_int_equal(loop_io_count(l), 0);
+    loop_free(l);
+    close(fd);
+}
+
+static void test_loop_zmq_and_many_fds(void **state)
+{
+    (void)state;
+    enum { N = 500 };
+    want_fds(2 * N);
+    void *ctx = zmq_ctx_new();
+    assert_non_null(ctx);
+    void *a = zmq_socket(ctx, ZMQ_PAIR);
+    void *b = zmq_socket(ctx, ZMQ_PAIR);
+    assert_int_equal(zmq_bind(a, "inproc://test-loop-many"), 0);
+    assert_int_equal(zmq_connect(b, "inproc://test-loop-many"), 0);
+    struct loop *l = new_loop();
+    struct zc z = {0};
+    loop_io_init_sock(&z.io, b, zc_fn, &z);
+    loop_io_start(l, &z.io, LOOP_READ);
+    struct many_fd *m = calloc(N, sizeof(*m));
+    assert_non_null(m);
+    for (int i = 0; i < N; i++) {
+        int sp[2];
+        make_pair(sp);
+        m[i].peer = sp[1];
+        loop_io_init_fd(&m[i].io, sp[0], many_fd_fn, &m[i]);
+        loop_io_start(l, &m[i].io, LOOP_READ);
+    }
+    assert_int_equal(loop_io_count(l), N + 1);
+
+    /* an fd alone wakes a loop blocked in zmq_poll */
+    assert_int_equal(write(m[N - 1].peer, "x", 1), 1);
+    int64_t t0 = now_ms();
+    once_ok(l, 5000);
+    assert_true(now_ms() - t0 < 1000);
+    assert_int_equal(m[N - 1].calls, 1);
+    assert_int_equal(z.msgs, 0);
+    m[N - 1].calls = 0;
+
+    /* the socket alone */
+    assert_int_equal(zmq_send(a, "one", 3, 0), 3);
+    once_ok(l, 5000);
+    assert_int_equal(z.msgs, 1);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(m[i].calls, 0);
+
+    /* both, and 300 fds: all in the same turn or two */
+    for (int i = 0; i < 300; i++)
+        assert_int_equal(write(m[i].peer, "x", 1), 1);
+    assert_int_equal(zmq_send(a, "two", 3, 0), 3);
+    for (int k = 0; k < 10 && (z.msgs < 2 || m[0].calls == 0); k++)
+        once_ok(l, 1000);
+    assert_int_equal(z.msgs, 2);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(m[i].calls, i < 300);
+
+    /* the socket goes away: the fds are now waited on by epoll alone */
+    loop_io_stop(l, &z.io);
+    assert_int_equal(write(m[7].peer, "x", 1), 1);
+    once_ok(l, 5000);
+    assert_int_equal(m[7].calls, 2);
+    /* and it comes back */
+    loop_io_start(l, &z.io, LOOP_READ);
+    assert_int_equal(zmq_send(a, "three", 5, 0), 5);
+    once_ok(l, 5000);
+    assert_int_equal(z.msgs, 3);
+    assert_string_equal(z.last, "three");
+
+    loop_free(l);
+    for (int i = 0; i < N; i++) {
+        close(m[i].io.fd);
+        close(m[i].peer);
+    }
+    free(m);
+    int linger = 0;
+    zmq_setsockopt(a, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(b, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_close(a);
+    zmq_close(b);
+    zmq_ctx_term(ctx);
+}
+
+static void test_loop_fds_and_timer(void **state)
+{
+    (void)state;
+    struct loop *l = new_loop();
+    int sp[2];
+    make_pair(sp);
+    struct ioc c;
+    ioc_init(&c, sp[0]);
+    loop_io_start(l, &c.io, LOOP_READ);
+    int n = 0;
+    struct loop_timer t;
+    loop_timer_init(&t, stop_fire, &n);
+    loop_timer_start(l, &t, 40);
+    /* nothing else to wait for: the idle fd does not keep it asleep past
+     * the timer, nor wake it early */
+    int64_t t0 = now_ms();
+    run_ok(l);
+    int64_t took = now_ms() - t0;
+    assert_int_equal(n, 1);
+    assert_true(took >= 35);
+    assert_true(took < 1000);
+    assert_int_equal(c.calls, 0);
+    /* one turn with -1 waits for the timer too */
+    loop_timer_start(l, &t, 30);
+    t0 = now_ms();
+    once_ok(l, -1);
+    assert_true(now_ms() - t0 >= 25);
+    assert_int_equal(n, 2);
+    loop_io_stop(l, &c.io);
+    loop_free(l);
+    close(sp[0]);
+    close(sp[1]);
+}
+
+static void test_loop_signal_with_fds(void **state)
+{
+    (void)state;
+    enum { N = 200 };
+    want_fds(2 * N);
+    struct loop *l = new_loop();
+    struct many_fd *m = calloc(N, sizeof(*m));
+    assert_non_null(m);
+    for (int i = 0; i < N; i++) {
+        int sp[2];
+        make_pair(sp);
+        m[i].peer = sp[1];
+        loop_io_init_fd(&m[i].io, sp[0], many_fd_fn, &m[i]);
+        loop_io_start(l, &m[i].io, LOOP_READ);
+    }
+    struct sigc s = {0};
+    struct err e = {0};
+    assert_int_equal(loop_signal(l, SIGUSR1, sigc_fn, &s, &e), 0);
+    assert_int_equal(loop_io_count(l), N + 1);
+    int dog = 0;
+    struct loop_timer watchdog;
+    loop_timer_init(&watchdog, stop_fire, &dog);
+    loop_timer_start(l, &watchdog, 5000);
+    assert_int_equal(write(m[3].peer, "x", 1), 1);
+    assert_int_equal(raise(SIGUSR1), 0);
+    run_ok(l);
+    assert_int_equal(dog, 0);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.signo, SIGUSR1);
+    loop_timer_stop(l, &watchdog);
+    /* the fd ready with the signal is served in the same or next turn */
+    once_ok(l, 0);
+    assert_int_equal(m[3].calls, 1);
+    loop_free(l);
+    for (int i = 0; i < N; i++) {
+        close(m[i].io.fd);
+        close(m[i].peer);
+    }
+    free(m);
+}
+
 /* --- random churn ------------------------------------------------------ */
 
 /* An always-readable item that starts and stops others at random. */
@@ -955,6 +1607,17 @@ int main(void)
         cmocka_unit_test(test_loop_far_timer_alone_sleeps),
         cmocka_unit_test(test_loop_random_churn),
         cmocka_unit_test(test_loop_many_timers_random_order),
+        cmocka_unit_test(test_loop_many_fds_each_ready_once),
+        cmocka_unit_test(test_loop_stop_and_free_ready_peer),
+        cmocka_unit_test(test_loop_stop_and_free_self),
+        cmocka_unit_test(test_loop_io_set_read_write),
+        cmocka_unit_test(test_loop_eof_is_read),
+        cmocka_unit_test(test_loop_fd_number_reused_in_turn),
+        cmocka_unit_test(test_loop_closed_before_stop_is_quiet),
+        cmocka_unit_test(test_loop_regular_file_always_ready),
+        cmocka_unit_test(test_loop_zmq_and_many_fds),
+        cmocka_unit_test(test_loop_fds_and_timer),
+        cmocka_unit_test(test_loop_signal_with_fds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
