@@ -254,6 +254,10 @@ int client_run(const struct client_options *o)
     struct err e = {0};
     struct client c = {.o = o, .status = CLIENT_EXIT_CONNECT};
     c.loop = loop_new(&e);
+    if (c.loop == NULL) {
+        fprintf(stderr, "drover-agent exec: %s\n", e.msg);
+        return c.status;
+    }
     void *ctx = zmq_ctx_new();
     c.sock = zmq_socket(ctx, ZMQ_DEALER);
     int zero = 0, ivl = 500;

@@ -379,6 +379,10 @@ static int main_serve(const struct agentconf *conf, bool foreground,
     rc = EXIT_FAIL;
     struct main_daemon d = {.retention_ms = conf->retention_ms};
     d.loop = loop_new(&e);
+    if (d.loop == NULL) {
+        fprintf(stderr, "drover-agent: %s\n", e.msg);
+        goto out_keys;
+    }
     void *ctx = zmq_ctx_new();
     zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, (int)n + 64);
     struct job_table *jt = job_table_new(d.loop, &e);

@@ -455,6 +455,7 @@ static void test_zmtp_interleaved(void **state)
     assert_int_equal(zmtp_next(&a.z, &p, &n), ZMTP_NONE);
     assert_int_equal(zmtp_buffered(&a.z), 0);
     zmtp_close(&b.z);
+    free(b.last);
     client_free(&a);
     server_stop(&s);
 }
