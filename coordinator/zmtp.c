@@ -610,7 +610,11 @@ static bool zmtp_frame(struct zmtp *z, const uint8_t **body, size_t *n,
     if (avail < hn)
         return false;
     uint64_t size = (flags & 0x02) ? zmtp_get64(p + 1) : p[1];
-    if ((flags & 0xf8) != 0 || size > x->scratch_cap - ZMTP_HEADER_MAX) {
+    /* before READY only handshake commands: nobody we have not
+     * authenticated makes us hold a message-sized partial frame */
+    uint64_t max = z->state == ZS_OPEN ? x->scratch_cap - ZMTP_HEADER_MAX
+                                       : ZMTP_HANDSHAKE_MAX;
+    if ((flags & 0xf8) != 0 || size > max) {
         zmtp_failing(z, ZMTP_FAIL_PROTOCOL,
                      "bad frame (flags 0x%02x, %llu bytes)", flags,
                      (unsigned long long)size);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -391,6 +392,66 @@ static void test_zmtp_not_zmtp(void **state)
     client_free(&c);
 }
 
+struct liar {
+    int lfd;
+    const uint8_t *bytes;
+    size_t n;
+};
+
+static void *liar_main(void *arg)
+{
+    struct liar *li = arg;
+    int fd = accept(li->lfd, NULL, NULL);
+    if (fd >= 0) {
+        (void)!write(fd, li->bytes, li->n);
+        usleep(500000); /* and then nothing: the body never comes */
+        close(fd);
+    }
+    return NULL;
+}
+
+/* Before READY a server may not make us wait for (and hold) a big frame:
+ * a CURVE greeting, then a header claiming 100,000 bytes, is refused at
+ * once, not after the body. */
+static void test_zmtp_big_frame_before_ready(void **state)
+{
+    (void)state;
+    uint8_t bytes[64 + 9] = {0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 1};
+    memcpy(bytes + 12, "CURVE", 5);
+    bytes[32] = 1;
+    bytes[64] = 0x06; /* command, long size */
+    uint64_t big = 100000;
+    for (int i = 0; i < 8; i++)
+        bytes[65 + i] = (uint8_t)(big >> (56 - 8 * i));
+    struct liar li = {.bytes = bytes, .n = sizeof(bytes)};
+    li.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t l = sizeof(a);
+    assert_int_equal(bind(li.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    listen(li.lfd, 1);
+    getsockname(li.lfd, (struct sockaddr *)&a, &l);
+    pthread_t th;
+    pthread_create(&th, NULL, liar_main, &li);
+    struct client c;
+    client_init(&c);
+    client_connect(&c, ntohs(a.sin_port), srv_pub_b);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    RUN_UNTIL(&c, c.failed);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(c.failed);
+    assert_int_equal(c.z.fail, ZMTP_FAIL_PROTOCOL);
+    assert_non_null(strstr(c.z.detail, "bad frame"));
+    /* well before the liar closes (500 ms) */
+    assert_true((t1.tv_sec - t0.tv_sec) * 1000 +
+                    (t1.tv_nsec - t0.tv_nsec) / 1000000 <
+                400);
+    pthread_join(th, NULL);
+    close(li.lfd);
+    client_free(&c);
+}
+
 static void test_zmtp_heartbeats(void **state)
 {
     (void)state;
@@ -477,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_zmtp_not_zmtp),
         cmocka_unit_test(test_zmtp_heartbeats),
         cmocka_unit_test(test_zmtp_interleaved),
+        cmocka_unit_test(test_zmtp_big_frame_before_ready),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
