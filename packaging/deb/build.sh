@@ -30,7 +30,7 @@ depends() {
             sed -n 's/^shlibs:Depends=//p') || deps=""
         rm -rf "$tmp"
     fi
-    echo "${deps:-libc6, libzmq5 (>= 4.3), libmsgpackc2, libssh2-1, libcurl4, libyaml-0-2, libjansson4, libsqlite3-0}"
+    echo "${deps:-libc6, libzmq5 (>= 4.3), libsodium23, libmsgpackc2, libssh2-1, libcurl4, libyaml-0-2, libjansson4, libsqlite3-0}"
 }
 
 # fill TEMPLATE DEST BINARY
