@@ -6,6 +6,7 @@
 #include "buf.h"
 #include "redact.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +87,49 @@ static enum err_code store_after(struct store *s, enum err_code rc,
     return rc;
 }
 
+static int store_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+char *store_vars_encode(const struct store *s, const json_t *vars)
+{
+    if (!json_is_object(vars))
+        return NULL;
+    json_t *values = json_object(), *withheld = json_array();
+    size_t n = 0;
+    const char **names = xcalloc(json_object_size(vars) + 1, sizeof(char *));
+    const char *name;
+    json_t *v;
+    /* jansson's iteration takes a non-const object; nothing is changed */
+    json_object_foreach((json_t *)vars, name, v)
+    {
+        names[n++] = name;
+    }
+    qsort(names, n, sizeof(char *), store_name_cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], "version") == 0)
+            continue; /* journaled in a field of its own */
+        v = json_object_get(vars, names[i]);
+        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        char *clean = store_clean(s, text != NULL ? text : "");
+        if (text == NULL || redact_name_is_secret(names[i]) ||
+            strcmp(text, clean) != 0)
+            json_array_append_new(withheld, json_string(names[i]));
+        else
+            json_object_set(values, names[i], v);
+        if (text != NULL)
+            explicit_bzero(text, strlen(text));
+        free(text);
+        free(clean);
+    }
+    free(names);
+    json_t *o = json_pack("{s:o, s:o}", "values", values, "withheld", withheld);
+    char *out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return out;
+}
+
 enum err_code store_deploy_begin(struct store *s,
                                  const struct store_deploy_info *in,
                                  char id[STORE_ID_MAX], struct err *e)
@@ -118,9 +162,12 @@ enum err_code store_deploy_begin(struct store *s,
     c.git_commit = f[11];
     c.git_tag = f[12];
     c.changes = f[13];
-    enum err_code rc = s->ops->deploy_begin(s, &c, id, e);
+    c.vars = NULL;
+    char *vars = store_vars_encode(s, in->vars);
+    enum err_code rc = s->ops->deploy_begin(s, &c, vars, id, e);
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
         free(f[i]);
+    free(vars);
     return store_after(s, rc, e);
 }
 
@@ -299,10 +346,72 @@ enum err_code store_list(struct store *s, const struct store_filter *f,
     return s->ops->list(s, f != NULL ? f : &all, rows, n, e);
 }
 
+static void store_var_add(struct store_record *r, const char *name,
+                          const json_t *value)
+{
+    r->vars = xrealloc(r->vars, (r->nvars + 1) * sizeof(*r->vars));
+    struct store_var_row *v = &r->vars[r->nvars++];
+    v->name = store_record_str(r, name);
+    v->secret = value == NULL;
+    v->value = NULL;
+    if (value != NULL) {
+        char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
+        v->value = store_record_str(r, text != NULL ? text : "null");
+        free(text);
+    }
+}
+
+static int store_var_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct store_var_row *)a)->name,
+                  ((const struct store_var_row *)b)->name);
+}
+
+/* r->vars from r->vars_text (store_vars_encode's form). */
+static enum err_code store_vars_decode(struct store_record *r, struct err *e)
+{
+    if (r->vars_text == NULL)
+        return ERR_OK;
+    json_error_t je;
+    json_t *o = json_loads(r->vars_text, 0, &je);
+    json_t *values = json_object_get(o, "values");
+    json_t *withheld = json_object_get(o, "withheld");
+    if (!json_is_object(values) || !json_is_array(withheld)) {
+        json_decref(o);
+        return err_set(e, ERR_PARSE,
+                       "journal: deploy %s: its variables are not "
+                       "{\"values\": {...}, \"withheld\": [...]}",
+                       r->id);
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach(values, name, v)
+    {
+        store_var_add(r, name, v);
+    }
+    size_t i;
+    json_array_foreach(withheld, i, v)
+    {
+        if (json_is_string(v))
+            store_var_add(r, json_string_value(v), NULL);
+    }
+    json_decref(o);
+    if (r->nvars > 1)
+        qsort(r->vars, r->nvars, sizeof(*r->vars), store_var_cmp);
+    r->vars_journaled = true;
+    return ERR_OK;
+}
+
 enum err_code store_get_record(struct store *s, const char *id,
                                struct store_record **out, struct err *e)
 {
-    return s->ops->get(s, id, out, e);
+    enum err_code rc = s->ops->get(s, id, out, e);
+    if (rc == ERR_OK && store_vars_decode(*out, e) != ERR_OK) {
+        store_record_free(*out);
+        *out = NULL;
+        return ERR_PARSE;
+    }
+    return rc;
 }
 
 char *store_record_str(struct store_record *r, const char *s)
@@ -328,5 +437,6 @@ void store_record_free(struct store_record *r)
     free(r->prechecks);
     free(r->decisions);
     free(r->issues);
+    free(r->vars);
     free(r);
 }

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct json_t;
 struct redact;
 
 enum { STORE_ID_MAX = 32 /* "DEP-YYYY-MM-DD-NNN" and its NUL, with room */ };
@@ -51,6 +52,10 @@ struct store_deploy_info {
     const char *git_commit;       /* commit of the plan's repository */
     const char *git_tag;          /* tag pointing at it, if any */
     const char *changes;          /* changes deployed, one per line */
+    const struct json_t *vars;    /* -e variables (a JSON object), NULL:
+                                     none; journaled without `version` (a
+                                     field of its own), a secret one by
+                                     name only (store_deploy_begin) */
     int64_t started_ms;           /* start time; 0 means now */
 };
 
@@ -143,6 +148,14 @@ struct store_note_row {
     int64_t at_ms; /* when */
 };
 
+/* One -e variable of a deploy, as journaled. */
+struct store_var_row {
+    char *name;  /* variable name */
+    char *value; /* its value as compact JSON text ("\"blue\"", "3"); NULL
+                    when secret */
+    bool secret; /* its value was not journaled: give it again on resume */
+};
+
 /* Everything the journal holds about one deploy. Owned by the caller
  * (store_record_free); every string belongs to it. */
 struct store_record {
@@ -174,8 +187,14 @@ struct store_record {
     size_t ndecisions;                    /* entries */
     struct store_note_row *issues;        /* in journal order */
     size_t nissues;                       /* entries */
-    char **pool;  /* every string above, for store_record_free */
-    size_t npool; /* entries in pool */
+    struct store_var_row *vars;           /* -e variables, by name */
+    size_t nvars;                         /* entries */
+    bool vars_journaled; /* false: an older drover began the deploy and
+                            kept no variables */
+    char *vars_text;     /* the journaled form (a backend fills it,
+                            store_get_record decodes it into vars) */
+    char **pool;         /* every string above, for store_record_free */
+    size_t npool;        /* entries in pool */
 };
 
 /* One line of `drover history`. */
@@ -207,9 +226,11 @@ struct store;
  * Each returns ERR_STORE (or ERR_NOTFOUND for reads) with e set. */
 struct store_ops {
     const char *name; /* "sqlite" */
+    /* vars: in->vars as journaled (store_vars_encode), NULL for none */
     enum err_code (*deploy_begin)(struct store *s,
                                   const struct store_deploy_info *in,
-                                  char id[STORE_ID_MAX], struct err *e);
+                                  const char *vars, char id[STORE_ID_MAX],
+                                  struct err *e);
     enum err_code (*deploy_state)(struct store *s, const char *id,
                                   const char *state, struct err *e);
     enum err_code (*deploy_end)(struct store *s, const char *id,
@@ -279,7 +300,10 @@ void store_set_redact(struct store *s, const struct redact *r);
 
 /* Start a deploy: allocates its id DEP-YYYY-MM-DD-NNN (UTC date of
  * started_ms, NNN counting that day's deploys from 001) into id; state
- * "running". */
+ * "running". in->vars are journaled by name; the value of a variable whose
+ * name looks secret (redact_name_is_secret) or that redaction would touch
+ * (a registered secret value, or a pattern rule) is not journaled at all:
+ * the variable is marked secret, and resume must be given it again. */
 enum err_code store_deploy_begin(struct store *s,
                                  const struct store_deploy_info *in,
                                  char id[STORE_ID_MAX], struct err *e);
@@ -373,6 +397,13 @@ const char *store_result_str(enum store_result r);
 
 /* The result named by s (as store_result_str writes it); NONE if unknown. */
 enum store_result store_result_parse(const char *s);
+
+/* The journaled form of vars (a JSON object, may be NULL) with s's
+ * redaction: {"values": {NAME: VALUE}, "withheld": [NAME]}, keys sorted,
+ * `version` left out; a variable whose name looks secret or whose value
+ * redaction would change is withheld (its value is not in the text).
+ * Caller frees. For store_deploy_begin and tests. */
+char *store_vars_encode(const struct store *s, const struct json_t *vars);
 
 /* Copy s into the record's pool (NULL stays NULL). For backends. */
 char *store_record_str(struct store_record *r, const char *s);

@@ -22,6 +22,7 @@ struct store_sqlite {
     sqlite3 *db;       /* the connection */
     char *path;        /* journal.db */
     bool in_batch;     /* a store_batch_begin transaction is open */
+    int schema;        /* its schema version (older when opened readonly) */
 };
 
 static const char store_sqlite_schema[] =
@@ -32,7 +33,7 @@ static const char store_sqlite_schema[] =
     " ticket TEXT, approver TEXT, reason TEXT, git_commit TEXT,"
     " git_tag TEXT, changes TEXT, state TEXT NOT NULL, result TEXT,"
     " rolled_back INTEGER NOT NULL DEFAULT 0, started_ms INTEGER NOT NULL,"
-    " ended_ms INTEGER, updated_ms INTEGER NOT NULL);"
+    " ended_ms INTEGER, updated_ms INTEGER NOT NULL, vars TEXT);"
     "CREATE INDEX deploys_plan ON deploys(plan, started_ms);"
     "CREATE TABLE waves ("
     " deploy TEXT NOT NULL REFERENCES deploys(id), idx INTEGER NOT NULL,"
@@ -63,7 +64,13 @@ static const char store_sqlite_schema[] =
     " id INTEGER PRIMARY KEY, deploy TEXT NOT NULL REFERENCES deploys(id),"
     " kind TEXT NOT NULL, text TEXT NOT NULL, at_ms INTEGER NOT NULL);"
     "CREATE INDEX notes_deploy ON notes(deploy, kind);"
-    "PRAGMA user_version = 1;";
+    "PRAGMA user_version = 2;";
+
+/* From schema version N to N + 1, each run in one transaction. */
+static const char *const store_sqlite_migrations[STORE_SQLITE_SCHEMA] = {
+    [1] = "ALTER TABLE deploys ADD COLUMN vars TEXT;"
+          "PRAGMA user_version = 2;",
+};
 
 static struct store_sqlite *sq_of(struct store *s)
 {
@@ -167,7 +174,8 @@ static enum err_code sq_batch(struct store *s, bool begin, struct err *e)
 
 static enum err_code sq_deploy_begin(struct store *s,
                                      const struct store_deploy_info *in,
-                                     char id[STORE_ID_MAX], struct err *e)
+                                     const char *vars, char id[STORE_ID_MAX],
+                                     struct err *e)
 {
     struct store_sqlite *q = sq_of(s);
     int64_t now = clock_wall_ms();
@@ -210,8 +218,8 @@ static enum err_code sq_deploy_begin(struct store *s,
                  "INSERT INTO deploys (id, plan, plan_file, inventory, lock,"
                  " epoch, version, previous_version, user, host, ticket,"
                  " approver, reason, git_commit, git_tag, changes, state,"
-                 " started_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
-                 " ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                 " started_ms, updated_ms, vars) VALUES (?, ?, ?, ?, ?, ?,"
+                 " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
                  "insert deploy", e);
     if (st == NULL)
         goto fail;
@@ -233,6 +241,7 @@ static enum err_code sq_deploy_begin(struct store *s,
     sq_text(st, 16, in->changes);
     sqlite3_bind_int64(st, 17, started);
     sqlite3_bind_int64(st, 18, now);
+    sq_text(st, 19, vars);
     if (sq_run(q, st, "insert deploy", e) != ERR_OK)
         goto fail;
     if (sq_commit(q, e) != ERR_OK)
@@ -733,12 +742,20 @@ static enum err_code sq_get(struct store *s, const char *id,
                             struct store_record **out, struct err *e)
 {
     struct store_sqlite *q = sq_of(s);
+    /* a journal of schema 1, opened readonly, has no vars column */
     sqlite3_stmt *st =
         sq_prep(q,
-                "SELECT id, plan, plan_file, inventory, lock, epoch, version,"
-                " previous_version, user, host, ticket, approver, reason,"
-                " git_commit, git_tag, changes, state, result, rolled_back,"
-                " started_ms, ended_ms, updated_ms FROM deploys WHERE id = ?",
+                q->schema >= 2
+                    ? "SELECT id, plan, plan_file, inventory, lock, epoch,"
+                      " version, previous_version, user, host, ticket,"
+                      " approver, reason, git_commit, git_tag, changes, state,"
+                      " result, rolled_back, started_ms, ended_ms, updated_ms,"
+                      " vars FROM deploys WHERE id = ?"
+                    : "SELECT id, plan, plan_file, inventory, lock, epoch,"
+                      " version, previous_version, user, host, ticket,"
+                      " approver, reason, git_commit, git_tag, changes, state,"
+                      " result, rolled_back, started_ms, ended_ms, updated_ms,"
+                      " NULL FROM deploys WHERE id = ?",
                 "read deploy", e);
     if (st == NULL)
         return ERR_STORE;
@@ -776,6 +793,7 @@ static enum err_code sq_get(struct store *s, const char *id,
     r->started_ms = sqlite3_column_int64(st, 19);
     r->ended_ms = sqlite3_column_int64(st, 20);
     r->updated_ms = sqlite3_column_int64(st, 21);
+    r->vars_text = col(r, st, 22);
     sqlite3_finalize(st);
     if (sq_rows(q,
                 "SELECT idx, state, started_ms, ended_ms FROM waves"
@@ -839,7 +857,8 @@ static const struct store_ops sq_ops = {
     .free = sq_free,
 };
 
-/* PRAGMAs, then the schema: created when empty, refused when newer. */
+/* PRAGMAs, then the schema: created when empty, migrated when older
+ * (readonly: read as it is), refused when newer. */
 static enum err_code sq_setup(struct store_sqlite *q, bool readonly,
                               struct err *e)
 {
@@ -877,7 +896,8 @@ static enum err_code sq_setup(struct store_sqlite *q, bool readonly,
                        "journal %s has schema version %d, newer than this "
                        "drover's %d: upgrade drover",
                        q->path, version, STORE_SQLITE_SCHEMA);
-    if (version == STORE_SQLITE_SCHEMA)
+    q->schema = version;
+    if (version == STORE_SQLITE_SCHEMA || (readonly && version > 0))
         return ERR_OK;
     if (readonly)
         return err_set(e, ERR_NOTFOUND,
@@ -897,8 +917,15 @@ static enum err_code sq_setup(struct store_sqlite *q, bool readonly,
         sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
         return ERR_STORE;
     }
+    for (int v = version; v > 0 && v < STORE_SQLITE_SCHEMA; v++)
+        if (sq_exec(q, store_sqlite_migrations[v], "migrate schema", e) !=
+            ERR_OK) {
+            sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+            return ERR_STORE;
+        }
     if (sq_exec(q, "COMMIT", "commit schema", e) != ERR_OK)
         return ERR_STORE;
+    q->schema = STORE_SQLITE_SCHEMA;
     return statedir_sync_parent(q->path, e);
 }
 

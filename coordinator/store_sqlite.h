@@ -14,15 +14,16 @@
 #define STORE_SQLITE_FILE "journal.db"
 
 enum {
-    STORE_SQLITE_SCHEMA = 1,       /* schema version this build writes */
+    STORE_SQLITE_SCHEMA = 2,       /* schema version this build writes */
     STORE_SQLITE_BUSY_MS = 5000,   /* wait for another writer this long */
     STORE_SQLITE_TEXT_MAX = 65536, /* longer texts (output) keep their tail */
 };
 
 /* Open the journal at path; created (0600, schema applied) unless
  * readonly, where a missing file is ERR_NOTFOUND ("no deploy has run with
- * this state directory"). A newer schema than ours is refused. *out is
- * freed with store_free. */
+ * this state directory"). An older schema is migrated (readonly: read as
+ * it is, fields it lacks are NULL); a newer one than ours is refused.
+ * *out is freed with store_free. */
 enum err_code store_sqlite_open(const char *path, bool readonly,
                                 struct store **out, struct err *e);
 
