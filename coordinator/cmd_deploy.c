@@ -267,6 +267,7 @@ static int cmd_deploy_run(int argc, char **argv)
     json_t *ver = json_object_get(extra, "version");
     sopt.version = json_is_string(ver) ? json_string_value(ver) : NULL;
     sopt.inventory = invs[0];
+    sopt.vars = extra;
     enum session_refusal why;
     status = EXIT_INTERNAL;
     if ((loop = loop_new(&e)) == NULL)

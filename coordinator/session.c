@@ -153,6 +153,7 @@ enum err_code session_begin(const struct plan *p, const char *previous,
         .git_commit = gi.commit,
         .git_tag = gi.tag,
         .changes = o->changes ? o->changes : gi.changes,
+        .vars = o->vars,
     };
     enum err_code rc = store_deploy_begin(s->store, &info, s->id, e);
     gitinfo_release(&gi);

@@ -12,21 +12,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct json_t;
 struct loop;
 struct plan;
 struct session;
 struct store;
 
 struct session_options {
-    const char *state_dir; /* --state-dir, or NULL: the default */
-    int64_t lock_wait_ms;  /* --lock-wait; 0: fail at once when held */
-    const char *ticket;    /* --ticket */
-    const char *approver;  /* --approver */
-    const char *reason;    /* --reason */
-    bool outside_window;   /* --outside-window */
-    const char *changes;   /* --changes, else from git log */
-    const char *inventory; /* the -i sources, for the record */
-    const char *version;   /* -e version, for the record */
+    const char *state_dir;     /* --state-dir, or NULL: the default */
+    int64_t lock_wait_ms;      /* --lock-wait; 0: fail at once when held */
+    const char *ticket;        /* --ticket */
+    const char *approver;      /* --approver */
+    const char *reason;        /* --reason */
+    bool outside_window;       /* --outside-window */
+    const char *changes;       /* --changes, else from git log */
+    const char *inventory;     /* the -i sources, for the record */
+    const char *version;       /* -e version, for the record */
+    const struct json_t *vars; /* every -e variable, journaled (secret
+                                  ones by name only) for resume */
 };
 
 /* Exit statuses session_begin asks for when it refuses (cmd.h values). */
