@@ -136,8 +136,152 @@ void resume_point_release(struct resume_point *pt)
     memset(pt, 0, sizeof(*pt));
 }
 
+static const struct store_var_row *resume_var_row(const struct store_record *r,
+                                                  const char *name)
+{
+    for (size_t i = 0; i < r->nvars; i++)
+        if (strcmp(r->vars[i].name, name) == 0)
+            return &r->vars[i];
+    return NULL;
+}
+
+static bool resume_is_override(const char *const *override, size_t n,
+                               const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(override[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* A value as the operator wrote it: a string as itself, else JSON.
+ * Caller frees. */
+static char *resume_var_words(const json_t *v)
+{
+    if (json_is_string(v))
+        return xstrdup(json_string_value(v));
+    char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    return s != NULL ? s : xstrdup("?");
+}
+
+/* A journaled value (JSON text) as a new reference, NULL if unreadable. */
+static json_t *resume_var_value(const struct store_var_row *row)
+{
+    json_error_t je;
+    return row->value != NULL ? json_loads(row->value, JSON_DECODE_ANY, &je)
+                              : NULL;
+}
+
+/* Secret variables of r that extra lacks: refuse, naming every one. */
+static enum err_code resume_vars_secrets(const struct store_record *r,
+                                         const json_t *extra, struct err *e)
+{
+    struct buf need;
+    buf_init(&need, BUF_UNLIMITED);
+    for (size_t i = 0; i < r->nvars; i++)
+        if (r->vars[i].secret &&
+            json_object_get(extra, r->vars[i].name) == NULL)
+            buf_printf(&need, " -e %s=...", r->vars[i].name);
+    enum err_code rc = ERR_OK;
+    if (need.len > 0)
+        rc = err_set(e, ERR_USAGE,
+                     "%s needs%s again: secret variables are not journaled",
+                     r->id, buf_cstr(&need));
+    buf_release(&need);
+    return rc;
+}
+
+/* One -e variable given now against the journal. */
+static enum err_code resume_var_check(const struct store_record *r,
+                                      const char *name, const json_t *v,
+                                      bool override, struct redact *rd,
+                                      struct buf *changed, struct err *e)
+{
+    const struct store_var_row *row = resume_var_row(r, name);
+    if (row != NULL && row->secret) {
+        /* secret by its value: its name alone would not redact it */
+        if (json_is_string(v))
+            redact_add(rd, json_string_value(v));
+        return ERR_OK;
+    }
+    json_t *old = row != NULL ? resume_var_value(row) : NULL;
+    bool same = old != NULL && json_equal(old, v);
+    enum err_code rc = ERR_OK;
+    char *now = resume_var_words(v);
+    char *was = old != NULL ? resume_var_words(old) : NULL;
+    if (same || (row == NULL && strcmp(name, "previous_version") == 0)) {
+        /* nothing changes */
+    } else if (override) {
+        if (changed != NULL && row != NULL)
+            buf_printf(changed, "%s--override-var %s: %s -> %s",
+                       changed->len ? "; " : "", name, was ? was : "?", now);
+        else if (changed != NULL)
+            buf_printf(changed, "%s--override-var %s: added (%s)",
+                       changed->len ? "; " : "", name, now);
+    } else if (row != NULL) {
+        rc = err_set(e, ERR_USAGE,
+                     "-e %s=%.60s differs from %s=%.60s journaled for %s: "
+                     "changing a variable mid-deploy splits the fleet; pass "
+                     "--override-var %s to change it anyway",
+                     name, now, name, was ? was : "?", r->id, name);
+    } else {
+        rc = err_set(e, ERR_USAGE,
+                     "-e %s was not given to %s when it began: adding a "
+                     "variable mid-deploy splits the fleet; pass "
+                     "--override-var %s to add it anyway",
+                     name, r->id, name);
+    }
+    free(now);
+    free(was);
+    json_decref(old);
+    return rc;
+}
+
+enum err_code resume_vars(const struct store_record *r, json_t *extra,
+                          const char *const *override, size_t noverride,
+                          struct redact *rd, struct buf *changed, struct err *e)
+{
+    for (size_t i = 0; i < noverride; i++)
+        if (json_object_get(extra, override[i]) == NULL)
+            return err_set(e, ERR_USAGE,
+                           "--override-var %s: no -e %s=VALUE was given",
+                           override[i], override[i]);
+    if (!r->vars_journaled)
+        return ERR_OK;
+    if (resume_vars_secrets(r, extra, e) != ERR_OK)
+        return ERR_USAGE;
+    const char *name;
+    json_t *v;
+    json_object_foreach(extra, name, v)
+    {
+        if (strcmp(name, "version") == 0)
+            continue;
+        if (resume_var_check(r, name, v,
+                             resume_is_override(override, noverride, name), rd,
+                             changed, e) != ERR_OK)
+            return ERR_USAGE;
+    }
+    for (size_t i = 0; i < r->nvars; i++) {
+        if (r->vars[i].secret || json_object_get(extra, r->vars[i].name))
+            continue;
+        json_t *old = resume_var_value(&r->vars[i]);
+        if (old == NULL)
+            return err_set(e, ERR_PARSE,
+                           "%s: variable %s: bad JSON in the "
+                           "journal",
+                           r->id, r->vars[i].name);
+        json_object_set_new(extra, r->vars[i].name, old);
+    }
+    return ERR_OK;
+}
+
 static const char resume_usage_tail[] =
-    "  -e NAME=VALUE         variables (version comes from the journal)\n"
+    "  -e NAME=VALUE         variables: the journal has the deploy's; give\n"
+    "                        its secret ones again (version: from the "
+    "journal)\n"
+    "      --override-var NAME  let -e NAME change a journaled variable (or\n"
+    "                        add one): the hosts not done yet get the new "
+    "value\n"
     "  -i INVENTORY          read this inventory instead of the recorded one\n"
     "      --state-dir DIR   journal and locks\n"
     "      --lock-wait DUR   wait for the lock\n"
@@ -197,6 +341,10 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     memset(&pt, 0, sizeof(pt));
     struct buf diags;
     buf_init(&diags, 64 * 1024);
+    struct buf changed;
+    buf_init(&changed, BUF_UNLIMITED);
+    const char **override = xcalloc((size_t)argc + 1, sizeof(char *));
+    size_t noverride = 0;
 
     struct option longopts[20 + SSHOPT_COUNT];
     size_t nl = 0;
@@ -209,6 +357,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     longopts[nl++] = (struct option){"lock-wait", required_argument, 0, 'W'};
     longopts[nl++] = (struct option){"retry-step", no_argument, 0, 'r'};
     longopts[nl++] = (struct option){"skip-step", no_argument, 0, 's'};
+    longopts[nl++] = (struct option){"override-var", required_argument, 0, 'O'};
     longopts[nl++] =
         (struct option){"coordinator-key", required_argument, 0, 'K'};
     longopts[nl++] = (struct option){"known-agents", required_argument, 0, 'A'};
@@ -250,6 +399,9 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
             break;
         case 's':
             skip = true;
+            break;
+        case 'O':
+            override[noverride++] = optarg;
             break;
         case 'K':
             ao.key_file = optarg;
@@ -305,6 +457,13 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
         status = EXIT_USAGE;
         goto out;
     }
+    /* before the lock and any host: a refusal here changes nothing */
+    if (resume_vars(rec, extra, override, noverride, redact_global(), &changed,
+                    &e) != ERR_OK) {
+        fprintf(stderr, "drover %s: %s\n", name, e.msg);
+        status = EXIT_USAGE;
+        goto out;
+    }
     if (rec->version && json_object_get(extra, "version") == NULL)
         json_object_set_new(extra, "version", json_string(rec->version));
     struct rollout_input rin = {.extra = extra,
@@ -350,6 +509,12 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
         status = why == SESSION_LOCKED ? EXIT_LOCKED : EXIT_INTERNAL;
         goto out;
     }
+    if (changed.len > 0 && store_decision(session_store(sess), rec->id,
+                                          buf_cstr(&changed), &e) != ERR_OK) {
+        fprintf(stderr, "drover %s: %s\n", name, e.msg);
+        session_free(sess);
+        goto out;
+    }
     if (!json)
         printf("%s %s (plan %s, version %s): %s\n\n", name, rec->id, rec->plan,
                rec->version ? rec->version : "-",
@@ -388,6 +553,8 @@ out:
     inv_free(inv);
     store_record_free(rec);
     buf_release(&diags);
+    buf_release(&changed);
+    free(override);
     json_decref(extra);
     return status;
 }

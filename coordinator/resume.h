@@ -15,10 +15,13 @@
 #include "err.h"
 #include "store.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+struct buf;
 struct plan;
+struct redact;
 struct rollout;
 
 enum resume_mode {
@@ -48,6 +51,23 @@ enum err_code resume_point_of(const struct store_record *r,
                               struct resume_point *pt, struct err *e);
 
 void resume_point_release(struct resume_point *pt);
+
+/* The deploy's -e variables for continuing record r, into extra (the -e
+ * given to this command, completed in place). The journaled values are
+ * the base. A secret variable (journaled by name only) must be in extra;
+ * a journaled one given again must have the journaled value; one the
+ * deploy did not have may not be added (previous_version excepted: it is
+ * how a rollback names its target when the journal does not know it);
+ * unless its name is in override (--override-var), where the change is
+ * described in changed (for the journal; may be NULL). version is left to
+ * the caller. A record without journaled variables (begun by an older
+ * drover) takes extra as it is. The values of secret variables given
+ * again are added to rd. ERR_USAGE with a message naming the variables
+ * and the flag to pass, before anything is changed. */
+enum err_code resume_vars(const struct store_record *r, json_t *extra,
+                          const char *const *override, size_t noverride,
+                          struct redact *rd, struct buf *changed,
+                          struct err *e);
 
 /* The whole command: argv as given to the subcommand. Returns the exit
  * status (cmd.h). */

@@ -1,17 +1,23 @@
 /* tests/unit/coordinator/test_resume.c: where a journaled deploy stands:
  * the first wave not done, hosts already healthy, steps already run, and
- * an SSH step that was in flight is never re-run blind. */
+ * an SSH step that was in flight is never re-run blind; the deploy's -e
+ * variables come back from a real journal, a secret one must be given
+ * again and a journaled one cannot change without --override-var. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "buf.h"
 #include "plan.h"
+#include "redact.h"
 #include "resume.h"
 #include "rollout.h"
 #include "store.h"
+#include "store_sqlite.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* The journal rows are mutable char *: literals for the fixture. */
@@ -130,11 +136,176 @@ static void test_resume_point_idempotent_and_agents(void **state)
     plan_free(f.plan);
 }
 
+/* The record of a deploy begun with vars (JSON text), read back from a
+ * SQLite journal in a directory of its own. */
+static struct store_record *journaled(const char *vars_json)
+{
+    char tmpl[] = "/tmp/drover-resume-XX"
+                  "XX"
+                  "XX";
+    assert_non_null(mkdtemp(tmpl));
+    char *path = xasprintf("%s/%s", tmpl, STORE_SQLITE_FILE);
+    struct store *s = NULL;
+    struct err e = {0};
+    assert_int_equal(store_sqlite_open(path, false, &s, &e), ERR_OK);
+    json_error_t je;
+    json_t *vars = vars_json ? json_loads(vars_json, 0, &je) : NULL;
+    struct store_deploy_info in = {.plan = "t", .version = "2", .vars = vars};
+    char id[STORE_ID_MAX];
+    assert_int_equal(store_deploy_begin(s, &in, id, &e), ERR_OK);
+    json_decref(vars);
+    struct store_record *r = NULL;
+    assert_int_equal(store_get_record(s, id, &r, &e), ERR_OK);
+    store_free(s);
+    char *rm = xasprintf("rm -rf '%s'", tmpl);
+    assert_int_equal(system(rm), 0);
+    free(rm);
+    free(path);
+    return r;
+}
+
+static json_t *given(const char *json_text)
+{
+    json_error_t je;
+    json_t *o = json_loads(json_text, 0, &je);
+    assert_non_null(o);
+    return o;
+}
+
+static void test_resume_vars_secret_needed(void **state)
+{
+    (void)state;
+    struct store_record *r =
+        journaled("{\"color\": \"blue\", \"api_token\": \"tok-12345\","
+                  " \"db_password\": \"pw-12345\", \"version\": \"2\"}");
+    struct redact *rd = redact_new();
+    struct err e = {0};
+    json_t *extra = given("{}");
+    assert_int_equal(resume_vars(r, extra, NULL, 0, rd, NULL, &e), ERR_USAGE);
+    char *want = xasprintf("%s needs -e api_token=... -e db_password=... "
+                           "again: secret variables are not journaled",
+                           r->id);
+    assert_string_equal(e.msg, want);
+    free(want);
+    assert_int_equal(json_object_size(extra), 0); /* nothing changed */
+    json_decref(extra);
+    /* given again: the journaled values are the base */
+    extra = given("{\"api_token\": \"tok-12345\", \"db_password\": \"x\","
+                  " \"version\": \"3\"}");
+    struct err e2 = {0};
+    assert_int_equal(resume_vars(r, extra, NULL, 0, rd, NULL, &e2), ERR_OK);
+    assert_string_equal(json_string_value(json_object_get(extra, "color")),
+                        "blue");
+    assert_string_equal(json_string_value(json_object_get(extra, "version")),
+                        "3"); /* version: the caller's business */
+    json_decref(extra);
+    redact_free(rd);
+    store_record_free(r);
+}
+
+static void test_resume_vars_secret_by_value(void **state)
+{
+    (void)state;
+    /* a value registered as secret hides a harmless-looking name */
+    redact_add(redact_global(), "reg-secret-555");
+    struct store_record *r = journaled("{\"upstream\": \"reg-secret-555\"}");
+    assert_int_equal(r->nvars, 1);
+    assert_true(r->vars[0].secret);
+    struct redact *rd = redact_new();
+    struct err e = {0};
+    json_t *extra = given("{}");
+    assert_int_equal(resume_vars(r, extra, NULL, 0, rd, NULL, &e), ERR_USAGE);
+    assert_non_null(strstr(e.msg, "-e upstream=... again"));
+    json_object_set_new(extra, "upstream", json_string("new-secret-777"));
+    assert_int_equal(resume_vars(r, extra, NULL, 0, rd, NULL, &e), ERR_OK);
+    char *out = redact_str(rd, "x new-secret-777 y");
+    assert_string_equal(out, "x " REDACT_MARK " y"); /* registered */
+    free(out);
+    json_decref(extra);
+    redact_free(rd);
+    store_record_free(r);
+}
+
+static void test_resume_vars_no_change(void **state)
+{
+    (void)state;
+    struct store_record *r =
+        journaled("{\"color\": \"blue\", \"replicas\": 3}");
+    struct redact *rd = redact_new();
+    struct err e = {0};
+    /* the same value again is fine; numbers compare as JSON */
+    json_t *extra = given("{\"color\": \"blue\", \"replicas\": 3}");
+    assert_int_equal(resume_vars(r, extra, NULL, 0, rd, NULL, &e), ERR_OK);
+    json_decref(extra);
+    extra = given("{\"color\": \"red\"}");
+    assert_int_equal(resume_vars(r, extra, NULL, 0, rd, NULL, &e), ERR_USAGE);
+    char *want = xasprintf("-e color=red differs from color=blue journaled "
+                           "for %s: changing a variable mid-deploy splits "
+                           "the fleet; pass --override-var color to change "
+                           "it anyway",
+                           r->id);
+    assert_string_equal(e.msg, want);
+    free(want);
+    /* the escape hatch, and its note for the journal */
+    const char *ov[] = {"color"};
+    struct buf changed;
+    buf_init(&changed, BUF_UNLIMITED);
+    struct err e2 = {0};
+    assert_int_equal(resume_vars(r, extra, ov, 1, rd, &changed, &e2), ERR_OK);
+    assert_string_equal(buf_cstr(&changed),
+                        "--override-var color: blue -> red");
+    assert_string_equal(json_string_value(json_object_get(extra, "color")),
+                        "red");
+    assert_int_equal(json_integer_value(json_object_get(extra, "replicas")), 3);
+    buf_release(&changed);
+    json_decref(extra);
+    /* a variable the deploy did not have */
+    extra = given("{\"flavor\": \"x\"}");
+    struct err e3 = {0};
+    assert_int_equal(resume_vars(r, extra, NULL, 0, rd, NULL, &e3), ERR_USAGE);
+    assert_non_null(strstr(e3.msg, "-e flavor was not given to"));
+    assert_non_null(strstr(e3.msg, "--override-var flavor"));
+    json_decref(extra);
+    /* previous_version: how a rollback names its target */
+    extra = given("{\"previous_version\": \"1\"}");
+    assert_int_equal(resume_vars(r, extra, NULL, 0, rd, NULL, &e3), ERR_OK);
+    json_decref(extra);
+    /* --override-var without -e */
+    extra = given("{}");
+    struct err e4 = {0};
+    assert_int_equal(resume_vars(r, extra, ov, 1, rd, NULL, &e4), ERR_USAGE);
+    assert_string_equal(e4.msg,
+                        "--override-var color: no -e color=VALUE was given");
+    json_decref(extra);
+    redact_free(rd);
+    store_record_free(r);
+}
+
+static void test_resume_vars_not_journaled(void **state)
+{
+    (void)state;
+    /* begun by a drover that kept no variables: -e as given */
+    struct store_record *r = journaled(NULL);
+    assert_false(r->vars_journaled);
+    struct redact *rd = redact_new();
+    struct err e = {0};
+    json_t *extra = given("{\"color\": \"red\"}");
+    assert_int_equal(resume_vars(r, extra, NULL, 0, rd, NULL, &e), ERR_OK);
+    assert_int_equal(json_object_size(extra), 1);
+    json_decref(extra);
+    redact_free(rd);
+    store_record_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_point_ssh_in_flight_refused),
         cmocka_unit_test(test_resume_point_idempotent_and_agents),
+        cmocka_unit_test(test_resume_vars_secret_needed),
+        cmocka_unit_test(test_resume_vars_secret_by_value),
+        cmocka_unit_test(test_resume_vars_no_change),
+        cmocka_unit_test(test_resume_vars_not_journaled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
