@@ -242,6 +242,27 @@ static const char *record_result_words(const struct store_record *r)
     return r->state; /* running, paused, rolling back */
 }
 
+/* "color=blue, api_token=<secret>": a one-line string value as itself,
+ * others as JSON (one line). */
+static void record_vars_line(const struct store_record *r, struct buf *out)
+{
+    for (size_t i = 0; i < r->nvars; i++) {
+        const struct store_var_row *v = &r->vars[i];
+        buf_printf(out, "%s%s=", i ? ", " : "", v->name);
+        json_error_t je;
+        json_t *j =
+            v->secret ? NULL : json_loads(v->value, JSON_DECODE_ANY, &je);
+        if (v->secret)
+            buf_adds(out, RECORD_SECRET);
+        else if (json_is_string(j) &&
+                 strpbrk(json_string_value(j), "\r\n") == NULL)
+            buf_adds(out, json_string_value(j));
+        else
+            buf_adds(out, v->value);
+        json_decref(j);
+    }
+}
+
 static void record_header(const struct record_doc *d,
                           const struct store_record *r)
 {
@@ -279,6 +300,13 @@ static void record_header(const struct record_doc *d,
     snprintf(line, sizeof(line), "%s (previous: %s)", or_dash(r->version),
              or_dash(r->previous_version));
     doc_field(d, "Version", line);
+    if (r->nvars > 0) {
+        struct buf vars;
+        buf_init(&vars, BUF_UNLIMITED);
+        record_vars_line(r, &vars);
+        doc_field(d, "Variables", buf_cstr(&vars));
+        buf_release(&vars);
+    }
     doc_field(d, "Ticket", r->ticket);
     doc_field(d, "Approver", r->approver);
     if (r->reason != NULL)
@@ -520,6 +548,25 @@ static json_t *jspan(int64_t from, int64_t to)
     return from > 0 && to > 0 ? json_integer(to - from) : json_null();
 }
 
+/* [{name, value, secret}], a secret's value "<secret>"; null when the
+ * journal kept no variables. */
+static json_t *record_json_vars(const struct store_record *r)
+{
+    if (!r->vars_journaled)
+        return json_null();
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->nvars; i++) {
+        const struct store_var_row *v = &r->vars[i];
+        json_error_t je;
+        json_t *val = v->secret ? json_string(RECORD_SECRET)
+                                : json_loads(v->value, JSON_DECODE_ANY, &je);
+        json_array_append_new(
+            a, json_pack("{s:s, s:o, s:b}", "name", v->name, "value",
+                         val != NULL ? val : json_null(), "secret", v->secret));
+    }
+    return a;
+}
+
 static json_t *record_json(const struct store_record *r)
 {
     json_t *o = json_object();
@@ -549,6 +596,7 @@ static json_t *record_json(const struct store_record *r)
             cp++;
     }
     json_object_set_new(o, "changes", ch);
+    json_object_set_new(o, "variables", record_json_vars(r));
     json_object_set_new(o, "started", jtime(r->started_ms));
     json_object_set_new(o, "ended", jtime(r->ended_ms));
     json_object_set_new(o, "duration_ms", jspan(r->started_ms, r->ended_ms));

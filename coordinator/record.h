@@ -17,6 +17,9 @@
 struct buf;
 struct store_record;
 
+/* What a record shows for the value of a secret variable. */
+#define RECORD_SECRET "<secret>"
+
 enum record_format {
     RECORD_TEXT,     /* for a terminal */
     RECORD_MARKDOWN, /* runbook 002's template */

@@ -1,6 +1,7 @@
 /* tests/unit/coordinator/test_cmd_show.c: `drover show` over a journal
  * holding a rolled-back deploy and a running one: formats, `last`,
- * unknown ids, a state directory without a journal, bad flags. */
+ * unknown ids, a state directory without a journal, bad flags; a deploy's
+ * -e variables, a secret one as <secret>. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -109,11 +110,76 @@ static void test_cmd_show_errors(void **state)
     free(err);
 }
 
+static void test_cmd_show_vars(void **state)
+{
+    (void)state;
+    struct store *s = NULL;
+    struct err e = {0};
+    assert_int_equal(store_sqlite_open_state(dir, false, &s, NULL, &e), ERR_OK);
+    json_t *vars = json_pack("{s:s, s:s, s:i}", "color", "blue", "api_token",
+                             "CANARY-show-4242", "replicas", 3);
+    struct store_deploy_info in = {.plan = "web",
+                                   .version = "9",
+                                   .vars = vars,
+                                   .started_ms = FIXTURE_T0 + 30000};
+    char id[STORE_ID_MAX];
+    assert_int_equal(store_deploy_begin(s, &in, id, &e), ERR_OK);
+    json_decref(vars);
+    store_free(s);
+    char *out, *err;
+    const char *text[] = {"show", "--state-dir", dir, id, NULL};
+    assert_int_equal(capture_run(&cmd_show, text, &out, &err), EXIT_OK);
+    assert_non_null(strstr(out, "\nVariables              api_token=<secret>, "
+                                "color=blue, replicas=3\n"));
+    assert_null(strstr(out, "CANARY-show-4242"));
+    free(out);
+    free(err);
+    const char *md[] = {"show", "--state-dir", dir, "--format", "md", id, NULL};
+    assert_int_equal(capture_run(&cmd_show, md, &out, &err), EXIT_OK);
+    assert_non_null(strstr(out, "**Variables:** api_token=<secret>, "
+                                "color=blue, replicas=3  \n"));
+    free(out);
+    free(err);
+    const char *js[] = {"show", "--state-dir", dir, "--format", "json",
+                        id,     NULL};
+    assert_int_equal(capture_run(&cmd_show, js, &out, &err), EXIT_OK);
+    assert_null(strstr(out, "CANARY-show-4242"));
+    json_error_t je;
+    json_t *o = json_loads(out, 0, &je);
+    assert_non_null(o);
+    json_t *want = json_loads(
+        "[{\"name\": \"api_token\", \"value\": \"<secret>\", \"secret\": true},"
+        " {\"name\": \"color\", \"value\": \"blue\", \"secret\": false},"
+        " {\"name\": \"replicas\", \"value\": 3, \"secret\": false}]",
+        0, &je);
+    assert_true(json_equal(json_object_get(o, "variables"), want));
+    json_decref(want);
+    json_decref(o);
+    free(out);
+    free(err);
+    /* a deploy without journaled variables: no line, null */
+    const char *old[] = {"show", "--state-dir",        dir, "--format",
+                         "json", "DEP-2026-11-02-001", NULL};
+    assert_int_equal(capture_run(&cmd_show, old, &out, &err), EXIT_OK);
+    o = json_loads(out, 0, &je);
+    assert_true(json_is_null(json_object_get(o, "variables")));
+    json_decref(o);
+    free(out);
+    free(err);
+    const char *oldtext[] = {"show", "--state-dir", dir, "DEP-2026-11-02-001",
+                             NULL};
+    assert_int_equal(capture_run(&cmd_show, oldtext, &out, &err), EXIT_OK);
+    assert_null(strstr(out, "Variables"));
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cmd_show_formats),
         cmocka_unit_test(test_cmd_show_errors),
+        cmocka_unit_test(test_cmd_show_vars),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
