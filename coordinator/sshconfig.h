@@ -1,0 +1,103 @@
+/* coordinator/sshconfig.h: the operator's OpenSSH client configuration
+ * (~/.ssh/config), the subset drover's ssh transport honours, with
+ * OpenSSH's semantics: Host blocks (patterns with * ? and ! negation),
+ * first obtained value wins, Include with globs. Read once per process
+ * (sshconfig_load), then asked once per host (sshconfig_lookup).
+ * docs/ssh.md lists the keywords and how they meet inventory variables
+ * and flags. */
+#ifndef DROVER_SSHCONFIG_H
+#define DROVER_SSHCONFIG_H
+
+#include "err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    SSHCONFIG_FILE_MAX = 1024 * 1024, /* largest config file read */
+    SSHCONFIG_DEPTH_MAX = 16,         /* Include nesting (OpenSSH's) */
+    SSHCONFIG_IDENTITY_MAX = 100      /* IdentityFile entries per host */
+};
+
+/* StrictHostKeyChecking, as it was written. */
+enum sshconfig_strict {
+    SSHCONFIG_STRICT_UNSET,      /* not given */
+    SSHCONFIG_STRICT_YES,        /* yes, ask: unknown keys refused */
+    SSHCONFIG_STRICT_ACCEPT_NEW, /* accept-new */
+    SSHCONFIG_STRICT_NO          /* no, off: drover treats it as accept-new */
+};
+
+/* Where a value came from. */
+struct sshconfig_where {
+    const char *file; /* the config file (borrowed), NULL: not set */
+    int line;         /* its line, from 1 */
+};
+
+struct sshconfig;
+
+/* What the configuration says about one host alias. Strings are borrowed
+ * from the config, except hostname; unset values are NULL or 0. */
+struct sshconfig_host {
+    char *hostname;   /* HostName with %h expanded (owned), or NULL */
+    const char *user; /* User */
+    int port;         /* Port, 0: not set */
+    const char *identity[SSHCONFIG_IDENTITY_MAX]; /* IdentityFile values, in
+                                                     order, unexpanded */
+    size_t nidentity;                             /* entries in identity */
+    const char *known_hosts;          /* UserKnownHostsFile's first entry,
+                                         unexpanded */
+    enum sshconfig_strict strict;     /* StrictHostKeyChecking */
+    struct sshconfig_where strict_at; /* where strict was set */
+    int64_t connect_timeout_ms;       /* ConnectTimeout; 0: not set */
+    int64_t alive_ms;                 /* ServerAliveInterval; -1: not set,
+                                         0: off */
+    const char *proxy;                /* "ProxyJump" or "ProxyCommand" when
+                                         one (not "none") is in effect */
+    struct sshconfig_where proxy_at;  /* where it was set */
+};
+
+/* Values for the %-tokens of IdentityFile and UserKnownHostsFile. */
+struct sshconfig_tokens {
+    const char *home;  /* %d, and ~ */
+    const char *host;  /* %h: the host name connected to */
+    const char *alias; /* %n, %k: the alias looked up */
+    int port;          /* %p */
+    const char *ruser; /* %r: the remote user */
+    const char *luser; /* %u: the local user */
+};
+
+/* Read the configuration at path; relative Include paths are taken from
+ * home/.ssh (OpenSSH's rule for user files). A Match block is warned
+ * about once (file:line) and ignored. ERR_SYS when a file cannot be
+ * read, ERR_PARSE with file:line:col and what to do for bad input; NULL
+ * is never returned with ERR_OK. sshconfig_free releases it. */
+enum err_code sshconfig_load(const char *path, const char *home,
+                             struct sshconfig **out, struct err *e);
+
+/* NULL is a no-op. */
+void sshconfig_free(struct sshconfig *c);
+
+/* The path given to sshconfig_load. Borrowed. */
+const char *sshconfig_path(const struct sshconfig *c);
+
+/* Number of option and Host lines read, Include files included. */
+size_t sshconfig_count(const struct sshconfig *c);
+
+/* Fill out with what applies to alias (first obtained value wins).
+ * ERR_LIMIT names the file:line of an IdentityFile past
+ * SSHCONFIG_IDENTITY_MAX. sshconfig_host_release frees out. */
+enum err_code sshconfig_lookup(const struct sshconfig *c, const char *alias,
+                               struct sshconfig_host *out, struct err *e);
+
+void sshconfig_host_release(struct sshconfig_host *h);
+
+/* value with a leading ~ (or ~user) and its %-tokens expanded (the
+ * tokens were checked by sshconfig_load). Caller frees. */
+char *sshconfig_expand(const char *value, const struct sshconfig_tokens *t);
+
+/* True when name matches one of the n Host patterns (* and ?) and none
+ * of the negated ones (a leading !), as OpenSSH's Host line. */
+bool sshconfig_match(const char *const *patterns, size_t n, const char *name);
+
+#endif
