@@ -50,6 +50,7 @@ enum err_code hostaddr_of(const struct inventory *inv,
     if (out->address == NULL)
         out->address = xstrdup(name);
     out->user = hostaddr_var(inv, ih, "ansible_user");
+    out->key_file = hostaddr_var(inv, ih, "ansible_ssh_private_key_file");
     out->agent_key = hostaddr_var(inv, ih, "drover_agent_key");
     out->fence_dir = hostaddr_var(inv, ih, "drover_fence_dir");
     return ERR_OK;
@@ -59,6 +60,7 @@ void hostaddr_release(struct hostaddr *a)
 {
     free(a->address);
     free(a->user);
+    free(a->key_file);
     free(a->kind);
     free(a->agent_key);
     free(a->fence_dir);
@@ -72,6 +74,7 @@ struct target hostaddr_target(const struct hostaddr *a, const char *name)
                        .port = a->port,
                        .user = a->user,
                        .kind = a->kind,
-                       .agent_key = a->agent_key};
+                       .agent_key = a->agent_key,
+                       .key_file = a->key_file};
     return t;
 }

@@ -1,5 +1,6 @@
 /* coordinator/hostaddr.h: how to reach an inventory host, from its
- * variables: ansible_host, ansible_port, ansible_user, and drover's own
+ * variables: ansible_host, ansible_port, ansible_user,
+ * ansible_ssh_private_key_file, and drover's own
  * drover_transport (ssh, agent, local), drover_agent_port,
  * drover_agent_key, drover_fence_dir. One reading for every command. */
 #ifndef DROVER_HOSTADDR_H
@@ -16,6 +17,7 @@ struct hostaddr {
     int port;        /* ansible_port (drover_agent_port for agents); 0:
                         the transport's default */
     char *user;      /* ansible_user, or NULL */
+    char *key_file;  /* ansible_ssh_private_key_file, or NULL */
     char *kind;      /* drover_transport, or NULL (ssh) */
     char *agent_key; /* drover_agent_key, or NULL */
     char *fence_dir; /* drover_fence_dir, or NULL (/var/lib/drover) */

@@ -140,7 +140,8 @@ struct target rollout_target(const struct rollout_host *h)
                        .port = h->port,
                        .user = h->user,
                        .kind = h->kind,
-                       .agent_key = h->agent_key};
+                       .agent_key = h->agent_key,
+                       .key_file = h->key_file};
     return t;
 }
 
@@ -429,6 +430,7 @@ static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
     h->user = a.user;
     h->kind = a.kind;
     h->agent_key = a.agent_key;
+    h->key_file = a.key_file;
     h->fence_dir = a.fence_dir;
 
     struct rollout_scope s;
@@ -756,6 +758,7 @@ void rollout_free(struct rollout *ro)
         free(h->user);
         free(h->kind);
         free(h->agent_key);
+        free(h->key_file);
         free(h->fence_dir);
         rollout_cmds_free(h->steps, ro->plan->nsteps);
         rollout_cmds_free(h->rollback, ro->plan->nrollback_steps);

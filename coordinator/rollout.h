@@ -45,6 +45,7 @@ struct rollout_host {
     char *user;                /* ansible_user, or NULL */
     char *kind;                /* drover_transport, or NULL (ssh) */
     char *agent_key;           /* drover_agent_key, or NULL */
+    char *key_file;            /* ansible_ssh_private_key_file, or NULL */
     char *fence_dir; /* drover_fence_dir: where the host keeps its epoch
                         file; NULL for /var/lib/drover */
     size_t wave;     /* 0-based wave */

@@ -29,6 +29,8 @@ struct target {
                               transport reaches it (drover_transport) */
     const char *agent_key; /* pinned agent key (drover_agent_key), or
                               NULL */
+    const char *key_file;  /* ssh private key
+                              (ansible_ssh_private_key_file), or NULL */
 };
 
 /* One command to run. */

@@ -37,7 +37,8 @@ static void test_hostaddr_variables(void **state)
         load("[web]\n"
              "plain\n"
              "ssh1 ansible_host=10.0.0.1 ansible_port=2222 ansible_user=deploy "
-             "drover_fence_dir=/srv/fence\n"
+             "drover_fence_dir=/srv/fence "
+             "ansible_ssh_private_key_file=~/.ssh/deploy\n"
              "ag1 ansible_host=10.0.0.2 drover_transport=agent "
              "drover_agent_port=7500 ansible_port=22 "
              "drover_agent_key=abcdefghij\n");
@@ -48,6 +49,7 @@ static void test_hostaddr_variables(void **state)
     assert_string_equal(a.address, "plain");
     assert_int_equal(a.port, 0);
     assert_null(a.user);
+    assert_null(a.key_file);
     assert_null(a.kind);
     hostaddr_release(&a);
     assert_int_equal(hostaddr_of(inv, inv_host_find(inv, "ssh1"), &a, &e),
@@ -56,9 +58,11 @@ static void test_hostaddr_variables(void **state)
     assert_int_equal(a.port, 2222);
     assert_string_equal(a.user, "deploy");
     assert_string_equal(a.fence_dir, "/srv/fence");
+    assert_string_equal(a.key_file, "~/.ssh/deploy");
     struct target t = hostaddr_target(&a, "ssh1");
     assert_string_equal(t.name, "ssh1");
     assert_int_equal(t.port, 2222);
+    assert_string_equal(t.key_file, "~/.ssh/deploy");
     hostaddr_release(&a);
     /* an agent's port is drover_agent_port, not ansible_port */
     assert_int_equal(hostaddr_of(inv, inv_host_find(inv, "ag1"), &a, &e),
