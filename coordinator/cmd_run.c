@@ -473,7 +473,8 @@ const struct cmd cmd_run = {
     .name = "run",
     .usage = "run -i INVENTORY [--forks N] [--timeout DUR] [--user U] "
              "[--key FILE] [--known-hosts FILE] [--accept-new] "
-             "[--connect-timeout DUR] [-v] PATTERN -- COMMAND",
+             "[--connect-timeout DUR] [--ssh-config FILE] [-v] PATTERN -- "
+             "COMMAND",
     .summary = "run a command on many hosts (ssh or agents), like pdsh",
     .run = cmd_run_run,
 };

@@ -14,6 +14,7 @@
 #include "knownhosts.h"
 #include "log.h"
 #include "loop.h"
+#include "sshconfig.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -91,23 +92,54 @@ struct ssh_target {
     struct ssh_conn *wait_tail; /* last waiting conn */
 };
 
+/* A private key file, read once per process however many hosts use it. */
+struct ssh_key {
+    char *path;              /* the file */
+    char *data;              /* its contents (wiped at free), NULL when
+                                it could not be used */
+    size_t len;              /* bytes in data */
+    const EVP_MD *sign_md;   /* ECDSA: its digest; ed25519: NULL */
+    EVP_PKEY *sign_key;      /* key we sign with ourselves, or NULL:
+                                libssh2 parses data per host */
+    unsigned char *pub_blob; /* sign_key's SSH public key blob */
+    size_t pub_len;          /* its length */
+    void *self;              /* this key, for libssh2's abstract */
+    struct err err;          /* why it cannot be used (data NULL) */
+};
+
+/* A known_hosts file named by the ssh config, read once. */
+struct ssh_khfile {
+    struct knownhosts *kh; /* the list, NULL when unreadable */
+    struct err err;        /* why it could not be read */
+};
+
 struct ssh_transport {
     struct transport base;      /* must be first */
     struct loop *loop;          /* the process's reactor (borrowed) */
     char *user;                 /* default login user */
-    char *key_path;             /* private key file, NULL: agent */
-    char *key_data;             /* its contents (wiped at free) */
-    size_t key_len;             /* bytes in key_data */
-    const EVP_MD *sign_md;      /* ECDSA: its digest; ed25519: NULL */
-    EVP_PKEY *sign_key;         /* key we sign with ourselves, or NULL:
-                                   libssh2 parses key_data per host */
-    unsigned char *pub_blob;    /* sign_key's SSH public key blob */
-    size_t pub_len;             /* its length */
-    void *self;                 /* this transport, for libssh2's abstract */
-    struct knownhosts *kh;      /* known_hosts */
-    bool accept_new;            /* trust-on-first-use */
+    bool user_flag;             /* user came from --user */
+    char *home;                 /* $HOME, for ~ and %d */
+    char *luser;                /* local user, for %u */
+    struct ssh_key *key;        /* --key or ~/.ssh/id_ed25519, NULL:
+                                   ssh-agent */
+    bool key_flag;              /* key came from --key */
+    struct err nokey;           /* no key and no ssh-agent: why */
+    struct ssh_key **keys;      /* every key read, key included */
+    size_t nkeys;               /* entries in keys */
+    struct knownhosts *kh;      /* --known-hosts or ~/.ssh/known_hosts */
+    bool kh_flag;               /* kh came from --known-hosts */
+    char **khpaths;             /* known_hosts files the config named */
+    struct ssh_khfile *khfiles; /* and what reading them gave */
+    size_t nkh;                 /* entries in both */
+    struct sshconfig *cfg;      /* ~/.ssh/config or --ssh-config, NULL:
+                                   none */
+    char *cfg_note;             /* why there is none, for messages */
+    bool warned_no;             /* StrictHostKeyChecking no warned */
+    bool accept_new;            /* --accept-new: trust-on-first-use */
     int64_t connect_timeout;    /* ms, whole open including retries */
+    bool timeout_flag;          /* connect_timeout from the flag */
     int64_t keepalive;          /* ms between keepalives; 0: none */
+    bool keepalive_set;         /* keepalive set by the caller */
     int hs_cap;                 /* handshakes per target */
     int port;                   /* default port */
     struct ssh_target *targets; /* handshake slot tables */
@@ -124,6 +156,15 @@ struct ssh_conn {
     char *address;              /* where to connect */
     int port;                   /* TCP port */
     char *user;                 /* login user */
+    bool via_hostname;          /* address came from the config's HostName */
+    struct ssh_key **keys;      /* keys to try in order; none: ssh-agent */
+    size_t nkeys;               /* entries in keys */
+    size_t key_idx;             /* the one being tried */
+    struct knownhosts *kh;      /* its known_hosts (borrowed) */
+    bool accept_new;            /* trust-on-first-use for this host */
+    int64_t connect_timeout;    /* ms, whole open including retries */
+    int64_t keepalive;          /* ms between keepalives; 0: none */
+    struct err open_err;        /* set at connect: fail on the first turn */
     size_t tg_idx;              /* its target in t->targets (the array
                                    moves, indexes stay) */
     enum ssh_state state;       /* see enum */
@@ -544,9 +585,16 @@ static bool ssh_resolve(struct ssh_conn *c, struct sockaddr_storage *ss,
         rc = getaddrinfo(c->address, port, &hints, &ai);
     }
     if (rc != 0 || ai == NULL) {
+        /* An alias only the ssh config knows is the likely cause. */
+        char hint[200] = "";
+        if (!c->via_hostname && c->t->cfg != NULL)
+            snprintf(hint, sizeof(hint), " (%s has no HostName for it)",
+                     sshconfig_path(c->t->cfg));
+        else if (!c->via_hostname)
+            snprintf(hint, sizeof(hint), " (%s)", c->t->cfg_note);
         ssh_conn_fail_open(c, ERR_UNREACHABLE,
-                           "%s: cannot resolve address '%s': %s", c->name,
-                           c->address, gai_strerror(rc));
+                           "%s: cannot resolve address '%s': %s%s", c->name,
+                           c->address, gai_strerror(rc), hint);
         return false;
     }
     memcpy(ss, ai->ai_addr, ai->ai_addrlen);
@@ -610,7 +658,7 @@ static void ssh_conn_ctimer(struct loop *l, struct loop_timer *tm, void *arg)
                              c->deadline - loop_now(c->t->loop));
     } else if (c->state < SSH_READY) {
         char d[32];
-        clock_fmt_duration(c->t->connect_timeout, d, sizeof(d));
+        clock_fmt_duration(c->connect_timeout, d, sizeof(d));
         const char *stage = c->state == SSH_CONNECTING  ? "TCP connect"
                             : c->state == SSH_HANDSHAKE ? "ssh handshake"
                             : c->state == SSH_AUTH      ? "authentication"
@@ -631,7 +679,11 @@ static void ssh_conn_kick(struct loop *l, struct loop_timer *tm, void *arg)
     (void)l;
     (void)tm;
     struct ssh_conn *c = arg;
-    if (c->state == SSH_QUEUED && c->has_slot) {
+    if (c->open_err.code != ERR_OK && c->state == SSH_QUEUED) {
+        c->busy++;
+        ssh_conn_fail_open(c, c->open_err.code, "%s", c->open_err.msg);
+        c->busy--;
+    } else if (c->state == SSH_QUEUED && c->has_slot) {
         c->busy++;
         ssh_conn_start_connect(c);
         c->busy--;
@@ -675,7 +727,7 @@ static bool ssh_conn_new_session(struct ssh_conn *c)
     }
     libssh2_session_set_blocking(c->s, 0);
     char known[KNOWNHOSTS_METHODS_MAX];
-    knownhosts_methods(c->t->kh, c->address, c->port, known, sizeof(known));
+    knownhosts_methods(c->kh, c->address, c->port, known, sizeof(known));
     /* libssh2 negotiates ECDSA first by default; a host known only by its
      * ed25519 key would then look unknown. Ask for what we know. */
     const char *hk = known[0] ? known : SSH_PREF_HOSTKEY;
@@ -694,9 +746,9 @@ static bool ssh_conn_new_session(struct ssh_conn *c)
                            c->name, ssh_errmsg(c->s));
         return false;
     }
-    if (c->t->keepalive > 0)
+    if (c->keepalive > 0)
         libssh2_keepalive_config(c->s, 0,
-                                 (unsigned)((c->t->keepalive + 999) / 1000));
+                                 (unsigned)((c->keepalive + 999) / 1000));
     return true;
 }
 
@@ -718,8 +770,8 @@ static bool ssh_conn_hostkey(struct ssh_conn *c)
     const char *method = knownhosts_method_name(type);
     if (method == NULL)
         method = "unknown-type";
-    const char *path = knownhosts_path(c->t->kh);
-    switch (knownhosts_check(c->t->kh, c->address, c->port,
+    const char *path = knownhosts_path(c->kh);
+    switch (knownhosts_check(c->kh, c->address, c->port,
                              (const unsigned char *)key, len, type)) {
     case KNOWNHOSTS_MATCH:
         return true;
@@ -735,7 +787,7 @@ static bool ssh_conn_hostkey(struct ssh_conn *c)
     default:
         break;
     }
-    if (!c->t->accept_new) {
+    if (!c->accept_new) {
         ssh_conn_fail_open(c, ERR_HOSTKEY,
                            "%s (%s): unknown host key %s %s (not in %s); "
                            "refused. Verify it, then rerun with --accept-new",
@@ -743,13 +795,13 @@ static bool ssh_conn_hostkey(struct ssh_conn *c)
         return false;
     }
     struct err e = {0};
-    if (knownhosts_append(c->t->kh, c->address, c->port,
+    if (knownhosts_append(c->kh, c->address, c->port,
                           (const unsigned char *)key, len, type,
                           &e) != ERR_OK) {
         ssh_conn_fail_open(c, ERR_HOSTKEY, "%s: %s", c->name, e.msg);
         return false;
     }
-    log_warn("host=%s added %s key %s for %s to %s (--accept-new)", c->name,
+    log_warn("host=%s added %s key %s for %s to %s (accept-new)", c->name,
              method, fp, name, path);
     return true;
 }
@@ -780,7 +832,7 @@ static int ssh_sign(LIBSSH2_SESSION *s, unsigned char **sig, size_t *sig_len,
                     const unsigned char *data, size_t data_len, void **abstract)
 {
     (void)s;
-    struct ssh_transport *t = *abstract;
+    struct ssh_key *t = *abstract;
     unsigned char raw[160];
     size_t n = sizeof(raw);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -816,22 +868,39 @@ static int ssh_sign(LIBSSH2_SESSION *s, unsigned char **sig, size_t *sig_len,
  * reported (-1). */
 static int ssh_conn_auth(struct ssh_conn *c)
 {
-    struct ssh_transport *t = c->t;
-    if (t->key_data != NULL) {
+    while (c->key_idx < c->nkeys) {
+        struct ssh_key *k = c->keys[c->key_idx];
         int rc =
-            t->sign_key != NULL
-                ? libssh2_userauth_publickey(c->s, c->user, t->pub_blob,
-                                             t->pub_len, ssh_sign, &t->self)
+            k->sign_key != NULL
+                ? libssh2_userauth_publickey(c->s, c->user, k->pub_blob,
+                                             k->pub_len, ssh_sign, &k->self)
                 : libssh2_userauth_publickey_frommemory(
-                      c->s, c->user, strlen(c->user), NULL, 0, t->key_data,
-                      t->key_len, NULL);
+                      c->s, c->user, strlen(c->user), NULL, 0, k->data, k->len,
+                      NULL);
         if (rc == 0 || rc == LIBSSH2_ERROR_EAGAIN)
             return rc;
+        bool refused = rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED ||
+                       rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED;
+        if (refused && c->key_idx + 1 < c->nkeys) {
+            /* The next IdentityFile, as OpenSSH goes down its list. */
+            log_debug("host=%s key %s refused; trying the next", c->name,
+                      k->path);
+            c->key_idx++;
+            continue;
+        }
+        char more[48] = "";
+        if (c->key_idx > 0)
+            snprintf(more, sizeof(more), " (and %zu key%s before it)",
+                     c->key_idx, c->key_idx > 1 ? "s" : "");
         ssh_conn_fail_open(c, ERR_AUTH,
-                           "%s (%s:%d): user %s: key %s refused (%s); is its "
-                           ".pub in the user's authorized_keys?",
-                           c->name, c->address, c->port, c->user, t->key_path,
+                           "%s (%s:%d): user %s: key %s refused%s (%s); is "
+                           "its .pub in the user's authorized_keys?",
+                           c->name, c->address, c->port, c->user, k->path, more,
                            ssh_errmsg(c->s));
+        return -1;
+    }
+    if (c->t->nokey.code != ERR_OK) {
+        ssh_conn_fail_open(c, ERR_AUTH, "%s: %s", c->name, c->t->nokey.msg);
         return -1;
     }
     /* ssh-agent: a local unix socket that answers in microseconds. libssh2
@@ -871,7 +940,7 @@ static void ssh_conn_keepalive(struct loop *l, struct loop_timer *tm, void *arg)
 {
     (void)tm;
     struct ssh_conn *c = arg;
-    if (c->state != SSH_READY || c->t->keepalive <= 0)
+    if (c->state != SSH_READY || c->keepalive <= 0)
         return;
     if (!c->running && c->blocked == OP_NONE) {
         /* Idle only: while a command runs, traffic flows anyway, and a
@@ -881,7 +950,7 @@ static void ssh_conn_keepalive(struct loop *l, struct loop_timer *tm, void *arg)
         if (rc != 0 && rc != LIBSSH2_ERROR_EAGAIN)
             log_debug("host=%s keepalive: %s", c->name, ssh_errmsg(c->s));
     }
-    loop_timer_start(l, &c->ktimer, c->t->keepalive);
+    loop_timer_start(l, &c->ktimer, c->keepalive);
 }
 
 /* Advance opening; returns true when the conn reached READY. */
@@ -937,8 +1006,8 @@ static bool ssh_conn_open_step(struct ssh_conn *c)
         ssh_target_release(c);
         loop_timer_stop(c->t->loop, &c->ctimer);
         ssh_conn_set(c, SSH_READY);
-        if (c->t->keepalive > 0)
-            loop_timer_start(c->t->loop, &c->ktimer, c->t->keepalive);
+        if (c->keepalive > 0)
+            loop_timer_start(c->t->loop, &c->ktimer, c->keepalive);
         if (c->base.cb->opened != NULL)
             c->base.cb->opened(&c->base, NULL, c->base.arg);
         return true;
@@ -1336,6 +1405,7 @@ static void ssh_conn_destroy(struct ssh_conn *c)
     free(c->name);
     free(c->address);
     free(c->user);
+    free(c->keys);
     free(c);
 }
 
@@ -1383,6 +1453,148 @@ static void ssh_conn_run(struct ssh_conn *c)
 /* --- transport ops ---------------------------------------------------------
  */
 
+/* A path with a leading ~ made absolute (ansible_ssh_private_key_file,
+ * as Ansible expands it). Caller frees. */
+static char *ssh_tilde(const struct ssh_transport *t, const char *path)
+{
+    if (path[0] == '~' && (path[1] == '/' || path[1] == '\0'))
+        return xasprintf("%s%s", t->home, path + 1);
+    return xstrdup(path);
+}
+
+/* The known_hosts file at path, read on first use; NULL with e set when
+ * it cannot be read. */
+static struct knownhosts *ssh_kh_get(struct ssh_transport *t, const char *path,
+                                     struct err *e)
+{
+    if (strcmp(path, knownhosts_path(t->kh)) == 0)
+        return t->kh;
+    size_t i = 0;
+    while (i < t->nkh && strcmp(t->khpaths[i], path) != 0)
+        i++;
+    if (i == t->nkh) {
+        t->khpaths = xrealloc(t->khpaths, (i + 1) * sizeof(*t->khpaths));
+        t->khfiles = xrealloc(t->khfiles, (i + 1) * sizeof(*t->khfiles));
+        t->khpaths[i] = xstrdup(path);
+        memset(&t->khfiles[i], 0, sizeof(t->khfiles[i]));
+        t->khfiles[i].kh = knownhosts_load(path, &t->khfiles[i].err);
+        t->nkh++;
+    }
+    if (t->khfiles[i].kh == NULL)
+        err_set(e, t->khfiles[i].err.code, "%s (UserKnownHostsFile)",
+                t->khfiles[i].err.msg);
+    return t->khfiles[i].kh;
+}
+
+static struct ssh_key *ssh_key_get(struct ssh_transport *t, const char *path,
+                                   const char *origin, bool *fresh);
+
+static void ssh_conn_add_key(struct ssh_conn *c, struct ssh_key *k)
+{
+    for (size_t i = 0; i < c->nkeys; i++)
+        if (c->keys[i] == k)
+            return;
+    c->keys = xrealloc(c->keys, (c->nkeys + 1) * sizeof(*c->keys));
+    c->keys[c->nkeys++] = k;
+}
+
+/* The keys to try: ansible_ssh_private_key_file, else --key, else the
+ * config's IdentityFiles that can be used, else drover's default (none:
+ * ssh-agent). */
+static void ssh_conn_keys(struct ssh_conn *c, const struct target *tg,
+                          const struct sshconfig_host *h,
+                          const struct sshconfig_tokens *tk)
+{
+    struct ssh_transport *t = c->t;
+    if (tg->key_file != NULL && *tg->key_file != '\0') {
+        char *path = ssh_tilde(t, tg->key_file);
+        struct ssh_key *k =
+            ssh_key_get(t, path, " (ansible_ssh_private_key_file)", NULL);
+        free(path);
+        if (k->data == NULL)
+            err_set(&c->open_err, k->err.code, "%s: %s", c->name, k->err.msg);
+        else
+            ssh_conn_add_key(c, k);
+        return;
+    }
+    for (size_t i = 0; !t->key_flag && i < h->nidentity; i++) {
+        char *path = sshconfig_expand(h->identity[i], tk);
+        bool fresh = false;
+        struct ssh_key *k = ssh_key_get(t, path, " (IdentityFile)", &fresh);
+        free(path);
+        if (k->data != NULL)
+            ssh_conn_add_key(c, k);
+        else if (fresh && k->err.sys_errno == ENOENT)
+            log_debug("IdentityFile skipped: %s", k->err.msg); /* as ssh */
+        else if (fresh)
+            log_warn("IdentityFile skipped: %s", k->err.msg);
+    }
+    if (c->nkeys == 0 && t->key != NULL)
+        ssh_conn_add_key(c, t->key);
+}
+
+/* Where and how to reach tg: the inventory's values, then the flags,
+ * then the ssh config, then drover's defaults (docs/ssh.md). The alias
+ * looked up is the target's address (ansible_host, else its name), what
+ * OpenSSH sees when Ansible runs it. A problem is kept in c->open_err and
+ * reported on the conn's first turn. */
+static void ssh_conn_configure(struct ssh_conn *c, const struct target *tg)
+{
+    struct ssh_transport *t = c->t;
+    const char *alias = tg->address ? tg->address : tg->name;
+    struct sshconfig_host h;
+    memset(&h, 0, sizeof(h));
+    h.alive_ms = -1;
+    if (t->cfg != NULL)
+        sshconfig_lookup(t->cfg, alias, &h, &c->open_err);
+    c->via_hostname = h.hostname != NULL;
+    c->address = xstrdup(h.hostname ? h.hostname : alias);
+    c->port = tg->port > 0 ? tg->port : h.port > 0 ? h.port : t->port;
+    c->user = xstrdup(tg->user && *tg->user            ? tg->user
+                      : t->user_flag || h.user == NULL ? t->user
+                                                       : h.user);
+    c->kh = t->kh;
+    c->accept_new = t->accept_new;
+    c->connect_timeout = t->timeout_flag || h.connect_timeout_ms <= 0
+                             ? t->connect_timeout
+                             : h.connect_timeout_ms;
+    c->keepalive =
+        t->keepalive_set || h.alive_ms < 0 ? t->keepalive : h.alive_ms;
+    if (!t->accept_new && h.strict == SSHCONFIG_STRICT_ACCEPT_NEW)
+        c->accept_new = true;
+    if (!t->accept_new && h.strict == SSHCONFIG_STRICT_NO) {
+        /* drover never connects to a changed key: "no" is accept-new. */
+        c->accept_new = true;
+        if (!t->warned_no)
+            log_warn("%s:%d: StrictHostKeyChecking no: drover treats it as "
+                     "accept-new (unknown hosts are recorded, a changed key "
+                     "is still refused)",
+                     h.strict_at.file, h.strict_at.line);
+        t->warned_no = true;
+    }
+    if (h.proxy != NULL)
+        err_set(&c->open_err, ERR_INVALID,
+                "%s: %s:%d: %s: drover cannot reach a host through a jump "
+                "host; refused rather than connecting directly",
+                c->name, h.proxy_at.file, h.proxy_at.line, h.proxy);
+    struct sshconfig_tokens tk = {.home = t->home,
+                                  .host = c->address,
+                                  .alias = alias,
+                                  .port = c->port,
+                                  .ruser = c->user,
+                                  .luser = t->luser};
+    if (!t->kh_flag && h.known_hosts != NULL && c->open_err.code == ERR_OK) {
+        char *path = sshconfig_expand(h.known_hosts, &tk);
+        struct knownhosts *kh = ssh_kh_get(t, path, &c->open_err);
+        free(path);
+        if (kh != NULL)
+            c->kh = kh;
+    }
+    if (c->open_err.code == ERR_OK)
+        ssh_conn_keys(c, tg, &h, &tk);
+    sshconfig_host_release(&h);
+}
+
 static struct conn *ssh_connect(struct transport *tp, const struct target *tg,
                                 const struct conn_cb *cb, void *arg)
 {
@@ -1393,9 +1605,7 @@ static struct conn *ssh_connect(struct transport *tp, const struct target *tg,
     c->base.arg = arg;
     c->t = t;
     c->name = xstrdup(tg->name ? tg->name : tg->address);
-    c->address = xstrdup(tg->address ? tg->address : tg->name);
-    c->port = tg->port > 0 ? tg->port : t->port;
-    c->user = xstrdup(tg->user && *tg->user ? tg->user : t->user);
+    ssh_conn_configure(c, tg);
     c->fd = -1;
     c->state = SSH_QUEUED;
     buf_init(&c->errhead, BUF_UNLIMITED);
@@ -1404,8 +1614,12 @@ static struct conn *ssh_connect(struct transport *tp, const struct target *tg,
     loop_timer_init(&c->xtimer, ssh_conn_xtimer, c);
     loop_timer_init(&c->kick, ssh_conn_kick, c);
     c->tg_idx = ssh_target_find(t, c->address, c->port);
-    c->deadline = loop_now(t->loop) + t->connect_timeout;
-    loop_timer_start(t->loop, &c->ctimer, t->connect_timeout);
+    if (c->open_err.code != ERR_OK) { /* reported on the first turn */
+        loop_timer_start(t->loop, &c->kick, 0);
+        return &c->base;
+    }
+    c->deadline = loop_now(t->loop) + c->connect_timeout;
+    loop_timer_start(t->loop, &c->ctimer, c->connect_timeout);
     if (ssh_target_acquire(c))
         loop_timer_start(t->loop, &c->kick, 0);
     return &c->base;
@@ -1479,6 +1693,20 @@ static void ssh_close(struct conn *cp)
         ssh_conn_destroy(c);
 }
 
+static void ssh_key_free(struct ssh_key *k)
+{
+    if (k == NULL)
+        return;
+    EVP_PKEY_free(k->sign_key);
+    free(k->pub_blob);
+    if (k->data != NULL) {
+        explicit_bzero(k->data, k->len);
+        free(k->data);
+    }
+    free(k->path);
+    free(k);
+}
+
 static void ssh_free(struct transport *tp)
 {
     struct ssh_transport *t = (struct ssh_transport *)tp;
@@ -1489,13 +1717,19 @@ static void ssh_free(struct transport *tp)
         free(t->targets[i].key);
     free(t->targets);
     knownhosts_free(t->kh);
-    EVP_PKEY_free(t->sign_key);
-    free(t->pub_blob);
-    if (t->key_data != NULL) {
-        explicit_bzero(t->key_data, t->key_len);
-        free(t->key_data);
+    for (size_t i = 0; i < t->nkh; i++) {
+        knownhosts_free(t->khfiles[i].kh);
+        free(t->khpaths[i]);
     }
-    free(t->key_path);
+    free(t->khfiles);
+    free(t->khpaths);
+    for (size_t i = 0; i < t->nkeys; i++)
+        ssh_key_free(t->keys[i]);
+    free(t->keys);
+    sshconfig_free(t->cfg);
+    free(t->cfg_note);
+    free(t->home);
+    free(t->luser);
     free(t->user);
     free(t);
 }
@@ -1565,16 +1799,16 @@ static EVP_PKEY *ssh_key_ecdsa(const unsigned char *curve, size_t cl,
  * host, through OpenSSL 3's decoders first, which cost about 2 ms of CPU
  * per host, more than the rest of the connection (and its ECDSA path
  * leaks). Other keys (PEM files) are left to libssh2. */
-static void ssh_key_parse(struct ssh_transport *t)
+static void ssh_key_parse(struct ssh_key *t)
 {
     static const char begin[] = "-----BEGIN OPENSSH PRIVATE KEY-----";
     static const char end[] = "-----END OPENSSH PRIVATE KEY-----";
-    const char *b = memmem(t->key_data, t->key_len, begin, sizeof(begin) - 1);
+    const char *b = memmem(t->data, t->len, begin, sizeof(begin) - 1);
     if (b == NULL)
         return;
     b += sizeof(begin) - 1;
     const char *z =
-        memmem(b, t->key_len - (size_t)(b - t->key_data), end, sizeof(end) - 1);
+        memmem(b, t->len - (size_t)(b - t->data), end, sizeof(end) - 1);
     if (z == NULL)
         return;
     size_t n;
@@ -1626,29 +1860,78 @@ out:
     free(blob);
 }
 
-static enum err_code ssh_read_key(struct ssh_transport *t, struct err *e)
+/* Read k->path (origin says where it was named, for messages). */
+static enum err_code ssh_key_read(struct ssh_key *t, const char *origin,
+                                  struct err *e)
 {
-    int fd = open(t->key_path, O_RDONLY | O_CLOEXEC);
+    int fd = open(t->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return err_sys(e, "%s: cannot read the private key (--key)",
-                       t->key_path);
+        return err_sys(e, "%s: cannot read the private key%s", t->path, origin);
     struct stat st;
     if (fstat(fd, &st) != 0 || st.st_size <= 0 || st.st_size > SSH_KEY_MAX) {
         close(fd);
-        return err_set(e, ERR_PARSE, "%s: not a private key (size)",
-                       t->key_path);
+        return err_set(e, ERR_PARSE, "%s: not a private key (size)", t->path);
     }
-    t->key_len = (size_t)st.st_size;
-    t->key_data = xmalloc(t->key_len + 1);
-    ssize_t n = read(fd, t->key_data, t->key_len);
+    t->len = (size_t)st.st_size;
+    t->data = xmalloc(t->len + 1);
+    ssize_t n = read(fd, t->data, t->len);
     close(fd);
-    if (n != (ssize_t)t->key_len)
-        return err_sys(e, "%s: cannot read the private key", t->key_path);
-    t->key_data[t->key_len] = '\0';
-    if (ssh_key_check(t->key_data, t->key_len, t->key_path, e) != ERR_OK)
+    if (n != (ssize_t)t->len)
+        return err_sys(e, "%s: cannot read the private key", t->path);
+    t->data[t->len] = '\0';
+    if (ssh_key_check(t->data, t->len, t->path, e) != ERR_OK)
         return e->code;
     ssh_key_parse(t);
     return ERR_OK;
+}
+
+/* The key at path, read on first use (*fresh: this call read it). One
+ * that cannot be used has data NULL and err set. */
+static struct ssh_key *ssh_key_get(struct ssh_transport *t, const char *path,
+                                   const char *origin, bool *fresh)
+{
+    for (size_t i = 0; i < t->nkeys; i++)
+        if (strcmp(t->keys[i]->path, path) == 0)
+            return t->keys[i];
+    struct ssh_key *k = xcalloc(1, sizeof(*k));
+    k->path = xstrdup(path);
+    if (ssh_key_read(k, origin, &k->err) != ERR_OK && k->data != NULL) {
+        explicit_bzero(k->data, k->len);
+        free(k->data);
+        k->data = NULL;
+    }
+    t->keys = xrealloc(t->keys, (t->nkeys + 1) * sizeof(*t->keys));
+    t->keys[t->nkeys++] = k;
+    if (fresh != NULL)
+        *fresh = true;
+    return k;
+}
+
+/* The ssh config: --ssh-config FILE, none, or ~/.ssh/config if it
+ * exists. /etc/ssh/ssh_config is not read (docs/ssh.md). */
+static enum err_code ssh_load_config(struct ssh_transport *t, const char *file,
+                                     struct err *e)
+{
+    if (file != NULL && strcmp(file, "none") == 0) {
+        t->cfg_note = xstrdup("--ssh-config none: no ssh config was read");
+        return ERR_OK;
+    }
+    char *path =
+        file != NULL ? xstrdup(file) : xasprintf("%s/.ssh/config", t->home);
+    if (file == NULL && access(path, F_OK) != 0) {
+        t->cfg_note = xasprintf("no ssh config: %s does not exist", path);
+        free(path);
+        return ERR_OK;
+    }
+    struct err ce = {0};
+    if (sshconfig_load(path, t->home, &t->cfg, &ce) != ERR_OK) {
+        if (ce.code == ERR_SYS)
+            err_set(e, ERR_SYS, "%s; fix it or pass --ssh-config none", ce.msg);
+        else
+            err_set(e, ce.code, "%s", ce.msg);
+    }
+    free(path);
+    return e->code;
 }
 
 struct transport *ssh_transport_new(struct loop *l, const struct ssh_options *o,
@@ -1667,13 +1950,16 @@ struct transport *ssh_transport_new(struct loop *l, const struct ssh_options *o,
     t->base.ops = &ssh_ops;
     t->loop = l;
     const char *home = getenv("HOME");
-    const char *user = o->user;
-    if (user == NULL || *user == '\0')
-        user = getenv("USER");
-    t->user = xstrdup(user && *user ? user : "root");
+    t->home = xstrdup(home ? home : "");
+    const char *luser = getenv("USER");
+    t->luser = xstrdup(luser && *luser ? luser : "root");
+    t->user_flag = o->user != NULL && *o->user != '\0';
+    t->user = xstrdup(t->user_flag ? o->user : t->luser);
     t->accept_new = o->accept_new;
+    t->timeout_flag = o->connect_timeout_ms > 0;
     t->connect_timeout = o->connect_timeout_ms > 0 ? o->connect_timeout_ms
                                                    : SSH_CONNECT_TIMEOUT_MS;
+    t->keepalive_set = o->keepalive_ms != 0;
     t->keepalive = o->keepalive_ms == 0  ? SSH_KEEPALIVE_MS
                    : o->keepalive_ms < 0 ? 0
                                          : o->keepalive_ms;
@@ -1681,25 +1967,35 @@ struct transport *ssh_transport_new(struct loop *l, const struct ssh_options *o,
                                              : SSH_HANDSHAKES_PER_TARGET;
     t->port = o->port > 0 ? o->port : SSH_DEFAULT_PORT;
 
-    if (o->key_file != NULL) {
-        t->key_path = xstrdup(o->key_file);
-    } else {
-        char *def = xasprintf("%s/.ssh/id_ed25519", home ? home : "");
-        if (access(def, R_OK) == 0 || getenv("SSH_AUTH_SOCK") == NULL)
-            t->key_path = def;
-        else
-            free(def); /* no key file: use ssh-agent */
+    /* --key, and the default key, are read now: a bad one fails before
+     * any host is contacted. Keys the ssh config names are read when a
+     * host first needs them. */
+    t->key_flag = o->key_file != NULL;
+    char *kp = o->key_file != NULL ? xstrdup(o->key_file)
+                                   : xasprintf("%s/.ssh/id_ed25519", t->home);
+    if (t->key_flag || access(kp, F_OK) == 0) {
+        t->key = ssh_key_get(t, kp, t->key_flag ? " (--key)" : "", NULL);
+        if (t->key->data == NULL) {
+            err_set(e, t->key->err.code, "%s", t->key->err.msg);
+            free(kp);
+            ssh_free(&t->base);
+            return NULL;
+        }
+    } else if (getenv("SSH_AUTH_SOCK") == NULL) {
+        /* Only hosts that have no other key fail for it. */
+        err_set(&t->nokey, ERR_AUTH,
+                "no key: %s does not exist and there is no ssh-agent "
+                "($SSH_AUTH_SOCK); pass --key FILE",
+                kp);
     }
-    if (t->key_path != NULL && ssh_read_key(t, e) != ERR_OK) {
-        ssh_free(&t->base);
-        return NULL;
-    }
+    free(kp);
+    t->kh_flag = o->known_hosts != NULL;
     char *kh = o->known_hosts != NULL
                    ? xstrdup(o->known_hosts)
-                   : xasprintf("%s/.ssh/known_hosts", home ? home : "");
+                   : xasprintf("%s/.ssh/known_hosts", t->home);
     t->kh = knownhosts_load(kh, e);
     free(kh);
-    if (t->kh == NULL) {
+    if (t->kh == NULL || ssh_load_config(t, o->config_file, e) != ERR_OK) {
         ssh_free(&t->base);
         return NULL;
     }

@@ -31,12 +31,18 @@ enum {
 
 /* Settings of the transport; strings are copied by ssh_transport_new. */
 struct ssh_options {
-    const char *user;           /* login user when the target has none;
-                                   NULL: $USER, else root */
+    const char *user;           /* login user when the target has none
+                                   (beats the ssh config's User); NULL:
+                                   the config's, else $USER, else root */
     const char *key_file;       /* private key (ed25519 or ECDSA); NULL:
+                                   the config's IdentityFiles, else
                                    ~/.ssh/id_ed25519 if it exists, else
                                    ssh-agent ($SSH_AUTH_SOCK) */
-    const char *known_hosts;    /* NULL: ~/.ssh/known_hosts */
+    const char *known_hosts;    /* NULL: the config's UserKnownHostsFile,
+                                   else ~/.ssh/known_hosts */
+    const char *config_file;    /* OpenSSH client config; NULL:
+                                   ~/.ssh/config if it exists; "none": no
+                                   config (coordinator/sshconfig.h) */
     bool accept_new;            /* trust unknown hosts and record them */
     int64_t connect_timeout_ms; /* 0: SSH_CONNECT_TIMEOUT_MS */
     int64_t keepalive_ms;       /* 0: SSH_KEEPALIVE_MS; < 0: none */
@@ -48,8 +54,10 @@ struct ssh_options {
 void ssh_options_init(struct ssh_options *o);
 
 /* A new ssh transport on loop l. Reads the key (refusing RSA and DSA
- * keys with a plain message: libssh2 1.10 cannot sign rsa-sha2) and
- * known_hosts now, so a bad file fails before any host is contacted.
+ * keys with a plain message: libssh2 1.10 cannot sign rsa-sha2),
+ * known_hosts and the ssh config (once, for every host) now, so a bad
+ * file fails before any host is contacted. Each target's address is
+ * looked up in the config as an alias when it connects.
  * NULL with e set on failure; transport_free releases it. */
 struct transport *ssh_transport_new(struct loop *l, const struct ssh_options *o,
                                     struct err *e);

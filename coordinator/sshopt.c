@@ -15,6 +15,7 @@ const struct option sshopt_long[SSHOPT_COUNT] = {
     {"accept-new", no_argument, NULL, SSHOPT_ACCEPT_NEW},
     {"connect-timeout", required_argument, NULL, SSHOPT_CONNECT_TIMEOUT},
     {"handshakes-per-target", required_argument, NULL, SSHOPT_HANDSHAKES},
+    {"ssh-config", required_argument, NULL, SSHOPT_SSH_CONFIG},
 };
 
 const char sshopt_usage[] =
@@ -29,7 +30,9 @@ const char sshopt_usage[] =
     "them\n"
     "  --connect-timeout DUR    connect + handshake + auth (default 10s)\n"
     "  --handshakes-per-target N  concurrent handshakes per address:port "
-    "(default 8)\n";
+    "(default 8)\n"
+    "  --ssh-config FILE        OpenSSH client config, or none (default "
+    "~/.ssh/config)\n";
 
 size_t sshopt_append(struct option *opts, size_t n)
 {
@@ -41,7 +44,7 @@ size_t sshopt_append(struct option *opts, size_t n)
 
 bool sshopt_is(int opt)
 {
-    return opt >= SSHOPT_USER && opt <= SSHOPT_HANDSHAKES;
+    return opt >= SSHOPT_USER && opt <= SSHOPT_SSH_CONFIG;
 }
 
 enum err_code sshopt_apply(struct ssh_options *o, int opt, const char *arg,
@@ -63,6 +66,12 @@ enum err_code sshopt_apply(struct ssh_options *o, int opt, const char *arg,
             return err_set(e, ERR_USAGE,
                            "--known-hosts: expected a known_hosts file");
         o->known_hosts = arg;
+        return ERR_OK;
+    case SSHOPT_SSH_CONFIG:
+        if (arg == NULL || *arg == '\0')
+            return err_set(e, ERR_USAGE,
+                           "--ssh-config: expected a file, or none");
+        o->config_file = arg;
         return ERR_OK;
     case SSHOPT_ACCEPT_NEW:
         o->accept_new = true;

@@ -1,8 +1,8 @@
 /* coordinator/sshopt.h: the SSH flags every command that reaches hosts
  * shares (`drover run`, `drover deploy`): --user, --key, --known-hosts,
- * --accept-new, --connect-timeout, --handshakes-per-target. A command
- * splices sshopt_long into its getopt_long table and hands the options it
- * does not know itself to sshopt_apply. */
+ * --accept-new, --connect-timeout, --handshakes-per-target, --ssh-config. A
+ * command splices sshopt_long into its getopt_long table and hands the options
+ * it does not know itself to sshopt_apply. */
 #ifndef DROVER_SSHOPT_H
 #define DROVER_SSHOPT_H
 
@@ -20,11 +20,12 @@ enum sshopt_id {
     SSHOPT_KNOWN_HOSTS,
     SSHOPT_ACCEPT_NEW,
     SSHOPT_CONNECT_TIMEOUT,
-    SSHOPT_HANDSHAKES
+    SSHOPT_HANDSHAKES,
+    SSHOPT_SSH_CONFIG
 };
 
 /* Number of entries in sshopt_long (without a terminator). */
-enum { SSHOPT_COUNT = 6 };
+enum { SSHOPT_COUNT = 7 };
 
 /* The long options, to copy into a command's table. */
 extern const struct option sshopt_long[SSHOPT_COUNT];

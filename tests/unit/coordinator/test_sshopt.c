@@ -58,6 +58,8 @@ static void test_sshopt_all_flags(void **state)
                           "1m30s",
                           "--handshakes-per-target",
                           "4",
+                          "--ssh-config",
+                          "none",
                           NULL};
     struct ssh_options o;
     struct err e = {0};
@@ -70,6 +72,7 @@ static void test_sshopt_all_flags(void **state)
     assert_true(o.accept_new);
     assert_int_equal(o.connect_timeout_ms, 90000);
     assert_int_equal(o.handshakes_per_target, 4);
+    assert_string_equal(o.config_file, "none");
 }
 
 static void test_sshopt_defaults_stay_zero(void **state)
@@ -84,6 +87,7 @@ static void test_sshopt_defaults_stay_zero(void **state)
     assert_null(o.key_file);
     assert_false(o.accept_new);
     assert_int_equal(o.connect_timeout_ms, 0);
+    assert_null(o.config_file);
 }
 
 static void test_sshopt_bad_values(void **state)
@@ -110,6 +114,10 @@ static void test_sshopt_bad_values(void **state)
     const char *a5[] = {"run", "--user=", NULL};
     assert_int_equal(parse(a5, &o, &v, &e), ERR_USAGE);
     assert_non_null(strstr(e.msg, "--user"));
+    err_clear(&e);
+    const char *a6[] = {"run", "--ssh-config=", NULL};
+    assert_int_equal(parse(a6, &o, &v, &e), ERR_USAGE);
+    assert_string_equal(e.msg, "--ssh-config: expected a file, or none");
 }
 
 static void test_sshopt_is(void **state)
@@ -117,9 +125,11 @@ static void test_sshopt_is(void **state)
     (void)state;
     assert_true(sshopt_is(SSHOPT_USER));
     assert_true(sshopt_is(SSHOPT_HANDSHAKES));
+    assert_true(sshopt_is(SSHOPT_SSH_CONFIG));
     assert_false(sshopt_is('v'));
-    assert_false(sshopt_is(SSHOPT_HANDSHAKES + 1));
+    assert_false(sshopt_is(SSHOPT_SSH_CONFIG + 1));
     assert_non_null(strstr(sshopt_usage, "--accept-new"));
+    assert_non_null(strstr(sshopt_usage, "--ssh-config FILE"));
 }
 
 int main(void)
