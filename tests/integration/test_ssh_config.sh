@@ -3,8 +3,9 @@
 # an inventory that names hosts only by alias reaches them all through
 # HostName, Port, User, IdentityFile (tried in order: a key the hosts
 # refuse comes first) and UserKnownHostsFile, from an Include'd file; an
-# inventory ansible_port beats the config's Port and ansible_host is the
-# alias looked up; --known-hosts beats UserKnownHostsFile; a ProxyJump
+# inventory's ansible_port, ansible_user and ansible_ssh_private_key_file
+# beat the config and ansible_host is the alias looked up; --known-hosts
+# and --key beat the config; a ProxyJump
 # host is refused with file:line; StrictHostKeyChecking accept-new and
 # no (warned once); Match warned; a bad config fails before any host;
 # --ssh-config none leaves the aliases unresolved, with a clear error.
@@ -78,10 +79,12 @@ grep -q 'missing_key' "$err" && fail "a missing IdentityFile was reported: $(cat
 ok "hosts named by alias only reached (HostName, Port, User, IdentityFile in order, UserKnownHostsFile, Include)"
 
 # 2. Inventory variables beat the config; ansible_host is the alias.
+# (web4's own key is the refused one: the config's list is not tried.)
 cat >"$FLEET_DIR/override.ini" <<EOF
 web1 ansible_port=2299
 other ansible_host=web2
 web3 ansible_user=nobody-here
+web4 ansible_ssh_private_key_file=~/.ssh/other_key
 EOF
 rc=0
 run "$FLEET_DIR/override.ini" all || rc=$?
@@ -92,7 +95,9 @@ grep -qx 'other: at 127.0.1.2:2222 as root' "$out" ||
     fail "ansible_host=web2 was not looked up as an alias: $(cat "$out")"
 grep -q '^web3: \[failed\].*user nobody-here' "$out" ||
     fail "ansible_user did not beat User: $(cat "$out")"
-ok "ansible_port, ansible_user beat the config; ansible_host is the alias looked up"
+grep -q "^web4: \[failed\].*key $home/.ssh/other_key refused (" "$out" ||
+    fail "ansible_ssh_private_key_file did not beat IdentityFile: $(cat "$out")"
+ok "ansible_port, ansible_user, ansible_ssh_private_key_file beat the config; ansible_host is the alias looked up"
 
 # 3. Flags beat the config: --known-hosts replaces UserKnownHostsFile.
 : >"$FLEET_DIR/empty_kh"
