@@ -14,6 +14,7 @@
 # Usage: BUILD=build bench/agent.sh [ROUNDS]
 #   AGENT_BENCH_SIM="1000x1 10000x4" (N x processes; "" for none)
 #   AGENT_BENCH_REAL=100 (real agent processes; "" for none)
+#   AGENT_BENCH_CONCURRENCY=N (handshakes at once; default drover's)
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}

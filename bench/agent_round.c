@@ -136,6 +136,9 @@ int main(int argc, char **argv)
     o.connect_timeout_ms = 60000;
     o.heartbeat_ms = 5000;
     o.heartbeat_timeout_ms = 30000;
+    const char *cc = getenv("AGENT_BENCH_CONCURRENCY");
+    if (cc != NULL)
+        o.connect_concurrency = (int)strtol(cc, NULL, 10);
     long rss0 = rss_kb();
     int64_t cpu0 = clock_cpu_ms();
     struct transport *t = agentconn_transport_new(l, &o, &e);

@@ -24,7 +24,7 @@ enum {
     AGENTCONN_HEARTBEAT_MS = 2000,         /* PING after this silence */
     AGENTCONN_HEARTBEAT_TIMEOUT_MS = 6000, /* unreachable after this */
     AGENTCONN_RECONNECT_IVL_MAX_MS = 5000, /* longest redial delay */
-    AGENTCONN_CONNECT_CONCURRENCY = 256,   /* handshakes at once */
+    AGENTCONN_CONNECT_CONCURRENCY = 1024,  /* handshakes at once */
 };
 
 /* Settings; strings are copied by agentconn_transport_new. */
