@@ -446,6 +446,14 @@ static void zmtp_welcome(struct zmtp *z, const uint8_t *b, size_t n)
     zmtp_write_command(z, init, 113 + crypto_box_MACBYTES + in);
 }
 
+/* An ERROR command ("\x05ERROR": written as bytes, since "\x05E" would
+ * be one hex escape). */
+static bool zmtp_is_error(const uint8_t *b, size_t n)
+{
+    static const uint8_t name[6] = {5, 'E', 'R', 'R', 'O', 'R'};
+    return n >= sizeof(name) && memcmp(b, name, sizeof(name)) == 0;
+}
+
 /* The ERROR command: the server refused us. */
 static void zmtp_error_command(struct zmtp *z, const uint8_t *b, size_t n)
 {
@@ -639,10 +647,7 @@ static bool zmtp_message(struct zmtp *z, const uint8_t *b, size_t n,
 {
     struct zmtp_ctx *x = z->ctx;
     if (n < ZMTP_MSG_OVERHEAD || memcmp(b, "\x07MESSAGE", 8) != 0) {
-        if (n >= 6 && memcmp(b,
-                             "\x05"
-                             "ERROR",
-                             6) == 0)
+        if (zmtp_is_error(b, n))
             zmtp_error_command(z, b, n);
         else
             zmtp_failing(z, ZMTP_FAIL_PROTOCOL,
@@ -739,25 +744,19 @@ enum zmtp_event zmtp_next(struct zmtp *z, const uint8_t **msg, size_t *len)
             break;
         switch (z->state) {
         case ZS_WELCOME:
-            if (n >= 6 && memcmp(b,
-                                 "\x05"
-                                 "ERROR",
-                                 6) == 0)
-                zmtp_error_command(z, b, n);
-            else if (!command)
+            if (!command)
                 zmtp_failing(z, ZMTP_FAIL_PROTOCOL,
                              "a message before the handshake");
+            else if (zmtp_is_error(b, n))
+                zmtp_error_command(z, b, n);
             else
                 zmtp_welcome(z, b, n);
             break;
         case ZS_READY:
-            if (n >= 6 && memcmp(b,
-                                 "\x05"
-                                 "ERROR",
-                                 6) == 0)
-                zmtp_error_command(z, b, n);
-            else if (!command)
+            if (!command)
                 zmtp_failing(z, ZMTP_FAIL_PROTOCOL, "a message before READY");
+            else if (zmtp_is_error(b, n))
+                zmtp_error_command(z, b, n);
             else if (zmtp_ready(z, b, n))
                 return ZMTP_READY;
             break;
