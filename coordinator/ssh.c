@@ -131,8 +131,10 @@ struct ssh_transport {
     char **khpaths;             /* known_hosts files the config named */
     struct ssh_khfile *khfiles; /* and what reading them gave */
     size_t nkh;                 /* entries in both */
-    struct sshconfig *cfg;      /* ~/.ssh/config or --ssh-config, NULL:
-                                   none */
+    /* ~/.ssh/config or --ssh-config (the caller's, or own_cfg), NULL:
+     * none */
+    const struct sshconfig *cfg;
+    struct sshconfig *own_cfg;  /* cfg when the transport read it */
     char *cfg_note;             /* why there is none, for messages */
     bool warned_no;             /* StrictHostKeyChecking no warned */
     bool accept_new;            /* --accept-new: trust-on-first-use */
@@ -1726,7 +1728,7 @@ static void ssh_free(struct transport *tp)
     for (size_t i = 0; i < t->nkeys; i++)
         ssh_key_free(t->keys[i]);
     free(t->keys);
-    sshconfig_free(t->cfg);
+    sshconfig_free(t->own_cfg);
     free(t->cfg_note);
     free(t->home);
     free(t->luser);
@@ -1907,30 +1909,17 @@ static struct ssh_key *ssh_key_get(struct ssh_transport *t, const char *path,
     return k;
 }
 
-/* The ssh config: --ssh-config FILE, none, or ~/.ssh/config if it
- * exists. /etc/ssh/ssh_config is not read (docs/ssh.md). */
-static enum err_code ssh_load_config(struct ssh_transport *t, const char *file,
-                                     struct err *e)
+/* The ssh config: the one the caller read, else --ssh-config FILE,
+ * none, or ~/.ssh/config if it exists (sshconfig_open). */
+static enum err_code ssh_load_config(struct ssh_transport *t,
+                                     const struct ssh_options *o, struct err *e)
 {
-    if (file != NULL && strcmp(file, "none") == 0) {
-        t->cfg_note = xstrdup("--ssh-config none: no ssh config was read");
-        return ERR_OK;
-    }
-    char *path =
-        file != NULL ? xstrdup(file) : xasprintf("%s/.ssh/config", t->home);
-    if (file == NULL && access(path, F_OK) != 0) {
-        t->cfg_note = xasprintf("no ssh config: %s does not exist", path);
-        free(path);
-        return ERR_OK;
-    }
-    struct err ce = {0};
-    if (sshconfig_load(path, t->home, &t->cfg, &ce) != ERR_OK) {
-        if (ce.code == ERR_SYS)
-            err_set(e, ERR_SYS, "%s; fix it or pass --ssh-config none", ce.msg);
-        else
-            err_set(e, ce.code, "%s", ce.msg);
-    }
-    free(path);
+    if (o->config_read)
+        t->cfg = o->config;
+    else if (sshconfig_open(o->config_file, t->home, &t->own_cfg, e) == ERR_OK)
+        t->cfg = t->own_cfg;
+    if (t->cfg == NULL)
+        t->cfg_note = sshconfig_absent(o->config_file, t->home);
     return e->code;
 }
 
@@ -1995,7 +1984,7 @@ struct transport *ssh_transport_new(struct loop *l, const struct ssh_options *o,
                    : xasprintf("%s/.ssh/known_hosts", t->home);
     t->kh = knownhosts_load(kh, e);
     free(kh);
-    if (t->kh == NULL || ssh_load_config(t, o->config_file, e) != ERR_OK) {
+    if (t->kh == NULL || ssh_load_config(t, o, e) != ERR_OK) {
         ssh_free(&t->base);
         return NULL;
     }

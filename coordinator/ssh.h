@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 struct loop;
+struct sshconfig;
 
 enum {
     SSH_DEFAULT_PORT = 22,
@@ -48,6 +49,11 @@ struct ssh_options {
     int64_t keepalive_ms;       /* 0: SSH_KEEPALIVE_MS; < 0: none */
     int handshakes_per_target;  /* 0: SSH_HANDSHAKES_PER_TARGET */
     int port;                   /* 0: SSH_DEFAULT_PORT */
+    /* With config_read: what config_file gave (NULL: no config),
+     * borrowed for the transport's life. */
+    const struct sshconfig *config;
+    /* config_file was read already (sshopt_config): not read again. */
+    bool config_read;
 };
 
 /* Defaults (all zero/NULL). */
@@ -55,8 +61,9 @@ void ssh_options_init(struct ssh_options *o);
 
 /* A new ssh transport on loop l. Reads the key (refusing RSA and DSA
  * keys with a plain message: libssh2 1.10 cannot sign rsa-sha2),
- * known_hosts and the ssh config (once, for every host) now, so a bad
- * file fails before any host is contacted. Each target's address is
+ * known_hosts and the ssh config (once, for every host; unless the
+ * caller read it: o->config_read) now, so a bad file fails before any
+ * host is contacted. Each target's address is
  * looked up in the config as an alias when it connects.
  * NULL with e set on failure; transport_free releases it. */
 struct transport *ssh_transport_new(struct loop *l, const struct ssh_options *o,

@@ -524,6 +524,41 @@ enum err_code sshconfig_load(const char *path, const char *home,
     return ERR_OK;
 }
 
+/* The default file: ~/.ssh/config. Caller frees. */
+static char *sshconfig_default(const char *home)
+{
+    return xasprintf("%s/.ssh/config", home);
+}
+
+enum err_code sshconfig_open(const char *file, const char *home,
+                             struct sshconfig **out, struct err *e)
+{
+    *out = NULL;
+    if (file != NULL && strcmp(file, "none") == 0)
+        return ERR_OK;
+    char *path = file != NULL ? xstrdup(file) : sshconfig_default(home);
+    struct err ce = {0};
+    if ((file != NULL || access(path, F_OK) == 0) &&
+        sshconfig_load(path, home, out, &ce) != ERR_OK) {
+        if (ce.code == ERR_SYS)
+            err_set(e, ERR_SYS, "%s; fix it or pass --ssh-config none", ce.msg);
+        else
+            err_set(e, ce.code, "%s", ce.msg);
+    }
+    free(path);
+    return e->code;
+}
+
+char *sshconfig_absent(const char *file, const char *home)
+{
+    if (file != NULL && strcmp(file, "none") == 0)
+        return xstrdup("--ssh-config none: no ssh config was read");
+    char *path = sshconfig_default(home);
+    char *note = xasprintf("no ssh config: %s does not exist", path);
+    free(path);
+    return note;
+}
+
 void sshconfig_free(struct sshconfig *c)
 {
     if (c == NULL)
@@ -693,6 +728,18 @@ enum err_code sshconfig_lookup(const struct sshconfig *c, const char *alias,
         }
     }
     return ERR_OK;
+}
+
+char *sshconfig_hostname(const struct sshconfig *c, const char *alias)
+{
+    struct sshconfig_host h;
+    struct err le = {0};
+    if (c == NULL || sshconfig_lookup(c, alias, &h, &le) != ERR_OK)
+        return NULL;
+    char *name = h.hostname;
+    h.hostname = NULL;
+    sshconfig_host_release(&h);
+    return name;
 }
 
 void sshconfig_host_release(struct sshconfig_host *h)

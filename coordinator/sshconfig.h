@@ -75,6 +75,18 @@ struct sshconfig_tokens {
 enum err_code sshconfig_load(const char *path, const char *home,
                              struct sshconfig **out, struct err *e);
 
+/* The configuration a command uses, read once: file, or "none" (no
+ * configuration), or NULL: home/.ssh/config when it exists. *out is NULL
+ * when there is none (sshconfig_absent says why). Errors as
+ * sshconfig_load; an unreadable file says to fix it or pass
+ * --ssh-config none. */
+enum err_code sshconfig_open(const char *file, const char *home,
+                             struct sshconfig **out, struct err *e);
+
+/* Why sshconfig_open(file, home) gave no configuration, for messages.
+ * Caller frees. */
+char *sshconfig_absent(const char *file, const char *home);
+
 /* NULL is a no-op. */
 void sshconfig_free(struct sshconfig *c);
 
@@ -91,6 +103,12 @@ enum err_code sshconfig_lookup(const struct sshconfig *c, const char *alias,
                                struct sshconfig_host *out, struct err *e);
 
 void sshconfig_host_release(struct sshconfig_host *h);
+
+/* The HostName that applies to alias, %h expanded (what the ssh
+ * transport connects to), or NULL when none does, c is NULL or the
+ * lookup fails (the transport reports that failure when the host
+ * connects). Caller frees. */
+char *sshconfig_hostname(const struct sshconfig *c, const char *alias);
 
 /* value with a leading ~ (or ~user) and its %-tokens expanded (the
  * tokens were checked by sshconfig_load). Caller frees. */

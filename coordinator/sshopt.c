@@ -3,6 +3,7 @@
 #include "sshopt.h"
 
 #include "duration.h"
+#include "sshconfig.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -103,4 +104,15 @@ enum err_code sshopt_apply(struct ssh_options *o, int opt, const char *arg,
     default:
         return err_set(e, ERR_USAGE, "unknown ssh option %d", opt);
     }
+}
+
+enum err_code sshopt_config(struct ssh_options *o, struct sshconfig **out,
+                            struct err *e)
+{
+    const char *home = getenv("HOME");
+    if (sshconfig_open(o->config_file, home ? home : "", out, e) != ERR_OK)
+        return e->code;
+    o->config = *out;
+    o->config_read = true;
+    return ERR_OK;
 }

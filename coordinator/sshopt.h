@@ -46,4 +46,13 @@ bool sshopt_is(int opt);
 enum err_code sshopt_apply(struct ssh_options *o, int opt, const char *arg,
                            struct err *e);
 
+/* Read the ssh config o names (--ssh-config FILE, none, or
+ * ~/.ssh/config if it exists: sshconfig_open) once for the command, and
+ * hand it to o (config, config_read) so the ssh transport does not read
+ * it again. *out (NULL: no config) is freed by the caller with
+ * sshconfig_free once the transport is gone. ERR_PARSE with
+ * file:line:col, ERR_SYS for an unreadable file. */
+enum err_code sshopt_config(struct ssh_options *o, struct sshconfig **out,
+                            struct err *e);
+
 #endif
