@@ -18,6 +18,7 @@
 #include "runner.h"
 #include "session.h"
 #include "ssh.h"
+#include "sshconfig.h"
 #include "sshopt.h"
 
 #include <getopt.h>
@@ -91,6 +92,7 @@ static int cmd_deploy_run(int argc, char **argv)
     struct session_options sopt;
     memset(&sopt, 0, sizeof(sopt));
     struct session *sess = NULL;
+    struct sshconfig *sshcfg = NULL;
     char *previous = NULL;
     const char *invs[64];
     size_t ninv = 0;
@@ -248,11 +250,19 @@ static int cmd_deploy_run(int argc, char **argv)
         free(previous);
         previous = xstrdup(json_string_value(pv));
     }
+    /* the ssh config gives ssh hosts their address: read once, here, so
+     * a bad one stops the deploy before the lock */
+    if (sshopt_config(&so, &sshcfg, &e) != ERR_OK) {
+        fprintf(stderr, "drover: %s\n", e.msg);
+        goto done;
+    }
     /* Resolve once before the lock, to refuse bad input touching nothing;
      * deploy_id is known only when the deploy starts, so this pass renders
      * it as a stand-in and the final pass below renders the real one. */
-    struct rollout_input rin = {
-        .extra = extra, .previous_version = previous, .deploy_id = "DEP-0"};
+    struct rollout_input rin = {.extra = extra,
+                                .previous_version = previous,
+                                .deploy_id = "DEP-0",
+                                .ssh_config = sshcfg};
     if (rollout_new_input(plan, inv, &rin, &ro, &diags, &e) != ERR_OK) {
         fputs(diags.len ? buf_cstr(&diags) : e.msg, stderr);
         if (diags.len == 0)
@@ -316,6 +326,7 @@ done:
     free(previous);
     loop_free(loop);
     rollout_free(ro);
+    sshconfig_free(sshcfg);
     plan_free(plan);
     inv_free(inv);
     buf_release(&diags);

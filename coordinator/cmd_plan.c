@@ -13,6 +13,9 @@
 #include "plan.h"
 #include "redact.h"
 #include "rollout.h"
+#include "ssh.h"
+#include "sshconfig.h"
+#include "sshopt.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -20,12 +23,15 @@
 #include <string.h>
 
 static const char cmd_plan_usage[] =
-    "plan -i INVENTORY [-i ...] [-e NAME=VALUE | -e @FILE ...] [--json] "
-    "PLAN\n"
+    "plan -i INVENTORY [-i ...] [-e NAME=VALUE | -e @FILE ...] [--json]\n"
+    "     [--ssh-config FILE|none] PLAN\n"
     "  -i, --inventory SRC   Ansible inventory (INI/YAML file or directory)\n"
     "  -e, --extra-var N=V   set a variable; @vars.yml or @vars.json reads "
     "a file\n"
-    "  --json                print the resolved plan as JSON\n";
+    "  --json                print the resolved plan as JSON\n"
+    "  --ssh-config FILE     OpenSSH client config whose HostName gives ssh\n"
+    "                        hosts their address, or none (default "
+    "~/.ssh/config)\n";
 
 /* Placeholders for what only a real deploy knows. */
 static const char cmd_plan_prev[] = "<previous_version>";
@@ -272,6 +278,8 @@ static json_t *cmd_plan_json(const struct rollout *ro)
             json_object_set_new(hi, "port", json_integer(h->port));
         if (h->user)
             json_object_set_new(hi, "user", json_string(h->user));
+        if (h->alias) /* the ssh config's HostName gave address */
+            json_object_set_new(hi, "ssh_alias", json_string(h->alias));
         json_object_set_new(hosts, h->name, hi);
         json_t *a = json_array();
         for (size_t k = 0; k < p->nsteps; k++)
@@ -636,7 +644,11 @@ static int cmd_plan_run(int argc, char **argv)
         {"extra-var", required_argument, 0, 'e'},
         {"json", no_argument, 0, 'J'},
         {"help", no_argument, 0, 'h'},
+        {"ssh-config", required_argument, 0, SSHOPT_SSH_CONFIG},
         {0, 0, 0, 0}};
+    struct ssh_options so;
+    ssh_options_init(&so);
+    struct sshconfig *sshcfg = NULL;
     const char *invs[64];
     size_t ninv = 0;
     bool as_json = false;
@@ -668,6 +680,11 @@ static int cmd_plan_run(int argc, char **argv)
             printf("usage: drover %s", cmd_plan_usage);
             status = EXIT_OK;
             goto out;
+        case SSHOPT_SSH_CONFIG:
+            if (sshopt_apply(&so, c, optarg, &e) == ERR_OK)
+                break;
+            fprintf(stderr, "drover plan: %s\n", e.msg);
+            goto out;
         default:
             fprintf(stderr, "usage: drover %s", cmd_plan_usage);
             goto out;
@@ -697,10 +714,15 @@ static int cmd_plan_run(int argc, char **argv)
             fputc('\n', stderr);
         goto done;
     }
+    if (sshopt_config(&so, &sshcfg, &e) != ERR_OK) {
+        fprintf(stderr, "drover: %s\n", e.msg);
+        goto done;
+    }
     struct rollout_input in = {
         .extra = extra,
         .previous_version = cmd_plan_prev,
         .deploy_id = cmd_plan_id,
+        .ssh_config = sshcfg,
     };
     if (rollout_new_input(plan, inv, &in, &ro, &diags, &e) != ERR_OK) {
         fputs(diags.len ? buf_cstr(&diags) : e.msg, stderr);
@@ -733,6 +755,7 @@ static int cmd_plan_run(int argc, char **argv)
 
 done:
     rollout_free(ro);
+    sshconfig_free(sshcfg);
     plan_free(plan);
     inv_free(inv);
     buf_release(&diags);

@@ -10,20 +10,27 @@
 #include "inventory.h"
 #include "plan.h"
 #include "rollout.h"
+#include "ssh.h"
+#include "sshconfig.h"
+#include "sshopt.h"
 
 #include <getopt.h>
 #include <stdio.h>
 
 static const char cmd_validate_usage[] =
-    "validate [-q] [-i INVENTORY ...] [-e NAME=VALUE | -e @FILE ...] PLAN "
-    "[PLAN...]\n"
+    "validate [-q] [-i INVENTORY ...] [-e NAME=VALUE | -e @FILE ...]\n"
+    "         [--ssh-config FILE|none] PLAN [PLAN...]\n"
     "  -q, --quiet           print problems only, no \"ok\" line per plan\n"
     "  -i, --inventory SRC   also resolve against this inventory\n"
-    "  -e, --extra-var N=V   a variable for that resolution\n";
+    "  -e, --extra-var N=V   a variable for that resolution\n"
+    "  --ssh-config FILE     OpenSSH client config whose HostName gives ssh\n"
+    "                        hosts their address, or none (default "
+    "~/.ssh/config)\n";
 
 /* Check one plan; returns true when it is valid. */
 static bool cmd_validate_one(const char *path, const struct inventory *inv,
-                             json_t *extra, bool quiet)
+                             const struct sshconfig *sshcfg, json_t *extra,
+                             bool quiet)
 {
     struct plan *p = NULL;
     struct rollout *ro = NULL;
@@ -35,7 +42,8 @@ static bool cmd_validate_one(const char *path, const struct inventory *inv,
         /* what only a deploy knows stands in as a placeholder */
         struct rollout_input in = {.extra = extra,
                                    .previous_version = "<previous_version>",
-                                   .deploy_id = "<deploy_id>"};
+                                   .deploy_id = "<deploy_id>",
+                                   .ssh_config = sshcfg};
         ok = rollout_new_input(p, inv, &in, &ro, &diags, &e) == ERR_OK;
     }
     if (!ok) {
@@ -65,7 +73,11 @@ static int cmd_validate_run(int argc, char **argv)
         {"inventory", required_argument, 0, 'i'},
         {"extra-var", required_argument, 0, 'e'},
         {"help", no_argument, 0, 'h'},
+        {"ssh-config", required_argument, 0, SSHOPT_SSH_CONFIG},
         {0, 0, 0, 0}};
+    struct ssh_options so;
+    ssh_options_init(&so);
+    struct sshconfig *sshcfg = NULL;
     bool quiet = false;
     const char *invs[64];
     size_t ninv = 0;
@@ -98,6 +110,11 @@ static int cmd_validate_run(int argc, char **argv)
             printf("usage: drover %s", cmd_validate_usage);
             status = EXIT_OK;
             goto out;
+        case SSHOPT_SSH_CONFIG:
+            if (sshopt_apply(&so, c, optarg, &e) == ERR_OK)
+                break;
+            fprintf(stderr, "drover validate: %s\n", e.msg);
+            goto out;
         default:
             fprintf(stderr, "usage: drover %s", cmd_validate_usage);
             goto out;
@@ -116,12 +133,17 @@ static int cmd_validate_run(int argc, char **argv)
                 fprintf(stderr, "drover: %s\n", e.msg);
                 goto out;
             }
+        if (sshopt_config(&so, &sshcfg, &e) != ERR_OK) {
+            fprintf(stderr, "drover: %s\n", e.msg);
+            goto out;
+        }
     }
     status = EXIT_OK;
     for (int i = optind; i < argc; i++)
-        if (!cmd_validate_one(argv[i], inv, extra, quiet))
+        if (!cmd_validate_one(argv[i], inv, sshcfg, extra, quiet))
             status = EXIT_INPUT;
 out:
+    sshconfig_free(sshcfg);
     inv_free(inv);
     json_decref(extra);
     return status;

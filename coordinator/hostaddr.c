@@ -3,6 +3,7 @@
 
 #include "inventory.h"
 #include "mux.h"
+#include "sshconfig.h"
 #include "template.h"
 
 #include <stdlib.h>
@@ -56,9 +57,22 @@ enum err_code hostaddr_of(const struct inventory *inv,
     return ERR_OK;
 }
 
+void hostaddr_map(struct hostaddr *a, const struct sshconfig *cfg)
+{
+    if (cfg == NULL || a->alias != NULL ||
+        (a->kind != NULL && strcmp(a->kind, "ssh") != 0))
+        return;
+    char *hostname = sshconfig_hostname(cfg, a->address);
+    if (hostname == NULL)
+        return;
+    a->alias = a->address;
+    a->address = hostname;
+}
+
 void hostaddr_release(struct hostaddr *a)
 {
     free(a->address);
+    free(a->alias);
     free(a->user);
     free(a->key_file);
     free(a->kind);
@@ -70,7 +84,7 @@ void hostaddr_release(struct hostaddr *a)
 struct target hostaddr_target(const struct hostaddr *a, const char *name)
 {
     struct target t = {.name = name,
-                       .address = a->address,
+                       .address = a->alias ? a->alias : a->address,
                        .port = a->port,
                        .user = a->user,
                        .kind = a->kind,

@@ -11,9 +11,14 @@
 
 struct inventory;
 struct inv_host;
+struct sshconfig;
 
 struct hostaddr {
-    char *address;   /* ansible_host, or the host's name */
+    char *address;   /* ansible_host, or the host's name; for an ssh
+                        host the ssh config maps (hostaddr_map), its
+                        HostName: where drover connects */
+    char *alias;     /* the alias the ssh config mapped (ansible_host, or
+                        the name), or NULL: address was not mapped */
     int port;        /* ansible_port (drover_agent_port for agents); 0:
                         the transport's default */
     char *user;      /* ansible_user, or NULL */
@@ -30,9 +35,16 @@ enum err_code hostaddr_of(const struct inventory *inv,
                           const struct inv_host *ih, struct hostaddr *out,
                           struct err *e);
 
+/* For an ssh host (not agent or local: the config is an SSH client
+ * setting) whose address the ssh config cfg gives a HostName, make
+ * address that HostName and keep the alias in alias, as the ssh
+ * transport does when it connects. cfg NULL: nothing changes. */
+void hostaddr_map(struct hostaddr *a, const struct sshconfig *cfg);
+
 void hostaddr_release(struct hostaddr *a);
 
-/* The transport target (strings borrowed from a and name). */
+/* The transport target (strings borrowed from a and name); its address
+ * is the alias when there is one: the ssh transport maps it itself. */
 struct target hostaddr_target(const struct hostaddr *a, const char *name);
 
 #endif

@@ -16,6 +16,7 @@
 #include "runner.h"
 #include "session.h"
 #include "ssh.h"
+#include "sshconfig.h"
 #include "sshopt.h"
 #include "store_sqlite.h"
 
@@ -336,6 +337,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     struct inventory *inv = NULL;
     struct plan *plan = NULL;
     struct rollout *ro = NULL;
+    struct sshconfig *sshcfg = NULL;
     struct loop *loop = NULL;
     struct resume_point pt;
     memset(&pt, 0, sizeof(pt));
@@ -466,9 +468,15 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     }
     if (rec->version && json_object_get(extra, "version") == NULL)
         json_object_set_new(extra, "version", json_string(rec->version));
+    /* the deploy's addresses again: the same ssh config, read once */
+    if (sshopt_config(&so, &sshcfg, &e) != ERR_OK) {
+        fprintf(stderr, "drover %s: %s\n", name, e.msg);
+        goto out;
+    }
     struct rollout_input rin = {.extra = extra,
                                 .previous_version = rec->previous_version,
-                                .deploy_id = rec->id};
+                                .deploy_id = rec->id,
+                                .ssh_config = sshcfg};
     inv = inv_new();
     const char *src = inv_path ? inv_path : rec->inventory;
     if (src == NULL || inv_load(inv, src, &e) != ERR_OK) {
@@ -549,6 +557,7 @@ out:
     resume_point_release(&pt);
     loop_free(loop);
     rollout_free(ro);
+    sshconfig_free(sshcfg);
     plan_free(plan);
     inv_free(inv);
     store_record_free(rec);

@@ -136,7 +136,7 @@ size_t rollout_wave_start(const struct rollout *ro, size_t w)
 struct target rollout_target(const struct rollout_host *h)
 {
     struct target t = {.name = h->name,
-                       .address = h->address,
+                       .address = h->alias ? h->alias : h->address,
                        .port = h->port,
                        .user = h->user,
                        .kind = h->kind,
@@ -425,7 +425,9 @@ static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
         ok = false;
         a.address = xstrdup(h->name);
     }
+    hostaddr_map(&a, ro->ssh_config);
     h->address = a.address;
+    h->alias = a.alias;
     h->port = a.port;
     h->user = a.user;
     h->kind = a.kind;
@@ -715,6 +717,7 @@ static enum err_code rollout_resolve(const struct plan *p,
         in->previous_version ? xstrdup(in->previous_version) : NULL;
     ro->deploy_id = in->deploy_id ? xstrdup(in->deploy_id) : NULL;
     ro->singleton_host = -1;
+    ro->ssh_config = in->ssh_config;
     const struct inv_host **order = rollout_arrange(ro, sel, nsel, diags, e);
     free(sel);
     if (order == NULL) {
@@ -755,6 +758,7 @@ void rollout_free(struct rollout *ro)
     for (size_t i = 0; i < ro->nhosts; i++) {
         struct rollout_host *h = &ro->hosts[i];
         free(h->address);
+        free(h->alias);
         free(h->user);
         free(h->kind);
         free(h->agent_key);

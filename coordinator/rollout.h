@@ -18,6 +18,7 @@ struct buf;
 struct inventory;
 struct inv_host;
 struct plan;
+struct sshconfig;
 
 /* One step rendered for one host. */
 struct rollout_cmd {
@@ -40,7 +41,11 @@ struct rollout_check {
 struct rollout_host {
     const struct inv_host *ih; /* inventory host (borrowed) */
     const char *name;          /* inventory_hostname (borrowed) */
-    char *address;             /* ansible_host, or the name */
+    char *address;             /* where drover connects: ansible_host, or
+                                  the name; for an ssh host, the ssh
+                                  config's HostName for it if one applies */
+    char *alias;               /* the alias the ssh config mapped to
+                                  address, or NULL */
     int port;                  /* ansible_port, 0 for the default */
     char *user;                /* ansible_user, or NULL */
     char *kind;                /* drover_transport, or NULL (ssh) */
@@ -82,8 +87,9 @@ struct rollout {
     size_t nprechecks_once;
     struct rollout_once *before; /* before steps, in plan order */
     size_t nbefore;
-    char *previous_version; /* built-in previous_version, or NULL */
-    char *deploy_id;        /* built-in deploy_id, or NULL */
+    char *previous_version;             /* built-in previous_version, or NULL */
+    char *deploy_id;                    /* built-in deploy_id, or NULL */
+    const struct sshconfig *ssh_config; /* rollout_input's (borrowed) */
 };
 
 /* What the caller knows besides the plan and the inventory. */
@@ -91,6 +97,9 @@ struct rollout_input {
     json_t *extra;                /* -e variables (object, may be NULL) */
     const char *previous_version; /* from the journal, or NULL: unknown */
     const char *deploy_id;        /* DEP-..., or NULL (not assigned yet) */
+    const struct sshconfig *ssh_config; /* maps ssh hosts' aliases to
+                                           their HostName (address), or
+                                           NULL: no mapping */
 };
 
 /* Resolve plan p against inv with extra variables (a JSON object, may be
@@ -122,7 +131,8 @@ void rollout_secrets(const struct rollout *ro, struct redact *rd);
 /* Index of the first host of wave w in ro->hosts. */
 size_t rollout_wave_start(const struct rollout *ro, size_t w);
 
-/* The transport target of host h (strings borrowed from h). */
+/* The transport target of host h (strings borrowed from h); its address
+ * is the alias when there is one: the ssh transport maps it itself. */
 struct target rollout_target(const struct rollout_host *h);
 
 /* Parse one -e argument into obj: "name=value" (a string value) or

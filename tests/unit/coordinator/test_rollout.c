@@ -1,8 +1,9 @@
 /* tests/unit/coordinator/test_rollout.c: a plan resolved against a small
  * INI inventory (written to a temp directory): hosts in wave order,
  * connection details, commands and URLs rendered per host with the
- * variable precedence (-e > plan vars > inventory), and every problem
- * named with its step and host before anything runs. */
+ * variable precedence (-e > plan vars > inventory), every problem
+ * named with its step and host before anything runs, and `address` from
+ * the ssh config's HostName for ssh hosts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,9 @@
 #include "inventory.h"
 #include "plan.h"
 #include "rollout.h"
+#include "ssh.h"
+#include "sshconfig.h"
+#include "sshopt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -676,6 +680,119 @@ static void test_rollout_builtins_and_files(void **state)
     rollout_fixture_release(&fx);
 }
 
+static const char alias_ini[] = "web1\n"
+                                "other ansible_host=web2\n"
+                                "agent1 drover_transport=agent\n"
+                                "plain ansible_host=10.0.0.7\n";
+
+static const char alias_config[] = "Host web1\n"
+                                   "    HostName 127.0.1.1\n"
+                                   "Host web2 agent1\n"
+                                   "    HostName %h.fleet.internal\n"
+                                   "    Port 2222\n";
+
+static const char alias_plan[] =
+    "hosts: all\n"
+    "steps: [{name: s, run: 'at {{ address }}'}]\n"
+    "health: {checks: [{http: 'http://{{ address }}:8080/health/ready'}]}\n";
+
+/* The host of ro called name. */
+static const struct rollout_host *rollout_host_named(const struct rollout *ro,
+                                                     const char *name)
+{
+    for (size_t i = 0; i < ro->nhosts; i++)
+        if (strcmp(ro->hosts[i].name, name) == 0)
+            return &ro->hosts[i];
+    fail_msg("no host %s", name);
+    return NULL;
+}
+
+static void rollout_check_address(const struct rollout *ro, const char *name,
+                                  const char *address, const char *alias)
+{
+    const struct rollout_host *h = rollout_host_named(ro, name);
+    char want[256];
+    assert_string_equal(h->address, address);
+    if (alias == NULL)
+        assert_null(h->alias);
+    else
+        assert_string_equal(h->alias, alias);
+    snprintf(want, sizeof(want), "at %s", address);
+    assert_string_equal(h->steps[0].command, want);
+    snprintf(want, sizeof(want), "http://%s:8080/health/ready", address);
+    assert_string_equal(h->health[0].url, want);
+    /* the ssh transport is handed the alias: it maps it itself (Port) */
+    struct target tg = rollout_target(h);
+    assert_string_equal(tg.address, alias ? alias : address);
+}
+
+static void test_rollout_ssh_config_address(void **state)
+{
+    (void)state;
+    struct rollout_fixture fx;
+    struct inventory *inv = rollout_inventory(&fx, alias_ini);
+    char cfgpath[128];
+    snprintf(cfgpath, sizeof(cfgpath), "%s/ssh_config", fx.dir);
+    FILE *f = fopen(cfgpath, "w");
+    assert_non_null(f);
+    fputs(alias_config, f);
+    fclose(f);
+
+    /* --ssh-config FILE: read once, aliases mapped */
+    struct ssh_options so;
+    ssh_options_init(&so);
+    struct err e = {0};
+    assert_int_equal(sshopt_apply(&so, SSHOPT_SSH_CONFIG, cfgpath, &e), ERR_OK);
+    struct sshconfig *cfg = NULL;
+    if (sshopt_config(&so, &cfg, &e) != ERR_OK)
+        fail_msg("%s", e.msg);
+    assert_non_null(cfg);
+    assert_ptr_equal(so.config, cfg);
+    assert_true(so.config_read);
+    struct rollout_input in = {.ssh_config = cfg};
+    struct plan *p;
+    struct rollout *ro = rollout_ok(inv, &p, alias_plan, &in);
+    rollout_check_address(ro, "web1", "127.0.1.1", "web1");
+    /* ansible_host is the alias looked up, %h expanded */
+    rollout_check_address(ro, "other", "web2.fleet.internal", "web2");
+    /* the config is an SSH client setting: agents keep their address */
+    rollout_check_address(ro, "agent1", "agent1", NULL);
+    rollout_check_address(ro, "plain", "10.0.0.7", NULL);
+    rollout_free(ro);
+    plan_free(p);
+    sshconfig_free(cfg);
+
+    /* --ssh-config none: the aliases stay */
+    ssh_options_init(&so);
+    assert_int_equal(sshopt_apply(&so, SSHOPT_SSH_CONFIG, "none", &e), ERR_OK);
+    cfg = NULL;
+    assert_int_equal(sshopt_config(&so, &cfg, &e), ERR_OK);
+    assert_null(cfg);
+    assert_true(so.config_read);
+    in.ssh_config = cfg;
+    ro = rollout_ok(inv, &p, alias_plan, &in);
+    rollout_check_address(ro, "web1", "web1", NULL);
+    rollout_check_address(ro, "other", "web2", NULL);
+    rollout_free(ro);
+    plan_free(p);
+
+    /* a bad config: file:line:col, before anything is resolved */
+    f = fopen(cfgpath, "w");
+    assert_non_null(f);
+    fputs("Host web1\n    Port http\n", f);
+    fclose(f);
+    ssh_options_init(&so);
+    so.config_file = cfgpath;
+    err_clear(&e);
+    assert_int_equal(sshopt_config(&so, &cfg, &e), ERR_PARSE);
+    assert_null(cfg);
+    char want[200];
+    snprintf(want, sizeof(want), "%s:2:10: Port 'http'", cfgpath);
+    assert_true(strncmp(e.msg, want, strlen(want)) == 0);
+    unlink(cfgpath);
+    rollout_fixture_release(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -691,6 +808,7 @@ int main(void)
         cmocka_unit_test(test_rollout_order),
         cmocka_unit_test(test_rollout_when_and_once),
         cmocka_unit_test(test_rollout_builtins_and_files),
+        cmocka_unit_test(test_rollout_ssh_config_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
