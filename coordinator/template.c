@@ -2,13 +2,15 @@
 #include "template.h"
 
 #include "buf.h"
+#include "suggest.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { TEMPLATE_EXPR_MAX = 256 };
+enum { TEMPLATE_EXPR_MAX = 256, TEMPLATE_FILTERS_MAX = 8 };
 
 char *template_shell_quote(const char *s)
 {
@@ -29,6 +31,14 @@ char *template_shell_quote(const char *s)
     }
     buf_addc(&b, '\'');
     return buf_detach(&b);
+}
+
+/* Past spaces and tabs in a NUL-terminated string. */
+static const char *template_skip_blank(const char *p)
+{
+    while (isspace((unsigned char)*p))
+        p++;
+    return p;
 }
 
 /* A real as Python prints it (Jinja's rendering): the shortest text that
@@ -75,12 +85,156 @@ char *template_value_str(const json_t *v)
     }
 }
 
+/* The filters, shared by `{{ }}` and `when:` (template.h). */
+enum template_filter {
+    TEMPLATE_F_DEFAULT, /* default(x), d(x): x when the name is undefined */
+    TEMPLATE_F_QUOTE,   /* POSIX shell quoting of the text */
+    TEMPLATE_F_INT,     /* a whole number (Jinja's int: 0 when not one) */
+    TEMPLATE_F_BOOL,    /* Ansible's bool: 'yes', 'on', '1', 'true' */
+    TEMPLATE_F_STRING,  /* the text the value renders as */
+    TEMPLATE_F_LENGTH   /* characters of a string, items of a list or map */
+};
+
+/* Filter names, in enum order; "d" is default's short name. */
+static const char *const template_filter_names[] = {
+    "default", "quote", "int", "bool", "string", "length", NULL};
+
+/* Find filter name; an unknown one is an error at column col (with where
+ * after the name, "" or " in 'cond'"), with the nearest known name. */
+static enum err_code template_filter_find(const char *name, int col,
+                                          const char *where,
+                                          enum template_filter *out,
+                                          struct err *e)
+{
+    if (strcmp(name, "d") == 0) {
+        *out = TEMPLATE_F_DEFAULT;
+        return ERR_OK;
+    }
+    for (int i = 0; template_filter_names[i] != NULL; i++)
+        if (strcmp(name, template_filter_names[i]) == 0) {
+            *out = (enum template_filter)i;
+            return ERR_OK;
+        }
+    const char *near = suggest_nearest(name, template_filter_names);
+    if (near != NULL)
+        return err_set(e, ERR_PARSE,
+                       "column %d: unknown filter '%s'%s; did you mean '%s'?",
+                       col, name, where, near);
+    return err_set(e, ERR_PARSE,
+                   "column %d: unknown filter '%s'%s (known: default, quote, "
+                   "int, bool, string, length)",
+                   col, name, where);
+}
+
+/* Jinja's int: a whole number, a real cut toward zero, a string that
+ * reads as either, true 1; anything else 0. */
+static json_int_t template_int_of(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_INTEGER:
+        return json_integer_value(v);
+    case JSON_REAL: {
+        double d = json_real_value(v);
+        return isfinite(d) && fabs(d) < 9e18 ? (json_int_t)d : 0;
+    }
+    case JSON_TRUE:
+        return 1;
+    case JSON_STRING: {
+        const char *s = json_string_value(v);
+        char *end = NULL;
+        long long n = strtoll(s, &end, 10);
+        if (end != s && *template_skip_blank(end) == '\0')
+            return n;
+        double d = strtod(s, &end);
+        if (end != s && *template_skip_blank(end) == '\0' && isfinite(d) &&
+            fabs(d) < 9e18)
+            return (json_int_t)d;
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* Ansible's bool: null stays null, booleans are themselves, 'yes', 'on',
+ * '1', 'true' (any case) and the number 1 are true, the rest false. */
+static json_t *template_bool_of(const json_t *v)
+{
+    if (json_is_null(v) || json_is_boolean(v))
+        return json_incref((json_t *)v);
+    if (json_is_number(v))
+        return json_boolean(json_number_value(v) == 1.0);
+    if (!json_is_string(v))
+        return json_false();
+    static const char *const yes[] = {"yes", "on", "1", "true", NULL};
+    for (const char *const *y = yes; *y; y++)
+        if (strcasecmp(json_string_value(v), *y) == 0)
+            return json_true();
+    return json_false();
+}
+
+/* Apply f (not default) to the defined value v; *out is a new reference.
+ * A length of a number, boolean or null is an error at column col. */
+static enum err_code template_filter_apply(enum template_filter f,
+                                           const json_t *v, int col,
+                                           json_t **out, struct err *e)
+{
+    *out = NULL;
+    char *s = NULL;
+    switch (f) {
+    case TEMPLATE_F_DEFAULT:
+        *out = json_incref((json_t *)v);
+        break;
+    case TEMPLATE_F_QUOTE:
+    case TEMPLATE_F_STRING: {
+        char *text = template_value_str(v);
+        s = f == TEMPLATE_F_QUOTE ? template_shell_quote(text) : xstrdup(text);
+        free(text);
+        *out = json_stringn_nocheck(s, strlen(s));
+        free(s);
+        break;
+    }
+    case TEMPLATE_F_INT:
+        *out = json_integer(template_int_of(v));
+        break;
+    case TEMPLATE_F_BOOL:
+        *out = template_bool_of(v);
+        break;
+    case TEMPLATE_F_LENGTH:
+        if (json_is_string(v)) {
+            /* characters, as Python counts them: UTF-8 lead bytes */
+            json_int_t n = 0;
+            const char *p = json_string_value(v);
+            for (size_t i = 0; i < json_string_length(v); i++)
+                n += ((unsigned char)p[i] & 0xC0) != 0x80;
+            *out = json_integer(n);
+        } else if (json_is_array(v)) {
+            *out = json_integer((json_int_t)json_array_size(v));
+        } else if (json_is_object(v)) {
+            *out = json_integer((json_int_t)json_object_size(v));
+        } else {
+            return err_set(e, ERR_PARSE,
+                           "column %d: length of %s (length takes a string, "
+                           "a list or a mapping)",
+                           col,
+                           json_is_null(v)      ? "none"
+                           : json_is_boolean(v) ? "a boolean"
+                                                : "a number");
+        }
+        break;
+    }
+    return ERR_OK;
+}
+
 /* One parsed expression: name and filters. */
 struct template_expr {
-    char name[TEMPLATE_EXPR_MAX];  /* variable name */
-    bool has_default;              /* default(x) given */
-    char deflt[TEMPLATE_EXPR_MAX]; /* its argument */
-    bool quote;                    /* | quote */
+    char name[TEMPLATE_EXPR_MAX];                       /* variable name */
+    bool has_default;                                   /* default(x) given */
+    char deflt[TEMPLATE_EXPR_MAX];                      /* its argument */
+    enum template_filter filters[TEMPLATE_FILTERS_MAX]; /* the others, in
+                                                           order */
+    size_t nfilters;                                    /* entries used */
+    int col;                                            /* the '{{' */
 };
 
 static const char *template_skip_ws(const char *p, const char *end)
@@ -113,6 +267,7 @@ static enum err_code template_parse_expr(const char *s, const char *end,
 {
     memset(x, 0, sizeof(*x));
     int col = (int)(s - tmpl) - 1; /* the '{{' before s */
+    x->col = col;
     const char *p = template_skip_ws(s, end);
     if (!template_ident(&p, end, x->name, sizeof(x->name)))
         return err_set(e, ERR_PARSE,
@@ -125,8 +280,7 @@ static enum err_code template_parse_expr(const char *s, const char *end,
         if (*p != '|')
             return err_set(e, ERR_PARSE,
                            "column %d: unexpected '%c' in '{{%.*s}}' (only "
-                           "'name', '| default(x)' and '| quote' are "
-                           "supported)",
+                           "'name' and '| filter' are supported)",
                            col, *p, (int)(end - s), s);
         p = template_skip_ws(p + 1, end);
         char filter[32];
@@ -135,15 +289,18 @@ static enum err_code template_parse_expr(const char *s, const char *end,
                            "column %d: expected a filter after '|' in "
                            "'{{%.*s}}'",
                            col, (int)(end - s), s);
-        if (strcmp(filter, "quote") == 0) {
-            x->quote = true;
+        enum template_filter f;
+        if (template_filter_find(filter, col, "", &f, e) != ERR_OK)
+            return ERR_PARSE;
+        if (f != TEMPLATE_F_DEFAULT) {
+            if (x->nfilters == TEMPLATE_FILTERS_MAX)
+                return err_set(e, ERR_PARSE,
+                               "column %d: more than %d filters in one "
+                               "expression",
+                               col, TEMPLATE_FILTERS_MAX);
+            x->filters[x->nfilters++] = f;
             continue;
         }
-        if (strcmp(filter, "default") != 0 && strcmp(filter, "d") != 0)
-            return err_set(e, ERR_PARSE,
-                           "column %d: unknown filter '%s' (known: "
-                           "default, quote)",
-                           col, filter);
         p = template_skip_ws(p, end);
         if (p == end || *p != '(')
             return err_set(e, ERR_PARSE,
@@ -237,22 +394,26 @@ static enum err_code template_render_expr(const struct template_expr *x,
 {
     struct template_render_ctx *c = arg;
     json_t *v = c->lookup(x->name, c->arg);
-    char *s;
-    if (v == NULL) {
-        if (!x->has_default)
-            return err_set(e, ERR_NOTFOUND,
-                           "undefined variable '%s' (define it in the "
-                           "inventory, the plan's vars or with -e %s=...)",
-                           x->name, x->name);
-        s = xstrdup(x->deflt);
-    } else {
-        s = template_value_str(v);
+    /* default() stands for the name itself, wherever it is written in
+     * the chain: `{{ x | quote | default('a b') }}` quotes the default */
+    if (v == NULL && !x->has_default)
+        return err_set(e, ERR_NOTFOUND,
+                       "undefined variable '%s' (define it in the "
+                       "inventory, the plan's vars or with -e %s=...)",
+                       x->name, x->name);
+    v = v == NULL ? json_stringn_nocheck(x->deflt, strlen(x->deflt))
+                  : json_incref(v);
+    for (size_t i = 0; i < x->nfilters; i++) {
+        json_t *next;
+        enum err_code rc =
+            template_filter_apply(x->filters[i], v, x->col, &next, e);
+        json_decref(v);
+        if (rc != ERR_OK)
+            return rc;
+        v = next;
     }
-    if (x->quote) {
-        char *q = template_shell_quote(s);
-        free(s);
-        s = q;
-    }
+    char *s = template_value_str(v);
+    json_decref(v);
     buf_adds(&c->out, s);
     free(s);
     return ERR_OK;
@@ -299,7 +460,7 @@ enum err_code template_names(const char *tmpl, template_name_fn *fn, void *arg,
 /* Conditions (`when:`): a recursive-descent parser that evaluates as it
  * goes. Branches that short-circuit are parsed with skip set: their names
  * are neither looked up nor reported undefined. */
-enum { TEMPLATE_COND_DEPTH = 32 };
+enum { TEMPLATE_COND_DEPTH = 64 };
 
 struct template_cond_ctx {
     const char *s;              /* the condition */
@@ -398,9 +559,17 @@ static bool template_cond_equal(const json_t *a, const json_t *b)
 }
 
 static enum err_code template_cond_operand(struct template_cond_ctx *c,
-                                           bool skip, json_t **out)
+                                           bool skip, json_t **out);
+
+/* An operand before its filters. A variable name is copied to name (else
+ * name is ""), and *out is NULL when it is undefined: a default() may
+ * still follow. */
+static enum err_code template_cond_primary(struct template_cond_ctx *c,
+                                           bool skip, json_t **out,
+                                           char name[TEMPLATE_EXPR_MAX])
 {
     *out = NULL;
+    name[0] = '\0';
     template_cond_ws(c);
     const char *p = c->p;
     if (*p == '(') {
@@ -463,19 +632,16 @@ static enum err_code template_cond_operand(struct template_cond_ctx *c,
     if (*p == '{')
         return template_cond_fail(c, "a condition is written without '{{ }}' "
                                      "(when: name == 'x')");
-    char name[TEMPLATE_EXPR_MAX];
-    if (!template_ident(&c->p, c->p + strlen(c->p), name, sizeof(name)))
+    if (!template_ident(&c->p, c->p + strlen(c->p), name, TEMPLATE_EXPR_MAX))
         return template_cond_fail(c, "expected a name, a 'string' or a number");
-    if (strcmp(name, "true") == 0 || strcmp(name, "True") == 0) {
+    if (strcmp(name, "true") == 0 || strcmp(name, "True") == 0)
         *out = json_true();
-        return ERR_OK;
-    }
-    if (strcmp(name, "false") == 0 || strcmp(name, "False") == 0) {
+    else if (strcmp(name, "false") == 0 || strcmp(name, "False") == 0)
         *out = json_false();
-        return ERR_OK;
-    }
-    if (strcmp(name, "none") == 0 || strcmp(name, "None") == 0) {
+    else if (strcmp(name, "none") == 0 || strcmp(name, "None") == 0)
         *out = json_null();
+    if (*out != NULL) {
+        name[0] = '\0';
         return ERR_OK;
     }
     /* `name is [not] defined` tests definedness, never fails */
@@ -489,23 +655,115 @@ static enum err_code template_cond_operand(struct template_cond_ctx *c,
         bool def =
             !skip && c->lookup != NULL && c->lookup(name, c->arg) != NULL;
         *out = json_boolean(neg ? !def : def);
+        name[0] = '\0';
         return ERR_OK;
     }
     c->p = save;
-    if (c->names != NULL)
-        c->names(name, false, c->names_arg);
     if (skip || c->lookup == NULL) {
         *out = json_null();
         return ERR_OK;
     }
     json_t *v = c->lookup(name, c->arg);
-    if (v == NULL)
-        return err_set(c->e, ERR_NOTFOUND,
-                       "undefined variable '%s' in condition '%s' (test it "
-                       "with '%s is defined' or define it)",
-                       name, c->s, name);
-    *out = json_incref(v);
+    *out = v != NULL ? json_incref(v) : NULL;
     return ERR_OK;
+}
+
+static enum err_code template_cond_undefined(struct template_cond_ctx *c,
+                                             const char *name)
+{
+    return err_set(c->e, ERR_NOTFOUND,
+                   "undefined variable '%s' in condition '%s' (test it "
+                   "with '%s is defined' or define it)",
+                   name, c->s, name);
+}
+
+/* The filters after an operand, parsed before any applies. */
+struct template_cond_chain {
+    enum template_filter f[TEMPLATE_FILTERS_MAX]; /* all but default */
+    int col[TEMPLATE_FILTERS_MAX];                /* where each is */
+    size_t n;                                     /* entries used */
+    json_t *deflt; /* default()'s value, or NULL */
+};
+
+/* One filter after '|' into ch; default()'s argument is an operand. */
+static enum err_code template_cond_filter(struct template_cond_ctx *c,
+                                          bool skip,
+                                          struct template_cond_chain *ch)
+{
+    template_cond_ws(c);
+    const char *at = c->p;
+    int col = (int)(at - c->s) + 1;
+    char fname[32];
+    if (!template_ident(&c->p, c->p + strlen(c->p), fname, sizeof(fname)))
+        return template_cond_fail(c, "expected a filter after '|'");
+    char where[TEMPLATE_EXPR_MAX + 8];
+    snprintf(where, sizeof(where), " in '%s'", c->s);
+    enum template_filter f;
+    if (template_filter_find(fname, col, where, &f, c->e) != ERR_OK)
+        return ERR_PARSE;
+    if (f != TEMPLATE_F_DEFAULT) {
+        if (ch->n == TEMPLATE_FILTERS_MAX)
+            return template_cond_fail(c, "too many filters on one operand");
+        ch->col[ch->n] = col;
+        ch->f[ch->n++] = f;
+        return ERR_OK;
+    }
+    if (!template_cond_punct(c, "("))
+        return template_cond_fail(c, "default needs a value: default('x')");
+    json_t *arg = NULL;
+    enum err_code rc = template_cond_operand(c, skip, &arg);
+    if (rc != ERR_OK)
+        return rc;
+    if (!template_cond_punct(c, ")")) {
+        json_decref(arg);
+        return template_cond_fail(c, "expected ')' after default value");
+    }
+    /* the first default() is the one that counts, as in a template */
+    if (ch->deflt == NULL)
+        ch->deflt = arg;
+    else
+        json_decref(arg);
+    return ERR_OK;
+}
+
+/* An operand and its filters: `version | int`, `groups | default([])`.
+ * As in a template, default() stands for the name itself wherever it is
+ * written in the chain; the other filters apply in order. */
+static enum err_code template_cond_operand(struct template_cond_ctx *c,
+                                           bool skip, json_t **out)
+{
+    if (++c->depth > TEMPLATE_COND_DEPTH) {
+        c->depth--;
+        return template_cond_fail(c, "condition nested too deeply");
+    }
+    char name[TEMPLATE_EXPR_MAX];
+    struct template_cond_chain ch = {.n = 0};
+    enum err_code rc = template_cond_primary(c, skip, out, name);
+    while (rc == ERR_OK && template_cond_punct(c, "|"))
+        rc = template_cond_filter(c, skip, &ch);
+    c->depth--;
+    if (rc == ERR_OK && name[0] != '\0' && c->names != NULL)
+        c->names(name, ch.deflt != NULL, c->names_arg);
+    if (rc == ERR_OK && *out == NULL) {
+        *out = ch.deflt;
+        ch.deflt = NULL;
+        if (*out == NULL)
+            rc = template_cond_undefined(c, name);
+    }
+    json_decref(ch.deflt);
+    /* a skipped branch, or a syntax check, has no values to filter */
+    for (size_t i = 0; rc == ERR_OK && !skip && c->lookup != NULL && i < ch.n;
+         i++) {
+        json_t *next = NULL;
+        rc = template_filter_apply(ch.f[i], *out, ch.col[i], &next, c->e);
+        json_decref(*out);
+        *out = next;
+    }
+    if (rc != ERR_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 static enum err_code template_cond_compare(struct template_cond_ctx *c,

@@ -1,7 +1,9 @@
 /* coordinator/template.h: `{{ name }}` substitution in plan strings, with
- * the filters `default(x)` and `quote` (POSIX shell quoting). A small,
- * strict subset of Jinja: a name, optionally filtered; anything else in
- * braces is an error, as is an undefined name without default(). */
+ * the filters `default(x)` (or `d(x)`), `quote` (POSIX shell quoting),
+ * `int`, `bool`, `string` and `length`. A small, strict subset of Jinja: a
+ * name, optionally filtered; anything else in braces is an error, as is an
+ * undefined name without default() or an unknown filter (the nearest known
+ * name is suggested). `when:` conditions take the same filters. */
 #ifndef DROVER_TEMPLATE_H
 #define DROVER_TEMPLATE_H
 
@@ -35,7 +37,9 @@ enum err_code template_names(const char *tmpl, template_name_fn *fn, void *arg,
 
 /* A `when:` condition, Ansible-style without braces: names, 'strings',
  * numbers, true/false, [lists], ( ), == != < <= > >=, in, not in, and,
- * or, not, `NAME is defined`, `NAME is not defined`. */
+ * or, not, `NAME is defined`, `NAME is not defined`; any operand may be
+ * followed by filters (`version | int >= 3`, `groups | default([]) |
+ * length > 0`): a filter binds tighter than a comparison or `not`. */
 
 /* Evaluate cond for the variables lookup gives; *out is its truth (Python
  * rules: false, 0, "", null, [] and {} are false). An undefined name is
@@ -44,8 +48,9 @@ enum err_code template_names(const char *tmpl, template_name_fn *fn, void *arg,
 enum err_code template_cond(const char *cond, template_lookup_fn *lookup,
                             void *arg, bool *out, struct err *e);
 
-/* Check cond's syntax without evaluating it; fn (may be NULL) is called
- * for every name it uses (has_default true for `is defined` tests). */
+/* Check cond's syntax (filter names included) without evaluating it; fn
+ * (may be NULL) is called for every name it uses (has_default true for
+ * `is defined` tests and names followed by default()). */
 enum err_code template_cond_names(const char *cond, template_name_fn *fn,
                                   void *arg, struct err *e);
 

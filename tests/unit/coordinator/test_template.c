@@ -141,6 +141,30 @@ static void test_template_quote(void **state)
     free(q);
 }
 
+static void test_template_filters(void **state)
+{
+    (void)state;
+    render_is("{{ version | int }}", "2");
+    render_is("{{ half | int }}", "1");
+    render_is("{{ list | length }} {{ map | length }} {{ msg | length }}",
+              "2 1 8");
+    render_is("{{ on | bool }} {{ version | bool }} {{ nothing | bool }}",
+              "True False ");
+    render_is("{{ port | string | quote }}", "8080");
+    render_is("{{ missing | default('a b') | length }}", "3");
+    /* filters apply in order: quote then length counts the quotes */
+    render_is("{{ msg | quote | length }}", "13");
+    render_fails("{{ port | length }}", ERR_PARSE,
+                 "column 1: length of a number (length takes a string, a "
+                 "list or a mapping)");
+    render_fails("{{ version | int | lenght }}", ERR_PARSE,
+                 "column 1: unknown filter 'lenght'; did you mean "
+                 "'length'?");
+    render_fails("{{ v | int | int | int | int | int | int | int | int | int "
+                 "}}",
+                 ERR_PARSE, "column 1: more than 8 filters in one expression");
+}
+
 static void test_template_undefined(void **state)
 {
     (void)state;
@@ -170,10 +194,13 @@ static void test_template_syntax_errors(void **state)
     render_fails("{{ 1x }}", ERR_PARSE,
                  "column 1: expected a variable name in '{{ 1x }}'");
     render_fails("ab{{ version | upper }}", ERR_PARSE,
-                 "column 3: unknown filter 'upper' (known: default, quote)");
+                 "column 3: unknown filter 'upper' (known: default, quote, "
+                 "int, bool, string, length)");
+    render_fails("ab{{ version | qoute }}", ERR_PARSE,
+                 "column 3: unknown filter 'qoute'; did you mean 'quote'?");
     render_fails("{{ a.b }}", ERR_PARSE,
-                 "column 1: unexpected '.' in '{{ a.b }}' (only 'name', "
-                 "'| default(x)' and '| quote' are supported)");
+                 "column 1: unexpected '.' in '{{ a.b }}' (only 'name' and "
+                 "'| filter' are supported)");
     render_fails("{{ version | }}", ERR_PARSE,
                  "column 1: expected a filter after '|' in '{{ version | }}'");
     render_fails("{{ x | default }}", ERR_PARSE,
@@ -315,6 +342,38 @@ static void test_template_cond(void **state)
         {"port is defined or missing", true},
         {"(on or off) and not off", true},
         {"not (on and off)", true},
+        /* filters on operands */
+        {"version | int >= 2", true},
+        {"version | int == 2", true},
+        {"version | int > 2", false},
+        {"'3.7' | int == 3", true},
+        {"'abc' | int == 0", true},
+        {"half | int == 1", true},
+        {"on | int == 1", true},
+        {"port | string == '8080'", true},
+        {"list | length == 2", true},
+        {"map | length > 0", true},
+        {"msg | length == 8", true},
+        {"'\xc3\xa9t\xc3\xa9' | length == 3", true}, /* characters */
+        {"empty | length > 0", false},
+        {"missing | default(3) == 3", true},
+        {"missing | d([]) | length == 0", true},
+        {"missing | length | default('') == 0", true}, /* default first */
+        {"port | default(1) == 8080", true},
+        {"'yes' | bool", true},
+        {"'Off' | bool", false},
+        {"'1' | bool and 1 | bool", true},
+        {"version | bool", false},
+        {"nothing | bool", false},
+        {"not off | bool", true},
+        {"msg | quote == \"'it'\\''s a b'\"", true},
+        {"[1, 2] | length in [2]", true},
+        {"(port > 1) | int == 1", true},
+        {"version | int in [1, 2]", true},
+        /* not evaluated on a short circuit: no undefined error, no length
+         * of a number */
+        {"off and missing | int > 1", false},
+        {"on or port | length", true},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct err e = {0};
@@ -350,7 +409,25 @@ static void test_template_cond_errors(void **state)
         {"[1, 2", ERR_PARSE, "expected ',' or ']'"},
         {"port < 'a'", ERR_PARSE, "cannot order these values"},
         {"on off", ERR_PARSE, "unexpected text"},
-        {"port | default(1)", ERR_PARSE, "unexpected text"},
+        {"port | default(1) 2", ERR_PARSE, "unexpected text"},
+        /* filters: names checked with a suggestion, undefined names */
+        {"groups | lenght > 0", ERR_PARSE,
+         "column 10: unknown filter 'lenght' in 'groups | lenght > 0'; did "
+         "you mean 'length'?"},
+        {"port | upper", ERR_PARSE,
+         "column 8: unknown filter 'upper' in 'port | upper' (known: "
+         "default, quote, int, bool, string, length)"},
+        {"port |", ERR_PARSE, "column 7: expected a filter after '|'"},
+        {"port | default", ERR_PARSE, "default needs a value"},
+        {"port | default(1", ERR_PARSE, "expected ')' after default value"},
+        {"missing | int > 1", ERR_NOTFOUND, "undefined variable 'missing'"},
+        {"missing | default(missing2)", ERR_NOTFOUND,
+         "undefined variable 'missing2'"},
+        {"port | length > 1", ERR_PARSE,
+         "column 8: length of a number (length takes a string, a list or a "
+         "mapping)"},
+        {"nothing | length", ERR_PARSE, "length of none"},
+        {"version | int | default", ERR_PARSE, "default needs a value"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct err e = {0};
@@ -381,6 +458,19 @@ static void test_template_cond_names(void **state)
                                          names_collect, acc, &e),
                      ERR_OK);
     assert_string_equal(acc, "a b+d c d ");
+
+    /* a name followed by default() may be undefined */
+    acc[0] = '\0';
+    assert_int_equal(template_cond_names("a | int > 1 or b | default(c) | "
+                                         "length",
+                                         names_collect, acc, &e),
+                     ERR_OK);
+    assert_string_equal(acc, "a c b+d ");
+    assert_int_equal(template_cond_names("a | nope", names_collect, acc, &e),
+                     ERR_PARSE);
+    assert_string_equal(e.msg, "column 5: unknown filter 'nope' in 'a | "
+                               "nope' (known: default, quote, int, bool, "
+                               "string, length)");
     assert_false(template_truthy(NULL));
     json_t *z = json_real(0.0);
     assert_false(template_truthy(z));
@@ -394,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_template_value_types),
         cmocka_unit_test(test_template_default),
         cmocka_unit_test(test_template_quote),
+        cmocka_unit_test(test_template_filters),
         cmocka_unit_test(test_template_undefined),
         cmocka_unit_test(test_template_syntax_errors),
         cmocka_unit_test(test_template_limits),
