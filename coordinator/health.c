@@ -287,6 +287,19 @@ static bool health_judge_body(const struct check_spec *c, const char *body,
     return ok;
 }
 
+/* Whether status passes c: in its list, else in [expect_status, max]. */
+static bool health_status_ok(const struct check_spec *c, long status)
+{
+    for (size_t i = 0; i < c->nstatuses; i++)
+        if (status >= c->statuses[i].lo && status <= c->statuses[i].hi)
+            return true;
+    if (c->nstatuses > 0)
+        return false;
+    long lo = c->expect_status ? c->expect_status : 200;
+    long hi = c->expect_status_max ? c->expect_status_max : lo;
+    return status >= lo && status <= hi;
+}
+
 /* The verdict of a finished transfer. */
 static void health_judge(struct probe *p, CURLcode rc, struct probe_result *r)
 {
@@ -297,7 +310,7 @@ static void health_judge(struct probe *p, CURLcode rc, struct probe_result *r)
     curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &r->status);
 
     if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && capped)) {
-        if (r->status >= lo && r->status <= hi) {
+        if (health_status_ok(c, r->status)) {
             r->verdict = PROBE_PASS;
             health_reason(r, "status %ld", r->status);
             if (!health_judge_body(c, buf_cstr(&p->body), p->body.len, r))
@@ -319,7 +332,12 @@ static void health_judge(struct probe *p, CURLcode rc, struct probe_result *r)
                           where[0] ? where : "?");
         } else {
             r->verdict = PROBE_FAIL;
-            if (lo == hi)
+            if (c->nstatuses > 0)
+                health_reason(r, "expected %s, got %ld",
+                              c->expect_words ? c->expect_words
+                                              : "another status",
+                              r->status);
+            else if (lo == hi)
                 health_reason(r, "status %ld (want %ld)", r->status, lo);
             else
                 health_reason(r, "status %ld (want %ld-%ld)", r->status, lo,

@@ -23,6 +23,12 @@ struct check_json {
     const char *value; /* expected value */
 };
 
+/* One range of statuses that pass: [lo, hi] (lo == hi: one code). */
+struct check_status {
+    long lo; /* lowest */
+    long hi; /* highest */
+};
+
 /* One check, already templated for its host (strings borrowed for the
  * duration of the probe or gate). Only http (or command) is required; every
  * other field
@@ -53,6 +59,13 @@ struct check_spec {
     const char *command;           /* with http NULL: a command check, run
                                       on the host by its gate (exit 0 =
                                       pass; gate.h, gate_set_exec) */
+
+    /* expect.status as a list: with nstatuses > 0 any of these ranges
+     * passes, and expect_status is not consulted */
+    const struct check_status *statuses;
+    size_t nstatuses;         /* entries in statuses */
+    const char *expect_words; /* the list in the plan's words, for evidence
+                                 ("200, 204 or 3xx"); NULL: none */
 };
 
 enum {

@@ -156,6 +156,45 @@ static void test_health_wrong_status_fails(void **state)
     assert_string_equal(o.r.reason, "status 404 (want 200)");
 }
 
+static void test_health_status_list(void **state)
+{
+    (void)state;
+    demo_behave(&demo, "health=500\n");
+    static const struct check_status ok[] = {
+        {200, 200}, {204, 204}, {500, 503}};
+    struct check_spec c = {.http = url("/health"),
+                           .statuses = ok,
+                           .nstatuses = 3,
+                           .expect_words = "200, 204 or 500-503"};
+    struct outcome o = probe(&c);
+    assert_int_equal(o.r.verdict, PROBE_PASS);
+    assert_string_equal(o.r.reason, "status 500");
+    /* none matches: the evidence says what was expected, in the plan's
+     * words; the single value is not consulted */
+    static const struct check_status no[] = {
+        {200, 200}, {204, 204}, {300, 399}};
+    struct check_spec f = {.http = url("/health"),
+                           .expect_status = 500,
+                           .statuses = no,
+                           .nstatuses = 3,
+                           .expect_words = "200, 204 or 3xx"};
+    o = probe(&f);
+    assert_int_equal(o.r.verdict, PROBE_FAIL);
+    assert_string_equal(o.r.reason, "expected 200, 204 or 3xx, got 500");
+    /* 503 stays "not yet" unless the list takes it */
+    demo_behave(&demo, "health=503\n");
+    o = probe(&f);
+    assert_int_equal(o.r.verdict, PROBE_NOT_YET);
+    assert_string_equal(o.r.reason, "status 503");
+    o = probe(&c);
+    assert_int_equal(o.r.verdict, PROBE_PASS);
+    /* a listed class of redirects passes a redirect */
+    demo_behave(&demo, "redirect=1\n");
+    o = probe(&f);
+    assert_int_equal(o.r.verdict, PROBE_PASS);
+    assert_string_equal(o.r.reason, "status 302");
+}
+
 static void test_health_hang_times_out(void **state)
 {
     (void)state;
@@ -364,6 +403,7 @@ int main(void)
         cmocka_unit_test_setup(test_health_refused_is_not_yet, setup),
         cmocka_unit_test_setup(test_health_redirect_not_followed, setup),
         cmocka_unit_test_setup(test_health_wrong_status_fails, setup),
+        cmocka_unit_test_setup(test_health_status_list, setup),
         cmocka_unit_test_setup(test_health_hang_times_out, setup),
         cmocka_unit_test_setup(test_health_connect_timeout_is_not_yet, setup),
         cmocka_unit_test_setup(test_health_bad_url_fails, setup),
