@@ -80,8 +80,9 @@ struct deploy_host {
     struct gate_spec gspec;   /* the gate (it keeps a pointer) */
     struct check_spec *specs; /* the gate's checks */
     size_t nspecs;
-    struct check_json *jsons; /* their json equalities */
-    char **owned;             /* strings the specs borrow */
+    struct check_json *jsons;      /* their json equalities */
+    struct check_status *statuses; /* their expect.status lists */
+    char **owned;                  /* strings the specs borrow */
     size_t nowned;
     struct cmdwrap wrap; /* the command running */
     bool role_move;      /* restart to take the singleton role over */
@@ -328,6 +329,8 @@ static void deploy_gate_release(struct deploy_host *h)
     free(h->owned);
     free(h->specs);
     free(h->jsons);
+    free(h->statuses);
+    h->statuses = NULL;
     h->owned = NULL;
     h->nowned = 0;
     h->specs = NULL;
@@ -394,7 +397,11 @@ static void deploy_specs(struct deploy_host *h, const struct rollout_check *rc,
         if (rc[i].check->expect_json)
             nj += json_object_size(rc[i].check->expect_json);
     h->jsons = xcalloc(nj ? nj : 1, sizeof(*h->jsons));
-    size_t j = 0;
+    size_t ns = 0;
+    for (size_t i = 0; i < n; i++)
+        ns += rc[i].check->nstatuses;
+    h->statuses = xcalloc(ns ? ns : 1, sizeof(*h->statuses));
+    size_t j = 0, k = 0;
     for (size_t i = 0; i < n; i++) {
         const struct plan_check *pc = rc[i].check;
         struct check_spec *s = &h->specs[i];
@@ -410,6 +417,14 @@ static void deploy_specs(struct deploy_host *h, const struct rollout_check *rc,
         s->body_regex = pc->expect_body_regex;
         s->version = with_version ? rc[i].version : NULL;
         s->label = pc->name;
+        if (pc->nstatuses > 0) {
+            s->statuses = &h->statuses[k];
+            s->nstatuses = pc->nstatuses;
+            for (size_t m = 0; m < pc->nstatuses; m++, k++)
+                h->statuses[k] = (struct check_status){pc->statuses[m].lo,
+                                                       pc->statuses[m].hi};
+            s->expect_words = deploy_own(h, plan_status_words(pc));
+        }
         if (pc->expect_json != NULL) {
             s->json = &h->jsons[j];
             const char *key;

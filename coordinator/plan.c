@@ -6,6 +6,7 @@
 #include "buf.h"
 #include "duration.h"
 #include "err.h"
+#include "suggest.h"
 #include "template.h"
 
 #include <ctype.h>
@@ -190,28 +191,6 @@ static bool plan_want_duration(struct plan_reader *r, const yaml_node_t *n,
     return true;
 }
 
-/* Levenshtein distance, for "did you mean". Short strings only. */
-static size_t plan_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63)
-        return 64;
-    size_t prev[64], cur[64];
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] =
-                sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof(size_t));
-    }
-    return prev[lb];
-}
-
 /* Report the key of pair p in mapping n if an earlier pair has it too. */
 static void plan_problem_duplicate(struct plan_reader *r, const yaml_node_t *n,
                                    const yaml_node_pair_t *p, const char *where)
@@ -243,21 +222,11 @@ static void plan_check_keys(struct plan_reader *r, const yaml_node_t *n,
         const char *key = plan_scalar(k);
         plan_problem_duplicate(r, n, p, where);
         bool ok = false;
-        const char *best = NULL;
-        size_t bestd = 3;
-        for (const char *const *a = allowed; *a; a++) {
-            if (strcmp(*a, key) == 0) {
-                ok = true;
-                break;
-            }
-            size_t d = plan_distance(*a, key);
-            if (d < bestd) {
-                bestd = d;
-                best = *a;
-            }
-        }
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(*a, key) == 0;
         if (ok)
             continue;
+        const char *best = suggest_nearest(key, allowed);
         if (best != NULL)
             plan_problem(r, k, "unknown key '%s' in %s; did you mean '%s'?",
                          key, where, best);
@@ -629,18 +598,33 @@ struct plan_step_rules {
     bool need_one;      /* the list may not be empty */
 };
 
+/* One `when:` condition, its syntax and filter names checked. */
+static char *plan_want_cond(struct plan_reader *r, const yaml_node_t *n,
+                            const char *what)
+{
+    char *c = plan_want_string(r, n, what);
+    struct err ce = {0};
+    if (c != NULL && template_cond_names(c, NULL, NULL, &ce) != ERR_OK) {
+        plan_problem(r, n, "step 'when': %s", ce.msg);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
 /* `when:` is a condition, or a list of them that must all hold (Ansible):
- * the list becomes "(a) and (b)". A bare true/false is a condition too. */
+ * the list becomes "(a) and (b)", each condition checked where it is
+ * written. A bare true/false is a condition too. */
 static char *plan_want_when(struct plan_reader *r, const yaml_node_t *n)
 {
     if (n->type != YAML_SEQUENCE_NODE)
-        return plan_want_string(r, n, "step 'when'");
+        return plan_want_cond(r, n, "step 'when'");
     struct buf b;
     buf_init(&b, BUF_UNLIMITED);
     bool ok = true;
     for (yaml_node_item_t *i = n->data.sequence.items.start;
          i < n->data.sequence.items.top; i++) {
-        char *c = plan_want_string(r, plan_node(r, *i), "a 'when' condition");
+        char *c = plan_want_cond(r, plan_node(r, *i), "a 'when' condition");
         if (c == NULL) {
             ok = false;
             continue;
@@ -728,10 +712,6 @@ static void plan_read_step(struct plan_reader *r, const yaml_node_t *sn,
     }
     if ((v = plan_get(r, sn, "when")) != NULL) {
         st->when = plan_want_when(r, v);
-        struct err ce = {0};
-        if (st->when != NULL &&
-            template_cond_names(st->when, NULL, NULL, &ce) != ERR_OK)
-            plan_problem(r, v, "step 'when': %s", ce.msg);
         if (st->when != NULL && st->on == PLAN_ON_LOCAL)
             plan_problem(r, v,
                          "'when' tests host variables; an 'on: local' step "
@@ -776,9 +756,9 @@ static void plan_read_step_list(struct plan_reader *r, const yaml_node_t *n,
 static const char *const plan_http_methods[] = {
     "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", NULL};
 
-/* expect.status: 200, "200-299" or "2xx". */
-static void plan_read_status(struct plan_reader *r, const yaml_node_t *s,
-                             struct plan_check *c)
+/* One status: 200, "200-299" or "2xx" (what names it in messages). */
+static bool plan_read_status_one(struct plan_reader *r, const yaml_node_t *s,
+                                 const char *what, struct plan_status *st)
 {
     if (s->type == YAML_SCALAR_NODE) {
         const char *v = plan_scalar(s);
@@ -786,25 +766,136 @@ static void plan_read_status(struct plan_reader *r, const yaml_node_t *s,
         char x1, x2;
         if (sscanf(v, "%d-%d%n", &lo, &hi, &used) == 2 &&
             (size_t)used == strlen(v)) {
-            if (lo < 100 || hi > 599 || lo > hi)
+            if (lo < 100 || hi > 599 || lo > hi) {
                 plan_problem(r, s,
                              "expect.status range '%s' must lie within "
                              "100-599, low to high",
                              v);
-            c->expect_status = lo;
-            c->expect_status_max = hi;
-            return;
+                return false;
+            }
+            *st = (struct plan_status){lo, hi, false};
+            return true;
         }
         if (strlen(v) == 3 && v[0] >= '1' && v[0] <= '5' &&
             sscanf(v + 1, "%c%c", &x1, &x2) == 2 && x1 == 'x' && x2 == 'x') {
-            c->expect_status = (v[0] - '0') * 100;
-            c->expect_status_max = c->expect_status + 99;
-            return;
+            long base = (v[0] - '0') * 100;
+            *st = (struct plan_status){base, base + 99, true};
+            return true;
         }
     }
-    long st;
-    if (plan_want_int(r, s, "expect.status", 100, 599, &st))
-        c->expect_status = st;
+    long code;
+    bool number = false;
+    if (s->type == YAML_SCALAR_NODE) {
+        char *end = NULL;
+        (void)strtol(plan_scalar(s), &end, 10);
+        number = *plan_scalar(s) != '\0' && *end == '\0';
+    }
+    /* a list element says every form it may take */
+    if (!number && strcmp(what, "expect.status") != 0) {
+        plan_problem(r, s,
+                     "%s must be a code, a range or a class such as 200, "
+                     "\"200-299\" or \"2xx\", not %s%s%s",
+                     what, s->type == YAML_SCALAR_NODE ? "'" : "",
+                     s->type == YAML_SCALAR_NODE ? plan_scalar(s)
+                                                 : plan_type_name(s),
+                     s->type == YAML_SCALAR_NODE ? "'" : "");
+        return false;
+    }
+    if (!plan_want_int(r, s, what, 100, 599, &code))
+        return false;
+    *st = (struct plan_status){code, code, false};
+    return true;
+}
+
+/* expect.status: one status, or a list of them (any passes). */
+static void plan_read_status(struct plan_reader *r, const yaml_node_t *s,
+                             struct plan_check *c)
+{
+    struct plan_status st;
+    if (s->type != YAML_SEQUENCE_NODE) {
+        if (plan_read_status_one(r, s, "expect.status", &st)) {
+            c->expect_status = st.lo;
+            c->expect_status_max = st.hi != st.lo ? st.hi : 0;
+        }
+        return;
+    }
+    size_t n = plan_list_len(s);
+    if (n == 0) {
+        plan_problem(r, s,
+                     "expect.status is an empty list: list the statuses "
+                     "that pass, such as [200, 204]");
+        return;
+    }
+    c->statuses = xcalloc(n, sizeof(*c->statuses));
+    for (yaml_node_item_t *i = s->data.sequence.items.start;
+         i < s->data.sequence.items.top; i++)
+        if (plan_read_status_one(r, plan_node(r, *i),
+                                 "an expect.status element", &st))
+            c->statuses[c->nstatuses++] = st;
+    if (c->nstatuses == 0) {
+        free(c->statuses);
+        c->statuses = NULL;
+        return;
+    }
+    c->expect_status = c->statuses[0].lo;
+    c->expect_status_max =
+        c->statuses[0].hi != c->statuses[0].lo ? c->statuses[0].hi : 0;
+}
+
+/* One status as the plan writes it: "200", "3xx" or "500-503". */
+static void plan_status_word(struct buf *b, const struct plan_status *st)
+{
+    if (st->cls)
+        buf_printf(b, "%ldxx", st->lo / 100);
+    else if (st->lo == st->hi)
+        buf_printf(b, "%ld", st->lo);
+    else
+        buf_printf(b, "%ld-%ld", st->lo, st->hi);
+}
+
+char *plan_status_words(const struct plan_check *c)
+{
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    if (c->nstatuses == 0) {
+        struct plan_status one = {c->expect_status,
+                                  c->expect_status_max ? c->expect_status_max
+                                                       : c->expect_status,
+                                  false};
+        plan_status_word(&b, &one);
+        return buf_detach(&b);
+    }
+    for (size_t i = 0; i < c->nstatuses; i++) {
+        if (i > 0)
+            buf_adds(&b, i + 1 == c->nstatuses ? " or " : ", ");
+        plan_status_word(&b, &c->statuses[i]);
+    }
+    return buf_detach(&b);
+}
+
+void plan_status_json(const struct plan_check *c, json_t *expect)
+{
+    if (c->nstatuses == 0) {
+        json_object_set_new(expect, "status", json_integer(c->expect_status));
+        if (c->expect_status_max)
+            json_object_set_new(expect, "status_max",
+                                json_integer(c->expect_status_max));
+        return;
+    }
+    json_t *a = json_array();
+    for (size_t i = 0; i < c->nstatuses; i++) {
+        const struct plan_status *st = &c->statuses[i];
+        if (!st->cls && st->lo == st->hi) {
+            json_array_append_new(a, json_integer(st->lo));
+            continue;
+        }
+        struct buf b;
+        buf_init(&b, BUF_UNLIMITED);
+        plan_status_word(&b, st);
+        json_array_append_new(a, json_string(buf_cstr(&b)));
+        buf_release(&b);
+    }
+    json_object_set_new(expect, "status", a);
 }
 
 /* One check (health, smoke, singleton.check); false when not a mapping. */
@@ -1520,6 +1611,7 @@ static void plan_checks_free(struct plan_check *c, size_t n)
         json_decref(c[i].expect_json);
         free(c[i].expect_body);
         free(c[i].expect_body_regex);
+        free(c[i].statuses);
         free(c[i].expect_version);
         free(c[i].name);
     }

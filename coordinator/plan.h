@@ -56,6 +56,14 @@ enum plan_check_kind {
     PLAN_CHECK_COMMAND /* a command on the host, exit 0 = healthy */
 };
 
+/* One element of an expect.status list: a code (lo == hi), a range, or a
+ * class ("3xx": cls, lo 300, hi 399). */
+struct plan_status {
+    long lo;  /* lowest status that passes */
+    long hi;  /* highest */
+    bool cls; /* written as a class, shown as one */
+};
+
 /* One health or smoke check. */
 struct plan_check {
     enum plan_check_kind kind; /* http or command */
@@ -73,6 +81,11 @@ struct plan_check {
     char *name;                /* label in evidence, or NULL */
     int64_t timeout_ms;        /* per probe; 0: default */
     struct plan_pos pos;       /* where the check starts */
+
+    /* expect.status as a list: any element passes (expect_status and
+     * expect_status_max hold the first); NULL for a single value */
+    struct plan_status *statuses;
+    size_t nstatuses; /* elements of statuses */
 };
 
 /* One element of strategy.waves: a host count or a percentage. */
@@ -192,6 +205,16 @@ enum err_code plan_window_parse(const char *s, struct plan_window *w,
  * as file:line:col and e holds the first; ERR_PARSE or ERR_SYS. */
 enum err_code plan_load_vars(const char *path, json_t **out, struct buf *diags,
                              struct err *e);
+
+/* The statuses check c expects, in words: "200", "200-299", "2xx",
+ * "200, 204 or 3xx" (drover plan, and the evidence of a failed probe).
+ * Caller frees. */
+char *plan_status_words(const struct plan_check *c);
+
+/* Set the status of c on expect (an object) as `drover plan --json` shows
+ * it: "status": 200 (and "status_max": 299 for a range), or for a list
+ * "status": [200, 204, "3xx", "500-503"]. */
+void plan_status_json(const struct plan_check *c, json_t *expect);
 
 /* NULL is a no-op. */
 void plan_free(struct plan *p);

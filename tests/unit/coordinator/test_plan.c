@@ -143,6 +143,16 @@ static void plan_dump_check(struct buf *b, const char *what, size_t i,
                    c->expect_status_max);
     else
         buf_printf(b, "  status: %ld\n", c->expect_status);
+    if (c->nstatuses > 0) {
+        char *words = plan_status_words(c);
+        json_t *ex = json_object();
+        plan_status_json(c, ex);
+        char *js = json_dumps(ex, JSON_COMPACT);
+        buf_printf(b, "  status list: %s = %s\n", words, js);
+        free(js);
+        json_decref(ex);
+        free(words);
+    }
     plan_dump_json(b, "  expect.json", c->expect_json);
     plan_dump_str(b, "  expect.body", c->expect_body);
     plan_dump_str(b, "  expect.version", c->expect_version);

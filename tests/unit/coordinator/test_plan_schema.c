@@ -199,9 +199,53 @@ static void test_schema_when_list(void **state)
                         "p.yml:1:24: step 'when' is an empty list\n"
                         "p.yml:1:48: a 'when' condition must be a string, "
                         "not a list\n"
-                        "p.yml:1:70: step 'when': column 6: expected a name, "
-                        "a 'string' or a number in '(a ==)'\n");
+                        "p.yml:1:71: step 'when': column 5: expected a name, "
+                        "a 'string' or a number in 'a =='\n");
     buf_release(&d);
+}
+
+static void test_schema_status_list(void **state)
+{
+    (void)state;
+    struct plan *p = schema_load(
+        "steps: [{run: x}]\n"
+        "health:\n  checks:\n"
+        "    - {http: 'http://h/', expect: {status: [200, 204, 3xx, "
+        "'500-503']}}\n"
+        "    - {http: 'http://h/', expect: {status: 200-299}}\n"
+        "    - {http: 'http://h/', expect: {status: 4xx}}\n"
+        "    - {http: 'http://h/', expect: {status: [2xx]}}\n",
+        NULL);
+    const struct plan_check *c = &p->checks[0];
+    assert_int_equal(c->nstatuses, 4);
+    assert_int_equal(c->statuses[2].lo, 300);
+    assert_int_equal(c->statuses[2].hi, 399);
+    assert_true(c->statuses[2].cls);
+    assert_int_equal(c->statuses[3].lo, 500);
+    assert_int_equal(c->statuses[3].hi, 503);
+    assert_false(c->statuses[3].cls);
+    /* the first element, for readers of the single value */
+    assert_int_equal(c->expect_status, 200);
+    assert_int_equal(c->expect_status_max, 0);
+    /* a single class reads as its range, as it always has */
+    static const char *const words[] = {"200, 204, 3xx or 500-503", "200-299",
+                                        "400-499", "2xx"};
+    static const char *const jsons[] = {
+        "{\"status\": [200, 204, \"3xx\", \"500-503\"]}",
+        "{\"status\": 200, \"status_max\": 299}",
+        "{\"status\": 400, \"status_max\": 499}", "{\"status\": [\"2xx\"]}"};
+    for (size_t i = 0; i < 4; i++) {
+        char *w = plan_status_words(&p->checks[i]);
+        assert_string_equal(w, words[i]);
+        free(w);
+        json_t *ex = json_object();
+        plan_status_json(&p->checks[i], ex);
+        char *js = json_dumps(ex, JSON_SORT_KEYS);
+        assert_string_equal(js, jsons[i]);
+        free(js);
+        json_decref(ex);
+    }
+    plan_free(p);
 }
 
 /* One invalid plan and the exact problems it must give, in order. */
@@ -803,6 +847,7 @@ int main(void)
         cmocka_unit_test(test_schema_every_key),
         cmocka_unit_test(test_schema_defaults),
         cmocka_unit_test(test_schema_when_list),
+        cmocka_unit_test(test_schema_status_list),
         cmocka_unit_test(test_schema_problems),
         cmocka_unit_test(test_schema_windows),
         cmocka_unit_test(test_schema_conditions),
