@@ -134,11 +134,8 @@ static json_t *cmd_plan_check_json(const struct rollout_check *c)
         for (size_t i = 0; i < c->nheaders; i++)
             json_array_append_new(hdr, json_string(c->headers[i]));
         json_object_set_new(o, "headers", hdr);
-        json_t *ex =
-            json_pack("{s:I}", "status", (json_int_t)pc->expect_status);
-        if (pc->expect_status_max)
-            json_object_set_new(ex, "status_max",
-                                json_integer(pc->expect_status_max));
+        json_t *ex = json_object();
+        plan_status_json(pc, ex);
         if (pc->expect_json)
             json_object_set(ex, "json", pc->expect_json);
         if (pc->expect_body)
@@ -464,11 +461,9 @@ static void cmd_plan_text_check(struct buf *b, const char *label,
     }
     buf_printf(b, "    %s: %s %s expects ", label,
                pc->method ? pc->method : "GET", c->url);
-    if (pc->expect_status_max)
-        buf_printf(b, "status %ld-%ld", pc->expect_status,
-                   pc->expect_status_max);
-    else
-        buf_printf(b, "status %ld", pc->expect_status);
+    char *words = plan_status_words(pc);
+    buf_printf(b, "status %s", words);
+    free(words);
     if (pc->expect_json) {
         char *j = json_dumps(pc->expect_json, JSON_COMPACT | JSON_SORT_KEYS);
         buf_printf(b, ", json %s", j ? j : "");
