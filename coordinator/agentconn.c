@@ -75,6 +75,8 @@ struct agentconn {
     } addr;                          /* resolved address */
     socklen_t addrlen;               /* 0 until resolved */
     int64_t retry_ms;                /* next reconnect delay */
+    uint8_t strikes;                 /* handshakes in a row the agent
+                                        closed as if it refused us */
     bool opened_reported;            /* cb->opened was called */
     int64_t last_rx;                 /* monotonic ms of the last message */
     bool hs;                         /* counted in t->inflight */
@@ -119,6 +121,7 @@ struct agentconn_transport {
     size_t max_inflight;             /* handshakes at once */
     size_t inflight;                 /* handshakes now */
     struct agentconn *qhead, *qtail; /* conns waiting for a slot */
+    struct loop_timer t_pump;        /* start queued handshakes */
     int64_t beat_ms;                 /* PING after this silence */
     int64_t beat_timeout_ms;         /* unreachable after this silence */
     uint64_t output_max;             /* asked of agents */
@@ -164,7 +167,10 @@ static bool agentconn_send(struct agentconn *c, struct proto_msg *m)
         log_error("host=%s: %s", c->name, e.msg);
         return false;
     }
-    if (!zmtp_send(&c->z, t->out.data, t->out.len)) {
+    bool sent = zmtp_send(&c->z, t->out.data, t->out.len);
+    if (m->input_len > 0) /* the encoded stdin (secrets) */
+        explicit_bzero(t->out.data, t->out.len);
+    if (!sent) {
         /* not connected right now: a reconnect re-sends what matters */
         log_debug("host=%s: %s not sent: not connected", c->name,
                   proto_type_name(m->type));
@@ -260,7 +266,17 @@ static void agentconn_hs_done(struct agentconn *c)
         return;
     c->hs = false;
     c->t->inflight--;
-    agentconn_pump(c->t);
+    /* not now: starting another host's handshake may fail it and call
+     * its owner back while c's own callback is on the stack */
+    if (c->t->qhead != NULL)
+        loop_timer_start(c->t->loop, &c->t->t_pump, 0);
+}
+
+static void agentconn_on_pump(struct loop *l, struct loop_timer *tm, void *arg)
+{
+    (void)l;
+    (void)tm;
+    agentconn_pump(arg);
 }
 
 static void agentconn_unqueue(struct agentconn *c)
@@ -365,7 +381,6 @@ static void agentconn_zconnect(struct agentconn *c)
         agentconn_fail(c, ERR_UNREACHABLE, "%s", e.msg);
         return;
     }
-    c->retry_ms = 0;
     agentconn_dial(c);
 }
 
@@ -650,7 +665,11 @@ static void agentconn_frame(struct agentconn_transport *t, struct agentconn *c,
 static void agentconn_lost(struct agentconn *c)
 {
     struct agentconn_transport *t = c->t;
-    switch (c->z.fail) {
+    /* a close in mid-handshake only suggests a wrong key or a refusal (an
+     * agent restarting closes there too): believe it the second time in
+     * a row; an ERROR or a WELCOME that does not open is proof at once */
+    bool believe = !c->z.inferred || ++c->strikes >= 2;
+    switch (believe ? c->z.fail : ZMTP_FAIL_CONNECT) {
     case ZMTP_FAIL_KEY:
         agentconn_fail(c, ERR_HOSTKEY,
                        "CURVE handshake with %s failed (%s): the agent's key "
@@ -709,6 +728,7 @@ static void agentconn_io(struct loop *l, struct loop_io *io, unsigned ev,
             return;
         case ZMTP_READY:
             c->retry_ms = 0; /* the agent's probe follows */
+            c->strikes = 0;
             break;
         case ZMTP_MESSAGE:
             if (c->state == AC_DEAD)
@@ -937,6 +957,8 @@ static void agentconn_close(struct conn *base)
 static void agentconn_free(struct transport *tr)
 {
     struct agentconn_transport *t = (struct agentconn_transport *)tr;
+    if (t->loop != NULL)
+        loop_timer_stop(t->loop, &t->t_pump);
     if (t->zx_ready)
         zmtp_ctx_release(&t->zx);
     for (size_t i = 0; i < t->cappins; i++)
@@ -946,7 +968,7 @@ static void agentconn_free(struct transport *tr)
     free(t->free_slots);
     free(t->known_agents);
     keyfile_known_free(t->known);
-    buf_release(&t->out);
+    buf_wipe(&t->out);
     keyfile_wipe(&t->key);
     free(t);
 }
@@ -983,6 +1005,7 @@ struct transport *agentconn_transport_new(struct loop *l,
     struct agentconn_transport *t = xcalloc(1, sizeof(*t));
     t->base.ops = &agentconn_ops;
     t->loop = l;
+    loop_timer_init(&t->t_pump, agentconn_on_pump, t);
     t->accept_new = o->accept_new;
     t->port = o->port > 0 ? o->port : AGENTCONN_PORT;
     t->epoch = o->epoch;

@@ -172,6 +172,14 @@ static void zmtp_want(struct zmtp *z)
 
 static void zmtp_queue(struct zmtp *z, const uint8_t *p, size_t n)
 {
+    /* a peer that does not read (and PINGs, or streams output it wants
+     * acknowledged) must not grow this without end */
+    if (z->tx_len - z->tx_off + n > 2 * z->ctx->scratch_cap) {
+        zmtp_failing(z, ZMTP_FAIL_PROTOCOL,
+                     "the agent does not read what we send (%zu bytes wait)",
+                     z->tx_len - z->tx_off);
+        return;
+    }
     if (z->tx_off > 0 && z->tx_off == z->tx_len)
         z->tx_off = z->tx_len = 0;
     if (z->tx_len + n > z->tx_cap) {
@@ -243,7 +251,8 @@ static void zmtp_write(struct zmtp *z, const uint8_t *p, size_t n)
             return;
     }
     zmtp_queue(z, p, n);
-    zmtp_want(z);
+    if (z->state != ZS_FAILING)
+        zmtp_want(z);
 }
 
 /* A frame header for a body of n bytes into h; returns its length. */
@@ -308,6 +317,7 @@ bool zmtp_connect(struct zmtp *z, const struct sockaddr *addr,
 {
     zmtp_close(z);
     z->fail = ZMTP_FAIL_NONE;
+    z->inferred = false;
     z->detail[0] = '\0';
     int fd =
         socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -647,11 +657,10 @@ static bool zmtp_message(struct zmtp *z, const uint8_t *b, size_t n,
 {
     struct zmtp_ctx *x = z->ctx;
     if (n < ZMTP_MSG_OVERHEAD || memcmp(b, "\x07MESSAGE", 8) != 0) {
-        if (zmtp_is_error(b, n))
-            zmtp_error_command(z, b, n);
-        else
-            zmtp_failing(z, ZMTP_FAIL_PROTOCOL,
-                         "expected MESSAGE, got %zu bytes", n);
+        /* not even an ERROR: libzmq sends none after READY, and an
+         * unboxed one could come from anyone on the path */
+        zmtp_failing(z, ZMTP_FAIL_PROTOCOL, "expected MESSAGE, got %zu bytes",
+                     n);
         return false;
     }
     uint64_t sn = zmtp_get64(b + 8);
@@ -677,7 +686,8 @@ static bool zmtp_message(struct zmtp *z, const uint8_t *b, size_t n,
     if (flags & 0x02) { /* a command: answer PING, ignore the rest */
         const uint8_t *c = x->plain + 1;
         size_t cn = pn - 1;
-        if (cn >= 7 && memcmp(c, "\x04PING", 5) == 0) {
+        if (cn >= 7 && memcmp(c, "\x04PING", 5) == 0 &&
+            z->tx_len == z->tx_off) { /* one PONG is as good as many */
             size_t ctxn = cn - 7 > 16 ? 16 : cn - 7;
             uint8_t pong[5 + 16];
             memcpy(pong, "\x04PONG", 5);
@@ -701,9 +711,11 @@ static void zmtp_eof(struct zmtp *z)
         zmtp_failing(z, ZMTP_FAIL_KEY,
                      "%s after our HELLO: it does not hold the pinned key",
                      why);
+        z->inferred = true;
         break;
     case ZS_READY:
         zmtp_failing(z, ZMTP_FAIL_AUTH, "%s after INITIATE", why);
+        z->inferred = true;
         break;
     case ZS_OPEN:
         zmtp_failing(z, ZMTP_FAIL_CLOSED, "%s", why);
@@ -747,8 +759,9 @@ enum zmtp_event zmtp_next(struct zmtp *z, const uint8_t **msg, size_t *len)
             if (!command)
                 zmtp_failing(z, ZMTP_FAIL_PROTOCOL,
                              "a message before the handshake");
-            else if (zmtp_is_error(b, n))
-                zmtp_error_command(z, b, n);
+            else if (zmtp_is_error(b, n)) /* it never showed it holds S */
+                zmtp_failing(z, ZMTP_FAIL_KEY,
+                             "ERROR before WELCOME: not the pinned server");
             else
                 zmtp_welcome(z, b, n);
             break;

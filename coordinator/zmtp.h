@@ -34,13 +34,16 @@ enum zmtp_fail {
     ZMTP_FAIL_NONE,
     ZMTP_FAIL_CONNECT,  /* TCP refused, reset or closed before the CURVE
                            handshake got going: worth retrying */
-    ZMTP_FAIL_KEY,      /* the server dropped our HELLO or sent a WELCOME
-                           that does not open: it does not hold the secret
-                           of the key we pinned */
-    ZMTP_FAIL_AUTH,     /* the server refused our key (ERROR command, or
-                           closed after INITIATE) */
+    ZMTP_FAIL_KEY,      /* the server sent a WELCOME that does not open,
+                           or an ERROR, or dropped our HELLO (then
+                           zmtp.inferred): it does not hold the secret of
+                           the key we pinned */
+    ZMTP_FAIL_AUTH,     /* the server refused our key (ERROR command after
+                           INITIATE, or closed then: zmtp.inferred) */
     ZMTP_FAIL_PROTOCOL, /* malformed frame, bad box, replayed nonce,
-                           oversized or multi-part message */
+                           oversized or multi-part message, anything but a
+                           MESSAGE after READY, a peer that does not read
+                           what we send */
     ZMTP_FAIL_CLOSED,   /* closed or reset after the handshake */
 };
 
@@ -70,13 +73,14 @@ struct zmtp_ctx {
 
 /* One connection, embedded in its owner. */
 struct zmtp {
-    struct zmtp_ctx *ctx;             /* shared part */
-    int fd;                           /* the socket, -1 when closed */
-    struct loop_io io;                /* fd on the loop */
-    uint8_t state;                    /* see zmtp.c */
-    uint8_t fail;                     /* enum zmtp_fail of the last end */
-    bool eof;                         /* the peer closed: report after
-                                         the frames before it */
+    struct zmtp_ctx *ctx; /* shared part */
+    int fd;               /* the socket, -1 when closed */
+    struct loop_io io;    /* fd on the loop */
+    uint8_t state;        /* see zmtp.c */
+    uint8_t fail;         /* enum zmtp_fail of the last end */
+    bool eof;             /* the peer closed: report after
+                             the frames before it */
+    bool inferred;        /* fail KEY/AUTH was read from a close, not proven */
     uint8_t server_key[ZMTP_KEY_LEN]; /* S, pinned */
     uint8_t cn_public[ZMTP_KEY_LEN];  /* C', this connection's */
     uint8_t cn_secret[ZMTP_KEY_LEN];  /* c' (wiped after INITIATE) */
