@@ -773,6 +773,26 @@ static const char *agentconn_pinned(struct agentconn_transport *t,
     return p->host ? p->key : NULL;
 }
 
+/* drover_agent_key is not a key. Z85 keys may hold '#', and Ansible's INI
+ * reads a value as a Python literal, where '#' starts a comment:
+ * drover_agent_key='8#x...' becomes the number 8. */
+static enum err_code agentconn_bad_key(struct err *e, enum err_code code,
+                                       const char *host, const char *key)
+{
+    size_t n = strlen(key);
+    return err_set(e, code,
+                   "host %s: drover_agent_key is not a 40-character Z85 key "
+                   "(from `drover-agent keygen`): the inventory gave %zu "
+                   "character%s%s",
+                   host, n, n == 1 ? "" : "s",
+                   n < KEYFILE_Z85_LEN && strchr(key, '#') == NULL
+                       ? "; in an INI inventory a key with '#' must be "
+                         "quoted twice, drover_agent_key=\"'KEY'\" (Ansible "
+                         "reads the rest as a comment), or pin it in "
+                         "known_agents"
+                       : "");
+}
+
 static struct conn *agentconn_connect(struct transport *tr,
                                       const struct target *tg,
                                       const struct conn_cb *cb, void *arg)
@@ -812,10 +832,7 @@ static struct conn *agentconn_connect(struct transport *tr,
     t->stats.conns++;
     const char *pin = tg->agent_key;
     if (pin != NULL && !keyfile_z85_valid(pin, strlen(pin))) {
-        err_set(&c->early, ERR_HOSTKEY,
-                "host %s: drover_agent_key is not a 40-character Z85 key "
-                "(from `drover-agent keygen`)",
-                c->name);
+        agentconn_bad_key(&c->early, ERR_HOSTKEY, c->name, pin);
         loop_timer_start(t->loop, &c->t_async, 0);
         return &c->base;
     }
@@ -1063,10 +1080,7 @@ enum err_code agentconn_pin(struct transport *tr, const char *host,
 {
     struct agentconn_transport *t = (struct agentconn_transport *)tr;
     if (!keyfile_z85_valid(key, strlen(key)))
-        return err_set(e, ERR_INVALID,
-                       "host %s: drover_agent_key is not a 40-character Z85 "
-                       "key (from `drover-agent keygen`)",
-                       host);
+        return agentconn_bad_key(e, ERR_INVALID, host, key);
     if (2 * (t->npins + 1) > t->cappins) { /* keep the load under 1/2 */
         struct agentconn_pin *old = t->pins;
         size_t oldcap = t->cappins;

@@ -126,7 +126,7 @@ agents_start() {
             pub=$(cat "$d/agent.key.pub")
             echo "$(agents_addr "$x"):$AGENTS_PORT $pub" \
                 >>"$AGENTS_DIR/known_agents"
-            echo "a$x ansible_host=$(agents_addr "$x") drover_transport=agent drover_agent_port=$AGENTS_PORT drover_agent_key='$pub'"
+            echo "a$x ansible_host=$(agents_addr "$x") drover_transport=agent drover_agent_port=$AGENTS_PORT drover_agent_key=\"'$pub'\""
         done
     } >"$AGENTS_DIR/inventory.ini"
     for x in $(seq "$n"); do

@@ -476,6 +476,12 @@ static void test_agentconn_pins(void **state)
     run_until(l, &h.opened, 3000);
     assert_int_equal(h.open_err.code, ERR_HOSTKEY);
     assert_non_null(strstr(h.open_err.msg, "drover_agent_key"));
+    /* a key cut at '#' by an INI inventory: the way out is named */
+    assert_non_null(strstr(h.open_err.msg, "gave 9 characters"));
+    assert_non_null(strstr(h.open_err.msg, "quoted twice"));
+    struct err pe = {0};
+    assert_int_equal(agentconn_pin(t, "h2", "8", &pe), ERR_INVALID);
+    assert_non_null(strstr(pe.msg, "gave 1 character;"));
     conn_close(h.c);
     buf_release(&h.out);
     transport_free(t);
