@@ -215,19 +215,26 @@ static void client_free(struct client *c)
     free(c->last);
 }
 
+/* A client connected to s (started here, CURVE, our key allowed) and
+ * past READY and the server's probe. */
+static void client_open(struct server *s, struct client *c)
+{
+    server_start(s, true, true, srv_sec);
+    client_init(c);
+    client_connect(c, s->port, srv_pub_b);
+    RUN_UNTIL(c, c->msgs >= 1 || c->failed);
+    assert_true(c->ready);
+    assert_false(c->failed);
+    assert_int_equal(c->last_len, 0); /* the probe */
+}
+
 static void test_zmtp_echo(void **state)
 {
     (void)state;
     struct server s = {0};
-    server_start(&s, true, true, srv_sec);
     struct client c;
-    client_init(&c);
-    client_connect(&c, s.port, srv_pub_b);
-    RUN_UNTIL(&c, c.msgs >= 1 || c.failed);
-    assert_true(c.ready);
-    assert_false(c.failed);
+    client_open(&s, &c);
     assert_true(zmtp_open(&c.z));
-    assert_int_equal(c.last_len, 0); /* the probe */
     assert_true(zmtp_send(&c.z, "hello", 5));
     RUN_UNTIL(&c, c.msgs >= 2 || c.failed);
     assert_int_equal(c.last_len, 5);
@@ -250,12 +257,8 @@ static void test_zmtp_large(void **state)
 {
     (void)state;
     struct server s = {0};
-    server_start(&s, true, true, srv_sec);
     struct client c;
-    client_init(&c);
-    client_connect(&c, s.port, srv_pub_b);
-    RUN_UNTIL(&c, c.msgs >= 1 || c.failed);
-    assert_true(c.ready);
+    client_open(&s, &c);
     uint8_t *big = malloc(MAXMSG);
     for (size_t i = 0; i < MAXMSG; i++)
         big[i] = (uint8_t)(i * 7 + 3);
@@ -451,12 +454,8 @@ static void test_zmtp_heartbeats(void **state)
     (void)state;
     struct server s = {0};
     s.heartbeats = true;
-    server_start(&s, true, true, srv_sec);
     struct client c;
-    client_init(&c);
-    client_connect(&c, s.port, srv_pub_b);
-    RUN_UNTIL(&c, c.msgs >= 1 || c.failed);
-    assert_true(c.ready);
+    client_open(&s, &c);
     /* quiet for a second: the server PINGs every 100 ms and drops us
      * after 300 ms without an answer */
     struct err e = {0};
