@@ -55,24 +55,26 @@ enum { AC_KEYSCAN_MAX = 128, AC_RETRY_FIRST_MS = 100 };
 
 struct agentconn_transport;
 
+union agentconn_addr {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+};
+
 struct agentconn {
-    struct conn base;              /* transport.h's part, first */
-    struct agentconn_transport *t; /* owner */
-    uint32_t slot;                 /* index in t->slots */
-    uint32_t gen;                  /* conn number: tells a reused slot
-                                      from the conn that left it */
-    char *name;                    /* inventory_hostname */
-    char *address;                 /* where to connect */
-    int port;                      /* agent port */
-    char endpoint[300];            /* tcp://address:port */
-    char key[KEYFILE_Z85_LEN + 1]; /* the agent's pinned public key */
-    enum agentconn_state state;    /* see the top of the file */
-    struct zmtp z;                 /* the connection */
-    union {
-        struct sockaddr sa;
-        struct sockaddr_in in;
-        struct sockaddr_in6 in6;
-    } addr;                          /* resolved address */
+    struct conn base;                /* transport.h's part, first */
+    struct agentconn_transport *t;   /* owner */
+    uint32_t slot;                   /* index in t->slots */
+    uint32_t gen;                    /* conn number: tells a reused slot
+                                        from the conn that left it */
+    char *name;                      /* inventory_hostname */
+    char *address;                   /* where to connect */
+    int port;                        /* agent port */
+    char endpoint[300];              /* tcp://address:port */
+    char key[KEYFILE_Z85_LEN + 1];   /* the agent's pinned public key */
+    enum agentconn_state state;      /* see the top of the file */
+    struct zmtp z;                   /* the connection */
+    union agentconn_addr addr;       /* resolved address */
     socklen_t addrlen;               /* 0 until resolved */
     int64_t retry_ms;                /* next reconnect delay */
     uint8_t strikes;                 /* handshakes in a row the agent
@@ -312,23 +314,12 @@ static void agentconn_begin(struct agentconn *c)
     t->qtail = c;
 }
 
-/* Resolve c->address once (numeric addresses need no lookup). */
+/* Resolve c->address once, for the agent port and the key port alike
+ * (getaddrinfo parses a numeric address without asking DNS). */
 static bool agentconn_resolve(struct agentconn *c, struct err *e)
 {
     if (c->addrlen > 0)
         return true;
-    if (inet_pton(AF_INET, c->address, &c->addr.in.sin_addr) == 1) {
-        c->addr.in.sin_family = AF_INET;
-        c->addr.in.sin_port = htons((uint16_t)c->port);
-        c->addrlen = sizeof(c->addr.in);
-        return true;
-    }
-    if (inet_pton(AF_INET6, c->address, &c->addr.in6.sin6_addr) == 1) {
-        c->addr.in6.sin6_family = AF_INET6;
-        c->addr.in6.sin6_port = htons((uint16_t)c->port);
-        c->addrlen = sizeof(c->addr.in6);
-        return true;
-    }
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
     char port[16];
     snprintf(port, sizeof(port), "%d", c->port);
@@ -507,28 +498,27 @@ static void agentconn_keyscan_io(struct loop *l, struct loop_io *io,
 static void agentconn_keyscan(struct agentconn *c)
 {
     agentconn_state(c, AC_KEYSCAN);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-    char port[16];
-    snprintf(port, sizeof(port), "%d", c->port + 1);
-    int rc = getaddrinfo(c->address, port, &hints, &ai);
-    if (rc != 0) {
-        err_set(&c->early, ERR_UNREACHABLE, "cannot resolve %s: %s", c->address,
-                gai_strerror(rc));
+    /* the key port is the agent port + 1, at the address resolved once */
+    if (!agentconn_resolve(c, &c->early)) {
         loop_timer_start(c->t->loop, &c->t_async, 0);
         return;
     }
+    union agentconn_addr ka = c->addr;
+    uint16_t kport = htons((uint16_t)(c->port + 1));
+    if (ka.sa.sa_family == AF_INET6)
+        ka.in6.sin6_port = kport;
+    else
+        ka.in.sin_port = kport;
     c->ks_fd =
-        socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->ks_fd < 0 || (connect(c->ks_fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
-                         errno != EINPROGRESS)) {
+        socket(ka.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->ks_fd < 0 ||
+        (connect(c->ks_fd, &ka.sa, c->addrlen) != 0 && errno != EINPROGRESS)) {
         err_set(&c->early, ERR_UNREACHABLE,
                 "cannot reach the key port %s:%d: %s", c->address, c->port + 1,
                 strerror(errno));
-        freeaddrinfo(ai);
         loop_timer_start(c->t->loop, &c->t_async, 0);
         return;
     }
-    freeaddrinfo(ai);
     loop_io_init_fd(&c->ks_io, c->ks_fd, agentconn_keyscan_io, c);
     loop_io_start(c->t->loop, &c->ks_io, LOOP_READ);
 }
