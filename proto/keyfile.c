@@ -400,6 +400,8 @@ static void keyfile_known_append(struct keyfile_known *k, char *hostport,
  * appending a line must not keep trusting the old one). */
 static void keyfile_known_index(struct keyfile_known *k)
 {
+    if (k->n == 0) /* no array at all: qsort wants one */
+        return;
     qsort(k->v, k->n, sizeof(*k->v), keyfile_known_cmp);
     size_t out = 0;
     for (size_t i = 0; i < k->n; i++) {
