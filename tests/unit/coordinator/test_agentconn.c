@@ -139,6 +139,9 @@ static void fixture_stop(struct fixture *f)
     keyfile_set_free(f->allowed);
 }
 
+/* The connect deadline of transport(): a few redials fit in it. */
+static int64_t connect_timeout_ms = 3000;
+
 static struct transport *transport(struct loop *l, uint64_t epoch,
                                    bool accept_new)
 {
@@ -150,7 +153,7 @@ static struct transport *transport(struct loop *l, uint64_t epoch,
     o.known_agents = known;
     o.epoch = epoch;
     o.accept_new = accept_new;
-    o.connect_timeout_ms = 3000;
+    o.connect_timeout_ms = connect_timeout_ms;
     o.heartbeat_ms = 200;
     o.heartbeat_timeout_ms = 700;
     struct err e = {0};
@@ -174,7 +177,7 @@ static void host_open(struct host *h, struct transport *t, int port,
     buf_init(&h->out, BUF_UNLIMITED);
     struct target tg = {.name = "h1", .address = "127.0.0.1", .port = port};
     h->c = transport_connect(t, &tg, &hcb, h);
-    run_until(l, &h->opened, 5000);
+    run_until(l, &h->opened, connect_timeout_ms + 2000);
     assert_true(h->opened);
 }
 
@@ -751,10 +754,13 @@ static int through_standin(struct loop *l, struct fixture *f,
 {
     struct standin si;
     standin_start(&si, script, f->port);
+    /* up to 5 handshakes, 1.5 s of backoff: room for a loaded machine */
+    connect_timeout_ms = 10000;
     struct transport *t = transport(l, 110, false);
     struct err e = {0};
     agentconn_pin(t, "h1", agentkp.public_z85, &e);
     host_open(h, t, si.port, l);
+    connect_timeout_ms = 3000;
     if (h->open_err.code == ERR_OK) { /* and it works end to end */
         host_exec(h, l, "echo through", 0);
         assert_int_equal(h->r.exit_code, 0);
