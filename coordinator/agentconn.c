@@ -399,11 +399,17 @@ static void agentconn_on_connect_timeout(struct loop *l, struct loop_timer *tm,
     (void)tm;
     struct agentconn *c = arg;
     struct agentconn_transport *t = c->t;
-    agentconn_fail(c, ERR_UNREACHABLE,
-                   "no authenticated answer from %s within %" PRId64
-                   "ms (%s): the agent is down or the port is closed",
-                   c->endpoint, t->connect_timeout_ms,
-                   c->z.detail[0] ? c->z.detail : "no answer");
+    if (c->ending != ZMTP_END_NONE) /* handshakes ended, in varied ways */
+        agentconn_fail(c, ERR_UNREACHABLE,
+                       "could not authenticate the agent at %s within "
+                       "%" PRId64 "ms (the last handshake: %s)",
+                       c->endpoint, t->connect_timeout_ms, c->z.detail);
+    else
+        agentconn_fail(c, ERR_UNREACHABLE,
+                       "no authenticated answer from %s within %" PRId64
+                       "ms (%s): the agent is down or the port is closed",
+                       c->endpoint, t->connect_timeout_ms,
+                       c->z.detail[0] ? c->z.detail : "no answer");
 }
 
 static void agentconn_on_beat(struct loop *l, struct loop_timer *tm, void *arg)

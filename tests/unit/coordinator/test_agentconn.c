@@ -750,12 +750,12 @@ static int standin_stop(struct standin *si)
 /* One host through a stand-in playing script: the open's result, and the
  * connections it took. */
 static int through_standin(struct loop *l, struct fixture *f,
-                           const char *script, struct host *h)
+                           const char *script, int64_t timeout_ms,
+                           struct host *h)
 {
     struct standin si;
     standin_start(&si, script, f->port);
-    /* up to 5 handshakes, 1.5 s of backoff: room for a loaded machine */
-    connect_timeout_ms = 10000;
+    connect_timeout_ms = timeout_ms;
     struct transport *t = transport(l, 110, false);
     struct err e = {0};
     agentconn_pin(t, "h1", agentkp.public_z85, &e);
@@ -785,7 +785,9 @@ static void test_agentconn_forged_endings_redial(void **state)
     const char *scripts[] = {"E", "B", "I", "H", "J", "EEB", "HJHJ", "BEIB"};
     for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++) {
         struct host h;
-        int conns = through_standin(l, &f, scripts[i], &h);
+        /* up to 5 handshakes, 1.5 s of backoff: room for a loaded
+         * machine */
+        int conns = through_standin(l, &f, scripts[i], 10000, &h);
         if (h.open_err.code != ERR_OK)
             fail_msg("script %s: %s", scripts[i], h.open_err.msg);
         assert_int_equal(conns, (int)strlen(scripts[i]) + 1);
@@ -815,7 +817,7 @@ static void test_agentconn_same_ending_concludes(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct host h;
-        int conns = through_standin(l, &f, cases[i].script, &h);
+        int conns = through_standin(l, &f, cases[i].script, 10000, &h);
         assert_int_equal(h.open_err.code, cases[i].code);
         if (strstr(h.open_err.msg, "could not authenticate the agent") ==
                 NULL ||
@@ -824,6 +826,14 @@ static void test_agentconn_same_ending_concludes(void **state)
             fail_msg("script %s: %s", cases[i].script, h.open_err.msg);
         assert_int_equal(conns, i == 3 ? 5 : AGENTCONN_AUTH_STRIKES);
     }
+    /* endings that never repeat three times: the deadline says it */
+    struct host h;
+    int conns = through_standin(l, &f, "EBEBEBEBEBEBEBEBEBEB", 1000, &h);
+    assert_int_equal(h.open_err.code, ERR_UNREACHABLE);
+    if (strstr(h.open_err.msg, "could not authenticate the agent") == NULL ||
+        strstr(h.open_err.msg, "within 1000ms") == NULL)
+        fail_msg("%s", h.open_err.msg);
+    assert_true(conns >= 3);
     fixture_stop(&f);
     loop_free(l);
 }
