@@ -446,6 +446,105 @@ static void test_sshconfig_identity_limit(void **state)
     buf_release(&b);
 }
 
+/* What OpenSSH 9.2 lowercases (checked with ssh -G): the destination
+ * (HostName after its %h, or the alias) and so %h; numeric addresses are
+ * written as getnameinfo writes them. Host patterns, %n and %k see the
+ * alias as written. */
+static void test_sshconfig_host_case(void **state)
+{
+    (void)state;
+    struct sshconfig *c = load("Host web1\n"
+                               "  HostName Web1.Example.COM\n"
+                               "Host LocalHost\n"
+                               "  HostName %h.Example\n"
+                               "Host short\n"
+                               "  HostName 127.1\n");
+    struct sshconfig_host h;
+    look(c, "web1", &h);
+    assert_string_equal(h.hostname, "web1.example.com");
+    sshconfig_host_release(&h);
+    look(c, "LocalHost", &h);
+    assert_string_equal(h.hostname, "localhost.example");
+    sshconfig_host_release(&h);
+    look(c, "WEB1", &h); /* Host patterns keep their case */
+    assert_null(h.hostname);
+    sshconfig_host_release(&h);
+    look(c, "short", &h);
+    assert_string_equal(h.hostname, "127.0.0.1");
+    sshconfig_host_release(&h);
+    sshconfig_free(c);
+
+    const struct {
+        const char *in, *out;
+    } canon[] = {{"Web1.Example.COM", "web1.example.com"},
+                 {"127.1", "127.0.0.1"},
+                 {"0x7f.0.0.1", "127.0.0.1"},
+                 {"FE80::1", "FE80::1"},
+                 {"::FFFF:127.0.0.1", "::FFFF:127.0.0.1"},
+                 {"[::1]", "[::1]"},
+                 {"h_1-X", "h_1-x"}};
+    for (size_t i = 0; i < sizeof(canon) / sizeof(canon[0]); i++) {
+        char *got = sshconfig_canon_host(canon[i].in);
+        assert_string_equal(got, canon[i].out);
+        free(got);
+    }
+    struct sshconfig_tokens t = {
+        .home = "/h", .host = "LocalHost", .alias = "Web1"};
+    char *got = sshconfig_expand("~/.ssh/%h-%n-%k", &t);
+    assert_string_equal(got, "/h/.ssh/localhost-Web1-Web1");
+    free(got);
+}
+
+/* ssh refuses a config with an empty HostName, User, IdentityFile,
+ * UserKnownHostsFile or Include value, in any block. */
+static void test_sshconfig_empty_values(void **state)
+{
+    (void)state;
+    expect_error("Host b\n  HostName \"\"\n", ERR_PARSE,
+                 "config:2:12: HostName is empty; ssh refuses such a config: "
+                 "give a value or remove the line");
+    expect_error("User=''\n", ERR_PARSE,
+                 "config:1:6: User is empty; ssh refuses such a config: give "
+                 "a value or remove the line");
+    expect_error("IdentityFile \"\"\n", ERR_PARSE,
+                 "config:1:14: IdentityFile is empty; ssh refuses such a "
+                 "config: give a value or remove the line");
+    expect_error("UserKnownHostsFile a \"\"\n", ERR_PARSE,
+                 "config:1:22: UserKnownHostsFile is empty; ssh refuses such "
+                 "a config: give a value or remove the line");
+    expect_error("Include \"\"\n", ERR_PARSE,
+                 "config:1:9: Include is empty; ssh refuses such a config: "
+                 "give a value or remove the line");
+}
+
+/* Identical IdentityFile values count once (ssh keeps one), but ssh 9.2
+ * checks the limit before it looks for a duplicate. */
+static void test_sshconfig_identity_duplicates(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    for (int i = 0; i < 150; i++)
+        buf_printf(&b, "IdentityFile ~/.ssh/k%d\n", i % 3);
+    struct sshconfig *c = load(buf_cstr(&b));
+    struct sshconfig_host h;
+    look(c, "x", &h);
+    assert_int_equal(h.nidentity, 3);
+    assert_string_equal(h.identity[2], "~/.ssh/k2");
+    sshconfig_host_release(&h);
+    sshconfig_free(c);
+    buf_release(&b);
+    buf_init(&b, BUF_UNLIMITED);
+    for (int i = 0; i < SSHCONFIG_IDENTITY_MAX; i++)
+        buf_printf(&b, "IdentityFile ~/.ssh/k%d\n", i);
+    buf_printf(&b, "IdentityFile ~/.ssh/k0\n");
+    c = load(buf_cstr(&b));
+    struct err e = {0};
+    assert_int_equal(sshconfig_lookup(c, "x", &h, &e), ERR_LIMIT);
+    sshconfig_free(c);
+    buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +559,9 @@ int main(void)
         cmocka_unit_test(test_sshconfig_malformed),
         cmocka_unit_test(test_sshconfig_bad_files),
         cmocka_unit_test(test_sshconfig_identity_limit),
+        cmocka_unit_test(test_sshconfig_host_case),
+        cmocka_unit_test(test_sshconfig_empty_values),
+        cmocka_unit_test(test_sshconfig_identity_duplicates),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
