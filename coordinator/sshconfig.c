@@ -659,9 +659,24 @@ static enum err_code sshconfig_apply(const struct sshconfig_entry *en,
         h->identity[h->nidentity++] = en->args[0];
         return ERR_OK;
     }
-    /* ProxyJump and ProxyCommand: whichever comes first decides. */
-    if (k == SK_PROXYCOMMAND)
-        k = SK_PROXYJUMP;
+    /* ProxyJump and ProxyCommand, as ssh 9.2 (readconf.c parse_jump):
+     * a ProxyJump counts only while neither was obtained, and a real one
+     * takes both; ProxyJump none takes only its own, so a ProxyCommand
+     * after it still counts; ProxyCommand none takes its own (no
+     * proxy). */
+    if (k == SK_PROXYJUMP) {
+        bool none = strcasecmp(en->args[0], "none") == 0;
+        if (seen[SK_PROXYJUMP] || seen[SK_PROXYCOMMAND])
+            return ERR_OK;
+        seen[SK_PROXYJUMP] = true;
+        seen[SK_PROXYCOMMAND] = !none;
+        if (!none) {
+            h->proxy = en->kw->name;
+            h->proxy_at.file = en->file;
+            h->proxy_at.line = en->line;
+        }
+        return ERR_OK;
+    }
     if (seen[k])
         return ERR_OK;
     seen[k] = true;
@@ -694,7 +709,7 @@ static enum err_code sshconfig_apply(const struct sshconfig_entry *en,
     case SK_ALIVE:
         h->alive_ms = en->num;
         break;
-    case SK_PROXYJUMP:
+    case SK_PROXYCOMMAND:
         if (!(en->nargs == 1 && strcasecmp(en->args[0], "none") == 0)) {
             h->proxy = en->kw->name;
             h->proxy_at.file = en->file;
@@ -773,10 +788,12 @@ void sshconfig_host_release(struct sshconfig_host *h)
 
 char *sshconfig_canon_host(const char *name)
 {
-    /* ssh.c's resolve_canonicalize() then lowercase(): an address in
-     * numeric form (getaddrinfo with AI_NUMERICHOST: no DNS) is written
-     * as getnameinfo writes it unless that differs only in case, and any
-     * other name is lowercased (ASCII, as ssh's tolower in the C locale). */
+    /* ssh.c: a name that is_addr() takes for an address (one with '%' or
+     * ':', only digits and dots, or one numeric address to getaddrinfo
+     * with AI_NUMERICHOST: no DNS) is not lowercased, and a numeric one
+     * is written as getnameinfo writes it unless that differs only in
+     * case (resolve_addr); any other name is lowercased (ASCII, as ssh's
+     * tolower in the C locale). */
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
@@ -791,11 +808,13 @@ char *sshconfig_canon_host(const char *name)
         if (rc == 0)
             return xstrdup(strcasecmp(name, addr) == 0 ? name : addr);
     }
-    char *low = xstrdup(name);
-    for (char *p = low; *p != '\0'; p++)
+    char *out = xstrdup(name);
+    bool addr_like = strpbrk(name, "%:") != NULL ||
+                     strspn(name, "0123456789.") == strlen(name);
+    for (char *p = out; !addr_like && *p != '\0'; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
-    return low;
+    return out;
 }
 
 char *sshconfig_expand(const char *value, const struct sshconfig_tokens *t)
