@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "err.h"
+#include "inv_json.h"
 #include "inv_yaml.h"
 #include "inventory.h"
 
@@ -94,6 +95,54 @@ static void test_inv_yaml_typing(void **state)
     assert_true(json_is_real(json_object_get(v, "c")));
     assert_string_equal(json_string_value(json_object_get(v, "y")), "yes");
     json_decref(v);
+    /* One number past 64 bits keeps it text, and the file JSON (Python's
+     * json reads it; jansson cannot hold it). */
+    v = vars_of("{\"c\": 1e5, \"b\": 123456789012345678901234567890, "
+                "\"x\": [NaN, -Infinity, 1E400]}",
+                "v.json");
+    assert_true(json_is_real(json_object_get(v, "c")));
+    assert_string_equal(json_string_value(json_object_get(v, "b")),
+                        "123456789012345678901234567890");
+    json_decref(v);
+    /* Explicit tags: PyYAML's constructors, whatever the text looks like. */
+    v = vars_of("a: !!float 1\nb: !!float 1e5\nc: !!int 0o17\n"
+                "d: !!timestamp 2001-12-14\ne: !!bool yEs\nf: !!null x\n",
+                "v.yml");
+    assert_true(json_real_value(json_object_get(v, "a")) == 1.0);
+    assert_true(json_real_value(json_object_get(v, "b")) == 100000.0);
+    assert_int_equal(json_integer_value(json_object_get(v, "c")), 15);
+    assert_string_equal(json_string_value(json_object_get(v, "d")),
+                        "2001-12-14");
+    assert_true(json_is_true(json_object_get(v, "e")));
+    assert_true(json_is_null(json_object_get(v, "f")));
+    json_decref(v);
+}
+
+static void test_inv_json_valid(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "{}", " [1, -0, 0.5, 1e5, 1E+400, 123456789012345678901234567890] ",
+        "\"\\u00e9\\/\"", "[NaN, Infinity, -Infinity, true, null]",
+        "{\"a\": {\"b\": []}}"};
+    static const char *const bad[] = {"",          "{",
+                                      "[1,]",      "01",
+                                      "1.",        ".5",
+                                      "+1",        "{a: 1}",
+                                      "'x'",       "[1] x",
+                                      "\"a\tb\"",  "\"\\x\"",
+                                      "\"\\u12\"", "\xef\xbb\xbf{}",
+                                      "nan",       "a: 1"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (!inv_json_valid(good[i], strlen(good[i])))
+            fail_msg("refused: %s", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (inv_json_valid(bad[i], strlen(bad[i])))
+            fail_msg("accepted: %s", bad[i]);
+    char deep[2100];
+    memset(deep, '[', 1050);
+    memset(deep + 1050, ']', 1050);
+    assert_false(inv_json_valid(deep, sizeof(deep)));
 }
 
 static void test_inv_yaml_merge_and_dups(void **state)
@@ -155,6 +204,14 @@ static void test_inv_yaml_errors(void **state)
                 "vault");
     check_error("all:\n  children:\n    a:\n      children:\n        all:\n",
                 ERR_INVALID, "makes a loop");
+    check_error("all:\n  vars:\n    v: !!int abc\n", ERR_PARSE,
+                "t.yml:3:8: value does not match its tag !!int: 'abc'");
+    check_error("all:\n  vars:\n    v: !!timestamp 2001-02-30\n", ERR_PARSE,
+                "t.yml:3:8: value does not match its tag !!timestamp: day is "
+                "out of range for month: '2001-02-30'");
+    check_error("all:\n  vars:\n    v: 1900-02-29\n", ERR_PARSE,
+                "t.yml:3:8: not a valid date (day is out of range for month): "
+                "'1900-02-29'");
 }
 
 static void test_inv_yaml_billion_laughs(void **state)
@@ -189,6 +246,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inv_yaml_structure),
         cmocka_unit_test(test_inv_yaml_typing),
+        cmocka_unit_test(test_inv_json_valid),
         cmocka_unit_test(test_inv_yaml_merge_and_dups),
         cmocka_unit_test(test_inv_yaml_vars_files),
         cmocka_unit_test(test_inv_yaml_errors),
