@@ -308,17 +308,21 @@ static bool inv_yaml_int(const char *s, long long *out, bool *big)
             return false;
         errno = 0;
         v = strtoll(tmp, NULL, 10);
+        bool over = errno == ERANGE;
         q += first;
         while (*q == ':') {
             q++;
             size_t n = strspn(q, "0123456789");
             if (n == 0 || n > 2 || (n == 2 && q[0] > '5'))
                 return false;
-            v = v * 60 + strtol(q, NULL, 10);
+            /* Python's ints have no bound: past 64 bits it is big. */
+            over = over || __builtin_mul_overflow(v, 60, &v) ||
+                   __builtin_add_overflow(v, strtol(q, NULL, 10), &v);
             q += n;
         }
-        if (*q != '\0' || errno != 0)
+        if (*q != '\0')
             return false;
+        *big = over;
         *out = neg ? -v : v;
         return true;
     } else {

@@ -89,6 +89,21 @@ static void test_inv_yaml_typing(void **state)
     assert_string_equal(json_string_value(json_object_get(v, "k")), ".inf");
     assert_true(json_is_string(json_object_get(v, "l")));
     json_decref(v);
+    /* Base 60 up to the last 64-bit integer; past it the text stays, as
+     * for other integers past 64 bits (no signed overflow on the way). */
+    v = vars_of("a: 153722867280912930:07\nb: 153722867280912930:08\n"
+                "c: 9223372036854775807:00\nd: -1:00:01\n"
+                "e: 99999999999999999999:00\n",
+                "v.yml");
+    assert_int_equal(json_integer_value(json_object_get(v, "a")), INT64_MAX);
+    assert_string_equal(json_string_value(json_object_get(v, "b")),
+                        "153722867280912930:08");
+    assert_string_equal(json_string_value(json_object_get(v, "c")),
+                        "9223372036854775807:00");
+    assert_int_equal(json_integer_value(json_object_get(v, "d")), -3601);
+    assert_string_equal(json_string_value(json_object_get(v, "e")),
+                        "99999999999999999999:00");
+    json_decref(v);
     /* JSON files follow JSON's rules: 1e5 is a number, yes a string. */
     v = vars_of("{\"c\": 1e5, \"y\": \"yes\", \"n\": null}", "v.json");
     assert_true(json_is_real(json_object_get(v, "c")));
