@@ -1,5 +1,6 @@
 /* inventory/inv_yaml.c: YAML inventories and vars files. libyaml's event
- * parser builds a small tree in which every node keeps its position; the
+ * parser, through common/yamlread.c (depth and size checked as it goes),
+ * builds a small tree in which every node keeps its position; the
  * tree is then walked as Ansible's yaml inventory plugin walks its data, and
  * values become JSON as Ansible's loader would type them. Aliases share
  * nodes, so a budget of produced nodes stops "billion laughs" inputs. */
@@ -10,6 +11,7 @@
 #include "inv_addr.h"
 #include "inventory.h"
 #include "log.h"
+#include "yamlread.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -89,29 +91,20 @@ static void inv_ynode_push(struct inv_ynode *parent, struct inv_ynode *child)
     parent->items[parent->n++] = child;
 }
 
-static enum err_code inv_yaml_syntax(const struct inv_ydoc *d,
-                                     const yaml_parser_t *p, struct err *e)
-{
-    const yaml_mark_t *m = &p->problem_mark;
-    const char *problem = p->problem != NULL ? p->problem : "unknown error";
-    if (p->context != NULL)
-        return err_set(e, ERR_PARSE,
-                       "%s:%zu:%zu: YAML syntax error: %s %s (line %zu)",
-                       d->name, m->line + 1, m->column + 1, problem, p->context,
-                       p->context_mark.line + 1);
-    return err_set(e, ERR_PARSE, "%s:%zu:%zu: YAML syntax error: %s", d->name,
-                   m->line + 1, m->column + 1, problem);
-}
+/* Depth and size are checked as the text is parsed (common/yamlread.h). */
+static const struct yamlread_limits inv_yaml_limits = {
+    .what = "an inventory",
+    .depth_max = INV_DEPTH_MAX,
+    .nodes_max = INV_YAML_NODES_MAX,
+};
 
 /* Parse the whole stream into d->root (one document at most). */
 static enum err_code inv_yaml_load(struct inv_ydoc *d, const char *data,
                                    size_t len, struct err *e)
 {
-    yaml_parser_t p;
-    if (!yaml_parser_initialize(&p))
-        return err_set(e, ERR_NOMEM, "%s: cannot start the YAML parser",
-                       d->name);
-    yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
+    struct yamlread y;
+    if (yamlread_open(&y, d->name, data, len, &inv_yaml_limits, e) != ERR_OK)
+        return ERR_NOMEM;
     struct inv_ynode **stack = NULL;
     size_t depth = 0, cap = 0;
     struct inv_yanchor *anchors = NULL;
@@ -121,10 +114,8 @@ static enum err_code inv_yaml_load(struct inv_ydoc *d, const char *data,
     bool done = false;
     while (!done && c == ERR_OK) {
         yaml_event_t ev;
-        if (!yaml_parser_parse(&p, &ev)) {
-            c = inv_yaml_syntax(d, &p, e);
+        if ((c = yamlread_next(&y, &ev, e)) != ERR_OK)
             break;
-        }
         struct inv_ynode *node = NULL;
         const yaml_char_t *anchor = NULL;
         switch (ev.type) {
@@ -190,18 +181,11 @@ static enum err_code inv_yaml_load(struct inv_ydoc *d, const char *data,
                 d->root = node;
             if (ev.type == YAML_SEQUENCE_START_EVENT ||
                 ev.type == YAML_MAPPING_START_EVENT) {
-                if (depth >= INV_DEPTH_MAX) {
-                    c = err_set(e, ERR_LIMIT,
-                                "%s:%zu:%zu: YAML nested deeper than %d "
-                                "levels",
-                                d->name, node->line, node->col, INV_DEPTH_MAX);
-                } else {
-                    if (depth == cap) {
-                        cap = cap == 0 ? 16 : cap * 2;
-                        stack = xrealloc(stack, cap * sizeof(*stack));
-                    }
-                    stack[depth++] = node;
+                if (depth == cap) {
+                    cap = cap == 0 ? 16 : cap * 2;
+                    stack = xrealloc(stack, cap * sizeof(*stack));
                 }
+                stack[depth++] = node;
             }
         }
         if (ev.type == YAML_SEQUENCE_END_EVENT ||
@@ -215,7 +199,7 @@ static enum err_code inv_yaml_load(struct inv_ydoc *d, const char *data,
         free(anchors[i].name);
     free(anchors);
     free(stack);
-    yaml_parser_delete(&p);
+    yamlread_close(&y);
     return c;
 }
 

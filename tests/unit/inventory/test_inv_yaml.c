@@ -157,7 +157,8 @@ static void test_inv_yaml_errors(void **state)
 {
     (void)state;
     check_error("all:\n  hosts:\n    h:\n   x: 1\n", ERR_PARSE,
-                "t.yml:4:4: YAML syntax error");
+                "t.yml:4:4: did not find expected key while parsing a "
+                "block mapping started at 2:3");
     check_error("all:\n  hosts: [a, b]\n", ERR_PARSE,
                 "t.yml:2:10: 'hosts' of group 'all' must be a mapping");
     check_error("- a\n", ERR_PARSE, "t.yml:1:1: a YAML inventory must be");
