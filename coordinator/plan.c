@@ -1427,6 +1427,27 @@ static void plan_read_notify(struct plan_reader *r, struct plan *p,
     }
 }
 
+/* The lock names a file in the state directory (docs/state.md): refuse
+ * here, at file:line:col, what lock_acquire would refuse at deploy time.
+ * Without `lock:` the plan's name is the lock. */
+static void plan_check_lock(struct plan_reader *r, const yaml_node_t *root,
+                            const struct plan *p)
+{
+    if (p->lock != NULL) {
+        if (!statedir_name_ok(p->lock))
+            plan_problem(
+                r, plan_get(r, root, "lock"),
+                "lock '%s' is not a lock name: use " STATEDIR_NAME_RULE,
+                p->lock);
+    } else if (p->name != NULL && !statedir_name_ok(p->name)) {
+        plan_problem(
+            r, plan_get(r, root, "name"),
+            "name '%s' is also the lock name, which takes " STATEDIR_NAME_RULE
+            ": add a `lock:` key",
+            p->name);
+    }
+}
+
 static void plan_read(struct plan_reader *r, struct plan *p)
 {
     yaml_node_t *root = yaml_document_get_root_node(r->doc);
@@ -1447,6 +1468,7 @@ static void plan_read(struct plan_reader *r, struct plan *p)
         p->name = plan_want_string(r, v, "name");
     if ((v = plan_get(r, root, "lock")) != NULL)
         p->lock = plan_want_string(r, v, "lock");
+    plan_check_lock(r, root, p);
     if ((v = plan_get(r, root, "hosts")) != NULL)
         p->hosts = plan_want_string(r, v, "hosts");
     if (p->hosts == NULL)

@@ -44,4 +44,8 @@ enum err_code statedir_read(const char *path, char **out, struct err *e);
  * name): 1..64 of [A-Za-z0-9._-], not starting with '.'. */
 bool statedir_name_ok(const char *name);
 
+/* statedir_name_ok's rule in words, for messages. */
+#define STATEDIR_NAME_RULE                                                     \
+    "1-64 letters, digits, '.', '_' or '-', not starting with '.'"
+
 #endif
