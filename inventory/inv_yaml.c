@@ -1032,36 +1032,26 @@ static enum err_code inv_yaml_hosts(struct inv_ywalk *w, struct inv_group *g,
     return c;
 }
 
-/* A section (hosts, vars, children) as a mapping; a string s means
- * {s: null}. */
+/* A section (hosts, vars, children) as a mapping. Ansible also reads a
+ * string s as {s: null}; drover refuses it (docs/inventory.md, "Known
+ * differences"): `hosts: web1, web2` would be one host of that name. */
 static enum err_code inv_yaml_section(struct inv_ywalk *w, const char *gname,
                                       const char *section,
                                       const struct inv_ynode *n,
                                       struct inv_ymap *out)
 {
     memset(out, 0, sizeof(*out));
-    if (n->kind == YN_SCALAR && !inv_ynode_null(n)) {
-        json_t *v;
-        enum err_code c = inv_yaml_scalar(w->d, n, &v, w->e);
-        if (c != ERR_OK)
-            return c;
-        bool str = json_is_string(v);
-        json_decref(v);
-        if (str) {
-            static struct inv_ynode null_node = {
-                .kind = YN_SCALAR, .text = (char *)"", .plain = true};
-            out->v = xcalloc(1, sizeof(*out->v));
-            out->v[0].key = xstrdup(n->text);
-            out->v[0].knode = (struct inv_ynode *)n;
-            out->v[0].value = &null_node;
-            out->n = 1;
-            return ERR_OK;
-        }
-    }
     if (n->kind == YN_MAP)
         return inv_ymap_build(w->d, n, out, 0, w->e);
     if (inv_ynode_null(n))
         return ERR_OK;
+    if (n->kind == YN_SCALAR)
+        return err_set(w->e, ERR_PARSE,
+                       "%s:%zu:%zu: '%s' of group '%s' must be a mapping, "
+                       "not the string '%.64s' (for one entry write "
+                       "`%s: {%.64s: }`)",
+                       w->d->name, n->line, n->col, section, gname, n->text,
+                       section, n->text);
     return err_set(w->e, ERR_PARSE,
                    "%s:%zu:%zu: '%s' of group '%s' must be a mapping, not a "
                    "%s",

@@ -38,7 +38,7 @@ static void test_inv_yaml_structure(void **state)
                                  "          u: x\n"
                                  "      children:\n"
                                  "        deep:\n"
-                                 "          hosts: d1\n",
+                                 "          hosts: {d1: }\n",
                                  &e);
     assert_int_equal(e.code, ERR_OK);
     assert_int_equal(inv_host_count(inv), 4);
@@ -161,6 +161,14 @@ static void test_inv_yaml_errors(void **state)
                 "block mapping started at 2:3");
     check_error("all:\n  hosts: [a, b]\n", ERR_PARSE,
                 "t.yml:2:10: 'hosts' of group 'all' must be a mapping");
+    /* Ansible's {s: null} reading of a string makes a slip a host */
+    check_error("web:\n  hosts: \"notamap\"\n", ERR_PARSE,
+                "t.yml:2:10: 'hosts' of group 'web' must be a mapping, not the "
+                "string 'notamap' (for one entry write `hosts: {notamap: }`)");
+    check_error("web:\n  children: db\n", ERR_PARSE,
+                "t.yml:2:13: 'children' of group 'web' must be a mapping");
+    check_error("web:\n  vars: x\n", ERR_PARSE,
+                "t.yml:2:9: 'vars' of group 'web' must be a mapping");
     check_error("- a\n", ERR_PARSE, "t.yml:1:1: a YAML inventory must be");
     check_error("", ERR_PARSE, "t.yml: the YAML inventory is empty");
     check_error("plugin: x\n", ERR_PARSE, "inventory plugin configuration");
