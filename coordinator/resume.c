@@ -329,7 +329,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     memset(&sopt, 0, sizeof(sopt));
     json_t *extra = json_object();
     const char *inv_path = NULL;
-    int forks = 32;
+    int forks = SSHOPT_FORKS_DEFAULT;
     bool verbose = false, json = false, retry = false, skip = false;
     struct err e = {0};
     int status = EXIT_USAGE;
@@ -377,11 +377,8 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
             inv_path = optarg;
             break;
         case 'f':
-            forks = (int)strtol(optarg, NULL, 10);
-            if (forks < 1) {
-                err_set(&e, ERR_USAGE, "--forks must be at least 1");
+            if (sshopt_forks(optarg, &forks, &e) != ERR_OK)
                 goto usage;
-            }
             break;
         case 'v':
             verbose = true;
