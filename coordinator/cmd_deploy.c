@@ -279,6 +279,7 @@ static int cmd_deploy_run(int argc, char **argv)
         fprintf(stderr, "drover: %s\n", e.msg);
         status = why == SESSION_REFUSED  ? EXIT_REFUSED
                  : why == SESSION_LOCKED ? EXIT_LOCKED
+                 : e.code == ERR_USAGE   ? EXIT_USAGE /* the state dir */
                                          : EXIT_INTERNAL;
         goto done;
     }

@@ -438,6 +438,8 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     status = EXIT_INPUT;
     if (resume_find(sopt.state_dir, id, &rec, &e) != ERR_OK) {
         fprintf(stderr, "drover %s: %s\n", name, e.msg);
+        if (e.code == ERR_USAGE) /* the state dir */
+            status = EXIT_USAGE;
         goto out;
     }
     bool ended = rec->result != STORE_RESULT_NONE;
@@ -511,7 +513,9 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     if (session_continue(plan, rec->id, rollback ? "rolling back" : "running",
                          &sopt, loop, &sess, &why, &e) != ERR_OK) {
         fprintf(stderr, "drover %s: %s\n", name, e.msg);
-        status = why == SESSION_LOCKED ? EXIT_LOCKED : EXIT_INTERNAL;
+        status = why == SESSION_LOCKED ? EXIT_LOCKED
+                 : e.code == ERR_USAGE ? EXIT_USAGE /* the state dir */
+                                       : EXIT_INTERNAL;
         goto out;
     }
     if (changed.len > 0 && store_decision(session_store(sess), rec->id,
