@@ -25,8 +25,8 @@ char *statedir_default(void);
  * message says what to do. */
 enum err_code statedir_open(const char *flag, char **out, struct err *e);
 
-/* The same for a command that only reads (history, show, resume's
- * lookup): nothing is created, and a directory that does not exist is
+/* The same for a command that only reads (history, show, status,
+ * resume's lookup): nothing is created, and a directory that does not exist is
  * returned unchecked (no deploy has run with it: the reader finds no
  * journal). ERR_USAGE as statedir_open. */
 enum err_code statedir_find(const char *flag, char **out, struct err *e);

@@ -116,11 +116,13 @@ expect 2 "state dir .*/shared is writable by group or others; run \`chmod 700" \
 [ ! -e "$work/shared/journal.db" ] || fail "deploy wrote into the shared directory"
 expect 2 "state dir /etc/passwd is not a directory" \
     history --state-dir /etc/passwd
+expect 2 "state dir /etc/passwd is not a directory" \
+    status --state-dir /etc/passwd
 expect 2 "state dir .*/shared is writable by group or others" \
     history --state-dir "$work/shared"
 expect 0 '^no deploys yet$' history --state-dir "$work/none"
 [ ! -e "$work/none" ] || fail "history created a state directory"
-ok "unusable state directories: exit 2 with what to do, for deploy and history"
+ok "unusable state directories: exit 2 with what to do (deploy, history, status)"
 
 # A stand-in that answers every request with an SSH banner.
 python3 - "$NET.1" "$PORT" >"$work/garbage.log" 2>&1 <<'EOF' &
