@@ -96,7 +96,7 @@ static int cmd_deploy_run(int argc, char **argv)
     char *previous = NULL;
     const char *invs[64];
     size_t ninv = 0;
-    int forks = 32;
+    int forks = SSHOPT_FORKS_DEFAULT;
     bool verbose = false, quiet = false, json = false, canary = false;
     json_t *extra = json_object();
     int status = EXIT_USAGE;
@@ -142,19 +142,12 @@ static int cmd_deploy_run(int argc, char **argv)
                 goto out;
             }
             break;
-        case 'f': {
-            char *end = NULL;
-            long v = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || v < 1 || v > 100000) {
-                fprintf(stderr,
-                        "drover deploy: --forks '%s' must be a number from "
-                        "1 to 100000\n",
-                        optarg);
+        case 'f':
+            if (sshopt_forks(optarg, &forks, &e) != ERR_OK) {
+                fprintf(stderr, "drover deploy: %s\n", e.msg);
                 goto out;
             }
-            forks = (int)v;
             break;
-        }
         case 'v':
             verbose = true;
             break;
@@ -286,6 +279,7 @@ static int cmd_deploy_run(int argc, char **argv)
         fprintf(stderr, "drover: %s\n", e.msg);
         status = why == SESSION_REFUSED  ? EXIT_REFUSED
                  : why == SESSION_LOCKED ? EXIT_LOCKED
+                 : e.code == ERR_USAGE   ? EXIT_USAGE /* the state dir */
                                          : EXIT_INTERNAL;
         goto done;
     }

@@ -27,8 +27,6 @@
 #include <string.h>
 
 enum {
-    RUN_FORKS_DEFAULT = 32,
-    RUN_FORKS_MAX = 10000,
     RUN_LINE_MAX = 64 * 1024, /* a longer line is printed in pieces */
     RUN_INV_MAX = 16          /* -i given at most this often */
 };
@@ -316,7 +314,7 @@ static int cmd_run_run(int argc, char **argv)
     ssh_options_init(&so);
     const char *invs[RUN_INV_MAX];
     size_t ninv = 0;
-    long forks = RUN_FORKS_DEFAULT;
+    int forks = SSHOPT_FORKS_DEFAULT;
     int64_t timeout_ms = 0;
     struct err e = {0};
     int c;
@@ -330,20 +328,12 @@ static int cmd_run_run(int argc, char **argv)
             }
             invs[ninv++] = optarg;
             break;
-        case 'f': {
-            char *end = NULL;
-            errno = 0;
-            forks = strtol(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || forks < 1 ||
-                forks > RUN_FORKS_MAX) {
-                fprintf(stderr,
-                        "drover run: --forks: expected a number 1..%d, not "
-                        "'%s'\n",
-                        RUN_FORKS_MAX, optarg);
+        case 'f':
+            if (sshopt_forks(optarg, &forks, &e) != ERR_OK) {
+                fprintf(stderr, "drover run: %s\n", e.msg);
                 return EXIT_USAGE;
             }
             break;
-        }
         case 't':
             if (duration_parse(optarg, &timeout_ms, &e) != ERR_OK) {
                 fprintf(stderr, "drover run: --timeout: %s\n", e.msg);

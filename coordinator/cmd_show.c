@@ -57,7 +57,9 @@ static int cmd_show_run(int argc, char **argv)
     struct store *s = NULL;
     if (store_sqlite_open_state(state_dir, true, &s, NULL, &e) != ERR_OK) {
         fprintf(stderr, "drover show: %s\n", e.msg);
-        return e.code == ERR_NOTFOUND ? EXIT_FAILED : EXIT_INTERNAL;
+        return e.code == ERR_NOTFOUND ? EXIT_FAILED
+               : e.code == ERR_USAGE  ? EXIT_USAGE
+                                      : EXIT_INTERNAL;
     }
     struct store_summary *last = NULL;
     if (strcmp(id, "last") == 0) {

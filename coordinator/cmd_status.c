@@ -167,8 +167,12 @@ static int cmd_status_run(int argc, char **argv)
         cmd_status_usage(stderr);
         return EXIT_USAGE;
     }
-    char *dir = state_dir ? xstrdup(state_dir) : statedir_default();
+    char *dir = NULL;
     struct err e = {0};
+    if (statedir_find(state_dir, &dir, &e) != ERR_OK) {
+        fprintf(stderr, "drover status: %s\n", e.msg);
+        return e.code == ERR_USAGE ? EXIT_USAGE : EXIT_INTERNAL;
+    }
     char **names = NULL;
     if (lock_names(dir, &names, &e) != ERR_OK) {
         fprintf(stderr, "drover status: %s\n", e.msg);

@@ -329,7 +329,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     memset(&sopt, 0, sizeof(sopt));
     json_t *extra = json_object();
     const char *inv_path = NULL;
-    int forks = 32;
+    int forks = SSHOPT_FORKS_DEFAULT;
     bool verbose = false, json = false, retry = false, skip = false;
     struct err e = {0};
     int status = EXIT_USAGE;
@@ -377,11 +377,8 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
             inv_path = optarg;
             break;
         case 'f':
-            forks = (int)strtol(optarg, NULL, 10);
-            if (forks < 1) {
-                err_set(&e, ERR_USAGE, "--forks must be at least 1");
+            if (sshopt_forks(optarg, &forks, &e) != ERR_OK)
                 goto usage;
-            }
             break;
         case 'v':
             verbose = true;
@@ -441,6 +438,8 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     status = EXIT_INPUT;
     if (resume_find(sopt.state_dir, id, &rec, &e) != ERR_OK) {
         fprintf(stderr, "drover %s: %s\n", name, e.msg);
+        if (e.code == ERR_USAGE) /* the state dir */
+            status = EXIT_USAGE;
         goto out;
     }
     bool ended = rec->result != STORE_RESULT_NONE;
@@ -514,7 +513,9 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     if (session_continue(plan, rec->id, rollback ? "rolling back" : "running",
                          &sopt, loop, &sess, &why, &e) != ERR_OK) {
         fprintf(stderr, "drover %s: %s\n", name, e.msg);
-        status = why == SESSION_LOCKED ? EXIT_LOCKED : EXIT_INTERNAL;
+        status = why == SESSION_LOCKED ? EXIT_LOCKED
+                 : e.code == ERR_USAGE ? EXIT_USAGE /* the state dir */
+                                       : EXIT_INTERNAL;
         goto out;
     }
     if (changed.len > 0 && store_decision(session_store(sess), rec->id,

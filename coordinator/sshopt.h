@@ -2,7 +2,8 @@
  * shares (`drover run`, `drover deploy`): --user, --key, --known-hosts,
  * --accept-new, --connect-timeout, --handshakes-per-target, --ssh-config. A
  * command splices sshopt_long into its getopt_long table and hands the options
- * it does not know itself to sshopt_apply. */
+ * it does not know itself to sshopt_apply. --forks, which those commands
+ * also share, is read by sshopt_forks. */
 #ifndef DROVER_SSHOPT_H
 #define DROVER_SSHOPT_H
 
@@ -23,6 +24,9 @@ enum sshopt_id {
     SSHOPT_HANDSHAKES,
     SSHOPT_SSH_CONFIG
 };
+
+/* --forks: hosts in flight at once, for run, deploy and resume alike. */
+enum { SSHOPT_FORKS_DEFAULT = 32, SSHOPT_FORKS_MAX = 10000 };
 
 /* Number of entries in sshopt_long (without a terminator). */
 enum { SSHOPT_COUNT = 7 };
@@ -45,6 +49,9 @@ bool sshopt_is(int opt);
  * borrowed from arg (argv lives as long as the command). */
 enum err_code sshopt_apply(struct ssh_options *o, int opt, const char *arg,
                            struct err *e);
+
+/* --forks N into *forks: ERR_USAGE unless N is 1..SSHOPT_FORKS_MAX. */
+enum err_code sshopt_forks(const char *arg, int *forks, struct err *e);
 
 /* Read the ssh config o names (--ssh-config FILE, none, or
  * ~/.ssh/config if it exists: sshconfig_open) once for the command, and

@@ -1,5 +1,6 @@
 /* inventory/inv_yaml.c: YAML inventories and vars files. libyaml's event
- * parser builds a small tree in which every node keeps its position; the
+ * parser, through common/yamlread.c (depth and size checked as it goes),
+ * builds a small tree in which every node keeps its position; the
  * tree is then walked as Ansible's yaml inventory plugin walks its data, and
  * values become JSON as Ansible's loader would type them. Aliases share
  * nodes, so a budget of produced nodes stops "billion laughs" inputs. */
@@ -11,6 +12,7 @@
 #include "inv_json.h"
 #include "inventory.h"
 #include "log.h"
+#include "yamlread.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -91,29 +93,20 @@ static void inv_ynode_push(struct inv_ynode *parent, struct inv_ynode *child)
     parent->items[parent->n++] = child;
 }
 
-static enum err_code inv_yaml_syntax(const struct inv_ydoc *d,
-                                     const yaml_parser_t *p, struct err *e)
-{
-    const yaml_mark_t *m = &p->problem_mark;
-    const char *problem = p->problem != NULL ? p->problem : "unknown error";
-    if (p->context != NULL)
-        return err_set(e, ERR_PARSE,
-                       "%s:%zu:%zu: YAML syntax error: %s %s (line %zu)",
-                       d->name, m->line + 1, m->column + 1, problem, p->context,
-                       p->context_mark.line + 1);
-    return err_set(e, ERR_PARSE, "%s:%zu:%zu: YAML syntax error: %s", d->name,
-                   m->line + 1, m->column + 1, problem);
-}
+/* Depth and size are checked as the text is parsed (common/yamlread.h). */
+static const struct yamlread_limits inv_yaml_limits = {
+    .what = "an inventory",
+    .depth_max = INV_DEPTH_MAX,
+    .nodes_max = INV_YAML_NODES_MAX,
+};
 
 /* Parse the whole stream into d->root (one document at most). */
 static enum err_code inv_yaml_load(struct inv_ydoc *d, const char *data,
                                    size_t len, struct err *e)
 {
-    yaml_parser_t p;
-    if (!yaml_parser_initialize(&p))
-        return err_set(e, ERR_NOMEM, "%s: cannot start the YAML parser",
-                       d->name);
-    yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
+    struct yamlread y;
+    if (yamlread_open(&y, d->name, data, len, &inv_yaml_limits, e) != ERR_OK)
+        return ERR_NOMEM;
     struct inv_ynode **stack = NULL;
     size_t depth = 0, cap = 0;
     struct inv_yanchor *anchors = NULL;
@@ -123,10 +116,8 @@ static enum err_code inv_yaml_load(struct inv_ydoc *d, const char *data,
     bool done = false;
     while (!done && c == ERR_OK) {
         yaml_event_t ev;
-        if (!yaml_parser_parse(&p, &ev)) {
-            c = inv_yaml_syntax(d, &p, e);
+        if ((c = yamlread_next(&y, &ev, e)) != ERR_OK)
             break;
-        }
         struct inv_ynode *node = NULL;
         const yaml_char_t *anchor = NULL;
         switch (ev.type) {
@@ -192,18 +183,11 @@ static enum err_code inv_yaml_load(struct inv_ydoc *d, const char *data,
                 d->root = node;
             if (ev.type == YAML_SEQUENCE_START_EVENT ||
                 ev.type == YAML_MAPPING_START_EVENT) {
-                if (depth >= INV_DEPTH_MAX) {
-                    c = err_set(e, ERR_LIMIT,
-                                "%s:%zu:%zu: YAML nested deeper than %d "
-                                "levels",
-                                d->name, node->line, node->col, INV_DEPTH_MAX);
-                } else {
-                    if (depth == cap) {
-                        cap = cap == 0 ? 16 : cap * 2;
-                        stack = xrealloc(stack, cap * sizeof(*stack));
-                    }
-                    stack[depth++] = node;
+                if (depth == cap) {
+                    cap = cap == 0 ? 16 : cap * 2;
+                    stack = xrealloc(stack, cap * sizeof(*stack));
                 }
+                stack[depth++] = node;
             }
         }
         if (ev.type == YAML_SEQUENCE_END_EVENT ||
@@ -217,7 +201,7 @@ static enum err_code inv_yaml_load(struct inv_ydoc *d, const char *data,
         free(anchors[i].name);
     free(anchors);
     free(stack);
-    yaml_parser_delete(&p);
+    yamlread_close(&y);
     return c;
 }
 
@@ -310,17 +294,21 @@ static bool inv_yaml_int(const char *s, long long *out, bool *big)
             return false;
         errno = 0;
         v = strtoll(tmp, NULL, 10);
+        bool over = errno == ERANGE;
         q += first;
         while (*q == ':') {
             q++;
             size_t n = strspn(q, "0123456789");
             if (n == 0 || n > 2 || (n == 2 && q[0] > '5'))
                 return false;
-            v = v * 60 + strtol(q, NULL, 10);
+            /* Python's ints have no bound: past 64 bits it is big. */
+            over = over || __builtin_mul_overflow(v, 60, &v) ||
+                   __builtin_add_overflow(v, strtol(q, NULL, 10), &v);
             q += n;
         }
-        if (*q != '\0' || errno != 0)
+        if (*q != '\0')
             return false;
+        *big = over;
         *out = neg ? -v : v;
         return true;
     } else {
@@ -1281,36 +1269,26 @@ static enum err_code inv_yaml_hosts(struct inv_ywalk *w, struct inv_group *g,
     return c;
 }
 
-/* A section (hosts, vars, children) as a mapping; a string s means
- * {s: null}. */
+/* A section (hosts, vars, children) as a mapping. Ansible also reads a
+ * string s as {s: null}; drover refuses it (docs/inventory.md, "Known
+ * differences"): `hosts: web1, web2` would be one host of that name. */
 static enum err_code inv_yaml_section(struct inv_ywalk *w, const char *gname,
                                       const char *section,
                                       const struct inv_ynode *n,
                                       struct inv_ymap *out)
 {
     memset(out, 0, sizeof(*out));
-    if (n->kind == YN_SCALAR && !inv_ynode_null(n)) {
-        json_t *v;
-        enum err_code c = inv_yaml_scalar(w->d, n, &v, w->e);
-        if (c != ERR_OK)
-            return c;
-        bool str = json_is_string(v);
-        json_decref(v);
-        if (str) {
-            static struct inv_ynode null_node = {
-                .kind = YN_SCALAR, .text = (char *)"", .plain = true};
-            out->v = xcalloc(1, sizeof(*out->v));
-            out->v[0].key = xstrdup(n->text);
-            out->v[0].knode = (struct inv_ynode *)n;
-            out->v[0].value = &null_node;
-            out->n = 1;
-            return ERR_OK;
-        }
-    }
     if (n->kind == YN_MAP)
         return inv_ymap_build(w->d, n, out, 0, w->e);
     if (inv_ynode_null(n))
         return ERR_OK;
+    if (n->kind == YN_SCALAR)
+        return err_set(w->e, ERR_PARSE,
+                       "%s:%zu:%zu: '%s' of group '%s' must be a mapping, "
+                       "not the string '%.64s' (for one entry write "
+                       "`%s: {%.64s: }`)",
+                       w->d->name, n->line, n->col, section, gname, n->text,
+                       section, n->text);
     return err_set(w->e, ERR_PARSE,
                    "%s:%zu:%zu: '%s' of group '%s' must be a mapping, not a "
                    "%s",

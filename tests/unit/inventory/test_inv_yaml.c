@@ -39,7 +39,7 @@ static void test_inv_yaml_structure(void **state)
                                  "          u: x\n"
                                  "      children:\n"
                                  "        deep:\n"
-                                 "          hosts: d1\n",
+                                 "          hosts: {d1: }\n",
                                  &e);
     assert_int_equal(e.code, ERR_OK);
     assert_int_equal(inv_host_count(inv), 4);
@@ -89,6 +89,21 @@ static void test_inv_yaml_typing(void **state)
     assert_string_equal(json_string_value(json_object_get(v, "j")), "7");
     assert_string_equal(json_string_value(json_object_get(v, "k")), ".inf");
     assert_true(json_is_string(json_object_get(v, "l")));
+    json_decref(v);
+    /* Base 60 up to the last 64-bit integer; past it the text stays, as
+     * for other integers past 64 bits (no signed overflow on the way). */
+    v = vars_of("a: 153722867280912930:07\nb: 153722867280912930:08\n"
+                "c: 9223372036854775807:00\nd: -1:00:01\n"
+                "e: 99999999999999999999:00\n",
+                "v.yml");
+    assert_int_equal(json_integer_value(json_object_get(v, "a")), INT64_MAX);
+    assert_string_equal(json_string_value(json_object_get(v, "b")),
+                        "153722867280912930:08");
+    assert_string_equal(json_string_value(json_object_get(v, "c")),
+                        "9223372036854775807:00");
+    assert_int_equal(json_integer_value(json_object_get(v, "d")), -3601);
+    assert_string_equal(json_string_value(json_object_get(v, "e")),
+                        "99999999999999999999:00");
     json_decref(v);
     /* JSON files follow JSON's rules: 1e5 is a number, yes a string. */
     v = vars_of("{\"c\": 1e5, \"y\": \"yes\", \"n\": null}", "v.json");
@@ -191,9 +206,18 @@ static void test_inv_yaml_errors(void **state)
 {
     (void)state;
     check_error("all:\n  hosts:\n    h:\n   x: 1\n", ERR_PARSE,
-                "t.yml:4:4: YAML syntax error");
+                "t.yml:4:4: did not find expected key while parsing a "
+                "block mapping started at 2:3");
     check_error("all:\n  hosts: [a, b]\n", ERR_PARSE,
                 "t.yml:2:10: 'hosts' of group 'all' must be a mapping");
+    /* Ansible's {s: null} reading of a string makes a slip a host */
+    check_error("web:\n  hosts: \"notamap\"\n", ERR_PARSE,
+                "t.yml:2:10: 'hosts' of group 'web' must be a mapping, not the "
+                "string 'notamap' (for one entry write `hosts: {notamap: }`)");
+    check_error("web:\n  children: db\n", ERR_PARSE,
+                "t.yml:2:13: 'children' of group 'web' must be a mapping");
+    check_error("web:\n  vars: x\n", ERR_PARSE,
+                "t.yml:2:9: 'vars' of group 'web' must be a mapping");
     check_error("- a\n", ERR_PARSE, "t.yml:1:1: a YAML inventory must be");
     check_error("", ERR_PARSE, "t.yml: the YAML inventory is empty");
     check_error("plugin: x\n", ERR_PARSE, "inventory plugin configuration");
