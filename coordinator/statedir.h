@@ -3,7 +3,7 @@
  * then /var/lib/drover for root, $XDG_STATE_HOME/drover, or
  * ~/.local/state/drover. Directories are 0700, files 0600; a file that
  * must survive a crash is written whole (temporary file, fsync, rename,
- * fsync of the directory: FACTS.md "Journal durability"). */
+ * fsync of the directory: docs/dependencies.md). */
 #ifndef DROVER_STATEDIR_H
 #define DROVER_STATEDIR_H
 

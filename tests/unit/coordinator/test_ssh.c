@@ -449,7 +449,8 @@ static void sshd_start(void)
         "\"PidFile $PWD/pid\" \"AuthorizedKeysFile $PWD/authorized_keys\" "
         "'StrictModes no' 'UsePAM no' 'PasswordAuthentication no' "
         "'PermitRootLogin prohibit-password' >sshd_config; "
-        /* root's .bashrc may be slow (FACTS.md): a clean one, privately */
+        /* root's .bashrc may be slow (docs/dependencies.md): a clean one,
+           privately */
         "unshare -m --propagation private sh -c 'mount --bind "
         "/usr/share/base-files/dot.bashrc /root/.bashrc; "
         "/usr/sbin/sshd -f '\"$PWD\"'/sshd_config -E '\"$PWD\"'/log'; "
