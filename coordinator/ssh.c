@@ -185,7 +185,7 @@ struct ssh_conn {
     bool banner_done;  /* the server's version line has arrived */
     size_t line_pos;   /* bytes in the banner line being read */
     bool line_ssh;     /* that line starts as "SSH-" so far */
-    char first[32];    /* the first bytes received, for messages */
+    char first[64];    /* the first bytes received (retries, messages) */
     size_t nfirst;     /* bytes in first */
     bool rx_capped;    /* our recv refused: a cap was reached */
     bool rx_eof;       /* the server closed the connection */
@@ -718,6 +718,24 @@ static void ssh_conn_kick(struct loop *l, struct loop_timer *tm, void *arg)
     ssh_conn_run(c);
 }
 
+/* Did the server drop us the way sshd does past MaxStartups: before its
+ * version line, after at most a short line of text (OpenSSH 9.2 writes
+ * "\r\nExceeded MaxStartups\r\n" and closes; libssh2 1.10 reads the empty
+ * first line as a bad banner)? A server that spoke SSH, sent binary or
+ * more than a line, or that a cap stopped, will not do better on a
+ * retry. */
+static bool ssh_conn_drop_like(const struct ssh_conn *c)
+{
+    if (c->banner_done || c->rx_capped || c->rx_preauth > sizeof(c->first))
+        return false;
+    for (size_t i = 0; i < c->nfirst; i++) {
+        unsigned char ch = (unsigned char)c->first[i];
+        if ((ch < 0x20 && ch != '\r' && ch != '\n') || ch > 0x7e)
+            return false;
+    }
+    return true;
+}
+
 /* A handshake the server dropped (MaxStartups): retry with jitter if the
  * budget allows. Returns true when a retry is scheduled. */
 static bool ssh_conn_retry(struct ssh_conn *c, int rc)
@@ -726,9 +744,7 @@ static bool ssh_conn_retry(struct ssh_conn *c, int rc)
         rc != LIBSSH2_ERROR_SOCKET_RECV && rc != LIBSSH2_ERROR_BANNER_RECV &&
         rc != LIBSSH2_ERROR_SOCKET_SEND)
         return false;
-    /* sshd drops past MaxStartups before it says anything: a server that
-     * spoke, or that a cap stopped, will not do better on a retry. */
-    if (c->rx_preauth > 0 || c->rx_capped)
+    if (!ssh_conn_drop_like(c))
         return false;
     int shift = c->attempts < 6 ? c->attempts - 1 : 5;
     int64_t delay = (int64_t)SSH_RETRY_BASE_MS << shift;
@@ -876,8 +892,10 @@ static void ssh_conn_fail_wire(struct ssh_conn *c, int rc)
 {
     const char *phase = ssh_conn_phase(c);
     const char *again = c->attempts > 1 ? " (after retries)" : "";
-    char began[4 * sizeof(c->first) + 3];
-    ssh_excerpt(c->first, c->nfirst, began, sizeof(began));
+    /* 24 bytes: at most 96 escaped, the message stays under ERR_MSG_MAX */
+    char began[4 * 24 + 3];
+    ssh_excerpt(c->first, c->nfirst < 24 ? c->nfirst : 24, began,
+                sizeof(began));
     if (c->rx_capped && !c->banner_done)
         ssh_conn_fail_open(c, ERR_PROTO,
                            "%s (%s:%d): no SSH version line in the first %d "
@@ -890,6 +908,12 @@ static void ssh_conn_fail_wire(struct ssh_conn *c, int rc)
                            "authentication ended (during %s); refused",
                            c->name, c->address, c->port, SSH_PREAUTH_MAX / 1024,
                            phase);
+    else if (rc == LIBSSH2_ERROR_BANNER_RECV && ssh_conn_drop_like(c))
+        ssh_conn_fail_open(c, ERR_UNREACHABLE,
+                           "%s (%s:%d): the server sent %s, no version line, "
+                           "and dropped us (during ssh banner; sshd past "
+                           "MaxStartups?)%s",
+                           c->name, c->address, c->port, began, again);
     else if (rc == LIBSSH2_ERROR_BANNER_RECV && c->nfirst > 0)
         ssh_conn_fail_open(c, ERR_PROTO,
                            "%s (%s:%d): not an SSH version line (during ssh "

@@ -346,13 +346,17 @@ static void test_ssh_dropped_handshakes_are_retried(void **state)
     struct transport *t = transport(l, 800);
     int port;
     int fd = listener(&port);
-    /* Like sshd past MaxStartups: accept, then hang up at once. A child
-     * process does it so the loop here stays the only one we drive. */
+    /* Like sshd past MaxStartups: accept, then hang up at once, saying
+     * so as OpenSSH 9.2 does every other time. A child process does it so
+     * the loop here stays the only one we drive. */
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        for (;;) {
+        static const char msg[] = "\r\nExceeded MaxStartups\r\n";
+        for (int n = 0;; n++) {
             int a = accept(fd, NULL, NULL);
+            if (a >= 0 && n % 2 == 1 && write(a, msg, sizeof(msg) - 1) < 0)
+                n = 0;
             if (a >= 0)
                 close(a);
         }
@@ -502,7 +506,7 @@ static void test_ssh_endless_banner_is_capped(void **state)
     assert_non_null(strstr(p.err.msg, "no SSH version line in the first 8192 "
                                       "bytes (during ssh banner)"));
     assert_non_null(strstr(p.err.msg, "It began \"not an ssh version "
-                                      "line\\r\\nnot"));
+                                      "line\\r\""));
     assert_int_equal(st.retries, 0);
     assert_true(p.elapsed_ms < 2000);
 }
