@@ -1999,6 +1999,19 @@ enum deploy_host_state deploy_host_state(const struct deploy *d, size_t i)
 static void deploy_cancel_jobs(struct deploy *d, const char *why)
 {
     bool idle = d->set.open == 0;
+    if (d->rolling_back && d->wave > 0) {
+        /* the rollback ends with this wave's verdict: no later wave is
+         * launched (nor announced as if it were) */
+        char left[64];
+        if (d->wave == 1)
+            snprintf(left, sizeof(left), "wave 1 is");
+        else
+            snprintf(left, sizeof(left), "waves 1-%zu are", d->wave);
+        deploy_event(d, json_pack("{s:s}", "event", "decision"),
+                     "the rollback stops in wave %zu: %s not rolled back",
+                     d->wave + 1, left);
+        d->wave = 0;
+    }
     /* the hosts, then the coordinator itself (local steps) */
     for (size_t i = 0; i <= d->ro->nhosts && !d->stopped; i++) {
         struct deploy_host *h = i < d->ro->nhosts ? &d->hosts[i] : &d->local;
@@ -2017,8 +2030,16 @@ static void deploy_cancel_jobs(struct deploy *d, const char *why)
 void deploy_interrupt(struct deploy *d)
 {
     d->interrupts++;
-    if (d->stopped)
+    if (d->stopped || d->terminated)
+        return; /* SIGTERM is cancelling already */
+    if (d->interrupts == 1 && d->rolling_back) {
+        /* pausing would skip the waves not rolled back yet and call the
+         * release rolled back: a rollback is finished, or cancelled */
+        deploy_event(d, json_pack("{s:s}", "event", "interrupt"),
+                     "interrupted: the rollback goes on (Ctrl-C again "
+                     "cancels it)");
         return;
+    }
     if (d->interrupts == 1) {
         d->pausing = true;
         snprintf(d->pause_why, sizeof(d->pause_why),
@@ -2032,14 +2053,16 @@ void deploy_interrupt(struct deploy *d)
             deploy_phase_next(d);
         return;
     }
-    if (d->interrupts > 2 || d->terminated)
+    if (d->interrupts > 2)
         return; /* already cancelling */
     snprintf(d->pause_why, sizeof(d->pause_why),
              "interrupted twice (Ctrl-C) in wave %zu; running steps were "
              "cancelled",
              d->wave + 1);
     deploy_event(d, json_pack("{s:s}", "event", "interrupt"),
-                 "interrupted again: cancelling the running steps");
+                 d->rolling_back ? "interrupted again: cancelling the rollback"
+                                 : "interrupted again: cancelling the running "
+                                   "steps");
     deploy_cancel_jobs(d, "cancelled by Ctrl-C");
 }
 
@@ -2053,8 +2076,10 @@ void deploy_terminate(struct deploy *d)
              "terminated (SIGTERM) in wave %zu; running steps were cancelled",
              d->wave + 1);
     deploy_event(d, json_pack("{s:s}", "event", "terminate"),
-                 "terminated (SIGTERM): cancelling the running steps, then "
-                 "pausing");
+                 d->rolling_back ? "terminated (SIGTERM): cancelling the "
+                                   "rollback"
+                                 : "terminated (SIGTERM): cancelling the "
+                                   "running steps, then pausing");
     deploy_cancel_jobs(d, "cancelled by SIGTERM");
 }
 

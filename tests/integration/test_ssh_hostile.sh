@@ -9,7 +9,8 @@
 # own reason naming the phase, within the connect timeout. SIGTERM (a CI
 # system cancelling the job) during such a run or deploy takes effect
 # within seconds: running commands are killed on their hosts, hosts still
-# connecting are dropped, the deploy is journaled as paused.
+# connecting are dropped, the deploy is journaled as paused; during a
+# rollback Ctrl-C lets it finish and SIGTERM cuts it (reported, exit 5).
 set -euo pipefail
 export FLEET_NET=127.0.23 FLEET_PORT=22300
 . "$TOP/tests/integration/lib/engine.sh"
@@ -157,22 +158,22 @@ gone() {
     fail "still running on the hosts after SIGTERM: $(pgrep -fa "$1")"
 }
 
-# term_when_running SLEEP OUT CMD...: start CMD (output in OUT); once the
-# three healthy hosts run `sleep SLEEP` (the hosts run on this machine),
-# send it SIGTERM; sets RC and MS (SIGTERM to exit).
-term_when_running() {
-    local what=$1 out=$2 pid t0 i
-    shift 2
+# signal_when_running SIG SLEEP N OUT CMD...: start CMD (output in OUT);
+# once N hosts run `sleep SLEEP` (the hosts run on this machine), send it
+# SIG; sets RC and MS (signal to exit).
+signal_when_running() {
+    local sig=$1 what=$2 count=$3 out=$4 pid t0 i
+    shift 4
     "$@" >"$out" 2>&1 &
     pid=$!
     fleet_atexit "kill -KILL $pid 2>/dev/null"
-    for ((i = 0; i < 100; i++)); do
-        [ "$(pgrep -fxc "sleep $what" || true)" -ge 3 ] && break
+    for ((i = 0; i < 200; i++)); do
+        [ "$(pgrep -fxc "sleep $what" || true)" -ge "$count" ] && break
         sleep 0.05
     done
-    [ $i -lt 100 ] || fail "the remote commands 'sleep $what' did not start: $(cat "$out")"
+    [ $i -lt 200 ] || fail "the remote commands 'sleep $what' did not start: $(cat "$out")"
     t0=$(date +%s%N)
-    kill -TERM "$pid"
+    kill "-$sig" "$pid"
     RC=0
     wait "$pid" || RC=$?
     MS=$((($(date +%s%N) - t0) / 1000000))
@@ -183,7 +184,7 @@ term_when_running() {
 # connect timeout): drover exits 1 within seconds, the running commands are
 # killed on their hosts, the connecting hosts are dropped.
 n=$((41000 + RANDOM % 1000))
-term_when_running "$n.5" "$WORK/term-run.out" "$DROVER" run -i "$WORK/inv.ini" \
+signal_when_running TERM "$n.5" 3 "$WORK/term-run.out" "$DROVER" run -i "$WORK/inv.ini" \
     "${SSHF[@]}" --connect-timeout 60s 'fleet:hostile' -- "sleep $n.5"
 [ "$RC" = 1 ] || fail "run SIGTERM: exit $RC, want 1"
 [ "$MS" -lt 6000 ] || fail "run SIGTERM: drover took ${MS}ms to exit"
@@ -210,7 +211,7 @@ steps:
   - name: switch
     run: "ln -sfn {{ app_dir }}/releases/{{ version }} {{ app_dir }}/current"
 EOF
-term_when_running "$n.7" "$WORK/term-deploy.out" "$DROVER" deploy \
+signal_when_running TERM "$n.7" 3 "$WORK/term-deploy.out" "$DROVER" deploy \
     -i "$WORK/inv.ini" "${DFLAGS[@]}" --connect-timeout 60s -e version=2 \
     "$WORK/slow.yml"
 [ "$RC" = 6 ] || fail "deploy SIGTERM: exit $RC, want 6 (paused)"
@@ -230,3 +231,46 @@ assert all(s["outcome"] == "cancelled" for s in steps), steps
 assert not [s for s in r["steps"] if s["name"] == "switch"], r["steps"]
 '
 ok "deploy: SIGTERM took effect in ${MS}ms; steps killed, journaled cancelled, paused"
+
+# 5. Signals during a rollback (the healthy hosts alone; h3 fails in wave
+# 2, so waves 2 and 1 are rolled back, each rollback step slow). Ctrl-C
+# does not cut a rollback short: it goes on through wave 1, and the
+# release is put back everywhere. SIGTERM cancels it at once: the hosts
+# whose rollback was cut need a human (exit 5), and the output says wave 1
+# was not rolled back (it is not claimed as rolled back).
+r=1.$((RANDOM % 90 + 10))3
+cat >"$WORK/back.yml" <<EOF
+name: hostile
+hosts: fleet
+strategy: { waves: [1, 2] }
+steps:
+  - name: switch
+    run: "ln -sfn {{ app_dir }}/releases/{{ version }} {{ app_dir }}/current"
+  - name: h3 fails
+    run: "test {{ inventory_hostname }} != h3"
+rollback:
+  steps:
+    - name: back
+      run: "sleep $r && ln -sfn {{ app_dir }}/releases/1 {{ app_dir }}/current"
+EOF
+engine_reset
+signal_when_running INT "$r" 2 "$WORK/int-back.out" "$DROVER" deploy \
+    -i "$WORK/inv.ini" "${DFLAGS[@]}" -e version=2 "$WORK/back.yml"
+[ "$RC" = 1 ] || fail "Ctrl-C in a rollback: exit $RC, want 1 (rolled back)"
+expect_in "$WORK/int-back.out" 'interrupted: the rollback goes on' \
+    'rollback of wave 1: 1 host'
+versions_are 1 1 1
+ok "Ctrl-C in a rollback: the rollback went on, every host is back"
+
+engine_reset
+signal_when_running TERM "$r" 2 "$WORK/term-back.out" "$DROVER" deploy \
+    -i "$WORK/inv.ini" "${DFLAGS[@]}" -e version=2 "$WORK/back.yml"
+[ "$RC" = 5 ] || fail "SIGTERM in a rollback: exit $RC, want 5 (rollback failed)"
+[ "$MS" -lt 6000 ] || fail "SIGTERM in a rollback: drover took ${MS}ms to exit"
+expect_in "$WORK/term-back.out" 'terminated \(SIGTERM\): cancelling the rollback' \
+    'the rollback stops in wave 2: wave 1 is not rolled back' \
+    'ROLLBACK FAILED on 2 hosts'
+expect_not_in "$WORK/term-back.out" 'rollback of wave 1'
+gone "sleep $r"
+versions_are 2 2 2
+ok "SIGTERM in a rollback: cut in ${MS}ms, reported as failed, wave 1 left as it was"
