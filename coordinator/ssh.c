@@ -4,9 +4,12 @@
  * (non-blocking TCP), HANDSHAKE (host key checked against known_hosts
  * before anything else), AUTH, then READY, where each command gets a
  * channel. On EAGAIN we ask libssh2 which way it is blocked and wait for
- * that in the loop; nothing spins. docs/ssh.md explains the kill design
- * (process group reported on stderr, killed from a second channel) and
- * the retry policy for MaxStartups drops. */
+ * that in the loop; nothing spins. libssh2 reads the socket through
+ * ssh_recv, which bounds what one turn reads and what a server may send
+ * before authentication, so no server holds the loop. docs/ssh.md
+ * explains the kill design (process group reported on stderr, killed from
+ * a second channel), the caps and the retry policy for MaxStartups
+ * drops. */
 #include "ssh.h"
 
 #include "buf.h"
