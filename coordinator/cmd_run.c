@@ -46,6 +46,7 @@ struct run_host {
     const char *name;     /* inventory_hostname (borrowed) */
     struct hostaddr addr; /* where it is, through which transport */
     struct conn *conn;    /* while active */
+    bool running;         /* its command was started on conn */
     struct buf line[2];   /* partial stdout / stderr line */
     enum run_state state; /* see enum */
 };
@@ -144,6 +145,8 @@ static void run_opened(struct conn *c, const struct err *e, void *arg)
     struct err xe = {0};
     if (conn_exec(c, &s, &xe) != ERR_OK)
         run_finish(h, RUN_FAILED, xe.msg, -1);
+    else
+        h->running = true;
 }
 
 static void run_output(struct conn *c, int stream, const char *data, size_t len,
@@ -205,19 +208,25 @@ static void run_start_next(struct run *r)
 static void run_sigint(struct loop *l, int signo, void *arg)
 {
     (void)l;
-    (void)signo;
     struct run *r = arg;
     if (r->interrupted) {
         fprintf(stderr, "drover: interrupted twice, leaving now\n");
         fflush(stdout);
         _exit(EXIT_FAILED);
     }
-    log_warn("interrupted: cancelling running commands (Ctrl-C again to "
-             "leave at once)");
+    log_warn("interrupted (%s): cancelling running commands (again to "
+             "leave at once)",
+             signo == SIGTERM ? "SIGTERM" : "Ctrl-C");
     r->interrupted = true;
-    for (size_t i = 0; i < r->n; i++)
-        if (r->hosts[i].state == RUN_ACTIVE && r->hosts[i].conn != NULL)
-            conn_cancel(r->hosts[i].conn);
+    for (size_t i = 0; i < r->n; i++) {
+        struct run_host *h = &r->hosts[i];
+        if (h->state != RUN_ACTIVE || h->conn == NULL)
+            continue;
+        if (h->running)
+            conn_cancel(h->conn);
+        else /* still connecting: waiting for the handshake helps nobody */
+            run_finish(h, RUN_FAILED, "interrupted while connecting", -1);
+    }
     run_start_next(r);
 }
 

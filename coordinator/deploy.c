@@ -135,6 +135,7 @@ struct deploy {
     struct loop_timer live;     /* redraws the live status line */
     bool live_shown;            /* the status line is on screen */
     int interrupts;             /* Ctrl-C presses */
+    bool terminated;            /* SIGTERM: cancelling, then pausing */
     bool pausing;               /* finish in-flight work, then pause */
     char pause_why[256];        /* why we pause */
     bool rolling_back;          /* the rollback has started */
@@ -1991,11 +1992,54 @@ enum deploy_host_state deploy_host_state(const struct deploy *d, size_t i)
     return d->hosts[i].state;
 }
 
+/* Cancel every job in flight: a running command is cancelled (killed on
+ * its host, and journaled as cancelled when it ends); a host connecting,
+ * gating or waiting to retry fails at once. The pause follows when the
+ * last job has ended. */
+static void deploy_cancel_jobs(struct deploy *d, const char *why)
+{
+    bool idle = d->set.open == 0;
+    if (d->rolling_back && d->wave > 0) {
+        /* the rollback ends with this wave's verdict: no later wave is
+         * launched (nor announced as if it were) */
+        char left[64];
+        if (d->wave == 1)
+            snprintf(left, sizeof(left), "wave 1 is");
+        else
+            snprintf(left, sizeof(left), "waves 1-%zu are", d->wave);
+        deploy_event(d, json_pack("{s:s}", "event", "decision"),
+                     "the rollback stops in wave %zu: %s not rolled back",
+                     d->wave + 1, left);
+        d->wave = 0;
+    }
+    /* the hosts, then the coordinator itself (local steps) */
+    for (size_t i = 0; i <= d->ro->nhosts && !d->stopped; i++) {
+        struct deploy_host *h = i < d->ro->nhosts ? &d->hosts[i] : &d->local;
+        if (h->job == JOB_NONE)
+            continue;
+        if (h->conn != NULL && h->state == DH_RUNNING && !h->retry.armed)
+            conn_cancel(h->conn);
+        else
+            deploy_job_fail(h, OUT_FAILED, "%s", why);
+    }
+    /* nothing was in flight: no job's end will take the deploy on */
+    if (!d->stopped && idle)
+        deploy_phase_next(d);
+}
+
 void deploy_interrupt(struct deploy *d)
 {
     d->interrupts++;
-    if (d->stopped)
+    if (d->stopped || d->terminated)
+        return; /* SIGTERM is cancelling already */
+    if (d->interrupts == 1 && d->rolling_back) {
+        /* pausing would skip the waves not rolled back yet and call the
+         * release rolled back: a rollback is finished, or cancelled */
+        deploy_event(d, json_pack("{s:s}", "event", "interrupt"),
+                     "interrupted: the rollback goes on (Ctrl-C again "
+                     "cancels it)");
         return;
+    }
     if (d->interrupts == 1) {
         d->pausing = true;
         snprintf(d->pause_why, sizeof(d->pause_why),
@@ -2009,21 +2053,34 @@ void deploy_interrupt(struct deploy *d)
             deploy_phase_next(d);
         return;
     }
+    if (d->interrupts > 2)
+        return; /* already cancelling */
     snprintf(d->pause_why, sizeof(d->pause_why),
              "interrupted twice (Ctrl-C) in wave %zu; running steps were "
              "cancelled",
              d->wave + 1);
     deploy_event(d, json_pack("{s:s}", "event", "interrupt"),
-                 "interrupted again: cancelling the running steps");
-    for (size_t i = 0; i < d->ro->nhosts && !d->stopped; i++) {
-        struct deploy_host *h = &d->hosts[i];
-        if (h->job == JOB_NONE)
-            continue;
-        if (h->conn != NULL && h->state == DH_RUNNING)
-            conn_cancel(h->conn);
-        else
-            deploy_job_fail(h, OUT_FAILED, "cancelled by Ctrl-C");
-    }
+                 d->rolling_back ? "interrupted again: cancelling the rollback"
+                                 : "interrupted again: cancelling the running "
+                                   "steps");
+    deploy_cancel_jobs(d, "cancelled by Ctrl-C");
+}
+
+void deploy_terminate(struct deploy *d)
+{
+    if (d->stopped || d->terminated)
+        return;
+    d->terminated = true;
+    d->pausing = true;
+    snprintf(d->pause_why, sizeof(d->pause_why),
+             "terminated (SIGTERM) in wave %zu; running steps were cancelled",
+             d->wave + 1);
+    deploy_event(d, json_pack("{s:s}", "event", "terminate"),
+                 d->rolling_back ? "terminated (SIGTERM): cancelling the "
+                                   "rollback"
+                                 : "terminated (SIGTERM): cancelling the "
+                                   "running steps, then pausing");
+    deploy_cancel_jobs(d, "cancelled by SIGTERM");
 }
 
 static void deploy_summary(struct deploy *d, struct deploy_result *res)

@@ -101,8 +101,18 @@ enum err_code deploy_run(struct deploy *d, struct deploy_result *res,
                          struct err *e);
 
 /* Ctrl-C: the first call stops launching work and pauses after the
- * commands in flight; the second cancels the running commands too. */
+ * commands in flight; the second cancels the running commands too (as
+ * deploy_terminate). During a rollback the first lets it go on: a
+ * rollback is finished or cancelled, never paused half-way. */
 void deploy_interrupt(struct deploy *d);
+
+/* SIGTERM (a CI system cancelling the job): at once what two Ctrl-C do.
+ * Launches nothing more, cancels the running commands (killed on their
+ * hosts), fails the hosts still connecting or gating, then pauses the
+ * deploy (resumable); a rollback is cut after its current wave, whose
+ * cancelled hosts are rollback-failed. Later calls, and later Ctrl-C, do
+ * nothing more. */
+void deploy_terminate(struct deploy *d);
 
 /* State of host i of the rollout (tests). */
 enum deploy_host_state deploy_host_state(const struct deploy *d, size_t i);
