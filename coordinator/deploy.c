@@ -21,6 +21,7 @@
 #include "rollout.h"
 #include "store.h"
 #include "transport.h"
+#include "wave.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -99,6 +100,8 @@ struct deploy_host {
     struct buf output;       /* captured output, capped */
     struct buf partial[2];   /* -v: unfinished stdout/stderr line */
     char reason[512];        /* why it failed, in words */
+    char fail_reason[512];   /* why its deploy failed: kept when its
+                                rollback fails too */
     int64_t started_ms;      /* when its wave launched it */
     int64_t step_started_ms; /* when the current command started */
     int64_t finished_ms;     /* when it reached a final state */
@@ -190,6 +193,21 @@ static void deploy_write(struct deploy *d, const char *line)
 static void deploy_event(struct deploy *d, json_t *ev, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* What -q still prints: decisions, failures and the summary. */
+static bool deploy_event_is_error(const json_t *ev)
+{
+    const char *kind = json_string_value(json_object_get(ev, "event"));
+    const char *state = json_string_value(json_object_get(ev, "state"));
+    if (kind == NULL)
+        return false;
+    if (strcmp(kind, "decision") == 0 || strcmp(kind, "summary") == 0 ||
+        strcmp(kind, "deploy") == 0)
+        return true;
+    return strcmp(kind, "host") == 0 && state != NULL &&
+           (strcmp(state, "failed") == 0 || strcmp(state, "unreachable") == 0 ||
+            strcmp(state, "rollback-failed") == 0);
+}
+
 /* One event: a line of text, or (--json) a JSON object with the same
  * meaning in "message". ev is consumed (may be NULL: text only). */
 static void deploy_event(struct deploy *d, json_t *ev, const char *fmt, ...)
@@ -200,7 +218,8 @@ static void deploy_event(struct deploy *d, json_t *ev, const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     if (!d->o.json) {
-        deploy_write(d, line);
+        if (!d->o.quiet || deploy_event_is_error(ev))
+            deploy_write(d, line);
         json_decref(ev);
         return;
     }
@@ -281,6 +300,19 @@ static void deploy_host_set(struct deploy_host *h, enum deploy_host_state s)
               deploy_state_name(s));
     bool changed = h->state != s;
     h->state = s;
+    if ((s == DH_FAILED || s == DH_UNREACHABLE) && h->reason[0])
+        snprintf(h->fail_reason, sizeof(h->fail_reason), "%s", h->reason);
+    if (s == DH_ROLLBACK_FAILED && h->fail_reason[0]) {
+        /* the reason it failed stays first: the rollback's comes after */
+        char *both = xasprintf("%s; rollback failed: %s", h->fail_reason,
+                               h->reason[0] ? h->reason : "?");
+        size_t n = strlen(both);
+        if (n >= sizeof(h->reason))
+            n = sizeof(h->reason) - 1;
+        memcpy(h->reason, both, n);
+        h->reason[n] = '\0';
+        free(both);
+    }
     if (d->o.store == NULL || h->rh == NULL || !changed || d->journal_failed)
         return;
     bool bad = s == DH_FAILED || s == DH_UNREACHABLE || s == DH_ROLLBACK_FAILED;
@@ -290,25 +322,6 @@ static void deploy_host_set(struct deploy_host *h, enum deploy_host_state s)
                                     deploy_journal_state(s),
                                     bad && h->reason[0] ? h->reason : NULL, &e),
                    &e);
-}
-
-/* --- budgets ------------------------------------------------------------ */
-
-/* Failures allowed among n hosts by w (a count, or a percentage, floor). */
-static size_t deploy_budget(const struct plan_wave *w, size_t n)
-{
-    if (w->percent > 0)
-        return n * (size_t)w->percent / 100;
-    return (size_t)w->count;
-}
-
-static void deploy_budget_words(const struct plan_wave *w, char *out,
-                                size_t outlen)
-{
-    if (w->percent > 0)
-        snprintf(out, outlen, "%d%%", w->percent);
-    else
-        snprintf(out, outlen, "%d", w->count);
 }
 
 /* --- jobs ---------------------------------------------------------------- */
@@ -541,7 +554,8 @@ static void deploy_gate_done(const struct gate_result *r, void *arg)
                                    "rounds", (int)r->rounds),
                          "  %s: healthy after %s (%u probe round%s)", h->name,
                          dur, r->rounds, r->rounds == 1 ? "" : "s");
-        if (h->job == JOB_STEPS && d->plan->progress_deadline_ms > 0)
+        if (h->job == JOB_STEPS && d->phase == PH_WAVE &&
+            d->plan->progress_deadline_ms > 0)
             loop_timer_start(d->loop, &d->progress,
                              d->plan->progress_deadline_ms);
         deploy_job_end(h, OUT_OK);
@@ -974,7 +988,7 @@ static void deploy_on_done(struct conn *c, const struct exec_result *r,
                             "step '%s' %s after %s", st->name, what, dur);
             return;
         }
-    } else if (d->o.verbose) {
+    } else if (d->o.verbose || d->o.json) {
         deploy_event(
             d,
             json_pack("{s:s,s:s,s:s,s:s,s:I}", "event", "step", "host", h->name,
@@ -1229,6 +1243,14 @@ static void deploy_finish(struct deploy *d, enum deploy_verdict v)
 
 /* --- rollback ------------------------------------------------------------ */
 
+/* The timers of a wave end with it: its progress_deadline must not fire
+ * into the verdict, the singleton check or the rollback that follow. */
+static void deploy_wave_timers_stop(struct deploy *d)
+{
+    loop_timer_stop(d->loop, &d->progress);
+    loop_timer_stop(d->loop, &d->pause);
+}
+
 static void deploy_rollback_wave(struct deploy *d)
 {
     for (;;) {
@@ -1276,12 +1298,14 @@ static void deploy_rollback_start(struct deploy *d)
         deploy_decide(d,
                       "automatic rollback blocked: the irreversible step "
                       "'%s' ran on %s; decide by hand (drover rollback "
-                      "forces it)",
+                      "--confirm-irreversible runs the rollback anyway)",
                       d->irrev_step, d->irrev_host);
         deploy_finish(d, DV_PAUSED);
         return;
     }
-    if (!p->rollback_auto) {
+    /* rollback.auto decides what the engine does on its own; a human's
+     * `drover rollback` / `drover abort` is that decision */
+    if (!p->rollback_auto && !d->o.rollback_only) {
         deploy_decide(d, "rollback.auto is false: stopped for a decision "
                          "(drover rollback or drover abort)");
         deploy_finish(d, DV_PAUSED);
@@ -1289,6 +1313,7 @@ static void deploy_rollback_start(struct deploy *d)
     }
     d->rolling_back = true;
     d->pausing = false;
+    deploy_wave_timers_stop(d);
     d->phase = PH_ROLLBACK;
     if (d->o.store != NULL && !d->journal_failed) {
         struct err e = {0};
@@ -1381,15 +1406,16 @@ static bool deploy_wave_verdict(struct deploy *d)
     const struct plan *p = d->plan;
     size_t start = rollout_wave_start(d->ro, d->wave);
     size_t n = d->ro->wave_sizes[d->wave], bad = 0, unreach = 0;
+    deploy_wave_timers_stop(d);
     for (size_t i = start; i < start + n; i++) {
         bad += d->hosts[i].state == DH_FAILED ||
                d->hosts[i].state == DH_UNREACHABLE;
         unreach += d->hosts[i].state == DH_UNREACHABLE;
     }
     d->total_failed += bad;
-    size_t allowed = deploy_budget(&p->max_fail, n);
+    size_t allowed = wave_budget(&p->max_fail, n);
     char words[32];
-    deploy_budget_words(&p->max_fail, words, sizeof(words));
+    wave_budget_words(&p->max_fail, words, sizeof(words));
     if (bad > allowed) {
         deploy_wave_journal(d, d->wave, "failed");
         deploy_decide(d,
@@ -1400,8 +1426,8 @@ static bool deploy_wave_verdict(struct deploy *d)
         return false;
     }
     if (p->max_fail_total_set) {
-        size_t total = deploy_budget(&p->max_fail_total, d->ro->nhosts);
-        deploy_budget_words(&p->max_fail_total, words, sizeof(words));
+        size_t total = wave_budget(&p->max_fail_total, d->ro->nhosts);
+        wave_budget_words(&p->max_fail_total, words, sizeof(words));
         if (d->total_failed > total) {
             deploy_decide(d,
                           "deploy stopped after wave %zu/%zu: %zu host%s "
@@ -1412,7 +1438,6 @@ static bool deploy_wave_verdict(struct deploy *d)
         }
     }
     d->waves_done++;
-    loop_timer_stop(d->loop, &d->progress);
     deploy_wave_journal(d, d->wave, "done");
     if (bad > 0)
         deploy_event(d,
@@ -1438,6 +1463,8 @@ static void deploy_on_progress(struct loop *l, struct loop_timer *t, void *arg)
     (void)l;
     (void)t;
     struct deploy *d = arg;
+    if (d->phase != PH_WAVE || d->stopped)
+        return; /* the wave is over: its deadline went with it */
     char dl[32];
     clock_fmt_duration(d->plan->progress_deadline_ms, dl, sizeof(dl));
     deploy_event(d, json_pack("{s:s}", "event", "decision"),
@@ -1849,11 +1876,24 @@ static void deploy_on_kick(struct loop *l, struct loop_timer *t, void *arg)
     (void)t;
     struct deploy *d = arg;
     if (d->o.rollback_only) {
-        for (size_t i = 0; i < d->ro->nhosts; i++)
-            if (d->o.changed_hosts != NULL && d->o.changed_hosts[i]) {
-                d->hosts[i].state = DH_HEALTHY;
-                d->hosts[i].changed = true;
-            }
+        /* the states the journal has: a host that failed its gate is
+         * not shown healthy when the rollback cannot run */
+        for (size_t i = 0; i < d->ro->nhosts; i++) {
+            struct deploy_host *h = &d->hosts[i];
+            const char *why =
+                d->o.host_reasons != NULL ? d->o.host_reasons[i] : NULL;
+            if (why != NULL)
+                snprintf(h->fail_reason, sizeof(h->fail_reason), "%s", why);
+            if (d->o.changed_hosts == NULL || !d->o.changed_hosts[i])
+                continue;
+            h->changed = true;
+            h->state = d->o.done_hosts != NULL && d->o.done_hosts[i]
+                           ? DH_HEALTHY
+                           : DH_FAILED;
+            if (h->state == DH_FAILED)
+                snprintf(h->reason, sizeof(h->reason), "%s",
+                         why ? why : "not healthy when the deploy stopped");
+        }
         d->wave = d->o.start_wave < d->ro->nwaves ? d->o.start_wave
                                                   : d->ro->nwaves - 1;
         deploy_rollback_start(d);

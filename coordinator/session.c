@@ -29,6 +29,7 @@ struct session {
     char id[STORE_ID_MAX];   /* DEP-YYYY-MM-DD-NNN */
     char user[64];           /* who deploys */
     char *version;           /* for notifications */
+    bool abort;              /* ended by `drover abort` */
 };
 
 static void session_user(char *out, size_t n)
@@ -199,6 +200,7 @@ enum err_code session_continue(const struct plan *p, const char *id,
     if (s == NULL)
         return e->code ? e->code : ERR_SYS;
     snprintf(s->id, sizeof(s->id), "%s", id);
+    s->abort = o->abort;
     if (store_deploy_state(s->store, id, state, e) != ERR_OK)
         goto fail;
     *why = SESSION_OK;
@@ -246,6 +248,10 @@ static enum store_result session_result(enum deploy_verdict v)
 void session_end(struct session *s, const struct deploy_result *res)
 {
     enum store_result r = session_result(res->verdict);
+    /* an operator's abort: stopped on purpose, whatever was rolled back
+     * (a failed rollback still says so: hosts need a human) */
+    if (s->abort && (r == STORE_RESULT_ROLLED_BACK || r == STORE_RESULT_FAILED))
+        r = STORE_RESULT_ABORTED;
     bool rolled = res->rolled_back > 0 || res->rollback_failed > 0;
     struct err e = {0};
     if (r != STORE_RESULT_NONE &&
