@@ -266,6 +266,14 @@ static json_t *cmd_plan_json(const struct rollout *ro)
             ro->singleton_host >= 0
                 ? json_string(ro->hosts[ro->singleton_host].name)
                 : json_null());
+        json_object_set_new(s, "hosts_pattern",
+                            p->singleton_hosts ? json_string(p->singleton_hosts)
+                                               : json_null());
+        json_t *may = json_array();
+        for (size_t i = 0; i < ro->nhosts; i++)
+            if (ro->hosts[i].singleton_eligible)
+                json_array_append_new(may, json_string(ro->hosts[i].name));
+        json_object_set_new(s, "eligible", may);
         json_object_set_new(o, "singleton", s);
     }
     json_t *req = json_pack("{s:b,s:b}", "ticket", p->require_ticket,
@@ -450,8 +458,11 @@ static void cmd_plan_text(struct buf *b, const struct rollout *ro)
         if (h->port)
             buf_printf(b, ":%d", h->port);
         buf_adds(b, ")");
-        if (h->singleton)
+        if (h->singleton && p->singleton_check == NULL)
             buf_printf(b, " holds the singleton role '%s'", p->singleton_role);
+        else if (h->singleton_eligible && p->singleton_check != NULL)
+            buf_printf(b, " may hold the singleton role '%s'",
+                       p->singleton_role);
         buf_adds(b, "\n");
         for (size_t k = 0; k < p->nprechecks; k++)
             if (p->prechecks[k].on == PLAN_ON_EACH)
@@ -485,11 +496,22 @@ static void cmd_plan_text(struct buf *b, const struct rollout *ro)
                        cmd_plan_dur(p->progress_deadline_ms, d1, sizeof(d1)));
         buf_adds(b, "\n");
     }
-    if (p->singleton_role && ro->singleton_host >= 0)
+    if (p->singleton_role && ro->singleton_host >= 0 && p->singleton_check)
         buf_printf(b,
-                   "singleton: role '%s' starts on %s (%s=true there, false "
-                   "on every other host); it is the last host of the last "
-                   "wave, so the role stays put while the others roll\n",
+                   "singleton: role '%s' may run on the hosts %s matches; "
+                   "before any change each host is asked (its check) who "
+                   "holds it, and it stays there when that host may hold "
+                   "it, else it moves to one that may when the holder's "
+                   "turn comes, stop before start (%s=true on the holder, "
+                   "false on every other host)\n",
+                   p->singleton_role,
+                   p->singleton_hosts ? p->singleton_hosts : "the plan",
+                   p->singleton_env ? p->singleton_env : "");
+    else if (p->singleton_role && ro->singleton_host >= 0)
+        buf_printf(b,
+                   "singleton: role '%s' runs on %s, the last host that may "
+                   "hold it (%s=true there, false on every other host); "
+                   "without a check drover cannot ask who holds it\n",
                    p->singleton_role, ro->hosts[ro->singleton_host].name,
                    p->singleton_env ? p->singleton_env : "");
     buf_adds(b, "\nthresholds: the deploy\n");

@@ -24,6 +24,11 @@ struct rollout;
 struct store;
 struct transport;
 
+/* The check evidence (phase "singleton") a deploy journals, host by host,
+ * when it asks who holds the singleton role before any change: verdict
+ * "active" names the holder a rollback puts the role back on. */
+#define DEPLOY_SINGLETON_BEFORE "holder before the deploy"
+
 struct deploy_options {
     int forks;               /* hosts connecting or running steps at once */
     bool verbose;            /* stream every output line, prefixed */
@@ -45,6 +50,9 @@ struct deploy_options {
     const unsigned char *step_done;  /* [host * nsteps + step]: ran ok */
     bool rollback_only;              /* roll back changed_hosts, from start_wave
                                         down; nothing is deployed */
+    const char *singleton_origin;    /* continuing: who held the singleton
+                                        role before the deploy (journaled),
+                                        "" nobody; NULL: unknown */
     const char *const *host_reasons; /* [host]: journaled failure reason,
                                         kept through a failed rollback
                                         (may be NULL, entries too) */

@@ -291,6 +291,24 @@ static const char **resume_host_reasons(const struct store_record *r,
     return why;
 }
 
+/* Who held the singleton role before deploy r changed anything, as it
+ * journaled the answers (DEPLOY_SINGLETON_BEFORE): a host name, "" when
+ * nobody did, NULL when it did not ask (no check, an older drover). */
+static const char *resume_singleton_origin(const struct store_record *r)
+{
+    const char *found = NULL;
+    for (size_t i = 0; i < r->nchecks; i++) {
+        const struct store_check_row *c = &r->checks[i];
+        if (c->phase == NULL || strcmp(c->phase, "singleton") != 0 ||
+            c->name == NULL || strcmp(c->name, DEPLOY_SINGLETON_BEFORE) != 0)
+            continue;
+        if (c->verdict != NULL && strcmp(c->verdict, "active") == 0)
+            return c->host;
+        found = "";
+    }
+    return found;
+}
+
 /* The irreversible steps deploy r ran (started, whatever the outcome), in
  * words into out ("'migrate' on erp1, ..."); the number found. The
  * rollback steps cannot undo them. */
@@ -625,6 +643,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
                    .changed_hosts = pt.changed_hosts,
                    .step_done = pt.step_done,
                    .rollback_only = rollback,
+                   .singleton_origin = resume_singleton_origin(rec),
                    .host_reasons = reasons}};
     struct deploy_result res;
     status = runner_run(ro, loop, sess, &o, &res);
