@@ -302,8 +302,22 @@ static int cmd_deploy_run(int argc, char **argv)
         goto done;
     }
     if (!json)
-        printf("deploy %s (epoch %llu)\n\n", session_deploy_id(sess),
+        printf("deploy %s (epoch %llu)\n", session_deploy_id(sess),
                (unsigned long long)session_epoch(sess));
+    if (*session_superseded(sess) != '\0') {
+        char *text = xasprintf("supersedes %s: its coordinator is gone; it "
+                               "ends as abandoned",
+                               session_superseded(sess));
+        json_t *ev = json_pack("{s:s,s:s,s:s}", "event", "decision", "deploy",
+                               session_deploy_id(sess), "message", text);
+        char *line = json ? json_dumps(ev, JSON_COMPACT) : NULL;
+        printf("%s\n", line ? line : text);
+        free(line);
+        json_decref(ev);
+        free(text);
+    }
+    if (!json)
+        printf("\n");
     rollout_free(ro);
     ro = NULL;
     rin.deploy_id = session_deploy_id(sess);
