@@ -1318,23 +1318,27 @@ static size_t deploy_singleton_target(const struct deploy *d, size_t h)
  * holder restarting in this wave hands it to the target: a target of the
  * same wave waits for the holder's restart (deferred), a target already
  * deployed restarts again after it (role_move), a target of a later wave
- * takes it at its own turn (the role is vacant until then). */
-static void deploy_singleton_handover(struct deploy *d)
+ * takes it at its own turn (the role is vacant until then). Returns a
+ * deployed host that restarts again in this wave to start a role nobody
+ * runs, or SIZE_MAX. */
+static size_t deploy_singleton_handover(struct deploy *d)
 {
     const struct plan *p = d->plan;
     size_t from = d->holder, to = d->target;
     if (p->singleton_env == NULL || to == SIZE_MAX || from == to)
-        return;
+        return SIZE_MAX;
     bool to_turn =
         d->hosts[to].rh->wave == d->wave && deploy_host_pending(d, to);
     if (from == SIZE_MAX) {
-        /* nobody runs it: the target starts it at its restart */
-        if (to_turn)
-            d->holder = to;
-        return;
+        /* nobody runs it: the target starts it at its restart, or now */
+        d->holder = to_turn || !deploy_host_pending(d, to) ? to : SIZE_MAX;
+        if (to_turn || d->holder == SIZE_MAX)
+            return SIZE_MAX;
+        d->hosts[to].role_move = true;
+        return to;
     }
     if (d->hosts[from].rh->wave != d->wave || !deploy_host_pending(d, from))
-        return; /* not the holder's turn: it keeps the role */
+        return SIZE_MAX; /* not the holder's turn: it keeps the role */
     if (to_turn) {
         d->deferred = to;
     } else if (!deploy_host_pending(d, to)) {
@@ -1350,7 +1354,7 @@ static void deploy_singleton_handover(struct deploy *d)
                      deploy_role(d), d->hosts[from].name, p->singleton_env,
                      d->hosts[to].name, d->hosts[to].rh->wave + 1);
         d->holder = SIZE_MAX;
-        return;
+        return SIZE_MAX;
     }
     deploy_event(d,
                  json_pack("{s:s,s:s,s:s,s:s}", "event", "singleton", "role",
@@ -1363,6 +1367,7 @@ static void deploy_singleton_handover(struct deploy *d)
                  p->singleton_env, d->hosts[to].name, p->singleton_env);
     d->move_from = from;
     d->holder = to;
+    return SIZE_MAX;
 }
 
 /* The old holder's restart ended: start the new holder, or, when the old
@@ -1681,7 +1686,7 @@ static void deploy_wave_begin(struct deploy *d)
     const struct plan *p = d->plan;
     size_t start = rollout_wave_start(d->ro, d->wave);
     size_t n = d->ro->wave_sizes[d->wave];
-    deploy_singleton_handover(d);
+    size_t again = deploy_singleton_handover(d);
     deploy_set_reset(d);
     json_t *names = json_array();
     struct buf text;
@@ -1693,6 +1698,8 @@ static void deploy_wave_begin(struct deploy *d)
         json_array_append_new(names, json_string(d->hosts[i].name));
         buf_printf(&text, "%s%s", i > start ? " " : "", d->hosts[i].name);
     }
+    if (again != SIZE_MAX)
+        deploy_set_add(d, again);
     if (text.dropped > 0)
         buf_adds(&text, " ...");
     bool canary = d->wave == 0 && d->ro->has_canary;
@@ -2011,6 +2018,11 @@ static void deploy_rollback_end(struct deploy *d);
 /* Every host answered whether it holds the singleton role. */
 static void deploy_singleton_answered(struct deploy *d)
 {
+    /* Ctrl-C while asking: the answers are partial, nothing is judged */
+    if (d->pausing && d->ask != ASK_AFTER_ROLLBACK) {
+        deploy_pause_now(d);
+        return;
+    }
     switch (d->ask) {
     case ASK_BEFORE:
         if (deploy_singleton_found(d))

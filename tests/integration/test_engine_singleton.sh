@@ -10,7 +10,8 @@
 # - `drover deploy --canary` then `drover abort`, and then `drover
 #   promote`: the role stays on h3;
 # - an ineligible holder (h2, left by an older drover) hands the role to
-#   h3, stop before start; two holders before a deploy refuse it;
+#   h3, stop before start; two holders before a deploy refuse it; with
+#   no holder at all, h3 starts it;
 # - singleton.hosts that matches no host is refused with file:line:col.
 set -euo pipefail
 FLEET_NET=${FLEET_NET:-127.0.22}
@@ -133,7 +134,13 @@ deploy_expect 7 "$WORK/two.out" "$WORK/svm.yml" -e version=1 -- \
 versions_are 2 2 2
 roles 3
 
-# 6. singleton.hosts must match a host of the plan.
+# 6. nobody holds it (a fresh fleet): h3 starts it at its turn.
+roles
+deploy_expect 0 "$WORK/none.out" "$WORK/svm.yml" -e version=1 -- \
+    "singleton 'scheduler': held by no host; nobody holds it: it goes to h3"
+holders_are h3
+
+# 7. singleton.hosts must match a host of the plan.
 sed 's/hosts: "h3"/hosts: "worker"/' "$WORK/svm.yml" >"$WORK/bad.yml"
 rc=0
 "$DROVER" validate -i "$FLEET_INVENTORY" -e version=2 -e previous_version=1 \
