@@ -20,6 +20,7 @@
 #include "ssh.h"
 #include "sshconfig.h"
 #include "sshopt.h"
+#include "wave.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -34,7 +35,7 @@ static const char cmd_deploy_usage[] =
     "  -e, --extra-var N=V   set a variable (e.g. -e version=2)\n"
     "  -f, --forks N         hosts running steps at once (default 32)\n"
     "  -v, --verbose         stream every host's output, prefixed\n"
-    "  -q, --quiet           only errors and the summary\n"
+    "  -q, --quiet           only decisions, failures and the summary\n"
     "      --json            one JSON event per line (for CI systems)\n"
     "      --canary          run only the canary (first) wave, then pause\n"
     "      --coordinator-key FILE   CURVE secret key for agent hosts\n"
@@ -79,7 +80,18 @@ static void cmd_deploy_print_plan(const struct rollout *ro)
                clock_fmt_duration(p->interval_ms, iv, sizeof(iv)),
                clock_fmt_duration(p->healthy_deadline_ms, dl, sizeof(dl)));
     }
-    printf("  a failed host stops the deploy before the next wave\n\n");
+    /* the same words as `drover plan`: the plan's real thresholds */
+    json_t *words =
+        wave_words(p, ro->wave_sizes, ro->nwaves, ro->nhosts, ro->has_canary);
+    printf("  thresholds: the deploy\n");
+    size_t i;
+    json_t *w;
+    json_array_foreach(words, i, w)
+    {
+        printf("    %s\n", json_string_value(w));
+    }
+    json_decref(words);
+    printf("\n");
     fflush(stdout);
 }
 
@@ -263,7 +275,7 @@ static int cmd_deploy_run(int argc, char **argv)
         goto done;
     }
     rollout_secrets(ro, redact_global());
-    if (!json)
+    if (!json && !quiet)
         cmd_deploy_print_plan(ro);
 
     /* the record: after every input check, before any host is touched */
@@ -284,8 +296,22 @@ static int cmd_deploy_run(int argc, char **argv)
         goto done;
     }
     if (!json)
-        printf("deploy %s (epoch %llu)\n\n", session_deploy_id(sess),
+        printf("deploy %s (epoch %llu)\n", session_deploy_id(sess),
                (unsigned long long)session_epoch(sess));
+    if (*session_superseded(sess) != '\0') {
+        char *text = xasprintf("supersedes %s: its coordinator is gone; it "
+                               "ends as abandoned",
+                               session_superseded(sess));
+        json_t *ev = json_pack("{s:s,s:s,s:s}", "event", "decision", "deploy",
+                               session_deploy_id(sess), "message", text);
+        char *line = json ? json_dumps(ev, JSON_COMPACT) : NULL;
+        printf("%s\n", line ? line : text);
+        free(line);
+        json_decref(ev);
+        free(text);
+    }
+    if (!json)
+        printf("\n");
     rollout_free(ro);
     ro = NULL;
     rin.deploy_id = session_deploy_id(sess);
@@ -298,10 +324,11 @@ static int cmd_deploy_run(int argc, char **argv)
         .agent = &ao,
         .deploy = {.forks = forks,
                    .verbose = verbose,
+                   .quiet = quiet && !verbose,
                    .output_cap = 64 * 1024,
                    .out = stdout,
                    .json = json,
-                   .live = !json && !verbose && isatty(STDOUT_FILENO),
+                   .live = !json && !verbose && !quiet && isatty(STDOUT_FILENO),
                    .canary_only = canary}};
     struct deploy_result res;
     status = runner_run(ro, loop, sess, &ro_opt, &res);

@@ -385,7 +385,8 @@ static const char *const plan_keys_expect[] = {"status",     "json",    "body",
                                                "body_regex", "version", NULL};
 static const char *const plan_keys_require[] = {"ticket", "approver", "env",
                                                 NULL};
-static const char *const plan_keys_singleton[] = {"role", "env", "check", NULL};
+static const char *const plan_keys_singleton[] = {"role", "hosts", "env",
+                                                  "check", NULL};
 static const char *const plan_keys_rollback[] = {"auto", "steps", NULL};
 static const char *const plan_keys_notify[] = {"webhook", "on", NULL};
 
@@ -1341,6 +1342,15 @@ static void plan_read_singleton(struct plan_reader *r, struct plan *p,
                      "singleton needs an 'env' variable that tells each host "
                      "whether it holds the role (e.g. env: ENABLE_SCHEDULER)");
     }
+    if ((v = plan_get(r, n, "hosts")) != NULL) {
+        p->singleton_hosts = plan_want_string(r, v, "singleton.hosts");
+        p->singleton_hosts_pos = plan_pos_of(v);
+        if (p->singleton_hosts != NULL && p->singleton_hosts[0] == '\0')
+            plan_problem(r, v,
+                         "singleton.hosts is empty: give a host pattern "
+                         "(e.g. hosts: worker), or leave it out for any "
+                         "host of the plan");
+    }
     if ((v = plan_get(r, n, "check")) != NULL) {
         struct plan_check *c = xcalloc(1, sizeof(*c));
         if (plan_read_check_into(r, v, "singleton.check", c))
@@ -1675,6 +1685,7 @@ void plan_free(struct plan *p)
     free(p->notify);
     free(p->canary_hosts);
     free(p->singleton_role);
+    free(p->singleton_hosts);
     free(p->singleton_env);
     free(p->waves);
     json_decref(p->vars);
