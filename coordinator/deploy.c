@@ -939,7 +939,12 @@ static void deploy_on_retry(struct loop *l, struct loop_timer *t, void *arg)
 static bool deploy_step_done(const struct deploy_host *h, size_t ci)
 {
     const struct deploy *d = h->d;
-    return h->job == JOB_STEPS && d->o.step_done != NULL && h->rh != NULL &&
+    if (h->rh == NULL)
+        return false;
+    if (h->job == JOB_ROLLBACK)
+        return d->o.rollback_done != NULL &&
+               d->o.rollback_done[h->index * d->plan->nrollback_steps + ci];
+    return h->job == JOB_STEPS && d->o.step_done != NULL &&
            d->o.step_done[h->index * d->plan->nsteps + ci];
 }
 

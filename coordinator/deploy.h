@@ -66,6 +66,9 @@ struct deploy_options {
     const bool *done_hosts;         /* [host]: healthy already in start_wave */
     const bool *changed_hosts;      /* [host]: changed already (rollback) */
     const unsigned char *step_done; /* [host * nsteps + step]: ran ok */
+    const unsigned char *rollback_done; /* [host * nrollback_steps + step]:
+                                           ran ok in the rollback this
+                                           run continues */
     bool rollback_only;             /* roll back changed_hosts, from start_wave
                                        down; nothing is deployed */
     const struct deploy_inflight *inflight; /* steps in flight, or NULL */

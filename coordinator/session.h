@@ -30,6 +30,8 @@ struct session_options {
     const char *version;       /* -e version, for the record */
     const struct json_t *vars; /* every -e variable, journaled (secret
                                   ones by name only) for resume */
+    uint64_t take_over_fence;  /* --take-over-fence N: take an epoch above
+                                  N (journaled as a decision); 0: no */
 };
 
 /* Exit statuses session_begin asks for when it refuses (cmd.h values). */
@@ -63,6 +65,10 @@ enum err_code session_continue(const struct plan *p, const char *id,
                                enum session_refusal *why, struct err *e);
 
 const char *session_deploy_id(const struct session *s);
+
+/* Who this coordinator is for the hosts' fence records (fence_who: the
+ * state directory's id, this host, the deploy). Borrowed. */
+const char *session_who(const struct session *s);
 uint64_t session_epoch(const struct session *s);
 struct store *session_store(const struct session *s);
 
