@@ -367,14 +367,14 @@ static const char resume_usage_tail[] =
 /* argv with "--skip-step HOST:STEP" joined into "--skip-step=HOST:STEP"
  * (a deploy id has no ':'), so both forms work. Caller frees the array
  * (the strings stay argv's, or are leaked with it: a command's life). */
-static char **resume_step_args(int argc, char **argv)
+static char **resume_step_args(int *argc, char **argv)
 {
-    char **out = xcalloc((size_t)argc + 1, sizeof(char *));
+    char **out = xcalloc((size_t)*argc + 1, sizeof(char *));
     int n = 0;
-    for (int i = 0; i < argc; i++) {
+    for (int i = 0; i < *argc; i++) {
         bool flag = strcmp(argv[i], "--skip-step") == 0 ||
                     strcmp(argv[i], "--retry-step") == 0;
-        if (flag && i + 1 < argc && argv[i + 1][0] != '-' &&
+        if (flag && i + 1 < *argc && argv[i + 1][0] != '-' &&
             strchr(argv[i + 1], ':') != NULL) {
             out[n++] = xasprintf("%s=%s", argv[i], argv[i + 1]);
             i++;
@@ -383,6 +383,7 @@ static char **resume_step_args(int argc, char **argv)
         out[n++] = argv[i];
     }
     out[n] = NULL;
+    *argc = n;
     return out;
 }
 
@@ -486,7 +487,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     size_t noverride = 0;
     struct resume_decision *dec = xcalloc((size_t)argc + 1, sizeof(*dec));
     size_t ndec = 0;
-    char **args = resume_step_args(argc, argv);
+    char **args = resume_step_args(&argc, argv);
 
     struct option longopts[20 + SSHOPT_COUNT];
     size_t nl = 0;
