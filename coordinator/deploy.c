@@ -89,24 +89,24 @@ struct deploy_host {
     enum deploy_host_state before_job; /* state to return to after a job
                                           that does not deploy */
     /* history */
-    bool changed;            /* ran deploy steps: needs rollback */
-    size_t fence_out;        /* output length when the command began */
-    bool wrapped;            /* the command runs in fence.h's wrapper */
-    enum fence_head head;    /* the wrapper's first line, once read */
-    struct buf headbuf;      /* stderr until that line is complete */
+    bool changed;                   /* ran deploy steps: needs rollback */
+    size_t fence_out;               /* output length when the command began */
+    bool wrapped;                   /* the command runs in fence.h's wrapper */
+    enum fence_head head;           /* the wrapper's first line, once read */
+    struct buf headbuf;             /* stderr until that line is complete */
     char head_rest[FENCE_HEAD_MAX]; /* the words after its first word */
-    struct stepid sid;       /* the running step's id */
-    bool resuming;           /* it is a journaled in-flight step, asked
-                                again under its journaled id */
-    size_t inflight_i;       /* then: its entry in d->o.inflight */
-    int64_t step_id;         /* journal row of the running step */
-    int last_verdict[8];     /* per check: last probe verdict + 1 */
-    struct buf output;       /* captured output, capped */
-    struct buf partial[2];   /* -v: unfinished stdout/stderr line */
-    char reason[512];        /* why it failed, in words */
-    int64_t started_ms;      /* when its wave launched it */
-    int64_t step_started_ms; /* when the current command started */
-    int64_t finished_ms;     /* when it reached a final state */
+    struct stepid sid;              /* the running step's id */
+    bool resuming;                  /* it is a journaled in-flight step, asked
+                                       again under its journaled id */
+    size_t inflight_i;              /* then: its entry in d->o.inflight */
+    int64_t step_id;                /* journal row of the running step */
+    int last_verdict[8];            /* per check: last probe verdict + 1 */
+    struct buf output;              /* captured output, capped */
+    struct buf partial[2];          /* -v: unfinished stdout/stderr line */
+    char reason[512];               /* why it failed, in words */
+    int64_t started_ms;             /* when its wave launched it */
+    int64_t step_started_ms;        /* when the current command started */
+    int64_t finished_ms;            /* when it reached a final state */
 };
 
 /* The hosts one phase works on. */
@@ -328,9 +328,8 @@ static void deploy_host_job_done(struct deploy_host *h,
 struct stepid;
 static enum err_code deploy_cmd_wrap(struct deploy_host *h,
                                      const struct stepid *sid,
-                                     enum fence_mode mode,
-                                     const char *command, char **wrapped,
-                                     struct err *e);
+                                     enum fence_mode mode, const char *command,
+                                     char **wrapped, struct err *e);
 
 static void deploy_gate_release(struct deploy_host *h)
 {
@@ -744,8 +743,9 @@ static size_t deploy_inflight_find(const struct deploy *d,
         if (d->inflight_used[i] || f->phase != sid->phase ||
             f->step != sid->step)
             continue;
-        if (f->host == NULL ? sid->host == NULL
-                            : sid->host != NULL && strcmp(f->host, sid->host) == 0)
+        if (f->host == NULL
+                ? sid->host == NULL
+                : sid->host != NULL && strcmp(f->host, sid->host) == 0)
             return i;
     }
     return SIZE_MAX;
@@ -756,9 +756,8 @@ static size_t deploy_inflight_find(const struct deploy *d,
  * to send instead (caller frees), NULL to send it as it is. */
 static enum err_code deploy_cmd_wrap(struct deploy_host *h,
                                      const struct stepid *sid,
-                                     enum fence_mode mode,
-                                     const char *command, char **wrapped,
-                                     struct err *e)
+                                     enum fence_mode mode, const char *command,
+                                     char **wrapped, struct err *e)
 {
     char id[STEPID_MAX + 1];
     stepid_format(sid, id, sizeof(id));
@@ -871,8 +870,8 @@ static void deploy_cmd_start(struct deploy_host *h)
         d->irrev_step = st->name;
         d->irrev_host = h->name;
     }
-    log_debug("host=%s step=%s attempt=%d%s", h->name, st->name,
-              h->attempt + 1, h->resuming ? " (in flight: asked again)" : "");
+    log_debug("host=%s step=%s attempt=%d%s", h->name, st->name, h->attempt + 1,
+              h->resuming ? " (in flight: asked again)" : "");
     rc = conn_exec(h->conn, &spec, &e);
     free(wrapped);
     if (rc != ERR_OK)
@@ -1055,12 +1054,13 @@ static void deploy_fenced_out(struct deploy_host *h)
     struct deploy *d = h->d;
     struct err fe = {0};
     fence_refused(h->name, d->o.epoch, h->head_rest, &fe);
-    if (h->job != JOB_NONE)
-        deploy_job_fail(h, OUT_FAILED, "%s", fe.msg);
+    /* stop first: no verdict, no rollback, nothing more from here */
     if (!d->stopped) {
         deploy_decide(d, "stopped: %s", fe.msg);
         deploy_finish(d, DV_FAILED);
     }
+    if (h->job != JOB_NONE)
+        deploy_job_fail(h, OUT_FAILED, "%s", fe.msg);
 }
 
 /* Journal the in-flight step's row as words (no exit status). */
@@ -1083,9 +1083,8 @@ static void deploy_step_unknown(struct deploy_host *h)
 {
     struct deploy *d = h->d;
     const struct plan_step *st = h->cmds[h->ci].step;
-    enum deploy_decision dec = h->resuming
-                                   ? d->o.inflight[h->inflight_i].decision
-                                   : DEPLOY_ASK;
+    enum deploy_decision dec =
+        h->resuming ? d->o.inflight[h->inflight_i].decision : DEPLOY_ASK;
     h->resuming = false;
     if (dec == DEPLOY_SKIP) {
         deploy_step_close(h, "skipped",
@@ -1164,11 +1163,10 @@ static void deploy_on_done(struct conn *c, const struct exec_result *r,
     if ((head == FENCE_HEAD_ERROR || head == FENCE_HEAD_NONE) &&
         r->end == EXEC_EXITED) {
         /* nothing ran: the wrapper itself failed */
-        deploy_job_fail(h, OUT_FAILED,
-                        "step '%s': the host-side step wrapper failed: %s",
-                        st->name,
-                        head == FENCE_HEAD_ERROR ? h->head_rest
-                                                 : "it did not answer");
+        deploy_job_fail(
+            h, OUT_FAILED, "step '%s': the host-side step wrapper failed: %s",
+            st->name,
+            head == FENCE_HEAD_ERROR ? h->head_rest : "it did not answer");
         return;
     }
     deploy_flush_line(h, 0);

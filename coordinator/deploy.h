@@ -38,12 +38,12 @@ enum deploy_decision {
  * that host in that phase: an agent answers by job id, an SSH host by its
  * step record (fence.h); its outcome completes the journaled row. */
 struct deploy_inflight {
-    const char *host;        /* inventory name; NULL: a local step */
-    enum stepid_phase phase; /* its phase */
-    unsigned step;           /* index in the phase's list */
-    unsigned attempt;        /* journaled attempt */
-    uint64_t gen;            /* journaled generation */
-    int64_t row;             /* its journal row (store_step_outcome) */
+    const char *host;              /* inventory name; NULL: a local step */
+    enum stepid_phase phase;       /* its phase */
+    unsigned step;                 /* index in the phase's list */
+    unsigned attempt;              /* journaled attempt */
+    uint64_t gen;                  /* journaled generation */
+    int64_t row;                   /* its journal row (store_step_outcome) */
     enum deploy_decision decision; /* if the host cannot tell */
 };
 
@@ -69,8 +69,8 @@ struct deploy_options {
     const unsigned char *rollback_done; /* [host * nrollback_steps + step]:
                                            ran ok in the rollback this
                                            run continues */
-    bool rollback_only;             /* roll back changed_hosts, from start_wave
-                                       down; nothing is deployed */
+    bool rollback_only; /* roll back changed_hosts, from start_wave
+                           down; nothing is deployed */
     const struct deploy_inflight *inflight; /* steps in flight, or NULL */
     size_t ninflight;                       /* entries */
     size_t before_left; /* resume: the last before_left `before` steps

@@ -91,9 +91,16 @@ char *fence_command(const struct fence_step *s, struct err *e)
         "<\"$_dr_d/fence\" || _dr_cur=; _dr_had=1; fi\n"
         "case $_dr_cur in ''|*[!0-9]*) _dr_h error \"$_dr_d/fence holds no "
         "epoch number\"; exit %d;; esac\n"
+        "_dr_sd=${_dr_who%%%% *}\n"
         "if [ \"$_dr_ep\" -gt 0 ]; then\n"
         "  if [ \"$_dr_cur\" -gt \"$_dr_ep\" ]; then _dr_h refused "
         "\"$_dr_cur $_dr_rest\"; exit %d; fi\n"
+        /* the same epoch from another state directory is another
+         * coordinator: refused too */
+        "  if [ \"$_dr_cur\" -eq \"$_dr_ep\" ] && [ -n \"$_dr_sd\" ]; then\n"
+        "    case \" $_dr_rest \" in *\" $_dr_sd \"*) ;; *) _dr_h refused "
+        "\"$_dr_cur $_dr_rest\"; exit %d;; esac\n"
+        "  fi\n"
         "  if [ \"$_dr_cur\" -lt \"$_dr_ep\" ]; then\n"
         "    printf '%%s %%s at=%%s\\n' \"$_dr_ep\" \"$_dr_who\" "
         "\"$(_dr_now)\" >\"$_dr_d/fence.tmp\" && sync \"$_dr_d/fence.tmp\" "
@@ -154,8 +161,8 @@ char *fence_command(const struct fence_step *s, struct err *e)
         "TERM && kill -s \"$_dr_sig\" $$ 2>/dev/null\n"
         "fi\n"
         "exit \"$_dr_st\"\n",
-        FENCE_EXIT_ERROR, FENCE_EXIT_ERROR, FENCE_LOCK_WAIT_S,
-        FENCE_EXIT_ERROR, FENCE_EXIT_ERROR, FENCE_EXIT_REFUSED,
+        FENCE_EXIT_ERROR, FENCE_EXIT_ERROR, FENCE_LOCK_WAIT_S, FENCE_EXIT_ERROR,
+        FENCE_EXIT_ERROR, FENCE_EXIT_REFUSED, FENCE_EXIT_REFUSED,
         FENCE_EXIT_ERROR, FENCE_RETENTION_D, FENCE_EXIT_UNKNOWN,
         FENCE_EXIT_UNKNOWN, FENCE_EXIT_ERROR, fence_runner);
     return buf_detach(&b);
@@ -191,9 +198,10 @@ enum fence_head fence_head_parse(const char *line, size_t len,
     static const struct {
         const char *word;
         enum fence_head head;
-    } words[] = {{"run", FENCE_HEAD_RUN},         {"attach", FENCE_HEAD_ATTACH},
-                 {"check", FENCE_HEAD_CHECK},     {"refused", FENCE_HEAD_REFUSED},
-                 {"unknown", FENCE_HEAD_UNKNOWN}, {"error", FENCE_HEAD_ERROR}};
+    } words[] = {
+        {"run", FENCE_HEAD_RUN},         {"attach", FENCE_HEAD_ATTACH},
+        {"check", FENCE_HEAD_CHECK},     {"refused", FENCE_HEAD_REFUSED},
+        {"unknown", FENCE_HEAD_UNKNOWN}, {"error", FENCE_HEAD_ERROR}};
     static const char tag[] = "drover-step: ";
     size_t tl = sizeof(tag) - 1;
     if (len < tl || memcmp(line, tag, tl) != 0)
@@ -222,11 +230,10 @@ enum err_code fence_refused(const char *host, uint64_t epoch, const char *rest,
     if (bylen > 300)
         bylen = 300;
     return err_set(e, ERR_LOCKED,
-                   "host %s: fenced at epoch %.*s, ours is %" PRIu64
-                   ": a newer coordinator has acted on this host; stop "
-                   "(if it is gone for good: --take-over-fence %.*s, "
-                   "docs/state.md). The host says: %.*s",
-                   host, seen ? seen : 1, seen ? r : "?", epoch,
-                   seen ? seen : 1, seen ? r : "?", bylen ? bylen : 7,
-                   bylen ? by : "nothing");
+                   "host %s: fenced at epoch %.*s by %.*s; ours is %" PRIu64
+                   ": a newer coordinator has acted on this host (gone for "
+                   "good? --take-over-fence %.*s, docs/state.md)",
+                   host, seen ? seen : 1, seen ? r : "?", bylen ? bylen : 7,
+                   bylen ? by : "unknown", epoch, seen ? seen : 1,
+                   seen ? r : "?");
 }

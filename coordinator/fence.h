@@ -5,8 +5,9 @@
  * linux and coreutils, on every Debian host) that, under a lock on the
  * host:
  *   - compares the coordinator's epoch with the highest the host has seen
- *     (FENCE_DIR/fence: a higher one refuses and names who took it; a
- *     lower one is raised durably, with who this coordinator is),
+ *     (FENCE_DIR/fence: a higher one, or the same one taken by another
+ *     state directory, refuses and names who took it; a lower one is
+ *     raised durably, with who this coordinator is),
  *   - then, atomically with that check, records that step ID started
  *     (FENCE_DIR/steps/ID/) and starts it detached (setsid; its output in
  *     files there), so it runs to its end even if the coordinator or the
@@ -32,12 +33,12 @@
 #define FENCE_DIR "/var/lib/drover-host"
 
 enum {
-    FENCE_EXIT_ERROR = 2,    /* the wrapper failed (no flock, bad file) */
-    FENCE_EXIT_REFUSED = 3,  /* the host has seen a higher epoch */
-    FENCE_EXIT_UNKNOWN = 4,  /* resume: the host cannot tell */
-    FENCE_LOCK_WAIT_S = 10,  /* flock wait on the host, seconds */
-    FENCE_RETENTION_D = 7,   /* step records kept this many days */
-    FENCE_HEAD_MAX = 1024    /* the wrapper's line, at most */
+    FENCE_EXIT_ERROR = 2,   /* the wrapper failed (no flock, bad file) */
+    FENCE_EXIT_REFUSED = 3, /* the host has seen a higher epoch */
+    FENCE_EXIT_UNKNOWN = 4, /* resume: the host cannot tell */
+    FENCE_LOCK_WAIT_S = 10, /* flock wait on the host, seconds */
+    FENCE_RETENTION_D = 7,  /* step records kept this many days */
+    FENCE_HEAD_MAX = 1024   /* the wrapper's line, at most */
 };
 
 /* What the wrapper does with the step. */
@@ -52,12 +53,12 @@ enum fence_mode {
 };
 
 struct fence_step {
-    const char *dir;     /* drover_fence_dir, or NULL: FENCE_DIR */
-    const char *id;      /* the step id (stepid_format) */
-    uint64_t epoch;      /* this coordinator's; 0: no fencing */
-    const char *who;     /* who this coordinator is (fence_who) */
+    const char *dir;      /* drover_fence_dir, or NULL: FENCE_DIR */
+    const char *id;       /* the step id (stepid_format) */
+    uint64_t epoch;       /* this coordinator's; 0: no fencing */
+    const char *who;      /* who this coordinator is (fence_who) */
     enum fence_mode mode; /* see above */
-    const char *command; /* the command line (cmdwrap: no secret in it) */
+    const char *command;  /* the command line (cmdwrap: no secret in it) */
 };
 
 /* The wrapped command. Its stdin is passed on to the step (secrets).

@@ -96,8 +96,8 @@ static enum err_code resume_legacy_row(const struct store_step_row *st,
     for (size_t k = 0; k < p->nsteps; k++)
         if (st->name != NULL && strcmp(p->steps[k].name, st->name) == 0)
             idem = p->steps[k].idempotent;
-    if (idem || resume_decision_for(dec, ndec, st->host, st->name) !=
-                    DEPLOY_ASK)
+    if (idem ||
+        resume_decision_for(dec, ndec, st->host, st->name) != DEPLOY_ASK)
         return ERR_OK;
     return err_set(e, ERR_INVALID,
                    "step '%s' on %s was started and never finished, and "
@@ -421,10 +421,12 @@ static enum err_code resume_decisions_clash(const struct resume_decision *d,
                 return err_set(e, ERR_USAGE,
                                "--retry-step and --skip-step name the same "
                                "step (%s:%s)",
-                               d[i].host ? d[i].host : d[j].host ? d[j].host
-                                                                 : "*",
-                               d[i].step ? d[i].step : d[j].step ? d[j].step
-                                                                 : "*");
+                               d[i].host   ? d[i].host
+                               : d[j].host ? d[j].host
+                                           : "*",
+                               d[i].step   ? d[i].step
+                               : d[j].step ? d[j].step
+                                           : "*");
         }
     return ERR_OK;
 }
@@ -498,8 +500,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     longopts[nl++] = (struct option){"json", no_argument, 0, 'J'};
     longopts[nl++] = (struct option){"state-dir", required_argument, 0, 'S'};
     longopts[nl++] = (struct option){"lock-wait", required_argument, 0, 'W'};
-    longopts[nl++] =
-        (struct option){"retry-step", optional_argument, 0, 'r'};
+    longopts[nl++] = (struct option){"retry-step", optional_argument, 0, 'r'};
     longopts[nl++] = (struct option){"skip-step", optional_argument, 0, 's'};
     longopts[nl++] = (struct option){"override-var", required_argument, 0, 'O'};
     longopts[nl++] =

@@ -35,14 +35,14 @@ enum resume_mode {
 
 /* Where a journaled deploy stands, for the engine's resume options. */
 struct resume_point {
-    size_t start_wave;        /* first wave not done */
-    bool *done_hosts;         /* [host] healthy already (start_wave) */
-    bool *changed_hosts;      /* [host] changed (left pending) */
-    unsigned char *step_done; /* [host * nsteps + step] ran ok */
-    size_t last_wave;         /* highest wave any host started */
-    bool rolling_back;        /* the journal says "rolling back" */
-    unsigned char *rollback_done; /* [host * nrollback_steps + step] ran ok
-                                     in the rollback being continued */
+    size_t start_wave;                /* first wave not done */
+    bool *done_hosts;                 /* [host] healthy already (start_wave) */
+    bool *changed_hosts;              /* [host] changed (left pending) */
+    unsigned char *step_done;         /* [host * nsteps + step] ran ok */
+    size_t last_wave;                 /* highest wave any host started */
+    bool rolling_back;                /* the journal says "rolling back" */
+    unsigned char *rollback_done;     /* [host * nrollback_steps + step] ran ok
+                                         in the rollback being continued */
     struct deploy_inflight *inflight; /* steps in flight (host names
                                          borrowed from the rollout) */
     size_t ninflight;                 /* entries */

@@ -22,17 +22,17 @@
 #include <unistd.h>
 
 struct session {
-    const struct plan *plan; /* borrowed */
-    char *dir;               /* state directory */
-    struct lock *lock;       /* held while the deploy runs */
-    struct store *store;     /* the journal */
-    struct notify *notify;   /* webhooks, or NULL */
-    struct loop *loop;       /* for notify_flush */
-    char id[STORE_ID_MAX];   /* DEP-YYYY-MM-DD-NNN */
-    char user[64];           /* who deploys */
+    const struct plan *plan;            /* borrowed */
+    char *dir;                          /* state directory */
+    struct lock *lock;                  /* held while the deploy runs */
+    struct store *store;                /* the journal */
+    struct notify *notify;              /* webhooks, or NULL */
+    struct loop *loop;                  /* for notify_flush */
+    char id[STORE_ID_MAX];              /* DEP-YYYY-MM-DD-NNN */
+    char user[64];                      /* who deploys */
     char state_id[STATEDIR_ID_LEN + 1]; /* the state directory's id */
-    char *who;               /* fence_who, once the deploy has its id */
-    char *version;           /* for notifications */
+    char *who;     /* fence_who, once the deploy has its id */
+    char *version; /* for notifications */
 };
 
 static void session_user(char *out, size_t n)

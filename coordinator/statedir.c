@@ -178,8 +178,7 @@ enum err_code statedir_identity(const char *dir, char *out, struct err *e)
     enum err_code rc = statedir_read(path, &text, &re);
     if (rc == ERR_OK) {
         size_t n = strspn(text, "0123456789abcdef");
-        if (n == STATEDIR_ID_LEN &&
-            (text[n] == '\n' || text[n] == '\0')) {
+        if (n == STATEDIR_ID_LEN && (text[n] == '\n' || text[n] == '\0')) {
             memcpy(out, text, STATEDIR_ID_LEN);
             out[STATEDIR_ID_LEN] = '\0';
         } else {

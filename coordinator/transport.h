@@ -104,8 +104,7 @@ struct transport_ops {
     void (*close)(struct conn *c);
     void (*free)(struct transport *t);
     /* TRANSPORT_CAP_JOBS: the job id of the next exec (NULL otherwise) */
-    enum err_code (*set_job)(struct conn *c, const char *job_id,
-                             struct err *e);
+    enum err_code (*set_job)(struct conn *c, const char *job_id, struct err *e);
 };
 
 /* Embedded first in every implementation's transport. */

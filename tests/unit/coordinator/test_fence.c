@@ -53,6 +53,7 @@ struct run {
     enum fence_mode mode; /* run, resume, check */
     const char *cmd;      /* the step */
     const char *input;    /* its stdin */
+    const char *who;      /* NULL: state directory aa11 */
 };
 
 /* Start the wrapper in a process group of its own (as sshd does); its
@@ -63,8 +64,10 @@ static pid_t start(const struct run *r, int *fd)
     struct fence_step s = {.dir = dir,
                            .id = r->id,
                            .epoch = r->epoch,
-                           .who = "state_dir=aa11 coordinator=build1 "
-                                  "deploy=DEP-1",
+                           .who = r->who != NULL ? r->who
+                                                 : "state_dir=aa11 "
+                                                   "coordinator=build1 "
+                                                   "deploy=DEP-1",
                            .mode = r->mode,
                            .command = r->cmd};
     char *cmd = fence_command(&s, &e);
@@ -160,7 +163,8 @@ static void fence_sequence(const char *sh)
     char *out, *cmd = xasprintf("echo out; echo err >&2; echo x >>%s/ran; "
                                 "exit 3",
                                 dir);
-    struct run r = {sh, "DEP-1:web1:deploy:0:0:5", 5, FENCE_RUN, cmd, NULL};
+    struct run r = {sh,  "DEP-1:web1:deploy:0:0:5", 5, FENCE_RUN, cmd, NULL,
+                    NULL};
     assert_int_equal(run(&r, &out), 3);
     assert_non_null(strstr(out, "drover-step: run\n"));
     assert_non_null(strstr(out, "out\n"));
@@ -181,7 +185,7 @@ static void fence_sequence(const char *sh)
     free(out);
     assert_int_equal(ran_count(), 1);
     /* a stale coordinator: refused, names who acted, runs nothing */
-    struct run stale = {sh, "DEP-0:web1:deploy:0:0:4", 4, FENCE_RUN, cmd,
+    struct run stale = {sh,  "DEP-0:web1:deploy:0:0:4", 4, FENCE_RUN, cmd, NULL,
                         NULL};
     assert_int_equal(run(&stale, &out), FENCE_EXIT_REFUSED);
     const char *rest = NULL;
@@ -191,16 +195,30 @@ static void fence_sequence(const char *sh)
                      FENCE_HEAD_REFUSED);
     struct err e = {0};
     assert_int_equal(fence_refused("web1", 4, rest, &e), ERR_LOCKED);
-    assert_non_null(strstr(e.msg, "host web1: fenced at epoch 5, ours is 4"));
+    assert_non_null(strstr(e.msg, "host web1: fenced at epoch 5 by state_dir=aa11"));
     assert_non_null(strstr(e.msg, "coordinator=build1"));
+    assert_non_null(strstr(e.msg, "ours is 4"));
     assert_non_null(strstr(e.msg, "deploy=DEP-1"));
     assert_non_null(strstr(e.msg, "--take-over-fence 5"));
     free(out);
     assert_int_equal(ran_count(), 1);
     assert_int_equal(fence_epoch(), 5);
+    /* the same epoch from another state directory: another coordinator */
+    struct run twin = {sh,
+                       "DEP-9:web1:deploy:0:0:5",
+                       5,
+                       FENCE_RUN,
+                       cmd,
+                       NULL,
+                       "state_dir=bb22 coordinator=laptop deploy=DEP-9"};
+    assert_int_equal(run(&twin, &out), FENCE_EXIT_REFUSED);
+    assert_non_null(strstr(out, "state_dir=aa11"));
+    free(out);
+    assert_int_equal(ran_count(), 1);
     /* a check is fenced and runs in place */
-    struct run chk = {sh, "DEP-1:web1:check:1:9:5", 5, FENCE_CHECK,
-                      "echo probing; exit 7", NULL};
+    struct run chk = {sh,          "DEP-1:web1:check:1:9:5", 5,
+                      FENCE_CHECK, "echo probing; exit 7",   NULL,
+                      NULL};
     assert_int_equal(run(&chk, &out), 7);
     assert_non_null(strstr(out, "drover-step: check\n"));
     assert_non_null(strstr(out, "probing"));
@@ -230,8 +248,13 @@ static void test_fence_input_and_signal(void **state)
 {
     (void)state;
     char *out;
-    struct run r = {"/bin/sh", "D:h:deploy:0:0:1", 1, FENCE_RUN,
-                    "IFS= read -r s; echo \"got $s\"; kill -9 $$", "sekrit\n"};
+    struct run r = {"/bin/sh",
+                    "D:h:deploy:0:0:1",
+                    1,
+                    FENCE_RUN,
+                    "IFS= read -r s; echo \"got $s\"; kill -9 $$",
+                    "sekrit\n",
+                    NULL};
     assert_int_equal(run(&r, &out), 128 + SIGKILL);
     assert_non_null(strstr(out, "got sekrit"));
     free(out);
@@ -246,9 +269,10 @@ static void test_fence_input_and_signal(void **state)
 static void test_fence_survives_and_resumes(void **state)
 {
     (void)state;
-    char *cmd = xasprintf("echo a; echo x >>%s/ran; sleep 1; echo b; exit 5",
-                          dir);
-    struct run r = {"/bin/sh", "D:h:rollback:0:0:1", 1, FENCE_RUN, cmd, NULL};
+    char *cmd =
+        xasprintf("echo a; echo x >>%s/ran; sleep 1; echo b; exit 5", dir);
+    struct run r = {"/bin/sh", "D:h:rollback:0:0:1", 1, FENCE_RUN, cmd, NULL,
+                    NULL};
     int fd;
     pid_t pid = start(&r, &fd);
     struct timespec ts = {0, 300 * 1000 * 1000};
@@ -276,14 +300,14 @@ static void test_fence_resume_unknown(void **state)
 {
     (void)state;
     char *out;
-    struct run r = {"/bin/sh", "D:h:before:1:0:3", 3, FENCE_RESUME, "echo ran",
-                    NULL};
+    struct run r = {
+        "/bin/sh", "D:h:before:1:0:3", 3, FENCE_RESUME, "echo ran", NULL, NULL};
     assert_int_equal(run(&r, &out), FENCE_EXIT_UNKNOWN);
     assert_non_null(strstr(out, "drover-step: unknown"));
     assert_null(strstr(out, "ran"));
     free(out);
-    struct run first = {"/bin/sh", "D:h:before:0:0:3", 3, FENCE_RUN, "true",
-                        NULL};
+    struct run first = {
+        "/bin/sh", "D:h:before:0:0:3", 3, FENCE_RUN, "true", NULL, NULL};
     assert_int_equal(run(&first, &out), 0);
     free(out);
     assert_int_equal(run(&r, &out), 0);
@@ -308,8 +332,9 @@ static void test_fence_concurrent_keeps_max(void **state)
         if (pids[k] == 0) {
             char *out, id[32];
             snprintf(id, sizeof(id), "D:h:deploy:%d:0:1", k);
-            struct run r = {"/bin/sh", id, (uint64_t)(k * 7 % 16 + 1),
-                            FENCE_RUN, "true", NULL};
+            struct run r = {"/bin/sh", id,     (uint64_t)(k * 7 % 16 + 1),
+                            FENCE_RUN, "true", NULL,
+                            NULL};
             int rc = run(&r, &out);
             _exit(rc == 0 || rc == FENCE_EXIT_REFUSED ? 0 : 1);
         }
@@ -326,7 +351,8 @@ static void test_fence_damaged_file(void **state)
 {
     (void)state;
     char *out;
-    struct run r = {"/bin/sh", "D:h:deploy:0:0:1", 1, FENCE_RUN, "true", NULL};
+    struct run r = {"/bin/sh", "D:h:deploy:0:0:1", 1, FENCE_RUN, "true", NULL,
+                    NULL};
     assert_int_equal(run(&r, &out), 0);
     free(out);
     char *path = xasprintf("%s/fence", dir);
@@ -346,8 +372,8 @@ static void test_fence_bad_input(void **state)
 {
     (void)state;
     struct err e = {0};
-    struct fence_step s = {.dir = "/tmp/x'; rm -rf /", .id = "a:b",
-                           .command = "true"};
+    struct fence_step s = {
+        .dir = "/tmp/x'; rm -rf /", .id = "a:b", .command = "true"};
     assert_null(fence_command(&s, &e));
     assert_non_null(strstr(e.msg, "drover_fence_dir"));
     s.dir = "relative";
