@@ -195,7 +195,8 @@ static void fence_sequence(const char *sh)
                      FENCE_HEAD_REFUSED);
     struct err e = {0};
     assert_int_equal(fence_refused("web1", 4, rest, &e), ERR_LOCKED);
-    assert_non_null(strstr(e.msg, "host web1: fenced at epoch 5 by state_dir=aa11"));
+    assert_non_null(
+        strstr(e.msg, "host web1: fenced at epoch 5 by state_dir=aa11"));
     assert_non_null(strstr(e.msg, "coordinator=build1"));
     assert_non_null(strstr(e.msg, "ours is 4"));
     assert_non_null(strstr(e.msg, "deploy=DEP-1"));
