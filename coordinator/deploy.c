@@ -99,6 +99,8 @@ struct deploy_host {
     bool resuming;                  /* it is a journaled in-flight step, asked
                                        again under its journaled id */
     size_t inflight_i;              /* then: its entry in d->o.inflight */
+    unsigned pass;                  /* its pass (stepid.h) */
+    unsigned passes[2];             /* JOB_STEPS, JOB_ROLLBACK jobs run */
     int64_t step_id;                /* journal row of the running step */
     int last_verdict[8];            /* per check: last probe verdict + 1 */
     struct buf output;              /* captured output, capped */
@@ -708,6 +710,7 @@ static void deploy_step_of(const struct deploy_host *h, struct stepid *sid)
     sid->host = h->rh != NULL ? h->name : NULL;
     sid->attempt = (unsigned)h->attempt;
     sid->gen = d->o.epoch;
+    sid->pass = h->pass;
     switch (h->job) {
     case JOB_ONCE:
         if (d->phase == PH_BEFORE) {
@@ -823,6 +826,7 @@ static void deploy_cmd_start(struct deploy_host *h)
         d->inflight_used[k] = true;
         h->sid.attempt = f->attempt;
         h->sid.gen = f->gen;
+        h->sid.pass = f->pass;
         h->attempt = (int)f->attempt;
         h->step_id = f->row;
         h->resuming = true;
@@ -844,6 +848,7 @@ static void deploy_cmd_start(struct deploy_host *h)
             .job_id = stepid_format(&h->sid, job_id, sizeof(job_id)),
             .command = c->command,
             .step = (int)h->sid.step,
+            .pass = (int)h->sid.pass,
             .attempt = (int)h->sid.attempt,
             .gen = h->sid.gen};
         bool ok = deploy_journal(
@@ -1244,6 +1249,11 @@ static void deploy_job_start(struct deploy_host *h, enum deploy_job job,
     h->cmds = cmds;
     h->ncmds = ncmds;
     h->ci = 0;
+    /* a host's steps may run twice in one deploy (the singleton hand-over
+     * restarts the new holder): the second pass gets ids of its own */
+    h->pass = 0;
+    if (job == JOB_STEPS || job == JOB_ROLLBACK)
+        h->pass = h->passes[job == JOB_ROLLBACK]++;
     h->reason[0] = '\0';
     h->started_ms = clock_mono_ms();
     h->finished_ms = 0;

@@ -41,6 +41,7 @@ struct deploy_inflight {
     const char *host;              /* inventory name; NULL: a local step */
     enum stepid_phase phase;       /* its phase */
     unsigned step;                 /* index in the phase's list */
+    unsigned pass;                 /* journaled pass */
     unsigned attempt;              /* journaled attempt */
     uint64_t gen;                  /* journaled generation */
     int64_t row;                   /* its journal row (store_step_outcome) */

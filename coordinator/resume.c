@@ -182,6 +182,7 @@ enum err_code resume_point_of(const struct store_record *r,
         f->host = h >= 0 ? ro->hosts[h].name : NULL;
         f->phase = ph;
         f->step = (unsigned)k;
+        f->pass = (unsigned)st->pass;
         f->attempt = (unsigned)st->attempt;
         f->gen = st->gen;
         f->row = st->id;

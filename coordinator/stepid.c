@@ -60,8 +60,12 @@ const char *stepid_format(const struct stepid *id, char *out, size_t outlen)
 {
     char host[STEPID_HOST_MAX + 1];
     stepid_host(id->host, host, sizeof(host));
-    snprintf(out, outlen, "%.40s:%s:%s:%u:%u:%" PRIu64,
+    char pass[16] = "";
+    if (id->pass > 0)
+        snprintf(pass, sizeof(pass), ".%u", id->pass);
+    snprintf(out, outlen, "%.40s:%s:%s%s:%u:%u:%" PRIu64,
              id->deploy ? id->deploy : "run", host,
-             stepid_phase_name(id->phase), id->step, id->attempt, id->gen);
+             stepid_phase_name(id->phase), pass, id->step, id->attempt,
+             id->gen);
     return out;
 }

@@ -70,6 +70,7 @@ struct store_step {
                             (stepid_format of the fields below) */
     const char *command; /* the templated command (redacted on the way) */
     int step;            /* index in its phase's list (stepid.h) */
+    int pass;            /* pass (stepid.h), from 0 */
     int attempt;         /* attempt, from 0 */
     uint64_t gen;        /* generation: epoch of the run that started it */
 };
@@ -122,6 +123,7 @@ struct store_step_row {
     char *command;      /* redacted command */
     int step;           /* index in its phase's list; -1: not journaled
                            (a journal of schema 2) */
+    int pass;           /* pass (stepid.h), from 0 */
     int attempt;        /* attempt, from 0 */
     uint64_t gen;       /* generation (stepid.h) */
     int64_t started_ms; /* intent committed */

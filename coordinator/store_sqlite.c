@@ -50,7 +50,7 @@ static const char store_sqlite_schema[] =
     " name TEXT NOT NULL, job_id TEXT, command TEXT,"
     " started_ms INTEGER NOT NULL, ended_ms INTEGER, outcome TEXT,"
     " exit_code INTEGER, signal INTEGER, output TEXT, step INTEGER,"
-    " attempt INTEGER, gen INTEGER);"
+    " attempt INTEGER, gen INTEGER, pass INTEGER);"
     "CREATE INDEX steps_deploy ON steps(deploy);"
     "CREATE TABLE checks ("
     " id INTEGER PRIMARY KEY, deploy TEXT NOT NULL REFERENCES deploys(id),"
@@ -74,6 +74,7 @@ static const char *const store_sqlite_migrations[STORE_SQLITE_SCHEMA] = {
     [2] = "ALTER TABLE steps ADD COLUMN step INTEGER;"
           "ALTER TABLE steps ADD COLUMN attempt INTEGER;"
           "ALTER TABLE steps ADD COLUMN gen INTEGER;"
+          "ALTER TABLE steps ADD COLUMN pass INTEGER;"
           "PRAGMA user_version = 3;",
 };
 
@@ -437,8 +438,8 @@ static enum err_code sq_step_intent(struct store *s, const char *id,
     sqlite3_stmt *st = sq_prep(q,
                                "INSERT INTO steps (deploy, host, wave, phase,"
                                " name, job_id, command, started_ms, step,"
-                               " attempt, gen) VALUES"
-                               " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               " attempt, gen, pass) VALUES"
+                               " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                "step intent", e);
     if (st == NULL)
         return ERR_STORE;
@@ -453,6 +454,7 @@ static enum err_code sq_step_intent(struct store *s, const char *id,
     sqlite3_bind_int(st, 9, in->step);
     sqlite3_bind_int(st, 10, in->attempt);
     sqlite3_bind_int64(st, 11, (sqlite3_int64)in->gen);
+    sqlite3_bind_int(st, 12, in->pass);
     if (sq_run(q, st, "step intent", e) != ERR_OK)
         return ERR_STORE;
     *step = sqlite3_last_insert_rowid(q->db);
@@ -712,6 +714,7 @@ static void row_step(struct store_record *r, sqlite3_stmt *st)
                   : sqlite3_column_int(st, 13);
     s->attempt = sqlite3_column_int(st, 14);
     s->gen = (uint64_t)sqlite3_column_int64(st, 15);
+    s->pass = sqlite3_column_int(st, 16);
 }
 
 static void row_check(struct store_record *r, sqlite3_stmt *st)
@@ -821,11 +824,11 @@ static enum err_code sq_get(struct store *s, const char *id,
                 q->schema >= 3
                     ? "SELECT id, host, wave, phase, name, job_id, command,"
                       " started_ms, ended_ms, outcome, exit_code, signal,"
-                      " output, step, attempt, gen"
+                      " output, step, attempt, gen, pass"
                       " FROM steps WHERE deploy = ? ORDER BY id"
                     : "SELECT id, host, wave, phase, name, job_id, command,"
                       " started_ms, ended_ms, outcome, exit_code, signal,"
-                      " output, NULL, 0, 0"
+                      " output, NULL, 0, 0, 0"
                       " FROM steps WHERE deploy = ? ORDER BY id",
                 id, r, row_step, e) != ERR_OK ||
         sq_rows(q,
