@@ -331,7 +331,7 @@ struct stepid;
 static enum err_code deploy_cmd_wrap(struct deploy_host *h,
                                      const struct stepid *sid,
                                      enum fence_mode mode, const char *command,
-                                     char **wrapped, struct err *e);
+                                     bool input, char **wrapped, struct err *e);
 
 static void deploy_gate_release(struct deploy_host *h)
 {
@@ -490,8 +490,8 @@ static void deploy_gate_exec_start(struct gate_exec *x, const char *host,
                          .attempt = (unsigned)getpid(),
                          .gen = d->o.epoch};
     char *wrapped = NULL;
-    if (deploy_cmd_wrap(h, &sid, FENCE_CHECK, s->command, &wrapped, &e) !=
-        ERR_OK) {
+    if (deploy_cmd_wrap(h, &sid, FENCE_CHECK, s->command, false, &wrapped,
+                        &e) != ERR_OK) {
         memset(&r, 0, sizeof(r));
         r.end = EXEC_FAILED;
         r.err = e;
@@ -755,12 +755,13 @@ static size_t deploy_inflight_find(const struct deploy *d,
 }
 
 /* Name the next exec on h: a job id for a transport that keeps jobs, or
- * the host-side wrapper for a shell (fence.h). *wrapped is the command
- * to send instead (caller frees), NULL to send it as it is. */
+ * the host-side wrapper for a shell (fence.h; input: stdin bytes follow).
+ * *wrapped is the command to send instead (caller frees), NULL to send it
+ * as it is. */
 static enum err_code deploy_cmd_wrap(struct deploy_host *h,
                                      const struct stepid *sid,
                                      enum fence_mode mode, const char *command,
-                                     char **wrapped, struct err *e)
+                                     bool input, char **wrapped, struct err *e)
 {
     char id[STEPID_MAX + 1];
     stepid_format(sid, id, sizeof(id));
@@ -776,7 +777,8 @@ static enum err_code deploy_cmd_wrap(struct deploy_host *h,
                             .epoch = h->d->o.epoch,
                             .who = h->d->o.who,
                             .mode = mode,
-                            .command = command};
+                            .command = command,
+                            .input = input};
     if ((*wrapped = fence_command(&fs, e)) == NULL)
         return e->code;
     h->wrapped = true;
@@ -834,7 +836,8 @@ static void deploy_cmd_start(struct deploy_host *h)
     }
     char *wrapped = NULL;
     if (deploy_cmd_wrap(h, &h->sid, h->resuming ? FENCE_RESUME : FENCE_RUN,
-                        h->wrap.command, &wrapped, &e) != ERR_OK) {
+                        h->wrap.command, h->wrap.input_len > 0, &wrapped,
+                        &e) != ERR_OK) {
         deploy_job_fail(h, OUT_FAILED, "step '%s': %s", st->name, e.msg);
         return;
     }

@@ -68,8 +68,9 @@ char *fence_command(const struct fence_step *s, struct err *e)
     static const char *const modes[] = {"run", "resume", "check"};
     struct buf b;
     buf_init(&b, BUF_UNLIMITED);
-    buf_printf(&b, "_dr_d='%s'; _dr_id='%s'; _dr_ep=%" PRIu64 "; _dr_m=%s\n",
-               dir, s->id, s->epoch, modes[s->mode]);
+    buf_printf(
+        &b, "_dr_d='%s'; _dr_id='%s'; _dr_ep=%" PRIu64 "; _dr_m=%s; _dr_i=%d\n",
+        dir, s->id, s->epoch, modes[s->mode], s->input ? 1 : 0);
     buf_adds(&b, "_dr_who=");
     fence_quote(&b, s->who != NULL ? s->who : "");
     buf_adds(&b, "\n_dr_c=");
@@ -79,9 +80,11 @@ char *fence_command(const struct fence_step *s, struct err *e)
         "\numask 077\n"
         "_dr_h() { printf 'drover-step: %%s\\n' \"$*\" >&2; }\n"
         "_dr_now() { date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ; }\n"
-        "_dr_in=$(cat; echo .); _dr_in=${_dr_in%%.}\n"
-        "mkdir -p \"$_dr_d/steps\" 2>/dev/null || { _dr_h error \"cannot "
-        "create $_dr_d/steps\"; exit %d; }\n"
+        /* every fork counts: a step costs ~10 processes on the host */
+        "[ \"$_dr_i\" = 1 ] && { _dr_in=$(cat; echo .); _dr_in=${_dr_in%%.}; "
+        "}\n"
+        "[ -d \"$_dr_d/steps\" ] || mkdir -p \"$_dr_d/steps\" 2>/dev/null || "
+        "{ _dr_h error \"cannot create $_dr_d/steps\"; exit %d; }\n"
         "exec 9>>\"$_dr_d/fence.lock\" || { _dr_h error \"cannot open "
         "$_dr_d/fence.lock\"; exit %d; }\n"
         "flock -w %d 9 || { _dr_h error \"cannot lock $_dr_d/fence.lock "
@@ -126,18 +129,23 @@ char *fence_command(const struct fence_step *s, struct err *e)
         "host's records are gone\"; exit %d\n"
         "else\n"
         "  { mkdir \"$_dr_s\" && : >\"$_dr_s/out\" && : >\"$_dr_s/err\" && "
-        "printf '%%s %%s at=%%s\\n' \"$_dr_ep\" \"$_dr_who\" \"$(_dr_now)\" "
-        ">\"$_dr_s/start\" && sync \"$_dr_s/start\" && sync \"$_dr_d/steps\" "
-        "&& exec 8>\"$_dr_s/run.lock\" && flock -n 8; } || { _dr_h error "
-        "\"cannot record the step under $_dr_s\"; exit %d; }\n"
-        "  printf '%%s' \"$_dr_in\" | setsid sh -c '%s' drover-step "
+        "printf '%%s %%s\\n' \"$_dr_ep\" \"$_dr_who\" >\"$_dr_s/start\" && "
+        "sync \"$_dr_s/start\" \"$_dr_d/steps\" && exec 8>\"$_dr_s/run.lock\" "
+        "&& flock -n 8; } || { _dr_h error \"cannot record the step under "
+        "$_dr_s\"; exit %d; }\n"
+        "  if [ \"$_dr_i\" = 1 ]; then\n"
+        "    printf '%%s' \"$_dr_in\" | setsid sh -c '%s' drover-step "
         "\"$_dr_s\" \"$_dr_c\" 9>&- >/dev/null 2>&1 &\n"
+        "  else\n"
+        "    setsid sh -c '%s' drover-step \"$_dr_s\" \"$_dr_c\" 9>&- "
+        "</dev/null >/dev/null 2>&1 &\n"
+        "  fi\n"
         "  echo $! >\"$_dr_s/pid\"\n"
         "  exec 8>&-\n"
         "  _dr_h run\n"
         "fi\n"
         "exec 9>&-\n"
-        "_dr_p=$(cat \"$_dr_s/pid\" 2>/dev/null)\n"
+        "_dr_p=; [ -f \"$_dr_s/pid\" ] && read -r _dr_p <\"$_dr_s/pid\"\n"
         /* the coordinator's timeout or cancel: TERM to the step's own
          * group, KILL a second later from a killer of its own */
         "trap '[ -n \"$_dr_p\" ] && kill -TERM -\"$_dr_p\" 2>/dev/null && "
@@ -147,8 +155,8 @@ char *fence_command(const struct fence_step *s, struct err *e)
         "  [ -f \"$_dr_s/end\" ] || flock \"$_dr_s/run.lock\" true\n"
         "  cat \"$_dr_s/out\"; cat \"$_dr_s/err\" >&2\n"
         "else\n"
-        "  tail -c +1 -s 0.05 -f --pid=\"$_dr_p\" \"$_dr_s/out\" & _dr_t1=$!\n"
-        "  tail -c +1 -s 0.05 -f --pid=\"$_dr_p\" \"$_dr_s/err\" >&2 & "
+        "  tail -c +1 -s 0.02 -f --pid=\"$_dr_p\" \"$_dr_s/out\" & _dr_t1=$!\n"
+        "  tail -c +1 -s 0.02 -f --pid=\"$_dr_p\" \"$_dr_s/err\" >&2 & "
         "_dr_t2=$!\n"
         "  wait $_dr_t1; wait $_dr_t2\n"
         "fi\n"
@@ -164,7 +172,7 @@ char *fence_command(const struct fence_step *s, struct err *e)
         FENCE_EXIT_ERROR, FENCE_EXIT_ERROR, FENCE_LOCK_WAIT_S, FENCE_EXIT_ERROR,
         FENCE_EXIT_ERROR, FENCE_EXIT_REFUSED, FENCE_EXIT_REFUSED,
         FENCE_EXIT_ERROR, FENCE_RETENTION_D, FENCE_EXIT_UNKNOWN,
-        FENCE_EXIT_UNKNOWN, FENCE_EXIT_ERROR, fence_runner);
+        FENCE_EXIT_UNKNOWN, FENCE_EXIT_ERROR, fence_runner, fence_runner);
     return buf_detach(&b);
 }
 

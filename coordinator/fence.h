@@ -59,6 +59,8 @@ struct fence_step {
     const char *who;      /* who this coordinator is (fence_who) */
     enum fence_mode mode; /* see above */
     const char *command;  /* the command line (cmdwrap: no secret in it) */
+    bool input;           /* bytes follow on stdin for the step (secrets);
+                             false: it reads /dev/null */
 };
 
 /* The wrapped command. Its stdin is passed on to the step (secrets).

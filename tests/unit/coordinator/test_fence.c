@@ -69,7 +69,8 @@ static pid_t start(const struct run *r, int *fd)
                                                    "coordinator=build1 "
                                                    "deploy=DEP-1",
                            .mode = r->mode,
-                           .command = r->cmd};
+                           .command = r->cmd,
+                           .input = r->input != NULL};
     char *cmd = fence_command(&s, &e);
     assert_non_null(cmd);
     int out[2], in[2];
