@@ -327,6 +327,7 @@ static void deploy_set_launch(struct deploy *d);
 static void deploy_job_next(struct deploy_host *h);
 static void deploy_host_job_done(struct deploy_host *h,
                                  enum deploy_outcome out);
+static void deploy_step_unknown(struct deploy_host *h);
 struct stepid;
 static enum err_code deploy_cmd_wrap(struct deploy_host *h,
                                      const struct stepid *sid,
@@ -833,6 +834,14 @@ static void deploy_cmd_start(struct deploy_host *h)
         h->step_id = f->row;
         h->resuming = true;
         h->inflight_i = k;
+        if (!(conn_caps(h->conn) &
+              (TRANSPORT_CAP_JOBS | TRANSPORT_CAP_SHELL))) {
+            /* a local step keeps no record to ask */
+            snprintf(h->head_rest, sizeof(h->head_rest),
+                     "a step on the coordinator's machine keeps no record");
+            deploy_step_unknown(h);
+            return;
+        }
     }
     char *wrapped = NULL;
     if (deploy_cmd_wrap(h, &h->sid, h->resuming ? FENCE_RESUME : FENCE_RUN,
@@ -1086,7 +1095,7 @@ static void deploy_step_close(struct deploy_host *h, const char *outcome,
 }
 
 /* The host cannot tell whether the in-flight step ran: the operator's
- * decision, else stop for one. Returns true when the job went on. */
+ * decision, else stop for one. */
 static void deploy_step_unknown(struct deploy_host *h)
 {
     struct deploy *d = h->d;

@@ -365,45 +365,44 @@ static const char resume_usage_tail[] =
     "      --skip-step[=HOST:STEP]   count that step as completed\n"
     "                        (without HOST:STEP: every such step)\n";
 
-/* argv with "--skip-step HOST:STEP" joined into "--skip-step=HOST:STEP"
- * (a deploy id has no ':'), so both forms work. Caller frees the array
- * (the strings stay argv's, or are leaked with it: a command's life). */
-static char **resume_step_args(int *argc, char **argv)
+/* argv with "--skip-step HOST:STEP" read as "--skip-step-at HOST:STEP"
+ * (a deploy id has no ':'), so the flag takes its value with or without
+ * '=' and stays bare otherwise. Caller frees the array (not the strings:
+ * argv's, or the two below). */
+static char resume_skip_at[] = "--skip-step-at";
+static char resume_retry_at[] = "--retry-step-at";
+
+static char **resume_step_args(int argc, char **argv)
 {
-    char **out = xcalloc((size_t)*argc + 1, sizeof(char *));
-    int n = 0;
-    for (int i = 0; i < *argc; i++) {
-        bool flag = strcmp(argv[i], "--skip-step") == 0 ||
-                    strcmp(argv[i], "--retry-step") == 0;
-        if (flag && i + 1 < *argc && argv[i + 1][0] != '-' &&
-            strchr(argv[i + 1], ':') != NULL) {
-            out[n++] = xasprintf("%s=%s", argv[i], argv[i + 1]);
-            i++;
-            continue;
-        }
-        out[n++] = argv[i];
+    char **out = xcalloc((size_t)argc + 1, sizeof(char *));
+    for (int i = 0; i < argc; i++) {
+        bool skip = strcmp(argv[i], "--skip-step") == 0;
+        bool retry = strcmp(argv[i], "--retry-step") == 0;
+        if ((skip || retry) && i + 1 < argc && argv[i + 1][0] != '-' &&
+            strchr(argv[i + 1], ':') != NULL)
+            out[i] = skip ? resume_skip_at : resume_retry_at;
+        else
+            out[i] = argv[i];
     }
-    out[n] = NULL;
-    *argc = n;
     return out;
 }
 
 /* One --skip-step / --retry-step: bare, or HOST:STEP. */
-static enum err_code resume_decision_arg(struct resume_decision *d,
-                                         const char *arg,
+static enum err_code resume_decision_arg(struct resume_decision *d, char *arg,
                                          enum deploy_decision what,
                                          struct err *e)
 {
     d->decision = what;
     if (arg == NULL)
         return ERR_OK;
-    const char *colon = strchr(arg, ':');
+    char *colon = strchr(arg, ':');
     if (colon == NULL || colon == arg || colon[1] == '\0')
         return err_set(e, ERR_USAGE,
                        "--%s-step %s: expected HOST:STEP (a host of the "
                        "inventory, a step name of the plan)",
                        what == DEPLOY_SKIP ? "skip" : "retry", arg);
-    d->host = xstrndup(arg, (size_t)(colon - arg));
+    *colon = '\0'; /* argv's own bytes: HOST and STEP apart */
+    d->host = arg;
     d->step = colon + 1;
     return ERR_OK;
 }
@@ -490,7 +489,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     size_t noverride = 0;
     struct resume_decision *dec = xcalloc((size_t)argc + 1, sizeof(*dec));
     size_t ndec = 0;
-    char **args = resume_step_args(&argc, argv);
+    char **args = resume_step_args(argc, argv);
 
     struct option longopts[20 + SSHOPT_COUNT];
     size_t nl = 0;
@@ -503,6 +502,9 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     longopts[nl++] = (struct option){"lock-wait", required_argument, 0, 'W'};
     longopts[nl++] = (struct option){"retry-step", optional_argument, 0, 'r'};
     longopts[nl++] = (struct option){"skip-step", optional_argument, 0, 's'};
+    longopts[nl++] =
+        (struct option){"retry-step-at", required_argument, 0, 'r'};
+    longopts[nl++] = (struct option){"skip-step-at", required_argument, 0, 's'};
     longopts[nl++] = (struct option){"override-var", required_argument, 0, 'O'};
     longopts[nl++] =
         (struct option){"coordinator-key", required_argument, 0, 'K'};
