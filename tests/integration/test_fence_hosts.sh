@@ -126,4 +126,26 @@ b2=$?
 set -e
 [ "$b2" != 0 ] && grep -q "newer coordinator" "$work/b2.out" || { cat "$work/b2.out"; fail "B was not refused after the take-over"; }
 echo "ok: a new state directory is told who acted and takes over only when asked"
+
+# 4. a step past its timeout is still killed on the host, detached or not
+cat >"$work/slow.yml" <<EOF
+name: fence-hosts
+hosts: h1
+steps:
+  - name: stuck
+    run: "trap '' TERM; sleep 31.7"
+    timeout: 1s
+EOF
+set +e
+"$DROVER" deploy -i "$FLEET_INVENTORY" "${flags[@]}" --state-dir "$work/c" \
+    "$work/slow.yml" >"$work/slow.out" 2>&1
+src=$?
+set -e
+[ "$src" != 0 ] && grep -q "timed out" "$work/slow.out" || { cat "$work/slow.out"; fail "the stuck step did not time out"; }
+for _ in $(seq 30); do
+    pgrep -f "sleep 31.7" >/dev/null || break
+    sleep 0.1
+done
+! pgrep -f "sleep 31.7" >/dev/null || fail "the timed-out step still runs on the host"
+echo "ok: a step past its timeout is killed on the host"
 echo ok
