@@ -9,7 +9,9 @@
 #     needs a decision, named per host and step (--skip-step h2:s2), and
 #     the others are collected;
 #  3. a non-idempotent rollback step in flight on every host is not run
-#     again, and the record lists it once per host.
+#     again, and the record lists it once per host;
+#  4. a `before` step (a migration) in flight runs once, and the before
+#     steps after it still run before the first wave.
 # Ground truth: lines the steps append to a file, as the hosts ran them.
 set -euo pipefail
 FLEET_NET=127.0.21 FLEET_PORT=22101 FLEET_APP_PORT=22102
@@ -45,18 +47,20 @@ EOF
 
 count() { grep -cx "$1" "$work/ran" 2>/dev/null || true; }
 
-# deploy version $1 and kill -9 the coordinator once $2 lines are in
-# $work/started (every host is in the middle of the slow step)
+# deploy version $1 and kill -9 the coordinator once ${4:-3} lines
+# starting with $2 are in $work/started (every host is in the middle of
+# the slow step); plan $3 (default plan.yml)
 deploy_killed() {
+    local want=${4:-3}
     rm -f "$work/ran" "$work/started"
-    "$DROVER" deploy -i "$FLEET_INVENTORY" "${flags[@]}" -e version="$1" "$work/plan.yml" \
+    "$DROVER" deploy -i "$FLEET_INVENTORY" "${flags[@]}" -e version="$1" "$work/${3:-plan.yml}" \
         >"$work/deploy.out" 2>&1 &
     local pid=$! i
     for i in $(seq 100); do
-        [ "$(grep -c "^$2" "$work/started" 2>/dev/null || true)" = 3 ] && break
+        [ "$(grep -c "^$2" "$work/started" 2>/dev/null || true)" = "$want" ] && break
         sleep 0.1
     done
-    [ "$(grep -c "^$2" "$work/started" 2>/dev/null || true)" = 3 ] ||
+    [ "$(grep -c "^$2" "$work/started" 2>/dev/null || true)" = "$want" ] ||
         { cat "$work/deploy.out"; fail "the slow step did not start on every host"; }
     sleep 0.3
     kill -9 "$pid"
@@ -136,4 +140,34 @@ assert hosts == ["h1", "h2", "h3"], hosts
 assert all(s["outcome"] == "ok" for s in rows), rows
 PY
 echo "ok: a rollback killed mid-step resumed without running a step twice"
+
+# 4. a migration in flight: it runs once; the before step after it runs
+cat >"$work/before.yml" <<EOF
+name: inflight
+hosts: fleet
+strategy:
+  waves: ["100%"]
+before:
+  - name: migrate
+    run: "echo mstart >> $work/started; sleep 2; echo migrate >> $work/ran"
+    on: once
+  - name: warm
+    run: "echo warm >> $work/ran"
+    on: once
+steps:
+  - name: s1
+    run: "ln -sfn {{ app_dir }}/releases/{{ version }} {{ app_dir }}/current; echo s1-{{ inventory_hostname }} >> $work/ran"
+EOF
+deploy_killed 2 mstart before.yml 1
+set +e
+"$DROVER" resume "${flags[@]}" >"$work/resume.out" 2>&1
+rc=$?
+set -e
+[ "$rc" = 0 ] || { cat "$work/resume.out"; fail "resume after a migration in flight exited $rc"; }
+for want in migrate warm s1-h1 s1-h2 s1-h3; do
+    [ "$(count "$want")" = 1 ] || fail "'$want' ran $(count "$want") times: $(tr '\n' ' ' <"$work/ran")"
+done
+[ "$(grep -n . "$work/ran" | grep -E ':(migrate|warm)$' | cut -d: -f1 | tr '\n' ' ')" = "1 2 " ] ||
+    fail "the before steps did not run first: $(tr '\n' ' ' <"$work/ran")"
+echo "ok: a migration in flight ran once and the rest of 'before' ran before the wave"
 echo ok
