@@ -1022,11 +1022,13 @@ static void agentconn_free(struct transport *tr)
 
 static const struct transport_ops agentconn_ops = {
     .name = "agent",
+    .caps = TRANSPORT_CAP_JOBS,
     .connect = agentconn_connect,
     .exec = agentconn_exec,
     .cancel = agentconn_cancel,
     .close = agentconn_close,
     .free = agentconn_free,
+    .set_job = agentconn_next_job,
 };
 
 /* --- public -------------------------------------------------------------- */

@@ -46,7 +46,10 @@ static const char cmd_deploy_usage[] =
     "      --lock-wait DUR   wait for the lock instead of failing at once\n"
     "      --ticket ID, --approver NAME   change authorization (require:)\n"
     "      --outside-window --reason TEXT  deploy outside the windows\n"
-    "      --changes TEXT    changes deployed, for the record\n";
+    "      --changes TEXT    changes deployed, for the record\n"
+    "      --take-over-fence EPOCH  hosts were fenced at EPOCH by a\n"
+    "                        coordinator that is gone for good (another\n"
+    "                        state directory): take an epoch above it\n";
 
 /* Print the resolved wave plan before anything runs. */
 static void cmd_deploy_print_plan(const struct rollout *ro)
@@ -134,6 +137,8 @@ static int cmd_deploy_run(int argc, char **argv)
     longopts[nl++] = (struct option){"reason", required_argument, 0, 'R'};
     longopts[nl++] = (struct option){"outside-window", no_argument, 0, 'O'};
     longopts[nl++] = (struct option){"changes", required_argument, 0, 'G'};
+    longopts[nl++] =
+        (struct option){"take-over-fence", required_argument, 0, 'F'};
     sshopt_append(longopts, nl);
 
     optind = 1;
@@ -202,6 +207,19 @@ static int cmd_deploy_run(int argc, char **argv)
         case 'G':
             sopt.changes = optarg;
             break;
+        case 'F': {
+            char *end = NULL;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || optarg[0] == '-' || v == 0) {
+                fprintf(stderr,
+                        "drover deploy: --take-over-fence %s: expected the "
+                        "epoch the hosts reported (a number >= 1)\n",
+                        optarg);
+                goto out;
+            }
+            sopt.take_over_fence = v;
+            break;
+        }
         case 'h':
             printf("usage: drover %s%s", cmd_deploy_usage, sshopt_usage);
             status = EXIT_OK;

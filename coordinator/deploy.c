@@ -9,7 +9,6 @@
 
 #include "buf.h"
 #include "clock.h"
-#include "agentconn.h"
 #include "cmdwrap.h"
 #include "fence.h"
 #include "gate.h"
@@ -100,20 +99,28 @@ struct deploy_host {
     enum deploy_host_state before_job; /* state to return to after a job
                                           that does not deploy */
     /* history */
-    bool changed;            /* ran deploy steps: needs rollback */
-    bool fenced;             /* the SSH epoch check passed on it */
-    bool fencing;            /* the conn runs the epoch check */
-    size_t fence_out;        /* output length when the check began */
-    int64_t step_id;         /* journal row of the running step */
-    int last_verdict[8];     /* per check: last probe verdict + 1 */
-    struct buf output;       /* captured output, capped */
-    struct buf partial[2];   /* -v: unfinished stdout/stderr line */
-    char reason[512];        /* why it failed, in words */
-    char fail_reason[512];   /* why its deploy failed: kept when its
-                                rollback fails too */
-    int64_t started_ms;      /* when its wave launched it */
-    int64_t step_started_ms; /* when the current command started */
-    int64_t finished_ms;     /* when it reached a final state */
+    bool changed;                   /* ran deploy steps: needs rollback */
+    size_t fence_out;               /* output length when the command began */
+    bool wrapped;                   /* the command runs in fence.h's wrapper */
+    enum fence_head head;           /* the wrapper's first line, once read */
+    struct buf headbuf;             /* stderr until that line is complete */
+    char head_rest[FENCE_HEAD_MAX]; /* the words after its first word */
+    struct stepid sid;              /* the running step's id */
+    bool resuming;                  /* it is a journaled in-flight step, asked
+                                       again under its journaled id */
+    size_t inflight_i;              /* then: its entry in d->o.inflight */
+    unsigned pass;                  /* its pass (stepid.h) */
+    unsigned passes[2];             /* JOB_STEPS, JOB_ROLLBACK jobs run */
+    int64_t step_id;                /* journal row of the running step */
+    int last_verdict[8];            /* per check: last probe verdict + 1 */
+    struct buf output;              /* captured output, capped */
+    struct buf partial[2];          /* -v: unfinished stdout/stderr line */
+    char reason[512];               /* why it failed, in words */
+    char fail_reason[512];          /* why its deploy failed: kept when its
+                                       rollback fails too */
+    int64_t started_ms;             /* when its wave launched it */
+    int64_t step_started_ms;        /* when the current command started */
+    int64_t finished_ms;            /* when it reached a final state */
 };
 
 /* The hosts one phase works on. */
@@ -153,7 +160,8 @@ struct deploy {
     bool rolling_back;          /* the rollback has started */
     bool stopped;               /* the deploy is over */
     bool journal_failed;        /* a journal write failed: stop */
-    uint64_t check_seq;         /* numbers command checks sent to agents */
+    uint64_t check_seq;         /* numbers command checks (their ids) */
+    bool *inflight_used;        /* [d->o.ninflight]: asked already */
     const char *irrev_step;     /* an irreversible step that ran, or NULL */
     const char *irrev_host;     /* where it ran */
     size_t waves_done;          /* waves completed */
@@ -352,6 +360,12 @@ static void deploy_set_launch(struct deploy *d);
 static void deploy_job_next(struct deploy_host *h);
 static void deploy_host_job_done(struct deploy_host *h,
                                  enum deploy_outcome out);
+static void deploy_step_unknown(struct deploy_host *h);
+struct stepid;
+static enum err_code deploy_cmd_wrap(struct deploy_host *h,
+                                     const struct stepid *sid,
+                                     enum fence_mode mode, const char *command,
+                                     bool input, char **wrapped, struct err *e);
 
 static void deploy_gate_release(struct deploy_host *h)
 {
@@ -498,31 +512,39 @@ static void deploy_gate_exec_start(struct gate_exec *x, const char *host,
         return;
     }
     struct err e = {0};
-    if (strcmp(h->conn->t->ops->name, "agent") == 0) {
-        /* A check is asked again every round: its job id must never be
-         * one the agent has a stored result for (a reconnect would restart
-         * the transport's own numbering). Epoch and pid set this process
-         * apart from any other that worked on the deploy. */
-        struct deploy *d = h->d;
-        char *id = xasprintf("%s/%s/check/%llu-%ld-%llu",
-                             d->o.deploy_id ? d->o.deploy_id : "run", h->name,
-                             (unsigned long long)d->o.epoch, (long)getpid(),
-                             (unsigned long long)++d->check_seq);
-        enum err_code rc = agentconn_next_job(h->conn, id, &e);
-        free(id);
-        if (rc != ERR_OK) {
-            memset(&r, 0, sizeof(r));
-            r.end = EXEC_FAILED;
-            r.err = e;
-            gate_exec_done(x, &r);
-            return;
-        }
+    /* A check is asked again every round: its id must never be one the
+     * agent has a stored result for (a reconnect would restart the
+     * transport's own numbering), so it counts rounds, and the pid sets
+     * this process apart from any other that worked on the deploy. On a
+     * shell it passes the host's fence first. */
+    struct deploy *d = h->d;
+    struct stepid sid = {.deploy = d->o.deploy_id,
+                         .host = h->name,
+                         .phase = STEPID_CHECK,
+                         .step = (unsigned)++d->check_seq,
+                         .attempt = (unsigned)getpid(),
+                         .gen = d->o.epoch};
+    char *wrapped = NULL;
+    if (deploy_cmd_wrap(h, &sid, FENCE_CHECK, s->command, false, &wrapped,
+                        &e) != ERR_OK) {
+        memset(&r, 0, sizeof(r));
+        r.end = EXEC_FAILED;
+        r.err = e;
+        gate_exec_done(x, &r);
+        return;
     }
+    struct exec_spec ws = *s;
+    if (wrapped != NULL)
+        ws.command = wrapped;
     h->in_gate_exec = true;
     h->gx = x;
-    if (conn_exec(h->conn, s, &e) != ERR_OK) {
+    h->fence_out = h->output.len;
+    enum err_code rc = conn_exec(h->conn, &ws, &e);
+    free(wrapped);
+    if (rc != ERR_OK) {
         h->in_gate_exec = false;
         h->gx = NULL;
+        h->wrapped = false;
         memset(&r, 0, sizeof(r));
         r.end = EXEC_FAILED;
         r.err = e;
@@ -712,38 +734,99 @@ static const char *deploy_phase_word(const struct deploy_host *h)
     }
 }
 
-/* SSH hosts check the fencing epoch before their first step of a deploy:
- * agents check it in every message themselves. */
-static bool deploy_needs_fence(const struct deploy_host *h)
+/* The id of the command h is about to run: its phase and index come from
+ * the plan's list the step belongs to. */
+static void deploy_step_of(const struct deploy_host *h, struct stepid *sid)
 {
     const struct deploy *d = h->d;
-    if (d->o.epoch == 0 || h->fenced || h->rh == NULL)
-        return false;
-    return h->rh->kind == NULL || strcmp(h->rh->kind, "ssh") == 0;
+    const struct plan *p = d->plan;
+    const struct plan_step *st = h->cmds[h->ci].step;
+    memset(sid, 0, sizeof(*sid));
+    sid->deploy = d->o.deploy_id;
+    sid->host = h->rh != NULL ? h->name : NULL;
+    sid->attempt = (unsigned)h->attempt;
+    sid->gen = d->o.epoch;
+    sid->pass = h->pass;
+    switch (h->job) {
+    case JOB_ONCE:
+        if (d->phase == PH_BEFORE) {
+            sid->phase = STEPID_BEFORE;
+            sid->step = (unsigned)(st - p->before);
+        } else {
+            sid->phase = STEPID_PRECHECK;
+            sid->step = (unsigned)(st - p->prechecks);
+        }
+        break;
+    case JOB_PRECHECK:
+        sid->phase = STEPID_PRECHECK;
+        sid->step = (unsigned)(st - p->prechecks);
+        break;
+    case JOB_ROLLBACK:
+        sid->phase = STEPID_ROLLBACK;
+        sid->step = (unsigned)(st - p->rollback_steps);
+        break;
+    default:
+        sid->phase = STEPID_DEPLOY;
+        sid->step = (unsigned)(st - p->steps);
+        break;
+    }
 }
 
-static void deploy_fence_start(struct deploy_host *h)
+/* The journaled in-flight step sid names, not asked yet; SIZE_MAX if
+ * none. */
+static size_t deploy_inflight_find(const struct deploy *d,
+                                   const struct stepid *sid)
 {
-    struct err e = {0};
-    char *cmd = fence_command(h->rh->fence_dir, h->d->o.epoch);
-    struct exec_spec spec = {.command = cmd, .timeout_ms = 30000};
-    h->fencing = true;
-    h->fence_out = h->output.len;
-    if (cmd == NULL || conn_exec(h->conn, &spec, &e) != ERR_OK) {
-        h->fencing = false;
-        deploy_job_fail(h, OUT_FAILED, "epoch check: %s",
-                        cmd ? e.msg : "cannot build the command");
+    for (size_t i = 0; i < d->o.ninflight; i++) {
+        const struct deploy_inflight *f = &d->o.inflight[i];
+        if (d->inflight_used[i] || f->phase != sid->phase ||
+            f->step != sid->step)
+            continue;
+        if (f->host == NULL
+                ? sid->host == NULL
+                : sid->host != NULL && strcmp(f->host, sid->host) == 0)
+            return i;
     }
-    free(cmd);
+    return SIZE_MAX;
+}
+
+/* Name the next exec on h: a job id for a transport that keeps jobs, or
+ * the host-side wrapper for a shell (fence.h; input: stdin bytes follow).
+ * *wrapped is the command to send instead (caller frees), NULL to send it
+ * as it is. */
+static enum err_code deploy_cmd_wrap(struct deploy_host *h,
+                                     const struct stepid *sid,
+                                     enum fence_mode mode, const char *command,
+                                     bool input, char **wrapped, struct err *e)
+{
+    char id[STEPID_MAX + 1];
+    stepid_format(sid, id, sizeof(id));
+    *wrapped = NULL;
+    h->wrapped = false;
+    unsigned caps = conn_caps(h->conn);
+    if (caps & TRANSPORT_CAP_JOBS)
+        return conn_set_job(h->conn, id, e);
+    if (!(caps & TRANSPORT_CAP_SHELL))
+        return ERR_OK;
+    struct fence_step fs = {.dir = h->rh != NULL ? h->rh->fence_dir : NULL,
+                            .id = id,
+                            .epoch = h->d->o.epoch,
+                            .who = h->d->o.who,
+                            .mode = mode,
+                            .command = command,
+                            .input = input};
+    if ((*wrapped = fence_command(&fs, e)) == NULL)
+        return e->code;
+    h->wrapped = true;
+    h->head = FENCE_HEAD_NONE;
+    h->head_rest[0] = '\0';
+    buf_reset(&h->headbuf);
+    return ERR_OK;
 }
 
 static void deploy_cmd_start(struct deploy_host *h)
 {
     struct deploy *d = h->d;
-    if (deploy_needs_fence(h)) {
-        deploy_fence_start(h);
-        return;
-    }
     const struct rollout_cmd *c = &h->cmds[h->ci];
     const struct plan_step *st = c->step;
     const char *values[64];
@@ -769,37 +852,63 @@ static void deploy_cmd_start(struct deploy_host *h)
         deploy_job_fail(h, OUT_FAILED, "step '%s': %s", st->name, e.msg);
         return;
     }
-    /* A job id the journal and the agent share: a resume asks the agent
-     * for this id's stored result instead of running the step again. */
-    char *job_id =
-        xasprintf("%s/%s/%s/%zu/%d", d->o.deploy_id ? d->o.deploy_id : "run",
-                  h->name, deploy_phase_word(h), h->ci, h->attempt);
-    if (strcmp(h->conn->t->ops->name, "agent") == 0 &&
-        agentconn_next_job(h->conn, job_id, &e) != ERR_OK) {
-        free(job_id);
+    /* One id per step, phase, host, attempt and run, shared by the journal
+     * and the host or agent. A step the journal shows in flight is asked
+     * for again under its journaled id, and its row is completed. */
+    deploy_step_of(h, &h->sid);
+    h->step_id = 0;
+    h->resuming = false;
+    size_t k = deploy_inflight_find(d, &h->sid);
+    if (k != SIZE_MAX) {
+        const struct deploy_inflight *f = &d->o.inflight[k];
+        d->inflight_used[k] = true;
+        h->sid.attempt = f->attempt;
+        h->sid.gen = f->gen;
+        h->sid.pass = f->pass;
+        h->attempt = (int)f->attempt;
+        h->step_id = f->row;
+        h->resuming = true;
+        h->inflight_i = k;
+        if (!(conn_caps(h->conn) &
+              (TRANSPORT_CAP_JOBS | TRANSPORT_CAP_SHELL))) {
+            /* a local step keeps no record to ask */
+            snprintf(h->head_rest, sizeof(h->head_rest),
+                     "a step on the coordinator's machine keeps no record");
+            deploy_step_unknown(h);
+            return;
+        }
+    }
+    char *wrapped = NULL;
+    if (deploy_cmd_wrap(h, &h->sid, h->resuming ? FENCE_RESUME : FENCE_RUN,
+                        h->wrap.command, h->wrap.input_len > 0, &wrapped,
+                        &e) != ERR_OK) {
         deploy_job_fail(h, OUT_FAILED, "step '%s': %s", st->name, e.msg);
         return;
     }
-    h->step_id = 0;
-    if (d->o.store != NULL) {
-        struct store_step ss = {.host = h->rh ? h->name : NULL,
-                                .wave = h->rh ? (int)h->rh->wave : -1,
-                                .phase = deploy_phase_word(h),
-                                .name = st->name,
-                                .job_id = job_id,
-                                .command = c->command};
+    if (d->o.store != NULL && !h->resuming) {
+        char job_id[STEPID_MAX + 1];
+        struct store_step ss = {
+            .host = h->rh ? h->name : NULL,
+            .wave = h->rh ? (int)h->rh->wave : -1,
+            .phase = stepid_phase_name(h->sid.phase),
+            .name = st->name,
+            .job_id = stepid_format(&h->sid, job_id, sizeof(job_id)),
+            .command = c->command,
+            .step = (int)h->sid.step,
+            .pass = (int)h->sid.pass,
+            .attempt = (int)h->sid.attempt,
+            .gen = h->sid.gen};
         bool ok = deploy_journal(
             d,
             store_step_intent(d->o.store, d->o.deploy_id, &ss, &h->step_id, &e),
             &e);
         if (!ok) {
-            free(job_id);
+            free(wrapped);
             return; /* the intent is not durable: the step is not sent */
         }
     }
-    free(job_id);
     struct exec_spec spec = {
-        .command = h->wrap.command,
+        .command = wrapped != NULL ? wrapped : h->wrap.command,
         .input = h->wrap.input,
         .input_len = h->wrap.input_len,
         .timeout_ms = st->timeout_ms,
@@ -813,8 +922,11 @@ static void deploy_cmd_start(struct deploy_host *h)
         d->irrev_step = st->name;
         d->irrev_host = h->name;
     }
-    log_debug("host=%s step=%s attempt=%d", h->name, st->name, h->attempt + 1);
-    if (conn_exec(h->conn, &spec, &e) != ERR_OK)
+    log_debug("host=%s step=%s attempt=%d%s", h->name, st->name, h->attempt + 1,
+              h->resuming ? " (in flight: asked again)" : "");
+    rc = conn_exec(h->conn, &spec, &e);
+    free(wrapped);
+    if (rc != ERR_OK)
         deploy_job_fail(h, OUT_FAILED, "step '%s': %s", st->name, e.msg);
 }
 
@@ -878,7 +990,12 @@ static void deploy_on_retry(struct loop *l, struct loop_timer *t, void *arg)
 static bool deploy_step_done(const struct deploy_host *h, size_t ci)
 {
     const struct deploy *d = h->d;
-    return h->job == JOB_STEPS && d->o.step_done != NULL && h->rh != NULL &&
+    if (h->rh == NULL)
+        return false;
+    if (h->job == JOB_ROLLBACK)
+        return d->o.rollback_done != NULL &&
+               d->o.rollback_done[h->index * d->plan->nrollback_steps + ci];
+    return h->job == JOB_STEPS && d->o.step_done != NULL &&
            d->o.step_done[h->index * d->plan->nsteps + ci];
 }
 
@@ -911,11 +1028,9 @@ static void deploy_flush_line(struct deploy_host *h, int idx)
     buf_reset(b);
 }
 
-static void deploy_on_output(struct conn *c, int stream, const char *data,
-                             size_t len, void *arg)
+static void deploy_output_add(struct deploy_host *h, int stream,
+                              const char *data, size_t len)
 {
-    (void)c;
-    struct deploy_host *h = arg;
     buf_add(&h->output, data, len);
     if (!h->d->o.verbose)
         return;
@@ -928,53 +1043,184 @@ static void deploy_on_output(struct conn *c, int stream, const char *data,
     }
 }
 
+/* Stderr of a wrapped command until the wrapper's first line: that line
+ * is taken out; lines before it (a noisy shell rc file) pass. At eof, an
+ * unfinished line is read as it is. */
+static void deploy_head_feed(struct deploy_host *h, const char *data,
+                             size_t len, bool eof)
+{
+    buf_add(&h->headbuf, data, len);
+    while (h->head == FENCE_HEAD_NONE && h->headbuf.len > 0) {
+        const char *b = buf_cstr(&h->headbuf);
+        const char *nl = memchr(b, '\n', h->headbuf.len);
+        if (nl == NULL && !eof && h->headbuf.len < FENCE_HEAD_MAX)
+            return;
+        size_t ll = nl != NULL ? (size_t)(nl - b) : h->headbuf.len;
+        const char *rest = NULL;
+        enum fence_head hd = fence_head_parse(b, ll, &rest);
+        if (hd != FENCE_HEAD_NONE) {
+            h->head = hd;
+            snprintf(h->head_rest, sizeof(h->head_rest), "%.*s",
+                     (int)(ll - (size_t)(rest - b)), rest);
+        } else {
+            deploy_output_add(h, EXEC_STDERR, b, ll + (nl != NULL));
+        }
+        buf_consume(&h->headbuf, ll + (nl != NULL));
+        if (hd == FENCE_HEAD_NONE && nl == NULL)
+            break;
+    }
+    if (h->head != FENCE_HEAD_NONE && h->headbuf.len > 0) {
+        deploy_output_add(h, EXEC_STDERR, buf_cstr(&h->headbuf),
+                          h->headbuf.len);
+        buf_reset(&h->headbuf);
+    }
+}
+
+static void deploy_on_output(struct conn *c, int stream, const char *data,
+                             size_t len, void *arg)
+{
+    (void)c;
+    struct deploy_host *h = arg;
+    if (h->wrapped && h->head == FENCE_HEAD_NONE && stream == EXEC_STDERR) {
+        deploy_head_feed(h, data, len, false);
+        return;
+    }
+    deploy_output_add(h, stream, data, len);
+}
+
+/* The command ended: what its wrapper said (FENCE_HEAD_RUN for a
+ * command that was not wrapped). */
+static enum fence_head deploy_head_end(struct deploy_host *h)
+{
+    if (!h->wrapped)
+        return FENCE_HEAD_RUN;
+    h->wrapped = false;
+    if (h->head == FENCE_HEAD_NONE)
+        deploy_head_feed(h, "", 0, true);
+    return h->head;
+}
+
+/* A host refused this coordinator's epoch: stop acting anywhere. */
+static void deploy_fenced_out(struct deploy_host *h)
+{
+    struct deploy *d = h->d;
+    struct err fe = {0};
+    fence_refused(h->name, d->o.epoch, h->head_rest, &fe);
+    /* stop first: no verdict, no rollback, nothing more from here */
+    if (!d->stopped) {
+        deploy_decide(d, "stopped: %s", fe.msg);
+        deploy_finish(d, DV_FAILED);
+    }
+    if (h->job != JOB_NONE)
+        deploy_job_fail(h, OUT_FAILED, "%s", fe.msg);
+}
+
+/* Journal the in-flight step's row as words (no exit status). */
+static void deploy_step_close(struct deploy_host *h, const char *outcome,
+                              const char *why)
+{
+    struct deploy *d = h->d;
+    if (d->o.store == NULL || h->step_id == 0 || d->journal_failed)
+        return;
+    struct store_step_outcome o = {
+        .outcome = outcome, .exit_code = -1, .output = why};
+    struct err e = {0};
+    deploy_journal(d, store_step_outcome(d->o.store, h->step_id, &o, &e), &e);
+    h->step_id = 0;
+}
+
+/* The host cannot tell whether the in-flight step ran: the operator's
+ * decision, else stop for one. */
+static void deploy_step_unknown(struct deploy_host *h)
+{
+    struct deploy *d = h->d;
+    const struct plan_step *st = h->cmds[h->ci].step;
+    enum deploy_decision dec =
+        h->resuming ? d->o.inflight[h->inflight_i].decision : DEPLOY_ASK;
+    h->resuming = false;
+    if (dec == DEPLOY_SKIP) {
+        deploy_step_close(h, "skipped",
+                          "the host could not tell whether it ran; "
+                          "--skip-step counts it as completed");
+        deploy_event(d,
+                     json_pack("{s:s,s:s,s:s,s:s}", "event", "step", "host",
+                               h->name, "step", st->name, "state", "skipped"),
+                     "  %s: step '%s' skipped (--skip-step: the host could "
+                     "not tell whether it ran)",
+                     h->name, st->name);
+        h->ci++;
+        deploy_job_next(h);
+        return;
+    }
+    if (dec == DEPLOY_RETRY) {
+        deploy_step_close(h, "lost",
+                          "the host could not tell whether it ran; "
+                          "--retry-step runs it again");
+        deploy_event(d,
+                     json_pack("{s:s,s:s,s:s,s:s}", "event", "step", "host",
+                               h->name, "step", st->name, "state", "retry"),
+                     "  %s: step '%s' run again (--retry-step: the host "
+                     "could not tell whether it ran)",
+                     h->name, st->name);
+        deploy_cmd_start(h);
+        return;
+    }
+    /* the journal keeps the row open: the next resume asks again */
+    h->step_id = 0;
+    if (!d->pausing) {
+        d->pausing = true;
+        snprintf(d->pause_why, sizeof(d->pause_why),
+                 "%s cannot tell whether step '%s' ran", h->name, st->name);
+    }
+    deploy_job_fail(h, OUT_FAILED,
+                    "step '%s' was in flight when the coordinator died and "
+                    "the host cannot tell whether it ran (%s); check the "
+                    "host, then `drover resume --retry-step %s:%s` (run it "
+                    "again) or `--skip-step %s:%s` (it completed)",
+                    st->name, h->head_rest, h->name, st->name, h->name,
+                    st->name);
+}
+
 static void deploy_on_done(struct conn *c, const struct exec_result *r,
                            void *arg)
 {
     (void)c;
     struct deploy_host *h = arg;
     struct deploy *d = h->d;
+    enum fence_head head = deploy_head_end(h);
     if (h->in_gate_exec) {
         h->in_gate_exec = false;
         struct gate_exec *x = h->gx;
         h->gx = NULL;
         if (x != NULL)
             gate_exec_done(x, r);
+        if (head == FENCE_HEAD_REFUSED)
+            deploy_fenced_out(h);
         return;
     }
-    if (h->fencing) {
-        h->fencing = false;
-        struct err fe = {0};
-        const char *out = buf_cstr(&h->output) + h->fence_out;
-        enum err_code rc =
-            r->end == EXEC_EXITED
-                ? fence_verdict(h->name, d->o.epoch, r->exit_code, out, &fe)
-                : err_set(&fe, ERR_EXEC, "epoch check on %s: %s", h->name,
-                          exec_result_str(r, h->reason, sizeof(h->reason)));
-        /* the check's own output is not the step's */
-        h->output.len = h->fence_out;
-        if (h->output.data != NULL)
-            h->output.data[h->output.len] = '\0';
-        if (rc == ERR_LOCKED) {
-            deploy_job_fail(h, OUT_FAILED, "%s", fe.msg);
-            if (!d->stopped) {
-                deploy_decide(d, "stopped: %s", fe.msg);
-                deploy_finish(d, DV_FAILED);
-            }
-            return;
-        }
-        if (rc != ERR_OK) {
-            deploy_job_fail(h, OUT_FAILED, "%s", fe.msg);
-            return;
-        }
-        h->fenced = true;
-        deploy_cmd_start(h);
+    if (head == FENCE_HEAD_REFUSED) {
+        deploy_step_close(h, "refused", h->head_rest);
+        deploy_fenced_out(h);
+        return;
+    }
+    if (head == FENCE_HEAD_UNKNOWN && r->end == EXEC_EXITED) {
+        if (!d->stopped)
+            deploy_step_unknown(h);
         return;
     }
     deploy_step_outcome(h, r);
     if (d->stopped)
         return;
     const struct plan_step *st = h->cmds[h->ci].step;
+    if ((head == FENCE_HEAD_ERROR || head == FENCE_HEAD_NONE) &&
+        r->end == EXEC_EXITED) {
+        /* nothing ran: the wrapper itself failed */
+        deploy_job_fail(
+            h, OUT_FAILED, "step '%s': the host-side step wrapper failed: %s",
+            st->name,
+            head == FENCE_HEAD_ERROR ? h->head_rest : "it did not answer");
+        return;
+    }
     deploy_flush_line(h, 0);
     deploy_flush_line(h, 1);
     char what[300], dur[32];
@@ -1050,6 +1296,11 @@ static void deploy_job_start(struct deploy_host *h, enum deploy_job job,
     h->cmds = cmds;
     h->ncmds = ncmds;
     h->ci = 0;
+    /* a host's steps may run twice in one deploy (the singleton hand-over
+     * restarts the new holder): the second pass gets ids of its own */
+    h->pass = 0;
+    if (job == JOB_STEPS || job == JOB_ROLLBACK)
+        h->pass = h->passes[job == JOB_ROLLBACK]++;
     h->reason[0] = '\0';
     if (job != JOB_SINGLETON) { /* a question: not the host's own time */
         h->started_ms = clock_mono_ms();
@@ -2233,6 +2484,15 @@ static void deploy_on_kick(struct loop *l, struct loop_timer *t, void *arg)
                 d->hosts[i].state = DH_HEALTHY;
                 d->hosts[i].changed = true;
             }
+        if (d->o.before_left > 0 && d->o.before_left <= d->ro->nbefore &&
+            d->o.start_wave == 0) {
+            /* the deploy died during `before`: finish it first */
+            d->phase = PH_BEFORE;
+            d->once_i = d->ro->nbefore - d->o.before_left;
+            d->set.job = JOB_NONE;
+            deploy_once_next(d, d->ro->before, d->ro->nbefore);
+            return;
+        }
         if (d->o.start_wave >= d->ro->nwaves) {
             deploy_finish(d, DV_SUCCESS);
             return;
@@ -2276,6 +2536,7 @@ static void deploy_host_init(struct deploy *d, struct deploy_host *h)
     buf_init(&h->output, d->o.output_cap ? d->o.output_cap : 65536);
     buf_init(&h->partial[0], DEPLOY_LINE_MAX);
     buf_init(&h->partial[1], DEPLOY_LINE_MAX);
+    buf_init(&h->headbuf, FENCE_HEAD_MAX + 4096);
     loop_timer_init(&h->retry, deploy_on_retry, h);
 }
 
@@ -2296,6 +2557,7 @@ struct deploy *deploy_new(struct loop *l, const struct rollout *ro,
         d->o.out = stdout;
     d->hosts = xcalloc(ro->nhosts ? ro->nhosts : 1, sizeof(*d->hosts));
     d->set.idx = xcalloc(ro->nhosts + 1, sizeof(size_t));
+    d->inflight_used = xcalloc(d->o.ninflight + 1, sizeof(bool));
     for (size_t i = 0; i < ro->nhosts; i++) {
         struct deploy_host *dh = &d->hosts[i];
         deploy_host_init(d, dh);
@@ -2339,6 +2601,7 @@ static void deploy_host_release(struct deploy_host *h)
     buf_release(&h->output);
     buf_release(&h->partial[0]);
     buf_release(&h->partial[1]);
+    buf_release(&h->headbuf);
 }
 
 void deploy_free(struct deploy *d)
@@ -2353,6 +2616,7 @@ void deploy_free(struct deploy *d)
     loop_timer_stop(d->loop, &d->kick);
     loop_timer_stop(d->loop, &d->live);
     free(d->set.idx);
+    free(d->inflight_used);
     free(d->hosts);
     free(d);
 }

@@ -12,6 +12,7 @@
 #define DROVER_DEPLOY_H
 
 #include "err.h"
+#include "stepid.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,6 +29,28 @@ struct transport;
  * when it asks who holds the singleton role before any change: verdict
  * "active" names the holder a rollback puts the role back on. */
 #define DEPLOY_SINGLETON_BEFORE "holder before the deploy"
+/* What to do with an in-flight step whose host cannot tell whether it ran
+ * (--skip-step / --retry-step, docs/deploy.md). */
+enum deploy_decision {
+    DEPLOY_ASK,  /* nothing decided: the host fails, the deploy pauses */
+    DEPLOY_SKIP, /* count it as completed */
+    DEPLOY_RETRY /* run it again, under a new id */
+};
+
+/* A step the journal shows started and never ended (resume). The engine
+ * asks the host about it under its journaled id before anything else on
+ * that host in that phase: an agent answers by job id, an SSH host by its
+ * step record (fence.h); its outcome completes the journaled row. */
+struct deploy_inflight {
+    const char *host;              /* inventory name; NULL: a local step */
+    enum stepid_phase phase;       /* its phase */
+    unsigned step;                 /* index in the phase's list */
+    unsigned pass;                 /* journaled pass */
+    unsigned attempt;              /* journaled attempt */
+    uint64_t gen;                  /* journaled generation */
+    int64_t row;                   /* its journal row (store_step_outcome) */
+    enum deploy_decision decision; /* if the host cannot tell */
+};
 
 struct deploy_options {
     int forks;               /* hosts connecting or running steps at once */
@@ -44,18 +67,28 @@ struct deploy_options {
     struct store *store;     /* the journal, or NULL (tests) */
     const char *deploy_id;   /* its id (DEP-...), with store */
     uint64_t epoch;          /* fencing epoch; 0: no fencing */
+    const char *who;         /* this coordinator for hosts' fence records
+                                (fence_who), or NULL */
     /* resuming a deploy from its journal (all may be NULL) */
-    const bool *done_hosts;          /* [host]: healthy already in start_wave */
-    const bool *changed_hosts;       /* [host]: changed already (rollback) */
-    const unsigned char *step_done;  /* [host * nsteps + step]: ran ok */
-    bool rollback_only;              /* roll back changed_hosts, from start_wave
-                                        down; nothing is deployed */
+    const bool *done_hosts;         /* [host]: healthy already in start_wave */
+    const bool *changed_hosts;      /* [host]: changed already (rollback) */
+    const unsigned char *step_done; /* [host * nsteps + step]: ran ok */
+    const unsigned char *rollback_done; /* [host * nrollback_steps + step]:
+                                           ran ok in the rollback this
+                                           run continues */
+    bool rollback_only; /* roll back changed_hosts, from start_wave
+                           down; nothing is deployed */
+    const struct deploy_inflight *inflight; /* steps in flight, or NULL */
+    size_t ninflight;                       /* entries */
     const char *singleton_origin;    /* continuing: who held the singleton
                                         role before the deploy (journaled),
                                         "" nobody; NULL: unknown */
     const char *const *host_reasons; /* [host]: journaled failure reason,
                                         kept through a failed rollback
                                         (may be NULL, entries too) */
+    size_t before_left; /* resume: the last before_left `before` steps
+                           (rollout order) are not journaled ok: run them
+                           before the first wave (0: none) */
 };
 
 /* Per-host outcome. */

@@ -1,64 +1,248 @@
-/* coordinator/fence.c: the SSH fencing command and its verdict. The
- * command uses only POSIX sh, flock(1) (util-linux) and sync FILE
- * (coreutils), present on every Debian host. */
+/* coordinator/fence.c: the host-side step wrapper (fence.h) and the
+ * reading of its answers. The script is POSIX sh: it runs inside the
+ * login shell (bash or dash) through ssh_wrap_command's eval, so its own
+ * variables carry a _dr_ prefix; the step itself runs in a new
+ * "$SHELL -c", in its own session, and sees none of them. */
 #include "fence.h"
+
+#include "buf.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-char *fence_command(const char *dir, uint64_t epoch)
+/* What the detached runner does: run the step with its output in files,
+ * then record its exit status by an atomic rename. It holds run.lock
+ * (fd 8, taken by the wrapper) until it exits: a free lock and no end
+ * record means it died without recording (host restart, kill -9). A
+ * TERM or INT is caught so the step's end is still recorded. */
+static const char fence_runner[] =
+    "trap \"_dr_x=1\" TERM INT; "
+    "\"${SHELL:-/bin/sh}\" -c \"$2\" 8>&- >>\"$1/out\" 2>>\"$1/err\"; "
+    "_dr_st=$?; printf \"%s\\n\" \"$_dr_st\" >\"$1/end.tmp\" && "
+    "sync \"$1/end.tmp\" && mv -f \"$1/end.tmp\" \"$1/end\"";
+
+static bool fence_safe(const char *s, const char *extra)
 {
-    if (dir == NULL)
-        dir = FENCE_DIR;
-    size_t n = strlen(dir);
-    if (n == 0 || dir[0] != '/' ||
-        strspn(dir, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                    "0123456789/._-") != n)
-        return NULL;
-    return xasprintf(
-        "d='%s'; new=%" PRIu64 "; f=\"$d/epoch\"\n"
-        "mkdir -p \"$d\" || exit %d\n"
-        "exec 9>>\"$d/epoch.lock\" || exit %d\n"
-        "flock -w %d 9 || { echo \"drover-fence: cannot lock $d/epoch.lock\""
-        " >&2; exit %d; }\n"
-        "cur=0\n"
-        "if [ -s \"$f\" ]; then read -r cur < \"$f\" || cur=; fi\n"
-        "case \"$cur\" in ''|*[!0-9]*) echo \"drover-fence: $f holds no "
-        "epoch number\" >&2; exit %d;; esac\n"
-        "if [ \"$cur\" -gt \"$new\" ]; then echo \"drover-fence: refused: "
-        "epoch $cur seen, ours is $new\" >&2; exit %d; fi\n"
-        "if [ \"$cur\" -lt \"$new\" ]; then\n"
-        "  printf '%%s\\n' \"$new\" > \"$f.tmp\" && sync \"$f.tmp\" &&"
-        " mv -f \"$f.tmp\" \"$f\" && sync \"$d\" || exit %d\n"
-        "fi\n"
-        "echo \"drover-fence: ok $new\"\n",
-        dir, epoch, FENCE_EXIT_ERROR, FENCE_EXIT_ERROR, FENCE_LOCK_WAIT_S,
-        FENCE_EXIT_ERROR, FENCE_EXIT_ERROR, FENCE_EXIT_REFUSED,
-        FENCE_EXIT_ERROR);
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
+              strchr(extra, c) != NULL))
+            return false;
+    }
+    return true;
 }
 
-enum err_code fence_verdict(const char *host, uint64_t epoch, int exit_code,
-                            const char *output, struct err *e)
+/* s single-quoted for sh. */
+static void fence_quote(struct buf *b, const char *s)
 {
-    const char *out = output != NULL ? output : "";
-    char want[64];
-    snprintf(want, sizeof(want), "drover-fence: ok %" PRIu64, epoch);
-    if (exit_code == 0 && strstr(out, want) != NULL)
-        return ERR_OK;
-    /* the first line that is ours, else the first line */
-    const char *line = strstr(out, "drover-fence: ");
-    if (line == NULL)
-        line = out;
-    int len = (int)strcspn(line, "\n");
-    if (exit_code == FENCE_EXIT_REFUSED)
-        return err_set(e, ERR_LOCKED,
-                       "host %s: fenced (%.*s): a newer coordinator has "
-                       "acted on this host, so this one (epoch %" PRIu64
-                       ") lost its lock; stop, and see `drover status`",
-                       host, len, line, epoch);
-    return err_set(e, ERR_EXEC,
-                   "host %s: the epoch check failed (exit %d): %.*s", host,
-                   exit_code, len, *line ? line : "no output");
+    buf_addc(b, '\'');
+    for (const char *p = s; *p; p++) {
+        if (*p == '\'')
+            buf_adds(b, "'\\''");
+        else
+            buf_addc(b, *p);
+    }
+    buf_addc(b, '\'');
+}
+
+char *fence_command(const struct fence_step *s, struct err *e)
+{
+    const char *dir = s->dir != NULL ? s->dir : FENCE_DIR;
+    if (dir[0] != '/' || !fence_safe(dir, "/")) {
+        err_set(e, ERR_INVALID,
+                "drover_fence_dir '%s' must be an absolute path of "
+                "A-Za-z0-9/._-",
+                dir);
+        return NULL;
+    }
+    if (!fence_safe(s->id, ":")) {
+        err_set(e, ERR_INVALID, "'%s' is not a valid step id", s->id);
+        return NULL;
+    }
+    static const char *const modes[] = {"run", "resume", "check"};
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    buf_printf(
+        &b, "_dr_d='%s'; _dr_id='%s'; _dr_ep=%" PRIu64 "; _dr_m=%s; _dr_i=%d\n",
+        dir, s->id, s->epoch, modes[s->mode], s->input ? 1 : 0);
+    buf_adds(&b, "_dr_who=");
+    fence_quote(&b, s->who != NULL ? s->who : "");
+    buf_adds(&b, "\n_dr_c=");
+    fence_quote(&b, s->command);
+    buf_printf(
+        &b,
+        "\numask 077\n"
+        "_dr_h() { printf 'drover-step: %%s\\n' \"$*\" >&2; }\n"
+        "_dr_now() { date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ; }\n"
+        /* every fork counts: a step costs ~10 processes on the host */
+        "[ \"$_dr_i\" = 1 ] && { _dr_in=$(cat; echo .); _dr_in=${_dr_in%%.}; "
+        "}\n"
+        "[ -d \"$_dr_d/steps\" ] || mkdir -p \"$_dr_d/steps\" 2>/dev/null || "
+        "{ _dr_h error \"cannot create $_dr_d/steps (set drover_fence_dir to "
+        "a directory this login can write)\"; exit %d; }\n"
+        "exec 9>>\"$_dr_d/fence.lock\" || { _dr_h error \"cannot open "
+        "$_dr_d/fence.lock\"; exit %d; }\n"
+        "flock -w %d 9 || { _dr_h error \"cannot lock $_dr_d/fence.lock "
+        "(flock(1) of util-linux is needed)\"; exit %d; }\n"
+        "_dr_cur=0; _dr_rest=; _dr_had=0\n"
+        "if [ -s \"$_dr_d/fence\" ]; then read -r _dr_cur _dr_rest "
+        "<\"$_dr_d/fence\" || _dr_cur=; _dr_had=1; fi\n"
+        "case $_dr_cur in ''|*[!0-9]*) _dr_h error \"$_dr_d/fence holds no "
+        "epoch number\"; exit %d;; esac\n"
+        "_dr_sd=${_dr_who%%%% *}\n"
+        "if [ \"$_dr_ep\" -gt 0 ]; then\n"
+        "  if [ \"$_dr_cur\" -gt \"$_dr_ep\" ]; then _dr_h refused "
+        "\"$_dr_cur $_dr_rest\"; exit %d; fi\n"
+        /* the same epoch from another state directory is another
+         * coordinator: refused too */
+        "  if [ \"$_dr_cur\" -eq \"$_dr_ep\" ] && [ -n \"$_dr_sd\" ]; then\n"
+        "    case \" $_dr_rest \" in *\" $_dr_sd \"*) ;; *) _dr_h refused "
+        "\"$_dr_cur $_dr_rest\"; exit %d;; esac\n"
+        "  fi\n"
+        "  if [ \"$_dr_cur\" -lt \"$_dr_ep\" ]; then\n"
+        "    printf '%%s %%s at=%%s\\n' \"$_dr_ep\" \"$_dr_who\" "
+        "\"$(_dr_now)\" >\"$_dr_d/fence.tmp\" && sync \"$_dr_d/fence.tmp\" "
+        "&& mv -f \"$_dr_d/fence.tmp\" \"$_dr_d/fence\" && sync \"$_dr_d\" "
+        "|| { _dr_h error \"cannot write $_dr_d/fence\"; exit %d; }\n"
+        "    find \"$_dr_d/steps\" -mindepth 1 -maxdepth 1 -mtime +%d "
+        "-exec rm -rf {} + 2>/dev/null\n"
+        "  fi\n"
+        "fi\n"
+        "if [ \"$_dr_m\" = check ]; then exec 9>&-; _dr_h check; eval "
+        "\"$_dr_c\"; exit; fi\n"
+        "_dr_s=$_dr_d/steps/$_dr_id\n"
+        "if [ -d \"$_dr_s\" ]; then\n"
+        "  if [ -f \"$_dr_s/end\" ]; then _dr_h attach ended\n"
+        "  elif ! flock -n \"$_dr_s/run.lock\" true; then _dr_h attach "
+        "running\n"
+        "  elif [ -f \"$_dr_s/end\" ]; then _dr_h attach ended\n"
+        "  else _dr_h unknown \"it started ($(cat \"$_dr_s/start\" "
+        "2>/dev/null)) and no end was recorded, yet it is not running: the "
+        "host restarted or it was killed\"; exit %d; fi\n"
+        "elif [ \"$_dr_m\" = resume ] && [ \"$_dr_had\" = 0 ]; then\n"
+        "  _dr_h unknown \"no record of it and no fence under $_dr_d: the "
+        "host's records are gone\"; exit %d\n"
+        "else\n"
+        "  { mkdir \"$_dr_s\" && : >\"$_dr_s/out\" && : >\"$_dr_s/err\" && "
+        "printf '%%s %%s\\n' \"$_dr_ep\" \"$_dr_who\" >\"$_dr_s/start\" && "
+        "sync \"$_dr_s/start\" \"$_dr_d/steps\" && exec 8>\"$_dr_s/run.lock\" "
+        "&& flock -n 8; } || { _dr_h error \"cannot record the step under "
+        "$_dr_s\"; exit %d; }\n"
+        "  if [ \"$_dr_i\" = 1 ]; then\n"
+        "    printf '%%s' \"$_dr_in\" | setsid sh -c '%s' drover-step "
+        "\"$_dr_s\" \"$_dr_c\" 9>&- >/dev/null 2>&1 &\n"
+        "  else\n"
+        "    setsid sh -c '%s' drover-step \"$_dr_s\" \"$_dr_c\" 9>&- "
+        "</dev/null >/dev/null 2>&1 &\n"
+        "  fi\n"
+        "  echo $! >\"$_dr_s/pid\"\n"
+        "  exec 8>&-\n"
+        "  _dr_h run\n"
+        "fi\n"
+        "exec 9>&-\n"
+        "_dr_p=; [ -f \"$_dr_s/pid\" ] && read -r _dr_p <\"$_dr_s/pid\"\n"
+        /* the coordinator's timeout or cancel: TERM to the step's own
+         * group, KILL a second later from a killer of its own */
+        "trap '[ -n \"$_dr_p\" ] && kill -TERM -\"$_dr_p\" 2>/dev/null && "
+        "setsid sh -c \"sleep 1; kill -KILL -$_dr_p 2>/dev/null\" "
+        "</dev/null >/dev/null 2>&1 & exit 143' TERM\n"
+        "if [ -f \"$_dr_s/end\" ] || [ -z \"$_dr_p\" ]; then\n"
+        "  [ -f \"$_dr_s/end\" ] || flock \"$_dr_s/run.lock\" true\n"
+        "  cat \"$_dr_s/out\"; cat \"$_dr_s/err\" >&2\n"
+        "else\n"
+        "  tail -c +1 -s 0.02 -f --pid=\"$_dr_p\" \"$_dr_s/out\" & _dr_t1=$!\n"
+        "  tail -c +1 -s 0.02 -f --pid=\"$_dr_p\" \"$_dr_s/err\" >&2 & "
+        "_dr_t2=$!\n"
+        "  wait $_dr_t1; wait $_dr_t2\n"
+        "fi\n"
+        "_dr_st=; [ -f \"$_dr_s/end\" ] && read -r _dr_st <\"$_dr_s/end\"\n"
+        "case $_dr_st in ''|*[!0-9]*) trap - TERM; kill -KILL $$;; esac\n"
+        /* a status past 128 is how a shell reports a signal: end the
+         * same way, so the channel reports the signal */
+        "if [ \"$_dr_st\" -gt 128 ] && [ \"$_dr_st\" -lt 160 ]; then\n"
+        "  _dr_sig=$(kill -l $((_dr_st - 128)) 2>/dev/null) && trap - "
+        "TERM && kill -s \"$_dr_sig\" $$ 2>/dev/null\n"
+        "fi\n"
+        "exit \"$_dr_st\"\n",
+        FENCE_EXIT_ERROR, FENCE_EXIT_ERROR, FENCE_LOCK_WAIT_S, FENCE_EXIT_ERROR,
+        FENCE_EXIT_ERROR, FENCE_EXIT_REFUSED, FENCE_EXIT_REFUSED,
+        FENCE_EXIT_ERROR, FENCE_RETENTION_D, FENCE_EXIT_UNKNOWN,
+        FENCE_EXIT_UNKNOWN, FENCE_EXIT_ERROR, fence_runner, fence_runner);
+    return buf_detach(&b);
+}
+
+/* Append s to b, bytes outside [A-Za-z0-9._:@-] as '_'. */
+static void fence_word(struct buf *b, const char *key, const char *s)
+{
+    buf_printf(b, "%s%s=", b->len ? " " : "", key);
+    if (s == NULL || *s == '\0')
+        s = "-";
+    for (const char *p = s; *p && p - s < 64; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || strchr("._:@-", c) != NULL;
+        buf_addc(b, ok ? c : '_');
+    }
+}
+
+char *fence_who(const char *state_id, const char *host, const char *deploy)
+{
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    fence_word(&b, "state_dir", state_id);
+    fence_word(&b, "coordinator", host);
+    fence_word(&b, "deploy", deploy);
+    return buf_detach(&b);
+}
+
+enum fence_head fence_head_parse(const char *line, size_t len,
+                                 const char **rest)
+{
+    static const struct {
+        const char *word;
+        enum fence_head head;
+    } words[] = {
+        {"run", FENCE_HEAD_RUN},         {"attach", FENCE_HEAD_ATTACH},
+        {"check", FENCE_HEAD_CHECK},     {"refused", FENCE_HEAD_REFUSED},
+        {"unknown", FENCE_HEAD_UNKNOWN}, {"error", FENCE_HEAD_ERROR}};
+    static const char tag[] = "drover-step: ";
+    size_t tl = sizeof(tag) - 1;
+    if (len < tl || memcmp(line, tag, tl) != 0)
+        return FENCE_HEAD_NONE;
+    const char *w = line + tl;
+    size_t wl = len - tl;
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        size_t n = strlen(words[i].word);
+        if (wl >= n && memcmp(w, words[i].word, n) == 0 &&
+            (wl == n || w[n] == ' ')) {
+            if (rest != NULL)
+                *rest = wl == n ? w + n : w + n + 1;
+            return words[i].head;
+        }
+    }
+    return FENCE_HEAD_NONE;
+}
+
+enum err_code fence_refused(const char *host, uint64_t epoch, const char *rest,
+                            struct err *e)
+{
+    const char *r = rest != NULL ? rest : "";
+    int seen = (int)strspn(r, "0123456789");
+    const char *by = r + seen + strspn(r + seen, " ");
+    int bylen = (int)strcspn(by, "\n");
+    if (bylen > 300)
+        bylen = 300;
+    return err_set(e, ERR_LOCKED,
+                   "host %s: fenced at epoch %.*s by %.*s; ours is %" PRIu64
+                   ": a newer coordinator has acted on this host (gone for "
+                   "good? --take-over-fence %.*s, docs/state.md)",
+                   host, seen ? seen : 1, seen ? r : "?", bylen ? bylen : 7,
+                   bylen ? by : "unknown", epoch, seen ? seen : 1,
+                   seen ? r : "?");
 }

@@ -25,7 +25,7 @@ struct hostaddr {
     char *key_file;  /* ansible_ssh_private_key_file, or NULL */
     char *kind;      /* drover_transport, or NULL (ssh) */
     char *agent_key; /* drover_agent_key, or NULL */
-    char *fence_dir; /* drover_fence_dir, or NULL (/var/lib/drover) */
+    char *fence_dir; /* drover_fence_dir, or NULL (FENCE_DIR) */
 };
 
 /* Read host ih's address. ERR_INVALID naming the variable (the caller

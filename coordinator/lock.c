@@ -169,6 +169,45 @@ enum err_code lock_epoch_read(const char *dir, const char *name,
     return rc;
 }
 
+/* Open and flock STATE/epoch.lock; -1 with e set on failure. */
+static int lock_epoch_lock(const char *dir, const char *name, struct err *e)
+{
+    char *lpath = xasprintf("%s/epoch.lock", dir);
+    int lfd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lfd < 0) {
+        err_sys(e, "lock %s: cannot open %s", name, lpath);
+        free(lpath);
+        return -1;
+    }
+    free(lpath);
+    while (flock(lfd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            close(lfd);
+            err_sys(e, "lock %s: cannot lock the epoch counter", name);
+            return -1;
+        }
+    }
+    return lfd;
+}
+
+enum err_code lock_epoch_floor(const char *dir, uint64_t floor, struct err *e)
+{
+    int lfd = lock_epoch_lock(dir, "(take over)", e);
+    if (lfd < 0)
+        return ERR_SYS;
+    uint64_t global = 0;
+    enum err_code rc = lock_epoch_file(dir, "epoch", "(take over)", &global, e);
+    if (rc == ERR_OK && global < floor) {
+        char text[32];
+        int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", floor);
+        char *gpath = xasprintf("%s/epoch", dir);
+        rc = statedir_write_durable(gpath, text, (size_t)n, e);
+        free(gpath);
+    }
+    close(lfd);
+    return rc;
+}
+
 /* The next epoch: one more than any epoch this state directory ever
  * handed out, under any lock name (STATE/epoch), so that a host deployed
  * by two plans in turn never sees an epoch go down. A short flock on
@@ -176,20 +215,9 @@ enum err_code lock_epoch_read(const char *dir, const char *name,
 static enum err_code lock_epoch_next(const char *dir, const char *name,
                                      uint64_t *epoch, struct err *e)
 {
-    char *lpath = xasprintf("%s/epoch.lock", dir);
-    int lfd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (lfd < 0) {
-        err_sys(e, "lock %s: cannot open %s", name, lpath);
-        free(lpath);
+    int lfd = lock_epoch_lock(dir, name, e);
+    if (lfd < 0)
         return ERR_SYS;
-    }
-    free(lpath);
-    while (flock(lfd, LOCK_EX) != 0) {
-        if (errno != EINTR) {
-            close(lfd);
-            return err_sys(e, "lock %s: cannot lock the epoch counter", name);
-        }
-    }
     uint64_t mine = 0, global = 0;
     enum err_code rc = lock_epoch_read(dir, name, &mine, e);
     if (rc == ERR_OK)

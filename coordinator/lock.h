@@ -66,6 +66,12 @@ void lock_release(struct lock *lk);
 enum err_code lock_probe(const char *dir, const char *name, bool *held,
                          struct lock_holder *holder, struct err *e);
 
+/* Raise dir's epoch counter (STATE/epoch) to at least floor, durably, so
+ * the next acquisition takes an epoch above it: `--take-over-fence`, when
+ * hosts were fenced by a coordinator with another state directory that
+ * is gone for good. */
+enum err_code lock_epoch_floor(const char *dir, uint64_t floor, struct err *e);
+
 /* The last epoch taken under NAME (0 if never). A file that does not
  * hold a number is ERR_PARSE (never read as 0). */
 enum err_code lock_epoch_read(const char *dir, const char *name,

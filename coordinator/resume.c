@@ -37,24 +37,6 @@ static long resume_host_index(const struct rollout *ro, const char *name)
     return -1;
 }
 
-/* The step index in a job id "DEPLOY/HOST/PHASE/STEP/ATTEMPT". */
-static long resume_job_step(const char *job_id)
-{
-    if (job_id == NULL)
-        return -1;
-    const char *last = strrchr(job_id, '/');
-    if (last == NULL || last == job_id)
-        return -1;
-    const char *p = last - 1;
-    while (p > job_id && *p != '/')
-        p--;
-    if (*p != '/')
-        return -1;
-    char *end = NULL;
-    long v = strtol(p + 1, &end, 10);
-    return end == last && v >= 0 ? v : -1;
-}
-
 static bool resume_changed_state(const char *s)
 {
     static const char *const changed[] = {"connecting", "running", "gating",
@@ -65,8 +47,72 @@ static bool resume_changed_state(const char *s)
     return false;
 }
 
+/* The decision for step name on host: the first that names both (or
+ * leaves them open), else DEPLOY_ASK. */
+static enum deploy_decision
+resume_decision_for(const struct resume_decision *dec, size_t ndec,
+                    const char *host, const char *name)
+{
+    for (size_t i = 0; i < ndec; i++)
+        if ((dec[i].host == NULL ||
+             (host != NULL && strcmp(dec[i].host, host) == 0)) &&
+            (dec[i].step == NULL ||
+             (name != NULL && strcmp(dec[i].step, name) == 0)))
+            return dec[i].decision;
+    return DEPLOY_ASK;
+}
+
+/* The plan's list of phase ph, for step names. */
+static const struct plan_step *resume_list(const struct plan *p,
+                                           enum stepid_phase ph, size_t *n)
+{
+    switch (ph) {
+    case STEPID_PRECHECK:
+        *n = p->nprechecks;
+        return p->prechecks;
+    case STEPID_BEFORE:
+        *n = p->nbefore;
+        return p->before;
+    case STEPID_DEPLOY:
+        *n = p->nsteps;
+        return p->steps;
+    case STEPID_ROLLBACK:
+        *n = p->nrollback_steps;
+        return p->rollback_steps;
+    default:
+        *n = 0;
+        return NULL;
+    }
+}
+
+/* A row a journal of schema 2 left in flight, without its index: the
+ * old rules (re-run if idempotent, else the operator decides). */
+static enum err_code resume_legacy_row(const struct store_step_row *st,
+                                       const struct plan *p,
+                                       const struct resume_decision *dec,
+                                       size_t ndec, struct err *e)
+{
+    bool idem = false;
+    for (size_t k = 0; k < p->nsteps; k++)
+        if (st->name != NULL && strcmp(p->steps[k].name, st->name) == 0)
+            idem = p->steps[k].idempotent;
+    if (idem ||
+        resume_decision_for(dec, ndec, st->host, st->name) != DEPLOY_ASK)
+        return ERR_OK;
+    return err_set(e, ERR_INVALID,
+                   "step '%s' on %s was started and never finished, and "
+                   "an older drover journaled it without its index, so the "
+                   "host cannot be asked: check the host, then resume with "
+                   "--retry-step %s:%s (run it again) or --skip-step %s:%s "
+                   "(it completed)",
+                   st->name ? st->name : "?", st->host ? st->host : "local",
+                   st->host ? st->host : "local", st->name ? st->name : "?",
+                   st->host ? st->host : "local", st->name ? st->name : "?");
+}
+
 enum err_code resume_point_of(const struct store_record *r,
-                              const struct rollout *ro, bool retry, bool skip,
+                              const struct rollout *ro,
+                              const struct resume_decision *dec, size_t ndec,
                               struct resume_point *pt, struct err *e)
 {
     const struct plan *p = ro->plan;
@@ -74,6 +120,9 @@ enum err_code resume_point_of(const struct store_record *r,
     pt->done_hosts = xcalloc(ro->nhosts + 1, sizeof(bool));
     pt->changed_hosts = xcalloc(ro->nhosts + 1, sizeof(bool));
     pt->step_done = xcalloc(ro->nhosts * p->nsteps + 1, 1);
+    pt->rollback_done = xcalloc(ro->nhosts * p->nrollback_steps + 1, 1);
+    pt->inflight = xcalloc(r->nsteps + 1, sizeof(*pt->inflight));
+    bool *before_ok = xcalloc(p->nbefore + 1, sizeof(bool));
     pt->rolling_back =
         r->state != NULL && strcmp(r->state, "rolling back") == 0;
     pt->start_wave = r->nwaves;
@@ -96,36 +145,57 @@ enum err_code resume_point_of(const struct store_record *r,
     }
     for (size_t i = 0; i < r->nsteps; i++) {
         const struct store_step_row *st = &r->steps[i];
-        if (st->phase == NULL || strcmp(st->phase, "deploy") != 0)
+        enum stepid_phase ph;
+        if (!stepid_phase_parse(st->phase, &ph))
             continue;
         long h = resume_host_index(ro, st->host);
-        long k = resume_job_step(st->job_id);
-        if (h < 0 || k < 0 || (size_t)k >= p->nsteps)
+        if (st->step < 0) {
+            if (st->outcome == NULL &&
+                resume_legacy_row(st, p, dec, ndec, e) != ERR_OK) {
+                free(before_ok);
+                resume_point_release(pt);
+                return ERR_INVALID;
+            }
             continue;
-        size_t at = (size_t)h * p->nsteps + (size_t)k;
+        }
+        size_t n, k = (size_t)st->step;
+        const struct plan_step *list = resume_list(p, ph, &n);
+        if (list == NULL || k >= n || (st->host != NULL && h < 0))
+            continue;
         if (st->outcome != NULL) {
-            if (strcmp(st->outcome, "ok") == 0)
-                pt->step_done[at] = 1;
+            if (strcmp(st->outcome, "ok") != 0 &&
+                strcmp(st->outcome, "skipped") != 0)
+                continue;
+            if (ph == STEPID_DEPLOY && h >= 0)
+                pt->step_done[(size_t)h * p->nsteps + k] = 1;
+            else if (ph == STEPID_ROLLBACK && h >= 0 && pt->rolling_back)
+                pt->rollback_done[(size_t)h * p->nrollback_steps + k] = 1;
+            else if (ph == STEPID_BEFORE)
+                before_ok[k] = true;
             continue;
         }
-        /* started, never finished: the coordinator died during it */
-        const char *kind = ro->hosts[h].kind;
-        bool agent = kind != NULL && strcmp(kind, "agent") == 0;
-        if (agent || p->steps[k].idempotent || retry)
-            continue; /* agents answer by job id; others re-run */
-        if (skip) {
-            pt->step_done[at] = 1;
+        /* started, never finished: the coordinator died during it; the
+         * engine asks the host under the journaled id */
+        if (ph == STEPID_ROLLBACK && !pt->rolling_back)
             continue;
-        }
-        resume_point_release(pt);
-        return err_set(e, ERR_INVALID,
-                       "step '%s' on %s was started and never finished "
-                       "(the coordinator died during it); it is not "
-                       "idempotent, so it is not re-run blind: check the "
-                       "host, then resume with --retry-step (run it again) "
-                       "or --skip-step (it completed)",
-                       p->steps[k].name, ro->hosts[h].name);
+        struct deploy_inflight *f = &pt->inflight[pt->ninflight++];
+        f->host = h >= 0 ? ro->hosts[h].name : NULL;
+        f->phase = ph;
+        f->step = (unsigned)k;
+        f->pass = (unsigned)st->pass;
+        f->attempt = (unsigned)st->attempt;
+        f->gen = st->gen;
+        f->row = st->id;
+        f->decision = resume_decision_for(dec, ndec, f->host, list[k].name);
     }
+    for (size_t i = 0; i < ro->nbefore; i++) {
+        size_t k = (size_t)(ro->before[i].cmd.step - p->before);
+        if (k < p->nbefore && !before_ok[k] && !ro->before[i].cmd.skip) {
+            pt->before_left = ro->nbefore - i;
+            break;
+        }
+    }
+    free(before_ok);
     return ERR_OK;
 }
 
@@ -134,6 +204,8 @@ void resume_point_release(struct resume_point *pt)
     free(pt->done_hosts);
     free(pt->changed_hosts);
     free(pt->step_done);
+    free(pt->rollback_done);
+    free(pt->inflight);
     memset(pt, 0, sizeof(*pt));
 }
 
@@ -349,11 +421,79 @@ static const char resume_usage_tail[] =
     "      --state-dir DIR   journal and locks\n"
     "      --lock-wait DUR   wait for the lock\n"
     "  -f, --forks N, -v, --json, --coordinator-key FILE, --known-agents FILE\n"
-    "      --retry-step      re-run a step that was in flight when the\n"
-    "                        coordinator died (not idempotent: check first)\n"
-    "      --skip-step       count that step as completed\n"
+    "      --retry-step[=HOST:STEP]  a step that was in flight when the\n"
+    "                        coordinator died and whose host cannot tell\n"
+    "                        whether it ran: run it again (check first)\n"
+    "      --skip-step[=HOST:STEP]   count that step as completed\n"
+    "                        (without HOST:STEP: every such step)\n"
     "      --confirm-irreversible  (abort, rollback) roll back although\n"
     "                        irreversible steps ran: they stay as they are\n";
+
+/* argv with "--skip-step HOST:STEP" read as "--skip-step-at HOST:STEP"
+ * (a deploy id has no ':'), so the flag takes its value with or without
+ * '=' and stays bare otherwise. Caller frees the array (not the strings:
+ * argv's, or the two below). */
+static char resume_skip_at[] = "--skip-step-at";
+static char resume_retry_at[] = "--retry-step-at";
+
+static char **resume_step_args(int argc, char **argv)
+{
+    char **out = xcalloc((size_t)argc + 1, sizeof(char *));
+    for (int i = 0; i < argc; i++) {
+        bool skip = strcmp(argv[i], "--skip-step") == 0;
+        bool retry = strcmp(argv[i], "--retry-step") == 0;
+        if ((skip || retry) && i + 1 < argc && argv[i + 1][0] != '-' &&
+            strchr(argv[i + 1], ':') != NULL)
+            out[i] = skip ? resume_skip_at : resume_retry_at;
+        else
+            out[i] = argv[i];
+    }
+    return out;
+}
+
+/* One --skip-step / --retry-step: bare, or HOST:STEP. */
+static enum err_code resume_decision_arg(struct resume_decision *d, char *arg,
+                                         enum deploy_decision what,
+                                         struct err *e)
+{
+    d->decision = what;
+    if (arg == NULL)
+        return ERR_OK;
+    char *colon = strchr(arg, ':');
+    if (colon == NULL || colon == arg || colon[1] == '\0')
+        return err_set(e, ERR_USAGE,
+                       "--%s-step %s: expected HOST:STEP (a host of the "
+                       "inventory, a step name of the plan)",
+                       what == DEPLOY_SKIP ? "skip" : "retry", arg);
+    *colon = '\0'; /* argv's own bytes: HOST and STEP apart */
+    d->host = arg;
+    d->step = colon + 1;
+    return ERR_OK;
+}
+
+/* The same host and step may not be both skipped and retried. */
+static enum err_code resume_decisions_clash(const struct resume_decision *d,
+                                            size_t n, struct err *e)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            bool same_host = d[i].host == NULL || d[j].host == NULL ||
+                             strcmp(d[i].host, d[j].host) == 0;
+            bool same_step = d[i].step == NULL || d[j].step == NULL ||
+                             strcmp(d[i].step, d[j].step) == 0;
+            if (same_host && same_step && d[i].decision != d[j].decision)
+                return err_set(e, ERR_USAGE,
+                               "--retry-step and --skip-step name the same "
+                               "step (%s:%s)",
+                               d[i].host   ? d[i].host
+                               : d[j].host ? d[j].host
+                                           : "*",
+                               d[i].step   ? d[i].step
+                               : d[j].step ? d[j].step
+                                           : "*");
+        }
+    return ERR_OK;
+}
 
 /* Find the deploy: the id given, or (resume) the newest unfinished. */
 static enum err_code resume_find(const char *state_dir, const char *id,
@@ -394,7 +534,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     json_t *extra = json_object();
     const char *inv_path = NULL;
     int forks = SSHOPT_FORKS_DEFAULT;
-    bool verbose = false, json = false, retry = false, skip = false;
+    bool verbose = false, json = false;
     bool confirm_irrev = false;
     const char **reasons = NULL;
     struct buf irrev;
@@ -415,6 +555,9 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     buf_init(&changed, BUF_UNLIMITED);
     const char **override = xcalloc((size_t)argc + 1, sizeof(char *));
     size_t noverride = 0;
+    struct resume_decision *dec = xcalloc((size_t)argc + 1, sizeof(*dec));
+    size_t ndec = 0;
+    char **args = resume_step_args(argc, argv);
 
     struct option longopts[20 + SSHOPT_COUNT];
     size_t nl = 0;
@@ -425,8 +568,11 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     longopts[nl++] = (struct option){"json", no_argument, 0, 'J'};
     longopts[nl++] = (struct option){"state-dir", required_argument, 0, 'S'};
     longopts[nl++] = (struct option){"lock-wait", required_argument, 0, 'W'};
-    longopts[nl++] = (struct option){"retry-step", no_argument, 0, 'r'};
-    longopts[nl++] = (struct option){"skip-step", no_argument, 0, 's'};
+    longopts[nl++] = (struct option){"retry-step", optional_argument, 0, 'r'};
+    longopts[nl++] = (struct option){"skip-step", optional_argument, 0, 's'};
+    longopts[nl++] =
+        (struct option){"retry-step-at", required_argument, 0, 'r'};
+    longopts[nl++] = (struct option){"skip-step-at", required_argument, 0, 's'};
     longopts[nl++] = (struct option){"override-var", required_argument, 0, 'O'};
     longopts[nl++] =
         (struct option){"confirm-irreversible", no_argument, 0, 'I'};
@@ -437,7 +583,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     sshopt_append(longopts, nl);
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "e:i:f:vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, args, "e:i:f:vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'e':
             if (rollout_extra_var(extra, optarg, &e) != ERR_OK)
@@ -464,10 +610,11 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
                 goto usage;
             break;
         case 'r':
-            retry = true;
-            break;
         case 's':
-            skip = true;
+            if (resume_decision_arg(&dec[ndec++], optarg,
+                                    c == 'r' ? DEPLOY_RETRY : DEPLOY_SKIP,
+                                    &e) != ERR_OK)
+                goto usage;
             break;
         case 'O':
             override[noverride++] = optarg;
@@ -495,18 +642,14 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     }
     ao.accept_new = so.accept_new;
     ao.connect_timeout_ms = so.connect_timeout_ms;
-    const char *id = optind < argc ? argv[optind] : NULL;
+    const char *id = optind < argc ? args[optind] : NULL;
     if (optind + (id ? 1 : 0) != argc ||
         (id == NULL && mode != RESUME_CONTINUE)) {
         err_set(&e, ERR_USAGE, "expected %s", id ? "one DEPLOY id" : "DEPLOY");
         goto usage;
     }
-    if (retry && skip) {
-        err_set(&e, ERR_USAGE,
-                "--retry-step and --skip-step exclude each "
-                "other");
+    if (resume_decisions_clash(dec, ndec, &e) != ERR_OK)
         goto usage;
-    }
 
     status = EXIT_INPUT;
     if (resume_find(sopt.state_dir, id, &rec, &e) != ERR_OK) {
@@ -564,7 +707,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
         goto out;
     }
     rollout_secrets(ro, redact_global()); /* before anything is printed */
-    if (resume_point_of(rec, ro, retry, skip, &pt, &e) != ERR_OK) {
+    if (resume_point_of(rec, ro, dec, ndec, &pt, &e) != ERR_OK) {
         fprintf(stderr, "drover %s: %s\n", name, e.msg);
         status = EXIT_PAUSED;
         goto out;
@@ -643,6 +786,10 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
                    .done_hosts = pt.done_hosts,
                    .changed_hosts = pt.changed_hosts,
                    .step_done = pt.step_done,
+                   .rollback_done = pt.rollback_done,
+                   .inflight = pt.inflight,
+                   .ninflight = pt.ninflight,
+                   .before_left = rollback ? 0 : pt.before_left,
                    .rollback_only = rollback,
                    .singleton_origin = resume_singleton_origin(rec),
                    .host_reasons = reasons}};
@@ -670,6 +817,8 @@ out:
     buf_release(&diags);
     buf_release(&changed);
     free(override);
+    free(dec);
+    free(args);
     json_decref(extra);
     return status;
 }

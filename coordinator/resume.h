@@ -5,13 +5,15 @@
  * (roll back any deploy, finished or not). The plan and inventory are
  * read again from the paths the journal recorded; waves done stay done,
  * hosts already healthy are not touched, steps journaled as done are not
- * run again. A step journaled as started but not finished is reconciled:
- * over agents by its job id (the agent returns the stored result, so it
- * runs exactly once); over SSH it is re-run only if `idempotent: true`,
- * otherwise the operator decides (--retry-step or --skip-step). */
+ * run again. A step journaled as started but not finished, in any phase,
+ * is asked for again under its journaled id (stepid.h): an agent returns
+ * the stored result, an SSH host its step record (fence.h), so it runs
+ * exactly once; only when the host cannot tell does the operator decide,
+ * per host and step (--retry-step HOST:STEP, --skip-step HOST:STEP). */
 #ifndef DROVER_RESUME_H
 #define DROVER_RESUME_H
 
+#include "deploy.h"
 #include "err.h"
 #include "store.h"
 
@@ -33,21 +35,37 @@ enum resume_mode {
 
 /* Where a journaled deploy stands, for the engine's resume options. */
 struct resume_point {
-    size_t start_wave;        /* first wave not done */
-    bool *done_hosts;         /* [host] healthy already (start_wave) */
-    bool *changed_hosts;      /* [host] changed (left pending) */
-    unsigned char *step_done; /* [host * nsteps + step] ran ok */
-    size_t last_wave;         /* highest wave any host started */
-    bool rolling_back;        /* the journal says "rolling back" */
+    size_t start_wave;                /* first wave not done */
+    bool *done_hosts;                 /* [host] healthy already (start_wave) */
+    bool *changed_hosts;              /* [host] changed (left pending) */
+    unsigned char *step_done;         /* [host * nsteps + step] ran ok */
+    size_t last_wave;                 /* highest wave any host started */
+    bool rolling_back;                /* the journal says "rolling back" */
+    unsigned char *rollback_done;     /* [host * nrollback_steps + step] ran ok
+                                         in the rollback being continued */
+    struct deploy_inflight *inflight; /* steps in flight (host names
+                                         borrowed from the rollout) */
+    size_t ninflight;                 /* entries */
+    size_t before_left; /* `before` steps not journaled ok (deploy.h) */
 };
 
-/* Compute where record r stands for rollout ro. An SSH step started and
- * never finished that is not idempotent is ERR_INVALID (the message names
- * host and step and says --retry-step / --skip-step) unless retry (run it
- * again) or skip (count it as done) is set. Release with
+/* An operator's answer for in-flight steps whose host cannot tell
+ * (--skip-step [HOST:STEP], --retry-step [HOST:STEP]). */
+struct resume_decision {
+    const char *host;              /* NULL: every host */
+    const char *step;              /* NULL: every step */
+    enum deploy_decision decision; /* DEPLOY_SKIP or DEPLOY_RETRY */
+};
+
+/* Compute where record r stands for rollout ro. Each in-flight step gets
+ * the first decision of dec[0..ndec) that names its host and step (or
+ * any), else DEPLOY_ASK. A step in flight that a journal of schema 2 left
+ * without its index cannot be asked for: unless idempotent or decided,
+ * ERR_INVALID naming host and step and the flags. Release with
  * resume_point_release. */
 enum err_code resume_point_of(const struct store_record *r,
-                              const struct rollout *ro, bool retry, bool skip,
+                              const struct rollout *ro,
+                              const struct resume_decision *dec, size_t ndec,
                               struct resume_point *pt, struct err *e);
 
 void resume_point_release(struct resume_point *pt);

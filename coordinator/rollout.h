@@ -51,8 +51,8 @@ struct rollout_host {
     char *kind;                /* drover_transport, or NULL (ssh) */
     char *agent_key;           /* drover_agent_key, or NULL */
     char *key_file;            /* ansible_ssh_private_key_file, or NULL */
-    char *fence_dir; /* drover_fence_dir: where the host keeps its epoch
-                        file; NULL for /var/lib/drover */
+    char *fence_dir; /* drover_fence_dir: where the host keeps its fence
+                        and step records; NULL: FENCE_DIR (fence.h) */
     size_t wave;     /* 0-based wave */
     struct rollout_cmd *steps;             /* plan->nsteps */
     struct rollout_cmd *rollback;          /* plan->nrollback_steps */

@@ -4,6 +4,7 @@
 
 #include "authz.h"
 #include "buf.h"
+#include "fence.h"
 #include "gitinfo.h"
 #include "lock.h"
 #include "log.h"
@@ -14,6 +15,7 @@
 #include "store.h"
 #include "store_sqlite.h"
 
+#include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,17 +24,19 @@
 #include <unistd.h>
 
 struct session {
-    const struct plan *plan; /* borrowed */
-    char *dir;               /* state directory */
-    struct lock *lock;       /* held while the deploy runs */
-    struct store *store;     /* the journal */
-    struct notify *notify;   /* webhooks, or NULL */
-    struct loop *loop;       /* for notify_flush */
-    char id[STORE_ID_MAX];   /* DEP-YYYY-MM-DD-NNN */
-    char user[64];           /* who deploys */
-    char *version;           /* for notifications */
-    bool abort;              /* ended by `drover abort` */
-    struct buf superseded;   /* deploys this one superseded, in words */
+    const struct plan *plan;            /* borrowed */
+    char *dir;                          /* state directory */
+    struct lock *lock;                  /* held while the deploy runs */
+    struct store *store;                /* the journal */
+    struct notify *notify;              /* webhooks, or NULL */
+    struct loop *loop;                  /* for notify_flush */
+    char id[STORE_ID_MAX];              /* DEP-YYYY-MM-DD-NNN */
+    char user[64];                      /* who deploys */
+    char state_id[STATEDIR_ID_LEN + 1]; /* the state directory's id */
+    char *who;     /* fence_who, once the deploy has its id */
+    char *version; /* for notifications */
+    bool abort;    /* ended by `drover abort` */
+    struct buf superseded; /* deploys this one superseded, in words */
 };
 
 static void session_user(char *out, size_t n)
@@ -92,7 +96,11 @@ static struct session *session_open(const struct plan *p, const char *deploy,
     s->loop = loop;
     session_user(s->user, sizeof(s->user));
     const char *lock_name = p->lock ? p->lock : p->name;
-    if (statedir_open(o->state_dir, &s->dir, e) != ERR_OK)
+    if (statedir_open(o->state_dir, &s->dir, e) != ERR_OK ||
+        statedir_identity(s->dir, s->state_id, e) != ERR_OK)
+        goto fail;
+    if (o->take_over_fence > 0 &&
+        lock_epoch_floor(s->dir, o->take_over_fence, e) != ERR_OK)
         goto fail;
     if (lock_acquire(s->dir, lock_name, deploy, o->lock_wait_ms, &s->lock, NULL,
                      e) != ERR_OK) {
@@ -213,6 +221,7 @@ enum err_code session_begin(const struct plan *p, const char *previous,
     };
     enum err_code rc = store_deploy_begin(s->store, &info, s->id, e);
     gitinfo_release(&gi);
+    s->who = fence_who(s->state_id, host, s->id);
     if (rc != ERR_OK)
         goto fail;
     if (lock_set_deploy(s->lock, s->id, e) != ERR_OK)
@@ -222,6 +231,18 @@ enum err_code session_begin(const struct plan *p, const char *previous,
     if (verdict.override &&
         store_decision(s->store, s->id, verdict.text, e) != ERR_OK)
         goto fail;
+    if (o->take_over_fence > 0) {
+        char *text = xasprintf(
+            "--take-over-fence %" PRIu64 ": hosts fenced by another "
+            "coordinator at epoch %" PRIu64 " are taken over; this state "
+            "directory (%s) jumps to epoch %" PRIu64,
+            o->take_over_fence, o->take_over_fence, s->state_id,
+            lock_epoch(s->lock));
+        rc = store_decision(s->store, s->id, text, e);
+        free(text);
+        if (rc != ERR_OK)
+            goto fail;
+    }
     if (p->nnotify > 0) {
         s->notify = notify_new(loop, e);
         if (s->notify == NULL)
@@ -258,6 +279,9 @@ enum err_code session_continue(const struct plan *p, const char *id,
         return e->code ? e->code : ERR_SYS;
     snprintf(s->id, sizeof(s->id), "%s", id);
     s->abort = o->abort;
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    s->who = fence_who(s->state_id, host, s->id);
     if (store_deploy_state(s->store, id, state, e) != ERR_OK)
         goto fail;
     *why = SESSION_OK;
@@ -276,6 +300,11 @@ const char *session_deploy_id(const struct session *s)
 const char *session_superseded(const struct session *s)
 {
     return buf_cstr(&s->superseded);
+}
+
+const char *session_who(const struct session *s)
+{
+    return s->who;
 }
 
 uint64_t session_epoch(const struct session *s)
@@ -350,5 +379,6 @@ void session_free(struct session *s)
     free(s->dir);
     free(s->version);
     buf_release(&s->superseded);
+    free(s->who);
     free(s);
 }

@@ -32,6 +32,8 @@ struct session_options {
                                   ones by name only) for resume */
     bool abort;                /* `drover abort`: the deploy ends
                                   "aborted" unless its rollback fails */
+    uint64_t take_over_fence;  /* --take-over-fence N: take an epoch above
+                                  N (journaled as a decision); 0: no */
 };
 
 /* Exit statuses session_begin asks for when it refuses (cmd.h values). */
@@ -70,6 +72,9 @@ const char *session_deploy_id(const struct session *s);
  * (session_begin ended them "abandoned"), in words ("DEP-... (running
  * since ...)"), or "" when none. Borrowed while s lives. */
 const char *session_superseded(const struct session *s);
+/* Who this coordinator is for the hosts' fence records (fence_who: the
+ * state directory's id, this host, the deploy). Borrowed. */
+const char *session_who(const struct session *s);
 uint64_t session_epoch(const struct session *s);
 struct store *session_store(const struct session *s);
 

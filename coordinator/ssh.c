@@ -1996,6 +1996,7 @@ static void ssh_free(struct transport *tp)
 
 static const struct transport_ops ssh_ops = {
     .name = "ssh",
+    .caps = TRANSPORT_CAP_SHELL,
     .connect = ssh_connect,
     .exec = ssh_exec,
     .cancel = ssh_cancel,

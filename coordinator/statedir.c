@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -195,6 +196,47 @@ fail:
     unlink(tmp);
     free(tmp);
     return e != NULL ? e->code : ERR_SYS;
+}
+
+enum err_code statedir_identity(const char *dir, char *out, struct err *e)
+{
+    char *path = xasprintf("%s/id", dir);
+    char *text = NULL;
+    struct err re = {0};
+    enum err_code rc = statedir_read(path, &text, &re);
+    if (rc == ERR_OK) {
+        size_t n = strspn(text, "0123456789abcdef");
+        if (n == STATEDIR_ID_LEN && (text[n] == '\n' || text[n] == '\0')) {
+            memcpy(out, text, STATEDIR_ID_LEN);
+            out[STATEDIR_ID_LEN] = '\0';
+        } else {
+            rc = err_set(e, ERR_PARSE,
+                         "%s:1:1: not a state directory id (%d hex digits); "
+                         "remove the file to make a new one",
+                         path, STATEDIR_ID_LEN);
+        }
+        free(text);
+        free(path);
+        return rc;
+    }
+    if (rc != ERR_NOTFOUND) {
+        err_set(e, rc, "%s", re.msg);
+        free(path);
+        return rc;
+    }
+    unsigned char raw[STATEDIR_ID_LEN / 2];
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+        free(path);
+        return err_sys(e, "state directory %s: no random bytes for its id",
+                       dir);
+    }
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    char line[STATEDIR_ID_LEN + 2];
+    int n = snprintf(line, sizeof(line), "%s\n", out);
+    rc = statedir_write_durable(path, line, (size_t)n, e);
+    free(path);
+    return rc;
 }
 
 enum err_code statedir_read(const char *path, char **out, struct err *e)

@@ -48,6 +48,14 @@ enum err_code statedir_sync_parent(const char *path, struct err *e);
  * terminated, caller frees). ERR_NOTFOUND when it does not exist. */
 enum err_code statedir_read(const char *path, char **out, struct err *e);
 
+enum { STATEDIR_ID_LEN = 32 /* hex digits of a state directory's id */ };
+
+/* The identity of state directory dir (dir/id: STATEDIR_ID_LEN random hex
+ * digits, made durably the first time), into out (at least
+ * STATEDIR_ID_LEN + 1 bytes). Hosts record it with the fencing epoch, so
+ * a refusal can say which state directory acted (docs/state.md). */
+enum err_code statedir_identity(const char *dir, char *out, struct err *e);
+
 /* A name usable as a file name in the state directory (a lock or plan
  * name): 1..64 of [A-Za-z0-9._-], not starting with '.'. */
 bool statedir_name_ok(const char *name);

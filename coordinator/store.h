@@ -69,8 +69,13 @@ struct store_step {
     const char *phase;   /* "precheck", "before", "deploy", "rollback",
                             "smoke" */
     const char *name;    /* step name from the plan */
-    const char *job_id;  /* id the transport/agent knows it by */
+    const char *job_id;  /* id the transport/agent knows it by
+                            (stepid_format of the fields below) */
     const char *command; /* the templated command (redacted on the way) */
+    int step;            /* index in its phase's list (stepid.h) */
+    int pass;            /* pass (stepid.h), from 0 */
+    int attempt;         /* attempt, from 0 */
+    uint64_t gen;        /* generation: epoch of the run that started it */
 };
 
 /* How a step ended (store_step_outcome). */
@@ -119,6 +124,11 @@ struct store_step_row {
     char *name;         /* step name */
     char *job_id;       /* job id, NULL if none */
     char *command;      /* redacted command */
+    int step;           /* index in its phase's list; -1: not journaled
+                           (a journal of schema 2) */
+    int pass;           /* pass (stepid.h), from 0 */
+    int attempt;        /* attempt, from 0 */
+    uint64_t gen;       /* generation (stepid.h) */
     int64_t started_ms; /* intent committed */
     int64_t ended_ms;   /* outcome committed; 0: no outcome (crash) */
     char *outcome;      /* NULL while no outcome */

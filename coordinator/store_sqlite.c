@@ -49,7 +49,8 @@ static const char store_sqlite_schema[] =
     " host TEXT, wave INTEGER NOT NULL, phase TEXT NOT NULL,"
     " name TEXT NOT NULL, job_id TEXT, command TEXT,"
     " started_ms INTEGER NOT NULL, ended_ms INTEGER, outcome TEXT,"
-    " exit_code INTEGER, signal INTEGER, output TEXT);"
+    " exit_code INTEGER, signal INTEGER, output TEXT, step INTEGER,"
+    " attempt INTEGER, gen INTEGER, pass INTEGER);"
     "CREATE INDEX steps_deploy ON steps(deploy);"
     "CREATE TABLE checks ("
     " id INTEGER PRIMARY KEY, deploy TEXT NOT NULL REFERENCES deploys(id),"
@@ -64,12 +65,17 @@ static const char store_sqlite_schema[] =
     " id INTEGER PRIMARY KEY, deploy TEXT NOT NULL REFERENCES deploys(id),"
     " kind TEXT NOT NULL, text TEXT NOT NULL, at_ms INTEGER NOT NULL);"
     "CREATE INDEX notes_deploy ON notes(deploy, kind);"
-    "PRAGMA user_version = 2;";
+    "PRAGMA user_version = 3;";
 
 /* From schema version N to N + 1, each run in one transaction. */
 static const char *const store_sqlite_migrations[STORE_SQLITE_SCHEMA] = {
     [1] = "ALTER TABLE deploys ADD COLUMN vars TEXT;"
           "PRAGMA user_version = 2;",
+    [2] = "ALTER TABLE steps ADD COLUMN step INTEGER;"
+          "ALTER TABLE steps ADD COLUMN attempt INTEGER;"
+          "ALTER TABLE steps ADD COLUMN gen INTEGER;"
+          "ALTER TABLE steps ADD COLUMN pass INTEGER;"
+          "PRAGMA user_version = 3;",
 };
 
 static struct store_sqlite *sq_of(struct store *s)
@@ -431,8 +437,9 @@ static enum err_code sq_step_intent(struct store *s, const char *id,
     struct store_sqlite *q = sq_of(s);
     sqlite3_stmt *st = sq_prep(q,
                                "INSERT INTO steps (deploy, host, wave, phase,"
-                               " name, job_id, command, started_ms) VALUES"
-                               " (?, ?, ?, ?, ?, ?, ?, ?)",
+                               " name, job_id, command, started_ms, step,"
+                               " attempt, gen, pass) VALUES"
+                               " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                "step intent", e);
     if (st == NULL)
         return ERR_STORE;
@@ -444,6 +451,10 @@ static enum err_code sq_step_intent(struct store *s, const char *id,
     sq_text(st, 6, in->job_id);
     sq_text(st, 7, in->command);
     sqlite3_bind_int64(st, 8, clock_wall_ms());
+    sqlite3_bind_int(st, 9, in->step);
+    sqlite3_bind_int(st, 10, in->attempt);
+    sqlite3_bind_int64(st, 11, (sqlite3_int64)in->gen);
+    sqlite3_bind_int(st, 12, in->pass);
     if (sq_run(q, st, "step intent", e) != ERR_OK)
         return ERR_STORE;
     *step = sqlite3_last_insert_rowid(q->db);
@@ -698,6 +709,12 @@ static void row_step(struct store_record *r, sqlite3_stmt *st)
                        : sqlite3_column_int(st, 10);
     s->signal = sqlite3_column_int(st, 11);
     s->output = col(r, st, 12);
+    s->step = sqlite3_column_type(st, 13) == SQLITE_NULL
+                  ? -1
+                  : sqlite3_column_int(st, 13);
+    s->attempt = sqlite3_column_int(st, 14);
+    s->gen = (uint64_t)sqlite3_column_int64(st, 15);
+    s->pass = sqlite3_column_int(st, 16);
 }
 
 static void row_check(struct store_record *r, sqlite3_stmt *st)
@@ -804,9 +821,15 @@ static enum err_code sq_get(struct store *s, const char *id,
                 " FROM hosts WHERE deploy = ? ORDER BY wave, rowid",
                 id, r, row_host, e) != ERR_OK ||
         sq_rows(q,
-                "SELECT id, host, wave, phase, name, job_id, command,"
-                " started_ms, ended_ms, outcome, exit_code, signal, output"
-                " FROM steps WHERE deploy = ? ORDER BY id",
+                q->schema >= 3
+                    ? "SELECT id, host, wave, phase, name, job_id, command,"
+                      " started_ms, ended_ms, outcome, exit_code, signal,"
+                      " output, step, attempt, gen, pass"
+                      " FROM steps WHERE deploy = ? ORDER BY id"
+                    : "SELECT id, host, wave, phase, name, job_id, command,"
+                      " started_ms, ended_ms, outcome, exit_code, signal,"
+                      " output, NULL, 0, 0, 0"
+                      " FROM steps WHERE deploy = ? ORDER BY id",
                 id, r, row_step, e) != ERR_OK ||
         sq_rows(q,
                 "SELECT host, phase, name, verdict, status, latency_ms,"

@@ -14,7 +14,7 @@
 #define STORE_SQLITE_FILE "journal.db"
 
 enum {
-    STORE_SQLITE_SCHEMA = 2,       /* schema version this build writes */
+    STORE_SQLITE_SCHEMA = 3,       /* schema version this build writes */
     STORE_SQLITE_BUSY_MS = 5000,   /* wait for another writer this long */
     STORE_SQLITE_TEXT_MAX = 65536, /* longer texts (output) keep their tail */
 };

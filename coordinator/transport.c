@@ -15,6 +15,19 @@ enum err_code conn_exec(struct conn *c, const struct exec_spec *s,
     return c->t->ops->exec(c, s, e);
 }
 
+unsigned conn_caps(const struct conn *c)
+{
+    return c->t->ops->caps;
+}
+
+enum err_code conn_set_job(struct conn *c, const char *job_id, struct err *e)
+{
+    if (c->t->ops->set_job == NULL)
+        return err_set(e, ERR_INVALID, "the %s transport keeps no jobs",
+                       c->t->ops->name);
+    return c->t->ops->set_job(c, job_id, e);
+}
+
 void conn_cancel(struct conn *c)
 {
     c->t->ops->cancel(c);

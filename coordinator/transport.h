@@ -80,9 +80,22 @@ struct conn_cb {
     void (*done)(struct conn *c, const struct exec_result *r, void *arg);
 };
 
+/* What a transport does by itself, so the engine never asks its name. */
+enum transport_cap {
+    /* Keeps each job's result by job id and checks the fencing epoch in
+     * every message itself (agents): the engine names each step's job
+     * with conn_set_job, and asking again for an id returns its result. */
+    TRANSPORT_CAP_JOBS = 1 << 0,
+    /* A remote shell that knows nothing of fencing or jobs (ssh): the
+     * engine wraps every command in the host-side wrapper of fence.h,
+     * which fences, records and detaches it. */
+    TRANSPORT_CAP_SHELL = 1 << 1
+};
+
 /* Implementations fill this table; callers use the wrappers below. */
 struct transport_ops {
     const char *name;
+    unsigned caps; /* enum transport_cap bits */
     struct conn *(*connect)(struct transport *t, const struct target *tg,
                             const struct conn_cb *cb, void *arg);
     enum err_code (*exec)(struct conn *c, const struct exec_spec *s,
@@ -90,6 +103,8 @@ struct transport_ops {
     void (*cancel)(struct conn *c);
     void (*close)(struct conn *c);
     void (*free)(struct transport *t);
+    /* TRANSPORT_CAP_JOBS: the job id of the next exec (NULL otherwise) */
+    enum err_code (*set_job)(struct conn *c, const char *job_id, struct err *e);
 };
 
 /* Embedded first in every implementation's transport. */
@@ -112,6 +127,14 @@ struct conn *transport_connect(struct transport *t, const struct target *tg,
 /* Run a command on an open, idle conn; cb->output/cb->done report it. */
 enum err_code conn_exec(struct conn *c, const struct exec_spec *s,
                         struct err *e);
+
+/* The capabilities (enum transport_cap) of the transport c belongs to. */
+unsigned conn_caps(const struct conn *c);
+
+/* TRANSPORT_CAP_JOBS: run the next conn_exec of c as job job_id (a
+ * journaled id: asking again returns the stored result). ERR_INVALID
+ * when the id is not valid or the transport keeps no jobs. */
+enum err_code conn_set_job(struct conn *c, const char *job_id, struct err *e);
 
 /* Kill the running command (done arrives with EXEC_CANCELLED). */
 void conn_cancel(struct conn *c);

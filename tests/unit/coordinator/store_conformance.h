@@ -259,8 +259,14 @@ static void conf_intent_survives_kill9(void **state)
         char id[STORE_ID_MAX];
         struct store_deploy_info in = {.plan = "sms", .started_ms = DAY1};
         int64_t step = 0;
-        struct store_step st = {
-            .host = "web7", .wave = 2, .name = "migrate", .job_id = "job-77"};
+        struct store_step st = {.host = "web7",
+                                .wave = 2,
+                                .name = "migrate",
+                                .job_id = "job-77",
+                                .step = 3,
+                                .pass = 1,
+                                .attempt = 2,
+                                .gen = 9};
         if ((s = conf_open()) == NULL ||
             store_deploy_begin(s, &in, id, &e) != ERR_OK ||
             store_step_intent(s, id, &st, &step, &e) != ERR_OK)
@@ -294,6 +300,11 @@ static void conf_intent_survives_kill9(void **state)
     assert_int_equal(r->nsteps, 1);
     assert_int_equal(r->steps[0].id, step);
     assert_string_equal(r->steps[0].job_id, "job-77");
+    /* the id's fields, for resume to ask for it again (stepid.h) */
+    assert_int_equal(r->steps[0].step, 3);
+    assert_int_equal(r->steps[0].pass, 1);
+    assert_int_equal(r->steps[0].attempt, 2);
+    assert_int_equal(r->steps[0].gen, 9);
     assert_string_equal(r->steps[0].host, "web7");
     assert_int_equal(r->steps[0].wave, 2);
     assert_string_equal(r->steps[0].phase, "deploy");

@@ -1,6 +1,8 @@
 /* tests/unit/coordinator/test_resume.c: where a journaled deploy stands:
- * the first wave not done, hosts already healthy, steps already run, and
- * an SSH step that was in flight is never re-run blind; the deploy's -e
+ * the first wave not done, hosts already healthy, steps already run; a
+ * step in flight is handed to the engine with its journaled id fields and
+ * the operator's decision for its host and step (one journaled by an
+ * older drover without its index is never re-run blind); the deploy's -e
  * variables come back from a real journal, a secret one must be given
  * again and a journaled one cannot change without --override-var. */
 #include <setjmp.h>
@@ -65,14 +67,21 @@ static void fx_init(struct fx *f, bool idempotent)
     f->hrows[2] = (struct store_host_row){
         .host = S("h3"), .wave = 1, .state = S("running")};
     /* h3: step a ran ok, step b was in flight when the coordinator died */
-    f->steps[0] = (struct store_step_row){.host = S("h3"),
+    f->steps[0] = (struct store_step_row){.id = 7,
+                                          .host = S("h3"),
                                           .phase = S("deploy"),
-                                          .job_id = S("DEP-1/h3/deploy/0/0"),
+                                          .name = S("a"),
+                                          .step = 0,
+                                          .gen = 4,
                                           .ended_ms = 5,
                                           .outcome = S("ok")};
-    f->steps[1] = (struct store_step_row){.host = S("h3"),
+    f->steps[1] = (struct store_step_row){.id = 8,
+                                          .host = S("h3"),
                                           .phase = S("deploy"),
-                                          .job_id = S("DEP-1/h3/deploy/1/0")};
+                                          .name = S("b"),
+                                          .step = 1,
+                                          .attempt = 2,
+                                          .gen = 4};
     f->rec.state = S("running");
     f->rec.waves = f->waves;
     f->rec.nwaves = 2;
@@ -82,57 +91,83 @@ static void fx_init(struct fx *f, bool idempotent)
     f->rec.nsteps = 2;
 }
 
-static void test_resume_point_ssh_in_flight_refused(void **state)
+static void test_resume_point_in_flight(void **state)
 {
     (void)state;
     struct fx f;
     fx_init(&f, false);
     struct resume_point pt;
     struct err e = {0};
-    assert_int_equal(resume_point_of(&f.rec, &f.ro, false, false, &pt, &e),
-                     ERR_INVALID);
-    assert_non_null(strstr(e.msg, "step 'b' on h3"));
-    assert_non_null(strstr(e.msg, "--retry-step"));
-    /* --skip-step: counted as done */
-    struct err e2 = {0};
-    assert_int_equal(resume_point_of(&f.rec, &f.ro, false, true, &pt, &e2),
-                     ERR_OK);
+    /* not idempotent, over SSH: the host is asked, nothing is decided */
+    assert_int_equal(resume_point_of(&f.rec, &f.ro, NULL, 0, &pt, &e), ERR_OK);
     assert_int_equal(pt.start_wave, 1);
     assert_true(pt.done_hosts[0] && pt.done_hosts[1]);
     assert_false(pt.done_hosts[2]);
     assert_true(pt.changed_hosts[2]);
     assert_int_equal(pt.step_done[2 * 2 + 0], 1);
-    assert_int_equal(pt.step_done[2 * 2 + 1], 1);
+    assert_int_equal(pt.step_done[2 * 2 + 1], 0);
     assert_int_equal(pt.last_wave, 1);
+    assert_int_equal(pt.ninflight, 1);
+    assert_string_equal(pt.inflight[0].host, "h3");
+    assert_int_equal(pt.inflight[0].phase, STEPID_DEPLOY);
+    assert_int_equal(pt.inflight[0].step, 1);
+    assert_int_equal(pt.inflight[0].attempt, 2);
+    assert_int_equal(pt.inflight[0].gen, 4);
+    assert_int_equal(pt.inflight[0].row, 8);
+    assert_int_equal(pt.inflight[0].decision, DEPLOY_ASK);
+    resume_point_release(&pt);
+    /* decisions are per host and step; a bare one applies to the rest */
+    struct resume_decision dec[] = {{"h2", "b", DEPLOY_RETRY},
+                                    {"h3", "b", DEPLOY_SKIP},
+                                    {NULL, NULL, DEPLOY_RETRY}};
+    assert_int_equal(resume_point_of(&f.rec, &f.ro, dec, 3, &pt, &e), ERR_OK);
+    assert_int_equal(pt.inflight[0].decision, DEPLOY_SKIP);
+    resume_point_release(&pt);
+    assert_int_equal(resume_point_of(&f.rec, &f.ro, dec + 2, 1, &pt, &e),
+                     ERR_OK);
+    assert_int_equal(pt.inflight[0].decision, DEPLOY_RETRY);
+    resume_point_release(&pt);
+    /* an older drover's row (no index): refused, naming host:step */
+    f.steps[1].step = -1;
+    assert_int_equal(resume_point_of(&f.rec, &f.ro, NULL, 0, &pt, &e),
+                     ERR_INVALID);
+    assert_non_null(strstr(e.msg, "step 'b' on h3"));
+    assert_non_null(strstr(e.msg, "--retry-step h3:b"));
+    assert_int_equal(resume_point_of(&f.rec, &f.ro, dec + 1, 1, &pt, &e),
+                     ERR_OK);
     resume_point_release(&pt);
     plan_free(f.plan);
 }
 
-static void test_resume_point_idempotent_and_agents(void **state)
+static void test_resume_point_rollback_in_flight(void **state)
 {
     (void)state;
     struct fx f;
     fx_init(&f, true);
     struct resume_point pt;
     struct err e = {0};
-    assert_int_equal(resume_point_of(&f.rec, &f.ro, false, false, &pt, &e),
-                     ERR_OK);
-    assert_int_equal(pt.step_done[2 * 2 + 0], 1);
-    assert_int_equal(pt.step_done[2 * 2 + 1], 0); /* re-run: idempotent */
+    /* a deploy step in flight is asked for, idempotent or not */
+    assert_int_equal(resume_point_of(&f.rec, &f.ro, NULL, 0, &pt, &e), ERR_OK);
+    assert_int_equal(pt.ninflight, 1);
     resume_point_release(&pt);
-    f.plan->steps[1].idempotent = false;
-    char agent[] = "agent";
-    f.hosts[2].kind = agent;
-    struct err e2 = {0};
-    assert_int_equal(resume_point_of(&f.rec, &f.ro, false, false, &pt, &e2),
-                     ERR_OK);
-    assert_int_equal(pt.step_done[2 * 2 + 1], 0); /* asked by job id */
+    /* a rollback in flight: only when the rollback is continued */
+    f.steps[1].phase = S("rollback");
+    f.steps[1].step = 0;
+    f.steps[0].phase = S("rollback");
+    f.plan->nrollback_steps = 1;
+    f.plan->rollback_steps = f.plan->steps;
+    assert_int_equal(resume_point_of(&f.rec, &f.ro, NULL, 0, &pt, &e), ERR_OK);
+    assert_int_equal(pt.ninflight, 0);
     resume_point_release(&pt);
     f.rec.state = S("rolling back");
-    assert_int_equal(resume_point_of(&f.rec, &f.ro, false, false, &pt, &e2),
-                     ERR_OK);
+    assert_int_equal(resume_point_of(&f.rec, &f.ro, NULL, 0, &pt, &e), ERR_OK);
     assert_true(pt.rolling_back);
+    assert_int_equal(pt.ninflight, 1);
+    assert_int_equal(pt.inflight[0].phase, STEPID_ROLLBACK);
+    assert_int_equal(pt.rollback_done[2], 1);
     resume_point_release(&pt);
+    f.plan->nrollback_steps = 0;
+    f.plan->rollback_steps = NULL;
     plan_free(f.plan);
 }
 
@@ -300,8 +335,8 @@ static void test_resume_vars_not_journaled(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_resume_point_ssh_in_flight_refused),
-        cmocka_unit_test(test_resume_point_idempotent_and_agents),
+        cmocka_unit_test(test_resume_point_in_flight),
+        cmocka_unit_test(test_resume_point_rollback_in_flight),
         cmocka_unit_test(test_resume_vars_secret_needed),
         cmocka_unit_test(test_resume_vars_secret_by_value),
         cmocka_unit_test(test_resume_vars_no_change),

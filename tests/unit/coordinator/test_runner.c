@@ -95,7 +95,11 @@ static void test_runner_local_hosts_journaled(void **state)
     assert_int_equal(r->result, STORE_RESULT_SUCCESS);
     assert_int_equal(r->nsteps, 2);
     assert_string_equal(r->steps[0].outcome, "ok");
-    assert_non_null(strstr(r->steps[0].job_id, "/a/deploy/0/0"));
+    assert_non_null(strstr(r->steps[0].job_id, ":a:deploy:0:0:"));
+    assert_string_equal(r->steps[0].phase, "deploy");
+    assert_int_equal(r->steps[0].step, 0);
+    assert_int_equal(r->steps[0].attempt, 0);
+    assert_true(r->steps[0].gen >= 1);
     store_record_free(r);
     store_free(st);
     loop_free(loop);

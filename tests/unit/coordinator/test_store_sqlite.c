@@ -337,6 +337,7 @@ static void test_store_sqlite_old_schema(void **state)
     assert_string_equal(r->version, "2.1.0");
     assert_false(r->vars_journaled);
     assert_int_equal(r->nsteps, 1);
+    assert_int_equal(r->steps[0].step, -1); /* no index: not journaled */
     store_record_free(r);
     store_free(s);
     assert_int_equal(raw_int("PRAGMA user_version"), 1);
@@ -361,6 +362,7 @@ static void test_store_sqlite_old_schema(void **state)
     store_record_free(r);
     assert_int_equal(store_get_record(s, "DEP-2026-11-22-001", &r, &e), ERR_OK);
     assert_false(r->vars_journaled);
+    assert_int_equal(r->steps[0].step, -1); /* migrated: still unknown */
     store_record_free(r);
     store_free(s);
     /* and it opens again as it is now */
