@@ -33,9 +33,9 @@ struct session {
     char id[STORE_ID_MAX];              /* DEP-YYYY-MM-DD-NNN */
     char user[64];                      /* who deploys */
     char state_id[STATEDIR_ID_LEN + 1]; /* the state directory's id */
-    char *who;     /* fence_who, once the deploy has its id */
-    char *version; /* for notifications */
-    bool abort;    /* ended by `drover abort` */
+    char *who;             /* fence_who, once the deploy has its id */
+    char *version;         /* for notifications */
+    bool abort;            /* ended by `drover abort` */
     struct buf superseded; /* deploys this one superseded, in words */
 };
 
