@@ -136,10 +136,10 @@ static json_t *cmd_plan_check_json(const struct rollout_check *c)
         json_object_set_new(o, "headers", hdr);
         json_t *ex = json_object();
         plan_status_json(pc, ex);
-        if (pc->expect_json)
-            json_object_set(ex, "json", pc->expect_json);
-        if (pc->expect_body)
-            json_object_set_new(ex, "body", json_string(pc->expect_body));
+        if (c->json)
+            json_object_set(ex, "json", c->json);
+        if (c->body)
+            json_object_set_new(ex, "body", json_string(c->body));
         if (c->version)
             json_object_set_new(ex, "version", json_string(c->version));
         json_object_set_new(o, "expect", ex);
@@ -464,13 +464,13 @@ static void cmd_plan_text_check(struct buf *b, const char *label,
     char *words = plan_status_words(pc);
     buf_printf(b, "status %s", words);
     free(words);
-    if (pc->expect_json) {
-        char *j = json_dumps(pc->expect_json, JSON_COMPACT | JSON_SORT_KEYS);
+    if (c->json) {
+        char *j = json_dumps(c->json, JSON_COMPACT | JSON_SORT_KEYS);
         buf_printf(b, ", json %s", j ? j : "");
         free(j);
     }
-    if (pc->expect_body)
-        buf_printf(b, ", body containing '%s'", pc->expect_body);
+    if (c->body)
+        buf_printf(b, ", body containing '%s'", c->body);
     if (c->version)
         buf_printf(b, ", version %s", c->version);
     buf_adds(b, "\n");

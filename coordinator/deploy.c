@@ -394,8 +394,8 @@ static void deploy_specs(struct deploy_host *h, const struct rollout_check *rc,
     h->nspecs = n;
     size_t nj = 0;
     for (size_t i = 0; i < n; i++)
-        if (rc[i].check->expect_json)
-            nj += json_object_size(rc[i].check->expect_json);
+        if (rc[i].json)
+            nj += json_object_size(rc[i].json);
     h->jsons = xcalloc(nj ? nj : 1, sizeof(*h->jsons));
     size_t ns = 0;
     for (size_t i = 0; i < n; i++)
@@ -413,7 +413,7 @@ static void deploy_specs(struct deploy_host *h, const struct rollout_check *rc,
         s->method = pc->method;
         s->headers = (const char *const *)rc[i].headers;
         s->nheaders = rc[i].nheaders;
-        s->body_contains = pc->expect_body;
+        s->body_contains = rc[i].body;
         s->body_regex = pc->expect_body_regex;
         s->version = with_version ? rc[i].version : NULL;
         s->label = pc->name;
@@ -425,11 +425,11 @@ static void deploy_specs(struct deploy_host *h, const struct rollout_check *rc,
                                                        pc->statuses[m].hi};
             s->expect_words = deploy_own(h, plan_status_words(pc));
         }
-        if (pc->expect_json != NULL) {
+        if (rc[i].json != NULL) {
             s->json = &h->jsons[j];
             const char *key;
             json_t *val;
-            json_object_foreach(pc->expect_json, key, val)
+            json_object_foreach(rc[i].json, key, val)
             {
                 h->jsons[j].key = key;
                 h->jsons[j].value = deploy_own(

@@ -36,6 +36,9 @@ struct rollout_check {
     char **headers;                 /* "Name: value" lines */
     size_t nheaders;
     char *version; /* rendered expected version, or NULL */
+    char *body;    /* rendered expect.body, or NULL */
+    json_t *json;  /* expect.json with every string value rendered, or
+                      NULL */
 };
 
 struct rollout_host {
@@ -90,6 +93,9 @@ struct rollout {
     char *previous_version;             /* built-in previous_version, or NULL */
     char *deploy_id;                    /* built-in deploy_id, or NULL */
     const struct sshconfig *ssh_config; /* rollout_input's (borrowed) */
+    json_t *magic;   /* Ansible's magic variables that are the same for
+                        every host: groups, ansible_play_hosts(_all) */
+    json_t *batches; /* per wave, its host names (play_hosts) */
 };
 
 /* What the caller knows besides the plan and the inventory. */
