@@ -954,12 +954,11 @@ enum err_code rollout_extra_var(json_t *obj, const char *arg, struct err *e)
     return ERR_OK;
 }
 
-/* String values of obj whose keys look secret. */
-static void rollout_secret_vars(struct redact *rd, json_t *obj)
+void rollout_secret_vars(struct redact *rd, const json_t *obj)
 {
     const char *key;
     json_t *val;
-    json_object_foreach(obj, key, val)
+    json_object_foreach((json_t *)obj, key, val)
     {
         if (json_is_string(val))
             redact_add_named(rd, key, json_string_value(val));

@@ -134,6 +134,10 @@ void rollout_free(struct rollout *ro);
 struct redact;
 void rollout_secrets(const struct rollout *ro, struct redact *rd);
 
+/* Add to rd the string values of obj (NULL: none) whose names look
+ * secret (redact_name_is_secret). */
+void rollout_secret_vars(struct redact *rd, const json_t *obj);
+
 /* Index of the first host of wave w in ro->hosts. */
 size_t rollout_wave_start(const struct rollout *ro, size_t w);
 
