@@ -203,7 +203,31 @@ static enum err_code resume_var_check(const struct store_record *r,
         /* secret by its value: its name alone would not redact it */
         if (json_is_string(v))
             redact_add(rd, json_string_value(v));
-        return ERR_OK;
+        /* compared by its keyed hash: the value itself is not journaled,
+         * and no message names it */
+        int same = store_var_same(r, row, v);
+        if (same == 1 || (same < 0 && row->hash == NULL))
+            return ERR_OK; /* same, or journaled by an older drover */
+        if (override) {
+            if (changed != NULL)
+                buf_printf(changed, "%s--override-var %s: secret value %s",
+                           changed->len ? "; " : "", name,
+                           same == 0 ? "changed" : "not compared");
+            return ERR_OK;
+        }
+        if (same < 0)
+            return err_set(e, ERR_USAGE,
+                           "-e %s cannot be compared with the secret value "
+                           "journaled for %s: the state directory's %s is "
+                           "missing; pass --override-var %s if the value is "
+                           "right",
+                           name, r->id, STORE_VARS_KEY_FILE, name);
+        return err_set(e, ERR_USAGE,
+                       "-e %s is not the secret value journaled for %s "
+                       "(compared by a keyed hash): changing a secret "
+                       "mid-deploy splits the fleet; pass --override-var %s "
+                       "to change it anyway",
+                       name, r->id, name);
     }
     json_t *old = row != NULL ? resume_var_value(row) : NULL;
     bool same = old != NULL && json_equal(old, v);
