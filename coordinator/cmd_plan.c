@@ -22,16 +22,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char cmd_plan_usage[] =
-    "plan -i INVENTORY [-i ...] [-e NAME=VALUE | -e @FILE ...] [--json]\n"
-    "     [--ssh-config FILE|none] PLAN\n"
-    "  -i, --inventory SRC   Ansible inventory (INI/YAML file or directory)\n"
-    "  -e, --extra-var N=V   set a variable; @vars.yml or @vars.json reads "
-    "a file\n"
-    "  --json                print the resolved plan as JSON\n"
-    "  --ssh-config FILE     OpenSSH client config whose HostName gives ssh\n"
-    "                        hosts their address, or none (default "
-    "~/.ssh/config)\n";
+/* The options of `drover plan`, one row each (cmd.h). */
+static const struct cmd_opt cmd_plan_opts[] = {
+    CMD_OPT_INVENTORY(", repeatable"),
+    CMD_OPT_EXTRA_VAR(", repeatable"),
+    {"json", 'J', 0, NULL, "print the resolved plan as one JSON document"},
+    SSHOPT_CONFIG_OPT,
+    CMD_OPT_HELP,
+    CMD_OPT_END,
+};
 
 /* Placeholders for what only a real deploy knows. */
 static const char cmd_plan_prev[] = "<previous_version>";
@@ -634,13 +633,9 @@ static void cmd_plan_scrub_json(json_t *j)
 
 static int cmd_plan_run(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"inventory", required_argument, 0, 'i'},
-        {"extra-var", required_argument, 0, 'e'},
-        {"json", no_argument, 0, 'J'},
-        {"help", no_argument, 0, 'h'},
-        {"ssh-config", required_argument, 0, SSHOPT_SSH_CONFIG},
-        {0, 0, 0, 0}};
+    struct option longopts[CMD_OPTS_MAX + 1];
+    char shortopts[3 * CMD_OPTS_MAX + 2];
+    cmd_getopt(&cmd_plan, "", longopts, shortopts);
     struct ssh_options so;
     ssh_options_init(&so);
     struct sshconfig *sshcfg = NULL;
@@ -652,11 +647,11 @@ static int cmd_plan_run(int argc, char **argv)
     struct err e = {0};
     optind = 0; /* 0: glibc resets all of getopt's state (in-process reruns) */
     int c;
-    while ((c = getopt_long(argc, argv, "i:e:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         switch (c) {
         case 'i':
             if (ninv == sizeof(invs) / sizeof(invs[0])) {
-                fprintf(stderr, "drover plan: too many -i\n");
+                cmd_usage_error(&cmd_plan, "too many -i");
                 goto out;
             }
             invs[ninv++] = optarg;
@@ -672,23 +667,23 @@ static int cmd_plan_run(int argc, char **argv)
             as_json = true;
             break;
         case 'h':
-            printf("usage: drover %s", cmd_plan_usage);
+            cmd_help(&cmd_plan, stdout);
             status = EXIT_OK;
             goto out;
         case SSHOPT_SSH_CONFIG:
             if (sshopt_apply(&so, c, optarg, &e) == ERR_OK)
                 break;
-            fprintf(stderr, "drover plan: %s\n", e.msg);
+            cmd_usage_error(&cmd_plan, "%s", e.msg);
             goto out;
         default:
-            fprintf(stderr, "usage: drover %s", cmd_plan_usage);
+            cmd_usage_error(&cmd_plan, "unknown option or missing argument");
             goto out;
         }
     }
     if (optind != argc - 1 || ninv == 0) {
-        fprintf(stderr, "drover plan: %s\nusage: drover %s",
-                ninv == 0 ? "no inventory (-i)" : "expected one PLAN file",
-                cmd_plan_usage);
+        cmd_usage_error(&cmd_plan, "%s",
+                        ninv == 0 ? "no inventory (-i)"
+                                  : "expected one PLAN file");
         goto out;
     }
 
@@ -761,7 +756,8 @@ out:
 
 const struct cmd cmd_plan = {
     .name = "plan",
-    .usage = cmd_plan_usage,
+    .usage = "plan -i INVENTORY [-e NAME=VALUE]... [options] PLAN",
     .summary = "show what a deploy would do, host by host, touching none",
     .run = cmd_plan_run,
+    .opts = cmd_plan_opts,
 };

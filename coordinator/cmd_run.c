@@ -106,23 +106,23 @@ static json_t *run_json_text(const char *p, size_t n)
     return v != NULL ? v : json_string("(output is not UTF-8)");
 }
 
-static const char run_usage[] =
-    "usage: drover run -i INVENTORY [-i ...] [options] PATTERN -- COMMAND\n"
-    "\n"
-    "Run COMMAND on every host PATTERN selects, over ssh or through its\n"
-    "drover-agent (the inventory's drover_transport).\n"
-    "  -i, --inventory FILE     Ansible inventory (INI or YAML), repeatable\n"
-    "  -f, --forks N            hosts in flight at once (default 32)\n"
-    "  -t, --timeout DUR        per-host command timeout, e.g. 30s, 5m; the\n"
-    "                           remote process is killed\n"
-    "  -v, --verbose            log connection progress to stderr\n"
-    "      --secret-env NAME    pass environment variable NAME to the command\n"
-    "                           on stdin, never on its command line; its\n"
-    "                           value is redacted (repeatable)\n"
-    "      --json               one JSON event per line: output, result,\n"
-    "                           summary\n"
-    "      --coordinator-key FILE  CURVE secret key for agent hosts\n"
-    "      --known-agents FILE     pinned agent keys (like known_hosts)\n";
+/* The options of `drover run`, one row each (cmd.h). */
+static const struct cmd_opt run_opts[] = {
+    CMD_OPT_INVENTORY(", repeatable"),
+    {"forks", 'f', CMD_OPT_SHORT, "N", "hosts in flight at once (default 32)"},
+    {"timeout", 't', CMD_OPT_SHORT, "DUR",
+     "per-host command timeout (30s, 5m); the remote process group is "
+     "killed"},
+    {"verbose", 'v', CMD_OPT_SHORT, NULL, "log connection progress to stderr"},
+    {"secret-env", 'E', 0, "NAME",
+     "pass environment variable NAME to the command on stdin, never on its "
+     "command line; its value is redacted (repeatable)"},
+    {"json", 'J', 0, NULL, "one JSON event per line: output, result, summary"},
+    CMD_OPT_AGENT_KEY,
+    CMD_OPT_KNOWN_AGENTS,
+    CMD_OPT_HELP,
+    CMD_OPT_END,
+};
 
 /* Print one complete line of a host's output (without its newline):
  * through log_out, so it is redacted as every log line is. */
@@ -360,18 +360,9 @@ static int cmd_run_run(int argc, char **argv)
         }
     int optc = cmd_at >= 0 ? cmd_at : argc;
 
-    struct option opts[12 + SSHOPT_COUNT] = {
-        {"inventory", required_argument, NULL, 'i'},
-        {"forks", required_argument, NULL, 'f'},
-        {"timeout", required_argument, NULL, 't'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"coordinator-key", required_argument, NULL, 'K'},
-        {"known-agents", required_argument, NULL, 'A'},
-        {"secret-env", required_argument, NULL, 'E'},
-        {"json", no_argument, NULL, 'J'},
-    };
-    sshopt_append(opts, 9);
+    struct option opts[CMD_OPTS_MAX + 1];
+    char shortopts[3 * CMD_OPTS_MAX + 2];
+    cmd_getopt(&cmd_run, "", opts, shortopts);
     const char *secret_names[RUN_SECRETS_MAX];
     const char *secret_values[RUN_SECRETS_MAX];
     size_t nsecrets = 0;
@@ -386,7 +377,7 @@ static int cmd_run_run(int argc, char **argv)
     struct err e = {0};
     int c;
     optind = 0;
-    while ((c = getopt_long(optc, argv, "i:f:t:vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(optc, argv, shortopts, opts, NULL)) != -1) {
         switch (c) {
         case 'i':
             if (ninv == RUN_INV_MAX) {
@@ -448,8 +439,7 @@ static int cmd_run_run(int argc, char **argv)
             json = true;
             break;
         case 'h':
-            fputs(run_usage, stdout);
-            fputs(sshopt_usage, stdout);
+            cmd_help(&cmd_run, stdout);
             return EXIT_OK;
         default:
             if (sshopt_is(c)) {
@@ -459,8 +449,8 @@ static int cmd_run_run(int argc, char **argv)
                 }
                 break;
             }
-            fputs(run_usage, stderr);
-            return EXIT_USAGE;
+            return cmd_usage_error(&cmd_run,
+                                   "unknown option or missing argument");
         }
     }
     /* getopt permuted the pattern behind the flags (only argv before
@@ -472,15 +462,13 @@ static int cmd_run_run(int argc, char **argv)
                 argv[optind + 1]);
         return EXIT_USAGE;
     }
-    if (pattern == NULL || ninv == 0 || cmd_at < 0 || cmd_at + 1 >= argc) {
-        fprintf(stderr, "drover run: %s\n\n",
-                ninv == 0         ? "no inventory: give -i FILE"
-                : pattern == NULL ? "no host PATTERN"
-                : cmd_at < 0      ? "missing -- before the command"
-                                  : "no COMMAND after --");
-        fputs(run_usage, stderr);
-        return EXIT_USAGE;
-    }
+    if (pattern == NULL || ninv == 0 || cmd_at < 0 || cmd_at + 1 >= argc)
+        return cmd_usage_error(&cmd_run, "%s",
+                               ninv == 0         ? "no inventory: give -i FILE"
+                               : pattern == NULL ? "no host PATTERN"
+                               : cmd_at < 0      ? "missing -- before the "
+                                                   "command"
+                                                 : "no COMMAND after --");
     /* The command: the words after "--", joined with spaces (as ssh). */
     struct buf cmdline;
     buf_init(&cmdline, BUF_UNLIMITED);
@@ -576,10 +564,9 @@ out:
 
 const struct cmd cmd_run = {
     .name = "run",
-    .usage = "run -i INVENTORY [--forks N] [--timeout DUR] [--user U] "
-             "[--key FILE] [--known-hosts FILE] [--accept-new] "
-             "[--connect-timeout DUR] [--ssh-config FILE] [-v] PATTERN -- "
-             "COMMAND",
+    .usage = "run -i INVENTORY [options] PATTERN -- COMMAND",
     .summary = "run a command on many hosts (ssh or agents), like pdsh",
     .run = cmd_run_run,
+    .opts = run_opts,
+    .ssh = true,
 };

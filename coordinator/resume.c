@@ -300,20 +300,33 @@ enum err_code resume_vars(const struct store_record *r, json_t *extra,
     return ERR_OK;
 }
 
-static const char resume_usage_tail[] =
-    "  -e NAME=VALUE         variables: the journal has the deploy's; give\n"
-    "                        its secret ones again (version: from the "
-    "journal)\n"
-    "      --override-var NAME  let -e NAME change a journaled variable (or\n"
-    "                        add one): the hosts not done yet get the new "
-    "value\n"
-    "  -i INVENTORY          read this inventory instead of the recorded one\n"
-    "      --state-dir DIR   journal and locks\n"
-    "      --lock-wait DUR   wait for the lock\n"
-    "  -f, --forks N, -v, --json, --coordinator-key FILE, --known-agents FILE\n"
-    "      --retry-step      re-run a step that was in flight when the\n"
-    "                        coordinator died (not idempotent: check first)\n"
-    "      --skip-step       count that step as completed\n";
+const struct cmd_opt resume_opts[] = {
+    CMD_OPT_EXTRA_VAR(": the journal has the deploy's; give its secret ones "
+                      "again (version: from the journal)"),
+    {"override-var", 'O', 0, "NAME",
+     "let -e NAME change a journaled variable, or add one: the hosts not "
+     "done yet get the new value (repeatable)"},
+    CMD_OPT_INVENTORY(" to read instead of the one the journal names"),
+    CMD_OPT_STATE_DIR,
+    CMD_OPT_LOCK_WAIT,
+    {"forks", 'f', CMD_OPT_SHORT, "N",
+     "hosts running steps at once (default 32)"},
+    {"verbose", 'v', CMD_OPT_SHORT, NULL,
+     "stream every host's output, prefixed"},
+    {"json", 'J', 0, NULL, "one JSON event per line (for CI systems)"},
+    CMD_OPT_AGENT_KEY,
+    CMD_OPT_KNOWN_AGENTS,
+    {"retry-step", 'r', 0, NULL,
+     "re-run a step that was in flight when the coordinator died (not "
+     "idempotent: check first)"},
+    {"skip-step", 's', 0, NULL, "count that step as completed"},
+    CMD_OPT_HELP,
+    CMD_OPT_END,
+};
+
+/* The command of each mode, for its help and usage errors. */
+static const struct cmd *const resume_cmds[] = {&cmd_resume, &cmd_promote,
+                                                &cmd_abort, &cmd_rollback};
 
 /* Find the deploy: the id given, or (resume) the newest unfinished. */
 static enum err_code resume_find(const char *state_dir, const char *id,
@@ -372,31 +385,21 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     const char **override = xcalloc((size_t)argc + 1, sizeof(char *));
     size_t noverride = 0;
 
-    struct option longopts[20 + SSHOPT_COUNT];
-    size_t nl = 0;
-    longopts[nl++] = (struct option){"extra-var", required_argument, 0, 'e'};
-    longopts[nl++] = (struct option){"inventory", required_argument, 0, 'i'};
-    longopts[nl++] = (struct option){"forks", required_argument, 0, 'f'};
-    longopts[nl++] = (struct option){"verbose", no_argument, 0, 'v'};
-    longopts[nl++] = (struct option){"json", no_argument, 0, 'J'};
-    longopts[nl++] = (struct option){"state-dir", required_argument, 0, 'S'};
-    longopts[nl++] = (struct option){"lock-wait", required_argument, 0, 'W'};
-    longopts[nl++] = (struct option){"retry-step", no_argument, 0, 'r'};
-    longopts[nl++] = (struct option){"skip-step", no_argument, 0, 's'};
-    longopts[nl++] = (struct option){"override-var", required_argument, 0, 'O'};
-    longopts[nl++] =
-        (struct option){"coordinator-key", required_argument, 0, 'K'};
-    longopts[nl++] = (struct option){"known-agents", required_argument, 0, 'A'};
-    longopts[nl++] = (struct option){"help", no_argument, 0, 'h'};
-    sshopt_append(longopts, nl);
+    struct option longopts[CMD_OPTS_MAX + 1];
+    char shortopts[3 * CMD_OPTS_MAX + 2];
+    cmd_getopt(resume_cmds[mode], "", longopts, shortopts);
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "e:i:f:vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         switch (c) {
         case 'e':
-            if (rollout_extra_var(extra, optarg, &e) != ERR_OK)
+            if (rollout_extra_var(extra, optarg, &e) == ERR_OK)
+                break;
+            if (e.code == ERR_USAGE)
                 goto usage;
-            break;
+            fprintf(stderr, "drover %s: %s\n", name, e.msg);
+            status = EXIT_INPUT; /* a bad -e @file */
+            goto out;
         case 'i':
             inv_path = optarg;
             break;
@@ -436,9 +439,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
             ao.known_agents = optarg;
             break;
         case 'h':
-            printf("usage: drover %s %s [options]\n%s%s", name,
-                   mode == RESUME_CONTINUE ? "[DEPLOY]" : "DEPLOY",
-                   resume_usage_tail, sshopt_usage);
+            cmd_help(resume_cmds[mode], stdout);
             status = EXIT_OK;
             goto out;
         default:
@@ -465,6 +466,10 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     status = EXIT_INPUT;
     if (resume_find(sopt.state_dir, id, &rec, &e) != ERR_OK) {
         fprintf(stderr, "drover %s: %s\n", name, e.msg);
+        /* a DEPLOY the journal does not have is a bad argument (as for
+         * show); a state directory drover cannot read is bad input */
+        if (e.code == ERR_NOTFOUND)
+            status = EXIT_USAGE;
         goto out;
     }
     bool ended = rec->result != STORE_RESULT_NONE;
@@ -574,9 +579,8 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
         status = EXIT_OK;
     goto out;
 usage:
-    fprintf(stderr, "drover %s: %s\nusage: drover %s %s [options]\n", name,
-            e.msg[0] ? e.msg : "bad arguments", name,
-            mode == RESUME_CONTINUE ? "[DEPLOY]" : "DEPLOY");
+    status = cmd_usage_error(resume_cmds[mode], "%s",
+                             e.msg[0] ? e.msg : "bad arguments");
 out:
     resume_point_release(&pt);
     loop_free(loop);
