@@ -180,8 +180,8 @@ void cmd_markdown(const struct cmd *const *cmds, size_t n, FILE *f)
           f);
     for (size_t i = 0; i < n; i++) {
         const struct cmd *c = cmds[i];
-        fprintf(f, "\n### drover %s\n\n```\ndrover %s\n```\n\n%s.\n\n", c->name,
-                c->usage, c->summary);
+        fprintf(f, "\n### drover %s\n\n```text\ndrover %s\n```\n\n%s.\n\n",
+                c->name, c->usage, c->summary);
         struct cmd plain = *c;
         plain.ssh = false;
         fputs("| option | meaning |\n|---|---|\n", f);
