@@ -274,6 +274,7 @@ static int cmd_deploy_run(int argc, char **argv)
     sopt.version = json_is_string(ver) ? json_string_value(ver) : NULL;
     sopt.inventory = invs[0];
     sopt.vars = extra;
+    sopt.webhooks = ro->webhooks;
     enum session_refusal why;
     status = EXIT_INTERNAL;
     if ((loop = loop_new(&e)) == NULL)

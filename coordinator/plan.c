@@ -1403,6 +1403,7 @@ static void plan_read_notify(struct plan_reader *r, struct plan *p,
         struct plan_notify *nt = &p->notify[p->nnotify++];
         yaml_node_t *v;
         if ((v = plan_get(r, x, "webhook")) != NULL) {
+            nt->pos = plan_pos_of(v);
             nt->webhook = plan_want_template(r, v, "notify 'webhook'");
             if (nt->webhook != NULL &&
                 strncmp(nt->webhook, "http://", 7) != 0 &&

@@ -595,6 +595,37 @@ static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
     return ok;
 }
 
+/* The notify webhooks, rendered once for the deploy in the coordinator's
+ * scope (-e, plan vars, built-ins): a URL may take its secret path from
+ * -e. */
+static bool rollout_webhooks(struct rollout *ro, struct buf *diags,
+                             struct err *e)
+{
+    const struct plan *p = ro->plan;
+    bool ok = true;
+    ro->webhooks = xcalloc(p->nnotify + 1, sizeof(char *));
+    char localhost[] = "localhost";
+    struct rollout_host local = {.name = "localhost", .address = localhost};
+    for (size_t i = 0; i < p->nnotify; i++) {
+        if (p->notify[i].webhook == NULL)
+            continue;
+        struct rollout_scope s;
+        rollout_scope_init(&s, ro, &local);
+        struct err te = {0};
+        const char *why = NULL;
+        if (rollout_render(&s, p->notify[i].webhook, &ro->webhooks[i], &te,
+                           &why) != ERR_OK) {
+            rollout_problem(diags, e, p, p->notify[i].pos.line,
+                            p->notify[i].pos.col, "notify webhook", "localhost",
+                            why);
+            ok = false;
+        }
+        json_decref(s.builtins);
+        json_decref(s.rendered);
+    }
+    return ok;
+}
+
 /* The host an on: once step runs on: the first host in wave order that
  * on_host matches, else the first host of the first wave. -1 with a
  * problem reported when the pattern matches no targeted host. */
@@ -863,6 +894,7 @@ static enum err_code rollout_resolve(const struct plan *p,
                           &ro->prechecks_once, &ro->nprechecks_once, diags, e);
     ok &= rollout_once_list(ro, p->before, p->nbefore, false, &ro->before,
                             &ro->nbefore, diags, e);
+    ok &= rollout_webhooks(ro, diags, e);
     /* The role starts on the last host of the last wave: every other wave
      * rolls while it stays put, and its own restart comes last. */
     if (p->singleton_role != NULL) {
@@ -905,6 +937,9 @@ void rollout_free(struct rollout *ro)
     free(ro->before);
     json_decref(ro->magic);
     json_decref(ro->batches);
+    for (size_t i = 0; ro->webhooks != NULL && i < ro->plan->nnotify; i++)
+        free(ro->webhooks[i]);
+    free(ro->webhooks);
     free(ro->hosts);
     free(ro->wave_sizes);
     free(ro->previous_version);

@@ -96,6 +96,8 @@ struct rollout {
     json_t *magic;   /* Ansible's magic variables that are the same for
                         every host: groups, ansible_play_hosts(_all) */
     json_t *batches; /* per wave, its host names (play_hosts) */
+    char **webhooks; /* plan->notify[i].webhook rendered for the deploy
+                        (as an on: local step: no host variables) */
 };
 
 /* What the caller knows besides the plan and the inventory. */

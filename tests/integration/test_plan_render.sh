@@ -7,7 +7,8 @@
 # A `{{` where a string is not a template is refused by `drover validate`
 # with file:line:col. Ansible's magic variables: docs/plan.md's
 # `when: group_names ...` example runs the step, and groups /
-# inventory_hostname_short / play_hosts reach the host as rendered.
+# inventory_hostname_short / play_hosts reach the host as rendered. A
+# notify webhook is rendered once per deploy (its secret path from -e).
 set -euo pipefail
 export FLEET_NET=127.0.27 FLEET_PORT=22700
 . "$TOP/tests/integration/lib/engine.sh"
@@ -91,4 +92,37 @@ deploy_expect 0 "$WORK/logs/magic" "$WORK/magic.yml"
 [ "$(cat "$(fleet_host_dir 2)/magic")" = '["fleet"] h2 ["h2"] 2 h2' ] ||
     fail "h2 wrote '$(cat "$(fleet_host_dir 2)/magic")'"
 [ ! -e "$(fleet_host_dir 1)/db" ] || fail "a step for db hosts ran on h1"
+# 5. notify.webhook is a template too, rendered once per deploy: a hook
+# server on loopback records the paths it is posted to.
+hooks=$WORK/hooks
+python3 - "$hooks" <<'PY' &
+import http.server, sys
+out = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        open(out, "a").write(self.path + "\n")
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.27.99", 22710), H).serve_forever()
+PY
+hook_pid=$!
+fleet_atexit "kill $hook_pid"
+for _ in $(seq 50); do
+    curl -s -o /dev/null -X POST "http://127.0.27.99:22710/ping" && break
+    sleep 0.1
+done
+cat >"$WORK/notify.yml" <<'EOF'
+name: plan-notify
+hosts: fleet
+steps:
+  - run: "true"
+notify:
+  - webhook: "http://127.0.27.99:22710/hook/{{ hook_path }}/{{ version }}"
+    on: [success]
+EOF
+deploy_expect 0 "$WORK/logs/notify" "$WORK/notify.yml" -e version=2 -e hook_path=T0K
+grep -qx "/hook/T0K/2" "$hooks" || fail "the webhook got $(cat "$hooks")"
 echo "PASS test_plan_render"
