@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "err.h"
 #include "inventory.h"
+#include "log.h"
 #include "plan.h"
 #include "redact.h"
 #include "rollout.h"
@@ -607,20 +608,16 @@ static void cmd_plan_text(struct buf *b, const struct rollout *ro)
     }
 }
 
-/* Apply the pattern rules (bearer tokens, Authorization headers, URL
- * credentials, secret-looking NAME=value) to every string of j, one
- * string at a time: run over the whole JSON text they would eat its
- * quotes. */
+/* Redact every string of j, one string at a time (log_redacted: the
+ * redaction every drover output passes): run over the whole JSON text,
+ * a to-the-end-of-line rule would eat its quotes. */
 static void cmd_plan_scrub_json(json_t *j)
 {
     if (json_is_string(j)) {
-        struct buf b;
-        buf_init(&b, BUF_UNLIMITED);
-        buf_adds(&b, json_string_value(j));
-        redact_patterns(&b);
-        if (strcmp(buf_cstr(&b), json_string_value(j)) != 0)
-            json_string_set(j, buf_cstr(&b));
-        buf_release(&b);
+        char *safe = log_redacted(json_string_value(j), json_string_length(j));
+        if (strcmp(safe, json_string_value(j)) != 0)
+            json_string_set(j, safe);
+        free(safe);
     } else if (json_is_array(j)) {
         for (size_t i = 0; i < json_array_size(j); i++)
             cmd_plan_scrub_json(json_array_get(j, i));
@@ -720,6 +717,8 @@ static int cmd_plan_run(int argc, char **argv)
             fputc('\n', stderr);
         goto done;
     }
+    /* every secret of the resolved plan, before anything is printed */
+    rollout_secrets(ro, redact_global());
     struct buf outb;
     buf_init(&outb, BUF_UNLIMITED);
     if (as_json) {
@@ -730,16 +729,14 @@ static int cmd_plan_run(int argc, char **argv)
         buf_adds(&outb, "\n");
         free(s);
         json_decref(j);
+        fwrite(outb.data ? outb.data : "", 1, outb.len, stdout);
     } else {
         cmd_plan_text(&outb, ro);
+        /* log_out adds the last newline */
+        if (outb.len > 0 && outb.data[outb.len - 1] == '\n')
+            outb.len--;
+        log_out(stdout, "%.*s", (int)outb.len, buf_cstr(&outb));
     }
-    struct redact *rd = redact_new();
-    /* JSON was scrubbed string by string; text takes the rules whole */
-    redact_set_patterns(rd, !as_json);
-    rollout_secrets(ro, rd);
-    redact_buf(rd, &outb);
-    redact_free(rd);
-    fwrite(outb.data ? outb.data : "", 1, outb.len, stdout);
     buf_release(&outb);
     status = EXIT_OK;
 
