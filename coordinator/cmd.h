@@ -75,7 +75,7 @@ struct cmd_opt {
 #define CMD_OPT_EXTRA_VAR(what)                                                \
     {                                                                          \
         "extra-var", 'e', CMD_OPT_SHORT, "NAME=VALUE",                         \
-            "a variable, or @FILE.yml / @FILE.json: a mapping of them" what    \
+            "a variable (-e @FILE.yml or @FILE.json: a mapping of them)" what  \
     }
 #define CMD_OPT_END                                                            \
     {                                                                          \

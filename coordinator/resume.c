@@ -301,7 +301,7 @@ enum err_code resume_vars(const struct store_record *r, json_t *extra,
 }
 
 const struct cmd_opt resume_opts[] = {
-    CMD_OPT_EXTRA_VAR(": the journal has the deploy's; give its secret ones "
+    CMD_OPT_EXTRA_VAR("; the journal has the deploy's: give its secret ones "
                       "again (version: from the journal)"),
     {"override-var", 'O', 0, "NAME",
      "let -e NAME change a journaled variable, or add one: the hosts not "
