@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "err.h"
 #include "inventory.h"
+#include "jsonout.h"
 #include "log.h"
 #include "plan.h"
 #include "redact.h"
@@ -608,26 +609,6 @@ static void cmd_plan_text(struct buf *b, const struct rollout *ro)
     }
 }
 
-/* Redact every string of j, one string at a time (log_redacted: the
- * redaction every drover output passes): run over the whole JSON text,
- * a to-the-end-of-line rule would eat its quotes. */
-static void cmd_plan_scrub_json(json_t *j)
-{
-    if (json_is_string(j)) {
-        char *safe = log_redacted(json_string_value(j), json_string_length(j));
-        if (strcmp(safe, json_string_value(j)) != 0)
-            json_string_set(j, safe);
-        free(safe);
-    } else if (json_is_array(j)) {
-        for (size_t i = 0; i < json_array_size(j); i++)
-            cmd_plan_scrub_json(json_array_get(j, i));
-    } else if (json_is_object(j)) {
-        for (void *it = json_object_iter(j); it != NULL;
-             it = json_object_iter_next(j, it))
-            cmd_plan_scrub_json(json_object_iter_value(it));
-    }
-}
-
 static int cmd_plan_run(int argc, char **argv)
 {
     struct option longopts[CMD_OPTS_MAX + 1];
@@ -723,13 +704,8 @@ static int cmd_plan_run(int argc, char **argv)
     buf_init(&outb, BUF_UNLIMITED);
     if (as_json) {
         json_t *j = cmd_plan_json(ro);
-        cmd_plan_scrub_json(j);
-        char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
-        buf_adds(&outb, s ? s : "{}");
-        buf_adds(&outb, "\n");
-        free(s);
+        jsonout_print(stdout, j, JSON_INDENT(2) | JSON_ENCODE_ANY);
         json_decref(j);
-        fwrite(outb.data ? outb.data : "", 1, outb.len, stdout);
     } else {
         cmd_plan_text(&outb, ro);
         /* log_out adds the last newline */

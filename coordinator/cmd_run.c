@@ -12,6 +12,7 @@
 #include "cmdwrap.h"
 #include "hostaddr.h"
 #include "inventory.h"
+#include "jsonout.h"
 #include "local.h"
 #include "log.h"
 #include "loop.h"
@@ -79,30 +80,19 @@ struct run {
 
 static void run_start_next(struct run *r);
 
-/* One JSON event on stdout (ev is consumed). Its text fields were
- * redacted before they were encoded (run_json_text): redacting the
- * encoded line would let a to-the-end-of-line rule eat its closing
- * quotes. */
+/* One JSON event on stdout, redacted (jsonout.h); ev is consumed. */
 static void run_print_json(json_t *ev)
 {
-    char *s = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (ev != NULL)
+        jsonout_print(stdout, ev, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref(ev);
-    if (s != NULL) {
-        fputs(s, stdout);
-        fputc('\n', stdout);
-        fflush(stdout);
-    }
-    free(s);
 }
 
-/* A JSON string of the n bytes at p, redacted; a placeholder when they
- * are not UTF-8. */
+/* A JSON string of the n bytes at p; a placeholder when they are not
+ * UTF-8. */
 static json_t *run_json_text(const char *p, size_t n)
 {
-    char *safe = log_redacted(p, n);
-    json_t *v = json_string(safe);
-    explicit_bzero(safe, strlen(safe));
-    free(safe);
+    json_t *v = json_stringn(p, n);
     return v != NULL ? v : json_string("(output is not UTF-8)");
 }
 

@@ -14,6 +14,7 @@
 #include "fence.h"
 #include "gate.h"
 #include "health.h"
+#include "jsonout.h"
 #include "log.h"
 #include "loop.h"
 #include "plan.h"
@@ -213,10 +214,9 @@ static void deploy_event(struct deploy *d, json_t *ev, const char *fmt, ...)
     if (d->o.deploy_id != NULL)
         json_object_set_new(ev, "deploy", json_string(d->o.deploy_id));
     json_object_set_new(ev, "message", json_string(msg));
-    char *s = json_dumps(ev, JSON_COMPACT);
-    if (s != NULL)
-        deploy_write(d, s);
-    free(s);
+    /* redacted field by field (jsonout.h), never as a whole line: there
+     * is no live status line to give way in JSON mode */
+    jsonout_print(d->o.out, ev, JSON_COMPACT);
     json_decref(ev);
 }
 

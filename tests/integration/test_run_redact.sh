@@ -5,7 +5,8 @@
 # values, a secret-looking inventory variable and a --secret-env value (in
 # plain, base64 and on several lines); none of the canaries reaches run's
 # stdout, stderr or --json events, and the --secret-env value is in the
-# remote command's environment but never on its command line.
+# remote command's environment but never on its command line. The same
+# holds for deploy --json, whose events stay valid JSON.
 set -euo pipefail
 export FLEET_NET=127.0.27 FLEET_PORT=22701
 . "$TOP/tests/integration/lib/engine.sh"
@@ -72,4 +73,25 @@ env -u RUN_SECRET "$DROVER" run -i "$FLEET_INVENTORY" "${RFLAGS[@]}" \
     --secret-env RUN_SECRET fleet -- true >"$WORK/logs/unset" 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "unset --secret-env exited $rc, want 2"
 expect_in "$WORK/logs/unset" 'RUN_SECRET is not set'
+# deploy --json: a step's output goes out as JSON events, redacted field by
+# field; every line still parses (a whole-line pass would let the
+# Authorization rule eat the closing quotes)
+cat >"$WORK/auth.yml" <<'EOF'
+name: run-redact-deploy
+hosts: fleet
+steps:
+  - name: leak
+    run: 'echo "Authorization: Bearer canaryDeployBearer5"; echo "pw: $RUN_SECRET"'
+    secret_env: [RUN_SECRET]
+EOF
+rc=0
+"$DROVER" deploy -i "$FLEET_INVENTORY" "${DFLAGS[@]}" --json -v "$WORK/auth.yml" \
+    >"$WORK/logs/deploy.json" 2>"$WORK/logs/deploy.err" || rc=$?
+[ "$rc" = 0 ] || { cat "$WORK/logs/deploy.json" "$WORK/logs/deploy.err" >&2; fail "deploy --json exited $rc"; }
+expect_not_in "$WORK/logs/deploy.json" canaryDeployBearer5 canarySecretEnv0815
+expect_not_in "$WORK/logs/deploy.err" canaryDeployBearer5 canarySecretEnv0815
+python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' \
+    "$WORK/logs/deploy.json" || fail "deploy --json printed a line that is not JSON"
+grep -q 'Authorization: \[redacted\]' "$WORK/logs/deploy.json" ||
+    fail "the step's output is not in the events: $(cat "$WORK/logs/deploy.json")"
 echo "PASS test_run_redact"
