@@ -199,6 +199,10 @@ static enum err_code resume_var_check(const struct store_record *r,
                                       struct buf *changed, struct err *e)
 {
     const struct store_var_row *row = resume_var_row(r, name);
+    /* a secret-looking variable the deploy did not have: its value must
+     * not reach the "added (...)" note below unredacted */
+    if (row == NULL && json_is_string(v))
+        redact_add_named(rd, name, json_string_value(v));
     if (row != NULL && row->secret) {
         /* secret by its value: its name alone would not redact it */
         if (json_is_string(v))
