@@ -85,6 +85,7 @@ help:
 	@echo "make check      the same tests built with ASan + UBSan"
 	@echo "make lint       clang-format, cppcheck, banned functions"
 	@echo "make docs-cli   docs/cli.md's reference from drover's option tables"
+	@echo "make fuzz-short the short libFuzzer runs of make test (FUZZ_RUNS=20000)"
 	@echo "make fuzz       long libFuzzer runs (FUZZ_SECONDS=300)"
 	@echo "make demo       a rolling deploy on a local fleet of 6 sshd hosts"
 	@echo "make bench      side-by-side benchmarks (bench/)"
@@ -164,7 +165,11 @@ check: deps
 		BUILD=build/san tests/run.sh unit integration
 
 # libFuzzer harnesses: everything rebuilt with clang under $(BUILD)/fuzz.
-FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined
+# A sanitizer report must fail the run: UBSan, unlike ASan, prints and
+# carries on unless told not to recover.
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_LINK := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_BINS = $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
 .PHONY: fuzz-bins
 fuzz-bins:
@@ -172,7 +177,13 @@ fuzz-bins:
 		O="-O1 -g" SAN="$(FUZZ_SAN)" BUILD=$(BUILD) $(FUZZ_BINS),true)
 
 $(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(ALL_LIBS)
-	$(Q)$(CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(ALL_LIBS) $(LDLIBS)
+	$(Q)$(CC) $(FUZZ_LINK) -o $@ $< $(ALL_LIBS) $(LDLIBS)
+
+# The short runs `make test` does (FUZZ_RUNS inputs per harness, over the
+# corpus); `make fuzz` runs each harness for FUZZ_SECONDS.
+fuzz-short: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-bins BUILD=$(BUILD)/fuzz
+	$(Q)BUILD=$(BUILD) tests/run.sh fuzz
 
 FUZZ_SECONDS ?= 300
 fuzz: deps

@@ -1,8 +1,8 @@
 /* agent/zap.h: the ZAP handler that makes CURVE authenticate clients.
  * Without one, a CURVE server accepts any client that knows its public key
- * (FACTS.md). It must be bound on inproc://zeromq.zap.01 in the server
- * socket's context before the server socket is bound; it answers from the
- * loop, allowing only coordinator keys in the authorized set. */
+ * (docs/dependencies.md). It must be bound on inproc://zeromq.zap.01 in the
+ * server socket's context before the server socket is bound; it answers from
+ * the loop, allowing only coordinator keys in the authorized set. */
 #ifndef DROVER_ZAP_H
 #define DROVER_ZAP_H
 

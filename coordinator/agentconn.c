@@ -13,9 +13,11 @@
  * CONNECTING ends when the agent's probe (an empty frame sent once CURVE
  * and ZAP agreed) arrives; HELLO when WELCOME does. A lost connection is
  * dialled again (100 ms, doubling up to AGENTCONN_RECONNECT_IVL_MAX_MS)
- * while the heartbeat timeout has not run out; a reconnect while RUNNING
- * re-sends the same EXEC: the agent re-attaches the job or returns its
- * stored result, so a step never runs twice. */
+ * while the heartbeat timeout has not run out, also after a handshake
+ * ending that suggests a wrong key or a refusal (unauthenticated: believed
+ * after AGENTCONN_AUTH_STRIKES identical ones in a row, agentconn_lost);
+ * a reconnect while RUNNING re-sends the same EXEC: the agent re-attaches
+ * the job or returns its stored result, so a step never runs twice. */
 #include "agentconn.h"
 
 #include "buf.h"
@@ -77,8 +79,9 @@ struct agentconn {
     union agentconn_addr addr;       /* resolved address */
     socklen_t addrlen;               /* 0 until resolved */
     int64_t retry_ms;                /* next reconnect delay */
-    uint8_t strikes;                 /* handshakes in a row the agent
-                                        closed as if it refused us */
+    uint8_t ending;                  /* how the last handshake ended
+                                        (enum zmtp_ending) */
+    uint8_t strikes;                 /* handshakes in a row that ended so */
     bool opened_reported;            /* cb->opened was called */
     int64_t last_rx;                 /* monotonic ms of the last message */
     bool hs;                         /* counted in t->inflight */
@@ -111,7 +114,8 @@ struct agentconn_transport {
     struct loop *loop;               /* the reactor */
     struct zmtp_ctx zx;              /* our keys, shared buffers */
     bool zx_ready;                   /* zx set up */
-    struct keypair key;              /* our key pair (wiped on free) */
+    struct keypair key;              /* our public key (the secret is
+                                        wiped once zx holds it) */
     char *known_agents;              /* known_agents path */
     struct keyfile_known *known;     /* its contents, read at first use */
     struct err known_err;            /* why it could not be read */
@@ -395,11 +399,17 @@ static void agentconn_on_connect_timeout(struct loop *l, struct loop_timer *tm,
     (void)tm;
     struct agentconn *c = arg;
     struct agentconn_transport *t = c->t;
-    agentconn_fail(c, ERR_UNREACHABLE,
-                   "no authenticated answer from %s within %" PRId64
-                   "ms (%s): the agent is down or the port is closed",
-                   c->endpoint, t->connect_timeout_ms,
-                   c->z.detail[0] ? c->z.detail : "no answer");
+    if (c->ending != ZMTP_END_NONE) /* handshakes ended, in varied ways */
+        agentconn_fail(c, ERR_UNREACHABLE,
+                       "could not authenticate the agent at %s within "
+                       "%" PRId64 "ms (the last handshake: %s)",
+                       c->endpoint, t->connect_timeout_ms, c->z.detail);
+    else
+        agentconn_fail(c, ERR_UNREACHABLE,
+                       "no authenticated answer from %s within %" PRId64
+                       "ms (%s): the agent is down or the port is closed",
+                       c->endpoint, t->connect_timeout_ms,
+                       c->z.detail[0] ? c->z.detail : "no answer");
 }
 
 static void agentconn_on_beat(struct loop *l, struct loop_timer *tm, void *arg)
@@ -431,20 +441,24 @@ static void agentconn_on_async(struct loop *l, struct loop_timer *tm, void *arg)
 
 /* --- keyscan (accept_new) ------------------------------------------------ */
 
+/* The key port's whole answer, as agent/keyport.c sends it and nothing
+ * else: one line "DROVER-AGENT-KEY 1 KEY\n", then the close. */
+static const char agentconn_ks_prefix[] = "DROVER-AGENT-KEY 1 ";
+enum { AC_KEYSCAN_LEN = sizeof(agentconn_ks_prefix) - 1 + KEYFILE_Z85_LEN + 1 };
+
 static void agentconn_keyscan_done(struct agentconn *c)
 {
     struct agentconn_transport *t = c->t;
-    const char *prefix = "DROVER-AGENT-KEY 1 ";
-    size_t pn = strlen(prefix);
-    c->ks_buf[c->ks_len < sizeof(c->ks_buf) ? c->ks_len
-                                            : sizeof(c->ks_buf) - 1] = '\0';
-    if (c->ks_len < pn + KEYFILE_Z85_LEN ||
-        memcmp(c->ks_buf, prefix, pn) != 0 ||
-        !keyfile_z85_valid(c->ks_buf + pn, KEYFILE_Z85_LEN)) {
+    size_t pn = sizeof(agentconn_ks_prefix) - 1;
+    if (c->ks_len != AC_KEYSCAN_LEN ||
+        memcmp(c->ks_buf, agentconn_ks_prefix, pn) != 0 ||
+        !keyfile_z85_valid(c->ks_buf + pn, KEYFILE_Z85_LEN) ||
+        c->ks_buf[AC_KEYSCAN_LEN - 1] != '\n') {
         agentconn_fail(c, ERR_HOSTKEY,
-                       "%s:%d did not announce an agent key; pin it with "
+                       "%s:%d did not announce an agent key (%zu bytes, not "
+                       "the one line drover-agent sends); pin it with "
                        "drover_agent_key",
-                       c->address, c->port + 1);
+                       c->address, c->port + 1, c->ks_len);
         return;
     }
     memcpy(c->key, c->ks_buf + pn, KEYFILE_Z85_LEN);
@@ -466,6 +480,8 @@ static void agentconn_keyscan_done(struct agentconn *c)
     agentconn_begin(c);
 }
 
+/* Read the key port until it closes; a byte past the one line is enough
+ * to refuse the answer. */
 static void agentconn_keyscan_io(struct loop *l, struct loop_io *io,
                                  unsigned ev, void *arg)
 {
@@ -474,16 +490,17 @@ static void agentconn_keyscan_io(struct loop *l, struct loop_io *io,
     struct agentconn *c = arg;
     for (;;) {
         ssize_t n = read(c->ks_fd, c->ks_buf + c->ks_len,
-                         sizeof(c->ks_buf) - 1 - c->ks_len);
+                         sizeof(c->ks_buf) - c->ks_len);
         if (n > 0) {
             c->ks_len += (size_t)n;
-            if (memchr(c->ks_buf, '\n', c->ks_len) != NULL ||
-                c->ks_len == sizeof(c->ks_buf) - 1) {
+            if (c->ks_len > AC_KEYSCAN_LEN) {
                 agentconn_keyscan_done(c);
                 return;
             }
             continue;
         }
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n < 0 && errno == EAGAIN) {
             loop_io_set(l, &c->ks_io, LOOP_READ);
             return;
@@ -649,40 +666,62 @@ static void agentconn_frame(struct agentconn_transport *t, struct agentconn *c,
     proto_msg_release(&m);
 }
 
-/* The connection ended: a wrong key or a refusal ends the conn, anything
- * else is dialled again (the heartbeat or the connect deadline decides
- * when the agent counts as unreachable). */
+/* The handshake ended the same suspicious way AGENTCONN_AUTH_STRIKES
+ * times in a row: say so, without claiming more than was seen. */
+static void agentconn_unauthenticated(struct agentconn *c)
+{
+    struct agentconn_transport *t = c->t;
+    if (c->z.fail == ZMTP_FAIL_KEY)
+        agentconn_fail(c, ERR_HOSTKEY,
+                       "could not authenticate the agent at %s: %d handshakes "
+                       "in a row ended the same way (%s); is its key the "
+                       "pinned %.8s...? compare agent.key.pub on the host",
+                       c->endpoint, c->strikes, c->z.detail, c->key);
+    else
+        agentconn_fail(c, ERR_AUTH,
+                       "could not authenticate the agent at %s: %d handshakes "
+                       "in a row ended the same way (%s); does its "
+                       "authorized_keys hold our key %s?",
+                       c->endpoint, c->strikes, c->z.detail, t->key.public_z85);
+}
+
+/* The connection ended. Nothing before READY is authenticated (anyone on
+ * the path can send an ERROR, bytes that do not open, or a reset), so an
+ * ending that points at a wrong key or a refusal of ours is believed only
+ * when the same one comes AGENTCONN_AUTH_STRIKES times in a row; any other
+ * ending, or READY, starts the count again. Until then, and for every other
+ * ending, the agent is dialled again (the connect deadline or the heartbeat
+ * timeout decides when it counts as unreachable). */
 static void agentconn_lost(struct agentconn *c)
 {
     struct agentconn_transport *t = c->t;
-    /* a close in mid-handshake only suggests a wrong key or a refusal (an
-     * agent restarting closes there too): believe it the second time in
-     * a row; an ERROR or a WELCOME that does not open is proof at once */
-    bool believe = !c->z.inferred || ++c->strikes >= 2;
-    switch (believe ? c->z.fail : ZMTP_FAIL_CONNECT) {
-    case ZMTP_FAIL_KEY:
+    enum zmtp_fail fail = c->z.fail;
+    uint8_t ending = fail == ZMTP_FAIL_KEY || fail == ZMTP_FAIL_AUTH
+                         ? c->z.ending
+                         : ZMTP_END_NONE;
+    if (fail == ZMTP_FAIL_KEY && ending == ZMTP_END_NONE) {
+        /* found here, not told by the peer */
         agentconn_fail(c, ERR_HOSTKEY,
-                       "CURVE handshake with %s failed (%s): the agent's key "
-                       "is not the pinned %.8s... (check drover_agent_key or "
-                       "known_agents)",
-                       c->endpoint, c->z.detail, c->key);
+                       "the key pinned for %s (%.8s...) is not a usable "
+                       "CURVE key: check drover_agent_key or known_agents",
+                       c->endpoint, c->key);
         return;
-    case ZMTP_FAIL_AUTH:
-        agentconn_fail(c, ERR_AUTH,
-                       "%s refused our key %.8s... (%s): add %s to the "
-                       "agent's authorized_keys",
-                       c->endpoint, t->key.public_z85, c->z.detail,
-                       t->key.public_z85);
+    }
+    c->strikes = ending == ZMTP_END_NONE ? 0
+                 : ending == c->ending   ? (uint8_t)(c->strikes + 1)
+                                         : 1;
+    c->ending = ending;
+    if (c->strikes >= AGENTCONN_AUTH_STRIKES) {
+        agentconn_unauthenticated(c);
         return;
-    case ZMTP_FAIL_PROTOCOL:
+    }
+    if (fail == ZMTP_FAIL_PROTOCOL || ending == ZMTP_END_HELLO_ERROR ||
+        ending == ZMTP_END_HELLO_BOX || ending == ZMTP_END_INITIATE_ERROR)
         log_warn("host=%s agent: %s: %s; reconnecting", c->name, c->endpoint,
                  c->z.detail);
-        break;
-    default:
+    else
         log_debug("host=%s agent: %s: %s; reconnecting", c->name, c->endpoint,
                   c->z.detail);
-        break;
-    }
     if (c->state == AC_HELLO) /* the next probe says HELLO again */
         agentconn_state(c, !c->opened_reported ? AC_CONNECTING
                            : c->exec.job       ? AC_RUNNING
@@ -719,6 +758,7 @@ static void agentconn_io(struct loop *l, struct loop_io *io, unsigned ev,
         case ZMTP_READY:
             c->retry_ms = 0; /* the agent's probe follows */
             c->strikes = 0;
+            c->ending = ZMTP_END_NONE;
             break;
         case ZMTP_MESSAGE:
             if (c->state == AC_DEAD)
@@ -1061,6 +1101,8 @@ struct transport *agentconn_transport_new(struct loop *l,
         return NULL;
     }
     explicit_bzero(sec, sizeof(sec));
+    /* the secret's one copy from now on is zmtp_ctx's guarded page */
+    keyfile_wipe(&t->key);
     t->zx_ready = true;
     return &t->base;
 }

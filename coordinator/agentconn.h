@@ -5,8 +5,10 @@
  * O(1). The agent's public key is pinned per host (inventory
  * `drover_agent_key`, see agentconn_pin, or known_agents); a host whose
  * key is unknown is refused unless accept_new, which fetches the key from
- * the agent's key port on first use and records it, as SSH does. Silence
- * past the heartbeat timeout marks a host unreachable. docs/agent.md. */
+ * the agent's key port on first use and records it, as SSH does (only for
+ * a host with no key: never to replace one, whatever a handshake said).
+ * Silence past the heartbeat timeout marks a host unreachable.
+ * docs/agent.md. */
 #ifndef DROVER_AGENTCONN_H
 #define DROVER_AGENTCONN_H
 
@@ -25,6 +27,9 @@ enum {
     AGENTCONN_HEARTBEAT_TIMEOUT_MS = 6000, /* unreachable after this */
     AGENTCONN_RECONNECT_IVL_MAX_MS = 5000, /* longest redial delay */
     AGENTCONN_CONNECT_CONCURRENCY = 1024,  /* handshakes at once */
+    AGENTCONN_AUTH_STRIKES = 3,            /* identical unauthenticated
+                                              handshake endings in a row
+                                              before a key is blamed */
 };
 
 /* Settings; strings are copied by agentconn_transport_new. */

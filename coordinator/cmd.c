@@ -16,18 +16,19 @@ const struct cmd_exit cmd_exits[] = {
     {EXIT_FAILED, "a host or a step failed; the deploy stopped (and rolled "
                   "back if it could)"},
     {EXIT_USAGE, "usage error: flags, arguments, a DEPLOY the journal does "
-                 "not have, `--outside-window` without `--reason`, an `-e` "
-                 "that differs from the journaled one; nothing was done"},
+                 "not have, a state directory drover may not use (not a "
+                 "directory, another user's, writable by group or others), "
+                 "`--outside-window` without `--reason`, an `-e` that "
+                 "differs from the journaled one; nothing was done"},
     {EXIT_INPUT, "bad input: an inventory, plan, `-e @file`, ssh config or "
-                 "key file (the message names file:line:col), or a state "
-                 "directory drover cannot use (not a directory, not its "
-                 "owner's, writable by others, unreadable)"},
+                 "key file (the message names file:line:col)"},
     {EXIT_UNREACHABLE, "`run`: some hosts were unreachable (and none failed "
                        "otherwise)"},
     {EXIT_ROLLBACK_FAILED, "a rollback failed: hosts need a human (the "
                            "summary names them)"},
-    {EXIT_PAUSED, "the deploy is paused (canary, Ctrl-C, `pause: manual`, "
-                  "`rollback.auto: false`, a step to reconcile): resumable"},
+    {EXIT_PAUSED, "the deploy is paused (canary, Ctrl-C, SIGTERM, `pause: "
+                  "manual`, `rollback.auto: false`, a step to reconcile): "
+                  "resumable"},
     {EXIT_REFUSED, "refused by a precheck, `require` or `windows`: nothing "
                    "was changed"},
     {EXIT_LOCKED, "another coordinator holds the lock (the message names "

@@ -20,6 +20,7 @@
 #include "ssh.h"
 #include "sshconfig.h"
 #include "sshopt.h"
+#include "wave.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -31,11 +32,11 @@
 static const struct cmd_opt cmd_deploy_opts[] = {
     CMD_OPT_INVENTORY(", repeatable"),
     CMD_OPT_EXTRA_VAR(" (e.g. -e version=2), repeatable"),
-    {"forks", 'f', CMD_OPT_SHORT, "N",
-     "hosts running steps at once (default 32)"},
+    SSHOPT_FORKS_OPT,
     {"verbose", 'v', CMD_OPT_SHORT, NULL,
      "stream every host's output, prefixed"},
-    {"quiet", 'q', CMD_OPT_SHORT, NULL, "only errors and the summary"},
+    {"quiet", 'q', CMD_OPT_SHORT, NULL,
+     "only decisions, failures and the summary"},
     {"json", 'J', 0, NULL, "one JSON event per line (for CI systems)"},
     {"canary", 'C', 0, NULL, "run only the canary (first) wave, then pause"},
     CMD_OPT_AGENT_KEY,
@@ -86,7 +87,18 @@ static void cmd_deploy_print_plan(const struct rollout *ro)
                clock_fmt_duration(p->interval_ms, iv, sizeof(iv)),
                clock_fmt_duration(p->healthy_deadline_ms, dl, sizeof(dl)));
     }
-    printf("  a failed host stops the deploy before the next wave\n\n");
+    /* the same words as `drover plan`: the plan's real thresholds */
+    json_t *words =
+        wave_words(p, ro->wave_sizes, ro->nwaves, ro->nhosts, ro->has_canary);
+    printf("  thresholds: the deploy\n");
+    size_t i;
+    json_t *w;
+    json_array_foreach(words, i, w)
+    {
+        printf("    %s\n", json_string_value(w));
+    }
+    json_decref(words);
+    printf("\n");
     fflush(stdout);
 }
 
@@ -103,7 +115,7 @@ static int cmd_deploy_run(int argc, char **argv)
     char *previous = NULL;
     const char *invs[64];
     size_t ninv = 0;
-    int forks = 32;
+    int forks = SSHOPT_FORKS_DEFAULT;
     bool verbose = false, quiet = false, json = false, canary = false;
     json_t *extra = json_object();
     int status = EXIT_USAGE;
@@ -131,19 +143,12 @@ static int cmd_deploy_run(int argc, char **argv)
                 goto out;
             }
             break;
-        case 'f': {
-            char *end = NULL;
-            long v = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || v < 1 || v > 100000) {
-                fprintf(stderr,
-                        "drover deploy: --forks '%s' must be a number from "
-                        "1 to 100000\n",
-                        optarg);
+        case 'f':
+            if (sshopt_forks(optarg, &forks, &e) != ERR_OK) {
+                fprintf(stderr, "drover deploy: %s\n", e.msg);
                 goto out;
             }
-            forks = (int)v;
             break;
-        }
         case 'v':
             verbose = true;
             break;
@@ -266,7 +271,7 @@ static int cmd_deploy_run(int argc, char **argv)
         goto done;
     }
     rollout_secrets(ro, redact_global());
-    if (!json)
+    if (!json && !quiet)
         cmd_deploy_print_plan(ro);
 
     /* the record: after every input check, before any host is touched */
@@ -283,12 +288,27 @@ static int cmd_deploy_run(int argc, char **argv)
         fprintf(stderr, "drover: %s\n", e.msg);
         status = why == SESSION_REFUSED  ? EXIT_REFUSED
                  : why == SESSION_LOCKED ? EXIT_LOCKED
+                 : e.code == ERR_USAGE   ? EXIT_USAGE /* the state dir */
                                          : EXIT_INTERNAL;
         goto done;
     }
     if (!json)
-        printf("deploy %s (epoch %llu)\n\n", session_deploy_id(sess),
+        printf("deploy %s (epoch %llu)\n", session_deploy_id(sess),
                (unsigned long long)session_epoch(sess));
+    if (*session_superseded(sess) != '\0') {
+        char *text = xasprintf("supersedes %s: its coordinator is gone; it "
+                               "ends as abandoned",
+                               session_superseded(sess));
+        json_t *ev = json_pack("{s:s,s:s,s:s}", "event", "decision", "deploy",
+                               session_deploy_id(sess), "message", text);
+        char *line = json ? json_dumps(ev, JSON_COMPACT) : NULL;
+        printf("%s\n", line ? line : text);
+        free(line);
+        json_decref(ev);
+        free(text);
+    }
+    if (!json)
+        printf("\n");
     rollout_free(ro);
     ro = NULL;
     rin.deploy_id = session_deploy_id(sess);
@@ -301,10 +321,11 @@ static int cmd_deploy_run(int argc, char **argv)
         .agent = &ao,
         .deploy = {.forks = forks,
                    .verbose = verbose,
+                   .quiet = quiet && !verbose,
                    .output_cap = 64 * 1024,
                    .out = stdout,
                    .json = json,
-                   .live = !json && !verbose && isatty(STDOUT_FILENO),
+                   .live = !json && !verbose && !quiet && isatty(STDOUT_FILENO),
                    .canary_only = canary}};
     struct deploy_result res;
     status = runner_run(ro, loop, sess, &ro_opt, &res);

@@ -116,7 +116,7 @@ static int cmd_history_run(int argc, char **argv)
             return EXIT_OK;
         }
         fprintf(stderr, "drover history: %s\n", e.msg);
-        return EXIT_INTERNAL;
+        return e.code == ERR_USAGE ? EXIT_USAGE : EXIT_INTERNAL;
     }
     struct store_summary *rows = NULL;
     size_t n = 0;

@@ -5,6 +5,7 @@
 #include "buf.h"
 #include "cmd.h"
 #include "err.h"
+#include "hostaddr.h"
 #include "inv_json.h"
 #include "inventory.h"
 #include "log.h"
@@ -37,6 +38,25 @@ static const struct cmd_opt cmd_inventory_opts[] = {
     CMD_OPT_HELP,
     CMD_OPT_END,
 };
+
+/* Every host's connection variables, read as run and deploy read them
+ * (hostaddr_of): what they would refuse (ansible_port=notaport or 99999,
+ * an unknown drover_transport) is refused here too, naming the host. */
+static bool cmd_inventory_hosts_ok(const struct inventory *inv)
+{
+    for (size_t i = 0; i < inv_host_count(inv); i++) {
+        const struct inv_host *h = inv_host_at(inv, i);
+        struct hostaddr a;
+        struct err e = {0};
+        if (hostaddr_of(inv, h, &a, &e) != ERR_OK) {
+            fprintf(stderr, "drover inventory: host %s: %s\n", inv_host_name(h),
+                    e.msg);
+            return false;
+        }
+        hostaddr_release(&a);
+    }
+    return true;
+}
 
 static void cmd_inventory_print(const json_t *j)
 {
@@ -124,6 +144,10 @@ static int cmd_inventory_run(int argc, char **argv)
         }
     }
     free(srcs);
+    if (!cmd_inventory_hosts_ok(inv)) {
+        inv_free(inv);
+        return EXIT_INPUT;
+    }
     int rc = EXIT_OK;
     if (mode == CMD_INVENTORY_LIST) {
         json_t *list = inv_json_list(inv, export_vars);

@@ -18,6 +18,7 @@
 #include "ssh.h"
 #include "sshconfig.h"
 #include "sshopt.h"
+#include "wave.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -46,20 +47,6 @@ static const char *cmd_plan_dur(int64_t ms, char *out, size_t len)
 static const char *cmd_plan_on(enum plan_on on)
 {
     return on == PLAN_ON_ONCE ? "once" : on == PLAN_ON_LOCAL ? "local" : "each";
-}
-
-/* "1 host", "10%" of a budget, for words. */
-static void cmd_plan_budget(const struct plan_wave *w, char *out, size_t len)
-{
-    if (w->percent > 0)
-        snprintf(out, len, "%d%%", w->percent);
-    else
-        snprintf(out, len, "%d", w->count);
-}
-
-static size_t cmd_plan_allowed(const struct plan_wave *w, size_t n)
-{
-    return w->percent > 0 ? n * (size_t)w->percent / 100 : (size_t)w->count;
 }
 
 /* A webhook URL carries its secret in the path: keep scheme and host. */
@@ -156,91 +143,6 @@ static const char *cmd_plan_host_name(const struct rollout *ro, long host)
 {
     return host < 0 ? "localhost (the coordinator)"
                     : ro->hosts[(size_t)host].name;
-}
-
-/* Thresholds and pauses, in words, one sentence each. */
-static json_t *cmd_plan_words(const struct rollout *ro)
-{
-    const struct plan *p = ro->plan;
-    json_t *w = json_array();
-    char b[32];
-    cmd_plan_budget(&p->max_fail, b, sizeof(b));
-    if (p->max_fail.percent >= 100) {
-        json_array_append_new(
-            w, json_string("never stops for failed hosts (max_fail 100%): "
-                           "failures are reported, every wave runs"));
-    } else if (p->max_fail.percent > 0) {
-        struct buf s;
-        buf_init(&s, 4096);
-        buf_printf(&s,
-                   "stops if more than %s of a wave's hosts fail (max_fail "
-                   "%s:",
-                   b, b);
-        for (size_t i = 0; i < ro->nwaves; i++)
-            buf_printf(&s, "%s wave %zu more than %zu of %zu", i ? "," : "",
-                       i + 1, cmd_plan_allowed(&p->max_fail, ro->wave_sizes[i]),
-                       ro->wave_sizes[i]);
-        buf_adds(&s, ")");
-        json_array_append_new(w, json_string(buf_cstr(&s)));
-        buf_release(&s);
-    } else if (p->max_fail.count == 0) {
-        json_array_append_new(
-            w, json_string("stops if any host of a wave fails (max_fail 0)"));
-    } else {
-        char *s =
-            xasprintf("stops if more than %d host%s of a wave fail%s "
-                      "(max_fail %d)",
-                      p->max_fail.count, p->max_fail.count == 1 ? "" : "s",
-                      p->max_fail.count == 1 ? "s" : "", p->max_fail.count);
-        json_array_append_new(w, json_string(s));
-        free(s);
-    }
-    if (p->max_fail_total_set) {
-        cmd_plan_budget(&p->max_fail_total, b, sizeof(b));
-        size_t n = cmd_plan_allowed(&p->max_fail_total, ro->nhosts);
-        char *s =
-            xasprintf("stops if more than %zu host%s fail%s across the "
-                      "deploy (max_fail_total %s of %zu)",
-                      n, n == 1 ? "" : "s", n == 1 ? "s" : "", b, ro->nhosts);
-        json_array_append_new(w, json_string(s));
-        free(s);
-    }
-    json_array_append_new(
-        w, json_string(p->unreachable == PLAN_UNREACHABLE_PAUSE
-                           ? "pauses the deploy when a host is unreachable "
-                             "(unreachable: pause)"
-                           : "counts an unreachable host as failed "
-                             "(unreachable: fail)"));
-    if (ro->has_canary)
-        json_array_append_new(
-            w, json_string(p->pause_after_canary
-                               ? "pauses after the canary wave until "
-                                 "`drover promote` (pause_after_canary)"
-                               : "goes on after a healthy canary wave "
-                                 "(`drover deploy --canary` stops there)"));
-    if (p->pause_manual) {
-        json_array_append_new(w, json_string("pauses after every wave until "
-                                             "`drover promote` (pause: "
-                                             "manual)"));
-    } else if (p->pause_ms > 0) {
-        char d[32];
-        char *s = xasprintf("waits %s between waves (pause)",
-                            cmd_plan_dur(p->pause_ms, d, sizeof(d)));
-        json_array_append_new(w, json_string(s));
-        free(s);
-    }
-    if (p->nrollback_steps > 0)
-        json_array_append_new(
-            w, json_string(p->rollback_auto
-                               ? "on a stop, rolls back every changed host "
-                                 "in reverse wave order (rollback.auto)"
-                               : "on a stop, waits for `drover rollback` or "
-                                 "`drover abort` (rollback.auto: false)"));
-    else
-        json_array_append_new(
-            w, json_string("has no rollback steps: a stop leaves hosts as "
-                           "they are"));
-    return w;
 }
 
 static json_t *cmd_plan_json(const struct rollout *ro)
@@ -340,8 +242,8 @@ static json_t *cmd_plan_json(const struct rollout *ro)
                   (json_int_t)p->healthy_deadline_ms, "progress_deadline_ms",
                   (json_int_t)p->progress_deadline_ms));
     char mf[32], mft[32];
-    cmd_plan_budget(&p->max_fail, mf, sizeof(mf));
-    cmd_plan_budget(&p->max_fail_total, mft, sizeof(mft));
+    wave_budget_words(&p->max_fail, mf, sizeof(mf));
+    wave_budget_words(&p->max_fail_total, mft, sizeof(mft));
     json_t *th =
         json_pack("{s:s,s:s,s:b}", "max_fail", mf, "unreachable",
                   p->unreachable == PLAN_UNREACHABLE_PAUSE ? "pause" : "fail",
@@ -352,7 +254,9 @@ static json_t *cmd_plan_json(const struct rollout *ro)
         json_object_set_new(th, "pause", json_string("manual"));
     else
         json_object_set_new(th, "pause_ms", json_integer(p->pause_ms));
-    json_object_set_new(th, "words", cmd_plan_words(ro));
+    json_object_set_new(
+        th, "words",
+        wave_words(p, ro->wave_sizes, ro->nwaves, ro->nhosts, ro->has_canary));
     json_object_set_new(o, "thresholds", th);
     json_object_set_new(o, "rollback_auto", json_boolean(p->rollback_auto));
     if (p->singleton_role) {
@@ -363,6 +267,14 @@ static json_t *cmd_plan_json(const struct rollout *ro)
             ro->singleton_host >= 0
                 ? json_string(ro->hosts[ro->singleton_host].name)
                 : json_null());
+        json_object_set_new(s, "hosts_pattern",
+                            p->singleton_hosts ? json_string(p->singleton_hosts)
+                                               : json_null());
+        json_t *may = json_array();
+        for (size_t i = 0; i < ro->nhosts; i++)
+            if (ro->hosts[i].singleton_eligible)
+                json_array_append_new(may, json_string(ro->hosts[i].name));
+        json_object_set_new(s, "eligible", may);
         json_object_set_new(o, "singleton", s);
     }
     json_t *req = json_pack("{s:b,s:b}", "ticket", p->require_ticket,
@@ -547,8 +459,11 @@ static void cmd_plan_text(struct buf *b, const struct rollout *ro)
         if (h->port)
             buf_printf(b, ":%d", h->port);
         buf_adds(b, ")");
-        if (h->singleton)
+        if (h->singleton && p->singleton_check == NULL)
             buf_printf(b, " holds the singleton role '%s'", p->singleton_role);
+        else if (h->singleton_eligible && p->singleton_check != NULL)
+            buf_printf(b, " may hold the singleton role '%s'",
+                       p->singleton_role);
         buf_adds(b, "\n");
         for (size_t k = 0; k < p->nprechecks; k++)
             if (p->prechecks[k].on == PLAN_ON_EACH)
@@ -582,15 +497,27 @@ static void cmd_plan_text(struct buf *b, const struct rollout *ro)
                        cmd_plan_dur(p->progress_deadline_ms, d1, sizeof(d1)));
         buf_adds(b, "\n");
     }
-    if (p->singleton_role && ro->singleton_host >= 0)
+    if (p->singleton_role && ro->singleton_host >= 0 && p->singleton_check)
         buf_printf(b,
-                   "singleton: role '%s' starts on %s (%s=true there, false "
-                   "on every other host); it is the last host of the last "
-                   "wave, so the role stays put while the others roll\n",
+                   "singleton: role '%s' may run on the hosts %s matches; "
+                   "before any change each host is asked (its check) who "
+                   "holds it, and it stays there when that host may hold "
+                   "it, else it moves to one that may when the holder's "
+                   "turn comes, stop before start (%s=true on the holder, "
+                   "false on every other host)\n",
+                   p->singleton_role,
+                   p->singleton_hosts ? p->singleton_hosts : "the plan",
+                   p->singleton_env ? p->singleton_env : "");
+    else if (p->singleton_role && ro->singleton_host >= 0)
+        buf_printf(b,
+                   "singleton: role '%s' runs on %s, the last host that may "
+                   "hold it (%s=true there, false on every other host); "
+                   "without a check drover cannot ask who holds it\n",
                    p->singleton_role, ro->hosts[ro->singleton_host].name,
                    p->singleton_env ? p->singleton_env : "");
     buf_adds(b, "\nthresholds: the deploy\n");
-    json_t *words = cmd_plan_words(ro);
+    json_t *words =
+        wave_words(p, ro->wave_sizes, ro->nwaves, ro->nhosts, ro->has_canary);
     size_t i;
     json_t *w;
     json_array_foreach(words, i, w)

@@ -32,8 +32,6 @@
 #include <string.h>
 
 enum {
-    RUN_FORKS_DEFAULT = 32,
-    RUN_FORKS_MAX = 10000,
     RUN_LINE_MAX = 64 * 1024, /* a longer line is printed in pieces */
     RUN_INV_MAX = 16,         /* -i given at most this often */
     RUN_SECRETS_MAX = 64      /* --secret-env given at most this often */
@@ -54,6 +52,7 @@ struct run_host {
     const char *name;     /* inventory_hostname (borrowed) */
     struct hostaddr addr; /* where it is, through which transport */
     struct conn *conn;    /* while active */
+    bool running;         /* its command was started on conn */
     struct buf line[2];   /* partial stdout / stderr line */
     enum run_state state; /* see enum */
 };
@@ -99,7 +98,7 @@ static json_t *run_json_text(const char *p, size_t n)
 /* The options of `drover run`, one row each (cmd.h). */
 static const struct cmd_opt run_opts[] = {
     CMD_OPT_INVENTORY(", repeatable"),
-    {"forks", 'f', CMD_OPT_SHORT, "N", "hosts in flight at once (default 32)"},
+    SSHOPT_FORKS_OPT,
     {"timeout", 't', CMD_OPT_SHORT, "DUR",
      "per-host command timeout (30s, 5m); the remote process group is "
      "killed"},
@@ -191,6 +190,8 @@ static void run_opened(struct conn *c, const struct err *e, void *arg)
     struct err xe = {0};
     if (conn_exec(c, &s, &xe) != ERR_OK)
         run_finish(h, RUN_FAILED, xe.msg, -1);
+    else
+        h->running = true;
 }
 
 static void run_output(struct conn *c, int stream, const char *data, size_t len,
@@ -252,19 +253,25 @@ static void run_start_next(struct run *r)
 static void run_sigint(struct loop *l, int signo, void *arg)
 {
     (void)l;
-    (void)signo;
     struct run *r = arg;
     if (r->interrupted) {
         fprintf(stderr, "drover: interrupted twice, leaving now\n");
         fflush(stdout);
         _exit(EXIT_FAILED);
     }
-    log_warn("interrupted: cancelling running commands (Ctrl-C again to "
-             "leave at once)");
+    log_warn("interrupted (%s): cancelling running commands (again to "
+             "leave at once)",
+             signo == SIGTERM ? "SIGTERM" : "Ctrl-C");
     r->interrupted = true;
-    for (size_t i = 0; i < r->n; i++)
-        if (r->hosts[i].state == RUN_ACTIVE && r->hosts[i].conn != NULL)
-            conn_cancel(r->hosts[i].conn);
+    for (size_t i = 0; i < r->n; i++) {
+        struct run_host *h = &r->hosts[i];
+        if (h->state != RUN_ACTIVE || h->conn == NULL)
+            continue;
+        if (h->running)
+            conn_cancel(h->conn);
+        else /* still connecting: waiting for the handshake helps nobody */
+            run_finish(h, RUN_FAILED, "interrupted while connecting", -1);
+    }
     run_start_next(r);
 }
 
@@ -362,7 +369,7 @@ static int cmd_run_run(int argc, char **argv)
     ssh_options_init(&so);
     const char *invs[RUN_INV_MAX];
     size_t ninv = 0;
-    long forks = RUN_FORKS_DEFAULT;
+    int forks = SSHOPT_FORKS_DEFAULT;
     int64_t timeout_ms = 0;
     struct err e = {0};
     int c;
@@ -376,20 +383,12 @@ static int cmd_run_run(int argc, char **argv)
             }
             invs[ninv++] = optarg;
             break;
-        case 'f': {
-            char *end = NULL;
-            errno = 0;
-            forks = strtol(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || forks < 1 ||
-                forks > RUN_FORKS_MAX) {
-                fprintf(stderr,
-                        "drover run: --forks: expected a number 1..%d, not "
-                        "'%s'\n",
-                        RUN_FORKS_MAX, optarg);
+        case 'f':
+            if (sshopt_forks(optarg, &forks, &e) != ERR_OK) {
+                fprintf(stderr, "drover run: %s\n", e.msg);
                 return EXIT_USAGE;
             }
             break;
-        }
         case 't':
             if (duration_parse(optarg, &timeout_ms, &e) != ERR_OK) {
                 fprintf(stderr, "drover run: --timeout: %s\n", e.msg);

@@ -54,9 +54,10 @@ static int cmd_show_run(int argc, char **argv)
     struct store *s = NULL;
     if (store_sqlite_open_state(state_dir, true, &s, NULL, &e) != ERR_OK) {
         fprintf(stderr, "drover show: %s\n", e.msg);
-        /* no journal: no such deploy (a bad argument); a state directory
-         * drover cannot read: bad input (docs/cli.md) */
-        return e.code == ERR_NOTFOUND ? EXIT_USAGE : EXIT_INPUT;
+        /* no journal: no such deploy; a state directory drover must not
+         * use: both bad arguments (docs/cli.md) */
+        return e.code == ERR_NOTFOUND || e.code == ERR_USAGE ? EXIT_USAGE
+                                                             : EXIT_INTERNAL;
     }
     struct store_summary *last = NULL;
     if (strcmp(id, "last") == 0) {
@@ -67,7 +68,7 @@ static int cmd_show_run(int argc, char **argv)
                     e.code != ERR_OK ? e.msg : "no deploys in the journal");
             free(last);
             store_free(s);
-            return e.code != ERR_OK ? EXIT_INPUT : EXIT_USAGE;
+            return e.code != ERR_OK ? EXIT_INTERNAL : EXIT_USAGE;
         }
         id = last->id;
     }
@@ -77,7 +78,7 @@ static int cmd_show_run(int argc, char **argv)
     store_free(s);
     if (rc != ERR_OK) {
         fprintf(stderr, "drover show: %s\n", e.msg);
-        return rc == ERR_NOTFOUND ? EXIT_USAGE : EXIT_INPUT;
+        return rc == ERR_NOTFOUND ? EXIT_USAGE : EXIT_INTERNAL;
     }
     struct buf out;
     buf_init(&out, BUF_UNLIMITED);

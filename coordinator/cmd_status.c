@@ -166,13 +166,17 @@ static int cmd_status_run(int argc, char **argv)
     if (optind != argc)
         return cmd_usage_error(&cmd_status, "unexpected argument '%s'",
                                argv[optind]);
-    char *dir = state_dir ? xstrdup(state_dir) : statedir_default();
+    char *dir = NULL;
     struct err e = {0};
+    if (statedir_find(state_dir, &dir, &e) != ERR_OK) {
+        fprintf(stderr, "drover status: %s\n", e.msg);
+        return e.code == ERR_USAGE ? EXIT_USAGE : EXIT_INTERNAL;
+    }
     char **names = NULL;
     if (lock_names(dir, &names, &e) != ERR_OK) {
         fprintf(stderr, "drover status: %s\n", e.msg);
         free(dir);
-        return EXIT_INPUT; /* a state directory drover cannot read */
+        return EXIT_INTERNAL;
     }
     size_t nlocks = 0;
     while (names[nlocks] != NULL)
@@ -198,7 +202,7 @@ static int cmd_status_run(int argc, char **argv)
     if (store_sqlite_open_state(dir, true, &s, NULL, &e) != ERR_OK) {
         note = e.msg;
         if (e.code != ERR_NOTFOUND)
-            rc = EXIT_INPUT;
+            rc = EXIT_INTERNAL;
     } else {
         struct store_filter f = {.unfinished = true};
         if (store_list(s, &f, &rows, &nrows, &e) != ERR_OK) {

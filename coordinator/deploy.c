@@ -22,6 +22,7 @@
 #include "rollout.h"
 #include "store.h"
 #include "transport.h"
+#include "wave.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -42,6 +43,15 @@ enum deploy_job {
     JOB_ROLLBACK   /* rollback steps, then the health gate */
 };
 
+/* Why the hosts are asked whether they hold the singleton role. */
+enum deploy_ask {
+    ASK_BEFORE,        /* before any change: who holds it now */
+    ASK_RESUME,        /* a continued deploy: who holds it now */
+    ASK_ROLLBACK,      /* a human's rollback: who holds it now */
+    ASK_WAVE,          /* after a wave: the holder drover expects */
+    ASK_AFTER_ROLLBACK /* after the rollback: the holder it put back */
+};
+
 /* How a job ended. */
 enum deploy_outcome { OUT_OK, OUT_FAILED, OUT_UNREACHABLE };
 
@@ -51,7 +61,7 @@ enum deploy_phase {
     PH_PRECHECKS_EACH,
     PH_BEFORE,
     PH_WAVE,
-    PH_SINGLETON,
+    PH_SINGLETON, /* asking every host whether it holds the role */
     PH_SMOKE,
     PH_ROLLBACK,
     PH_DONE
@@ -100,6 +110,8 @@ struct deploy_host {
     struct buf output;       /* captured output, capped */
     struct buf partial[2];   /* -v: unfinished stdout/stderr line */
     char reason[512];        /* why it failed, in words */
+    char fail_reason[512];   /* why its deploy failed: kept when its
+                                rollback fails too */
     int64_t started_ms;      /* when its wave launched it */
     int64_t step_started_ms; /* when the current command started */
     int64_t finished_ms;     /* when it reached a final state */
@@ -136,6 +148,7 @@ struct deploy {
     struct loop_timer live;     /* redraws the live status line */
     bool live_shown;            /* the status line is on screen */
     int interrupts;             /* Ctrl-C presses */
+    bool terminated;            /* SIGTERM: cancelling, then pausing */
     bool pausing;               /* finish in-flight work, then pause */
     char pause_why[256];        /* why we pause */
     bool rolling_back;          /* the rollback has started */
@@ -145,9 +158,17 @@ struct deploy {
     const char *irrev_step;     /* an irreversible step that ran, or NULL */
     const char *irrev_host;     /* where it ran */
     size_t waves_done;          /* waves completed */
-    size_t holder;       /* host holding the singleton role, or SIZE_MAX */
+    size_t holder;              /* host running the singleton role (as the last
+                                   restarts left it), or SIZE_MAX: none */
+    size_t target;       /* eligible host the role goes to, or SIZE_MAX */
+    size_t origin;       /* holder before the deploy, or SIZE_MAX: none */
+    bool origin_known;   /* origin was asked (or journaled) */
+    size_t rb_holder;    /* where the rollback puts the role */
     size_t move_from;    /* holder whose restart hands the role on, or
                             SIZE_MAX */
+    size_t deferred;     /* new holder of this wave whose restart waits for
+                            move_from's, or SIZE_MAX */
+    enum deploy_ask ask; /* PH_SINGLETON: why */
     size_t total_failed; /* failed + unreachable in waves */
     enum deploy_verdict verdict; /* set when stopped */
     char decision[512];          /* the deciding event */
@@ -191,6 +212,21 @@ static void deploy_write(struct deploy *d, const char *line)
 static void deploy_event(struct deploy *d, json_t *ev, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* What -q still prints: decisions, failures and the summary. */
+static bool deploy_event_is_error(const json_t *ev)
+{
+    const char *kind = json_string_value(json_object_get(ev, "event"));
+    const char *state = json_string_value(json_object_get(ev, "state"));
+    if (kind == NULL)
+        return false;
+    if (strcmp(kind, "decision") == 0 || strcmp(kind, "summary") == 0 ||
+        strcmp(kind, "deploy") == 0)
+        return true;
+    return strcmp(kind, "host") == 0 && state != NULL &&
+           (strcmp(state, "failed") == 0 || strcmp(state, "unreachable") == 0 ||
+            strcmp(state, "rollback-failed") == 0);
+}
+
 /* One event: a line of text, or (--json) a JSON object with the same
  * meaning in "message". ev is consumed (may be NULL: text only). */
 static void deploy_event(struct deploy *d, json_t *ev, const char *fmt, ...)
@@ -201,7 +237,8 @@ static void deploy_event(struct deploy *d, json_t *ev, const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     if (!d->o.json) {
-        deploy_write(d, line);
+        if (!d->o.quiet || deploy_event_is_error(ev))
+            deploy_write(d, line);
         json_decref(ev);
         return;
     }
@@ -281,7 +318,22 @@ static void deploy_host_set(struct deploy_host *h, enum deploy_host_state s)
               deploy_state_name(s));
     bool changed = h->state != s;
     h->state = s;
-    if (d->o.store == NULL || h->rh == NULL || !changed || d->journal_failed)
+    if ((s == DH_FAILED || s == DH_UNREACHABLE) && h->reason[0])
+        snprintf(h->fail_reason, sizeof(h->fail_reason), "%s", h->reason);
+    if (s == DH_ROLLBACK_FAILED && h->fail_reason[0]) {
+        /* the reason it failed stays first: the rollback's comes after */
+        char *both = xasprintf("%s; rollback failed: %s", h->fail_reason,
+                               h->reason[0] ? h->reason : "?");
+        size_t n = strlen(both);
+        if (n >= sizeof(h->reason))
+            n = sizeof(h->reason) - 1;
+        memcpy(h->reason, both, n);
+        h->reason[n] = '\0';
+        free(both);
+    }
+    /* asking whether a host holds the role changes nothing on it */
+    if (d->o.store == NULL || h->rh == NULL || !changed || d->journal_failed ||
+        h->job == JOB_SINGLETON)
         return;
     bool bad = s == DH_FAILED || s == DH_UNREACHABLE || s == DH_ROLLBACK_FAILED;
     struct err e = {0};
@@ -290,25 +342,6 @@ static void deploy_host_set(struct deploy_host *h, enum deploy_host_state s)
                                     deploy_journal_state(s),
                                     bad && h->reason[0] ? h->reason : NULL, &e),
                    &e);
-}
-
-/* --- budgets ------------------------------------------------------------ */
-
-/* Failures allowed among n hosts by w (a count, or a percentage, floor). */
-static size_t deploy_budget(const struct plan_wave *w, size_t n)
-{
-    if (w->percent > 0)
-        return n * (size_t)w->percent / 100;
-    return (size_t)w->count;
-}
-
-static void deploy_budget_words(const struct plan_wave *w, char *out,
-                                size_t outlen)
-{
-    if (w->percent > 0)
-        snprintf(out, outlen, "%d%%", w->percent);
-    else
-        snprintf(out, outlen, "%d", w->count);
 }
 
 /* --- jobs ---------------------------------------------------------------- */
@@ -360,7 +393,8 @@ static void deploy_job_end(struct deploy_host *h, enum deploy_outcome out)
     cmdwrap_release(&h->wrap);
     deploy_gate_release(h);
     deploy_release_fork(h);
-    h->finished_ms = clock_mono_ms();
+    if (h->job != JOB_SINGLETON)
+        h->finished_ms = clock_mono_ms();
     deploy_host_job_done(h, out);
 }
 
@@ -541,7 +575,8 @@ static void deploy_gate_done(const struct gate_result *r, void *arg)
                                    "rounds", (int)r->rounds),
                          "  %s: healthy after %s (%u probe round%s)", h->name,
                          dur, r->rounds, r->rounds == 1 ? "" : "s");
-        if (h->job == JOB_STEPS && d->plan->progress_deadline_ms > 0)
+        if (h->job == JOB_STEPS && d->phase == PH_WAVE &&
+            d->plan->progress_deadline_ms > 0)
             loop_timer_start(d->loop, &d->progress,
                              d->plan->progress_deadline_ms);
         deploy_job_end(h, OUT_OK);
@@ -655,9 +690,9 @@ static json_t *deploy_cmd_env(struct deploy_host *h,
     if (!singleton)
         return c->env ? json_incref(c->env) : NULL;
     json_t *env = c->env ? json_deep_copy(c->env) : json_object();
-    json_object_set_new(
-        env, p->singleton_env,
-        json_string(h->index == h->d->holder ? "true" : "false"));
+    size_t on = h->job == JOB_ROLLBACK ? h->d->rb_holder : h->d->holder;
+    json_object_set_new(env, p->singleton_env,
+                        json_string(h->index == on ? "true" : "false"));
     return env;
 }
 
@@ -974,7 +1009,7 @@ static void deploy_on_done(struct conn *c, const struct exec_result *r,
                             "step '%s' %s after %s", st->name, what, dur);
             return;
         }
-    } else if (d->o.verbose) {
+    } else if (d->o.verbose || d->o.json) {
         deploy_event(
             d,
             json_pack("{s:s,s:s,s:s,s:s,s:I}", "event", "step", "host", h->name,
@@ -1016,8 +1051,10 @@ static void deploy_job_start(struct deploy_host *h, enum deploy_job job,
     h->ncmds = ncmds;
     h->ci = 0;
     h->reason[0] = '\0';
-    h->started_ms = clock_mono_ms();
-    h->finished_ms = 0;
+    if (job != JOB_SINGLETON) { /* a question: not the host's own time */
+        h->started_ms = clock_mono_ms();
+        h->finished_ms = 0;
+    }
     bool any = false;
     for (size_t i = 0; i < ncmds; i++)
         any |= !cmds[i].skip;
@@ -1227,7 +1264,315 @@ static void deploy_finish(struct deploy *d, enum deploy_verdict v)
     loop_stop(d->loop);
 }
 
+/* --- the singleton role --------------------------------------------------
+ * drover asks every host (singleton.check) who holds the role before it
+ * changes anything, keeps it there when that host may hold it
+ * (singleton.hosts), and otherwise moves it to an eligible host when the
+ * holder's turn comes: the old holder restarts with the role off first,
+ * and only then does the new one restart with it on (stop before start).
+ * After each wave, and after a rollback, the hosts are asked again. */
+
+static const char *deploy_role(const struct deploy *d)
+{
+    return d->plan->singleton_role ? d->plan->singleton_role : "role";
+}
+
+static const char *deploy_host_name(const struct deploy *d, size_t i)
+{
+    return i < d->ro->nhosts ? d->hosts[i].name : "no host";
+}
+
+static bool deploy_eligible(const struct deploy *d, size_t i)
+{
+    return i < d->ro->nhosts && d->hosts[i].rh->singleton_eligible;
+}
+
+/* Not deployed yet by this deploy (its restart is still to come). */
+static bool deploy_host_pending(const struct deploy *d, size_t i)
+{
+    return d->hosts[i].state == DH_PENDING && !d->hosts[i].changed;
+}
+
+/* Where the role goes when its holder h (SIZE_MAX: none) may not keep it:
+ * the first eligible host whose restart comes at or after h's turn (none:
+ * the first eligible one still to restart), else the last eligible host
+ * already deployed (it restarts again to take the role), else none. */
+static size_t deploy_singleton_target(const struct deploy *d, size_t h)
+{
+    if (h != SIZE_MAX && deploy_eligible(d, h))
+        return h;
+    size_t from =
+        h != SIZE_MAX ? rollout_wave_start(d->ro, d->hosts[h].rh->wave) : 0;
+    for (size_t i = from; i < d->ro->nhosts; i++)
+        if (deploy_eligible(d, i) && deploy_host_pending(d, i))
+            return i;
+    for (size_t i = 0; i < d->ro->nhosts; i++)
+        if (deploy_eligible(d, i) && deploy_host_pending(d, i))
+            return i;
+    for (size_t i = d->ro->nhosts; i-- > 0;)
+        if (deploy_eligible(d, i) && d->hosts[i].state == DH_HEALTHY)
+            return i;
+    return SIZE_MAX;
+}
+
+/* Wave d->wave is about to start: if the role moves in it, say how. The
+ * holder restarting in this wave hands it to the target: a target of the
+ * same wave waits for the holder's restart (deferred), a target already
+ * deployed restarts again after it (role_move), a target of a later wave
+ * takes it at its own turn (the role is vacant until then). Returns a
+ * deployed host that restarts again in this wave to start a role nobody
+ * runs, or SIZE_MAX. */
+static size_t deploy_singleton_handover(struct deploy *d)
+{
+    const struct plan *p = d->plan;
+    size_t from = d->holder, to = d->target;
+    if (p->singleton_env == NULL || to == SIZE_MAX || from == to)
+        return SIZE_MAX;
+    bool to_turn =
+        d->hosts[to].rh->wave == d->wave && deploy_host_pending(d, to);
+    if (from == SIZE_MAX) {
+        /* nobody runs it: the target starts it at its restart, or now */
+        d->holder = to_turn || !deploy_host_pending(d, to) ? to : SIZE_MAX;
+        if (to_turn || d->holder == SIZE_MAX)
+            return SIZE_MAX;
+        d->hosts[to].role_move = true;
+        return to;
+    }
+    if (d->hosts[from].rh->wave != d->wave || !deploy_host_pending(d, from))
+        return SIZE_MAX; /* not the holder's turn: it keeps the role */
+    if (to_turn) {
+        d->deferred = to;
+    } else if (!deploy_host_pending(d, to)) {
+        d->hosts[to].role_move = true;
+    } else {
+        deploy_event(d,
+                     json_pack("{s:s,s:s,s:s,s:s}", "event", "singleton",
+                               "role", deploy_role(d), "from",
+                               d->hosts[from].name, "to", d->hosts[to].name),
+                     "singleton '%s' leaves %s (restarting in this wave, "
+                     "not one of singleton.hosts) with %s=false; it is "
+                     "vacant until %s takes it in wave %zu",
+                     deploy_role(d), d->hosts[from].name, p->singleton_env,
+                     d->hosts[to].name, d->hosts[to].rh->wave + 1);
+        d->holder = SIZE_MAX;
+        return SIZE_MAX;
+    }
+    deploy_event(d,
+                 json_pack("{s:s,s:s,s:s,s:s}", "event", "singleton", "role",
+                           deploy_role(d), "from", d->hosts[from].name, "to",
+                           d->hosts[to].name),
+                 "singleton '%s' moves from %s (restarting in this wave, "
+                 "not one of singleton.hosts) to %s: %s=false there first, "
+                 "then %s restarts with %s=true",
+                 deploy_role(d), d->hosts[from].name, d->hosts[to].name,
+                 p->singleton_env, d->hosts[to].name, p->singleton_env);
+    d->move_from = from;
+    d->holder = to;
+    return SIZE_MAX;
+}
+
+/* The old holder's restart ended: start the new holder, or, when the old
+ * one failed (it may still run the role), keep the role where it was. */
+static void deploy_singleton_moved(struct deploy *d, struct deploy_host *h,
+                                   enum deploy_outcome out)
+{
+    size_t to = d->holder;
+    d->move_from = SIZE_MAX;
+    bool deferred = d->deferred == to;
+    d->deferred = SIZE_MAX;
+    if (out != OUT_OK) {
+        deploy_decide(d,
+                      "singleton '%s' stays with %s: its restart failed, so "
+                      "%s does not start the role (stop before start)",
+                      deploy_role(d), h->name, d->hosts[to].name);
+        d->holder = h->index;
+        d->hosts[to].role_move = false;
+        if (deferred)
+            deploy_set_add(d, to); /* its own deploy, without the role */
+        return;
+    }
+    d->hosts[to].role_move = true;
+    deploy_set_add(d, to);
+}
+
+/* Ask every host that can answer whether it holds the role. */
+static void deploy_singleton_ask(struct deploy *d, enum deploy_ask why)
+{
+    deploy_set_reset(d);
+    for (size_t i = 0; i < d->ro->nhosts; i++) {
+        d->hosts[i].active_role = false;
+        if (d->hosts[i].rh->singleton_check != NULL &&
+            d->hosts[i].state != DH_UNREACHABLE)
+            deploy_set_add(d, i);
+    }
+    d->ask = why;
+    d->phase = PH_SINGLETON;
+    deploy_set_begin(d, JOB_SINGLETON);
+}
+
+/* The hosts that answered that they hold the role, as "a, b" into who;
+ * their number, the first of them in *first. */
+static size_t deploy_singleton_active(struct deploy *d, struct buf *who,
+                                      size_t *first)
+{
+    size_t n = 0;
+    *first = SIZE_MAX;
+    for (size_t i = 0; i < d->ro->nhosts; i++)
+        if (d->hosts[i].active_role) {
+            buf_printf(who, "%s%s", n ? ", " : "", d->hosts[i].name);
+            if (n++ == 0)
+                *first = i;
+        }
+    return n;
+}
+
+/* Journal who held the role before the deploy (evidence, and where a
+ * later `drover rollback` puts it back). */
+static void deploy_singleton_journal(struct deploy *d)
+{
+    if (d->o.store == NULL || d->journal_failed)
+        return;
+    for (size_t i = 0; i < d->set.n; i++) {
+        struct deploy_host *h = &d->hosts[d->set.idx[i]];
+        struct store_check sc = {
+            .host = h->name,
+            .phase = "singleton",
+            .name = DEPLOY_SINGLETON_BEFORE,
+            .verdict = h->active_role ? "active" : "inactive",
+            .reason =
+                h->active_role ? "holds the role" : "does not hold the role"};
+        struct err e = {0};
+        if (!deploy_journal(d, store_check(d->o.store, d->o.deploy_id, &sc, &e),
+                            &e))
+            return;
+    }
+}
+
+/* The answers before the deploy (or before continuing it): the holder,
+ * where the role goes, where a rollback puts it. False when the deploy
+ * stopped (two holders before any change: refused). */
+static bool deploy_singleton_found(struct deploy *d)
+{
+    struct buf who;
+    buf_init(&who, 1024);
+    size_t first;
+    size_t n = deploy_singleton_active(d, &who, &first);
+    if (n > 1 && d->ask == ASK_BEFORE) {
+        deploy_decide(d,
+                      "refused: singleton '%s' is active on %zu hosts (%s) "
+                      "before any change; exactly one may hold it: stop it "
+                      "on all but one, then deploy again",
+                      deploy_role(d), n, buf_cstr(&who));
+        buf_release(&who);
+        deploy_finish(d, DV_REFUSED);
+        return false;
+    }
+    size_t holder = first;
+    if (n > 1 && d->origin_known && d->origin != SIZE_MAX &&
+        d->hosts[d->origin].active_role)
+        holder = d->origin;
+    if (d->ask == ASK_BEFORE) {
+        deploy_singleton_journal(d);
+        d->origin = holder;
+        d->origin_known = true;
+    } else if (!d->origin_known) {
+        d->origin = holder; /* a journal from before drover asked */
+    }
+    d->holder = holder;
+    d->target = deploy_singleton_target(d, holder);
+    const char *note = "";
+    if (holder == SIZE_MAX)
+        note = "nobody holds it";
+    else if (!deploy_eligible(d, holder))
+        note = "it is not one of singleton.hosts";
+    char words[512];
+    if (holder == d->target)
+        snprintf(words, sizeof(words), "it stays there");
+    else
+        snprintf(words, sizeof(words), "%s: it goes to %s", note,
+                 deploy_host_name(d, d->target));
+    deploy_event(d,
+                 json_pack("{s:s,s:s,s:s,s:s}", "event", "singleton", "role",
+                           deploy_role(d), "holder",
+                           holder == SIZE_MAX ? "" : d->hosts[holder].name,
+                           "target", deploy_host_name(d, d->target)),
+                 "singleton '%s': %s%s%s; %s", deploy_role(d),
+                 n > 1 ? "active on " : "held by ",
+                 n ? buf_cstr(&who) : "no host",
+                 n > 1 ? " (more than one)" : "", words);
+    buf_release(&who);
+    return true;
+}
+
+/* Where the rollback puts the role: back where it was before the deploy
+ * when that host may hold it; else where the deploy put it (an eligible
+ * host); else back where it was; else (nobody held it, nobody holds it)
+ * the first eligible host the rollback restarts. */
+static size_t deploy_singleton_rollback_holder(const struct deploy *d)
+{
+    if (d->origin != SIZE_MAX && deploy_eligible(d, d->origin))
+        return d->origin;
+    if (d->holder != SIZE_MAX && deploy_eligible(d, d->holder))
+        return d->holder;
+    if (d->origin != SIZE_MAX)
+        return d->origin;
+    for (size_t i = 0; i < d->ro->nhosts; i++)
+        if (deploy_eligible(d, i) && d->hosts[i].changed)
+            return i;
+    return d->holder;
+}
+
+/* The answers after a wave or a rollback: exactly the expected holder
+ * (none while the role is vacant between two turns). True when they
+ * match; otherwise the deciding words are said. */
+static bool deploy_singleton_verdict(struct deploy *d, size_t want)
+{
+    struct buf who;
+    buf_init(&who, 1024);
+    size_t first;
+    size_t n = deploy_singleton_active(d, &who, &first);
+    bool ok = want == SIZE_MAX ? n == 0 : n == 1 && first == want;
+    const char *when =
+        d->ask == ASK_AFTER_ROLLBACK ? "after the rollback" : "after the wave";
+    if (ok && want == SIZE_MAX)
+        deploy_event(d,
+                     json_pack("{s:s,s:s,s:s}", "event", "singleton", "role",
+                               deploy_role(d), "host", ""),
+                     "singleton '%s': vacant as planned until %s takes it",
+                     deploy_role(d), deploy_host_name(d, d->target));
+    else if (ok)
+        deploy_event(d,
+                     json_pack("{s:s,s:s,s:s}", "event", "singleton", "role",
+                               deploy_role(d), "host", buf_cstr(&who)),
+                     "singleton '%s': active on exactly one host (%s)",
+                     deploy_role(d), buf_cstr(&who));
+    else if (d->ask == ASK_AFTER_ROLLBACK)
+        deploy_decide(d,
+                      "%s singleton '%s' is active on %zu host%s (%s), it "
+                      "must be exactly %s: it needs a human",
+                      when, deploy_role(d), n, n == 1 ? "" : "s",
+                      n ? buf_cstr(&who) : "none", deploy_host_name(d, want));
+    else
+        deploy_decide(d,
+                      "wave %zu/%zu stopped: singleton '%s' is active on %zu "
+                      "host%s (%s), it must be exactly %s",
+                      d->wave + 1, d->ro->nwaves, deploy_role(d), n,
+                      n == 1 ? "" : "s", n ? buf_cstr(&who) : "none",
+                      want == SIZE_MAX ? "none (vacant)"
+                                       : deploy_host_name(d, want));
+    buf_release(&who);
+    return ok;
+}
+
 /* --- rollback ------------------------------------------------------------ */
+
+/* The timers of a wave end with it: its progress_deadline must not fire
+ * into the verdict, the singleton check or the rollback that follow. */
+static void deploy_wave_timers_stop(struct deploy *d)
+{
+    loop_timer_stop(d->loop, &d->progress);
+    loop_timer_stop(d->loop, &d->pause);
+}
 
 static void deploy_rollback_wave(struct deploy *d)
 {
@@ -1276,12 +1621,14 @@ static void deploy_rollback_start(struct deploy *d)
         deploy_decide(d,
                       "automatic rollback blocked: the irreversible step "
                       "'%s' ran on %s; decide by hand (drover rollback "
-                      "forces it)",
+                      "--confirm-irreversible runs the rollback anyway)",
                       d->irrev_step, d->irrev_host);
         deploy_finish(d, DV_PAUSED);
         return;
     }
-    if (!p->rollback_auto) {
+    /* rollback.auto decides what the engine does on its own; a human's
+     * `drover rollback` / `drover abort` is that decision */
+    if (!p->rollback_auto && !d->o.rollback_only) {
         deploy_decide(d, "rollback.auto is false: stopped for a decision "
                          "(drover rollback or drover abort)");
         deploy_finish(d, DV_PAUSED);
@@ -1289,7 +1636,18 @@ static void deploy_rollback_start(struct deploy *d)
     }
     d->rolling_back = true;
     d->pausing = false;
+    deploy_wave_timers_stop(d);
     d->phase = PH_ROLLBACK;
+    d->rb_holder = deploy_singleton_rollback_holder(d);
+    if (p->singleton_env != NULL && d->rb_holder != SIZE_MAX)
+        deploy_event(
+            d,
+            json_pack("{s:s,s:s,s:s}", "event", "singleton", "role",
+                      deploy_role(d), "host", d->hosts[d->rb_holder].name),
+            "singleton '%s' goes %s %s: %s=true there, false on "
+            "every other host rolled back",
+            deploy_role(d), d->rb_holder == d->origin ? "back to" : "to",
+            d->hosts[d->rb_holder].name, p->singleton_env);
     if (d->o.store != NULL && !d->journal_failed) {
         struct err e = {0};
         if (!deploy_journal(d,
@@ -1306,55 +1664,43 @@ static void deploy_rollback_start(struct deploy *d)
     deploy_rollback_wave(d);
 }
 
-/* --- waves ---------------------------------------------------------------- */
-
-/* The singleton's host is about to restart: hand the role to a host that
- * is already deployed and healthy. Its restart runs with the role off, and
- * once it is done the new holder restarts with the role on: stop before
- * start, so two never run it at once. Without such a host the role stays
- * and restarts in place. */
-static void deploy_singleton_handover(struct deploy *d, size_t start, size_t n)
+/* The rollback is over (and the hosts were asked who holds the role). */
+static void deploy_rollback_end(struct deploy *d)
 {
-    const struct plan *p = d->plan;
-    if (p->singleton_env == NULL || d->holder < start || d->holder >= start + n)
-        return;
-    size_t to = SIZE_MAX;
-    for (size_t i = start; i-- > 0;)
-        if (d->hosts[i].state == DH_HEALTHY) {
-            to = i;
-            break;
-        }
-    if (to == SIZE_MAX)
-        return;
-    deploy_event(d,
-                 json_pack("{s:s,s:s,s:s,s:s}", "event", "singleton", "role",
-                           p->singleton_role ? p->singleton_role : "", "from",
-                           d->hosts[d->holder].name, "to", d->hosts[to].name),
-                 "singleton '%s' moves from %s (restarting in this wave) to "
-                 "%s: %s=false there first, then %s restarts with %s=true",
-                 p->singleton_role ? p->singleton_role : "role",
-                 d->hosts[d->holder].name, d->hosts[to].name, p->singleton_env,
-                 d->hosts[to].name, p->singleton_env);
-    d->move_from = d->holder;
-    d->holder = to;
+    size_t bad = 0;
+    for (size_t i = 0; i < d->ro->nhosts; i++)
+        bad += d->hosts[i].state == DH_ROLLBACK_FAILED;
+    if (bad > 0)
+        deploy_decide(d,
+                      "ROLLBACK FAILED on %zu host%s: they need a human (see "
+                      "the summary)",
+                      bad, bad == 1 ? "" : "s");
+    bool role_ok = d->ask != ASK_AFTER_ROLLBACK ||
+                   deploy_singleton_verdict(d, d->rb_holder);
+    deploy_finish(d, bad || !role_ok ? DV_ROLLBACK_FAILED : DV_ROLLED_BACK);
 }
+
+/* --- waves ---------------------------------------------------------------- */
 
 static void deploy_wave_begin(struct deploy *d)
 {
     const struct plan *p = d->plan;
     size_t start = rollout_wave_start(d->ro, d->wave);
     size_t n = d->ro->wave_sizes[d->wave];
-    deploy_singleton_handover(d, start, n);
+    size_t again = deploy_singleton_handover(d);
     deploy_set_reset(d);
     json_t *names = json_array();
     struct buf text;
     buf_init(&text, 2048);
     for (size_t i = start; i < start + n; i++) {
-        if (d->hosts[i].state != DH_HEALTHY) /* resumed: done already */
+        /* resumed: done already; the new holder waits for the old one */
+        if (d->hosts[i].state != DH_HEALTHY && i != d->deferred)
             deploy_set_add(d, i);
         json_array_append_new(names, json_string(d->hosts[i].name));
         buf_printf(&text, "%s%s", i > start ? " " : "", d->hosts[i].name);
     }
+    if (again != SIZE_MAX)
+        deploy_set_add(d, again);
     if (text.dropped > 0)
         buf_adds(&text, " ...");
     bool canary = d->wave == 0 && d->ro->has_canary;
@@ -1381,15 +1727,16 @@ static bool deploy_wave_verdict(struct deploy *d)
     const struct plan *p = d->plan;
     size_t start = rollout_wave_start(d->ro, d->wave);
     size_t n = d->ro->wave_sizes[d->wave], bad = 0, unreach = 0;
+    deploy_wave_timers_stop(d);
     for (size_t i = start; i < start + n; i++) {
         bad += d->hosts[i].state == DH_FAILED ||
                d->hosts[i].state == DH_UNREACHABLE;
         unreach += d->hosts[i].state == DH_UNREACHABLE;
     }
     d->total_failed += bad;
-    size_t allowed = deploy_budget(&p->max_fail, n);
+    size_t allowed = wave_budget(&p->max_fail, n);
     char words[32];
-    deploy_budget_words(&p->max_fail, words, sizeof(words));
+    wave_budget_words(&p->max_fail, words, sizeof(words));
     if (bad > allowed) {
         deploy_wave_journal(d, d->wave, "failed");
         deploy_decide(d,
@@ -1400,8 +1747,8 @@ static bool deploy_wave_verdict(struct deploy *d)
         return false;
     }
     if (p->max_fail_total_set) {
-        size_t total = deploy_budget(&p->max_fail_total, d->ro->nhosts);
-        deploy_budget_words(&p->max_fail_total, words, sizeof(words));
+        size_t total = wave_budget(&p->max_fail_total, d->ro->nhosts);
+        wave_budget_words(&p->max_fail_total, words, sizeof(words));
         if (d->total_failed > total) {
             deploy_decide(d,
                           "deploy stopped after wave %zu/%zu: %zu host%s "
@@ -1412,7 +1759,6 @@ static bool deploy_wave_verdict(struct deploy *d)
         }
     }
     d->waves_done++;
-    loop_timer_stop(d->loop, &d->progress);
     deploy_wave_journal(d, d->wave, "done");
     if (bad > 0)
         deploy_event(d,
@@ -1438,6 +1784,8 @@ static void deploy_on_progress(struct loop *l, struct loop_timer *t, void *arg)
     (void)l;
     (void)t;
     struct deploy *d = arg;
+    if (d->phase != PH_WAVE || d->stopped)
+        return; /* the wave is over: its deadline went with it */
     char dl[32];
     clock_fmt_duration(d->plan->progress_deadline_ms, dl, sizeof(dl));
     deploy_event(d, json_pack("{s:s}", "event", "decision"),
@@ -1499,12 +1847,8 @@ static void deploy_host_job_done(struct deploy_host *h, enum deploy_outcome out)
     enum deploy_job job = h->job;
     h->job = JOB_NONE;
     d->set.open--;
-    if (job == JOB_STEPS && h->index == d->move_from) {
-        /* the old holder is down (or failed): now start the new one */
-        d->move_from = SIZE_MAX;
-        d->hosts[d->holder].role_move = true;
-        deploy_set_add(d, d->holder);
-    }
+    if (job == JOB_STEPS && h->index == d->move_from)
+        deploy_singleton_moved(d, h, out);
     switch (job) {
     case JOB_STEPS:
         if (out == OUT_OK) {
@@ -1578,7 +1922,7 @@ static void deploy_host_job_done(struct deploy_host *h, enum deploy_outcome out)
         }
         break;
     case JOB_SINGLETON:
-        deploy_host_set(h, h->before_job);
+        h->state = h->before_job; /* as it was: nothing is journaled */
         break;
     case JOB_NONE:
         break;
@@ -1602,19 +1946,6 @@ static void deploy_pause_now(struct deploy *d)
 {
     deploy_decide(d, "deploy paused: %s", d->pause_why);
     deploy_finish(d, DV_PAUSED);
-}
-
-static void deploy_singleton_begin(struct deploy *d)
-{
-    deploy_set_reset(d);
-    for (size_t i = 0; i < d->ro->nhosts; i++) {
-        d->hosts[i].active_role = false;
-        if (d->hosts[i].rh->singleton_check != NULL &&
-            d->hosts[i].state != DH_UNREACHABLE)
-            deploy_set_add(d, i);
-    }
-    d->phase = PH_SINGLETON;
-    deploy_set_begin(d, JOB_SINGLETON);
 }
 
 /* After the wave: go on to the next, pause, smoke, or stop. */
@@ -1675,6 +2006,51 @@ static void deploy_after_wave(struct deploy *d)
     deploy_wave_begin(d);
 }
 
+static void deploy_before_begin(struct deploy *d)
+{
+    d->phase = PH_BEFORE;
+    d->once_i = 0;
+    d->set.job = JOB_NONE;
+    deploy_once_next(d, d->ro->before, d->ro->nbefore);
+}
+
+static void deploy_rollback_end(struct deploy *d);
+
+/* Every host answered whether it holds the singleton role. */
+static void deploy_singleton_answered(struct deploy *d)
+{
+    /* Ctrl-C while asking: the answers are partial, nothing is judged */
+    if (d->pausing && d->ask != ASK_AFTER_ROLLBACK) {
+        deploy_pause_now(d);
+        return;
+    }
+    switch (d->ask) {
+    case ASK_BEFORE:
+        if (deploy_singleton_found(d))
+            deploy_before_begin(d);
+        return;
+    case ASK_RESUME:
+        if (deploy_singleton_found(d))
+            deploy_wave_begin(d);
+        return;
+    case ASK_ROLLBACK:
+        if (deploy_singleton_found(d))
+            deploy_rollback_start(d);
+        return;
+    case ASK_WAVE:
+        if (!deploy_singleton_verdict(d, d->holder)) {
+            deploy_rollback_start(d);
+            return;
+        }
+        d->phase = PH_WAVE;
+        deploy_after_wave(d);
+        return;
+    case ASK_AFTER_ROLLBACK:
+        deploy_rollback_end(d);
+        return;
+    }
+}
+
 /* The current set is finished: decide what comes next. */
 static void deploy_phase_next(struct deploy *d)
 {
@@ -1721,10 +2097,11 @@ static void deploy_phase_next(struct deploy *d)
         }
         for (size_t i = 0; i < d->ro->nhosts; i++)
             deploy_host_set(&d->hosts[i], DH_PENDING);
-        d->phase = PH_BEFORE;
-        d->once_i = 0;
-        d->set.job = JOB_NONE;
-        deploy_once_next(d, d->ro->before, d->ro->nbefore);
+        if (p->singleton_check != NULL) {
+            deploy_singleton_ask(d, ASK_BEFORE);
+            return;
+        }
+        deploy_before_begin(d);
         return;
     case PH_BEFORE:
         if (d->set.job == JOB_ONCE) {
@@ -1763,43 +2140,14 @@ static void deploy_phase_next(struct deploy *d)
             return;
         }
         if (p->singleton_check != NULL) {
-            deploy_singleton_begin(d);
+            deploy_singleton_ask(d, ASK_WAVE);
             return;
         }
         deploy_after_wave(d);
         return;
-    case PH_SINGLETON: {
-        size_t active = 0;
-        struct buf who;
-        buf_init(&who, 1024);
-        for (size_t i = 0; i < d->ro->nhosts; i++)
-            if (d->hosts[i].active_role) {
-                buf_printf(&who, "%s%s", active ? ", " : "", d->hosts[i].name);
-                active++;
-            }
-        if (active != 1) {
-            deploy_decide(d,
-                          "wave %zu/%zu stopped: singleton '%s' is active on "
-                          "%zu hosts (%s), it must be exactly one",
-                          d->wave + 1, d->ro->nwaves,
-                          p->singleton_role ? p->singleton_role : "role",
-                          active, active ? buf_cstr(&who) : "none");
-            buf_release(&who);
-            deploy_rollback_start(d);
-            return;
-        }
-        deploy_event(d,
-                     json_pack("{s:s,s:s,s:s}", "event", "singleton", "role",
-                               p->singleton_role ? p->singleton_role : "",
-                               "host", buf_cstr(&who)),
-                     "singleton '%s': active on exactly one host (%s)",
-                     p->singleton_role ? p->singleton_role : "role",
-                     buf_cstr(&who));
-        buf_release(&who);
-        d->phase = PH_WAVE;
-        deploy_after_wave(d);
+    case PH_SINGLETON:
+        deploy_singleton_answered(d);
         return;
-    }
     case PH_SMOKE: {
         size_t bad = deploy_set_failures(d);
         if (bad > 0) {
@@ -1826,17 +2174,11 @@ static void deploy_phase_next(struct deploy *d)
             deploy_rollback_wave(d);
             return;
         }
-        {
-            size_t bad = 0;
-            for (size_t i = 0; i < d->ro->nhosts; i++)
-                bad += d->hosts[i].state == DH_ROLLBACK_FAILED;
-            if (bad > 0)
-                deploy_decide(d,
-                              "ROLLBACK FAILED on %zu host%s: they need a "
-                              "human (see the summary)",
-                              bad, bad == 1 ? "" : "s");
-            deploy_finish(d, bad ? DV_ROLLBACK_FAILED : DV_ROLLED_BACK);
+        if (p->singleton_check != NULL && d->ask != ASK_AFTER_ROLLBACK) {
+            deploy_singleton_ask(d, ASK_AFTER_ROLLBACK);
+            return;
         }
+        deploy_rollback_end(d);
         return;
     case PH_DONE:
         return;
@@ -1849,13 +2191,30 @@ static void deploy_on_kick(struct loop *l, struct loop_timer *t, void *arg)
     (void)t;
     struct deploy *d = arg;
     if (d->o.rollback_only) {
-        for (size_t i = 0; i < d->ro->nhosts; i++)
-            if (d->o.changed_hosts != NULL && d->o.changed_hosts[i]) {
-                d->hosts[i].state = DH_HEALTHY;
-                d->hosts[i].changed = true;
-            }
+        /* the states the journal has: a host that failed its gate is
+         * not shown healthy when the rollback cannot run */
+        for (size_t i = 0; i < d->ro->nhosts; i++) {
+            struct deploy_host *h = &d->hosts[i];
+            const char *why =
+                d->o.host_reasons != NULL ? d->o.host_reasons[i] : NULL;
+            if (why != NULL)
+                snprintf(h->fail_reason, sizeof(h->fail_reason), "%s", why);
+            if (d->o.changed_hosts == NULL || !d->o.changed_hosts[i])
+                continue;
+            h->changed = true;
+            h->state = d->o.done_hosts != NULL && d->o.done_hosts[i]
+                           ? DH_HEALTHY
+                           : DH_FAILED;
+            if (h->state == DH_FAILED)
+                snprintf(h->reason, sizeof(h->reason), "%s",
+                         why ? why : "not healthy when the deploy stopped");
+        }
         d->wave = d->o.start_wave < d->ro->nwaves ? d->o.start_wave
                                                   : d->ro->nwaves - 1;
+        if (d->plan->singleton_check != NULL) {
+            deploy_singleton_ask(d, ASK_ROLLBACK);
+            return;
+        }
         deploy_rollback_start(d);
         return;
     }
@@ -1879,6 +2238,10 @@ static void deploy_on_kick(struct loop *l, struct loop_timer *t, void *arg)
             return;
         }
         d->wave = d->o.start_wave;
+        if (d->plan->singleton_check != NULL) {
+            deploy_singleton_ask(d, ASK_RESUME);
+            return;
+        }
         deploy_wave_begin(d);
         return;
     }
@@ -1949,11 +2312,19 @@ struct deploy *deploy_new(struct loop *l, const struct rollout *ro,
     loop_timer_init(&d->progress, deploy_on_progress, d);
     loop_timer_init(&d->pause, deploy_on_pause, d);
     loop_timer_init(&d->kick, deploy_on_kick, d);
-    d->holder = SIZE_MAX;
     d->move_from = SIZE_MAX;
-    for (size_t i = 0; i < ro->nhosts; i++)
-        if (ro->hosts[i].singleton)
-            d->holder = i;
+    d->deferred = SIZE_MAX;
+    d->origin = SIZE_MAX;
+    /* without a check to ask, the rollout's assumed holder keeps it */
+    d->holder = ro->singleton_host >= 0 ? (size_t)ro->singleton_host : SIZE_MAX;
+    d->target = d->holder;
+    d->rb_holder = d->holder;
+    if (o->singleton_origin != NULL) {
+        d->origin_known = true;
+        for (size_t i = 0; i < ro->nhosts; i++)
+            if (strcmp(ro->hosts[i].name, o->singleton_origin) == 0)
+                d->origin = i;
+    }
     loop_timer_init(&d->live, deploy_on_live, d);
     return d;
 }
@@ -1991,11 +2362,54 @@ enum deploy_host_state deploy_host_state(const struct deploy *d, size_t i)
     return d->hosts[i].state;
 }
 
+/* Cancel every job in flight: a running command is cancelled (killed on
+ * its host, and journaled as cancelled when it ends); a host connecting,
+ * gating or waiting to retry fails at once. The pause follows when the
+ * last job has ended. */
+static void deploy_cancel_jobs(struct deploy *d, const char *why)
+{
+    bool idle = d->set.open == 0;
+    if (d->rolling_back && d->wave > 0) {
+        /* the rollback ends with this wave's verdict: no later wave is
+         * launched (nor announced as if it were) */
+        char left[64];
+        if (d->wave == 1)
+            snprintf(left, sizeof(left), "wave 1 is");
+        else
+            snprintf(left, sizeof(left), "waves 1-%zu are", d->wave);
+        deploy_event(d, json_pack("{s:s}", "event", "decision"),
+                     "the rollback stops in wave %zu: %s not rolled back",
+                     d->wave + 1, left);
+        d->wave = 0;
+    }
+    /* the hosts, then the coordinator itself (local steps) */
+    for (size_t i = 0; i <= d->ro->nhosts && !d->stopped; i++) {
+        struct deploy_host *h = i < d->ro->nhosts ? &d->hosts[i] : &d->local;
+        if (h->job == JOB_NONE)
+            continue;
+        if (h->conn != NULL && h->state == DH_RUNNING && !h->retry.armed)
+            conn_cancel(h->conn);
+        else
+            deploy_job_fail(h, OUT_FAILED, "%s", why);
+    }
+    /* nothing was in flight: no job's end will take the deploy on */
+    if (!d->stopped && idle)
+        deploy_phase_next(d);
+}
+
 void deploy_interrupt(struct deploy *d)
 {
     d->interrupts++;
-    if (d->stopped)
+    if (d->stopped || d->terminated)
+        return; /* SIGTERM is cancelling already */
+    if (d->interrupts == 1 && d->rolling_back) {
+        /* pausing would skip the waves not rolled back yet and call the
+         * release rolled back: a rollback is finished, or cancelled */
+        deploy_event(d, json_pack("{s:s}", "event", "interrupt"),
+                     "interrupted: the rollback goes on (Ctrl-C again "
+                     "cancels it)");
         return;
+    }
     if (d->interrupts == 1) {
         d->pausing = true;
         snprintf(d->pause_why, sizeof(d->pause_why),
@@ -2009,21 +2423,34 @@ void deploy_interrupt(struct deploy *d)
             deploy_phase_next(d);
         return;
     }
+    if (d->interrupts > 2)
+        return; /* already cancelling */
     snprintf(d->pause_why, sizeof(d->pause_why),
              "interrupted twice (Ctrl-C) in wave %zu; running steps were "
              "cancelled",
              d->wave + 1);
     deploy_event(d, json_pack("{s:s}", "event", "interrupt"),
-                 "interrupted again: cancelling the running steps");
-    for (size_t i = 0; i < d->ro->nhosts && !d->stopped; i++) {
-        struct deploy_host *h = &d->hosts[i];
-        if (h->job == JOB_NONE)
-            continue;
-        if (h->conn != NULL && h->state == DH_RUNNING)
-            conn_cancel(h->conn);
-        else
-            deploy_job_fail(h, OUT_FAILED, "cancelled by Ctrl-C");
-    }
+                 d->rolling_back ? "interrupted again: cancelling the rollback"
+                                 : "interrupted again: cancelling the running "
+                                   "steps");
+    deploy_cancel_jobs(d, "cancelled by Ctrl-C");
+}
+
+void deploy_terminate(struct deploy *d)
+{
+    if (d->stopped || d->terminated)
+        return;
+    d->terminated = true;
+    d->pausing = true;
+    snprintf(d->pause_why, sizeof(d->pause_why),
+             "terminated (SIGTERM) in wave %zu; running steps were cancelled",
+             d->wave + 1);
+    deploy_event(d, json_pack("{s:s}", "event", "terminate"),
+                 d->rolling_back ? "terminated (SIGTERM): cancelling the "
+                                   "rollback"
+                                 : "terminated (SIGTERM): cancelling the "
+                                   "running steps, then pausing");
+    deploy_cancel_jobs(d, "cancelled by SIGTERM");
 }
 
 static void deploy_summary(struct deploy *d, struct deploy_result *res)

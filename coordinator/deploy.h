@@ -24,9 +24,16 @@ struct rollout;
 struct store;
 struct transport;
 
+/* The check evidence (phase "singleton") a deploy journals, host by host,
+ * when it asks who holds the singleton role before any change: verdict
+ * "active" names the holder a rollback puts the role back on. */
+#define DEPLOY_SINGLETON_BEFORE "holder before the deploy"
+
 struct deploy_options {
     int forks;               /* hosts connecting or running steps at once */
     bool verbose;            /* stream every output line, prefixed */
+    bool quiet;              /* text: only errors, decisions and the
+                                summary */
     size_t output_cap;       /* bytes of output kept per host */
     FILE *out;               /* progress and summary (stdout) */
     bool json;               /* one JSON event per line instead of text */
@@ -38,11 +45,17 @@ struct deploy_options {
     const char *deploy_id;   /* its id (DEP-...), with store */
     uint64_t epoch;          /* fencing epoch; 0: no fencing */
     /* resuming a deploy from its journal (all may be NULL) */
-    const bool *done_hosts;         /* [host]: healthy already in start_wave */
-    const bool *changed_hosts;      /* [host]: changed already (rollback) */
-    const unsigned char *step_done; /* [host * nsteps + step]: ran ok */
-    bool rollback_only;             /* roll back changed_hosts, from start_wave
-                                       down; nothing is deployed */
+    const bool *done_hosts;          /* [host]: healthy already in start_wave */
+    const bool *changed_hosts;       /* [host]: changed already (rollback) */
+    const unsigned char *step_done;  /* [host * nsteps + step]: ran ok */
+    bool rollback_only;              /* roll back changed_hosts, from start_wave
+                                        down; nothing is deployed */
+    const char *singleton_origin;    /* continuing: who held the singleton
+                                        role before the deploy (journaled),
+                                        "" nobody; NULL: unknown */
+    const char *const *host_reasons; /* [host]: journaled failure reason,
+                                        kept through a failed rollback
+                                        (may be NULL, entries too) */
 };
 
 /* Per-host outcome. */
@@ -101,8 +114,18 @@ enum err_code deploy_run(struct deploy *d, struct deploy_result *res,
                          struct err *e);
 
 /* Ctrl-C: the first call stops launching work and pauses after the
- * commands in flight; the second cancels the running commands too. */
+ * commands in flight; the second cancels the running commands too (as
+ * deploy_terminate). During a rollback the first lets it go on: a
+ * rollback is finished or cancelled, never paused half-way. */
 void deploy_interrupt(struct deploy *d);
+
+/* SIGTERM (a CI system cancelling the job): at once what two Ctrl-C do.
+ * Launches nothing more, cancels the running commands (killed on their
+ * hosts), fails the hosts still connecting or gating, then pauses the
+ * deploy (resumable); a rollback is cut after its current wave, whose
+ * cancelled hosts are rollback-failed. Later calls, and later Ctrl-C, do
+ * nothing more. */
+void deploy_terminate(struct deploy *d);
 
 /* State of host i of the rollout (tests). */
 enum deploy_host_state deploy_host_state(const struct deploy *d, size_t i);

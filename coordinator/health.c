@@ -300,6 +300,19 @@ static bool health_status_ok(const struct check_spec *c, long status)
     return status >= lo && status <= hi;
 }
 
+/* Whether a transfer that ended in rc reached a server that answered
+ * with something other than HTTP. Once connected, curl's "unsupported
+ * protocol" is its refusal of the answer ("Received HTTP/0.9 when not
+ * allowed": no status line), not a fault of the URL. */
+static bool health_not_http(struct probe *p, CURLcode rc)
+{
+    if (rc == CURLE_WEIRD_SERVER_REPLY)
+        return true;
+    char *ip = NULL;
+    curl_easy_getinfo(p->easy, CURLINFO_PRIMARY_IP, &ip);
+    return rc == CURLE_UNSUPPORTED_PROTOCOL && ip != NULL && *ip != '\0';
+}
+
 /* The verdict of a finished transfer. */
 static void health_judge(struct probe *p, CURLcode rc, struct probe_result *r)
 {
@@ -379,9 +392,14 @@ static void health_judge(struct probe *p, CURLcode rc, struct probe_result *r)
     }
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_WEIRD_SERVER_REPLY:
         r->verdict = PROBE_FAIL;
-        health_reason(r, "bad URL: %s",
-                      p->errbuf[0] ? p->errbuf : curl_easy_strerror(rc));
+        if (health_not_http(p, rc))
+            health_reason(r, "the server did not answer with HTTP (%s)",
+                          p->errbuf[0] ? p->errbuf : curl_easy_strerror(rc));
+        else
+            health_reason(r, "bad URL: %s",
+                          p->errbuf[0] ? p->errbuf : curl_easy_strerror(rc));
         break;
     default:
         r->verdict = PROBE_FAIL;

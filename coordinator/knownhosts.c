@@ -1,10 +1,14 @@
 /* coordinator/knownhosts.c: known_hosts over libssh2's knownhost API. Names
  * are always looked up in OpenSSH's written form ("[host]:port" unless the
  * port is 22) with port -1, so a plain "host" entry never vouches for
- * another port (libssh2 would otherwise fall back to it; OpenSSH does not). */
+ * another port (libssh2 would otherwise fall back to it; OpenSSH does not).
+ * The host is the name ssh would use (lowercase: sshconfig_canon_host), and
+ * plain names read from the file are lowercased, as ssh compares them
+ * (libssh2 compares them as they are). */
 #include "knownhosts.h"
 
 #include "log.h"
+#include "sshconfig.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,10 +66,12 @@ const char *knownhosts_method_name(int hostkey_type)
 const char *knownhosts_name(const char *host, int port, char *out,
                             size_t outlen)
 {
+    char *canon = sshconfig_canon_host(host);
     if (port <= 0 || port == 22)
-        snprintf(out, outlen, "%s", host);
+        snprintf(out, outlen, "%s", canon);
     else
-        snprintf(out, outlen, "[%s]:%d", host, port);
+        snprintf(out, outlen, "[%s]:%d", canon, port);
+    free(canon);
     return out;
 }
 
@@ -152,6 +158,11 @@ struct knownhosts *knownhosts_load(const char *path, struct err *e)
             log_debug("%s:%d:1: known_hosts marker line skipped", path, lineno);
             continue;
         }
+        if (*p != '|') /* plain names (hashed ones are of lowercase) */
+            for (char *q = line + (p - line);
+                 *q != '\0' && *q != ' ' && *q != '\t'; q++)
+                if (*q >= 'A' && *q <= 'Z')
+                    *q = (char)(*q - 'A' + 'a');
         if (libssh2_knownhost_readline(kh->hosts, p, len,
                                        LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0) {
             /* Markers (@cert-authority, @revoked) and key types libssh2

@@ -65,7 +65,9 @@ const char *knownhosts_fp_format(const unsigned char sha256[32], char *out,
                                  size_t outlen);
 
 /* The name known_hosts files use: "host" on port 22, else "[host]:port",
- * into out; returns out. */
+ * host in ssh's form (sshconfig_canon_host: Web1.Example.COM is looked up
+ * and written as web1.example.com), into out; returns out. Every function
+ * here looks hosts up by this name. */
 const char *knownhosts_name(const char *host, int port, char *out,
                             size_t outlen);
 

@@ -1,13 +1,17 @@
-/* coordinator/plan.c: read a plan with libyaml's document API and validate
- * it against the schema. Every node keeps its mark, so each problem is
- * reported as file:line:col; problems are collected, not stopped at. */
+/* coordinator/plan.c: read a plan with libyaml's document API, once
+ * common/yamlread.c has checked its depth and size while parsing, and
+ * validate it against the schema. Every node keeps its mark, so each
+ * problem is reported as file:line:col; problems are collected, not
+ * stopped at. */
 #include "plan.h"
 
 #include "buf.h"
 #include "duration.h"
 #include "err.h"
+#include "statedir.h"
 #include "suggest.h"
 #include "template.h"
+#include "yamlread.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -24,7 +28,22 @@
 enum {
     PLAN_FILE_MAX = 4 * 1024 * 1024,
     PLAN_VALUES_MAX = 100000,
-    PLAN_PROBLEMS_MAX = 100 /* problems listed; the rest are counted */
+    PLAN_PROBLEMS_MAX = 100, /* problems listed; the rest are counted */
+    PLAN_YAML_DEPTH_MAX = 64 /* nesting checked while parsing (vars and
+                                expect.json are held to 32 below that) */
+};
+
+/* Checked as the text is parsed, before libyaml builds the document: a
+ * plan nested 100,000 levels deep is refused at once (docs/plan.md). */
+static const struct yamlread_limits plan_yaml_limits = {
+    .what = "a plan",
+    .depth_max = PLAN_YAML_DEPTH_MAX,
+    .nodes_max = PLAN_VALUES_MAX,
+};
+static const struct yamlread_limits plan_vars_yaml_limits = {
+    .what = "a variables file",
+    .depth_max = PLAN_YAML_DEPTH_MAX,
+    .nodes_max = PLAN_VALUES_MAX,
 };
 
 /* One problem found, kept until the end so they print in file order. */
@@ -407,7 +426,8 @@ static const char *const plan_keys_expect[] = {"status",     "json",    "body",
                                                "body_regex", "version", NULL};
 static const char *const plan_keys_require[] = {"ticket", "approver", "env",
                                                 NULL};
-static const char *const plan_keys_singleton[] = {"role", "env", "check", NULL};
+static const char *const plan_keys_singleton[] = {"role", "hosts", "env",
+                                                  "check", NULL};
 static const char *const plan_keys_rollback[] = {"auto", "steps", NULL};
 static const char *const plan_keys_notify[] = {"webhook", "on", NULL};
 
@@ -1359,6 +1379,15 @@ static void plan_read_singleton(struct plan_reader *r, struct plan *p,
                      "singleton needs an 'env' variable that tells each host "
                      "whether it holds the role (e.g. env: ENABLE_SCHEDULER)");
     }
+    if ((v = plan_get(r, n, "hosts")) != NULL) {
+        p->singleton_hosts = plan_want_string(r, v, "singleton.hosts");
+        p->singleton_hosts_pos = plan_pos_of(v);
+        if (p->singleton_hosts != NULL && p->singleton_hosts[0] == '\0')
+            plan_problem(r, v,
+                         "singleton.hosts is empty: give a host pattern "
+                         "(e.g. hosts: worker), or leave it out for any "
+                         "host of the plan");
+    }
     if ((v = plan_get(r, n, "check")) != NULL) {
         struct plan_check *c = xcalloc(1, sizeof(*c));
         if (plan_read_check_into(r, v, "singleton.check", c))
@@ -1446,6 +1475,27 @@ static void plan_read_notify(struct plan_reader *r, struct plan *p,
     }
 }
 
+/* The lock names a file in the state directory (docs/state.md): refuse
+ * here, at file:line:col, what lock_acquire would refuse at deploy time.
+ * Without `lock:` the plan's name is the lock. */
+static void plan_check_lock(struct plan_reader *r, const yaml_node_t *root,
+                            const struct plan *p)
+{
+    if (p->lock != NULL) {
+        if (!statedir_name_ok(p->lock))
+            plan_problem(
+                r, plan_get(r, root, "lock"),
+                "lock '%s' is not a lock name: use " STATEDIR_NAME_RULE,
+                p->lock);
+    } else if (p->name != NULL && !statedir_name_ok(p->name)) {
+        plan_problem(
+            r, plan_get(r, root, "name"),
+            "name '%s' is also the lock name, which takes " STATEDIR_NAME_RULE
+            ": add a `lock:` key",
+            p->name);
+    }
+}
+
 static void plan_read(struct plan_reader *r, struct plan *p)
 {
     yaml_node_t *root = yaml_document_get_root_node(r->doc);
@@ -1466,6 +1516,7 @@ static void plan_read(struct plan_reader *r, struct plan *p)
         p->name = plan_want_string(r, v, "name");
     if ((v = plan_get(r, root, "lock")) != NULL)
         p->lock = plan_want_string(r, v, "lock");
+    plan_check_lock(r, root, p);
     if ((v = plan_get(r, root, "hosts")) != NULL)
         p->hosts = plan_want_string(r, v, "hosts");
     if (p->hosts == NULL)
@@ -1514,45 +1565,35 @@ static void plan_read(struct plan_reader *r, struct plan *p)
         p->lock = xstrdup(p->name);
 }
 
-/* Report the parser's syntax error as file:line:col and free the parser.
- * Reader errors (bad UTF-8, control characters) carry a byte offset, not a
- * mark: the position is counted from data. */
-static enum err_code plan_yaml_error(const char *name, const char *data,
-                                     yaml_parser_t *parser, struct buf *diags,
+/* Check data within lim and start a reader for yaml_parser_load. A
+ * problem goes to diags and e. */
+static enum err_code plan_yaml_open(struct yamlread *y, const char *name,
+                                    const char *data, size_t len,
+                                    const struct yamlread_limits *lim,
+                                    struct buf *diags, struct err *e)
+{
+    struct err ye = {0};
+    enum err_code c = yamlread_check(name, data, len, lim, &ye);
+    if (c == ERR_OK)
+        c = yamlread_open(y, name, data, len, lim, &ye);
+    if (c == ERR_OK)
+        return ERR_OK;
+    if (diags != NULL)
+        buf_printf(diags, "%s\n", ye.msg);
+    return err_set(e, c, "%s", ye.msg);
+}
+
+/* The document loader's error (an undefined alias: the event parser does
+ * not resolve aliases) to diags and e; closes y. */
+static enum err_code plan_yaml_error(struct yamlread *y, struct buf *diags,
                                      struct err *e)
 {
-    int line = (int)parser->problem_mark.line + 1;
-    int col = (int)parser->problem_mark.column + 1;
-    const char *problem = parser->problem ? parser->problem : "bad YAML";
-    const char *context = parser->context ? parser->context : "";
-    char where[64] = "";
-    if (*context != '\0' &&
-        (parser->context_mark.line != parser->problem_mark.line ||
-         parser->context_mark.column != parser->problem_mark.column))
-        snprintf(where, sizeof(where), " started at %d:%d",
-                 (int)parser->context_mark.line + 1,
-                 (int)parser->context_mark.column + 1);
-    if (parser->error == YAML_READER_ERROR) {
-        line = 1;
-        col = 1;
-        for (size_t i = 0; i < parser->problem_offset; i++) {
-            if (data[i] == '\n') {
-                line++;
-                col = 1;
-            } else if (((unsigned char)data[i] & 0xc0) != 0x80) {
-                col++;
-            }
-        }
-        context = "(a plan must be UTF-8 text)";
-        where[0] = '\0';
-    }
+    struct err ye = {0};
+    enum err_code c = yamlread_error(y, &ye);
+    yamlread_close(y);
     if (diags != NULL)
-        buf_printf(diags, "%s:%d:%d: %s%s%s%s\n", name, line, col, problem,
-                   *context ? " " : "", context, where);
-    err_set(e, ERR_PARSE, "%s:%d:%d: %s%s%s%s", name, line, col, problem,
-            *context ? " " : "", context, where);
-    yaml_parser_delete(parser);
-    return ERR_PARSE;
+        buf_printf(diags, "%s\n", ye.msg);
+    return err_set(e, c, "%s", ye.msg);
 }
 
 enum err_code plan_load_buffer(const char *name, const char *data, size_t len,
@@ -1560,23 +1601,24 @@ enum err_code plan_load_buffer(const char *name, const char *data, size_t len,
                                struct err *e)
 {
     *out = NULL;
-    yaml_parser_t parser;
+    struct yamlread y;
     yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser))
-        return err_set(e, ERR_NOMEM, "%s: cannot start the YAML parser", name);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
-    if (!yaml_parser_load(&parser, &doc))
-        return plan_yaml_error(name, data, &parser, diags, e);
+    enum err_code c =
+        plan_yaml_open(&y, name, data, len, &plan_yaml_limits, diags, e);
+    if (c != ERR_OK)
+        return c;
+    if (!yaml_parser_load(&y.parser, &doc))
+        return plan_yaml_error(&y, diags, e);
     struct plan_reader r = {.file = name, .doc = &doc};
     struct plan *p = xcalloc(1, sizeof(*p));
     p->file = xstrdup(name);
     plan_read(&r, p);
     yaml_document_delete(&doc);
     /* A second document would be ignored silently: refuse it. */
-    if (!yaml_parser_load(&parser, &doc)) {
+    if (!yaml_parser_load(&y.parser, &doc)) {
         plan_flush_problems(&r, diags, e);
         plan_free(p);
-        return plan_yaml_error(name, data, &parser, diags, e);
+        return plan_yaml_error(&y, diags, e);
     }
     yaml_node_t *extra = yaml_document_get_root_node(&doc);
     if (extra != NULL)
@@ -1584,7 +1626,7 @@ enum err_code plan_load_buffer(const char *name, const char *data, size_t len,
                      "a second YAML document ('---'): a plan is one "
                      "document");
     yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
+    yamlread_close(&y);
     plan_flush_problems(&r, diags, e);
     if (r.nproblems > 0) {
         plan_free(p);
@@ -1681,6 +1723,7 @@ void plan_free(struct plan *p)
     free(p->notify);
     free(p->canary_hosts);
     free(p->singleton_role);
+    free(p->singleton_hosts);
     free(p->singleton_env);
     free(p->waves);
     json_decref(p->vars);
@@ -1741,17 +1784,16 @@ enum err_code plan_load_vars(const char *path, json_t **out, struct buf *diags,
                                 "%s: variables file larger than %d bytes", path,
                                 PLAN_FILE_MAX);
     }
-    yaml_parser_t parser;
+    struct yamlread y;
     yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser)) {
+    enum err_code c = plan_yaml_open(&y, path, buf_cstr(&b), b.len,
+                                     &plan_vars_yaml_limits, diags, e);
+    if (c != ERR_OK) {
         buf_release(&b);
-        return err_set(e, ERR_NOMEM, "%s: cannot start the YAML parser", path);
+        return c;
     }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)buf_cstr(&b),
-                                 b.len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        enum err_code rc =
-            plan_yaml_error(path, buf_cstr(&b), &parser, diags, e);
+    if (!yaml_parser_load(&y.parser, &doc)) {
+        enum err_code rc = plan_yaml_error(&y, diags, e);
         buf_release(&b);
         return rc;
     }
@@ -1764,7 +1806,7 @@ enum err_code plan_load_vars(const char *path, json_t **out, struct buf *diags,
     else
         v = plan_to_json(&r, root, 0);
     yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
+    yamlread_close(&y);
     buf_release(&b);
     plan_flush_problems(&r, diags, e);
     if (r.nproblems > 0) {

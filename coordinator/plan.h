@@ -156,8 +156,11 @@ struct plan {
     char *singleton_role;         /* singleton.role, or NULL */
     char *singleton_env; /* singleton.env: variable exported true/false */
     struct plan_check *singleton_check; /* singleton.check, or NULL */
-    bool rollback_auto;                 /* rollback.auto (default true) */
-    struct plan_step *rollback_steps;   /* rollback.steps */
+    char *singleton_hosts; /* singleton.hosts: pattern of the hosts that
+                              may hold the role; NULL: any of the plan */
+    struct plan_pos singleton_hosts_pos; /* where singleton.hosts is */
+    bool rollback_auto;                  /* rollback.auto (default true) */
+    struct plan_step *rollback_steps;    /* rollback.steps */
     size_t nrollback_steps;
     struct plan_notify *notify; /* notifications */
     size_t nnotify;

@@ -304,6 +304,68 @@ enum err_code resume_vars(const struct store_record *r, json_t *extra,
     return ERR_OK;
 }
 
+/* The journaled reason of each host of ro (borrowed from r, NULL where
+ * none): a failed host keeps it through a rollback that fails too. Caller
+ * frees the array. */
+static const char **resume_host_reasons(const struct store_record *r,
+                                        const struct rollout *ro)
+{
+    const char **why = xcalloc(ro->nhosts + 1, sizeof(*why));
+    for (size_t i = 0; i < r->nhosts; i++) {
+        long h = resume_host_index(ro, r->hosts[i].host);
+        if (h >= 0)
+            why[h] = r->hosts[i].reason;
+    }
+    return why;
+}
+
+/* Who held the singleton role before deploy r changed anything, as it
+ * journaled the answers (DEPLOY_SINGLETON_BEFORE): a host name, "" when
+ * nobody did, NULL when it did not ask (no check, an older drover). */
+static const char *resume_singleton_origin(const struct store_record *r)
+{
+    const char *found = NULL;
+    for (size_t i = 0; i < r->nchecks; i++) {
+        const struct store_check_row *c = &r->checks[i];
+        if (c->phase == NULL || strcmp(c->phase, "singleton") != 0 ||
+            c->name == NULL || strcmp(c->name, DEPLOY_SINGLETON_BEFORE) != 0)
+            continue;
+        if (c->verdict != NULL && strcmp(c->verdict, "active") == 0)
+            return c->host;
+        found = "";
+    }
+    return found;
+}
+
+/* The irreversible steps deploy r ran (started, whatever the outcome), in
+ * words into out ("'migrate' on erp1, ..."); the number found. The
+ * rollback steps cannot undo them. */
+static size_t resume_irreversible(const struct store_record *r,
+                                  const struct plan *p, struct buf *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->nsteps; i++) {
+        const struct store_step_row *st = &r->steps[i];
+        const struct plan_step *list = NULL;
+        size_t len = 0;
+        if (st->phase != NULL && strcmp(st->phase, "deploy") == 0) {
+            list = p->steps;
+            len = p->nsteps;
+        } else if (st->phase != NULL && strcmp(st->phase, "before") == 0) {
+            list = p->before;
+            len = p->nbefore;
+        }
+        for (size_t k = 0; k < len && st->name != NULL; k++)
+            if (list[k].irreversible && strcmp(list[k].name, st->name) == 0) {
+                buf_printf(out, "%s'%s' on %s", n ? ", " : "", st->name,
+                           st->host ? st->host : "the coordinator");
+                n++;
+                break;
+            }
+    }
+    return n;
+}
+
 const struct cmd_opt resume_opts[] = {
     CMD_OPT_EXTRA_VAR("; the journal has the deploy's: give its secret ones "
                       "again (version: from the journal)"),
@@ -313,8 +375,7 @@ const struct cmd_opt resume_opts[] = {
     CMD_OPT_INVENTORY(" to read instead of the one the journal names"),
     CMD_OPT_STATE_DIR,
     CMD_OPT_LOCK_WAIT,
-    {"forks", 'f', CMD_OPT_SHORT, "N",
-     "hosts running steps at once (default 32)"},
+    SSHOPT_FORKS_OPT,
     {"verbose", 'v', CMD_OPT_SHORT, NULL,
      "stream every host's output, prefixed"},
     {"json", 'J', 0, NULL, "one JSON event per line (for CI systems)"},
@@ -324,6 +385,9 @@ const struct cmd_opt resume_opts[] = {
      "re-run a step that was in flight when the coordinator died (not "
      "idempotent: check first)"},
     {"skip-step", 's', 0, NULL, "count that step as completed"},
+    {"confirm-irreversible", 'I', 0, NULL,
+     "(abort, rollback) roll back although irreversible steps ran: they "
+     "stay as they are"},
     CMD_OPT_HELP,
     CMD_OPT_END,
 };
@@ -370,8 +434,12 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     memset(&sopt, 0, sizeof(sopt));
     json_t *extra = json_object();
     const char *inv_path = NULL;
-    int forks = 32;
+    int forks = SSHOPT_FORKS_DEFAULT;
     bool verbose = false, json = false, retry = false, skip = false;
+    bool confirm_irrev = false;
+    const char **reasons = NULL;
+    struct buf irrev;
+    buf_init(&irrev, 4096);
     struct err e = {0};
     int status = EXIT_USAGE;
     struct store_record *rec = NULL;
@@ -408,11 +476,8 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
             inv_path = optarg;
             break;
         case 'f':
-            forks = (int)strtol(optarg, NULL, 10);
-            if (forks < 1) {
-                err_set(&e, ERR_USAGE, "--forks must be at least 1");
+            if (sshopt_forks(optarg, &forks, &e) != ERR_OK)
                 goto usage;
-            }
             break;
         case 'v':
             verbose = true;
@@ -435,6 +500,9 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
             break;
         case 'O':
             override[noverride++] = optarg;
+            break;
+        case 'I':
+            confirm_irrev = true;
             break;
         case 'K':
             ao.key_file = optarg;
@@ -470,9 +538,9 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     status = EXIT_INPUT;
     if (resume_find(sopt.state_dir, id, &rec, &e) != ERR_OK) {
         fprintf(stderr, "drover %s: %s\n", name, e.msg);
-        /* a DEPLOY the journal does not have is a bad argument (as for
-         * show); a state directory drover cannot read is bad input */
-        if (e.code == ERR_NOTFOUND)
+        /* a DEPLOY the journal does not have, or a state directory
+         * drover must not use: bad arguments (docs/cli.md) */
+        if (e.code == ERR_NOTFOUND || e.code == ERR_USAGE)
             status = EXIT_USAGE;
         goto out;
     }
@@ -535,6 +603,19 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     if (mode == RESUME_ROLLBACK && ended)
         for (size_t i = 0; i < ro->nhosts; i++)
             pt.changed_hosts[i] |= pt.done_hosts[i];
+    /* what no rollback step undoes is said, and run past only when the
+     * operator confirms it (journaled below) */
+    if (rollback && resume_irreversible(rec, plan, &irrev) > 0 &&
+        !confirm_irrev) {
+        fprintf(stderr,
+                "drover %s: %s ran irreversible steps: %s; the rollback "
+                "steps do not undo them. Check what they changed, then "
+                "pass --confirm-irreversible to roll back the rest anyway\n",
+                name, rec->id, buf_cstr(&irrev));
+        status = EXIT_REFUSED;
+        goto out;
+    }
+    reasons = resume_host_reasons(rec, ro);
 
     status = EXIT_INTERNAL;
     struct err le = {0};
@@ -542,12 +623,15 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
         goto out;
     sopt.version = rec->version;
     sopt.inventory = src;
+    sopt.abort = mode == RESUME_ABORT;
     struct session *sess = NULL;
     enum session_refusal why;
     if (session_continue(plan, rec->id, rollback ? "rolling back" : "running",
                          &sopt, loop, &sess, &why, &e) != ERR_OK) {
         fprintf(stderr, "drover %s: %s\n", name, e.msg);
-        status = why == SESSION_LOCKED ? EXIT_LOCKED : EXIT_INTERNAL;
+        status = why == SESSION_LOCKED ? EXIT_LOCKED
+                 : e.code == ERR_USAGE ? EXIT_USAGE /* the state dir */
+                                       : EXIT_INTERNAL;
         goto out;
     }
     if (changed.len > 0 && store_decision(session_store(sess), rec->id,
@@ -555,6 +639,20 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
         fprintf(stderr, "drover %s: %s\n", name, e.msg);
         session_free(sess);
         goto out;
+    }
+    if (irrev.len > 0) {
+        char *text = xasprintf(
+            "%s past irreversible steps confirmed (--confirm-irreversible): "
+            "%s stay as they are",
+            name, buf_cstr(&irrev));
+        enum err_code rc =
+            store_decision(session_store(sess), rec->id, text, &e);
+        free(text);
+        if (rc != ERR_OK) {
+            fprintf(stderr, "drover %s: %s\n", name, e.msg);
+            session_free(sess);
+            goto out;
+        }
     }
     if (!json)
         printf("%s %s (plan %s, version %s): %s\n\n", name, rec->id, rec->plan,
@@ -574,7 +672,9 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
                    .done_hosts = pt.done_hosts,
                    .changed_hosts = pt.changed_hosts,
                    .step_done = pt.step_done,
-                   .rollback_only = rollback}};
+                   .rollback_only = rollback,
+                   .singleton_origin = resume_singleton_origin(rec),
+                   .host_reasons = reasons}};
     struct deploy_result res;
     status = runner_run(ro, loop, sess, &o, &res);
     /* asked for: a rollback that succeeded is a success */
@@ -587,6 +687,8 @@ usage:
                              e.msg[0] ? e.msg : "bad arguments");
 out:
     resume_point_release(&pt);
+    free(reasons);
+    buf_release(&irrev);
     loop_free(loop);
     rollout_free(ro);
     sshconfig_free(sshcfg);

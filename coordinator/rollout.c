@@ -821,6 +821,49 @@ enum err_code rollout_new(const struct plan *p, const struct inventory *inv,
     return rollout_new_input(p, inv, &in, out, diags, e);
 }
 
+/* Which hosts may hold the singleton role (singleton.hosts, default
+ * every host of the plan), and the holder assumed when there is no check
+ * to ask: the last eligible host in wave order, so it restarts once and
+ * stays put. False with a problem at singleton.hosts when the pattern is
+ * bad or matches none of the hosts this plan targets. */
+static bool rollout_singleton(struct rollout *ro, struct buf *diags,
+                              struct err *e)
+{
+    const struct plan *p = ro->plan;
+    if (p->singleton_role == NULL)
+        return true;
+    const struct inv_host **sel = NULL;
+    size_t nsel = 0;
+    if (p->singleton_hosts != NULL) {
+        struct err pe = {0};
+        if (inv_select(ro->inv, p->singleton_hosts, &sel, &nsel, &pe) !=
+            ERR_OK) {
+            rollout_plan_problem(diags, e, p, p->singleton_hosts_pos,
+                                 "singleton.hosts: %s", pe.msg);
+            return false;
+        }
+    }
+    for (size_t i = 0; i < ro->nhosts; i++) {
+        struct rollout_host *h = &ro->hosts[i];
+        h->singleton_eligible = p->singleton_hosts == NULL;
+        for (size_t k = 0; k < nsel && !h->singleton_eligible; k++)
+            h->singleton_eligible = sel[k] == h->ih;
+        if (h->singleton_eligible)
+            ro->singleton_host = (long)i;
+    }
+    free(sel);
+    if (ro->singleton_host < 0) {
+        rollout_plan_problem(diags, e, p, p->singleton_hosts_pos,
+                             "singleton.hosts '%s' matches none of the hosts "
+                             "this plan targets (hosts '%s'): no host could "
+                             "hold the role",
+                             p->singleton_hosts, p->hosts);
+        return false;
+    }
+    ro->hosts[ro->singleton_host].singleton = true;
+    return true;
+}
+
 enum err_code rollout_new_input(const struct plan *p,
                                 const struct inventory *inv,
                                 const struct rollout_input *in,
@@ -895,12 +938,7 @@ static enum err_code rollout_resolve(const struct plan *p,
     ok &= rollout_once_list(ro, p->before, p->nbefore, false, &ro->before,
                             &ro->nbefore, diags, e);
     ok &= rollout_webhooks(ro, diags, e);
-    /* The role starts on the last host of the last wave: every other wave
-     * rolls while it stays put, and its own restart comes last. */
-    if (p->singleton_role != NULL) {
-        ro->singleton_host = (long)ro->nhosts - 1;
-        ro->hosts[ro->nhosts - 1].singleton = true;
-    }
+    ok &= rollout_singleton(ro, diags, e);
     if (!ok) {
         rollout_free(ro);
         return ERR_INVALID;

@@ -64,9 +64,11 @@ struct rollout_host {
     struct rollout_check *health;          /* plan->nchecks */
     struct rollout_check *smoke;           /* plan->nsmoke */
     struct rollout_check *singleton_check; /* or NULL */
-    bool singleton; /* holds the singleton role at the start (the last host
-                       of the last wave); the engine exports singleton.env
-                       true/false from it and may move the role */
+    bool singleton_eligible; /* singleton.hosts matches it: it may hold
+                                the singleton role */
+    bool singleton;          /* the holder drover assumes when it cannot ask (no
+                                singleton.check): the last eligible host in wave
+                                order. With a check the engine asks every host */
 };
 
 /* A step run once per deploy (on: once / on: local). */
@@ -85,7 +87,8 @@ struct rollout {
     size_t nwaves;
     bool has_canary;     /* wave 0 is the canary wave */
     uint64_t seed;       /* shuffle seed used (order: shuffle), else 0 */
-    long singleton_host; /* index of the initial role holder, or -1 */
+    long singleton_host; /* the assumed holder (rollout_host.singleton),
+                            or -1 */
     struct rollout_once *prechecks_once; /* prechecks on: once / local */
     size_t nprechecks_once;
     struct rollout_once *before; /* before steps, in plan order */

@@ -33,11 +33,15 @@ int runner_status(enum deploy_verdict v)
     }
 }
 
+/* Ctrl-C pauses after the steps in flight (twice: cancels them); SIGTERM,
+ * how CI systems cancel a job, cancels them at once (docs/deploy.md). */
 static void runner_on_signal(struct loop *l, int signo, void *arg)
 {
     (void)l;
-    (void)signo;
-    deploy_interrupt(arg);
+    if (signo == SIGTERM)
+        deploy_terminate(arg);
+    else
+        deploy_interrupt(arg);
 }
 
 /* After the engine: a Ctrl-C while notifications flush just hurries. */

@@ -3,11 +3,13 @@
 #include "session.h"
 
 #include "authz.h"
+#include "buf.h"
 #include "gitinfo.h"
 #include "lock.h"
 #include "log.h"
 #include "notify.h"
 #include "plan.h"
+#include "record.h"
 #include "statedir.h"
 #include "store.h"
 #include "store_sqlite.h"
@@ -29,6 +31,8 @@ struct session {
     char id[STORE_ID_MAX];   /* DEP-YYYY-MM-DD-NNN */
     char user[64];           /* who deploys */
     char *version;           /* for notifications */
+    bool abort;              /* ended by `drover abort` */
+    struct buf superseded;   /* deploys this one superseded, in words */
 };
 
 static void session_user(char *out, size_t n)
@@ -83,6 +87,7 @@ static struct session *session_open(const struct plan *p, const char *deploy,
                                     enum session_refusal *why, struct err *e)
 {
     struct session *s = xcalloc(1, sizeof(*s));
+    buf_init(&s->superseded, 4096);
     s->plan = p;
     s->loop = loop;
     session_user(s->user, sizeof(s->user));
@@ -102,6 +107,57 @@ static struct session *session_open(const struct plan *p, const char *deploy,
 fail:
     session_free(s);
     return NULL;
+}
+
+/* A new deploy holds the lock: every unfinished deploy of the same plan
+ * under the same lock was left by a coordinator that is gone (a live one
+ * would hold the lock), and this deploy overtakes it. Each ends as
+ * "abandoned" with a decision naming this one; this one journals which it
+ * superseded. Nothing is refused: a new release replaces the old one on
+ * every host, as operators who deploy again expect. */
+static enum err_code session_supersede(struct session *s, const char *lock,
+                                       struct err *e)
+{
+    struct store_filter f = {.plan = s->plan->name, .unfinished = true};
+    struct store_summary *rows = NULL;
+    size_t n = 0;
+    if (store_list(s->store, &f, &rows, &n, e) != ERR_OK)
+        return e->code;
+    enum err_code rc = ERR_OK;
+    for (size_t i = 0; i < n && rc == ERR_OK; i++) {
+        if (strcmp(rows[i].id, s->id) == 0)
+            continue;
+        struct store_record *r = NULL;
+        if ((rc = store_get_record(s->store, rows[i].id, &r, e)) != ERR_OK)
+            break;
+        bool same = r->lock != NULL && strcmp(r->lock, lock) == 0;
+        store_record_free(r);
+        if (!same)
+            continue;
+        char since[32];
+        record_time(rows[i].started_ms, since, sizeof(since));
+        char *text = xasprintf(
+            "abandoned: superseded by %s (its coordinator was gone: the "
+            "lock %s was free); %s deploys the plan's hosts again",
+            s->id, lock, s->id);
+        rc = store_decision(s->store, rows[i].id, text, e);
+        free(text);
+        if (rc == ERR_OK)
+            rc = store_deploy_end(s->store, rows[i].id, STORE_RESULT_ABANDONED,
+                                  rows[i].rolled_back, e);
+        buf_printf(&s->superseded, "%s%s (%s since %s)",
+                   s->superseded.len ? ", " : "", rows[i].id, rows[i].state,
+                   since);
+    }
+    free(rows);
+    if (rc == ERR_OK && s->superseded.len > 0) {
+        char *text = xasprintf("supersedes %s: its coordinator is gone; "
+                               "it ends as abandoned",
+                               buf_cstr(&s->superseded));
+        rc = store_decision(s->store, s->id, text, e);
+        free(text);
+    }
+    return rc;
 }
 
 enum err_code session_begin(const struct plan *p, const char *previous,
@@ -161,6 +217,8 @@ enum err_code session_begin(const struct plan *p, const char *previous,
         goto fail;
     if (lock_set_deploy(s->lock, s->id, e) != ERR_OK)
         goto fail;
+    if (session_supersede(s, lock_name, e) != ERR_OK)
+        goto fail;
     if (verdict.override &&
         store_decision(s->store, s->id, verdict.text, e) != ERR_OK)
         goto fail;
@@ -201,6 +259,7 @@ enum err_code session_continue(const struct plan *p, const char *id,
     if (s == NULL)
         return e->code ? e->code : ERR_SYS;
     snprintf(s->id, sizeof(s->id), "%s", id);
+    s->abort = o->abort;
     if (store_deploy_state(s->store, id, state, e) != ERR_OK)
         goto fail;
     *why = SESSION_OK;
@@ -214,6 +273,11 @@ fail:
 const char *session_deploy_id(const struct session *s)
 {
     return s->id;
+}
+
+const char *session_superseded(const struct session *s)
+{
+    return buf_cstr(&s->superseded);
 }
 
 uint64_t session_epoch(const struct session *s)
@@ -248,6 +312,10 @@ static enum store_result session_result(enum deploy_verdict v)
 void session_end(struct session *s, const struct deploy_result *res)
 {
     enum store_result r = session_result(res->verdict);
+    /* an operator's abort: stopped on purpose, whatever was rolled back
+     * (a failed rollback still says so: hosts need a human) */
+    if (s->abort && (r == STORE_RESULT_ROLLED_BACK || r == STORE_RESULT_FAILED))
+        r = STORE_RESULT_ABORTED;
     bool rolled = res->rolled_back > 0 || res->rollback_failed > 0;
     struct err e = {0};
     if (r != STORE_RESULT_NONE &&
@@ -283,5 +351,6 @@ void session_free(struct session *s)
     lock_release(s->lock);
     free(s->dir);
     free(s->version);
+    buf_release(&s->superseded);
     free(s);
 }

@@ -32,6 +32,8 @@ struct session_options {
                                   ones by name only) for resume */
     char *const *webhooks;     /* the plan's notify URLs rendered
                                   (rollout.h), or NULL: as written */
+    bool abort;                /* `drover abort`: the deploy ends
+                                  "aborted" unless its rollback fails */
 };
 
 /* Exit statuses session_begin asks for when it refuses (cmd.h values). */
@@ -65,6 +67,11 @@ enum err_code session_continue(const struct plan *p, const char *id,
                                enum session_refusal *why, struct err *e);
 
 const char *session_deploy_id(const struct session *s);
+
+/* The unfinished deploys of the same plan and lock this one superseded
+ * (session_begin ended them "abandoned"), in words ("DEP-... (running
+ * since ...)"), or "" when none. Borrowed while s lives. */
+const char *session_superseded(const struct session *s);
 uint64_t session_epoch(const struct session *s);
 struct store *session_store(const struct session *s);
 

@@ -4,9 +4,12 @@
  * (non-blocking TCP), HANDSHAKE (host key checked against known_hosts
  * before anything else), AUTH, then READY, where each command gets a
  * channel. On EAGAIN we ask libssh2 which way it is blocked and wait for
- * that in the loop; nothing spins. docs/ssh.md explains the kill design
- * (process group reported on stderr, killed from a second channel) and
- * the retry policy for MaxStartups drops. */
+ * that in the loop; nothing spins. libssh2 reads the socket through
+ * ssh_recv, which bounds what one turn reads and what a server may send
+ * before authentication, so no server holds the loop. docs/ssh.md
+ * explains the kill design (process group reported on stderr, killed from
+ * a second channel), the caps and the retry policy for MaxStartups
+ * drops. */
 #include "ssh.h"
 
 #include "buf.h"
@@ -34,8 +37,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Crypto preferences (FACTS.md): no Terrapin-prone modes exist in libssh2
- * 1.10; curve25519 is the cheapest key exchange. */
+/* Crypto preferences (docs/dependencies.md): no Terrapin-prone modes exist in
+ * libssh2 1.10; curve25519 is the cheapest key exchange. */
 #define SSH_PREF_KEX                                                           \
     "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,"       \
     "ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group14-sha256"
@@ -178,7 +181,19 @@ struct ssh_conn {
     LIBSSH2_AGENT *agent;       /* ssh-agent connection (agent auth) */
     struct libssh2_agent_publickey *agent_id; /* identity being tried */
     int attempts;                             /* handshakes started */
-    int64_t deadline;             /* open must finish by this (loop ms) */
+    /* What the server sent on this attempt's socket, counted by our recv
+     * callback (ssh_recv) under libssh2: the caps and the messages. */
+    size_t rx_preauth; /* bytes received before READY */
+    size_t rx_turn;    /* bytes received in this turn (SSH_TURN_RECV_MAX) */
+    bool banner_done;  /* the server's version line has arrived */
+    size_t line_pos;   /* bytes in the banner line being read */
+    bool line_ssh;     /* that line starts as "SSH-" so far */
+    char first[64];    /* the first bytes received (retries, messages) */
+    size_t nfirst;     /* bytes in first */
+    bool rx_capped;    /* our recv refused: a cap was reached */
+    bool rx_eof;       /* the server closed the connection */
+    int sock_errno;    /* the socket's own error, 0 none */
+    int64_t deadline;  /* open must finish by this (loop ms) */
     struct loop_timer ctimer;     /* connect deadline / retry delay */
     struct loop_timer ktimer;     /* keepalive */
     struct loop_timer xtimer;     /* command timeout, then kill give-up */
@@ -232,6 +247,21 @@ static void ssh_conn_set(struct ssh_conn *c, enum ssh_state st)
     log_debug("host=%s %s -> %s", c->name, ssh_state_names[c->state],
               ssh_state_names[st]);
     c->state = st;
+}
+
+/* The phase of opening the conn is in, for messages. */
+static const char *ssh_conn_phase(const struct ssh_conn *c)
+{
+    switch (c->state) {
+    case SSH_CONNECTING:
+        return "TCP connect";
+    case SSH_HANDSHAKE:
+        return c->banner_done ? "key exchange" : "ssh banner";
+    case SSH_AUTH:
+        return "authentication";
+    default:
+        return "waiting to connect";
+    }
 }
 
 static bool ssh_text_has(const char *text, size_t len, const char *needle)
@@ -659,17 +689,15 @@ static void ssh_conn_ctimer(struct loop *l, struct loop_timer *tm, void *arg)
             loop_timer_start(c->t->loop, &c->ctimer,
                              c->deadline - loop_now(c->t->loop));
     } else if (c->state < SSH_READY) {
-        char d[32];
+        char d[32], got[48] = "";
         clock_fmt_duration(c->connect_timeout, d, sizeof(d));
-        const char *stage = c->state == SSH_CONNECTING  ? "TCP connect"
-                            : c->state == SSH_HANDSHAKE ? "ssh handshake"
-                            : c->state == SSH_AUTH      ? "authentication"
-                                                        : "waiting to connect";
+        if (c->state == SSH_HANDSHAKE)
+            snprintf(got, sizeof(got), "; %zu bytes received", c->rx_preauth);
         ssh_conn_fail_open(c, ERR_UNREACHABLE,
                            "%s (%s:%d): connect timed out after %s (during "
-                           "%s%s)",
-                           c->name, c->address, c->port, d, stage,
-                           c->attempts > 1 ? ", after retries" : "");
+                           "%s%s%s)",
+                           c->name, c->address, c->port, d, ssh_conn_phase(c),
+                           got, c->attempts > 1 ? ", after retries" : "");
     }
     c->busy--;
     if (c->busy == 0 && c->zombie)
@@ -693,6 +721,24 @@ static void ssh_conn_kick(struct loop *l, struct loop_timer *tm, void *arg)
     ssh_conn_run(c);
 }
 
+/* Did the server drop us the way sshd does past MaxStartups: before its
+ * version line, after at most a short line of text (OpenSSH 9.2 writes
+ * "\r\nExceeded MaxStartups\r\n" and closes; libssh2 1.10 reads the empty
+ * first line as a bad banner)? A server that spoke SSH, sent binary or
+ * more than a line, or that a cap stopped, will not do better on a
+ * retry. */
+static bool ssh_conn_drop_like(const struct ssh_conn *c)
+{
+    if (c->banner_done || c->rx_capped || c->rx_preauth > sizeof(c->first))
+        return false;
+    for (size_t i = 0; i < c->nfirst; i++) {
+        unsigned char ch = (unsigned char)c->first[i];
+        if ((ch < 0x20 && ch != '\r' && ch != '\n') || ch > 0x7e)
+            return false;
+    }
+    return true;
+}
+
 /* A handshake the server dropped (MaxStartups): retry with jitter if the
  * budget allows. Returns true when a retry is scheduled. */
 static bool ssh_conn_retry(struct ssh_conn *c, int rc)
@@ -700,6 +746,8 @@ static bool ssh_conn_retry(struct ssh_conn *c, int rc)
     if (rc != LIBSSH2_ERROR_SOCKET_DISCONNECT &&
         rc != LIBSSH2_ERROR_SOCKET_RECV && rc != LIBSSH2_ERROR_BANNER_RECV &&
         rc != LIBSSH2_ERROR_SOCKET_SEND)
+        return false;
+    if (!ssh_conn_drop_like(c))
         return false;
     int shift = c->attempts < 6 ? c->attempts - 1 : 5;
     int64_t delay = (int64_t)SSH_RETRY_BASE_MS << shift;
@@ -720,6 +768,186 @@ static bool ssh_conn_retry(struct ssh_conn *c, int rc)
     return true;
 }
 
+/* --- the socket under libssh2 ----------------------------------------------
+ */
+
+/* Follow the banner as libssh2 reads it (a byte per recv): lines before
+ * the version line are allowed (RFC 4253 4.2); the line that starts with
+ * "SSH-" ends the banner phase. */
+static void ssh_conn_scan_banner(struct ssh_conn *c, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n && !c->banner_done; i++) {
+        if (c->nfirst < sizeof(c->first))
+            c->first[c->nfirst++] = p[i];
+        if (p[i] == '\n') {
+            c->banner_done = c->line_ssh && c->line_pos >= 4;
+            c->line_pos = 0;
+            c->line_ssh = true;
+            continue;
+        }
+        if (c->line_pos < 4 && p[i] != "SSH-"[c->line_pos])
+            c->line_ssh = false;
+        c->line_pos++;
+    }
+}
+
+/* What recv or send returned, as libssh2 wants it (-errno, EAGAIN for a
+ * socket that would block), the socket's error kept for the message. */
+static ssize_t ssh_sock_result(struct ssh_conn *c, ssize_t n)
+{
+    if (n >= 0)
+        return n;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return -EAGAIN;
+    c->sock_errno = errno;
+    return -errno;
+}
+
+/* libssh2 reads the socket through this. It keeps libssh2 from holding
+ * the loop: libssh2 1.10 reads the banner in a loop that ends only at a
+ * version line or EAGAIN (session_startup), and waits for a packet the
+ * same way (_libssh2_packet_require), so a server that streams lines or
+ * packets faster than we read keeps it inside one call for ever. Here a
+ * turn reads at most SSH_TURN_RECV_MAX (then EAGAIN: the socket is still
+ * readable, so the loop comes back next turn, after the timers), and
+ * before authentication has ended the server may send SSH_BANNER_MAX bytes
+ * up to its version line and SSH_PREAUTH_MAX in all (then an error that
+ * ssh_conn_fail_wire reports). */
+static ssize_t ssh_recv(libssh2_socket_t fd, void *buf, size_t len, int flags,
+                        void **abstract)
+{
+    struct ssh_conn *c = *abstract;
+    if (c->rx_turn >= SSH_TURN_RECV_MAX)
+        return -EAGAIN;
+    if (c->state < SSH_READY) {
+        size_t cap = c->banner_done ? SSH_PREAUTH_MAX : SSH_BANNER_MAX;
+        if (c->rx_preauth >= cap) {
+            c->rx_capped = true;
+            return -EMSGSIZE;
+        }
+        if (len > cap - c->rx_preauth)
+            len = cap - c->rx_preauth;
+    }
+    ssize_t n = ssh_sock_result(c, recv(fd, buf, len, flags));
+    if (n < 0)
+        return n;
+    if (n == 0) {
+        c->rx_eof = true;
+        return 0;
+    }
+    c->rx_turn += (size_t)n;
+    if (c->state < SSH_READY) {
+        c->rx_preauth += (size_t)n;
+        if (!c->banner_done)
+            ssh_conn_scan_banner(c, buf, (size_t)n);
+    }
+    return n;
+}
+
+/* libssh2 writes the socket through this: as its own, with the error
+ * kept for the message. */
+static ssize_t ssh_send(libssh2_socket_t fd, const void *buf, size_t len,
+                        int flags, void **abstract)
+{
+    return ssh_sock_result(*abstract, send(fd, buf, len, flags));
+}
+
+/* Route the session's socket I/O through ssh_recv and ssh_send. */
+static void ssh_session_io(LIBSSH2_SESSION *s)
+{
+    /* libssh2 1.10 takes the callbacks as void *. ISO C converts no
+     * function pointer to an object pointer, so the bits are copied. */
+    LIBSSH2_RECV_FUNC((*rf)) = ssh_recv;
+    LIBSSH2_SEND_FUNC((*sf)) = ssh_send;
+    void *p;
+    _Static_assert(sizeof(p) == sizeof(rf), "a function pointer fits void *");
+    memcpy(&p, &rf, sizeof(p));
+    libssh2_session_callback_set(s, LIBSSH2_CALLBACK_RECV, p);
+    memcpy(&p, &sf, sizeof(p));
+    libssh2_session_callback_set(s, LIBSSH2_CALLBACK_SEND, p);
+}
+
+/* Bytes from a peer as a quoted, printable excerpt (\r, \n, \xNN). */
+static void ssh_excerpt(const char *p, size_t n, char *out, size_t outlen)
+{
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    buf_addc(&b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch == '\r' || ch == '\n')
+            buf_adds(&b, ch == '\r' ? "\\r" : "\\n");
+        else if (ch == '"' || ch == '\\' || ch < 0x20 || ch > 0x7e)
+            buf_printf(&b, "\\x%02x", ch);
+        else
+            buf_addc(&b, (char)ch);
+    }
+    buf_addc(&b, '"');
+    snprintf(out, outlen, "%s", buf_cstr(&b));
+    buf_release(&b);
+}
+
+/* Opening failed with libssh2's rc: say what the server did and in which
+ * phase. A hostile or confused server (no version line, too many bytes,
+ * not SSH) is ERR_PROTO, a host that needs a person; a reset, a close or
+ * another transport error is ERR_UNREACHABLE. */
+static void ssh_conn_fail_wire(struct ssh_conn *c, int rc)
+{
+    const char *phase = ssh_conn_phase(c);
+    const char *again = c->attempts > 1 ? " (after retries)" : "";
+    /* 24 bytes: at most 96 escaped, the message stays under ERR_MSG_MAX */
+    char began[4 * 24 + 3];
+    ssh_excerpt(c->first, c->nfirst < 24 ? c->nfirst : 24, began,
+                sizeof(began));
+    if (c->rx_capped && !c->banner_done)
+        ssh_conn_fail_open(c, ERR_PROTO,
+                           "%s (%s:%d): no SSH version line in the first %d "
+                           "bytes (during ssh banner); not an SSH server? It "
+                           "began %s",
+                           c->name, c->address, c->port, SSH_BANNER_MAX, began);
+    else if (c->rx_capped)
+        ssh_conn_fail_open(c, ERR_PROTO,
+                           "%s (%s:%d): the server sent over %d KiB before "
+                           "authentication ended (during %s); refused",
+                           c->name, c->address, c->port, SSH_PREAUTH_MAX / 1024,
+                           phase);
+    else if (rc == LIBSSH2_ERROR_BANNER_RECV && ssh_conn_drop_like(c))
+        ssh_conn_fail_open(c, ERR_UNREACHABLE,
+                           "%s (%s:%d): the server sent %s, no version line, "
+                           "and dropped us (during ssh banner; sshd past "
+                           "MaxStartups?)%s",
+                           c->name, c->address, c->port, began, again);
+    else if (rc == LIBSSH2_ERROR_BANNER_RECV && c->nfirst > 0)
+        ssh_conn_fail_open(c, ERR_PROTO,
+                           "%s (%s:%d): not an SSH version line (during ssh "
+                           "banner); not an SSH server? It began %s",
+                           c->name, c->address, c->port, began);
+    else if (c->sock_errno != 0)
+        ssh_conn_fail_open(c, ERR_UNREACHABLE, "%s (%s:%d): %s (during %s)%s",
+                           c->name, c->address, c->port,
+                           strerror(c->sock_errno), phase, again);
+    else if (c->rx_eof || rc == LIBSSH2_ERROR_SOCKET_DISCONNECT)
+        ssh_conn_fail_open(c, ERR_UNREACHABLE,
+                           "%s (%s:%d): the server closed the connection "
+                           "(during %s)%s",
+                           c->name, c->address, c->port, phase, again);
+    else
+        ssh_conn_fail_open(c, ERR_UNREACHABLE,
+                           "%s (%s:%d): ssh handshake failed: %s (during "
+                           "%s)%s",
+                           c->name, c->address, c->port, ssh_errmsg(c->s),
+                           phase, again);
+}
+
+/* The socket under the session failed or a cap was reached (as opposed
+ * to the server refusing something in SSH terms). */
+static bool ssh_conn_wire_broken(const struct ssh_conn *c, int rc)
+{
+    return c->rx_capped || c->rx_eof || c->sock_errno != 0 ||
+           rc == LIBSSH2_ERROR_SOCKET_DISCONNECT ||
+           rc == LIBSSH2_ERROR_SOCKET_RECV || rc == LIBSSH2_ERROR_SOCKET_SEND;
+}
+
 static bool ssh_conn_new_session(struct ssh_conn *c)
 {
     c->s = libssh2_session_init_ex(NULL, NULL, NULL, c);
@@ -728,6 +956,11 @@ static bool ssh_conn_new_session(struct ssh_conn *c)
         return false;
     }
     libssh2_session_set_blocking(c->s, 0);
+    ssh_session_io(c->s);
+    c->rx_preauth = c->nfirst = c->line_pos = 0;
+    c->banner_done = c->rx_capped = c->rx_eof = false;
+    c->line_ssh = true;
+    c->sock_errno = 0;
     char known[KNOWNHOSTS_METHODS_MAX];
     knownhosts_methods(c->kh, c->address, c->port, known, sizeof(known));
     /* libssh2 negotiates ECDSA first by default; a host known only by its
@@ -881,6 +1114,10 @@ static int ssh_conn_auth(struct ssh_conn *c)
                       NULL);
         if (rc == 0 || rc == LIBSSH2_ERROR_EAGAIN)
             return rc;
+        if (ssh_conn_wire_broken(c, rc)) {
+            ssh_conn_fail_wire(c, rc);
+            return -1;
+        }
         bool refused = rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED ||
                        rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED;
         if (refused && c->key_idx + 1 < c->nkeys) {
@@ -925,6 +1162,10 @@ static int ssh_conn_auth(struct ssh_conn *c)
         int rc = libssh2_agent_userauth(c->agent, c->user, c->agent_id);
         if (rc == 0 || rc == LIBSSH2_ERROR_EAGAIN)
             return rc;
+        if (ssh_conn_wire_broken(c, rc)) {
+            ssh_conn_fail_wire(c, rc);
+            return -1;
+        }
         struct libssh2_agent_publickey *next = NULL;
         if (libssh2_agent_get_identity(c->agent, &next, c->agent_id) != 0)
             next = NULL;
@@ -985,11 +1226,7 @@ static bool ssh_conn_open_step(struct ssh_conn *c)
             return false;
         if (rc != 0) {
             if (!ssh_conn_retry(c, rc))
-                ssh_conn_fail_open(c, ERR_UNREACHABLE,
-                                   "%s (%s:%d): ssh handshake failed: %s%s",
-                                   c->name, c->address, c->port,
-                                   ssh_errmsg(c->s),
-                                   c->attempts > 1 ? " (after retries)" : "");
+                ssh_conn_fail_wire(c, rc);
             return false;
         }
         if (!ssh_conn_hostkey(c))
@@ -1101,7 +1338,8 @@ static int ssh_chan_finish(struct ssh_conn *c, struct ssh_chan *ch)
         int rc = libssh2_channel_wait_closed(ch->ch);
         if (rc != 0)
             return rc;
-        /* Only now are exit-status and exit-signal final (FACTS.md). */
+        /* Only now are exit-status and exit-signal final
+         * (docs/dependencies.md). */
         ch->exit_status = libssh2_channel_get_exit_status(ch->ch);
         char *sig = NULL;
         size_t siglen = 0;
@@ -1309,8 +1547,10 @@ static void ssh_conn_lost(struct ssh_conn *c, int rc, const char *what)
     ssh_conn_done(c, true);
 }
 
-/* Advance the running command and its killer. */
-static void ssh_conn_exec_step(struct ssh_conn *c)
+/* One pass over the command's channel and the killer's. Returns false
+ * when the turn must end here (blocked outbound, connection lost, conn
+ * closed by a callback). */
+static bool ssh_conn_chan_pass(struct ssh_conn *c)
 {
     /* Resume a half-sent operation first. */
     enum ssh_op order[2] = {OP_MAIN, OP_KILL};
@@ -1325,19 +1565,35 @@ static void ssh_conn_exec_step(struct ssh_conn *c)
             continue;
         int rc = order[i] == OP_MAIN ? ssh_main_step(c) : ssh_kill_step(c);
         if (c->zombie)
-            return;
+            return false;
         if (rc == LIBSSH2_ERROR_EAGAIN) {
             if (ssh_blocked_out(c)) {
                 c->blocked = order[i];
-                return;
+                return false;
             }
             continue;
         }
         if (rc < 0) {
             ssh_conn_lost(c, rc,
                           order[i] == OP_MAIN ? "the command" : "the kill");
-            return;
+            return false;
         }
+    }
+    return !c->zombie;
+}
+
+/* Advance the running command and its killer. */
+static void ssh_conn_exec_step(struct ssh_conn *c)
+{
+    /* One channel's calls take the other's packets off the socket too
+     * (the command's EOF and close while the killer waits for its own):
+     * those wake no poll, so go round while a channel moves on. */
+    for (int pass = 0; pass < 4; pass++) {
+        enum ssh_chstep m = c->main.step, k = c->kill.step;
+        if (!ssh_conn_chan_pass(c))
+            return;
+        if (c->main.step == m && c->kill.step == k)
+            break;
     }
     if (c->timed_out || c->cancelled)
         ssh_conn_start_kill(c);
@@ -1440,6 +1696,8 @@ static void ssh_conn_wait(struct ssh_conn *c)
 
 static void ssh_conn_run(struct ssh_conn *c)
 {
+    if (c->busy == 0)
+        c->rx_turn = 0; /* a new turn: a new read budget (ssh_recv) */
     c->busy++;
     if (!c->zombie)
         ssh_conn_advance(c);
@@ -1666,7 +1924,7 @@ static void ssh_cancel(struct conn *cp)
     if (!c->running || c->cancelled)
         return;
     c->cancelled = true;
-    loop_timer_start(c->t->loop, &c->xtimer, SSH_KILL_GIVE_UP_MS);
+    loop_timer_start(c->t->loop, &c->xtimer, SSH_CANCEL_GIVE_UP_MS);
     loop_timer_start(c->t->loop, &c->kick, 0);
 }
 

@@ -23,11 +23,19 @@ enum {
     SSH_KEEPALIVE_MS = 15000,       /* idle sessions send a keepalive */
     SSH_HANDSHAKES_PER_TARGET = 8,  /* under sshd's MaxStartups 10 */
     SSH_KILL_GRACE_MS = 1000,       /* TERM, then KILL after this */
-    SSH_KILL_GIVE_UP_MS = 10000,    /* after the kill, stop waiting */
+    SSH_KILL_GIVE_UP_MS = 10000,    /* after a timeout's kill, stop waiting */
+    SSH_CANCEL_GIVE_UP_MS = 3000,   /* after a cancel's kill (Ctrl-C,
+                                       SIGTERM), stop waiting */
     SSH_RETRY_BASE_MS = 50,         /* first MaxStartups retry delay */
     SSH_RETRY_MAX_MS = 1000,        /* retry delay cap (before jitter) */
     SSH_KEY_MAX = 64 * 1024,        /* largest private key file read */
-    SSH_PGID_LINE_MAX = 4096        /* stderr scanned for the pgid line */
+    SSH_PGID_LINE_MAX = 4096,       /* stderr scanned for the pgid line */
+    SSH_BANNER_MAX = 8192,          /* bytes the server may send before
+                                       and with its version line */
+    SSH_PREAUTH_MAX = 256 * 1024,   /* bytes it may send before
+                                       authentication has ended */
+    SSH_TURN_RECV_MAX = 256 * 1024  /* bytes read from one session in one
+                                       loop turn, so no peer holds it */
 };
 
 /* Settings of the transport; strings are copied by ssh_transport_new. */

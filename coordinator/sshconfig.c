@@ -15,11 +15,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <netdb.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,22 +51,23 @@ struct sshconfig_keyword {
     bool one;               /* takes exactly one value */
     const char *tokens;     /* %-tokens allowed in its values, NULL: none
                                are expanded (taken literally) */
+    bool text;              /* an empty value is refused (as ssh does) */
 };
 
 static const struct sshconfig_keyword sshconfig_keywords[] = {
-    {"HostName", SK_HOSTNAME, true, "h"},
-    {"User", SK_USER, true, NULL},
-    {"Port", SK_PORT, true, NULL},
-    {"IdentityFile", SK_IDENTITY, true, SSHCONFIG_FILE_TOKENS},
-    {"UserKnownHostsFile", SK_KNOWN_HOSTS, false, SSHCONFIG_FILE_TOKENS},
-    {"StrictHostKeyChecking", SK_STRICT, true, NULL},
-    {"ConnectTimeout", SK_CONNECT_TIMEOUT, true, NULL},
-    {"ServerAliveInterval", SK_ALIVE, true, NULL},
-    {"ProxyJump", SK_PROXYJUMP, true, NULL},
-    {"ProxyCommand", SK_PROXYCOMMAND, false, NULL},
-    {"Include", SK_INCLUDE, false, NULL},
-    {"Host", SK_HOST, false, NULL},
-    {"Match", SK_MATCH, false, NULL},
+    {"HostName", SK_HOSTNAME, true, "h", true},
+    {"User", SK_USER, true, NULL, true},
+    {"Port", SK_PORT, true, NULL, false},
+    {"IdentityFile", SK_IDENTITY, true, SSHCONFIG_FILE_TOKENS, true},
+    {"UserKnownHostsFile", SK_KNOWN_HOSTS, false, SSHCONFIG_FILE_TOKENS, true},
+    {"StrictHostKeyChecking", SK_STRICT, true, NULL, false},
+    {"ConnectTimeout", SK_CONNECT_TIMEOUT, true, NULL, false},
+    {"ServerAliveInterval", SK_ALIVE, true, NULL, false},
+    {"ProxyJump", SK_PROXYJUMP, true, NULL, false},
+    {"ProxyCommand", SK_PROXYCOMMAND, false, NULL, false},
+    {"Include", SK_INCLUDE, false, NULL, true},
+    {"Host", SK_HOST, false, NULL, false},
+    {"Match", SK_MATCH, false, NULL, false},
 };
 
 enum sshconfig_kind {
@@ -106,6 +109,8 @@ struct sshconfig_line {
 
 static enum err_code sshconfig_read_file(struct sshconfig *c, const char *path,
                                          int depth, struct err *e);
+static char *sshconfig_expand_(const char *value,
+                               const struct sshconfig_tokens *t, bool canon);
 
 static struct sshconfig_entry *sshconfig_push(struct sshconfig *c,
                                               enum sshconfig_kind kind,
@@ -431,6 +436,15 @@ static enum err_code sshconfig_line(struct sshconfig *c, const char *file,
                      (int)len + 1, kw->name);
         goto out;
     }
+    for (size_t i = 1; kw->text && i < l.n; i++)
+        if (l.w[i][0] == '\0') {
+            /* ssh refuses the whole config for it, whichever host. */
+            rc = err_set(e, ERR_PARSE,
+                         "%s:%d:%d: %s is empty; ssh refuses such a config: "
+                         "give a value or remove the line",
+                         file, lineno, l.col[i], kw->name);
+            goto out;
+        }
     if (kw->key == SK_INCLUDE) {
         rc = sshconfig_include(c, &l, depth, e);
         goto out;
@@ -632,24 +646,47 @@ static enum err_code sshconfig_apply(const struct sshconfig_entry *en,
 {
     enum sshconfig_key k = en->kw->key;
     if (k == SK_IDENTITY) { /* accumulates, as in OpenSSH */
+        /* ssh 9.2 checks the limit first, then keeps one of identical
+         * values (as written, before ~ and %-tokens). */
         if (h->nidentity == SSHCONFIG_IDENTITY_MAX)
             return err_set(e, ERR_LIMIT,
                            "%s:%d: more than %d IdentityFile entries apply "
                            "to %s",
                            en->file, en->line, SSHCONFIG_IDENTITY_MAX, alias);
+        for (size_t i = 0; i < h->nidentity; i++)
+            if (strcmp(h->identity[i], en->args[0]) == 0)
+                return ERR_OK;
         h->identity[h->nidentity++] = en->args[0];
         return ERR_OK;
     }
-    /* ProxyJump and ProxyCommand: whichever comes first decides. */
-    if (k == SK_PROXYCOMMAND)
-        k = SK_PROXYJUMP;
+    /* ProxyJump and ProxyCommand, as ssh 9.2 (readconf.c parse_jump):
+     * a ProxyJump counts only while neither was obtained, and a real one
+     * takes both; ProxyJump none takes only its own, so a ProxyCommand
+     * after it still counts; ProxyCommand none takes its own (no
+     * proxy). */
+    if (k == SK_PROXYJUMP) {
+        bool none = strcasecmp(en->args[0], "none") == 0;
+        if (seen[SK_PROXYJUMP] || seen[SK_PROXYCOMMAND])
+            return ERR_OK;
+        seen[SK_PROXYJUMP] = true;
+        seen[SK_PROXYCOMMAND] = !none;
+        if (!none) {
+            h->proxy = en->kw->name;
+            h->proxy_at.file = en->file;
+            h->proxy_at.line = en->line;
+        }
+        return ERR_OK;
+    }
     if (seen[k])
         return ERR_OK;
     seen[k] = true;
     switch (k) {
     case SK_HOSTNAME: {
+        /* ssh expands %h with the alias as given, then canonicalises. */
         struct sshconfig_tokens t = {.host = alias};
-        h->hostname = sshconfig_expand(en->args[0], &t);
+        char *name = sshconfig_expand_(en->args[0], &t, false);
+        h->hostname = sshconfig_canon_host(name);
+        free(name);
         break;
     }
     case SK_USER:
@@ -672,7 +709,7 @@ static enum err_code sshconfig_apply(const struct sshconfig_entry *en,
     case SK_ALIVE:
         h->alive_ms = en->num;
         break;
-    case SK_PROXYJUMP:
+    case SK_PROXYCOMMAND:
         if (!(en->nargs == 1 && strcasecmp(en->args[0], "none") == 0)) {
             h->proxy = en->kw->name;
             h->proxy_at.file = en->file;
@@ -749,7 +786,46 @@ void sshconfig_host_release(struct sshconfig_host *h)
     h->alive_ms = -1;
 }
 
+char *sshconfig_canon_host(const char *name)
+{
+    /* ssh.c: a name that is_addr() takes for an address (one with '%' or
+     * ':', only digits and dots, or one numeric address to getaddrinfo
+     * with AI_NUMERICHOST: no DNS) is not lowercased, and a numeric one
+     * is written as getnameinfo writes it unless that differs only in
+     * case (resolve_addr); any other name is lowercased (ASCII, as ssh's
+     * tolower in the C locale). */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    if (getaddrinfo(name, "22", &hints, &res) == 0 && res != NULL) {
+        char addr[NI_MAXHOST];
+        int rc = res->ai_next != NULL
+                     ? EAI_FAIL
+                     : getnameinfo(res->ai_addr, res->ai_addrlen, addr,
+                                   sizeof(addr), NULL, 0, NI_NUMERICHOST);
+        freeaddrinfo(res);
+        if (rc == 0)
+            return xstrdup(strcasecmp(name, addr) == 0 ? name : addr);
+    }
+    char *out = xstrdup(name);
+    bool addr_like = strpbrk(name, "%:") != NULL ||
+                     strspn(name, "0123456789.") == strlen(name);
+    for (char *p = out; !addr_like && *p != '\0'; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return out;
+}
+
 char *sshconfig_expand(const char *value, const struct sshconfig_tokens *t)
+{
+    return sshconfig_expand_(value, t, true);
+}
+
+/* sshconfig_expand; canon: %h is t->host canonicalised (what ssh calls
+ * the host), else as given (HostName's own %h). */
+static char *sshconfig_expand_(const char *value,
+                               const struct sshconfig_tokens *t, bool canon)
 {
     struct buf b;
     buf_init(&b, BUF_UNLIMITED);
@@ -784,6 +860,12 @@ char *sshconfig_expand(const char *value, const struct sshconfig_tokens *t)
             s = t->home;
             break;
         case 'h':
+            if (canon && t->host != NULL) {
+                char *host = sshconfig_canon_host(t->host);
+                buf_adds(&b, host);
+                free(host);
+                continue;
+            }
             s = t->host;
             break;
         case 'n':

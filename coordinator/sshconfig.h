@@ -39,11 +39,13 @@ struct sshconfig;
 /* What the configuration says about one host alias. Strings are borrowed
  * from the config, except hostname; unset values are NULL or 0. */
 struct sshconfig_host {
-    char *hostname;   /* HostName with %h expanded (owned), or NULL */
+    char *hostname;   /* HostName with %h expanded, canonical as
+                         sshconfig_canon_host (owned), or NULL */
     const char *user; /* User */
     int port;         /* Port, 0: not set */
     const char *identity[SSHCONFIG_IDENTITY_MAX]; /* IdentityFile values, in
-                                                     order, unexpanded */
+                                                     order, unexpanded, each
+                                                     once */
     size_t nidentity;                             /* entries in identity */
     const char *known_hosts;          /* UserKnownHostsFile's first entry,
                                          unexpanded */
@@ -111,8 +113,17 @@ void sshconfig_host_release(struct sshconfig_host *h);
 char *sshconfig_hostname(const struct sshconfig *c, const char *alias);
 
 /* value with a leading ~ (or ~user) and its %-tokens expanded (the
- * tokens were checked by sshconfig_load). Caller frees. */
+ * tokens were checked by sshconfig_load); %h is t->host as
+ * sshconfig_canon_host writes it. Caller frees. */
 char *sshconfig_expand(const char *value, const struct sshconfig_tokens *t);
+
+/* The destination host name as OpenSSH's ssh makes it from the alias or
+ * HostName (what its %h, `ssh -G`'s hostname and its known_hosts lookup
+ * use): a numeric address in the form getnameinfo gives (127.1 is
+ * 127.0.0.1; one that differs only in case is kept), any other name in
+ * lowercase. Host patterns are matched against the alias as written, not
+ * this. No DNS. Caller frees. */
+char *sshconfig_canon_host(const char *name);
 
 /* True when name matches one of the n Host patterns (* and ?) and none
  * of the negated ones (a leading !), as OpenSSH's Host line. */

@@ -32,6 +32,26 @@ bool sshopt_is(int opt)
     return opt >= SSHOPT_USER && opt <= SSHOPT_SSH_CONFIG;
 }
 
+/* A count flag's argument, 1..max: ERR_USAGE naming the flag otherwise. */
+static enum err_code sshopt_count(const char *flag, const char *arg, int max,
+                                  int *out, struct err *e)
+{
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(arg ? arg : "", &end, 10);
+    if (arg == NULL || errno != 0 || end == arg || *end != '\0' || n < 1 ||
+        n > max)
+        return err_set(e, ERR_USAGE, "%s: expected a number 1..%d, not '%s'",
+                       flag, max, arg ? arg : "");
+    *out = (int)n;
+    return ERR_OK;
+}
+
+enum err_code sshopt_forks(const char *arg, int *forks, struct err *e)
+{
+    return sshopt_count("--forks", arg, SSHOPT_FORKS_MAX, forks, e);
+}
+
 enum err_code sshopt_apply(struct ssh_options *o, int opt, const char *arg,
                            struct err *e)
 {
@@ -72,19 +92,9 @@ enum err_code sshopt_apply(struct ssh_options *o, int opt, const char *arg,
         o->connect_timeout_ms = ms;
         return ERR_OK;
     }
-    case SSHOPT_HANDSHAKES: {
-        char *end = NULL;
-        errno = 0;
-        long n = strtol(arg ? arg : "", &end, 10);
-        if (errno != 0 || end == arg || *end != '\0' || n < 1 || n > 1000)
-            return err_set(
-                e, ERR_USAGE,
-                "--handshakes-per-target: expected a number 1..1000, "
-                "not '%s'",
-                arg ? arg : "");
-        o->handshakes_per_target = (int)n;
-        return ERR_OK;
-    }
+    case SSHOPT_HANDSHAKES:
+        return sshopt_count("--handshakes-per-target", arg, 1000,
+                            &o->handshakes_per_target, e);
     default:
         return err_set(e, ERR_USAGE, "unknown ssh option %d", opt);
     }

@@ -2,7 +2,8 @@
  * shares (`drover run`, `drover deploy`): --user, --key, --known-hosts,
  * --accept-new, --connect-timeout, --handshakes-per-target, --ssh-config. A
  * command with `.ssh = true` gets them in its getopt_long table and help
- * (cmd_getopt, cmd_help) and hands them to sshopt_apply. */
+ * (cmd_getopt, cmd_help) and hands them to sshopt_apply. --forks, which
+ * those commands also share (SSHOPT_FORKS_OPT), is read by sshopt_forks. */
 #ifndef DROVER_SSHOPT_H
 #define DROVER_SSHOPT_H
 
@@ -34,6 +35,16 @@ enum sshopt_id {
             "(default ~/.ssh/config; docs/ssh.md)"                             \
     }
 
+/* --forks: hosts in flight at once, for run, deploy and resume alike. */
+enum { SSHOPT_FORKS_DEFAULT = 32, SSHOPT_FORKS_MAX = 10000 };
+
+/* The --forks row of those commands (read it with sshopt_forks). */
+#define SSHOPT_FORKS_OPT                                                       \
+    {                                                                          \
+        "forks", 'f', CMD_OPT_SHORT, "N",                                      \
+            "hosts in flight at once (1 to 10000, default 32)"                 \
+    }
+
 /* Number of SSH options (sshopt_opts without its terminator). */
 enum { SSHOPT_COUNT = 7 };
 
@@ -49,6 +60,9 @@ bool sshopt_is(int opt);
  * borrowed from arg (argv lives as long as the command). */
 enum err_code sshopt_apply(struct ssh_options *o, int opt, const char *arg,
                            struct err *e);
+
+/* --forks N into *forks: ERR_USAGE unless N is 1..SSHOPT_FORKS_MAX. */
+enum err_code sshopt_forks(const char *arg, int *forks, struct err *e);
 
 /* Read the ssh config o names (--ssh-config FILE, none, or
  * ~/.ssh/config if it exists: sshconfig_open) once for the command, and

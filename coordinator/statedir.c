@@ -47,35 +47,47 @@ static enum err_code statedir_mkdirs(const char *path, struct err *e)
     return ERR_OK;
 }
 
+/* A directory drover may use: ERR_USAGE (the operator's to fix, exit 2)
+ * when it is not one, is another user's, or others may write in it. */
 static enum err_code statedir_check(const char *path, struct err *e)
 {
     struct stat st;
-    if (stat(path, &st) != 0)
+    if (stat(path, &st) != 0) {
+        if (errno == ENOTDIR)
+            return err_set(e, ERR_USAGE,
+                           "state dir %s: a part of the path is not a "
+                           "directory; pass --state-dir DIR",
+                           path);
         return err_sys(e, "state dir %s", path);
+    }
     if (!S_ISDIR(st.st_mode))
-        return err_set(e, ERR_INVALID,
+        return err_set(e, ERR_USAGE,
                        "state dir %s is not a directory; pass --state-dir DIR",
                        path);
     if (st.st_uid != geteuid())
-        return err_set(e, ERR_INVALID,
+        return err_set(e, ERR_USAGE,
                        "state dir %s belongs to uid %u, not to us (uid %u); "
                        "use your own with --state-dir DIR",
                        path, (unsigned)st.st_uid, (unsigned)geteuid());
     if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return err_set(e, ERR_INVALID,
+        return err_set(e, ERR_USAGE,
                        "state dir %s is writable by group or others; "
                        "run `chmod 700 %s`",
                        path, path);
     return ERR_OK;
 }
 
+/* The directory --state-dir (flag, or NULL) names; caller frees. */
+static char *statedir_path(const char *flag)
+{
+    return flag != NULL ? xstrdup(flag) : statedir_default();
+}
+
 enum err_code statedir_open(const char *flag, char **out, struct err *e)
 {
-    char *path = flag != NULL ? xstrdup(flag) : statedir_default();
-    if (*path == '\0') {
-        free(path);
+    if (flag != NULL && *flag == '\0')
         return err_set(e, ERR_USAGE, "--state-dir: empty path");
-    }
+    char *path = statedir_path(flag);
     if (statedir_mkdirs(path, e) != ERR_OK ||
         statedir_check(path, e) != ERR_OK) {
         free(path);
@@ -83,6 +95,22 @@ enum err_code statedir_open(const char *flag, char **out, struct err *e)
     }
     *out = path;
     return ERR_OK;
+}
+
+enum err_code statedir_find(const char *flag, char **out, struct err *e)
+{
+    if (flag != NULL && *flag == '\0')
+        return err_set(e, ERR_USAGE, "--state-dir: empty path");
+    char *path = statedir_path(flag);
+    struct stat st;
+    /* missing: nothing to read yet, which the reader says its own way */
+    if ((stat(path, &st) != 0 && errno == ENOENT) ||
+        statedir_check(path, e) == ERR_OK) {
+        *out = path;
+        return ERR_OK;
+    }
+    free(path);
+    return e->code;
 }
 
 enum err_code statedir_sub(const char *dir, const char *sub, char **out,

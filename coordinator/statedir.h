@@ -3,7 +3,7 @@
  * then /var/lib/drover for root, $XDG_STATE_HOME/drover, or
  * ~/.local/state/drover. Directories are 0700, files 0600; a file that
  * must survive a crash is written whole (temporary file, fsync, rename,
- * fsync of the directory: FACTS.md "Journal durability"). */
+ * fsync of the directory: docs/dependencies.md). */
 #ifndef DROVER_STATEDIR_H
 #define DROVER_STATEDIR_H
 
@@ -20,8 +20,16 @@ char *statedir_default(void);
 
 /* Resolve the state directory (flag may be NULL: the default), create it
  * and its parents (0700) and check it: a directory, owned by us, not
- * writable by group or others. *out is the path; caller frees. */
+ * writable by group or others. *out is the path; caller frees. A
+ * directory that fails the check is ERR_USAGE (exit 2, docs/cli.md): the
+ * message says what to do. */
 enum err_code statedir_open(const char *flag, char **out, struct err *e);
+
+/* The same for a command that only reads (history, show, status,
+ * resume's lookup): nothing is created, and a directory that does not exist is
+ * returned unchecked (no deploy has run with it: the reader finds no
+ * journal). ERR_USAGE as statedir_open. */
+enum err_code statedir_find(const char *flag, char **out, struct err *e);
 
 /* dir/sub created (0700) if missing; *out is its path, caller frees. */
 enum err_code statedir_sub(const char *dir, const char *sub, char **out,
@@ -43,5 +51,9 @@ enum err_code statedir_read(const char *path, char **out, struct err *e);
 /* A name usable as a file name in the state directory (a lock or plan
  * name): 1..64 of [A-Za-z0-9._-], not starting with '.'. */
 bool statedir_name_ok(const char *name);
+
+/* statedir_name_ok's rule in words, for messages. */
+#define STATEDIR_NAME_RULE                                                     \
+    "1-64 letters, digits, '.', '_' or '-', not starting with '.'"
 
 #endif

@@ -24,6 +24,7 @@ static const char *const store_results[] = {
     [STORE_RESULT_ROLLBACK_FAILED] = "rollback failed",
     [STORE_RESULT_ABORTED] = "aborted",
     [STORE_RESULT_REFUSED] = "refused",
+    [STORE_RESULT_ABANDONED] = "abandoned",
 };
 enum { STORE_NRESULTS = sizeof(store_results) / sizeof(store_results[0]) };
 

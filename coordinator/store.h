@@ -31,7 +31,10 @@ enum store_result {
     STORE_RESULT_ROLLED_BACK,     /* failed, and the rollback succeeded */
     STORE_RESULT_ROLLBACK_FAILED, /* failed, and the rollback failed too */
     STORE_RESULT_ABORTED,         /* stopped by the operator */
-    STORE_RESULT_REFUSED          /* a precheck or requirement refused it */
+    STORE_RESULT_REFUSED,         /* a precheck or requirement refused it */
+    STORE_RESULT_ABANDONED        /* unfinished, its coordinator gone, and
+                                     a newer deploy of the plan superseded
+                                     it (docs/state.md) */
 };
 
 /* What the engine knows when a deploy starts. Strings are borrowed; NULL

@@ -968,11 +968,9 @@ enum err_code store_sqlite_open_state(const char *flag, bool readonly,
                                       struct err *e)
 {
     char *d = NULL;
-    if (readonly) {
-        d = flag != NULL ? xstrdup(flag) : statedir_default();
-    } else if (statedir_open(flag, &d, e) != ERR_OK) {
+    if ((readonly ? statedir_find(flag, &d, e) : statedir_open(flag, &d, e)) !=
+        ERR_OK)
         return e->code;
-    }
     char *path = xasprintf("%s/%s", d, STORE_SQLITE_FILE);
     enum err_code rc = store_sqlite_open(path, readonly, out, e);
     free(path);

@@ -2,8 +2,11 @@
  * wave sizes from strategy.canary and strategy.waves. */
 #include "wave.h"
 
+#include "buf.h"
+#include "clock.h"
 #include "err.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -143,4 +146,99 @@ uint64_t wave_seed_random(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000007ULL ^ (uint64_t)ts.tv_nsec ^
            ((uint64_t)getpid() << 32);
+}
+
+size_t wave_budget(const struct plan_wave *w, size_t n)
+{
+    return w->percent > 0 ? n * (size_t)w->percent / 100 : (size_t)w->count;
+}
+
+void wave_budget_words(const struct plan_wave *w, char *out, size_t len)
+{
+    if (w->percent > 0)
+        snprintf(out, len, "%d%%", w->percent);
+    else
+        snprintf(out, len, "%d", w->count);
+}
+
+json_t *wave_words(const struct plan *p, const size_t *sizes, size_t nwaves,
+                   size_t nhosts, bool has_canary)
+{
+    json_t *w = json_array();
+    char b[32];
+    wave_budget_words(&p->max_fail, b, sizeof(b));
+    if (p->max_fail.percent >= 100) {
+        json_array_append_new(
+            w, json_string("never stops for failed hosts (max_fail 100%): "
+                           "failures are reported, every wave runs"));
+    } else if (p->max_fail.percent > 0) {
+        struct buf s;
+        buf_init(&s, 4096);
+        buf_printf(&s,
+                   "stops if more than %s of a wave's hosts fail (max_fail "
+                   "%s:",
+                   b, b);
+        for (size_t i = 0; i < nwaves; i++)
+            buf_printf(&s, "%s wave %zu more than %zu of %zu", i ? "," : "",
+                       i + 1, wave_budget(&p->max_fail, sizes[i]), sizes[i]);
+        buf_adds(&s, ")");
+        json_array_append_new(w, json_string(buf_cstr(&s)));
+        buf_release(&s);
+    } else if (p->max_fail.count == 0) {
+        json_array_append_new(
+            w, json_string("stops if any host of a wave fails (max_fail 0)"));
+    } else {
+        char *s =
+            xasprintf("stops if more than %d host%s of a wave fail%s "
+                      "(max_fail %d)",
+                      p->max_fail.count, p->max_fail.count == 1 ? "" : "s",
+                      p->max_fail.count == 1 ? "s" : "", p->max_fail.count);
+        json_array_append_new(w, json_string(s));
+        free(s);
+    }
+    if (p->max_fail_total_set) {
+        wave_budget_words(&p->max_fail_total, b, sizeof(b));
+        size_t n = wave_budget(&p->max_fail_total, nhosts);
+        char *s = xasprintf("stops if more than %zu host%s fail%s across the "
+                            "deploy (max_fail_total %s of %zu)",
+                            n, n == 1 ? "" : "s", n == 1 ? "s" : "", b, nhosts);
+        json_array_append_new(w, json_string(s));
+        free(s);
+    }
+    json_array_append_new(
+        w, json_string(p->unreachable == PLAN_UNREACHABLE_PAUSE
+                           ? "pauses the deploy when a host is unreachable "
+                             "(unreachable: pause)"
+                           : "counts an unreachable host as failed "
+                             "(unreachable: fail)"));
+    if (has_canary)
+        json_array_append_new(
+            w, json_string(p->pause_after_canary
+                               ? "pauses after the canary wave until "
+                                 "`drover promote` (pause_after_canary)"
+                               : "goes on after a healthy canary wave "
+                                 "(`drover deploy --canary` stops there)"));
+    if (p->pause_manual) {
+        json_array_append_new(w, json_string("pauses after every wave until "
+                                             "`drover promote` (pause: "
+                                             "manual)"));
+    } else if (p->pause_ms > 0) {
+        char d[32];
+        char *s = xasprintf("waits %s between waves (pause)",
+                            clock_fmt_duration(p->pause_ms, d, sizeof(d)));
+        json_array_append_new(w, json_string(s));
+        free(s);
+    }
+    if (p->nrollback_steps > 0)
+        json_array_append_new(
+            w, json_string(p->rollback_auto
+                               ? "on a stop, rolls back every changed host "
+                                 "in reverse wave order (rollback.auto)"
+                               : "on a stop, waits for `drover rollback` or "
+                                 "`drover abort` (rollback.auto: false)"));
+    else
+        json_array_append_new(
+            w, json_string("has no rollback steps: a stop leaves hosts as "
+                           "they are"));
+    return w;
 }

@@ -7,6 +7,8 @@
 
 #include "plan.h"
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,5 +44,19 @@ void wave_order(size_t *idx, const char *const *names, size_t n,
 /* A fresh seed for order: shuffle when the plan gives none (getrandom,
  * else time and pid). */
 uint64_t wave_seed_random(void);
+
+/* Failures a budget (max_fail, max_fail_total: a count, or a percentage
+ * of n, floor) allows among n hosts. */
+size_t wave_budget(const struct plan_wave *w, size_t n);
+
+/* A budget as written: "1", "10%". */
+void wave_budget_words(const struct plan_wave *w, char *out, size_t len);
+
+/* The plan's thresholds and pauses in words, one sentence each (a new
+ * JSON array of strings), for waves of sizes[0..nwaves) over nhosts
+ * hosts: what `drover plan` lists and `drover deploy` says before it
+ * starts. */
+json_t *wave_words(const struct plan *p, const size_t *sizes, size_t nwaves,
+                   size_t nhosts, bool has_canary);
 
 #endif

@@ -76,7 +76,14 @@ bool zmtp_ctx_init(struct zmtp_ctx *x, struct loop *l,
         return false;
     x->loop = l;
     memcpy(x->public_key, public_key, ZMTP_KEY_LEN);
+    /* c is needed for every handshake (the vouch is boxed to the server's
+     * short-term key, new each time: nothing to precompute), so it lives
+     * for the context, but in one guarded place, closed between uses */
+    x->secret_key = sodium_malloc(ZMTP_KEY_LEN);
+    if (x->secret_key == NULL)
+        return false;
     memcpy(x->secret_key, secret_key, ZMTP_KEY_LEN);
+    sodium_mprotect_noaccess(x->secret_key);
     x->max_message = max_message;
     x->scratch_cap = max_message + ZMTP_MSG_OVERHEAD + ZMTP_HEADER_MAX;
     if (x->scratch_cap < ZMTP_HANDSHAKE_MAX + ZMTP_HEADER_MAX)
@@ -90,7 +97,7 @@ bool zmtp_ctx_init(struct zmtp_ctx *x, struct loop *l,
 
 void zmtp_ctx_release(struct zmtp_ctx *x)
 {
-    sodium_memzero(x->secret_key, sizeof(x->secret_key));
+    sodium_free(x->secret_key); /* wipes it; NULL is a no-op */
     if (x->plain != NULL)
         sodium_memzero(x->plain, x->scratch_cap);
     free(x->in);
@@ -317,7 +324,7 @@ bool zmtp_connect(struct zmtp *z, const struct sockaddr *addr,
 {
     zmtp_close(z);
     z->fail = ZMTP_FAIL_NONE;
-    z->inferred = false;
+    z->ending = ZMTP_END_NONE;
     z->detail[0] = '\0';
     int fd =
         socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -416,6 +423,7 @@ static void zmtp_welcome(struct zmtp *z, const uint8_t *b, size_t n)
         0) {
         zmtp_failing(z, ZMTP_FAIL_KEY,
                      "WELCOME does not open with the pinned key");
+        z->ending = ZMTP_END_HELLO_BOX;
         return;
     }
     const uint8_t *server_cn = plain, *cookie = plain + 32;
@@ -426,10 +434,15 @@ static void zmtp_welcome(struct zmtp *z, const uint8_t *b, size_t n)
     randombytes_buf(vnonce + 8, 16);
     memcpy(vplain, z->cn_public, 32);
     memcpy(vplain + 32, z->server_key, 32);
-    if (crypto_box_easy(vouch, vplain, sizeof(vplain), vnonce, server_cn,
-                        z->ctx->secret_key) != 0 ||
+    sodium_mprotect_readonly(z->ctx->secret_key);
+    int bad = crypto_box_easy(vouch, vplain, sizeof(vplain), vnonce, server_cn,
+                              z->ctx->secret_key);
+    sodium_mprotect_noaccess(z->ctx->secret_key);
+    if (bad != 0 ||
         crypto_box_beforenm(z->precom, server_cn, z->cn_secret) != 0) {
-        zmtp_failing(z, ZMTP_FAIL_KEY, "the server's short-term key is bad");
+        /* the WELCOME opened: the pinned server sent a weak key */
+        zmtp_failing(z, ZMTP_FAIL_PROTOCOL,
+                     "the server's short-term key is bad");
         return;
     }
     sodium_memzero(z->cn_secret, sizeof(z->cn_secret));
@@ -464,7 +477,8 @@ static bool zmtp_is_error(const uint8_t *b, size_t n)
     return n >= sizeof(name) && memcmp(b, name, sizeof(name)) == 0;
 }
 
-/* The ERROR command: the server refused us. */
+/* The ERROR command, in place of WELCOME or after INITIATE: unboxed, so
+ * anyone on the path may have sent it. */
 static void zmtp_error_command(struct zmtp *z, const uint8_t *b, size_t n)
 {
     char reason[64];
@@ -476,7 +490,10 @@ static void zmtp_error_command(struct zmtp *z, const uint8_t *b, size_t n)
     for (size_t i = 0; i < rl; i++)
         reason[i] = b[7 + i] >= 0x20 && b[7 + i] < 0x7f ? (char)b[7 + i] : '?';
     reason[rl] = '\0';
-    zmtp_failing(z, ZMTP_FAIL_AUTH, "ERROR %s", reason);
+    bool hello = z->state == ZS_WELCOME;
+    zmtp_failing(z, hello ? ZMTP_FAIL_KEY : ZMTP_FAIL_AUTH, "ERROR %s%s",
+                 reason, hello ? " in place of WELCOME" : " after INITIATE");
+    z->ending = hello ? ZMTP_END_HELLO_ERROR : ZMTP_END_INITIATE_ERROR;
 }
 
 /* READY's metadata must say the server is a ROUTER (an agent). */
@@ -657,8 +674,6 @@ static bool zmtp_message(struct zmtp *z, const uint8_t *b, size_t n,
 {
     struct zmtp_ctx *x = z->ctx;
     if (n < ZMTP_MSG_OVERHEAD || memcmp(b, "\x07MESSAGE", 8) != 0) {
-        /* not even an ERROR: libzmq sends none after READY, and an
-         * unboxed one could come from anyone on the path */
         zmtp_failing(z, ZMTP_FAIL_PROTOCOL, "expected MESSAGE, got %zu bytes",
                      n);
         return false;
@@ -679,6 +694,11 @@ static bool zmtp_message(struct zmtp *z, const uint8_t *b, size_t n,
     z->peer_nonce = sn;
     size_t pn = n - 16 - crypto_box_MACBYTES;
     uint8_t flags = x->plain[0];
+    if (flags & ~0x03) {
+        zmtp_failing(z, ZMTP_FAIL_PROTOCOL,
+                     "a MESSAGE with reserved flag bits (0x%02x)", flags);
+        return false;
+    }
     if (flags & 0x01) {
         zmtp_failing(z, ZMTP_FAIL_PROTOCOL, "multi-part message");
         return false;
@@ -708,14 +728,12 @@ static void zmtp_eof(struct zmtp *z)
     snprintf(why, sizeof(why), "%s", z->detail);
     switch (z->state) {
     case ZS_WELCOME:
-        zmtp_failing(z, ZMTP_FAIL_KEY,
-                     "%s after our HELLO: it does not hold the pinned key",
-                     why);
-        z->inferred = true;
+        zmtp_failing(z, ZMTP_FAIL_KEY, "%s after our HELLO", why);
+        z->ending = ZMTP_END_HELLO_CLOSE;
         break;
     case ZS_READY:
         zmtp_failing(z, ZMTP_FAIL_AUTH, "%s after INITIATE", why);
-        z->inferred = true;
+        z->ending = ZMTP_END_INITIATE_CLOSE;
         break;
     case ZS_OPEN:
         zmtp_failing(z, ZMTP_FAIL_CLOSED, "%s", why);
@@ -759,9 +777,8 @@ enum zmtp_event zmtp_next(struct zmtp *z, const uint8_t **msg, size_t *len)
             if (!command)
                 zmtp_failing(z, ZMTP_FAIL_PROTOCOL,
                              "a message before the handshake");
-            else if (zmtp_is_error(b, n)) /* it never showed it holds S */
-                zmtp_failing(z, ZMTP_FAIL_KEY,
-                             "ERROR before WELCOME: not the pinned server");
+            else if (zmtp_is_error(b, n))
+                zmtp_error_command(z, b, n);
             else
                 zmtp_welcome(z, b, n);
             break;
@@ -774,7 +791,11 @@ enum zmtp_event zmtp_next(struct zmtp *z, const uint8_t **msg, size_t *len)
                 return ZMTP_READY;
             break;
         case ZS_OPEN:
-            if (zmtp_message(z, b, n, msg, len))
+            if (command) /* libzmq sends none after READY; an ERROR here
+                            would be unboxed, from anyone on the path */
+                zmtp_failing(z, ZMTP_FAIL_PROTOCOL,
+                             "a command frame after READY (%zu bytes)", n);
+            else if (zmtp_message(z, b, n, msg, len))
                 return ZMTP_MESSAGE;
             break;
         default:

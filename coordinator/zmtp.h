@@ -34,17 +34,34 @@ enum zmtp_fail {
     ZMTP_FAIL_NONE,
     ZMTP_FAIL_CONNECT,  /* TCP refused, reset or closed before the CURVE
                            handshake got going: worth retrying */
-    ZMTP_FAIL_KEY,      /* the server sent a WELCOME that does not open,
-                           or an ERROR, or dropped our HELLO (then
-                           zmtp.inferred): it does not hold the secret of
-                           the key we pinned */
-    ZMTP_FAIL_AUTH,     /* the server refused our key (ERROR command after
-                           INITIATE, or closed then: zmtp.inferred) */
+    ZMTP_FAIL_KEY,      /* after our HELLO: an ERROR, a WELCOME that does
+                           not open, or a close (zmtp.ending says which),
+                           as from a server that does not hold the secret
+                           of the pinned key; or (ending NONE) the pinned
+                           key is no CURVE key at all */
+    ZMTP_FAIL_AUTH,     /* after our INITIATE: an ERROR or a close, as from
+                           a server that refuses our key */
     ZMTP_FAIL_PROTOCOL, /* malformed frame, bad box, replayed nonce,
-                           oversized or multi-part message, anything but a
-                           MESSAGE after READY, a peer that does not read
-                           what we send */
+                           oversized or multi-part message, reserved flag
+                           bits, anything but a MESSAGE data frame after
+                           READY, a peer that does not read what we send */
     ZMTP_FAIL_CLOSED,   /* closed or reset after the handshake */
+};
+
+/* How a KEY or AUTH ending came about. None of it is authenticated (only
+ * READY's box is): anyone on the path can send an ERROR, bytes that do
+ * not open, or a reset, so an ending is a suspicion, for the owner to
+ * believe only when the same one repeats (docs/agent.md). */
+enum zmtp_ending {
+    ZMTP_END_NONE,           /* not such an ending */
+    ZMTP_END_HELLO_ERROR,    /* an ERROR in place of WELCOME */
+    ZMTP_END_HELLO_BOX,      /* a WELCOME that does not open with the
+                                pinned key */
+    ZMTP_END_HELLO_CLOSE,    /* closed after our HELLO (libzmq's answer to a
+                                HELLO it cannot open; a restart too) */
+    ZMTP_END_INITIATE_ERROR, /* an ERROR after our INITIATE (libzmq's ZAP
+                                refusal) */
+    ZMTP_END_INITIATE_CLOSE, /* closed after our INITIATE */
 };
 
 /* What zmtp_next() found. */
@@ -60,7 +77,11 @@ enum zmtp_event {
 struct zmtp_ctx {
     struct loop *loop;                /* the reactor */
     uint8_t public_key[ZMTP_KEY_LEN]; /* C */
-    uint8_t secret_key[ZMTP_KEY_LEN]; /* c (wiped by zmtp_ctx_release) */
+    uint8_t *secret_key;              /* c: the only copy, in a page of its
+                                         own (sodium_malloc: locked, out of
+                                         core dumps, guarded), readable only
+                                         while a vouch is boxed, wiped and
+                                         freed by zmtp_ctx_release */
     size_t max_message;               /* longest message either way */
     uint8_t *in;                      /* read buffer */
     size_t in_cap;                    /* its size */
@@ -73,14 +94,14 @@ struct zmtp_ctx {
 
 /* One connection, embedded in its owner. */
 struct zmtp {
-    struct zmtp_ctx *ctx; /* shared part */
-    int fd;               /* the socket, -1 when closed */
-    struct loop_io io;    /* fd on the loop */
-    uint8_t state;        /* see zmtp.c */
-    uint8_t fail;         /* enum zmtp_fail of the last end */
-    bool eof;             /* the peer closed: report after
-                             the frames before it */
-    bool inferred;        /* fail KEY/AUTH was read from a close, not proven */
+    struct zmtp_ctx *ctx;             /* shared part */
+    int fd;                           /* the socket, -1 when closed */
+    struct loop_io io;                /* fd on the loop */
+    uint8_t state;                    /* see zmtp.c */
+    uint8_t fail;                     /* enum zmtp_fail of the last end */
+    bool eof;                         /* the peer closed: report after
+                                         the frames before it */
+    uint8_t ending;                   /* enum zmtp_ending of a KEY/AUTH fail */
     uint8_t server_key[ZMTP_KEY_LEN]; /* S, pinned */
     uint8_t cn_public[ZMTP_KEY_LEN];  /* C', this connection's */
     uint8_t cn_secret[ZMTP_KEY_LEN];  /* c' (wiped after INITIATE) */
@@ -95,7 +116,8 @@ struct zmtp {
     char detail[96];                  /* the failure, in words */
 };
 
-/* Set up ctx; keys are copied. Returns false if libsodium cannot start. */
+/* Set up ctx; keys are copied (the caller wipes its copy of the secret).
+ * Returns false if libsodium cannot start or lock memory for the key. */
 bool zmtp_ctx_init(struct zmtp_ctx *x, struct loop *l,
                    const uint8_t public_key[ZMTP_KEY_LEN],
                    const uint8_t secret_key[ZMTP_KEY_LEN], size_t max_message);

@@ -278,6 +278,48 @@ static json_t *inv_ini_value(const char *v, size_t n)
     return j != NULL ? j : json_string("");
 }
 
+/* Ansible's ini.py refuses two host patterns that mean the file is YAML
+ * (a YAML inventory saved as hosts.ini): one ending in ':' without a port
+ * ("all:", "web1:"), and a host named "---" (a document start). Its words,
+ * with where and what to do. */
+static enum err_code inv_ini_yaml_check(struct inv_ini *p,
+                                        const struct inv_ini_tok *t,
+                                        long long port, char *const *names,
+                                        size_t nn)
+{
+    static const char hint[] =
+        "name the file .yml or .yaml to have it read as YAML";
+    const char *at = p->lstart + t->col - 1;
+    size_t n = strlen(t->text);
+    while (n > 0 && inv_ini_space(t->text[n - 1]))
+        n--;
+    if (port < 0 && n > 0 && t->text[n - 1] == ':')
+        return err_set(p->e, ERR_PARSE,
+                       "%s:%zu:%zu: Invalid host pattern '%.120s' supplied, "
+                       "ending in ':' is not allowed, this character is "
+                       "reserved to provide a port (a YAML inventory? %s)",
+                       p->name, p->line, (size_t)(at - p->lstart) + 1, t->text,
+                       hint);
+    for (size_t i = 0; i < nn; i++) {
+        const char *a = names[i];
+        size_t k = strlen(a);
+        while (k > 0 && inv_ini_space(a[k - 1]))
+            k--;
+        while (k > 0 && inv_ini_space(*a)) {
+            a++;
+            k--;
+        }
+        if (k == 3 && strncmp(a, "---", 3) == 0)
+            return err_set(p->e, ERR_PARSE,
+                           "%s:%zu:%zu: Invalid host pattern '%.120s' "
+                           "supplied, '---' is normally a sign this is a "
+                           "YAML file (%s)",
+                           p->name, p->line, (size_t)(at - p->lstart) + 1,
+                           t->text, hint);
+    }
+    return ERR_OK;
+}
+
 static enum err_code inv_ini_hosts(struct inv_ini *p, const char *s, size_t n,
                                    const char *group)
 {
@@ -290,20 +332,7 @@ static enum err_code inv_ini_hosts(struct inv_ini *p, const char *s, size_t n,
         return c;
     }
     const char *at0 = p->lstart + toks[0].col - 1;
-    json_t *vars = json_object();
-    for (size_t i = 1; i < nt && c == ERR_OK; i++) {
-        char *eq = strchr(toks[i].text, '=');
-        if (eq == NULL) {
-            c = inv_ini_err(p, p->lstart + toks[i].col - 1,
-                            "expected key=value host variable assignment",
-                            toks[i].text);
-            break;
-        }
-        *eq = '\0';
-        json_object_set_new(vars, toks[i].text,
-                            inv_ini_value(eq + 1, strlen(eq + 1)));
-    }
-    if (c == ERR_OK && toks[0].text[0] == '\0')
+    if (toks[0].text[0] == '\0')
         c = inv_ini_err(p, at0, "empty host name", toks[0].text);
     char *pattern = NULL;
     long long port = -1;
@@ -322,6 +351,21 @@ static enum err_code inv_ini_hosts(struct inv_ini *p, const char *s, size_t n,
                 p->e, strstr(why, "more than") != NULL ? ERR_LIMIT : ERR_PARSE,
                 "%s:%zu:%zu: %s", p->name, p->line, col, why);
         }
+    }
+    if (c == ERR_OK)
+        c = inv_ini_yaml_check(p, &toks[0], port, names, nn);
+    json_t *vars = json_object();
+    for (size_t i = 1; i < nt && c == ERR_OK; i++) {
+        char *eq = strchr(toks[i].text, '=');
+        if (eq == NULL) {
+            c = inv_ini_err(p, p->lstart + toks[i].col - 1,
+                            "expected key=value host variable assignment",
+                            toks[i].text);
+            break;
+        }
+        *eq = '\0';
+        json_object_set_new(vars, toks[i].text,
+                            inv_ini_value(eq + 1, strlen(eq + 1)));
     }
     struct inv_group *g = c == ERR_OK ? inv_group_add(p->inv, group) : NULL;
     char where[300];

@@ -7,6 +7,7 @@
 #include "err.h"
 #include "inventory.h"
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,4 +267,137 @@ char *inv_json_dump(const json_t *j)
     buf_init(&out, BUF_UNLIMITED);
     inv_json_emit(&out, j, 0, 0);
     return buf_detach(&out);
+}
+
+/* --- what Python's json.loads accepts ------------------------------------ */
+
+enum { INV_JSON_DEPTH_MAX = 990 }; /* about Python's recursion limit */
+
+/* A JSON text being checked. */
+struct inv_json_scan {
+    const char *p;   /* next byte */
+    const char *end; /* one past the last */
+};
+
+static void inv_json_ws(struct inv_json_scan *s)
+{
+    while (s->p < s->end &&
+           (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+/* Consume word if it is next. */
+static bool inv_json_word(struct inv_json_scan *s, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+        return false;
+    s->p += n;
+    return true;
+}
+
+static size_t inv_json_digits(struct inv_json_scan *s)
+{
+    const char *p0 = s->p;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+        s->p++;
+    return (size_t)(s->p - p0);
+}
+
+static bool inv_json_scan_string(struct inv_json_scan *s)
+{
+    s->p++; /* the opening quote */
+    while (s->p < s->end) {
+        unsigned char c = (unsigned char)*s->p++;
+        if (c == '"')
+            return true;
+        if (c < 0x20) /* json.loads is strict by default */
+            return false;
+        if (c != '\\')
+            continue;
+        if (s->p >= s->end)
+            return false;
+        c = (unsigned char)*s->p++;
+        if (c == 'u') {
+            for (int i = 0; i < 4; i++, s->p++)
+                if (s->p >= s->end || !isxdigit((unsigned char)*s->p))
+                    return false;
+        } else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0') {
+            return false;
+        }
+    }
+    return false;
+}
+
+static bool inv_json_value(struct inv_json_scan *s, int depth)
+{
+    inv_json_ws(s);
+    if (s->p >= s->end || depth > INV_JSON_DEPTH_MAX)
+        return false;
+    char c = *s->p;
+    if (c == '{' || c == '[') {
+        char close = c == '{' ? '}' : ']';
+        s->p++;
+        inv_json_ws(s);
+        if (s->p < s->end && *s->p == close) {
+            s->p++;
+            return true;
+        }
+        for (;;) {
+            if (c == '{') {
+                inv_json_ws(s);
+                if (s->p >= s->end || *s->p != '"' || !inv_json_scan_string(s))
+                    return false;
+                inv_json_ws(s);
+                if (s->p >= s->end || *s->p++ != ':')
+                    return false;
+            }
+            if (!inv_json_value(s, depth + 1))
+                return false;
+            inv_json_ws(s);
+            if (s->p >= s->end)
+                return false;
+            if (*s->p == close) {
+                s->p++;
+                return true;
+            }
+            if (*s->p++ != ',')
+                return false;
+        }
+    }
+    if (c == '"')
+        return inv_json_scan_string(s);
+    if (inv_json_word(s, "true") || inv_json_word(s, "false") ||
+        inv_json_word(s, "null") || inv_json_word(s, "NaN") ||
+        inv_json_word(s, "Infinity") || inv_json_word(s, "-Infinity"))
+        return true;
+    /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, any size */
+    if (*s->p == '-')
+        s->p++;
+    if (s->p < s->end && *s->p == '0')
+        s->p++;
+    else if (inv_json_digits(s) == 0)
+        return false;
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        if (inv_json_digits(s) == 0)
+            return false;
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+            s->p++;
+        if (inv_json_digits(s) == 0)
+            return false;
+    }
+    return true;
+}
+
+bool inv_json_valid(const char *text, size_t n)
+{
+    struct inv_json_scan s = {text, text + n};
+    if (!inv_json_value(&s, 0))
+        return false;
+    inv_json_ws(&s);
+    return s.p == s.end;
 }

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 struct buf;
 struct inventory;
@@ -26,5 +27,11 @@ void inv_json_graph(const struct inventory *inv, const struct inv_group *g,
  * sort_keys, indent=4, ensure_ascii=False; floats as Python's repr).
  * Caller frees. */
 char *inv_json_dump(const json_t *j);
+
+/* Whether Python's json.loads accepts the n bytes at text (Ansible's
+ * loader reads a file as JSON when it does, as YAML otherwise): RFC 8259
+ * plus NaN, Infinity and -Infinity, numbers of any size, nesting to
+ * Python's recursion limit. Nothing is built. */
+bool inv_json_valid(const char *text, size_t n);
 
 #endif

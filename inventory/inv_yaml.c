@@ -1,5 +1,6 @@
 /* inventory/inv_yaml.c: YAML inventories and vars files. libyaml's event
- * parser builds a small tree in which every node keeps its position; the
+ * parser, through common/yamlread.c (depth and size checked as it goes),
+ * builds a small tree in which every node keeps its position; the
  * tree is then walked as Ansible's yaml inventory plugin walks its data, and
  * values become JSON as Ansible's loader would type them. Aliases share
  * nodes, so a budget of produced nodes stops "billion laughs" inputs. */
@@ -8,8 +9,10 @@
 #include "buf.h"
 #include "err.h"
 #include "inv_addr.h"
+#include "inv_json.h"
 #include "inventory.h"
 #include "log.h"
+#include "yamlread.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,6 +20,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 enum inv_ykind { YN_SCALAR, YN_SEQ, YN_MAP };
@@ -89,29 +93,20 @@ static void inv_ynode_push(struct inv_ynode *parent, struct inv_ynode *child)
     parent->items[parent->n++] = child;
 }
 
-static enum err_code inv_yaml_syntax(const struct inv_ydoc *d,
-                                     const yaml_parser_t *p, struct err *e)
-{
-    const yaml_mark_t *m = &p->problem_mark;
-    const char *problem = p->problem != NULL ? p->problem : "unknown error";
-    if (p->context != NULL)
-        return err_set(e, ERR_PARSE,
-                       "%s:%zu:%zu: YAML syntax error: %s %s (line %zu)",
-                       d->name, m->line + 1, m->column + 1, problem, p->context,
-                       p->context_mark.line + 1);
-    return err_set(e, ERR_PARSE, "%s:%zu:%zu: YAML syntax error: %s", d->name,
-                   m->line + 1, m->column + 1, problem);
-}
+/* Depth and size are checked as the text is parsed (common/yamlread.h). */
+static const struct yamlread_limits inv_yaml_limits = {
+    .what = "an inventory",
+    .depth_max = INV_DEPTH_MAX,
+    .nodes_max = INV_YAML_NODES_MAX,
+};
 
 /* Parse the whole stream into d->root (one document at most). */
 static enum err_code inv_yaml_load(struct inv_ydoc *d, const char *data,
                                    size_t len, struct err *e)
 {
-    yaml_parser_t p;
-    if (!yaml_parser_initialize(&p))
-        return err_set(e, ERR_NOMEM, "%s: cannot start the YAML parser",
-                       d->name);
-    yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
+    struct yamlread y;
+    if (yamlread_open(&y, d->name, data, len, &inv_yaml_limits, e) != ERR_OK)
+        return ERR_NOMEM;
     struct inv_ynode **stack = NULL;
     size_t depth = 0, cap = 0;
     struct inv_yanchor *anchors = NULL;
@@ -121,10 +116,8 @@ static enum err_code inv_yaml_load(struct inv_ydoc *d, const char *data,
     bool done = false;
     while (!done && c == ERR_OK) {
         yaml_event_t ev;
-        if (!yaml_parser_parse(&p, &ev)) {
-            c = inv_yaml_syntax(d, &p, e);
+        if ((c = yamlread_next(&y, &ev, e)) != ERR_OK)
             break;
-        }
         struct inv_ynode *node = NULL;
         const yaml_char_t *anchor = NULL;
         switch (ev.type) {
@@ -190,18 +183,11 @@ static enum err_code inv_yaml_load(struct inv_ydoc *d, const char *data,
                 d->root = node;
             if (ev.type == YAML_SEQUENCE_START_EVENT ||
                 ev.type == YAML_MAPPING_START_EVENT) {
-                if (depth >= INV_DEPTH_MAX) {
-                    c = err_set(e, ERR_LIMIT,
-                                "%s:%zu:%zu: YAML nested deeper than %d "
-                                "levels",
-                                d->name, node->line, node->col, INV_DEPTH_MAX);
-                } else {
-                    if (depth == cap) {
-                        cap = cap == 0 ? 16 : cap * 2;
-                        stack = xrealloc(stack, cap * sizeof(*stack));
-                    }
-                    stack[depth++] = node;
+                if (depth == cap) {
+                    cap = cap == 0 ? 16 : cap * 2;
+                    stack = xrealloc(stack, cap * sizeof(*stack));
                 }
+                stack[depth++] = node;
             }
         }
         if (ev.type == YAML_SEQUENCE_END_EVENT ||
@@ -215,7 +201,7 @@ static enum err_code inv_yaml_load(struct inv_ydoc *d, const char *data,
         free(anchors[i].name);
     free(anchors);
     free(stack);
-    yaml_parser_delete(&p);
+    yamlread_close(&y);
     return c;
 }
 
@@ -308,17 +294,21 @@ static bool inv_yaml_int(const char *s, long long *out, bool *big)
             return false;
         errno = 0;
         v = strtoll(tmp, NULL, 10);
+        bool over = errno == ERANGE;
         q += first;
         while (*q == ':') {
             q++;
             size_t n = strspn(q, "0123456789");
             if (n == 0 || n > 2 || (n == 2 && q[0] > '5'))
                 return false;
-            v = v * 60 + strtol(q, NULL, 10);
+            /* Python's ints have no bound: past 64 bits it is big. */
+            over = over || __builtin_mul_overflow(v, 60, &v) ||
+                   __builtin_add_overflow(v, strtol(q, NULL, 10), &v);
             q += n;
         }
-        if (*q != '\0' || errno != 0)
+        if (*q != '\0')
             return false;
+        *big = over;
         *out = neg ? -v : v;
         return true;
     } else {
@@ -341,15 +331,6 @@ static bool inv_yaml_int(const char *s, long long *out, bool *big)
     }
     *out = neg ? -(long long)v : (long long)v;
     return true;
-}
-
-/* The value of n decimal digits at s. */
-static int inv_yaml_decimal(const char *s, size_t n)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v * 10 + (s[i] - '0');
-    return v;
 }
 
 /* "190:20:30.15": base-60 parts, a fraction on the last. */
@@ -398,91 +379,105 @@ static bool inv_yaml_sexagesimal(const char *s, double *out)
     return true;
 }
 
-/* PyYAML's timestamp: "2001-12-14" or "2001-12-14t21:59:43.10-05:00", as
- * Python's isoformat() prints the date or datetime. False if not one. */
-static bool inv_yaml_timestamp(const char *s, char *out, size_t outlen)
+/* Up to max ASCII digits at *p (at least min): their value, *p moved past
+ * them; -1 when there are fewer than min. */
+static int inv_yaml_digits(const char **p, size_t min, size_t max)
 {
-    int y, mo, d, h = -1, mi = 0, se = 0, used = 0;
-    if (strlen(s) == 10 &&
-        sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &used) == 3 && used == 10 &&
-        isdigit((unsigned char)s[5]) && isdigit((unsigned char)s[8])) {
-        if (mo < 1 || mo > 12 || d < 1 || d > 31)
-            return false;
-        snprintf(out, outlen, "%04d-%02d-%02d", y, mo, d);
-        return true;
-    }
+    size_t k = 0;
+    int v = 0;
+    while (k < max && isdigit((unsigned char)(*p)[k]))
+        v = v * 10 + ((*p)[k++] - '0');
+    if (k < min)
+        return -1;
+    *p += k;
+    return v;
+}
+
+/* PyYAML's timestamp (construct_yaml_timestamp's pattern; implicit: the
+ * stricter resolver's, which wants YYYY-MM-DD when there is no time),
+ * as Python's isoformat() prints the date or datetime: 1 and out
+ * filled, 0 when s is not a timestamp, -1 when it is one that Python's
+ * datetime refuses (why says which part). */
+static int inv_yaml_timestamp(const char *s, bool implicit, char *out,
+                              size_t outlen, const char **why)
+{
     const char *p = s;
-    if (strspn(p, "0123456789") != 4 || p[4] != '-')
-        return false;
-    y = inv_yaml_decimal(p, 4);
-    p += 5;
-    size_t k = strspn(p, "0123456789");
-    if (k < 1 || k > 2 || p[k] != '-')
-        return false;
-    mo = inv_yaml_decimal(p, k);
-    p += k + 1;
-    k = strspn(p, "0123456789");
-    if (k < 1 || k > 2)
-        return false;
-    d = inv_yaml_decimal(p, k);
-    p += k;
-    if (*p == 'T' || *p == 't')
-        p++;
-    else if (*p == ' ' || *p == '\t')
-        p += strspn(p, " \t");
-    else
-        return false;
-    k = strspn(p, "0123456789");
-    if (k < 1 || k > 2 || p[k] != ':')
-        return false;
-    h = inv_yaml_decimal(p, k);
-    p += k + 1;
-    if (strspn(p, "0123456789") != 2 || p[2] != ':')
-        return false;
-    mi = inv_yaml_decimal(p, 2);
-    p += 3;
-    if (strspn(p, "0123456789") != 2)
-        return false;
-    se = inv_yaml_decimal(p, 2);
-    p += 2;
+    int y = inv_yaml_digits(&p, 4, 4), mo, d, h = -1, mi = 0, se = 0;
+    const char *m0 = p + 1;
+    if (y < 0 || *p++ != '-' || (mo = inv_yaml_digits(&p, 1, 2)) < 0)
+        return 0;
+    const char *d0 = p + 1;
+    if (*p++ != '-' || (d = inv_yaml_digits(&p, 1, 2)) < 0)
+        return 0;
     char frac[8] = "";
-    if (*p == '.') {
-        p++;
-        k = strspn(p, "0123456789");
-        if (k > 0) {
-            for (size_t i = 0; i < 6; i++)
+    int tz = 0; /* minutes east of UTC */
+    bool has_tz = false;
+    if (*p != '\0') {
+        if (*p == 'T' || *p == 't')
+            p++;
+        else if (*p == ' ' || *p == '\t')
+            p += strspn(p, " \t");
+        else
+            return 0;
+        if ((h = inv_yaml_digits(&p, 1, 2)) < 0 || *p++ != ':' ||
+            (mi = inv_yaml_digits(&p, 2, 2)) < 0 || *p++ != ':' ||
+            (se = inv_yaml_digits(&p, 2, 2)) < 0)
+            return 0;
+        if (*p == '.') {
+            size_t k = strspn(++p, "0123456789");
+            for (size_t i = 0; k > 0 && i < 6; i++)
                 frac[i] = i < k ? p[i] : '0';
-            frac[6] = '\0';
+            p += k;
         }
-        p += k;
-    }
-    char tz[16] = "";
-    const char *t = p + strspn(p, " \t");
-    if (*t == 'Z' && t[1] == '\0') {
-        snprintf(tz, sizeof(tz), "+00:00");
-        p = t + 1;
-    } else if (*t == '+' || *t == '-') {
-        k = strspn(t + 1, "0123456789");
-        if (k < 1 || k > 2)
-            return false;
-        int th = inv_yaml_decimal(t + 1, k), tm = 0;
-        const char *r = t + 1 + k;
-        if (*r == ':') {
-            if (strspn(r + 1, "0123456789") != 2)
-                return false;
-            tm = inv_yaml_decimal(r + 1, 2);
-            r += 3;
+        const char *t = p + strspn(p, " \t");
+        if (*t == 'Z') {
+            has_tz = true;
+            p = t + 1;
+        } else if (*t == '+' || *t == '-') {
+            const char *q = t + 1;
+            int th = inv_yaml_digits(&q, 1, 2), tm = 0;
+            if (th < 0)
+                return 0;
+            const char *r = q + 1;
+            if (*q == ':' && (tm = inv_yaml_digits(&r, 2, 2)) >= 0)
+                q = r;
+            else
+                tm = 0;
+            tz = (*t == '-' ? -1 : 1) * (th * 60 + tm);
+            has_tz = true;
+            p = q;
         }
-        snprintf(tz, sizeof(tz), "%c%02d:%02d", *t, th, tm);
-        p = r;
     }
-    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-        mi > 59 || se > 59)
-        return false;
+    if (*p != '\0')
+        return 0;
+    if (implicit && h < 0 && (d0 - m0 != 3 || strlen(d0) != 2))
+        return 0;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    *why = y < 1               ? "year is out of range"
+           : mo < 1 || mo > 12 ? "month must be in 1..12"
+           : d < 1 || d > mdays[mo - 1] + (mo == 2 && leap)
+               ? "day is out of range for month"
+           : h > 23  ? "hour must be in 0..23"
+           : mi > 59 ? "minute must be in 0..59"
+           : se > 59 ? "second must be in 0..59"
+           : tz <= -1440 || tz >= 1440
+               ? "the UTC offset must be less than 24 hours"
+               : NULL;
+    if (*why != NULL)
+        return -1;
+    if (h < 0) {
+        snprintf(out, outlen, "%04d-%02d-%02d", y, mo, d);
+        return 1;
+    }
     bool frac_zero = frac[0] == '\0' || strspn(frac, "0") == 6;
+    char tzs[16] = "";
+    if (has_tz)
+        snprintf(tzs, sizeof(tzs), "%c%02d:%02d", tz < 0 ? '-' : '+',
+                 abs(tz) / 60, abs(tz) % 60);
     snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d%s%s%s", y, mo, d, h,
-             mi, se, frac_zero ? "" : ".", frac_zero ? "" : frac, tz);
-    return true;
+             mi, se, frac_zero ? "" : ".", frac_zero ? "" : frac, tzs);
+    return 1;
 }
 
 /* PyYAML's float resolver: needs a '.', exponent needs a sign. */
@@ -557,6 +552,238 @@ static bool inv_yaml_tag_is(const char *tag, const char *name)
            strcmp(tag + sizeof(prefix) - 1, name) == 0;
 }
 
+/* --- explicit tags: PyYAML's SafeConstructor ------------------------------
+ * A tagged scalar is built by its constructor whatever the text looks
+ * like (the resolver's patterns do not apply): !!float 1 is 1.0,
+ * !!int 0o17 is 15, !!bool yEs is true, !!null x is null. The
+ * constructors strip '_' and one sign, then call Python's int() or
+ * float(), which these functions follow. */
+
+/* Python's str.strip() whitespace (ASCII). */
+static bool inv_yaml_pyspace(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+
+/* s[0..n) without Python's surrounding whitespace. */
+static const char *inv_yaml_pystrip(const char *s, size_t *n)
+{
+    while (*n > 0 && inv_yaml_pyspace(*s)) {
+        s++;
+        (*n)--;
+    }
+    while (*n > 0 && inv_yaml_pyspace(s[*n - 1]))
+        (*n)--;
+    return s;
+}
+
+/* Python's int(s[0..n), base) for base 2, 8, 10 or 16: false when Python
+ * raises; *big (left set) when the value does not fit 64 bits. */
+static bool inv_yaml_pyint(const char *s, size_t n, int base, long long *v,
+                           bool *big)
+{
+    s = inv_yaml_pystrip(s, &n);
+    bool neg = false;
+    if (n > 0 && (*s == '+' || *s == '-')) {
+        neg = *s == '-';
+        s++;
+        n--;
+    }
+    char prefix = base == 2 ? 'b' : base == 8 ? 'o' : base == 16 ? 'x' : 0;
+    if (prefix != 0 && n >= 2 && s[0] == '0' &&
+        tolower((unsigned char)s[1]) == prefix) {
+        s += 2;
+        n -= 2;
+    }
+    if (n == 0)
+        return false;
+    unsigned long long u = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = tolower((unsigned char)s[i]);
+        int dg = isdigit(c)             ? c - '0'
+                 : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                        : 99;
+        if (dg >= base)
+            return false;
+        if (__builtin_mul_overflow(u, (unsigned)base, &u) ||
+            __builtin_add_overflow(u, (unsigned)dg, &u))
+            *big = true;
+    }
+    if (u > (unsigned long long)INT64_MAX + (neg ? 1 : 0))
+        *big = true;
+    *v = neg ? (long long)(0 - u) : (long long)u;
+    return true;
+}
+
+/* Python's float(s[0..n)): false when Python raises; *special for an
+ * infinity or NaN (also one from overflow: float("1e400")). */
+static bool inv_yaml_pyfloat(const char *s, size_t n, double *v, bool *special)
+{
+    s = inv_yaml_pystrip(s, &n);
+    char buf[128];
+    if (n == 0 || n >= sizeof(buf))
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    const char *p = buf + (buf[0] == '+' || buf[0] == '-');
+    if (strcasecmp(p, "inf") == 0 || strcasecmp(p, "infinity") == 0 ||
+        strcasecmp(p, "nan") == 0) {
+        *special = true;
+        return true;
+    }
+    size_t ni = strspn(p, "0123456789"), nf = 0;
+    const char *q = p + ni;
+    if (*q == '.')
+        nf = strspn(++q, "0123456789");
+    q += nf;
+    if (ni + nf == 0)
+        return false;
+    if (*q == 'e' || *q == 'E') {
+        q++;
+        q += *q == '+' || *q == '-';
+        size_t ne = strspn(q, "0123456789");
+        if (ne == 0)
+            return false;
+        q += ne;
+    }
+    if (*q != '\0')
+        return false;
+    *v = strtod(buf, NULL);
+    if (!isfinite(*v))
+        *special = true;
+    return true;
+}
+
+/* construct_yaml_int / construct_yaml_float: the text without '_' (and,
+ * for floats, in lowercase), its sign taken off. */
+static char *inv_yaml_ctor_text(const char *s, bool lower, int *sign)
+{
+    char *t = xstrdup(s);
+    size_t k = 0;
+    for (const char *p = s; *p != '\0'; p++)
+        if (*p != '_')
+            t[k++] = lower ? (char)tolower((unsigned char)*p) : *p;
+    t[k] = '\0';
+    *sign = t[0] == '-' ? -1 : 1;
+    if (t[0] == '-' || t[0] == '+')
+        memmove(t, t + 1, k);
+    return t;
+}
+
+/* construct_yaml_int: false when Python raises. */
+static bool inv_yaml_ctor_int(const char *s, long long *v, bool *big)
+{
+    int sign;
+    if (s[0] == '\0')
+        return false;
+    char *t = inv_yaml_ctor_text(s, false, &sign);
+    bool ok = true;
+    long long r = 0;
+    *big = false;
+    if (strcmp(t, "0") == 0)
+        r = 0;
+    else if (strncmp(t, "0b", 2) == 0)
+        ok = inv_yaml_pyint(t + 2, strlen(t + 2), 2, &r, big);
+    else if (strncmp(t, "0x", 2) == 0)
+        ok = inv_yaml_pyint(t + 2, strlen(t + 2), 16, &r, big);
+    else if (t[0] == '0')
+        ok = inv_yaml_pyint(t, strlen(t), 8, &r, big);
+    else if (t[0] == '\0')
+        ok = false; /* value[0]: IndexError */
+    else if (strchr(t, ':') == NULL)
+        ok = inv_yaml_pyint(t, strlen(t), 10, &r, big);
+    else /* base 60, the last part first */
+        for (const char *p = t; ok && p != NULL;) {
+            const char *c = strchr(p, ':');
+            size_t n = c ? (size_t)(c - p) : strlen(p);
+            long long part = 0;
+            ok = inv_yaml_pyint(p, n, 10, &part, big);
+            if (ok && (__builtin_mul_overflow(r, 60LL, &r) ||
+                       __builtin_add_overflow(r, part, &r)))
+                *big = true;
+            p = c ? c + 1 : NULL;
+        }
+    if (ok && __builtin_mul_overflow(r, (long long)sign, &r))
+        *big = true;
+    free(t);
+    *v = r;
+    return ok;
+}
+
+/* construct_yaml_float: false when Python raises. */
+static bool inv_yaml_ctor_float(const char *s, double *v, bool *special)
+{
+    int sign;
+    if (s[0] == '\0')
+        return false;
+    char *t = inv_yaml_ctor_text(s, true, &sign);
+    bool ok = true;
+    double r = 0;
+    *special = false;
+    if (strcmp(t, ".inf") == 0 || strcmp(t, ".nan") == 0)
+        *special = true;
+    else if (strchr(t, ':') == NULL)
+        ok = inv_yaml_pyfloat(t, strlen(t), &r, special);
+    else
+        for (const char *p = t; ok && p != NULL;) {
+            const char *c = strchr(p, ':');
+            double part = 0;
+            ok = inv_yaml_pyfloat(p, c ? (size_t)(c - p) : strlen(p), &part,
+                                  special);
+            r = r * 60 + part;
+            p = c ? c + 1 : NULL;
+        }
+    free(t);
+    *v = sign * r;
+    if (ok && !isfinite(*v))
+        *special = true;
+    return ok;
+}
+
+/* A scalar with an explicit !!int, !!float, !!bool, !!null or
+ * !!timestamp tag, built as PyYAML's constructor builds it. Numbers
+ * past 64 bits, infinities and NaN stay the text they were written as
+ * (docs/inventory.md). Text the constructor refuses is an error, as in
+ * Ansible, which cannot read such a file. */
+static enum err_code inv_yaml_tagged(const struct inv_ydoc *d,
+                                     const struct inv_ynode *n, json_t **out,
+                                     struct err *e)
+{
+    const char *s = n->text, *tag = n->tag, *why = NULL;
+    *out = NULL;
+    if (inv_yaml_tag_is(tag, "null")) {
+        *out = json_null();
+    } else if (inv_yaml_tag_is(tag, "bool")) {
+        static const char *const words[] = {"no",   "yes", "false",
+                                            "true", "off", "on"};
+        for (size_t i = 0; i < 6; i++)
+            if (strcasecmp(s, words[i]) == 0)
+                *out = json_boolean(i % 2);
+    } else if (inv_yaml_tag_is(tag, "int")) {
+        long long v;
+        bool big;
+        if (inv_yaml_ctor_int(s, &v, &big))
+            *out = big ? json_string(s) : json_integer(v);
+    } else if (inv_yaml_tag_is(tag, "float")) {
+        double v;
+        bool special;
+        if (inv_yaml_ctor_float(s, &v, &special))
+            *out = special ? json_string(s) : json_real(v);
+    } else {
+        char ts[64];
+        int r = inv_yaml_timestamp(s, false, ts, sizeof(ts), &why);
+        if (r > 0)
+            *out = json_string(ts);
+    }
+    if (*out != NULL)
+        return ERR_OK;
+    static const char prefix[] = "tag:yaml.org,2002:";
+    return err_set(e, ERR_PARSE,
+                   "%s:%zu:%zu: value does not match its tag !!%s%s%s: '%s'",
+                   d->name, n->line, n->col, tag + sizeof(prefix) - 1,
+                   why ? ": " : "", why ? why : "", s);
+}
+
 static enum err_code inv_yaml_scalar(const struct inv_ydoc *d,
                                      const struct inv_ynode *n, json_t **out,
                                      struct err *e)
@@ -581,12 +808,14 @@ static enum err_code inv_yaml_scalar(const struct inv_ydoc *d,
     }
     if (tag != NULL && !inv_yaml_tag_is(tag, "int") &&
         !inv_yaml_tag_is(tag, "float") && !inv_yaml_tag_is(tag, "bool") &&
-        !inv_yaml_tag_is(tag, "null"))
+        !inv_yaml_tag_is(tag, "null") && !inv_yaml_tag_is(tag, "timestamp"))
         return err_set(e, ERR_PARSE,
                        "%s:%zu:%zu: unknown YAML tag: '%s' (use a plain "
                        "value or !!str)",
                        d->name, n->line, n->col, tag);
-    if (d->json && tag == NULL) {
+    if (tag != NULL)
+        return inv_yaml_tagged(d, n, out, e);
+    if (d->json) {
         if (strcmp(s, "true") == 0)
             *out = json_true();
         else if (strcmp(s, "false") == 0)
@@ -599,44 +828,43 @@ static enum err_code inv_yaml_scalar(const struct inv_ydoc *d,
             *out = json_string(s);
         return ERR_OK;
     }
-    bool any = tag == NULL;
-    if ((any || inv_yaml_tag_is(tag, "null")) && inv_yaml_is_null(s)) {
+    if (inv_yaml_is_null(s)) {
         *out = json_null();
         return ERR_OK;
     }
     int b = inv_yaml_bool(s);
-    if ((any || inv_yaml_tag_is(tag, "bool")) && b >= 0) {
+    if (b >= 0) {
         *out = json_boolean(b);
         return ERR_OK;
     }
     long long iv;
     bool big;
-    if ((any || inv_yaml_tag_is(tag, "int")) && inv_yaml_int(s, &iv, &big)) {
+    if (inv_yaml_int(s, &iv, &big)) {
         /* Integers past 64 bits stay text (docs/inventory.md). */
         *out = big ? json_string(s) : json_integer(iv);
         return ERR_OK;
     }
     double dv;
     bool special;
-    if ((any || inv_yaml_tag_is(tag, "float")) &&
-        inv_yaml_float(s, &dv, &special)) {
+    if (inv_yaml_float(s, &dv, &special)) {
         *out = special ? json_string(s) : json_real(dv);
         return ERR_OK;
     }
     char ts[64];
-    if (any && inv_yaml_timestamp(s, ts, sizeof(ts))) {
+    const char *why = NULL;
+    int r = inv_yaml_timestamp(s, true, ts, sizeof(ts), &why);
+    if (r < 0) /* PyYAML raises: Ansible cannot read the file */
+        return err_set(e, ERR_PARSE, "%s:%zu:%zu: not a valid date (%s): '%s'",
+                       d->name, n->line, n->col, why, s);
+    if (r > 0) {
         *out = json_string(ts);
         return ERR_OK;
     }
-    if (any && strcmp(s, "=") == 0)
+    if (strcmp(s, "=") == 0)
         return err_set(e, ERR_PARSE,
                        "%s:%zu:%zu: '=' alone is YAML's value key, which "
                        "Ansible refuses: quote it",
                        d->name, n->line, n->col);
-    if (!any)
-        return err_set(e, ERR_PARSE,
-                       "%s:%zu:%zu: value does not match its tag %s: '%s'",
-                       d->name, n->line, n->col, tag, s);
     *out = json_stringn(s, n->len);
     if (*out == NULL)
         return err_set(e, ERR_PARSE, "%s:%zu:%zu: not UTF-8 text", d->name,
@@ -841,13 +1069,10 @@ static enum err_code inv_ydoc_open(struct inv_ydoc *d, const char *name,
     d->quiet = quiet;
     d->budget = 8 * len + 10000;
     /* Ansible's loader tries JSON first; JSON's numbers are not YAML 1.1's
-     * (1e5 is a number in JSON, text in YAML). */
-    json_error_t je;
-    json_t *j = json_loadb(data, len, JSON_DECODE_ANY, &je);
-    if (j != NULL) {
-        d->json = true;
-        json_decref(j);
-    }
+     * (1e5 is a number in JSON, text in YAML). Whether Python's json
+     * accepts the text, not whether jansson can hold every number in it:
+     * one integer past 64 bits must not make the file YAML. */
+    d->json = inv_json_valid(data, len);
     enum err_code c = inv_yaml_load(d, data, len, e);
     if (c != ERR_OK)
         inv_ydoc_free(d);
@@ -1044,36 +1269,26 @@ static enum err_code inv_yaml_hosts(struct inv_ywalk *w, struct inv_group *g,
     return c;
 }
 
-/* A section (hosts, vars, children) as a mapping; a string s means
- * {s: null}. */
+/* A section (hosts, vars, children) as a mapping. Ansible also reads a
+ * string s as {s: null}; drover refuses it (docs/inventory.md, "Known
+ * differences"): `hosts: web1, web2` would be one host of that name. */
 static enum err_code inv_yaml_section(struct inv_ywalk *w, const char *gname,
                                       const char *section,
                                       const struct inv_ynode *n,
                                       struct inv_ymap *out)
 {
     memset(out, 0, sizeof(*out));
-    if (n->kind == YN_SCALAR && !inv_ynode_null(n)) {
-        json_t *v;
-        enum err_code c = inv_yaml_scalar(w->d, n, &v, w->e);
-        if (c != ERR_OK)
-            return c;
-        bool str = json_is_string(v);
-        json_decref(v);
-        if (str) {
-            static struct inv_ynode null_node = {
-                .kind = YN_SCALAR, .text = (char *)"", .plain = true};
-            out->v = xcalloc(1, sizeof(*out->v));
-            out->v[0].key = xstrdup(n->text);
-            out->v[0].knode = (struct inv_ynode *)n;
-            out->v[0].value = &null_node;
-            out->n = 1;
-            return ERR_OK;
-        }
-    }
     if (n->kind == YN_MAP)
         return inv_ymap_build(w->d, n, out, 0, w->e);
     if (inv_ynode_null(n))
         return ERR_OK;
+    if (n->kind == YN_SCALAR)
+        return err_set(w->e, ERR_PARSE,
+                       "%s:%zu:%zu: '%s' of group '%s' must be a mapping, "
+                       "not the string '%.64s' (for one entry write "
+                       "`%s: {%.64s: }`)",
+                       w->d->name, n->line, n->col, section, gname, n->text,
+                       section, n->text);
     return err_set(w->e, ERR_PARSE,
                    "%s:%zu:%zu: '%s' of group '%s' must be a mapping, not a "
                    "%s",

@@ -21,10 +21,11 @@ struct inv_group;
  * inventory growing past its host limit (INV_HOST_MAX unless
  * inv_set_host_limit says otherwise) is refused. */
 enum {
-    INV_RANGE_MAX = 100000,   /* names one host expression may expand to */
-    INV_HOST_MAX = 1000000,   /* hosts in one inventory, by default */
-    INV_DEPTH_MAX = 256,      /* nesting of YAML nodes and group trees */
-    INV_FILE_MAX = 256 << 20, /* bytes of one inventory or vars file */
+    INV_RANGE_MAX = 100000,        /* names one host expression may expand to */
+    INV_HOST_MAX = 1000000,        /* hosts in one inventory, by default */
+    INV_DEPTH_MAX = 256,           /* nesting of YAML nodes and group trees */
+    INV_YAML_NODES_MAX = 10000000, /* values in one YAML file, as parsed */
+    INV_FILE_MAX = 256 << 20,      /* bytes of one inventory or vars file */
 };
 
 /* Formats inv_load_buffer understands. */

@@ -123,29 +123,103 @@ static FILE *keyfile_open(const char *path, struct err *e)
     return f;
 }
 
+/* One reader for every key file (secret and public keys, authorized_keys,
+ * known_agents): whole lines, never pieces of one. A line longer than
+ * KEYFILE_LINE_MAX is a comment skipped whole when it starts with '#',
+ * else an error; a NUL byte in a line is an error. The buffer is wiped when
+ * the reader is done (it held a secret key's line). */
+struct keyfile_reader {
+    FILE *f;                         /* the file */
+    const char *path;                /* its name, for errors */
+    int lineno;                      /* the line just read */
+    char line[KEYFILE_LINE_MAX + 1]; /* that line, without its newline */
+    char io[4096];                   /* stdio's buffer, ours to wipe */
+};
+
+static bool keyfile_reader_open(struct keyfile_reader *r, const char *path,
+                                struct err *e)
+{
+    r->f = keyfile_open(path, e);
+    r->path = path;
+    r->lineno = 0;
+    if (r->f != NULL)
+        setvbuf(r->f, r->io, _IOFBF, sizeof(r->io));
+    return r->f != NULL;
+}
+
+static void keyfile_reader_close(struct keyfile_reader *r)
+{
+    if (r->f != NULL)
+        fclose(r->f);
+    r->f = NULL;
+    explicit_bzero(r->line, sizeof(r->line));
+    explicit_bzero(r->io, sizeof(r->io));
+}
+
+/* The next line that is neither blank nor a comment: ERR_OK with *p at
+ * its first non-blank byte, ERR_NOTFOUND at the end of the file, ERR_PARSE
+ * (file:line:col) for a line too long or holding a NUL byte. */
+static enum err_code keyfile_next(struct keyfile_reader *r, const char **p,
+                                  struct err *e)
+{
+    for (;;) {
+        size_t n = 0;
+        bool nul = false, more = false;
+        int ch;
+        while ((ch = getc(r->f)) != EOF && ch != '\n') {
+            if (n == KEYFILE_LINE_MAX) {
+                more = true;
+                break;
+            }
+            nul |= ch == '\0';
+            r->line[n++] = (char)ch;
+        }
+        if (ch == EOF && n == 0)
+            return ERR_NOTFOUND;
+        r->lineno++;
+        while (n > 0 && r->line[n - 1] == '\r')
+            n--;
+        r->line[n] = '\0';
+        const char *s = keyfile_ws(r->line);
+        if (more) /* the rest of the line goes with it */
+            while ((ch = getc(r->f)) != EOF && ch != '\n')
+                ;
+        if (*s == '#')
+            continue;
+        if (more)
+            return err_set(e, ERR_PARSE,
+                           "%s:%d:%d: line longer than %d bytes (only a "
+                           "'#' comment may be)",
+                           r->path, r->lineno, KEYFILE_LINE_MAX + 1,
+                           KEYFILE_LINE_MAX);
+        if (nul)
+            return err_set(e, ERR_PARSE, "%s:%d:%zu: NUL byte in the line",
+                           r->path, r->lineno, strlen(r->line) + 1);
+        if (*s == '\0')
+            continue;
+        *p = s;
+        return ERR_OK;
+    }
+}
+
 enum err_code keyfile_load_secret(const char *path, struct keypair *kp,
                                   struct err *e)
 {
     memset(kp, 0, sizeof(*kp));
-    FILE *f = keyfile_open(path, e);
-    if (f == NULL)
+    struct keyfile_reader r;
+    if (!keyfile_reader_open(&r, path, e))
         return e ? e->code : ERR_SYS;
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0) {
-        fclose(f);
+    if (fstat(fileno(r.f), &st) == 0 && (st.st_mode & 077) != 0) {
+        keyfile_reader_close(&r);
         return err_set(e, ERR_INVALID,
                        "%s: permissions %04o are too open for a secret key; "
                        "run `chmod 600 %s`",
                        path, (unsigned)(st.st_mode & 07777), path);
     }
-    char line[256];
-    int lineno = 0;
-    enum err_code rc = ERR_OK;
-    while (rc == ERR_OK && fgets(line, sizeof(line), f) != NULL) {
-        lineno++;
-        const char *p = keyfile_ws(line);
-        if (*p == '#' || *p == '\n' || *p == '\0')
-            continue;
+    const char *p;
+    enum err_code rc;
+    while ((rc = keyfile_next(&r, &p, e)) == ERR_OK) {
         char *dst = NULL;
         if (strncmp(p, "public", 6) == 0)
             dst = kp->public_z85;
@@ -154,12 +228,16 @@ enum err_code keyfile_load_secret(const char *path, struct keypair *kp,
         else
             rc = err_set(e, ERR_PARSE,
                          "%s:%d:%d: expected 'public KEY' or 'secret KEY'",
-                         path, lineno, (int)(p - line) + 1);
+                         path, r.lineno, (int)(p - r.line) + 1);
         if (dst != NULL)
-            rc = keyfile_token(path, lineno, line, keyfile_ws(p + 6), dst, e);
+            rc = keyfile_token(path, r.lineno, r.line, keyfile_ws(p + 6), dst,
+                               e);
+        if (rc != ERR_OK)
+            break;
     }
-    explicit_bzero(line, sizeof(line));
-    fclose(f);
+    keyfile_reader_close(&r);
+    if (rc == ERR_NOTFOUND) /* the end of the file */
+        rc = ERR_OK;
     if (rc == ERR_OK &&
         (kp->public_z85[0] == '\0' || kp->secret_z85[0] == '\0'))
         rc = err_set(e, ERR_PARSE, "%s: needs a 'public' and a 'secret' line",
@@ -180,25 +258,19 @@ enum err_code keyfile_load_secret(const char *path, struct keypair *kp,
 
 enum err_code keyfile_load_public(const char *path, char *out, struct err *e)
 {
-    FILE *f = keyfile_open(path, e);
-    if (f == NULL)
+    struct keyfile_reader r;
+    if (!keyfile_reader_open(&r, path, e))
         return e ? e->code : ERR_SYS;
-    char line[256];
-    int lineno = 0;
-    enum err_code rc = ERR_NOTFOUND;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        lineno++;
-        const char *p = keyfile_ws(line);
-        if (*p == '#' || *p == '\n' || *p == '\0')
-            continue;
+    const char *p;
+    enum err_code rc = keyfile_next(&r, &p, e);
+    if (rc == ERR_OK) {
         if (strncmp(p, "public", 6) == 0)
             p = keyfile_ws(p + 6);
-        rc = keyfile_token(path, lineno, line, p, out, e);
-        break;
+        rc = keyfile_token(path, r.lineno, r.line, p, out, e);
     }
-    fclose(f);
+    keyfile_reader_close(&r);
     if (rc == ERR_NOTFOUND)
-        err_set(e, ERR_PARSE, "%s: no key in the file", path);
+        rc = err_set(e, ERR_PARSE, "%s: no key in the file", path);
     return rc;
 }
 
@@ -249,70 +321,29 @@ void keyfile_set_free(struct keyfile_set *s)
 
 struct keyfile_set *keyfile_set_load(const char *path, struct err *e)
 {
-    FILE *f = keyfile_open(path, e);
-    if (f == NULL)
+    struct keyfile_reader r;
+    if (!keyfile_reader_open(&r, path, e))
         return NULL;
     struct keyfile_set *s = keyfile_set_new();
-    char line[512];
-    int lineno = 0;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        lineno++;
-        const char *p = keyfile_ws(line);
-        if (*p == '#' || *p == '\n' || *p == '\0')
-            continue;
+    const char *p;
+    enum err_code rc;
+    while ((rc = keyfile_next(&r, &p, e)) == ERR_OK) {
         char z85[KEYFILE_Z85_LEN + 1];
         uint8_t bin[KEYFILE_BIN_LEN];
-        if (keyfile_token(path, lineno, line, p, z85, e) != ERR_OK) {
-            keyfile_set_free(s);
-            fclose(f);
-            return NULL;
-        }
+        if ((rc = keyfile_token(path, r.lineno, r.line, p, z85, e)) != ERR_OK)
+            break;
         zmq_z85_decode(bin, z85);
         keyfile_set_add(s, bin);
     }
-    fclose(f);
+    keyfile_reader_close(&r);
+    if (rc != ERR_NOTFOUND) {
+        keyfile_set_free(s);
+        return NULL;
+    }
     return s;
 }
 
 /* --- known_agents -------------------------------------------------------- */
-
-enum err_code keyfile_known_lookup(const char *path, const char *host, int port,
-                                   char *out, struct err *e)
-{
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-        return ERR_NOTFOUND;
-    char want[300];
-    snprintf(want, sizeof(want), "%s:%d", host, port);
-    size_t wn = strlen(want);
-    char line[512];
-    int lineno = 0;
-    enum err_code rc = ERR_NOTFOUND;
-    while (rc == ERR_NOTFOUND && fgets(line, sizeof(line), f) != NULL) {
-        lineno++;
-        const char *p = keyfile_ws(line);
-        if (*p == '#' || *p == '\n' || *p == '\0')
-            continue;
-        size_t n = strcspn(p, " \t\r\n");
-        const char *k = keyfile_ws(p + n);
-        if (*k == '\n' || *k == '\0') {
-            rc = err_set(e, ERR_PARSE, "%s:%d:%d: expected 'HOST:PORT KEY'",
-                         path, lineno, (int)(k - line) + 1);
-            break;
-        }
-        char key[KEYFILE_Z85_LEN + 1];
-        if (keyfile_token(path, lineno, line, k, key, e) != ERR_OK) {
-            rc = ERR_PARSE;
-            break;
-        }
-        if (n == wn && memcmp(p, want, n) == 0) {
-            memcpy(out, key, sizeof(key));
-            rc = ERR_OK;
-        }
-    }
-    fclose(f);
-    return rc;
-}
 
 enum err_code keyfile_known_add(const char *path, const char *host, int port,
                                 const char *key, struct err *e)
@@ -324,90 +355,150 @@ enum err_code keyfile_known_add(const char *path, const char *host, int port,
     return keyfile_put(path, O_CREAT | O_APPEND, 0600, text, e);
 }
 
-/* --- known_agents, loaded --------------------------------------------------
- */
-
 struct keyfile_known_entry {
     char *hostport;                /* "host:port" */
+    size_t line;                   /* order in the file: the last one wins */
     char key[KEYFILE_Z85_LEN + 1]; /* its key */
 };
 
 struct keyfile_known {
-    struct keyfile_known_entry *v; /* sorted by hostport */
+    struct keyfile_known_entry *v; /* sorted by hostport, one per host */
     size_t n;                      /* entries */
     size_t cap;                    /* allocated */
 };
 
+/* By host:port, then by line (qsort is not stable). */
 static int keyfile_known_cmp(const void *a, const void *b)
+{
+    const struct keyfile_known_entry *x = a, *y = b;
+    int c = strcmp(x->hostport, y->hostport);
+    if (c != 0)
+        return c;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+static int keyfile_known_cmp_host(const void *a, const void *b)
 {
     const struct keyfile_known_entry *x = a, *y = b;
     return strcmp(x->hostport, y->hostport);
 }
 
 static void keyfile_known_append(struct keyfile_known *k, char *hostport,
-                                 const char *key)
+                                 size_t line, const char *key)
 {
     if (k->n == k->cap) {
         k->cap = k->cap ? k->cap * 2 : 64;
         k->v = xrealloc(k->v, k->cap * sizeof(*k->v));
     }
     k->v[k->n].hostport = hostport;
+    k->v[k->n].line = line;
     memcpy(k->v[k->n].key, key, KEYFILE_Z85_LEN + 1);
     k->n++;
+}
+
+/* Sort, and of the lines for one host keep the last (a key rotated by
+ * appending a line must not keep trusting the old one). */
+static void keyfile_known_index(struct keyfile_known *k)
+{
+    if (k->n == 0) /* no array at all: qsort wants one */
+        return;
+    qsort(k->v, k->n, sizeof(*k->v), keyfile_known_cmp);
+    size_t out = 0;
+    for (size_t i = 0; i < k->n; i++) {
+        if (i + 1 < k->n &&
+            strcmp(k->v[i].hostport, k->v[i + 1].hostport) == 0) {
+            free(k->v[i].hostport);
+            continue;
+        }
+        k->v[out++] = k->v[i];
+    }
+    k->n = out;
 }
 
 struct keyfile_known *keyfile_known_load(const char *path, struct err *e)
 {
     struct keyfile_known *k = xcalloc(1, sizeof(*k));
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-        return k;
-    char line[512];
-    int lineno = 0;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        lineno++;
-        const char *p = keyfile_ws(line);
-        if (*p == '#' || *p == '\n' || *p == '\0')
-            continue;
-        size_t n = strcspn(p, " \t\r\n");
-        const char *kp = keyfile_ws(p + n);
-        char key[KEYFILE_Z85_LEN + 1];
-        if (*kp == '\n' || *kp == '\0') {
-            err_set(e, ERR_PARSE, "%s:%d:%d: expected 'HOST:PORT KEY'", path,
-                    lineno, (int)(kp - line) + 1);
-        } else if (keyfile_token(path, lineno, line, kp, key, e) == ERR_OK) {
-            keyfile_known_append(k, xstrndup(p, n), key);
-            continue;
-        }
-        fclose(f);
+    struct keyfile_reader r;
+    struct err oe = {0};
+    if (!keyfile_reader_open(&r, path, &oe)) {
+        if (oe.code == ERR_NOTFOUND)
+            return k;
+        if (e != NULL)
+            *e = oe;
         keyfile_known_free(k);
         return NULL;
     }
-    fclose(f);
-    /* a later line for the same host wins: sort keeps file order stable
-     * enough for lookups, and duplicates are rare */
-    qsort(k->v, k->n, sizeof(*k->v), keyfile_known_cmp);
+    const char *p;
+    enum err_code rc;
+    while ((rc = keyfile_next(&r, &p, e)) == ERR_OK) {
+        size_t n = strcspn(p, " \t");
+        const char *kp = keyfile_ws(p + n);
+        char key[KEYFILE_Z85_LEN + 1];
+        if (*kp == '\0') {
+            rc = err_set(e, ERR_PARSE, "%s:%d:%d: expected 'HOST:PORT KEY'",
+                         path, r.lineno, (int)(kp - r.line) + 1);
+            break;
+        }
+        if ((rc = keyfile_token(path, r.lineno, r.line, kp, key, e)) != ERR_OK)
+            break;
+        keyfile_known_append(k, xstrndup(p, n), (size_t)r.lineno, key);
+    }
+    keyfile_reader_close(&r);
+    if (rc != ERR_NOTFOUND) {
+        keyfile_known_free(k);
+        return NULL;
+    }
+    keyfile_known_index(k);
     return k;
 }
 
-const char *keyfile_known_get(const struct keyfile_known *k, const char *host,
-                              int port)
+/* The entry of host:port, or NULL. */
+static struct keyfile_known_entry *
+keyfile_known_find(const struct keyfile_known *k, const char *host, int port)
 {
     if (k->n == 0)
         return NULL;
     char want[300];
     snprintf(want, sizeof(want), "%s:%d", host, port);
     struct keyfile_known_entry key = {.hostport = want};
-    const struct keyfile_known_entry *hit =
-        bsearch(&key, k->v, k->n, sizeof(*k->v), keyfile_known_cmp);
+    return bsearch(&key, k->v, k->n, sizeof(*k->v), keyfile_known_cmp_host);
+}
+
+const char *keyfile_known_get(const struct keyfile_known *k, const char *host,
+                              int port)
+{
+    const struct keyfile_known_entry *hit = keyfile_known_find(k, host, port);
     return hit ? hit->key : NULL;
 }
 
 void keyfile_known_put(struct keyfile_known *k, const char *host, int port,
                        const char *key)
 {
-    keyfile_known_append(k, xasprintf("%s:%d", host, port), key);
-    qsort(k->v, k->n, sizeof(*k->v), keyfile_known_cmp);
+    struct keyfile_known_entry *hit = keyfile_known_find(k, host, port);
+    if (hit != NULL) { /* the line just appended: it wins */
+        memcpy(hit->key, key, KEYFILE_Z85_LEN + 1);
+        return;
+    }
+    keyfile_known_append(k, xasprintf("%s:%d", host, port), SIZE_MAX, key);
+    /* insert it in order: one pass, not a sort per host */
+    struct keyfile_known_entry e = k->v[k->n - 1];
+    size_t i = k->n - 1;
+    for (; i > 0 && strcmp(k->v[i - 1].hostport, e.hostport) > 0; i--)
+        k->v[i] = k->v[i - 1];
+    k->v[i] = e;
+}
+
+enum err_code keyfile_known_lookup(const char *path, const char *host, int port,
+                                   char *out, struct err *e)
+{
+    struct keyfile_known *k = keyfile_known_load(path, e);
+    if (k == NULL)
+        return e ? e->code : ERR_PARSE;
+    const char *key = keyfile_known_get(k, host, port);
+    if (key != NULL)
+        memcpy(out, key, KEYFILE_Z85_LEN + 1);
+    keyfile_known_free(k);
+    return key != NULL ? ERR_OK : ERR_NOTFOUND;
 }
 
 void keyfile_known_free(struct keyfile_known *k)

@@ -2,8 +2,11 @@
  * A key pair is two files: NAME (the secret, mode 0600, refused when group
  * or others may read it) and NAME.pub (the public key). Keys are Z85 text,
  * 40 characters. authorized_keys (the agent's list of coordinator keys) and
- * known_agents (the coordinator's pinned agent keys) are line files; every
- * error names file:line:col. */
+ * known_agents (the coordinator's pinned agent keys) are line files, all
+ * read by one line reader: a line is read whole or refused, never split
+ * (a '#' comment of any length is skipped whole, any other line over
+ * KEYFILE_LINE_MAX bytes or holding a NUL byte is an error); every error
+ * names file:line:col. */
 #ifndef DROVER_KEYFILE_H
 #define DROVER_KEYFILE_H
 
@@ -14,8 +17,10 @@
 #include <stdint.h>
 
 enum {
-    KEYFILE_Z85_LEN = 40, /* a 32-byte key in Z85 */
-    KEYFILE_BIN_LEN = 32, /* a key in bytes */
+    KEYFILE_Z85_LEN = 40,    /* a 32-byte key in Z85 */
+    KEYFILE_BIN_LEN = 32,    /* a key in bytes */
+    KEYFILE_LINE_MAX = 4096, /* longest line; only a '#' comment may be
+                                longer (skipped whole) */
 };
 
 struct keypair {
@@ -63,21 +68,24 @@ size_t keyfile_set_count(const struct keyfile_set *s);
 /* NULL is a no-op. */
 void keyfile_set_free(struct keyfile_set *s);
 
-/* known_agents: lines "HOST:PORT Z85KEY [comment]". Look up host:port:
- * ERR_OK with the key in out (41 bytes), ERR_NOTFOUND when absent (also
- * when the file is missing), ERR_PARSE on a bad line. */
+/* known_agents: lines "HOST:PORT Z85KEY [comment]"; when several lines
+ * name one HOST:PORT, the last one wins (a key is rotated by appending).
+ * Look up host:port (keyfile_known_load, then _get): ERR_OK with the key
+ * in out (41 bytes), ERR_NOTFOUND when absent (also when the file is
+ * missing), ERR_PARSE on a bad line. */
 enum err_code keyfile_known_lookup(const char *path, const char *host, int port,
                                    char *out, struct err *e);
 
 /* known_agents read once, for many lookups (a fleet of thousands). */
 struct keyfile_known;
 /* Read path; a missing file is an empty set. NULL with e set on a bad line
- * (file:line:col). */
+ * (file:line:col) or an unreadable file. */
 struct keyfile_known *keyfile_known_load(const char *path, struct err *e);
 /* The key of host:port, borrowed; NULL if unknown. */
 const char *keyfile_known_get(const struct keyfile_known *k, const char *host,
                               int port);
-/* Remember host:port (after keyfile_known_add wrote it). */
+/* Remember host:port (after keyfile_known_add appended it: it replaces an
+ * earlier key, as the appended line does in the file). */
 void keyfile_known_put(struct keyfile_known *k, const char *host, int port,
                        const char *key);
 /* NULL is a no-op. */

@@ -1,8 +1,8 @@
 /* proto/msgcheck.h: a non-allocating msgpack validator. It walks a frame
  * before msgpack-c sees it, because msgpack-c reserves memory from the
- * counts in container headers before any element arrives (FACTS.md): a
- * few hostile bytes would reserve gigabytes. Only frames this accepts are
- * handed to msgpack_unpack_next. */
+ * counts in container headers before any element arrives
+ * (docs/dependencies.md): a few hostile bytes would reserve gigabytes. Only
+ * frames this accepts are handed to msgpack_unpack_next. */
 #ifndef DROVER_MSGCHECK_H
 #define DROVER_MSGCHECK_H
 

@@ -246,6 +246,13 @@ static enum err_code proto_get_u64(const msgpack_object *o, const char *k,
     return ERR_OK;
 }
 
+/* The bytes of a str or bin object. msgpack-c leaves ptr NULL for an empty
+ * one, and memcpy or memchr must not be handed NULL even for 0 bytes. */
+static const char *proto_bytes(const char *ptr, uint32_t size)
+{
+    return size > 0 ? ptr : "";
+}
+
 /* Copy a str object of at most max bytes, refusing embedded NULs. */
 static enum err_code proto_get_str(const msgpack_object *o, const char *k,
                                    size_t max, char **out, struct err *e)
@@ -255,9 +262,10 @@ static enum err_code proto_get_str(const msgpack_object *o, const char *k,
     if (o->via.str.size > max)
         return err_set(e, ERR_PROTO, "field '%s': %u bytes over the limit %zu",
                        k, o->via.str.size, max);
-    if (memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+    const char *p = proto_bytes(o->via.str.ptr, o->via.str.size);
+    if (memchr(p, '\0', o->via.str.size) != NULL)
         return err_set(e, ERR_PROTO, "field '%s': embedded NUL", k);
-    *out = xstrndup(o->via.str.ptr, o->via.str.size);
+    *out = xstrndup(p, o->via.str.size);
     return ERR_OK;
 }
 
@@ -271,7 +279,7 @@ static enum err_code proto_get_bin(const msgpack_object *o, const char *k,
         return err_set(e, ERR_PROTO, "field '%s': %u bytes over the limit %zu",
                        k, o->via.bin.size, max);
     *out = xmalloc(o->via.bin.size + 1);
-    memcpy(*out, o->via.bin.ptr, o->via.bin.size);
+    memcpy(*out, proto_bytes(o->via.bin.ptr, o->via.bin.size), o->via.bin.size);
     ((char *)*out)[o->via.bin.size] = '\0'; /* a convenience for text */
     *outlen = o->via.bin.size;
     return ERR_OK;
@@ -315,7 +323,7 @@ static enum err_code proto_field(const msgpack_object_kv *kv,
     uint32_t kn = kv->key.via.str.size;
     if (kn >= sizeof(k))
         return ERR_OK; /* longer than every key we know: ignored */
-    memcpy(k, kv->key.via.str.ptr, kn);
+    memcpy(k, proto_bytes(kv->key.via.str.ptr, kn), kn);
     k[kn] = '\0';
     if (memchr(k, '\0', kn) != NULL)
         return err_set(e, ERR_PROTO, "a key holds a NUL");

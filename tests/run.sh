@@ -58,6 +58,15 @@ suite_integration() {
     done
 }
 
+# A sanitizer report fails a fuzz run: the harnesses are built with
+# -fno-sanitize-recover=all (Makefile), and these options say so again for
+# binaries built otherwise. Ours come last, so they win over the caller's.
+fuzz_env() {
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}halt_on_error=1 \
+        UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1 \
+        "$@"
+}
+
 fuzz_run() { # seconds-or-runs mode
     local f
     for f in "$BUILD"/fuzz/fuzz_*; do
@@ -68,14 +77,12 @@ fuzz_run() { # seconds-or-runs mode
         local work
         work=$(mktemp -d)
         mkdir -p "$corpus"
-        if [ "$1" = short ]; then
-            run_one "fuzz/$name" "$LOGDIR/$name.log" "$f" -runs="${FUZZ_RUNS:-20000}" \
-                -max_len=4096 -rss_limit_mb=1024 "$work" "$corpus"
-        else
-            run_one "fuzz/$name" "$LOGDIR/$name.log" "$f" \
-                -max_total_time="${FUZZ_SECONDS:-300}" -max_len=4096 \
-                -rss_limit_mb=1024 "$work" "$corpus"
-        fi
+        # a crashing input lands next to the log, not in the source tree
+        local limit=-runs="${FUZZ_RUNS:-20000}"
+        [ "$1" = short ] || limit=-max_total_time="${FUZZ_SECONDS:-300}"
+        run_one "fuzz/$name" "$LOGDIR/$name.log" fuzz_env "$f" "$limit" \
+            -max_len=4096 -rss_limit_mb=1024 \
+            -artifact_prefix="$LOGDIR/$name-" "$work" "$corpus"
         rm -rf "$work"
     done
 }

@@ -80,11 +80,13 @@ static void demo_on_signal(int signo)
     demo_stop = 1;
 }
 
-/* Read at most max-1 bytes of dir/current/name; -1 if it cannot be read. */
-static ssize_t demo_read_file(const char *name, char *out, size_t max)
+/* Read at most max-1 bytes of dir/sub/name (sub: "current", or "." for
+ * the host's own files); -1 if it cannot be read. */
+static ssize_t demo_read_in(const char *sub, const char *name, char *out,
+                            size_t max)
 {
     char path[PATH_MAX];
-    int n = snprintf(path, sizeof(path), "%s/current/%s", demo_dir, name);
+    int n = snprintf(path, sizeof(path), "%s/%s/%s", demo_dir, sub, name);
     if (n < 0 || (size_t)n >= sizeof(path))
         return -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -102,6 +104,12 @@ static ssize_t demo_read_file(const char *name, char *out, size_t max)
     close(fd);
     out[len] = '\0';
     return (ssize_t)len;
+}
+
+/* Read at most max-1 bytes of dir/current/name; -1 if it cannot be read. */
+static ssize_t demo_read_file(const char *name, char *out, size_t max)
+{
+    return demo_read_in("current", name, out, max);
 }
 
 /* Trim whitespace on both ends, in place. */
@@ -196,6 +204,19 @@ static void demo_json_escape(const char *s, char *out, size_t max)
         }
     }
     out[n] = '\0';
+}
+
+/* The host's singleton role (runbook 001's scheduler): DIR/scheduler,
+ * written by a deploy step from ENABLE_SCHEDULER ("true" or "false"),
+ * is the restart's environment. "" when the file is absent, else
+ * ,"scheduler":"active" or "inactive" for the /health body. */
+static const char *demo_scheduler(void)
+{
+    char raw[16];
+    if (demo_read_in(".", "scheduler", raw, sizeof(raw)) < 0)
+        return "";
+    return strcmp(demo_trim(raw), "true") == 0 ? ",\"scheduler\":\"active\""
+                                               : ",\"scheduler\":\"inactive\"";
 }
 
 /* Whether readiness holds now, per ready_after_ms and flap_ms. */
@@ -295,8 +316,9 @@ static void demo_route(struct demo_conn *c, const char *method,
                      "current release\"}\n");
         else
             snprintf(body, sizeof(body),
-                     "{\"status\":\"%s\",\"version\":\"%s\"}\n",
-                     status == 200 ? "healthy" : "unhealthy", esc);
+                     "{\"status\":\"%s\",\"version\":\"%s\"%s}\n",
+                     status == 200 ? "healthy" : "unhealthy", esc,
+                     demo_scheduler());
         demo_respond(c, status, json, body, NULL, head);
     } else if (strcmp(path, "/health/ready") == 0) {
         bool ready = have && b.ready_status == 0 && demo_ready_now(&b);

@@ -3,7 +3,8 @@
  * frame headers, WELCOME, ERROR, READY. The input (after two split bytes) is
  * the server's byte stream, written into a socketpair in three chunks, then
  * EOF. The server key's secret is unknown and our short-term key is fresh,
- * so nothing the input holds can open: READY or MESSAGE would be a bug. */
+ * so nothing the input holds can open: READY or MESSAGE would be a bug, and
+ * every ending is one the owner must not believe at once (zmtp.ending). */
 #include "err.h"
 #include "loop.h"
 #include "zmtp.h"
@@ -96,6 +97,11 @@ static bool fz_drain(struct zmtp *z)
         case ZMTP_FAILED:
             if (z->fd != -1 || z->fail == ZMTP_FAIL_NONE ||
                 zmtp_buffered(z) != 0)
+                __builtin_trap();
+            /* the pinned key is a good one: a KEY or AUTH ending came from
+             * the peer and says how (the owner counts them by that) */
+            if ((z->fail == ZMTP_FAIL_KEY || z->fail == ZMTP_FAIL_AUTH) !=
+                (z->ending != ZMTP_END_NONE))
                 __builtin_trap();
             fz_check_detail(z);
             return true;

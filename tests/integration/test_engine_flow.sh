@@ -183,11 +183,12 @@ done
 [ "$(pgrep -fc 'sleep 7.31' || true)" = 0 ] || fail "cancelled steps still run on the hosts: $(pgrep -fa 'sleep 7.31')"
 versions_are 1 1 1 1
 
-# 6. singleton: ENABLE_SCHEDULER is true on exactly one host. The holder,
-# h4, is deployed in the last wave: the role stays on it while waves 1 and
-# 2 roll, then moves to an already deployed host (h2), stop before start:
-# h4 restarts with false, then h2 restarts with true. After every wave
-# exactly one host reports the role active.
+# 6. singleton: ENABLE_SCHEDULER is true on exactly one host. The holder
+# drover finds, h4, may not hold it (singleton.hosts: h2); it is deployed
+# in the last wave: the role stays on it while waves 1 and 2 roll, then
+# moves to h2, already deployed, stop before start: h4 restarts with
+# false, then h2 restarts with true. After every wave exactly one host
+# reports the role active.
 engine_reset
 for x in 1 2 3; do echo false >"$(fleet_host_dir "$x")/scheduler"; done
 echo true >"$(fleet_host_dir 4)/scheduler"
@@ -202,6 +203,7 @@ $SWITCH
 $HEALTH
 singleton:
   role: scheduler
+  hosts: h2
   env: ENABLE_SCHEDULER
   check: { command: "grep -qx true {{ app_dir }}/scheduler" }
 EOF
@@ -210,7 +212,7 @@ deploy_expect 0 "$WORK/logs/single" "$WORK/single.yml" -e version=2 -- \
     'deploy succeeded'
 [ "$(grep -c "singleton 'scheduler': active on exactly one host (h4)" "$WORK/logs/single")" = 2 ] ||
     fail "h4 is not the one holder after waves 1 and 2"
-grep -q "singleton 'scheduler' moves from h4 (restarting in this wave) to h2" "$WORK/logs/single" ||
+grep -q "singleton 'scheduler' moves from h4 (restarting in this wave, not one of singleton.hosts) to h2" "$WORK/logs/single" ||
     fail "the role did not move off h4 before its restart"
 [ "$(grep -c "singleton 'scheduler': active on exactly one host (h2)" "$WORK/logs/single")" = 1 ] ||
     fail "h2 is not the one holder after wave 3"
@@ -224,12 +226,12 @@ for x in 1 2 3 4; do
     [ $x = 2 ] && want=true
     [ "$(cat "$(fleet_host_dir "$x")/scheduler")" = $want ] || fail "h$x scheduler is not $want"
 done
-# two holders: the check after wave 1 fails the deploy
+# two holders: drover asks before any change and refuses the deploy
 engine_reset
 for x in 1 3; do echo false >"$(fleet_host_dir "$x")/scheduler"; done
 for x in 2 4; do echo true >"$(fleet_host_dir "$x")/scheduler"; done
-deploy_expect 1 "$WORK/logs/single2" "$WORK/single.yml" -e version=2 -- \
-    "wave 1/3 stopped: singleton 'scheduler' is active on 2 hosts \(h2, h4\), it must be exactly one"
+deploy_expect 7 "$WORK/logs/single2" "$WORK/single.yml" -e version=2 -- \
+    "refused: singleton 'scheduler' is active on 2 hosts \(h2, h4\) before any change"
 grep -q ' 2$' "$WORK/logs/deploy.log" && fail "wave 2 ran with two schedulers"
 
 # 7. --json: every line of stdout is one JSON event; a deploy that rolls

@@ -59,5 +59,9 @@ check 2 "no -i" "$DROVER" inventory --list
 check 2 "two modes" "$DROVER" inventory -i patterns.ini --list --graph
 check 2 "unknown option" "$DROVER" inventory -i patterns.ini --bogus
 check 2 "--list-hosts without a pattern" "$DROVER" inventory -i patterns.ini --list-hosts
+# A YAML inventory saved as hosts.ini: drover run stops before any host
+# (its hosts would have been '---', 'all:', 'web1:').
+check 3 "run on a YAML inventory named .ini" "$DROVER" run \
+    -i ini_yaml_saved_as_ini.ini --ssh-config none all -- true
 echo "inventory errors: $n checks, $fail failed"
 [ "$fail" -eq 0 ]

@@ -10,9 +10,6 @@ from ansible.vars.manager import VariableManager
 from ansible.utils.display import Display
 Display().verbosity = -1
 import logging
-DROVER = sys.argv[1]
-seed0 = int(sys.argv[2]) if len(sys.argv) > 2 else 0
-N = int(sys.argv[3]) if len(sys.argv) > 3 else 200
 INTERNAL = {'ansible_diff_mode','ansible_config_file','ansible_facts','ansible_forks','ansible_inventory_sources','ansible_limit','ansible_playbook_python','ansible_run_tags','ansible_skip_tags','ansible_verbosity','ansible_version','inventory_dir','inventory_file','inventory_hostname','inventory_hostname_short','groups','group_names','omit','playbook_dir','ansible_check_mode','ansible_run_tags'}
 VALUES = ['80', '-3', '0.5', '1e3', 'true', 'True', 'None', 'abc', "'q'", '"[1, 2]"', "\"{'a': 1}\"", '0x10', '1_0', '0123', '10.0.0.1', '(1,2)', '"a b"', "'x y'", '""', 'a#b', '[1,2]', '{}', '-0.0', "b'z'", '1,2']
 def gen(r):
@@ -79,58 +76,65 @@ def pats(r, groups, hosts):
 def drover(args):
     p = subprocess.run([DROVER, 'inventory'] + args, capture_output=True, text=True)
     return p.returncode, p.stdout, p.stderr
-fails = 0
-for it in range(N):
-    r = random.Random(seed0 + it)
-    text, groups, hosts = gen(r)
-    d = tempfile.mkdtemp()
-    path = os.path.join(d, 'hosts')
-    open(path, 'w').write(text)
-    loader = DataLoader()
-    try:
-        im = InventoryManager(loader=loader, sources=[path])
-        if not im._inventory.processed_sources:
-            raise Exception('unparsed')
-    except Exception as e:
-        rc, out, err = drover(['-i', path, '--list'])
-        if rc == 0:
-            print('== seed', seed0 + it, 'ansible failed but drover ok:', e); print(text); fails += 1
-        continue
-    vm = VariableManager(loader=loader, inventory=im)
-    rc, out, err = drover(['-i', path, '--list'])
-    if rc != 0:
-        print('== seed', seed0 + it, 'drover failed:', err); print(text); fails += 1; continue
-    dl = json.loads(out)
-    hv = {}
-    for h in im.get_hosts():
-        v = vm.get_vars(host=h, include_hostvars=False, stage='all')
-        v = {k: x for k, x in v.items() if k not in INTERNAL}
-        v = json.loads(json.dumps(v, default=lambda o: list(o) if isinstance(o, (set, tuple)) else str(o)))
-        if v: hv[h.name] = v
-    if hv != dl['_meta']['hostvars']:
-        print('== seed', seed0 + it, 'hostvars differ'); print(text)
-        for h in sorted(set(hv) | set(dl['_meta']['hostvars'])):
-            if hv.get(h) != dl['_meta']['hostvars'].get(h):
-                print(' ', h, 'ansible', hv.get(h), 'drover', dl['_meta']['hostvars'].get(h))
-        fails += 1
-    nested = '[' in text and ':children]' in text
-    for p in pats(r, groups, hosts):
+def main():
+    global DROVER
+    DROVER = sys.argv[1]
+    seed0 = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    N = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+    fails = 0
+    for it in range(N):
+        r = random.Random(seed0 + it)
+        text, groups, hosts = gen(r)
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, 'hosts')
+        open(path, 'w').write(text)
+        loader = DataLoader()
         try:
-            want = [h.name for h in im.get_hosts(p)]
-            werr = None
+            im = InventoryManager(loader=loader, sources=[path])
+            if not im._inventory.processed_sources:
+                raise Exception('unparsed')
         except Exception as e:
-            want = None; werr = str(e)
-        im.clear_pattern_cache()
-        rc, out, err = drover(['-i', path, '--list-hosts', p])
-        got = out.split()
-        if want is None:
+            rc, out, err = drover(['-i', path, '--list'])
             if rc == 0:
-                print('== seed', seed0 + it, 'pattern', repr(p), 'ansible error', werr, 'drover', got); fails += 1
+                print('== seed', seed0 + it, 'ansible failed but drover ok:', e); print(text); fails += 1
             continue
+        vm = VariableManager(loader=loader, inventory=im)
+        rc, out, err = drover(['-i', path, '--list'])
         if rc != 0:
-            print('== seed', seed0 + it, 'pattern', repr(p), 'drover error', err.strip(), 'want', want); print(text); fails += 1; continue
-        if got != want:
-            if nested and sorted(got) == sorted(want) and not any(c in p for c in '[]'):
+            print('== seed', seed0 + it, 'drover failed:', err); print(text); fails += 1; continue
+        dl = json.loads(out)
+        hv = {}
+        for h in im.get_hosts():
+            v = vm.get_vars(host=h, include_hostvars=False, stage='all')
+            v = {k: x for k, x in v.items() if k not in INTERNAL}
+            v = json.loads(json.dumps(v, default=lambda o: list(o) if isinstance(o, (set, tuple)) else str(o)))
+            if v: hv[h.name] = v
+        if hv != dl['_meta']['hostvars']:
+            print('== seed', seed0 + it, 'hostvars differ'); print(text)
+            for h in sorted(set(hv) | set(dl['_meta']['hostvars'])):
+                if hv.get(h) != dl['_meta']['hostvars'].get(h):
+                    print(' ', h, 'ansible', hv.get(h), 'drover', dl['_meta']['hostvars'].get(h))
+            fails += 1
+        nested = '[' in text and ':children]' in text
+        for p in pats(r, groups, hosts):
+            try:
+                want = [h.name for h in im.get_hosts(p)]
+                werr = None
+            except Exception as e:
+                want = None; werr = str(e)
+            im.clear_pattern_cache()
+            rc, out, err = drover(['-i', path, '--list-hosts', p])
+            got = out.split()
+            if want is None:
+                if rc == 0:
+                    print('== seed', seed0 + it, 'pattern', repr(p), 'ansible error', werr, 'drover', got); fails += 1
                 continue
-            print('== seed', seed0 + it, 'pattern', repr(p), 'want', want, 'got', got); print(text); fails += 1
-print('fails', fails)
+            if rc != 0:
+                print('== seed', seed0 + it, 'pattern', repr(p), 'drover error', err.strip(), 'want', want); print(text); fails += 1; continue
+            if got != want:
+                if nested and sorted(got) == sorted(want) and not any(c in p for c in '[]'):
+                    continue
+                print('== seed', seed0 + it, 'pattern', repr(p), 'want', want, 'got', got); print(text); fails += 1
+    print('fails', fails)
+if __name__ == '__main__':
+    main()

@@ -15,7 +15,7 @@
 # Release 3 is the broken one (releases/3/BEHAVIOR: ready=503).
 #
 # Root's ~/.bashrc on these machines runs `pyenv init` (~120 ms per command,
-# FACTS.md), so the daemons run in a private mount namespace where Debian's
+# docs/dependencies.md), so the daemons run in a private mount namespace where Debian's
 # stock dot.bashrc is bound over /root/.bashrc: every remote command gets a
 # clean shell. Only processes this file started are stopped (pid files, and
 # their descendants by parent pid). Fleets on one machine take turns through

@@ -3,7 +3,10 @@
  * loopback: run and reuse, pinned key mismatch, unauthorized coordinator,
  * fencing, job ids answered once, cancel, timeout, first-use trust, and a
  * frozen agent (SIGSTOP, in a forked process) marked unreachable within
- * the heartbeat timeout. */
+ * the heartbeat timeout. A stand-in in front of the agent (curve_peer.h,
+ * in a child process) ends handshakes the ways anyone on the path could:
+ * the coordinator redials, and blames a key only when the same ending
+ * repeats. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,10 +23,16 @@
 #include "loop.h"
 #include "zap.h"
 
+#include "curve_peer.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -130,6 +139,9 @@ static void fixture_stop(struct fixture *f)
     keyfile_set_free(f->allowed);
 }
 
+/* The connect deadline of transport(): a few redials fit in it. */
+static int64_t connect_timeout_ms = 3000;
+
 static struct transport *transport(struct loop *l, uint64_t epoch,
                                    bool accept_new)
 {
@@ -141,7 +153,7 @@ static struct transport *transport(struct loop *l, uint64_t epoch,
     o.known_agents = known;
     o.epoch = epoch;
     o.accept_new = accept_new;
-    o.connect_timeout_ms = 3000;
+    o.connect_timeout_ms = connect_timeout_ms;
     o.heartbeat_ms = 200;
     o.heartbeat_timeout_ms = 700;
     struct err e = {0};
@@ -165,7 +177,7 @@ static void host_open(struct host *h, struct transport *t, int port,
     buf_init(&h->out, BUF_UNLIMITED);
     struct target tg = {.name = "h1", .address = "127.0.0.1", .port = port};
     h->c = transport_connect(t, &tg, &hcb, h);
-    run_until(l, &h->opened, 5000);
+    run_until(l, &h->opened, connect_timeout_ms + 2000);
     assert_true(h->opened);
 }
 
@@ -182,6 +194,18 @@ static void host_exec(struct host *h, struct loop *l, const char *cmd,
     assert_int_equal(conn_exec(h->c, &s, &e), ERR_OK);
     run_until(l, &h->done, 8000);
     assert_true(h->done);
+}
+
+/* Open h1 at port once with a new transport; the open's error. */
+static struct err open_once(struct loop *l, int port, bool accept_new)
+{
+    struct transport *t = transport(l, 60, accept_new);
+    struct host h;
+    host_open(&h, t, port, l);
+    conn_close(h.c);
+    buf_release(&h.out);
+    transport_free(t);
+    return h.open_err;
 }
 
 static int count_lines(const char *name)
@@ -363,28 +387,37 @@ static void test_agentconn_unknown_key_and_accept_new(void **state)
     }
     struct keyport *kp = f.kp;
     fixture_listen(&f, l, true, listen);
-    struct transport *t = transport(l, 60, false);
-    struct host h;
-    host_open(&h, t, f.port, l);
-    assert_int_equal(h.open_err.code, ERR_HOSTKEY);
-    assert_non_null(strstr(h.open_err.msg, "--accept-new"));
-    conn_close(h.c);
-    buf_release(&h.out);
-    transport_free(t);
+    struct err oe = open_once(l, f.port, false);
+    assert_int_equal(oe.code, ERR_HOSTKEY);
+    assert_non_null(strstr(oe.msg, "--accept-new"));
 
     f.kp = kp;
-    t = transport(l, 60, true);
-    host_open(&h, t, f.port, l);
-    assert_int_equal(h.open_err.code, ERR_OK);
-    conn_close(h.c);
-    buf_release(&h.out);
-    transport_free(t);
+    assert_int_equal(open_once(l, f.port, true).code, ERR_OK);
     /* recorded: the next run needs no --accept-new */
     char known[128], key[41];
     snprintf(known, sizeof(known), "%s/known_agents", dir);
     assert_int_equal(keyfile_known_lookup(known, "127.0.0.1", f.port, key, &e),
                      ERR_OK);
     assert_string_equal(key, agentkp.public_z85);
+
+    /* a later line for the host wins (here a wrong key): the handshakes
+     * fail, and --accept-new never fetches a key for a host that has one,
+     * however its handshakes ended */
+    struct keypair other;
+    keyfile_generate(&other, &e);
+    assert_int_equal(
+        keyfile_known_add(known, "127.0.0.1", f.port, other.public_z85, &e),
+        ERR_OK);
+    int lines = count_lines("known_agents");
+    oe = open_once(l, f.port, true);
+    assert_int_equal(oe.code, ERR_HOSTKEY);
+    assert_non_null(strstr(oe.msg, "could not authenticate the agent"));
+    assert_int_equal(count_lines("known_agents"), lines);
+    /* and appending the right key again takes it back */
+    assert_int_equal(
+        keyfile_known_add(known, "127.0.0.1", f.port, agentkp.public_z85, &e),
+        ERR_OK);
+    assert_int_equal(open_once(l, f.port, false).code, ERR_OK);
     fixture_stop(&f);
     loop_free(l);
 }
@@ -594,6 +627,250 @@ static void test_agentconn_agent_restart_mid_job(void **state)
     loop_free(l);
 }
 
+/* --- a stand-in in front of the agent ----------------------------------- */
+
+/* Connection i to the stand-in is handled by script[i], then by 'P'
+ * (with agent_port 0 it is a key port that answers script):
+ *   E  ERROR in place of WELCOME     B  a WELCOME that does not open
+ *   H  close after HELLO             I  ERROR after INITIATE
+ *   J  close after INITIATE          P  pass the bytes to the real agent */
+struct standin {
+    pid_t pid;   /* the child */
+    int port;    /* where it listens */
+    int counter; /* one byte per connection accepted, from the child */
+};
+
+/* Copy bytes both ways until one side closes. */
+static void standin_pass(int a, int b)
+{
+    struct pollfd pf[2] = {{.fd = a, .events = POLLIN},
+                           {.fd = b, .events = POLLIN}};
+    char buf[65536];
+    for (;;) {
+        if (poll(pf, 2, -1) < 0)
+            return;
+        for (int i = 0; i < 2; i++) {
+            if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t n = read(pf[i].fd, buf, sizeof(buf));
+            if (n <= 0 || write(pf[1 - i].fd, buf, (size_t)n) != n)
+                return;
+        }
+    }
+}
+
+static void standin_serve(int lfd, int counter, const char *script,
+                          int agent_port)
+{
+    if (agent_port == 0) { /* a key port: the script is the answer */
+        for (;;) {
+            int fd = accept(lfd, NULL, NULL);
+            if (fd < 0 || write(counter, "c", 1) != 1 ||
+                write(fd, script, strlen(script)) < 0)
+                _exit(1);
+            close(fd);
+        }
+    }
+    uint8_t S[32], s[32];
+    zmq_z85_decode(S, agentkp.public_z85);
+    zmq_z85_decode(s, agentkp.secret_z85);
+    for (size_t i = 0;; i++) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0)
+            _exit(1);
+        if (write(counter, "c", 1) != 1)
+            _exit(1);
+        char act = i < strlen(script) ? script[i] : 'P';
+        struct curve_peer p;
+        curve_peer_init(&p, fd, S, s);
+        if (act == 'P') {
+            int a = socket(AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in sa = {.sin_family = AF_INET,
+                                     .sin_port = htons((uint16_t)agent_port),
+                                     .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+            if (connect(a, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+                standin_pass(fd, a);
+            close(a);
+        } else if (curve_peer_greet(&p) && curve_peer_hello(&p)) {
+            if (act == 'E')
+                curve_peer_write_frame(&p, curve_peer_error400,
+                                       sizeof(curve_peer_error400), true);
+            else if (act == 'B')
+                curve_peer_welcome(&p, true);
+            else if ((act == 'I' || act == 'J') &&
+                     curve_peer_welcome(&p, false) && curve_peer_initiate(&p) &&
+                     act == 'I')
+                curve_peer_write_frame(&p, curve_peer_error400,
+                                       sizeof(curve_peer_error400), true);
+            /* let the client read it before the close */
+            usleep(20000);
+        }
+        close(fd);
+    }
+}
+
+static void standin_start(struct standin *si, const char *script,
+                          int agent_port)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sa);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(lfd, 16), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+    si->port = ntohs(sa.sin_port);
+    int pc[2];
+    assert_int_equal(pipe(pc), 0);
+    si->pid = fork();
+    assert_true(si->pid >= 0);
+    if (si->pid == 0) {
+        close(pc[0]);
+        standin_serve(lfd, pc[1], script, agent_port);
+    }
+    close(pc[1]);
+    close(lfd);
+    si->counter = pc[0];
+}
+
+/* Stop it; how many connections it accepted. */
+static int standin_stop(struct standin *si)
+{
+    kill(si->pid, SIGKILL);
+    waitpid(si->pid, NULL, 0);
+    char buf[64];
+    int n = 0;
+    ssize_t r;
+    while ((r = read(si->counter, buf, sizeof(buf))) > 0)
+        n += (int)r;
+    close(si->counter);
+    return n;
+}
+
+/* One host through a stand-in playing script: the open's result, and the
+ * connections it took. */
+static int through_standin(struct loop *l, struct fixture *f,
+                           const char *script, int64_t timeout_ms,
+                           struct host *h)
+{
+    struct standin si;
+    standin_start(&si, script, f->port);
+    connect_timeout_ms = timeout_ms;
+    struct transport *t = transport(l, 110, false);
+    struct err e = {0};
+    agentconn_pin(t, "h1", agentkp.public_z85, &e);
+    host_open(h, t, si.port, l);
+    connect_timeout_ms = 3000;
+    if (h->open_err.code == ERR_OK) { /* and it works end to end */
+        host_exec(h, l, "echo through", 0);
+        assert_int_equal(h->r.exit_code, 0);
+        assert_string_equal(buf_cstr(&h->out), "through\n");
+    }
+    conn_close(h->c);
+    buf_release(&h->out);
+    transport_free(t);
+    return standin_stop(&si);
+}
+
+/* An ending anyone on the path can forge fails nothing: the coordinator
+ * dials again and the next handshake (the real agent's) succeeds. Also
+ * when endings differ: each kind is counted in a row on its own. */
+static void test_agentconn_forged_endings_redial(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    struct fixture f;
+    fixture_start(&f, l, true);
+    const char *scripts[] = {"E", "B", "I", "H", "J", "EEB", "HJHJ", "BEIB"};
+    for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++) {
+        struct host h;
+        /* up to 5 handshakes, 1.5 s of backoff: room for a loaded
+         * machine */
+        int conns = through_standin(l, &f, scripts[i], 10000, &h);
+        if (h.open_err.code != ERR_OK)
+            fail_msg("script %s: %s", scripts[i], h.open_err.msg);
+        assert_int_equal(conns, (int)strlen(scripts[i]) + 1);
+    }
+    fixture_stop(&f);
+    loop_free(l);
+}
+
+/* The same ending AGENTCONN_AUTH_STRIKES times in a row is believed, and
+ * said as what it is: the agent could not be authenticated. */
+static void test_agentconn_same_ending_concludes(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    struct fixture f;
+    fixture_start(&f, l, true);
+    const struct {
+        const char *script;
+        enum err_code code;
+        const char *says;
+    } cases[] = {
+        {"EEEEEE", ERR_HOSTKEY, "ERROR 400 in place of WELCOME"},
+        {"BBBBBB", ERR_HOSTKEY, "does not open with the pinned key"},
+        {"IIIIII", ERR_AUTH, "authorized_keys"},
+        {"EBEEEE", ERR_HOSTKEY, "in place of WELCOME"}, /* E x3 from the 3rd */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct host h;
+        int conns = through_standin(l, &f, cases[i].script, 10000, &h);
+        assert_int_equal(h.open_err.code, cases[i].code);
+        if (strstr(h.open_err.msg, "could not authenticate the agent") ==
+                NULL ||
+            strstr(h.open_err.msg, "3 handshakes in a row") == NULL ||
+            strstr(h.open_err.msg, cases[i].says) == NULL)
+            fail_msg("script %s: %s", cases[i].script, h.open_err.msg);
+        assert_int_equal(conns, i == 3 ? 5 : AGENTCONN_AUTH_STRIKES);
+    }
+    /* endings that never repeat three times: the deadline says it */
+    struct host h;
+    int conns = through_standin(l, &f, "EBEBEBEBEBEBEBEBEBEB", 1000, &h);
+    assert_int_equal(h.open_err.code, ERR_UNREACHABLE);
+    if (strstr(h.open_err.msg, "could not authenticate the agent") == NULL ||
+        strstr(h.open_err.msg, "within 1000ms") == NULL)
+        fail_msg("%s", h.open_err.msg);
+    assert_true(conns >= 3);
+    fixture_stop(&f);
+    loop_free(l);
+}
+
+/* --accept-new takes the key port's answer only when it is exactly the one
+ * line drover-agent sends: nothing after the key, nothing after the line. */
+static void test_agentconn_keyport_answer_is_exact(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    char good[80];
+    snprintf(good, sizeof(good), "DROVER-AGENT-KEY 1 %s", agentkp.public_z85);
+    const char *tails[] = {"\nX", "\n\n", " extra\n", "\r\n", "", "x\n"};
+    for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+        char reply[128];
+        snprintf(reply, sizeof(reply), "%s%s", good, tails[i]);
+        struct standin si;
+        standin_start(&si, reply, 0);
+        struct transport *t = transport(l, 120, true);
+        struct host h;
+        host_open(&h, t, si.port - 1, l);
+        assert_int_equal(h.open_err.code, ERR_HOSTKEY);
+        assert_non_null(strstr(h.open_err.msg, "did not announce"));
+        conn_close(h.c);
+        buf_release(&h.out);
+        transport_free(t);
+        assert_int_equal(standin_stop(&si), 1);
+        char known[128], key[41];
+        snprintf(known, sizeof(known), "%s/known_agents", dir);
+        assert_int_equal(
+            keyfile_known_lookup(known, "127.0.0.1", si.port - 1, key, &e),
+            ERR_NOTFOUND);
+    }
+    loop_free(l);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -632,6 +909,9 @@ int main(void)
         cmocka_unit_test(test_agentconn_pins),
         cmocka_unit_test(test_agentconn_paced_connects),
         cmocka_unit_test(test_agentconn_agent_restart_mid_job),
+        cmocka_unit_test(test_agentconn_forged_endings_redial),
+        cmocka_unit_test(test_agentconn_same_ending_concludes),
+        cmocka_unit_test(test_agentconn_keyport_answer_is_exact),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -105,6 +105,13 @@ static void test_cmd_history(void **state)
     assert_string_equal(out, "no deploys yet\n");
     free(out);
     free(err);
+    /* a file is not "no deploys yet": it is the wrong --state-dir */
+    const char *file[] = {"history", "--state-dir", "/etc/passwd", NULL};
+    assert_int_equal(capture_run(&cmd_history, file, &out, &err), EXIT_USAGE);
+    assert_string_equal(out, "");
+    assert_non_null(strstr(err, "/etc/passwd is not a directory"));
+    free(out);
+    free(err);
 }
 
 int main(void)

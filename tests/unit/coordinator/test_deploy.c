@@ -490,9 +490,101 @@ static void test_deploy_irreversible_before_blocks_rollback(void **state)
     release(f);
 }
 
+/* rollback.auto: false stops the engine's own rollback, never a human's
+ * (drover rollback / abort run the engine with rollback_only). */
+static void test_deploy_human_rollback_runs(void **state)
+{
+    struct fixture *f = *state;
+    size_t waves[] = {1, 1};
+    build(f, 2, waves, 2, "echo {host} >> {dir}/RAN; test {host} != h2");
+    with_rollback(f, "echo {host} >> {dir}/RB");
+    f->plan->rollback_auto = false;
+    FILE *out = tmpfile();
+    struct deploy_result res = run(f, 32, out);
+    assert_int_equal(res.verdict, DV_PAUSED);
+    char *rb = slurp(f->dir, "RB");
+    assert_string_equal(rb, "");
+    free(rb);
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    struct transport *t = local_transport_new(l, &e);
+    struct health *h = health_new(l, &e);
+    bool changed[] = {true, true}, done[] = {true, false};
+    struct deploy_options o = {.forks = 4,
+                               .out = out,
+                               .start_wave = 1,
+                               .changed_hosts = changed,
+                               .done_hosts = done,
+                               .rollback_only = true};
+    struct deploy *d = deploy_new(l, &f->ro, t, h, &o);
+    assert_int_equal(deploy_run(d, &res, &e), ERR_OK);
+    assert_int_equal(res.verdict, DV_ROLLED_BACK);
+    assert_int_equal(res.rolled_back, 2);
+    deploy_free(d);
+    health_free(h);
+    transport_free(t);
+    loop_free(l);
+    fclose(out);
+    rb = slurp(f->dir, "RB");
+    assert_string_equal(rb, "h2\nh1\n");
+    free(rb);
+    release(f);
+}
+
+/* The singleton role: the holder found by asking (h2) may not hold it
+ * (only h3 may): h2 restarts with the role off, h3 takes it at its turn,
+ * and after the deploy only h3 runs it. */
+static void test_deploy_singleton_moves_to_eligible(void **state)
+{
+    struct fixture *f = *state;
+    size_t waves[] = {1, 1, 1};
+    build(f, 3, waves, 3, "echo $ROLE > {dir}/{host}.role");
+    struct plan_check pc = {.kind = PLAN_CHECK_COMMAND, .command = (char *)"x"};
+    struct rollout_check rc[3];
+    char *probe[3];
+    for (size_t i = 0; i < 3; i++) {
+        probe[i] =
+            expand("grep -qx true {dir}/{host}.role", f->dir, f->hosts[i].name);
+        rc[i] = (struct rollout_check){.check = &pc, .command = probe[i]};
+        f->hosts[i].singleton_check = &rc[i];
+        f->hosts[i].singleton_eligible = i == 2;
+        char path[128];
+        snprintf(path, sizeof(path), "%s/h%zu.role", f->dir, i + 1);
+        FILE *fp = fopen(path, "w");
+        fputs(i == 1 ? "true\n" : "false\n", fp);
+        fclose(fp);
+    }
+    f->ro.singleton_host = 2;
+    f->plan->singleton_role = strdup("cron");
+    f->plan->singleton_env = strdup("ROLE");
+    f->plan->singleton_check = &pc;
+    FILE *out = tmpfile();
+    struct deploy_result res = run(f, 32, out);
+    char *text = text_of(out);
+    assert_int_equal(res.verdict, DV_SUCCESS);
+    assert_non_null(strstr(text, "held by h2; it is not one of "
+                                 "singleton.hosts: it goes to h3"));
+    assert_non_null(strstr(text, "vacant as planned until h3 takes it"));
+    free(text);
+    for (size_t i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "h%zu.role", i + 1);
+        char *role = slurp(f->dir, name);
+        assert_string_equal(role, i == 2 ? "true\n" : "false\n");
+        free(role);
+        free(probe[i]);
+    }
+    f->plan->singleton_check = NULL;
+    release(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_deploy_human_rollback_runs, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_singleton_moves_to_eligible,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_deploy_waves_in_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_deploy_failed_host_stops_next_wave,

@@ -208,20 +208,27 @@ static void test_health_hang_times_out(void **state)
     assert_true(took >= 280 && took < 2500);
 }
 
+/* A socket listening on 127.0.0.1 at a free port, written to *sa. */
+static int listen_loopback(int backlog, struct sockaddr_in *sa)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(*sa);
+    assert_int_equal(bind(fd, (struct sockaddr *)sa, sizeof(*sa)), 0);
+    assert_int_equal(listen(fd, backlog), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)sa, &len), 0);
+    return fd;
+}
+
 /* A listener whose accept queue is full drops SYNs: the connect times
  * out, which is "not yet" (a host still booting looks like this). */
 static void test_health_connect_timeout_is_not_yet(void **state)
 {
     (void)state;
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sa);
-    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(lfd, 0), 0);
-    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+    int lfd = listen_loopback(0, &sa);
     int fill[4];
     for (int i = 0; i < 4; i++) {
         fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -257,6 +264,59 @@ static void test_health_bad_url_fails(void **state)
     struct outcome o = probe(&n);
     assert_int_equal(o.r.verdict, PROBE_FAIL);
     assert_string_equal(o.r.reason, "bad URL: empty");
+}
+
+/* A stand-in server that answers every connection with reply and closes
+ * it: a peer that does not speak HTTP. Returns its port; *pid to kill. */
+static int garbage_server(const char *reply, pid_t *pid)
+{
+    struct sockaddr_in sa;
+    int lfd = listen_loopback(16, &sa);
+    *pid = fork();
+    assert_true(*pid >= 0);
+    if (*pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        for (;;) {
+            int c = accept(lfd, NULL, NULL);
+            if (c < 0)
+                continue;
+            char req[4096];
+            (void)!read(c, req, sizeof(req));
+            (void)!write(c, reply, strlen(reply));
+            close(c);
+        }
+    }
+    close(lfd);
+    return ntohs(sa.sin_port);
+}
+
+/* A reply that is not HTTP is said to be one, not "bad URL". */
+static void test_health_not_http_fails(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *reply; /* what the server sends */
+        const char *why;   /* curl's words in the reason */
+    } cases[] = {
+        {"SSH-2.0-OpenSSH_9.2\r\n", "Received HTTP/0.9 when not allowed"},
+        {"garbage\r\n\r\n", "Received HTTP/0.9 when not allowed"},
+        {"HTTP/1.1 abc\r\n\r\n", ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        pid_t pid;
+        char u[64];
+        snprintf(u, sizeof(u), "http://127.0.0.1:%d/health",
+                 garbage_server(cases[i].reply, &pid));
+        struct check_spec c = {.http = u, .timeout_ms = 2000};
+        struct outcome o = probe(&c);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        assert_int_equal(o.r.verdict, PROBE_FAIL);
+        if (strncmp(o.r.reason, "the server did not answer with HTTP (", 37) !=
+                0 ||
+            strstr(o.r.reason, cases[i].why) == NULL)
+            fail_msg("reply %zu: reason '%s'", i, o.r.reason);
+    }
 }
 
 static void test_health_json_and_version(void **state)
@@ -407,6 +467,7 @@ int main(void)
         cmocka_unit_test_setup(test_health_hang_times_out, setup),
         cmocka_unit_test_setup(test_health_connect_timeout_is_not_yet, setup),
         cmocka_unit_test_setup(test_health_bad_url_fails, setup),
+        cmocka_unit_test_setup(test_health_not_http_fails, setup),
         cmocka_unit_test_setup(test_health_json_and_version, setup),
         cmocka_unit_test_setup(test_health_method_and_headers, setup),
         cmocka_unit_test_setup(test_health_cancel, setup),

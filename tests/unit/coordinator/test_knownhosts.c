@@ -233,6 +233,58 @@ static void test_knownhosts_append_unwritable(void **state)
     knownhosts_free(kh);
 }
 
+/* ssh looks a host up by its name in lowercase (and compares plain names
+ * in the file without case): HostName Web1.Example.COM, or ansible_host
+ * LocalHost, is known by the entry ssh itself wrote. */
+static void test_knownhosts_name_case(void **state)
+{
+    (void)state;
+    /* hashed by ssh-keygen -H for "[web1.example.com]:2222" */
+    char *path = write_file(
+        "kh_case",
+        "|1|FC6MeoNqHSpu6HebWsP5KyROBcw=|fc4R+jtoFgvyST8bD2bXHR4XTrE= "
+        "ssh-ed25519 " ED_B64 "\n"
+        "Db1.Example.COM,10.0.0.1 ssh-ed25519 " ED_B64 "\n");
+    struct err e = {0};
+    struct knownhosts *kh = knownhosts_load(path, &e);
+    assert_non_null(kh);
+    unsigned char ed[128];
+    size_t edn = b64dec(ED_B64, ed);
+    static const struct {
+        const char *host;
+        int port;
+    } known[] = {{"Web1.Example.COM", 2222},
+                 {"web1.example.com", 2222},
+                 {"DB1.EXAMPLE.COM", 22},
+                 {"db1.example.com", 22}};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(knownhosts_check(kh, known[i].host, known[i].port, ed,
+                                          edn, LIBSSH2_HOSTKEY_TYPE_ED25519),
+                         KNOWNHOSTS_MATCH);
+    char m[KNOWNHOSTS_METHODS_MAX];
+    assert_string_equal(
+        knownhosts_methods(kh, "WEB1.example.com", 2222, m, sizeof(m)),
+        "ssh-ed25519");
+    /* --accept-new writes the name as ssh would. */
+    assert_int_equal(knownhosts_append(kh, "LocalHost", 2200, ed, edn,
+                                       LIBSSH2_HOSTKEY_TYPE_ED25519, &e),
+                     ERR_OK);
+    knownhosts_free(kh);
+    char text[1024] = "";
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t got = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[got] = '\0';
+    assert_non_null(strstr(text, "\n[localhost]:2200 ssh-ed25519 "));
+    char n[64];
+    assert_string_equal(knownhosts_name("Web1.Example.COM", 22, n, sizeof(n)),
+                        "web1.example.com");
+    assert_string_equal(knownhosts_name("127.1", 2222, n, sizeof(n)),
+                        "[127.0.0.1]:2222");
+    free(path);
+}
+
 static void test_knownhosts_fingerprint_and_names(void **state)
 {
     (void)state;
@@ -258,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_knownhosts_missing_file_is_empty),
         cmocka_unit_test(test_knownhosts_types_and_ports),
         cmocka_unit_test(test_knownhosts_check),
+        cmocka_unit_test(test_knownhosts_name_case),
         cmocka_unit_test(test_knownhosts_append_creates_0600),
         cmocka_unit_test(test_knownhosts_append_after_unterminated_line),
         cmocka_unit_test(test_knownhosts_append_unwritable),

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Fixtures are named relative to this directory, which the tests chdir to
@@ -460,6 +461,54 @@ static void test_plan_too_large(void **state)
     unlink(path);
 }
 
+static void plan_vars_file(char *path, const char *text);
+
+/* 100,000 nested lists (200 KB) are refused as they are parsed, at the
+ * list past 64 levels: libyaml's document loader took 24 s over them. */
+static void test_plan_too_deep(void **state)
+{
+    (void)state;
+    enum { N = 100000 };
+    static const char head[] = "name: deep\nsteps: [{run: x}]\nvars:\n  a: ";
+    size_t h = sizeof(head) - 1;
+    char *y = malloc(h + 2 * N + 2);
+    assert_non_null(y);
+    memcpy(y, head, h);
+    memset(y + h, '[', N);
+    memset(y + h + N, ']', N);
+    memcpy(y + h + 2 * N, "\n", 2);
+    struct plan *p = NULL;
+    struct err e = {0};
+    struct buf diags;
+    buf_init(&diags, BUF_UNLIMITED);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(plan_load_buffer("deep.yml", y, strlen(y), &p, &diags, &e),
+                     ERR_LIMIT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(t1.tv_sec - t0.tv_sec < 1);
+    assert_null(p);
+    /* the root mapping, vars, then the 63rd '[' */
+    assert_string_equal(e.msg, "deep.yml:4:68: YAML nested deeper than 64 "
+                               "levels");
+    assert_string_equal(buf_cstr(&diags), "deep.yml:4:68: YAML nested deeper "
+                                          "than 64 levels\n");
+    buf_release(&diags);
+
+    /* a variables file (-e @FILE) too */
+    char path[] = "/tmp/drover-test-vars-XX"
+                  "XX"
+                  "XX.yml";
+    plan_vars_file(path, y + h - 3);
+    json_t *v = NULL;
+    err_clear(&e);
+    assert_int_equal(plan_load_vars(path, &v, NULL, &e), ERR_LIMIT);
+    assert_null(v);
+    assert_non_null(strstr(e.msg, ":1:67: YAML nested deeper than 64 levels"));
+    unlink(path);
+    free(y);
+}
+
 static void test_plan_many_problems(void **state)
 {
     (void)state;
@@ -631,6 +680,7 @@ int main(void)
         cmocka_unit_test(test_plan_vars_types),
         cmocka_unit_test(test_plan_io_errors),
         cmocka_unit_test(test_plan_too_large),
+        cmocka_unit_test(test_plan_too_deep),
         cmocka_unit_test(test_plan_many_problems),
         cmocka_unit_test(test_plan_no_diags),
         cmocka_unit_test(test_plan_windows),

@@ -691,10 +691,27 @@ static void test_schema_rollout(void **state)
     assert_string_equal(ro->hosts[0].health[0].headers[0], "X: api");
     assert_string_equal(ro->hosts[0].health[0].version, "9");
     assert_string_equal(ro->hosts[2].rollback[0].command, "back 8");
-    /* the singleton starts on the last host of the last wave */
+    /* any host may hold the role; without a check the last one does */
     assert_int_equal(ro->singleton_host, 3);
     assert_true(ro->hosts[3].singleton);
     assert_false(ro->hosts[0].singleton);
+    for (size_t i = 0; i < ro->nhosts; i++)
+        assert_true(ro->hosts[i].singleton_eligible);
+    rollout_free(ro);
+    /* singleton.hosts: only the hosts it matches may hold it */
+    plan_free(p);
+    p = schema_load("hosts: web\nsteps: [{run: x}]\n"
+                    "singleton: {role: s, env: S, hosts: 'w1:w2'}\n",
+                    NULL);
+    assert_string_equal(p->singleton_hosts, "w1:w2");
+    assert_int_equal(p->singleton_hosts_pos.line, 3);
+    if (rollout_new_input(p, inv, &in, &ro, &d, &e) != ERR_OK)
+        fail_msg("rollout: %s", buf_cstr(&d));
+    for (size_t i = 0; i < ro->nhosts; i++)
+        assert_int_equal(ro->hosts[i].singleton_eligible,
+                         strcmp(ro->hosts[i].name, "w1") == 0 ||
+                             strcmp(ro->hosts[i].name, "w2") == 0);
+    assert_true(ro->hosts[ro->singleton_host].singleton_eligible);
     rollout_free(ro);
     plan_free(p);
     json_decref(extra);
@@ -728,6 +745,10 @@ static void test_schema_rollout_problems(void **state)
          "p.yml:2:9: step 'x', host w1: undefined variable 'nope' in "
          "condition 'nope == 1' (test it with 'nope is defined' or define "
          "it)\n"},
+        {"hosts: web\nsteps: [{run: x}]\n"
+         "singleton: {role: s, env: S, hosts: other}\n",
+         "p.yml:3:37: singleton.hosts 'other' matches none of the hosts "
+         "this plan targets (hosts 'web'): no host could hold the role\n"},
         {"hosts: 'w1'\nsteps: [{run: x}]\n"
          "rollback: {steps: [{run: 'v {{ previous_version }}'}]}\n",
          "p.yml:3:20: rollback step 'v {{ previous_version }}', host w1: "

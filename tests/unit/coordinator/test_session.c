@@ -11,6 +11,7 @@
 #include "plan.h"
 #include "session.h"
 #include "store.h"
+#include "store_sqlite.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,11 +114,65 @@ static void test_session_require_refuses(void **state)
     f->plan->require_ticket = false;
 }
 
+/* The result the journal of dir has for deploy id. */
+static enum store_result session_result_of(const char *dir, const char *id)
+{
+    struct store *st = NULL;
+    struct err e = {0};
+    assert_int_equal(store_sqlite_open_state(dir, true, &st, NULL, &e), ERR_OK);
+    struct store_record *r = NULL;
+    assert_int_equal(store_get_record(st, id, &r, &e), ERR_OK);
+    enum store_result res = r->result;
+    store_record_free(r);
+    store_free(st);
+    return res;
+}
+
+/* A deploy left unfinished (its coordinator gone: session_free, no end)
+ * is superseded by the next deploy of the same plan and lock, and ends
+ * "abandoned"; another plan's unfinished deploy is left alone. */
+static void test_session_supersedes(void **state)
+{
+    struct fx *f = *state;
+    struct session_options o = {.state_dir = f->dir, .version = "1"};
+    struct session *s = NULL;
+    enum session_refusal why;
+    struct err e = {0};
+    assert_int_equal(session_begin(f->plan, NULL, &o, f->loop, &s, &why, &e),
+                     ERR_OK);
+    char old[STORE_ID_MAX];
+    snprintf(old, sizeof(old), "%s", session_deploy_id(s));
+    assert_string_equal(session_superseded(s), "");
+    session_free(s);
+
+    struct plan *other = NULL;
+    const char *yaml = "name: other\nsteps:\n  - run: \"true\"\n";
+    assert_int_equal(
+        plan_load_buffer("o.yml", yaml, strlen(yaml), &other, NULL, &e),
+        ERR_OK);
+    assert_int_equal(session_begin(other, NULL, &o, f->loop, &s, &why, &e),
+                     ERR_OK);
+    char kept[STORE_ID_MAX];
+    snprintf(kept, sizeof(kept), "%s", session_deploy_id(s));
+    session_free(s);
+
+    assert_int_equal(session_begin(f->plan, NULL, &o, f->loop, &s, &why, &e),
+                     ERR_OK);
+    assert_non_null(strstr(session_superseded(s), old));
+    assert_null(strstr(session_superseded(s), kept));
+    session_free(s);
+    assert_int_equal(session_result_of(f->dir, old), STORE_RESULT_ABANDONED);
+    assert_int_equal(session_result_of(f->dir, kept), STORE_RESULT_NONE);
+    plan_free(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_session_record_and_previous_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_supersedes, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_session_require_refuses, setup,
                                         teardown),
     };

@@ -11,6 +11,8 @@
 #include "buf.h"
 #include "sshconfig.h"
 
+#include <jansson.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,9 +306,30 @@ static void test_sshconfig_proxy(void **state)
                                "Host *\n"
                                "  ProxyCommand ssh -W %h:%p bastion\n");
     struct sshconfig_host h;
+    /* ssh 9.2: ProxyJump none leaves a later ProxyCommand in force
+     * (ssh -G direct prints it); ProxyCommand none would not. */
     look(c, "direct", &h);
-    assert_null(h.proxy); /* none came first */
+    assert_string_equal(h.proxy, "ProxyCommand");
     sshconfig_host_release(&h);
+    sshconfig_free(c);
+    c = load("Host direct\n"
+             "  ProxyCommand none\n"
+             "Host *\n"
+             "  ProxyJump bastion\n"
+             "  ProxyCommand ssh -W %h:%p bastion\n");
+    look(c, "direct", &h);
+    assert_null(h.proxy);
+    sshconfig_host_release(&h);
+    look(c, "other", &h);
+    assert_string_equal(h.proxy, "ProxyJump");
+    sshconfig_host_release(&h);
+    sshconfig_free(c);
+    c = load("Host direct\n"
+             "  ProxyJump none\n"
+             "Host jumped\n"
+             "  ProxyJump bastion\n"
+             "Host *\n"
+             "  ProxyCommand ssh -W %h:%p bastion\n");
     look(c, "jumped", &h);
     assert_string_equal(h.proxy, "ProxyJump");
     assert_int_equal(h.proxy_at.line, 4);
@@ -446,6 +469,194 @@ static void test_sshconfig_identity_limit(void **state)
     buf_release(&b);
 }
 
+/* What OpenSSH 9.2 lowercases (checked with ssh -G): the destination
+ * (HostName after its %h, or the alias) and so %h; numeric addresses are
+ * written as getnameinfo writes them. Host patterns, %n and %k see the
+ * alias as written. */
+static void test_sshconfig_host_case(void **state)
+{
+    (void)state;
+    struct sshconfig *c = load("Host web1\n"
+                               "  HostName Web1.Example.COM\n"
+                               "Host LocalHost\n"
+                               "  HostName %h.Example\n"
+                               "Host short\n"
+                               "  HostName 127.1\n");
+    struct sshconfig_host h;
+    look(c, "web1", &h);
+    assert_string_equal(h.hostname, "web1.example.com");
+    sshconfig_host_release(&h);
+    look(c, "LocalHost", &h);
+    assert_string_equal(h.hostname, "localhost.example");
+    sshconfig_host_release(&h);
+    look(c, "WEB1", &h); /* Host patterns keep their case */
+    assert_null(h.hostname);
+    sshconfig_host_release(&h);
+    look(c, "short", &h);
+    assert_string_equal(h.hostname, "127.0.0.1");
+    sshconfig_host_release(&h);
+    sshconfig_free(c);
+
+    const struct {
+        const char *in, *out;
+    } canon[] = {{"Web1.Example.COM", "web1.example.com"},
+                 {"127.1", "127.0.0.1"},
+                 {"0x7f.0.0.1", "127.0.0.1"},
+                 {"FE80::1", "FE80::1"},
+                 {"::FFFF:127.0.0.1", "::FFFF:127.0.0.1"},
+                 {"[::1]", "[::1]"},
+                 {"h_1-X", "h_1-x"},
+                 {"A%B", "A%B"}, /* an "address" to ssh: kept */
+                 {"%h-LocalHost", "%h-LocalHost"},
+                 {"Host:22", "Host:22"}};
+    for (size_t i = 0; i < sizeof(canon) / sizeof(canon[0]); i++) {
+        char *got = sshconfig_canon_host(canon[i].in);
+        assert_string_equal(got, canon[i].out);
+        free(got);
+    }
+    struct sshconfig_tokens t = {
+        .home = "/h", .host = "LocalHost", .alias = "Web1"};
+    char *got = sshconfig_expand("~/.ssh/%h-%n-%k", &t);
+    assert_string_equal(got, "/h/.ssh/localhost-Web1-Web1");
+    free(got);
+}
+
+/* ssh refuses a config with an empty HostName, User, IdentityFile,
+ * UserKnownHostsFile or Include value, in any block. */
+static void test_sshconfig_empty_values(void **state)
+{
+    (void)state;
+    expect_error("Host b\n  HostName \"\"\n", ERR_PARSE,
+                 "config:2:12: HostName is empty; ssh refuses such a config: "
+                 "give a value or remove the line");
+    expect_error("User=''\n", ERR_PARSE,
+                 "config:1:6: User is empty; ssh refuses such a config: give "
+                 "a value or remove the line");
+    expect_error("IdentityFile \"\"\n", ERR_PARSE,
+                 "config:1:14: IdentityFile is empty; ssh refuses such a "
+                 "config: give a value or remove the line");
+    expect_error("UserKnownHostsFile a \"\"\n", ERR_PARSE,
+                 "config:1:22: UserKnownHostsFile is empty; ssh refuses such "
+                 "a config: give a value or remove the line");
+    expect_error("Include \"\"\n", ERR_PARSE,
+                 "config:1:9: Include is empty; ssh refuses such a config: "
+                 "give a value or remove the line");
+}
+
+/* Identical IdentityFile values count once (ssh keeps one), but ssh 9.2
+ * checks the limit before it looks for a duplicate. */
+static void test_sshconfig_identity_duplicates(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    for (int i = 0; i < 150; i++)
+        buf_printf(&b, "IdentityFile ~/.ssh/k%d\n", i % 3);
+    struct sshconfig *c = load(buf_cstr(&b));
+    struct sshconfig_host h;
+    look(c, "x", &h);
+    assert_int_equal(h.nidentity, 3);
+    assert_string_equal(h.identity[2], "~/.ssh/k2");
+    sshconfig_host_release(&h);
+    sshconfig_free(c);
+    buf_release(&b);
+    buf_init(&b, BUF_UNLIMITED);
+    for (int i = 0; i < SSHCONFIG_IDENTITY_MAX; i++)
+        buf_printf(&b, "IdentityFile ~/.ssh/k%d\n", i);
+    buf_printf(&b, "IdentityFile ~/.ssh/k0\n");
+    c = load(buf_cstr(&b));
+    struct err e = {0};
+    assert_int_equal(sshconfig_lookup(c, "x", &h, &e), ERR_LIMIT);
+    sshconfig_free(c);
+    buf_release(&b);
+}
+
+/* One lookup of the oracle: what drover makes of alias in c, the way
+ * ssh -G prints it (see tests/data/oracle/gen_sshconfig.py), as JSON. */
+static json_t *oracle_lookup(const struct sshconfig *c, const char *alias,
+                             const char *home)
+{
+    struct sshconfig_host h;
+    struct err e = {0};
+    if (c == NULL || sshconfig_lookup(c, alias, &h, &e) != ERR_OK)
+        return json_pack("{s:s, s:b}", "alias", alias, "error", 1);
+    char *host = h.hostname ? xstrdup(h.hostname) : sshconfig_canon_host(alias);
+    int port = h.port > 0 ? h.port : 22;
+    json_t *ids = json_array();
+    for (size_t i = 0; i < h.nidentity; i++)
+        json_array_append_new(ids, json_string(h.identity[i]));
+    struct sshconfig_tokens t = {
+        .home = home, .host = host, .alias = alias, .port = port};
+    char *kh = h.known_hosts ? sshconfig_expand(h.known_hosts, &t) : NULL;
+    static const char *const strict[] = {"ask", "true", "accept-new", "false"};
+    json_t *r =
+        json_pack("{s:s, s:s, s:s, s:i, s:o, s:s, s:s, s:I, s:I, s:b}", "alias",
+                  alias, "hostname", host, "user", h.user ? h.user : "", "port",
+                  port, "identity", ids, "known_hosts", kh ? kh : "", "strict",
+                  strict[h.strict], "connect_timeout",
+                  (json_int_t)(h.connect_timeout_ms / 1000), "alive",
+                  (json_int_t)(h.alive_ms > 0 ? h.alive_ms / 1000 : 0), "proxy",
+                  h.proxy != NULL);
+    free(kh);
+    free(host);
+    sshconfig_host_release(&h);
+    return r;
+}
+
+/* The differential test with OpenSSH as the oracle, without running ssh:
+ * tests/data/oracle/sshconfig.json holds generated configs and what
+ * `ssh -G` (OpenSSH 9.2) made of each lookup (regen.sh rewrites it). */
+static void test_sshconfig_oracle_openssh(void **state)
+{
+    (void)state;
+    const char *top = getenv("TOP") != NULL ? getenv("TOP") : ".";
+    char *path = xasprintf("%s/tests/data/oracle/sshconfig.json", top);
+    json_error_t je;
+    json_t *all = json_load_file(path, 0, &je);
+    if (all == NULL)
+        fail_msg("%s:%d: %s", path, je.line, je.text);
+    const char *home = json_string_value(json_object_get(all, "home"));
+    int diffs = 0;
+    size_t i, j, n = 0;
+    const json_t *cs, *want;
+    json_array_foreach(json_object_get(all, "cases"), i, cs)
+    {
+        const char *text = json_string_value(json_object_get(cs, "config"));
+        char *p = put("config", text);
+        struct sshconfig *c = NULL;
+        struct err e = {0};
+        sshconfig_load(p, home, &c, &e);
+        json_array_foreach(json_object_get(cs, "lookups"), j, want)
+        {
+            const char *alias =
+                json_string_value(json_object_get(want, "alias"));
+            json_t *got = oracle_lookup(c, alias, home);
+            if (!json_equal(got, want)) {
+                char *g = json_dumps(got, JSON_SORT_KEYS);
+                char *w = json_dumps(want, JSON_SORT_KEYS);
+                print_message("%s (tests/data/oracle/sshconfig.json) %s\n"
+                              "ssh:    %s\ndrover: %s %s\n",
+                              json_string_value(json_object_get(cs, "name")),
+                              alias, w, g, e.msg);
+                free(g);
+                free(w);
+                diffs++;
+            }
+            json_decref(got);
+            n++;
+        }
+        sshconfig_free(c);
+        free(p);
+    }
+    print_message("%zu configs, %zu lookups, %d differences (%s)\n",
+                  json_array_size(json_object_get(all, "cases")), n, diffs,
+                  json_string_value(json_object_get(all, "ssh")));
+    assert_true(n > 0);
+    assert_int_equal(diffs, 0);
+    json_decref(all);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +671,10 @@ int main(void)
         cmocka_unit_test(test_sshconfig_malformed),
         cmocka_unit_test(test_sshconfig_bad_files),
         cmocka_unit_test(test_sshconfig_identity_limit),
+        cmocka_unit_test(test_sshconfig_host_case),
+        cmocka_unit_test(test_sshconfig_empty_values),
+        cmocka_unit_test(test_sshconfig_identity_duplicates),
+        cmocka_unit_test(test_sshconfig_oracle_openssh),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

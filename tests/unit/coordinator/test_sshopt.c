@@ -124,6 +124,27 @@ static void test_sshopt_bad_values(void **state)
     assert_string_equal(e.msg, "--ssh-config: expected a file, or none");
 }
 
+/* One limit for run, deploy and resume (deploy took up to 100000). */
+static void test_sshopt_forks(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    int forks = 7;
+    assert_int_equal(sshopt_forks("1", &forks, &e), ERR_OK);
+    assert_int_equal(forks, 1);
+    assert_int_equal(sshopt_forks("10000", &forks, &e), ERR_OK);
+    assert_int_equal(forks, SSHOPT_FORKS_MAX);
+    static const char *const bad[] = {
+        "0", "10001", "100000", "", "8x", "-3", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err_clear(&e);
+        assert_int_equal(sshopt_forks(bad[i], &forks, &e), ERR_USAGE);
+        assert_int_equal(forks, SSHOPT_FORKS_MAX);
+        assert_non_null(strstr(e.msg, "--forks: expected a number 1..10000"));
+    }
+    assert_int_equal(sshopt_forks(NULL, &forks, &e), ERR_USAGE);
+}
+
 static void test_sshopt_is(void **state)
 {
     (void)state;
@@ -144,6 +165,7 @@ int main(void)
         cmocka_unit_test(test_sshopt_all_flags),
         cmocka_unit_test(test_sshopt_defaults_stay_zero),
         cmocka_unit_test(test_sshopt_bad_values),
+        cmocka_unit_test(test_sshopt_forks),
         cmocka_unit_test(test_sshopt_is),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,7 +86,8 @@ static void test_statedir_refuses_open_modes(void **state)
     assert_int_equal(chmod(base, 0777), 0);
     char *got = NULL;
     struct err e = {0};
-    assert_int_equal(statedir_open(base, &got, &e), ERR_INVALID);
+    /* the operator's to fix: a usage error (exit 2), not an internal one */
+    assert_int_equal(statedir_open(base, &got, &e), ERR_USAGE);
     assert_non_null(strstr(e.msg, "writable by group or others"));
     assert_non_null(strstr(e.msg, "chmod 700"));
     assert_null(got);
@@ -96,10 +97,34 @@ static void test_statedir_refuses_open_modes(void **state)
     assert_non_null(f);
     fclose(f);
     err_clear(&e);
-    assert_int_equal(statedir_open(file, &got, &e), ERR_INVALID);
+    assert_int_equal(statedir_open(file, &got, &e), ERR_USAGE);
     assert_non_null(strstr(e.msg, "not a directory"));
     err_clear(&e);
     assert_int_equal(statedir_open("", &got, &e), ERR_USAGE);
+    /* a reader creates nothing and refuses the same */
+    err_clear(&e);
+    assert_int_equal(statedir_find(base, &got, &e), ERR_USAGE);
+    assert_non_null(strstr(e.msg, "writable by group or others"));
+    err_clear(&e);
+    assert_int_equal(statedir_find(file, &got, &e), ERR_USAGE);
+    assert_non_null(strstr(e.msg, "not a directory"));
+    char *under = xasprintf("%s/x", file);
+    err_clear(&e);
+    assert_int_equal(statedir_find(under, &got, &e), ERR_USAGE);
+    free(under);
+    char *missing = xasprintf("%s/missing", base);
+    err_clear(&e);
+    assert_int_equal(statedir_find(missing, &got, &e), ERR_OK);
+    assert_string_equal(got, missing);
+    assert_int_equal(access(missing, F_OK), -1);
+    free(got);
+    free(missing);
+    assert_int_equal(chmod(base, 0700), 0);
+    err_clear(&e);
+    assert_int_equal(statedir_find(base, &got, &e), ERR_OK);
+    assert_string_equal(got, base);
+    free(got);
+    got = NULL;
     free(file);
     rmrf(base);
     free(base);

@@ -287,6 +287,48 @@ static void test_wave_order(void **state)
     assert_false(s1 == s2 && s2 == s3);
 }
 
+/* The thresholds in words (drover plan and the deploy header): the
+ * plan's real budgets, never one fixed sentence. */
+static void wave_words_has(const struct plan *p, const size_t *sizes,
+                           size_t nwaves, size_t nhosts, const char *want)
+{
+    json_t *w = wave_words(p, sizes, nwaves, nhosts, false);
+    char *all = json_dumps(w, 0);
+    json_decref(w);
+    if (strstr(all, want) == NULL)
+        fail_msg("no '%s' in %s", want, all);
+    free(all);
+}
+
+static void test_wave_words(void **state)
+{
+    (void)state;
+    size_t sizes[] = {1, 2, 3};
+    struct plan p;
+    memset(&p, 0, sizeof(p));
+    p.rollback_auto = true;
+    wave_words_has(&p, sizes, 3, 6,
+                   "stops if any host of a wave fails (max_fail 0)");
+    p.max_fail.count = 1;
+    wave_words_has(&p, sizes, 3, 6,
+                   "stops if more than 1 host of a wave fails (max_fail 1)");
+    p.max_fail.count = 0;
+    p.max_fail.percent = 50;
+    wave_words_has(&p, sizes, 3, 6,
+                   "wave 1 more than 0 of 1, wave 2 more than 1 of 2, wave 3 "
+                   "more than 1 of 3");
+    p.max_fail.percent = 100;
+    wave_words_has(&p, sizes, 3, 6, "never stops for failed hosts");
+    p.max_fail_total_set = true;
+    p.max_fail_total.count = 2;
+    wave_words_has(&p, sizes, 3, 6,
+                   "stops if more than 2 hosts fail across the deploy "
+                   "(max_fail_total 2 of 6)");
+    p.rollback_auto = false;
+    p.nrollback_steps = 1;
+    wave_words_has(&p, sizes, 3, 6, "rollback.auto: false");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_wave_size_of),
         cmocka_unit_test(test_wave_canary_table),
         cmocka_unit_test(test_wave_order),
+        cmocka_unit_test(test_wave_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -161,6 +161,19 @@ static void test_inv_ini_errors(void **state)
                 "t.ini:4:1: expected key=value: 'noeq'");
     check_error("h x=\xff\n", ERR_PARSE, "t.ini:1:5: not UTF-8 text");
     check_error("h\n\"\"\n", ERR_PARSE, "t.ini:2:1: empty host name");
+    /* A YAML inventory read as INI (Ansible's ini.py refuses it too). */
+    check_error("all:\n  hosts:\n", ERR_PARSE,
+                "t.ini:1:1: Invalid host pattern 'all:' supplied, ending in "
+                "':' is not allowed");
+    check_error("[g]\n  web[1:2]: novalue\n", ERR_PARSE,
+                "t.ini:2:3: Invalid host pattern 'web[1:2]:'");
+    check_error("---\nall:\n", ERR_PARSE,
+                "t.ini:1:1: Invalid host pattern '---' supplied, '---' is "
+                "normally a sign this is a YAML file (name the file .yml");
+    check_error("[g]\n--- a=1\n", ERR_PARSE,
+                "t.ini:2:1: Invalid host pattern '---'");
+    check_error("[g]\nweb1:22 novalue\n", ERR_PARSE,
+                "t.ini:2:9: expected key=value");
 }
 
 static void test_inv_ini_host_limit(void **state)

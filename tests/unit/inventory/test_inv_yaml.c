@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "err.h"
+#include "inv_json.h"
 #include "inv_yaml.h"
 #include "inventory.h"
 
@@ -38,7 +39,7 @@ static void test_inv_yaml_structure(void **state)
                                  "          u: x\n"
                                  "      children:\n"
                                  "        deep:\n"
-                                 "          hosts: d1\n",
+                                 "          hosts: {d1: }\n",
                                  &e);
     assert_int_equal(e.code, ERR_OK);
     assert_int_equal(inv_host_count(inv), 4);
@@ -89,11 +90,74 @@ static void test_inv_yaml_typing(void **state)
     assert_string_equal(json_string_value(json_object_get(v, "k")), ".inf");
     assert_true(json_is_string(json_object_get(v, "l")));
     json_decref(v);
+    /* Base 60 up to the last 64-bit integer; past it the text stays, as
+     * for other integers past 64 bits (no signed overflow on the way). */
+    v = vars_of("a: 153722867280912930:07\nb: 153722867280912930:08\n"
+                "c: 9223372036854775807:00\nd: -1:00:01\n"
+                "e: 99999999999999999999:00\n",
+                "v.yml");
+    assert_int_equal(json_integer_value(json_object_get(v, "a")), INT64_MAX);
+    assert_string_equal(json_string_value(json_object_get(v, "b")),
+                        "153722867280912930:08");
+    assert_string_equal(json_string_value(json_object_get(v, "c")),
+                        "9223372036854775807:00");
+    assert_int_equal(json_integer_value(json_object_get(v, "d")), -3601);
+    assert_string_equal(json_string_value(json_object_get(v, "e")),
+                        "99999999999999999999:00");
+    json_decref(v);
     /* JSON files follow JSON's rules: 1e5 is a number, yes a string. */
     v = vars_of("{\"c\": 1e5, \"y\": \"yes\", \"n\": null}", "v.json");
     assert_true(json_is_real(json_object_get(v, "c")));
     assert_string_equal(json_string_value(json_object_get(v, "y")), "yes");
     json_decref(v);
+    /* One number past 64 bits keeps it text, and the file JSON (Python's
+     * json reads it; jansson cannot hold it). */
+    v = vars_of("{\"c\": 1e5, \"b\": 123456789012345678901234567890, "
+                "\"x\": [NaN, -Infinity, 1E400]}",
+                "v.json");
+    assert_true(json_is_real(json_object_get(v, "c")));
+    assert_string_equal(json_string_value(json_object_get(v, "b")),
+                        "123456789012345678901234567890");
+    json_decref(v);
+    /* Explicit tags: PyYAML's constructors, whatever the text looks like. */
+    v = vars_of("a: !!float 1\nb: !!float 1e5\nc: !!int 0o17\n"
+                "d: !!timestamp 2001-12-14\ne: !!bool yEs\nf: !!null x\n",
+                "v.yml");
+    assert_true(json_real_value(json_object_get(v, "a")) == 1.0);
+    assert_true(json_real_value(json_object_get(v, "b")) == 100000.0);
+    assert_int_equal(json_integer_value(json_object_get(v, "c")), 15);
+    assert_string_equal(json_string_value(json_object_get(v, "d")),
+                        "2001-12-14");
+    assert_true(json_is_true(json_object_get(v, "e")));
+    assert_true(json_is_null(json_object_get(v, "f")));
+    json_decref(v);
+}
+
+static void test_inv_json_valid(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "{}", " [1, -0, 0.5, 1e5, 1E+400, 123456789012345678901234567890] ",
+        "\"\\u00e9\\/\"", "[NaN, Infinity, -Infinity, true, null]",
+        "{\"a\": {\"b\": []}}"};
+    static const char *const bad[] = {"",          "{",
+                                      "[1,]",      "01",
+                                      "1.",        ".5",
+                                      "+1",        "{a: 1}",
+                                      "'x'",       "[1] x",
+                                      "\"a\tb\"",  "\"\\x\"",
+                                      "\"\\u12\"", "\xef\xbb\xbf{}",
+                                      "nan",       "a: 1"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (!inv_json_valid(good[i], strlen(good[i])))
+            fail_msg("refused: %s", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (inv_json_valid(bad[i], strlen(bad[i])))
+            fail_msg("accepted: %s", bad[i]);
+    char deep[2100];
+    memset(deep, '[', 1050);
+    memset(deep + 1050, ']', 1050);
+    assert_false(inv_json_valid(deep, sizeof(deep)));
 }
 
 static void test_inv_yaml_merge_and_dups(void **state)
@@ -142,9 +206,18 @@ static void test_inv_yaml_errors(void **state)
 {
     (void)state;
     check_error("all:\n  hosts:\n    h:\n   x: 1\n", ERR_PARSE,
-                "t.yml:4:4: YAML syntax error");
+                "t.yml:4:4: did not find expected key while parsing a "
+                "block mapping started at 2:3");
     check_error("all:\n  hosts: [a, b]\n", ERR_PARSE,
                 "t.yml:2:10: 'hosts' of group 'all' must be a mapping");
+    /* Ansible's {s: null} reading of a string makes a slip a host */
+    check_error("web:\n  hosts: \"notamap\"\n", ERR_PARSE,
+                "t.yml:2:10: 'hosts' of group 'web' must be a mapping, not the "
+                "string 'notamap' (for one entry write `hosts: {notamap: }`)");
+    check_error("web:\n  children: db\n", ERR_PARSE,
+                "t.yml:2:13: 'children' of group 'web' must be a mapping");
+    check_error("web:\n  vars: x\n", ERR_PARSE,
+                "t.yml:2:9: 'vars' of group 'web' must be a mapping");
     check_error("- a\n", ERR_PARSE, "t.yml:1:1: a YAML inventory must be");
     check_error("", ERR_PARSE, "t.yml: the YAML inventory is empty");
     check_error("plugin: x\n", ERR_PARSE, "inventory plugin configuration");
@@ -155,6 +228,14 @@ static void test_inv_yaml_errors(void **state)
                 "vault");
     check_error("all:\n  children:\n    a:\n      children:\n        all:\n",
                 ERR_INVALID, "makes a loop");
+    check_error("all:\n  vars:\n    v: !!int abc\n", ERR_PARSE,
+                "t.yml:3:8: value does not match its tag !!int: 'abc'");
+    check_error("all:\n  vars:\n    v: !!timestamp 2001-02-30\n", ERR_PARSE,
+                "t.yml:3:8: value does not match its tag !!timestamp: day is "
+                "out of range for month: '2001-02-30'");
+    check_error("all:\n  vars:\n    v: 1900-02-29\n", ERR_PARSE,
+                "t.yml:3:8: not a valid date (day is out of range for month): "
+                "'1900-02-29'");
 }
 
 static void test_inv_yaml_billion_laughs(void **state)
@@ -189,6 +270,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inv_yaml_structure),
         cmocka_unit_test(test_inv_yaml_typing),
+        cmocka_unit_test(test_inv_json_valid),
         cmocka_unit_test(test_inv_yaml_merge_and_dups),
         cmocka_unit_test(test_inv_yaml_vars_files),
         cmocka_unit_test(test_inv_yaml_errors),

@@ -1,5 +1,7 @@
 /* tests/unit/proto/test_keyfile.c: key pairs on disk, permissions,
- * authorized_keys and known_agents parsing with locations. */
+ * authorized_keys and known_agents parsing with locations; lines read
+ * whole (a key hidden in a long comment is no key), and the last
+ * known_agents line of a host wins on every lookup path. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -148,6 +150,160 @@ static void test_keyfile_known_agents(void **state)
     assert_non_null(strstr(e.msg, "known_agents:1:10:"));
 }
 
+/* A comment line of `pad` bytes whose tail (past byte 511, where a
+ * 512-byte line buffer would cut it) is a key line. */
+static void hidden_key_comment(char *out, size_t cap, size_t pad,
+                               const char *key)
+{
+    assert_true(pad + 50 < cap);
+    out[0] = '#';
+    memset(out + 1, 'x', pad - 1);
+    snprintf(out + pad, cap - pad, "%s\n", key);
+}
+
+static void test_keyfile_long_lines(void **state)
+{
+    (void)state;
+    struct keypair a, hidden;
+    struct err e = {0};
+    keyfile_generate(&a, &e);
+    keyfile_generate(&hidden, &e);
+    char path[128], text[16384];
+    snprintf(path, sizeof(path), "%s/authorized_keys", dir);
+    uint8_t bin[32];
+    zmq_z85_decode(bin, hidden.public_z85);
+    /* the hidden key at byte 511, 512, at the reader's limit and past it */
+    const size_t pads[] = {511,
+                           512,
+                           1023,
+                           KEYFILE_LINE_MAX - 1,
+                           KEYFILE_LINE_MAX,
+                           KEYFILE_LINE_MAX + 7,
+                           10000};
+    for (size_t i = 0; i < sizeof(pads) / sizeof(pads[0]); i++) {
+        size_t n = (size_t)snprintf(text, sizeof(text), "%s\n", a.public_z85);
+        hidden_key_comment(text + n, sizeof(text) - n, pads[i],
+                           hidden.public_z85);
+        put(path, text, 0644);
+        struct keyfile_set *s = keyfile_set_load(path, &e);
+        assert_non_null(s);
+        assert_int_equal(keyfile_set_count(s), 1);
+        assert_false(keyfile_set_has(s, bin));
+        keyfile_set_free(s);
+    }
+    /* an over-long key line is refused whole, with its place */
+    memset(text, ' ', KEYFILE_LINE_MAX + 10);
+    snprintf(text + KEYFILE_LINE_MAX + 10, 64, "%s\n", hidden.public_z85);
+    put(path, text, 0644);
+    assert_null(keyfile_set_load(path, &e));
+    assert_int_equal(e.code, ERR_PARSE);
+    assert_non_null(strstr(e.msg, "authorized_keys:1:"));
+    assert_non_null(strstr(e.msg, "longer than"));
+    err_clear(&e);
+    /* so is a NUL byte: the key before it is not taken alone */
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "# ok\n%s", a.public_z85);
+    fputc('\0', f);
+    fputs("junk\n", f);
+    fclose(f);
+    assert_null(keyfile_set_load(path, &e));
+    assert_non_null(strstr(e.msg, "authorized_keys:2:41: NUL"));
+    err_clear(&e);
+    /* CRLF files read as LF */
+    snprintf(text, sizeof(text), "# windows\r\n%s\r\n", a.public_z85);
+    put(path, text, 0644);
+    struct keyfile_set *s = keyfile_set_load(path, &e);
+    assert_non_null(s);
+    assert_int_equal(keyfile_set_count(s), 1);
+    keyfile_set_free(s);
+
+    /* known_agents: the same reader */
+    snprintf(path, sizeof(path), "%s/known_long", dir);
+    char line[80];
+    snprintf(line, sizeof(line), "web9:7447 %s", hidden.public_z85);
+    hidden_key_comment(text, sizeof(text), 511, line);
+    put(path, text, 0600);
+    char out[41];
+    assert_int_equal(keyfile_known_lookup(path, "web9", 7447, out, &e),
+                     ERR_NOTFOUND);
+    struct keyfile_known *k = keyfile_known_load(path, &e);
+    assert_non_null(k);
+    assert_null(keyfile_known_get(k, "web9", 7447));
+    keyfile_known_free(k);
+}
+
+/* A Z85 key made from n (distinct keys without key generation). */
+static void fake_key(char *out, unsigned n, unsigned round)
+{
+    uint8_t bin[32] = {0};
+    memcpy(bin, &n, sizeof(n));
+    memcpy(bin + 8, &round, sizeof(round));
+    bin[31] = 0x5a;
+    assert_non_null(zmq_z85_encode(out, bin, sizeof(bin)));
+}
+
+static void test_keyfile_known_last_line_wins(void **state)
+{
+    (void)state;
+    enum { HOSTS = 3000, ROUNDS = 3 };
+    char path[128];
+    snprintf(path, sizeof(path), "%s/known_many", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    /* every host once, then again for some hosts, in an order that is not
+     * sorted; the number of lines of host i is 1 + i % ROUNDS */
+    static unsigned last[HOSTS];
+    for (unsigned r = 0; r < ROUNDS; r++)
+        for (unsigned j = 0; j < HOSTS; j++) {
+            unsigned i = (j * 7919u) % HOSTS;
+            if (r > i % ROUNDS)
+                continue;
+            char key[41];
+            fake_key(key, i, r);
+            fprintf(f, "h%u.example:%d %s round %u\n", i, 7447 + (int)(i % 3),
+                    key, r);
+            last[i] = r;
+        }
+    fclose(f);
+    struct err e = {0};
+    struct keyfile_known *k = keyfile_known_load(path, &e);
+    assert_non_null(k);
+    for (unsigned i = 0; i < HOSTS; i++) {
+        char name[32], want[41], out[41];
+        snprintf(name, sizeof(name), "h%u.example", i);
+        fake_key(want, i, last[i]);
+        const char *got = keyfile_known_get(k, name, 7447 + (int)(i % 3));
+        assert_non_null(got);
+        assert_string_equal(got, want);
+        assert_null(keyfile_known_get(k, name, 7447 + (int)((i + 1) % 3)));
+        if (i % 97 == 0) { /* the one-host path, on a sample */
+            assert_int_equal(
+                keyfile_known_lookup(path, name, 7447 + (int)(i % 3), out, &e),
+                ERR_OK);
+            assert_string_equal(out, want);
+        }
+    }
+    /* a key recorded later (--accept-new) replaces, and new hosts sort in */
+    char key[41];
+    fake_key(key, 5, 99);
+    keyfile_known_put(k, "h5.example", 7447 + 5 % 3, key);
+    assert_string_equal(keyfile_known_get(k, "h5.example", 7447 + 5 % 3), key);
+    for (unsigned i = 0; i < 50; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "new%u", (i * 31u) % 50);
+        fake_key(key, i, 7);
+        keyfile_known_put(k, name, 1, key);
+    }
+    for (unsigned i = 0; i < 50; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "new%u", (i * 31u) % 50);
+        fake_key(key, i, 7);
+        assert_string_equal(keyfile_known_get(k, name, 1), key);
+    }
+    keyfile_known_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +311,8 @@ int main(void)
         cmocka_unit_test(test_keyfile_secret_mismatch),
         cmocka_unit_test(test_keyfile_authorized),
         cmocka_unit_test(test_keyfile_known_agents),
+        cmocka_unit_test(test_keyfile_long_lines),
+        cmocka_unit_test(test_keyfile_known_last_line_wins),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,5 +1,5 @@
 /* tests/unit/proto/test_msgcheck.c: the non-allocating validator against
- * well-formed frames and the hostile inputs of FACTS.md. */
+ * well-formed frames and the hostile inputs of docs/dependencies.md. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -353,6 +353,45 @@ static void test_proto_hostile_frames_allocate_little(void **state)
     assert_true(after.ru_maxrss - before.ru_maxrss < 8 * 1024); /* KiB */
 }
 
+/* Empty strings and bytes, whose data pointer msgpack-c leaves NULL (a
+ * memcpy from NULL that only the sanitized build reports): an empty key,
+ * an empty env name and value, empty output bytes. */
+static void test_proto_empty_strings(void **state)
+{
+    (void)state;
+    static const uint8_t empty_key[] = {0x81, 0xa0, 0x00};
+    struct proto_msg m;
+    struct err e = {0};
+    assert_int_equal(proto_decode(empty_key, sizeof(empty_key), &m, &e),
+                     ERR_PROTO);
+    proto_msg_release(&m);
+
+    struct test_pk t;
+    char msg[256];
+    test_pk_init(&t, 7, PROTO_EXEC);
+    msgpack_pack_str_with_body(&t.pk, "job", 3);
+    msgpack_pack_str_with_body(&t.pk, "j1", 2);
+    msgpack_pack_str_with_body(&t.pk, "cmd", 3);
+    msgpack_pack_str_with_body(&t.pk, "", 0);
+    msgpack_pack_str_with_body(&t.pk, "env", 3);
+    msgpack_pack_map(&t.pk, 1);
+    msgpack_pack_str_with_body(&t.pk, "", 0);
+    msgpack_pack_str_with_body(&t.pk, "", 0);
+    assert_int_equal(test_pk_decode(&t, msg, sizeof(msg)), ERR_PROTO);
+    assert_non_null(strstr(msg, "empty"));
+
+    test_pk_init(&t, 8, PROTO_OUTPUT);
+    msgpack_pack_str_with_body(&t.pk, "job", 3);
+    msgpack_pack_str_with_body(&t.pk, "j1", 2);
+    msgpack_pack_str_with_body(&t.pk, "st", 2);
+    msgpack_pack_uint64(&t.pk, 1);
+    msgpack_pack_str_with_body(&t.pk, "seq", 3);
+    msgpack_pack_uint64(&t.pk, 0);
+    msgpack_pack_str_with_body(&t.pk, "data", 4);
+    msgpack_pack_bin_with_body(&t.pk, "", 0);
+    assert_int_equal(test_pk_decode(&t, msg, sizeof(msg)), ERR_OK);
+}
+
 static void test_proto_frame_limit(void **state)
 {
     (void)state;
@@ -390,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_proto_encode_refuses_incomplete),
         cmocka_unit_test(test_proto_refuses_wrong_fields),
         cmocka_unit_test(test_proto_hostile_frames_allocate_little),
+        cmocka_unit_test(test_proto_empty_strings),
         cmocka_unit_test(test_proto_frame_limit),
         cmocka_unit_test(test_proto_id_valid),
     };
