@@ -73,7 +73,7 @@ UNIT_BINS  := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps test unit integration fuzz fuzz-short check lint format \
-	demo bench deb clean help
+	demo bench deb clean help docs-cli
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BINS)
@@ -84,6 +84,7 @@ help:
 	@echo "make test       deps + build + unit, integration and short fuzz tests"
 	@echo "make check      the same tests built with ASan + UBSan"
 	@echo "make lint       clang-format, cppcheck, banned functions"
+	@echo "make docs-cli   docs/cli.md's reference from drover's option tables"
 	@echo "make fuzz-short the short libFuzzer runs of make test (FUZZ_RUNS=20000)"
 	@echo "make fuzz       long libFuzzer runs (FUZZ_SECONDS=300)"
 	@echo "make demo       a rolling deploy on a local fleet of 6 sshd hosts"
@@ -205,6 +206,11 @@ lint:
 
 format:
 	$(Q)clang-format -i $(C_FILES)
+
+# docs/cli.md's reference is generated from the commands' option tables;
+# tests/integration/test_docs_examples.sh fails when it is stale.
+docs-cli: all
+	$(Q)tests/integration/lib/cli_md.py $(BUILD)/drover docs/cli.md --write
 
 # --- demo, bench -----------------------------------------------------------
 demo: deps

@@ -49,6 +49,59 @@ void log_set_redactor(log_redact_fn *fn, void *arg)
     log_redactor_arg = arg;
 }
 
+/* Append fmt formatted to b. */
+static void log_format(struct buf *b, const char *fmt, va_list ap)
+{
+    char small[1024];
+    va_list cp;
+    va_copy(cp, ap);
+    int n = vsnprintf(small, sizeof(small), fmt, cp);
+    va_end(cp);
+    if (n >= 0 && (size_t)n < sizeof(small)) {
+        buf_add(b, small, (size_t)n);
+    } else if (n >= 0) {
+        char *big = xmalloc((size_t)n + 1);
+        vsnprintf(big, (size_t)n + 1, fmt, ap);
+        buf_add(b, big, (size_t)n);
+        explicit_bzero(big, (size_t)n);
+        free(big);
+    }
+    explicit_bzero(small, sizeof(small));
+}
+
+/* The one redaction every line leaving the process passes through. */
+static void log_redact(struct buf *b)
+{
+    if (log_redactor != NULL)
+        log_redactor(b, log_redactor_arg);
+    else
+        redact_buf(redact_global(), b);
+}
+
+char *log_redacted(const char *s, size_t n)
+{
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    buf_add(&b, s, n);
+    log_redact(&b);
+    return buf_detach(&b);
+}
+
+void log_out(FILE *f, const char *fmt, ...)
+{
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    va_list ap;
+    va_start(ap, fmt);
+    log_format(&b, fmt, ap);
+    va_end(ap);
+    log_redact(&b);
+    buf_addc(&b, '\n');
+    fwrite(b.data, 1, b.len, f);
+    fflush(f);
+    buf_wipe(&b);
+}
+
 void log_vmsg(enum log_level lvl, const char *file, int line, const char *func,
               const char *fmt, va_list ap)
 {
@@ -71,25 +124,10 @@ void log_vmsg(enum log_level lvl, const char *file, int line, const char *func,
                    lvl <= LOG_WARN ? log_names[lvl] : "",
                    lvl <= LOG_WARN ? ": " : "");
     }
-    char small[1024];
-    va_list cp;
-    va_copy(cp, ap);
-    int n = vsnprintf(small, sizeof(small), fmt, cp);
-    va_end(cp);
-    if (n >= 0 && (size_t)n < sizeof(small)) {
-        buf_add(&b, small, (size_t)n);
-    } else if (n >= 0) {
-        char *big = xmalloc((size_t)n + 1);
-        vsnprintf(big, (size_t)n + 1, fmt, ap);
-        buf_add(&b, big, (size_t)n);
-        free(big);
-    }
+    log_format(&b, fmt, ap);
     /* Redact before flattening, so a multi-line secret is still matched
      * whole, including lines too short to be patterns of their own. */
-    if (log_redactor != NULL)
-        log_redactor(&b, log_redactor_arg);
-    else
-        redact_buf(redact_global(), &b);
+    log_redact(&b);
     /* One event, one line: a newline inside the message would let a peer
      * forge log lines. */
     for (size_t i = 0; i < b.len; i++)

@@ -28,6 +28,17 @@ void log_set_stream(FILE *f);
  * applies the process-wide redaction set (common/redact.h). */
 void log_set_redactor(log_redact_fn *fn, void *arg);
 
+/* Write a result (fmt, then a newline) to f, usually stdout: what a
+ * command prints for its user, host output included. It passes through
+ * the same redaction hook as every log line, so no subcommand has a path
+ * of its own around it. The formatted text is wiped after. */
+void log_out(FILE *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The n bytes at s as log_out would print them (the same redaction),
+ * for output that is encoded after (JSON events). Caller frees. */
+char *log_redacted(const char *s, size_t n);
+
 void log_msg(enum log_level lvl, const char *file, int line, const char *func,
              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void log_vmsg(enum log_level lvl, const char *file, int line, const char *func,

@@ -17,12 +17,115 @@ enum drover_exit {
     EXIT_INTERNAL = 70        /* a bug or system failure */
 };
 
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Bits of cmd_opt.flags. */
+enum cmd_opt_flags {
+    CMD_OPT_SHORT = 1 << 0,    /* key is also the short option -key */
+    CMD_OPT_OPTIONAL = 1 << 1, /* its argument may be left out:
+                                  --name[=ARG] */
+    CMD_OPT_HIDDEN = 1 << 2    /* parsed, not listed (an internal
+                                  spelling of a listed option) */
+};
+
+/* One option of a subcommand. A command's table of these is the one
+ * source of its getopt_long parser, its --help (= `drover help CMD`) and
+ * its reference in docs/cli.md (`drover help --markdown`, checked by
+ * tests/integration/test_docs_examples.sh): a new flag is one row here
+ * and one case in the command's switch. */
+struct cmd_opt {
+    const char *name; /* long name, without "--" */
+    int key;          /* what getopt_long returns for it */
+    unsigned flags;   /* enum cmd_opt_flags */
+    const char *arg;  /* the argument's word ("FILE"); NULL: a switch */
+    const char *help; /* what it does, in a sentence */
+};
+
+/* Rows several commands share, so their words are written once. */
+#define CMD_OPT_HELP                                                           \
+    {                                                                          \
+        "help", 'h', CMD_OPT_SHORT, NULL, "show this help"                     \
+    }
+#define CMD_OPT_STATE_DIR                                                      \
+    {                                                                          \
+        "state-dir", 'S', 0, "DIR",                                            \
+            "journal and locks (default $DROVER_STATE_DIR, else "              \
+            "/var/lib/drover "                                                 \
+            "for root, else $XDG_STATE_HOME/drover or ~/.local/state/drover)"  \
+    }
+#define CMD_OPT_LOCK_WAIT                                                      \
+    {                                                                          \
+        "lock-wait", 'W', 0, "DUR",                                            \
+            "wait this long for the plan's lock instead of failing at once"    \
+    }
+#define CMD_OPT_AGENT_KEY                                                      \
+    {                                                                          \
+        "coordinator-key", 'K', 0, "FILE",                                     \
+            "CURVE secret key for agent hosts (drover keygen)"                 \
+    }
+#define CMD_OPT_KNOWN_AGENTS                                                   \
+    {                                                                          \
+        "known-agents", 'A', 0, "FILE", "pinned agent keys (like known_hosts)" \
+    }
+#define CMD_OPT_INVENTORY(what)                                                \
+    {                                                                          \
+        "inventory", 'i', CMD_OPT_SHORT, "SRC",                                \
+            "Ansible inventory (INI or YAML file, directory, or a,b, "         \
+            "list)" what                                                       \
+    }
+#define CMD_OPT_EXTRA_VAR(what)                                                \
+    {                                                                          \
+        "extra-var", 'e', CMD_OPT_SHORT, "NAME=VALUE",                         \
+            "a variable (-e @FILE.yml or @FILE.json: a mapping of them)" what  \
+    }
+#define CMD_OPT_END                                                            \
+    {                                                                          \
+        NULL, 0, 0, NULL, NULL                                                 \
+    }
+
+enum { CMD_OPTS_MAX = 48 /* options of one command, SSH ones included */ };
+
 struct cmd {
     const char *name;                  /* the word after `drover` */
-    const char *usage;                 /* one-line synopsis */
+    const char *usage;                 /* one-line synopsis (after
+                                          "drover "); the options are
+                                          listed from opts */
     const char *summary;               /* what it does, for `drover help` */
     int (*run)(int argc, char **argv); /* argv[0] is the command name */
+    const struct cmd_opt *opts;        /* its options, CMD_OPT_END last */
+    bool ssh; /* it also takes the SSH options (sshopt_opts) */
 };
+
+/* Fill longopts (room for CMD_OPTS_MAX + 1) and shortopts (room for
+ * 3 * CMD_OPTS_MAX + 2; it starts with prefix, "" or "+") for getopt_long
+ * from c's options (and the SSH ones when c->ssh). */
+void cmd_getopt(const struct cmd *c, const char *prefix,
+                struct option *longopts, char *shortopts);
+
+/* The full usage: synopsis, summary, every option with its help (the SSH
+ * options too): what `drover CMD --help` and `drover help CMD` print. */
+void cmd_help(const struct cmd *c, FILE *f);
+
+/* A usage error of c: "drover NAME: why", its synopsis and where its
+ * options are, on stderr. Returns EXIT_USAGE. */
+int cmd_usage_error(const struct cmd *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The reference of docs/cli.md between its generated markers: each of
+ * cmds[0..n) with its options, the SSH options, the exit statuses. */
+void cmd_markdown(const struct cmd *const *cmds, size_t n, FILE *f);
+
+/* One exit status and what it means: the table of docs/cli.md. */
+struct cmd_exit {
+    int status;          /* enum drover_exit */
+    const char *meaning; /* when drover exits with it */
+};
+
+/* Every exit status, in order, ending with a NULL meaning. */
+extern const struct cmd_exit cmd_exits[];
 
 extern const struct cmd cmd_run;
 extern const struct cmd cmd_deploy;

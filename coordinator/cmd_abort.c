@@ -10,7 +10,9 @@ static int cmd_abort_run(int argc, char **argv)
 
 const struct cmd cmd_abort = {
     .name = "abort",
-    .usage = "abort DEPLOY [options]",
+    .usage = "abort DEPLOY [-e NAME=VALUE]... [options]",
     .summary = "stop an unfinished deploy and roll back the hosts it changed",
     .run = cmd_abort_run,
+    .opts = resume_opts,
+    .ssh = true,
 };

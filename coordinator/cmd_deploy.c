@@ -28,28 +28,35 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char cmd_deploy_usage[] =
-    "deploy -i INVENTORY [-i ...] [-e NAME=VALUE ...] [--forks N] [-v]\n"
-    "       [SSH options] PLAN\n"
-    "  -i, --inventory SRC   Ansible inventory (INI/YAML file or directory)\n"
-    "  -e, --extra-var N=V   set a variable (e.g. -e version=2)\n"
-    "  -f, --forks N         hosts running steps at once (default 32)\n"
-    "  -v, --verbose         stream every host's output, prefixed\n"
-    "  -q, --quiet           only decisions, failures and the summary\n"
-    "      --json            one JSON event per line (for CI systems)\n"
-    "      --canary          run only the canary (first) wave, then pause\n"
-    "      --coordinator-key FILE   CURVE secret key for agent hosts\n"
-    "      --known-agents FILE      pinned agent keys (like known_hosts)\n"
-    "      --state-dir DIR   journal and locks (default "
-    "~/.local/state/drover,\n"
-    "                        /var/lib/drover for root)\n"
-    "      --lock-wait DUR   wait for the lock instead of failing at once\n"
-    "      --ticket ID, --approver NAME   change authorization (require:)\n"
-    "      --outside-window --reason TEXT  deploy outside the windows\n"
-    "      --changes TEXT    changes deployed, for the record\n"
-    "      --take-over-fence EPOCH  hosts were fenced at EPOCH by a\n"
-    "                        coordinator that is gone for good (another\n"
-    "                        state directory): take an epoch above it\n";
+/* The options of `drover deploy`, one row each (cmd.h). */
+static const struct cmd_opt cmd_deploy_opts[] = {
+    CMD_OPT_INVENTORY(", repeatable"),
+    CMD_OPT_EXTRA_VAR(" (e.g. -e version=2), repeatable"),
+    SSHOPT_FORKS_OPT,
+    {"verbose", 'v', CMD_OPT_SHORT, NULL,
+     "stream every host's output, prefixed"},
+    {"quiet", 'q', CMD_OPT_SHORT, NULL,
+     "only decisions, failures and the summary"},
+    {"json", 'J', 0, NULL, "one JSON event per line (for CI systems)"},
+    {"canary", 'C', 0, NULL, "run only the canary (first) wave, then pause"},
+    CMD_OPT_AGENT_KEY,
+    CMD_OPT_KNOWN_AGENTS,
+    CMD_OPT_STATE_DIR,
+    CMD_OPT_LOCK_WAIT,
+    {"ticket", 'T', 0, "ID",
+     "the change ticket, for the record (require.ticket)"},
+    {"approver", 'P', 0, "NAME",
+     "who approved, for the record (require.approver)"},
+    {"outside-window", 'O', 0, NULL,
+     "deploy outside the plan's windows (needs --reason)"},
+    {"reason", 'R', 0, "TEXT", "why, for the record (with --outside-window)"},
+    {"changes", 'G', 0, "TEXT", "the changes deployed, for the record"},
+    {"take-over-fence", 'F', 0, "EPOCH",
+     "hosts were fenced at EPOCH by a coordinator that is gone for good "
+     "(another state directory): take an epoch above it (journaled)"},
+    CMD_OPT_HELP,
+    CMD_OPT_END,
+};
 
 /* Print the resolved wave plan before anything runs. */
 static void cmd_deploy_print_plan(const struct rollout *ro)
@@ -117,38 +124,17 @@ static int cmd_deploy_run(int argc, char **argv)
     int status = EXIT_USAGE;
     struct err e = {0};
 
-    struct option longopts[24 + SSHOPT_COUNT];
-    size_t nl = 0;
-    longopts[nl++] = (struct option){"inventory", required_argument, 0, 'i'};
-    longopts[nl++] = (struct option){"extra-var", required_argument, 0, 'e'};
-    longopts[nl++] = (struct option){"forks", required_argument, 0, 'f'};
-    longopts[nl++] = (struct option){"verbose", no_argument, 0, 'v'};
-    longopts[nl++] = (struct option){"quiet", no_argument, 0, 'q'};
-    longopts[nl++] = (struct option){"help", no_argument, 0, 'h'};
-    longopts[nl++] = (struct option){"json", no_argument, 0, 'J'};
-    longopts[nl++] = (struct option){"canary", no_argument, 0, 'C'};
-    longopts[nl++] =
-        (struct option){"coordinator-key", required_argument, 0, 'K'};
-    longopts[nl++] = (struct option){"known-agents", required_argument, 0, 'A'};
-    longopts[nl++] = (struct option){"state-dir", required_argument, 0, 'S'};
-    longopts[nl++] = (struct option){"lock-wait", required_argument, 0, 'W'};
-    longopts[nl++] = (struct option){"ticket", required_argument, 0, 'T'};
-    longopts[nl++] = (struct option){"approver", required_argument, 0, 'P'};
-    longopts[nl++] = (struct option){"reason", required_argument, 0, 'R'};
-    longopts[nl++] = (struct option){"outside-window", no_argument, 0, 'O'};
-    longopts[nl++] = (struct option){"changes", required_argument, 0, 'G'};
-    longopts[nl++] =
-        (struct option){"take-over-fence", required_argument, 0, 'F'};
-    sshopt_append(longopts, nl);
+    struct option longopts[CMD_OPTS_MAX + 1];
+    char shortopts[3 * CMD_OPTS_MAX + 2];
+    cmd_getopt(&cmd_deploy, "", longopts, shortopts);
 
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "i:e:f:vqhJCK:A:S:W:T:P:R:OG:",
-                            longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         switch (c) {
         case 'i':
             if (ninv == sizeof(invs) / sizeof(invs[0])) {
-                fprintf(stderr, "drover deploy: too many -i\n");
+                cmd_usage_error(&cmd_deploy, "too many -i");
                 goto out;
             }
             invs[ninv++] = optarg;
@@ -156,6 +142,7 @@ static int cmd_deploy_run(int argc, char **argv)
         case 'e':
             if (rollout_extra_var(extra, optarg, &e) != ERR_OK) {
                 fprintf(stderr, "drover deploy: %s\n", e.msg);
+                status = e.code == ERR_USAGE ? EXIT_USAGE : EXIT_INPUT;
                 goto out;
             }
             break;
@@ -221,23 +208,30 @@ static int cmd_deploy_run(int argc, char **argv)
             break;
         }
         case 'h':
-            printf("usage: drover %s%s", cmd_deploy_usage, sshopt_usage);
+            cmd_help(&cmd_deploy, stdout);
             status = EXIT_OK;
             goto out;
         default:
             if (sshopt_is(c)) {
                 if (sshopt_apply(&so, c, optarg, &e) == ERR_OK)
                     break;
-                fprintf(stderr, "drover deploy: %s\n", e.msg);
+                cmd_usage_error(&cmd_deploy, "%s", e.msg);
+                goto out;
             }
-            fprintf(stderr, "usage: drover %s", cmd_deploy_usage);
+            cmd_usage_error(&cmd_deploy, "unknown option or missing "
+                                         "argument");
             goto out;
         }
     }
     if (optind != argc - 1 || ninv == 0) {
-        fprintf(stderr, "drover deploy: %s\nusage: drover %s",
-                ninv == 0 ? "no inventory (-i)" : "expected one PLAN file",
-                cmd_deploy_usage);
+        cmd_usage_error(&cmd_deploy, "%s",
+                        ninv == 0 ? "no inventory (-i)"
+                                  : "expected one PLAN file");
+        goto out;
+    }
+    if (sopt.outside_window && sopt.reason == NULL) {
+        cmd_usage_error(&cmd_deploy, "--outside-window needs --reason TEXT "
+                                     "(why, for the record)");
         goto out;
     }
     ao.accept_new = so.accept_new;
@@ -301,6 +295,7 @@ static int cmd_deploy_run(int argc, char **argv)
     sopt.version = json_is_string(ver) ? json_string_value(ver) : NULL;
     sopt.inventory = invs[0];
     sopt.vars = extra;
+    sopt.webhooks = ro->webhooks;
     enum session_refusal why;
     status = EXIT_INTERNAL;
     if ((loop = loop_new(&e)) == NULL)
@@ -376,7 +371,9 @@ out:
 
 const struct cmd cmd_deploy = {
     .name = "deploy",
-    .usage = cmd_deploy_usage,
+    .usage = "deploy -i INVENTORY [-e NAME=VALUE]... [options] PLAN",
     .summary = "roll a release out in waves, gated on health",
     .run = cmd_deploy_run,
+    .opts = cmd_deploy_opts,
+    .ssh = true,
 };

@@ -48,28 +48,28 @@ static void cmd_history_json(const struct store_summary *rows, size_t n)
     free(s);
 }
 
-static void cmd_history_usage(FILE *f)
-{
-    fprintf(f, "usage: drover %s\n", cmd_history.usage);
-}
+/* The options of `drover history`, one row each (cmd.h). */
+static const struct cmd_opt cmd_history_opts[] = {
+    CMD_OPT_STATE_DIR,
+    {"plan", 'p', CMD_OPT_SHORT, "NAME", "only the deploys of this plan"},
+    {"limit", 'n', CMD_OPT_SHORT, "N", "the newest N deploys (default 20)"},
+    {"all", 'a', CMD_OPT_SHORT, NULL, "every deploy"},
+    {"json", 'j', 0, NULL, "a JSON array instead of a table"},
+    CMD_OPT_HELP,
+    CMD_OPT_END,
+};
 
 static int cmd_history_run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"state-dir", required_argument, NULL, 'S'},
-        {"plan", required_argument, NULL, 'p'},
-        {"limit", required_argument, NULL, 'n'},
-        {"all", no_argument, NULL, 'a'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    struct option opts[CMD_OPTS_MAX + 1];
+    char shortopts[3 * CMD_OPTS_MAX + 2];
+    cmd_getopt(&cmd_history, "", opts, shortopts);
     const char *state_dir = NULL;
     struct store_filter f = {.limit = CMD_HISTORY_DEFAULT_LIMIT};
     bool json = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "p:n:ah", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         switch (c) {
         case 'S':
             state_dir = optarg;
@@ -98,17 +98,16 @@ static int cmd_history_run(int argc, char **argv)
             json = true;
             break;
         case 'h':
-            cmd_history_usage(stdout);
+            cmd_help(&cmd_history, stdout);
             return EXIT_OK;
         default:
-            cmd_history_usage(stderr);
-            return EXIT_USAGE;
+            return cmd_usage_error(&cmd_history,
+                                   "unknown option or missing argument");
         }
     }
-    if (optind != argc) {
-        cmd_history_usage(stderr);
-        return EXIT_USAGE;
-    }
+    if (optind != argc)
+        return cmd_usage_error(&cmd_history, "unexpected argument '%s'",
+                               argv[optind]);
     struct store *s = NULL;
     struct err e = {0};
     if (store_sqlite_open_state(state_dir, true, &s, NULL, &e) != ERR_OK) {
@@ -161,8 +160,8 @@ static int cmd_history_run(int argc, char **argv)
 
 const struct cmd cmd_history = {
     .name = "history",
-    .usage = "history [--state-dir DIR] [--plan NAME] [-n N | --all] "
-             "[--json]",
+    .usage = "history [options]",
     .summary = "list past and running deploys from the journal",
     .run = cmd_history_run,
+    .opts = cmd_history_opts,
 };

@@ -24,16 +24,20 @@ enum cmd_inventory_mode {
     CMD_INVENTORY_LIST_HOSTS /* --list-hosts PATTERN */
 };
 
-static const char cmd_inventory_usage[] =
-    "inventory -i SRC [-i SRC...] (--list [--export] | --graph [GROUP] | "
-    "--host HOST | --list-hosts PATTERN)";
-
-static int cmd_inventory_bad_usage(const char *why)
-{
-    fprintf(stderr, "drover inventory: %s\nusage: drover %s\n", why,
-            cmd_inventory_usage);
-    return EXIT_USAGE;
-}
+/* The options of `drover inventory`, one row each (cmd.h). */
+static const struct cmd_opt cmd_inventory_opts[] = {
+    CMD_OPT_INVENTORY(", repeatable"),
+    {"list", 'l', 0, NULL,
+     "every group and host with its variables, as ansible-inventory --list"},
+    {"export", 'x', 0, NULL,
+     "with --list: variables where they are written, not merged per host"},
+    {"graph", 'g', 0, NULL, "the group tree (of GROUP, default all)"},
+    {"host", 'H', 0, "HOST", "one host's merged variables"},
+    {"list-hosts", 'L', 0, "PATTERN", "the hosts a pattern selects, in order"},
+    {"verbose", 'v', CMD_OPT_SHORT, NULL, "more logging (repeatable)"},
+    CMD_OPT_HELP,
+    CMD_OPT_END,
+};
 
 /* Every host's connection variables, read as run and deploy read them
  * (hostaddr_of): what they would refuse (ansible_port=notaport or 99999,
@@ -64,17 +68,9 @@ static void cmd_inventory_print(const json_t *j)
 
 static int cmd_inventory_run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"inventory", required_argument, NULL, 'i'},
-        {"list", no_argument, NULL, 'l'},
-        {"graph", no_argument, NULL, 'g'},
-        {"host", required_argument, NULL, 'H'},
-        {"list-hosts", required_argument, NULL, 'L'},
-        {"export", no_argument, NULL, 'x'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    struct option opts[CMD_OPTS_MAX + 1];
+    char shortopts[3 * CMD_OPTS_MAX + 2];
+    cmd_getopt(&cmd_inventory, "+", opts, shortopts);
     const char **srcs = xcalloc((size_t)argc + 1, sizeof(*srcs));
     size_t nsrcs = 0;
     enum cmd_inventory_mode mode = CMD_INVENTORY_NONE;
@@ -83,7 +79,7 @@ static int cmd_inventory_run(int argc, char **argv)
     int opt, modes = 0;
     optind = 0;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+i:vh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         switch (opt) {
         case 'i':
             srcs[nsrcs++] = optarg;
@@ -116,20 +112,22 @@ static int cmd_inventory_run(int argc, char **argv)
             break;
         case 'h':
             free(srcs);
-            printf("usage: drover %s\n", cmd_inventory_usage);
+            cmd_help(&cmd_inventory, stdout);
             return EXIT_OK;
         default:
             free(srcs);
-            return cmd_inventory_bad_usage(
-                optopt != 0 ? "an option is missing its argument"
-                            : "unknown option");
+            return cmd_usage_error(&cmd_inventory, "%s",
+                                   optopt != 0
+                                       ? "an option is missing its argument"
+                                       : "unknown option");
         }
     }
     if (mode == CMD_INVENTORY_GRAPH && optind < argc)
         arg = argv[optind++];
     if (optind < argc || modes != 1 || nsrcs == 0) {
         free(srcs);
-        return cmd_inventory_bad_usage(
+        return cmd_usage_error(
+            &cmd_inventory, "%s",
             nsrcs == 0   ? "give at least one -i SRC"
             : modes != 1 ? "give exactly one of --list, --graph, --host, "
                            "--list-hosts"
@@ -202,7 +200,9 @@ static int cmd_inventory_run(int argc, char **argv)
 
 const struct cmd cmd_inventory = {
     .name = "inventory",
-    .usage = cmd_inventory_usage,
+    .usage = "inventory -i SRC... (--list [--export] | --graph [GROUP] | "
+             "--host HOST | --list-hosts PATTERN)",
+    .opts = cmd_inventory_opts,
     .summary = "show an Ansible inventory as drover reads it",
     .run = cmd_inventory_run,
 };

@@ -32,19 +32,27 @@ static char *cmd_keygen_default(void)
     return path;
 }
 
+/* The options of `drover keygen`, one row each (cmd.h). */
+static const struct cmd_opt cmd_keygen_opts[] = {
+    {"file", 'f', CMD_OPT_SHORT, "FILE",
+     "where the secret key goes, FILE.pub the public one (default "
+     "$XDG_CONFIG_HOME/drover/coordinator.key, else "
+     "~/.config/drover/coordinator.key)"},
+    {"force", 'F', 0, NULL, "overwrite an existing key pair"},
+    CMD_OPT_HELP,
+    CMD_OPT_END,
+};
+
 static int cmd_keygen_run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"file", required_argument, NULL, 'f'},
-        {"force", no_argument, NULL, 'F'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    struct option opts[CMD_OPTS_MAX + 1];
+    char shortopts[3 * CMD_OPTS_MAX + 2];
+    cmd_getopt(&cmd_keygen, "", opts, shortopts);
     const char *file = NULL;
     bool force = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         switch (c) {
         case 'f':
             file = optarg;
@@ -53,17 +61,16 @@ static int cmd_keygen_run(int argc, char **argv)
             force = true;
             break;
         case 'h':
-            printf("usage: drover %s\n", cmd_keygen.usage);
+            cmd_help(&cmd_keygen, stdout);
             return EXIT_OK;
         default:
-            fprintf(stderr, "usage: drover %s\n", cmd_keygen.usage);
-            return EXIT_USAGE;
+            return cmd_usage_error(&cmd_keygen,
+                                   "unknown option or missing argument");
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "usage: drover %s\n", cmd_keygen.usage);
-        return EXIT_USAGE;
-    }
+    if (optind != argc)
+        return cmd_usage_error(&cmd_keygen, "unexpected argument '%s'",
+                               argv[optind]);
     char *path = file ? xstrdup(file) : cmd_keygen_default();
     struct keypair kp;
     struct err e = {0};
@@ -86,7 +93,8 @@ static int cmd_keygen_run(int argc, char **argv)
 
 const struct cmd cmd_keygen = {
     .name = "keygen",
-    .usage = "keygen [-f FILE] [--force]",
+    .usage = "keygen [options]",
     .summary = "write the coordinator's CURVE key pair for drover-agent",
     .run = cmd_keygen_run,
+    .opts = cmd_keygen_opts,
 };

@@ -10,6 +10,8 @@
 #include "clock.h"
 #include "err.h"
 #include "inventory.h"
+#include "jsonout.h"
+#include "log.h"
 #include "plan.h"
 #include "redact.h"
 #include "rollout.h"
@@ -23,16 +25,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char cmd_plan_usage[] =
-    "plan -i INVENTORY [-i ...] [-e NAME=VALUE | -e @FILE ...] [--json]\n"
-    "     [--ssh-config FILE|none] PLAN\n"
-    "  -i, --inventory SRC   Ansible inventory (INI/YAML file or directory)\n"
-    "  -e, --extra-var N=V   set a variable; @vars.yml or @vars.json reads "
-    "a file\n"
-    "  --json                print the resolved plan as JSON\n"
-    "  --ssh-config FILE     OpenSSH client config whose HostName gives ssh\n"
-    "                        hosts their address, or none (default "
-    "~/.ssh/config)\n";
+/* The options of `drover plan`, one row each (cmd.h). */
+static const struct cmd_opt cmd_plan_opts[] = {
+    CMD_OPT_INVENTORY(", repeatable"),
+    CMD_OPT_EXTRA_VAR(", repeatable"),
+    {"json", 'J', 0, NULL, "print the resolved plan as one JSON document"},
+    SSHOPT_CONFIG_OPT,
+    CMD_OPT_HELP,
+    CMD_OPT_END,
+};
 
 /* Placeholders for what only a real deploy knows. */
 static const char cmd_plan_prev[] = "<previous_version>";
@@ -123,10 +124,10 @@ static json_t *cmd_plan_check_json(const struct rollout_check *c)
         json_object_set_new(o, "headers", hdr);
         json_t *ex = json_object();
         plan_status_json(pc, ex);
-        if (pc->expect_json)
-            json_object_set(ex, "json", pc->expect_json);
-        if (pc->expect_body)
-            json_object_set_new(ex, "body", json_string(pc->expect_body));
+        if (c->json)
+            json_object_set(ex, "json", c->json);
+        if (c->body)
+            json_object_set_new(ex, "body", json_string(c->body));
         if (c->version)
             json_object_set_new(ex, "version", json_string(c->version));
         json_object_set_new(o, "expect", ex);
@@ -376,13 +377,13 @@ static void cmd_plan_text_check(struct buf *b, const char *label,
     char *words = plan_status_words(pc);
     buf_printf(b, "status %s", words);
     free(words);
-    if (pc->expect_json) {
-        char *j = json_dumps(pc->expect_json, JSON_COMPACT | JSON_SORT_KEYS);
+    if (c->json) {
+        char *j = json_dumps(c->json, JSON_COMPACT | JSON_SORT_KEYS);
         buf_printf(b, ", json %s", j ? j : "");
         free(j);
     }
-    if (pc->expect_body)
-        buf_printf(b, ", body containing '%s'", pc->expect_body);
+    if (c->body)
+        buf_printf(b, ", body containing '%s'", c->body);
     if (c->version)
         buf_printf(b, ", version %s", c->version);
     buf_adds(b, "\n");
@@ -535,39 +536,11 @@ static void cmd_plan_text(struct buf *b, const struct rollout *ro)
     }
 }
 
-/* Apply the pattern rules (bearer tokens, Authorization headers, URL
- * credentials, secret-looking NAME=value) to every string of j, one
- * string at a time: run over the whole JSON text they would eat its
- * quotes. */
-static void cmd_plan_scrub_json(json_t *j)
-{
-    if (json_is_string(j)) {
-        struct buf b;
-        buf_init(&b, BUF_UNLIMITED);
-        buf_adds(&b, json_string_value(j));
-        redact_patterns(&b);
-        if (strcmp(buf_cstr(&b), json_string_value(j)) != 0)
-            json_string_set(j, buf_cstr(&b));
-        buf_release(&b);
-    } else if (json_is_array(j)) {
-        for (size_t i = 0; i < json_array_size(j); i++)
-            cmd_plan_scrub_json(json_array_get(j, i));
-    } else if (json_is_object(j)) {
-        for (void *it = json_object_iter(j); it != NULL;
-             it = json_object_iter_next(j, it))
-            cmd_plan_scrub_json(json_object_iter_value(it));
-    }
-}
-
 static int cmd_plan_run(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"inventory", required_argument, 0, 'i'},
-        {"extra-var", required_argument, 0, 'e'},
-        {"json", no_argument, 0, 'J'},
-        {"help", no_argument, 0, 'h'},
-        {"ssh-config", required_argument, 0, SSHOPT_SSH_CONFIG},
-        {0, 0, 0, 0}};
+    struct option longopts[CMD_OPTS_MAX + 1];
+    char shortopts[3 * CMD_OPTS_MAX + 2];
+    cmd_getopt(&cmd_plan, "", longopts, shortopts);
     struct ssh_options so;
     ssh_options_init(&so);
     struct sshconfig *sshcfg = NULL;
@@ -579,11 +552,11 @@ static int cmd_plan_run(int argc, char **argv)
     struct err e = {0};
     optind = 0; /* 0: glibc resets all of getopt's state (in-process reruns) */
     int c;
-    while ((c = getopt_long(argc, argv, "i:e:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         switch (c) {
         case 'i':
             if (ninv == sizeof(invs) / sizeof(invs[0])) {
-                fprintf(stderr, "drover plan: too many -i\n");
+                cmd_usage_error(&cmd_plan, "too many -i");
                 goto out;
             }
             invs[ninv++] = optarg;
@@ -599,23 +572,23 @@ static int cmd_plan_run(int argc, char **argv)
             as_json = true;
             break;
         case 'h':
-            printf("usage: drover %s", cmd_plan_usage);
+            cmd_help(&cmd_plan, stdout);
             status = EXIT_OK;
             goto out;
         case SSHOPT_SSH_CONFIG:
             if (sshopt_apply(&so, c, optarg, &e) == ERR_OK)
                 break;
-            fprintf(stderr, "drover plan: %s\n", e.msg);
+            cmd_usage_error(&cmd_plan, "%s", e.msg);
             goto out;
         default:
-            fprintf(stderr, "usage: drover %s", cmd_plan_usage);
+            cmd_usage_error(&cmd_plan, "unknown option or missing argument");
             goto out;
         }
     }
     if (optind != argc - 1 || ninv == 0) {
-        fprintf(stderr, "drover plan: %s\nusage: drover %s",
-                ninv == 0 ? "no inventory (-i)" : "expected one PLAN file",
-                cmd_plan_usage);
+        cmd_usage_error(&cmd_plan, "%s",
+                        ninv == 0 ? "no inventory (-i)"
+                                  : "expected one PLAN file");
         goto out;
     }
 
@@ -652,26 +625,21 @@ static int cmd_plan_run(int argc, char **argv)
             fputc('\n', stderr);
         goto done;
     }
+    /* every secret of the resolved plan, before anything is printed */
+    rollout_secrets(ro, redact_global());
     struct buf outb;
     buf_init(&outb, BUF_UNLIMITED);
     if (as_json) {
         json_t *j = cmd_plan_json(ro);
-        cmd_plan_scrub_json(j);
-        char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
-        buf_adds(&outb, s ? s : "{}");
-        buf_adds(&outb, "\n");
-        free(s);
+        jsonout_print(stdout, j, JSON_INDENT(2) | JSON_ENCODE_ANY);
         json_decref(j);
     } else {
         cmd_plan_text(&outb, ro);
+        /* log_out adds the last newline */
+        if (outb.len > 0 && outb.data[outb.len - 1] == '\n')
+            outb.len--;
+        log_out(stdout, "%.*s", (int)outb.len, buf_cstr(&outb));
     }
-    struct redact *rd = redact_new();
-    /* JSON was scrubbed string by string; text takes the rules whole */
-    redact_set_patterns(rd, !as_json);
-    rollout_secrets(ro, rd);
-    redact_buf(rd, &outb);
-    redact_free(rd);
-    fwrite(outb.data ? outb.data : "", 1, outb.len, stdout);
     buf_release(&outb);
     status = EXIT_OK;
 
@@ -688,7 +656,8 @@ out:
 
 const struct cmd cmd_plan = {
     .name = "plan",
-    .usage = cmd_plan_usage,
+    .usage = "plan -i INVENTORY [-e NAME=VALUE]... [options] PLAN",
     .summary = "show what a deploy would do, host by host, touching none",
     .run = cmd_plan_run,
+    .opts = cmd_plan_opts,
 };

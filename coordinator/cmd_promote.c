@@ -10,8 +10,10 @@ static int cmd_promote_run(int argc, char **argv)
 
 const struct cmd cmd_promote = {
     .name = "promote",
-    .usage = "promote DEPLOY [options]",
+    .usage = "promote DEPLOY [-e NAME=VALUE]... [options]",
     .summary =
         "continue a paused deploy (a verified canary) with its next waves",
     .run = cmd_promote_run,
+    .opts = resume_opts,
+    .ssh = true,
 };

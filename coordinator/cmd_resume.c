@@ -10,8 +10,10 @@ static int cmd_resume_run(int argc, char **argv)
 
 const struct cmd cmd_resume = {
     .name = "resume",
-    .usage = "resume [DEPLOY] [options]",
+    .usage = "resume [DEPLOY] [-e NAME=VALUE]... [options]",
     .summary = "continue a deploy whose coordinator died or that paused, from "
                "its journal",
     .run = cmd_resume_run,
+    .opts = resume_opts,
+    .ssh = true,
 };

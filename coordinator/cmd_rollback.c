@@ -10,7 +10,9 @@ static int cmd_rollback_run(int argc, char **argv)
 
 const struct cmd cmd_rollback = {
     .name = "rollback",
-    .usage = "rollback DEPLOY [options]",
+    .usage = "rollback DEPLOY [-e NAME=VALUE]... [options]",
     .summary = "roll back the hosts a deploy changed, finished or not",
     .run = cmd_rollback_run,
+    .opts = resume_opts,
+    .ssh = true,
 };

@@ -9,18 +9,23 @@
 #include "cmd.h"
 #include "duration.h"
 #include "agentconn.h"
+#include "cmdwrap.h"
 #include "hostaddr.h"
 #include "inventory.h"
+#include "jsonout.h"
 #include "local.h"
 #include "log.h"
 #include "loop.h"
 #include "mux.h"
+#include "redact.h"
+#include "rollout.h"
 #include "ssh.h"
 #include "sshopt.h"
 #include "transport.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +33,8 @@
 
 enum {
     RUN_LINE_MAX = 64 * 1024, /* a longer line is printed in pieces */
-    RUN_INV_MAX = 16          /* -i given at most this often */
+    RUN_INV_MAX = 16,         /* -i given at most this often */
+    RUN_SECRETS_MAX = 64      /* --secret-env given at most this often */
 };
 
 enum run_state {
@@ -65,31 +71,62 @@ struct run {
     size_t forks;                       /* most hosts in flight */
     int64_t timeout_ms;                 /* per command, 0: none */
     const char *command;                /* the command line */
+    struct cmdwrap wrap;                /* command + secrets on stdin */
+    bool json;                          /* --json: one JSON event a line */
     bool interrupted;                   /* Ctrl-C: cancel, start nothing new */
     size_t counts[RUN_UNREACHABLE + 1]; /* hosts per final state */
 };
 
 static void run_start_next(struct run *r);
 
-static const char run_usage[] =
-    "usage: drover run -i INVENTORY [-i ...] [options] PATTERN -- COMMAND\n"
-    "\n"
-    "Run COMMAND on every host PATTERN selects, over ssh or through its\n"
-    "drover-agent (the inventory's drover_transport).\n"
-    "  -i, --inventory FILE     Ansible inventory (INI or YAML), repeatable\n"
-    "  -f, --forks N            hosts in flight at once (default 32)\n"
-    "  -t, --timeout DUR        per-host command timeout, e.g. 30s, 5m; the\n"
-    "                           remote process is killed\n"
-    "  -v, --verbose            log connection progress to stderr\n"
-    "      --coordinator-key FILE  CURVE secret key for agent hosts\n"
-    "      --known-agents FILE     pinned agent keys (like known_hosts)\n";
+/* One JSON event on stdout, redacted (jsonout.h); ev is consumed. */
+static void run_print_json(json_t *ev)
+{
+    if (ev != NULL)
+        jsonout_print(stdout, ev, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(ev);
+}
 
-/* Print one complete line of a host's output (without its newline). */
+/* A JSON string of the n bytes at p; a placeholder when they are not
+ * UTF-8. */
+static json_t *run_json_text(const char *p, size_t n)
+{
+    json_t *v = json_stringn(p, n);
+    return v != NULL ? v : json_string("(output is not UTF-8)");
+}
+
+/* The options of `drover run`, one row each (cmd.h). */
+static const struct cmd_opt run_opts[] = {
+    CMD_OPT_INVENTORY(", repeatable"),
+    SSHOPT_FORKS_OPT,
+    {"timeout", 't', CMD_OPT_SHORT, "DUR",
+     "per-host command timeout (30s, 5m); the remote process group is "
+     "killed"},
+    {"verbose", 'v', CMD_OPT_SHORT, NULL, "log connection progress to stderr"},
+    {"secret-env", 'E', 0, "NAME",
+     "pass environment variable NAME to the command on stdin, never on its "
+     "command line; its value is redacted (repeatable)"},
+    {"json", 'J', 0, NULL, "one JSON event per line: output, result, summary"},
+    CMD_OPT_AGENT_KEY,
+    CMD_OPT_KNOWN_AGENTS,
+    CMD_OPT_HELP,
+    CMD_OPT_END,
+};
+
+/* Print one complete line of a host's output (without its newline):
+ * through log_out, so it is redacted as every log line is. */
 static void run_print_line(struct run_host *h, int stream, const char *p,
                            size_t n)
 {
+    if (h->run->json) {
+        run_print_json(json_pack("{s:s, s:s, s:s, s:o}", "event", "output",
+                                 "host", h->name, "stream",
+                                 stream == EXEC_STDOUT ? "stdout" : "stderr",
+                                 "line", run_json_text(p, n)));
+        return;
+    }
     FILE *f = stream == EXEC_STDOUT ? stdout : stderr;
-    fprintf(f, "%s: %.*s\n", h->name, (int)n, p);
+    log_out(f, "%s: %.*s", h->name, (int)n, p);
 }
 
 static void run_flush_lines(struct run_host *h)
@@ -111,14 +148,20 @@ static void run_finish(struct run_host *h, enum run_state st, const char *what,
     r->finished++;
     r->active--;
     static const char *const tags[] = {"", "", "ok", "failed", "unreachable"};
-    if (elapsed_ms >= 0) {
+    if (r->json) {
+        json_t *ev = json_pack("{s:s, s:s, s:s, s:o}", "event", "result",
+                               "host", h->name, "result", tags[st], "message",
+                               run_json_text(what, strlen(what)));
+        if (ev != NULL && elapsed_ms >= 0)
+            json_object_set_new(ev, "elapsed_ms", json_integer(elapsed_ms));
+        run_print_json(ev);
+    } else if (elapsed_ms >= 0) {
         char d[32];
         clock_fmt_duration(elapsed_ms, d, sizeof(d));
-        printf("%s: [%s] %s (%s)\n", h->name, tags[st], what, d);
+        log_out(stdout, "%s: [%s] %s (%s)", h->name, tags[st], what, d);
     } else {
-        printf("%s: [%s] %s\n", h->name, tags[st], what);
+        log_out(stdout, "%s: [%s] %s", h->name, tags[st], what);
     }
-    fflush(stdout);
     conn_close(h->conn);
     h->conn = NULL;
     run_start_next(r);
@@ -140,7 +183,9 @@ static void run_opened(struct conn *c, const struct err *e, void *arg)
         run_finish(h, RUN_FAILED, "interrupted", -1);
         return;
     }
-    struct exec_spec s = {.command = h->run->command,
+    struct exec_spec s = {.command = h->run->wrap.command,
+                          .input = h->run->wrap.input,
+                          .input_len = h->run->wrap.input_len,
                           .timeout_ms = h->run->timeout_ms};
     struct err xe = {0};
     if (conn_exec(c, &s, &xe) != ERR_OK)
@@ -251,6 +296,9 @@ static enum err_code run_hosts(struct run *r, const struct inventory *inv,
         }
         buf_init(&h->line[0], BUF_UNLIMITED);
         buf_init(&h->line[1], BUF_UNLIMITED);
+        /* as deploy does: secret-looking inventory variables (an
+         * ansible_password, a db_token) never reach the output */
+        rollout_secret_vars(redact_global(), inv_host_vars(inv, sel[i]));
     }
     free(sel);
     return ERR_OK;
@@ -285,9 +333,10 @@ static void run_release(struct run *r)
     for (size_t i = 0; i < r->n; i++) {
         conn_close(r->hosts[i].conn);
         hostaddr_release(&r->hosts[i].addr);
-        buf_release(&r->hosts[i].line[0]);
-        buf_release(&r->hosts[i].line[1]);
+        buf_wipe(&r->hosts[i].line[0]);
+        buf_wipe(&r->hosts[i].line[1]);
     }
+    cmdwrap_release(&r->wrap);
     free(r->hosts);
     transport_free(r->t);
     transport_free(r->sshx);
@@ -308,16 +357,13 @@ static int cmd_run_run(int argc, char **argv)
         }
     int optc = cmd_at >= 0 ? cmd_at : argc;
 
-    struct option opts[10 + SSHOPT_COUNT] = {
-        {"inventory", required_argument, NULL, 'i'},
-        {"forks", required_argument, NULL, 'f'},
-        {"timeout", required_argument, NULL, 't'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"coordinator-key", required_argument, NULL, 'K'},
-        {"known-agents", required_argument, NULL, 'A'},
-    };
-    sshopt_append(opts, 7);
+    struct option opts[CMD_OPTS_MAX + 1];
+    char shortopts[3 * CMD_OPTS_MAX + 2];
+    cmd_getopt(&cmd_run, "", opts, shortopts);
+    const char *secret_names[RUN_SECRETS_MAX];
+    const char *secret_values[RUN_SECRETS_MAX];
+    size_t nsecrets = 0;
+    bool json = false;
     const char *agent_key = NULL, *known_agents = NULL;
     struct ssh_options so;
     ssh_options_init(&so);
@@ -328,7 +374,7 @@ static int cmd_run_run(int argc, char **argv)
     struct err e = {0};
     int c;
     optind = 0;
-    while ((c = getopt_long(optc, argv, "i:f:t:vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(optc, argv, shortopts, opts, NULL)) != -1) {
         switch (c) {
         case 'i':
             if (ninv == RUN_INV_MAX) {
@@ -358,9 +404,31 @@ static int cmd_run_run(int argc, char **argv)
         case 'A':
             known_agents = optarg;
             break;
+        case 'E':
+            if (nsecrets == RUN_SECRETS_MAX || !cmdwrap_valid_name(optarg)) {
+                fprintf(stderr, "drover run: --secret-env '%s': %s\n", optarg,
+                        nsecrets == RUN_SECRETS_MAX
+                            ? "too many (at most 64)"
+                            : "expected an environment variable name");
+                return EXIT_USAGE;
+            }
+            secret_values[nsecrets] = getenv(optarg);
+            if (secret_values[nsecrets] == NULL) {
+                fprintf(stderr,
+                        "drover run: --secret-env %s: %s is not set in "
+                        "drover's environment\n",
+                        optarg, optarg);
+                return EXIT_USAGE;
+            }
+            /* before anything is printed */
+            redact_add(redact_global(), secret_values[nsecrets]);
+            secret_names[nsecrets++] = optarg;
+            break;
+        case 'J':
+            json = true;
+            break;
         case 'h':
-            fputs(run_usage, stdout);
-            fputs(sshopt_usage, stdout);
+            cmd_help(&cmd_run, stdout);
             return EXIT_OK;
         default:
             if (sshopt_is(c)) {
@@ -370,8 +438,8 @@ static int cmd_run_run(int argc, char **argv)
                 }
                 break;
             }
-            fputs(run_usage, stderr);
-            return EXIT_USAGE;
+            return cmd_usage_error(&cmd_run,
+                                   "unknown option or missing argument");
         }
     }
     /* getopt permuted the pattern behind the flags (only argv before
@@ -383,15 +451,13 @@ static int cmd_run_run(int argc, char **argv)
                 argv[optind + 1]);
         return EXIT_USAGE;
     }
-    if (pattern == NULL || ninv == 0 || cmd_at < 0 || cmd_at + 1 >= argc) {
-        fprintf(stderr, "drover run: %s\n\n",
-                ninv == 0         ? "no inventory: give -i FILE"
-                : pattern == NULL ? "no host PATTERN"
-                : cmd_at < 0      ? "missing -- before the command"
-                                  : "no COMMAND after --");
-        fputs(run_usage, stderr);
-        return EXIT_USAGE;
-    }
+    if (pattern == NULL || ninv == 0 || cmd_at < 0 || cmd_at + 1 >= argc)
+        return cmd_usage_error(&cmd_run, "%s",
+                               ninv == 0         ? "no inventory: give -i FILE"
+                               : pattern == NULL ? "no host PATTERN"
+                               : cmd_at < 0      ? "missing -- before the "
+                                                   "command"
+                                                 : "no COMMAND after --");
     /* The command: the words after "--", joined with spaces (as ssh). */
     struct buf cmdline;
     buf_init(&cmdline, BUF_UNLIMITED);
@@ -445,6 +511,15 @@ static int cmd_run_run(int argc, char **argv)
     r.forks = (size_t)forks;
     r.timeout_ms = timeout_ms;
     r.command = buf_cstr(&cmdline);
+    r.json = json;
+    /* secrets travel on stdin into the command's environment, never on
+     * its command line (docs/run.md) */
+    if (cmdwrap_build(&r.wrap, r.command, NULL, secret_names, secret_values,
+                      nsecrets, &e) != ERR_OK) {
+        fprintf(stderr, "drover run: %s\n", e.msg);
+        rc = EXIT_USAGE;
+        goto out;
+    }
     int64_t t0 = clock_mono_ms();
     run_start_next(&r);
     while (r.finished < r.n)
@@ -453,11 +528,19 @@ static int cmd_run_run(int argc, char **argv)
             goto out;
         }
     char d[32];
-    clock_fmt_duration(clock_mono_ms() - t0, d, sizeof(d));
-    printf("%zu host%s: %zu ok, %zu failed, %zu unreachable (%s)\n", r.n,
-           r.n == 1 ? "" : "s", r.counts[RUN_OK], r.counts[RUN_FAILED],
-           r.counts[RUN_UNREACHABLE], d);
-    fflush(stdout);
+    int64_t took = clock_mono_ms() - t0;
+    clock_fmt_duration(took, d, sizeof(d));
+    if (r.json)
+        run_print_json(json_pack(
+            "{s:s, s:I, s:I, s:I, s:I, s:I}", "event", "summary", "hosts",
+            (json_int_t)r.n, "ok", (json_int_t)r.counts[RUN_OK], "failed",
+            (json_int_t)r.counts[RUN_FAILED], "unreachable",
+            (json_int_t)r.counts[RUN_UNREACHABLE], "elapsed_ms",
+            (json_int_t)took));
+    else
+        log_out(stdout, "%zu host%s: %zu ok, %zu failed, %zu unreachable (%s)",
+                r.n, r.n == 1 ? "" : "s", r.counts[RUN_OK],
+                r.counts[RUN_FAILED], r.counts[RUN_UNREACHABLE], d);
     rc = r.counts[RUN_FAILED]        ? EXIT_FAILED
          : r.counts[RUN_UNREACHABLE] ? EXIT_UNREACHABLE
                                      : EXIT_OK;
@@ -470,10 +553,9 @@ out:
 
 const struct cmd cmd_run = {
     .name = "run",
-    .usage = "run -i INVENTORY [--forks N] [--timeout DUR] [--user U] "
-             "[--key FILE] [--known-hosts FILE] [--accept-new] "
-             "[--connect-timeout DUR] [--ssh-config FILE] [-v] PATTERN -- "
-             "COMMAND",
+    .usage = "run -i INVENTORY [options] PATTERN -- COMMAND",
     .summary = "run a command on many hosts (ssh or agents), like pdsh",
     .run = cmd_run_run,
+    .opts = run_opts,
+    .ssh = true,
 };

@@ -12,54 +12,52 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void cmd_show_usage(FILE *f)
-{
-    fprintf(f, "usage: drover %s\n", cmd_show.usage);
-}
+/* The options of `drover show`, one row each (cmd.h). */
+static const struct cmd_opt cmd_show_opts[] = {
+    CMD_OPT_STATE_DIR,
+    {"format", 'f', CMD_OPT_SHORT, "text|markdown|json",
+     "how the record is printed (default text)"},
+    CMD_OPT_HELP,
+    CMD_OPT_END,
+};
 
 static int cmd_show_run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"state-dir", required_argument, NULL, 'S'},
-        {"format", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    struct option opts[CMD_OPTS_MAX + 1];
+    char shortopts[3 * CMD_OPTS_MAX + 2];
+    cmd_getopt(&cmd_show, "", opts, shortopts);
     const char *state_dir = NULL;
     enum record_format fmt = RECORD_TEXT;
     struct err e = {0};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         switch (c) {
         case 'S':
             state_dir = optarg;
             break;
         case 'f':
-            if (record_format_parse(optarg, &fmt, &e) != ERR_OK) {
-                fprintf(stderr, "drover show: %s\n", e.msg);
-                return EXIT_USAGE;
-            }
+            if (record_format_parse(optarg, &fmt, &e) != ERR_OK)
+                return cmd_usage_error(&cmd_show, "%s", e.msg);
             break;
         case 'h':
-            cmd_show_usage(stdout);
+            cmd_help(&cmd_show, stdout);
             return EXIT_OK;
         default:
-            cmd_show_usage(stderr);
-            return EXIT_USAGE;
+            return cmd_usage_error(&cmd_show,
+                                   "unknown option or missing argument");
         }
     }
-    if (optind + 1 != argc) {
-        cmd_show_usage(stderr);
-        return EXIT_USAGE;
-    }
+    if (optind + 1 != argc)
+        return cmd_usage_error(&cmd_show, "expected one DEPLOY id, or last");
     const char *id = argv[optind];
     struct store *s = NULL;
     if (store_sqlite_open_state(state_dir, true, &s, NULL, &e) != ERR_OK) {
         fprintf(stderr, "drover show: %s\n", e.msg);
-        return e.code == ERR_NOTFOUND ? EXIT_FAILED
-               : e.code == ERR_USAGE  ? EXIT_USAGE
-                                      : EXIT_INTERNAL;
+        /* no journal: no such deploy; a state directory drover must not
+         * use: both bad arguments (docs/cli.md) */
+        return e.code == ERR_NOTFOUND || e.code == ERR_USAGE ? EXIT_USAGE
+                                                             : EXIT_INTERNAL;
     }
     struct store_summary *last = NULL;
     if (strcmp(id, "last") == 0) {
@@ -70,7 +68,7 @@ static int cmd_show_run(int argc, char **argv)
                     e.code != ERR_OK ? e.msg : "no deploys in the journal");
             free(last);
             store_free(s);
-            return EXIT_FAILED;
+            return e.code != ERR_OK ? EXIT_INTERNAL : EXIT_USAGE;
         }
         id = last->id;
     }
@@ -80,7 +78,7 @@ static int cmd_show_run(int argc, char **argv)
     store_free(s);
     if (rc != ERR_OK) {
         fprintf(stderr, "drover show: %s\n", e.msg);
-        return rc == ERR_NOTFOUND ? EXIT_FAILED : EXIT_INTERNAL;
+        return rc == ERR_NOTFOUND ? EXIT_USAGE : EXIT_INTERNAL;
     }
     struct buf out;
     buf_init(&out, BUF_UNLIMITED);
@@ -93,8 +91,8 @@ static int cmd_show_run(int argc, char **argv)
 
 const struct cmd cmd_show = {
     .name = "show",
-    .usage = "show [--state-dir DIR] [--format text|markdown|json] "
-             "DEPLOY|last",
+    .usage = "show [options] DEPLOY|last",
     .summary = "print a deploy's record (who, what, when, evidence)",
     .run = cmd_show_run,
+    .opts = cmd_show_opts,
 };

@@ -25,10 +25,13 @@ struct cmd_status_lock {
     char error[256];           /* why it could not be probed, "" if fine */
 };
 
-static void cmd_status_usage(FILE *f)
-{
-    fprintf(f, "usage: drover %s\n", cmd_status.usage);
-}
+/* The options of `drover status`, one row each (cmd.h). */
+static const struct cmd_opt cmd_status_opts[] = {
+    CMD_OPT_STATE_DIR,
+    {"json", 'j', 0, NULL, "one JSON document instead of text"},
+    CMD_OPT_HELP,
+    CMD_OPT_END,
+};
 
 /* Is deploy id the one holding a lock right now? */
 static bool cmd_status_live(const struct cmd_status_lock *v, size_t n,
@@ -137,17 +140,14 @@ static void cmd_status_json(const char *dir, const struct cmd_status_lock *v,
 
 static int cmd_status_run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"state-dir", required_argument, NULL, 'S'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    struct option opts[CMD_OPTS_MAX + 1];
+    char shortopts[3 * CMD_OPTS_MAX + 2];
+    cmd_getopt(&cmd_status, "", opts, shortopts);
     const char *state_dir = NULL;
     bool json = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         switch (c) {
         case 'S':
             state_dir = optarg;
@@ -156,17 +156,16 @@ static int cmd_status_run(int argc, char **argv)
             json = true;
             break;
         case 'h':
-            cmd_status_usage(stdout);
+            cmd_help(&cmd_status, stdout);
             return EXIT_OK;
         default:
-            cmd_status_usage(stderr);
-            return EXIT_USAGE;
+            return cmd_usage_error(&cmd_status,
+                                   "unknown option or missing argument");
         }
     }
-    if (optind != argc) {
-        cmd_status_usage(stderr);
-        return EXIT_USAGE;
-    }
+    if (optind != argc)
+        return cmd_usage_error(&cmd_status, "unexpected argument '%s'",
+                               argv[optind]);
     char *dir = NULL;
     struct err e = {0};
     if (statedir_find(state_dir, &dir, &e) != ERR_OK) {
@@ -227,7 +226,8 @@ static int cmd_status_run(int argc, char **argv)
 
 const struct cmd cmd_status = {
     .name = "status",
-    .usage = "status [--state-dir DIR] [--json]",
+    .usage = "status [options]",
     .summary = "show deploys in flight or paused and who holds each lock",
     .run = cmd_status_run,
+    .opts = cmd_status_opts,
 };

@@ -17,15 +17,16 @@
 #include <getopt.h>
 #include <stdio.h>
 
-static const char cmd_validate_usage[] =
-    "validate [-q] [-i INVENTORY ...] [-e NAME=VALUE | -e @FILE ...]\n"
-    "         [--ssh-config FILE|none] PLAN [PLAN...]\n"
-    "  -q, --quiet           print problems only, no \"ok\" line per plan\n"
-    "  -i, --inventory SRC   also resolve against this inventory\n"
-    "  -e, --extra-var N=V   a variable for that resolution\n"
-    "  --ssh-config FILE     OpenSSH client config whose HostName gives ssh\n"
-    "                        hosts their address, or none (default "
-    "~/.ssh/config)\n";
+/* The options of `drover validate`, one row each (cmd.h). */
+static const struct cmd_opt cmd_validate_opts[] = {
+    {"quiet", 'q', CMD_OPT_SHORT, NULL,
+     "print problems only, no \"ok\" line per plan"},
+    CMD_OPT_INVENTORY(": also resolve each plan against it, repeatable"),
+    CMD_OPT_EXTRA_VAR(" for that resolution, repeatable"),
+    SSHOPT_CONFIG_OPT,
+    CMD_OPT_HELP,
+    CMD_OPT_END,
+};
 
 /* Check one plan; returns true when it is valid. */
 static bool cmd_validate_one(const char *path, const struct inventory *inv,
@@ -68,13 +69,9 @@ static bool cmd_validate_one(const char *path, const struct inventory *inv,
 
 static int cmd_validate_run(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"quiet", no_argument, 0, 'q'},
-        {"inventory", required_argument, 0, 'i'},
-        {"extra-var", required_argument, 0, 'e'},
-        {"help", no_argument, 0, 'h'},
-        {"ssh-config", required_argument, 0, SSHOPT_SSH_CONFIG},
-        {0, 0, 0, 0}};
+    struct option longopts[CMD_OPTS_MAX + 1];
+    char shortopts[3 * CMD_OPTS_MAX + 2];
+    cmd_getopt(&cmd_validate, "", longopts, shortopts);
     struct ssh_options so;
     ssh_options_init(&so);
     struct sshconfig *sshcfg = NULL;
@@ -87,14 +84,14 @@ static int cmd_validate_run(int argc, char **argv)
     int status = EXIT_USAGE;
     optind = 0; /* 0: glibc resets all of getopt's state (in-process reruns) */
     int c;
-    while ((c = getopt_long(argc, argv, "qi:e:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         switch (c) {
         case 'q':
             quiet = true;
             break;
         case 'i':
             if (ninv == sizeof(invs) / sizeof(invs[0])) {
-                fprintf(stderr, "drover validate: too many -i\n");
+                cmd_usage_error(&cmd_validate, "too many -i");
                 goto out;
             }
             invs[ninv++] = optarg;
@@ -107,22 +104,22 @@ static int cmd_validate_run(int argc, char **argv)
             }
             break;
         case 'h':
-            printf("usage: drover %s", cmd_validate_usage);
+            cmd_help(&cmd_validate, stdout);
             status = EXIT_OK;
             goto out;
         case SSHOPT_SSH_CONFIG:
             if (sshopt_apply(&so, c, optarg, &e) == ERR_OK)
                 break;
-            fprintf(stderr, "drover validate: %s\n", e.msg);
+            cmd_usage_error(&cmd_validate, "%s", e.msg);
             goto out;
         default:
-            fprintf(stderr, "usage: drover %s", cmd_validate_usage);
+            cmd_usage_error(&cmd_validate,
+                            "unknown option or missing argument");
             goto out;
         }
     }
     if (optind >= argc) {
-        fprintf(stderr, "drover validate: no PLAN given\nusage: drover %s",
-                cmd_validate_usage);
+        cmd_usage_error(&cmd_validate, "no PLAN given");
         goto out;
     }
     status = EXIT_INPUT;
@@ -151,7 +148,8 @@ out:
 
 const struct cmd cmd_validate = {
     .name = "validate",
-    .usage = cmd_validate_usage,
+    .usage = "validate [-i INVENTORY [-e NAME=VALUE]...] [options] PLAN...",
+    .opts = cmd_validate_opts,
     .summary = "check plans for every problem, touching no host",
     .run = cmd_validate_run,
 };

@@ -13,6 +13,7 @@
 #include "fence.h"
 #include "gate.h"
 #include "health.h"
+#include "jsonout.h"
 #include "log.h"
 #include "loop.h"
 #include "plan.h"
@@ -258,10 +259,9 @@ static void deploy_event(struct deploy *d, json_t *ev, const char *fmt, ...)
     if (d->o.deploy_id != NULL)
         json_object_set_new(ev, "deploy", json_string(d->o.deploy_id));
     json_object_set_new(ev, "message", json_string(msg));
-    char *s = json_dumps(ev, JSON_COMPACT);
-    if (s != NULL)
-        deploy_write(d, s);
-    free(s);
+    /* redacted field by field (jsonout.h), never as a whole line: there
+     * is no live status line to give way in JSON mode */
+    jsonout_print(d->o.out, ev, JSON_COMPACT);
     json_decref(ev);
 }
 
@@ -442,8 +442,8 @@ static void deploy_specs(struct deploy_host *h, const struct rollout_check *rc,
     h->nspecs = n;
     size_t nj = 0;
     for (size_t i = 0; i < n; i++)
-        if (rc[i].check->expect_json)
-            nj += json_object_size(rc[i].check->expect_json);
+        if (rc[i].json)
+            nj += json_object_size(rc[i].json);
     h->jsons = xcalloc(nj ? nj : 1, sizeof(*h->jsons));
     size_t ns = 0;
     for (size_t i = 0; i < n; i++)
@@ -461,7 +461,7 @@ static void deploy_specs(struct deploy_host *h, const struct rollout_check *rc,
         s->method = pc->method;
         s->headers = (const char *const *)rc[i].headers;
         s->nheaders = rc[i].nheaders;
-        s->body_contains = pc->expect_body;
+        s->body_contains = rc[i].body;
         s->body_regex = pc->expect_body_regex;
         s->version = with_version ? rc[i].version : NULL;
         s->label = pc->name;
@@ -473,11 +473,11 @@ static void deploy_specs(struct deploy_host *h, const struct rollout_check *rc,
                                                        pc->statuses[m].hi};
             s->expect_words = deploy_own(h, plan_status_words(pc));
         }
-        if (pc->expect_json != NULL) {
+        if (rc[i].json != NULL) {
             s->json = &h->jsons[j];
             const char *key;
             json_t *val;
-            json_object_foreach(pc->expect_json, key, val)
+            json_object_foreach(rc[i].json, key, val)
             {
                 h->jsons[j].key = key;
                 h->jsons[j].value = deploy_own(

@@ -33,7 +33,9 @@ static void main_usage(FILE *f)
     fprintf(f, "usage: drover COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < NCMDS; i++)
         fprintf(f, "  %-10s %s\n", cmds[i]->name, cmds[i]->summary);
-    fprintf(f, "\n`drover help COMMAND` shows a command's usage.\n");
+    fprintf(f, "\n`drover help COMMAND` (or `drover COMMAND --help`) shows a "
+               "command's usage and options;\n`drover help --markdown` the "
+               "reference of docs/cli.md.\n");
 }
 
 int main(int argc, char **argv)
@@ -61,16 +63,24 @@ int main(int argc, char **argv)
     const char *name = argv[1];
     if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 ||
         strcmp(name, "-h") == 0) {
-        if (argc > 2) {
-            for (size_t i = 0; i < NCMDS; i++)
-                if (strcmp(cmds[i]->name, argv[2]) == 0) {
-                    printf("usage: drover %s\n%s\n", cmds[i]->usage,
-                           cmds[i]->summary);
-                    return EXIT_OK;
-                }
+        if (argc == 2) {
+            main_usage(stdout);
+            return EXIT_OK;
         }
-        main_usage(stdout);
-        return EXIT_OK;
+        if (argc == 3 && strcmp(argv[2], "--markdown") == 0) {
+            cmd_markdown(cmds, NCMDS, stdout);
+            return EXIT_OK;
+        }
+        for (size_t i = 0; argc == 3 && i < NCMDS; i++)
+            if (strcmp(cmds[i]->name, argv[2]) == 0) {
+                cmd_help(cmds[i], stdout);
+                return EXIT_OK;
+            }
+        fprintf(stderr, "drover help: %s '%s'\n\n",
+                argc == 3 ? "unknown command" : "one command, not",
+                argv[argc == 3 ? 2 : 3]);
+        main_usage(stderr);
+        return EXIT_USAGE;
     }
     if (strcmp(name, "--version") == 0) {
         printf("drover 0.1.0\n");

@@ -156,8 +156,9 @@ static bool plan_is_null(const yaml_node_t *n)
            strcmp(s, "NULL") == 0;
 }
 
-static char *plan_want_string(struct plan_reader *r, const yaml_node_t *n,
-                              const char *what)
+/* A string scalar as written (templates and conditions start here). */
+static char *plan_want_text(struct plan_reader *r, const yaml_node_t *n,
+                            const char *what)
 {
     if (n->type != YAML_SCALAR_NODE || plan_is_null(n)) {
         plan_problem(r, n, "%s must be a string, not %s", what,
@@ -165,6 +166,40 @@ static char *plan_want_string(struct plan_reader *r, const yaml_node_t *n,
         return NULL;
     }
     return xstrdup(plan_scalar(n));
+}
+
+/* Whether s holds a `{{`: where a string is not a template, it is refused
+ * rather than compared or used as literal text. */
+static bool plan_refuse_braces(struct plan_reader *r, const yaml_node_t *n,
+                               const char *what, const char *s)
+{
+    if (strstr(s, "{{") == NULL)
+        return false;
+    plan_problem(r, n,
+                 "%s is not a template: '{{' is not allowed in '%s' "
+                 "(docs/plan.md lists the keys that are rendered)",
+                 what, s);
+    return true;
+}
+
+static void plan_check_template(struct plan_reader *r, const yaml_node_t *n,
+                                const char *what, const char *s)
+{
+    struct err te = {0};
+    if (template_names(s, NULL, NULL, &te) != ERR_OK)
+        plan_problem(r, n, "%s: %s", what, te.msg);
+}
+
+/* A plain string, never rendered: `{{` in it is an error. */
+static char *plan_want_string(struct plan_reader *r, const yaml_node_t *n,
+                              const char *what)
+{
+    char *s = plan_want_text(r, n, what);
+    if (s != NULL && plan_refuse_braces(r, n, what, s)) {
+        free(s);
+        return NULL;
+    }
+    return s;
 }
 
 static bool plan_want_int(struct plan_reader *r, const yaml_node_t *n,
@@ -336,6 +371,8 @@ static json_t *plan_to_json(struct plan_reader *r, const yaml_node_t *n,
                 plan_problem_duplicate(r, n, p, "vars");
                 continue;
             }
+            if (plan_refuse_braces(r, k, "a key", plan_scalar(k)))
+                continue;
             json_object_set_new(
                 o, plan_scalar(k),
                 plan_to_json(r, plan_node(r, p->value), depth + 1));
@@ -343,6 +380,10 @@ static json_t *plan_to_json(struct plan_reader *r, const yaml_node_t *n,
         return o;
     }
     const char *s = plan_scalar(n);
+    /* a string value may be a template (rendered where it is used): its
+     * syntax is checked here, where the position is known */
+    if (strstr(s, "{{") != NULL)
+        plan_check_template(r, n, "a value", s);
     if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return json_string(s);
     if (plan_is_null(n))
@@ -550,19 +591,11 @@ static char **plan_read_names(struct plan_reader *r, const yaml_node_t *n,
     return v;
 }
 
-static void plan_check_template(struct plan_reader *r, const yaml_node_t *n,
-                                const char *what, const char *s)
-{
-    struct err te = {0};
-    if (template_names(s, NULL, NULL, &te) != ERR_OK)
-        plan_problem(r, n, "%s: %s", what, te.msg);
-}
-
 /* A template string: checked for syntax now, rendered per host later. */
 static char *plan_want_template(struct plan_reader *r, const yaml_node_t *n,
                                 const char *what)
 {
-    char *s = plan_want_string(r, n, what);
+    char *s = plan_want_text(r, n, what);
     if (s != NULL)
         plan_check_template(r, n, what, s);
     return s;
@@ -587,6 +620,10 @@ static json_t *plan_read_string_map(struct plan_reader *r, const yaml_node_t *n,
             plan_problem_duplicate(r, n, p, what);
             continue;
         }
+        char kwhat[96];
+        snprintf(kwhat, sizeof(kwhat), "a key of %s", what);
+        if (plan_refuse_braces(r, k, kwhat, plan_scalar(k)))
+            continue;
         if (names_are_idents && !plan_is_ident(plan_scalar(k))) {
             plan_problem(r, k, "%s: '%s' is not a variable name", what,
                          plan_scalar(k));
@@ -622,7 +659,7 @@ struct plan_step_rules {
 static char *plan_want_cond(struct plan_reader *r, const yaml_node_t *n,
                             const char *what)
 {
-    char *c = plan_want_string(r, n, what);
+    char *c = plan_want_text(r, n, what);
     struct err ce = {0};
     if (c != NULL && template_cond_names(c, NULL, NULL, &ce) != ERR_OK) {
         plan_problem(r, n, "step 'when': %s", ce.msg);
@@ -995,7 +1032,7 @@ static bool plan_read_check_into(struct plan_reader *r, const yaml_node_t *cn,
             plan_want_mapping(r, s, "expect.json"))
             c->expect_json = plan_to_json(r, s, 0);
         if ((s = plan_get(r, v, "body")) != NULL)
-            c->expect_body = plan_want_string(r, s, "expect.body");
+            c->expect_body = plan_want_template(r, s, "expect.body");
         if ((s = plan_get(r, v, "body_regex")) != NULL &&
             (c->expect_body_regex =
                  plan_want_string(r, s, "expect.body_regex")) != NULL) {
@@ -1395,6 +1432,7 @@ static void plan_read_notify(struct plan_reader *r, struct plan *p,
         struct plan_notify *nt = &p->notify[p->nnotify++];
         yaml_node_t *v;
         if ((v = plan_get(r, x, "webhook")) != NULL) {
+            nt->pos = plan_pos_of(v);
             nt->webhook = plan_want_template(r, v, "notify 'webhook'");
             if (nt->webhook != NULL &&
                 strncmp(nt->webhook, "http://", 7) != 0 &&

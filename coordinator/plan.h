@@ -117,8 +117,9 @@ enum plan_notify_on {
 };
 
 struct plan_notify {
-    char *webhook; /* URL */
-    unsigned on;   /* enum plan_notify_on bits */
+    char *webhook;       /* URL template (rendered once per deploy) */
+    unsigned on;         /* enum plan_notify_on bits */
+    struct plan_pos pos; /* where the webhook is */
 };
 
 struct plan {

@@ -271,11 +271,39 @@ static enum err_code resume_var_check(const struct store_record *r,
                                       struct buf *changed, struct err *e)
 {
     const struct store_var_row *row = resume_var_row(r, name);
+    /* a secret-looking variable the deploy did not have: its value must
+     * not reach the "added (...)" note below unredacted */
+    if (row == NULL && json_is_string(v))
+        redact_add_named(rd, name, json_string_value(v));
     if (row != NULL && row->secret) {
         /* secret by its value: its name alone would not redact it */
         if (json_is_string(v))
             redact_add(rd, json_string_value(v));
-        return ERR_OK;
+        /* compared by its keyed hash: the value itself is not journaled,
+         * and no message names it */
+        int same = store_var_same(r, row, v);
+        if (same == 1 || (same < 0 && row->hash == NULL))
+            return ERR_OK; /* same, or journaled by an older drover */
+        if (override) {
+            if (changed != NULL)
+                buf_printf(changed, "%s--override-var %s: secret value %s",
+                           changed->len ? "; " : "", name,
+                           same == 0 ? "changed" : "not compared");
+            return ERR_OK;
+        }
+        if (same < 0)
+            return err_set(e, ERR_USAGE,
+                           "-e %s cannot be compared with the secret value "
+                           "journaled for %s: the state directory's %s is "
+                           "missing; pass --override-var %s if the value is "
+                           "right",
+                           name, r->id, STORE_VARS_KEY_FILE, name);
+        return err_set(e, ERR_USAGE,
+                       "-e %s is not the secret value journaled for %s "
+                       "(compared by a keyed hash): changing a secret "
+                       "mid-deploy splits the fleet; pass --override-var %s "
+                       "to change it anyway",
+                       name, r->id, name);
     }
     json_t *old = row != NULL ? resume_var_value(row) : NULL;
     bool same = old != NULL && json_equal(old, v);
@@ -410,24 +438,41 @@ static size_t resume_irreversible(const struct store_record *r,
     return n;
 }
 
-static const char resume_usage_tail[] =
-    "  -e NAME=VALUE         variables: the journal has the deploy's; give\n"
-    "                        its secret ones again (version: from the "
-    "journal)\n"
-    "      --override-var NAME  let -e NAME change a journaled variable (or\n"
-    "                        add one): the hosts not done yet get the new "
-    "value\n"
-    "  -i INVENTORY          read this inventory instead of the recorded one\n"
-    "      --state-dir DIR   journal and locks\n"
-    "      --lock-wait DUR   wait for the lock\n"
-    "  -f, --forks N, -v, --json, --coordinator-key FILE, --known-agents FILE\n"
-    "      --retry-step[=HOST:STEP]  a step that was in flight when the\n"
-    "                        coordinator died and whose host cannot tell\n"
-    "                        whether it ran: run it again (check first)\n"
-    "      --skip-step[=HOST:STEP]   count that step as completed\n"
-    "                        (without HOST:STEP: every such step)\n"
-    "      --confirm-irreversible  (abort, rollback) roll back although\n"
-    "                        irreversible steps ran: they stay as they are\n";
+const struct cmd_opt resume_opts[] = {
+    CMD_OPT_EXTRA_VAR("; the journal has the deploy's: give its secret ones "
+                      "again (version: from the journal)"),
+    {"override-var", 'O', 0, "NAME",
+     "let -e NAME change a journaled variable, or add one: the hosts not "
+     "done yet get the new value (repeatable)"},
+    CMD_OPT_INVENTORY(" to read instead of the one the journal names"),
+    CMD_OPT_STATE_DIR,
+    CMD_OPT_LOCK_WAIT,
+    SSHOPT_FORKS_OPT,
+    {"verbose", 'v', CMD_OPT_SHORT, NULL,
+     "stream every host's output, prefixed"},
+    {"json", 'J', 0, NULL, "one JSON event per line (for CI systems)"},
+    CMD_OPT_AGENT_KEY,
+    CMD_OPT_KNOWN_AGENTS,
+    {"retry-step", 'r', CMD_OPT_OPTIONAL, "HOST:STEP",
+     "a step that was in flight when the coordinator died and whose host "
+     "cannot tell whether it ran: run it again (check first); without "
+     "HOST:STEP, every such step (repeatable)"},
+    {"skip-step", 's', CMD_OPT_OPTIONAL, "HOST:STEP",
+     "count such a step as completed; without HOST:STEP, every such step "
+     "(repeatable)"},
+    {"retry-step-at", 'r', CMD_OPT_HIDDEN, "HOST:STEP",
+     "--retry-step HOST:STEP"},
+    {"skip-step-at", 's', CMD_OPT_HIDDEN, "HOST:STEP", "--skip-step HOST:STEP"},
+    {"confirm-irreversible", 'I', 0, NULL,
+     "(abort, rollback) roll back although irreversible steps ran: they "
+     "stay as they are"},
+    CMD_OPT_HELP,
+    CMD_OPT_END,
+};
+
+/* The command of each mode, for its help and usage errors. */
+static const struct cmd *const resume_cmds[] = {&cmd_resume, &cmd_promote,
+                                                &cmd_abort, &cmd_rollback};
 
 /* argv with "--skip-step HOST:STEP" read as "--skip-step-at HOST:STEP"
  * (a deploy id has no ':'), so the flag takes its value with or without
@@ -559,36 +604,21 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     size_t ndec = 0;
     char **args = resume_step_args(argc, argv);
 
-    struct option longopts[20 + SSHOPT_COUNT];
-    size_t nl = 0;
-    longopts[nl++] = (struct option){"extra-var", required_argument, 0, 'e'};
-    longopts[nl++] = (struct option){"inventory", required_argument, 0, 'i'};
-    longopts[nl++] = (struct option){"forks", required_argument, 0, 'f'};
-    longopts[nl++] = (struct option){"verbose", no_argument, 0, 'v'};
-    longopts[nl++] = (struct option){"json", no_argument, 0, 'J'};
-    longopts[nl++] = (struct option){"state-dir", required_argument, 0, 'S'};
-    longopts[nl++] = (struct option){"lock-wait", required_argument, 0, 'W'};
-    longopts[nl++] = (struct option){"retry-step", optional_argument, 0, 'r'};
-    longopts[nl++] = (struct option){"skip-step", optional_argument, 0, 's'};
-    longopts[nl++] =
-        (struct option){"retry-step-at", required_argument, 0, 'r'};
-    longopts[nl++] = (struct option){"skip-step-at", required_argument, 0, 's'};
-    longopts[nl++] = (struct option){"override-var", required_argument, 0, 'O'};
-    longopts[nl++] =
-        (struct option){"confirm-irreversible", no_argument, 0, 'I'};
-    longopts[nl++] =
-        (struct option){"coordinator-key", required_argument, 0, 'K'};
-    longopts[nl++] = (struct option){"known-agents", required_argument, 0, 'A'};
-    longopts[nl++] = (struct option){"help", no_argument, 0, 'h'};
-    sshopt_append(longopts, nl);
+    struct option longopts[CMD_OPTS_MAX + 1];
+    char shortopts[3 * CMD_OPTS_MAX + 2];
+    cmd_getopt(resume_cmds[mode], "", longopts, shortopts);
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, args, "e:i:f:vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, args, shortopts, longopts, NULL)) != -1) {
         switch (c) {
         case 'e':
-            if (rollout_extra_var(extra, optarg, &e) != ERR_OK)
+            if (rollout_extra_var(extra, optarg, &e) == ERR_OK)
+                break;
+            if (e.code == ERR_USAGE)
                 goto usage;
-            break;
+            fprintf(stderr, "drover %s: %s\n", name, e.msg);
+            status = EXIT_INPUT; /* a bad -e @file */
+            goto out;
         case 'i':
             inv_path = optarg;
             break;
@@ -629,9 +659,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
             ao.known_agents = optarg;
             break;
         case 'h':
-            printf("usage: drover %s %s [options]\n%s%s", name,
-                   mode == RESUME_CONTINUE ? "[DEPLOY]" : "DEPLOY",
-                   resume_usage_tail, sshopt_usage);
+            cmd_help(resume_cmds[mode], stdout);
             status = EXIT_OK;
             goto out;
         default:
@@ -654,7 +682,9 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     status = EXIT_INPUT;
     if (resume_find(sopt.state_dir, id, &rec, &e) != ERR_OK) {
         fprintf(stderr, "drover %s: %s\n", name, e.msg);
-        if (e.code == ERR_USAGE) /* the state dir */
+        /* a DEPLOY the journal does not have, or a state directory
+         * drover must not use: bad arguments (docs/cli.md) */
+        if (e.code == ERR_NOTFOUND || e.code == ERR_USAGE)
             status = EXIT_USAGE;
         goto out;
     }
@@ -801,9 +831,8 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
         status = EXIT_OK;
     goto out;
 usage:
-    fprintf(stderr, "drover %s: %s\nusage: drover %s %s [options]\n", name,
-            e.msg[0] ? e.msg : "bad arguments", name,
-            mode == RESUME_CONTINUE ? "[DEPLOY]" : "DEPLOY");
+    status = cmd_usage_error(resume_cmds[mode], "%s",
+                             e.msg[0] ? e.msg : "bad arguments");
 out:
     resume_point_release(&pt);
     free(reasons);

@@ -13,6 +13,7 @@
 #ifndef DROVER_RESUME_H
 #define DROVER_RESUME_H
 
+#include "cmd.h"
 #include "deploy.h"
 #include "err.h"
 #include "store.h"
@@ -90,5 +91,8 @@ enum err_code resume_vars(const struct store_record *r, json_t *extra,
 /* The whole command: argv as given to the subcommand. Returns the exit
  * status (cmd.h). */
 int resume_main(enum resume_mode mode, int argc, char **argv);
+
+/* The options resume, promote, abort and rollback share (cmd.h). */
+extern const struct cmd_opt resume_opts[];
 
 #endif

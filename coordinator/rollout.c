@@ -309,6 +309,53 @@ static bool rollout_render_cmds(struct rollout_scope *s,
     return ok;
 }
 
+/* A copy of v with every string in it rendered (keys stay as written);
+ * NULL with te and *why set on failure. */
+static json_t *rollout_render_value(struct rollout_scope *s, const json_t *v,
+                                    struct err *te, const char **why)
+{
+    json_t *out = NULL;
+    if (json_is_string(v)) {
+        char *r = NULL;
+        if (rollout_render(s, json_string_value(v), &r, te, why) != ERR_OK)
+            return NULL;
+        out = json_string(r);
+        free(r);
+        return out;
+    }
+    if (json_is_object(v)) {
+        out = json_object();
+        const char *key;
+        json_t *val;
+        json_object_foreach((json_t *)v, key, val)
+        {
+            json_t *x = rollout_render_value(s, val, te, why);
+            if (x == NULL) {
+                json_decref(out);
+                return NULL;
+            }
+            json_object_set_new(out, key, x);
+        }
+        return out;
+    }
+    if (json_is_array(v)) {
+        out = json_array();
+        size_t i;
+        json_t *val;
+        json_array_foreach(v, i, val)
+        {
+            json_t *x = rollout_render_value(s, val, te, why);
+            if (x == NULL) {
+                json_decref(out);
+                return NULL;
+            }
+            json_array_append_new(out, x);
+        }
+        return out;
+    }
+    return json_deep_copy(v);
+}
+
 /* Render checks[0..n) for the host into out[0..n). */
 static bool rollout_render_checks(struct rollout_scope *s,
                                   const struct plan_check *checks, size_t n,
@@ -332,6 +379,13 @@ static bool rollout_render_checks(struct rollout_scope *s,
         if (good && pc->expect_version != NULL)
             good &= rollout_render(s, pc->expect_version, &c->version, &te,
                                    &why) == ERR_OK;
+        if (good && pc->expect_body != NULL)
+            good &= rollout_render(s, pc->expect_body, &c->body, &te, &why) ==
+                    ERR_OK;
+        if (good && pc->expect_json != NULL) {
+            c->json = rollout_render_value(s, pc->expect_json, &te, &why);
+            good &= c->json != NULL;
+        }
         if (good && pc->headers != NULL) {
             c->headers =
                 xcalloc(json_object_size(pc->headers) + 1, sizeof(char *));
@@ -381,11 +435,80 @@ static void rollout_checks_free(struct rollout_check *c, size_t n)
         free(c[i].url);
         free(c[i].command);
         free(c[i].version);
+        free(c[i].body);
+        json_decref(c[i].json);
         for (size_t k = 0; k < c[i].nheaders; k++)
             free(c[i].headers[k]);
         free(c[i].headers);
     }
     free(c);
+}
+
+/* Ansible's magic variables common to every host (docs/plan.md):
+ * groups (every group, "all" and "ungrouped" too, with the hosts of its
+ * descendants), ansible_play_hosts_all and ansible_play_hosts (the hosts
+ * the plan targets, in the pattern's order: nothing has failed yet when
+ * they are rendered), and each wave's hosts for play_hosts. */
+static void rollout_magic_init(struct rollout *ro,
+                               const struct inv_host *const *sel, size_t nsel,
+                               const struct inv_host *const *order)
+{
+    json_t *groups = json_object();
+    for (size_t i = 0; i < inv_group_count(ro->inv); i++) {
+        const struct inv_group *g = inv_group_at(ro->inv, i);
+        const struct inv_host **hs = NULL;
+        size_t n = 0;
+        inv_group_hosts(ro->inv, g, &hs, &n);
+        json_t *a = json_array();
+        for (size_t k = 0; k < n; k++)
+            json_array_append_new(a, json_string(inv_host_name(hs[k])));
+        free(hs);
+        json_object_set_new(groups, inv_group_name(g), a);
+    }
+    json_t *play = json_array();
+    for (size_t k = 0; k < nsel; k++)
+        json_array_append_new(play, json_string(inv_host_name(sel[k])));
+    ro->magic = json_object();
+    json_object_set_new(ro->magic, "groups", groups);
+    json_object_set(ro->magic, "ansible_play_hosts_all", play);
+    json_object_set_new(ro->magic, "ansible_play_hosts", play);
+    ro->batches = json_array();
+    size_t i = 0;
+    for (size_t w = 0; w < ro->nwaves; w++) {
+        json_t *b = json_array();
+        for (size_t k = 0; k < ro->wave_sizes[w]; k++, i++)
+            json_array_append_new(b, json_string(inv_host_name(order[i])));
+        json_array_append_new(ro->batches, b);
+    }
+}
+
+/* The magic variables of host h into vars: the common ones, group_names
+ * (sorted, without "all"), inventory_hostname_short (up to the first
+ * '.'), play_hosts and ansible_play_batch (the hosts of h's wave; the
+ * first wave's for the coordinator, whose steps run before it). */
+static void rollout_magic_host(json_t *vars, const struct rollout *ro,
+                               const struct rollout_host *h)
+{
+    if (ro->magic == NULL)
+        return;
+    json_object_update(vars, ro->magic);
+    json_t *names = json_array();
+    if (h->ih != NULL) {
+        const char **gn = NULL;
+        size_t n = 0;
+        inv_host_group_names(ro->inv, h->ih, &gn, &n);
+        for (size_t k = 0; k < n; k++)
+            json_array_append_new(names, json_string(gn[k]));
+        free(gn);
+    }
+    json_object_set_new(vars, "group_names", names);
+    json_object_set_new(vars, "inventory_hostname_short",
+                        json_stringn(h->name, strcspn(h->name, ".")));
+    json_t *batch = json_array_get(ro->batches, h->ih != NULL ? h->wave : 0);
+    if (batch != NULL) {
+        json_object_set(vars, "play_hosts", batch);
+        json_object_set(vars, "ansible_play_batch", batch);
+    }
 }
 
 static void rollout_scope_init(struct rollout_scope *s, struct rollout *ro,
@@ -401,6 +524,7 @@ static void rollout_scope_init(struct rollout_scope *s, struct rollout *ro,
     json_object_set_new(s->builtins, "address", json_string(h->address));
     json_object_set_new(s->builtins, "wave",
                         json_integer((json_int_t)h->wave + 1));
+    rollout_magic_host(s->builtins, ro, h);
     if (ro->previous_version != NULL)
         json_object_set_new(s->builtins, "previous_version",
                             json_string(ro->previous_version));
@@ -468,6 +592,37 @@ static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
     }
     json_decref(s.builtins);
     json_decref(s.rendered);
+    return ok;
+}
+
+/* The notify webhooks, rendered once for the deploy in the coordinator's
+ * scope (-e, plan vars, built-ins): a URL may take its secret path from
+ * -e. */
+static bool rollout_webhooks(struct rollout *ro, struct buf *diags,
+                             struct err *e)
+{
+    const struct plan *p = ro->plan;
+    bool ok = true;
+    ro->webhooks = xcalloc(p->nnotify + 1, sizeof(char *));
+    char localhost[] = "localhost";
+    struct rollout_host local = {.name = "localhost", .address = localhost};
+    for (size_t i = 0; i < p->nnotify; i++) {
+        if (p->notify[i].webhook == NULL)
+            continue;
+        struct rollout_scope s;
+        rollout_scope_init(&s, ro, &local);
+        struct err te = {0};
+        const char *why = NULL;
+        if (rollout_render(&s, p->notify[i].webhook, &ro->webhooks[i], &te,
+                           &why) != ERR_OK) {
+            rollout_problem(diags, e, p, p->notify[i].pos.line,
+                            p->notify[i].pos.col, "notify webhook", "localhost",
+                            why);
+            ok = false;
+        }
+        json_decref(s.builtins);
+        json_decref(s.rendered);
+    }
     return ok;
 }
 
@@ -762,11 +917,13 @@ static enum err_code rollout_resolve(const struct plan *p,
     ro->singleton_host = -1;
     ro->ssh_config = in->ssh_config;
     const struct inv_host **order = rollout_arrange(ro, sel, nsel, diags, e);
-    free(sel);
     if (order == NULL) {
+        free(sel);
         rollout_free(ro);
         return ERR_INVALID;
     }
+    rollout_magic_init(ro, sel, nsel, order);
+    free(sel);
     ro->hosts = xcalloc(nsel, sizeof(*ro->hosts));
     ro->nhosts = nsel;
     bool ok = true;
@@ -780,6 +937,7 @@ static enum err_code rollout_resolve(const struct plan *p,
                           &ro->prechecks_once, &ro->nprechecks_once, diags, e);
     ok &= rollout_once_list(ro, p->before, p->nbefore, false, &ro->before,
                             &ro->nbefore, diags, e);
+    ok &= rollout_webhooks(ro, diags, e);
     ok &= rollout_singleton(ro, diags, e);
     if (!ok) {
         rollout_free(ro);
@@ -815,6 +973,11 @@ void rollout_free(struct rollout *ro)
         rollout_cmds_free_one(&ro->before[i].cmd);
     free(ro->prechecks_once);
     free(ro->before);
+    json_decref(ro->magic);
+    json_decref(ro->batches);
+    for (size_t i = 0; ro->webhooks != NULL && i < ro->plan->nnotify; i++)
+        free(ro->webhooks[i]);
+    free(ro->webhooks);
     free(ro->hosts);
     free(ro->wave_sizes);
     free(ro->previous_version);
@@ -864,12 +1027,11 @@ enum err_code rollout_extra_var(json_t *obj, const char *arg, struct err *e)
     return ERR_OK;
 }
 
-/* String values of obj whose keys look secret. */
-static void rollout_secret_vars(struct redact *rd, json_t *obj)
+void rollout_secret_vars(struct redact *rd, const json_t *obj)
 {
     const char *key;
     json_t *val;
-    json_object_foreach(obj, key, val)
+    json_object_foreach((json_t *)obj, key, val)
     {
         if (json_is_string(val))
             redact_add_named(rd, key, json_string_value(val));

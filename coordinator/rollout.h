@@ -36,6 +36,9 @@ struct rollout_check {
     char **headers;                 /* "Name: value" lines */
     size_t nheaders;
     char *version; /* rendered expected version, or NULL */
+    char *body;    /* rendered expect.body, or NULL */
+    json_t *json;  /* expect.json with every string value rendered, or
+                      NULL */
 };
 
 struct rollout_host {
@@ -93,6 +96,11 @@ struct rollout {
     char *previous_version;             /* built-in previous_version, or NULL */
     char *deploy_id;                    /* built-in deploy_id, or NULL */
     const struct sshconfig *ssh_config; /* rollout_input's (borrowed) */
+    json_t *magic;   /* Ansible's magic variables that are the same for
+                        every host: groups, ansible_play_hosts(_all) */
+    json_t *batches; /* per wave, its host names (play_hosts) */
+    char **webhooks; /* plan->notify[i].webhook rendered for the deploy
+                        (as an on: local step: no host variables) */
 };
 
 /* What the caller knows besides the plan and the inventory. */
@@ -130,6 +138,10 @@ void rollout_free(struct rollout *ro);
  * -e variables and rendered step env. */
 struct redact;
 void rollout_secrets(const struct rollout *ro, struct redact *rd);
+
+/* Add to rd the string values of obj (NULL: none) whose names look
+ * secret (redact_name_is_secret). */
+void rollout_secret_vars(struct redact *rd, const json_t *obj);
 
 /* Index of the first host of wave w in ro->hosts. */
 size_t rollout_wave_start(const struct rollout *ro, size_t w);

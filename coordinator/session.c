@@ -248,7 +248,9 @@ enum err_code session_begin(const struct plan *p, const char *previous,
         if (s->notify == NULL)
             goto fail;
         for (size_t i = 0; i < p->nnotify; i++)
-            if (notify_add(s->notify, p->notify[i].webhook,
+            if (notify_add(s->notify,
+                           o->webhooks != NULL ? o->webhooks[i]
+                                               : p->notify[i].webhook,
                            p->notify[i].on ? p->notify[i].on : NOTIFY_ALL,
                            e) != ERR_OK)
                 goto fail;

@@ -30,6 +30,8 @@ struct session_options {
     const char *version;       /* -e version, for the record */
     const struct json_t *vars; /* every -e variable, journaled (secret
                                   ones by name only) for resume */
+    char *const *webhooks;     /* the plan's notify URLs rendered
+                                  (rollout.h), or NULL: as written */
     bool abort;                /* `drover abort`: the deploy ends
                                   "aborted" unless its rollback fails */
     uint64_t take_over_fence;  /* --take-over-fence N: take an epoch above

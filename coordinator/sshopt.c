@@ -9,39 +9,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-const struct option sshopt_long[SSHOPT_COUNT] = {
-    {"user", required_argument, NULL, SSHOPT_USER},
-    {"key", required_argument, NULL, SSHOPT_KEY},
-    {"known-hosts", required_argument, NULL, SSHOPT_KNOWN_HOSTS},
-    {"accept-new", no_argument, NULL, SSHOPT_ACCEPT_NEW},
-    {"connect-timeout", required_argument, NULL, SSHOPT_CONNECT_TIMEOUT},
-    {"handshakes-per-target", required_argument, NULL, SSHOPT_HANDSHAKES},
-    {"ssh-config", required_argument, NULL, SSHOPT_SSH_CONFIG},
+const struct cmd_opt sshopt_opts[SSHOPT_COUNT + 1] = {
+    {"user", SSHOPT_USER, 0, "USER",
+     "login user when the inventory has no ansible_user"},
+    {"key", SSHOPT_KEY, 0, "FILE",
+     "private key, ed25519 or ECDSA (default ~/.ssh/id_ed25519, else "
+     "ssh-agent)"},
+    {"known-hosts", SSHOPT_KNOWN_HOSTS, 0, "FILE",
+     "OpenSSH known_hosts (default ~/.ssh/known_hosts)"},
+    {"accept-new", SSHOPT_ACCEPT_NEW, 0, NULL,
+     "trust unknown hosts on first use and record them"},
+    {"connect-timeout", SSHOPT_CONNECT_TIMEOUT, 0, "DUR",
+     "connect + handshake + auth (default 10s)"},
+    {"handshakes-per-target", SSHOPT_HANDSHAKES, 0, "N",
+     "concurrent handshakes per address:port (default 8)"},
+    SSHOPT_CONFIG_OPT,
+    CMD_OPT_END,
 };
-
-const char sshopt_usage[] =
-    "  --user USER              login user when the inventory has no "
-    "ansible_user\n"
-    "  --key FILE               private key, ed25519 or ECDSA (default "
-    "~/.ssh/id_ed25519,\n"
-    "                           else ssh-agent)\n"
-    "  --known-hosts FILE       OpenSSH known_hosts (default "
-    "~/.ssh/known_hosts)\n"
-    "  --accept-new             trust unknown hosts on first use and record "
-    "them\n"
-    "  --connect-timeout DUR    connect + handshake + auth (default 10s)\n"
-    "  --handshakes-per-target N  concurrent handshakes per address:port "
-    "(default 8)\n"
-    "  --ssh-config FILE        OpenSSH client config, or none (default "
-    "~/.ssh/config)\n";
-
-size_t sshopt_append(struct option *opts, size_t n)
-{
-    for (size_t i = 0; i < SSHOPT_COUNT; i++)
-        opts[n++] = sshopt_long[i];
-    memset(&opts[n], 0, sizeof(opts[n]));
-    return n;
-}
 
 bool sshopt_is(int opt)
 {

@@ -1,12 +1,13 @@
 /* coordinator/sshopt.h: the SSH flags every command that reaches hosts
  * shares (`drover run`, `drover deploy`): --user, --key, --known-hosts,
  * --accept-new, --connect-timeout, --handshakes-per-target, --ssh-config. A
- * command splices sshopt_long into its getopt_long table and hands the options
- * it does not know itself to sshopt_apply. --forks, which those commands
- * also share, is read by sshopt_forks. */
+ * command with `.ssh = true` gets them in its getopt_long table and help
+ * (cmd_getopt, cmd_help) and hands them to sshopt_apply. --forks, which
+ * those commands also share (SSHOPT_FORKS_OPT), is read by sshopt_forks. */
 #ifndef DROVER_SSHOPT_H
 #define DROVER_SSHOPT_H
 
+#include "cmd.h"
 #include "err.h"
 #include "ssh.h"
 
@@ -25,21 +26,31 @@ enum sshopt_id {
     SSHOPT_SSH_CONFIG
 };
 
+/* The --ssh-config row, also taken alone by plan and validate. */
+#define SSHOPT_CONFIG_OPT                                                      \
+    {                                                                          \
+        "ssh-config", SSHOPT_SSH_CONFIG, 0, "FILE|none",                       \
+            "OpenSSH client config: its HostName gives ssh hosts their "       \
+            "address "                                                         \
+            "(default ~/.ssh/config; docs/ssh.md)"                             \
+    }
+
 /* --forks: hosts in flight at once, for run, deploy and resume alike. */
 enum { SSHOPT_FORKS_DEFAULT = 32, SSHOPT_FORKS_MAX = 10000 };
 
-/* Number of entries in sshopt_long (without a terminator). */
+/* The --forks row of those commands (read it with sshopt_forks). */
+#define SSHOPT_FORKS_OPT                                                       \
+    {                                                                          \
+        "forks", 'f', CMD_OPT_SHORT, "N",                                      \
+            "hosts in flight at once (1 to 10000, default 32)"                 \
+    }
+
+/* Number of SSH options (sshopt_opts without its terminator). */
 enum { SSHOPT_COUNT = 7 };
 
-/* The long options, to copy into a command's table. */
-extern const struct option sshopt_long[SSHOPT_COUNT];
-
-/* Usage lines for the flags, for a command's --help. */
-extern const char sshopt_usage[];
-
-/* Copy sshopt_long after the n entries already in opts (room for
- * n + SSHOPT_COUNT + 1) and terminate the table. Returns the new count. */
-size_t sshopt_append(struct option *opts, size_t n);
+/* The options with their help, CMD_OPT_END last: a command with
+ * `.ssh = true` (cmd.h) takes them all; cmd_getopt splices them in. */
+extern const struct cmd_opt sshopt_opts[SSHOPT_COUNT + 1];
 
 /* True when opt (a getopt_long return value) is one of ours. */
 bool sshopt_is(int opt);

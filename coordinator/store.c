@@ -5,10 +5,16 @@
 
 #include "buf.h"
 #include "redact.h"
+#include "statedir.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const store_results[] = {
     [STORE_RESULT_NONE] = "",
@@ -39,8 +45,10 @@ enum store_result store_result_parse(const char *s)
 
 void store_free(struct store *s)
 {
-    if (s != NULL)
-        s->ops->free(s);
+    if (s == NULL)
+        return;
+    sodium_memzero(s->vars_key, sizeof(s->vars_key));
+    s->ops->free(s);
 }
 
 void store_set_redact(struct store *s, const struct redact *r)
@@ -97,7 +105,8 @@ char *store_vars_encode(const struct store *s, const json_t *vars)
 {
     if (!json_is_object(vars))
         return NULL;
-    json_t *values = json_object(), *withheld = json_array();
+    json_t *values = json_object(), *withheld = json_array(),
+           *hashes = json_object();
     size_t n = 0;
     const char **names = xcalloc(json_object_size(vars) + 1, sizeof(char *));
     const char *name;
@@ -115,9 +124,14 @@ char *store_vars_encode(const struct store *s, const json_t *vars)
         char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
         char *clean = store_clean(s, text != NULL ? text : "");
         if (text == NULL || redact_name_is_secret(names[i]) ||
-            strcmp(text, clean) != 0)
+            strcmp(text, clean) != 0) {
             json_array_append_new(withheld, json_string(names[i]));
-        else
+            if (text != NULL && s->vars_keyed) {
+                char hex[STORE_VARS_HASH_HEX + 1];
+                store_var_hash(s->vars_key, names[i], text, hex);
+                json_object_set_new(hashes, names[i], json_string(hex));
+            }
+        } else
             json_object_set(values, names[i], v);
         if (text != NULL)
             explicit_bzero(text, strlen(text));
@@ -125,7 +139,8 @@ char *store_vars_encode(const struct store *s, const json_t *vars)
         free(clean);
     }
     free(names);
-    json_t *o = json_pack("{s:o, s:o}", "values", values, "withheld", withheld);
+    json_t *o = json_pack("{s:o, s:o, s:o}", "values", values, "withheld",
+                          withheld, "hashes", hashes);
     char *out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     return out;
@@ -348,13 +363,14 @@ enum err_code store_list(struct store *s, const struct store_filter *f,
 }
 
 static void store_var_add(struct store_record *r, const char *name,
-                          const json_t *value)
+                          const json_t *value, const char *hash)
 {
     r->vars = xrealloc(r->vars, (r->nvars + 1) * sizeof(*r->vars));
     struct store_var_row *v = &r->vars[r->nvars++];
     v->name = store_record_str(r, name);
     v->secret = value == NULL;
     v->value = NULL;
+    v->hash = store_record_str(r, hash);
     if (value != NULL) {
         char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
         v->value = store_record_str(r, text != NULL ? text : "null");
@@ -388,13 +404,21 @@ static enum err_code store_vars_decode(struct store_record *r, struct err *e)
     json_t *v;
     json_object_foreach(values, name, v)
     {
-        store_var_add(r, name, v);
+        store_var_add(r, name, v, NULL);
     }
+    /* "hashes" is absent in journals of an older drover */
+    json_t *hashes = json_object_get(o, "hashes");
     size_t i;
     json_array_foreach(withheld, i, v)
     {
-        if (json_is_string(v))
-            store_var_add(r, json_string_value(v), NULL);
+        if (!json_is_string(v))
+            continue;
+        json_t *h = json_object_get(hashes, json_string_value(v));
+        store_var_add(r, json_string_value(v), NULL,
+                      json_is_string(h) &&
+                              json_string_length(h) == STORE_VARS_HASH_HEX
+                          ? json_string_value(h)
+                          : NULL);
     }
     json_decref(o);
     if (r->nvars > 1)
@@ -412,6 +436,10 @@ enum err_code store_get_record(struct store *s, const char *id,
         *out = NULL;
         return ERR_PARSE;
     }
+    if (rc == ERR_OK && s->vars_keyed) {
+        memcpy((*out)->vars_key, s->vars_key, STORE_VARS_KEY_LEN);
+        (*out)->vars_keyed = true;
+    }
     return rc;
 }
 
@@ -428,6 +456,7 @@ void store_record_free(struct store_record *r)
 {
     if (r == NULL)
         return;
+    sodium_memzero(r->vars_key, sizeof(r->vars_key));
     for (size_t i = 0; i < r->npool; i++)
         free(r->pool[i]);
     free(r->pool);
@@ -440,4 +469,108 @@ void store_record_free(struct store_record *r)
     free(r->issues);
     free(r->vars);
     free(r);
+}
+
+void store_var_hash(const unsigned char key[STORE_VARS_KEY_LEN],
+                    const char *name, const char *text,
+                    char out[STORE_VARS_HASH_HEX + 1])
+{
+    unsigned char h[STORE_VARS_HASH_HEX / 2];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, key, STORE_VARS_KEY_LEN, sizeof(h));
+    /* the name is hashed too: two variables with one value differ */
+    crypto_generichash_update(&st, (const unsigned char *)name,
+                              strlen(name) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)text, strlen(text));
+    crypto_generichash_final(&st, h, sizeof(h));
+    sodium_bin2hex(out, STORE_VARS_HASH_HEX + 1, h, sizeof(h));
+    sodium_memzero(&st, sizeof(st));
+}
+
+int store_var_same(const struct store_record *r,
+                   const struct store_var_row *row, const json_t *value)
+{
+    if (row->hash == NULL || !r->vars_keyed)
+        return -1;
+    char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
+    if (text == NULL)
+        return 0;
+    char hex[STORE_VARS_HASH_HEX + 1];
+    store_var_hash(r->vars_key, row->name, text, hex);
+    explicit_bzero(text, strlen(text));
+    free(text);
+    return sodium_memcmp(hex, row->hash, STORE_VARS_HASH_HEX) == 0;
+}
+
+/* Parse the key file's text (hex) into key. */
+static enum err_code store_vars_key_parse(const char *path, const char *text,
+                                          unsigned char *key, struct err *e)
+{
+    size_t n = 0;
+    if (sodium_hex2bin(key, STORE_VARS_KEY_LEN, text, strlen(text), "\n", &n,
+                       NULL) != 0 ||
+        n != STORE_VARS_KEY_LEN)
+        return err_set(e, ERR_SYS,
+                       "%s is not a key of %d bytes in hex: restore it or "
+                       "remove it (deploys journaled with it can then only "
+                       "be resumed with --override-var for their secrets)",
+                       path, STORE_VARS_KEY_LEN);
+    return ERR_OK;
+}
+
+enum err_code store_load_vars_key(struct store *s, const char *dir, bool create,
+                                  struct err *e)
+{
+    if (sodium_init() < 0)
+        return err_set(e, ERR_SYS, "libsodium failed to initialise");
+    char *path = xasprintf("%s/%s", dir, STORE_VARS_KEY_FILE);
+    char *text = NULL;
+    enum err_code rc = statedir_read(path, &text, e);
+    if (rc == ERR_NOTFOUND && create) {
+        err_clear(e);
+        /* O_EXCL: two coordinators starting at once keep one key */
+        int fd = open(
+            path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 && errno == EEXIST) {
+            rc = statedir_read(path, &text, e);
+        } else if (fd < 0) {
+            rc = err_sys(e, "cannot create %s", path);
+        } else {
+            unsigned char key[STORE_VARS_KEY_LEN];
+            char hex[2 * STORE_VARS_KEY_LEN + 2];
+            randombytes_buf(key, sizeof(key));
+            sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
+            size_t len = strlen(hex);
+            hex[len++] = '\n';
+            rc = write(fd, hex, len) == (ssize_t)len && fsync(fd) == 0
+                     ? ERR_OK
+                     : err_sys(e, "cannot write %s", path);
+            close(fd);
+            if (rc == ERR_OK)
+                rc = statedir_sync_parent(path, e);
+            if (rc == ERR_OK) {
+                memcpy(s->vars_key, key, sizeof(key));
+                s->vars_keyed = true;
+            }
+            sodium_memzero(key, sizeof(key));
+            sodium_memzero(hex, sizeof(hex));
+            free(path);
+            return rc;
+        }
+    }
+    if (rc == ERR_NOTFOUND) { /* read-only, no key yet: nothing hashed */
+        err_clear(e);
+        free(path);
+        return ERR_OK;
+    }
+    if (rc == ERR_OK) {
+        rc = store_vars_key_parse(path, text, s->vars_key, e);
+        s->vars_keyed = rc == ERR_OK;
+    }
+    if (text != NULL) {
+        sodium_memzero(text, strlen(text));
+        free(text);
+    }
+    free(path);
+    return rc;
 }

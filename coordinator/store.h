@@ -161,12 +161,21 @@ struct store_note_row {
     int64_t at_ms; /* when */
 };
 
+/* Secret -e variables are journaled as a keyed hash of their value, never
+ * the value: the key is random, per state directory, in STORE_VARS_KEY_FILE
+ * (0600), so the journal alone (a copy handed to an auditor) cannot be
+ * used to test guesses. */
+#define STORE_VARS_KEY_FILE "vars.key"
+enum { STORE_VARS_KEY_LEN = 32, STORE_VARS_HASH_HEX = 64 };
+
 /* One -e variable of a deploy, as journaled. */
 struct store_var_row {
     char *name;  /* variable name */
     char *value; /* its value as compact JSON text ("\"blue\"", "3"); NULL
                     when secret */
     bool secret; /* its value was not journaled: give it again on resume */
+    char *hash;  /* secret: keyed hash of its value (hex, store_var_hash),
+                    NULL when the journal kept none */
 };
 
 /* Everything the journal holds about one deploy. Owned by the caller
@@ -206,8 +215,11 @@ struct store_record {
                             kept no variables */
     char *vars_text;     /* the journaled form (a backend fills it,
                             store_get_record decodes it into vars) */
-    char **pool;         /* every string above, for store_record_free */
-    size_t npool;        /* entries in pool */
+    unsigned char vars_key[STORE_VARS_KEY_LEN]; /* the state directory's
+                                                   key of var hashes */
+    bool vars_keyed; /* vars_key was read (store_var_same can compare) */
+    char **pool;     /* every string above, for store_record_free */
+    size_t npool;    /* entries in pool */
 };
 
 /* One line of `drover history`. */
@@ -284,7 +296,9 @@ struct store_ops {
 
 /* The part every backend embeds first. */
 struct store {
-    const struct store_ops *ops; /* the backend */
+    const struct store_ops *ops;                /* the backend */
+    unsigned char vars_key[STORE_VARS_KEY_LEN]; /* key of secret var hashes */
+    bool vars_keyed;                            /* vars_key is set */
     const struct redact *redact; /* values to redact; NULL: the global set */
     bool poisoned;               /* a write failed: refuse every write */
     struct err first;            /* that failure */
@@ -410,6 +424,27 @@ const char *store_result_str(enum store_result r);
 
 /* The result named by s (as store_result_str writes it); NONE if unknown. */
 enum store_result store_result_parse(const char *s);
+
+/* Read the key of secret variable hashes from DIR/STORE_VARS_KEY_FILE
+ * into s; with create, make it (random, 0600) when there is none. A
+ * missing key without create leaves s unkeyed (ERR_OK): secret values are
+ * then journaled without a hash. ERR_SYS for an unreadable or short
+ * file. */
+enum err_code store_load_vars_key(struct store *s, const char *dir, bool create,
+                                  struct err *e);
+
+/* The keyed hash of variable name's value (compact JSON text) as hex into
+ * out: BLAKE2b (libsodium crypto_generichash) keyed with key over
+ * "name\0text". */
+void store_var_hash(const unsigned char key[STORE_VARS_KEY_LEN],
+                    const char *name, const char *text,
+                    char out[STORE_VARS_HASH_HEX + 1]);
+
+/* Whether value (a JSON value) is the one journaled for the secret row of
+ * r: 1 same, 0 different, -1 cannot tell (no hash journaled, or the key
+ * is missing). */
+int store_var_same(const struct store_record *r,
+                   const struct store_var_row *row, const struct json_t *value);
 
 /* The journaled form of vars (a JSON object, may be NULL) with s's
  * redaction: {"values": {NAME: VALUE}, "withheld": [NAME]}, keys sorted,

@@ -997,6 +997,12 @@ enum err_code store_sqlite_open_state(const char *flag, bool readonly,
     char *path = xasprintf("%s/%s", d, STORE_SQLITE_FILE);
     enum err_code rc = store_sqlite_open(path, readonly, out, e);
     free(path);
+    /* the key of secret variable hashes lives beside the journal */
+    if (rc == ERR_OK &&
+        (rc = store_load_vars_key(*out, d, !readonly, e)) != ERR_OK) {
+        store_free(*out);
+        *out = NULL;
+    }
     if (rc == ERR_OK && dir != NULL)
         *dir = d;
     else

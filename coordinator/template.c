@@ -227,8 +227,21 @@ static enum err_code template_filter_apply(enum template_filter f,
 }
 
 /* One parsed expression: name and filters. */
+/* One subscript after a name: `['key']`, `.key` or `[index]`. */
+struct template_sub {
+    char key[TEMPLATE_EXPR_MAX]; /* a mapping key, when !is_index */
+    long index;                  /* a list index (negative: from the end) */
+    bool is_index;               /* [N] rather than a key */
+};
+
+enum { TEMPLATE_SUBS_MAX = 4 };
+
 struct template_expr {
     char name[TEMPLATE_EXPR_MAX];                       /* variable name */
+    char text[TEMPLATE_EXPR_MAX];                       /* name and subscripts
+                                                           as written */
+    struct template_sub subs[TEMPLATE_SUBS_MAX];        /* subscripts */
+    size_t nsubs;                                       /* entries used */
     bool has_default;                                   /* default(x) given */
     char deflt[TEMPLATE_EXPR_MAX];                      /* its argument */
     enum template_filter filters[TEMPLATE_FILTERS_MAX]; /* the others, in
@@ -242,6 +255,23 @@ static const char *template_skip_ws(const char *p, const char *end)
     while (p < end && isspace((unsigned char)*p))
         p++;
     return p;
+}
+
+/* The element of v that key names (a string for a mapping, an integer for
+ * a list, negative from the end as in Python), borrowed; NULL when there
+ * is none: the expression is then undefined, as in Jinja. */
+static json_t *template_index(const json_t *v, const json_t *key)
+{
+    if (json_is_object(v) && json_is_string(key))
+        return json_object_get(v, json_string_value(key));
+    if (json_is_array(v) && json_is_integer(key)) {
+        json_int_t i = json_integer_value(key);
+        json_int_t n = (json_int_t)json_array_size(v);
+        if (i < 0)
+            i += n;
+        return i >= 0 && i < n ? json_array_get(v, (size_t)i) : NULL;
+    }
+    return NULL;
 }
 
 static bool template_ident(const char **pp, const char *end, char *out,
@@ -261,6 +291,65 @@ static bool template_ident(const char **pp, const char *end, char *out,
     return true;
 }
 
+/* Subscripts after a name in a template: `['k']`, `["k"]`, `[N]`, `.k`;
+ * *pp moves past them. */
+static enum err_code template_parse_subs(const char **pp, const char *end,
+                                         int col, struct template_expr *x,
+                                         struct err *e)
+{
+    const char *p = *pp;
+    while (p < end && (*p == '[' || *p == '.')) {
+        if (x->nsubs == TEMPLATE_SUBS_MAX)
+            return err_set(e, ERR_PARSE,
+                           "column %d: more than %d subscripts after '%s'", col,
+                           TEMPLATE_SUBS_MAX, x->name);
+        struct template_sub *sub = &x->subs[x->nsubs++];
+        if (*p == '.') {
+            p++;
+            if (!template_ident(&p, end, sub->key, sizeof(sub->key)))
+                return err_set(e, ERR_PARSE,
+                               "column %d: expected a name after '.'", col);
+            continue;
+        }
+        p = template_skip_ws(p + 1, end);
+        if (p < end && (*p == '\'' || *p == '"')) {
+            char q = *p++;
+            size_t n = 0;
+            while (p < end && *p != q && n + 1 < sizeof(sub->key))
+                sub->key[n++] = *p++;
+            if (p == end || *p != q)
+                return err_set(e, ERR_PARSE,
+                               "column %d: unterminated string in '[...]'",
+                               col);
+            sub->key[n] = '\0';
+            p++;
+        } else {
+            char *num_end = NULL;
+            char buf[32];
+            size_t n = 0;
+            while (p + n < end && n + 1 < sizeof(buf) &&
+                   (isdigit((unsigned char)p[n]) || (n == 0 && p[n] == '-')))
+                n++;
+            memcpy(buf, p, n);
+            buf[n] = '\0';
+            sub->index = strtol(buf, &num_end, 10);
+            if (n == 0 || *num_end != '\0')
+                return err_set(e, ERR_PARSE,
+                               "column %d: expected 'key' or a number in "
+                               "'[...]'",
+                               col);
+            sub->is_index = true;
+            p += n;
+        }
+        p = template_skip_ws(p, end);
+        if (p == end || *p != ']')
+            return err_set(e, ERR_PARSE, "column %d: expected ']'", col);
+        p++;
+    }
+    *pp = p;
+    return ERR_OK;
+}
+
 static enum err_code template_parse_expr(const char *s, const char *end,
                                          const char *tmpl,
                                          struct template_expr *x, struct err *e)
@@ -269,10 +358,14 @@ static enum err_code template_parse_expr(const char *s, const char *end,
     int col = (int)(s - tmpl) - 1; /* the '{{' before s */
     x->col = col;
     const char *p = template_skip_ws(s, end);
+    const char *start = p;
     if (!template_ident(&p, end, x->name, sizeof(x->name)))
         return err_set(e, ERR_PARSE,
                        "column %d: expected a variable name in '{{%.*s}}'", col,
                        (int)(end - s), s);
+    if (template_parse_subs(&p, end, col, x, e) != ERR_OK)
+        return ERR_PARSE;
+    snprintf(x->text, sizeof(x->text), "%.*s", (int)(p - start), start);
     for (;;) {
         p = template_skip_ws(p, end);
         if (p == end)
@@ -394,6 +487,18 @@ static enum err_code template_render_expr(const struct template_expr *x,
 {
     struct template_render_ctx *c = arg;
     json_t *v = c->lookup(x->name, c->arg);
+    for (size_t i = 0; v != NULL && i < x->nsubs; i++) {
+        const struct template_sub *sub = &x->subs[i];
+        json_t *key =
+            sub->is_index ? json_integer(sub->index) : json_string(sub->key);
+        v = template_index(v, key);
+        json_decref(key);
+        if (v == NULL && !x->has_default)
+            return err_set(e, ERR_NOTFOUND,
+                           "undefined: %s has no such key or index (guard "
+                           "it with default())",
+                           x->text);
+    }
     /* default() stands for the name itself, wherever it is written in
      * the chain: `{{ x | quote | default('a b') }}` quotes the default */
     if (v == NULL && !x->has_default)
@@ -726,6 +831,50 @@ static enum err_code template_cond_filter(struct template_cond_ctx *c,
     return ERR_OK;
 }
 
+/* Whether a subscript follows: '[' or '.' then a name (not a number). */
+static bool template_cond_sub_next(struct template_cond_ctx *c)
+{
+    const char *p = c->p;
+    while (isspace((unsigned char)*p))
+        p++;
+    return *p == '[' ||
+           (*p == '.' && (isalpha((unsigned char)p[1]) || p[1] == '_'));
+}
+
+/* One subscript of *out: `[operand]` or `.name`. An element that is not
+ * there makes *out NULL (undefined: default() may follow) and sets
+ * *missing. A syntax check or skipped branch only parses. */
+static enum err_code template_cond_sub(struct template_cond_ctx *c, bool skip,
+                                       json_t **out, bool *missing)
+{
+    json_t *key = NULL;
+    template_cond_ws(c);
+    if (*c->p == '.') {
+        c->p++;
+        char k[TEMPLATE_EXPR_MAX];
+        if (!template_ident(&c->p, c->p + strlen(c->p), k, sizeof(k)))
+            return template_cond_fail(c, "expected a name after '.'");
+        key = json_string(k);
+    } else {
+        c->p++;
+        enum err_code rc = template_cond_operand(c, skip, &key);
+        if (rc != ERR_OK)
+            return rc;
+        if (!template_cond_punct(c, "]")) {
+            json_decref(key);
+            return template_cond_fail(c, "expected ']'");
+        }
+    }
+    if (!skip && c->lookup != NULL && *out != NULL) {
+        json_t *v = template_index(*out, key);
+        json_decref(*out);
+        *out = v != NULL ? json_incref(v) : NULL;
+        *missing = v == NULL;
+    }
+    json_decref(key);
+    return ERR_OK;
+}
+
 /* An operand and its filters: `version | int`, `groups | default([])`.
  * As in a template, default() stands for the name itself wherever it is
  * written in the chain; the other filters apply in order. */
@@ -738,7 +887,15 @@ static enum err_code template_cond_operand(struct template_cond_ctx *c,
     }
     char name[TEMPLATE_EXPR_MAX];
     struct template_cond_chain ch = {.n = 0};
+    template_cond_ws(c);
+    const char *start = c->p;
     enum err_code rc = template_cond_primary(c, skip, out, name);
+    bool missing = false; /* a subscript found no element */
+    while (rc == ERR_OK && template_cond_sub_next(c))
+        rc = template_cond_sub(c, skip, out, &missing);
+    char text[TEMPLATE_EXPR_MAX] = "";
+    if (rc == ERR_OK && missing)
+        snprintf(text, sizeof(text), "%.*s", (int)(c->p - start), start);
     while (rc == ERR_OK && template_cond_punct(c, "|"))
         rc = template_cond_filter(c, skip, &ch);
     c->depth--;
@@ -747,7 +904,12 @@ static enum err_code template_cond_operand(struct template_cond_ctx *c,
     if (rc == ERR_OK && *out == NULL) {
         *out = ch.deflt;
         ch.deflt = NULL;
-        if (*out == NULL)
+        if (*out == NULL && missing)
+            rc = err_set(c->e, ERR_NOTFOUND,
+                         "undefined: %s has no such key or index in "
+                         "condition '%s' (guard it with default())",
+                         text, c->s);
+        else if (*out == NULL)
             rc = template_cond_undefined(c, name);
     }
     json_decref(ch.deflt);

@@ -91,7 +91,9 @@ CASE="drover promote DEPLOY [options]"
 "$DROVER" promote DEP-2026-01-01-001 --state-dir "$FLEET_DIR/state" >"$WORK/pr.out" 2>&1
 rc=$?
 echo "exit $rc: $(head -n 1 "$WORK/pr.out")"
-check [ $rc != 2 ]
+# parsed as an option (not a usage error about it): the deploy id is
+# looked up, and an unknown one is a bad argument (exit 2, docs/cli.md)
+check grep -q "no deploy DEP-2026-01-01-001 in the journal" "$WORK/pr.out"
 # 6. a singleton check command that takes 150ms (interval 100ms) is judged
 # "not active" everywhere: its answer time is min(interval, healthy_deadline)
 CASE="singleton check slower than interval"

@@ -181,6 +181,25 @@ static void test_log_default_redaction(void **state)
     free(s);
 }
 
+/* Results (log_out) and text encoded after (log_redacted) pass the same
+ * redaction as log lines, patterns included; results keep no prefix. */
+static void test_log_out_redacts(void **state)
+{
+    (void)state;
+    redact_add(redact_global(), "canary-out-secret");
+    redact_set_patterns(redact_global(), true);
+    log_out(cap, "h1: %s and https://u:pw-in-url@h/ and %s",
+            "canary-out-secret", "Authorization: Bearer abc.def");
+    char *s = cap_text();
+    assert_string_equal(s, "h1: [redacted] and https://u:[redacted]@h/ and "
+                           "Authorization: [redacted]\n");
+    free(s);
+    char *r = log_redacted("token=abc canary-out-secret", 27);
+    assert_string_equal(r, "token=[redacted] [redacted]");
+    free(r);
+    redact_set_patterns(redact_global(), false);
+}
+
 static void test_log_multiline_secret(void **state)
 {
     (void)state;
@@ -257,6 +276,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_secret_at_the_cut, cap_setup,
                                         cap_teardown),
         cmocka_unit_test_setup_teardown(test_log_default_redaction, cap_setup,
+                                        cap_teardown),
+        cmocka_unit_test_setup_teardown(test_log_out_redacts, cap_setup,
                                         cap_teardown),
         cmocka_unit_test_setup_teardown(test_log_multiline_secret, cap_setup,
                                         cap_teardown),

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "cmd_capture.h"
+#include "redact.h"
 
 #include <jansson.h>
 
@@ -28,6 +29,8 @@ static void cplan_write(const char *name, const char *text, char *path,
 static int cplan_setup(void **state)
 {
     (void)state;
+    /* as drover's main() does: the pattern rules on every output line */
+    redact_set_patterns(redact_global(), true);
     /* mkdtemp's template: six 'X' the call replaces */
     int n = snprintf(cplan_dir, sizeof(cplan_dir), "/tmp/drover-test-cmdplan-");
     memset(cplan_dir + n, 'X', 6);

@@ -173,7 +173,10 @@ static void test_resume_point_rollback_in_flight(void **state)
 
 /* The record of a deploy begun with vars (JSON text), read back from a
  * SQLite journal in a directory of its own. */
-static struct store_record *journaled(const char *vars_json)
+/* A deploy begun with vars_json; keyed: in a state directory, whose
+ * vars.key hashes its secret values (else a bare journal, as an older
+ * drover wrote: no hashes). */
+static struct store_record *journaled_in(const char *vars_json, bool keyed)
 {
     char tmpl[] = "/tmp/drover-resume-XX"
                   "XX"
@@ -182,7 +185,11 @@ static struct store_record *journaled(const char *vars_json)
     char *path = xasprintf("%s/%s", tmpl, STORE_SQLITE_FILE);
     struct store *s = NULL;
     struct err e = {0};
-    assert_int_equal(store_sqlite_open(path, false, &s, &e), ERR_OK);
+    if (keyed)
+        assert_int_equal(store_sqlite_open_state(tmpl, false, &s, NULL, &e),
+                         ERR_OK);
+    else
+        assert_int_equal(store_sqlite_open(path, false, &s, &e), ERR_OK);
     json_error_t je;
     json_t *vars = vars_json ? json_loads(vars_json, 0, &je) : NULL;
     struct store_deploy_info in = {.plan = "t", .version = "2", .vars = vars};
@@ -197,6 +204,11 @@ static struct store_record *journaled(const char *vars_json)
     free(rm);
     free(path);
     return r;
+}
+
+static struct store_record *journaled(const char *vars_json)
+{
+    return journaled_in(vars_json, false);
 }
 
 static json_t *given(const char *json_text)
@@ -233,6 +245,45 @@ static void test_resume_vars_secret_needed(void **state)
                         "blue");
     assert_string_equal(json_string_value(json_object_get(extra, "version")),
                         "3"); /* version: the caller's business */
+    json_decref(extra);
+    redact_free(rd);
+    store_record_free(r);
+}
+
+/* A secret is compared by its keyed hash: the same value passes, another
+ * is refused naming the variable and no value, --override-var lets it
+ * through with a note that holds no value; a secret-looking variable the
+ * deploy lacked is registered before its "added" note. */
+static void test_resume_vars_secret_hash(void **state)
+{
+    (void)state;
+    struct store_record *r =
+        journaled_in("{\"db_password\": \"pw-hash-111\"}", true);
+    assert_true(r->vars_keyed);
+    assert_non_null(r->vars[0].hash);
+    struct redact *rd = redact_new();
+    struct err e = {0};
+    json_t *extra = given("{\"db_password\": \"pw-hash-111\"}");
+    assert_int_equal(resume_vars(r, extra, NULL, 0, rd, NULL, &e), ERR_OK);
+    json_decref(extra);
+    extra = given("{\"db_password\": \"pw-other-222\"}");
+    assert_int_equal(resume_vars(r, extra, NULL, 0, rd, NULL, &e), ERR_USAGE);
+    assert_non_null(strstr(e.msg, "-e db_password is not the secret value"));
+    assert_null(strstr(e.msg, "pw-"));
+    struct buf changed;
+    buf_init(&changed, BUF_UNLIMITED);
+    const char *ov[] = {"db_password", "api_token"};
+    json_object_set_new(extra, "api_token", json_string("tok-new-333"));
+    err_clear(&e);
+    assert_int_equal(resume_vars(r, extra, ov, 2, rd, &changed, &e), ERR_OK);
+    char *note = redact_str(rd, buf_cstr(&changed));
+    assert_non_null(
+        strstr(note, "--override-var db_password: secret value changed"));
+    assert_non_null(
+        strstr(note, "--override-var api_token: added (" REDACT_MARK ")"));
+    assert_null(strstr(note, "pw-"));
+    free(note);
+    buf_release(&changed);
     json_decref(extra);
     redact_free(rd);
     store_record_free(r);
@@ -338,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_resume_point_in_flight),
         cmocka_unit_test(test_resume_point_rollback_in_flight),
         cmocka_unit_test(test_resume_vars_secret_needed),
+        cmocka_unit_test(test_resume_vars_secret_hash),
         cmocka_unit_test(test_resume_vars_secret_by_value),
         cmocka_unit_test(test_resume_vars_no_change),
         cmocka_unit_test(test_resume_vars_not_journaled),

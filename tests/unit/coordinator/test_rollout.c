@@ -111,6 +111,60 @@ static const char plan_web[] =
     "  checks:\n"
     "    - http: http://{{ address }}:{{ app_port }}/health\n";
 
+/* Ansible's magic variables (docs/plan.md) and rendered expect values:
+ * group_names, groups (with subscripts), inventory_hostname_short,
+ * play_hosts (the wave) and ansible_play_hosts (every targeted host), in
+ * templates and when:, and expect.json / expect.body rendered per host. */
+static void test_rollout_magic_and_expect(void **state)
+{
+    (void)state;
+    struct rollout_fixture fx;
+    struct inventory *inv =
+        rollout_inventory(&fx, "[web]\nweb1.example.com\nweb2\n[db]\ndb1\n"
+                               "[prod:children]\nweb\n");
+    struct plan *p = rollout_plan(
+        "hosts: web\n"
+        "strategy: {waves: [1]}\n"
+        "steps:\n"
+        "  - run: echo {{ group_names }} {{ inventory_hostname_short }} "
+        "{{ play_hosts }} {{ ansible_play_hosts | length }} "
+        "{{ groups['db'][0] }}\n"
+        "    when: group_names | default([]) | length > 0\n"
+        "  - run: db only\n"
+        "    when: \"'db' in group_names\"\n"
+        "health:\n"
+        "  checks:\n"
+        "    - http: http://{{ address }}/health\n"
+        "      expect: {json: {version: '{{ version }}', n: 3, l: "
+        "['{{ inventory_hostname_short }}']}, body: 'v={{ version }}'}\n");
+    const char *args[] = {"version=7", NULL};
+    json_t *extra = rollout_extra(args);
+    struct rollout *ro = NULL;
+    struct err e = {0};
+    if (rollout_new(p, inv, extra, &ro, NULL, &e) != ERR_OK)
+        fail_msg("%s", e.msg);
+    json_decref(extra);
+    assert_int_equal(ro->nhosts, 2);
+    assert_string_equal(ro->hosts[0].steps[0].command,
+                        "echo [\"prod\",\"web\"] web1 "
+                        "[\"web1.example.com\"] 2 db1");
+    assert_string_equal(ro->hosts[1].steps[0].command,
+                        "echo [\"prod\",\"web\"] web2 [\"web2\"] 2 db1");
+    assert_true(ro->hosts[0].steps[1].skip);
+    const struct rollout_check *c = &ro->hosts[0].health[0];
+    assert_string_equal(c->body, "v=7");
+    char *j = json_dumps(c->json, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(j, "{\"l\":[\"web1\"],\"n\":3,\"version\":\"7\"}");
+    free(j);
+    /* the plan keeps what was written */
+    assert_string_equal(
+        json_string_value(json_object_get(p->checks[0].expect_json, "version")),
+        "{{ version }}");
+    rollout_free(ro);
+    plan_free(p);
+    rollout_fixture_release(&fx);
+}
+
 static void test_rollout_waves_and_rendering(void **state)
 {
     (void)state;
@@ -797,6 +851,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rollout_waves_and_rendering),
+        cmocka_unit_test(test_rollout_magic_and_expect),
         cmocka_unit_test(test_rollout_precedence),
         cmocka_unit_test(test_rollout_one_wave_of_all),
         cmocka_unit_test(test_rollout_undefined_named_per_host),

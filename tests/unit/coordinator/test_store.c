@@ -11,6 +11,7 @@
 #include "store.h"
 #include "store_sqlite.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,12 +117,71 @@ static void test_store_redacts_every_field(void **state)
     free(db);
 }
 
+/* Secret -e variables: journaled as a keyed hash (key file 0600 made by
+ * a writable open, read by a read-only one), compared by store_var_same;
+ * a state directory without the key cannot tell. */
+static void test_store_secret_var_hash(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/drover-storekey-XX"
+                  "XX"
+                  "XX";
+    assert_non_null(mkdtemp(tmpl));
+    struct store *s = NULL;
+    struct err e = {0};
+    assert_int_equal(store_sqlite_open_state(tmpl, false, &s, NULL, &e),
+                     ERR_OK);
+    json_t *vars = json_pack("{s:s, s:s}", "color", "blue", "db_password",
+                             "hunter2-canary");
+    char id[STORE_ID_MAX];
+    struct store_deploy_info in = {.plan = "p", .vars = vars};
+    assert_int_equal(store_deploy_begin(s, &in, id, &e), ERR_OK);
+    store_free(s);
+    s = NULL;
+    assert_int_equal(store_sqlite_open_state(tmpl, true, &s, NULL, &e), ERR_OK);
+    struct store_record *r = NULL;
+    assert_int_equal(store_get_record(s, id, &r, &e), ERR_OK);
+    assert_int_equal(r->nvars, 2);
+    const struct store_var_row *pw = &r->vars[1];
+    assert_string_equal(pw->name, "db_password");
+    assert_true(pw->secret);
+    assert_null(pw->value);
+    assert_non_null(pw->hash);
+    assert_null(strstr(r->vars_text, "hunter2"));
+    json_t *same = json_string("hunter2-canary"), *other = json_string("x");
+    assert_int_equal(store_var_same(r, pw, same), 1);
+    assert_int_equal(store_var_same(r, pw, other), 0);
+    /* the hash covers the name: another variable with that value differs */
+    char h1[STORE_VARS_HASH_HEX + 1], h2[STORE_VARS_HASH_HEX + 1];
+    store_var_hash(r->vars_key, "db_password", "\"v\"", h1);
+    store_var_hash(r->vars_key, "api_token", "\"v\"", h2);
+    assert_string_not_equal(h1, h2);
+    store_record_free(r);
+    store_free(s);
+    /* without the key file nothing can be compared */
+    char *key = xasprintf("%s/%s", tmpl, STORE_VARS_KEY_FILE);
+    assert_int_equal(unlink(key), 0);
+    assert_int_equal(store_sqlite_open_state(tmpl, true, &s, NULL, &e), ERR_OK);
+    assert_int_equal(store_get_record(s, id, &r, &e), ERR_OK);
+    assert_int_equal(store_var_same(r, &r->vars[1], same), -1);
+    store_record_free(r);
+    store_free(s);
+    json_decref(same);
+    json_decref(other);
+    json_decref(vars);
+    free(key);
+    char *cmd = xasprintf("rm -rf '%s'", tmpl);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_results),
         cmocka_unit_test(test_store_record_pool),
         cmocka_unit_test(test_store_redacts_every_field),
+        cmocka_unit_test(test_store_secret_var_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -198,9 +198,12 @@ static void test_template_syntax_errors(void **state)
                  "int, bool, string, length)");
     render_fails("ab{{ version | qoute }}", ERR_PARSE,
                  "column 3: unknown filter 'qoute'; did you mean 'quote'?");
-    render_fails("{{ a.b }}", ERR_PARSE,
-                 "column 1: unexpected '.' in '{{ a.b }}' (only 'name' and "
+    render_fails("{{ a + b }}", ERR_PARSE,
+                 "column 1: unexpected '+' in '{{ a + b }}' (only 'name' and "
                  "'| filter' are supported)");
+    render_fails("{{ map[k] }}", ERR_PARSE,
+                 "column 1: expected 'key' or a number in '[...]'");
+    render_fails("{{ map['k' }}", ERR_PARSE, "column 1: expected ']'");
     render_fails("{{ version | }}", ERR_PARSE,
                  "column 1: expected a filter after '|' in '{{ version | }}'");
     render_fails("{{ x | default }}", ERR_PARSE,
@@ -211,6 +214,56 @@ static void test_template_syntax_errors(void **state)
                  "column 1: expected ')' after default value");
     render_fails("{{ x | default(a b) }}", ERR_PARSE,
                  "column 1: expected ')' after default value");
+}
+
+/* Subscripts, as Jinja reads them: `groups['web'][0]`, `map.k`, `[-1]`;
+ * a key or index that is not there is undefined (default() applies). */
+static void test_template_subscripts(void **state)
+{
+    (void)state;
+    render_is("{{ map['k'] }} {{ map[\"k\"] }} {{ map.k }}", "v v v");
+    render_is("{{ list[0] }}{{ list[1] }}{{ list[-1] }}", "1aa");
+    render_is("{{ list[ 1 ] | quote }}", "a");
+    render_is("{{ map['x'] | default('none') }}", "none");
+    render_is("{{ list[9] | d(0) }}", "0");
+    render_fails("{{ list[2] }}", ERR_NOTFOUND,
+                 "undefined: list[2] has no such key or index (guard it "
+                 "with default())");
+    render_fails("{{ version.k }}", ERR_NOTFOUND,
+                 "undefined: version.k has no such key or index (guard it "
+                 "with default())");
+    struct {
+        const char *cond;
+        bool want;
+    } cases[] = {
+        {"map['k'] == 'v'", true},
+        {"map.k == 'v' and list[0] == 1", true},
+        {"list[-1] in ['a']", true},
+        {"map['nope'] | default([]) | length == 0", true},
+        {"list | length > 1 and list[1] == 'a'", true},
+        {"1.5 == half", true}, /* a number's '.' is no subscript */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bool got = false;
+        struct err e = {0};
+        if (template_cond(cases[i].cond, tmpl_lookup, NULL, &got, &e) != ERR_OK)
+            fail_msg("'%s': %s", cases[i].cond, e.msg);
+        if (got != cases[i].want)
+            fail_msg("'%s' is %d, want %d", cases[i].cond, got, cases[i].want);
+    }
+    bool got = false;
+    struct err e = {0};
+    assert_int_equal(
+        template_cond("map['nope'] == 1", tmpl_lookup, NULL, &got, &e),
+        ERR_NOTFOUND);
+    assert_string_equal(e.msg, "undefined: map['nope'] has no such key or "
+                               "index in condition 'map['nope'] == 1' "
+                               "(guard it with default())");
+    /* a syntax check parses subscripts without values */
+    err_clear(&e);
+    assert_int_equal(
+        template_cond_names("groups['web'][0] == x", NULL, NULL, &e), ERR_OK);
+    assert_int_equal(template_cond_names("groups[", NULL, NULL, &e), ERR_PARSE);
 }
 
 static void test_template_limits(void **state)
@@ -487,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_template_filters),
         cmocka_unit_test(test_template_undefined),
         cmocka_unit_test(test_template_syntax_errors),
+        cmocka_unit_test(test_template_subscripts),
         cmocka_unit_test(test_template_limits),
         cmocka_unit_test(test_template_names),
         cmocka_unit_test(test_template_value_str),

@@ -1,0 +1,223 @@
+/* coordinator/cmd.c: what every subcommand shares: its option table turned
+ * into getopt_long's tables, its help, its usage errors, the reference of
+ * docs/cli.md generated from the same tables, and the exit statuses. */
+#include "cmd.h"
+
+#include "buf.h"
+#include "sshopt.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct cmd_exit cmd_exits[] = {
+    {EXIT_OK, "everything succeeded (for abort/rollback: the rollback "
+              "succeeded)"},
+    {EXIT_FAILED, "a host or a step failed; the deploy stopped (and rolled "
+                  "back if it could)"},
+    {EXIT_USAGE, "usage error: flags, arguments, a DEPLOY the journal does "
+                 "not have, a state directory drover may not use (not a "
+                 "directory, another user's, writable by group or others), "
+                 "`--outside-window` without `--reason`, an `-e` that "
+                 "differs from the journaled one; nothing was done"},
+    {EXIT_INPUT, "bad input: an inventory, plan, `-e @file`, ssh config or "
+                 "key file (the message names file:line:col)"},
+    {EXIT_UNREACHABLE, "`run`: some hosts were unreachable (and none failed "
+                       "otherwise)"},
+    {EXIT_ROLLBACK_FAILED, "a rollback failed: hosts need a human (the "
+                           "summary names them)"},
+    {EXIT_PAUSED, "the deploy is paused (canary, Ctrl-C, SIGTERM, `pause: "
+                  "manual`, `rollback.auto: false`, a step to reconcile): "
+                  "resumable"},
+    {EXIT_REFUSED, "refused by a precheck, `require` or `windows`: nothing "
+                   "was changed"},
+    {EXIT_LOCKED, "another coordinator holds the lock (the message names "
+                  "it)"},
+    {EXIT_INTERNAL, "internal error: a bug, or the system failed (out of "
+                    "memory, a failed fsync: the disk cannot be trusted)"},
+    {0, NULL},
+};
+
+/* The options of c, one table after the other: its own, then the SSH
+ * ones. Calls fn for each. */
+typedef void cmd_opt_fn(const struct cmd_opt *o, void *arg);
+static void cmd_each_opt(const struct cmd *c, cmd_opt_fn *fn, void *arg)
+{
+    for (const struct cmd_opt *o = c->opts; o != NULL && o->name != NULL; o++)
+        fn(o, arg);
+    if (c->ssh)
+        for (const struct cmd_opt *o = sshopt_opts; o->name != NULL; o++)
+            fn(o, arg);
+}
+
+struct cmd_getopt_ctx {
+    struct option *longopts; /* filled so far */
+    size_t n;                /* entries */
+    char *shortopts;         /* its end */
+};
+
+static void cmd_getopt_one(const struct cmd_opt *o, void *arg)
+{
+    struct cmd_getopt_ctx *x = arg;
+    if (x->n == CMD_OPTS_MAX)
+        abort(); /* a programmer error: raise CMD_OPTS_MAX */
+    x->longopts[x->n++] =
+        (struct option){o->name,
+                        o->arg == NULL                ? no_argument
+                        : o->flags & CMD_OPT_OPTIONAL ? optional_argument
+                                                      : required_argument,
+                        NULL, o->key};
+    if (o->flags & CMD_OPT_SHORT) {
+        *x->shortopts++ = (char)o->key;
+        if (o->arg != NULL)
+            *x->shortopts++ = ':';
+        if (o->arg != NULL && (o->flags & CMD_OPT_OPTIONAL))
+            *x->shortopts++ = ':';
+    }
+}
+
+void cmd_getopt(const struct cmd *c, const char *prefix,
+                struct option *longopts, char *shortopts)
+{
+    size_t np = strlen(prefix);
+    memcpy(shortopts, prefix, np);
+    struct cmd_getopt_ctx x = {longopts, 0, shortopts + np};
+    cmd_each_opt(c, cmd_getopt_one, &x);
+    *x.shortopts = '\0';
+    memset(&longopts[x.n], 0, sizeof(longopts[x.n]));
+}
+
+/* "-i, --inventory SRC" or "    --json" into b. */
+static void cmd_opt_words(const struct cmd_opt *o, struct buf *b)
+{
+    if (o->flags & CMD_OPT_SHORT)
+        buf_printf(b, "-%c, ", o->key);
+    buf_printf(b, "--%s", o->name);
+    if (o->arg != NULL && (o->flags & CMD_OPT_OPTIONAL))
+        buf_printf(b, "[=%s]", o->arg);
+    else if (o->arg != NULL)
+        buf_printf(b, " %s", o->arg);
+}
+
+/* One option of --help: its words in a column, the help wrapped at 79. */
+static void cmd_help_one(const struct cmd_opt *o, void *arg)
+{
+    FILE *f = arg;
+    if (o->flags & CMD_OPT_HIDDEN)
+        return;
+    struct buf w;
+    buf_init(&w, BUF_UNLIMITED);
+    buf_adds(&w, (o->flags & CMD_OPT_SHORT) ? "  " : "      ");
+    cmd_opt_words(o, &w);
+    enum { COL = 30, WIDTH = 79 };
+    if (w.len + 2 > COL) {
+        fprintf(f, "%s\n", buf_cstr(&w));
+        buf_reset(&w);
+    }
+    const char *h = o->help;
+    while (*h != '\0') {
+        while (w.len < COL)
+            buf_addc(&w, ' ');
+        size_t room = WIDTH - COL, n = strlen(h);
+        if (n > room) {
+            n = room;
+            while (n > 0 && h[n] != ' ')
+                n--;
+            if (n == 0)
+                n = room;
+        }
+        buf_add(&w, h, n);
+        fprintf(f, "%s\n", buf_cstr(&w));
+        buf_reset(&w);
+        h += n;
+        while (*h == ' ')
+            h++;
+    }
+    if (w.len > 0)
+        fprintf(f, "%s\n", buf_cstr(&w));
+    buf_release(&w);
+}
+
+void cmd_help(const struct cmd *c, FILE *f)
+{
+    fprintf(f, "usage: drover %s\n\n%s.\n\noptions:\n", c->usage, c->summary);
+    cmd_each_opt(c, cmd_help_one, f);
+}
+
+int cmd_usage_error(const struct cmd *c, const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    fprintf(stderr,
+            "drover %s: %s\nusage: drover %s\n(drover %s --help lists the "
+            "options)\n",
+            c->name, why, c->usage, c->name);
+    return EXIT_USAGE;
+}
+
+/* A table cell: '|' escaped. */
+static void cmd_md_cell(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+}
+
+static void cmd_md_opt(const struct cmd_opt *o, void *arg)
+{
+    FILE *f = arg;
+    if (o->flags & CMD_OPT_HIDDEN)
+        return;
+    struct buf w;
+    buf_init(&w, BUF_UNLIMITED);
+    cmd_opt_words(o, &w);
+    fputs("| `", f);
+    cmd_md_cell(f, buf_cstr(&w));
+    fputs("` | ", f);
+    cmd_md_cell(f, o->help);
+    fputs(" |\n", f);
+    buf_release(&w);
+}
+
+void cmd_markdown(const struct cmd *const *cmds, size_t n, FILE *f)
+{
+    fputs("<!-- generated by `drover help --markdown` from the option "
+          "tables of coordinator/cmd_*.c: edit those, then `make "
+          "docs-cli` -->\n",
+          f);
+    for (size_t i = 0; i < n; i++) {
+        const struct cmd *c = cmds[i];
+        fprintf(f, "\n### drover %s\n\n```text\ndrover %s\n```\n\n%s.\n\n",
+                c->name, c->usage, c->summary);
+        struct cmd plain = *c;
+        plain.ssh = false;
+        fputs("| option | meaning |\n|---|---|\n", f);
+        cmd_each_opt(&plain, cmd_md_opt, f);
+        if (c->ssh)
+            fputs("| SSH options | `--user`, `--key`, `--known-hosts`, "
+                  "`--accept-new`, `--connect-timeout`, "
+                  "`--handshakes-per-target`, `--ssh-config` "
+                  "([below](#ssh-options)) |\n",
+                  f);
+    }
+    fputs("\n### SSH options\n\nEvery command that reaches hosts takes "
+          "them (`coordinator/sshopt.c`; docs/ssh.md).\n\n"
+          "| option | meaning |\n|---|---|\n",
+          f);
+    for (const struct cmd_opt *o = sshopt_opts; o->name != NULL; o++)
+        cmd_md_opt(o, f);
+    fputs("\n## Exit statuses\n\nOne table for every command "
+          "(`coordinator/cmd.h`, `cmd_exits` in `coordinator/cmd.c`).\n\n"
+          "| status | meaning |\n|---|---|\n",
+          f);
+    for (const struct cmd_exit *x = cmd_exits; x->meaning != NULL; x++) {
+        fprintf(f, "| %d | ", x->status);
+        cmd_md_cell(f, x->meaning);
+        fputs(" |\n", f);
+    }
+}
