@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "keyfile.h"
+#include "linefile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,13 +174,9 @@ static void test_keyfile_long_lines(void **state)
     uint8_t bin[32];
     zmq_z85_decode(bin, hidden.public_z85);
     /* the hidden key at byte 511, 512, at the reader's limit and past it */
-    const size_t pads[] = {511,
-                           512,
-                           1023,
-                           KEYFILE_LINE_MAX - 1,
-                           KEYFILE_LINE_MAX,
-                           KEYFILE_LINE_MAX + 7,
-                           10000};
+    const size_t pads[] = {
+        511,  512, 1023, LINEFILE_MAX - 1, LINEFILE_MAX, LINEFILE_MAX + 7,
+        10000};
     for (size_t i = 0; i < sizeof(pads) / sizeof(pads[0]); i++) {
         size_t n = (size_t)snprintf(text, sizeof(text), "%s\n", a.public_z85);
         hidden_key_comment(text + n, sizeof(text) - n, pads[i],
@@ -192,8 +189,8 @@ static void test_keyfile_long_lines(void **state)
         keyfile_set_free(s);
     }
     /* an over-long key line is refused whole, with its place */
-    memset(text, ' ', KEYFILE_LINE_MAX + 10);
-    snprintf(text + KEYFILE_LINE_MAX + 10, 64, "%s\n", hidden.public_z85);
+    memset(text, ' ', LINEFILE_MAX + 10);
+    snprintf(text + LINEFILE_MAX + 10, 64, "%s\n", hidden.public_z85);
     put(path, text, 0644);
     assert_null(keyfile_set_load(path, &e));
     assert_int_equal(e.code, ERR_PARSE);
