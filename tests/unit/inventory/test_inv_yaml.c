@@ -131,6 +131,24 @@ static void test_inv_yaml_typing(void **state)
     assert_true(json_is_true(json_object_get(v, "e")));
     assert_true(json_is_null(json_object_get(v, "f")));
     json_decref(v);
+    /* A float of 200 digits is one, tagged or not (Python's float() takes
+     * any number of digits: 1.1111111111111111e+199). */
+    char digits[201], text[1024], c[256];
+    memset(digits, '1', 200);
+    digits[200] = '\0';
+    snprintf(text, sizeof(text), "a: %s.5\nb: !!float %s\nc: %s.5e+1\n", digits,
+             digits, digits);
+    v = vars_of(text, "v.yml");
+    assert_true(json_is_real(json_object_get(v, "a")));
+    assert_true(json_is_real(json_object_get(v, "b")));
+    assert_true(json_is_real(json_object_get(v, "c")));
+    assert_true(json_real_value(json_object_get(v, "a")) ==
+                strtod(digits, NULL));
+    assert_true(json_real_value(json_object_get(v, "b")) ==
+                strtod(digits, NULL));
+    snprintf(c, sizeof(c), "%s.5e+1", digits);
+    assert_true(json_real_value(json_object_get(v, "c")) == strtod(c, NULL));
+    json_decref(v);
 }
 
 static void test_inv_json_valid(void **state)
