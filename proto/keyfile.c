@@ -257,13 +257,30 @@ struct keyfile_set *keyfile_set_load(const char *path, struct err *e)
 
 /* --- known_agents -------------------------------------------------------- */
 
+/* Whether path's last line lacks its newline (a line appended then would
+ * be read as that line's comment). */
+static bool keyfile_ends_open(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct stat st;
+    char last = '\n';
+    if (fstat(fd, &st) == 0 && st.st_size > 0 &&
+        pread(fd, &last, 1, st.st_size - 1) != 1)
+        last = '\n';
+    close(fd);
+    return last != '\n';
+}
+
 enum err_code keyfile_known_add(const char *path, const char *host, int port,
                                 const char *key, struct err *e)
 {
     if (!keyfile_z85_valid(key, strlen(key)))
         return err_set(e, ERR_INVALID, "not a Z85 key");
     char text[400];
-    snprintf(text, sizeof(text), "%s:%d %s\n", host, port, key);
+    snprintf(text, sizeof(text), "%s%s:%d %s\n",
+             keyfile_ends_open(path) ? "\n" : "", host, port, key);
     return keyfile_put(path, O_CREAT | O_APPEND, 0600, text, e);
 }
 

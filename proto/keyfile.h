@@ -89,7 +89,8 @@ void keyfile_known_put(struct keyfile_known *k, const char *host, int port,
 /* NULL is a no-op. */
 void keyfile_known_free(struct keyfile_known *k);
 
-/* Append "HOST:PORT KEY" to known_agents (created 0600). */
+/* Append "HOST:PORT KEY" to known_agents (created 0600) as a line of its
+ * own, also when the file's last line lacks its newline. */
 enum err_code keyfile_known_add(const char *path, const char *host, int port,
                                 const char *key, struct err *e);
 

@@ -301,6 +301,41 @@ static void test_keyfile_known_last_line_wins(void **state)
     keyfile_known_free(k);
 }
 
+/* A line appended to a file whose last line has no newline is a line of
+ * its own, not that line's comment. */
+static void test_keyfile_known_add_after_open_line(void **state)
+{
+    (void)state;
+    char path[128], a[41], b[41], out[41];
+    snprintf(path, sizeof(path), "%s/known_open", dir);
+    fake_key(a, 1, 0);
+    fake_key(b, 2, 0);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "a.example:7447 %s", a); /* no newline */
+    fclose(f);
+    struct err e = {0};
+    assert_int_equal(keyfile_known_add(path, "b.example", 7447, b, &e), ERR_OK);
+    assert_int_equal(keyfile_known_lookup(path, "b.example", 7447, out, &e),
+                     ERR_OK);
+    assert_string_equal(out, b);
+    assert_int_equal(keyfile_known_lookup(path, "a.example", 7447, out, &e),
+                     ERR_OK);
+    assert_string_equal(out, a);
+    /* and a file that ends well gets no blank line */
+    assert_int_equal(keyfile_known_add(path, "a.example", 7447, b, &e), ERR_OK);
+    assert_int_equal(keyfile_known_lookup(path, "a.example", 7447, out, &e),
+                     ERR_OK);
+    assert_string_equal(out, b);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    char text[512];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    assert_null(strstr(text, "\n\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_keyfile_known_agents),
         cmocka_unit_test(test_keyfile_long_lines),
         cmocka_unit_test(test_keyfile_known_last_line_wins),
+        cmocka_unit_test(test_keyfile_known_add_after_open_line),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
