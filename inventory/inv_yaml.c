@@ -132,7 +132,7 @@ static enum err_code inv_yaml_load(struct inv_ydoc *d, const char *data,
                             d->name, ev.start_mark.line + 1,
                             ev.start_mark.column + 1);
             break;
-        case YAML_SCALAR_EVENT:
+        case YAML_SCALAR_EVENT: /* no NUL in it: yamlread_next */
             node =
                 inv_ynode_new(d, YN_SCALAR, &ev.start_mark, ev.data.scalar.tag);
             node->text = xstrndup((const char *)ev.data.scalar.value,

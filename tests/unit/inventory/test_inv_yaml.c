@@ -240,6 +240,12 @@ static void test_inv_yaml_errors(void **state)
     check_error("", ERR_PARSE, "t.yml: the YAML inventory is empty");
     check_error("plugin: x\n", ERR_PARSE, "inventory plugin configuration");
     check_error("a: 1\n---\nb: 2\n", ERR_PARSE, "single YAML document");
+    /* a "\0" escape: refused where it is (its text was read past its end;
+     * found by fuzz_inv_yaml, corpus/inv_yaml/nul-escape) */
+    check_error("all:\n  hosts:\n    h:\n      a: \"\\0abcdefgh\"\n", ERR_PARSE,
+                "t.yml:4:10: a NUL character (\\0) in a value");
+    check_error("{\"all\": {\"hosts\": {\"h\": {\"\\u0000k\": 1}}}}", ERR_PARSE,
+                "t.yml:1:26: a NUL character");
     check_error("all:\n  hosts:\n    h: *x\n", ERR_PARSE,
                 "t.yml:3:8: found undefined alias: '*x'");
     check_error("all:\n  vars:\n    v: !vault |\n      abc\n", ERR_INVALID,
