@@ -34,8 +34,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Crypto preferences (FACTS.md): no Terrapin-prone modes exist in libssh2
- * 1.10; curve25519 is the cheapest key exchange. */
+/* Crypto preferences (docs/dependencies.md): no Terrapin-prone modes exist in
+ * libssh2 1.10; curve25519 is the cheapest key exchange. */
 #define SSH_PREF_KEX                                                           \
     "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,"       \
     "ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group14-sha256"
@@ -1101,7 +1101,8 @@ static int ssh_chan_finish(struct ssh_conn *c, struct ssh_chan *ch)
         int rc = libssh2_channel_wait_closed(ch->ch);
         if (rc != 0)
             return rc;
-        /* Only now are exit-status and exit-signal final (FACTS.md). */
+        /* Only now are exit-status and exit-signal final
+         * (docs/dependencies.md). */
         ch->exit_status = libssh2_channel_get_exit_status(ch->ch);
         char *sig = NULL;
         size_t siglen = 0;
