@@ -201,7 +201,7 @@ lint:
 		common inventory proto coordinator agent examples
 	$(Q)if git grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|gets|strncpy)\s*\(' \
 		-- '*.c' '*.h' ':!tests/'; then \
-		echo "lint: banned function (STYLE.md)"; exit 1; fi
+		echo "lint: banned function (no bound, or no error: use snprintf, strtol, xstrndup)"; exit 1; fi
 	@echo "lint: clean"
 
 format:

@@ -1,7 +1,9 @@
-/* agent/agentconf.c: the configuration file parser. */
+/* agent/agentconf.c: the configuration file parser (lines read whole by
+ * common/linefile.h). */
 #include "agentconf.h"
 
 #include "duration.h"
+#include "linefile.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -141,35 +143,29 @@ static char *agentconf_trim(char *s)
 enum err_code agentconf_load(struct agentconf *c, const char *path,
                              struct err *e)
 {
-    FILE *f = fopen(path, "re");
-    if (f == NULL) {
-        if (errno == ENOENT)
-            return err_set(e, ERR_NOTFOUND, "%s: no such file", path);
-        return err_sys(e, "open %s", path);
-    }
-    char line[1024];
-    int lineno = 0;
-    enum err_code rc = ERR_OK;
-    while (rc == ERR_OK && fgets(line, sizeof(line), f) != NULL) {
-        lineno++;
-        char *p = agentconf_trim(line);
-        if (*p == '#' || *p == '\0')
-            continue;
+    struct linefile r;
+    if (!linefile_open(&r, path, e))
+        return e ? e->code : ERR_SYS;
+    char *p;
+    enum err_code rc;
+    while ((rc = linefile_next(&r, &p, e)) == ERR_OK) {
+        p = agentconf_trim(p);
         char where[300];
         char *eq = strchr(p, '=');
         if (eq == NULL) {
-            snprintf(where, sizeof(where), "%s:%d:%d", path, lineno,
-                     (int)(p - line) + 1);
+            snprintf(where, sizeof(where), "%s:%d:%d", path, r.lineno,
+                     (int)(p - r.line) + 1);
             rc = err_set(e, ERR_PARSE, "%s: expected 'key = value'", where);
             break;
         }
         *eq = '\0';
         char *key = agentconf_trim(p);
         char *value = agentconf_trim(eq + 1);
-        snprintf(where, sizeof(where), "%s:%d:%d", path, lineno,
-                 (int)(value - line) + 1);
-        rc = agentconf_set(c, key, value, where, e);
+        snprintf(where, sizeof(where), "%s:%d:%d", path, r.lineno,
+                 (int)(value - r.line) + 1);
+        if ((rc = agentconf_set(c, key, value, where, e)) != ERR_OK)
+            break;
     }
-    fclose(f);
-    return rc;
+    linefile_close(&r);
+    return rc == ERR_NOTFOUND ? ERR_OK : rc; /* the end of the file */
 }

@@ -1,6 +1,8 @@
 /* agent/agentconf.h: drover-agent's configuration file
  * (/etc/drover/agent.conf, or --config FILE): `key = value` lines, '#'
- * comments. Unknown keys and bad values are errors naming file:line:col.
+ * comments, each line read whole (common/linefile.h: a comment of any
+ * length is skipped, any other line over LINEFILE_MAX bytes is an error).
+ * Unknown keys and bad values are errors naming file:line:col.
  * docs/agent.md lists the keys. */
 #ifndef DROVER_AGENTCONF_H
 #define DROVER_AGENTCONF_H

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -251,6 +252,13 @@ static void client_on_deadline(struct loop *l, struct loop_timer *t, void *arg)
 
 int client_run(const struct client_options *o)
 {
+    /* libzmq keeps copies of our secret key (socket, session, engine and
+     * CURVE mechanism options) that its API cannot wipe, until the process
+     * exits: no other process of ours may read them (ptrace, /proc/PID/mem)
+     * and no core dump may hold them (docs/agent.md, "Operator tools") */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        fprintf(stderr, "drover-agent exec: PR_SET_DUMPABLE: %s\n",
+                strerror(errno));
     struct err e = {0};
     struct client c = {.o = o, .status = CLIENT_EXIT_CONNECT};
     c.loop = loop_new(&e);

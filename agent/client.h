@@ -42,7 +42,10 @@ struct client_options {
 };
 
 /* Run it; returns the exit status for the CLI (the command's exit status,
- * 128+signal, or one of the CLIENT_EXIT_* codes); messages on stderr. */
+ * 128+signal, or one of the CLIENT_EXIT_* codes); messages on stderr. The
+ * secret key goes to libzmq, which keeps copies it never wipes: first the
+ * process is made non-dumpable (PR_SET_DUMPABLE 0), for good. The caller
+ * wipes o->key. */
 int client_run(const struct client_options *o);
 
 #endif

@@ -82,6 +82,17 @@ enum err_code yamlread_next(struct yamlread *r, yaml_event_t *ev, struct err *e)
         r->depth--; /* the parser pairs them with their starts */
         return ERR_OK;
     case YAML_SCALAR_EVENT:
+        /* a "\0" escape: every C string that carries the value on (host
+         * names, templates, commands) would end there, silently */
+        if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length) !=
+            NULL) {
+            yaml_event_delete(ev);
+            return err_set(e, ERR_PARSE,
+                           "%s:%zu:%zu: a NUL character (\\0) in a value: "
+                           "drover cannot carry it; remove it",
+                           r->name, m->line + 1, m->column + 1);
+        }
+        break;
     case YAML_ALIAS_EVENT:
         break;
     default:

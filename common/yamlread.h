@@ -40,8 +40,9 @@ enum err_code yamlread_open(struct yamlread *r, const char *name,
 
 /* The next event into *ev; the caller releases it with yaml_event_delete.
  * ERR_PARSE for a syntax error ("name:line:col: problem context started at
- * line:col"), ERR_LIMIT for a collection nested past depth_max or a node
- * past nodes_max ("name:line:col: ..." where it starts); *ev holds nothing
+ * line:col") or a scalar holding a NUL character (a "\0" escape, which no
+ * C string can carry), ERR_LIMIT for a collection nested past depth_max or a
+ * node past nodes_max ("name:line:col: ..." where it starts); *ev holds nothing
  * then. After YAML_STREAM_END_EVENT there is nothing more to read. */
 enum err_code yamlread_next(struct yamlread *r, yaml_event_t *ev,
                             struct err *e);

@@ -27,6 +27,15 @@ char *statedir_default(void)
                      home != NULL && *home != '\0' ? home : ".");
 }
 
+/* A path the state directory cannot be at (errno says why): like every
+ * state directory drover may not use, the operator's to fix (exit 2). */
+static enum err_code statedir_unusable(const char *what, const char *path,
+                                       struct err *e)
+{
+    return err_set(e, ERR_USAGE, "state dir: %s %s: %s; pass --state-dir DIR",
+                   what, path, strerror(errno));
+}
+
 /* mkdir -p with 0700 for the directories we create. */
 static enum err_code statedir_mkdirs(const char *path, struct err *e)
 {
@@ -36,20 +45,21 @@ static enum err_code statedir_mkdirs(const char *path, struct err *e)
             continue;
         *s = '\0';
         if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            err_sys(e, "state dir: cannot create %s", p);
+            statedir_unusable("cannot create", p, e);
             free(p);
-            return ERR_SYS;
+            return ERR_USAGE;
         }
         *s = '/';
     }
     free(p);
     if (mkdir(path, 0700) != 0 && errno != EEXIST)
-        return err_sys(e, "state dir: cannot create %s", path);
+        return statedir_unusable("cannot create", path, e);
     return ERR_OK;
 }
 
 /* A directory drover may use: ERR_USAGE (the operator's to fix, exit 2)
- * when it is not one, is another user's, or others may write in it. */
+ * when it cannot be looked at, is not one, is another user's, or others
+ * may write in it. */
 static enum err_code statedir_check(const char *path, struct err *e)
 {
     struct stat st;
@@ -59,7 +69,7 @@ static enum err_code statedir_check(const char *path, struct err *e)
                            "state dir %s: a part of the path is not a "
                            "directory; pass --state-dir DIR",
                            path);
-        return err_sys(e, "state dir %s", path);
+        return statedir_unusable("cannot use", path, e);
     }
     if (!S_ISDIR(st.st_mode))
         return err_set(e, ERR_USAGE,

@@ -21,8 +21,8 @@ char *statedir_default(void);
 /* Resolve the state directory (flag may be NULL: the default), create it
  * and its parents (0700) and check it: a directory, owned by us, not
  * writable by group or others. *out is the path; caller frees. A
- * directory that fails the check is ERR_USAGE (exit 2, docs/cli.md): the
- * message says what to do. */
+ * directory that cannot be created or fails the check is ERR_USAGE (exit
+ * 2, docs/cli.md): the message says what to do. */
 enum err_code statedir_open(const char *flag, char **out, struct err *e);
 
 /* The same for a command that only reads (history, show, status,

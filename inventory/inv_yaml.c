@@ -132,7 +132,7 @@ static enum err_code inv_yaml_load(struct inv_ydoc *d, const char *data,
                             d->name, ev.start_mark.line + 1,
                             ev.start_mark.column + 1);
             break;
-        case YAML_SCALAR_EVENT:
+        case YAML_SCALAR_EVENT: /* no NUL in it: yamlread_next */
             node =
                 inv_ynode_new(d, YN_SCALAR, &ev.start_mark, ev.data.scalar.tag);
             node->text = xstrndup((const char *)ev.data.scalar.value,
@@ -480,6 +480,26 @@ static int inv_yaml_timestamp(const char *s, bool implicit, char *out,
     return 1;
 }
 
+/* A float's exponent at *q, if any: 'e' or 'E', a sign (which PyYAML's
+ * resolver requires and Python's float() does not), digits. *q moved past
+ * it; false when an 'e' starts something else. */
+static bool inv_yaml_exponent(const char **q, bool sign_required)
+{
+    const char *p = *q;
+    if (*p != 'e' && *p != 'E')
+        return true;
+    p++;
+    if (*p == '-' || *p == '+')
+        p++;
+    else if (sign_required)
+        return false;
+    size_t ne = strspn(p, "0123456789");
+    if (ne == 0)
+        return false;
+    *q = p + ne;
+    return true;
+}
+
 /* PyYAML's float resolver: needs a '.', exponent needs a sign. */
 static bool inv_yaml_float(const char *s, double *out, bool *special)
 {
@@ -509,22 +529,14 @@ static bool inv_yaml_float(const char *s, double *out, bool *special)
     if (ni == 0 && (p != s || nf == 0 || q[0] < '0' || q[0] > '9'))
         return false;
     q += nf;
-    if (*q == 'e' || *q == 'E') {
-        q++;
-        if (*q != '-' && *q != '+')
-            return false;
-        q++;
-        size_t ne = strspn(q, "0123456789");
-        if (ne == 0)
-            return false;
-        q += ne;
-    }
-    if (*q != '\0')
+    if (!inv_yaml_exponent(&q, true) || *q != '\0')
         return false;
-    char tmp[128];
-    if (!inv_yaml_strip_(s, tmp, sizeof(tmp)))
-        return false;
+    /* any number of digits: Python's float() takes them all */
+    size_t len = strlen(s) + 1;
+    char *tmp = xmalloc(len);
+    inv_yaml_strip_(s, tmp, len);
     double d = strtod(tmp, NULL);
+    free(tmp);
     if (!isfinite(d)) {
         *special = true;
         return true;
@@ -620,38 +632,28 @@ static bool inv_yaml_pyint(const char *s, size_t n, int base, long long *v,
 static bool inv_yaml_pyfloat(const char *s, size_t n, double *v, bool *special)
 {
     s = inv_yaml_pystrip(s, &n);
-    char buf[128];
-    if (n == 0 || n >= sizeof(buf))
+    if (n == 0)
         return false;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
+    char *buf = xstrndup(s, n); /* any number of digits, as Python */
     const char *p = buf + (buf[0] == '+' || buf[0] == '-');
+    bool ok = true;
     if (strcasecmp(p, "inf") == 0 || strcasecmp(p, "infinity") == 0 ||
         strcasecmp(p, "nan") == 0) {
         *special = true;
-        return true;
+    } else {
+        size_t ni = strspn(p, "0123456789"), nf = 0;
+        const char *q = p + ni;
+        if (*q == '.')
+            nf = strspn(++q, "0123456789");
+        q += nf;
+        ok = ni + nf > 0 && inv_yaml_exponent(&q, false) && *q == '\0';
+        if (ok)
+            *v = strtod(buf, NULL);
+        if (ok && !isfinite(*v))
+            *special = true;
     }
-    size_t ni = strspn(p, "0123456789"), nf = 0;
-    const char *q = p + ni;
-    if (*q == '.')
-        nf = strspn(++q, "0123456789");
-    q += nf;
-    if (ni + nf == 0)
-        return false;
-    if (*q == 'e' || *q == 'E') {
-        q++;
-        q += *q == '+' || *q == '-';
-        size_t ne = strspn(q, "0123456789");
-        if (ne == 0)
-            return false;
-        q += ne;
-    }
-    if (*q != '\0')
-        return false;
-    *v = strtod(buf, NULL);
-    if (!isfinite(*v))
-        *special = true;
-    return true;
+    free(buf);
+    return ok;
 }
 
 /* construct_yaml_int / construct_yaml_float: the text without '_' (and,

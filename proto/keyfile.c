@@ -2,6 +2,8 @@
  * known_agents. Secrets are wiped from every buffer that held them. */
 #include "keyfile.h"
 
+#include "linefile.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -111,115 +113,24 @@ static enum err_code keyfile_token(const char *file, int line, const char *bol,
     return ERR_OK;
 }
 
-static FILE *keyfile_open(const char *path, struct err *e)
-{
-    FILE *f = fopen(path, "re");
-    if (f == NULL) {
-        if (errno == ENOENT)
-            err_set(e, ERR_NOTFOUND, "%s: no such file", path);
-        else
-            err_sys(e, "open %s", path);
-    }
-    return f;
-}
-
-/* One reader for every key file (secret and public keys, authorized_keys,
- * known_agents): whole lines, never pieces of one. A line longer than
- * KEYFILE_LINE_MAX is a comment skipped whole when it starts with '#',
- * else an error; a NUL byte in a line is an error. The buffer is wiped when
- * the reader is done (it held a secret key's line). */
-struct keyfile_reader {
-    FILE *f;                         /* the file */
-    const char *path;                /* its name, for errors */
-    int lineno;                      /* the line just read */
-    char line[KEYFILE_LINE_MAX + 1]; /* that line, without its newline */
-    char io[4096];                   /* stdio's buffer, ours to wipe */
-};
-
-static bool keyfile_reader_open(struct keyfile_reader *r, const char *path,
-                                struct err *e)
-{
-    r->f = keyfile_open(path, e);
-    r->path = path;
-    r->lineno = 0;
-    if (r->f != NULL)
-        setvbuf(r->f, r->io, _IOFBF, sizeof(r->io));
-    return r->f != NULL;
-}
-
-static void keyfile_reader_close(struct keyfile_reader *r)
-{
-    if (r->f != NULL)
-        fclose(r->f);
-    r->f = NULL;
-    explicit_bzero(r->line, sizeof(r->line));
-    explicit_bzero(r->io, sizeof(r->io));
-}
-
-/* The next line that is neither blank nor a comment: ERR_OK with *p at
- * its first non-blank byte, ERR_NOTFOUND at the end of the file, ERR_PARSE
- * (file:line:col) for a line too long or holding a NUL byte. */
-static enum err_code keyfile_next(struct keyfile_reader *r, const char **p,
-                                  struct err *e)
-{
-    for (;;) {
-        size_t n = 0;
-        bool nul = false, more = false;
-        int ch;
-        while ((ch = getc(r->f)) != EOF && ch != '\n') {
-            if (n == KEYFILE_LINE_MAX) {
-                more = true;
-                break;
-            }
-            nul |= ch == '\0';
-            r->line[n++] = (char)ch;
-        }
-        if (ch == EOF && n == 0)
-            return ERR_NOTFOUND;
-        r->lineno++;
-        while (n > 0 && r->line[n - 1] == '\r')
-            n--;
-        r->line[n] = '\0';
-        const char *s = keyfile_ws(r->line);
-        if (more) /* the rest of the line goes with it */
-            while ((ch = getc(r->f)) != EOF && ch != '\n')
-                ;
-        if (*s == '#')
-            continue;
-        if (more)
-            return err_set(e, ERR_PARSE,
-                           "%s:%d:%d: line longer than %d bytes (only a "
-                           "'#' comment may be)",
-                           r->path, r->lineno, KEYFILE_LINE_MAX + 1,
-                           KEYFILE_LINE_MAX);
-        if (nul)
-            return err_set(e, ERR_PARSE, "%s:%d:%zu: NUL byte in the line",
-                           r->path, r->lineno, strlen(r->line) + 1);
-        if (*s == '\0')
-            continue;
-        *p = s;
-        return ERR_OK;
-    }
-}
-
 enum err_code keyfile_load_secret(const char *path, struct keypair *kp,
                                   struct err *e)
 {
     memset(kp, 0, sizeof(*kp));
-    struct keyfile_reader r;
-    if (!keyfile_reader_open(&r, path, e))
+    struct linefile r;
+    if (!linefile_open(&r, path, e))
         return e ? e->code : ERR_SYS;
     struct stat st;
     if (fstat(fileno(r.f), &st) == 0 && (st.st_mode & 077) != 0) {
-        keyfile_reader_close(&r);
+        linefile_close(&r);
         return err_set(e, ERR_INVALID,
                        "%s: permissions %04o are too open for a secret key; "
                        "run `chmod 600 %s`",
                        path, (unsigned)(st.st_mode & 07777), path);
     }
-    const char *p;
+    char *p;
     enum err_code rc;
-    while ((rc = keyfile_next(&r, &p, e)) == ERR_OK) {
+    while ((rc = linefile_next(&r, &p, e)) == ERR_OK) {
         char *dst = NULL;
         if (strncmp(p, "public", 6) == 0)
             dst = kp->public_z85;
@@ -235,7 +146,7 @@ enum err_code keyfile_load_secret(const char *path, struct keypair *kp,
         if (rc != ERR_OK)
             break;
     }
-    keyfile_reader_close(&r);
+    linefile_close(&r);
     if (rc == ERR_NOTFOUND) /* the end of the file */
         rc = ERR_OK;
     if (rc == ERR_OK &&
@@ -258,17 +169,18 @@ enum err_code keyfile_load_secret(const char *path, struct keypair *kp,
 
 enum err_code keyfile_load_public(const char *path, char *out, struct err *e)
 {
-    struct keyfile_reader r;
-    if (!keyfile_reader_open(&r, path, e))
+    struct linefile r;
+    if (!linefile_open(&r, path, e))
         return e ? e->code : ERR_SYS;
-    const char *p;
-    enum err_code rc = keyfile_next(&r, &p, e);
+    char *p;
+    enum err_code rc = linefile_next(&r, &p, e);
     if (rc == ERR_OK) {
-        if (strncmp(p, "public", 6) == 0)
-            p = keyfile_ws(p + 6);
-        rc = keyfile_token(path, r.lineno, r.line, p, out, e);
+        const char *k = p;
+        if (strncmp(k, "public", 6) == 0)
+            k = keyfile_ws(k + 6);
+        rc = keyfile_token(path, r.lineno, r.line, k, out, e);
     }
-    keyfile_reader_close(&r);
+    linefile_close(&r);
     if (rc == ERR_NOTFOUND)
         rc = err_set(e, ERR_PARSE, "%s: no key in the file", path);
     return rc;
@@ -321,13 +233,13 @@ void keyfile_set_free(struct keyfile_set *s)
 
 struct keyfile_set *keyfile_set_load(const char *path, struct err *e)
 {
-    struct keyfile_reader r;
-    if (!keyfile_reader_open(&r, path, e))
+    struct linefile r;
+    if (!linefile_open(&r, path, e))
         return NULL;
     struct keyfile_set *s = keyfile_set_new();
-    const char *p;
+    char *p;
     enum err_code rc;
-    while ((rc = keyfile_next(&r, &p, e)) == ERR_OK) {
+    while ((rc = linefile_next(&r, &p, e)) == ERR_OK) {
         char z85[KEYFILE_Z85_LEN + 1];
         uint8_t bin[KEYFILE_BIN_LEN];
         if ((rc = keyfile_token(path, r.lineno, r.line, p, z85, e)) != ERR_OK)
@@ -335,7 +247,7 @@ struct keyfile_set *keyfile_set_load(const char *path, struct err *e)
         zmq_z85_decode(bin, z85);
         keyfile_set_add(s, bin);
     }
-    keyfile_reader_close(&r);
+    linefile_close(&r);
     if (rc != ERR_NOTFOUND) {
         keyfile_set_free(s);
         return NULL;
@@ -345,13 +257,30 @@ struct keyfile_set *keyfile_set_load(const char *path, struct err *e)
 
 /* --- known_agents -------------------------------------------------------- */
 
+/* Whether path's last line lacks its newline (a line appended then would
+ * be read as that line's comment). */
+static bool keyfile_ends_open(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct stat st;
+    char last = '\n';
+    if (fstat(fd, &st) == 0 && st.st_size > 0 &&
+        pread(fd, &last, 1, st.st_size - 1) != 1)
+        last = '\n';
+    close(fd);
+    return last != '\n';
+}
+
 enum err_code keyfile_known_add(const char *path, const char *host, int port,
                                 const char *key, struct err *e)
 {
     if (!keyfile_z85_valid(key, strlen(key)))
         return err_set(e, ERR_INVALID, "not a Z85 key");
     char text[400];
-    snprintf(text, sizeof(text), "%s:%d %s\n", host, port, key);
+    snprintf(text, sizeof(text), "%s%s:%d %s\n",
+             keyfile_ends_open(path) ? "\n" : "", host, port, key);
     return keyfile_put(path, O_CREAT | O_APPEND, 0600, text, e);
 }
 
@@ -418,9 +347,9 @@ static void keyfile_known_index(struct keyfile_known *k)
 struct keyfile_known *keyfile_known_load(const char *path, struct err *e)
 {
     struct keyfile_known *k = xcalloc(1, sizeof(*k));
-    struct keyfile_reader r;
+    struct linefile r;
     struct err oe = {0};
-    if (!keyfile_reader_open(&r, path, &oe)) {
+    if (!linefile_open(&r, path, &oe)) {
         if (oe.code == ERR_NOTFOUND)
             return k;
         if (e != NULL)
@@ -428,9 +357,9 @@ struct keyfile_known *keyfile_known_load(const char *path, struct err *e)
         keyfile_known_free(k);
         return NULL;
     }
-    const char *p;
+    char *p;
     enum err_code rc;
-    while ((rc = keyfile_next(&r, &p, e)) == ERR_OK) {
+    while ((rc = linefile_next(&r, &p, e)) == ERR_OK) {
         size_t n = strcspn(p, " \t");
         const char *kp = keyfile_ws(p + n);
         char key[KEYFILE_Z85_LEN + 1];
@@ -443,7 +372,7 @@ struct keyfile_known *keyfile_known_load(const char *path, struct err *e)
             break;
         keyfile_known_append(k, xstrndup(p, n), (size_t)r.lineno, key);
     }
-    keyfile_reader_close(&r);
+    linefile_close(&r);
     if (rc != ERR_NOTFOUND) {
         keyfile_known_free(k);
         return NULL;

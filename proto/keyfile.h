@@ -3,9 +3,9 @@
  * or others may read it) and NAME.pub (the public key). Keys are Z85 text,
  * 40 characters. authorized_keys (the agent's list of coordinator keys) and
  * known_agents (the coordinator's pinned agent keys) are line files, all
- * read by one line reader: a line is read whole or refused, never split
+ * read by common/linefile.h: a line is read whole or refused, never split
  * (a '#' comment of any length is skipped whole, any other line over
- * KEYFILE_LINE_MAX bytes or holding a NUL byte is an error); every error
+ * LINEFILE_MAX bytes or holding a NUL byte is an error); every error
  * names file:line:col. */
 #ifndef DROVER_KEYFILE_H
 #define DROVER_KEYFILE_H
@@ -17,10 +17,8 @@
 #include <stdint.h>
 
 enum {
-    KEYFILE_Z85_LEN = 40,    /* a 32-byte key in Z85 */
-    KEYFILE_BIN_LEN = 32,    /* a key in bytes */
-    KEYFILE_LINE_MAX = 4096, /* longest line; only a '#' comment may be
-                                longer (skipped whole) */
+    KEYFILE_Z85_LEN = 40, /* a 32-byte key in Z85 */
+    KEYFILE_BIN_LEN = 32, /* a key in bytes */
 };
 
 struct keypair {
@@ -91,7 +89,8 @@ void keyfile_known_put(struct keyfile_known *k, const char *host, int port,
 /* NULL is a no-op. */
 void keyfile_known_free(struct keyfile_known *k);
 
-/* Append "HOST:PORT KEY" to known_agents (created 0600). */
+/* Append "HOST:PORT KEY" to known_agents (created 0600) as a line of its
+ * own, also when the file's last line lacks its newline. */
 enum err_code keyfile_known_add(const char *path, const char *host, int port,
                                 const char *key, struct err *e);
 

@@ -94,11 +94,51 @@ static void test_agentconf_errors(void **state)
     agentconf_release(&c);
 }
 
+/* A line is read whole: a '#' comment longer than any buffer stays a
+ * comment (its tail is no setting), and a setting too long to read whole
+ * is an error at its own line, not two lines. */
+static void test_agentconf_long_lines(void **state)
+{
+    (void)state;
+    size_t n = 20000;
+    char *text = malloc(n + 256);
+    assert_non_null(text);
+    /* a comment with settings hidden at byte 1023 and past 4096 */
+    text[0] = '#';
+    memset(text + 1, 'x', n);
+    memcpy(text + 1023, "listen = tcp://10.9.9.9:1", 25);
+    snprintf(text + n, 256, "listen = tcp://10.9.9.9:2\nmax_jobs = 7\n");
+    struct agentconf c;
+    agentconf_init(&c);
+    const char *p = write_conf(text);
+    struct err e = {0};
+    assert_int_equal(agentconf_load(&c, p, &e), ERR_OK);
+    assert_string_equal(c.listen, "tcp://0.0.0.0:7447");
+    assert_int_equal(c.max_jobs, 7);
+    agentconf_release(&c);
+
+    /* state_dir = /aaa...: too long to be read whole */
+    memcpy(text, "state_dir = /", 13);
+    memset(text + 13, 'a', 5000);
+    snprintf(text + 5013, 64, "\nlisten = tcp://10.9.9.9:3\n");
+    agentconf_init(&c);
+    p = write_conf(text);
+    assert_int_equal(agentconf_load(&c, p, &e), ERR_PARSE);
+    if (strstr(e.msg, ":1:4097: line longer than 4096 bytes") == NULL)
+        fail_msg("'%s'", e.msg);
+    assert_non_null(strstr(e.msg, p));
+    assert_string_equal(c.state_dir, "/var/lib/drover-agent");
+    agentconf_release(&c);
+    unlink(p);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_agentconf_all_keys),
         cmocka_unit_test(test_agentconf_errors),
+        cmocka_unit_test(test_agentconf_long_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -130,12 +131,29 @@ static void test_client_unauthenticated(void **state)
     assert_int_equal(client_run(&o), CLIENT_EXIT_CONNECT);
 }
 
+/* Once our secret is in libzmq, whose copies cannot be wiped, the process
+ * is not dumpable: no core file, no ptrace or /proc/PID/mem reader. */
+static void test_client_not_dumpable(void **state)
+{
+    (void)state;
+    struct client_options o = {.endpoint = endpoint,
+                               .server_key = akey.public_z85,
+                               .key = &ckey,
+                               .job = "d1",
+                               .epoch = 2,
+                               .command = "true",
+                               .connect_timeout_ms = 3000};
+    assert_int_equal(client_run(&o), 0);
+    assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_client_exec_and_replay),
         cmocka_unit_test(test_client_unauthenticated),
+        cmocka_unit_test(test_client_not_dumpable),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

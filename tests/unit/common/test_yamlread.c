@@ -118,6 +118,14 @@ static void test_yamlread_syntax(void **state)
     assert_int_equal(check("a: 1\nb: caf\xc3\n", &e), ERR_PARSE);
     assert_string_equal(e.msg, "t.yml:2:8: invalid trailing UTF-8 octet "
                                "(a test file must be UTF-8 text)");
+    /* a "\0" or "\u0000" escape: a plan's `run: "echo a\0; rm x"` would
+     * run `echo a`, an inventory's value was read past its end */
+    assert_int_equal(check("run: \"echo a\\0; echo b\"\n", &e), ERR_PARSE);
+    assert_string_equal(e.msg, "t.yml:1:6: a NUL character (\\0) in a value: "
+                               "drover cannot carry it; remove it");
+    assert_int_equal(check("{\"k\\u0000\": 1}", &e), ERR_PARSE);
+    assert_non_null(strstr(e.msg, "t.yml:1:2: a NUL character"));
+    assert_int_equal(check("a: \"\\x00\"\nb: 1\n", &e), ERR_PARSE);
 }
 
 /* The events a caller sees, with a mark it can trust. */

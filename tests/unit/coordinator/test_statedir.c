@@ -111,6 +111,21 @@ static void test_statedir_refuses_open_modes(void **state)
     char *under = xasprintf("%s/x", file);
     err_clear(&e);
     assert_int_equal(statedir_find(under, &got, &e), ERR_USAGE);
+    /* one that cannot be created, or looked at, is as unusable: exit 2,
+     * not 70 (an internal error) */
+    err_clear(&e);
+    assert_int_equal(statedir_open(under, &got, &e), ERR_USAGE);
+    assert_non_null(strstr(e.msg, "cannot create"));
+    assert_non_null(strstr(e.msg, "--state-dir DIR"));
+    char *loop = xasprintf("%s/loop", base);
+    assert_int_equal(symlink(loop, loop), 0);
+    err_clear(&e);
+    assert_int_equal(statedir_open(loop, &got, &e), ERR_USAGE);
+    assert_non_null(strstr(e.msg, "--state-dir DIR"));
+    err_clear(&e);
+    assert_int_equal(statedir_find(loop, &got, &e), ERR_USAGE);
+    assert_null(got);
+    free(loop);
     free(under);
     char *missing = xasprintf("%s/missing", base);
     err_clear(&e);

@@ -131,6 +131,24 @@ static void test_inv_yaml_typing(void **state)
     assert_true(json_is_true(json_object_get(v, "e")));
     assert_true(json_is_null(json_object_get(v, "f")));
     json_decref(v);
+    /* A float of 200 digits is one, tagged or not (Python's float() takes
+     * any number of digits: 1.1111111111111111e+199). */
+    char digits[201], text[1024], c[256];
+    memset(digits, '1', 200);
+    digits[200] = '\0';
+    snprintf(text, sizeof(text), "a: %s.5\nb: !!float %s\nc: %s.5e+1\n", digits,
+             digits, digits);
+    v = vars_of(text, "v.yml");
+    assert_true(json_is_real(json_object_get(v, "a")));
+    assert_true(json_is_real(json_object_get(v, "b")));
+    assert_true(json_is_real(json_object_get(v, "c")));
+    assert_true(json_real_value(json_object_get(v, "a")) ==
+                strtod(digits, NULL));
+    assert_true(json_real_value(json_object_get(v, "b")) ==
+                strtod(digits, NULL));
+    snprintf(c, sizeof(c), "%s.5e+1", digits);
+    assert_true(json_real_value(json_object_get(v, "c")) == strtod(c, NULL));
+    json_decref(v);
 }
 
 static void test_inv_json_valid(void **state)
@@ -222,6 +240,12 @@ static void test_inv_yaml_errors(void **state)
     check_error("", ERR_PARSE, "t.yml: the YAML inventory is empty");
     check_error("plugin: x\n", ERR_PARSE, "inventory plugin configuration");
     check_error("a: 1\n---\nb: 2\n", ERR_PARSE, "single YAML document");
+    /* a "\0" escape: refused where it is (its text was read past its end;
+     * found by fuzz_inv_yaml, corpus/inv_yaml/nul-escape) */
+    check_error("all:\n  hosts:\n    h:\n      a: \"\\0abcdefgh\"\n", ERR_PARSE,
+                "t.yml:4:10: a NUL character (\\0) in a value");
+    check_error("{\"all\": {\"hosts\": {\"h\": {\"\\u0000k\": 1}}}}", ERR_PARSE,
+                "t.yml:1:26: a NUL character");
     check_error("all:\n  hosts:\n    h: *x\n", ERR_PARSE,
                 "t.yml:3:8: found undefined alias: '*x'");
     check_error("all:\n  vars:\n    v: !vault |\n      abc\n", ERR_INVALID,

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "keyfile.h"
+#include "linefile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,13 +174,9 @@ static void test_keyfile_long_lines(void **state)
     uint8_t bin[32];
     zmq_z85_decode(bin, hidden.public_z85);
     /* the hidden key at byte 511, 512, at the reader's limit and past it */
-    const size_t pads[] = {511,
-                           512,
-                           1023,
-                           KEYFILE_LINE_MAX - 1,
-                           KEYFILE_LINE_MAX,
-                           KEYFILE_LINE_MAX + 7,
-                           10000};
+    const size_t pads[] = {
+        511,  512, 1023, LINEFILE_MAX - 1, LINEFILE_MAX, LINEFILE_MAX + 7,
+        10000};
     for (size_t i = 0; i < sizeof(pads) / sizeof(pads[0]); i++) {
         size_t n = (size_t)snprintf(text, sizeof(text), "%s\n", a.public_z85);
         hidden_key_comment(text + n, sizeof(text) - n, pads[i],
@@ -192,8 +189,8 @@ static void test_keyfile_long_lines(void **state)
         keyfile_set_free(s);
     }
     /* an over-long key line is refused whole, with its place */
-    memset(text, ' ', KEYFILE_LINE_MAX + 10);
-    snprintf(text + KEYFILE_LINE_MAX + 10, 64, "%s\n", hidden.public_z85);
+    memset(text, ' ', LINEFILE_MAX + 10);
+    snprintf(text + LINEFILE_MAX + 10, 64, "%s\n", hidden.public_z85);
     put(path, text, 0644);
     assert_null(keyfile_set_load(path, &e));
     assert_int_equal(e.code, ERR_PARSE);
@@ -304,6 +301,41 @@ static void test_keyfile_known_last_line_wins(void **state)
     keyfile_known_free(k);
 }
 
+/* A line appended to a file whose last line has no newline is a line of
+ * its own, not that line's comment. */
+static void test_keyfile_known_add_after_open_line(void **state)
+{
+    (void)state;
+    char path[128], a[41], b[41], out[41];
+    snprintf(path, sizeof(path), "%s/known_open", dir);
+    fake_key(a, 1, 0);
+    fake_key(b, 2, 0);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "a.example:7447 %s", a); /* no newline */
+    fclose(f);
+    struct err e = {0};
+    assert_int_equal(keyfile_known_add(path, "b.example", 7447, b, &e), ERR_OK);
+    assert_int_equal(keyfile_known_lookup(path, "b.example", 7447, out, &e),
+                     ERR_OK);
+    assert_string_equal(out, b);
+    assert_int_equal(keyfile_known_lookup(path, "a.example", 7447, out, &e),
+                     ERR_OK);
+    assert_string_equal(out, a);
+    /* and a file that ends well gets no blank line */
+    assert_int_equal(keyfile_known_add(path, "a.example", 7447, b, &e), ERR_OK);
+    assert_int_equal(keyfile_known_lookup(path, "a.example", 7447, out, &e),
+                     ERR_OK);
+    assert_string_equal(out, b);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    char text[512];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    assert_null(strstr(text, "\n\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_keyfile_known_agents),
         cmocka_unit_test(test_keyfile_long_lines),
         cmocka_unit_test(test_keyfile_known_last_line_wins),
+        cmocka_unit_test(test_keyfile_known_add_after_open_line),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
