@@ -51,6 +51,9 @@ void log_set_redactor(log_redact_fn *fn, void *arg)
 
 /* Append fmt formatted to b. */
 static void log_format(struct buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void log_format(struct buf *b, const char *fmt, va_list ap)
 {
     char small[1024];
     va_list cp;
