@@ -13,15 +13,16 @@
 #include <string.h>
 
 /* What the detached runner does: run the step with its output in files,
- * then record its exit status by an atomic rename. It holds run.lock
- * (fd 8, taken by the wrapper) until it exits: a free lock and no end
- * record means it died without recording (host restart, kill -9). A
- * TERM or INT is caught so the step's end is still recorded. */
+ * then record its exit status in end and sync it (end and its directory
+ * entry) before it exits. It holds run.lock (fd 8, taken by the wrapper)
+ * until it exits: readers wait for the lock before they trust end, so end
+ * needs no rename, and a free lock with no number in end means it died
+ * without recording (host restart, kill -9). A TERM or INT is caught so
+ * the step's end is still recorded. */
 static const char fence_runner[] =
     "trap \"_dr_x=1\" TERM INT; "
     "\"${SHELL:-/bin/sh}\" -c \"$2\" 8>&- >>\"$1/out\" 2>>\"$1/err\"; "
-    "_dr_st=$?; printf \"%s\\n\" \"$_dr_st\" >\"$1/end.tmp\" && "
-    "sync \"$1/end.tmp\" && mv -f \"$1/end.tmp\" \"$1/end\"";
+    "printf \"%s\\n\" \"$?\" >\"$1/end\" && sync \"$1/end\" \"$1\"";
 
 static bool fence_safe(const char *s, const char *extra)
 {
@@ -79,8 +80,7 @@ char *fence_command(const struct fence_step *s, struct err *e)
         &b,
         "\numask 077\n"
         "_dr_h() { printf 'drover-step: %%s\\n' \"$*\" >&2; }\n"
-        "_dr_now() { date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ; }\n"
-        /* every fork counts: a step costs ~10 processes on the host */
+        /* every process counts: docs/ssh.md lists what a step costs */
         "[ \"$_dr_i\" = 1 ] && { _dr_in=$(cat; echo .); _dr_in=${_dr_in%%.}; "
         "}\n"
         "[ -d \"$_dr_d/steps\" ] || mkdir -p \"$_dr_d/steps\" 2>/dev/null || "
@@ -107,7 +107,8 @@ char *fence_command(const struct fence_step *s, struct err *e)
         "  fi\n"
         "  if [ \"$_dr_cur\" -lt \"$_dr_ep\" ]; then\n"
         "    printf '%%s %%s at=%%s\\n' \"$_dr_ep\" \"$_dr_who\" "
-        "\"$(_dr_now)\" >\"$_dr_d/fence.tmp\" && sync \"$_dr_d/fence.tmp\" "
+        "\"$(date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ)\" >\"$_dr_d/fence.tmp\" && "
+        "sync \"$_dr_d/fence.tmp\" "
         "&& mv -f \"$_dr_d/fence.tmp\" \"$_dr_d/fence\" && sync \"$_dr_d\" "
         "|| { _dr_h error \"cannot write $_dr_d/fence\"; exit %d; }\n"
         "    find \"$_dr_d/steps\" -mindepth 1 -maxdepth 1 -mtime +%d "
@@ -116,24 +117,31 @@ char *fence_command(const struct fence_step *s, struct err *e)
         "fi\n"
         "if [ \"$_dr_m\" = check ]; then exec 9>&-; _dr_h check; eval "
         "\"$_dr_c\"; exit; fi\n"
-        "_dr_s=$_dr_d/steps/$_dr_id\n"
+        "_dr_s=$_dr_d/steps/$_dr_id; _dr_st=\n"
         "if [ -d \"$_dr_s\" ]; then\n"
-        "  if [ -f \"$_dr_s/end\" ]; then _dr_h attach ended\n"
-        "  elif ! flock -n \"$_dr_s/run.lock\" true; then _dr_h attach "
-        "running\n"
-        "  elif [ -f \"$_dr_s/end\" ]; then _dr_h attach ended\n"
-        "  else _dr_h unknown \"it started ($(cat \"$_dr_s/start\" "
-        "2>/dev/null)) and no end was recorded, yet it is not running: the "
-        "host restarted or it was killed\"; exit %d; fi\n"
+        /* the runner holds run.lock while it lives; end is trusted only
+         * once the lock is free */
+        "  exec 7>>\"$_dr_s/run.lock\"\n"
+        "  if ! flock -n 7; then _dr_h attach running\n"
+        "  else\n"
+        "    [ -f \"$_dr_s/end\" ] && read -r _dr_st <\"$_dr_s/end\"\n"
+        "    case $_dr_st in ''|*[!0-9]*) _dr_h unknown \"it started ($(cat "
+        "\"$_dr_s/start\" 2>/dev/null)) and no end was recorded, yet it is "
+        "not running: the host restarted or it was killed\"; exit %d;; esac\n"
+        "    _dr_h attach ended\n"
+        "  fi\n"
+        "  exec 7>&-\n"
         "elif [ \"$_dr_m\" = resume ] && [ \"$_dr_had\" = 0 ]; then\n"
         "  _dr_h unknown \"no record of it and no fence under $_dr_d: the "
         "host's records are gone\"; exit %d\n"
         "else\n"
+        /* the step's directory is its start record: durable (a sync of
+         * steps/) before the step runs */
         "  { mkdir \"$_dr_s\" && : >\"$_dr_s/out\" && : >\"$_dr_s/err\" && "
         "printf '%%s %%s\\n' \"$_dr_ep\" \"$_dr_who\" >\"$_dr_s/start\" && "
-        "sync \"$_dr_s/start\" \"$_dr_d/steps\" && exec 8>\"$_dr_s/run.lock\" "
-        "&& flock -n 8; } || { _dr_h error \"cannot record the step under "
-        "$_dr_s\"; exit %d; }\n"
+        "sync \"$_dr_d/steps\" && exec 8>\"$_dr_s/run.lock\" && flock -n 8; } "
+        "|| { _dr_h error \"cannot record the step under $_dr_s\"; exit %d; "
+        "}\n"
         "  if [ \"$_dr_i\" = 1 ]; then\n"
         "    printf '%%s' \"$_dr_in\" | setsid sh -c '%s' drover-step "
         "\"$_dr_s\" \"$_dr_c\" 9>&- >/dev/null 2>&1 &\n"
@@ -152,10 +160,17 @@ char *fence_command(const struct fence_step *s, struct err *e)
         "trap '[ -n \"$_dr_p\" ] && kill -TERM -\"$_dr_p\" 2>/dev/null && "
         "setsid sh -c \"sleep 1; kill -KILL -$_dr_p 2>/dev/null\" "
         "</dev/null >/dev/null 2>&1 & exit 143' TERM\n"
-        "if [ -f \"$_dr_s/end\" ] || [ -z \"$_dr_p\" ]; then\n"
-        "  [ -f \"$_dr_s/end\" ] || flock \"$_dr_s/run.lock\" true\n"
-        "  cat \"$_dr_s/out\"; cat \"$_dr_s/err\" >&2\n"
+        /* most steps end within a second: wait for the runner's lock (no
+         * polling, one process) and send the output whole; a longer step
+         * is streamed from its start by tail until its runner exits */
+        "exec 7>>\"$_dr_s/run.lock\"\n"
+        "if [ -n \"$_dr_st\" ] || flock -w 1 7 || { [ -z \"$_dr_p\" ] && "
+        "flock 7; }; then\n"
+        "  exec 7>&-\n"
+        "  [ -s \"$_dr_s/out\" ] && cat \"$_dr_s/out\"\n"
+        "  [ -s \"$_dr_s/err\" ] && cat \"$_dr_s/err\" >&2\n"
         "else\n"
+        "  exec 7>&-\n"
         "  tail -c +1 -s 0.02 -f --pid=\"$_dr_p\" \"$_dr_s/out\" & _dr_t1=$!\n"
         "  tail -c +1 -s 0.02 -f --pid=\"$_dr_p\" \"$_dr_s/err\" >&2 & "
         "_dr_t2=$!\n"

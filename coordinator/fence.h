@@ -1,9 +1,8 @@
 /* coordinator/fence.h: the host-side wrapper of every remote action over
  * SSH. An agent fences, keeps job results and outlives the coordinator by
  * itself; a plain SSH host cannot, so the engine sends each step wrapped
- * in fence_command, a POSIX sh script (flock(1), setsid(1), tail(1): util-
- * linux and coreutils, on every Debian host) that, under a lock on the
- * host:
+ * in fence_command, a POSIX sh script (flock(1), setsid(1) of util-linux,
+ * coreutils: on every Debian host) that, under a lock on the host:
  *   - compares the coordinator's epoch with the highest the host has seen
  *     (FENCE_DIR/fence: a higher one, or the same one taken by another
  *     state directory, refuses and names who took it; a lower one is
@@ -11,8 +10,9 @@
  *   - then, atomically with that check, records that step ID started
  *     (FENCE_DIR/steps/ID/) and starts it detached (setsid; its output in
  *     files there), so it runs to its end even if the coordinator or the
- *     channel dies, and records how it ended (an atomic rename);
- *   - streams the output while it runs and exits with the step's status.
+ *     channel dies, and records how it ended (synced before it exits);
+ *   - sends the output (streamed from its first byte when the step runs
+ *     longer than a second) and exits with the step's status.
  * Sent again with the same ID (a resume), it does not run the step twice:
  * it replays an ended step's output and status, follows a running one,
  * starts one that never started, and says so when it cannot tell. The

@@ -4,7 +4,9 @@
  * under concurrent runs; a step is recorded, runs detached and survives
  * its wrapper's death; asking again replays or follows it and never runs
  * it twice; a step with no record under a fresh fence cannot be told;
- * checks are fenced and run in place; the first line parses. */
+ * an end that holds no number is no end; a step longer than a second is
+ * streamed while it runs; checks are fenced and run in place; the first
+ * line parses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -324,6 +326,63 @@ static void test_fence_resume_unknown(void **state)
     free(out);
 }
 
+/* An end that holds no number once the runner is gone (a host crash while
+ * it wrote the status) is no end: the host cannot tell, it does not
+ * report a status it never recorded. */
+static void test_fence_end_without_number(void **state)
+{
+    (void)state;
+    char *out;
+    struct run r = {
+        "/bin/sh", "D:h:deploy:0:0:2", 2, FENCE_RUN, "echo ran", NULL, NULL};
+    assert_int_equal(run(&r, &out), 0);
+    free(out);
+    char *c = xasprintf(": >'%s/steps/D:h:deploy:0:0:2/end'", dir);
+    assert_int_equal(system(c), 0);
+    free(c);
+    r.mode = FENCE_RESUME;
+    assert_int_equal(run(&r, &out), FENCE_EXIT_UNKNOWN);
+    assert_non_null(strstr(out, "drover-step: unknown"));
+    assert_non_null(strstr(out, "it is not running"));
+    free(out);
+}
+
+/* A step that runs for more than a second is streamed while it runs:
+ * what it printed first arrives before it ends. */
+static void test_fence_streams_long_step(void **state)
+{
+    (void)state;
+    struct run r = {"/bin/bash",
+                    "D:h:deploy:0:0:3",
+                    3,
+                    FENCE_RUN,
+                    "echo first; sleep 3; echo last",
+                    NULL,
+                    NULL};
+    int fd;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pid_t pid = start(&r, &fd);
+    char buf[4096] = "";
+    size_t len = 0;
+    ssize_t n;
+    while (strstr(buf, "first\n") == NULL && len < sizeof(buf) - 1 &&
+           (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0) {
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_non_null(strstr(buf, "first\n"));
+    assert_null(strstr(buf, "last"));
+    double s = (double)(t1.tv_sec - t0.tv_sec) +
+               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(s < 2.5);
+    char *out;
+    assert_int_equal(finish(pid, fd, &out), 0);
+    assert_non_null(strstr(out, "last\n"));
+    free(out);
+}
+
 static void test_fence_concurrent_keeps_max(void **state)
 {
     (void)state;
@@ -408,6 +467,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fence_survives_and_resumes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_fence_resume_unknown, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_fence_end_without_number, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_fence_streams_long_step, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_fence_concurrent_keeps_max, setup,
                                         teardown),
