@@ -39,7 +39,10 @@ enum deploy_job {
     JOB_STEPS,     /* the wave's steps, then the health gate */
     JOB_SMOKE,     /* smoke checks */
     JOB_SINGLETON, /* the singleton check: does this host hold the role? */
-    JOB_ROLLBACK   /* rollback steps, then the health gate */
+    JOB_ROLLBACK,  /* rollback steps, then the health gate */
+    JOB_SETTLE     /* a deploy step journaled in flight (the coordinator
+                      died): collected from its host before that host
+                      rolls back, so no rollback runs beside it */
 };
 
 /* Why the hosts are asked whether they hold the singleton role. */
@@ -339,9 +342,12 @@ static void deploy_host_set(struct deploy_host *h, enum deploy_host_state s)
         h->reason[n] = '\0';
         free(both);
     }
-    /* asking whether a host holds the role changes nothing on it */
+    /* asking whether a host holds the role, or a precheck, changes
+     * nothing on it: its journaled state stays (a host journaled
+     * connecting would read as changed) */
     if (d->o.store == NULL || h->rh == NULL || !changed || d->journal_failed ||
-        h->job == JOB_SINGLETON)
+        h->job == JOB_SINGLETON || h->job == JOB_PRECHECK ||
+        (h->job == JOB_ONCE && d->phase == PH_PRECHECKS_ONCE))
         return;
     bool bad = s == DH_FAILED || s == DH_UNREACHABLE || s == DH_ROLLBACK_FAILED;
     struct err e = {0};
@@ -361,6 +367,8 @@ static void deploy_job_next(struct deploy_host *h);
 static void deploy_host_job_done(struct deploy_host *h,
                                  enum deploy_outcome out);
 static void deploy_step_unknown(struct deploy_host *h);
+static void deploy_step_close(struct deploy_host *h, const char *outcome,
+                              const char *why);
 struct stepid;
 static enum err_code deploy_cmd_wrap(struct deploy_host *h,
                                      const struct stepid *sid,
@@ -707,8 +715,9 @@ static json_t *deploy_cmd_env(struct deploy_host *h,
                               const struct rollout_cmd *c)
 {
     const struct plan *p = h->d->plan;
-    bool singleton = p->singleton_env != NULL && h->rh != NULL &&
-                     (h->job == JOB_STEPS || h->job == JOB_ROLLBACK);
+    bool singleton =
+        p->singleton_env != NULL && h->rh != NULL &&
+        (h->job == JOB_STEPS || h->job == JOB_ROLLBACK || h->job == JOB_SETTLE);
     if (!singleton)
         return c->env ? json_incref(c->env) : NULL;
     json_t *env = c->env ? json_deep_copy(c->env) : json_object();
@@ -859,6 +868,16 @@ static void deploy_cmd_start(struct deploy_host *h)
     h->step_id = 0;
     h->resuming = false;
     size_t k = deploy_inflight_find(d, &h->sid);
+    if (k != SIZE_MAX && h->sid.phase == STEPID_PRECHECK) {
+        /* a precheck changes nothing: asked again now, under a new id
+         * (the answer it gave before the coordinator died may be stale) */
+        d->inflight_used[k] = true;
+        h->step_id = d->o.inflight[k].row;
+        deploy_step_close(h, "lost",
+                          "in flight when the coordinator died; asked "
+                          "again (a precheck changes nothing)");
+        k = SIZE_MAX;
+    }
     if (k != SIZE_MAX) {
         const struct deploy_inflight *f = &d->o.inflight[k];
         d->inflight_used[k] = true;
@@ -1138,6 +1157,22 @@ static void deploy_step_unknown(struct deploy_host *h)
     enum deploy_decision dec =
         h->resuming ? d->o.inflight[h->inflight_i].decision : DEPLOY_ASK;
     h->resuming = false;
+    if (h->job == JOB_SETTLE) {
+        /* it is not running there now (the host would say so): nothing
+         * to wait for before the rollback */
+        deploy_step_close(h, "lost",
+                          "the host could not tell whether it ran; it is "
+                          "not running: rolled back");
+        deploy_event(d,
+                     json_pack("{s:s,s:s,s:s,s:s}", "event", "step", "host",
+                               h->name, "step", st->name, "state", "lost"),
+                     "  %s: step '%s' was in flight; the host cannot tell "
+                     "whether it ran (%s), and it is not running: rolling "
+                     "back",
+                     h->name, st->name, h->head_rest);
+        deploy_job_end(h, OUT_OK);
+        return;
+    }
     if (dec == DEPLOY_SKIP) {
         deploy_step_close(h, "skipped",
                           "the host could not tell whether it ran; "
@@ -1227,7 +1262,9 @@ static void deploy_on_done(struct conn *c, const struct exec_result *r,
     exec_result_str(r, what, sizeof(what));
     clock_fmt_duration(clock_mono_ms() - h->step_started_ms, dur, sizeof(dur));
     if (!exec_result_ok(r)) {
-        if (r->end != EXEC_CANCELLED && h->attempt < st->retries) {
+        /* a step collected before a rollback is not tried again */
+        if (r->end != EXEC_CANCELLED && h->attempt < st->retries &&
+            h->job != JOB_SETTLE) {
             h->attempt++;
             deploy_event(d,
                          json_pack("{s:s,s:s,s:s,s:s,s:i}", "event", "step",
@@ -1363,6 +1400,21 @@ static void deploy_set_add(struct deploy *d, size_t i)
     d->set.idx[d->set.n++] = i;
 }
 
+/* The deploy step journaled in flight on h and not asked for yet, or
+ * SIZE_MAX: the rollback of h waits for it (JOB_SETTLE). */
+static size_t deploy_settle_find(const struct deploy *d,
+                                 const struct deploy_host *h)
+{
+    for (size_t i = 0; i < d->o.ninflight; i++) {
+        const struct deploy_inflight *f = &d->o.inflight[i];
+        if (!d->inflight_used[i] && f->phase == STEPID_DEPLOY &&
+            f->host != NULL && strcmp(f->host, h->name) == 0 &&
+            f->step < d->plan->nsteps)
+            return i;
+    }
+    return SIZE_MAX;
+}
+
 static void deploy_launch_one(struct deploy *d, struct deploy_host *h)
 {
     const struct plan *p = d->plan;
@@ -1382,10 +1434,25 @@ static void deploy_launch_one(struct deploy *d, struct deploy_host *h)
         }
         deploy_job_start(h, JOB_STEPS, h->rh->steps, p->nsteps);
         break;
-    case JOB_ROLLBACK:
+    case JOB_ROLLBACK: {
+        size_t k = deploy_settle_find(d, h);
+        if (k != SIZE_MAX) {
+            const struct plan_step *st = &p->steps[d->o.inflight[k].step];
+            deploy_event(d,
+                         json_pack("{s:s,s:s,s:s,s:s}", "event", "step", "host",
+                                   h->name, "step", st->name, "state",
+                                   "settle"),
+                         "  %s: step '%s' was in flight when the coordinator "
+                         "died: asking the host for it before rolling back",
+                         h->name, st->name);
+            deploy_job_start(h, JOB_SETTLE,
+                             &h->rh->steps[d->o.inflight[k].step], 1);
+            break;
+        }
         deploy_host_set(h, DH_PENDING);
         deploy_job_start(h, JOB_ROLLBACK, h->rh->rollback, p->nrollback_steps);
         break;
+    }
     case JOB_SMOKE:
     case JOB_SINGLETON:
         deploy_job_start(h, d->set.job, NULL, 0);
@@ -1857,6 +1924,13 @@ static void deploy_rollback_start(struct deploy *d)
     for (size_t i = 0; i < d->ro->nhosts; i++)
         changed += d->hosts[i].changed;
     if (changed == 0) {
+        /* a human's abort or rollback of a deploy that changed no host:
+         * nothing to put back, and nothing failed */
+        if (d->o.rollback_only) {
+            deploy_decide(d, "nothing to roll back: no host was changed");
+            deploy_finish(d, DV_ROLLED_BACK);
+            return;
+        }
         deploy_finish(d, DV_FAILED);
         return;
     }
@@ -2175,6 +2249,23 @@ static void deploy_host_job_done(struct deploy_host *h, enum deploy_outcome out)
     case JOB_SINGLETON:
         h->state = h->before_job; /* as it was: nothing is journaled */
         break;
+    case JOB_SETTLE:
+        if (d->stopped)
+            return;
+        if (d->terminated || d->interrupts > 1) {
+            /* cancelled: its rollback is cut before it began */
+            if (h->reason[0] == '\0')
+                snprintf(h->reason, sizeof(h->reason), "%s",
+                         "cancelled before its rollback");
+            deploy_host_set(h, DH_ROLLBACK_FAILED);
+            break;
+        }
+        /* the step has ended there (or cannot be running): roll it back */
+        d->set.open++;
+        deploy_host_set(h, DH_PENDING);
+        deploy_job_start(h, JOB_ROLLBACK, h->rh->rollback,
+                         d->plan->nrollback_steps);
+        return;
     case JOB_NONE:
         break;
     }
@@ -2469,7 +2560,8 @@ static void deploy_on_kick(struct loop *l, struct loop_timer *t, void *arg)
         deploy_rollback_start(d);
         return;
     }
-    if (d->o.start_wave > 0 || d->o.done_hosts != NULL) {
+    if ((d->o.start_wave > 0 || d->o.done_hosts != NULL) &&
+        !d->o.prechecks_again) {
         /* resume: earlier waves are deployed; no prechecks, no before */
         for (size_t w = 0; w < d->o.start_wave && w < d->ro->nwaves; w++) {
             size_t start = rollout_wave_start(d->ro, w);

@@ -86,9 +86,12 @@ struct deploy_options {
     const char *const *host_reasons; /* [host]: journaled failure reason,
                                         kept through a failed rollback
                                         (may be NULL, entries too) */
-    size_t before_left; /* resume: the last before_left `before` steps
-                           (rollout order) are not journaled ok: run them
-                           before the first wave (0: none) */
+    size_t before_left;   /* resume: the last before_left `before` steps
+                             (rollout order) are not journaled ok: run them
+                             before the first wave (0: none) */
+    bool prechecks_again; /* resume of a deploy that died in its prechecks:
+                             start over from them (a precheck changes
+                             nothing; its answer then may be stale) */
 };
 
 /* Per-host outcome. */
