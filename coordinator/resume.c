@@ -801,7 +801,9 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
         printf("%s %s (plan %s, version %s): %s\n\n", name, rec->id, rec->plan,
                rec->version ? rec->version : "-",
                rollback ? "rolling back the changed hosts, last wave first"
-                        : "going on from the first wave not done");
+               : pt.nothing_changed
+                   ? "it changed nothing yet: starting over from its prechecks"
+                   : "going on from the first wave not done");
     struct runner_options o = {
         .ssh = &so,
         .agent = &ao,

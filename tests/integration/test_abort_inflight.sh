@@ -123,6 +123,7 @@ rc=$?
 set -e
 cat "$work/resume.out"
 [ "$rc" = 7 ] || fail "resume after a kill -9 in the prechecks exited $rc, want 7 (refused)"
+grep -q "starting over from its prechecks" "$work/resume.out" || fail "resume does not say it asks the prechecks again"
 for x in 1 2; do
     [ "$(count "s1-h$x")" = 0 ] || fail "s1 ran on h$x although its precheck now fails"
     v=$(served $x)
