@@ -40,10 +40,15 @@ enum deploy_job {
     JOB_SMOKE,     /* smoke checks */
     JOB_SINGLETON, /* the singleton check: does this host hold the role? */
     JOB_ROLLBACK,  /* rollback steps, then the health gate */
-    JOB_SETTLE     /* a deploy step journaled in flight (the coordinator
+    JOB_SETTLE,    /* a deploy step journaled in flight (the coordinator
                       died): collected from its host before that host
                       rolls back, so no rollback runs beside it */
+    JOB_WAIT       /* before a host's first step: wait there for the steps
+                      of a superseded deploy still running (deploy_orphan) */
 };
+
+/* How long a host waits for a superseded deploy's step, at most. */
+enum { DEPLOY_ORPHAN_WAIT_MS = 10 * 60 * 1000 };
 
 /* Why the hosts are asked whether they hold the singleton role. */
 enum deploy_ask {
@@ -115,6 +120,7 @@ struct deploy_host {
     size_t inflight_i;              /* then: its entry in d->o.inflight */
     unsigned pass;                  /* its pass (stepid.h) */
     unsigned passes[2];             /* JOB_STEPS, JOB_ROLLBACK jobs run */
+    bool orphans_done;              /* waited for superseded steps */
     int64_t step_id;                /* journal row of the running step */
     int last_verdict[8];            /* per check: last probe verdict + 1 */
     struct buf output;              /* captured output, capped */
@@ -1233,6 +1239,22 @@ static void deploy_on_done(struct conn *c, const struct exec_result *r,
             deploy_fenced_out(h);
         return;
     }
+    if (h->job == JOB_WAIT) {
+        char what[300];
+        exec_result_str(r, what, sizeof(what));
+        if (exec_result_ok(r))
+            deploy_job_end(h, OUT_OK);
+        else
+            deploy_job_fail(h,
+                            r->end == EXEC_FAILED &&
+                                    r->err.code == ERR_UNREACHABLE
+                                ? OUT_UNREACHABLE
+                                : OUT_FAILED,
+                            "waiting for a step of a superseded deploy "
+                            "still running here: %s",
+                            what);
+        return;
+    }
     if (head == FENCE_HEAD_REFUSED) {
         deploy_step_close(h, "refused", h->head_rest);
         deploy_fenced_out(h);
@@ -1304,6 +1326,71 @@ static void deploy_on_done(struct conn *c, const struct exec_result *r,
     deploy_job_next(h);
 }
 
+/* The superseded steps journaled in flight on h, as a shell command that
+ * waits for each one still running there (its runner holds run.lock,
+ * fence.h) into b; their number. */
+static size_t deploy_orphan_command(const struct deploy_host *h, struct buf *b)
+{
+    const struct deploy *d = h->d;
+    const char *dir = h->rh->fence_dir ? h->rh->fence_dir : FENCE_DIR;
+    size_t n = 0;
+    for (size_t i = 0; i < d->o.norphans; i++) {
+        const struct deploy_orphan *o = &d->o.orphans[i];
+        if (strcmp(o->host, h->name) != 0 ||
+            strspn(o->job_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+                              "wxyz0123456789._:-") != strlen(o->job_id) ||
+            strspn(dir, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                        "0123456789._/-") != strlen(dir))
+            continue;
+        buf_printf(b,
+                   "_dr_s='%s/steps/%s'; if [ -f \"$_dr_s/run.lock\" ] && "
+                   "[ ! -f \"$_dr_s/end\" ]; then flock \"$_dr_s/run.lock\" "
+                   "true || exit 1; fi\n",
+                   dir, o->job_id);
+        n++;
+    }
+    return n;
+}
+
+/* Does h wait for superseded steps before its first change? */
+static bool deploy_orphan_needed(const struct deploy_host *h)
+{
+    if (h->orphans_done || h->rh == NULL)
+        return false;
+    for (size_t i = 0; i < h->d->o.norphans; i++)
+        if (strcmp(h->d->o.orphans[i].host, h->name) == 0)
+            return true;
+    return false;
+}
+
+/* JOB_WAIT on its open connection: the host waits for the steps (over
+ * SSH; an agent's jobs are its own). */
+static void deploy_orphan_wait(struct deploy_host *h)
+{
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    size_t n = deploy_orphan_command(h, &b);
+    if (n == 0 || !(conn_caps(h->conn) & TRANSPORT_CAP_SHELL)) {
+        buf_release(&b);
+        deploy_job_end(h, OUT_OK);
+        return;
+    }
+    deploy_event(h->d,
+                 json_pack("{s:s,s:s,s:I}", "event", "superseded", "host",
+                           h->name, "steps", (json_int_t)n),
+                 "  %s: waiting for %zu step%s of the superseded deploy "
+                 "still in flight there",
+                 h->name, n, n == 1 ? "" : "s");
+    struct exec_spec spec = {.command = buf_cstr(&b),
+                             .timeout_ms = DEPLOY_ORPHAN_WAIT_MS};
+    struct err e = {0};
+    h->step_started_ms = clock_mono_ms();
+    enum err_code rc = conn_exec(h->conn, &spec, &e);
+    buf_release(&b);
+    if (rc != ERR_OK)
+        deploy_job_fail(h, OUT_FAILED, "%s", e.msg);
+}
+
 static void deploy_on_opened(struct conn *c, const struct err *e, void *arg)
 {
     (void)c;
@@ -1313,6 +1400,10 @@ static void deploy_on_opened(struct conn *c, const struct err *e, void *arg)
         return;
     }
     deploy_host_set(h, DH_RUNNING);
+    if (h->job == JOB_WAIT) {
+        deploy_orphan_wait(h);
+        return;
+    }
     deploy_job_next(h);
 }
 
@@ -1356,7 +1447,7 @@ static void deploy_job_start(struct deploy_host *h, enum deploy_job job,
         else if (job == JOB_SINGLETON && h->rh->singleton_check)
             checks_conn = deploy_specs_need_conn(h->rh->singleton_check, 1);
     }
-    if (!any && !checks_conn) {
+    if (!any && !checks_conn && job != JOB_WAIT) {
         deploy_job_gate(h);
         return;
     }
@@ -1423,6 +1514,10 @@ static void deploy_launch_one(struct deploy *d, struct deploy_host *h)
         deploy_job_start(h, JOB_PRECHECK, h->rh->prechecks, p->nprechecks);
         break;
     case JOB_STEPS:
+        if (deploy_orphan_needed(h)) {
+            deploy_job_start(h, JOB_WAIT, NULL, 0);
+            break;
+        }
         if (h->role_move) {
             h->role_move = false;
             deploy_event(
@@ -2172,6 +2267,15 @@ static void deploy_host_job_done(struct deploy_host *h, enum deploy_outcome out)
     enum deploy_job job = h->job;
     h->job = JOB_NONE;
     d->set.open--;
+    if (job == JOB_WAIT) {
+        h->orphans_done = true;
+        if (out == OUT_OK && !d->stopped) {
+            d->set.open++; /* now its own steps */
+            deploy_launch_one(d, h);
+            return;
+        }
+        job = JOB_STEPS; /* it failed before its steps */
+    }
     if (job == JOB_STEPS && h->index == d->move_from)
         deploy_singleton_moved(d, h, out);
     switch (job) {
@@ -2266,6 +2370,7 @@ static void deploy_host_job_done(struct deploy_host *h, enum deploy_outcome out)
         deploy_job_start(h, JOB_ROLLBACK, h->rh->rollback,
                          d->plan->nrollback_steps);
         return;
+    case JOB_WAIT: /* turned into JOB_STEPS above */
     case JOB_NONE:
         break;
     }

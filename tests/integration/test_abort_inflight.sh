@@ -11,7 +11,11 @@
 #     and the journal says `aborted`;
 #  3. `drover resume` of a deploy that died during its prechecks asks the
 #     prechecks again: one that now fails refuses the deploy (exit 7) and
-#     no host changes.
+#     no host changes;
+#  4. `drover abort` of a paused deploy that changed nothing exits 0;
+#  5. a new deploy that supersedes one killed mid-step waits on each host
+#     for the old step still running there before its own steps: the
+#     hosts end on the new release, not on the old step's.
 # Ground truth: the lines the steps append on the hosts, and the version
 # each host's demo-app serves.
 set -euo pipefail
@@ -35,7 +39,7 @@ prechecks:
     on: each
 steps:
   - name: s1
-    run: "echo s1-{{ inventory_hostname }} >> $work/started; sleep 2; ln -sfn {{ app_dir }}/releases/{{ version }} {{ app_dir }}/current; echo s1-{{ inventory_hostname }} >> $work/ran"
+    run: "echo s1-{{ inventory_hostname }} >> $work/started; sleep {{ nap | default(2) }}; ln -sfn {{ app_dir }}/releases/{{ version }} {{ app_dir }}/current; echo s1-{{ inventory_hostname }} >> $work/ran"
 health:
   checks:
     - http: "http://{{ address }}:$FLEET_APP_PORT/health/ready"
@@ -63,10 +67,11 @@ abort_rc() {
 }
 
 # deploy version $1 and kill -9 the coordinator once both hosts have
-# started the slow command whose line starts with $2
+# started the slow command whose line starts with $2; plan $3 (default
+# plan.yml)
 deploy_killed() {
     rm -f "$work/ran" "$work/started" "$work/block"
-    "$DROVER" deploy -i "$FLEET_INVENTORY" "${flags[@]}" -e version="$1" "$work/plan.yml" \
+    "$DROVER" deploy -i "$FLEET_INVENTORY" "${flags[@]}" -e version="$1" "$work/${3:-plan.yml}" \
         >"$work/deploy.out" 2>&1 &
     local pid=$! i
     for i in $(seq 100); do
@@ -163,4 +168,26 @@ done
     python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["result"] == "aborted", r["result"]' ||
     fail "the journal does not say aborted"
 echo "ok: abort of a paused deploy that changed nothing exited 0"
+# 5. a deploy killed mid-step is superseded at once: the new deploy waits
+# for the old step on each host (plan without the slow precheck)
+sed '/^prechecks:/,/^steps:/{/^steps:/!d}' "$work/plan.yml" >"$work/fast.yml"
+for x in 1 2; do
+    mkdir -p "$(fleet_host_dir $x)/releases/4"
+    echo 4 >"$(fleet_host_dir $x)/releases/4/VERSION"
+done
+deploy_killed 2 s1- fast.yml
+rc=0
+"$DROVER" deploy -i "$FLEET_INVENTORY" "${flags[@]}" -e version=4 -e nap=0 "$work/fast.yml" \
+    >"$work/deploy2.out" 2>&1 || rc=$?
+cat "$work/deploy2.out"
+[ "$rc" = 0 ] || fail "the superseding deploy exited $rc"
+grep -q "supersedes" "$work/deploy2.out" || fail "the new deploy does not say it supersedes"
+sleep 2 # a step it did not wait for would end now
+for x in 1 2; do
+    order=$(grep -x "s1-h$x" "$work/ran" | wc -l)
+    [ "$order" = 2 ] || fail "s1 ended $order times on h$x, want 2 (old, then new)"
+    v=$(served $x)
+    [ "$v" = 4 ] || fail "h$x serves '$v' after the superseding deploy of 4 succeeded"
+done
+echo "ok: a superseding deploy waited for the old deploy's steps in flight"
 echo ok
