@@ -1332,22 +1332,13 @@ static void deploy_on_done(struct conn *c, const struct exec_result *r,
 static size_t deploy_orphan_command(const struct deploy_host *h, struct buf *b)
 {
     const struct deploy *d = h->d;
-    const char *dir = h->rh->fence_dir ? h->rh->fence_dir : FENCE_DIR;
     size_t n = 0;
     for (size_t i = 0; i < d->o.norphans; i++) {
         const struct deploy_orphan *o = &d->o.orphans[i];
-        if (strcmp(o->host, h->name) != 0 ||
-            strspn(o->job_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
-                              "wxyz0123456789._:-") != strlen(o->job_id) ||
-            strspn(dir, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                        "0123456789._/-") != strlen(dir))
-            continue;
-        buf_printf(b,
-                   "_dr_s='%s/steps/%s'; if [ -f \"$_dr_s/run.lock\" ] && "
-                   "[ ! -f \"$_dr_s/end\" ]; then flock \"$_dr_s/run.lock\" "
-                   "true || exit 1; fi\n",
-                   dir, o->job_id);
-        n++;
+        struct err e = {0};
+        if (strcmp(o->host, h->name) == 0 &&
+            fence_wait_append(b, h->rh->fence_dir, o->job_id, &e) == ERR_OK)
+            n++;
     }
     return n;
 }
