@@ -47,6 +47,9 @@ enum deploy_job {
                       of a superseded deploy still running (deploy_orphan) */
 };
 
+/* Reconnections to follow one step whose connection was lost. */
+enum { DEPLOY_REATTACH_MAX = 2 };
+
 /* How long a host waits for a superseded deploy's step, at most. */
 enum { DEPLOY_ORPHAN_WAIT_MS = 10 * 60 * 1000 };
 
@@ -121,6 +124,10 @@ struct deploy_host {
     unsigned pass;                  /* its pass (stepid.h) */
     unsigned passes[2];             /* JOB_STEPS, JOB_ROLLBACK jobs run */
     bool orphans_done;              /* waited for superseded steps */
+    bool reattaching;               /* the connection was lost during a
+                                       wrapped step: reconnecting to ask
+                                       for it under the same id */
+    int reattaches;                 /* of the running step so far */
     int64_t step_id;                /* journal row of the running step */
     int last_verdict[8];            /* per check: last probe verdict + 1 */
     struct buf output;              /* captured output, capped */
@@ -869,11 +876,18 @@ static void deploy_cmd_start(struct deploy_host *h)
     }
     /* One id per step, phase, host, attempt and run, shared by the journal
      * and the host or agent. A step the journal shows in flight is asked
-     * for again under its journaled id, and its row is completed. */
-    deploy_step_of(h, &h->sid);
-    h->step_id = 0;
-    h->resuming = false;
-    size_t k = deploy_inflight_find(d, &h->sid);
+     * for again under its journaled id, and its row is completed; so is
+     * one whose connection was lost (reattaching: same id, same row). */
+    bool again = h->reattaching;
+    h->reattaching = false;
+    size_t k = SIZE_MAX;
+    if (!again) {
+        deploy_step_of(h, &h->sid);
+        h->step_id = 0;
+        h->resuming = false;
+        h->reattaches = 0;
+        k = deploy_inflight_find(d, &h->sid);
+    }
     if (k != SIZE_MAX && h->sid.phase == STEPID_PRECHECK) {
         /* a precheck changes nothing: asked again now, under a new id
          * (the answer it gave before the coordinator died may be stale) */
@@ -904,13 +918,13 @@ static void deploy_cmd_start(struct deploy_host *h)
         }
     }
     char *wrapped = NULL;
-    if (deploy_cmd_wrap(h, &h->sid, h->resuming ? FENCE_RESUME : FENCE_RUN,
-                        h->wrap.command, h->wrap.input_len > 0, &wrapped,
-                        &e) != ERR_OK) {
+    if (deploy_cmd_wrap(
+            h, &h->sid, h->resuming || again ? FENCE_RESUME : FENCE_RUN,
+            h->wrap.command, h->wrap.input_len > 0, &wrapped, &e) != ERR_OK) {
         deploy_job_fail(h, OUT_FAILED, "step '%s': %s", st->name, e.msg);
         return;
     }
-    if (d->o.store != NULL && !h->resuming) {
+    if (d->o.store != NULL && !h->resuming && !again) {
         char job_id[STEPID_MAX + 1];
         struct store_step ss = {
             .host = h->rh ? h->name : NULL,
@@ -1222,13 +1236,44 @@ static void deploy_step_unknown(struct deploy_host *h)
                     st->name);
 }
 
+static const struct conn_cb deploy_conn_cb;
+
+/* The connection was lost while a wrapped step ran (or was being
+ * started): the wrapper keeps it running on the host, so the step has not
+ * failed. Reconnect and ask for it under the same id (FENCE_RESUME): it is
+ * followed to its end, its row completed; never run a second time. */
+static void deploy_reattach(struct deploy_host *h, const struct exec_result *r)
+{
+    struct deploy *d = h->d;
+    const struct plan_step *st = h->cmds[h->ci].step;
+    h->reattaches++;
+    h->reattaching = true;
+    deploy_event(d,
+                 json_pack("{s:s,s:s,s:s,s:s}", "event", "step", "host",
+                           h->name, "step", st->name, "state", "reattach"),
+                 "  %s: step '%s': %s; it may still run there: reconnecting "
+                 "to follow it",
+                 h->name, st->name, r->err.msg[0] ? r->err.msg : "lost");
+    conn_close(h->conn);
+    deploy_host_set(h, DH_CONNECTING);
+    h->conn = transport_connect(d->t, &h->tg, &deploy_conn_cb, h);
+}
+
 static void deploy_on_done(struct conn *c, const struct exec_result *r,
                            void *arg)
 {
     (void)c;
     struct deploy_host *h = arg;
     struct deploy *d = h->d;
+    bool was_wrapped = h->wrapped;
     enum fence_head head = deploy_head_end(h);
+    if (!h->in_gate_exec && was_wrapped && r->end == EXEC_FAILED &&
+        !d->stopped && h->reattaches < DEPLOY_REATTACH_MAX &&
+        (head == FENCE_HEAD_NONE || head == FENCE_HEAD_RUN ||
+         head == FENCE_HEAD_ATTACH)) {
+        deploy_reattach(h, r);
+        return;
+    }
     if (h->in_gate_exec) {
         h->in_gate_exec = false;
         struct gate_exec *x = h->gx;
@@ -1395,6 +1440,10 @@ static void deploy_on_opened(struct conn *c, const struct err *e, void *arg)
         deploy_orphan_wait(h);
         return;
     }
+    if (h->reattaching) {
+        deploy_cmd_start(h); /* the same step, the same id */
+        return;
+    }
     deploy_job_next(h);
 }
 
@@ -1415,6 +1464,7 @@ static void deploy_job_start(struct deploy_host *h, enum deploy_job job,
     h->cmds = cmds;
     h->ncmds = ncmds;
     h->ci = 0;
+    h->reattaching = false;
     /* a host's steps may run twice in one deploy (the singleton hand-over
      * restarts the new holder): the second pass gets ids of its own */
     h->pass = 0;

@@ -15,7 +15,11 @@
 #  4. `drover abort` of a paused deploy that changed nothing exits 0;
 #  5. a new deploy that supersedes one killed mid-step waits on each host
 #     for the old step still running there before its own steps: the
-#     hosts end on the new release, not on the old step's.
+#     hosts end on the new release, not on the old step's;
+#  6. the connection to a host is lost mid-step (its sshd session killed,
+#     the host up): the step has not failed, drover reconnects and follows
+#     it to its end under the same id, once, instead of rolling the host
+#     back while the step still runs.
 # Ground truth: the lines the steps append on the hosts, and the version
 # each host's demo-app serves.
 set -euo pipefail
@@ -190,4 +194,36 @@ for x in 1 2; do
     [ "$v" = 4 ] || fail "h$x serves '$v' after the superseding deploy of 4 succeeded"
 done
 echo "ok: a superseding deploy waited for the old deploy's steps in flight"
+# 6. h1's sshd session killed mid-step (automatic rollback on)
+sed 's/auto: false/auto: true/' "$work/fast.yml" >"$work/auto.yml"
+rm -f "$work/ran" "$work/started"
+"$DROVER" deploy -i "$FLEET_INVENTORY" "${flags[@]}" -e version=2 "$work/auto.yml" \
+    >"$work/deploy.out" 2>&1 &
+pid=$!
+for i in $(seq 100); do [ "$(grep -c ^s1- "$work/started" 2>/dev/null)" = 2 ] && break; sleep 0.1; done
+sleep 0.3
+# the session processes of h1's sshd (children of its listener): the
+# connection drops, the listener and the host stay
+pkill -KILL -P "$(fleet_sshd_pid 1)"
+rc=0
+wait "$pid" || rc=$?
+cat "$work/deploy.out"
+sleep 2 # a step left running would end now
+for x in 1 2; do
+    [ "$(count "s1-h$x")" = 1 ] || fail "s1 ended $(count "s1-h$x") times on h$x"
+    [ "$(count "rb-h$x")" = 0 ] || fail "h$x was rolled back while its step still ran"
+    v=$(served $x)
+    [ "$rc" = 0 ] || fail "the deploy exited $rc (h$x serves $v)"
+    [ "$v" = 2 ] || fail "h$x serves '$v' after a successful deploy of 2"
+done
+grep -q "h1: step 's1': .*reconnecting to follow it" "$work/deploy.out" || fail "no word of the reconnection"
+"$DROVER" show --state-dir "$work/state" --format json last >"$work/show.json"
+python3 - "$work/show.json" <<'PY' || fail "the record does not list s1 once per host, ok"
+import json, sys
+r = json.load(open(sys.argv[1]))
+rows = [s for s in r["steps"] if s["phase"] == "deploy"]
+assert sorted(s["host"] for s in rows) == ["h1", "h2"], rows
+assert all(s["outcome"] == "ok" for s in rows), rows
+PY
+echo "ok: a step whose connection was lost was followed to its end, once"
 echo ok
