@@ -39,8 +39,19 @@ enum deploy_job {
     JOB_STEPS,     /* the wave's steps, then the health gate */
     JOB_SMOKE,     /* smoke checks */
     JOB_SINGLETON, /* the singleton check: does this host hold the role? */
-    JOB_ROLLBACK   /* rollback steps, then the health gate */
+    JOB_ROLLBACK,  /* rollback steps, then the health gate */
+    JOB_SETTLE,    /* a deploy step journaled in flight (the coordinator
+                      died): collected from its host before that host
+                      rolls back, so no rollback runs beside it */
+    JOB_WAIT       /* before a host's first step: wait there for the steps
+                      of a superseded deploy still running (deploy_orphan) */
 };
+
+/* Reconnections to follow one step whose connection was lost. */
+enum { DEPLOY_REATTACH_MAX = 2 };
+
+/* How long a host waits for a superseded deploy's step, at most. */
+enum { DEPLOY_ORPHAN_WAIT_MS = 10 * 60 * 1000 };
 
 /* Why the hosts are asked whether they hold the singleton role. */
 enum deploy_ask {
@@ -112,6 +123,11 @@ struct deploy_host {
     size_t inflight_i;              /* then: its entry in d->o.inflight */
     unsigned pass;                  /* its pass (stepid.h) */
     unsigned passes[2];             /* JOB_STEPS, JOB_ROLLBACK jobs run */
+    bool orphans_done;              /* waited for superseded steps */
+    bool reattaching;               /* the connection was lost during a
+                                       wrapped step: reconnecting to ask
+                                       for it under the same id */
+    int reattaches;                 /* of the running step so far */
     int64_t step_id;                /* journal row of the running step */
     int last_verdict[8];            /* per check: last probe verdict + 1 */
     struct buf output;              /* captured output, capped */
@@ -339,9 +355,12 @@ static void deploy_host_set(struct deploy_host *h, enum deploy_host_state s)
         h->reason[n] = '\0';
         free(both);
     }
-    /* asking whether a host holds the role changes nothing on it */
+    /* asking whether a host holds the role, or a precheck, changes
+     * nothing on it: its journaled state stays (a host journaled
+     * connecting would read as changed) */
     if (d->o.store == NULL || h->rh == NULL || !changed || d->journal_failed ||
-        h->job == JOB_SINGLETON)
+        h->job == JOB_SINGLETON || h->job == JOB_PRECHECK ||
+        (h->job == JOB_ONCE && d->phase == PH_PRECHECKS_ONCE))
         return;
     bool bad = s == DH_FAILED || s == DH_UNREACHABLE || s == DH_ROLLBACK_FAILED;
     struct err e = {0};
@@ -361,6 +380,8 @@ static void deploy_job_next(struct deploy_host *h);
 static void deploy_host_job_done(struct deploy_host *h,
                                  enum deploy_outcome out);
 static void deploy_step_unknown(struct deploy_host *h);
+static void deploy_step_close(struct deploy_host *h, const char *outcome,
+                              const char *why);
 struct stepid;
 static enum err_code deploy_cmd_wrap(struct deploy_host *h,
                                      const struct stepid *sid,
@@ -707,8 +728,9 @@ static json_t *deploy_cmd_env(struct deploy_host *h,
                               const struct rollout_cmd *c)
 {
     const struct plan *p = h->d->plan;
-    bool singleton = p->singleton_env != NULL && h->rh != NULL &&
-                     (h->job == JOB_STEPS || h->job == JOB_ROLLBACK);
+    bool singleton =
+        p->singleton_env != NULL && h->rh != NULL &&
+        (h->job == JOB_STEPS || h->job == JOB_ROLLBACK || h->job == JOB_SETTLE);
     if (!singleton)
         return c->env ? json_incref(c->env) : NULL;
     json_t *env = c->env ? json_deep_copy(c->env) : json_object();
@@ -854,11 +876,28 @@ static void deploy_cmd_start(struct deploy_host *h)
     }
     /* One id per step, phase, host, attempt and run, shared by the journal
      * and the host or agent. A step the journal shows in flight is asked
-     * for again under its journaled id, and its row is completed. */
-    deploy_step_of(h, &h->sid);
-    h->step_id = 0;
-    h->resuming = false;
-    size_t k = deploy_inflight_find(d, &h->sid);
+     * for again under its journaled id, and its row is completed; so is
+     * one whose connection was lost (reattaching: same id, same row). */
+    bool again = h->reattaching;
+    h->reattaching = false;
+    size_t k = SIZE_MAX;
+    if (!again) {
+        deploy_step_of(h, &h->sid);
+        h->step_id = 0;
+        h->resuming = false;
+        h->reattaches = 0;
+        k = deploy_inflight_find(d, &h->sid);
+    }
+    if (k != SIZE_MAX && h->sid.phase == STEPID_PRECHECK) {
+        /* a precheck changes nothing: asked again now, under a new id
+         * (the answer it gave before the coordinator died may be stale) */
+        d->inflight_used[k] = true;
+        h->step_id = d->o.inflight[k].row;
+        deploy_step_close(h, "lost",
+                          "in flight when the coordinator died; asked "
+                          "again (a precheck changes nothing)");
+        k = SIZE_MAX;
+    }
     if (k != SIZE_MAX) {
         const struct deploy_inflight *f = &d->o.inflight[k];
         d->inflight_used[k] = true;
@@ -879,13 +918,13 @@ static void deploy_cmd_start(struct deploy_host *h)
         }
     }
     char *wrapped = NULL;
-    if (deploy_cmd_wrap(h, &h->sid, h->resuming ? FENCE_RESUME : FENCE_RUN,
-                        h->wrap.command, h->wrap.input_len > 0, &wrapped,
-                        &e) != ERR_OK) {
+    if (deploy_cmd_wrap(
+            h, &h->sid, h->resuming || again ? FENCE_RESUME : FENCE_RUN,
+            h->wrap.command, h->wrap.input_len > 0, &wrapped, &e) != ERR_OK) {
         deploy_job_fail(h, OUT_FAILED, "step '%s': %s", st->name, e.msg);
         return;
     }
-    if (d->o.store != NULL && !h->resuming) {
+    if (d->o.store != NULL && !h->resuming && !again) {
         char job_id[STEPID_MAX + 1];
         struct store_step ss = {
             .host = h->rh ? h->name : NULL,
@@ -1138,6 +1177,22 @@ static void deploy_step_unknown(struct deploy_host *h)
     enum deploy_decision dec =
         h->resuming ? d->o.inflight[h->inflight_i].decision : DEPLOY_ASK;
     h->resuming = false;
+    if (h->job == JOB_SETTLE) {
+        /* it is not running there now (the host would say so): nothing
+         * to wait for before the rollback */
+        deploy_step_close(h, "lost",
+                          "the host could not tell whether it ran; it is "
+                          "not running: rolled back");
+        deploy_event(d,
+                     json_pack("{s:s,s:s,s:s,s:s}", "event", "step", "host",
+                               h->name, "step", st->name, "state", "lost"),
+                     "  %s: step '%s' was in flight; the host cannot tell "
+                     "whether it ran (%s), and it is not running: rolling "
+                     "back",
+                     h->name, st->name, h->head_rest);
+        deploy_job_end(h, OUT_OK);
+        return;
+    }
     if (dec == DEPLOY_SKIP) {
         deploy_step_close(h, "skipped",
                           "the host could not tell whether it ran; "
@@ -1181,13 +1236,44 @@ static void deploy_step_unknown(struct deploy_host *h)
                     st->name);
 }
 
+static const struct conn_cb deploy_conn_cb;
+
+/* The connection was lost while a wrapped step ran (or was being
+ * started): the wrapper keeps it running on the host, so the step has not
+ * failed. Reconnect and ask for it under the same id (FENCE_RESUME): it is
+ * followed to its end, its row completed; never run a second time. */
+static void deploy_reattach(struct deploy_host *h, const struct exec_result *r)
+{
+    struct deploy *d = h->d;
+    const struct plan_step *st = h->cmds[h->ci].step;
+    h->reattaches++;
+    h->reattaching = true;
+    deploy_event(d,
+                 json_pack("{s:s,s:s,s:s,s:s}", "event", "step", "host",
+                           h->name, "step", st->name, "state", "reattach"),
+                 "  %s: step '%s': %s; it may still run there: reconnecting "
+                 "to follow it",
+                 h->name, st->name, r->err.msg[0] ? r->err.msg : "lost");
+    conn_close(h->conn);
+    deploy_host_set(h, DH_CONNECTING);
+    h->conn = transport_connect(d->t, &h->tg, &deploy_conn_cb, h);
+}
+
 static void deploy_on_done(struct conn *c, const struct exec_result *r,
                            void *arg)
 {
     (void)c;
     struct deploy_host *h = arg;
     struct deploy *d = h->d;
+    bool was_wrapped = h->wrapped;
     enum fence_head head = deploy_head_end(h);
+    if (!h->in_gate_exec && was_wrapped && r->end == EXEC_FAILED &&
+        !d->stopped && h->reattaches < DEPLOY_REATTACH_MAX &&
+        (head == FENCE_HEAD_NONE || head == FENCE_HEAD_RUN ||
+         head == FENCE_HEAD_ATTACH)) {
+        deploy_reattach(h, r);
+        return;
+    }
     if (h->in_gate_exec) {
         h->in_gate_exec = false;
         struct gate_exec *x = h->gx;
@@ -1196,6 +1282,22 @@ static void deploy_on_done(struct conn *c, const struct exec_result *r,
             gate_exec_done(x, r);
         if (head == FENCE_HEAD_REFUSED)
             deploy_fenced_out(h);
+        return;
+    }
+    if (h->job == JOB_WAIT) {
+        char what[300];
+        exec_result_str(r, what, sizeof(what));
+        if (exec_result_ok(r))
+            deploy_job_end(h, OUT_OK);
+        else
+            deploy_job_fail(h,
+                            r->end == EXEC_FAILED &&
+                                    r->err.code == ERR_UNREACHABLE
+                                ? OUT_UNREACHABLE
+                                : OUT_FAILED,
+                            "waiting for a step of a superseded deploy "
+                            "still running here: %s",
+                            what);
         return;
     }
     if (head == FENCE_HEAD_REFUSED) {
@@ -1227,7 +1329,9 @@ static void deploy_on_done(struct conn *c, const struct exec_result *r,
     exec_result_str(r, what, sizeof(what));
     clock_fmt_duration(clock_mono_ms() - h->step_started_ms, dur, sizeof(dur));
     if (!exec_result_ok(r)) {
-        if (r->end != EXEC_CANCELLED && h->attempt < st->retries) {
+        /* a step collected before a rollback is not tried again */
+        if (r->end != EXEC_CANCELLED && h->attempt < st->retries &&
+            h->job != JOB_SETTLE) {
             h->attempt++;
             deploy_event(d,
                          json_pack("{s:s,s:s,s:s,s:s,s:i}", "event", "step",
@@ -1267,6 +1371,62 @@ static void deploy_on_done(struct conn *c, const struct exec_result *r,
     deploy_job_next(h);
 }
 
+/* The superseded steps journaled in flight on h, as a shell command that
+ * waits for each one still running there (its runner holds run.lock,
+ * fence.h) into b; their number. */
+static size_t deploy_orphan_command(const struct deploy_host *h, struct buf *b)
+{
+    const struct deploy *d = h->d;
+    size_t n = 0;
+    for (size_t i = 0; i < d->o.norphans; i++) {
+        const struct deploy_orphan *o = &d->o.orphans[i];
+        struct err e = {0};
+        if (strcmp(o->host, h->name) == 0 &&
+            fence_wait_append(b, h->rh->fence_dir, o->job_id, &e) == ERR_OK)
+            n++;
+    }
+    return n;
+}
+
+/* Does h wait for superseded steps before its first change? */
+static bool deploy_orphan_needed(const struct deploy_host *h)
+{
+    if (h->orphans_done || h->rh == NULL)
+        return false;
+    for (size_t i = 0; i < h->d->o.norphans; i++)
+        if (strcmp(h->d->o.orphans[i].host, h->name) == 0)
+            return true;
+    return false;
+}
+
+/* JOB_WAIT on its open connection: the host waits for the steps (over
+ * SSH; an agent's jobs are its own). */
+static void deploy_orphan_wait(struct deploy_host *h)
+{
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    size_t n = deploy_orphan_command(h, &b);
+    if (n == 0 || !(conn_caps(h->conn) & TRANSPORT_CAP_SHELL)) {
+        buf_release(&b);
+        deploy_job_end(h, OUT_OK);
+        return;
+    }
+    deploy_event(h->d,
+                 json_pack("{s:s,s:s,s:I}", "event", "superseded", "host",
+                           h->name, "steps", (json_int_t)n),
+                 "  %s: waiting for %zu step%s of the superseded deploy "
+                 "still in flight there",
+                 h->name, n, n == 1 ? "" : "s");
+    struct exec_spec spec = {.command = buf_cstr(&b),
+                             .timeout_ms = DEPLOY_ORPHAN_WAIT_MS};
+    struct err e = {0};
+    h->step_started_ms = clock_mono_ms();
+    enum err_code rc = conn_exec(h->conn, &spec, &e);
+    buf_release(&b);
+    if (rc != ERR_OK)
+        deploy_job_fail(h, OUT_FAILED, "%s", e.msg);
+}
+
 static void deploy_on_opened(struct conn *c, const struct err *e, void *arg)
 {
     (void)c;
@@ -1276,6 +1436,14 @@ static void deploy_on_opened(struct conn *c, const struct err *e, void *arg)
         return;
     }
     deploy_host_set(h, DH_RUNNING);
+    if (h->job == JOB_WAIT) {
+        deploy_orphan_wait(h);
+        return;
+    }
+    if (h->reattaching) {
+        deploy_cmd_start(h); /* the same step, the same id */
+        return;
+    }
     deploy_job_next(h);
 }
 
@@ -1296,6 +1464,7 @@ static void deploy_job_start(struct deploy_host *h, enum deploy_job job,
     h->cmds = cmds;
     h->ncmds = ncmds;
     h->ci = 0;
+    h->reattaching = false;
     /* a host's steps may run twice in one deploy (the singleton hand-over
      * restarts the new holder): the second pass gets ids of its own */
     h->pass = 0;
@@ -1319,7 +1488,7 @@ static void deploy_job_start(struct deploy_host *h, enum deploy_job job,
         else if (job == JOB_SINGLETON && h->rh->singleton_check)
             checks_conn = deploy_specs_need_conn(h->rh->singleton_check, 1);
     }
-    if (!any && !checks_conn) {
+    if (!any && !checks_conn && job != JOB_WAIT) {
         deploy_job_gate(h);
         return;
     }
@@ -1363,6 +1532,21 @@ static void deploy_set_add(struct deploy *d, size_t i)
     d->set.idx[d->set.n++] = i;
 }
 
+/* The deploy step journaled in flight on h and not asked for yet, or
+ * SIZE_MAX: the rollback of h waits for it (JOB_SETTLE). */
+static size_t deploy_settle_find(const struct deploy *d,
+                                 const struct deploy_host *h)
+{
+    for (size_t i = 0; i < d->o.ninflight; i++) {
+        const struct deploy_inflight *f = &d->o.inflight[i];
+        if (!d->inflight_used[i] && f->phase == STEPID_DEPLOY &&
+            f->host != NULL && strcmp(f->host, h->name) == 0 &&
+            f->step < d->plan->nsteps)
+            return i;
+    }
+    return SIZE_MAX;
+}
+
 static void deploy_launch_one(struct deploy *d, struct deploy_host *h)
 {
     const struct plan *p = d->plan;
@@ -1371,6 +1555,10 @@ static void deploy_launch_one(struct deploy *d, struct deploy_host *h)
         deploy_job_start(h, JOB_PRECHECK, h->rh->prechecks, p->nprechecks);
         break;
     case JOB_STEPS:
+        if (deploy_orphan_needed(h)) {
+            deploy_job_start(h, JOB_WAIT, NULL, 0);
+            break;
+        }
         if (h->role_move) {
             h->role_move = false;
             deploy_event(
@@ -1382,10 +1570,25 @@ static void deploy_launch_one(struct deploy *d, struct deploy_host *h)
         }
         deploy_job_start(h, JOB_STEPS, h->rh->steps, p->nsteps);
         break;
-    case JOB_ROLLBACK:
+    case JOB_ROLLBACK: {
+        size_t k = deploy_settle_find(d, h);
+        if (k != SIZE_MAX) {
+            const struct plan_step *st = &p->steps[d->o.inflight[k].step];
+            deploy_event(d,
+                         json_pack("{s:s,s:s,s:s,s:s}", "event", "step", "host",
+                                   h->name, "step", st->name, "state",
+                                   "settle"),
+                         "  %s: step '%s' was in flight when the coordinator "
+                         "died: asking the host for it before rolling back",
+                         h->name, st->name);
+            deploy_job_start(h, JOB_SETTLE,
+                             &h->rh->steps[d->o.inflight[k].step], 1);
+            break;
+        }
         deploy_host_set(h, DH_PENDING);
         deploy_job_start(h, JOB_ROLLBACK, h->rh->rollback, p->nrollback_steps);
         break;
+    }
     case JOB_SMOKE:
     case JOB_SINGLETON:
         deploy_job_start(h, d->set.job, NULL, 0);
@@ -1857,6 +2060,13 @@ static void deploy_rollback_start(struct deploy *d)
     for (size_t i = 0; i < d->ro->nhosts; i++)
         changed += d->hosts[i].changed;
     if (changed == 0) {
+        /* a human's abort or rollback of a deploy that changed no host:
+         * nothing to put back, and nothing failed */
+        if (d->o.rollback_only) {
+            deploy_decide(d, "nothing to roll back: no host was changed");
+            deploy_finish(d, DV_ROLLED_BACK);
+            return;
+        }
         deploy_finish(d, DV_FAILED);
         return;
     }
@@ -2098,6 +2308,15 @@ static void deploy_host_job_done(struct deploy_host *h, enum deploy_outcome out)
     enum deploy_job job = h->job;
     h->job = JOB_NONE;
     d->set.open--;
+    if (job == JOB_WAIT) {
+        h->orphans_done = true;
+        if (out == OUT_OK && !d->stopped) {
+            d->set.open++; /* now its own steps */
+            deploy_launch_one(d, h);
+            return;
+        }
+        job = JOB_STEPS; /* it failed before its steps */
+    }
     if (job == JOB_STEPS && h->index == d->move_from)
         deploy_singleton_moved(d, h, out);
     switch (job) {
@@ -2175,6 +2394,24 @@ static void deploy_host_job_done(struct deploy_host *h, enum deploy_outcome out)
     case JOB_SINGLETON:
         h->state = h->before_job; /* as it was: nothing is journaled */
         break;
+    case JOB_SETTLE:
+        if (d->stopped)
+            return;
+        if (d->terminated || d->interrupts > 1) {
+            /* cancelled: its rollback is cut before it began */
+            if (h->reason[0] == '\0')
+                snprintf(h->reason, sizeof(h->reason), "%s",
+                         "cancelled before its rollback");
+            deploy_host_set(h, DH_ROLLBACK_FAILED);
+            break;
+        }
+        /* the step has ended there (or cannot be running): roll it back */
+        d->set.open++;
+        deploy_host_set(h, DH_PENDING);
+        deploy_job_start(h, JOB_ROLLBACK, h->rh->rollback,
+                         d->plan->nrollback_steps);
+        return;
+    case JOB_WAIT: /* turned into JOB_STEPS above */
     case JOB_NONE:
         break;
     }
@@ -2469,7 +2706,8 @@ static void deploy_on_kick(struct loop *l, struct loop_timer *t, void *arg)
         deploy_rollback_start(d);
         return;
     }
-    if (d->o.start_wave > 0 || d->o.done_hosts != NULL) {
+    if ((d->o.start_wave > 0 || d->o.done_hosts != NULL) &&
+        !d->o.prechecks_again) {
         /* resume: earlier waves are deployed; no prechecks, no before */
         for (size_t w = 0; w < d->o.start_wave && w < d->ro->nwaves; w++) {
             size_t start = rollout_wave_start(d->ro, w);

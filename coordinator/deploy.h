@@ -52,6 +52,14 @@ struct deploy_inflight {
     enum deploy_decision decision; /* if the host cannot tell */
 };
 
+/* A step of a deploy this one superseded, journaled in flight: its
+ * coordinator died during it, and the SSH wrapper may still run it on its
+ * host. The host waits for it to end before this deploy changes it. */
+struct deploy_orphan {
+    const char *host;   /* inventory name */
+    const char *job_id; /* its step id (stepid.h), as journaled */
+};
+
 struct deploy_options {
     int forks;               /* hosts connecting or running steps at once */
     bool verbose;            /* stream every output line, prefixed */
@@ -89,6 +97,12 @@ struct deploy_options {
     size_t before_left; /* resume: the last before_left `before` steps
                            (rollout order) are not journaled ok: run them
                            before the first wave (0: none) */
+    const struct deploy_orphan *orphans; /* steps of superseded deploys in
+                                            flight, or NULL */
+    size_t norphans;                     /* entries */
+    bool prechecks_again; /* resume of a deploy that died in its prechecks:
+                             start over from them (a precheck changes
+                             nothing; its answer then may be stale) */
 };
 
 /* Per-host outcome. */

@@ -261,3 +261,18 @@ enum err_code fence_refused(const char *host, uint64_t epoch, const char *rest,
                    bylen ? by : "unknown", epoch, seen ? seen : 1,
                    seen ? r : "?");
 }
+
+enum err_code fence_wait_append(struct buf *b, const char *dir, const char *id,
+                                struct err *e)
+{
+    const char *d = dir != NULL ? dir : FENCE_DIR;
+    if (d[0] != '/' || !fence_safe(d, "/") || !fence_safe(id, ":"))
+        return err_set(e, ERR_INVALID, "'%s/steps/%s' is not a safe path", d,
+                       id != NULL ? id : "");
+    buf_printf(b,
+               "_dr_s='%s/steps/%s'; if [ -f \"$_dr_s/run.lock\" ] && "
+               "[ ! -f \"$_dr_s/end\" ]; then flock \"$_dr_s/run.lock\" "
+               "true || exit 1; fi\n",
+               d, id);
+    return ERR_OK;
+}

@@ -21,6 +21,7 @@
 #ifndef DROVER_FENCE_H
 #define DROVER_FENCE_H
 
+#include "buf.h"
 #include "err.h"
 
 #include <stdbool.h>
@@ -93,5 +94,13 @@ enum fence_head fence_head_parse(const char *line, size_t len,
  * both epochs, who acted, and the way through (docs/state.md). */
 enum err_code fence_refused(const char *host, uint64_t epoch, const char *rest,
                             struct err *e);
+
+/* Append to b a sh command that waits on the host until step id (one
+ * started by another coordinator, still running there) has ended: its
+ * runner holds the step's run.lock until it exits. It returns at once for
+ * a step that ended or never started there. dir: drover_fence_dir, or
+ * NULL for FENCE_DIR. ERR_INVALID for an unsafe dir or id. */
+enum err_code fence_wait_append(struct buf *b, const char *dir, const char *id,
+                                struct err *e);
 
 #endif

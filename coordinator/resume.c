@@ -37,16 +37,6 @@ static long resume_host_index(const struct rollout *ro, const char *name)
     return -1;
 }
 
-static bool resume_changed_state(const char *s)
-{
-    static const char *const changed[] = {"connecting", "running", "gating",
-                                          "healthy", "failed"};
-    for (size_t i = 0; i < sizeof(changed) / sizeof(changed[0]); i++)
-        if (s != NULL && strcmp(s, changed[i]) == 0)
-            return true;
-    return false;
-}
-
 /* The decision for step name on host: the first that names both (or
  * leaves them open), else DEPLOY_ASK. */
 static enum deploy_decision
@@ -131,16 +121,15 @@ enum err_code resume_point_of(const struct store_record *r,
             pt->start_wave = (size_t)r->waves[w].idx;
             break;
         }
+    pt->nothing_changed = !pt->rolling_back;
+    for (size_t w = 0; w < r->nwaves; w++)
+        if (r->waves[w].state != NULL &&
+            strcmp(r->waves[w].state, "pending") != 0)
+            pt->nothing_changed = false;
     for (size_t i = 0; i < r->nhosts; i++) {
         long h = resume_host_index(ro, r->hosts[i].host);
-        if (h < 0)
-            continue;
-        if (resume_changed_state(r->hosts[i].state)) {
-            pt->changed_hosts[h] = true;
-            if (ro->hosts[h].wave > pt->last_wave)
-                pt->last_wave = ro->hosts[h].wave;
-        }
-        if (r->hosts[i].state && strcmp(r->hosts[i].state, "healthy") == 0)
+        if (h >= 0 && r->hosts[i].state &&
+            strcmp(r->hosts[i].state, "healthy") == 0)
             pt->done_hosts[h] = true;
     }
     for (size_t i = 0; i < r->nsteps; i++) {
@@ -149,6 +138,16 @@ enum err_code resume_point_of(const struct store_record *r,
         if (!stepid_phase_parse(st->phase, &ph))
             continue;
         long h = resume_host_index(ro, st->host);
+        if (ph != STEPID_PRECHECK)
+            pt->nothing_changed = false;
+        /* a host is changed once a deploy step was sent to it (its intent
+         * is journaled first), whatever came of it: the state a host was
+         * journaled in (connecting for a precheck, say) does not say */
+        if (ph == STEPID_DEPLOY && h >= 0) {
+            pt->changed_hosts[h] = true;
+            if (ro->hosts[h].wave > pt->last_wave)
+                pt->last_wave = ro->hosts[h].wave;
+        }
         if (st->step < 0) {
             if (st->outcome == NULL &&
                 resume_legacy_row(st, p, dec, ndec, e) != ERR_OK) {
@@ -802,7 +801,9 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
         printf("%s %s (plan %s, version %s): %s\n\n", name, rec->id, rec->plan,
                rec->version ? rec->version : "-",
                rollback ? "rolling back the changed hosts, last wave first"
-                        : "going on from the first wave not done");
+               : pt.nothing_changed
+                   ? "it changed nothing yet: starting over from its prechecks"
+                   : "going on from the first wave not done");
     struct runner_options o = {
         .ssh = &so,
         .agent = &ao,
@@ -820,6 +821,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
                    .inflight = pt.inflight,
                    .ninflight = pt.ninflight,
                    .before_left = rollback ? 0 : pt.before_left,
+                   .prechecks_again = !rollback && pt.nothing_changed,
                    .rollback_only = rollback,
                    .singleton_origin = resume_singleton_origin(rec),
                    .host_reasons = reasons}};

@@ -38,7 +38,8 @@ enum resume_mode {
 struct resume_point {
     size_t start_wave;                /* first wave not done */
     bool *done_hosts;                 /* [host] healthy already (start_wave) */
-    bool *changed_hosts;              /* [host] changed (left pending) */
+    bool *changed_hosts;              /* [host] changed: a deploy step was
+                                         started there (journaled intent) */
     unsigned char *step_done;         /* [host * nsteps + step] ran ok */
     size_t last_wave;                 /* highest wave any host started */
     bool rolling_back;                /* the journal says "rolling back" */
@@ -47,7 +48,9 @@ struct resume_point {
     struct deploy_inflight *inflight; /* steps in flight (host names
                                          borrowed from the rollout) */
     size_t ninflight;                 /* entries */
-    size_t before_left; /* `before` steps not journaled ok (deploy.h) */
+    size_t before_left;   /* `before` steps not journaled ok (deploy.h) */
+    bool nothing_changed; /* it died before any change (in its prechecks):
+                             no wave, `before` or rollback step began */
 };
 
 /* An operator's answer for in-flight steps whose host cannot tell

@@ -33,10 +33,12 @@ struct session {
     char id[STORE_ID_MAX];              /* DEP-YYYY-MM-DD-NNN */
     char user[64];                      /* who deploys */
     char state_id[STATEDIR_ID_LEN + 1]; /* the state directory's id */
-    char *who;             /* fence_who, once the deploy has its id */
-    char *version;         /* for notifications */
-    bool abort;            /* ended by `drover abort` */
-    struct buf superseded; /* deploys this one superseded, in words */
+    char *who;                     /* fence_who, once the deploy has its id */
+    char *version;                 /* for notifications */
+    bool abort;                    /* ended by `drover abort` */
+    struct buf superseded;         /* deploys this one superseded, in words */
+    struct deploy_orphan *orphans; /* their steps journaled in flight */
+    size_t norphans;
 };
 
 static void session_user(char *out, size_t n)
@@ -139,6 +141,15 @@ static enum err_code session_supersede(struct session *s, const char *lock,
         if ((rc = store_get_record(s->store, rows[i].id, &r, e)) != ERR_OK)
             break;
         bool same = r->lock != NULL && strcmp(r->lock, lock) == 0;
+        for (size_t k = 0; same && k < r->nsteps; k++) {
+            const struct store_step_row *st = &r->steps[k];
+            if (st->outcome != NULL || st->host == NULL || st->job_id == NULL)
+                continue;
+            s->orphans =
+                xrealloc(s->orphans, (s->norphans + 1) * sizeof(*s->orphans));
+            s->orphans[s->norphans++] = (struct deploy_orphan){
+                .host = xstrdup(st->host), .job_id = xstrdup(st->job_id)};
+        }
         store_record_free(r);
         if (!same)
             continue;
@@ -304,6 +315,12 @@ const char *session_superseded(const struct session *s)
     return buf_cstr(&s->superseded);
 }
 
+const struct deploy_orphan *session_orphans(const struct session *s, size_t *n)
+{
+    *n = s->norphans;
+    return s->orphans;
+}
+
 const char *session_who(const struct session *s)
 {
     return s->who;
@@ -381,6 +398,11 @@ void session_free(struct session *s)
     free(s->dir);
     free(s->version);
     buf_release(&s->superseded);
+    for (size_t i = 0; i < s->norphans; i++) {
+        free((char *)s->orphans[i].host);
+        free((char *)s->orphans[i].job_id);
+    }
+    free(s->orphans);
     free(s->who);
     free(s);
 }

@@ -74,6 +74,9 @@ const char *session_deploy_id(const struct session *s);
  * (session_begin ended them "abandoned"), in words ("DEP-... (running
  * since ...)"), or "" when none. Borrowed while s lives. */
 const char *session_superseded(const struct session *s);
+/* The steps of those deploys journaled in flight (*n of them): their
+ * hosts may still run them (deploy.h). Borrowed while s lives. */
+const struct deploy_orphan *session_orphans(const struct session *s, size_t *n);
 /* Who this coordinator is for the hosts' fence records (fence_who: the
  * state directory's id, this host, the deploy). Borrowed. */
 const char *session_who(const struct session *s);

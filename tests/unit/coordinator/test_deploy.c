@@ -183,6 +183,25 @@ static struct deploy_result run_opts(struct fixture *f, int forks, FILE *out,
     return res;
 }
 
+/* Run the engine once with options o (o->local is not set). */
+static struct deploy_result run_with(struct fixture *f,
+                                     const struct deploy_options *o)
+{
+    struct err e = {0};
+    struct loop *l = loop_new(&e);
+    struct transport *t = local_transport_new(l, &e);
+    struct health *h = health_new(l, &e);
+    assert_non_null(h);
+    struct deploy *d = deploy_new(l, &f->ro, t, h, o);
+    struct deploy_result res;
+    assert_int_equal(deploy_run(d, &res, &e), ERR_OK);
+    deploy_free(d);
+    health_free(h);
+    transport_free(t);
+    loop_free(l);
+    return res;
+}
+
 static struct deploy_result run(struct fixture *f, int forks, FILE *out)
 {
     struct err e = {0};
@@ -505,10 +524,6 @@ static void test_deploy_human_rollback_runs(void **state)
     char *rb = slurp(f->dir, "RB");
     assert_string_equal(rb, "");
     free(rb);
-    struct err e = {0};
-    struct loop *l = loop_new(&e);
-    struct transport *t = local_transport_new(l, &e);
-    struct health *h = health_new(l, &e);
     bool changed[] = {true, true}, done[] = {true, false};
     struct deploy_options o = {.forks = 4,
                                .out = out,
@@ -516,18 +531,61 @@ static void test_deploy_human_rollback_runs(void **state)
                                .changed_hosts = changed,
                                .done_hosts = done,
                                .rollback_only = true};
-    struct deploy *d = deploy_new(l, &f->ro, t, h, &o);
-    assert_int_equal(deploy_run(d, &res, &e), ERR_OK);
+    res = run_with(f, &o);
     assert_int_equal(res.verdict, DV_ROLLED_BACK);
     assert_int_equal(res.rolled_back, 2);
-    deploy_free(d);
-    health_free(h);
-    transport_free(t);
-    loop_free(l);
     fclose(out);
     rb = slurp(f->dir, "RB");
     assert_string_equal(rb, "h2\nh1\n");
     free(rb);
+    release(f);
+}
+
+/* A human's rollback with nothing changed has nothing to put back: rolled
+ * back, not failed. A deploy step journaled in flight on a host is asked
+ * for before that host rolls back; a host that cannot tell (here: the
+ * local transport keeps no record) is not running it and rolls back. */
+static void test_deploy_human_rollback_settles(void **state)
+{
+    struct fixture *f = *state;
+    size_t waves[] = {1, 1};
+    build(f, 2, waves, 2, "echo {host} >> {dir}/RAN");
+    with_rollback(f, "echo {host} >> {dir}/RB");
+    f->plan->rollback_auto = false;
+    FILE *out = tmpfile();
+    bool changed[] = {false, false}, done[] = {false, false};
+    struct deploy_options o = {.forks = 4,
+                               .out = out,
+                               .changed_hosts = changed,
+                               .done_hosts = done,
+                               .rollback_only = true};
+    struct deploy_result res = run_with(f, &o);
+    assert_int_equal(res.verdict, DV_ROLLED_BACK);
+    assert_int_equal(res.rolled_back, 0);
+    char *rb = slurp(f->dir, "RB");
+    assert_string_equal(rb, "");
+    free(rb);
+    /* h2's step 0 in flight */
+    changed[0] = changed[1] = true;
+    struct deploy_inflight fl = {
+        .host = "h2", .phase = STEPID_DEPLOY, .step = 0, .row = 0};
+    o.start_wave = 1;
+    o.inflight = &fl;
+    o.ninflight = 1;
+    res = run_with(f, &o);
+    assert_int_equal(res.verdict, DV_ROLLED_BACK);
+    assert_int_equal(res.rolled_back, 2);
+    char *text = text_of(out);
+    assert_non_null(strstr(text, "nothing to roll back: no host was changed"));
+    assert_non_null(strstr(text, "h2: step '"));
+    assert_non_null(strstr(text, "it is not running: rolling back"));
+    free(text);
+    rb = slurp(f->dir, "RB");
+    assert_string_equal(rb, "h2\nh1\n");
+    free(rb);
+    char *ran = slurp(f->dir, "RAN");
+    assert_string_equal(ran, ""); /* asked for, never run again */
+    free(ran);
     release(f);
 }
 
@@ -581,6 +639,8 @@ static void test_deploy_singleton_moves_to_eligible(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_deploy_human_rollback_settles,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_deploy_human_rollback_runs, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_deploy_singleton_moves_to_eligible,

@@ -457,6 +457,24 @@ static void test_fence_bad_input(void **state)
     assert_int_equal(fence_head_parse("hello", 5, &rest), FENCE_HEAD_NONE);
 }
 
+/* The wait for another coordinator's step: a quoted path under the
+ * fence directory; unsafe ids and directories are refused. */
+static void test_fence_wait_append(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    assert_int_equal(fence_wait_append(&b, NULL, "D:h1:deploy:0:0:3", &e),
+                     ERR_OK);
+    assert_non_null(
+        strstr(buf_cstr(&b), "_dr_s='" FENCE_DIR "/steps/D:h1:deploy:0:0:3'"));
+    assert_non_null(strstr(buf_cstr(&b), "flock \"$_dr_s/run.lock\" true"));
+    assert_int_equal(fence_wait_append(&b, "/x", "a'b", &e), ERR_INVALID);
+    assert_int_equal(fence_wait_append(&b, "rel", "a", &e), ERR_INVALID);
+    buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +495,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fence_damaged_file, setup,
                                         teardown),
         cmocka_unit_test(test_fence_bad_input),
+        cmocka_unit_test(test_fence_wait_append),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

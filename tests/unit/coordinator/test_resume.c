@@ -171,6 +171,53 @@ static void test_resume_point_rollback_in_flight(void **state)
     plan_free(f.plan);
 }
 
+/* A host is changed once a deploy step was sent to it, not by the state
+ * a precheck left journaled; a deploy that died in its prechecks changed
+ * nothing (its prechecks are asked again). */
+static void test_resume_point_changed(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f, false);
+    struct resume_point pt;
+    struct err e = {0};
+    /* h2 journaled connecting (a precheck asked it), no step row: not
+     * changed; h3 has deploy rows: changed */
+    f.hrows[1].state = S("connecting");
+    assert_int_equal(resume_point_of(&f.rec, &f.ro, NULL, 0, &pt, &e), ERR_OK);
+    assert_false(pt.changed_hosts[1]);
+    assert_true(pt.changed_hosts[2]);
+    assert_false(pt.nothing_changed);
+    resume_point_release(&pt);
+    /* died in the prechecks: waves pending, only precheck rows (one in
+     * flight), hosts journaled connecting */
+    f.waves[0].state = S("pending");
+    f.waves[1].state = S("pending");
+    for (size_t i = 0; i < 3; i++)
+        f.hrows[i].state = S("connecting");
+    f.steps[0].phase = S("precheck");
+    f.steps[1].phase = S("precheck");
+    f.plan->nprechecks = 2;
+    f.plan->prechecks = f.plan->steps;
+    assert_int_equal(resume_point_of(&f.rec, &f.ro, NULL, 0, &pt, &e), ERR_OK);
+    assert_true(pt.nothing_changed);
+    for (size_t i = 0; i < 3; i++)
+        assert_false(pt.changed_hosts[i]);
+    resume_point_release(&pt);
+    /* a `before` step began: something may have changed */
+    f.steps[0].phase = S("before");
+    f.plan->nbefore = 2;
+    f.plan->before = f.plan->steps;
+    assert_int_equal(resume_point_of(&f.rec, &f.ro, NULL, 0, &pt, &e), ERR_OK);
+    assert_false(pt.nothing_changed);
+    resume_point_release(&pt);
+    f.plan->nprechecks = 0;
+    f.plan->prechecks = NULL;
+    f.plan->nbefore = 0;
+    f.plan->before = NULL;
+    plan_free(f.plan);
+}
+
 /* The record of a deploy begun with vars (JSON text), read back from a
  * SQLite journal in a directory of its own. */
 /* A deploy begun with vars_json; keyed: in a state directory, whose
@@ -388,6 +435,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_point_in_flight),
         cmocka_unit_test(test_resume_point_rollback_in_flight),
+        cmocka_unit_test(test_resume_point_changed),
         cmocka_unit_test(test_resume_vars_secret_needed),
         cmocka_unit_test(test_resume_vars_secret_hash),
         cmocka_unit_test(test_resume_vars_secret_by_value),
