@@ -90,6 +90,7 @@ int runner_run(const struct rollout *ro, struct loop *loop,
     res->verdict = DV_FAILED;
     o->agent->epoch = session_epoch(sess);
     o->agent->deploy_id = session_deploy_id(sess);
+    o->agent->who = session_who(sess);
     if ((health = health_new(loop, &e)) == NULL ||
         (local = local_transport_new(loop, &e)) == NULL)
         goto fail;
