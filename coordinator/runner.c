@@ -5,6 +5,7 @@
 #include "cmd.h"
 #include "health.h"
 #include "local.h"
+#include "log.h"
 #include "loop.h"
 #include "mux.h"
 #include "rollout.h"
@@ -113,7 +114,7 @@ int runner_run(const struct rollout *ro, struct loop *loop,
     status = runner_status(res->verdict);
     goto out;
 fail:
-    fprintf(stderr, "drover: %s\n", e.msg);
+    log_out(stderr, "drover: %s", e.msg);
     snprintf(res->decision, sizeof(res->decision), "not run: %s", e.msg);
 out:
     if (d != NULL) {
