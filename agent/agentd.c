@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #define AGENTD_VERSION "drover-agent 0.1.0"
@@ -496,6 +497,93 @@ static void agentd_bad(struct agentd *a, const uint8_t *rid, size_t rid_len,
     }
 }
 
+/* Append at most max bytes of s to b, bytes outside [A-Za-z0-9] and
+ * extra as '_'. */
+static void agentd_word(struct buf *b, const char *s, size_t max,
+                        const char *extra)
+{
+    for (size_t i = 0; i < max && s[i] != '\0'; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || strchr(extra, c) != NULL;
+        buf_addc(b, ok ? c : '_');
+    }
+}
+
+/* Who sends q, for the epoch record: the coordinator's own words (its
+ * `who`: state directory, host, deploy; bytes outside [A-Za-z0-9._:@=-]
+ * and space become '_') and the time, on one line of at most
+ * PROTO_WHO_MAX bytes (the coordinator's key is in the agent's log).
+ * Caller frees. */
+static char *agentd_who(const struct agentd_req *q)
+{
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    const char *w = q->m->who != NULL && *q->m->who ? q->m->who : "-";
+    agentd_word(&b, w, PROTO_WHO_MAX - 32, "._:@=- ");
+    time_t now = (time_t)(clock_wall_ms() / 1000);
+    struct tm tm;
+    char at[32];
+    gmtime_r(&now, &tm);
+    strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    buf_printf(&b, " at=%s", at);
+    return buf_detach(&b);
+}
+
+/* The value of who's `state_dir=` word into out (empty when it has none). */
+static void agentd_who_state_dir(const char *who, char *out, size_t n)
+{
+    out[0] = '\0';
+    const char *p = who != NULL ? strstr(who, "state_dir=") : NULL;
+    if (p == NULL || (p != who && p[-1] != ' '))
+        return;
+    p += strlen("state_dir=");
+    size_t l = strcspn(p, " ");
+    snprintf(out, n, "%.*s", (int)(l < n ? l : n - 1), p);
+}
+
+/* An epoch equal to the one recorded, from another state directory than
+ * the one that raised it: epochs are counted per state directory, so that
+ * is another coordinator, refused as over SSH (docs/state.md "A new state
+ * directory"). Only when both say which state directory they are. */
+static bool agentd_other_state_dir(const struct agentd *a, const char *who)
+{
+    char ours[80], theirs[80];
+    agentd_who_state_dir(jobstore_epoch_who(a->store), ours, sizeof(ours));
+    agentd_who_state_dir(who, theirs, sizeof(theirs));
+    return ours[0] != '\0' && strcmp(ours, "-") != 0 && theirs[0] != '\0' &&
+           strcmp(ours, theirs) != 0;
+}
+
+/* Refuse q, whose epoch is below seen (or equal, from another state
+ * directory): ERROR fenced, naming who raised
+ * the epoch (in `who`, and in the text for coordinators that do not read
+ * `who`). */
+static void agentd_fenced(struct agentd *a, const struct agentd_req *q,
+                          uint64_t seen)
+{
+    const char *who = jobstore_epoch_who(a->store);
+    log_warn("agent=%s: refused %s from coordinator %.8s...: epoch %" PRIu64
+             " is not above %" PRIu64 ", raised by %s (a newer coordinator "
+             "holds the lock)",
+             a->name, proto_type_name(q->m->type), q->user, q->m->epoch, seen,
+             who != NULL ? who : "unknown");
+    char text[PROTO_TEXT_MAX];
+    snprintf(text, sizeof(text),
+             "epoch %" PRIu64 " is %s %" PRIu64
+             " already seen: this coordinator lost its lock (raised by %s)",
+             q->m->epoch,
+             q->m->epoch < seen ? "lower than"
+                                : "from another state directory than",
+             seen, who != NULL ? who : "unknown");
+    struct proto_msg m = {.type = PROTO_ERROR,
+                          .req = q->m->req,
+                          .code = PROTO_E_FENCED,
+                          .text = text,
+                          .who = (char *)who};
+    agentd_send(a, q->rid, q->rid_len, &m);
+}
+
 static void agentd_handle(struct agentd *a, const uint8_t *rid, size_t rid_len,
                           zmq_msg_t *frame)
 {
@@ -517,25 +605,28 @@ static void agentd_handle(struct agentd *a, const uint8_t *rid, size_t rid_len,
         p->bad = 0;
     struct agentd_req q = {rid, rid_len, user, &m};
     uint64_t seen = jobstore_epoch(a->store);
-    if (m.epoch < seen) {
-        log_warn("agent=%s: refused %s from coordinator %.8s...: epoch %" PRIu64
-                 " is lower than %" PRIu64 " (a newer coordinator holds the "
-                 "lock)",
-                 a->name, proto_type_name(m.type), user, m.epoch, seen);
-        agentd_error(a, rid, rid_len, m.req, PROTO_E_FENCED,
-                     "epoch %" PRIu64 " is lower than %" PRIu64
-                     " already seen: this coordinator lost its lock",
-                     m.epoch, seen);
+    if (m.epoch < seen ||
+        (m.epoch == seen && agentd_other_state_dir(a, m.who))) {
+        agentd_fenced(a, &q, seen);
         proto_msg_release(&m);
         return;
     }
-    if (m.epoch > seen && jobstore_set_epoch(a->store, m.epoch, &e) != ERR_OK) {
-        log_error("agent=%s: epoch %" PRIu64 " not stored: %s", a->name,
-                  m.epoch, e.msg);
-        agentd_error(a, rid, rid_len, m.req, PROTO_E_INTERNAL,
-                     "epoch not stored: %s", e.msg);
-        proto_msg_release(&m);
-        return;
+    if (m.epoch > seen) {
+        char *who = agentd_who(&q);
+        enum err_code rc = jobstore_set_epoch(a->store, m.epoch, who, &e);
+        if (rc == ERR_OK)
+            log_info("agent=%s: epoch %" PRIu64 " -> %" PRIu64
+                     " raised by coordinator %.8s...: %s",
+                     a->name, seen, m.epoch, user, who);
+        free(who);
+        if (rc != ERR_OK) {
+            log_error("agent=%s: epoch %" PRIu64 " not stored: %s", a->name,
+                      m.epoch, e.msg);
+            agentd_error(a, rid, rid_len, m.req, PROTO_E_INTERNAL,
+                         "epoch not stored: %s", e.msg);
+            proto_msg_release(&m);
+            return;
+        }
     }
     size_t i;
     for (i = 0; i < sizeof(agentd_dispatch) / sizeof(agentd_dispatch[0]); i++)

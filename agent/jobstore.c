@@ -21,6 +21,7 @@ struct jobstore {
     char *dir;      /* the state directory, NULL in memory-only mode */
     char *jobs;     /* dir/jobs */
     uint64_t epoch; /* highest epoch seen */
+    char *who;      /* who raised it (one line), or NULL: not known */
 };
 
 /* The file name of a job id: '/' becomes "%2F" ('%' is not allowed in
@@ -196,6 +197,11 @@ struct jobstore *jobstore_open(const char *dir, struct err *e)
             rc = ERR_PARSE;
         } else {
             s->epoch = v;
+            /* the second line, when there is one: who raised it */
+            const char *w = *end == '\n' ? end + 1 : end;
+            size_t wl = strcspn(w, "\n");
+            if (wl > 0)
+                s->who = xstrndup(w, wl < PROTO_WHO_MAX ? wl : PROTO_WHO_MAX);
         }
     } else if (rc != ERR_NOTFOUND) {
         err_set(e, rc, "%s", ge.msg);
@@ -216,6 +222,7 @@ void jobstore_free(struct jobstore *s)
         return;
     free(s->dir);
     free(s->jobs);
+    free(s->who);
     free(s);
 }
 
@@ -224,19 +231,35 @@ uint64_t jobstore_epoch(const struct jobstore *s)
     return s->epoch;
 }
 
+const char *jobstore_epoch_who(const struct jobstore *s)
+{
+    return s->who;
+}
+
 enum err_code jobstore_set_epoch(struct jobstore *s, uint64_t epoch,
-                                 struct err *e)
+                                 const char *who, struct err *e)
 {
     if (epoch <= s->epoch)
         return ERR_OK;
+    size_t wl = who != NULL ? strcspn(who, "\n") : 0;
+    if (wl > PROTO_WHO_MAX)
+        wl = PROTO_WHO_MAX;
     if (s->dir != NULL) {
-        char text[32];
-        int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", epoch);
-        enum err_code rc = jobstore_put(s->dir, "epoch", text, (size_t)n, e);
+        struct buf b;
+        buf_init(&b, BUF_UNLIMITED);
+        buf_printf(&b, "%" PRIu64 "\n", epoch);
+        if (wl > 0) {
+            buf_add(&b, who, wl);
+            buf_addc(&b, '\n');
+        }
+        enum err_code rc = jobstore_put(s->dir, "epoch", b.data, b.len, e);
+        buf_release(&b);
         if (rc != ERR_OK)
             return rc;
     }
     s->epoch = epoch;
+    free(s->who);
+    s->who = wl > 0 ? xstrndup(who, wl) : NULL;
     return ERR_OK;
 }
 

@@ -1,8 +1,9 @@
 /* agent/jobstore.h: what drover-agent remembers across restarts: each
  * job's RESULT by job id (so a repeated job id is answered without running
  * again) and the highest fencing epoch seen. Files under STATE_DIR:
- * `epoch` and `jobs/ID` (a msgpack RESULT), `jobs/ID.running` while a job
- * runs. Every write is fsynced, file and directory, before it counts. */
+ * `epoch` (the number, then who raised it) and `jobs/ID` (a msgpack RESULT),
+ * `jobs/ID.running` while a job runs. Every write is fsynced, file and
+ * directory, before it counts. */
 #ifndef DROVER_JOBSTORE_H
 #define DROVER_JOBSTORE_H
 
@@ -23,9 +24,15 @@ void jobstore_free(struct jobstore *s);
 
 /* The highest epoch recorded (0 for a new store). */
 uint64_t jobstore_epoch(const struct jobstore *s);
-/* Record a higher epoch durably (lower or equal: no-op). */
+/* Who raised the recorded epoch (one line of text, as given to
+ * jobstore_set_epoch), or NULL when not known (a store written before it
+ * was kept). Borrowed until the next jobstore_set_epoch. */
+const char *jobstore_epoch_who(const struct jobstore *s);
+/* Record a higher epoch durably, with who raised it (its first line, at
+ * most PROTO_WHO_MAX bytes, kept on the `epoch` file's second line; NULL:
+ * not known). Lower or equal: no-op. */
 enum err_code jobstore_set_epoch(struct jobstore *s, uint64_t epoch,
-                                 struct err *e);
+                                 const char *who, struct err *e);
 
 /* The job is about to run: its `.running` marker is on disk after this. */
 enum err_code jobstore_begin(struct jobstore *s, const char *job,

@@ -6,6 +6,7 @@
 #include "err.h"
 #include "redact.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,26 @@ char *log_redacted(const char *s, size_t n)
     return buf_detach(&b);
 }
 
+/* Redact b, write it to f and wipe it: where log_out and log_write end. */
+static void log_emit(FILE *f, struct buf *b, bool newline)
+{
+    log_redact(b);
+    if (newline)
+        buf_addc(b, '\n');
+    if (b->len > 0)
+        fwrite(b->data, 1, b->len, f);
+    fflush(f);
+    buf_wipe(b);
+}
+
+void log_write(FILE *f, const char *s, size_t n)
+{
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    buf_add(&b, s, n);
+    log_emit(f, &b, false);
+}
+
 void log_out(FILE *f, const char *fmt, ...)
 {
     struct buf b;
@@ -98,11 +119,7 @@ void log_out(FILE *f, const char *fmt, ...)
     va_start(ap, fmt);
     log_format(&b, fmt, ap);
     va_end(ap);
-    log_redact(&b);
-    buf_addc(&b, '\n');
-    fwrite(b.data, 1, b.len, f);
-    fflush(f);
-    buf_wipe(&b);
+    log_emit(f, &b, true);
 }
 
 void log_vmsg(enum log_level lvl, const char *file, int line, const char *func,

@@ -35,6 +35,11 @@ void log_set_redactor(log_redact_fn *fn, void *arg);
 void log_out(FILE *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The n bytes at s, redacted as log_out does, written to f as they are
+ * (no newline added: a text block that ends in its own, a status line
+ * redrawn in place). */
+void log_write(FILE *f, const char *s, size_t n);
+
 /* The n bytes at s as log_out would print them (the same redaction),
  * for output that is encoded after (JSON events). Caller frees. */
 char *log_redacted(const char *s, size_t n);

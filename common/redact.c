@@ -36,7 +36,9 @@ void redact_free(struct redact *r)
 
 struct redact *redact_global(void)
 {
-    static struct redact global;
+    /* the pattern rules are on: every process's output is scrubbed of
+     * bearer tokens, URL credentials and secret-looking NAME=value */
+    static struct redact global = {.patterns = true};
     return &global;
 }
 
@@ -310,6 +312,12 @@ static size_t redact_mark_value(const char *d, size_t len, size_t v,
     if (len - v >= strlen(REDACT_MARK) &&
         memcmp(d + v, REDACT_MARK, strlen(REDACT_MARK)) == 0)
         return v + strlen(REDACT_MARK);
+    /* a placeholder of dots (drover's own "-e db_password=... again") */
+    size_t dots = v;
+    while (dots < len && d[dots] == '.')
+        dots++;
+    if (dots > v && (dots == len || isspace((unsigned char)d[dots])))
+        return dots;
     size_t end = v;
     if (d[v] == '"' || d[v] == '\'') {
         char q = d[v];

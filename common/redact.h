@@ -18,7 +18,8 @@ struct redact *redact_new(void);
 /* Wipes the stored values. NULL is a no-op. */
 void redact_free(struct redact *r);
 
-/* The process-wide set (never NULL, lives until exit). */
+/* The process-wide set (never NULL, lives until exit), with the pattern
+ * rules on (redact_set_patterns). */
 struct redact *redact_global(void);
 
 /* Add a secret value (copied), with its base64 form, its JSON-escaped and
@@ -46,8 +47,8 @@ bool redact_name_is_secret(const char *name);
 bool redact_add_named(struct redact *r, const char *name, const char *value);
 
 /* Also apply the pattern rules (redact_patterns) in redact_buf and
- * redact_str of this set. Off by default; the coordinator turns it on for
- * the global set, the journal always applies them. */
+ * redact_str of this set. Off by default for a new set, on for the global
+ * one. */
 void redact_set_patterns(struct redact *r, bool on);
 
 /* Rules that need no registered value, applied to b:

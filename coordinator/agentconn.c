@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "fence.h"
 #include "keyfile.h"
 #include "log.h"
 #include "loop.h"
@@ -122,6 +123,7 @@ struct agentconn_transport {
     bool accept_new;                 /* record unknown agents */
     int port;                        /* default agent port */
     uint64_t epoch;                  /* fencing epoch */
+    char *who;                       /* who we are (fence_who), or NULL */
     char run_id[64];                 /* job id prefix */
     int64_t connect_timeout_ms;      /* handshake deadline */
     size_t max_inflight;             /* handshakes at once */
@@ -166,6 +168,9 @@ static bool agentconn_send(struct agentconn *c, struct proto_msg *m)
 {
     struct agentconn_transport *t = c->t;
     m->epoch = t->epoch;
+    /* who we are, for the agent's epoch record (not on the hot path) */
+    if (m->type != PROTO_PING && m->type != PROTO_OUTPUT_ACK)
+        m->who = t->who;
     m->req = ++t->req;
     buf_reset(&t->out);
     struct err e = {0};
@@ -621,12 +626,20 @@ static void agentconn_message(struct agentconn *c, const struct proto_msg *m)
             agentconn_result(c, m);
         break;
     case PROTO_ERROR:
-        if (m->code == PROTO_E_FENCED)
-            agentconn_fail(c, ERR_LOCKED,
-                           "%s refused us: %s (another coordinator holds a "
-                           "newer lock)",
-                           c->endpoint, m->text);
-        else if (c->state == AC_RUNNING || c->state == AC_HELLO)
+        if (m->code == PROTO_E_FENCED) {
+            /* worded as over SSH: the agent's epoch (it echoes the
+             * highest it has seen) and who raised it, or the agent's text
+             * when it is older than `who` */
+            struct err fe = {0};
+            char *rest = m->who != NULL
+                             ? xasprintf("%" PRIu64 " %s", m->epoch, m->who)
+                             : xasprintf("%" PRIu64 " unknown (the agent "
+                                         "says: %s)",
+                                         m->epoch, m->text);
+            fence_refused(c->name, t->epoch, rest, &fe);
+            free(rest);
+            agentconn_fail(c, ERR_LOCKED, "%s", fe.msg);
+        } else if (c->state == AC_RUNNING || c->state == AC_HELLO)
             agentconn_fail(c, ERR_PROTO, "%s refused: %s", c->endpoint,
                            m->text);
         else
@@ -1014,6 +1027,7 @@ static void agentconn_free(struct transport *tr)
     free(t->slots);
     free(t->free_slots);
     free(t->known_agents);
+    free(t->who);
     keyfile_known_free(t->known);
     buf_wipe(&t->out);
     keyfile_wipe(&t->key);
@@ -1058,6 +1072,7 @@ struct transport *agentconn_transport_new(struct loop *l,
     t->accept_new = o->accept_new;
     t->port = o->port > 0 ? o->port : AGENTCONN_PORT;
     t->epoch = o->epoch;
+    t->who = o->who != NULL ? xstrdup(o->who) : NULL;
     t->connect_timeout_ms = o->connect_timeout_ms > 0
                                 ? o->connect_timeout_ms
                                 : AGENTCONN_CONNECT_TIMEOUT_MS;

@@ -40,6 +40,8 @@ struct agent_options {
     bool accept_new;            /* unknown agent: fetch its key, record it */
     int port;                   /* 0: AGENTCONN_PORT */
     uint64_t epoch;             /* fencing epoch sent in every message */
+    const char *who;            /* who this coordinator is (fence_who), for
+                                   the agents' epoch records; NULL: none */
     const char *deploy_id;      /* job ids are DEPLOY:HOST:N; NULL: a run id */
     int64_t connect_timeout_ms; /* 0: default */
     int64_t heartbeat_ms;       /* 0: default */

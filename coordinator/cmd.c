@@ -4,6 +4,7 @@
 #include "cmd.h"
 
 #include "buf.h"
+#include "log.h"
 #include "sshopt.h"
 
 #include <stdarg.h>
@@ -151,11 +152,19 @@ int cmd_usage_error(const struct cmd *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    fprintf(stderr,
+    log_out(stderr,
             "drover %s: %s\nusage: drover %s\n(drover %s --help lists the "
-            "options)\n",
+            "options)",
             c->name, why, c->usage, c->name);
     return EXIT_USAGE;
+}
+
+void cmd_print_diags(const struct buf *diags, const struct err *e)
+{
+    if (diags->len > 0)
+        log_write(stderr, diags->data, diags->len);
+    else
+        log_out(stderr, "%s", e->msg);
 }
 
 /* A table cell: '|' escaped. */

@@ -22,6 +22,9 @@ enum drover_exit {
 #include <stddef.h>
 #include <stdio.h>
 
+struct buf;
+struct err;
+
 /* Bits of cmd_opt.flags. */
 enum cmd_opt_flags {
     CMD_OPT_SHORT = 1 << 0,    /* key is also the short option -key */
@@ -113,6 +116,10 @@ void cmd_help(const struct cmd *c, FILE *f);
  * options are, on stderr. Returns EXIT_USAGE. */
 int cmd_usage_error(const struct cmd *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* A plan's or inventory's diagnostics, or e's message when there are
+ * none, on stderr through the redaction of every line (log_write). */
+void cmd_print_diags(const struct buf *diags, const struct err *e);
 
 /* The reference of docs/cli.md between its generated markers: each of
  * cmds[0..n) with its options, the SSH options, the exit statuses. */

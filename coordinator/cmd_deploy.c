@@ -10,6 +10,7 @@
 #include "duration.h"
 #include "deploy.h"
 #include "inventory.h"
+#include "jsonout.h"
 #include "log.h"
 #include "loop.h"
 #include "plan.h"
@@ -63,45 +64,51 @@ static void cmd_deploy_print_plan(const struct rollout *ro)
 {
     const struct plan *p = ro->plan;
     json_t *version = json_object_get(ro->extra, "version");
-    printf("deploy '%s'%s%s to %zu host%s in %zu wave%s (plan %s)\n", p->name,
-           version ? " version " : "",
-           version && json_is_string(version) ? json_string_value(version) : "",
-           ro->nhosts, ro->nhosts == 1 ? "" : "s", ro->nwaves,
-           ro->nwaves == 1 ? "" : "s", p->file);
+    log_out(stdout, "deploy '%s'%s%s to %zu host%s in %zu wave%s (plan %s)",
+            p->name, version ? " version " : "",
+            version && json_is_string(version) ? json_string_value(version)
+                                               : "",
+            ro->nhosts, ro->nhosts == 1 ? "" : "s", ro->nwaves,
+            ro->nwaves == 1 ? "" : "s", p->file);
+    struct buf line;
+    buf_init(&line, BUF_UNLIMITED);
     for (size_t w = 0; w < ro->nwaves; w++) {
         size_t start = rollout_wave_start(ro, w);
-        printf("  wave %zu (%zu host%s):", w + 1, ro->wave_sizes[w],
-               ro->wave_sizes[w] == 1 ? "" : "s");
+        buf_reset(&line);
+        buf_printf(&line, "  wave %zu (%zu host%s):", w + 1, ro->wave_sizes[w],
+                   ro->wave_sizes[w] == 1 ? "" : "s");
         size_t shown = ro->wave_sizes[w] > 20 ? 20 : ro->wave_sizes[w];
         for (size_t i = start; i < start + shown; i++)
-            printf(" %s", ro->hosts[i].name);
+            buf_printf(&line, " %s", ro->hosts[i].name);
         if (shown < ro->wave_sizes[w])
-            printf(" ... (+%zu)", ro->wave_sizes[w] - shown);
-        printf("\n");
+            buf_printf(&line, " ... (+%zu)", ro->wave_sizes[w] - shown);
+        log_out(stdout, "%s", buf_cstr(&line));
     }
-    printf("  steps:");
+    buf_reset(&line);
+    buf_adds(&line, "  steps:");
     for (size_t i = 0; i < p->nsteps; i++)
-        printf("%s %s", i ? "," : "", p->steps[i].name);
-    printf("\n");
+        buf_printf(&line, "%s %s", i ? "," : "", p->steps[i].name);
+    log_out(stdout, "%s", buf_cstr(&line));
+    buf_release(&line);
     if (p->nchecks > 0) {
         char iv[32], dl[32];
-        printf("  health: %zu check%s every %s, deadline %s per host\n",
-               p->nchecks, p->nchecks == 1 ? "" : "s",
-               clock_fmt_duration(p->interval_ms, iv, sizeof(iv)),
-               clock_fmt_duration(p->healthy_deadline_ms, dl, sizeof(dl)));
+        log_out(stdout, "  health: %zu check%s every %s, deadline %s per host",
+                p->nchecks, p->nchecks == 1 ? "" : "s",
+                clock_fmt_duration(p->interval_ms, iv, sizeof(iv)),
+                clock_fmt_duration(p->healthy_deadline_ms, dl, sizeof(dl)));
     }
     /* the same words as `drover plan`: the plan's real thresholds */
     json_t *words =
         wave_words(p, ro->wave_sizes, ro->nwaves, ro->nhosts, ro->has_canary);
-    printf("  thresholds: the deploy\n");
+    log_out(stdout, "  thresholds: the deploy");
     size_t i;
     json_t *w;
     json_array_foreach(words, i, w)
     {
-        printf("    %s\n", json_string_value(w));
+        log_out(stdout, "    %s", json_string_value(w));
     }
     json_decref(words);
-    printf("\n");
+    log_out(stdout, "%s", "");
     fflush(stdout);
 }
 
@@ -141,14 +148,14 @@ static int cmd_deploy_run(int argc, char **argv)
             break;
         case 'e':
             if (rollout_extra_var(extra, optarg, &e) != ERR_OK) {
-                fprintf(stderr, "drover deploy: %s\n", e.msg);
+                log_out(stderr, "drover deploy: %s", e.msg);
                 status = e.code == ERR_USAGE ? EXIT_USAGE : EXIT_INPUT;
                 goto out;
             }
             break;
         case 'f':
             if (sshopt_forks(optarg, &forks, &e) != ERR_OK) {
-                fprintf(stderr, "drover deploy: %s\n", e.msg);
+                log_out(stderr, "drover deploy: %s", e.msg);
                 goto out;
             }
             break;
@@ -175,7 +182,7 @@ static int cmd_deploy_run(int argc, char **argv)
             break;
         case 'W':
             if (duration_parse(optarg, &sopt.lock_wait_ms, &e) != ERR_OK) {
-                fprintf(stderr, "drover deploy: --lock-wait: %s\n", e.msg);
+                log_out(stderr, "drover deploy: --lock-wait: %s", e.msg);
                 goto out;
             }
             break;
@@ -198,9 +205,9 @@ static int cmd_deploy_run(int argc, char **argv)
             char *end = NULL;
             unsigned long long v = strtoull(optarg, &end, 10);
             if (end == optarg || *end != '\0' || optarg[0] == '-' || v == 0) {
-                fprintf(stderr,
+                log_out(stderr,
                         "drover deploy: --take-over-fence %s: expected the "
-                        "epoch the hosts reported (a number >= 1)\n",
+                        "epoch the hosts reported (a number >= 1)",
                         optarg);
                 goto out;
             }
@@ -250,13 +257,11 @@ static int cmd_deploy_run(int argc, char **argv)
 
     for (size_t i = 0; i < ninv; i++)
         if (inv_load(inv, invs[i], &e) != ERR_OK) {
-            fprintf(stderr, "drover: %s\n", e.msg);
+            log_out(stderr, "drover: %s", e.msg);
             goto done;
         }
     if (plan_load(plan_file, &plan, &diags, &e) != ERR_OK) {
-        fputs(diags.len ? buf_cstr(&diags) : e.msg, stderr);
-        if (diags.len == 0)
-            fputc('\n', stderr);
+        cmd_print_diags(&diags, &e);
         goto done;
     }
     /* previous_version: the last successful deploy of this plan, unless
@@ -270,7 +275,7 @@ static int cmd_deploy_run(int argc, char **argv)
     /* the ssh config gives ssh hosts their address: read once, here, so
      * a bad one stops the deploy before the lock */
     if (sshopt_config(&so, &sshcfg, &e) != ERR_OK) {
-        fprintf(stderr, "drover: %s\n", e.msg);
+        log_out(stderr, "drover: %s", e.msg);
         goto done;
     }
     /* Resolve once before the lock, to refuse bad input touching nothing;
@@ -281,9 +286,7 @@ static int cmd_deploy_run(int argc, char **argv)
                                 .deploy_id = "DEP-0",
                                 .ssh_config = sshcfg};
     if (rollout_new_input(plan, inv, &rin, &ro, &diags, &e) != ERR_OK) {
-        fputs(diags.len ? buf_cstr(&diags) : e.msg, stderr);
-        if (diags.len == 0)
-            fputc('\n', stderr);
+        cmd_print_diags(&diags, &e);
         goto done;
     }
     rollout_secrets(ro, redact_global());
@@ -301,7 +304,7 @@ static int cmd_deploy_run(int argc, char **argv)
     if ((loop = loop_new(&e)) == NULL)
         goto done;
     if (session_begin(plan, previous, &sopt, loop, &sess, &why, &e) != ERR_OK) {
-        fprintf(stderr, "drover: %s\n", e.msg);
+        log_out(stderr, "drover: %s", e.msg);
         status = why == SESSION_REFUSED  ? EXIT_REFUSED
                  : why == SESSION_LOCKED ? EXIT_LOCKED
                  : e.code == ERR_USAGE   ? EXIT_USAGE /* the state dir */
@@ -309,27 +312,28 @@ static int cmd_deploy_run(int argc, char **argv)
         goto done;
     }
     if (!json)
-        printf("deploy %s (epoch %llu)\n", session_deploy_id(sess),
-               (unsigned long long)session_epoch(sess));
+        log_out(stdout, "deploy %s (epoch %llu)", session_deploy_id(sess),
+                (unsigned long long)session_epoch(sess));
     if (*session_superseded(sess) != '\0') {
         char *text = xasprintf("supersedes %s: its coordinator is gone; it "
                                "ends as abandoned",
                                session_superseded(sess));
         json_t *ev = json_pack("{s:s,s:s,s:s}", "event", "decision", "deploy",
                                session_deploy_id(sess), "message", text);
-        char *line = json ? json_dumps(ev, JSON_COMPACT) : NULL;
-        printf("%s\n", line ? line : text);
-        free(line);
+        if (json)
+            jsonout_print(stdout, ev, JSON_COMPACT);
+        else
+            log_out(stdout, "%s", text);
         json_decref(ev);
         free(text);
     }
     if (!json)
-        printf("\n");
+        log_out(stdout, "%s", "");
     rollout_free(ro);
     ro = NULL;
     rin.deploy_id = session_deploy_id(sess);
     if (rollout_new_input(plan, inv, &rin, &ro, &diags, &e) != ERR_OK) {
-        fputs(diags.len ? buf_cstr(&diags) : e.msg, stderr);
+        cmd_print_diags(&diags, &e);
         goto done;
     }
     struct runner_options ro_opt = {

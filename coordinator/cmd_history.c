@@ -2,6 +2,8 @@
  * journal, newest first: id, plan, version, who, started, duration,
  * result, rolled back. */
 #include "cmd.h"
+#include "jsonout.h"
+#include "log.h"
 #include "record.h"
 #include "store.h"
 #include "store_sqlite.h"
@@ -42,10 +44,8 @@ static void cmd_history_json(const struct store_summary *rows, size_t n)
         json_object_set_new(o, "rolled_back", json_boolean(r->rolled_back));
         json_array_append_new(a, o);
     }
-    char *s = json_dumps(a, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    jsonout_print(stdout, a, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(a);
-    printf("%s\n", s != NULL ? s : "[]");
-    free(s);
 }
 
 /* The options of `drover history`, one row each (cmd.h). */
@@ -82,9 +82,9 @@ static int cmd_history_run(int argc, char **argv)
             errno = 0;
             long v = strtol(optarg, &end, 10);
             if (errno != 0 || *end != '\0' || end == optarg || v <= 0) {
-                fprintf(stderr,
+                log_out(stderr,
                         "drover history: --limit %s: expected a positive "
-                        "number\n",
+                        "number",
                         optarg);
                 return EXIT_USAGE;
             }
@@ -112,16 +112,16 @@ static int cmd_history_run(int argc, char **argv)
     struct err e = {0};
     if (store_sqlite_open_state(state_dir, true, &s, NULL, &e) != ERR_OK) {
         if (e.code == ERR_NOTFOUND) {
-            printf(json ? "[]\n" : "no deploys yet\n");
+            log_out(stdout, "%s", json ? "[]" : "no deploys yet");
             return EXIT_OK;
         }
-        fprintf(stderr, "drover history: %s\n", e.msg);
+        log_out(stderr, "drover history: %s", e.msg);
         return e.code == ERR_USAGE ? EXIT_USAGE : EXIT_INTERNAL;
     }
     struct store_summary *rows = NULL;
     size_t n = 0;
     if (store_list(s, &f, &rows, &n, &e) != ERR_OK) {
-        fprintf(stderr, "drover history: %s\n", e.msg);
+        log_out(stderr, "drover history: %s", e.msg);
         store_free(s);
         return EXIT_INTERNAL;
     }
@@ -132,13 +132,13 @@ static int cmd_history_run(int argc, char **argv)
         return EXIT_OK;
     }
     if (n == 0) {
-        printf("no deploys yet%s%s\n", f.plan ? " of plan " : "",
-               f.plan ? f.plan : "");
+        log_out(stdout, "no deploys yet%s%s", f.plan ? " of plan " : "",
+                f.plan ? f.plan : "");
         free(rows);
         return EXIT_OK;
     }
-    printf("%-20s %-12s %-12s %-10s %-20s %-9s %-16s %s\n", "ID", "PLAN",
-           "VERSION", "WHO", "STARTED", "DURATION", "RESULT", "ROLLED BACK");
+    log_out(stdout, "%-20s %-12s %-12s %-10s %-20s %-9s %-16s %s", "ID", "PLAN",
+            "VERSION", "WHO", "STARTED", "DURATION", "RESULT", "ROLLED BACK");
     for (size_t i = 0; i < n; i++) {
         const struct store_summary *r = &rows[i];
         char at[32], dur[32];
@@ -150,9 +150,10 @@ static int cmd_history_run(int argc, char **argv)
         const char *result = r->result != STORE_RESULT_NONE
                                  ? store_result_str(r->result)
                                  : r->state;
-        printf("%-20s %-12s %-12s %-10s %-20s %-9s %-16s %s\n", r->id, r->plan,
-               r->version[0] ? r->version : "-", r->user[0] ? r->user : "-", at,
-               dur, result, r->rolled_back ? "yes" : "no");
+        log_out(stdout, "%-20s %-12s %-12s %-10s %-20s %-9s %-16s %s", r->id,
+                r->plan, r->version[0] ? r->version : "-",
+                r->user[0] ? r->user : "-", at, dur, result,
+                r->rolled_back ? "yes" : "no");
     }
     free(rows);
     return EXIT_OK;

@@ -563,7 +563,7 @@ static int cmd_plan_run(int argc, char **argv)
             break;
         case 'e':
             if (rollout_extra_var(extra, optarg, &e) != ERR_OK) {
-                fprintf(stderr, "drover plan: %s\n", e.msg);
+                log_out(stderr, "drover plan: %s", e.msg);
                 status = e.code == ERR_USAGE ? EXIT_USAGE : EXIT_INPUT;
                 goto out;
             }
@@ -600,17 +600,15 @@ static int cmd_plan_run(int argc, char **argv)
     buf_init(&diags, 256 * 1024);
     for (size_t i = 0; i < ninv; i++)
         if (inv_load(inv, invs[i], &e) != ERR_OK) {
-            fprintf(stderr, "drover: %s\n", e.msg);
+            log_out(stderr, "drover: %s", e.msg);
             goto done;
         }
     if (plan_load(argv[optind], &plan, &diags, &e) != ERR_OK) {
-        fputs(diags.len ? buf_cstr(&diags) : e.msg, stderr);
-        if (diags.len == 0)
-            fputc('\n', stderr);
+        cmd_print_diags(&diags, &e);
         goto done;
     }
     if (sshopt_config(&so, &sshcfg, &e) != ERR_OK) {
-        fprintf(stderr, "drover: %s\n", e.msg);
+        log_out(stderr, "drover: %s", e.msg);
         goto done;
     }
     struct rollout_input in = {
@@ -620,9 +618,7 @@ static int cmd_plan_run(int argc, char **argv)
         .ssh_config = sshcfg,
     };
     if (rollout_new_input(plan, inv, &in, &ro, &diags, &e) != ERR_OK) {
-        fputs(diags.len ? buf_cstr(&diags) : e.msg, stderr);
-        if (diags.len == 0)
-            fputc('\n', stderr);
+        cmd_print_diags(&diags, &e);
         goto done;
     }
     /* every secret of the resolved plan, before anything is printed */

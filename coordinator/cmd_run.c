@@ -255,7 +255,7 @@ static void run_sigint(struct loop *l, int signo, void *arg)
     (void)l;
     struct run *r = arg;
     if (r->interrupted) {
-        fprintf(stderr, "drover: interrupted twice, leaving now\n");
+        log_out(stderr, "drover: interrupted twice, leaving now");
         fflush(stdout);
         _exit(EXIT_FAILED);
     }
@@ -378,20 +378,20 @@ static int cmd_run_run(int argc, char **argv)
         switch (c) {
         case 'i':
             if (ninv == RUN_INV_MAX) {
-                fprintf(stderr, "drover run: at most %d -i\n", RUN_INV_MAX);
+                log_out(stderr, "drover run: at most %d -i", RUN_INV_MAX);
                 return EXIT_USAGE;
             }
             invs[ninv++] = optarg;
             break;
         case 'f':
             if (sshopt_forks(optarg, &forks, &e) != ERR_OK) {
-                fprintf(stderr, "drover run: %s\n", e.msg);
+                log_out(stderr, "drover run: %s", e.msg);
                 return EXIT_USAGE;
             }
             break;
         case 't':
             if (duration_parse(optarg, &timeout_ms, &e) != ERR_OK) {
-                fprintf(stderr, "drover run: --timeout: %s\n", e.msg);
+                log_out(stderr, "drover run: --timeout: %s", e.msg);
                 return EXIT_USAGE;
             }
             break;
@@ -406,7 +406,7 @@ static int cmd_run_run(int argc, char **argv)
             break;
         case 'E':
             if (nsecrets == RUN_SECRETS_MAX || !cmdwrap_valid_name(optarg)) {
-                fprintf(stderr, "drover run: --secret-env '%s': %s\n", optarg,
+                log_out(stderr, "drover run: --secret-env '%s': %s", optarg,
                         nsecrets == RUN_SECRETS_MAX
                             ? "too many (at most 64)"
                             : "expected an environment variable name");
@@ -414,10 +414,10 @@ static int cmd_run_run(int argc, char **argv)
             }
             secret_values[nsecrets] = getenv(optarg);
             if (secret_values[nsecrets] == NULL) {
-                fprintf(stderr,
-                        "drover run: --secret-env %s: %s is not set in "
-                        "drover's environment\n",
-                        optarg, optarg);
+                log_out(stderr,
+                        "drover run: --secret-env %s is not set in drover's "
+                        "environment",
+                        optarg);
                 return EXIT_USAGE;
             }
             /* before anything is printed */
@@ -433,7 +433,7 @@ static int cmd_run_run(int argc, char **argv)
         default:
             if (sshopt_is(c)) {
                 if (sshopt_apply(&so, c, optarg, &e) != ERR_OK) {
-                    fprintf(stderr, "drover run: %s\n", e.msg);
+                    log_out(stderr, "drover run: %s", e.msg);
                     return EXIT_USAGE;
                 }
                 break;
@@ -446,7 +446,7 @@ static int cmd_run_run(int argc, char **argv)
      * "--" was given to it, so the command is untouched). */
     const char *pattern = optind < optc ? argv[optind] : NULL;
     if (optind + 1 < optc) {
-        fprintf(stderr, "drover run: %s '%s': one PATTERN, then -- COMMAND\n",
+        log_out(stderr, "drover run: %s '%s': one PATTERN, then -- COMMAND",
                 cmd_at < 0 ? "missing -- before the command" : "unexpected",
                 argv[optind + 1]);
         return EXIT_USAGE;
@@ -473,23 +473,23 @@ static int cmd_run_run(int argc, char **argv)
     memset(&r, 0, sizeof(r));
     for (size_t i = 0; i < ninv; i++)
         if (inv_load(inv, invs[i], &e) != ERR_OK) {
-            fprintf(stderr, "drover run: %s\n", e.msg);
+            log_out(stderr, "drover run: %s", e.msg);
             rc = EXIT_INPUT;
             goto out;
         }
     if (run_hosts(&r, inv, pattern, &e) != ERR_OK) {
-        fprintf(stderr, "drover run: %s\n", e.msg);
+        log_out(stderr, "drover run: %s", e.msg);
         rc = EXIT_INPUT;
         goto out;
     }
     if (r.n == 0) {
-        fprintf(stderr, "drover run: no hosts match '%s'\n", pattern);
+        log_out(stderr, "drover run: no hosts match '%s'", pattern);
         rc = EXIT_USAGE;
         goto out;
     }
     r.loop = loop_new(&e);
     if (r.loop == NULL) {
-        fprintf(stderr, "drover run: %s\n", e.msg);
+        log_out(stderr, "drover run: %s", e.msg);
         goto out;
     }
     struct agent_options ao;
@@ -499,7 +499,7 @@ static int cmd_run_run(int argc, char **argv)
     ao.accept_new = so.accept_new;
     ao.connect_timeout_ms = so.connect_timeout_ms;
     if (run_transports(&r, &so, &ao, &e) != ERR_OK) {
-        fprintf(stderr, "drover run: %s\n", e.msg);
+        log_out(stderr, "drover run: %s", e.msg);
         rc = e.code == ERR_SYS || e.code == ERR_PARSE || e.code == ERR_AUTH
                  ? EXIT_INPUT
                  : EXIT_INTERNAL;
@@ -516,7 +516,7 @@ static int cmd_run_run(int argc, char **argv)
      * its command line (docs/run.md) */
     if (cmdwrap_build(&r.wrap, r.command, NULL, secret_names, secret_values,
                       nsecrets, &e) != ERR_OK) {
-        fprintf(stderr, "drover run: %s\n", e.msg);
+        log_out(stderr, "drover run: %s", e.msg);
         rc = EXIT_USAGE;
         goto out;
     }
@@ -524,7 +524,7 @@ static int cmd_run_run(int argc, char **argv)
     run_start_next(&r);
     while (r.finished < r.n)
         if (loop_run(r.loop, &e) != 0) {
-            fprintf(stderr, "drover run: %s\n", e.msg);
+            log_out(stderr, "drover run: %s", e.msg);
             goto out;
         }
     char d[32];

@@ -3,6 +3,7 @@
  * an id from `drover history`, or `last`. */
 #include "buf.h"
 #include "cmd.h"
+#include "log.h"
 #include "record.h"
 #include "store.h"
 #include "store_sqlite.h"
@@ -53,7 +54,7 @@ static int cmd_show_run(int argc, char **argv)
     const char *id = argv[optind];
     struct store *s = NULL;
     if (store_sqlite_open_state(state_dir, true, &s, NULL, &e) != ERR_OK) {
-        fprintf(stderr, "drover show: %s\n", e.msg);
+        log_out(stderr, "drover show: %s", e.msg);
         /* no journal: no such deploy; a state directory drover must not
          * use: both bad arguments (docs/cli.md) */
         return e.code == ERR_NOTFOUND || e.code == ERR_USAGE ? EXIT_USAGE
@@ -64,7 +65,7 @@ static int cmd_show_run(int argc, char **argv)
         struct store_filter f = {.limit = 1};
         size_t n = 0;
         if (store_list(s, &f, &last, &n, &e) != ERR_OK || n == 0) {
-            fprintf(stderr, "drover show: %s\n",
+            log_out(stderr, "drover show: %s",
                     e.code != ERR_OK ? e.msg : "no deploys in the journal");
             free(last);
             store_free(s);
@@ -77,13 +78,16 @@ static int cmd_show_run(int argc, char **argv)
     free(last);
     store_free(s);
     if (rc != ERR_OK) {
-        fprintf(stderr, "drover show: %s\n", e.msg);
+        log_out(stderr, "drover show: %s", e.msg);
         return rc == ERR_NOTFOUND ? EXIT_USAGE : EXIT_INTERNAL;
     }
     struct buf out;
     buf_init(&out, BUF_UNLIMITED);
     record_render(r, fmt, &out);
-    fwrite(out.data, 1, out.len, stdout);
+    if (fmt == RECORD_JSON) /* redacted string by string (record_render) */
+        fwrite(out.data, 1, out.len, stdout);
+    else
+        log_write(stdout, out.data, out.len);
     buf_release(&out);
     store_record_free(r);
     return EXIT_OK;

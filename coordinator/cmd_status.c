@@ -3,7 +3,9 @@
  * (running, paused, rolling back, or left behind by a coordinator that
  * died, which `drover resume` continues). --json for programs. */
 #include "cmd.h"
+#include "jsonout.h"
 #include "lock.h"
+#include "log.h"
 #include "record.h"
 #include "statedir.h"
 #include "store.h"
@@ -56,36 +58,37 @@ static void cmd_status_text(const char *dir, const struct cmd_status_lock *v,
                             size_t nlocks, const struct store_summary *rows,
                             size_t nrows, const char *journal_note)
 {
-    printf("state directory %s\n", dir);
+    log_out(stdout, "state directory %s", dir);
     if (nlocks == 0)
-        printf("locks: none taken yet\n");
+        log_out(stdout, "locks: none taken yet");
     for (size_t i = 0; i < nlocks; i++) {
         char who[512];
         if (v[i].error[0])
-            printf("lock %s: %s\n", v[i].name, v[i].error);
+            log_out(stdout, "lock %s: %s", v[i].name, v[i].error);
         else if (v[i].held)
-            printf("lock %s: held by %s\n", v[i].name,
-                   v[i].holder.pid > 0
-                       ? lock_holder_str(&v[i].holder, who, sizeof(who))
-                       : "a coordinator starting up");
+            log_out(stdout, "lock %s: held by %s", v[i].name,
+                    v[i].holder.pid > 0
+                        ? lock_holder_str(&v[i].holder, who, sizeof(who))
+                        : "a coordinator starting up");
         else
-            printf("lock %s: free (last epoch %" PRIu64 ")\n", v[i].name,
-                   v[i].last_epoch);
+            log_out(stdout, "lock %s: free (last epoch %" PRIu64 ")", v[i].name,
+                    v[i].last_epoch);
     }
     if (journal_note != NULL)
-        printf("deploys: none (%s)\n", journal_note);
+        log_out(stdout, "deploys: none (%s)", journal_note);
     else if (nrows == 0)
-        printf("deploys: none in flight or paused\n");
+        log_out(stdout, "deploys: none in flight or paused");
     for (size_t i = 0; i < nrows; i++) {
         const struct store_summary *r = &rows[i];
         char at[32], upd[32];
-        printf("deploy %s: plan %s, version %s, by %s, %s since %s (last "
-               "write %s)%s\n",
-               r->id, r->plan, r->version[0] ? r->version : "-",
-               r->user[0] ? r->user : "-", r->state,
-               record_time(r->started_ms, at, sizeof(at)),
-               record_time(r->updated_ms, upd, sizeof(upd)),
-               cmd_status_hint(r, cmd_status_live(v, nlocks, r->id)));
+        log_out(stdout,
+                "deploy %s: plan %s, version %s, by %s, %s since %s (last "
+                "write %s)%s",
+                r->id, r->plan, r->version[0] ? r->version : "-",
+                r->user[0] ? r->user : "-", r->state,
+                record_time(r->started_ms, at, sizeof(at)),
+                record_time(r->updated_ms, upd, sizeof(upd)),
+                cmd_status_hint(r, cmd_status_live(v, nlocks, r->id)));
     }
 }
 
@@ -132,10 +135,8 @@ static void cmd_status_json(const char *dir, const struct cmd_status_lock *v,
                       cmd_status_live(v, nlocks, r->id)));
     }
     json_object_set_new(o, "deploys", deploys);
-    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    jsonout_print(stdout, o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
-    printf("%s\n", s != NULL ? s : "{}");
-    free(s);
 }
 
 static int cmd_status_run(int argc, char **argv)
@@ -169,12 +170,12 @@ static int cmd_status_run(int argc, char **argv)
     char *dir = NULL;
     struct err e = {0};
     if (statedir_find(state_dir, &dir, &e) != ERR_OK) {
-        fprintf(stderr, "drover status: %s\n", e.msg);
+        log_out(stderr, "drover status: %s", e.msg);
         return e.code == ERR_USAGE ? EXIT_USAGE : EXIT_INTERNAL;
     }
     char **names = NULL;
     if (lock_names(dir, &names, &e) != ERR_OK) {
-        fprintf(stderr, "drover status: %s\n", e.msg);
+        log_out(stderr, "drover status: %s", e.msg);
         free(dir);
         return EXIT_INTERNAL;
     }
@@ -216,7 +217,7 @@ static int cmd_status_run(int argc, char **argv)
     else
         cmd_status_text(dir, v, nlocks, rows, nrows, note);
     if (rc != EXIT_OK)
-        fprintf(stderr, "drover status: %s\n", note);
+        log_out(stderr, "drover status: %s", note);
     free(rows);
     free(v);
     lock_names_free(names);

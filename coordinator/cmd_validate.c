@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "err.h"
 #include "inventory.h"
+#include "log.h"
 #include "plan.h"
 #include "rollout.h"
 #include "ssh.h"
@@ -49,17 +50,20 @@ static bool cmd_validate_one(const char *path, const struct inventory *inv,
     }
     if (!ok) {
         if (diags.len > 0)
-            fputs(buf_cstr(&diags), stderr);
+            log_write(stderr, diags.data, diags.len);
         else
-            fprintf(stderr, "drover validate: %s\n", e.msg);
+            log_out(stderr, "drover validate: %s", e.msg);
     } else if (!quiet) {
-        printf("%s: ok (plan '%s', %zu step%s", path, p->name, p->nsteps,
-               p->nsteps == 1 ? "" : "s");
+        struct buf line;
+        buf_init(&line, BUF_UNLIMITED);
+        buf_printf(&line, "%s: ok (plan '%s', %zu step%s", path, p->name,
+                   p->nsteps, p->nsteps == 1 ? "" : "s");
         if (ro != NULL)
-            printf(", %zu host%s in %zu wave%s", ro->nhosts,
-                   ro->nhosts == 1 ? "" : "s", ro->nwaves,
-                   ro->nwaves == 1 ? "" : "s");
-        printf(")\n");
+            buf_printf(&line, ", %zu host%s in %zu wave%s", ro->nhosts,
+                       ro->nhosts == 1 ? "" : "s", ro->nwaves,
+                       ro->nwaves == 1 ? "" : "s");
+        log_out(stdout, "%s)", buf_cstr(&line));
+        buf_release(&line);
     }
     rollout_free(ro);
     plan_free(p);
@@ -98,7 +102,7 @@ static int cmd_validate_run(int argc, char **argv)
             break;
         case 'e':
             if (rollout_extra_var(extra, optarg, &e) != ERR_OK) {
-                fprintf(stderr, "drover validate: %s\n", e.msg);
+                log_out(stderr, "drover validate: %s", e.msg);
                 status = e.code == ERR_USAGE ? EXIT_USAGE : EXIT_INPUT;
                 goto out;
             }
@@ -127,11 +131,11 @@ static int cmd_validate_run(int argc, char **argv)
         inv = inv_new();
         for (size_t i = 0; i < ninv; i++)
             if (inv_load(inv, invs[i], &e) != ERR_OK) {
-                fprintf(stderr, "drover: %s\n", e.msg);
+                log_out(stderr, "drover: %s", e.msg);
                 goto out;
             }
         if (sshopt_config(&so, &sshcfg, &e) != ERR_OK) {
-            fprintf(stderr, "drover: %s\n", e.msg);
+            log_out(stderr, "drover: %s", e.msg);
             goto out;
         }
     }

@@ -17,7 +17,6 @@
 #include "log.h"
 #include "loop.h"
 #include "plan.h"
-#include "redact.h"
 #include "rollout.h"
 #include "store.h"
 #include "transport.h"
@@ -220,17 +219,16 @@ const char *deploy_verdict_name(enum deploy_verdict v)
 
 static void deploy_live_draw(struct deploy *d);
 
+/* A line of text output, through the redaction every line drover prints
+ * passes (log_out, common/log.h). */
 static void deploy_write(struct deploy *d, const char *line)
 {
-    char *safe = redact_str(redact_global(), line);
     if (d->o.live && d->live_shown)
         fputs("\r\033[K", d->o.out); /* the status line gives way */
-    fprintf(d->o.out, "%s\n", safe);
+    log_out(d->o.out, "%s", line);
     d->live_shown = false;
     if (d->o.live && !d->stopped)
         deploy_live_draw(d);
-    fflush(d->o.out);
-    free(safe);
 }
 
 static void deploy_event(struct deploy *d, json_t *ev, const char *fmt, ...)
@@ -1675,14 +1673,18 @@ static void deploy_live_draw(struct deploy *d)
     bar[20] = '\0';
     char el[32];
     clock_fmt_duration(clock_mono_ms() - d->started_ms, el, sizeof(el));
-    fprintf(d->o.out,
-            "\r\033[K%s %zu/%zu [%s] %zu done, %zu in flight, %zu failed, "
-            "%zu pending | %s | %s",
-            d->phase == PH_ROLLBACK ? "rollback" : "wave", d->wave + 1,
-            d->ro->nwaves, bar, done, flight, failed, pending,
-            doing.len ? buf_cstr(&doing) : "-", el);
-    fflush(d->o.out);
+    struct buf line;
+    buf_init(&line, BUF_UNLIMITED);
+    buf_printf(&line,
+               "\r\033[K%s %zu/%zu [%s] %zu done, %zu in flight, %zu failed, "
+               "%zu pending | %s | %s",
+               d->phase == PH_ROLLBACK ? "rollback" : "wave", d->wave + 1,
+               d->ro->nwaves, bar, done, flight, failed, pending,
+               doing.len ? buf_cstr(&doing) : "-", el);
+    /* redrawn in place: no newline, the same redaction as every line */
+    log_write(d->o.out, line.data, line.len);
     d->live_shown = true;
+    buf_release(&line);
     buf_release(&doing);
 }
 

@@ -53,8 +53,6 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &nofile);
     }
     log_set_ident("drover");
-    /* bearer tokens, URL credentials, secret-looking NAME=value: every line */
-    redact_set_patterns(redact_global(), true);
 
     if (argc < 2) {
         main_usage(stderr);

@@ -5,6 +5,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "jsonout.h"
 #include "store.h"
 
 #include <jansson.h>
@@ -242,7 +243,7 @@ static const char *record_result_words(const struct store_record *r)
     return r->state; /* running, paused, rolling back */
 }
 
-/* "color=blue, api_token=<secret>": a one-line string value as itself,
+/* "color=blue, api_token=[redacted]": a one-line string value as itself,
  * others as JSON (one line). */
 static void record_vars_line(const struct store_record *r, struct buf *out)
 {
@@ -548,7 +549,7 @@ static json_t *jspan(int64_t from, int64_t to)
     return from > 0 && to > 0 ? json_integer(to - from) : json_null();
 }
 
-/* [{name, value, secret}], a secret's value "<secret>"; null when the
+/* [{name, value, secret}], a secret's value "[redacted]"; null when the
  * journal kept no variables. */
 static json_t *record_json_vars(const struct store_record *r)
 {
@@ -702,6 +703,9 @@ void record_render(const struct store_record *r, enum record_format f,
 {
     if (f == RECORD_JSON) {
         json_t *o = record_json(r);
+        /* what the journal holds was redacted when written; this pass is
+         * the one every output line passes (jsonout.h) */
+        jsonout_scrub(o);
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(o);
         buf_adds(out, s != NULL ? s : "{}");

@@ -10,6 +10,7 @@
 #define DROVER_RECORD_H
 
 #include "err.h"
+#include "redact.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -17,8 +18,10 @@
 struct buf;
 struct store_record;
 
-/* What a record shows for the value of a secret variable. */
-#define RECORD_SECRET "<secret>"
+/* What a record shows for the value of a secret variable: the mark of
+ * every redacted value, which the redaction of output lines leaves as it
+ * is (a placeholder of its own would itself be redacted as a value). */
+#define RECORD_SECRET REDACT_MARK
 
 enum record_format {
     RECORD_TEXT,     /* for a terminal */

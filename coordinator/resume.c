@@ -9,6 +9,7 @@
 #include "duration.h"
 #include "cmd.h"
 #include "inventory.h"
+#include "log.h"
 #include "loop.h"
 #include "plan.h"
 #include "redact.h"
@@ -615,7 +616,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
                 break;
             if (e.code == ERR_USAGE)
                 goto usage;
-            fprintf(stderr, "drover %s: %s\n", name, e.msg);
+            log_out(stderr, "drover %s: %s", name, e.msg);
             status = EXIT_INPUT; /* a bad -e @file */
             goto out;
         case 'i':
@@ -680,7 +681,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
 
     status = EXIT_INPUT;
     if (resume_find(sopt.state_dir, id, &rec, &e) != ERR_OK) {
-        fprintf(stderr, "drover %s: %s\n", name, e.msg);
+        log_out(stderr, "drover %s: %s", name, e.msg);
         /* a DEPLOY the journal does not have, or a state directory
          * drover must not use: bad arguments (docs/cli.md) */
         if (e.code == ERR_NOTFOUND || e.code == ERR_USAGE)
@@ -690,15 +691,15 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     bool ended = rec->result != STORE_RESULT_NONE;
     bool paused = rec->state != NULL && strcmp(rec->state, "paused") == 0;
     if (ended && mode != RESUME_ROLLBACK) {
-        fprintf(stderr,
+        log_out(stderr,
                 "drover %s: %s already ended (%s); `drover rollback %s` "
-                "puts the previous version back\n",
+                "puts the previous version back",
                 name, rec->id, store_result_str(rec->result), rec->id);
         status = EXIT_USAGE;
         goto out;
     }
     if (mode == RESUME_PROMOTE && !paused) {
-        fprintf(stderr, "drover promote: %s is %s, not paused\n", rec->id,
+        log_out(stderr, "drover promote: %s is %s, not paused", rec->id,
                 rec->state ? rec->state : "unknown");
         status = EXIT_USAGE;
         goto out;
@@ -706,7 +707,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     /* before the lock and any host: a refusal here changes nothing */
     if (resume_vars(rec, extra, override, noverride, redact_global(), &changed,
                     &e) != ERR_OK) {
-        fprintf(stderr, "drover %s: %s\n", name, e.msg);
+        log_out(stderr, "drover %s: %s", name, e.msg);
         status = EXIT_USAGE;
         goto out;
     }
@@ -714,7 +715,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
         json_object_set_new(extra, "version", json_string(rec->version));
     /* the deploy's addresses again: the same ssh config, read once */
     if (sshopt_config(&so, &sshcfg, &e) != ERR_OK) {
-        fprintf(stderr, "drover %s: %s\n", name, e.msg);
+        log_out(stderr, "drover %s: %s", name, e.msg);
         goto out;
     }
     struct rollout_input rin = {.extra = extra,
@@ -724,20 +725,18 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     inv = inv_new();
     const char *src = inv_path ? inv_path : rec->inventory;
     if (src == NULL || inv_load(inv, src, &e) != ERR_OK) {
-        fprintf(stderr, "drover %s: %s\n", name,
+        log_out(stderr, "drover %s: %s", name,
                 src ? e.msg : "the journal has no inventory: pass -i");
         goto out;
     }
     if (plan_load(rec->plan_file, &plan, &diags, &e) != ERR_OK ||
         rollout_new_input(plan, inv, &rin, &ro, &diags, &e) != ERR_OK) {
-        fputs(diags.len ? buf_cstr(&diags) : e.msg, stderr);
-        if (diags.len == 0)
-            fputc('\n', stderr);
+        cmd_print_diags(&diags, &e);
         goto out;
     }
     rollout_secrets(ro, redact_global()); /* before anything is printed */
     if (resume_point_of(rec, ro, dec, ndec, &pt, &e) != ERR_OK) {
-        fprintf(stderr, "drover %s: %s\n", name, e.msg);
+        log_out(stderr, "drover %s: %s", name, e.msg);
         status = EXIT_PAUSED;
         goto out;
     }
@@ -750,10 +749,10 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
      * operator confirms it (journaled below) */
     if (rollback && resume_irreversible(rec, plan, &irrev) > 0 &&
         !confirm_irrev) {
-        fprintf(stderr,
+        log_out(stderr,
                 "drover %s: %s ran irreversible steps: %s; the rollback "
                 "steps do not undo them. Check what they changed, then "
-                "pass --confirm-irreversible to roll back the rest anyway\n",
+                "pass --confirm-irreversible to roll back the rest anyway",
                 name, rec->id, buf_cstr(&irrev));
         status = EXIT_REFUSED;
         goto out;
@@ -771,7 +770,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     enum session_refusal why;
     if (session_continue(plan, rec->id, rollback ? "rolling back" : "running",
                          &sopt, loop, &sess, &why, &e) != ERR_OK) {
-        fprintf(stderr, "drover %s: %s\n", name, e.msg);
+        log_out(stderr, "drover %s: %s", name, e.msg);
         status = why == SESSION_LOCKED ? EXIT_LOCKED
                  : e.code == ERR_USAGE ? EXIT_USAGE /* the state dir */
                                        : EXIT_INTERNAL;
@@ -779,7 +778,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     }
     if (changed.len > 0 && store_decision(session_store(sess), rec->id,
                                           buf_cstr(&changed), &e) != ERR_OK) {
-        fprintf(stderr, "drover %s: %s\n", name, e.msg);
+        log_out(stderr, "drover %s: %s", name, e.msg);
         session_free(sess);
         goto out;
     }
@@ -792,18 +791,18 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
             store_decision(session_store(sess), rec->id, text, &e);
         free(text);
         if (rc != ERR_OK) {
-            fprintf(stderr, "drover %s: %s\n", name, e.msg);
+            log_out(stderr, "drover %s: %s", name, e.msg);
             session_free(sess);
             goto out;
         }
     }
     if (!json)
-        printf("%s %s (plan %s, version %s): %s\n\n", name, rec->id, rec->plan,
-               rec->version ? rec->version : "-",
-               rollback ? "rolling back the changed hosts, last wave first"
-               : pt.nothing_changed
-                   ? "it changed nothing yet: starting over from its prechecks"
-                   : "going on from the first wave not done");
+        log_out(stdout, "%s %s (plan %s, version %s): %s\n", name, rec->id,
+                rec->plan, rec->version ? rec->version : "-",
+                rollback ? "rolling back the changed hosts, last wave first"
+                : pt.nothing_changed
+                    ? "it changed nothing yet: starting over from its prechecks"
+                    : "going on from the first wave not done");
     struct runner_options o = {
         .ssh = &so,
         .agent = &ao,

@@ -5,6 +5,7 @@
 #include "cmd.h"
 #include "health.h"
 #include "local.h"
+#include "log.h"
 #include "loop.h"
 #include "mux.h"
 #include "rollout.h"
@@ -90,6 +91,7 @@ int runner_run(const struct rollout *ro, struct loop *loop,
     res->verdict = DV_FAILED;
     o->agent->epoch = session_epoch(sess);
     o->agent->deploy_id = session_deploy_id(sess);
+    o->agent->who = session_who(sess);
     if ((health = health_new(loop, &e)) == NULL ||
         (local = local_transport_new(loop, &e)) == NULL)
         goto fail;
@@ -113,7 +115,7 @@ int runner_run(const struct rollout *ro, struct loop *loop,
     status = runner_status(res->verdict);
     goto out;
 fail:
-    fprintf(stderr, "drover: %s\n", e.msg);
+    log_out(stderr, "drover: %s", e.msg);
     snprintf(res->decision, sizeof(res->decision), "not run: %s", e.msg);
 out:
     if (d != NULL) {

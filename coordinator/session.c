@@ -366,7 +366,7 @@ void session_end(struct session *s, const struct deploy_result *res)
     struct err e = {0};
     if (r != STORE_RESULT_NONE &&
         store_deploy_end(s->store, s->id, r, rolled, &e) != ERR_OK)
-        fprintf(stderr, "drover: journal: %s\n", e.msg);
+        log_out(stderr, "drover: journal: %s", e.msg);
     if (s->notify != NULL) {
         struct notify_info ni = {.deploy = s->id,
                                  .plan = s->plan->name,

@@ -4,6 +4,7 @@
 #include "store.h"
 
 #include "buf.h"
+#include "log.h"
 #include "redact.h"
 #include "statedir.h"
 
@@ -56,18 +57,22 @@ void store_set_redact(struct store *s, const struct redact *r)
     s->redact = r;
 }
 
-/* A redacted copy of text (NULL stays NULL); caller frees. */
+/* A redacted copy of text (NULL stays NULL): the redaction every line
+ * drover prints passes (log_redacted, common/log.h), then the store's own
+ * set if one was given. Caller frees. */
 static char *store_clean(const struct store *s, const char *text)
 {
     if (text == NULL)
         return NULL;
+    char *clean = log_redacted(text, strlen(text));
+    if (s->redact == NULL)
+        return clean;
     struct buf b;
     buf_init(&b, BUF_UNLIMITED);
-    buf_adds(&b, text);
-    redact_buf(s->redact != NULL ? s->redact : redact_global(), &b);
+    buf_adds(&b, clean);
+    free(clean);
+    redact_buf(s->redact, &b);
     redact_patterns(&b);
-    if (b.data == NULL)
-        return xstrdup("");
     return buf_detach(&b);
 }
 

@@ -318,8 +318,9 @@ enum err_code store_batch_commit(struct store *s, struct err *e);
 /* Close the store (an open batch is rolled back). NULL is a no-op. */
 void store_free(struct store *s);
 
-/* Values to redact besides the pattern rules (default: redact_global()).
- * Borrowed. */
+/* Values to redact besides those of the redaction every output line
+ * passes (log_redacted: the global set and the pattern rules), which the
+ * journal always applies. Borrowed. */
 void store_set_redact(struct store *s, const struct redact *r);
 
 /* The engine's calls, in deploy order. Each write is durable when it

@@ -34,6 +34,7 @@ enum {
     F_REP = 1u << 19,
     F_STATE = 1u << 20,
     F_TEXT = 1u << 21,
+    F_WHO = 1u << 22,
 };
 
 struct proto_typeinfo {
@@ -157,6 +158,7 @@ enum err_code proto_encode(const struct proto_msg *m, struct buf *out,
     PROTO_HAVE(m->replayed, F_REP);
     PROTO_HAVE(m->type == PROTO_JOB_STATUS, F_STATE);
     PROTO_HAVE(m->text != NULL || m->type == PROTO_ERROR, F_TEXT);
+    PROTO_HAVE(m->who != NULL, F_WHO);
 #undef PROTO_HAVE
     if ((have & ti->required) != ti->required)
         return err_set(e, ERR_INVALID, "encode %s: required field missing",
@@ -219,6 +221,8 @@ enum err_code proto_encode(const struct proto_msg *m, struct buf *out,
         proto_pack_u64(&pk, "state", m->state);
     if (have & F_TEXT)
         proto_pack_str(&pk, "text", m->text ? m->text : "");
+    if (have & F_WHO)
+        proto_pack_str(&pk, "who", m->who);
     if (out->dropped != dropped || out->len - start > PROTO_FRAME_MAX) {
         out->len = start;
         out->dropped = dropped;
@@ -342,7 +346,7 @@ static enum err_code proto_field(const msgpack_object_kv *kv,
                 {"seq", F_SEQ},   {"data", F_DATA}, {"end", F_END},
                 {"code", F_CODE}, {"sig", F_SIG},   {"ms", F_MS},
                 {"drop", F_DROP}, {"rep", F_REP},   {"state", F_STATE},
-                {"text", F_TEXT}};
+                {"text", F_TEXT}, {"who", F_WHO}};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]) && bit == 0; i++)
         if (strcmp(k, keys[i].name) == 0)
             bit = keys[i].bit;
@@ -419,6 +423,8 @@ static enum err_code proto_field(const msgpack_object_kv *kv,
         m->state = (uint32_t)u;
     } else if (PROTO_KEY(F_TEXT)) {
         rc = proto_get_str(o, k, PROTO_TEXT_MAX, &m->text, e);
+    } else if (PROTO_KEY(F_WHO)) {
+        rc = proto_get_str(o, k, PROTO_WHO_MAX, &m->who, e);
     }
 #undef PROTO_KEY
     return rc;
@@ -507,5 +513,6 @@ void proto_msg_release(struct proto_msg *m)
     free(m->data);
     free(m->signal);
     free(m->text);
+    free(m->who);
     memset(m, 0, sizeof(*m));
 }

@@ -27,6 +27,7 @@ enum {
     PROTO_ENV_ITEM_MAX = 32 * 1024, /* one environment name or value */
     PROTO_CHUNK_MAX = 32 * 1024,    /* one output chunk */
     PROTO_TEXT_MAX = 1024,          /* error text, signal names */
+    PROTO_WHO_MAX = 512,            /* the envelope's `who` */
     PROTO_OUTPUT_WINDOW = 8,        /* unacknowledged output chunks */
 };
 
@@ -89,6 +90,8 @@ struct proto_msg {
     uint64_t req;         /* request id chosen by the sender; replies echo */
     char *deploy;         /* deploy id, may be NULL */
     uint64_t epoch;       /* the coordinator's fencing epoch */
+    char *who;            /* optional: who the coordinator is (c->a), or
+                             who raised the agent's epoch (ERROR fenced) */
     /* per type; absent fields are 0 / NULL */
     char *job;             /* EXEC OUTPUT ACK RESULT CANCEL QUERY STATUS */
     char *command;         /* EXEC: shell command line */

@@ -75,7 +75,7 @@ for x in $(seq 10); do
     [ "$n" -eq 2 ] || agents_fail "a$x stored $n job results, want 2"
 done
 # the agents saw the deploy's fencing epoch
-e=$(cat "$AGENTS_DIR/a1/state/epoch" 2>/dev/null || echo 0)
+e=$(head -n 1 "$AGENTS_DIR/a1/state/epoch" 2>/dev/null || echo 0)
 echo "epoch on a1: $e"
 
 # a second deploy (back to 1) runs its steps again: new job ids
@@ -88,7 +88,7 @@ for x in $(seq 10); do
     [ "$v" = 1 ] || agents_fail "a$x serves version '$v' after the second deploy"
 done
 [ "$(wc -l <"$work/order.log")" -eq 20 ] || agents_fail "second deploy: record ran $(($(wc -l <"$work/order.log") - 10)) times"
-e2=$(cat "$AGENTS_DIR/a1/state/epoch" 2>/dev/null || echo 0)
+e2=$(head -n 1 "$AGENTS_DIR/a1/state/epoch" 2>/dev/null || echo 0)
 [ "$e2" -ge "$e" ] || agents_fail "epoch went down: $e -> $e2"
 
 # an agent whose key is not pinned is refused before anything runs

@@ -32,7 +32,7 @@ rc=$?
 [ $rc -eq 75 ] || agents_fail "epoch 6: exit $rc, wanted 75"
 grep -q "lower than 7" "$AGENTS_DIR/err" || agents_fail "epoch 6: $(cat "$AGENTS_DIR/err")"
 [ "$(wc -l <"$count")" -eq 1 ] || agents_fail "a fenced job ran"
-[ "$(cat "$AGENTS_DIR/a1/state/epoch")" = 7 ] || agents_fail "epoch not on disk"
+[ "$(head -n 1 "$AGENTS_DIR/a1/state/epoch")" = 7 ] || agents_fail "epoch not on disk"
 
 # timeout kills the whole group (a background child that ignores TERM too)
 out=$(agents_exec 1 --job to-1 --epoch 7 --timeout 300 -- \

@@ -107,14 +107,14 @@ for fmt in text markdown json; do
     "$DROVER" show --state-dir "$state" --format "$fmt" "$id" >"$work/show.$fmt"
     ! grep -qF "$canary" "$work/show.$fmt" || fail "show --format $fmt prints the secret"
 done
-grep -qF "api_token=<secret>, color=blue" "$work/show.text" ||
+grep -qF "api_token=[redacted], color=blue" "$work/show.text" ||
     fail "show does not list the variables: $(grep -i variables "$work/show.text")"
-grep -qF "**Variables:** api_token=<secret>, color=blue" "$work/show.markdown" ||
+grep -qF "**Variables:** api_token=[redacted], color=blue" "$work/show.markdown" ||
     fail "the record does not list the variables"
 python3 - "$work/show.json" <<'EOF' || fail "show --json variables: $(cat "$work/show.json")"
 import json, sys
 v = json.load(open(sys.argv[1]))["variables"]
-assert v == [{"name": "api_token", "value": "<secret>", "secret": True},
+assert v == [{"name": "api_token", "value": "[redacted]", "secret": True},
              {"name": "color", "value": "blue", "secret": False}], v
 EOF
 echo "ok: the secret is in neither the journal's bytes nor show (text, markdown, json)"

@@ -83,17 +83,34 @@ static void test_jobstore_epoch(void **state)
     (void)state;
     struct err e = {0};
     struct jobstore *s = jobstore_open(dir, &e);
-    assert_int_equal(jobstore_set_epoch(s, 7, &e), ERR_OK);
-    assert_int_equal(jobstore_set_epoch(s, 3, &e), ERR_OK);
+    assert_null(jobstore_epoch_who(s));
+    assert_int_equal(
+        jobstore_set_epoch(s, 7, "state_dir=abc deploy=D1\nforged", &e),
+        ERR_OK);
+    assert_int_equal(jobstore_set_epoch(s, 3, "state_dir=old", &e), ERR_OK);
     assert_int_equal(jobstore_epoch(s), 7);
+    assert_string_equal(jobstore_epoch_who(s), "state_dir=abc deploy=D1");
     jobstore_free(s);
+    /* who raised the epoch survives a restart */
     s = jobstore_open(dir, &e);
     assert_int_equal(jobstore_epoch(s), 7);
+    assert_string_equal(jobstore_epoch_who(s), "state_dir=abc deploy=D1");
+    assert_int_equal(jobstore_set_epoch(s, 8, NULL, &e), ERR_OK);
+    assert_null(jobstore_epoch_who(s));
     jobstore_free(s);
 
     char path[128];
     snprintf(path, sizeof(path), "%s/epoch", dir);
+    /* a file written before who was kept: the number alone */
     FILE *f = fopen(path, "w");
+    fputs("9\n", f);
+    fclose(f);
+    s = jobstore_open(dir, &e);
+    assert_int_equal(jobstore_epoch(s), 9);
+    assert_null(jobstore_epoch_who(s));
+    jobstore_free(s);
+
+    f = fopen(path, "w");
     fputs("seven\n", f);
     fclose(f);
     assert_null(jobstore_open(dir, &e));
@@ -134,7 +151,7 @@ static void test_jobstore_memory_only(void **state)
     (void)state;
     struct err e = {0};
     struct jobstore *s = jobstore_open(NULL, &e);
-    assert_int_equal(jobstore_set_epoch(s, 5, &e), ERR_OK);
+    assert_int_equal(jobstore_set_epoch(s, 5, NULL, &e), ERR_OK);
     assert_int_equal(jobstore_epoch(s), 5);
     struct proto_msg out;
     assert_int_equal(jobstore_lookup(s, "x", &out, &e), ERR_NOTFOUND);

@@ -80,6 +80,9 @@ static void test_redact_pattern_rules(void **state)
         "{\"secret_env\": [\"DB_PASSWORD\"], \"x\": 1}");
     pat("secret_env: {a: 1}", "secret_env: {a: 1}");
     pat("DB_PASSWORD=$DB_PASS ./migrate", "DB_PASSWORD=$DB_PASS ./migrate");
+    /* a placeholder of dots is drover's own wording, not a value */
+    pat("needs -e db_password=... again", "needs -e db_password=... again");
+    pat("password=...x", "password=[redacted]");
     /* ordinary text is left alone */
     pat("host=web1 step=restart version=2", "host=web1 step=restart version=2");
     pat("the token was rotated", "the token was rotated");

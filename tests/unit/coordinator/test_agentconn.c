@@ -362,7 +362,12 @@ static void test_agentconn_fenced(void **state)
     agentconn_pin(t, "h1", agentkp.public_z85, &e);
     host_open(&h, t, f.port, l);
     assert_int_equal(h.open_err.code, ERR_LOCKED);
-    assert_non_null(strstr(h.open_err.msg, "lower than 50"));
+    /* worded as an SSH host's refusal: the agent's epoch, who raised it
+     * (this transport says nobody: "-"), ours, and the way through */
+    assert_non_null(
+        strstr(h.open_err.msg, "host h1: fenced at epoch 50 by - at="));
+    assert_non_null(strstr(h.open_err.msg, "ours is 49"));
+    assert_non_null(strstr(h.open_err.msg, "--take-over-fence 50"));
     conn_close(h.c);
     buf_release(&h.out);
     transport_free(t);

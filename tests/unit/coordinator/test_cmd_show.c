@@ -1,7 +1,7 @@
 /* tests/unit/coordinator/test_cmd_show.c: `drover show` over a journal
  * holding a rolled-back deploy and a running one: formats, `last`,
  * unknown ids, a state directory without a journal, bad flags; a deploy's
- * -e variables, a secret one as <secret>. */
+ * -e variables, a secret one as [redacted]. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -130,14 +130,15 @@ static void test_cmd_show_vars(void **state)
     char *out, *err;
     const char *text[] = {"show", "--state-dir", dir, id, NULL};
     assert_int_equal(capture_run(&cmd_show, text, &out, &err), EXIT_OK);
-    assert_non_null(strstr(out, "\nVariables              api_token=<secret>, "
-                                "color=blue, replicas=3\n"));
+    assert_non_null(strstr(out,
+                           "\nVariables              api_token=[redacted], "
+                           "color=blue, replicas=3\n"));
     assert_null(strstr(out, "CANARY-show-4242"));
     free(out);
     free(err);
     const char *md[] = {"show", "--state-dir", dir, "--format", "md", id, NULL};
     assert_int_equal(capture_run(&cmd_show, md, &out, &err), EXIT_OK);
-    assert_non_null(strstr(out, "**Variables:** api_token=<secret>, "
+    assert_non_null(strstr(out, "**Variables:** api_token=[redacted], "
                                 "color=blue, replicas=3  \n"));
     free(out);
     free(err);
@@ -149,7 +150,8 @@ static void test_cmd_show_vars(void **state)
     json_t *o = json_loads(out, 0, &je);
     assert_non_null(o);
     json_t *want = json_loads(
-        "[{\"name\": \"api_token\", \"value\": \"<secret>\", \"secret\": true},"
+        "[{\"name\": \"api_token\", \"value\": \"[redacted]\", \"secret\": "
+        "true},"
         " {\"name\": \"color\", \"value\": \"blue\", \"secret\": false},"
         " {\"name\": \"replicas\", \"value\": 3, \"secret\": false}]",
         0, &je);

@@ -232,6 +232,43 @@ static void test_notify_delivers(void **state)
     free(fail);
 }
 
+/* A body is redacted string by string, as every JSON drover sends: a
+ * to-the-end-of-line rule (an Authorization header in a deploy's result)
+ * run over the encoded body would eat its closing quotes. */
+static void test_notify_body_stays_json(void **state)
+{
+    (void)state;
+    struct server s = server_start(1, SERVE_OK);
+    struct err e = {0};
+    struct notify *n = notify_new(loop, &e);
+    char *url = xasprintf("http://127.0.0.1:%d/hook", s.port);
+    assert_int_equal(notify_add(n, url, 0, &e), ERR_OK);
+    struct notify_info in = {
+        .deploy = "DEP-2026-11-22-002",
+        .plan = "sms",
+        .version = "2",
+        .result = "h1: Authorization: Bearer canary-hdr-31 (step 'x')"};
+    notify_send(n, NOTIFY_FAILURE, &in);
+    assert_int_equal(notify_flush(n, 5000, &e), ERR_OK);
+    notify_free(n);
+    char *got = server_stop(&s);
+    assert_null(strstr(got, "canary-hdr-31"));
+    char *nl = strchr(got, '\n');
+    if (nl != NULL)
+        *nl = '\0';
+    json_error_t je;
+    json_t *o = json_loads(got, 0, &je);
+    if (o == NULL)
+        fail_msg("not JSON: %s: %s", got, je.text);
+    assert_string_equal(json_string_value(json_object_get(o, "result")),
+                        "h1: Authorization: [redacted]");
+    assert_string_equal(json_string_value(json_object_get(o, "event")),
+                        "failure");
+    json_decref(o);
+    free(got);
+    free(url);
+}
+
 static void test_notify_failures_logged(void **state)
 {
     (void)state;
@@ -315,6 +352,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_notify_events_and_urls, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_notify_delivers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notify_body_stays_json, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_notify_failures_logged, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_notify_flush_abandons, setup,

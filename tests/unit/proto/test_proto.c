@@ -99,7 +99,10 @@ static void test_proto_roundtrip_exec(void **state)
 static void test_proto_roundtrip_all_types(void **state)
 {
     (void)state;
-    struct proto_msg hello = {.type = PROTO_HELLO, .req = 1, .epoch = 3};
+    struct proto_msg hello = {.type = PROTO_HELLO,
+                              .req = 1,
+                              .epoch = 3,
+                              .who = S("state_dir=ab coordinator=c1")};
     struct proto_msg welcome = {
         .type = PROTO_WELCOME, .req = 1, .epoch = 9, .text = S("agent 0.1")};
     struct proto_msg ping = {.type = PROTO_PING, .req = 2};
@@ -125,7 +128,8 @@ static void test_proto_roundtrip_all_types(void **state)
         .type = PROTO_JOB_STATUS, .job = S("j1"), .state = PROTO_JOB_RUNNING};
     struct proto_msg error = {.type = PROTO_ERROR,
                               .code = PROTO_E_FENCED,
-                              .text = S("epoch 3 is lower than 9")};
+                              .text = S("epoch 3 is lower than 9"),
+                              .who = S("state_dir=cd at=2026")};
     const struct proto_msg *all[] = {&hello, &welcome, &ping, &pong,
                                      &out,   &ack,     &res,  &cancel,
                                      &query, &status,  &error};
@@ -150,9 +154,14 @@ static void test_proto_roundtrip_all_types(void **state)
     o = roundtrip(&error);
     assert_int_equal(o.code, PROTO_E_FENCED);
     assert_string_equal(o.text, "epoch 3 is lower than 9");
+    assert_string_equal(o.who, "state_dir=cd at=2026");
+    proto_msg_release(&o);
+    o = roundtrip(&hello);
+    assert_string_equal(o.who, "state_dir=ab coordinator=c1");
     proto_msg_release(&o);
     o = roundtrip(&welcome);
     assert_string_equal(o.text, "agent 0.1");
+    assert_null(o.who); /* optional: absent stays absent */
     proto_msg_release(&o);
 }
 
@@ -215,6 +224,17 @@ static void test_proto_refuses_wrong_fields(void **state)
     /* minimal PING decodes */
     test_pk_init(&t, 4, PROTO_PING);
     assert_int_equal(test_pk_decode(&t, NULL, 0), ERR_OK);
+
+    /* `who` over its cap */
+    test_pk_init(&t, 5, PROTO_HELLO);
+    msgpack_pack_str_with_body(&t.pk, "who", 3);
+    {
+        char big[PROTO_WHO_MAX + 1];
+        memset(big, 'w', sizeof(big));
+        msgpack_pack_str_with_body(&t.pk, big, sizeof(big));
+    }
+    assert_int_equal(test_pk_decode(&t, msg, sizeof(msg)), ERR_PROTO);
+    assert_non_null(strstr(msg, "'who'"));
 
     /* unknown type */
     test_pk_init(&t, 4, 99);
