@@ -106,6 +106,8 @@ struct deploy_host {
     size_t nowned;
     struct cmdwrap wrap; /* the command running */
     bool role_move;      /* restart to take the singleton role over */
+    bool restart;        /* its JOB_STEPS run is such a restart: no step
+                            of it counts as journaled done */
     bool active_role;    /* JOB_SINGLETON: reports the role */
     enum deploy_host_state before_job; /* state to return to after a job
                                           that does not deploy */
@@ -1032,7 +1034,7 @@ static bool deploy_step_done(const struct deploy_host *h, size_t ci)
     if (h->job == JOB_ROLLBACK)
         return d->o.rollback_done != NULL &&
                d->o.rollback_done[h->index * d->plan->nrollback_steps + ci];
-    return h->job == JOB_STEPS && d->o.step_done != NULL &&
+    return h->job == JOB_STEPS && !h->restart && d->o.step_done != NULL &&
            d->o.step_done[h->index * d->plan->nsteps + ci];
 }
 
@@ -1557,6 +1559,7 @@ static void deploy_launch_one(struct deploy *d, struct deploy_host *h)
             deploy_job_start(h, JOB_WAIT, NULL, 0);
             break;
         }
+        h->restart = h->role_move;
         if (h->role_move) {
             h->role_move = false;
             deploy_event(

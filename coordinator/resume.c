@@ -113,6 +113,7 @@ enum err_code resume_point_of(const struct store_record *r,
     pt->step_done = xcalloc(ro->nhosts * p->nsteps + 1, 1);
     pt->rollback_done = xcalloc(ro->nhosts * p->nrollback_steps + 1, 1);
     pt->inflight = xcalloc(r->nsteps + 1, sizeof(*pt->inflight));
+    pt->orphans = xcalloc(r->nsteps + 1, sizeof(*pt->orphans));
     bool *before_ok = xcalloc(p->nbefore + 1, sizeof(bool));
     pt->rolling_back =
         r->state != NULL && strcmp(r->state, "rolling back") == 0;
@@ -166,7 +167,9 @@ enum err_code resume_point_of(const struct store_record *r,
             if (strcmp(st->outcome, "ok") != 0 &&
                 strcmp(st->outcome, "skipped") != 0)
                 continue;
-            if (ph == STEPID_DEPLOY && h >= 0)
+            /* the deploy proper is pass 0; a later pass restarted a done
+             * host for the singleton hand-over and proves nothing more */
+            if (ph == STEPID_DEPLOY && h >= 0 && st->pass == 0)
                 pt->step_done[(size_t)h * p->nsteps + k] = 1;
             else if (ph == STEPID_ROLLBACK && h >= 0 && pt->rolling_back)
                 pt->rollback_done[(size_t)h * p->nrollback_steps + k] = 1;
@@ -178,6 +181,15 @@ enum err_code resume_point_of(const struct store_record *r,
          * engine asks the host under the journaled id */
         if (ph == STEPID_ROLLBACK && !pt->rolling_back)
             continue;
+        /* a hand-over restart of a host whose deploy was done: the host
+         * is not deployed again, but may be restarted again: it first
+         * waits for this one to end (the wrapper keeps running it) */
+        if (ph == STEPID_DEPLOY && h >= 0 && st->pass > 0 &&
+            pt->done_hosts[h] && st->job_id != NULL) {
+            pt->orphans[pt->norphans++] = (struct deploy_orphan){
+                .host = ro->hosts[h].name, .job_id = st->job_id};
+            continue;
+        }
         struct deploy_inflight *f = &pt->inflight[pt->ninflight++];
         f->host = h >= 0 ? ro->hosts[h].name : NULL;
         f->phase = ph;
@@ -204,6 +216,7 @@ void resume_point_release(struct resume_point *pt)
     free(pt->done_hosts);
     free(pt->changed_hosts);
     free(pt->step_done);
+    free(pt->orphans);
     free(pt->rollback_done);
     free(pt->inflight);
     memset(pt, 0, sizeof(*pt));
@@ -819,6 +832,8 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
                    .rollback_done = pt.rollback_done,
                    .inflight = pt.inflight,
                    .ninflight = pt.ninflight,
+                   .orphans = pt.orphans,
+                   .norphans = pt.norphans,
                    .before_left = rollback ? 0 : pt.before_left,
                    .prechecks_again = !rollback && pt.nothing_changed,
                    .rollback_only = rollback,

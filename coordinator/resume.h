@@ -48,6 +48,11 @@ struct resume_point {
     struct deploy_inflight *inflight; /* steps in flight (host names
                                          borrowed from the rollout) */
     size_t ninflight;                 /* entries */
+    struct deploy_orphan *orphans;    /* restarts of a done host (a singleton
+                                         hand-over, pass > 0) in flight: the
+                                         host waits for them before it runs
+                                         steps again (strings borrowed) */
+    size_t norphans;                  /* entries */
     size_t before_left;   /* `before` steps not journaled ok (deploy.h) */
     bool nothing_changed; /* it died before any change (in its prechecks):
                              no wave, `before` or rollback step began */

@@ -106,7 +106,12 @@ int runner_run(const struct rollout *ro, struct loop *loop,
     dopt.deploy_id = session_deploy_id(sess);
     dopt.epoch = session_epoch(sess);
     dopt.who = session_who(sess);
-    dopt.orphans = session_orphans(sess, &dopt.norphans);
+    size_t nsup = 0;
+    const struct deploy_orphan *sup = session_orphans(sess, &nsup);
+    if (nsup > 0) { /* else: a resume's own (resume_point) */
+        dopt.orphans = sup;
+        dopt.norphans = nsup;
+    }
     d = deploy_new(loop, ro, t, health, &dopt);
     if (loop_signal(loop, SIGINT, runner_on_signal, d, &e) < 0 ||
         loop_signal(loop, SIGTERM, runner_on_signal, d, &e) < 0 ||

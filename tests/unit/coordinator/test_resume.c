@@ -139,6 +139,46 @@ static void test_resume_point_in_flight(void **state)
     plan_free(f.plan);
 }
 
+/* A singleton hand-over restarted h1 (done in wave 1) as pass 1, and the
+ * coordinator died during it: pass 1's rows mark nothing done, and its
+ * step in flight is one for h1 to wait for before it restarts again, not
+ * one that would make h1 deploy again. */
+static void test_resume_point_handover_restart(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f, false);
+    f.steps[0] = (struct store_step_row){.id = 9,
+                                         .host = S("h1"),
+                                         .phase = S("deploy"),
+                                         .name = S("a"),
+                                         .step = 0,
+                                         .pass = 1,
+                                         .gen = 4,
+                                         .ended_ms = 5,
+                                         .outcome = S("ok")};
+    f.steps[1] = (struct store_step_row){.id = 10,
+                                         .host = S("h1"),
+                                         .phase = S("deploy"),
+                                         .name = S("b"),
+                                         .job_id = S("DEP:h1:deploy:1:1:0:4"),
+                                         .step = 1,
+                                         .pass = 1,
+                                         .gen = 4};
+    struct resume_point pt;
+    struct err e = {0};
+    assert_int_equal(resume_point_of(&f.rec, &f.ro, NULL, 0, &pt, &e), ERR_OK);
+    assert_true(pt.done_hosts[0]);
+    assert_int_equal(pt.step_done[0 * 2 + 0], 0);
+    assert_int_equal(pt.step_done[0 * 2 + 1], 0);
+    assert_int_equal(pt.ninflight, 0);
+    assert_int_equal(pt.norphans, 1);
+    assert_string_equal(pt.orphans[0].host, "h1");
+    assert_string_equal(pt.orphans[0].job_id, "DEP:h1:deploy:1:1:0:4");
+    resume_point_release(&pt);
+    plan_free(f.plan);
+}
+
 static void test_resume_point_rollback_in_flight(void **state)
 {
     (void)state;
@@ -434,6 +474,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_point_in_flight),
+        cmocka_unit_test(test_resume_point_handover_restart),
         cmocka_unit_test(test_resume_point_rollback_in_flight),
         cmocka_unit_test(test_resume_point_changed),
         cmocka_unit_test(test_resume_vars_secret_needed),
