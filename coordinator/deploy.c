@@ -1139,19 +1139,26 @@ static enum fence_head deploy_head_end(struct deploy_host *h)
     return h->head;
 }
 
-/* A host refused this coordinator's epoch: stop acting anywhere. */
-static void deploy_fenced_out(struct deploy_host *h)
+/* A host refused this coordinator's epoch (why: the refusal in words):
+ * stop acting anywhere. */
+static void deploy_fenced_stop(struct deploy_host *h, const char *why)
 {
     struct deploy *d = h->d;
-    struct err fe = {0};
-    fence_refused(h->name, d->o.epoch, h->head_rest, &fe);
     /* stop first: no verdict, no rollback, nothing more from here */
     if (!d->stopped) {
-        deploy_decide(d, "stopped: %s", fe.msg);
+        deploy_decide(d, "stopped: %s", why);
         deploy_finish(d, DV_FAILED);
     }
     if (h->job != JOB_NONE)
-        deploy_job_fail(h, OUT_FAILED, "%s", fe.msg);
+        deploy_job_fail(h, OUT_FAILED, "%s", why);
+}
+
+/* The SSH wrapper refused: its words are in h->head_rest. */
+static void deploy_fenced_out(struct deploy_host *h)
+{
+    struct err fe = {0};
+    fence_refused(h->name, h->d->o.epoch, h->head_rest, &fe);
+    deploy_fenced_stop(h, fe.msg);
 }
 
 /* Journal the in-flight step's row as words (no exit status). */
@@ -1305,6 +1312,12 @@ static void deploy_on_done(struct conn *c, const struct exec_result *r,
         deploy_fenced_out(h);
         return;
     }
+    /* a transport that fences by itself (an agent) says so as ERR_LOCKED */
+    if (r->end == EXEC_FAILED && r->err.code == ERR_LOCKED) {
+        deploy_step_close(h, "refused", r->err.msg);
+        deploy_fenced_stop(h, r->err.msg);
+        return;
+    }
     if (head == FENCE_HEAD_UNKNOWN && r->end == EXEC_EXITED) {
         if (!d->stopped)
             deploy_step_unknown(h);
@@ -1431,6 +1444,10 @@ static void deploy_on_opened(struct conn *c, const struct err *e, void *arg)
 {
     (void)c;
     struct deploy_host *h = arg;
+    if (e != NULL && e->code == ERR_LOCKED) { /* an agent's fence */
+        deploy_fenced_stop(h, e->msg);
+        return;
+    }
     if (e != NULL && e->code != ERR_OK) {
         deploy_job_fail(h, OUT_UNREACHABLE, "%s", e->msg);
         return;

@@ -72,10 +72,23 @@ rc=$(deploy_from "$work/c" C "$work/c.out")
 cat "$work/c.out"
 [ "$rc" != 0 ] || agents_fail "a new state directory was let through"
 grep -q "^deploy DEP-[^ ]* (epoch 1)$" "$work/c.out" || agents_fail "C's deploy is not at epoch 1"
+# as over SSH, the first refusal stops the fenced coordinator: no wave
+# verdict, no rollback attempt against hosts that refuse it anyway
+grep -q "stopped: host a[12]: fenced at epoch 6" "$work/c.out" ||
+    agents_fail "C was not stopped at the first refusal"
+grep -qi "rolling back" "$work/c.out" && agents_fail "the fenced coordinator tried a rollback"
+refused_or_cut=
 for x in 1 2; do
     line=$(grep "a$x: .*host a$x: fenced at epoch 6 by" "$work/c.out" | head -n 1)
-    [ -n "$line" ] || agents_fail "a$x's refusal does not give the agent's epoch"
-    for w in "state_dir=$bid" "coordinator=$host" "deploy=$bdep" " at=20" \
+    if [ -z "$line" ]; then
+        # the first refusal stopped the deploy before this agent answered
+        grep -qE "^  a$x +wave 1 +failed .*the deploy stopped" "$work/c.out" ||
+            agents_fail "a$x was neither refused nor cut off"
+        refused_or_cut="$refused_or_cut cut"
+    else
+        refused_or_cut="$refused_or_cut refused"
+    fi
+    [ -z "$line" ] || for w in "state_dir=$bid" "coordinator=$host" "deploy=$bdep" " at=20" \
         "ours is 1" "newer coordinator" "--take-over-fence 6"; do
         case "$line" in *"$w"*) ;; *) agents_fail "a$x's refusal lacks '$w': $line" ;; esac
     done
@@ -87,6 +100,7 @@ for x in 1 2; do
     grep -q "^C" "$work/a$x.log" && agents_fail "a$x ran C's step"
     [ "$(head -n 1 "$AGENTS_DIR/a$x/state/epoch")" = 6 ] || agents_fail "a$x's epoch moved"
 done
+case $refused_or_cut in *refused*) ;; *) agents_fail "no agent's refusal was reported" ;; esac
 echo "ok: a new state directory is refused with who acted and --take-over-fence"
 
 # 3. taken over: C at epoch 7 passes; B at 7 too is refused, naming C
