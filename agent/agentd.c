@@ -605,8 +605,11 @@ static void agentd_handle(struct agentd *a, const uint8_t *rid, size_t rid_len,
         p->bad = 0;
     struct agentd_req q = {rid, rid_len, user, &m};
     uint64_t seen = jobstore_epoch(a->store);
-    if (m.epoch < seen ||
-        (m.epoch == seen && agentd_other_state_dir(a, m.who))) {
+    /* epoch 0 is `drover run`'s: an ad-hoc command under no lock, as
+     * unfenced as over SSH; it neither passes nor raises the fence */
+    if (m.epoch != 0 &&
+        (m.epoch < seen ||
+         (m.epoch == seen && agentd_other_state_dir(a, m.who)))) {
         agentd_fenced(a, &q, seen);
         proto_msg_release(&m);
         return;

@@ -9,6 +9,7 @@
 #     agent, and the refusal names B's state directory, host, deploy, the
 #     epoch and the time, and gives `--take-over-fence 6`; no agent's job
 #     store holds a job of C's deploy (ground truth: nothing ran);
+#  1b. an ad-hoc `drover run` (epoch 0) still runs, and moves no fence;
 #  3. `--take-over-fence 6` gets C through at epoch 7; B is then refused
 #     even at the same epoch 7 (another state directory), naming C.
 set -u
@@ -67,6 +68,18 @@ for x in 1 2; do
 done
 echo "ok: the agents record who raised their epoch"
 
+# an ad-hoc `drover run` (no lock, epoch 0) is not fenced out by a deploy's
+# epoch, as over SSH, and leaves the fence as it is
+"$DROVER" run -i "$AGENTS_DIR/inventory.ini" "${flags[@]}" agents -- \
+    "echo adhoc >> $work/adhoc" >"$work/run.out" 2>&1 ||
+    { cat "$work/run.out"; agents_fail "drover run was refused after a deploy"; }
+[ "$(grep -cx adhoc "$work/adhoc" 2>/dev/null)" = 2 ] ||
+    agents_fail "the ad-hoc command did not run on both agents: $(cat "$work/run.out")"
+for x in 1 2; do
+    [ "$(head -n 1 "$AGENTS_DIR/a$x/state/epoch")" = 6 ] || agents_fail "drover run moved a$x's epoch"
+done
+echo "ok: drover run is not fenced out and moves no fence"
+
 # 2. a new state directory is refused, told who acted and the way through
 rc=$(deploy_from "$work/c" C "$work/c.out")
 cat "$work/c.out"
@@ -94,7 +107,7 @@ for x in 1 2; do
     done
     # ground truth: the agent's job store holds no job of C's (job ids
     # end in the epoch: docs/agent.md)
-    if ls "$AGENTS_DIR/a$x/state/jobs" | grep -qE ':1(\.running)?$'; then
+    if ls "$AGENTS_DIR/a$x/state/jobs" | grep -E '^DEP-' | grep -qE ':1(\.running)?$'; then
         agents_fail "a$x's job store holds a job of C's deploy: $(ls "$AGENTS_DIR/a$x/state/jobs")"
     fi
     grep -q "^C" "$work/a$x.log" && agents_fail "a$x ran C's step"

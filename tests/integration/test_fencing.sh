@@ -42,8 +42,22 @@ rc=$?
 set -e
 cat "$work/old.out"
 [ "$rc" != 0 ] || fail "a stale coordinator succeeded"
-grep -Eq "h[12]: FAILED: .*newer coordinator" "$work/old.out" || fail "the SSH epoch check refused no host"
+# the first refusal, SSH host's or agent's, stops it at once
+grep -Eq "^stopped: host (h|a)[12]: fenced .*newer coordinator" "$work/old.out" ||
+    fail "the stale coordinator was not stopped by a refusal"
 [ ! -s "$work/ran" ] || fail "a stale coordinator ran steps on: $(tr '\n' ' ' <"$work/ran")"
+
+# the SSH hosts refuse it by themselves: SSH hosts only
+sed 's/^hosts: .*/hosts: fleet/' "$work/plan.yml" >"$work/plan-ssh.yml"
+set +e
+"$DROVER" deploy -i "$work/inv.ini" "${flags[@]}" --state-dir "$work/old1" \
+    "$work/plan-ssh.yml" >"$work/old1.out" 2>&1
+rc=$?
+set -e
+cat "$work/old1.out"
+[ "$rc" != 0 ] || fail "SSH hosts accepted a stale coordinator"
+grep -Eq "h[12]: FAILED: .*newer coordinator" "$work/old1.out" || fail "the SSH epoch check refused no host"
+[ ! -s "$work/ran" ] || fail "an SSH host ran a step for a stale coordinator"
 
 # the agents refuse a stale epoch too: agents only, so no SSH check first
 cat >"$work/plan-agents.yml" <<EOF
