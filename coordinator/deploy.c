@@ -1175,6 +1175,25 @@ static void deploy_step_close(struct deploy_host *h, const char *outcome,
     h->step_id = 0;
 }
 
+/* The operator decided (flag) what an in-flight step the host cannot
+ * account for becomes: close its row as outcome and say so as state. */
+static void deploy_step_decided(struct deploy_host *h, const char *outcome,
+                                const char *state, const char *done,
+                                const char *flag, const char *meaning)
+{
+    const char *step = h->cmds[h->ci].step->name;
+    char why[DEPLOY_LINE_MAX];
+    snprintf(why, sizeof(why), "the host could not tell whether it ran; %s %s",
+             flag, meaning);
+    deploy_step_close(h, outcome, why);
+    deploy_event(h->d,
+                 json_pack("{s:s,s:s,s:s,s:s}", "event", "step", "host",
+                           h->name, "step", step, "state", state),
+                 "  %s: step '%s' %s (%s: the host could not tell whether it "
+                 "ran)",
+                 h->name, step, done, flag);
+}
+
 /* The host cannot tell whether the in-flight step ran: the operator's
  * decision, else stop for one. */
 static void deploy_step_unknown(struct deploy_host *h)
@@ -1201,29 +1220,15 @@ static void deploy_step_unknown(struct deploy_host *h)
         return;
     }
     if (dec == DEPLOY_SKIP) {
-        deploy_step_close(h, "skipped",
-                          "the host could not tell whether it ran; "
-                          "--skip-step counts it as completed");
-        deploy_event(d,
-                     json_pack("{s:s,s:s,s:s,s:s}", "event", "step", "host",
-                               h->name, "step", st->name, "state", "skipped"),
-                     "  %s: step '%s' skipped (--skip-step: the host could "
-                     "not tell whether it ran)",
-                     h->name, st->name);
+        deploy_step_decided(h, "skipped", "skipped", "skipped", "--skip-step",
+                            "counts it as completed");
         h->ci++;
         deploy_job_next(h);
         return;
     }
     if (dec == DEPLOY_RETRY) {
-        deploy_step_close(h, "lost",
-                          "the host could not tell whether it ran; "
-                          "--retry-step runs it again");
-        deploy_event(d,
-                     json_pack("{s:s,s:s,s:s,s:s}", "event", "step", "host",
-                               h->name, "step", st->name, "state", "retry"),
-                     "  %s: step '%s' run again (--retry-step: the host "
-                     "could not tell whether it ran)",
-                     h->name, st->name);
+        deploy_step_decided(h, "lost", "retry", "run again", "--retry-step",
+                            "runs it again");
         deploy_cmd_start(h);
         return;
     }
