@@ -549,9 +549,13 @@ static void agentd_who_state_dir(const char *who, char *out, size_t n)
 static bool agentd_other_state_dir(const struct agentd *a, const char *who)
 {
     char ours[80], theirs[80];
-    agentd_who_state_dir(jobstore_epoch_who(a->store), ours, sizeof(ours));
+    /* most messages carry no `who` (PING, OUTPUT_ACK): done before
+     * looking at the record */
     agentd_who_state_dir(who, theirs, sizeof(theirs));
-    return ours[0] != '\0' && strcmp(ours, "-") != 0 && theirs[0] != '\0' &&
+    if (theirs[0] == '\0')
+        return false;
+    agentd_who_state_dir(jobstore_epoch_who(a->store), ours, sizeof(ours));
+    return ours[0] != '\0' && strcmp(ours, "-") != 0 &&
            strcmp(ours, theirs) != 0;
 }
 
