@@ -15,11 +15,7 @@
 
 size_t wave_size_of(const struct plan_wave *w, size_t nhosts)
 {
-    size_t n;
-    if (w->percent > 0)
-        n = nhosts * (size_t)w->percent / 100;
-    else
-        n = (size_t)w->count;
+    size_t n = wave_budget(w, nhosts);
     return n < 1 ? 1 : n;
 }
 
