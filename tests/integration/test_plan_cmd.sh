@@ -58,7 +58,9 @@ has "svm-worker (wave 3, deploy@127.0.2.3) may hold the singleton role 'schedule
 has "ENABLE_SCHEDULER=true"
 has "ENABLE_SCHEDULER=false"
 run 0 "$DROVER" plan -i "$EX/inventory.ini" "$EX/004_budgetbuddy.yml" -e version=2
-has "precheck no DEBUG in production: skipped (when: app_env == 'production')"
+has "precheck strict migrations in production: val() { sed -n"
+has "run migrate: cd /srv/budgetbuddy/releases/2/backend && "
+hasnt "bb-staging"
 echo "ok: text output"
 
 # 3. --json: waves as lists of names, steps/health per host, the seed
