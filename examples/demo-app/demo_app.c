@@ -44,6 +44,9 @@ enum {
     DEMO_LINGER_MS = 2000     /* reading what a rejected client still sends */
 };
 
+/* The bearer token POST /api/auth/login hands out (runbook 004's API). */
+#define DEMO_API_TOKEN "demo-api-token"
+
 /* One status:/PATH=CODE line of BEHAVIOR. */
 struct demo_status {
     char path[DEMO_PATH_MAX]; /* the path (query excluded) */
@@ -326,6 +329,8 @@ static const char *demo_reason(int status)
         return "Found";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
     case 404:
         return "Not Found";
     case 405:
@@ -629,6 +634,55 @@ static int demo_login(struct demo_conn *c, const struct demo_req *r,
     return 302;
 }
 
+/* Whether the JSON object text s has key name with a non-empty string
+ * value (enough for a login body; no full JSON parser here). */
+static bool demo_json_str(const char *s, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "\"%s\"", name);
+    const char *p = s != NULL ? strstr(s, key) : NULL;
+    if (p == NULL)
+        return false;
+    p += strlen(key);
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+        p++;
+    if (*p++ != ':')
+        return false;
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+        p++;
+    return p[0] == '"' && p[1] != '"' && p[1] != '\0';
+}
+
+/* POST /api/auth/login (runbook 004's API): a JSON body with a non-empty
+ * "username" and "password" gets 200 {"access_token":DEMO_API_TOKEN,...};
+ * anything else, and every login under login=broken, 401. GET /api/me: 200
+ * {"username":"demo"} with the header `Authorization: Bearer
+ * DEMO_API_TOKEN`, else 401. */
+static int demo_api_auth(struct demo_conn *c, const struct demo_req *r,
+                         const struct demo_behavior *b)
+{
+    static const char json[] = "application/json";
+    static const char denied[] = "{\"detail\":\"not authenticated\"}\n";
+    if (strcmp(r->path, "/api/me") == 0) {
+        char auth[128] = "";
+        demo_header_get(r->headers, "Authorization", auth, sizeof(auth));
+        bool ok = strcmp(auth, "Bearer " DEMO_API_TOKEN) == 0;
+        demo_respond(c, ok ? 200 : 401, json,
+                     ok ? "{\"username\":\"demo\"}\n" : denied, NULL, r->head);
+        return ok ? 200 : 401;
+    }
+    if (b->login_broken || !demo_json_str(r->body, "username") ||
+        !demo_json_str(r->body, "password")) {
+        demo_respond(c, 401, json, denied, NULL, false);
+        return 401;
+    }
+    demo_respond(c, 200, json,
+                 "{\"access_token\":\"" DEMO_API_TOKEN
+                 "\",\"token_type\":\"bearer\"}\n",
+                 NULL, false);
+    return 200;
+}
+
 /* GET /api/v1/students?limit=N: a JSON list of N students (default 10, at
  * most DEMO_STUDENTS_MAX); 400 when limit is not a whole number. */
 static int demo_students(struct demo_conn *c, const struct demo_req *r)
@@ -685,16 +739,19 @@ static void demo_route(struct demo_conn *c, const struct demo_req *r)
             forced = &b.status[i];
     bool get = strcmp(r->method, "GET") == 0 || r->head;
     bool login = strcmp(r->path, "/login") == 0;
+    bool api_login = strcmp(r->path, "/api/auth/login") == 0;
+    bool post = strcmp(r->method, "POST") == 0;
     if (forced != NULL) {
         status = forced->code;
         snprintf(body, sizeof(body), "status %d (BEHAVIOR status:%s)\n", status,
                  forced->path);
         demo_respond(c, status, text, body, NULL, r->head);
-    } else if (!get && !(login && strcmp(r->method, "POST") == 0)) {
+    } else if (api_login ? !post : !get && !(login && post)) {
         status = 405;
         demo_respond(c, status, text, "method not allowed\n",
-                     login ? "Allow: GET, HEAD, POST\r\n"
-                           : "Allow: GET, HEAD\r\n",
+                     api_login ? "Allow: POST\r\n"
+                     : login   ? "Allow: GET, HEAD, POST\r\n"
+                               : "Allow: GET, HEAD\r\n",
                      r->head);
     } else if (b.redirect && !login) {
         status = 302;
@@ -741,6 +798,8 @@ static void demo_route(struct demo_conn *c, const struct demo_req *r)
         demo_respond(c, status, text, body, NULL, r->head);
     } else if (login) {
         status = demo_login(c, r, &b);
+    } else if (api_login || strcmp(r->path, "/api/me") == 0) {
+        status = demo_api_auth(c, r, &b);
     } else if (strcmp(r->path, "/api/v1/students") == 0) {
         status = demo_students(c, r);
     } else if (strcmp(r->path, "/metrics") == 0) {
