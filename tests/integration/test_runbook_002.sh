@@ -193,7 +193,8 @@ for h in ("a1", "h1", "h2", "h3"):
 echo "ok: a good release goes through"
 
 # 2. Each precheck refuses the deploy (exit 7) when its condition fails:
-# nothing ran on any host.
+# nothing ran on any host. A backup that is empty, cut short or older than
+# 24 h is no recent backup.
 refused() { # WHY: the deploy of 6 is refused, naming WHY
     rb_mark
     deploy_expect 7 "$WORK/logs/refused" "$PLAN" "${E[@]}" -e version=6 "${@:2}" -- "$1"
@@ -213,6 +214,8 @@ mv "$WORK/backups" "$WORK/backups.keep"
 mkdir "$WORK/backups"
 : >"$WORK/backups/backup_empty.sql"
 head -n 3 "$WORK/backups.keep/backup_$D1.sql" >"$WORK/backups/backup_cut.sql"
+cp "$WORK/backups.keep/backup_$D1.sql" "$WORK/backups/backup_old.sql"
+touch -d '25 hours ago' "$WORK/backups/backup_old.sql"
 refused "no complete backup younger than 24h"
 rm -rf "$WORK/backups"
 mv "$WORK/backups.keep" "$WORK/backups"
