@@ -181,8 +181,22 @@ assert rb == sorted('$*'.split()), rb
 "
 }
 bad 3 'h1: FAILED: health gate: readyz: status 503' h1
+rec "$(deploy_id "$WORK/logs/bad3")" '
+h = {x["host"]: x for x in r["hosts"]}
+assert "readyz" in h["h1"]["reason"] and "503" in h["h1"]["reason"], h["h1"]
+assert (h["h1"]["state"], h["h2"]["state"], h["a1"]["state"]) == \
+    ("rolled back", "skipped", "skipped"), h
+assert r["validation"]["health"] == "FAIL" and r["validation"]["smoke"] == "NOT RUN", r["validation"]
+assert [w["state"] for w in r["waves"]][1:] != ["done"], r["waves"]
+'
 bad 4 'h1: FAILED: health gate: healthz: status 500' h1
 bad 5 'smoke checks failed' h1 h2 a1
+rec "$(deploy_id "$WORK/logs/bad5")" '
+assert r["validation"]["smoke"] == "FAIL", r["validation"]
+ev = [e for e in r["health_evidence"] if e["phase"] == "smoke" and e["verdict"] == "fail"]
+assert {e["host"] for e in ev} == {"h1", "h2", "a1"}, ev
+assert all("login" in e["check"] or "command" in e["check"] for e in ev), ev
+'
 echo "ok: not ready, unhealthy, failed smoke test: stopped and rolled back"
 
 # 4. A failed migration: the deploy stops before any host changes.
@@ -195,6 +209,11 @@ rb_calls_are h1 "alembic upgrade head"
 rb_calls_are h2
 rb_calls_are a1
 [ "$(cat "$WORK/db/alembic_version")" = 5 ] || fail "a failed migration moved the db"
+rec "$(deploy_id "$WORK/logs/mig")" '
+assert r["result"] == "failed" and not r["rolled_back"], r["result"]
+st = [(s["host"], s["phase"], s["name"], s["outcome"]) for s in r["steps"] if s["phase"] != "precheck"]
+assert st == [("h1", "before", "migrate", "failed")], st
+'
 echo "ok: a failed migration changes no host"
 
 # 5. A second and a third good deploy: previous_version from the journal.
