@@ -170,7 +170,8 @@ expect_not_in "$WORK/logs/d1" "erp-token-canary" "db-canary"
 rec "$D1" '
 assert r["result"] == "success" and not r["rolled_back"], r["result"]
 assert (r["ticket"], r["approver"]) == ("CHG-2026-42", "Technical Lead"), r["ticket"]
-assert "outside" in str(r["decisions"]) or r["reason"] == "runbook test", r["reason"]
+assert r["reason"] == "runbook test", r["reason"]
+assert any("--outside-window" in d["text"] for d in r["decisions"]), r["decisions"]
 v = r["validation"]
 assert (v["health"], v["prechecks"], v["smoke"]) == ("PASS", "PASS", "PASS"), v
 assert [w["hosts"] for w in r["waves"]] == [["a1"], ["h1", "h2"], ["h3"]], r["waves"]
@@ -203,6 +204,10 @@ refused() { # WHY: the deploy of 6 is refused, naming WHY
 }
 echo '^gh run list once' >"$WORK/coord/standin-fail"
 refused "CI green"
+rec "$(deploy_id "$WORK/logs/refused")" '
+assert r["result"] == "refused" and r["validation"]["prechecks"] == "FAIL", r["result"]
+assert [s["outcome"] for s in r["steps"] if s["name"] == "CI green"] == ["failed"], r["steps"]
+'
 touch "$WORK/status-down"
 refused "external services"
 rm "$WORK/status-down"
@@ -233,6 +238,11 @@ rb_calls_are h1 "sudo docker-compose exec -T postgres pg_dump sme_erp" \
 for h in a1 h2 h3; do rb_calls_are "$h"; done
 [ "$(find "$WORK/backups" -type f | wc -l)" = "$nb" ] ||
     fail "a failed dump left a file: $(ls "$WORK/backups")"
+rec "$(deploy_id "$WORK/logs/bk")" '
+assert r["result"] == "failed" and not r["rolled_back"], r["result"]
+st = [(s["host"], s["phase"], s["name"], s["outcome"]) for s in r["steps"] if s["phase"] != "precheck"]
+assert st == [("h1", "before", "backup point", "failed")], st
+'
 
 rb_told h1 '^alembic upgrade once'
 rb_mark
