@@ -1142,6 +1142,9 @@ int main(int argc, char **argv)
     }
     if (listen_spec == NULL || demo_dir == NULL)
         return demo_usage();
+    /* Hold nothing the starter had open: a test's lock (flock LOCK cmd)
+     * must not outlive the test in a demo-app it left running. */
+    close_range(3, ~0U, 0);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
