@@ -101,7 +101,7 @@ static void test_record_markdown_template(void **state)
     has(md, "**Changes Deployed:**\n\n- fix login redirect\n"
             "- faster grade reports\n");
     has(md, "**Validation Results:**");
-    has(md, "- [ ] Health checks: FAIL (0 of 3 hosts healthy)");
+    has(md, "- [ ] Health checks: FAIL (1 of 3 hosts passed their gate)");
     has(md, "- [x] Prechecks: PASS");
     has(md, "- [ ] Smoke tests (business functions): NOT RUN");
     has(md, "- [x] backup fresh (once): passed: /srv/backups/db.sql.gz");
@@ -111,7 +111,9 @@ static void test_record_markdown_template(void **state)
     has(md, "health gate: status 503 after the 2m deadline");
     has(md, "| web2 | deploy | /health/ready | fail    | 503    |");
     has(md, "**Issues Encountered:**\n\n- 20");
-    has(md, "web3: step restart failed: exit 1");
+    has(md, "web3: deploy step 'restart' failed (exit 1)");
+    has(md, "host web2 failed: health gate: status 503 after the 2m "
+            "deadline; now rolled back");
     has(md, "wave 2 stopped: 2 of 2 hosts failed, max_fail is 0");
     has(md, "**Rollback Executed:** YES, completed");
     has(md, "**Sign-off:**");
@@ -197,12 +199,12 @@ static void test_record_json_fields(void **state)
     assert_int_equal(json_integer_value(json_object_get(s3, "exit_code")), 1);
     assert_string_equal(json_string_value(json_object_get(s3, "output")),
                         "unit sms not found\n");
-    json_t *ev = json_array_get(json_object_get(o, "health_evidence"), 1);
+    json_t *ev = json_array_get(json_object_get(o, "health_evidence"), 2);
     assert_int_equal(json_integer_value(json_object_get(ev, "status")), 503);
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(o, "validation"), "health")),
                         "FAIL");
-    assert_int_equal(json_array_size(json_object_get(o, "issues")), 2);
+    assert_int_equal(json_array_size(json_object_get(o, "issues")), 3);
     assert_int_equal(json_array_size(json_object_get(o, "decisions")), 2);
     json_decref(o);
 }
