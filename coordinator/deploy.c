@@ -770,6 +770,8 @@ static const char *deploy_phase_word(const struct deploy_host *h)
         return "rollback";
     case JOB_SMOKE:
         return "smoke";
+    case JOB_SINGLETON: /* a question, not the host's deploy */
+        return "singleton";
     default:
         return "deploy";
     }

@@ -69,8 +69,8 @@ enum err_code notify_event_parse(const char *word, unsigned *bit, struct err *e)
             return ERR_OK;
         }
     return err_set(e, ERR_INVALID,
-                   "notify: unknown event '%s' (use start, success, failure, "
-                   "rollback, pause)",
+                   "notify event '%s' is not one of start, success, failure, "
+                   "rollback, pause",
                    word);
 }
 

@@ -292,6 +292,9 @@ static const char *record_first_line(const char *s, char *out, size_t outlen)
 static char *record_step_issue(const struct store_record *r, size_t i)
 {
     const struct store_step_row *s = &r->steps[i];
+    /* a precheck's failure is its precheck row's issue */
+    if (strcmp(s->phase, "precheck") == 0)
+        return NULL;
     bool live = strcmp(r->state, "running") == 0 ||
                 strcmp(r->state, "rolling back") == 0;
     if (s->outcome != NULL ? strcmp(s->outcome, "ok") == 0 : live)

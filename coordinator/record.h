@@ -69,7 +69,8 @@ const char *record_prechecks(const struct store_record *r);
 const char *record_rollback(const struct store_record *r);
 
 /* Issues Encountered, in time order: every precheck that failed, every
- * step whose outcome is not ok (a retry that then succeeded says so; a
+ * step but a precheck whose outcome is not ok (a retry that then
+ * succeeded says so; a
  * step with no outcome once the deploy is no longer running), every host
  * that ended failed, unreachable, skipped or rollback failed or that
  * carries a failure reason (a host rolled back after failing), and every
