@@ -295,8 +295,8 @@ static char *record_step_issue(const struct store_record *r, size_t i)
     /* a precheck's failure is its precheck row's issue */
     if (strcmp(s->phase, "precheck") == 0)
         return NULL;
-    bool live = strcmp(r->state, "running") == 0 ||
-                strcmp(r->state, "rolling back") == 0;
+    bool live = r->state != NULL && (strcmp(r->state, "running") == 0 ||
+                                     strcmp(r->state, "rolling back") == 0);
     if (s->outcome != NULL ? strcmp(s->outcome, "ok") == 0 : live)
         return NULL;
     struct buf b;
