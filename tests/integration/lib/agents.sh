@@ -13,13 +13,35 @@
 # drover_agent_key), and aX/{agent.conf,agent.key(.pub),authorized_keys,
 # state/,agent.log,pid}. Only processes this file started are stopped.
 # Fleets on one machine take turns through a lock on AGENTS_NET:AGENTS_PORT.
+#
+# AGENTS_HOSTS=1 (or FLEET_STANDINS=1) before agents_start: each agent aX
+# also gets a host directory aX/host laid out like a fleet host's
+# (lib/hostdir.sh: releases/{1,2,3}, current), given as app_dir in the
+# inventory, and, when DEMO_APP is set, a demo-app serving it on
+# $AGENTS_NET.X:$AGENTS_APP_PORT (default FLEET_APP_PORT, else 8080).
+# FLEET_STANDINS=1 also puts the stand-in commands of lib/standins first on
+# the PATH of every job, with aX/host as their STANDIN_HOME: drover-agent
+# gives a job only the environment the coordinator sends (PATH defaults to
+# /usr/local/sbin:...), so the agent runs in a private mount namespace where
+# aX/standin-bin (links to the stand-ins and a `standin-home` file naming
+# aX/host) is bound over /usr/local/sbin (needs root).
 
 AGENTS_NET=${AGENTS_NET:-127.0.2}
 AGENTS_PORT=${AGENTS_PORT:-7447}
+AGENTS_APP_PORT=${AGENTS_APP_PORT:-${FLEET_APP_PORT:-8080}}
 AGENTS_N=0
 AGENTS_DIR=
 AGENTS_KEY=
 AGENTS_PIDS=()
+AGENTS_APP_PIDS=()
+. "$(dirname "${BASH_SOURCE[0]}")/hostdir.sh"
+
+# agents_hosts: 1 when agents get host directories (AGENTS_HOSTS or
+# FLEET_STANDINS is 1).
+agents_hosts() { [ "${AGENTS_HOSTS:-}" = 1 ] || [ "${FLEET_STANDINS:-}" = 1 ]; }
+
+# agents_host_dir X: the host directory of agent X (app_dir).
+agents_host_dir() { echo "$AGENTS_DIR/a$1/host"; }
 
 agents_die() {
     echo "agents: error: $*" >&2
@@ -37,6 +59,11 @@ agents_pid() { cat "$AGENTS_DIR/a$1/pid"; }
 
 agents_stop() {
     local p
+    for p in "${AGENTS_APP_PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    AGENTS_APP_PIDS=()
     for p in "${AGENTS_PIDS[@]}"; do
         kill -CONT "$p" 2>/dev/null
         kill -TERM "$p" 2>/dev/null
@@ -82,8 +109,17 @@ CONF
 # agents_launch X: start agent X (config already written) and wait for it.
 agents_launch() {
     local d=$AGENTS_DIR/a$1
-    "$DROVER_AGENT" --foreground --config "$d/agent.conf" \
-        >"$d/agent.log" 2>&1 &
+    if [ "${FLEET_STANDINS:-}" = 1 ]; then
+        # unshare execs sh, sh execs the agent: $! is the agent's pid
+        STANDIN_HOME=$(agents_host_dir "$1") PATH=$STANDINS_PATH \
+            unshare -m --propagation private sh -c \
+            'mount --bind "$1" /usr/local/sbin && shift && exec "$@"' sh \
+            "$d/standin-bin" "$DROVER_AGENT" --foreground \
+            --config "$d/agent.conf" >"$d/agent.log" 2>&1 &
+    else
+        "$DROVER_AGENT" --foreground --config "$d/agent.conf" \
+            >"$d/agent.log" 2>&1 &
+    fi
     local pid=$!
     echo "$pid" >"$d/pid"
     AGENTS_PIDS+=("$pid")
@@ -126,12 +162,52 @@ agents_start() {
             pub=$(cat "$d/agent.key.pub")
             echo "$(agents_addr "$x"):$AGENTS_PORT $pub" \
                 >>"$AGENTS_DIR/known_agents"
-            echo "a$x ansible_host=$(agents_addr "$x") drover_transport=agent drover_agent_port=$AGENTS_PORT drover_agent_key=\"'$pub'\""
+            echo "a$x ansible_host=$(agents_addr "$x") drover_transport=agent drover_agent_port=$AGENTS_PORT drover_agent_key=\"'$pub'\"$(
+                agents_hosts && echo " app_dir=$(agents_host_dir "$x")")"
         done
     } >"$AGENTS_DIR/inventory.ini"
     for x in $(seq "$n"); do
+        agents_hosts && agents_make_host "$x"
         agents_write_conf "$x"
         agents_launch "$x"
+    done
+    agents_hosts && [ -n "${DEMO_APP:-}" ] && agents_wait_apps
+    return 0
+}
+
+# agents_make_host X: agent X's host directory, its stand-in links
+# (FLEET_STANDINS=1) and its demo-app (DEMO_APP set).
+agents_make_host() {
+    local d h n
+    d=$AGENTS_DIR/a$1
+    h=$(agents_host_dir "$1")
+    mkdir -p "$h/releases/1" "$h/releases/2" "$h/releases/3"
+    hostdir_layout "$h"
+    if [ "${FLEET_STANDINS:-}" = 1 ]; then
+        mkdir -p "$d/standin-bin"
+        for n in "$STANDINS_DIR"/*; do # the links are the stand-ins' names
+            [ -L "$n" ] && ln -sfn "$STANDINS_DIR/standin" "$d/standin-bin/${n##*/}"
+        done
+        echo "$h" >"$d/standin-bin/standin-home"
+    fi
+    if [ -n "${DEMO_APP:-}" ]; then
+        [ -x "$DEMO_APP" ] || agents_die "no demo-app at $DEMO_APP: build it first (make)"
+        "$DEMO_APP" --listen "$(agents_addr "$1"):$AGENTS_APP_PORT" --dir "$h" \
+            >"$d/app.log" 2>&1 &
+        AGENTS_APP_PIDS+=($!)
+    fi
+}
+
+# agents_wait_apps: wait (at most 5 s) until every agent's demo-app answers.
+agents_wait_apps() {
+    local x
+    for x in $(seq "$AGENTS_N"); do
+        for _ in $(seq 100); do
+            curl -sf "http://$(agents_addr "$x"):$AGENTS_APP_PORT/version" \
+                >/dev/null && continue 2
+            sleep 0.05
+        done
+        agents_die "the demo-app of a$x did not come up (see $AGENTS_DIR/a$x/app.log)"
     done
 }
 

@@ -105,7 +105,7 @@ expect_not_in() {
 
 # host_version X: what host X's demo-app says it serves.
 host_version() {
-    curl -s --max-time 2 "http://$(fleet_addr "$1"):8080/version" || true
+    curl -s --max-time 2 "http://$(fleet_addr "$1"):${FLEET_APP_PORT:-8080}/version" || true
 }
 
 # versions_are V1 V2 ...: host hX serves version VX.

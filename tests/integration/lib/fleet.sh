@@ -14,6 +14,12 @@
 # hosts/hX/{sshd_config,ssh_host_ed25519_key,releases/{1,2,3},current}.
 # Release 3 is the broken one (releases/3/BEHAVIOR: ready=503).
 #
+# FLEET_STANDINS=1 before fleet_start: every remote command and step on a
+# host finds the stand-in commands of lib/standins (docker, systemctl, git,
+# alembic, ...) first on PATH, with STANDIN_HOME set to the host's directory
+# (sshd SetEnv); they record their calls in hosts/hX/calls.log
+# (lib/standins/README.md).
+#
 # Root's ~/.bashrc on these machines runs `pyenv init` (~120 ms per command,
 # docs/dependencies.md), so the daemons run in a private mount namespace where Debian's
 # stock dot.bashrc is bound over /root/.bashrc: every remote command gets a
@@ -32,6 +38,8 @@ FLEET_INVENTORY=
 FLEET_OWN_DIR=0
 FLEET_ATEXIT=()
 FLEET_STOPPED=()
+FLEET_STANDINS=${FLEET_STANDINS:-}
+. "$(dirname "${BASH_SOURCE[0]}")/hostdir.sh"
 
 fleet_log() { echo "fleet: $*" >&2; }
 fleet_die() {
@@ -187,11 +195,7 @@ fleet_start() {
     for ((x = 1; x <= n; x++)); do
         d=$FLEET_DIR/hosts/h$x
         addr=$FLEET_NET.$x
-        echo 1 >"$d/releases/1/VERSION"
-        echo 2 >"$d/releases/2/VERSION"
-        echo 3 >"$d/releases/3/VERSION"
-        echo "ready=503" >"$d/releases/3/BEHAVIOR"
-        ln -sfn "$d/releases/1" "$d/current"
+        hostdir_layout "$d"
         # Host keys are made in parallel below.
         [ -f "$d/ssh_host_ed25519_key" ] || keys+=("$d/ssh_host_ed25519_key")
         printf '%s\n' "ListenAddress $addr:$FLEET_PORT" \
@@ -208,6 +212,8 @@ fleet_start() {
             "PrintMotd no" \
             "PrintLastLog no" \
             "LogLevel INFO" >"$d/sshd_config"
+        [ "$FLEET_STANDINS" != 1 ] ||
+            echo "SetEnv PATH=$STANDINS_PATH STANDIN_HOME=$d" >>"$d/sshd_config"
         echo "h$x ansible_host=$addr ansible_port=$FLEET_PORT ansible_user=root app_dir=$d drover_fence_dir=$d/fence" \
             >>"$FLEET_INVENTORY"
         starts+=$'\n'"/usr/sbin/sshd -f $d/sshd_config -E $d/sshd.log &"
