@@ -2,7 +2,9 @@
  * and the tests. A small HTTP/1.1 server (libc only, one poll() loop) whose
  * version comes from DIR/current/VERSION, read on every request, and whose
  * misbehaviour comes from DIR/current/BEHAVIOR, so a release can be made bad
- * on purpose (README.md lists the keys). Usage:
+ * on purpose (README.md lists the keys and the endpoints: health and
+ * readiness, a login form with a CSRF token, a JSON API, Prometheus
+ * metrics, the migration the database is at). Usage:
  *   demo-app --listen ADDR:PORT --dir DIR [--pidfile FILE] [-v] */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -27,11 +31,23 @@
 enum {
     DEMO_MAX_CONNS = 4096,    /* open connections; accept pauses past it */
     DEMO_REQ_MAX = 8192,      /* request head bytes; more is a 431 */
-    DEMO_OUT_MAX = 4096,      /* one response */
+    DEMO_OUT_MAX = 16384,     /* responses queued on one connection */
+    DEMO_RESP_MAX = 8192,     /* one response, head included */
+    DEMO_BODY_MAX = 4096,     /* request body bytes; more is a 413 */
+    DEMO_STATUS_MAX = 16,     /* status:/PATH=CODE lines that count */
+    DEMO_PATH_MAX = 256,      /* their PATH bytes */
+    DEMO_STUDENTS_MAX = 100,  /* most students one API answer lists */
+    DEMO_TOKEN_LEN = 32,      /* CSRF token: hex digits */
     DEMO_VERSION_MAX = 128,   /* VERSION file bytes that count */
     DEMO_BEHAVIOR_MAX = 4096, /* BEHAVIOR file bytes that count */
     DEMO_IDLE_MS = 60000,     /* idle connections are closed after this */
     DEMO_LINGER_MS = 2000     /* reading what a rejected client still sends */
+};
+
+/* One status:/PATH=CODE line of BEHAVIOR. */
+struct demo_status {
+    char path[DEMO_PATH_MAX]; /* the path (query excluded) */
+    int code;                 /* what it answers */
 };
 
 /* How the current release misbehaves (DIR/current/BEHAVIOR). */
@@ -40,9 +56,40 @@ struct demo_behavior {
     int health_status;              /* health=500: /health answers this */
     long ready_after_ms;            /* 503 until current is this old */
     long flap_ms;                   /* readiness alternates every flap_ms */
+    long latency_ms;                /* every answer waits this long */
+    double error_rate;              /* fraction /metrics counts as 500 */
     bool hang;                      /* hang=1: never answer */
     bool redirect;                  /* redirect=1: 302 to /login */
+    bool login_broken;              /* login=broken: POST /login is 400 */
     char version[DEMO_VERSION_MAX]; /* version=X overrides VERSION */
+    struct demo_status status[DEMO_STATUS_MAX]; /* status:/PATH=CODE */
+    size_t nstatus;                             /* lines in status */
+};
+
+/* One parsed request, as demo_route answers it. */
+struct demo_req {
+    const char *method;  /* GET, HEAD, POST, ... */
+    const char *path;    /* the target without its query */
+    const char *query;   /* after '?', "" without one */
+    const char *headers; /* the header lines, from the first CRLF */
+    const char *body;    /* the body (Content-Length bytes), NUL-ended */
+    bool head;           /* HEAD: answer without a body */
+};
+
+/* Duration buckets of http_request_duration_seconds (upper bounds). */
+static const double demo_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                      0.5,   1,    2.5,   5,    10};
+enum { DEMO_NBUCKETS = sizeof(demo_buckets) / sizeof(demo_buckets[0]) };
+
+/* What /metrics reports: the requests answered since the release last
+ * changed (a new current symlink is a restarted process). */
+struct demo_metrics {
+    uint64_t codes[600];             /* answers by status code */
+    uint64_t buckets[DEMO_NBUCKETS]; /* answers per duration bucket */
+    uint64_t count;                  /* answers */
+    double sum;                      /* their durations, seconds */
+    double error_carry;              /* error_rate owed, below one */
+    char release[PATH_MAX + 32];     /* current's target and mtime */
 };
 
 /* One client connection. */
@@ -61,11 +108,14 @@ struct demo_conn {
                                reset (a lingering close) */
     int64_t drain_ms;       /* when draining began, 0 until then */
     int64_t last_ms;        /* last activity, for the idle timeout */
+    int64_t hold_ms;        /* latency_ms: nothing is sent before this
+                               (monotonic ms); 0 when not held */
 };
 
 static const char *demo_dir;
 static bool demo_verbose;
 static volatile sig_atomic_t demo_stop;
+static struct demo_metrics demo_m;
 
 static int64_t demo_now_ms(clockid_t id)
 {
@@ -134,6 +184,17 @@ static long demo_parse_long(const char *s)
     return v;
 }
 
+/* A fraction from 0 to 1 (error_rate); 0 when s is not one. */
+static double demo_parse_fraction(const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !(v >= 0 && v <= 1))
+        return 0;
+    return v;
+}
+
 /* Parse the BEHAVIOR file; unknown keys and bad lines are ignored. */
 static void demo_behavior_load(struct demo_behavior *b)
 {
@@ -163,6 +224,22 @@ static void demo_behavior_load(struct demo_behavior *b)
             b->redirect = demo_parse_long(val) != 0;
         else if (strcmp(key, "version") == 0)
             snprintf(b->version, sizeof(b->version), "%s", val);
+        else if (strcmp(key, "latency_ms") == 0)
+            b->latency_ms = demo_parse_long(val);
+        else if (strcmp(key, "error_rate") == 0)
+            b->error_rate = demo_parse_fraction(val);
+        else if (strcmp(key, "login") == 0)
+            b->login_broken = strcmp(val, "broken") == 0;
+        else if (strncmp(key, "status:/", 8) == 0 &&
+                 b->nstatus < DEMO_STATUS_MAX &&
+                 strlen(key + 7) < DEMO_PATH_MAX) {
+            struct demo_status *st = &b->status[b->nstatus];
+            st->code = (int)demo_parse_long(val);
+            if (st->code >= 100 && st->code <= 599) {
+                snprintf(st->path, sizeof(st->path), "%s", key + 7);
+                b->nstatus++;
+            }
+        }
     }
     if (b->ready_status < 100 || b->ready_status > 599)
         b->ready_status = 0;
@@ -253,6 +330,8 @@ static const char *demo_reason(int status)
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 413:
+        return "Content Too Large";
     case 431:
         return "Request Header Fields Too Large";
     case 500:
@@ -287,82 +366,6 @@ static void demo_respond(struct demo_conn *c, int status, const char *ctype,
     c->outlen += (size_t)n;
 }
 
-/* Answer one parsed request. */
-static void demo_route(struct demo_conn *c, const char *method,
-                       const char *path, bool head)
-{
-    static const char json[] = "application/json";
-    static const char text[] = "text/plain; charset=utf-8";
-    struct demo_behavior b;
-    char ver[DEMO_VERSION_MAX], esc[DEMO_VERSION_MAX * 6 + 8];
-    char body[DEMO_VERSION_MAX * 6 + 128];
-    int status;
-
-    demo_behavior_load(&b);
-    bool have = demo_version(&b, ver, sizeof(ver));
-    demo_json_escape(have ? ver : "", esc, sizeof(esc));
-    if (strcmp(method, "GET") != 0 && !head) {
-        status = 405;
-        demo_respond(c, status, text, "method not allowed\n",
-                     "Allow: GET, HEAD\r\n", head);
-    } else if (b.redirect && strcmp(path, "/login") != 0) {
-        status = 302;
-        demo_respond(c, status, text, "", "Location: /login\r\n", head);
-    } else if (strcmp(path, "/health") == 0) {
-        status = !have ? 500 : b.health_status ? b.health_status : 200;
-        if (!have)
-            snprintf(body, sizeof(body),
-                     "{\"status\":\"unhealthy\",\"error\":\"no VERSION in "
-                     "current release\"}\n");
-        else
-            snprintf(body, sizeof(body),
-                     "{\"status\":\"%s\",\"version\":\"%s\"%s}\n",
-                     status == 200 ? "healthy" : "unhealthy", esc,
-                     demo_scheduler());
-        demo_respond(c, status, json, body, NULL, head);
-    } else if (strcmp(path, "/health/ready") == 0) {
-        bool ready = have && b.ready_status == 0 && demo_ready_now(&b);
-        status = ready ? 200 : b.ready_status ? b.ready_status : 503;
-        if (ready)
-            snprintf(body, sizeof(body),
-                     "{\"status\":\"ready\",\"version\":\"%s\"}\n", esc);
-        else
-            snprintf(body, sizeof(body), "{\"status\":\"not ready\"}\n");
-        demo_respond(c, status, json, body, NULL, head);
-    } else if (strcmp(path, "/health/live") == 0) {
-        status = 200;
-        demo_respond(c, status, json, "{\"status\":\"alive\"}\n", NULL, head);
-    } else if (strcmp(path, "/version") == 0) {
-        status = have ? 200 : 500;
-        snprintf(body, sizeof(body), "%s\n", have ? ver : "no version");
-        demo_respond(c, status, text, body, NULL, head);
-    } else if (strcmp(path, "/login") == 0) {
-        status = 200;
-        demo_respond(c, status, "text/html; charset=utf-8",
-                     "<!doctype html>\n<title>demo-app login</title>\n"
-                     "<form method=post><input name=user>"
-                     "<input name=password type=password>"
-                     "<button>Log in</button></form>\n",
-                     NULL, head);
-    } else {
-        status = 404;
-        demo_respond(c, status, text, "not found\n", NULL, head);
-    }
-    if (demo_verbose)
-        fprintf(stderr, "demo-app: %s %s %s %d\n", c->peer, method, path,
-                status);
-}
-
-/* Bad request: answer, then close. */
-static void demo_reject(struct demo_conn *c, int status, const char *why)
-{
-    c->close_after = true;
-    demo_respond(c, status, "text/plain; charset=utf-8", why, NULL, false);
-    c->inlen = 0;
-    if (demo_verbose)
-        fprintf(stderr, "demo-app: %s rejected %d %s", c->peer, status, why);
-}
-
 /* Copy the value of header name (case-insensitive, trimmed) into val;
  * false when the request has no such header. head starts at a CRLF. */
 static bool demo_header_get(const char *head, const char *name, char *val,
@@ -388,10 +391,391 @@ static bool demo_header_get(const char *head, const char *name, char *val,
     return false;
 }
 
+/* The host's migration: DIR/db/alembic_version, trimmed, into out;
+ * false when there is none. */
+static bool demo_db_migration(char *out, size_t max)
+{
+    char raw[DEMO_VERSION_MAX];
+    if (demo_read_in("db", "alembic_version", raw, sizeof(raw)) < 0)
+        return false;
+    snprintf(out, max, "%s", demo_trim(raw));
+    return out[0] != '\0';
+}
+
+/* Compare migration revisions: dotted numbers ("12", "1.10") by their
+ * numbers, anything else (hex revisions) as strings. <0, 0, >0. */
+static int demo_rev_cmp(const char *a, const char *b)
+{
+    if (strspn(a, "0123456789.") != strlen(a) ||
+        strspn(b, "0123456789.") != strlen(b))
+        return strcmp(a, b);
+    while (*a != '\0' || *b != '\0') {
+        char *ea, *eb;
+        unsigned long long x = strtoull(a, &ea, 10);
+        unsigned long long y = strtoull(b, &eb, 10);
+        if (x != y)
+            return x < y ? -1 : 1;
+        a = *ea == '.' ? ea + 1 : ea;
+        b = *eb == '.' ? eb + 1 : eb;
+    }
+    return 0;
+}
+
+/* Readiness held back by the database: the release's MIGRATION (its
+ * head) is newer than DIR/db/alembic_version. Writes the JSON body of the
+ * 503 into body and returns true then. */
+static bool demo_migration_pending(char *body, size_t max)
+{
+    char raw[DEMO_VERSION_MAX], db[DEMO_VERSION_MAX];
+    if (demo_read_file("MIGRATION", raw, sizeof(raw)) < 0)
+        return false;
+    const char *want = demo_trim(raw);
+    if (*want == '\0')
+        return false;
+    bool have = demo_db_migration(db, sizeof(db));
+    if (have && demo_rev_cmp(want, db) <= 0)
+        return false;
+    char ew[DEMO_VERSION_MAX * 6 + 8], ed[DEMO_VERSION_MAX * 6 + 8];
+    demo_json_escape(want, ew, sizeof(ew));
+    demo_json_escape(have ? db : "", ed, sizeof(ed));
+    snprintf(body, max,
+             "{\"status\":\"not ready\",\"reason\":\"migration pending\","
+             "\"migration\":\"%s\",\"release_migration\":\"%s\"}\n",
+             ed, ew);
+    return true;
+}
+
+/* Start /metrics afresh when current is a new symlink (a deploy restarts
+ * the process it stands for). */
+static void demo_metrics_check_release(void)
+{
+    char path[PATH_MAX], target[PATH_MAX], key[sizeof(demo_m.release)];
+    struct stat st;
+    int n = snprintf(path, sizeof(path), "%s/current", demo_dir);
+    if (n < 0 || (size_t)n >= sizeof(path) || lstat(path, &st) != 0)
+        return;
+    ssize_t len = readlink(path, target, sizeof(target) - 1);
+    if (len < 0)
+        len = 0;
+    target[len] = '\0';
+    snprintf(key, sizeof(key), "%s@%lld.%09ld", target,
+             (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+    if (strcmp(key, demo_m.release) != 0) {
+        memset(&demo_m, 0, sizeof(demo_m));
+        snprintf(demo_m.release, sizeof(demo_m.release), "%s", key);
+    }
+}
+
+/* Count one answer for /metrics; error_rate turns that fraction of the
+ * answers into 500s (evenly: every 1/F-th one). */
+static void demo_metrics_count(int status, double seconds,
+                               const struct demo_behavior *b)
+{
+    demo_m.error_carry += b->error_rate;
+    if (demo_m.error_carry >= 1 - 1e-9) {
+        demo_m.error_carry -= 1;
+        if (status < 500)
+            status = 500;
+    }
+    if (status >= 100 && status < 600)
+        demo_m.codes[status]++;
+    for (size_t i = 0; i < DEMO_NBUCKETS; i++)
+        if (seconds <= demo_buckets[i])
+            demo_m.buckets[i]++;
+    demo_m.count++;
+    demo_m.sum += seconds;
+}
+
+/* Append printf output to out (size max, len bytes used). */
+static void demo_append(char *out, size_t max, size_t *len, const char *fmt,
+                        ...) __attribute__((format(printf, 4, 5)));
+static void demo_append(char *out, size_t max, size_t *len, const char *fmt,
+                        ...)
+{
+    if (*len >= max)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out + *len, max - *len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *len = (size_t)n < max - *len ? *len + (size_t)n : max;
+}
+
+/* The Prometheus text of /metrics. */
+static void demo_metrics_text(char *out, size_t max)
+{
+    size_t len = 0;
+    demo_append(out, max, &len,
+                "# HELP http_requests_total HTTP requests answered, by "
+                "status code.\n# TYPE http_requests_total counter\n");
+    for (int code = 100; code < 600; code++)
+        if (demo_m.codes[code] > 0)
+            demo_append(out, max, &len,
+                        "http_requests_total{code=\"%d\"} %llu\n", code,
+                        (unsigned long long)demo_m.codes[code]);
+    demo_append(out, max, &len,
+                "# HELP http_request_duration_seconds Time to answer a "
+                "request.\n# TYPE http_request_duration_seconds "
+                "histogram\n");
+    for (size_t i = 0; i < DEMO_NBUCKETS; i++)
+        demo_append(out, max, &len,
+                    "http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                    demo_buckets[i], (unsigned long long)demo_m.buckets[i]);
+    demo_append(out, max, &len,
+                "http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+                "http_request_duration_seconds_sum %.6f\n"
+                "http_request_duration_seconds_count %llu\n",
+                (unsigned long long)demo_m.count, demo_m.sum,
+                (unsigned long long)demo_m.count);
+}
+
+/* A fresh CSRF token: DEMO_TOKEN_LEN hex digits. */
+static void demo_token(char *out)
+{
+    static uint64_t counter;
+    unsigned char raw[DEMO_TOKEN_LEN / 2];
+    if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != (ssize_t)sizeof(raw)) {
+        uint64_t x = (uint64_t)demo_now_ms(CLOCK_REALTIME) ^
+                     ((uint64_t)getpid() << 32) ^ ++counter;
+        for (size_t i = 0; i < sizeof(raw); i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            raw[i] = (unsigned char)(x >> 56);
+        }
+    }
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+/* Copy the value of name in "a=1&b=2" (sep '&', URL-decoded) or in a
+ * Cookie header "a=1; b=2" (sep ';') into out; false when absent. */
+static bool demo_param(const char *s, char sep, const char *name, char *out,
+                       size_t max)
+{
+    size_t nlen = strlen(name);
+    while (s != NULL && *s != '\0') {
+        while (*s == ' ')
+            s++;
+        const char *end = strchr(s, sep);
+        size_t len = end != NULL ? (size_t)(end - s) : strlen(s);
+        if (len > nlen && strncmp(s, name, nlen) == 0 && s[nlen] == '=') {
+            size_t o = 0;
+            for (size_t i = nlen + 1; i < len && o + 1 < max; i++) {
+                unsigned int hex;
+                if (sep == '&' && s[i] == '+') {
+                    out[o++] = ' ';
+                } else if (sep == '&' && s[i] == '%' && i + 2 < len &&
+                           sscanf(s + i + 1, "%2x", &hex) == 1) {
+                    out[o++] = (char)hex;
+                    i += 2;
+                } else {
+                    out[o++] = s[i];
+                }
+            }
+            out[o] = '\0';
+            return true;
+        }
+        s = end != NULL ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* GET /login: the form, with a new CSRF token in a cookie and a hidden
+ * input. POST /login: 302 to / when the token (form field csrf_token or
+ * header X-CSRF-Token) matches the cookie's, else 400. */
+static int demo_login(struct demo_conn *c, const struct demo_req *r,
+                      const struct demo_behavior *b)
+{
+    static const char text[] = "text/plain; charset=utf-8";
+    if (strcmp(r->method, "POST") != 0) {
+        char token[DEMO_TOKEN_LEN + 1], page[512], cookie[128];
+        demo_token(token);
+        snprintf(page, sizeof(page),
+                 "<!doctype html>\n<title>demo-app login</title>\n"
+                 "<form method=post action=/login>"
+                 "<input type=\"hidden\" name=\"csrf_token\" value=\"%s\">"
+                 "<input name=user>"
+                 "<input name=password type=password>"
+                 "<button>Log in</button></form>\n",
+                 token);
+        snprintf(cookie, sizeof(cookie),
+                 "Set-Cookie: csrf_token=%s; Path=/; HttpOnly; "
+                 "SameSite=Strict\r\n",
+                 token);
+        demo_respond(c, 200, "text/html; charset=utf-8", page, cookie, r->head);
+        return 200;
+    }
+    if (b->login_broken) {
+        demo_respond(c, 400, text, "login is broken (BEHAVIOR login=broken)\n",
+                     NULL, false);
+        return 400;
+    }
+    char cookies[256] = "", want[128] = "", got[128] = "";
+    demo_header_get(r->headers, "Cookie", cookies, sizeof(cookies));
+    bool have = demo_param(cookies, ';', "csrf_token", want, sizeof(want));
+    if (!demo_header_get(r->headers, "X-CSRF-Token", got, sizeof(got)))
+        demo_param(r->body, '&', "csrf_token", got, sizeof(got));
+    if (!have || want[0] == '\0' || strcmp(want, got) != 0) {
+        demo_respond(c, 400, text,
+                     "missing or bad CSRF token: GET /login first, then send "
+                     "its csrf_token with the cookie\n",
+                     NULL, false);
+        return 400;
+    }
+    demo_respond(c, 302, text, "",
+                 "Location: /\r\nSet-Cookie: session=demo; Path=/; "
+                 "HttpOnly\r\n",
+                 false);
+    return 302;
+}
+
+/* GET /api/v1/students?limit=N: a JSON list of N students (default 10, at
+ * most DEMO_STUDENTS_MAX); 400 when limit is not a whole number. */
+static int demo_students(struct demo_conn *c, const struct demo_req *r)
+{
+    static const char json[] = "application/json";
+    char lim[32] = "10", out[DEMO_RESP_MAX - 512];
+    demo_param(r->query, '&', "limit", lim, sizeof(lim));
+    char *end;
+    errno = 0;
+    long n = strtol(lim, &end, 10);
+    if (errno != 0 || end == lim || *end != '\0' || n < 0) {
+        demo_respond(c, 400, json,
+                     "{\"error\":\"limit must be a whole number\"}\n", NULL,
+                     r->head);
+        return 400;
+    }
+    if (n > DEMO_STUDENTS_MAX)
+        n = DEMO_STUDENTS_MAX;
+    size_t len = 0;
+    demo_append(out, sizeof(out), &len, "[");
+    for (long i = 1; i <= n; i++)
+        demo_append(out, sizeof(out), &len,
+                    "%s{\"id\":%ld,\"name\":\"Student %ld\"}", i > 1 ? "," : "",
+                    i, i);
+    demo_append(out, sizeof(out), &len, "]\n");
+    demo_respond(c, 200, json, out, NULL, r->head);
+    return 200;
+}
+
+static bool demo_is(const char *path, const char *a, const char *b,
+                    const char *c)
+{
+    return strcmp(path, a) == 0 || strcmp(path, b) == 0 || strcmp(path, c) == 0;
+}
+
+/* Answer one parsed request. */
+static void demo_route(struct demo_conn *c, const struct demo_req *r)
+{
+    static const char json[] = "application/json";
+    static const char text[] = "text/plain; charset=utf-8";
+    struct demo_behavior b;
+    char ver[DEMO_VERSION_MAX], esc[DEMO_VERSION_MAX * 6 + 8];
+    char body[DEMO_VERSION_MAX * 24 + 256], mig[DEMO_VERSION_MAX];
+    int status;
+    int64_t t0 = demo_now_ms(CLOCK_MONOTONIC);
+
+    demo_behavior_load(&b);
+    demo_metrics_check_release();
+    bool have = demo_version(&b, ver, sizeof(ver));
+    demo_json_escape(have ? ver : "", esc, sizeof(esc));
+    const struct demo_status *forced = NULL;
+    for (size_t i = 0; i < b.nstatus; i++)
+        if (strcmp(b.status[i].path, r->path) == 0)
+            forced = &b.status[i];
+    bool get = strcmp(r->method, "GET") == 0 || r->head;
+    bool login = strcmp(r->path, "/login") == 0;
+    if (forced != NULL) {
+        status = forced->code;
+        snprintf(body, sizeof(body), "status %d (BEHAVIOR status:%s)\n", status,
+                 forced->path);
+        demo_respond(c, status, text, body, NULL, r->head);
+    } else if (!get && !(login && strcmp(r->method, "POST") == 0)) {
+        status = 405;
+        demo_respond(c, status, text, "method not allowed\n",
+                     login ? "Allow: GET, HEAD, POST\r\n"
+                           : "Allow: GET, HEAD\r\n",
+                     r->head);
+    } else if (b.redirect && !login) {
+        status = 302;
+        demo_respond(c, status, text, "", "Location: /login\r\n", r->head);
+    } else if (strcmp(r->path, "/health") == 0) {
+        status = !have ? 500 : b.health_status ? b.health_status : 200;
+        if (!have) {
+            snprintf(body, sizeof(body),
+                     "{\"status\":\"unhealthy\",\"error\":\"no VERSION in "
+                     "current release\"}\n");
+        } else {
+            char emig[DEMO_VERSION_MAX * 6 + 32] = "";
+            if (demo_db_migration(mig, sizeof(mig))) {
+                char e[DEMO_VERSION_MAX * 6 + 8];
+                demo_json_escape(mig, e, sizeof(e));
+                snprintf(emig, sizeof(emig), ",\"migration\":\"%s\"", e);
+            }
+            snprintf(body, sizeof(body),
+                     "{\"status\":\"%s\",\"version\":\"%s\"%s%s}\n",
+                     status == 200 ? "healthy" : "unhealthy", esc,
+                     demo_scheduler(), emig);
+        }
+        demo_respond(c, status, json, body, NULL, r->head);
+    } else if (demo_is(r->path, "/health/ready", "/readyz", "/api/readyz")) {
+        bool ready = have && b.ready_status == 0 && demo_ready_now(&b);
+        if (ready && demo_migration_pending(body, sizeof(body))) {
+            status = 503;
+        } else {
+            status = ready ? 200 : b.ready_status ? b.ready_status : 503;
+            if (ready)
+                snprintf(body, sizeof(body),
+                         "{\"status\":\"ready\",\"version\":\"%s\"}\n", esc);
+            else
+                snprintf(body, sizeof(body), "{\"status\":\"not ready\"}\n");
+        }
+        demo_respond(c, status, json, body, NULL, r->head);
+    } else if (demo_is(r->path, "/health/live", "/healthz", "/api/healthz")) {
+        status = 200;
+        demo_respond(c, status, json, "{\"status\":\"alive\"}\n", NULL,
+                     r->head);
+    } else if (strcmp(r->path, "/version") == 0) {
+        status = have ? 200 : 500;
+        snprintf(body, sizeof(body), "%s\n", have ? ver : "no version");
+        demo_respond(c, status, text, body, NULL, r->head);
+    } else if (login) {
+        status = demo_login(c, r, &b);
+    } else if (strcmp(r->path, "/api/v1/students") == 0) {
+        status = demo_students(c, r);
+    } else if (strcmp(r->path, "/metrics") == 0) {
+        char out[DEMO_RESP_MAX - 512];
+        demo_metrics_text(out, sizeof(out));
+        status = 200;
+        demo_respond(c, status, "text/plain; version=0.0.4; charset=utf-8", out,
+                     NULL, r->head);
+    } else {
+        status = 404;
+        demo_respond(c, status, text, "not found\n", NULL, r->head);
+    }
+    int64_t now = demo_now_ms(CLOCK_MONOTONIC);
+    if (b.latency_ms > 0)
+        c->hold_ms = now + b.latency_ms;
+    demo_metrics_count(status, (double)(now - t0 + b.latency_ms) / 1000, &b);
+    if (demo_verbose)
+        fprintf(stderr, "demo-app: %s %s %s %d\n", c->peer, r->method, r->path,
+                status);
+}
+
+/* Bad request: answer, then close. */
+static void demo_reject(struct demo_conn *c, int status, const char *why)
+{
+    c->close_after = true;
+    demo_respond(c, status, "text/plain; charset=utf-8", why, NULL, false);
+    c->inlen = 0;
+    if (demo_verbose)
+        fprintf(stderr, "demo-app: %s rejected %d %s", c->peer, status, why);
+}
+
 /* Handle every complete request in c->in (pipelining included). */
 static void demo_process(struct demo_conn *c)
 {
-    while (!c->close_after && !c->hung && c->inlen > 0) {
+    while (!c->close_after && !c->hung && c->hold_ms == 0 && c->inlen > 0) {
         c->in[c->inlen < sizeof(c->in) ? c->inlen : sizeof(c->in) - 1] = '\0';
         if (memchr(c->in, '\0', c->inlen) != NULL) {
             demo_reject(c, 400, "NUL byte in request\n");
@@ -444,18 +828,40 @@ static void demo_process(struct demo_conn *c)
             }
         char *q = strchr(target, '?');
         if (q != NULL)
-            *q = '\0';
+            *q++ = '\0';
         const char *head = eol; /* headers, starting at the first CRLF */
         char conn[256] = "", clen[256] = "", te[256];
         demo_header_get(head, "Connection", conn, sizeof(conn));
         bool keep = strcmp(version, "HTTP/1.1") == 0
                         ? strcasecmp(conn, "close") != 0
                         : strcasecmp(conn, "keep-alive") == 0;
-        /* We never read request bodies: answer, then close. */
-        if (demo_header_get(head, "Transfer-Encoding", te, sizeof(te)) ||
-            (demo_header_get(head, "Content-Length", clen, sizeof(clen)) &&
-             strcmp(clen, "0") != 0))
+        /* A Content-Length body is read (up to DEMO_BODY_MAX); a chunked
+         * one is not: answer, then close. */
+        size_t blen = 0;
+        if (demo_header_get(head, "Transfer-Encoding", te, sizeof(te)))
             keep = false;
+        else if (demo_header_get(head, "Content-Length", clen, sizeof(clen))) {
+            char *bend;
+            errno = 0;
+            unsigned long long v = strtoull(clen, &bend, 10);
+            if (errno != 0 || bend == clen || *bend != '\0' || clen[0] == '-') {
+                demo_reject(c, 400, "bad Content-Length\n");
+                return;
+            }
+            if (v > DEMO_BODY_MAX || used + v > sizeof(c->in) - 1) {
+                demo_reject(c, 413, "request body too large\n");
+                return;
+            }
+            blen = (size_t)v;
+            if (c->inlen < used + blen) {
+                end[2] = '\r'; /* as it was: parsed again with the rest */
+                return;
+            }
+        }
+        char body[DEMO_BODY_MAX + 1];
+        memcpy(body, c->in + used, blen);
+        body[blen] = '\0';
+        used += blen;
         c->close_after = !keep;
         struct demo_behavior b;
         demo_behavior_load(&b);
@@ -467,9 +873,17 @@ static void demo_process(struct demo_conn *c)
                         target);
             return;
         }
-        if (c->outlen + 2048 > sizeof(c->out))
-            return; /* flush what is queued before answering more */
-        demo_route(c, method, target, strcmp(method, "HEAD") == 0);
+        if (c->outlen + DEMO_RESP_MAX > sizeof(c->out)) {
+            end[2] = '\r'; /* as it was: parsed again after the flush */
+            return;        /* flush what is queued before answering more */
+        }
+        struct demo_req r = {.method = method,
+                             .path = target,
+                             .query = q != NULL ? q : "",
+                             .headers = head,
+                             .body = body,
+                             .head = strcmp(method, "HEAD") == 0};
+        demo_route(c, &r);
         memmove(c->in, c->in + used, c->inlen - used);
         c->inlen -= used;
     }
@@ -485,6 +899,8 @@ static void demo_conn_close(struct demo_conn *c, size_t *nconns)
 /* Send what is queued; false when the connection is done. */
 static bool demo_flush(struct demo_conn *c)
 {
+    if (c->hold_ms != 0)
+        return true; /* latency_ms: the answer waits */
     while (c->outoff < c->outlen) {
         ssize_t w = send(c->fd, c->out + c->outoff, c->outlen - c->outoff,
                          MSG_NOSIGNAL);
@@ -504,6 +920,20 @@ static bool demo_flush(struct demo_conn *c)
         c->draining = true;
     }
     return true;
+}
+
+/* Answer what is complete in c->in and send it; false when the
+ * connection is done. */
+static bool demo_serve(struct demo_conn *c)
+{
+    demo_process(c);
+    bool alive = demo_flush(c);
+    /* After a flush, requests waiting behind a full buffer. */
+    if (alive && c->inlen > 0 && c->outlen == 0) {
+        demo_process(c);
+        alive = demo_flush(c);
+    }
+    return alive;
 }
 
 /* Readable: take bytes, answer what is complete. */
@@ -603,7 +1033,7 @@ static bool demo_accept(int lfd, struct demo_conn *conns, size_t *nconns,
         c->fd = fd;
         c->inlen = c->outlen = c->outoff = 0;
         c->close_after = c->hung = c->draining = false;
-        c->drain_ms = 0;
+        c->drain_ms = c->hold_ms = 0;
         c->last_ms = now;
         char addr[INET_ADDRSTRLEN] = "?";
         inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr));
@@ -653,6 +1083,9 @@ int main(int argc, char **argv)
     }
     if (listen_spec == NULL || demo_dir == NULL)
         return demo_usage();
+    /* Hold nothing the starter had open: a test's lock (flock LOCK cmd)
+     * must not outlive the test in a demo-app it left running. */
+    close_range(3, ~0U, 0);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -702,6 +1135,7 @@ int main(int argc, char **argv)
 
     while (!demo_stop) {
         size_t n = 0;
+        int64_t wait_ms = 100, mono = demo_now_ms(CLOCK_MONOTONIC);
         if (nconns < DEMO_MAX_CONNS &&
             demo_now_ms(CLOCK_MONOTONIC) >= accept_after) {
             pfds[n].fd = lfd;
@@ -711,13 +1145,17 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < DEMO_MAX_CONNS; i++) {
             if (conns[i].fd < 0)
                 continue;
+            bool held = conns[i].hold_ms != 0;
+            if (held && conns[i].hold_ms - mono < wait_ms)
+                wait_ms = conns[i].hold_ms > mono ? conns[i].hold_ms - mono : 0;
             pfds[n].fd = conns[i].fd;
             pfds[n].events =
                 (short)(POLLIN |
-                        (conns[i].outlen > conns[i].outoff ? POLLOUT : 0));
+                        (!held && conns[i].outlen > conns[i].outoff ? POLLOUT
+                                                                    : 0));
             idx[n++] = i;
         }
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = wait_ms * 1000 * 1000};
         int rc = ppoll(pfds, n, &ts, &wait_mask);
         if (rc < 0 && errno != EINTR) {
             perror("demo-app: poll");
@@ -738,13 +1176,7 @@ int main(int argc, char **argv)
                 alive = demo_read(c);
             if (alive) {
                 c->last_ms = now;
-                demo_process(c);
-                alive = demo_flush(c);
-                /* After a flush, requests waiting behind a full buffer. */
-                if (alive && c->inlen > 0 && c->outlen == 0) {
-                    demo_process(c);
-                    alive = demo_flush(c);
-                }
+                alive = demo_serve(c);
             }
             if (!alive)
                 demo_conn_close(c, &nconns);
@@ -753,6 +1185,15 @@ int main(int argc, char **argv)
             struct demo_conn *c = &conns[i];
             if (c->fd < 0)
                 continue;
+            if (c->hold_ms != 0 && now >= c->hold_ms) {
+                /* latency_ms is over: send the answer, go on */
+                c->hold_ms = 0;
+                c->last_ms = now;
+                if (!demo_flush(c) || !demo_serve(c)) {
+                    demo_conn_close(c, &nconns);
+                    continue;
+                }
+            }
             if (c->draining && c->drain_ms == 0)
                 c->drain_ms = now;
             if (now - c->last_ms > DEMO_IDLE_MS ||

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tests/integration/test_demo_app.sh: the demo application over real HTTP
-# on loopback: every endpoint, every BEHAVIOR key, a release switch without
-# a restart, bad and oversized requests, many connections, SIGTERM.
+# on loopback: every endpoint (health aliases, the login with its CSRF
+# token, the JSON API, /metrics, migrations), every BEHAVIOR key (latency
+# on parallel connections included), a release switch without a restart,
+# request bodies, bad and oversized requests, many connections, SIGTERM.
 set -euo pipefail
 : "${DEMO_APP:?DEMO_APP must point at the demo-app binary}"
 
@@ -56,6 +58,22 @@ expect() { # path status body
 }
 behave() { printf '%b' "$1" >"$work/app/releases/1/BEHAVIOR"; }
 calm() { rm -f "$work/app/releases/1/BEHAVIOR"; }
+# relink: current is a new symlink to release 1 (a deploy: /metrics restarts)
+relink() { ln -sfn releases/1 "$work/app/current.new" && mv -T "$work/app/current.new" "$work/app/current"; }
+# py CODE: run python3 CODE with `m` = the metrics in $work/body as a dict
+# {"name{labels}": value}; an AssertionError fails the test
+py() {
+    python3 - "$work/body" "$1" <<'PY' || fail "check failed: $1 (body: $(body))"
+import json, sys
+text = open(sys.argv[1]).read()
+m = {}
+for line in text.splitlines():
+    if line and not line.startswith("#"):
+        k, v = line.rsplit(" ", 1)
+        m[k] = float(v)
+exec(sys.argv[2])
+PY
+}
 
 expect /health 200 '{"status":"healthy","version":"1.0"}'
 expect /health/ready 200 '{"status":"ready","version":"1.0"}'
@@ -65,6 +83,14 @@ expect /login 200
 grep -q '<form' "$work/body" || fail "/login is not a login page"
 expect /nope 404
 expect '/health?probe=1' 200 '{"status":"healthy","version":"1.0"}'
+expect /healthz 200 '{"status":"alive"}'
+expect /api/healthz 200 '{"status":"alive"}'
+expect /readyz 200 '{"status":"ready","version":"1.0"}'
+expect /api/readyz 200 '{"status":"ready","version":"1.0"}'
+behave 'ready=503\n'
+expect /readyz 503 '{"status":"not ready"}'
+expect /api/readyz 503 '{"status":"not ready"}'
+calm
 st=$(curl -s -m 3 -o /dev/null -w '%{http_code}' -X POST "$base/health")
 [ "$st" = 405 ] || fail "POST /health: $st, want 405"
 st=$(curl -s -m 3 -I -o "$work/head" -w '%{http_code}' "$base/health")
@@ -96,9 +122,130 @@ st=$(curl -s -m 3 -o /dev/null -D "$work/hdr" -w '%{http_code}' "$base/health")
     fail "redirect=1: $st"
 expect /login 200
 ok "redirect=1 -> 302 Location: /login"
-behave '# comment\nnonsense\nunknown=1\nready=abc\n'
+behave '# comment\nnonsense\nunknown=1\nready=abc\nstatus:nope=500\nstatus:/x=999\nerror_rate=2\n'
 expect /health/ready 200
+expect /x 404
 ok "bad BEHAVIOR lines are ignored"
+calm
+
+# Login: GET gives a token (cookie + hidden input), POST needs it back.
+login() { # curl args... -> status of POST /login, Location in $work/hdr
+    curl -s -m 3 -o "$work/body" -D "$work/hdr" -w '%{http_code}' "$@" "$base/login" || true
+}
+st=$(curl -s -m 3 -c "$work/jar" -o "$work/body" -w '%{http_code}' "$base/login")
+[ "$st" = 200 ] || fail "GET /login: $st"
+token=$(grep -o 'name="csrf_token" value="[0-9a-f]*"' "$work/body" | grep -o '[0-9a-f]\{32\}') ||
+    fail "GET /login: no csrf_token input ($(body))"
+[ "$(awk '$6 == "csrf_token" { print $7 }' "$work/jar")" = "$token" ] ||
+    fail "GET /login: the cookie is not the form's token"
+st=$(login -b "$work/jar" -d "user=u&password=p&csrf_token=$token")
+[ "$st" = 302 ] && grep -qi '^location: /' "$work/hdr" || fail "POST /login with the token: $st"
+st=$(login -b "$work/jar" -X POST -H "X-CSRF-Token: $token")
+[ "$st" = 302 ] || fail "POST /login with X-CSRF-Token: $st"
+st=$(login -b "$work/jar" -d "user=u&password=p")
+[ "$st" = 400 ] && grep -q 'CSRF' "$work/body" || fail "POST /login without the token: $st"
+st=$(login -d "user=u&csrf_token=$token")
+[ "$st" = 400 ] || fail "POST /login without the cookie: $st"
+st=$(login -b "$work/jar" -d "csrf_token=0$token")
+[ "$st" = 400 ] || fail "POST /login with another token: $st"
+st=$(curl -s -m 3 -o /dev/null -c "$work/jar2" -w '%{http_code}' "$base/login")
+[ "$(awk '$6 == "csrf_token" { print $7 }' "$work/jar2")" != "$token" ] ||
+    fail "GET /login gave the same token twice"
+st=$(curl -s -m 3 -o /dev/null -w '%{http_code}' -X PUT "$base/login")
+[ "$st" = 405 ] || fail "PUT /login: $st, want 405"
+behave 'login=broken\n'
+st=$(login -b "$work/jar" -d "csrf_token=$token")
+[ "$st" = 400 ] || fail "login=broken: POST /login $st, want 400"
+calm
+ok "login: token in cookie and form; 302 with it, 400 without, login=broken 400"
+
+# The JSON API.
+expect '/api/v1/students?limit=3' 200
+python3 -c 'import json,sys; l=json.load(open(sys.argv[1])); assert [s["id"] for s in l] == [1,2,3], l' \
+    "$work/body" || fail "limit=3: $(body)"
+expect /api/v1/students 200
+python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) == 10' "$work/body" ||
+    fail "no limit: not 10 students"
+expect '/api/v1/students?limit=1000&x=1' 200
+python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) == 100' "$work/body" ||
+    fail "limit=1000: not capped at 100"
+expect '/api/v1/students?limit=0' 200 '[]'
+expect '/api/v1/students?limit=x' 400 '{"error":"limit must be a whole number"}'
+
+# status:/PATH=CODE
+behave 'status:/api/healthz=503\nstatus:/login=500\n'
+expect /api/healthz 503
+expect /healthz 200
+expect /login 500
+st=$(login -d x=1)
+[ "$st" = 500 ] || fail "status:/login=500: POST $st"
+calm
+
+# /metrics: counts since the release changed; error_rate counts 5xx.
+relink
+expect /metrics 200
+py 'assert not any(k.startswith("http_requests_total") for k in m), m'
+for _ in 1 2 3; do expect /health 200 >/dev/null; done
+expect /nope 404 >/dev/null
+expect /metrics 200
+py '
+assert m["http_requests_total{code=\"200\"}"] == 4, m
+assert m["http_requests_total{code=\"404\"}"] == 1, m
+assert m["http_request_duration_seconds_count"] == 5, m
+assert m["http_request_duration_seconds_bucket{le=\"+Inf\"}"] == 5, m
+b = [v for k, v in m.items() if k.startswith("http_request_duration_seconds_bucket")]
+assert b == sorted(b) and len(b) == 12, b'
+behave 'error_rate=0.5\n'
+relink
+for _ in 1 2 3 4; do expect /health 200 >/dev/null; done
+expect /metrics 200
+py '
+assert m["http_requests_total{code=\"500\"}"] == 2, m
+assert m["http_requests_total{code=\"200\"}"] == 2, m'
+calm
+relink
+ok "metrics: counters restart with the release; error_rate=0.5 counts half as 500"
+
+# latency_ms: every answer waits, connections do not wait for each other.
+behave 'latency_ms=400\n'
+t0=$(date +%s%N)
+lat=()
+for i in 1 2 3 4 5; do
+    curl -s -m 3 -o /dev/null -w '%{http_code} %{time_total}\n' "$base/health" >"$work/lat$i" &
+    lat+=($!)
+done
+wait "${lat[@]}"
+t1=$(date +%s%N)
+for i in 1 2 3 4 5; do
+    read -r st secs <"$work/lat$i"
+    [ "$st" = 200 ] || fail "latency_ms: status $st"
+    python3 -c "import sys; assert float(sys.argv[1]) >= 0.39, sys.argv[1]" "$secs" ||
+        fail "latency_ms=400: an answer came after ${secs}s"
+done
+[ $(((t1 - t0) / 1000000)) -lt 1200 ] ||
+    fail "latency_ms=400: 5 parallel requests took $(((t1 - t0) / 1000000)) ms (serialized?)"
+expect /metrics 200
+py 'assert m["http_request_duration_seconds_bucket{le=\"0.25\"}"] == 0 and m["http_request_duration_seconds_count"] == 5, m'
+calm
+ok "latency_ms=400: 5 parallel answers in $(((t1 - t0) / 1000000)) ms"
+
+# Migrations: /health reports the database's, readiness waits for it.
+mkdir -p "$work/app/db"
+echo 9 >"$work/app/db/alembic_version"
+expect /health 200 '{"status":"healthy","version":"1.0","migration":"9"}'
+echo 10 >"$work/app/releases/1/MIGRATION"
+expect /readyz 503 '{"status":"not ready","reason":"migration pending","migration":"9","release_migration":"10"}'
+expect /health/ready 503
+echo 10 >"$work/app/db/alembic_version"
+expect /readyz 200
+echo 9 >"$work/app/releases/1/MIGRATION"
+expect /health/ready 200
+rm -f "$work/app/db/alembic_version"
+expect /health 200 '{"status":"healthy","version":"1.0"}'
+expect /api/readyz 503
+rm -f "$work/app/releases/1/MIGRATION"
+expect /api/readyz 200
+ok "migrations: reported, readiness 503 while the release's is newer"
 
 # ready_after_ms: 503 until the current symlink is that old.
 behave 'ready_after_ms=800\n'
@@ -161,6 +308,17 @@ printf 'GET /version HTTP/1.1\r\nHost: x\r\n\r\nGET /health/live HTTP/1.1\r\nHos
 timeout 2 cat <&3 >"$work/pipe" || true
 exec 3<&- 3>&-
 [ "$(grep -c '^HTTP/1.1 200' "$work/pipe")" = 2 ] || fail "pipelining"
+# A request body is read: the connection serves the next request.
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+printf 'POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nuser=a&b=cGET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
+timeout 2 cat <&3 >"$work/pipe" || true
+exec 3<&- 3>&-
+grep -q '^HTTP/1.1 400' "$work/pipe" && grep -q '^HTTP/1.1 200' "$work/pipe" ||
+    fail "POST with a body, then GET: $(tr -d '\r' <"$work/pipe" | grep '^HTTP')"
+[ "$(raw 'POST /login HTTP/1.1\r\nContent-Length: 5000\r\n\r\n')" = "HTTP/1.1 413 Content Too Large" ] ||
+    fail "oversized body"
+[ "$(raw 'POST /login HTTP/1.1\r\nContent-Length: -1\r\n\r\n')" = "HTTP/1.1 400 Bad Request" ] ||
+    fail "bad Content-Length"
 kill -0 "$pid" || fail "demo-app died on bad input"
 expect /health 200
 ok "bad, oversized, random and pipelined requests handled"
