@@ -9,7 +9,8 @@
 #   and 5 go through (canary, `drover promote`, the rest); bad releases of
 #   each kind the runbook guards against (not ready, unhealthy, error rate,
 #   latency, failed smoke test, failed migration, empty backup) are stopped
-#   and put back; prechecks refuse (monitoring down, an empty .env value).
+#   and put back (a /metrics with no data too); prechecks refuse
+#   (monitoring down, an empty .env value).
 # - 003_ipa_platform_k8s.yml with the stand-in kubectl on the coordinator
 #   (its "cluster" is host h4's directory, which h4's demo-app serves):
 #   set image, rollout status, the migration through kubectl exec, and
@@ -259,6 +260,7 @@ assert r["result"] == "success" and r["rolled_back"] is False, r["result"]
 assert r["validation"] == {"health": "PASS", "prechecks": "PASS", "smoke": "PASS"}, r["validation"]
 assert [w["hosts"] for w in r["waves"]][0] == ["h1"], r["waves"]
 assert sorted(h["host"] for h in r["hosts"]) == ["a1", "h1", "h2", "h3"]
+assert all(h["state"] == "healthy" for h in r["hosts"]), r["hosts"]
 steps = [(s["host"], s["phase"], s["name"], s["outcome"]) for s in r["steps"]]
 for h in ("h1", "h2", "h3", "a1"):
     mine = [(p, n) for (x, p, n, o) in steps if x == h and o == "ok"]
@@ -303,10 +305,14 @@ bad_canary notready 'ready: status 503' ready=503
 bad_canary unhealthy 'health: status 500' health=500
 bad_canary errorrate "error rate below 5%" error_rate=0.5
 bad_canary latency "latency below 10s" latency_ms=800
+# no data is no pass: a /metrics that answers nothing fails the check
+bad_canary nometrics "error rate below 5%" 'status:/metrics=404'
 NR=$(deploy_id "$WORK/logs/notready")
 record_check "$NR" '
 assert r["result"] != "success" and r["rolled_back"] is True, r["result"]
 assert r["validation"]["health"] == "FAIL", r["validation"]
+st = {h["host"]: h["state"] for h in r["hosts"]}
+assert st == {"h1": "rolled-back", "h2": "skipped", "h3": "skipped", "a1": "skipped"}, st
 h1 = [s for s in r["steps"] if s["host"] == "h1" and s["phase"] != "precheck"]
 assert [s["phase"] for s in h1][-1] == "rollback", h1
 assert [s["name"] for s in h1 if s["phase"] == "rollback"] == ["previous image"], h1
@@ -314,7 +320,7 @@ assert not [s for s in r["steps"] if s["host"] != "h1" and s["phase"] != "preche
 assert any(e["host"] == "h1" and e["check"] == "ready" and e["verdict"] != "pass"
            for e in r["health_evidence"]), r["health_evidence"]
 '
-echo "ok: not ready, unhealthy, error rate, latency: stopped on the canary, put back"
+echo "ok: not ready, unhealthy, error rate, latency, no metrics: stopped on the canary, put back"
 
 # 3. a failed smoke test: found after the last wave, every host put back
 release3 login=broken
