@@ -3092,9 +3092,10 @@ static void deploy_summary(struct deploy *d, struct deploy_result *res)
             "  %-20s wave %-3zu %-15s %8s  %s", h->name, h->rh->wave + 1,
             deploy_state_name(h->state), dur, h->reason);
     }
-    /* Output of failed hosts, so the operator sees why without -v. */
-    for (size_t i = 0; i < ro->nhosts && !d->o.json; i++) {
-        struct deploy_host *h = &d->hosts[i];
+    /* Output of failed hosts, so the operator sees why without -v; the
+     * coordinator's own (`on: local` prechecks and before steps) last. */
+    for (size_t i = 0; i <= ro->nhosts && !d->o.json; i++) {
+        struct deploy_host *h = i < ro->nhosts ? &d->hosts[i] : &d->local;
         if ((h->state != DH_FAILED && h->state != DH_ROLLBACK_FAILED) ||
             h->output.len == 0)
             continue;
