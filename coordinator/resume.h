@@ -36,23 +36,28 @@ enum resume_mode {
 
 /* Where a journaled deploy stands, for the engine's resume options. */
 struct resume_point {
-    size_t start_wave;                /* first wave not done */
-    bool *done_hosts;                 /* [host] healthy already (start_wave) */
-    bool *changed_hosts;              /* [host] changed: a deploy step was
-                                         started there (journaled intent) */
-    unsigned char *step_done;         /* [host * nsteps + step] ran ok */
-    size_t last_wave;                 /* highest wave any host started */
-    bool rolling_back;                /* the journal says "rolling back" */
-    unsigned char *rollback_done;     /* [host * nrollback_steps + step] ran ok
-                                         in the rollback being continued */
-    struct deploy_inflight *inflight; /* steps in flight (host names
-                                         borrowed from the rollout) */
-    size_t ninflight;                 /* entries */
-    struct deploy_orphan *orphans;    /* restarts of a done host (a singleton
-                                         hand-over, pass > 0) in flight: the
-                                         host waits for them before it runs
-                                         steps again (strings borrowed) */
-    size_t norphans;                  /* entries */
+    size_t start_wave;               /* first wave not done */
+    bool *done_hosts;                /* [host] healthy already (start_wave) */
+    bool *changed_hosts;             /* [host] changed: a deploy step was
+                                        started there (journaled intent) */
+    unsigned char *step_done;        /* [host * nsteps + step] ran ok */
+    size_t last_wave;                /* highest wave any host started */
+    bool rolling_back;               /* the journal says "rolling back" */
+    unsigned char *rollback_done;    /* [host * nrollback_steps + step] ran ok
+                                        in the rollback being continued */
+    struct deploy_tries *step_tries; /* [host * nsteps + step] attempts
+                                        that ended without success (pass 0) */
+    struct deploy_tries *rollback_tries; /* [host * nrollback_steps + step]
+                                            the same, in the rollback being
+                                            continued */
+    struct deploy_inflight *inflight;    /* steps in flight (host names
+                                            borrowed from the rollout) */
+    size_t ninflight;                    /* entries */
+    struct deploy_orphan *orphans;       /* restarts of a done host (a singleton
+                                            hand-over, pass > 0) in flight: the
+                                            host waits for them before it runs
+                                            steps again (strings borrowed) */
+    size_t norphans;                     /* entries */
     size_t before_left;   /* `before` steps not journaled ok (deploy.h) */
     bool nothing_changed; /* it died before any change (in its prechecks):
                              no wave, `before` or rollback step began */

@@ -67,8 +67,8 @@ killed_at() {
         grep -Eq "$pat" "$out" && break
         sleep 0.05
     done
-    grep -Eq "$pat" "$out" || { cat "$out"; kill -9 "$pid"; fail "no '$pat' in the output"; }
-    kill -9 "$pid"
+    grep -Eq "$pat" "$out" || { cat "$out"; kill -9 "$pid" 2>/dev/null; fail "no '$pat' in the output"; }
+    kill -9 "$pid" || { cat "$out"; fail "it ended before the kill"; }
     wait "$pid" 2>/dev/null || true
 }
 
@@ -83,10 +83,11 @@ resume_expect() {
 runs() { grep -c . "$1" 2>/dev/null || echo 0; }
 
 # attempts X PHASE STEP: the attempts of step STEP of PHASE the wrapper of
-# host hX started, one per line (any generation)
+# host hX started in the deploy killed last (any generation)
 attempts() {
-    local d
-    for d in "$(fleet_host_dir "$1")"/fence/steps/*:h"$1":"$2":"$3":*; do
+    local d dep
+    dep=$(grep -o '"deploy":"DEP-[^"]*"' "$work/killed.json" | head -1 | cut -d'"' -f4)
+    for d in "$(fleet_host_dir "$1")"/fence/steps/"$dep":h"$1":"$2":"$3":*; do
         [ -d "$d" ] && basename "$d" | awk -F: '{ print $(NF - 1) }'
     done | sort | tr '\n' ' '
 }
@@ -97,8 +98,8 @@ fails="echo run >> {{ app_dir }}/prep.log; [ {{ inventory_hostname }} != h1 ]"
 
 # 1. attempt 0 failed, retry pending: resume runs attempt 1 only
 plan p1.yml "$fails"
-killed_at "$retry_ev" deploy -i "$FLEET_INVENTORY" "${flags[@]}" --state-dir "$work/s1" -e version=2 "$work/p1.yml"
-resume_expect 1 "$work/s1"
+killed_at "$retry_ev" deploy -i "$FLEET_INVENTORY" "${flags[@]}" --state-dir "$work/state" -e version=2 "$work/p1.yml"
+resume_expect 1 "$work/state"
 [ "$(runs "$h1/prep.log")" = 2 ] || fail "case 1: prepare ran $(runs "$h1/prep.log") times on h1 for retries: 1"
 [ "$(attempts 1 deploy 0)" = "0 1 " ] || fail "case 1: h1 started attempts '$(attempts 1 deploy 0)', want '0 1 '"
 echo "ok: a retry pending at the kill: resume ran attempt 1 only"
@@ -106,8 +107,8 @@ echo "ok: a retry pending at the kill: resume ran attempt 1 only"
 # 2. attempt 0 timed out, retry pending
 rm -f "$h1/prep.log"
 plan p2.yml "echo run >> {{ app_dir }}/prep.log; [ -e {{ app_dir }}/prep.log.2 ] || { touch {{ app_dir }}/prep.log.2; sleep 3; }"
-killed_at "$retry_ev" deploy -i "$FLEET_INVENTORY" "${flags[@]}" --state-dir "$work/s2" -e version=2 "$work/p2.yml"
-resume_expect 0 "$work/s2"
+killed_at "$retry_ev" deploy -i "$FLEET_INVENTORY" "${flags[@]}" --state-dir "$work/state" -e version=2 "$work/p2.yml"
+resume_expect 0 "$work/state"
 [ "$(runs "$h1/prep.log")" = 2 ] || fail "case 2: prepare ran $(runs "$h1/prep.log") times on h1"
 [ "$(attempts 1 deploy 0)" = "0 1 " ] || fail "case 2: h1 started attempts '$(attempts 1 deploy 0)', want '0 1 '"
 echo "ok: a retry pending after a timeout: resume ran attempt 1 only"
@@ -115,8 +116,8 @@ echo "ok: a retry pending after a timeout: resume ran attempt 1 only"
 # 3. a rollback step failed attempt 0, retry pending
 rm -f "$h1/prep.log"
 RETRIES=0 plan p3.yml "[ {{ inventory_hostname }} != h1 ]" "$fails"
-killed_at "$retry_ev" deploy -i "$FLEET_INVENTORY" "${flags[@]}" --state-dir "$work/s3" -e version=2 "$work/p3.yml"
-resume_expect 5 "$work/s3"
+killed_at "$retry_ev" deploy -i "$FLEET_INVENTORY" "${flags[@]}" --state-dir "$work/state" -e version=2 "$work/p3.yml"
+resume_expect 5 "$work/state"
 [ "$(runs "$h1/prep.log")" = 2 ] || fail "case 3: the rollback step ran $(runs "$h1/prep.log") times on h1"
 [ "$(attempts 1 rollback 0)" = "0 1 " ] || fail "case 3: h1 started rollback attempts '$(attempts 1 rollback 0)', want '0 1 '"
 echo "ok: a rollback step's retry pending at the kill: resume ran attempt 1 only"
@@ -125,8 +126,10 @@ echo "ok: a rollback step's retry pending at the kill: resume ran attempt 1 only
 rm -f "$h1/prep.log"
 DELAY=100ms MAX_FAIL=1 plan p4.yml "$fails || exit 1; sleep 0.8"
 killed_at '"host": ?"h1".*"state": ?"failed"|"state": ?"failed".*"host": ?"h1"' \
-    deploy -i "$FLEET_INVENTORY" "${flags[@]}" --state-dir "$work/s4" -e version=2 "$work/p4.yml"
-resume_expect 0 "$work/s4"
+    deploy -i "$FLEET_INVENTORY" "${flags[@]}" --state-dir "$work/state" -e version=2 "$work/p4.yml"
+resume_expect 1 "$work/state" # h1 failed, within max_fail: the deploy failed
+grep -q "h1: FAILED: step 'prepare' failed 2 times before the coordinator died" "$work/resume.out" ||
+    fail "case 4: resume does not say why h1 failed: $(cat "$work/resume.out")"
 [ "$(runs "$h1/prep.log")" = 2 ] || fail "case 4: prepare ran $(runs "$h1/prep.log") times on h1 (retries used up before the kill)"
 echo "ok: a step whose retries were used up is not run again by resume"
 
