@@ -5,8 +5,10 @@
  * (roll back any deploy, finished or not). The plan and inventory are
  * read again from the paths the journal recorded; waves done stay done,
  * hosts already healthy are not touched, steps journaled as done are not
- * run again. A step journaled as started but not finished, in any phase,
- * is asked for again under its journaled id (stepid.h): an agent returns
+ * run again, nor is any attempt whose outcome is journaled: a step that
+ * failed goes on from its next attempt with the retries it has left. A
+ * step journaled as started but not finished, in any phase, is asked for
+ * again under its journaled id (stepid.h): an agent returns
  * the stored result, an SSH host its step record (fence.h), so it runs
  * exactly once; only when the host cannot tell does the operator decide,
  * per host and step (--retry-step HOST:STEP, --skip-step HOST:STEP). */
