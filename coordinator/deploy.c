@@ -1045,6 +1045,10 @@ static const struct deploy_tries *deploy_step_tries(const struct deploy_host *h,
                                                     size_t ci)
 {
     const struct deploy *d = h->d;
+    if (h->job == JOB_ONCE && d->phase == PH_BEFORE)
+        return d->o.before_tries != NULL
+                   ? &d->o.before_tries[h->cmds[ci].step - d->plan->before]
+                   : NULL;
     if (h->rh == NULL)
         return NULL;
     if (h->job == JOB_ROLLBACK)

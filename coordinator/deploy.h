@@ -97,6 +97,8 @@ struct deploy_options {
     const struct deploy_tries *rollback_tries; /* [host * nrollback_steps +
                                                   step]: the same, in the
                                                   rollback continued */
+    const struct deploy_tries *before_tries;   /* [step]: the same, of the
+                                                  `before` steps */
     bool rollback_only; /* roll back changed_hosts, from start_wave
                            down; nothing is deployed */
     const struct deploy_inflight *inflight; /* steps in flight, or NULL */

@@ -52,6 +52,7 @@ struct resume_point {
     struct deploy_tries *rollback_tries; /* [host * nrollback_steps + step]
                                             the same, in the rollback being
                                             continued */
+    struct deploy_tries *before_tries;   /* [step] the same, of `before` */
     struct deploy_inflight *inflight;    /* steps in flight (host names
                                             borrowed from the rollout) */
     size_t ninflight;                    /* entries */

@@ -10,7 +10,8 @@
 #  3. a rollback step that failed attempt 0 in a rollback (SSH);
 #  4. a host whose retries were used up (it failed), while another host's
 #     step still ran (SSH): resume does not run it again;
-#  5. case 1 on a drover-agent.
+#  5. a `before` step that failed attempt 0, retry pending (SSH);
+#  6. case 1 on a drover-agent.
 # Ground truth: a line each run of the step appends to a file of its host,
 # and on SSH hosts the step records of the host-side wrapper, one per
 # step id (its fifth field is the attempt).
@@ -133,7 +134,17 @@ grep -q "h1: FAILED: step 'prepare' failed 2 times before the coordinator died" 
 [ "$(runs "$h1/prep.log")" = 2 ] || fail "case 4: prepare ran $(runs "$h1/prep.log") times on h1 (retries used up before the kill)"
 echo "ok: a step whose retries were used up is not run again by resume"
 
-# 5. case 1 on a drover-agent
+# 5. a `before` step (on: once) failed attempt 0, retry pending
+rm -f "$h1/prep.log"
+plan p5.yml "true"
+sed -i "s|^steps:\$|before:\n  - name: migrate\n    run: \"$fails\"\n    on: once\n    retries: 1\n    delay: 2s\nsteps:|" "$work/p5.yml"
+killed_at "$retry_ev" deploy -i "$FLEET_INVENTORY" "${flags[@]}" --state-dir "$work/state" -e version=2 "$work/p5.yml"
+resume_expect 1 "$work/state"
+[ "$(runs "$h1/prep.log")" = 2 ] || fail "case 5: the before step ran $(runs "$h1/prep.log") times"
+[ "$(attempts 1 before 0)" = "0 1 " ] || fail "case 5: h1 started before attempts '$(attempts 1 before 0)', want '0 1 '"
+echo "ok: a before step's retry pending at the kill: resume ran attempt 1 only"
+
+# 6. case 1 on a drover-agent
 agents_start 1
 fleet_atexit agents_stop # agents.sh took the EXIT trap: the fleet's stops both
 trap fleet_on_exit EXIT
@@ -141,11 +152,11 @@ awk -v dir="$AGENTS_DIR" '/^a[0-9]+ / { split($1, h, "a"); $0 = $0 " dir=" dir "
     "$AGENTS_DIR/inventory.ini" >"$work/agents.ini"
 aflags=(--coordinator-key "$AGENTS_KEY" --known-agents "$AGENTS_DIR/known_agents")
 sed -e 's/^hosts: fleet$/hosts: agents/' -e 's|{{ app_dir }}|{{ dir }}|g' -e 's/!= h1/!= a1/' \
-    -e 's|^    run: "ln -sfn.*|    run: "echo {{ version }} > {{ dir }}/version"|' "$work/p1.yml" >"$work/p5.yml"
-killed_at "$retry_ev" deploy -i "$work/agents.ini" "${aflags[@]}" --state-dir "$work/s5" -e version=2 "$work/p5.yml"
+    -e 's|^    run: "ln -sfn.*|    run: "echo {{ version }} > {{ dir }}/version"|' "$work/p1.yml" >"$work/p6.yml"
+killed_at "$retry_ev" deploy -i "$work/agents.ini" "${aflags[@]}" --state-dir "$work/s6" -e version=2 "$work/p6.yml"
 flags=("${aflags[@]}")
-resume_expect 1 "$work/s5"
-[ "$(runs "$AGENTS_DIR/a1/prep.log")" = 2 ] || fail "case 5: prepare ran $(runs "$AGENTS_DIR/a1/prep.log") times on a1"
+resume_expect 1 "$work/s6"
+[ "$(runs "$AGENTS_DIR/a1/prep.log")" = 2 ] || fail "case 6: prepare ran $(runs "$AGENTS_DIR/a1/prep.log") times on a1"
 echo "ok: a retry pending on an agent: resume ran attempt 1 only"
 set +e # the agents lib stops its daemons on exit
 echo ok
