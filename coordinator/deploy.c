@@ -90,7 +90,8 @@ struct deploy_host {
     const struct rollout_cmd *cmds; /* commands of the job (borrowed) */
     size_t ncmds;
     size_t ci;                /* command running */
-    int attempt;              /* attempts of command ci so far */
+    int attempt;              /* attempt of command ci (stepid.h) */
+    int spent;                /* its failures that used its retries */
     struct loop_timer retry;  /* delay before a retry */
     bool holds_fork;          /* counted in d->in_flight */
     bool in_gate_exec;        /* the conn runs a gate command check */
@@ -1059,20 +1060,69 @@ static bool deploy_step_done(const struct deploy_host *h, size_t ci)
            d->o.step_done[h->index * d->plan->nsteps + ci];
 }
 
+/* The attempts of step ci the journal shows ended in the run this deploy
+ * continues, NULL if none. */
+static const struct deploy_tries *deploy_step_tries(const struct deploy_host *h,
+                                                    size_t ci)
+{
+    const struct deploy *d = h->d;
+    if (h->job == JOB_ONCE && d->phase == PH_BEFORE)
+        return d->o.before_tries != NULL
+                   ? &d->o.before_tries[h->cmds[ci].step - d->plan->before]
+                   : NULL;
+    if (h->rh == NULL)
+        return NULL;
+    if (h->job == JOB_ROLLBACK)
+        return d->o.rollback_tries != NULL
+                   ? &d->o.rollback_tries[h->index * d->plan->nrollback_steps +
+                                          ci]
+                   : NULL;
+    return h->job == JOB_STEPS && !h->restart && d->o.step_tries != NULL
+               ? &d->o.step_tries[h->index * d->plan->nsteps + ci]
+               : NULL;
+}
+
 static void deploy_job_next(struct deploy_host *h)
 {
-    while (h->ci < h->ncmds &&
-           (h->cmds[h->ci].skip || deploy_step_done(h, h->ci))) {
-        if (deploy_step_done(h, h->ci))
-            h->changed = true;
+    for (;;) {
+        while (h->ci < h->ncmds &&
+               (h->cmds[h->ci].skip || deploy_step_done(h, h->ci))) {
+            if (deploy_step_done(h, h->ci))
+                h->changed = true;
+            h->ci++;
+        }
+        if (h->ci >= h->ncmds) {
+            deploy_job_gate(h);
+            return;
+        }
+        /* resume: the attempts journaled are not run again; the step goes
+         * on from the next one, with the retries they left */
+        const struct deploy_tries *t = deploy_step_tries(h, h->ci);
+        const struct plan_step *st = h->cmds[h->ci].step;
+        h->attempt = t != NULL ? (int)t->next : 0;
+        h->spent = t != NULL ? (int)t->spent : 0;
+        if (h->spent <= st->retries) {
+            deploy_cmd_start(h);
+            return;
+        }
+        if (h->job == JOB_STEPS)
+            h->changed = true; /* it ran there */
+        if (!st->ignore_errors) {
+            deploy_job_fail(h, OUT_FAILED,
+                            "step '%s' failed %d times before the "
+                            "coordinator died (journaled): its retries (%d) "
+                            "are used up",
+                            st->name, h->spent, st->retries);
+            return;
+        }
+        deploy_event(h->d,
+                     json_pack("{s:s,s:s,s:s,s:s}", "event", "step", "host",
+                               h->name, "step", st->name, "state", "ignored"),
+                     "  %s: step '%s' failed before the coordinator died "
+                     "(ignore_errors: going on)",
+                     h->name, st->name);
         h->ci++;
     }
-    if (h->ci >= h->ncmds) {
-        deploy_job_gate(h);
-        return;
-    }
-    h->attempt = 0;
-    deploy_cmd_start(h);
 }
 
 static void deploy_flush_line(struct deploy_host *h, int idx)
@@ -1376,15 +1426,16 @@ static void deploy_on_done(struct conn *c, const struct exec_result *r,
     clock_fmt_duration(clock_mono_ms() - h->step_started_ms, dur, sizeof(dur));
     if (!exec_result_ok(r)) {
         /* a step collected before a rollback is not tried again */
-        if (r->end != EXEC_CANCELLED && h->attempt < st->retries &&
+        if (r->end != EXEC_CANCELLED && h->spent < st->retries &&
             h->job != JOB_SETTLE) {
             h->attempt++;
+            h->spent++;
             deploy_event(d,
                          json_pack("{s:s,s:s,s:s,s:s,s:i}", "event", "step",
                                    "host", h->name, "step", st->name, "state",
                                    "retry", "attempt", h->attempt + 1),
                          "  %s: step '%s' %s; retry %d of %d in %lldms",
-                         h->name, st->name, what, h->attempt, st->retries,
+                         h->name, st->name, what, h->spent, st->retries,
                          (long long)st->delay_ms);
             loop_timer_start(d->loop, &h->retry, st->delay_ms);
             return;

@@ -52,6 +52,14 @@ struct deploy_inflight {
     enum deploy_decision decision; /* if the host cannot tell */
 };
 
+/* The attempts of a step on a host that the journal shows ended, in the
+ * run being continued (resume): its next attempt goes on from them. */
+struct deploy_tries {
+    unsigned next;  /* the attempt to run: one past the last journaled */
+    unsigned spent; /* those that used its retries (failed, timed out,
+                       unreachable; a cancelled one did not) */
+};
+
 /* A step of a deploy this one superseded, journaled in flight: its
  * coordinator died during it, and the SSH wrapper may still run it on its
  * host. The host waits for it to end before this deploy changes it. */
@@ -81,9 +89,16 @@ struct deploy_options {
     const bool *done_hosts;         /* [host]: healthy already in start_wave */
     const bool *changed_hosts;      /* [host]: changed already (rollback) */
     const unsigned char *step_done; /* [host * nsteps + step]: ran ok */
-    const unsigned char *rollback_done; /* [host * nrollback_steps + step]:
-                                           ran ok in the rollback this
-                                           run continues */
+    const unsigned char *rollback_done;    /* [host * nrollback_steps + step]:
+                                              ran ok in the rollback this
+                                              run continues */
+    const struct deploy_tries *step_tries; /* [host * nsteps + step]:
+                                              attempts journaled */
+    const struct deploy_tries *rollback_tries; /* [host * nrollback_steps +
+                                                  step]: the same, in the
+                                                  rollback continued */
+    const struct deploy_tries *before_tries;   /* [step]: the same, of the
+                                                  `before` steps */
     bool rollback_only; /* roll back changed_hosts, from start_wave
                            down; nothing is deployed */
     const struct deploy_inflight *inflight; /* steps in flight, or NULL */

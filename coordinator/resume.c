@@ -101,6 +101,36 @@ static enum err_code resume_legacy_row(const struct store_step_row *st,
                    st->host ? st->host : "local", st->name ? st->name : "?");
 }
 
+/* Row st of step k on host h ended without success: the step's next
+ * attempt comes after it, and a failure uses one of its retries (what the
+ * engine does: every end but a cancel). The deploy proper is pass 0; a
+ * rollback counts when it is the one being continued; a `before` step
+ * wherever it ran. */
+static void resume_tried(struct resume_point *pt, const struct plan *p,
+                         enum stepid_phase ph, long h, size_t k,
+                         const struct store_step_row *st)
+{
+    struct deploy_tries *t = NULL;
+    if (st->attempt < 0)
+        return;
+    if (ph == STEPID_BEFORE) /* once per deploy, wherever it ran */
+        t = &pt->before_tries[k];
+    else if (h < 0)
+        return;
+    else if (ph == STEPID_DEPLOY && st->pass == 0)
+        t = &pt->step_tries[(size_t)h * p->nsteps + k];
+    else if (ph == STEPID_ROLLBACK && pt->rolling_back)
+        t = &pt->rollback_tries[(size_t)h * p->nrollback_steps + k];
+    if (t == NULL)
+        return;
+    if ((unsigned)st->attempt + 1 > t->next)
+        t->next = (unsigned)st->attempt + 1;
+    if (strcmp(st->outcome, "failed") == 0 ||
+        strcmp(st->outcome, "timeout") == 0 ||
+        strcmp(st->outcome, "unreachable") == 0)
+        t->spent++;
+}
+
 enum err_code resume_point_of(const struct store_record *r,
                               const struct rollout *ro,
                               const struct resume_decision *dec, size_t ndec,
@@ -112,6 +142,11 @@ enum err_code resume_point_of(const struct store_record *r,
     pt->changed_hosts = xcalloc(ro->nhosts + 1, sizeof(bool));
     pt->step_done = xcalloc(ro->nhosts * p->nsteps + 1, 1);
     pt->rollback_done = xcalloc(ro->nhosts * p->nrollback_steps + 1, 1);
+    pt->step_tries =
+        xcalloc(ro->nhosts * p->nsteps + 1, sizeof(*pt->step_tries));
+    pt->rollback_tries = xcalloc(ro->nhosts * p->nrollback_steps + 1,
+                                 sizeof(*pt->rollback_tries));
+    pt->before_tries = xcalloc(p->nbefore + 1, sizeof(*pt->before_tries));
     pt->inflight = xcalloc(r->nsteps + 1, sizeof(*pt->inflight));
     pt->orphans = xcalloc(r->nsteps + 1, sizeof(*pt->orphans));
     bool *before_ok = xcalloc(p->nbefore + 1, sizeof(bool));
@@ -165,8 +200,10 @@ enum err_code resume_point_of(const struct store_record *r,
             continue;
         if (st->outcome != NULL) {
             if (strcmp(st->outcome, "ok") != 0 &&
-                strcmp(st->outcome, "skipped") != 0)
+                strcmp(st->outcome, "skipped") != 0) {
+                resume_tried(pt, p, ph, h, k, st);
                 continue;
+            }
             /* the deploy proper is pass 0; a later pass restarted a done
              * host for the singleton hand-over and proves nothing more */
             if (ph == STEPID_DEPLOY && h >= 0 && st->pass == 0)
@@ -218,6 +255,9 @@ void resume_point_release(struct resume_point *pt)
     free(pt->step_done);
     free(pt->orphans);
     free(pt->rollback_done);
+    free(pt->step_tries);
+    free(pt->rollback_tries);
+    free(pt->before_tries);
     free(pt->inflight);
     memset(pt, 0, sizeof(*pt));
 }
@@ -832,6 +872,9 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
                    .changed_hosts = pt.changed_hosts,
                    .step_done = pt.step_done,
                    .rollback_done = pt.rollback_done,
+                   .step_tries = pt.step_tries,
+                   .rollback_tries = pt.rollback_tries,
+                   .before_tries = pt.before_tries,
                    .inflight = pt.inflight,
                    .ninflight = pt.ninflight,
                    .orphans = pt.orphans,

@@ -5,8 +5,10 @@
  * (roll back any deploy, finished or not). The plan and inventory are
  * read again from the paths the journal recorded; waves done stay done,
  * hosts already healthy are not touched, steps journaled as done are not
- * run again. A step journaled as started but not finished, in any phase,
- * is asked for again under its journaled id (stepid.h): an agent returns
+ * run again, nor is any attempt whose outcome is journaled: a step that
+ * failed goes on from its next attempt with the retries it has left. A
+ * step journaled as started but not finished, in any phase, is asked for
+ * again under its journaled id (stepid.h): an agent returns
  * the stored result, an SSH host its step record (fence.h), so it runs
  * exactly once; only when the host cannot tell does the operator decide,
  * per host and step (--retry-step HOST:STEP, --skip-step HOST:STEP). */
@@ -36,23 +38,29 @@ enum resume_mode {
 
 /* Where a journaled deploy stands, for the engine's resume options. */
 struct resume_point {
-    size_t start_wave;                /* first wave not done */
-    bool *done_hosts;                 /* [host] healthy already (start_wave) */
-    bool *changed_hosts;              /* [host] changed: a deploy step was
-                                         started there (journaled intent) */
-    unsigned char *step_done;         /* [host * nsteps + step] ran ok */
-    size_t last_wave;                 /* highest wave any host started */
-    bool rolling_back;                /* the journal says "rolling back" */
-    unsigned char *rollback_done;     /* [host * nrollback_steps + step] ran ok
-                                         in the rollback being continued */
-    struct deploy_inflight *inflight; /* steps in flight (host names
-                                         borrowed from the rollout) */
-    size_t ninflight;                 /* entries */
-    struct deploy_orphan *orphans;    /* restarts of a done host (a singleton
-                                         hand-over, pass > 0) in flight: the
-                                         host waits for them before it runs
-                                         steps again (strings borrowed) */
-    size_t norphans;                  /* entries */
+    size_t start_wave;               /* first wave not done */
+    bool *done_hosts;                /* [host] healthy already (start_wave) */
+    bool *changed_hosts;             /* [host] changed: a deploy step was
+                                        started there (journaled intent) */
+    unsigned char *step_done;        /* [host * nsteps + step] ran ok */
+    size_t last_wave;                /* highest wave any host started */
+    bool rolling_back;               /* the journal says "rolling back" */
+    unsigned char *rollback_done;    /* [host * nrollback_steps + step] ran ok
+                                        in the rollback being continued */
+    struct deploy_tries *step_tries; /* [host * nsteps + step] attempts
+                                        that ended without success (pass 0) */
+    struct deploy_tries *rollback_tries; /* [host * nrollback_steps + step]
+                                            the same, in the rollback being
+                                            continued */
+    struct deploy_tries *before_tries;   /* [step] the same, of `before` */
+    struct deploy_inflight *inflight;    /* steps in flight (host names
+                                            borrowed from the rollout) */
+    size_t ninflight;                    /* entries */
+    struct deploy_orphan *orphans;       /* restarts of a done host (a singleton
+                                            hand-over, pass > 0) in flight: the
+                                            host waits for them before it runs
+                                            steps again (strings borrowed) */
+    size_t norphans;                     /* entries */
     size_t before_left;   /* `before` steps not journaled ok (deploy.h) */
     bool nothing_changed; /* it died before any change (in its prechecks):
                              no wave, `before` or rollback step began */

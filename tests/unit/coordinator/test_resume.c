@@ -2,9 +2,11 @@
  * the first wave not done, hosts already healthy, steps already run; a
  * step in flight is handed to the engine with its journaled id fields and
  * the operator's decision for its host and step (one journaled by an
- * older drover without its index is never re-run blind); the deploy's -e
- * variables come back from a real journal, a secret one must be given
- * again and a journaled one cannot change without --override-var. */
+ * older drover without its index is never re-run blind); a step that
+ * failed goes on from its next attempt, with the retries left; the
+ * deploy's -e variables come back from a real journal, a secret one must
+ * be given again and a journaled one cannot change without
+ * --override-var. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -143,6 +145,50 @@ static void test_resume_point_in_flight(void **state)
  * coordinator died during it: pass 1's rows mark nothing done, and its
  * step in flight is one for h1 to wait for before it restarts again, not
  * one that would make h1 deploy again. */
+/* h3's step b failed attempt 0 and its retry never started (the
+ * coordinator died in the delay): it goes on from attempt 1, with one
+ * failure used; a cancelled attempt uses none, a timeout does; a later
+ * pass (a hand-over restart) counts for nothing. */
+static void test_resume_point_tries(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f, false);
+    f.steps[1].attempt = 0;
+    f.steps[1].ended_ms = 6;
+    f.steps[1].outcome = S("failed");
+    struct resume_point pt;
+    struct err e = {0};
+    assert_int_equal(resume_point_of(&f.rec, &f.ro, NULL, 0, &pt, &e), ERR_OK);
+    assert_int_equal(pt.ninflight, 0);
+    assert_int_equal(pt.step_done[2 * 2 + 1], 0);
+    assert_int_equal(pt.step_tries[2 * 2 + 1].next, 1);
+    assert_int_equal(pt.step_tries[2 * 2 + 1].spent, 1);
+    assert_int_equal(pt.step_tries[2 * 2 + 0].next, 0); /* a: ran ok */
+    resume_point_release(&pt);
+    f.steps[2] = f.steps[1];
+    f.steps[2].id = 9;
+    f.steps[2].attempt = 1;
+    f.steps[2].outcome = S("cancelled");
+    f.rec.nsteps = 3;
+    assert_int_equal(resume_point_of(&f.rec, &f.ro, NULL, 0, &pt, &e), ERR_OK);
+    assert_int_equal(pt.step_tries[2 * 2 + 1].next, 2);
+    assert_int_equal(pt.step_tries[2 * 2 + 1].spent, 1);
+    resume_point_release(&pt);
+    f.steps[2].outcome = S("timeout");
+    assert_int_equal(resume_point_of(&f.rec, &f.ro, NULL, 0, &pt, &e), ERR_OK);
+    assert_int_equal(pt.step_tries[2 * 2 + 1].next, 2);
+    assert_int_equal(pt.step_tries[2 * 2 + 1].spent, 2);
+    resume_point_release(&pt);
+    f.steps[2].pass = 1;
+    f.steps[2].attempt = 5;
+    assert_int_equal(resume_point_of(&f.rec, &f.ro, NULL, 0, &pt, &e), ERR_OK);
+    assert_int_equal(pt.step_tries[2 * 2 + 1].next, 1);
+    assert_int_equal(pt.step_tries[2 * 2 + 1].spent, 1);
+    resume_point_release(&pt);
+    plan_free(f.plan);
+}
+
 static void test_resume_point_handover_restart(void **state)
 {
     (void)state;
@@ -474,6 +520,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_point_in_flight),
+        cmocka_unit_test(test_resume_point_tries),
         cmocka_unit_test(test_resume_point_handover_restart),
         cmocka_unit_test(test_resume_point_rollback_in_flight),
         cmocka_unit_test(test_resume_point_changed),
