@@ -12,6 +12,7 @@
 #include "inventory.h"
 #include "jsonout.h"
 #include "log.h"
+#include "notify.h"
 #include "plan.h"
 #include "redact.h"
 #include "rollout.h"
@@ -527,11 +528,11 @@ static void cmd_plan_text(struct buf *b, const struct rollout *ro)
     json_decref(words);
     for (size_t k = 0; k < p->nnotify; k++) {
         char *u = cmd_plan_webhook(p->notify[k].webhook);
-        buf_printf(b, "notify: %s on%s%s%s%s\n", u,
-                   p->notify[k].on & PLAN_NOTIFY_START ? " start" : "",
-                   p->notify[k].on & PLAN_NOTIFY_SUCCESS ? " success" : "",
-                   p->notify[k].on & PLAN_NOTIFY_FAILURE ? " failure" : "",
-                   p->notify[k].on & PLAN_NOTIFY_ROLLBACK ? " rollback" : "");
+        buf_printf(b, "notify: %s on", u);
+        for (unsigned bit = 1; bit & NOTIFY_ALL; bit <<= 1)
+            if (p->notify[k].on & bit)
+                buf_printf(b, " %s", notify_event_str((enum notify_event)bit));
+        buf_addc(b, '\n');
         free(u);
     }
 }

@@ -132,6 +132,8 @@ struct deploy_host {
     int64_t step_id;                /* journal row of the running step */
     int last_verdict[8];            /* per check: last probe verdict + 1 */
     struct buf output;              /* captured output, capped */
+    struct buf ignored;             /* the job's failures ignore_errors
+                                       went past, in words ("" if none) */
     struct buf partial[2];          /* -v: unfinished stdout/stderr line */
     char reason[512];               /* why it failed, in words */
     char fail_reason[512];          /* why its deploy failed: kept when its
@@ -288,6 +290,27 @@ static bool deploy_journal(struct deploy *d, enum err_code rc,
 static void deploy_decide(struct deploy *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Keep a decision in the journal (the record's Decisions). */
+static void deploy_decision_journal(struct deploy *d, const char *text)
+{
+    if (d->o.store != NULL && !d->journal_failed) {
+        struct err e = {0};
+        deploy_journal(d, store_decision(d->o.store, d->o.deploy_id, text, &e),
+                       &e);
+    }
+}
+
+/* Keep an issue no journal row shows by itself (the record derives the
+ * rest: docs/record.md). */
+static void deploy_issue(struct deploy *d, const char *text)
+{
+    if (d->o.store != NULL && !d->journal_failed) {
+        struct err e = {0};
+        deploy_journal(d, store_issue(d->o.store, d->o.deploy_id, text, &e),
+                       &e);
+    }
+}
+
 /* A decision: said as an event and kept for the result. */
 static void deploy_decide(struct deploy *d, const char *fmt, ...)
 {
@@ -296,11 +319,7 @@ static void deploy_decide(struct deploy *d, const char *fmt, ...)
     vsnprintf(d->decision, sizeof(d->decision), fmt, ap);
     va_end(ap);
     deploy_event(d, json_pack("{s:s}", "event", "decision"), "%s", d->decision);
-    if (d->o.store != NULL && !d->journal_failed) {
-        struct err e = {0};
-        deploy_journal(
-            d, store_decision(d->o.store, d->o.deploy_id, d->decision, &e), &e);
-    }
+    deploy_decision_journal(d, d->decision);
 }
 
 /* A journal write's result: on failure the deploy stops before its next
@@ -751,6 +770,8 @@ static const char *deploy_phase_word(const struct deploy_host *h)
         return "rollback";
     case JOB_SMOKE:
         return "smoke";
+    case JOB_SINGLETON: /* a question, not the host's deploy */
+        return "singleton";
     default:
         return "deploy";
     }
@@ -1147,6 +1168,7 @@ static void deploy_fenced_stop(struct deploy_host *h, const char *why)
     /* stop first: no verdict, no rollback, nothing more from here */
     if (!d->stopped) {
         deploy_decide(d, "stopped: %s", why);
+        deploy_issue(d, d->decision);
         deploy_finish(d, DV_FAILED);
     }
     if (h->job != JOB_NONE)
@@ -1186,6 +1208,12 @@ static void deploy_step_decided(struct deploy_host *h, const char *outcome,
     snprintf(why, sizeof(why), "the host could not tell whether it ran; %s %s",
              flag, meaning);
     deploy_step_close(h, outcome, why);
+    char text[DEPLOY_LINE_MAX];
+    snprintf(text, sizeof(text),
+             "%s %s:%s: %s could not tell whether step '%s' ran; the "
+             "operator's flag %s",
+             flag, h->name, step, h->name, step, meaning);
+    deploy_decision_journal(h->d, text);
     deploy_event(h->d,
                  json_pack("{s:s,s:s,s:s,s:s}", "event", "step", "host",
                            h->name, "step", step, "state", state),
@@ -1362,6 +1390,8 @@ static void deploy_on_done(struct conn *c, const struct exec_result *r,
             return;
         }
         if (st->ignore_errors && r->end != EXEC_CANCELLED) {
+            buf_printf(&h->ignored, "%sstep '%s' %s",
+                       h->ignored.len ? "; " : "", st->name, what);
             deploy_event(d,
                          json_pack("{s:s,s:s,s:s,s:s}", "event", "step", "host",
                                    h->name, "step", st->name, "state",
@@ -1493,6 +1523,7 @@ static void deploy_job_start(struct deploy_host *h, enum deploy_job job,
     if (job == JOB_STEPS || job == JOB_ROLLBACK)
         h->pass = h->passes[job == JOB_ROLLBACK]++;
     h->reason[0] = '\0';
+    buf_reset(&h->ignored);
     if (job != JOB_SINGLETON) { /* a question: not the host's own time */
         h->started_ms = clock_mono_ms();
         h->finished_ms = 0;
@@ -2041,6 +2072,8 @@ static bool deploy_singleton_verdict(struct deploy *d, size_t want)
                       n == 1 ? "" : "s", n ? buf_cstr(&who) : "none",
                       want == SIZE_MAX ? "none (vacant)"
                                        : deploy_host_name(d, want));
+    if (!ok)
+        deploy_issue(d, d->decision);
     buf_release(&who);
     return ok;
 }
@@ -2248,16 +2281,19 @@ static bool deploy_wave_verdict(struct deploy *d)
     }
     d->waves_done++;
     deploy_wave_journal(d, d->wave, "done");
-    if (bad > 0)
+    if (bad > 0) {
+        char text[256];
+        snprintf(text, sizeof(text),
+                 "wave %zu/%zu done: %zu of %zu host%s failed, within "
+                 "max_fail %s: going on",
+                 d->wave + 1, d->ro->nwaves, bad, n, n == 1 ? "" : "s", words);
         deploy_event(d,
                      json_pack("{s:s,s:I,s:s,s:I}", "event", "wave", "wave",
                                (json_int_t)d->wave + 1, "state", "done",
                                "failed", (json_int_t)bad),
-                     "wave %zu/%zu done: %zu of %zu host%s failed, within "
-                     "max_fail %s: going on",
-                     d->wave + 1, d->ro->nwaves, bad, n, n == 1 ? "" : "s",
-                     words);
-    else
+                     "%s", text);
+        deploy_decision_journal(d, text);
+    } else
         deploy_event(d,
                      json_pack("{s:s,s:I,s:s,s:I}", "event", "wave", "wave",
                                (json_int_t)d->wave + 1, "state", "done",
@@ -2397,12 +2433,20 @@ static void deploy_host_job_done(struct deploy_host *h, enum deploy_outcome out)
             struct err e = {0};
             const char *name =
                 job == JOB_ONCE ? h->cmds[0].step->name : "prechecks (each)";
+            /* a failure ignore_errors went past is a failure: it is said
+             * so, and that the deploy went on */
+            bool ignored = out == OUT_OK && h->ignored.len > 0;
+            char *evidence =
+                ignored ? xasprintf("%s (ignore_errors: the deploy went on)",
+                                    buf_cstr(&h->ignored))
+                        : xstrdup(out == OUT_OK ? "exit 0" : h->reason);
             deploy_journal(d,
                            store_precheck(d->o.store, d->o.deploy_id, name,
-                                          h->rh ? h->name : NULL, out == OUT_OK,
-                                          out == OUT_OK ? "exit 0" : h->reason,
+                                          h->rh ? h->name : NULL,
+                                          out == OUT_OK && !ignored, evidence,
                                           &e),
                            &e);
+            free(evidence);
         }
         if (out == OUT_OK) {
             deploy_host_set(h, h->before_job);
@@ -2802,6 +2846,7 @@ static void deploy_host_init(struct deploy *d, struct deploy_host *h)
     buf_init(&h->partial[0], DEPLOY_LINE_MAX);
     buf_init(&h->partial[1], DEPLOY_LINE_MAX);
     buf_init(&h->headbuf, FENCE_HEAD_MAX + 4096);
+    buf_init(&h->ignored, 1024);
     loop_timer_init(&h->retry, deploy_on_retry, h);
 }
 
@@ -2867,6 +2912,7 @@ static void deploy_host_release(struct deploy_host *h)
     buf_release(&h->partial[0]);
     buf_release(&h->partial[1]);
     buf_release(&h->headbuf);
+    buf_release(&h->ignored);
 }
 
 void deploy_free(struct deploy *d)

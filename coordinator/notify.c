@@ -50,11 +50,12 @@ struct notify {
 };
 
 static const char *const notify_words[] = {"start", "success", "failure",
-                                           "rollback"};
+                                           "rollback", "pause"};
+enum { NOTIFY_NWORDS = sizeof(notify_words) / sizeof(notify_words[0]) };
 
 const char *notify_event_str(enum notify_event ev)
 {
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < NOTIFY_NWORDS; i++)
         if ((unsigned)ev == 1u << i)
             return notify_words[i];
     return "?";
@@ -62,14 +63,14 @@ const char *notify_event_str(enum notify_event ev)
 
 enum err_code notify_event_parse(const char *word, unsigned *bit, struct err *e)
 {
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < NOTIFY_NWORDS; i++)
         if (strcmp(word, notify_words[i]) == 0) {
             *bit = 1u << i;
             return ERR_OK;
         }
     return err_set(e, ERR_INVALID,
-                   "notify: unknown event '%s' (use start, success, failure, "
-                   "rollback)",
+                   "notify event '%s' is not one of start, success, failure, "
+                   "rollback, pause",
                    word);
 }
 
@@ -187,11 +188,12 @@ static char *notify_body(enum notify_event ev, const struct notify_info *in)
         buf_adds(&text, in->text);
     } else {
         static const char *const verbs[] = {"started", "succeeded", "failed",
-                                            "is rolling back"};
-        size_t v = ev == NOTIFY_START     ? 0
-                   : ev == NOTIFY_SUCCESS ? 1
-                   : ev == NOTIFY_FAILURE ? 2
-                                          : 3;
+                                            "rolled back", "is paused"};
+        size_t v = ev == NOTIFY_START      ? 0
+                   : ev == NOTIFY_SUCCESS  ? 1
+                   : ev == NOTIFY_FAILURE  ? 2
+                   : ev == NOTIFY_ROLLBACK ? 3
+                                           : 4;
         buf_printf(&text, "drover: deploy %s of %s %s %s",
                    in->deploy ? in->deploy : "?", in->plan ? in->plan : "?",
                    in->version ? in->version : "", verbs[v]);

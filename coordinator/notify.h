@@ -1,5 +1,6 @@
 /* coordinator/notify.h: deploy notifications to webhooks (the plan's
- * `notify: [{webhook: URL, on: [start, success, failure, rollback]}]`).
+ * `notify: [{webhook: URL, on: [start, success, failure, rollback,
+ * pause]}]`).
  * Each is a JSON POST with a Slack-compatible "text" field, sent through
  * libcurl's multi interface on the common loop (the socket and timer
  * callbacks, as health.c does), with a timeout. A notification that fails
@@ -22,8 +23,10 @@ enum notify_event {
     NOTIFY_START = 1 << 0,    /* the deploy started */
     NOTIFY_SUCCESS = 1 << 1,  /* it ended well */
     NOTIFY_FAILURE = 1 << 2,  /* it failed (whether or not rolled back) */
-    NOTIFY_ROLLBACK = 1 << 3, /* a rollback started */
-    NOTIFY_ALL = 0xf          /* every event (no `on:` list) */
+    NOTIFY_ROLLBACK = 1 << 3, /* a rollback ran (automatic or a human's) */
+    NOTIFY_PAUSE = 1 << 4,    /* it stopped for a human (canary, manual
+                                 pause, rollback.auto false, ...) */
+    NOTIFY_ALL = 0x1f         /* every event (no `on:` list) */
 };
 
 enum {
@@ -54,7 +57,8 @@ void notify_free(struct notify *n);
 enum err_code notify_add(struct notify *n, const char *url, unsigned events,
                          struct err *e);
 
-/* The bit of an `on:` word ("start", "success", "failure", "rollback");
+/* The bit of an `on:` word ("start", "success", "failure", "rollback",
+ * "pause");
  * ERR_INVALID naming the accepted words otherwise. */
 enum err_code notify_event_parse(const char *word, unsigned *bit,
                                  struct err *e);

@@ -5,6 +5,8 @@
  * stopped at. */
 #include "plan.h"
 
+#include "notify.h"
+
 #include "buf.h"
 #include "duration.h"
 #include "err.h"
@@ -1444,8 +1446,7 @@ static void plan_read_notify(struct plan_reader *r, struct plan *p,
         } else {
             plan_problem(r, x, "a notification needs a 'webhook' URL");
         }
-        nt->on = PLAN_NOTIFY_START | PLAN_NOTIFY_SUCCESS | PLAN_NOTIFY_FAILURE |
-                 PLAN_NOTIFY_ROLLBACK;
+        nt->on = NOTIFY_ALL;
         if ((v = plan_get(r, x, "on")) == NULL)
             continue;
         if (!plan_want_list(r, v, "notify 'on'"))
@@ -1457,19 +1458,12 @@ static void plan_read_notify(struct plan_reader *r, struct plan *p,
             char *s = plan_want_string(r, ev, "a notify event");
             if (s == NULL)
                 continue;
-            if (strcmp(s, "start") == 0)
-                nt->on |= PLAN_NOTIFY_START;
-            else if (strcmp(s, "success") == 0)
-                nt->on |= PLAN_NOTIFY_SUCCESS;
-            else if (strcmp(s, "failure") == 0)
-                nt->on |= PLAN_NOTIFY_FAILURE;
-            else if (strcmp(s, "rollback") == 0)
-                nt->on |= PLAN_NOTIFY_ROLLBACK;
+            unsigned bit = 0;
+            struct err ne = {0};
+            if (notify_event_parse(s, &bit, &ne) == ERR_OK)
+                nt->on |= bit;
             else
-                plan_problem(r, ev,
-                             "notify event '%s' is not one of start, "
-                             "success, failure, rollback",
-                             s);
+                plan_problem(r, ev, "%s", ne.msg);
             free(s);
         }
     }

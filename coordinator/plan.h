@@ -108,17 +108,9 @@ enum plan_order {
     PLAN_ORDER_SHUFFLE         /* seeded shuffle (seed recorded) */
 };
 
-/* Events a notification is sent on (bits). */
-enum plan_notify_on {
-    PLAN_NOTIFY_START = 1 << 0,
-    PLAN_NOTIFY_SUCCESS = 1 << 1,
-    PLAN_NOTIFY_FAILURE = 1 << 2,
-    PLAN_NOTIFY_ROLLBACK = 1 << 3
-};
-
 struct plan_notify {
     char *webhook;       /* URL template (rendered once per deploy) */
-    unsigned on;         /* enum plan_notify_on bits */
+    unsigned on;         /* enum notify_event bits (notify.h) */
     struct plan_pos pos; /* where the webhook is */
 };
 

@@ -180,43 +180,60 @@ static void doc_item(const struct record_doc *d, const char *box,
         buf_printf(d->out, d->md ? "- %s\n" : "  - %s\n", text);
 }
 
-/* PASS / FAIL / NOT RUN of the health gates, from how the deploy ended. */
-static const char *record_health_verdict(const struct store_record *r)
+/* --- the rules: each judged field from the journal ----------------------
+ * One function per field (docs/record.md, "How each field is derived"). */
+
+/* A gate's final row (deploy.c journals one per gate, named "gate", with
+ * the verdict "healthy" or "failed"; probe rows say "pass", "fail", "not
+ * yet"). */
+static bool record_is_gate(const struct store_check_row *c, const char *phase)
 {
-    switch (r->result) {
-    case STORE_RESULT_SUCCESS:
-        return "PASS";
-    case STORE_RESULT_FAILED:
-    case STORE_RESULT_ROLLED_BACK:
-    case STORE_RESULT_ROLLBACK_FAILED:
-        for (size_t i = 0; i < r->nchecks; i++)
-            if (strcmp(r->checks[i].phase, "smoke") != 0 &&
-                strcmp(r->checks[i].verdict, "pass") != 0 &&
-                strcmp(r->checks[i].verdict, "healthy") != 0)
-                return "FAIL";
-        return r->nchecks > 0 ? "PASS" : "FAIL";
-    default:
-        return r->nchecks > 0 ? "INCOMPLETE" : "NOT RUN";
-    }
+    return strcmp(c->name, "gate") == 0 && strcmp(c->phase, phase) == 0 &&
+           (strcmp(c->verdict, "healthy") == 0 ||
+            strcmp(c->verdict, "failed") == 0);
 }
 
-/* PASS if every check of phase held, FAIL if one did not, NOT RUN. */
-static const char *record_phase_verdict(const struct store_record *r,
-                                        const char *phase)
+size_t record_gates(const struct store_record *r, const char *phase,
+                    size_t *passed)
 {
-    bool any = false;
+    size_t gated = 0;
+    *passed = 0;
     for (size_t i = 0; i < r->nchecks; i++) {
-        if (strcmp(r->checks[i].phase, phase) != 0)
+        const struct store_check_row *c = &r->checks[i];
+        if (!record_is_gate(c, phase))
             continue;
-        any = true;
-        if (strcmp(r->checks[i].verdict, "pass") != 0 &&
-            strcmp(r->checks[i].verdict, "healthy") != 0)
-            return "FAIL";
+        /* only a host's last gate of the phase counts */
+        bool later = false;
+        for (size_t k = i + 1; k < r->nchecks && !later; k++)
+            later = record_is_gate(&r->checks[k], phase) &&
+                    strcmp(r->checks[k].host, c->host) == 0;
+        if (later)
+            continue;
+        gated++;
+        *passed += strcmp(c->verdict, "healthy") == 0;
     }
-    return any ? "PASS" : "NOT RUN";
+    return gated;
 }
 
-static const char *record_prechecks_verdict(const struct store_record *r)
+const char *record_health(const struct store_record *r)
+{
+    size_t passed, gated = record_gates(r, "deploy", &passed);
+    if (gated == 0)
+        return "NOT RUN";
+    if (passed < gated)
+        return "FAIL";
+    return r->result == STORE_RESULT_NONE ? "INCOMPLETE" : "PASS";
+}
+
+const char *record_smoke(const struct store_record *r)
+{
+    size_t passed, gated = record_gates(r, "smoke", &passed);
+    if (gated == 0)
+        return "NOT RUN";
+    return passed < gated ? "FAIL" : "PASS";
+}
+
+const char *record_prechecks(const struct store_record *r)
 {
     if (r->nprechecks == 0)
         return "NOT RUN";
@@ -226,14 +243,155 @@ static const char *record_prechecks_verdict(const struct store_record *r)
     return "PASS";
 }
 
-static size_t record_count_state(const struct store_record *r,
-                                 const char *state)
+const char *record_rollback(const struct store_record *r)
 {
+    if (!r->rolled_back)
+        return "NO";
+    switch (r->result) {
+    case STORE_RESULT_ROLLBACK_FAILED:
+        return "YES, and it FAILED: hosts need a human";
+    case STORE_RESULT_ROLLED_BACK:
+    case STORE_RESULT_ABORTED:
+        return "YES, completed";
+    default:
+        return "YES, not finished";
+    }
+}
+
+/* A host state that is trouble whatever its reason. */
+static bool record_host_bad(const char *state)
+{
+    static const char *const bad[] = {"failed", "unreachable", "skipped",
+                                      "rollback failed"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (strcmp(state, bad[i]) == 0)
+            return true;
+    return false;
+}
+
+static void record_issue_add(struct store_note_row **v, size_t *n,
+                             int64_t at_ms, char *text)
+{
+    *v = xrealloc(*v, (*n + 1) * sizeof(**v));
+    (*v)[*n].at_ms = at_ms;
+    (*v)[*n].text = text;
+    (*n)++;
+}
+
+/* The first line of s, at most 160 bytes, into out. */
+static const char *record_first_line(const char *s, char *out, size_t outlen)
+{
+    size_t n = s != NULL ? strcspn(s, "\n") : 0;
+    if (n > 160)
+        n = 160;
+    snprintf(out, outlen, "%.*s", (int)n, s != NULL ? s : "");
+    return out;
+}
+
+/* A step row that is an issue, in words; NULL when it is not one. */
+static char *record_step_issue(const struct store_record *r, size_t i)
+{
+    const struct store_step_row *s = &r->steps[i];
+    /* a precheck's failure is its precheck row's issue */
+    if (strcmp(s->phase, "precheck") == 0)
+        return NULL;
+    bool live = r->state != NULL && (strcmp(r->state, "running") == 0 ||
+                                     strcmp(r->state, "rolling back") == 0);
+    if (s->outcome != NULL ? strcmp(s->outcome, "ok") == 0 : live)
+        return NULL;
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    buf_printf(&b, "%s: %s step '%s' ", s->host ? s->host : "(local)", s->phase,
+               s->name);
+    if (s->outcome == NULL)
+        buf_adds(&b, "has no outcome (in flight when its coordinator "
+                     "stopped)");
+    else
+        buf_adds(&b, s->outcome);
+    if (s->signal > 0)
+        buf_printf(&b, " (signal %d)", s->signal);
+    else if (s->outcome != NULL && s->exit_code >= 0)
+        buf_printf(&b, " (exit %d)", s->exit_code);
+    char line[200];
+    if (s->outcome != NULL && s->exit_code < 0 && s->signal == 0 &&
+        s->output != NULL && *s->output != '\0')
+        buf_printf(&b, ": %s",
+                   record_first_line(s->output, line, sizeof(line)));
+    /* a retry that succeeded later */
+    for (size_t k = i + 1; k < r->nsteps; k++) {
+        const struct store_step_row *t = &r->steps[k];
+        if (t->attempt > s->attempt && t->pass == s->pass &&
+            strcmp(t->phase, s->phase) == 0 && strcmp(t->name, s->name) == 0 &&
+            (t->host == NULL
+                 ? s->host == NULL
+                 : s->host != NULL && strcmp(t->host, s->host) == 0) &&
+            t->outcome != NULL && strcmp(t->outcome, "ok") == 0) {
+            buf_printf(&b, "; retried: attempt %d succeeded", t->attempt + 1);
+            break;
+        }
+    }
+    return buf_detach(&b);
+}
+
+size_t record_issues(const struct store_record *r, struct store_note_row **out)
+{
+    struct store_note_row *v = NULL;
     size_t n = 0;
-    for (size_t i = 0; i < r->nhosts; i++)
-        if (strcmp(r->hosts[i].state, state) == 0)
-            n++;
+    for (size_t i = 0; i < r->nprechecks; i++) {
+        const struct store_precheck_row *p = &r->prechecks[i];
+        if (!p->ok)
+            record_issue_add(
+                &v, &n, p->at_ms,
+                xasprintf("precheck '%s' (%s) FAILED: %s", or_dash(p->name),
+                          p->host ? p->host : "once", or_dash(p->evidence)));
+    }
+    for (size_t i = 0; i < r->nsteps; i++) {
+        char *t = record_step_issue(r, i);
+        if (t != NULL)
+            record_issue_add(&v, &n,
+                             r->steps[i].ended_ms > 0 ? r->steps[i].ended_ms
+                                                      : r->steps[i].started_ms,
+                             t);
+    }
+    for (size_t i = 0; i < r->nhosts; i++) {
+        const struct store_host_row *h = &r->hosts[i];
+        if (!record_host_bad(h->state) && h->reason == NULL)
+            continue;
+        /* a host that failed and was rolled back keeps its reason */
+        bool bad = record_host_bad(h->state);
+        record_issue_add(
+            &v, &n, h->ended_ms > 0 ? h->ended_ms : r->updated_ms,
+            xasprintf("host %s %s%s%s%s%s", h->host, bad ? h->state : "failed",
+                      h->reason ? ": " : "", h->reason ? h->reason : "",
+                      bad ? "" : "; now ", bad ? "" : h->state));
+    }
+    for (size_t i = 0; i < r->nissues; i++)
+        record_issue_add(&v, &n, r->issues[i].at_ms,
+                         xstrdup(r->issues[i].text));
+    /* in time order; a stable insertion sort keeps the journal's order of
+     * equal times */
+    for (size_t i = 1; i < n; i++)
+        for (size_t k = i; k > 0 && v[k - 1].at_ms > v[k].at_ms; k--) {
+            struct store_note_row t = v[k];
+            v[k] = v[k - 1];
+            v[k - 1] = t;
+        }
+    *out = v;
     return n;
+}
+
+void record_issues_free(struct store_note_row *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].text);
+    free(v);
+}
+
+size_t record_gated_healthy(const struct store_record *r, size_t *gated)
+{
+    size_t passed;
+    *gated = record_gates(r, "deploy", &passed);
+    return passed;
 }
 
 static const char *record_result_words(const struct store_record *r)
@@ -347,14 +505,16 @@ static void record_validation(const struct record_doc *d,
 {
     doc_heading(d, "Validation Results");
     char line[160];
-    const char *v = record_health_verdict(r);
-    snprintf(line, sizeof(line), "Health checks: %s (%zu of %zu hosts healthy)",
-             v, record_count_state(r, "healthy"), r->nhosts);
+    size_t gated, healthy = record_gated_healthy(r, &gated);
+    const char *v = record_health(r);
+    snprintf(line, sizeof(line),
+             "Health checks: %s (%zu of %zu hosts passed their gate)", v,
+             healthy, r->nhosts);
     doc_item(d, strcmp(v, "PASS") == 0 ? "x" : " ", line);
-    v = record_prechecks_verdict(r);
+    v = record_prechecks(r);
     snprintf(line, sizeof(line), "Prechecks: %s", v);
     doc_item(d, strcmp(v, "PASS") == 0 ? "x" : " ", line);
-    v = record_phase_verdict(r, "smoke");
+    v = record_smoke(r);
     snprintf(line, sizeof(line), "Smoke tests (business functions): %s", v);
     doc_item(d, strcmp(v, "PASS") == 0 ? "x" : " ", line);
 }
@@ -414,8 +574,8 @@ static void record_hosts(const struct record_doc *d,
     table_emit(d, &t);
 }
 
-static void record_prechecks(const struct record_doc *d,
-                             const struct store_record *r)
+static void record_precheck_evidence(const struct record_doc *d,
+                                     const struct store_record *r)
 {
     doc_heading(d, "Precheck Evidence");
     if (r->nprechecks == 0) {
@@ -512,19 +672,17 @@ static void record_doc_render(const struct record_doc *d,
     record_header(d, r);
     record_changes(d, r);
     record_validation(d, r);
-    record_prechecks(d, r);
+    record_precheck_evidence(d, r);
     record_waves(d, r);
     record_hosts(d, r);
     record_checks(d, r);
     record_steps(d, r);
     record_notes(d, "Decisions", r->decisions, r->ndecisions);
-    record_notes(d, "Issues Encountered", r->issues, r->nissues);
-    const char *rb = !r->rolled_back ? "NO"
-                     : r->result == STORE_RESULT_ROLLBACK_FAILED
-                         ? "YES, and it FAILED: hosts need a human"
-                     : r->result == STORE_RESULT_ROLLED_BACK
-                         ? "YES, completed"
-                         : "YES, not finished";
+    struct store_note_row *issues = NULL;
+    size_t nissues = record_issues(r, &issues);
+    record_notes(d, "Issues Encountered", issues, nissues);
+    record_issues_free(issues, nissues);
+    const char *rb = record_rollback(r);
     buf_adds(d->out, d->md ? "\n---\n\n" : "\n");
     doc_field(d, "Rollback Executed", rb);
     doc_field(d, "Sign-off", "________________ (Technical Lead)");
@@ -607,12 +765,16 @@ static json_t *record_json(const struct store_record *r)
                             ? json_string(store_result_str(r->result))
                             : json_null());
     json_object_set_new(o, "rolled_back", json_boolean(r->rolled_back));
+    json_object_set_new(o, "rollback_executed",
+                        json_string(record_rollback(r)));
     json_t *val = json_object();
-    json_object_set_new(val, "health", json_string(record_health_verdict(r)));
-    json_object_set_new(val, "prechecks",
-                        json_string(record_prechecks_verdict(r)));
-    json_object_set_new(val, "smoke",
-                        json_string(record_phase_verdict(r, "smoke")));
+    json_object_set_new(val, "health", json_string(record_health(r)));
+    json_object_set_new(val, "prechecks", json_string(record_prechecks(r)));
+    json_object_set_new(val, "smoke", json_string(record_smoke(r)));
+    size_t gated, healthy = record_gated_healthy(r, &gated);
+    json_object_set_new(val, "gated_hosts", json_integer((json_int_t)gated));
+    json_object_set_new(val, "healthy_hosts",
+                        json_integer((json_int_t)healthy));
     json_object_set_new(o, "validation", val);
 
     json_t *a = json_array();
@@ -685,9 +847,11 @@ static json_t *record_json(const struct store_record *r)
                          js(p->evidence), "at", jtime(p->at_ms)));
     }
     json_object_set_new(o, "precheck_evidence", a);
+    struct store_note_row *issues = NULL;
+    size_t nissues = record_issues(r, &issues);
     for (int k = 0; k < 2; k++) {
-        const struct store_note_row *v = k ? r->issues : r->decisions;
-        size_t n = k ? r->nissues : r->ndecisions;
+        const struct store_note_row *v = k ? issues : r->decisions;
+        size_t n = k ? nissues : r->ndecisions;
         a = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(a, json_pack("{s:o, s:s}", "at",
@@ -695,6 +859,7 @@ static json_t *record_json(const struct store_record *r)
                                                v[i].text));
         json_object_set_new(o, k ? "issues" : "decisions", a);
     }
+    record_issues_free(issues, nissues);
     return o;
 }
 

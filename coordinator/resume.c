@@ -779,6 +779,8 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     sopt.version = rec->version;
     sopt.inventory = src;
     sopt.abort = mode == RESUME_ABORT;
+    sopt.rollback = mode == RESUME_ROLLBACK;
+    sopt.webhooks = ro->webhooks;
     struct session *sess = NULL;
     enum session_refusal why;
     if (session_continue(plan, rec->id, rollback ? "rolling back" : "running",

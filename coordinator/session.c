@@ -36,6 +36,8 @@ struct session {
     char *who;                     /* fence_who, once the deploy has its id */
     char *version;                 /* for notifications */
     bool abort;                    /* ended by `drover abort` */
+    bool asked_rollback;           /* a human asked for the rollback
+                                      (`drover abort` or `rollback`) */
     struct buf superseded;         /* deploys this one superseded, in words */
     struct deploy_orphan *orphans; /* their steps journaled in flight */
     size_t norphans;
@@ -117,6 +119,28 @@ static struct session *session_open(const struct plan *p, const char *deploy,
 fail:
     session_free(s);
     return NULL;
+}
+
+/* Subscribe the plan's webhooks (o->webhooks rendered, else as written):
+ * a deploy that is continued (resume, promote, abort, rollback) notifies
+ * as one that begins does. */
+static enum err_code session_notify_open(struct session *s,
+                                         const struct session_options *o,
+                                         struct loop *loop, struct err *e)
+{
+    const struct plan *p = s->plan;
+    if (p->nnotify == 0)
+        return ERR_OK;
+    s->notify = notify_new(loop, e);
+    if (s->notify == NULL)
+        return e->code ? e->code : ERR_SYS;
+    for (size_t i = 0; i < p->nnotify; i++)
+        if (notify_add(
+                s->notify,
+                o->webhooks != NULL ? o->webhooks[i] : p->notify[i].webhook,
+                p->notify[i].on ? p->notify[i].on : NOTIFY_ALL, e) != ERR_OK)
+            return e->code;
+    return ERR_OK;
 }
 
 /* A new deploy holds the lock: every unfinished deploy of the same plan
@@ -254,17 +278,9 @@ enum err_code session_begin(const struct plan *p, const char *previous,
         if (rc != ERR_OK)
             goto fail;
     }
-    if (p->nnotify > 0) {
-        s->notify = notify_new(loop, e);
-        if (s->notify == NULL)
-            goto fail;
-        for (size_t i = 0; i < p->nnotify; i++)
-            if (notify_add(s->notify,
-                           o->webhooks != NULL ? o->webhooks[i]
-                                               : p->notify[i].webhook,
-                           p->notify[i].on ? p->notify[i].on : NOTIFY_ALL,
-                           e) != ERR_OK)
-                goto fail;
+    if (session_notify_open(s, o, loop, e) != ERR_OK)
+        goto fail;
+    if (s->notify != NULL) {
         struct notify_info ni = {.deploy = s->id,
                                  .plan = p->name,
                                  .version = s->version,
@@ -292,10 +308,12 @@ enum err_code session_continue(const struct plan *p, const char *id,
         return e->code ? e->code : ERR_SYS;
     snprintf(s->id, sizeof(s->id), "%s", id);
     s->abort = o->abort;
+    s->asked_rollback = o->abort || o->rollback;
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
     s->who = fence_who(s->state_id, host, s->id);
-    if (store_deploy_state(s->store, id, state, e) != ERR_OK)
+    if (store_deploy_state(s->store, id, state, e) != ERR_OK ||
+        session_notify_open(s, o, loop, e) != ERR_OK)
         goto fail;
     *why = SESSION_OK;
     *out = s;
@@ -375,13 +393,18 @@ void session_end(struct session *s, const struct deploy_result *res)
                                  .result = store_result_str(r),
                                  .text =
                                      res->decision[0] ? res->decision : NULL};
-        if (rolled)
+        /* a rollback a human asked for that put everything back is
+         * not a failure: its own event says it */
+        bool asked_ok = s->asked_rollback && (r == STORE_RESULT_ROLLED_BACK ||
+                                              r == STORE_RESULT_ABORTED);
+        if (rolled || asked_ok)
             notify_send(s->notify, NOTIFY_ROLLBACK, &ni);
-        if (r != STORE_RESULT_NONE)
-            notify_send(s->notify,
-                        r == STORE_RESULT_SUCCESS ? NOTIFY_SUCCESS
-                                                  : NOTIFY_FAILURE,
-                        &ni);
+        if (res->verdict == DV_PAUSED)
+            notify_send(s->notify, NOTIFY_PAUSE, &ni);
+        else if (r == STORE_RESULT_SUCCESS)
+            notify_send(s->notify, NOTIFY_SUCCESS, &ni);
+        else if (r != STORE_RESULT_NONE && !asked_ok)
+            notify_send(s->notify, NOTIFY_FAILURE, &ni);
         struct err ne = {0};
         notify_flush(s->notify, NOTIFY_FLUSH_MS, &ne);
     }

@@ -34,6 +34,8 @@ struct session_options {
                                   (rollout.h), or NULL: as written */
     bool abort;                /* `drover abort`: the deploy ends
                                   "aborted" unless its rollback fails */
+    bool rollback;             /* `drover rollback`: a human's rollback
+                                  (notified as such, not as a failure) */
     uint64_t take_over_fence;  /* --take-over-fence N: take an epoch above
                                   N (journaled as a decision); 0: no */
 };

@@ -354,9 +354,11 @@ enum err_code store_wave_state(struct store *s, const char *id, int wave,
 /* A host's state transition (the engine's host state machine), with the
  * reason when it failed (NULL keeps the last reason, so a failed host
  * that is rolled back still says why it failed). The first state other than
- * "pending" stamps its start; "healthy", "failed", "unreachable", "skipped",
- * "rolled back", "rollback failed" stamp its end. A host not in the wave plan
- * is added (wave -1). */
+ * "pending" and "skipped" (a host a paused deploy did not reach) stamps its
+ * start; "healthy", "failed", "unreachable", "skipped", "rolled back",
+ * "rollback failed" stamp its end (the same end stated again keeps its
+ * time), and any other state clears it (the host works again). A host not
+ * in the wave plan is added (wave -1). */
 enum err_code store_host_state(struct store *s, const char *id,
                                const char *host, const char *state,
                                const char *reason, struct err *e);

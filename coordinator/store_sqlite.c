@@ -409,13 +409,18 @@ static enum err_code sq_host_state(struct store *s, const char *id,
         sq_prep(q,
                 "INSERT INTO hosts (deploy, host, wave, state, reason,"
                 " started_ms, ended_ms, updated_ms) VALUES (?1, ?2, -1, ?3,"
-                " ?4, CASE WHEN ?3 <> 'pending' THEN ?5 END,"
-                " CASE WHEN ?6 THEN ?5 END, ?5)"
+                " ?4, CASE WHEN ?3 NOT IN ('pending', 'skipped') THEN ?5"
+                " END, CASE WHEN ?6 THEN ?5 END, ?5)"
                 " ON CONFLICT (deploy, host) DO UPDATE SET state = ?3,"
                 " reason = coalesce(?4, reason), updated_ms = ?5,"
-                " started_ms = CASE WHEN ?3 <> 'pending'"
+                " started_ms = CASE WHEN ?3 NOT IN ('pending', 'skipped')"
                 "  THEN coalesce(started_ms, ?5) ELSE started_ms END,"
-                " ended_ms = CASE WHEN ?6 THEN ?5 ELSE ended_ms END",
+                /* the same end again (a resumed deploy restating it)
+                 * keeps its time; work again (a promote, a rollback)
+                 * clears it */
+                " ended_ms = CASE WHEN NOT ?6 THEN NULL"
+                "  WHEN state = ?3 AND ended_ms IS NOT NULL THEN ended_ms"
+                "  ELSE ?5 END",
                 "host state", e);
     if (st == NULL)
         return ERR_STORE;

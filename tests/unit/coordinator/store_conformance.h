@@ -2,9 +2,9 @@
  * must do, written against the store interface only: deploy ids per day
  * across restarts, a whole deploy written and read back, the last
  * successful version and listing, an intent that survives kill -9 before
- * its outcome, a failed write poisoning the store. A backend's test
- * defines conf_open() (open, or reopen, the same empty-at-setup store;
- * NULL on failure), includes this file and lists CONFORMANCE_TESTS. */
+ * its outcome, a failed write poisoning the store, a host's start and end. A
+ * backend's test defines conf_open() (open, or reopen, the same empty-at-setup
+ * store; NULL on failure), includes this file and lists CONFORMANCE_TESTS. */
 #ifndef DROVER_TEST_STORE_CONFORMANCE_H
 #define DROVER_TEST_STORE_CONFORMANCE_H
 
@@ -392,6 +392,41 @@ static void conf_batch(void **state)
     store_free(s);
 }
 
+/* A host's start and end: a host a paused deploy did not reach
+ * ("skipped") has not started; it starts when it is worked on (after a
+ * promote), which clears its end; the same end stated again (a resumed
+ * deploy restating a done host) keeps its time. */
+static void conf_host_times(void **state)
+{
+    (void)state;
+    struct store *s = conf_open();
+    struct err e = {0};
+    char id[STORE_ID_MAX];
+    begin(s, "sms", "2", DAY1, id);
+    const char *hosts[] = {"a", "b"};
+    assert_int_equal(store_wave_plan(s, id, 0, hosts, 1, &e), ERR_OK);
+    assert_int_equal(store_wave_plan(s, id, 1, hosts + 1, 1, &e), ERR_OK);
+    assert_int_equal(store_host_state(s, id, "a", "running", NULL, &e), ERR_OK);
+    assert_int_equal(store_host_state(s, id, "a", "healthy", NULL, &e), ERR_OK);
+    assert_int_equal(store_host_state(s, id, "b", "skipped", NULL, &e), ERR_OK);
+    struct store_record *r = NULL;
+    assert_int_equal(store_get_record(s, id, &r, &e), ERR_OK);
+    int64_t a_end = r->hosts[0].ended_ms;
+    assert_true(r->hosts[0].started_ms > 0 && a_end > 0);
+    assert_int_equal(r->hosts[1].started_ms, 0);
+    assert_true(r->hosts[1].ended_ms > 0);
+    store_record_free(r);
+    usleep(20 * 1000);
+    assert_int_equal(store_host_state(s, id, "a", "healthy", NULL, &e), ERR_OK);
+    assert_int_equal(store_host_state(s, id, "b", "running", NULL, &e), ERR_OK);
+    assert_int_equal(store_get_record(s, id, &r, &e), ERR_OK);
+    assert_int_equal(r->hosts[0].ended_ms, a_end);
+    assert_true(r->hosts[1].started_ms >= a_end + 20);
+    assert_int_equal(r->hosts[1].ended_ms, 0);
+    store_record_free(r);
+    store_free(s);
+}
+
 #define CONFORMANCE_TESTS(setup, teardown)                                     \
     cmocka_unit_test_setup_teardown(conf_ids, setup, teardown),                \
         cmocka_unit_test_setup_teardown(conf_whole_record, setup, teardown),   \
@@ -400,6 +435,7 @@ static void conf_batch(void **state)
         cmocka_unit_test_setup_teardown(conf_intent_survives_kill9, setup,     \
                                         teardown),                             \
         cmocka_unit_test_setup_teardown(conf_poisoned, setup, teardown),       \
-        cmocka_unit_test_setup_teardown(conf_batch, setup, teardown)
+        cmocka_unit_test_setup_teardown(conf_batch, setup, teardown),          \
+        cmocka_unit_test_setup_teardown(conf_host_times, setup, teardown)
 
 #endif

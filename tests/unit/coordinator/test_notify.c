@@ -165,7 +165,10 @@ static void test_notify_events_and_urls(void **state)
     assert_int_equal(notify_event_parse("rollback", &bit, &e), ERR_OK);
     assert_int_equal(bit, NOTIFY_ROLLBACK);
     assert_int_equal(notify_event_parse("deployed", &bit, &e), ERR_INVALID);
-    assert_non_null(strstr(e.msg, "start, success, failure, rollback"));
+    assert_non_null(strstr(e.msg, "start, success, failure, rollback, pause"));
+    assert_int_equal(notify_event_parse("pause", &bit, &e), ERR_OK);
+    assert_int_equal(bit, NOTIFY_PAUSE);
+    assert_string_equal(notify_event_str(NOTIFY_PAUSE), "pause");
     assert_string_equal(notify_event_str(NOTIFY_FAILURE), "failure");
     struct notify *n = notify_new(loop, &e);
     assert_non_null(n);

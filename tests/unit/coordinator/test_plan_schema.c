@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "inventory.h"
+#include "notify.h"
 #include "plan.h"
 #include "rollout.h"
 #include "template.h"
@@ -156,10 +157,8 @@ static void test_schema_every_key(void **state)
     assert_false(p->rollback_auto);
     assert_int_equal(p->nrollback_steps, 1);
     assert_int_equal(p->nnotify, 2);
-    assert_int_equal(p->notify[0].on, PLAN_NOTIFY_START | PLAN_NOTIFY_ROLLBACK);
-    assert_int_equal(p->notify[1].on, PLAN_NOTIFY_START | PLAN_NOTIFY_SUCCESS |
-                                          PLAN_NOTIFY_FAILURE |
-                                          PLAN_NOTIFY_ROLLBACK);
+    assert_int_equal(p->notify[0].on, NOTIFY_START | NOTIFY_ROLLBACK);
+    assert_int_equal(p->notify[1].on, NOTIFY_ALL);
     plan_free(p);
 }
 
@@ -342,7 +341,7 @@ static const struct schema_bad schema_bads[] = {
     {"steps: [{run: x}]\nnotify: [{webhook: 'ftp://x', on: [deploy]}, {}]\n",
      "p.yml:2:20: notify 'webhook' must be an http:// or https:// URL\n"
      "p.yml:2:36: notify event 'deploy' is not one of start, success, "
-     "failure, rollback\n"
+     "failure, rollback, pause\n"
      "p.yml:2:46: a notification needs a 'webhook' URL\n"},
     {"steps: [{run: x}]\nrequire: {ticket: 1, env: SECRET}\n",
      "p.yml:2:19: require.ticket must be true or false, not '1'\n"

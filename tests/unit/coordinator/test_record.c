@@ -1,5 +1,6 @@
 /* tests/unit/coordinator/test_record.c: a rolled-back deploy's record in
- * text, Markdown (runbook 002's template) and JSON holds every field. */
+ * text, Markdown (runbook 002's template) and JSON holds every field; and
+ * each rule that derives a judged field from the journal (record.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -101,7 +102,7 @@ static void test_record_markdown_template(void **state)
     has(md, "**Changes Deployed:**\n\n- fix login redirect\n"
             "- faster grade reports\n");
     has(md, "**Validation Results:**");
-    has(md, "- [ ] Health checks: FAIL (0 of 3 hosts healthy)");
+    has(md, "- [ ] Health checks: FAIL (1 of 3 hosts passed their gate)");
     has(md, "- [x] Prechecks: PASS");
     has(md, "- [ ] Smoke tests (business functions): NOT RUN");
     has(md, "- [x] backup fresh (once): passed: /srv/backups/db.sql.gz");
@@ -111,7 +112,9 @@ static void test_record_markdown_template(void **state)
     has(md, "health gate: status 503 after the 2m deadline");
     has(md, "| web2 | deploy | /health/ready | fail    | 503    |");
     has(md, "**Issues Encountered:**\n\n- 20");
-    has(md, "web3: step restart failed: exit 1");
+    has(md, "web3: deploy step 'restart' failed (exit 1)");
+    has(md, "host web2 failed: health gate: status 503 after the 2m "
+            "deadline; now rolled back");
     has(md, "wave 2 stopped: 2 of 2 hosts failed, max_fail is 0");
     has(md, "**Rollback Executed:** YES, completed");
     has(md, "**Sign-off:**");
@@ -197,14 +200,217 @@ static void test_record_json_fields(void **state)
     assert_int_equal(json_integer_value(json_object_get(s3, "exit_code")), 1);
     assert_string_equal(json_string_value(json_object_get(s3, "output")),
                         "unit sms not found\n");
-    json_t *ev = json_array_get(json_object_get(o, "health_evidence"), 1);
+    json_t *ev = json_array_get(json_object_get(o, "health_evidence"), 2);
     assert_int_equal(json_integer_value(json_object_get(ev, "status")), 503);
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(o, "validation"), "health")),
                         "FAIL");
-    assert_int_equal(json_array_size(json_object_get(o, "issues")), 2);
+    assert_int_equal(json_array_size(json_object_get(o, "issues")), 3);
     assert_int_equal(json_array_size(json_object_get(o, "decisions")), 2);
     json_decref(o);
+}
+
+/* --- the rules, one per field, on records built in memory ---------------
+ */
+
+/* a string of a row (the rows hold char *, as the journal's copies) */
+#define S(lit) ((char *)(lit))
+#define CHECK(h, ph, v)                                                        \
+    {                                                                          \
+        .host = (h), .phase = (ph), .name = S("gate"), .verdict = (v)          \
+    }
+#define PROBE(h, ph, v)                                                        \
+    {                                                                          \
+        .host = (h), .phase = (ph), .name = S("/ready"), .verdict = (v)        \
+    }
+
+static void test_rule_health(void **state)
+{
+    (void)state;
+    struct store_record r = {.state = S("done"),
+                             .result = STORE_RESULT_SUCCESS};
+    assert_string_equal(record_health(&r), "NOT RUN");
+    /* a probe that was not yet ready before the gate passed is no FAIL */
+    struct store_check_row ok[] = {PROBE(S("a"), S("deploy"), S("not yet")),
+                                   CHECK(S("a"), S("deploy"), S("healthy")),
+                                   CHECK(S("b"), S("deploy"), S("healthy"))};
+    r.checks = ok;
+    r.nchecks = 3;
+    assert_string_equal(record_health(&r), "PASS");
+    size_t gated;
+    assert_int_equal(record_gated_healthy(&r, &gated), 2);
+    assert_int_equal(gated, 2);
+    r.result = STORE_RESULT_NONE; /* paused after the canary */
+    assert_string_equal(record_health(&r), "INCOMPLETE");
+    /* only the smoke tests failed: Health still PASS */
+    struct store_check_row smoke[] = {
+        CHECK(S("a"), S("deploy"), S("healthy")),
+        CHECK(S("a"), S("smoke"), S("failed")),
+        CHECK(S("a"), S("rollback"), S("healthy"))};
+    r.checks = smoke;
+    r.result = STORE_RESULT_ROLLED_BACK;
+    assert_string_equal(record_health(&r), "PASS");
+    assert_string_equal(record_smoke(&r), "FAIL");
+    /* a host's last gate counts: failed, then healthy on a restart */
+    struct store_check_row again[] = {CHECK(S("a"), S("deploy"), S("failed")),
+                                      CHECK(S("a"), S("deploy"), S("healthy")),
+                                      CHECK(S("b"), S("deploy"), S("failed"))};
+    r.checks = again;
+    assert_string_equal(record_health(&r), "FAIL");
+    assert_int_equal(record_gated_healthy(&r, &gated), 1);
+    assert_int_equal(gated, 2);
+}
+
+static void test_rule_smoke_prechecks(void **state)
+{
+    (void)state;
+    struct store_record r = {.state = S("done"),
+                             .result = STORE_RESULT_SUCCESS};
+    assert_string_equal(record_smoke(&r), "NOT RUN");
+    assert_string_equal(record_prechecks(&r), "NOT RUN");
+    struct store_check_row smoke[] = {CHECK(S("a"), S("smoke"), S("healthy")),
+                                      PROBE(S("b"), S("smoke"), S("fail")),
+                                      CHECK(S("b"), S("smoke"), S("healthy"))};
+    r.checks = smoke;
+    r.nchecks = 3;
+    assert_string_equal(record_smoke(&r), "PASS");
+    struct store_precheck_row pre[] = {
+        {.name = S("disk"), .ok = true},
+        {.name = S("backup"),
+         .ok = false,
+         .evidence = S("exit 3 (ignore_errors)")}};
+    r.prechecks = pre;
+    r.nprechecks = 1;
+    assert_string_equal(record_prechecks(&r), "PASS");
+    r.nprechecks = 2;
+    assert_string_equal(record_prechecks(&r), "FAIL");
+}
+
+static void test_rule_rollback(void **state)
+{
+    (void)state;
+    struct store_record r = {.state = S("done"), .result = STORE_RESULT_FAILED};
+    assert_string_equal(record_rollback(&r), "NO");
+    r.rolled_back = true;
+    r.result = STORE_RESULT_ROLLED_BACK;
+    assert_string_equal(record_rollback(&r), "YES, completed");
+    r.result = STORE_RESULT_ABORTED; /* an abort that rolled back */
+    assert_string_equal(record_rollback(&r), "YES, completed");
+    r.result = STORE_RESULT_ROLLBACK_FAILED;
+    assert_string_equal(record_rollback(&r),
+                        "YES, and it FAILED: hosts need a human");
+    r.result = STORE_RESULT_NONE;
+    r.state = S("rolling back");
+    assert_string_equal(record_rollback(&r), "YES, not finished");
+}
+
+static size_t issues_of(const struct store_record *r, char ***texts)
+{
+    struct store_note_row *v = NULL;
+    size_t n = record_issues(r, &v);
+    *texts = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        (*texts)[i] = xstrdup(v[i].text);
+    record_issues_free(v, n);
+    return n;
+}
+
+static void texts_free(char **t)
+{
+    for (size_t i = 0; t[i] != NULL; i++)
+        free(t[i]);
+    free(t);
+}
+
+static void test_rule_issues(void **state)
+{
+    (void)state;
+    char **t;
+    struct store_record r = {.state = S("done"),
+                             .result = STORE_RESULT_SUCCESS};
+    assert_int_equal(issues_of(&r, &t), 0);
+    texts_free(t);
+    struct store_step_row steps[] = {
+        /* failed once, then passed: one issue that says so */
+        {.host = S("a"),
+         .phase = S("deploy"),
+         .name = S("fetch"),
+         .attempt = 0,
+         .outcome = S("failed"),
+         .exit_code = 1,
+         .ended_ms = 10},
+        {.host = S("a"),
+         .phase = S("deploy"),
+         .name = S("fetch"),
+         .attempt = 1,
+         .outcome = S("ok"),
+         .exit_code = 0,
+         .ended_ms = 20},
+        /* a precheck step: its precheck row says it */
+        {.host = S("a"),
+         .phase = S("precheck"),
+         .name = S("disk"),
+         .outcome = S("failed"),
+         .exit_code = 3,
+         .ended_ms = 5},
+        /* skipped by the operator, with the reason as output */
+        {.host = S("b"),
+         .phase = S("deploy"),
+         .name = S("switch"),
+         .exit_code = -1,
+         .outcome = S("skipped"),
+         .output = S("the host could not tell\nmore"),
+         .ended_ms = 30},
+        /* no outcome, and the deploy is over */
+        {.host = S("c"),
+         .phase = S("rollback"),
+         .name = S("back"),
+         .exit_code = -1,
+         .started_ms = 40},
+    };
+    struct store_host_row hosts[] = {
+        {.host = S("a"), .state = S("healthy"), .ended_ms = 25},
+        {.host = S("b"),
+         .state = S("rolled back"),
+         .reason = S("smoke check: 500"),
+         .ended_ms = 50},
+        {.host = S("c"), .state = S("unreachable"), .ended_ms = 45},
+    };
+    struct store_precheck_row pre[] = {{.name = S("disk"),
+                                        .host = S("a"),
+                                        .ok = false,
+                                        .evidence = S("exit 3"),
+                                        .at_ms = 6}};
+    struct store_note_row noted[] = {
+        {.text = S("stopped: fenced"), .at_ms = 60}};
+    r.steps = steps;
+    r.nsteps = 5;
+    r.hosts = hosts;
+    r.nhosts = 3;
+    r.prechecks = pre;
+    r.nprechecks = 1;
+    r.issues = noted;
+    r.nissues = 1;
+    size_t n = issues_of(&r, &t);
+    assert_int_equal(n, 7);
+    assert_string_equal(t[0], "precheck 'disk' (a) FAILED: exit 3");
+    assert_string_equal(t[1], "a: deploy step 'fetch' failed (exit 1); "
+                              "retried: attempt 2 succeeded");
+    assert_string_equal(t[2], "b: deploy step 'switch' skipped: the host "
+                              "could not tell");
+    assert_string_equal(t[3], "c: rollback step 'back' has no outcome (in "
+                              "flight when its coordinator stopped)");
+    assert_string_equal(t[4], "host c unreachable");
+    assert_string_equal(t[5],
+                        "host b failed: smoke check: 500; now rolled back");
+    assert_string_equal(t[6], "stopped: fenced");
+    texts_free(t);
+    /* while the deploy runs, a step in flight is no issue */
+    r.state = S("running");
+    r.result = STORE_RESULT_NONE;
+    n = issues_of(&r, &t);
+    assert_int_equal(n, 6);
+    texts_free(t);
 }
 
 int main(void)
@@ -214,6 +420,10 @@ int main(void)
         cmocka_unit_test(test_record_markdown_template),
         cmocka_unit_test(test_record_text),
         cmocka_unit_test(test_record_json_fields),
+        cmocka_unit_test(test_rule_health),
+        cmocka_unit_test(test_rule_smoke_prechecks),
+        cmocka_unit_test(test_rule_rollback),
+        cmocka_unit_test(test_rule_issues),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
