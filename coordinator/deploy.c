@@ -3035,7 +3035,12 @@ static void deploy_summary(struct deploy *d, struct deploy_result *res)
         deploy_write(d, "\nsummary:");
     for (size_t i = 0; i < ro->nhosts; i++) {
         struct deploy_host *h = &d->hosts[i];
-        if (h->state == DH_PENDING) {
+        if (h->state == DH_PENDING && d->verdict == DV_PAUSED) {
+            /* not reached yet, not skipped: the journal keeps "pending"
+             * (its record shows no issue, and its start comes with its
+             * wave); the summary says it did not start */
+            h->state = DH_SKIPPED;
+        } else if (h->state == DH_PENDING) {
             deploy_host_set(h, DH_SKIPPED);
         } else if (h->state == DH_CONNECTING || h->state == DH_RUNNING ||
                    h->state == DH_GATING) {
@@ -3050,7 +3055,7 @@ static void deploy_summary(struct deploy *d, struct deploy_result *res)
         size_t start = rollout_wave_start(ro, w), skipped = 0;
         for (size_t i = start; i < start + ro->wave_sizes[w]; i++)
             skipped += d->hosts[i].state == DH_SKIPPED;
-        if (skipped == ro->wave_sizes[w])
+        if (skipped == ro->wave_sizes[w] && d->verdict != DV_PAUSED)
             deploy_wave_journal(d, w, "skipped");
     }
     for (size_t i = 0; i < ro->nhosts; i++) {
