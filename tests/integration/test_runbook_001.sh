@@ -102,46 +102,38 @@ prechecked() {
     echo "git -C ${RB_DIR[$1]} rev-parse -q --verify $2"
 }
 
-# --- 1. the first good deploy: 1 -> 2 -------------------------------------
-rb_calls_reset
-deploy_expect 0 "$OUT" "$PLAN" "${ARGS[@]}" -e version=2 -e previous_version=1 \
-    -- "singleton 'scheduler': active on exactly one host \(svm-worker\)"
-rb_serves svm-web1=2 svm-web2=2 svm-worker=2
-scheduler_on svm-worker
-rb_calls_are svm-web1 "$(prechecked svm-web1 1)" "$(deployed svm-web1 2)"
-rb_calls_are svm-web2 "$(prechecked svm-web2 1)" "$(deployed svm-web2 2)"
-rb_calls_are svm-worker "$(prechecked svm-worker 1)" "$(deployed svm-worker 2)"
-rb_calls_are coordinator \
-    "gh run list --commit $(git -C "$SRC" rev-parse '2^{}') --status success --limit 1"
-ID=$(deploy_id "$OUT")
-rb_record "$ID" '
-assert (r["state"], r["result"], r["rolled_back"]) == ("done", "success", False), r["result"]
-assert (r["version"], r["previous_version"]) == ("2", "1")
-assert r["validation"] == {"health": "PASS", "prechecks": "PASS", "smoke": "PASS"}, r["validation"]
+# good_deploy V PREV [ARGS...]: release V replaces PREV on every host, the
+# scheduler stays on the worker alone, each runbook command ran once per
+# host, in order (the `once` schema check on svm-web1 alone).
+good_deploy() {
+    local v=$1 prev=$2 name
+    shift 2
+    rb_calls_reset
+    deploy_expect 0 "$OUT" "$PLAN" "${ARGS[@]}" -e version="$v" "$@" \
+        -- "singleton 'scheduler': active on exactly one host \(svm-worker\)"
+    rb_serves svm-web1="$v" svm-web2="$v" svm-worker="$v"
+    scheduler_on svm-worker
+    for name in "${RB_HOSTS[@]}"; do
+        rb_calls_are "$name" "$(prechecked "$name" "$prev")" "$(deployed "$name" "$v")"
+    done
+    rb_calls_are coordinator \
+        "gh run list --commit $(git -C "$SRC" rev-parse "$v^{}") --status success --limit 1"
+    rb_succeeded "$(deploy_id "$OUT")" "$v" "$prev" '
 assert [(w["hosts"], w["state"]) for w in r["waves"]] == [(["svm-web1"], "done"), (["svm-web2"], "done"), (["svm-worker"], "done")], r["waves"]
-assert set(states().values()) == {"healthy"}, states()
 want = [(h, n, "ok") for h in ("svm-web1", "svm-web2", "svm-worker")
         for n in ("checkout release", "dependencies", "scheduler setting in .env", "restart")]
 assert steps("deploy") == want, steps("deploy")
 assert steps("rollback") == []
-assert all(p["ok"] for p in r["precheck_evidence"]), r["precheck_evidence"]
-assert [p["host"] for p in r["precheck_evidence"] if p["name"] == "schema alignment"] == ["svm-web1"]
+assert all(o == "ok" for _, _, o in steps("precheck")), steps("precheck")
 '
+}
+
+# --- 1. the first good deploy: 1 -> 2 -------------------------------------
+good_deploy 2 1 -e previous_version=1
 echo "ok: release 2 deployed on every host, scheduler on the worker alone"
 
 # --- 2. the second good deploy: 2 -> 4, previous_version from the journal -
-rb_calls_reset
-deploy_expect 0 "$OUT" "$PLAN" "${ARGS[@]}" -e version=4
-rb_serves svm-web1=4 svm-web2=4 svm-worker=4
-scheduler_on svm-worker
-rb_calls_are svm-web1 "$(prechecked svm-web1 2)" "$(deployed svm-web1 4)"
-rb_calls_are svm-web2 "$(prechecked svm-web2 2)" "$(deployed svm-web2 4)"
-rb_calls_are svm-worker "$(prechecked svm-worker 2)" "$(deployed svm-worker 4)"
-rb_record "$(deploy_id "$OUT")" '
-assert (r["result"], r["rolled_back"], r["version"], r["previous_version"]) == ("success", False, "4", "2"), r["result"]
-assert r["validation"] == {"health": "PASS", "prechecks": "PASS", "smoke": "PASS"}, r["validation"]
-assert len(steps("deploy")) == 12 and all(o == "ok" for _, _, o in steps("deploy"))
-'
+good_deploy 4 2
 echo "ok: a second deploy (4) goes through"
 
 # bad_deploy V OUTCOME_GREP: deploy release V of 4; it must be stopped and
@@ -158,9 +150,9 @@ bad_deploy 6 "svm-worker: .*health gate: .*status 500"
 rb_calls_are svm-web1 "$(prechecked svm-web1 4)" "$(deployed svm-web1 6)" "$(rolled_back svm-web1 4)"
 rb_calls_are svm-web2 "$(prechecked svm-web2 4)" "$(deployed svm-web2 6)" "$(rolled_back svm-web2 4)"
 rb_calls_are svm-worker "$(prechecked svm-worker 4)" "$(deployed svm-worker 6)" "$(rolled_back svm-worker 4)"
-rb_record "$(deploy_id "$OUT")" '
-assert (r["result"], r["rolled_back"], r["version"], r["previous_version"]) == ("rolled back", True, "6", "4"), (r["result"], r["rolled_back"])
-assert r["validation"]["health"] == "FAIL" and r["validation"]["smoke"] == "NOT RUN", r["validation"]
+rb_record "$(deploy_id "$OUT")" "rolled back" yes '
+assert (r["version"], r["previous_version"]) == ("6", "4")
+assert valid() == {"health": "FAIL", "prechecks": "PASS", "smoke": "NOT RUN"}, valid()
 assert "status 500" in [h for h in r["hosts"] if h["host"] == "svm-worker"][0]["reason"]
 rb = [(h, n) for h, n, o in steps("rollback") if o == "ok"]
 want = [(h, n) for h in ("svm-worker", "svm-web2", "svm-web1")
@@ -180,8 +172,7 @@ rb_calls_are svm-web1 "$(prechecked svm-web1 4)" "git -C $d1 fetch --tags" \
     "pip install -r $d1/requirements.txt" "$(rolled_back svm-web1 4)"
 rb_calls_are svm-web2 "$(prechecked svm-web2 4)"
 rb_calls_are svm-worker "$(prechecked svm-worker 4)"
-rb_record "$(deploy_id "$OUT")" '
-assert (r["result"], r["rolled_back"]) == ("rolled back", True), r["result"]
+rb_record "$(deploy_id "$OUT")" "rolled back" yes '
 assert [(h, n, o) for h, n, o in steps("deploy")] == [
     ("svm-web1", "checkout release", "ok"), ("svm-web1", "dependencies", "failed"),
     ("svm-web1", "dependencies", "failed")], steps("deploy")
@@ -196,9 +187,8 @@ for name in "${RB_HOSTS[@]}"; do
     rb_calls_are "$name" "$(prechecked "$name" 4)" \
         "$(deployed "$name" 7)" "$(rolled_back "$name" 4)"
 done
-rb_record "$(deploy_id "$OUT")" '
-assert (r["result"], r["rolled_back"]) == ("rolled back", True), r["result"]
-assert r["validation"] == {"health": "PASS", "prechecks": "PASS", "smoke": "FAIL"}, r["validation"]
+rb_record "$(deploy_id "$OUT")" "rolled back" yes '
+assert valid() == {"health": "PASS", "prechecks": "PASS", "smoke": "FAIL"}, valid()
 assert len(steps("rollback")) == 12 and all(o == "ok" for _, _, o in steps("rollback"))
 '
 echo "ok: a login that refuses the CSRF token fails the smoke test: all put back on 4"
@@ -218,7 +208,12 @@ touch -d '2 days ago' "${RB_DIR[svm-web1]}/backups/superviseme.db"
 refused "no non-empty backup younger than 24h"
 touch "${RB_DIR[svm-web1]}/backups/superviseme.db"
 echo "gh run list" >"$RB_COORD/standin-fail"
-refused "no successful CI run for 5"
+refused "local: FAILED: step 'CI passed on the release commit' exit 1"
+rb_record "$(deploy_id "$OUT")" refused no '
+ci = [s for s in r["steps"] if s["name"] == "CI passed on the release commit"]
+assert len(ci) == 1 and ci[0]["outcome"] == "failed" and ci[0]["host"] is None, ci
+assert "no successful CI run for 5" in ci[0]["output"], ci
+'
 rm -f "$RB_COORD/standin-fail"
 cp "${RB_DIR[svm-worker]}/.env" "$WORK/env"
 sed -i 's/^SECRET_KEY=.*/SECRET_KEY=change-me-in-production-please-0123456789/' "${RB_DIR[svm-worker]}/.env"
@@ -228,16 +223,6 @@ cp "$WORK/env" "${RB_DIR[svm-worker]}/.env"
 echo "ok: refused before any change: a stale backup, no CI run, a default SECRET_KEY"
 
 # --- 7. the third good deploy: 4 -> 5 -------------------------------------
-rb_calls_reset
-deploy_expect 0 "$OUT" "$PLAN" "${ARGS[@]}" -e version=5
-rb_serves svm-web1=5 svm-web2=5 svm-worker=5
-scheduler_on svm-worker
-for name in "${RB_HOSTS[@]}"; do
-    rb_calls_are "$name" "$(prechecked "$name" 4)" "$(deployed "$name" 5)"
-done
-rb_record "$(deploy_id "$OUT")" '
-assert (r["result"], r["rolled_back"], r["version"], r["previous_version"]) == ("success", False, "5", "4"), r["result"]
-assert r["validation"] == {"health": "PASS", "prechecks": "PASS", "smoke": "PASS"}, r["validation"]
-'
+good_deploy 5 4
 echo "ok: a third deploy (5) goes through"
 echo PASS

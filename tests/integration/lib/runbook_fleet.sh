@@ -139,16 +139,36 @@ rb_serves() {
     done
 }
 
-# rb_record ID PY: check deploy ID's record (`drover show --format json`)
-# with the python statements PY (json_check: `r` is the record), which may
-# use steps(PHASE) -> [(host, step name, outcome)] in record order and
-# states() -> {host: state}.
+# rb_record ID RESULT yes|no PY: deploy ID's record (`drover show --format
+# json`) is true (lib/record_check.py: against what each host serves now,
+# RESULT, rolled back or not), and the python statements PY hold
+# (json_check: `r` is the record; steps(PHASE) -> [(host, step name,
+# outcome)] in record order, states() -> {host: state}, valid() -> the
+# validation's health, prechecks and smoke).
 rb_record() {
+    local name served=()
     show_json "$1" >"$WORK/record.json"
+    for name in "${RB_HOSTS[@]}"; do
+        served+=("$name=$(curl -s --max-time 2 "${RB_URL[$name]}/version" || true)")
+    done
+    python3 "$TOP/tests/integration/lib/record_check.py" "$WORK/record.json" \
+        --served "${served[@]}" --result "$2" --rolled-back "$3" ||
+        fail "the record of $1 is not true"
     json_check "$WORK/record.json" "
 def steps(phase):
     return [(s['host'], s['name'], s['outcome']) for s in r['steps'] if s['phase'] == phase]
 def states():
     return {h['host']: h['state'] for h in r['hosts']}
-$2"
+def valid():
+    return {k: r['validation'][k] for k in ('health', 'prechecks', 'smoke')}
+$4"
+}
+
+# rb_succeeded ID V PREV [PY]: deploy ID put V in place of PREV: its
+# record is true, says success with every check PASS, and PY holds.
+rb_succeeded() {
+    rb_record "$1" success no "
+assert (r['version'], r['previous_version']) == ('$2', '$3'), r['version']
+assert valid() == {'health': 'PASS', 'prechecks': 'PASS', 'smoke': 'PASS'}, valid()
+${4:-}"
 }
