@@ -38,6 +38,9 @@ enum {
     DEMO_PATH_MAX = 256,      /* their PATH bytes */
     DEMO_STUDENTS_MAX = 100,  /* most students one API answer lists */
     DEMO_TOKEN_LEN = 32,      /* CSRF token: hex digits */
+    DEMO_LIMITED_MAX = 16,    /* API paths rate_limit keeps a window for */
+    DEMO_LIMIT_MS = 60000,    /* rate_limit's window: a minute */
+    DEMO_STATIC_MAX = 7168,   /* static file bytes served; more is a 500 */
     DEMO_VERSION_MAX = 128,   /* VERSION file bytes that count */
     DEMO_BEHAVIOR_MAX = 4096, /* BEHAVIOR file bytes that count */
     DEMO_IDLE_MS = 60000,     /* idle connections are closed after this */
@@ -61,6 +64,7 @@ struct demo_behavior {
     long flap_ms;                   /* readiness alternates every flap_ms */
     long latency_ms;                /* every answer waits this long */
     double error_rate;              /* fraction /metrics counts as 500 */
+    long rate_limit;                /* API answers per path and minute */
     bool hang;                      /* hang=1: never answer */
     bool redirect;                  /* redirect=1: 302 to /login */
     bool login_broken;              /* login=broken: POST /login is 400 */
@@ -95,6 +99,20 @@ struct demo_metrics {
     char release[PATH_MAX + 32];     /* current's target and mtime */
 };
 
+/* rate_limit's window of one API path. */
+struct demo_window {
+    char path[DEMO_PATH_MAX]; /* the path (query excluded) */
+    int64_t start_ms;         /* when its minute began (monotonic) */
+    long count;               /* requests in that minute */
+};
+
+/* The rate limiter's windows; emptied with the metrics when the release
+ * changes (an in-memory limiter forgets on a restart). */
+struct demo_limiter {
+    struct demo_window w[DEMO_LIMITED_MAX]; /* one per path seen */
+    size_t n;                               /* windows in w */
+};
+
 /* One client connection. */
 struct demo_conn {
     int fd;                 /* -1 when the slot is free */
@@ -119,6 +137,7 @@ static const char *demo_dir;
 static bool demo_verbose;
 static volatile sig_atomic_t demo_stop;
 static struct demo_metrics demo_m;
+static struct demo_limiter demo_rl;
 
 static int64_t demo_now_ms(clockid_t id)
 {
@@ -231,6 +250,8 @@ static void demo_behavior_load(struct demo_behavior *b)
             b->latency_ms = demo_parse_long(val);
         else if (strcmp(key, "error_rate") == 0)
             b->error_rate = demo_parse_fraction(val);
+        else if (strcmp(key, "rate_limit") == 0)
+            b->rate_limit = demo_parse_long(val);
         else if (strcmp(key, "login") == 0)
             b->login_broken = strcmp(val, "broken") == 0;
         else if (strncmp(key, "status:/", 8) == 0 &&
@@ -337,6 +358,8 @@ static const char *demo_reason(int status)
         return "Method Not Allowed";
     case 413:
         return "Content Too Large";
+    case 429:
+        return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
     case 500:
@@ -467,6 +490,7 @@ static void demo_metrics_check_release(void)
              (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
     if (strcmp(key, demo_m.release) != 0) {
         memset(&demo_m, 0, sizeof(demo_m));
+        memset(&demo_rl, 0, sizeof(demo_rl));
         snprintf(demo_m.release, sizeof(demo_m.release), "%s", key);
     }
 }
@@ -712,6 +736,73 @@ static int demo_students(struct demo_conn *c, const struct demo_req *r)
     return 200;
 }
 
+/* rate_limit=N: true when this request to an /api/v1/ path is past the
+ * N its path may have in its current minute (a fixed window per path, as
+ * Flask-Limiter or slowapi count in memory). Paths past DEMO_LIMITED_MAX
+ * are not limited. */
+static bool demo_rate_limited(const struct demo_behavior *b, const char *path)
+{
+    if (b->rate_limit <= 0 || strncmp(path, "/api/v1/", 8) != 0 ||
+        strlen(path) >= DEMO_PATH_MAX)
+        return false;
+    int64_t now = demo_now_ms(CLOCK_MONOTONIC);
+    struct demo_window *w = NULL;
+    for (size_t i = 0; i < demo_rl.n && w == NULL; i++)
+        if (strcmp(demo_rl.w[i].path, path) == 0)
+            w = &demo_rl.w[i];
+    if (w == NULL) {
+        if (demo_rl.n == DEMO_LIMITED_MAX)
+            return false;
+        w = &demo_rl.w[demo_rl.n++];
+        snprintf(w->path, sizeof(w->path), "%s", path);
+        w->start_ms = now;
+        w->count = 0;
+    }
+    if (now - w->start_ms >= DEMO_LIMIT_MS) {
+        w->start_ms = now;
+        w->count = 0;
+    }
+    return ++w->count > b->rate_limit;
+}
+
+/* GET / and /assets/NAME: the release's static files, DIR/current/static/
+ * index.html and DIR/current/static/assets/NAME (NAME without '/' and not
+ * starting with '.'), as a single-page application ships them; 404 when
+ * the release has no such file. */
+static int demo_static(struct demo_conn *c, const struct demo_req *r)
+{
+    static const char text[] = "text/plain; charset=utf-8";
+    const char *name = r->path + strlen("/assets/");
+    char file[DEMO_PATH_MAX + 32];
+    if (strcmp(r->path, "/") == 0)
+        snprintf(file, sizeof(file), "static/index.html");
+    else if (*name != '\0' && *name != '.' && strchr(name, '/') == NULL &&
+             strlen(name) < DEMO_PATH_MAX)
+        snprintf(file, sizeof(file), "static/assets/%s", name);
+    else
+        file[0] = '\0';
+    char body[DEMO_STATIC_MAX + 1];
+    ssize_t n = file[0] ? demo_read_file(file, body, sizeof(body)) : -1;
+    if (n < 0) {
+        demo_respond(c, 404, text, "not found\n", NULL, r->head);
+        return 404;
+    }
+    if ((size_t)n >= DEMO_STATIC_MAX) {
+        demo_respond(c, 500, text, "static file too large\n", NULL, r->head);
+        return 500;
+    }
+    const char *dot = strrchr(file, '.');
+    const char *ctype = "application/octet-stream";
+    if (dot != NULL && strcmp(dot, ".html") == 0)
+        ctype = "text/html; charset=utf-8";
+    else if (dot != NULL && strcmp(dot, ".js") == 0)
+        ctype = "text/javascript";
+    else if (dot != NULL && strcmp(dot, ".css") == 0)
+        ctype = "text/css";
+    demo_respond(c, 200, ctype, body, NULL, r->head);
+    return 200;
+}
+
 static bool demo_is(const char *path, const char *a, const char *b,
                     const char *c)
 {
@@ -741,7 +832,11 @@ static void demo_route(struct demo_conn *c, const struct demo_req *r)
     bool login = strcmp(r->path, "/login") == 0;
     bool api_login = strcmp(r->path, "/api/auth/login") == 0;
     bool post = strcmp(r->method, "POST") == 0;
-    if (forced != NULL) {
+    if (demo_rate_limited(&b, r->path)) {
+        status = 429;
+        demo_respond(c, status, json, "{\"error\":\"rate limit exceeded\"}\n",
+                     "Retry-After: 60\r\n", r->head);
+    } else if (forced != NULL) {
         status = forced->code;
         snprintf(body, sizeof(body), "status %d (BEHAVIOR status:%s)\n", status,
                  forced->path);
@@ -802,6 +897,9 @@ static void demo_route(struct demo_conn *c, const struct demo_req *r)
         status = demo_api_auth(c, r, &b);
     } else if (strcmp(r->path, "/api/v1/students") == 0) {
         status = demo_students(c, r);
+    } else if (strcmp(r->path, "/") == 0 ||
+               strncmp(r->path, "/assets/", 8) == 0) {
+        status = demo_static(c, r);
     } else if (strcmp(r->path, "/metrics") == 0) {
         char out[DEMO_RESP_MAX - 512];
         demo_metrics_text(out, sizeof(out));

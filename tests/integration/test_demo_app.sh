@@ -181,6 +181,34 @@ st=$(login -d x=1)
 [ "$st" = 500 ] || fail "status:/login=500: POST $st"
 calm
 
+# rate_limit=N: the N+1th answer of an API path in a minute is 429; other
+# paths and other API paths keep their own count; a new release forgets.
+behave 'rate_limit=3\nstatus:/api/v1/courses=200\n'
+relink
+for _ in 1 2 3; do expect '/api/v1/courses?limit=1' 200 >/dev/null; done
+expect '/api/v1/courses?limit=2' 429 '{"error":"rate limit exceeded"}'
+expect '/api/v1/students?limit=1' 200 >/dev/null
+for _ in 1 2 3 4 5; do expect /health 200 >/dev/null; done
+relink
+expect '/api/v1/courses?limit=1' 200 >/dev/null
+calm
+expect '/api/v1/courses?limit=1' 404 >/dev/null
+ok "rate_limit=3: the 4th request of a path in a minute is 429, health never"
+
+# static files: GET / and /assets/NAME from the release's static/
+expect / 404
+mkdir -p "$work/app/releases/1/static/assets"
+echo '<script src="/assets/app-1.js"></script>' >"$work/app/releases/1/static/index.html"
+echo 'console.log(1)' >"$work/app/releases/1/static/assets/app-1.js"
+expect / 200 '<script src="/assets/app-1.js"></script>'
+expect /assets/app-1.js 200 'console.log(1)'
+expect /assets/app-2.js 404
+st=$(curl -s -m 3 --path-as-is -o /dev/null -w '%{http_code}' "$base/assets/../VERSION")
+[ "$st" = 404 ] || fail "GET /assets/../VERSION: $st, want 404"
+expect /assets/.hidden 404
+rm -r "$work/app/releases/1/static"
+ok "static files: / and /assets/NAME served from the release, nothing else"
+
 # /metrics: counts since the release changed; error_rate counts 5xx.
 relink
 expect /metrics 200

@@ -87,7 +87,9 @@ echo "ok: --json"
 
 # 4. secrets: values never printed, names shown as [redacted]
 export SECRET_KEY="canary-SECRET-$$-value-that-is-long-enough-to-pass-48ch"
-run 0 "$DROVER" plan -i "$EX/inventory.ini" "$EX/000_sms.yml" -e version=1
+printf 'hosts: sms\nsteps:\n  - {run: "systemctl restart sms", secret_env: [SECRET_KEY]}\n' \
+    >"$work/secret.yml"
+run 0 "$DROVER" plan -i "$EX/inventory.ini" "$work/secret.yml" -e version=1
 hasnt "$SECRET_KEY"
 has "SECRET_KEY=[redacted]"
 run 0 "$DROVER" plan -i "$EX/inventory.ini" "$EX/002_sme_erp.yml" -e version=1 \
@@ -111,7 +113,7 @@ has "docker pull sms-fullstack:8.8.8"
 run 3 "$DROVER" plan -i "$EX/inventory.ini" "$EX/000_sms.yml" -e @"$work/bad.yml"
 has "bad.yml:2:1:"
 run 3 "$DROVER" plan -i "$EX/inventory.ini" "$EX/000_sms.yml"
-has "000_sms.yml:52:5: step 'pull image', host sms1: undefined variable 'version'"
+has "000_sms.yml:98:5: step 'pull image', host sms1: undefined variable 'version'"
 run 2 "$DROVER" plan -i "$EX/inventory.ini" "$EX/000_sms.yml" -e 1x=2
 has "'1x' is not a variable name"
 echo "ok: -e @file"

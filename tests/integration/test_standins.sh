@@ -72,6 +72,11 @@ docker-compose restart app" ] || fail "sudo: $(tail -n 2 "$H/calls.log")"
 expect_rc 0 sc git checkout 1
 expect_rc 0 sc systemctl restart app
 serves 1
+[ ! -e "$H/scheduler" ] || fail "a restart without .env wrote the role file"
+printf 'A=1\nENABLE_SCHEDULER=false\nENABLE_SCHEDULER=true\n' >"$H/.env"
+expect_rc 0 sc systemctl start app
+[ "$(cat "$H/scheduler")" = true ] || fail "systemctl start: role $(cat "$H/scheduler")"
+rm "$H/.env" "$H/scheduler"
 expect_rc 0 sc systemctl is-active app
 [ "$(cat "$H/out")" = active ] || fail "systemctl is-active"
 
