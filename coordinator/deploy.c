@@ -519,6 +519,8 @@ static bool deploy_specs_need_conn(const struct rollout_check *rc, size_t n)
     return false;
 }
 
+static void deploy_fenced_stop(struct deploy_host *h, const char *why);
+
 static void deploy_gate_exec_start(struct gate_exec *x, const char *host,
                                    const struct exec_spec *s, void *arg)
 {
@@ -570,6 +572,8 @@ static void deploy_gate_exec_start(struct gate_exec *x, const char *host,
         r.end = EXEC_FAILED;
         r.err = e;
         gate_exec_done(x, &r);
+        if (rc == ERR_LOCKED)
+            deploy_fenced_stop(h, e.msg); /* an agent's fence */
     }
 }
 
@@ -965,7 +969,10 @@ static void deploy_cmd_start(struct deploy_host *h)
               h->resuming ? " (in flight: asked again)" : "");
     rc = conn_exec(h->conn, &spec, &e);
     free(wrapped);
-    if (rc != ERR_OK)
+    if (rc == ERR_LOCKED) { /* an agent that fenced us on a reconnect */
+        deploy_step_close(h, "refused", e.msg);
+        deploy_fenced_stop(h, e.msg);
+    } else if (rc != ERR_OK)
         deploy_job_fail(h, OUT_FAILED, "step '%s': %s", st->name, e.msg);
 }
 
@@ -1294,6 +1301,8 @@ static void deploy_on_done(struct conn *c, const struct exec_result *r,
             gate_exec_done(x, r);
         if (head == FENCE_HEAD_REFUSED)
             deploy_fenced_out(h);
+        else if (r->end == EXEC_FAILED && r->err.code == ERR_LOCKED)
+            deploy_fenced_stop(h, r->err.msg); /* an agent's fence */
         return;
     }
     if (h->job == JOB_WAIT) {
@@ -1441,7 +1450,9 @@ static void deploy_orphan_wait(struct deploy_host *h)
     h->step_started_ms = clock_mono_ms();
     enum err_code rc = conn_exec(h->conn, &spec, &e);
     buf_release(&b);
-    if (rc != ERR_OK)
+    if (rc == ERR_LOCKED)
+        deploy_fenced_stop(h, e.msg);
+    else if (rc != ERR_OK)
         deploy_job_fail(h, OUT_FAILED, "%s", e.msg);
 }
 
