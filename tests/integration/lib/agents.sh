@@ -20,6 +20,7 @@ AGENTS_N=0
 AGENTS_DIR=
 AGENTS_KEY=
 AGENTS_PIDS=()
+AGENTS_APP_PIDS=()
 
 agents_die() {
     echo "agents: error: $*" >&2
@@ -37,6 +38,8 @@ agents_pid() { cat "$AGENTS_DIR/a$1/pid"; }
 
 agents_stop() {
     local p
+    for p in "${AGENTS_APP_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    AGENTS_APP_PIDS=()
     for p in "${AGENTS_PIDS[@]}"; do
         kill -CONT "$p" 2>/dev/null
         kill -TERM "$p" 2>/dev/null
@@ -154,4 +157,31 @@ agents_fail() {
         tail -n 20 "$AGENTS_DIR/a$x/agent.log" >&2
     done
     exit 1
+}
+
+# agents_apps PORT RELEASE...: a demo-app ($DEMO_APP) beside each agent, on
+# its address:PORT, serving $AGENTS_DIR/aX/app (releases RELEASE..., the
+# first one current), stopped by agents_stop; waits until each answers.
+# $AGENTS_DIR/apps.ini is the inventory with each agent's app_dir.
+agents_apps() {
+    local port=$1 x r d
+    shift
+    for ((x = 1; x <= AGENTS_N; x++)); do
+        d=$AGENTS_DIR/a$x/app
+        for r in "$@"; do
+            mkdir -p "$d/releases/$r"
+            echo "$r" >"$d/releases/$r/VERSION"
+        done
+        ln -sfn "$d/releases/$1" "$d/current"
+        "$DEMO_APP" --listen "$(agents_addr "$x"):$port" --dir "$d" >"$d/app.log" 2>&1 &
+        AGENTS_APP_PIDS+=($!)
+    done
+    for ((x = 1; x <= AGENTS_N; x++)); do
+        for _ in $(seq 100); do
+            curl -sf "http://$(agents_addr "$x"):$port/version" >/dev/null && break
+            sleep 0.05
+        done
+    done
+    awk -v dir="$AGENTS_DIR" '/^a[0-9]+ / { split($1, h, "a"); $0 = $0 " app_dir=" dir "/a" h[2] "/app" } { print }' \
+        "$AGENTS_DIR/inventory.ini" >"$AGENTS_DIR/apps.ini"
 }
