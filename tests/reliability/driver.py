@@ -438,11 +438,13 @@ class Driver:
                       "    on: once",
                       "    run: %s" % q(logline("b%d" % (i + 1), "begin") + "; sleep %s; "
                                         % p["nap"] + logline("b%d" % (i + 1), "end"))]
-        prep = (logline("prepare", "begin") +
-                "; if [ -e {{ app_dir }}/FAIL_ONCE ]; then rm -f {{ app_dir }}/FAIL_ONCE;"
-                " echo failing once; exit 1; fi"
-                "; if [ -e {{ app_dir }}/releases/{{ version }}/STEP_FAIL ]; then"
-                " echo release {{ version }} is broken; exit 1; fi; " +
+        # an attempt that fails on purpose logs 'failed', not 'begin': I1
+        # counts begins, also without a step id (an older drover)
+        prep = ("if [ -e {{ app_dir }}/FAIL_ONCE ]; then rm -f {{ app_dir }}/FAIL_ONCE; " +
+                logline("prepare", "failed") + "; echo failing once; exit 1; fi"
+                "; if [ -e {{ app_dir }}/releases/{{ version }}/STEP_FAIL ]; then " +
+                logline("prepare", "failed") + "; echo release {{ version }} is "
+                "broken; exit 1; fi; " + logline("prepare", "begin") + "; " +
                 logline("prepare", "end"))
         switch = (logline("switch", "begin") + "; echo tok=$TOK pw=$DBPW; "
                   "ln -sfn {{ app_dir }}/releases/{{ version }} {{ app_dir }}/current; "
@@ -464,9 +466,10 @@ class Driver:
             y += ["smoke:", "  - name: smoke",
                   "    command: %s" % q("test ! -e {{ app_dir }}/releases/{{ version }}/SMOKE_FAIL")]
         if p["singleton"]:
-            y += ["singleton:", "  role: scheduler",
-                  "  hosts: %s" % q(":".join(self.eligible)),
-                  "  env: ENABLE_SCHEDULER",
+            y += ["singleton:", "  role: scheduler"]
+            if not self.args.compat:
+                y += ["  hosts: %s" % q(":".join(self.eligible))]
+            y += ["  env: ENABLE_SCHEDULER",
                   "  check:",
                   "    http: %s" % q("http://{{ address }}:%d/health" % port),
                   "    expect: { json: { scheduler: active } }"]
@@ -486,7 +489,7 @@ class Driver:
         p = {"order_seed": self.rng.randrange(1, 10**6), "waves": waves,
              "before": self.rng.choice([0, 1, 2, 3]),
              "smoke": self.rng.random() < 0.5,
-             "singleton": self.rng.random() < 0.6,
+             "singleton": self.rng.random() < 0.6 and self.args.singleton,
              "auto": self.rng.random() < 0.8,
              "nap": self.rng.choice(["0", "0.2", "0.5"]),
              "soak": self.rng.choice(["0", "200ms"]),
@@ -616,6 +619,10 @@ class Driver:
                 # have put it back
                 ok = {new, before, prev} if paused or result in (None, "failed") \
                     else {prev}
+            elif st is not None and paused:
+                # caught in a step or a gate (running, gating): it may
+                # have switched or not
+                ok = {new, before}
             else:
                 ok = {before}
             if ok is not None and served[h] not in ok:
@@ -661,7 +668,9 @@ class Driver:
     def settle(self, kind, dep, c, paused_choice=None, kill_p=0.0):
         """Drive dep (whose last command is c, finished) to an end: resume
         a killed coordinator, answer what resume asks, decide a pause.
-        Checks the invariants after each command. The last rc."""
+        Checks the invariants after each command. (last rc, whether the
+        driver decided a pause: promote, abort, rollback)."""
+        decided = False
         for _ in range(8):
             if c.killed is not None:
                 self.check("%s (killed)" % c.label, [dep], live=True)
@@ -681,13 +690,26 @@ class Driver:
                         "rollback.auto" in text:
                     verb = self.rng.choice(["rollback", "abort"])
                 paused_choice = None
+                decided = decided or verb != "resume"
                 c = self.run_continue(kind, verb, dep, [], kill_p)
                 continue
             self.check(c.label, [dep])
-            return c.rc
+            return c.rc, decided
         raise Violation("I7", "%s did not end after 8 commands" % dep)
 
     def run_continue(self, kind, verb, dep, extra, kill_p):
+        if self.rng.random() < 0.15:
+            # first without the secret -e: drover must ask for it (exit 2)
+            # and touch nothing
+            argv = [self.drover, verb, dep, "--state-dir", self.state,
+                    "--json"] + self.ssh_flags() + list(extra)
+            c = Cmd(self, argv, verb + "-nosecret", self.deadline).finish()
+            self.note("  %s %s without -e db_password -> %d" % (verb, dep, c.rc))
+            self.stat(kind, "rc %s-nosecret %d" % (verb, c.rc))
+            if c.rc != 2 or "db_password" not in c.err:
+                self.surprise(kind, dep, "%s without the secret -e exited %d, "
+                              "want 2 asking for db_password" % (verb, c.rc))
+            self.check(c.label, [dep], live=True)
         c = self.start_continue(verb, dep, extra)
         if verb == "resume":
             self.totals["resumes"] += 1
@@ -737,9 +759,9 @@ class Driver:
         dep = self.dep_of(c)
         self.note("  deploy %s (good) %s -> %s" % (v, dep, c.rc))
         self.stat(kind, "rc deploy %d" % c.rc)
-        self.settle(kind, dep, c)
-        if c.rc != 0:
-            self.surprise(kind, dep, "a good release: deploy exited %d" % c.rc)
+        rc, decided = self.settle(kind, dep, c)
+        if rc != 0 and not decided:
+            self.surprise(kind, dep, "a good release ended with exit %d" % rc)
         self.last = (dep, self.show(dep).get("result"))
 
     def op_bad(self):
@@ -806,7 +828,10 @@ class Driver:
         dep = self.dep_of(c)
         self.note("  deploy %s (%s) %s -> %s" % (v, "bad" if bad else "good", dep,
                                                  "killed" if c.killed else c.rc))
-        self.settle("kill", dep, c, kill_p=0.3)
+        rc, decided = self.settle("kill", dep, c, kill_p=0.3)
+        if not decided and (rc == 0) == bad:
+            self.surprise("kill", dep, "a %s release ended with exit %d after "
+                          "kill -9 and resume" % ("bad" if bad else "good", rc))
         self.last = (dep, self.show(dep).get("result"))
 
     def op_flaky(self):
@@ -932,7 +957,8 @@ class Driver:
         self.fleet = Fleet(os.path.join(self.run_dir, "fleet"), self.args.ssh,
                            self.args.agents)
         hs = self.fleet.hosts
-        self.eligible = [hs[1], hs[-1]] if len(hs) > 2 else hs[:]
+        self.eligible = [hs[1], hs[-1]] if len(hs) > 2 and \
+            not self.args.compat else hs[:]
         holder = self.rng.choice(self.eligible)
         for h in hs:
             with open(os.path.join(self.fleet.app_dir(h), "scheduler"), "w") as f:
@@ -962,7 +988,7 @@ class Driver:
         self.t0 = time.monotonic()
         i = 0
         self.kind = "good"
-        self.op_good("good", before=1, singleton=True)
+        self.op_good("good", before=1, singleton=self.args.singleton)
         self.totals["operations"] += 1
         self.stat("good", "operations")
         while True:
@@ -1057,6 +1083,12 @@ def main():
                     help="seconds any drover command may take (I7)")
     ap.add_argument("--no-kills", dest="kills", action="store_false",
                     help="no kill -9, no SIGSTOP")
+    ap.add_argument("--compat", action="store_true",
+                    help="plans an older drover reads (no singleton.hosts: "
+                    "the role may run on any host)")
+    ap.add_argument("--no-singleton", dest="singleton", action="store_false",
+                    help="plans without a singleton role (I2 still holds: "
+                    "the role stays where it is)")
     ap.add_argument("--kinds", default=None,
                     help="only these operations, comma-separated (%s)"
                     % ",".join(OP_KINDS))
