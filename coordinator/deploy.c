@@ -2542,6 +2542,28 @@ static void deploy_before_begin(struct deploy *d)
 
 static void deploy_rollback_end(struct deploy *d);
 
+/* A resumed deploy died during its `before` steps: it finishes them
+ * before its first wave. */
+static bool deploy_resume_in_before(const struct deploy *d)
+{
+    return d->o.before_left > 0 && d->o.before_left <= d->ro->nbefore &&
+           d->o.start_wave == 0;
+}
+
+/* Continue a resumed deploy (the singleton holder known): the `before`
+ * steps left, else the wave it stopped in. */
+static void deploy_resume_go(struct deploy *d)
+{
+    if (deploy_resume_in_before(d)) {
+        d->phase = PH_BEFORE;
+        d->once_i = d->ro->nbefore - d->o.before_left;
+        d->set.job = JOB_NONE;
+        deploy_once_next(d, d->ro->before, d->ro->nbefore);
+        return;
+    }
+    deploy_wave_begin(d);
+}
+
 /* Every host answered whether it holds the singleton role. */
 static void deploy_singleton_answered(struct deploy *d)
 {
@@ -2557,7 +2579,7 @@ static void deploy_singleton_answered(struct deploy *d)
         return;
     case ASK_RESUME:
         if (deploy_singleton_found(d))
-            deploy_wave_begin(d);
+            deploy_resume_go(d);
         return;
     case ASK_ROLLBACK:
         if (deploy_singleton_found(d))
@@ -2760,25 +2782,19 @@ static void deploy_on_kick(struct loop *l, struct loop_timer *t, void *arg)
                 d->hosts[i].state = DH_HEALTHY;
                 d->hosts[i].changed = true;
             }
-        if (d->o.before_left > 0 && d->o.before_left <= d->ro->nbefore &&
-            d->o.start_wave == 0) {
-            /* the deploy died during `before`: finish it first */
-            d->phase = PH_BEFORE;
-            d->once_i = d->ro->nbefore - d->o.before_left;
-            d->set.job = JOB_NONE;
-            deploy_once_next(d, d->ro->before, d->ro->nbefore);
-            return;
-        }
-        if (d->o.start_wave >= d->ro->nwaves) {
+        if (!deploy_resume_in_before(d) && d->o.start_wave >= d->ro->nwaves) {
             deploy_finish(d, DV_SUCCESS);
             return;
         }
         d->wave = d->o.start_wave;
+        /* who holds the role, before any step: also when `before` is
+         * left to finish (a deploy killed in its `before` steps gave the
+         * role to a second host when resumed) */
         if (d->plan->singleton_check != NULL) {
             deploy_singleton_ask(d, ASK_RESUME);
             return;
         }
-        deploy_wave_begin(d);
+        deploy_resume_go(d);
         return;
     }
     if (d->o.store != NULL) {
