@@ -2561,6 +2561,13 @@ static void deploy_resume_go(struct deploy *d)
         deploy_once_next(d, d->ro->before, d->ro->nbefore);
         return;
     }
+    if (d->o.start_wave >= d->ro->nwaves) {
+        /* every wave is done, the smoke checks are not (the coordinator
+         * died in them): they run now (a resume used to end here as a
+         * success without them) */
+        deploy_after_wave(d);
+        return;
+    }
     deploy_wave_begin(d);
 }
 
@@ -2782,11 +2789,12 @@ static void deploy_on_kick(struct loop *l, struct loop_timer *t, void *arg)
                 d->hosts[i].state = DH_HEALTHY;
                 d->hosts[i].changed = true;
             }
-        if (!deploy_resume_in_before(d) && d->o.start_wave >= d->ro->nwaves) {
+        if (d->ro->nwaves == 0) {
             deploy_finish(d, DV_SUCCESS);
             return;
         }
-        d->wave = d->o.start_wave;
+        d->wave = d->o.start_wave < d->ro->nwaves ? d->o.start_wave
+                                                  : d->ro->nwaves - 1;
         /* who holds the role, before any step: also when `before` is
          * left to finish (a deploy killed in its `before` steps gave the
          * role to a second host when resumed) */
