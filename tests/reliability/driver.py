@@ -45,8 +45,8 @@ EXIT_NAMES = {0: "ok", 1: "failed", 2: "usage", 3: "bad input", 4: "unreachable"
               5: "rollback failed", 6: "paused", 7: "refused", 8: "locked",
               70: "internal error"}
 
-OP_KINDS = ["good", "bad", "canary", "rollback", "kill", "takeover", "flap",
-            "flaky"]
+OP_KINDS = ["good", "bad", "canary", "rollback", "kill", "supersede",
+            "takeover", "flap", "flaky"]
 
 
 class Violation(Exception):
@@ -145,6 +145,7 @@ class Cmd:
         self.label = label
         self.deadline = deadline
         self.n = drv.next_cmd()
+        drv.cmds.append(self)
         base = os.path.join(drv.logs, "%04d-%s" % (self.n, label))
         self.out_path = base + ".out"
         self.err_path = base + ".err"
@@ -257,6 +258,7 @@ class Driver:
         self.plans = os.path.join(self.run_dir, "plans")
         os.makedirs(self.plans)
         self.ncmd = 0
+        self.cmds = []          # every command started (ended at the end)
         self.history = []
         self.stats = {}
         self.totals = {"operations": 0, "commands": 0, "kills": 0,
@@ -546,16 +548,28 @@ class Driver:
                 top = max(top, rank)
         if live:
             return
-        for dep in deps:
-            rec = self.show(dep)
-            self.check_steps(dep, rec, logs)
-            self.check_served(dep, rec, paused=dep in paused)
-        self.check_singleton(label)
         st = self.status()
         for lk in st.get("locks", []):
             if lk.get("held"):
                 raise Violation("I7", "lock %s is held after %s though no "
                                 "coordinator runs: %s" % (lk.get("name"), label, lk))
+        listed = {d.get("id"): d for d in st.get("deploys", [])}
+        for dep in deps:
+            rec = self.show(dep)
+            self.check_steps(dep, rec, logs)
+            self.check_served(dep, rec, paused=dep in paused)
+            # I3: drover status says the same as drover show
+            row = listed.get(dep)
+            if rec.get("result") is None and (
+                    row is None or row.get("state") != rec.get("state") or
+                    row.get("version") != rec.get("version") or row.get("live")):
+                raise Violation("I3", "%s is unfinished (%s, version %s) but "
+                                "drover status lists %s" % (dep, rec.get("state"),
+                                                            rec.get("version"), row))
+            if rec.get("result") is not None and row is not None:
+                raise Violation("I3", "%s ended (%s) but drover status still "
+                                "lists it: %s" % (dep, rec.get("result"), row))
+        self.check_singleton(label)
 
     def check_steps(self, dep, rec, logs):
         """I1 for one deploy, from the hosts' logs."""
@@ -674,8 +688,10 @@ class Driver:
         for _ in range(8):
             if c.killed is not None:
                 self.check("%s (killed)" % c.label, [dep], live=True)
-                extra = []
-                c = self.run_continue(kind, "resume", dep, extra, kill_p)
+                # a killed rollback or abort is run again (resume refuses
+                # a deploy that had ended: 'drover rollback puts ...')
+                verb = c.label if c.label in ("rollback", "abort") else "resume"
+                c = self.run_continue(kind, verb, dep, [], kill_p)
                 continue
             if c.rc == 6:
                 self.check(c.label, [dep], paused=[dep])
@@ -723,8 +739,10 @@ class Driver:
             self.stat(kind, "rc %s %d" % (verb, c.rc))
         return c
 
-    def kill_at_random(self, kind, c):
-        """kill -9 c at a moment picked from its events or by time."""
+    def kill_at_random(self, kind, c, plan=None, bad=True):
+        """kill -9 c at a moment picked from its events or by time; a
+        moment the deploy cannot have (plan, bad: whether it rolls back)
+        becomes one it has."""
         moments = {
             "in a step": lambda e: e.get("event") == "wave" and e.get("state") == "started",
             "in a before step": lambda e: e.get("event") == "step" and e.get("state") == "started",
@@ -735,6 +753,13 @@ class Driver:
             "at a random time": None,
         }
         what = self.rng.choice(sorted(moments))
+        if plan is not None:
+            if what == "in a rollback" and not bad:
+                what = "in a gate"
+            elif what == "in a smoke test" and not plan["smoke"]:
+                what = "between waves"
+            elif what == "in a before step" and not plan["before"]:
+                what = "in a step"
         delay = self.rng.uniform(0, 0.4)
         if moments[what] is None:
             delay = self.rng.uniform(0.1, 3.0)
@@ -823,7 +848,7 @@ class Driver:
             v = self.new_release()
         path = self.write_plan(plan)
         c = self.start_deploy(path, v, "deploy")
-        self.kill_at_random("kill", c)
+        self.kill_at_random("kill", c, plan, bad)
         c.finish()
         dep = self.dep_of(c)
         self.note("  deploy %s (%s) %s -> %s" % (v, "bad" if bad else "good", dep,
@@ -833,6 +858,43 @@ class Driver:
             self.surprise("kill", dep, "a %s release ended with exit %d after "
                           "kill -9 and resume" % ("bad" if bad else "good", rc))
         self.last = (dep, self.show(dep).get("result"))
+
+    def op_supersede(self):
+        """A deploy killed at a random moment is not resumed: a new deploy
+        of the plan supersedes it (docs/state.md): the old one must end
+        'abandoned', its steps in flight must not run again."""
+        plan = self.random_plan(nap=self.rng.choice(["0.2", "0.5", "1"]))
+        bad = self.rng.random() < 0.3
+        v = self.new_release(self.rng.choice(["gate", "step"]) if bad else None,
+                             self.rng.sample(self.fleet.hosts, 1) if bad else ())
+        c = self.start_deploy(self.write_plan(plan), v, "deploy")
+        self.kill_at_random("supersede", c, plan, bad)
+        c.finish()
+        old = self.dep_of(c)
+        self.note("  deploy %s (%s) %s -> %s" % (v, "bad" if bad else "good", old,
+                                                 "killed" if c.killed else c.rc))
+        if c.killed is None:
+            self.settle("supersede", old, c)
+            self.last = (old, self.show(old).get("result"))
+            return
+        self.check("%s (killed)" % c.label, [old], live=True)
+        v2 = self.new_release()
+        n = self.start_deploy(self.write_plan(self.random_plan()), v2, "deploy")
+        n.finish()
+        new = self.dep_of(n)
+        self.note("  deploy %s %s supersedes %s -> %s" % (v2, new, old, n.rc))
+        self.stat("supersede", "rc deploy %d" % n.rc)
+        rc, decided = self.settle("supersede", new, n)
+        if rc != 0 and not decided:
+            self.surprise("supersede", new, "a good release ended with exit %d"
+                          % rc)
+        rec = self.show(old)
+        self.check_steps(old, rec, self.step_logs())
+        if rec.get("result") != "abandoned":
+            raise Violation("I3", "%s was superseded by %s but its record ends "
+                            "%s (%s), not abandoned" % (old, new, rec.get("result"),
+                                                        rec.get("state")))
+        self.last = (new, self.show(new).get("result"))
 
     def op_flaky(self):
         h = self.rng.choice(self.fleet.hosts)
@@ -974,10 +1036,9 @@ class Driver:
 
     def pick(self):
         w = {"good": 3, "bad": 3, "canary": 2, "rollback": 2, "kill": 4,
-             "takeover": 1, "flap": 1, "flaky": 1}
+             "supersede": 1, "takeover": 1, "flap": 1, "flaky": 1}
         if not self.args.kills:
-            w["kill"] = 0
-            w["takeover"] = 0
+            w["kill"] = w["supersede"] = w["takeover"] = 0
         if self.args.kinds:
             w = {k: (w[k] if k in self.args.kinds else 0) for k in w}
         kinds = [k for k in OP_KINDS if w[k] > 0]
@@ -1055,6 +1116,14 @@ def episode(args, seed, end=None):
               flush=True)
     finally:
         drv.duration = time.monotonic() - getattr(drv, "t0", time.monotonic())
+        for c in drv.cmds:      # a coordinator left stopped or running
+            if c.proc.poll() is None:
+                try:
+                    os.killpg(c.proc.pid, signal.SIGCONT)
+                    os.killpg(c.proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                c.proc.wait()
         drv.fleet.stop(keep)
     drv.report()
     if keep:
