@@ -73,7 +73,7 @@ UNIT_BINS  := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps test unit integration fuzz fuzz-short check lint format \
-	demo bench deb clean help docs-cli
+	demo bench deb clean help docs-cli reliability
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BINS)
@@ -87,6 +87,8 @@ help:
 	@echo "make docs-cli   docs/cli.md's reference from drover's option tables"
 	@echo "make fuzz-short the short libFuzzer runs of make test (FUZZ_RUNS=20000)"
 	@echo "make fuzz       long libFuzzer runs (FUZZ_SECONDS=300)"
+	@echo "make reliability random operations on a mixed fleet, checked against"
+	@echo "                the hosts (RELIABILITY_MINUTES=30, SEED=N; docs/reliability.md)"
 	@echo "make demo       a rolling deploy on a local fleet of 6 sshd hosts"
 	@echo "make bench      side-by-side benchmarks (bench/)"
 	@echo "make deb        drover and drover-agent .deb packages"
@@ -163,6 +165,21 @@ check: deps
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		BUILD=build/san tests/run.sh unit integration
+
+# The random-operations suite for a set time (docs/reliability.md). Its
+# fleet's addresses differ from the short run's in `make test`, so both can
+# run at once; FLEET_NET, FLEET_PORT, FLEET_APP_PORT, AGENTS_NET and
+# AGENTS_PORT override them.
+RELIABILITY_MINUTES ?= 30
+reliability: all
+	$(Q)TOP=$(CURDIR) BUILD=$(BUILD) DROVER=$${DROVER:-$(CURDIR)/$(DROVER)} \
+		DROVER_AGENT=$${DROVER_AGENT:-$(CURDIR)/$(AGENT_BIN)} \
+		DEMO_APP=$${DEMO_APP:-$(CURDIR)/$(DEMO_APP)} \
+		FLEET_NET=$${FLEET_NET:-127.0.48} FLEET_PORT=$${FLEET_PORT:-24601} \
+		FLEET_APP_PORT=$${FLEET_APP_PORT:-24602} \
+		AGENTS_NET=$${AGENTS_NET:-127.0.49} AGENTS_PORT=$${AGENTS_PORT:-24603} \
+		python3 tests/reliability/driver.py --minutes $(RELIABILITY_MINUTES) \
+		$(if $(SEED),--seed $(SEED))
 
 # libFuzzer harnesses: everything rebuilt with clang under $(BUILD)/fuzz.
 # A sanitizer report must fail the run: UBSan, unlike ASan, prints and

@@ -279,11 +279,15 @@ static void agentd_on_ping(struct agentd *a, const struct agentd_req *q)
     agentd_send(a, q->rid, q->rid_len, &m);
 }
 
-/* Build the child's environment: PATH and HOME unless given. */
+/* Build the child's environment: PATH and HOME unless given, and
+ * DROVER_EPOCH / DROVER_STEP_ID (the fencing epoch and job id it runs
+ * under, as the SSH step wrapper gives a step: docs/plan.md). */
 static char **agentd_envp(const struct proto_msg *m)
 {
-    char **envp = xcalloc(m->nenv + 3, sizeof(*envp));
+    char **envp = xcalloc(m->nenv + 5, sizeof(*envp));
     size_t n = 0;
+    envp[n++] = xasprintf("DROVER_EPOCH=%" PRIu64, m->epoch);
+    envp[n++] = xasprintf("DROVER_STEP_ID=%s", m->job != NULL ? m->job : "");
     bool has_path = false, has_home = false;
     for (size_t i = 0; i < m->nenv; i++) {
         has_path |= strcmp(m->env[i].name, "PATH") == 0;

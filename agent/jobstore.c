@@ -180,8 +180,9 @@ struct jobstore *jobstore_open(const char *dir, struct err *e)
         jobstore_free(s);
         return NULL;
     }
+    /* the number and who raised it: jobstore_set_epoch's two lines */
     struct buf b;
-    buf_init(&b, 64);
+    buf_init(&b, JOBSTORE_EPOCH_FILE_MAX);
     char *path = xasprintf("%s/epoch", dir);
     struct err ge = {0};
     enum err_code rc = jobstore_get(path, &b, &ge);

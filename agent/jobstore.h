@@ -12,6 +12,10 @@
 
 #include <stdint.h>
 
+/* The largest `epoch` file that reads back: the number (20 digits), who
+ * raised it (PROTO_WHO_MAX), a newline after each. */
+enum { JOBSTORE_EPOCH_FILE_MAX = 20 + 1 + PROTO_WHO_MAX + 1 };
+
 struct jobstore;
 
 /* Open (creating) the store in dir, or a memory-only store when dir is

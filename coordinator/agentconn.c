@@ -84,6 +84,8 @@ struct agentconn {
                                         (enum zmtp_ending) */
     uint8_t strikes;                 /* handshakes in a row that ended so */
     bool opened_reported;            /* cb->opened was called */
+    struct err dead;                 /* why it is AC_DEAD: what a later
+                                        exec answers */
     int64_t last_rx;                 /* monotonic ms of the last message */
     bool hs;                         /* counted in t->inflight */
     struct agentconn *qprev, *qnext; /* in t's queue while QUEUED */
@@ -239,10 +241,14 @@ static void agentconn_fail(struct agentconn *c, enum err_code code,
     agentconn_disconnect(c);
     log_warn("host=%s agent: %s", c->name, msg);
     agentconn_hs_done(c);
+    c->dead = e;
     if (!c->opened_reported) {
         c->opened_reported = true;
         c->base.cb->opened(&c->base, &e, c->base.arg);
-    } else if (was == AC_RUNNING) {
+    } else if (was == AC_RUNNING || c->exec.job != NULL) {
+        /* a job in flight, also one waiting for a reconnect's WELCOME
+         * (AC_HELLO): its caller is waiting for this end (a fenced
+         * coordinator continued after SIGSTOP hung here) */
         struct exec_result r = {.end = EXEC_FAILED, .exit_code = -1};
         r.err = e;
         r.elapsed_ms = clock_mono_ms() - c->started_ms;
@@ -947,6 +953,8 @@ static enum err_code agentconn_exec(struct conn *base,
      * refuse: the EXEC follows the HELLO on the same connection, or is
      * re-sent on WELCOME */
     bool reconnecting = c->state == AC_HELLO && c->opened_reported;
+    if (c->state == AC_DEAD && c->dead.code != ERR_OK)
+        return err_set(e, c->dead.code, "%s", c->dead.msg);
     if (c->state != AC_READY && !reconnecting)
         return err_set(e, ERR_INVALID, "host %s: agent conn is %s, not ready",
                        c->name, agentconn_state_names[c->state]);

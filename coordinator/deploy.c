@@ -539,6 +539,8 @@ static bool deploy_specs_need_conn(const struct rollout_check *rc, size_t n)
     return false;
 }
 
+static void deploy_fenced_stop(struct deploy_host *h, const char *why);
+
 static void deploy_gate_exec_start(struct gate_exec *x, const char *host,
                                    const struct exec_spec *s, void *arg)
 {
@@ -590,6 +592,8 @@ static void deploy_gate_exec_start(struct gate_exec *x, const char *host,
         r.end = EXEC_FAILED;
         r.err = e;
         gate_exec_done(x, &r);
+        if (rc == ERR_LOCKED)
+            deploy_fenced_stop(h, e.msg); /* an agent's fence */
     }
 }
 
@@ -987,7 +991,10 @@ static void deploy_cmd_start(struct deploy_host *h)
               h->resuming ? " (in flight: asked again)" : "");
     rc = conn_exec(h->conn, &spec, &e);
     free(wrapped);
-    if (rc != ERR_OK)
+    if (rc == ERR_LOCKED) { /* an agent that fenced us on a reconnect */
+        deploy_step_close(h, "refused", e.msg);
+        deploy_fenced_stop(h, e.msg);
+    } else if (rc != ERR_OK)
         deploy_job_fail(h, OUT_FAILED, "step '%s': %s", st->name, e.msg);
 }
 
@@ -1372,6 +1379,8 @@ static void deploy_on_done(struct conn *c, const struct exec_result *r,
             gate_exec_done(x, r);
         if (head == FENCE_HEAD_REFUSED)
             deploy_fenced_out(h);
+        else if (r->end == EXEC_FAILED && r->err.code == ERR_LOCKED)
+            deploy_fenced_stop(h, r->err.msg); /* an agent's fence */
         return;
     }
     if (h->job == JOB_WAIT) {
@@ -1522,7 +1531,9 @@ static void deploy_orphan_wait(struct deploy_host *h)
     h->step_started_ms = clock_mono_ms();
     enum err_code rc = conn_exec(h->conn, &spec, &e);
     buf_release(&b);
-    if (rc != ERR_OK)
+    if (rc == ERR_LOCKED)
+        deploy_fenced_stop(h, e.msg);
+    else if (rc != ERR_OK)
         deploy_job_fail(h, OUT_FAILED, "%s", e.msg);
 }
 
@@ -2626,6 +2637,35 @@ static void deploy_before_begin(struct deploy *d)
 
 static void deploy_rollback_end(struct deploy *d);
 
+/* A resumed deploy died during its `before` steps: it finishes them
+ * before its first wave. */
+static bool deploy_resume_in_before(const struct deploy *d)
+{
+    return d->o.before_left > 0 && d->o.before_left <= d->ro->nbefore &&
+           d->o.start_wave == 0;
+}
+
+/* Continue a resumed deploy (the singleton holder known): the `before`
+ * steps left, else the wave it stopped in. */
+static void deploy_resume_go(struct deploy *d)
+{
+    if (deploy_resume_in_before(d)) {
+        d->phase = PH_BEFORE;
+        d->once_i = d->ro->nbefore - d->o.before_left;
+        d->set.job = JOB_NONE;
+        deploy_once_next(d, d->ro->before, d->ro->nbefore);
+        return;
+    }
+    if (d->o.start_wave >= d->ro->nwaves) {
+        /* every wave is done, the smoke checks are not (the coordinator
+         * died in them): they run now (a resume used to end here as a
+         * success without them) */
+        deploy_after_wave(d);
+        return;
+    }
+    deploy_wave_begin(d);
+}
+
 /* Every host answered whether it holds the singleton role. */
 static void deploy_singleton_answered(struct deploy *d)
 {
@@ -2641,7 +2681,7 @@ static void deploy_singleton_answered(struct deploy *d)
         return;
     case ASK_RESUME:
         if (deploy_singleton_found(d))
-            deploy_wave_begin(d);
+            deploy_resume_go(d);
         return;
     case ASK_ROLLBACK:
         if (deploy_singleton_found(d))
@@ -2844,25 +2884,20 @@ static void deploy_on_kick(struct loop *l, struct loop_timer *t, void *arg)
                 d->hosts[i].state = DH_HEALTHY;
                 d->hosts[i].changed = true;
             }
-        if (d->o.before_left > 0 && d->o.before_left <= d->ro->nbefore &&
-            d->o.start_wave == 0) {
-            /* the deploy died during `before`: finish it first */
-            d->phase = PH_BEFORE;
-            d->once_i = d->ro->nbefore - d->o.before_left;
-            d->set.job = JOB_NONE;
-            deploy_once_next(d, d->ro->before, d->ro->nbefore);
-            return;
-        }
-        if (d->o.start_wave >= d->ro->nwaves) {
+        if (d->ro->nwaves == 0) {
             deploy_finish(d, DV_SUCCESS);
             return;
         }
-        d->wave = d->o.start_wave;
+        d->wave = d->o.start_wave < d->ro->nwaves ? d->o.start_wave
+                                                  : d->ro->nwaves - 1;
+        /* who holds the role, before any step: also when `before` is
+         * left to finish (a deploy killed in its `before` steps gave the
+         * role to a second host when resumed) */
         if (d->plan->singleton_check != NULL) {
             deploy_singleton_ask(d, ASK_RESUME);
             return;
         }
-        deploy_wave_begin(d);
+        deploy_resume_go(d);
         return;
     }
     if (d->o.store != NULL) {

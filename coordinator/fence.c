@@ -2,7 +2,9 @@
  * reading of its answers. The script is POSIX sh: it runs inside the
  * login shell (bash or dash) through ssh_wrap_command's eval, so its own
  * variables carry a _dr_ prefix; the step itself runs in a new
- * "$SHELL -c", in its own session, and sees none of them. */
+ * "$SHELL -c", in its own session, and sees none of them but two it
+ * is given on purpose: DROVER_EPOCH (the coordinator's fencing epoch) and
+ * DROVER_STEP_ID (coordinator/stepid.h), as a drover-agent gives its jobs. */
 #include "fence.h"
 
 #include "buf.h"
@@ -143,10 +145,12 @@ char *fence_command(const struct fence_step *s, struct err *e)
         "|| { _dr_h error \"cannot record the step under $_dr_s\"; exit %d; "
         "}\n"
         "  if [ \"$_dr_i\" = 1 ]; then\n"
-        "    printf '%%s' \"$_dr_in\" | setsid sh -c '%s' drover-step "
+        "    printf '%%s' \"$_dr_in\" | DROVER_EPOCH=$_dr_ep "
+        "DROVER_STEP_ID=$_dr_id setsid sh -c '%s' drover-step "
         "\"$_dr_s\" \"$_dr_c\" 9>&- >/dev/null 2>&1 &\n"
         "  else\n"
-        "    setsid sh -c '%s' drover-step \"$_dr_s\" \"$_dr_c\" 9>&- "
+        "    DROVER_EPOCH=$_dr_ep DROVER_STEP_ID=$_dr_id setsid sh -c '%s' "
+        "drover-step \"$_dr_s\" \"$_dr_c\" 9>&- "
         "</dev/null >/dev/null 2>&1 &\n"
         "  fi\n"
         "  echo $! >\"$_dr_s/pid\"\n"

@@ -9,33 +9,9 @@ set -u
 agents_start 10
 work=$AGENTS_DIR/work
 mkdir -p "$work"
-APP_PIDS=()
-stop_apps() {
-    local p
-    for p in "${APP_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    agents_stop
-}
-trap stop_apps EXIT
-
-# a demo-app per host, releases 1 and 2, current -> 1
-for x in $(seq 10); do
-    d=$AGENTS_DIR/a$x/app
-    mkdir -p "$d/releases/1" "$d/releases/2"
-    echo 1 >"$d/releases/1/VERSION"
-    echo 2 >"$d/releases/2/VERSION"
-    ln -sfn "$d/releases/1" "$d/current"
-    "$DEMO_APP" --listen "$(agents_addr "$x"):8080" --dir "$d" >"$d/app.log" 2>&1 &
-    APP_PIDS+=($!)
-done
-for x in $(seq 10); do
-    for _ in $(seq 100); do
-        curl -sf "http://$(agents_addr "$x"):8080/version" >/dev/null && break
-        sleep 0.05
-    done
-done
-# app_dir per host
-awk -v dir="$AGENTS_DIR" '/^a[0-9]+ / { split($1, h, "a"); $0 = $0 " app_dir=" dir "/a" h[2] "/app" } { print }' \
-    "$AGENTS_DIR/inventory.ini" >"$work/inventory.ini"
+# a demo-app per host, releases 1 and 2, current -> 1; app_dir per host
+agents_apps 8080 1 2
+cp "$AGENTS_DIR/apps.ini" "$work/inventory.ini"
 
 cat >"$work/plan.yml" <<EOF2
 name: agent-deploy

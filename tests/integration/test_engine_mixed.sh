@@ -12,32 +12,10 @@ set -euo pipefail
 engine_start 2
 agents_start 2
 # agents.sh took the EXIT trap: the fleet's stops everything, agents too
-APP_PIDS=()
-stop_agent_apps() {
-    local p
-    for p in "${APP_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    agents_stop
-}
-fleet_atexit stop_agent_apps
+fleet_atexit agents_stop
 trap fleet_on_exit EXIT
-
-for x in 1 2; do
-    d=$AGENTS_DIR/a$x/app
-    mkdir -p "$d/releases/1" "$d/releases/2"
-    echo 1 >"$d/releases/1/VERSION"
-    echo 2 >"$d/releases/2/VERSION"
-    ln -sfn "$d/releases/1" "$d/current"
-    "$DEMO_APP" --listen "$(agents_addr "$x"):8080" --dir "$d" >"$d/app.log" 2>&1 &
-    APP_PIDS+=($!)
-done
-for x in 1 2; do
-    for _ in $(seq 100); do
-        curl -sf "http://$(agents_addr "$x"):8080/version" >/dev/null && break
-        sleep 0.05
-    done
-done
-awk -v dir="$AGENTS_DIR" '/^a[0-9]+ / { split($1, h, "a"); $0 = $0 " app_dir=" dir "/a" h[2] "/app" } { print }' \
-    "$AGENTS_DIR/inventory.ini" >"$WORK/agents.ini"
+agents_apps 8080 1 2
+cp "$AGENTS_DIR/apps.ini" "$WORK/agents.ini"
 DFLAGS+=(-i "$WORK/agents.ini" --coordinator-key "$AGENTS_KEY"
     --known-agents "$AGENTS_DIR/known_agents")
 

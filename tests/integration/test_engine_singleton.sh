@@ -9,6 +9,7 @@
 # - a deploy that fails on h3 is rolled back: the role is back on h3;
 # - `drover deploy --canary` then `drover abort`, and then `drover
 #   promote`: the role stays on h3;
+# - a deploy killed in its `before` step and resumed: the role stays;
 # - an ineligible holder (h2, left by an older drover) hands the role to
 #   h3, stop before start; two holders before a deploy refuse it; with
 #   no holder at all, h3 starts it;
@@ -148,4 +149,32 @@ rc=0
 [ "$rc" = 3 ] || { cat "$WORK/bad.out"; fail "validate exited $rc, want 3"; }
 expect_in "$WORK/bad.out" \
     "bad.yml:[0-9]+:[0-9]+: singleton.hosts 'worker' matches none of the hosts"
+# 8. a deploy killed in its `before` step is resumed: the resume asks who
+# holds the role before it goes on (it used to give the role to the last
+# eligible host, h3, while h2 kept it: two holders).
+roles 2
+{
+    sed -n '/^steps:/q;p' "$WORK/svm.yml"
+    cat <<EOF
+before:
+  - name: migrate
+    run: "echo migrating >> $WORK/logs/before.log; sleep 2"
+EOF
+    sed -n '/^steps:/,$p' "$WORK/svm.yml"
+} | sed 's/hosts: "h3"/hosts: "h2:h3"/' >"$WORK/before.yml"
+"$DROVER" deploy -i "$FLEET_INVENTORY" "${DFLAGS[@]}" -e version=1 \
+    "$WORK/before.yml" >"$WORK/k.out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+    [ -s "$WORK/logs/before.log" ] && break
+    sleep 0.05
+done
+kill -9 "$pid" || { cat "$WORK/k.out"; fail "the deploy ended before its before step"; }
+wait "$pid" 2>/dev/null || true
+id=$(deploy_id "$WORK/k.out")
+"$DROVER" resume "${DFLAGS[@]}" "$id" >"$WORK/r.out" 2>&1 ||
+    { cat "$WORK/k.out" "$WORK/r.out"; fail "resume $id failed"; }
+expect_in "$WORK/r.out" "singleton 'scheduler': held by h2; it stays there"
+holders_are h2
+versions_are 1 1 1
 echo "PASS"

@@ -190,20 +190,25 @@ agents_make_host() {
         done
         echo "$h" >"$d/standin-bin/standin-home"
     fi
-    if [ -n "${DEMO_APP:-}" ]; then
-        [ -x "$DEMO_APP" ] || agents_die "no demo-app at $DEMO_APP: build it first (make)"
-        "$DEMO_APP" --listen "$(agents_addr "$1"):$AGENTS_APP_PORT" --dir "$h" \
-            >"$d/app.log" 2>&1 &
-        AGENTS_APP_PIDS+=($!)
-    fi
+    [ -z "${DEMO_APP:-}" ] || agents_app_start "$1" "$h" "$AGENTS_APP_PORT"
 }
 
-# agents_wait_apps: wait (at most 5 s) until every agent's demo-app answers.
+# agents_app_start X DIR PORT: a demo-app ($DEMO_APP) for agent X serving
+# DIR on its address:PORT (log aX/app.log), stopped by agents_stop.
+agents_app_start() {
+    [ -x "$DEMO_APP" ] || agents_die "no demo-app at $DEMO_APP: build it first (make)"
+    "$DEMO_APP" --listen "$(agents_addr "$1"):$3" --dir "$2" \
+        >"$AGENTS_DIR/a$1/app.log" 2>&1 &
+    AGENTS_APP_PIDS+=($!)
+}
+
+# agents_wait_apps [PORT]: wait (at most 5 s) until every agent's demo-app
+# answers on PORT (default AGENTS_APP_PORT).
 agents_wait_apps() {
-    local x
+    local x port=${1:-$AGENTS_APP_PORT}
     for x in $(seq "$AGENTS_N"); do
         for _ in $(seq 100); do
-            curl -sf "http://$(agents_addr "$x"):$AGENTS_APP_PORT/version" \
+            curl -sf "http://$(agents_addr "$x"):$port/version" \
                 >/dev/null && continue 2
             sleep 0.05
         done
@@ -230,4 +235,25 @@ agents_fail() {
         tail -n 20 "$AGENTS_DIR/a$x/agent.log" >&2
     done
     exit 1
+}
+
+# agents_apps PORT RELEASE...: a demo-app ($DEMO_APP) beside each agent, on
+# its address:PORT, serving $AGENTS_DIR/aX/app (releases RELEASE..., the
+# first one current), stopped by agents_stop; waits until each answers.
+# $AGENTS_DIR/apps.ini is the inventory with each agent's app_dir.
+agents_apps() {
+    local port=$1 x r d
+    shift
+    for ((x = 1; x <= AGENTS_N; x++)); do
+        d=$AGENTS_DIR/a$x/app
+        for r in "$@"; do
+            mkdir -p "$d/releases/$r"
+            echo "$r" >"$d/releases/$r/VERSION"
+        done
+        ln -sfn "$d/releases/$1" "$d/current"
+        agents_app_start "$x" "$d" "$port"
+    done
+    agents_wait_apps "$port"
+    awk -v dir="$AGENTS_DIR" '/^a[0-9]+ / { split($1, h, "a"); $0 = $0 " app_dir=" dir "/a" h[2] "/app" } { print }' \
+        "$AGENTS_DIR/inventory.ini" >"$AGENTS_DIR/apps.ini"
 }

@@ -98,6 +98,20 @@ static void test_jobstore_epoch(void **state)
     assert_int_equal(jobstore_set_epoch(s, 8, NULL, &e), ERR_OK);
     assert_null(jobstore_epoch_who(s));
     jobstore_free(s);
+    /* a who of real length (a coordinator's, up to PROTO_WHO_MAX bytes)
+     * is read back after a restart: the agent starts */
+    char who[PROTO_WHO_MAX + 1];
+    memset(who, 'w', PROTO_WHO_MAX);
+    memcpy(who, "state_dir=", 10);
+    who[PROTO_WHO_MAX] = '\0';
+    s = jobstore_open(dir, &e);
+    assert_int_equal(jobstore_set_epoch(s, UINT64_MAX, who, &e), ERR_OK);
+    jobstore_free(s);
+    s = jobstore_open(dir, &e);
+    assert_non_null(s);
+    assert_true(jobstore_epoch(s) == UINT64_MAX);
+    assert_string_equal(jobstore_epoch_who(s), who);
+    jobstore_free(s);
 
     char path[128];
     snprintf(path, sizeof(path), "%s/epoch", dir);
