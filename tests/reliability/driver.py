@@ -441,7 +441,8 @@ class Driver:
                       "    run: %s" % q(logline("b%d" % (i + 1), "begin") + "; sleep %s; "
                                         % p["nap"] + logline("b%d" % (i + 1), "end"))]
         # an attempt that fails on purpose logs 'failed', not 'begin': I1
-        # counts begins, also without a step id (an older drover)
+        # counts both when the step id names the attempt, only begins
+        # without one (an older drover)
         prep = ("if [ -e {{ app_dir }}/FAIL_ONCE ]; then rm -f {{ app_dir }}/FAIL_ONCE; " +
                 logline("prepare", "failed") + "; echo failing once; exit 1; fi"
                 "; if [ -e {{ app_dir }}/releases/{{ version }}/STEP_FAIL ]; then " +
@@ -576,9 +577,13 @@ class Driver:
         seen = {}
         for h, rows in logs.items():
             for r in rows:
-                if r[0] != self.tag(dep) or r[5] != "begin":
+                if r[0] != self.tag(dep) or r[5] not in ("begin", "failed"):
                     continue
                 sid = r[4].split(":")
+                # a failed attempt counts too when the step id names it
+                # (an attempt is never run twice, also across a resume)
+                if r[5] == "failed" and len(sid) != 6:
+                    continue
                 attempt = sid[4] if len(sid) == 6 else "?"
                 key = (r[1], h, attempt)
                 seen.setdefault(key, []).append(r)
