@@ -693,6 +693,11 @@ class Driver:
         for _ in range(8):
             if c.killed is not None:
                 self.check("%s (killed)" % c.label, [dep], live=True)
+                # killed after the end was journaled: nothing to resume
+                # (drover resume would refuse it with exit 2)
+                ended = self.show(dep).get("result")
+                if ended is not None and c.label not in ("rollback", "abort"):
+                    return (0 if ended == "success" else 1), decided
                 # a killed rollback or abort is run again (resume refuses
                 # a deploy that had ended: 'drover rollback puts ...')
                 verb = c.label if c.label in ("rollback", "abort") else "resume"
@@ -1006,6 +1011,13 @@ class Driver:
         breaking an invariant: counted, classified (the machine too slow
         when dep's record names a deadline, a timeout or an unreachable
         host), not a violation."""
+        said = ""
+        for c in reversed(self.cmds):    # what the last drover command said
+            if not c.label.startswith(("show", "status")):
+                lines = [ln for ln in getattr(c, "err", "").splitlines()
+                         if ln.strip()]
+                said = lines[-1][:200] if lines else ""
+                break
         slow = False
         try:
             rec = self.show(dep)
@@ -1018,8 +1030,9 @@ class Driver:
         key = "slow" if slow else "surprises"
         self.totals[key] += 1
         self.stat(kind, key)
-        self.note("  %s: %s: %s" % ("environment too slow" if slow
-                                    else "surprise", dep, what))
+        self.note("  %s: %s: %s%s" % ("environment too slow" if slow
+                                      else "surprise", dep, what,
+                                      " (it said: %s)" % said if said else ""))
 
     # -- the run --
     def setup(self):
