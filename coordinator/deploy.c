@@ -2,9 +2,10 @@
  * phases (prechecks, before, waves, smoke, rollback); each phase runs
  * *jobs* on a set of hosts, at most `forks` at a time. A job is a host's
  * commands (through its transport connection, opened once per job) and
- * then, optionally, its health gate. Host transitions go through
- * deploy_host_set(), which logs old -> new; every decision goes through
- * deploy_event(), which says it in words (or JSON) and redacts it.
+ * then, optionally, its health gate. Phase changes go through
+ * deploy_phase_set(), host transitions through deploy_host_set(); both
+ * log old -> new. Every decision goes through deploy_event(), which says
+ * it in words (or JSON) and redacts it.
  * This file is the phase machine; deploy_wave.c runs the waves and the
  * rollback, deploy_host.c a host's job, deploy_step.c a step on its
  * transport, deploy_gate.c the health gate, deploy_singleton.c the
@@ -25,6 +26,22 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The phase's name, for the debug log. */
+static const char *deploy_phase_name(enum deploy_phase p)
+{
+    static const char *const names[] = {
+        "prechecks-once", "prechecks-each", "before",   "wave",
+        "singleton",      "smoke",          "rollback", "done"};
+    return (unsigned)p <= PH_DONE ? names[p] : "?";
+}
+
+void deploy_phase_set(struct deploy *d, enum deploy_phase p)
+{
+    log_debug("deploy phase %s -> %s", deploy_phase_name(d->phase),
+              deploy_phase_name(p));
+    d->phase = p;
+}
 
 /* --- sets ---------------------------------------------------------------- */
 
@@ -155,7 +172,7 @@ void deploy_finish(struct deploy *d, enum deploy_verdict v)
         return;
     d->stopped = true;
     d->verdict = v;
-    d->phase = PH_DONE;
+    deploy_phase_set(d, PH_DONE);
     loop_timer_stop(d->loop, &d->live);
     if (d->live_shown) {
         fputs("\r\033[K", d->o.out);
@@ -350,7 +367,7 @@ static void deploy_after_wave(struct deploy *d)
 {
     const struct plan *p = d->plan;
     if (d->wave + 1 == d->ro->nwaves) {
-        d->phase = PH_SMOKE;
+        deploy_phase_set(d, PH_SMOKE);
         deploy_set_reset(d);
         for (size_t i = 0; i < d->ro->nhosts; i++)
             if (d->hosts[i].state == DH_HEALTHY && p->nsmoke > 0)
@@ -405,7 +422,7 @@ static void deploy_after_wave(struct deploy *d)
 
 static void deploy_before_begin(struct deploy *d)
 {
-    d->phase = PH_BEFORE;
+    deploy_phase_set(d, PH_BEFORE);
     d->once_i = 0;
     d->set.job = JOB_NONE;
     deploy_once_next(d, d->ro->before, d->ro->nbefore);
@@ -424,7 +441,7 @@ static bool deploy_resume_in_before(const struct deploy *d)
 static void deploy_resume_go(struct deploy *d)
 {
     if (deploy_resume_in_before(d)) {
-        d->phase = PH_BEFORE;
+        deploy_phase_set(d, PH_BEFORE);
         d->once_i = d->ro->nbefore - d->o.before_left;
         d->set.job = JOB_NONE;
         deploy_once_next(d, d->ro->before, d->ro->nbefore);
@@ -466,7 +483,7 @@ static void deploy_singleton_answered(struct deploy *d)
             deploy_rollback_start(d);
             return;
         }
-        d->phase = PH_WAVE;
+        deploy_phase_set(d, PH_WAVE);
         deploy_after_wave(d);
         return;
     case ASK_AFTER_ROLLBACK:
@@ -495,7 +512,7 @@ void deploy_phase_next(struct deploy *d)
             deploy_once_next(d, d->ro->prechecks_once, d->ro->nprechecks_once);
             return;
         }
-        d->phase = PH_PRECHECKS_EACH;
+        deploy_phase_set(d, PH_PRECHECKS_EACH);
         deploy_set_reset(d);
         bool any_each = false;
         for (size_t i = 0; i < p->nprechecks; i++)
@@ -690,7 +707,7 @@ static void deploy_on_kick(struct loop *l, struct loop_timer *t, void *arg)
         if (d->stopped)
             return;
     }
-    d->phase = PH_PRECHECKS_ONCE;
+    deploy_phase_set(d, PH_PRECHECKS_ONCE);
     d->once_i = 0;
     d->set.job = JOB_NONE;
     deploy_phase_next(d);

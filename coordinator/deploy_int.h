@@ -148,7 +148,7 @@ struct deploy {
     struct deploy_options o;    /* options */
     struct deploy_host *hosts;  /* ro->nhosts entries, wave order */
     struct deploy_host local;   /* the coordinator, for local steps */
-    enum deploy_phase phase;    /* where we are */
+    enum deploy_phase phase;    /* where we are (deploy_phase_set) */
     size_t wave;                /* current wave (PH_WAVE, rollback) */
     size_t once_i;              /* next once step of the phase */
     struct deploy_set set;      /* hosts of the current phase */
@@ -196,6 +196,8 @@ struct deploy {
 enum { DEPLOY_LIVE_MS = 250 };
 
 /* --- deploy.c: the phase machine. */
+/* Every change of d->phase: logs old -> new (debug). */
+void deploy_phase_set(struct deploy *d, enum deploy_phase p);
 /* Launch the current set as job (an empty set: the phase ends). */
 void deploy_set_begin(struct deploy *d, enum deploy_job job);
 /* Empty the current set. */

@@ -153,7 +153,7 @@ void deploy_singleton_ask(struct deploy *d, enum deploy_ask why)
             deploy_set_add(d, i);
     }
     d->ask = why;
-    d->phase = PH_SINGLETON;
+    deploy_phase_set(d, PH_SINGLETON);
     deploy_set_begin(d, JOB_SINGLETON);
 }
 

@@ -94,7 +94,7 @@ void deploy_rollback_start(struct deploy *d)
     d->rolling_back = true;
     d->pausing = false;
     deploy_wave_timers_stop(d);
-    d->phase = PH_ROLLBACK;
+    deploy_phase_set(d, PH_ROLLBACK);
     d->rb_holder = deploy_singleton_rollback_holder(d);
     if (p->singleton_env != NULL && d->rb_holder != SIZE_MAX)
         deploy_event(
@@ -174,7 +174,7 @@ void deploy_wave_begin(struct deploy *d)
     deploy_wave_journal(d, d->wave, "running");
     if (d->stopped)
         return;
-    d->phase = PH_WAVE;
+    deploy_phase_set(d, PH_WAVE);
     deploy_set_begin(d, JOB_STEPS);
 }
 
