@@ -266,13 +266,15 @@ void deploy_host_job_done(struct deploy_host *h, enum deploy_outcome out)
             deploy_host_set(h, DH_ROLLED_BACK);
             deploy_event(d,
                          json_pack("{s:s,s:s,s:s}", "event", "host", "host",
-                                   h->name, "state", "rolled-back"),
+                                   h->name, "state",
+                                   deploy_state_name(DH_ROLLED_BACK)),
                          "  %s: rolled back", h->name);
         } else {
             deploy_host_set(h, DH_ROLLBACK_FAILED);
             deploy_event(d,
                          json_pack("{s:s,s:s,s:s,s:s}", "event", "host", "host",
-                                   h->name, "state", "rollback-failed",
+                                   h->name, "state",
+                                   deploy_state_name(DH_ROLLBACK_FAILED),
                                    "reason", h->reason),
                          "  %s: ROLLBACK FAILED: %s: this host needs a "
                          "human",
@@ -779,11 +781,6 @@ void deploy_free(struct deploy *d)
     free(d->inflight_used);
     free(d->hosts);
     free(d);
-}
-
-enum deploy_host_state deploy_host_state(const struct deploy *d, size_t i)
-{
-    return d->hosts[i].state;
 }
 
 /* Cancel every job in flight: a running command is cancelled (killed on

@@ -205,9 +205,10 @@ static void deploy_gate_done(const struct gate_result *r, void *arg)
         if (h->job == JOB_STEPS || h->job == JOB_ROLLBACK)
             deploy_event(d,
                          json_pack("{s:s,s:s,s:s,s:I,s:i}", "event", "host",
-                                   "host", h->name, "state", "healthy",
-                                   "gate_ms", (json_int_t)r->elapsed_ms,
-                                   "rounds", (int)r->rounds),
+                                   "host", h->name, "state",
+                                   deploy_state_name(DH_HEALTHY), "gate_ms",
+                                   (json_int_t)r->elapsed_ms, "rounds",
+                                   (int)r->rounds),
                          "  %s: healthy after %s (%u probe round%s)", h->name,
                          dur, r->rounds, r->rounds == 1 ? "" : "s");
         if (h->job == JOB_STEPS && d->phase == PH_WAVE &&

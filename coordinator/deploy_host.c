@@ -21,18 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *deploy_journal_state(enum deploy_host_state s)
-{
-    switch (s) {
-    case DH_ROLLED_BACK:
-        return "rolled back";
-    case DH_ROLLBACK_FAILED:
-        return "rollback failed";
-    default:
-        return deploy_state_name(s);
-    }
-}
-
 void deploy_host_set(struct deploy_host *h, enum deploy_host_state s)
 {
     struct deploy *d = h->d;
@@ -64,7 +52,7 @@ void deploy_host_set(struct deploy_host *h, enum deploy_host_state s)
     struct err e = {0};
     deploy_journal(d,
                    store_host_state(d->o.store, d->o.deploy_id, h->name,
-                                    deploy_journal_state(s),
+                                    deploy_state_word(s),
                                     bad && h->reason[0] ? h->reason : NULL, &e),
                    &e);
 }

@@ -19,13 +19,44 @@
 
 static void deploy_live_draw(struct deploy *d);
 
-static const char *const deploy_state_names[DH_STATE_COUNT] = {
-    "pending", "connecting",  "running", "gating",      "healthy",
-    "failed",  "unreachable", "skipped", "rolled-back", "rollback-failed"};
+/* Each host state, spelled as events, JSON and the summary name it (one
+ * token) and as the journal keeps it (words, like the journal's deploy
+ * results: docs/state.md). Only this table spells them. */
+static const struct deploy_state_spelling {
+    const char *name; /* events, JSON, summary */
+    const char *word; /* the journal's hosts.state */
+} deploy_states[DH_STATE_COUNT] = {
+    [DH_PENDING] = {"pending", "pending"},
+    [DH_CONNECTING] = {"connecting", "connecting"},
+    [DH_RUNNING] = {"running", "running"},
+    [DH_GATING] = {"gating", "gating"},
+    [DH_HEALTHY] = {"healthy", "healthy"},
+    [DH_FAILED] = {"failed", "failed"},
+    [DH_UNREACHABLE] = {"unreachable", "unreachable"},
+    [DH_SKIPPED] = {"skipped", "skipped"},
+    [DH_ROLLED_BACK] = {"rolled-back", "rolled back"},
+    [DH_ROLLBACK_FAILED] = {"rollback-failed", "rollback failed"},
+};
 
 const char *deploy_state_name(enum deploy_host_state s)
 {
-    return (unsigned)s < DH_STATE_COUNT ? deploy_state_names[s] : "?";
+    return (unsigned)s < DH_STATE_COUNT ? deploy_states[s].name : "?";
+}
+
+const char *deploy_state_word(enum deploy_host_state s)
+{
+    return (unsigned)s < DH_STATE_COUNT ? deploy_states[s].word : "?";
+}
+
+bool deploy_state_parse(const char *s, enum deploy_host_state *out)
+{
+    for (unsigned i = 0; s != NULL && i < DH_STATE_COUNT; i++)
+        if (strcmp(s, deploy_states[i].name) == 0 ||
+            strcmp(s, deploy_states[i].word) == 0) {
+            *out = (enum deploy_host_state)i;
+            return true;
+        }
+    return false;
 }
 
 const char *deploy_verdict_name(enum deploy_verdict v)
@@ -58,9 +89,9 @@ static bool deploy_event_is_error(const json_t *ev)
     if (strcmp(kind, "decision") == 0 || strcmp(kind, "summary") == 0 ||
         strcmp(kind, "deploy") == 0)
         return true;
-    return strcmp(kind, "host") == 0 && state != NULL &&
-           (strcmp(state, "failed") == 0 || strcmp(state, "unreachable") == 0 ||
-            strcmp(state, "rollback-failed") == 0);
+    enum deploy_host_state s;
+    return strcmp(kind, "host") == 0 && deploy_state_parse(state, &s) &&
+           (s == DH_FAILED || s == DH_UNREACHABLE || s == DH_ROLLBACK_FAILED);
 }
 
 /* One event: a line of text, or (--json) a JSON object with the same

@@ -5,6 +5,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "deploy.h"
 #include "jsonout.h"
 #include "store.h"
 
@@ -258,15 +259,14 @@ const char *record_rollback(const struct store_record *r)
     }
 }
 
-/* A host state that is trouble whatever its reason. */
+/* A host state that is trouble whatever its reason (either spelling:
+ * deploy_state_parse). */
 static bool record_host_bad(const char *state)
 {
-    static const char *const bad[] = {"failed", "unreachable", "skipped",
-                                      "rollback failed"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        if (strcmp(state, bad[i]) == 0)
-            return true;
-    return false;
+    enum deploy_host_state s;
+    return deploy_state_parse(state, &s) &&
+           (s == DH_FAILED || s == DH_UNREACHABLE || s == DH_SKIPPED ||
+            s == DH_ROLLBACK_FAILED);
 }
 
 static void record_issue_add(struct store_note_row **v, size_t *n,
