@@ -184,7 +184,7 @@ static void doc_item(const struct record_doc *d, const char *box,
 /* --- the rules: each judged field from the journal ----------------------
  * One function per field (docs/record.md, "How each field is derived"). */
 
-/* A gate's final row (deploy.c journals one per gate, named "gate", with
+/* A gate's final row (deploy_gate.c journals one per gate, named "gate", with
  * the verdict "healthy" or "failed"; probe rows say "pass", "fail", "not
  * yet"). */
 static bool record_is_gate(const struct store_check_row *c, const char *phase)
