@@ -189,11 +189,18 @@ void deploy_interrupt(struct deploy *d);
  * nothing more. */
 void deploy_terminate(struct deploy *d);
 
-/* State of host i of the rollout (tests). */
-enum deploy_host_state deploy_host_state(const struct deploy *d, size_t i);
-
-/* Names ("healthy", "rolled-back", ...). */
+/* A host state as events, JSON and the summary name it ("healthy",
+ * "rolled-back", ...). */
 const char *deploy_state_name(enum deploy_host_state s);
+
+/* A host state as the journal keeps it ("healthy", "rolled back", ...). */
+const char *deploy_state_word(enum deploy_host_state s);
+
+/* The host state s names, in either spelling ("rolled-back" or "rolled
+ * back"); false if none (NULL too). */
+bool deploy_state_parse(const char *s, enum deploy_host_state *out);
+
+/* The verdict's name ("succeeded", "rolled back", ...). */
 const char *deploy_verdict_name(enum deploy_verdict v);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "deploy.h"
 #include "jsonout.h"
 #include "store.h"
 
@@ -183,7 +184,7 @@ static void doc_item(const struct record_doc *d, const char *box,
 /* --- the rules: each judged field from the journal ----------------------
  * One function per field (docs/record.md, "How each field is derived"). */
 
-/* A gate's final row (deploy.c journals one per gate, named "gate", with
+/* A gate's final row (deploy_gate.c journals one per gate, named "gate", with
  * the verdict "healthy" or "failed"; probe rows say "pass", "fail", "not
  * yet"). */
 static bool record_is_gate(const struct store_check_row *c, const char *phase)
@@ -258,15 +259,14 @@ const char *record_rollback(const struct store_record *r)
     }
 }
 
-/* A host state that is trouble whatever its reason. */
+/* A host state that is trouble whatever its reason (either spelling:
+ * deploy_state_parse). */
 static bool record_host_bad(const char *state)
 {
-    static const char *const bad[] = {"failed", "unreachable", "skipped",
-                                      "rollback failed"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        if (strcmp(state, bad[i]) == 0)
-            return true;
-    return false;
+    enum deploy_host_state s;
+    return deploy_state_parse(state, &s) &&
+           (s == DH_FAILED || s == DH_UNREACHABLE || s == DH_SKIPPED ||
+            s == DH_ROLLBACK_FAILED);
 }
 
 static void record_issue_add(struct store_note_row **v, size_t *n,

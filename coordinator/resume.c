@@ -165,8 +165,9 @@ enum err_code resume_point_of(const struct store_record *r,
             pt->nothing_changed = false;
     for (size_t i = 0; i < r->nhosts; i++) {
         long h = resume_host_index(ro, r->hosts[i].host);
-        if (h >= 0 && r->hosts[i].state &&
-            strcmp(r->hosts[i].state, "healthy") == 0)
+        enum deploy_host_state hs;
+        if (h >= 0 && deploy_state_parse(r->hosts[i].state, &hs) &&
+            hs == DH_HEALTHY)
             pt->done_hosts[h] = true;
     }
     for (size_t i = 0; i < r->nsteps; i++) {

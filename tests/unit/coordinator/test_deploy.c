@@ -636,6 +636,34 @@ static void test_deploy_singleton_moves_to_eligible(void **state)
     release(f);
 }
 
+/* Each host state has one name (events, JSON, summary) and one journal
+ * word; both read back as that state. */
+static void test_deploy_state_spellings(void **state)
+{
+    (void)state;
+    assert_string_equal(deploy_state_name(DH_ROLLED_BACK), "rolled-back");
+    assert_string_equal(deploy_state_word(DH_ROLLED_BACK), "rolled back");
+    assert_string_equal(deploy_state_name(DH_ROLLBACK_FAILED),
+                        "rollback-failed");
+    assert_string_equal(deploy_state_word(DH_ROLLBACK_FAILED),
+                        "rollback failed");
+    assert_string_equal(deploy_state_word(DH_HEALTHY), "healthy");
+    for (int i = 0; i < DH_STATE_COUNT; i++) {
+        enum deploy_host_state s = DH_STATE_COUNT;
+        assert_true(deploy_state_parse(
+            deploy_state_name((enum deploy_host_state)i), &s));
+        assert_int_equal(s, i);
+        s = DH_STATE_COUNT;
+        assert_true(deploy_state_parse(
+            deploy_state_word((enum deploy_host_state)i), &s));
+        assert_int_equal(s, i);
+    }
+    enum deploy_host_state s;
+    assert_false(deploy_state_parse("rolled_back", &s));
+    assert_false(deploy_state_parse(NULL, &s));
+    assert_string_equal(deploy_state_name(DH_STATE_COUNT), "?");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -667,6 +695,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_deploy_irreversible_before_blocks_rollback, setup, teardown),
+        cmocka_unit_test(test_deploy_state_spellings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -413,6 +413,28 @@ static void test_rule_issues(void **state)
     texts_free(t);
 }
 
+/* A host's state in either spelling the engine has (the journal's words,
+ * or the events' names: deploy_state_parse) is read as the same state. */
+static void test_rule_issues_state_spellings(void **state)
+{
+    (void)state;
+    char **t;
+    struct store_host_row hosts[] = {
+        {.host = S("a"), .state = S("rollback failed"), .ended_ms = 10},
+        {.host = S("b"), .state = S("rollback-failed"), .ended_ms = 20},
+        {.host = S("c"), .state = S("rolled-back"), .ended_ms = 30},
+        {.host = S("d"), .state = S("rolled back"), .ended_ms = 40},
+    };
+    struct store_record r = {.state = S("done"),
+                             .result = STORE_RESULT_ROLLBACK_FAILED,
+                             .hosts = hosts,
+                             .nhosts = 4};
+    assert_int_equal(issues_of(&r, &t), 2);
+    assert_string_equal(t[0], "host a rollback failed");
+    assert_string_equal(t[1], "host b rollback-failed");
+    texts_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_rule_smoke_prechecks),
         cmocka_unit_test(test_rule_rollback),
         cmocka_unit_test(test_rule_issues),
+        cmocka_unit_test(test_rule_issues_state_spellings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
