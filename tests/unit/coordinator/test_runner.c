@@ -89,7 +89,7 @@ static void test_runner_local_hosts_journaled(void **state)
     assert_int_equal(res.healthy, 2);
 
     struct store *st = NULL;
-    assert_int_equal(store_sqlite_open_state(dir, true, &st, NULL, &e), ERR_OK);
+    assert_int_equal(store_open_state(dir, true, &st, NULL, &e), ERR_OK);
     struct store_record *r = NULL;
     assert_int_equal(store_get_record(st, id, &r, &e), ERR_OK);
     assert_int_equal(r->result, STORE_RESULT_SUCCESS);
