@@ -885,7 +885,9 @@ static struct conn *agentconn_connect(struct transport *tr,
         loop_timer_start(t->loop, &c->t_async, 0);
         return &c->base;
     }
-    if (pin == NULL)
+    if (pin != NULL) /* the inventory's drover_agent_key: kept */
+        agentconn_pin(tr, c->name, pin, &c->early);
+    else
         pin = agentconn_pinned(t, c->name);
     struct err e = {0};
     enum err_code rc = ERR_OK;

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "hostaddr.h"
+#include "transports.h"
 #include "inventory.h"
 
 #include <stdio.h>
@@ -50,7 +51,7 @@ static void test_hostaddr_variables(void **state)
     assert_int_equal(a.port, 0);
     assert_null(a.user);
     assert_null(a.key_file);
-    assert_null(a.kind);
+    assert_ptr_equal(a.kind, transport_kind_find(NULL, &e)); /* ssh */
     hostaddr_release(&a);
     assert_int_equal(hostaddr_of(inv, inv_host_find(inv, "ssh1"), &a, &e),
                      ERR_OK);
@@ -67,7 +68,7 @@ static void test_hostaddr_variables(void **state)
     /* an agent's port is drover_agent_port, not ansible_port */
     assert_int_equal(hostaddr_of(inv, inv_host_find(inv, "ag1"), &a, &e),
                      ERR_OK);
-    assert_string_equal(a.kind, "agent");
+    assert_string_equal(a.kind->name, "agent");
     assert_int_equal(a.port, 7500);
     assert_string_equal(a.agent_key, "abcdefghij");
     hostaddr_release(&a);
