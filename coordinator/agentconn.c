@@ -17,7 +17,15 @@
  * ending that suggests a wrong key or a refusal (unauthenticated: believed
  * after AGENTCONN_AUTH_STRIKES identical ones in a row, agentconn_lost);
  * a reconnect while RUNNING re-sends the same EXEC: the agent re-attaches
- * the job or returns its stored result, so a step never runs twice. */
+ * the job or returns its stored result, so a step never runs twice.
+ *
+ * Why one file of more than 1,000 lines: it is that one state machine.
+ * Connecting, the keyscan, receiving and the transport_ops all move the
+ * same conn through the states above and read the same slot table, timers
+ * and queue of the transport; split by section, each file would need
+ * struct agentconn and its transport laid open in a header, and a reader
+ * would follow one transition across files. The sections below (helpers,
+ * connecting, keyscan, receiving, transport_ops, public) read in order. */
 #include "agentconn.h"
 
 #include "buf.h"
