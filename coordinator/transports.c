@@ -46,10 +46,6 @@ enum {
     TRANSPORT_NKINDS = sizeof(transport_kinds) / sizeof(transport_kinds[0])
 };
 
-/* The row of local steps (transports_local). */
-static const struct transport_kind *const transports_local_kind =
-    &transport_kinds[2];
-
 const struct transport_kind *transport_kind_find(const char *name,
                                                  struct err *e)
 {
@@ -184,9 +180,11 @@ enum err_code transports_open(struct transport *set, struct err *e)
 
 struct transport *transports_local(struct transport *set, struct err *e)
 {
-    transports_want(set, transports_local_kind);
+    size_t i = 0;
+    while (transport_kinds[i].new != transports_new_local)
+        i++;
+    transports_want(set, &transport_kinds[i]);
     if (transports_open(set, e) != ERR_OK)
         return NULL;
-    return ((struct transports *)set)
-        ->by_kind[transports_local_kind - transport_kinds];
+    return ((struct transports *)set)->by_kind[i];
 }
