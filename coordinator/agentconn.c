@@ -17,7 +17,15 @@
  * ending that suggests a wrong key or a refusal (unauthenticated: believed
  * after AGENTCONN_AUTH_STRIKES identical ones in a row, agentconn_lost);
  * a reconnect while RUNNING re-sends the same EXEC: the agent re-attaches
- * the job or returns its stored result, so a step never runs twice. */
+ * the job or returns its stored result, so a step never runs twice.
+ *
+ * Why one file of more than 1,000 lines: it is that one state machine.
+ * Connecting, the keyscan, receiving and the transport_ops all move the
+ * same conn through the states above and read the same slot table, timers
+ * and queue of the transport; split by section, each file would need
+ * struct agentconn and its transport laid open in a header, and a reader
+ * would follow one transition across files. The sections below (helpers,
+ * connecting, keyscan, receiving, transport_ops, public) read in order. */
 #include "agentconn.h"
 
 #include "buf.h"
@@ -885,7 +893,9 @@ static struct conn *agentconn_connect(struct transport *tr,
         loop_timer_start(t->loop, &c->t_async, 0);
         return &c->base;
     }
-    if (pin == NULL)
+    if (pin != NULL) /* the inventory's drover_agent_key: kept */
+        agentconn_pin(tr, c->name, pin, &c->early);
+    else
         pin = agentconn_pinned(t, c->name);
     struct err e = {0};
     enum err_code rc = ERR_OK;

@@ -6,7 +6,6 @@
 #include "log.h"
 #include "record.h"
 #include "store.h"
-#include "store_sqlite.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -110,7 +109,7 @@ static int cmd_history_run(int argc, char **argv)
                                argv[optind]);
     struct store *s = NULL;
     struct err e = {0};
-    if (store_sqlite_open_state(state_dir, true, &s, NULL, &e) != ERR_OK) {
+    if (store_open_state(state_dir, true, &s, NULL, &e) != ERR_OK) {
         if (e.code == ERR_NOTFOUND) {
             log_out(stdout, "%s", json ? "[]" : "no deploys yet");
             return EXIT_OK;

@@ -174,13 +174,13 @@ static json_t *cmd_plan_json(const struct rollout *ro)
         const struct rollout_host *h = &ro->hosts[i];
         json_t *hi =
             json_pack("{s:I,s:s,s:b}", "wave", (json_int_t)h->wave + 1,
-                      "address", h->address, "singleton", h->singleton);
-        if (h->port)
-            json_object_set_new(hi, "port", json_integer(h->port));
-        if (h->user)
-            json_object_set_new(hi, "user", json_string(h->user));
-        if (h->alias) /* the ssh config's HostName gave address */
-            json_object_set_new(hi, "ssh_alias", json_string(h->alias));
+                      "address", h->addr.address, "singleton", h->singleton);
+        if (h->addr.port)
+            json_object_set_new(hi, "port", json_integer(h->addr.port));
+        if (h->addr.user)
+            json_object_set_new(hi, "user", json_string(h->addr.user));
+        if (h->addr.alias) /* the ssh config's HostName gave address */
+            json_object_set_new(hi, "ssh_alias", json_string(h->addr.alias));
         json_object_set_new(hosts, h->name, hi);
         json_t *a = json_array();
         for (size_t k = 0; k < p->nsteps; k++)
@@ -456,9 +456,10 @@ static void cmd_plan_text(struct buf *b, const struct rollout *ro)
     for (size_t i = 0; i < ro->nhosts; i++) {
         const struct rollout_host *h = &ro->hosts[i];
         buf_printf(b, "  %s (wave %zu, %s%s%s", h->name, h->wave + 1,
-                   h->user ? h->user : "", h->user ? "@" : "", h->address);
-        if (h->port)
-            buf_printf(b, ":%d", h->port);
+                   h->addr.user ? h->addr.user : "", h->addr.user ? "@" : "",
+                   h->addr.address);
+        if (h->addr.port)
+            buf_printf(b, ":%d", h->addr.port);
         buf_adds(b, ")");
         if (h->singleton && p->singleton_check == NULL)
             buf_printf(b, " holds the singleton role '%s'", p->singleton_role);

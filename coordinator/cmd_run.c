@@ -13,15 +13,14 @@
 #include "hostaddr.h"
 #include "inventory.h"
 #include "jsonout.h"
-#include "local.h"
 #include "log.h"
 #include "loop.h"
-#include "mux.h"
 #include "redact.h"
 #include "rollout.h"
 #include "ssh.h"
 #include "sshopt.h"
 #include "transport.h"
+#include "transports.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -59,10 +58,8 @@ struct run_host {
 
 struct run {
     struct loop *loop;                  /* the reactor */
-    struct transport *t;                /* mux over the three below */
-    struct transport *sshx;             /* ssh, if a host needs it */
-    struct transport *agentx;           /* agent, if a host needs it */
-    struct transport *localx;           /* local, if a host needs it */
+    struct transport *t;                /* the set the hosts need
+                                           (transports.h) */
     struct run_host *hosts;             /* selected hosts, inventory order */
     size_t n;                           /* number of hosts */
     size_t next;                        /* next host to start */
@@ -304,28 +301,17 @@ static enum err_code run_hosts(struct run *r, const struct inventory *inv,
     return ERR_OK;
 }
 
-/* The transports the selected hosts need, behind one mux: one nobody
- * uses is not created, so its key need not exist. */
+/* The transports the selected hosts need, in one set: one nobody uses
+ * is not created, so its key need not exist. */
 static enum err_code run_transports(struct run *r, const struct ssh_options *so,
                                     const struct agent_options *ao,
                                     struct err *e)
 {
-    bool need[3] = {false, false, false};
-    for (size_t i = 0; i < r->n; i++) {
-        const char *k = r->hosts[i].addr.kind;
-        need[k == NULL || strcmp(k, "ssh") == 0 ? 0
-             : strcmp(k, "agent") == 0          ? 1
-                                                : 2] = true;
-    }
-    if (need[0] && (r->sshx = ssh_transport_new(r->loop, so, e)) == NULL)
-        return e->code;
-    if (need[1] &&
-        (r->agentx = agentconn_transport_new(r->loop, ao, e)) == NULL)
-        return e->code;
-    if (need[2] && (r->localx = local_transport_new(r->loop, e)) == NULL)
-        return e->code;
-    r->t = mux_transport_new(r->loop, r->sshx, r->agentx, r->localx);
-    return ERR_OK;
+    struct transport_options to = {.ssh = so, .agent = ao};
+    r->t = transports_new(r->loop, &to);
+    for (size_t i = 0; i < r->n; i++)
+        transports_want(r->t, r->hosts[i].addr.kind);
+    return transports_open(r->t, e);
 }
 
 static void run_release(struct run *r)
@@ -339,9 +325,6 @@ static void run_release(struct run *r)
     cmdwrap_release(&r->wrap);
     free(r->hosts);
     transport_free(r->t);
-    transport_free(r->sshx);
-    transport_free(r->agentx);
-    transport_free(r->localx);
     loop_free(r->loop);
 }
 

@@ -6,7 +6,6 @@
 #include "log.h"
 #include "record.h"
 #include "store.h"
-#include "store_sqlite.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -53,7 +52,7 @@ static int cmd_show_run(int argc, char **argv)
         return cmd_usage_error(&cmd_show, "expected one DEPLOY id, or last");
     const char *id = argv[optind];
     struct store *s = NULL;
-    if (store_sqlite_open_state(state_dir, true, &s, NULL, &e) != ERR_OK) {
+    if (store_open_state(state_dir, true, &s, NULL, &e) != ERR_OK) {
         log_out(stderr, "drover show: %s", e.msg);
         /* no journal: no such deploy; a state directory drover must not
          * use: both bad arguments (docs/cli.md) */

@@ -9,7 +9,6 @@
 #include "record.h"
 #include "statedir.h"
 #include "store.h"
-#include "store_sqlite.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -200,7 +199,7 @@ static int cmd_status_run(int argc, char **argv)
     int rc = EXIT_OK;
     const char *note = NULL;
     err_clear(&e);
-    if (store_sqlite_open_state(dir, true, &s, NULL, &e) != ERR_OK) {
+    if (store_open_state(dir, true, &s, NULL, &e) != ERR_OK) {
         note = e.msg;
         if (e.code != ERR_NOTFOUND)
             rc = EXIT_INTERNAL;

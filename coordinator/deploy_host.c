@@ -207,7 +207,8 @@ static size_t deploy_orphan_command(const struct deploy_host *h, struct buf *b)
         const struct deploy_orphan *o = &d->o.orphans[i];
         struct err e = {0};
         if (strcmp(o->host, h->name) == 0 &&
-            fence_wait_append(b, h->rh->fence_dir, o->job_id, &e) == ERR_OK)
+            fence_wait_append(b, h->rh->addr.fence_dir, o->job_id, &e) ==
+                ERR_OK)
             n++;
     }
     return n;

@@ -133,7 +133,7 @@ enum err_code deploy_cmd_wrap(struct deploy_host *h, const struct stepid *sid,
         return conn_set_job(h->conn, id, e);
     if (!(caps & TRANSPORT_CAP_SHELL))
         return ERR_OK;
-    struct fence_step fs = {.dir = h->rh != NULL ? h->rh->fence_dir : NULL,
+    struct fence_step fs = {.dir = h->rh != NULL ? h->rh->addr.fence_dir : NULL,
                             .id = id,
                             .epoch = h->d->o.epoch,
                             .who = h->d->o.who,

@@ -2,9 +2,9 @@
 #include "hostaddr.h"
 
 #include "inventory.h"
-#include "mux.h"
 #include "sshconfig.h"
 #include "template.h"
+#include "transports.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,14 +25,15 @@ enum err_code hostaddr_of(const struct inventory *inv,
 {
     const char *name = inv_host_name(ih);
     memset(out, 0, sizeof(*out));
-    out->kind = hostaddr_var(inv, ih, "drover_transport");
+    char *kind = hostaddr_var(inv, ih, "drover_transport");
     struct err ke = {0};
-    if (mux_check_kind(out->kind, &ke) != ERR_OK) {
+    out->kind = transport_kind_find(kind, &ke);
+    free(kind);
+    if (out->kind == NULL) {
         hostaddr_release(out);
         return err_set(e, ERR_INVALID, "%s", ke.msg);
     }
-    bool agent = out->kind != NULL && strcmp(out->kind, "agent") == 0;
-    const char *port_var = agent ? "drover_agent_port" : "ansible_port";
+    const char *port_var = out->kind->port_var;
     char *port = hostaddr_var(inv, ih, port_var);
     if (port != NULL) {
         char *end = NULL;
@@ -59,14 +60,20 @@ enum err_code hostaddr_of(const struct inventory *inv,
 
 void hostaddr_map(struct hostaddr *a, const struct sshconfig *cfg)
 {
-    if (cfg == NULL || a->alias != NULL ||
-        (a->kind != NULL && strcmp(a->kind, "ssh") != 0))
+    if (cfg == NULL || a->ssh != NULL || !a->kind->ssh_config)
         return;
-    char *hostname = sshconfig_hostname(cfg, a->address);
-    if (hostname == NULL)
+    struct sshconfig_host *h = xcalloc(1, sizeof(*h));
+    struct err le = {0};
+    if (sshconfig_lookup(cfg, a->address, h, &le) != ERR_OK) {
+        sshconfig_host_release(h);
+        free(h);
+        return;
+    }
+    a->ssh = h;
+    if (h->hostname == NULL)
         return;
     a->alias = a->address;
-    a->address = hostname;
+    a->address = xstrdup(h->hostname);
 }
 
 void hostaddr_release(struct hostaddr *a)
@@ -75,7 +82,9 @@ void hostaddr_release(struct hostaddr *a)
     free(a->alias);
     free(a->user);
     free(a->key_file);
-    free(a->kind);
+    if (a->ssh != NULL)
+        sshconfig_host_release(a->ssh);
+    free(a->ssh);
     free(a->agent_key);
     free(a->fence_dir);
     memset(a, 0, sizeof(*a));
@@ -89,6 +98,7 @@ struct target hostaddr_target(const struct hostaddr *a, const char *name)
                        .user = a->user,
                        .kind = a->kind,
                        .agent_key = a->agent_key,
-                       .key_file = a->key_file};
+                       .key_file = a->key_file,
+                       .ssh_host = a->ssh};
     return t;
 }

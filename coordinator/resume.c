@@ -19,7 +19,6 @@
 #include "ssh.h"
 #include "sshconfig.h"
 #include "sshopt.h"
-#include "store_sqlite.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -599,7 +598,7 @@ static enum err_code resume_find(const char *state_dir, const char *id,
                                  struct store_record **rec, struct err *e)
 {
     struct store *s = NULL;
-    if (store_sqlite_open_state(state_dir, true, &s, NULL, e) != ERR_OK)
+    if (store_open_state(state_dir, true, &s, NULL, e) != ERR_OK)
         return e->code;
     enum err_code rc;
     if (id == NULL) {

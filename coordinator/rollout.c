@@ -8,10 +8,10 @@
 #include "buf.h"
 #include "hostaddr.h"
 #include "inventory.h"
-#include "mux.h"
 #include "plan.h"
 #include "redact.h"
 #include "template.h"
+#include "transports.h"
 #include "wave.h"
 
 #include <ctype.h>
@@ -135,14 +135,7 @@ size_t rollout_wave_start(const struct rollout *ro, size_t w)
 
 struct target rollout_target(const struct rollout_host *h)
 {
-    struct target t = {.name = h->name,
-                       .address = h->alias ? h->alias : h->address,
-                       .port = h->port,
-                       .user = h->user,
-                       .kind = h->kind,
-                       .agent_key = h->agent_key,
-                       .key_file = h->key_file};
-    return t;
+    return hostaddr_target(&h->addr, h->name);
 }
 
 static void rollout_problem(struct buf *diags, struct err *e,
@@ -521,7 +514,7 @@ static void rollout_scope_init(struct rollout_scope *s, struct rollout *ro,
     s->rendered = json_object();
     json_object_set_new(s->builtins, "inventory_hostname",
                         json_string(h->name));
-    json_object_set_new(s->builtins, "address", json_string(h->address));
+    json_object_set_new(s->builtins, "address", json_string(h->addr.address));
     json_object_set_new(s->builtins, "wave",
                         json_integer((json_int_t)h->wave + 1));
     rollout_magic_host(s->builtins, ro, h);
@@ -542,22 +535,14 @@ static bool rollout_host_init(struct rollout *ro, struct rollout_host *h,
     h->ih = ih;
     h->name = inv_host_name(ih);
     h->wave = wave;
-    struct hostaddr a;
     struct err ae = {0};
-    if (hostaddr_of(ro->inv, ih, &a, &ae) != ERR_OK) {
+    if (hostaddr_of(ro->inv, ih, &h->addr, &ae) != ERR_OK) {
         rollout_problem(diags, e, p, 0, 0, "inventory", h->name, ae.msg);
         ok = false;
-        a.address = xstrdup(h->name);
+        h->addr.address = xstrdup(h->name);
+        h->addr.kind = transport_kind_find(NULL, &ae);
     }
-    hostaddr_map(&a, ro->ssh_config);
-    h->address = a.address;
-    h->alias = a.alias;
-    h->port = a.port;
-    h->user = a.user;
-    h->kind = a.kind;
-    h->agent_key = a.agent_key;
-    h->key_file = a.key_file;
-    h->fence_dir = a.fence_dir;
+    hostaddr_map(&h->addr, ro->ssh_config);
 
     struct rollout_scope s;
     rollout_scope_init(&s, ro, h);
@@ -605,7 +590,8 @@ static bool rollout_webhooks(struct rollout *ro, struct buf *diags,
     bool ok = true;
     ro->webhooks = xcalloc(p->nnotify + 1, sizeof(char *));
     char localhost[] = "localhost";
-    struct rollout_host local = {.name = "localhost", .address = localhost};
+    struct rollout_host local = {.name = "localhost",
+                                 .addr.address = localhost};
     for (size_t i = 0; i < p->nnotify; i++) {
         if (p->notify[i].webhook == NULL)
             continue;
@@ -682,7 +668,8 @@ static bool rollout_once_list(struct rollout *ro, const struct plan_step *st,
         struct rollout_once *o = &(*out)[(*nout)++];
         o->host = host;
         char localhost[] = "localhost";
-        struct rollout_host local = {.name = "localhost", .address = localhost};
+        struct rollout_host local = {.name = "localhost",
+                                     .addr.address = localhost};
         const struct rollout_host *h =
             o->host < 0 ? &local : &ro->hosts[o->host];
         struct rollout_scope s;
@@ -953,13 +940,7 @@ void rollout_free(struct rollout *ro)
         return;
     for (size_t i = 0; i < ro->nhosts; i++) {
         struct rollout_host *h = &ro->hosts[i];
-        free(h->address);
-        free(h->alias);
-        free(h->user);
-        free(h->kind);
-        free(h->agent_key);
-        free(h->key_file);
-        free(h->fence_dir);
+        hostaddr_release(&h->addr);
         rollout_cmds_free(h->steps, ro->plan->nsteps);
         rollout_cmds_free(h->rollback, ro->plan->nrollback_steps);
         rollout_cmds_free(h->prechecks, ro->plan->nprechecks);

@@ -7,6 +7,7 @@
 #define DROVER_ROLLOUT_H
 
 #include "err.h"
+#include "hostaddr.h"
 #include "transport.h"
 
 #include <jansson.h>
@@ -42,27 +43,19 @@ struct rollout_check {
 };
 
 struct rollout_host {
-    const struct inv_host *ih; /* inventory host (borrowed) */
-    const char *name;          /* inventory_hostname (borrowed) */
-    char *address;             /* where drover connects: ansible_host, or
-                                  the name; for an ssh host, the ssh
-                                  config's HostName for it if one applies */
-    char *alias;               /* the alias the ssh config mapped to
-                                  address, or NULL */
-    int port;                  /* ansible_port, 0 for the default */
-    char *user;                /* ansible_user, or NULL */
-    char *kind;                /* drover_transport, or NULL (ssh) */
-    char *agent_key;           /* drover_agent_key, or NULL */
-    char *key_file;            /* ansible_ssh_private_key_file, or NULL */
-    char *fence_dir; /* drover_fence_dir: where the host keeps its fence
-                        and step records; NULL: FENCE_DIR (fence.h) */
-    size_t wave;     /* 0-based wave */
-    struct rollout_cmd *steps;             /* plan->nsteps */
-    struct rollout_cmd *rollback;          /* plan->nrollback_steps */
-    struct rollout_cmd *prechecks;         /* plan->nprechecks; only `each` ones
-                                              are rendered here (others skip) */
-    struct rollout_check *health;          /* plan->nchecks */
-    struct rollout_check *smoke;           /* plan->nsmoke */
+    const struct inv_host *ih;     /* inventory host (borrowed) */
+    const char *name;              /* inventory_hostname (borrowed) */
+    struct hostaddr addr;          /* how to reach it: its inventory variables,
+                                      the ssh config's HostName applied
+                                      (hostaddr_map); addr.address is where drover
+                                      connects */
+    size_t wave;                   /* 0-based wave */
+    struct rollout_cmd *steps;     /* plan->nsteps */
+    struct rollout_cmd *rollback;  /* plan->nrollback_steps */
+    struct rollout_cmd *prechecks; /* plan->nprechecks; only `each` ones
+                                      are rendered here (others skip) */
+    struct rollout_check *health;  /* plan->nchecks */
+    struct rollout_check *smoke;   /* plan->nsmoke */
     struct rollout_check *singleton_check; /* or NULL */
     bool singleton_eligible; /* singleton.hosts matches it: it may hold
                                 the singleton role */
@@ -146,8 +139,7 @@ void rollout_secret_vars(struct redact *rd, const json_t *obj);
 /* Index of the first host of wave w in ro->hosts. */
 size_t rollout_wave_start(const struct rollout *ro, size_t w);
 
-/* The transport target of host h (strings borrowed from h); its address
- * is the alias when there is one: the ssh transport maps it itself. */
+/* The transport target of host h (hostaddr_target of h->addr). */
 struct target rollout_target(const struct rollout_host *h);
 
 /* Parse one -e argument into obj: "name=value" (a string value) or

@@ -4,13 +4,11 @@
 #include "agentconn.h"
 #include "cmd.h"
 #include "health.h"
-#include "local.h"
 #include "log.h"
 #include "loop.h"
-#include "mux.h"
 #include "rollout.h"
 #include "session.h"
-#include "ssh.h"
+#include "transports.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -53,29 +51,14 @@ static void runner_on_late_signal(struct loop *l, int signo, void *arg)
     loop_stop(l);
 }
 
-/* The transports the rollout's hosts need, behind one mux: a transport
+/* The transports the rollout's hosts need, in the set: a transport
  * nobody uses is not created, so its key need not exist. */
-static enum err_code
-runner_transports(const struct rollout *ro, struct loop *loop,
-                  const struct runner_options *o, struct transport *local,
-                  struct transport **sshx, struct transport **agentx,
-                  struct transport **mux, struct err *e)
+static enum err_code runner_transports(const struct rollout *ro,
+                                       struct transport *set, struct err *e)
 {
-    bool need_ssh = false, need_agent = false;
-    for (size_t i = 0; i < ro->nhosts; i++) {
-        const char *k = ro->hosts[i].kind;
-        if (k == NULL || strcmp(k, "ssh") == 0)
-            need_ssh = true;
-        else if (strcmp(k, "agent") == 0)
-            need_agent = true;
-    }
-    if (need_ssh && (*sshx = ssh_transport_new(loop, o->ssh, e)) == NULL)
-        return e->code;
-    if (need_agent &&
-        (*agentx = agentconn_transport_new(loop, o->agent, e)) == NULL)
-        return e->code;
-    *mux = mux_transport_new(loop, *sshx, *agentx, local);
-    return ERR_OK;
+    for (size_t i = 0; i < ro->nhosts; i++)
+        transports_want(set, ro->hosts[i].addr.kind);
+    return transports_open(set, e);
 }
 
 int runner_run(const struct rollout *ro, struct loop *loop,
@@ -84,7 +67,8 @@ int runner_run(const struct rollout *ro, struct loop *loop,
 {
     struct err e = {0};
     struct health *health = NULL;
-    struct transport *local = NULL, *sshx = NULL, *agentx = NULL, *t = NULL;
+    struct transport_options to = {.ssh = o->ssh, .agent = o->agent};
+    struct transport *t = transports_new(loop, &to), *local = NULL;
     struct deploy *d = NULL;
     int status = EXIT_INTERNAL;
     memset(res, 0, sizeof(*res));
@@ -93,10 +77,9 @@ int runner_run(const struct rollout *ro, struct loop *loop,
     o->agent->deploy_id = session_deploy_id(sess);
     o->agent->who = session_who(sess);
     if ((health = health_new(loop, &e)) == NULL ||
-        (local = local_transport_new(loop, &e)) == NULL)
+        (local = transports_local(t, &e)) == NULL)
         goto fail;
-    if (runner_transports(ro, loop, o, local, &sshx, &agentx, &t, &e) !=
-        ERR_OK) {
+    if (runner_transports(ro, t, &e) != ERR_OK) {
         status = EXIT_USAGE;
         goto fail;
     }
@@ -129,11 +112,8 @@ out:
         loop_signal(loop, SIGTERM, runner_on_late_signal, NULL, &se);
     }
     deploy_free(d);
-    transport_free(t);
-    transport_free(sshx);
-    transport_free(agentx);
     session_end(sess, res);
-    transport_free(local);
+    transport_free(t); /* after session_end: local steps' children */
     health_free(health);
     return status;
 }

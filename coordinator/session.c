@@ -13,7 +13,6 @@
 #include "record.h"
 #include "statedir.h"
 #include "store.h"
-#include "store_sqlite.h"
 
 #include <inttypes.h>
 #include <pwd.h>
@@ -57,7 +56,7 @@ char *session_previous_version(const char *state_dir, const char *plan)
 {
     struct store *s = NULL;
     struct err e = {0};
-    if (store_sqlite_open_state(state_dir, true, &s, NULL, &e) != ERR_OK)
+    if (store_open_state(state_dir, true, &s, NULL, &e) != ERR_OK)
         return NULL;
     char *v = NULL;
     struct err e2 = {0};
@@ -112,7 +111,7 @@ static struct session *session_open(const struct plan *p, const char *deploy,
             *why = SESSION_LOCKED;
         goto fail;
     }
-    if (store_sqlite_open_state(s->dir, false, &s->store, NULL, e) != ERR_OK)
+    if (store_open_state(s->dir, false, &s->store, NULL, e) != ERR_OK)
         goto fail;
     s->version = o->version ? xstrdup(o->version) : NULL;
     return s;

@@ -1805,7 +1805,9 @@ static void ssh_conn_configure(struct ssh_conn *c, const struct target *tg)
     struct sshconfig_host h;
     memset(&h, 0, sizeof(h));
     h.alive_ms = -1;
-    if (t->cfg != NULL)
+    if (tg->ssh_host != NULL) /* looked up once already (hostaddr_map) */
+        h = *tg->ssh_host;
+    else if (t->cfg != NULL)
         sshconfig_lookup(t->cfg, alias, &h, &c->open_err);
     c->via_hostname = h.hostname != NULL;
     c->address = xstrdup(h.hostname ? h.hostname : alias);
@@ -1852,7 +1854,8 @@ static void ssh_conn_configure(struct ssh_conn *c, const struct target *tg)
     }
     if (c->open_err.code == ERR_OK)
         ssh_conn_keys(c, tg, &h, &tk);
-    sshconfig_host_release(&h);
+    if (tg->ssh_host == NULL) /* else h borrows it */
+        sshconfig_host_release(&h);
 }
 
 static struct conn *ssh_connect(struct transport *tp, const struct target *tg,

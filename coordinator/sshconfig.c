@@ -767,18 +767,6 @@ enum err_code sshconfig_lookup(const struct sshconfig *c, const char *alias,
     return ERR_OK;
 }
 
-char *sshconfig_hostname(const struct sshconfig *c, const char *alias)
-{
-    struct sshconfig_host h;
-    struct err le = {0};
-    if (c == NULL || sshconfig_lookup(c, alias, &h, &le) != ERR_OK)
-        return NULL;
-    char *name = h.hostname;
-    h.hostname = NULL;
-    sshconfig_host_release(&h);
-    return name;
-}
-
 void sshconfig_host_release(struct sshconfig_host *h)
 {
     free(h->hostname);

@@ -106,12 +106,6 @@ enum err_code sshconfig_lookup(const struct sshconfig *c, const char *alias,
 
 void sshconfig_host_release(struct sshconfig_host *h);
 
-/* The HostName that applies to alias, %h expanded (what the ssh
- * transport connects to), or NULL when none does, c is NULL or the
- * lookup fails (the transport reports that failure when the host
- * connects). Caller frees. */
-char *sshconfig_hostname(const struct sshconfig *c, const char *alias);
-
 /* value with a leading ~ (or ~user) and its %-tokens expanded (the
  * tokens were checked by sshconfig_load); %h is t->host as
  * sshconfig_canon_host writes it. Caller frees. */

@@ -1,12 +1,14 @@
 /* coordinator/store.c: the store interface: redaction of every text on
- * its way in, poisoning after a failed write, and the record's memory. The
- * backends (store_sqlite.c) only store and read. */
+ * its way in, poisoning after a failed write, the record's memory, and
+ * the table of backends store_open chooses from. The backends
+ * (store_sqlite.c) only store and read. */
 #include "store.h"
 
 #include "buf.h"
 #include "log.h"
 #include "redact.h"
 #include "statedir.h"
+#include "store_sqlite.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +44,49 @@ enum store_result store_result_parse(const char *s)
         if (strcmp(s, store_results[i]) == 0)
             return (enum store_result)i;
     return STORE_RESULT_NONE;
+}
+
+const struct store_backend *const store_backends[] = {
+    &store_sqlite_backend,
+    NULL,
+};
+
+enum err_code store_open(const char *url, bool readonly, struct store **out,
+                         struct err *e)
+{
+    const char *colon = strchr(url, ':');
+    for (size_t i = 0; colon != NULL && store_backends[i] != NULL; i++) {
+        const struct store_backend *b = store_backends[i];
+        if (strlen(b->scheme) == (size_t)(colon - url) &&
+            strncmp(url, b->scheme, (size_t)(colon - url)) == 0)
+            return b->open(colon + 1, readonly, out, e);
+    }
+    return err_set(e, ERR_INVALID, "store '%s': no backend for it (not %s:...)",
+                   url, store_backends[0]->scheme);
+}
+
+enum err_code store_open_state(const char *flag, bool readonly,
+                               struct store **out, char **dir, struct err *e)
+{
+    char *d = NULL;
+    if ((readonly ? statedir_find(flag, &d, e) : statedir_open(flag, &d, e)) !=
+        ERR_OK)
+        return e->code;
+    const struct store_backend *b = store_backends[0];
+    char *url = xasprintf("%s:%s/%s", b->scheme, d, b->state_name);
+    enum err_code rc = store_open(url, readonly, out, e);
+    free(url);
+    /* the key of secret variable hashes lives beside the journal */
+    if (rc == ERR_OK &&
+        (rc = store_load_vars_key(*out, d, !readonly, e)) != ERR_OK) {
+        store_free(*out);
+        *out = NULL;
+    }
+    if (rc == ERR_OK && dir != NULL)
+        *dir = d;
+    else
+        free(d);
+    return rc;
 }
 
 void store_free(struct store *s)

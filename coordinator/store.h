@@ -1,6 +1,7 @@
 /* coordinator/store.h: the journal of deploys and their records, behind
  * one interface so a second backend (etcd) can sit beside SQLite
- * (store_sqlite.h). The engine writes every state change through it: the
+ * (store_sqlite.h): store_open chooses the backend, callers never name
+ * it. The engine writes every state change through it: the
  * intent of a remote action is committed before the action, the outcome
  * after. A write that fails is fatal for the deploy: the store is then
  * poisoned (every later write fails too) and the engine stops before its
@@ -314,6 +315,40 @@ struct store {
  * and loses the whole batch. Batches do not nest. */
 enum err_code store_batch_begin(struct store *s, struct err *e);
 enum err_code store_batch_commit(struct store *s, struct err *e);
+
+/* --- opening a store ------------------------------------------------- */
+
+/* A backend as store_open finds it: one row of store_backends. */
+struct store_backend {
+    const char *scheme;     /* URL scheme: "sqlite" in "sqlite:PATH" */
+    const char *state_name; /* where it keeps the journal inside a state
+                               directory (store_open_state) */
+    /* Open the store at where (the URL after "scheme:"), created unless
+     * readonly; readonly and missing is ERR_NOTFOUND with a message a user
+     * can act on. *out is freed with store_free. */
+    enum err_code (*open)(const char *where, bool readonly, struct store **out,
+                          struct err *e);
+};
+
+/* Every backend, NULL-terminated; the first is the one a state directory
+ * uses. Adding a backend is one file and one row here (docs/hacking.md). */
+extern const struct store_backend *const store_backends[];
+
+/* Open the store url names, "scheme:where" (scheme a row of
+ * store_backends). ERR_INVALID for a URL whose scheme no backend has;
+ * else what the backend's open returns. */
+enum err_code store_open(const char *url, bool readonly, struct store **out,
+                         struct err *e);
+
+/* The journal of a state directory: flag (--state-dir, may be NULL for
+ * the default, see statedir.h), in the first backend's state_name. Unless
+ * readonly, the directory is created (0700) and checked; readonly never
+ * creates anything, and a missing directory or journal is ERR_NOTFOUND.
+ * The key of secret variable hashes is loaded from beside the journal
+ * (store_load_vars_key). *dir (if not NULL) is the state directory,
+ * caller frees. */
+enum err_code store_open_state(const char *flag, bool readonly,
+                               struct store **out, char **dir, struct err *e);
 
 /* Close the store (an open batch is rolled back). NULL is a no-op. */
 void store_free(struct store *s);

@@ -991,26 +991,8 @@ enum err_code store_sqlite_open(const char *path, bool readonly,
     return ERR_OK;
 }
 
-enum err_code store_sqlite_open_state(const char *flag, bool readonly,
-                                      struct store **out, char **dir,
-                                      struct err *e)
-{
-    char *d = NULL;
-    if ((readonly ? statedir_find(flag, &d, e) : statedir_open(flag, &d, e)) !=
-        ERR_OK)
-        return e->code;
-    char *path = xasprintf("%s/%s", d, STORE_SQLITE_FILE);
-    enum err_code rc = store_sqlite_open(path, readonly, out, e);
-    free(path);
-    /* the key of secret variable hashes lives beside the journal */
-    if (rc == ERR_OK &&
-        (rc = store_load_vars_key(*out, d, !readonly, e)) != ERR_OK) {
-        store_free(*out);
-        *out = NULL;
-    }
-    if (rc == ERR_OK && dir != NULL)
-        *dir = d;
-    else
-        free(d);
-    return rc;
-}
+const struct store_backend store_sqlite_backend = {
+    .scheme = "sqlite",
+    .state_name = STORE_SQLITE_FILE,
+    .open = store_sqlite_open,
+};

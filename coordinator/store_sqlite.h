@@ -27,13 +27,8 @@ enum {
 enum err_code store_sqlite_open(const char *path, bool readonly,
                                 struct store **out, struct err *e);
 
-/* The journal of a state directory: flag (--state-dir, may be NULL for
- * the default, see statedir.h). Unless readonly, the directory is created
- * (0700) and checked; readonly never creates anything, and a missing
- * directory or journal is ERR_NOTFOUND. *dir (if not NULL) is the state
- * directory, caller frees. */
-enum err_code store_sqlite_open_state(const char *flag, bool readonly,
-                                      struct store **out, char **dir,
-                                      struct err *e);
+/* The row of store_backends: "sqlite:PATH" opens the journal at PATH
+ * (store_sqlite_open); in a state directory it is STORE_SQLITE_FILE. */
+extern const struct store_backend store_sqlite_backend;
 
 #endif

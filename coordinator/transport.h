@@ -18,19 +18,28 @@
 
 struct conn;
 struct transport;
+struct transport_kind;
+struct sshconfig_host;
 
 /* Where a host is (borrowed strings, copied by connect). */
 struct target {
-    const char *name;      /* inventory_hostname, for messages */
-    const char *address;   /* ansible_host, or the name */
-    int port;              /* 0: the transport's default */
-    const char *user;      /* NULL: the transport's default */
-    const char *kind;      /* "ssh" (NULL too), "agent" or "local": which
-                              transport reaches it (drover_transport) */
+    const char *name;                  /* inventory_hostname, for messages */
+    const char *address;               /* ansible_host, or the name */
+    int port;                          /* 0: the transport's default */
+    const char *user;                  /* NULL: the transport's default */
+    const struct transport_kind *kind; /* which transport reaches it
+                                          (drover_transport, resolved
+                                          once: transports.h); NULL: the
+                                          default, ssh */
     const char *agent_key; /* pinned agent key (drover_agent_key), or
                               NULL */
     const char *key_file;  /* ssh private key
                               (ansible_ssh_private_key_file), or NULL */
+    const struct sshconfig_host *ssh_host; /* the ssh config's answer for
+                                              address, looked up once in
+                                              the config the ssh transport
+                                              has (hostaddr_map); NULL:
+                                              the transport looks it up */
 };
 
 /* One command to run. */

@@ -26,7 +26,7 @@ static int setup(void **state)
     dir = xstrdup(tmpl);
     struct store *s = NULL;
     struct err e = {0};
-    assert_int_equal(store_sqlite_open_state(dir, false, &s, NULL, &e), ERR_OK);
+    assert_int_equal(store_open_state(dir, false, &s, NULL, &e), ERR_OK);
     char id[STORE_ID_MAX];
     fixture_rolled_back(s, id);
     /* a second deploy, still running */

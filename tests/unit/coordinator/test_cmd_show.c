@@ -27,7 +27,7 @@ static int setup(void **state)
     dir = xstrdup(tmpl);
     struct store *s = NULL;
     struct err e = {0};
-    assert_int_equal(store_sqlite_open_state(dir, false, &s, NULL, &e), ERR_OK);
+    assert_int_equal(store_open_state(dir, false, &s, NULL, &e), ERR_OK);
     char id[STORE_ID_MAX];
     fixture_rolled_back(s, id);
     /* a second deploy, still running */
@@ -116,7 +116,7 @@ static void test_cmd_show_vars(void **state)
     (void)state;
     struct store *s = NULL;
     struct err e = {0};
-    assert_int_equal(store_sqlite_open_state(dir, false, &s, NULL, &e), ERR_OK);
+    assert_int_equal(store_open_state(dir, false, &s, NULL, &e), ERR_OK);
     json_t *vars = json_pack("{s:s, s:s, s:i}", "color", "blue", "api_token",
                              "CANARY-show-4242", "replicas", 3);
     struct store_deploy_info in = {.plan = "web",

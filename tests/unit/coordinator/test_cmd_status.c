@@ -60,7 +60,7 @@ static void test_cmd_status_live_and_gone(void **state)
     (void)state;
     struct err e = {0};
     struct store *s = NULL;
-    assert_int_equal(store_sqlite_open_state(dir, false, &s, NULL, &e), ERR_OK);
+    assert_int_equal(store_open_state(dir, false, &s, NULL, &e), ERR_OK);
     /* a finished deploy is not listed */
     char done[STORE_ID_MAX], live[STORE_ID_MAX], gone[STORE_ID_MAX];
     fixture_rolled_back(s, done);

@@ -99,7 +99,7 @@ static void build(struct fixture *f, size_t n, const size_t *waves,
             struct rollout_host *h = &f->hosts[i];
             memset(h, 0, sizeof(*h));
             h->name = f->names[i];
-            h->address = f->names[i];
+            h->addr.address = f->names[i];
             h->wave = w;
             f->cmds[i][0] = expand(cmd_fmt, f->dir, h->name);
             f->steps[i][0].step = &f->plan->steps[0];

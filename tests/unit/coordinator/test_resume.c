@@ -319,8 +319,7 @@ static struct store_record *journaled_in(const char *vars_json, bool keyed)
     struct store *s = NULL;
     struct err e = {0};
     if (keyed)
-        assert_int_equal(store_sqlite_open_state(tmpl, false, &s, NULL, &e),
-                         ERR_OK);
+        assert_int_equal(store_open_state(tmpl, false, &s, NULL, &e), ERR_OK);
     else
         assert_int_equal(store_sqlite_open(path, false, &s, &e), ERR_OK);
     json_error_t je;

@@ -210,12 +210,12 @@ static void test_rollout_waves_and_rendering(void **state)
         const struct rollout_host *h = &ro->hosts[i];
         assert_string_equal(h->name, want[i].name);
         assert_ptr_equal(h->ih, inv_host_find(inv, want[i].name));
-        assert_string_equal(h->address, want[i].address);
+        assert_string_equal(h->addr.address, want[i].address);
         if (want[i].user == NULL)
-            assert_null(h->user);
+            assert_null(h->addr.user);
         else
-            assert_string_equal(h->user, want[i].user);
-        assert_int_equal(h->port, want[i].port);
+            assert_string_equal(h->addr.user, want[i].user);
+        assert_int_equal(h->addr.port, want[i].port);
         assert_int_equal(h->wave, want[i].wave);
         assert_string_equal(h->steps[0].command, want[i].install);
         assert_string_equal(h->steps[1].command, want[i].say);
@@ -223,9 +223,9 @@ static void test_rollout_waves_and_rendering(void **state)
 
         struct target t = rollout_target(h);
         assert_ptr_equal(t.name, h->name);
-        assert_ptr_equal(t.address, h->address);
-        assert_int_equal(t.port, h->port);
-        assert_ptr_equal(t.user, h->user);
+        assert_ptr_equal(t.address, h->addr.address);
+        assert_int_equal(t.port, h->addr.port);
+        assert_ptr_equal(t.user, h->addr.user);
     }
     rollout_free(ro);
     rollout_free(NULL);
@@ -766,11 +766,11 @@ static void rollout_check_address(const struct rollout *ro, const char *name,
 {
     const struct rollout_host *h = rollout_host_named(ro, name);
     char want[256];
-    assert_string_equal(h->address, address);
+    assert_string_equal(h->addr.address, address);
     if (alias == NULL)
-        assert_null(h->alias);
+        assert_null(h->addr.alias);
     else
-        assert_string_equal(h->alias, alias);
+        assert_string_equal(h->addr.alias, alias);
     snprintf(want, sizeof(want), "at %s", address);
     assert_string_equal(h->steps[0].command, want);
     snprintf(want, sizeof(want), "http://%s:8080/health/ready", address);

@@ -16,6 +16,7 @@
 #include "session.h"
 #include "ssh.h"
 #include "store.h"
+#include "transports.h"
 #include "store_sqlite.h"
 
 #include <stdio.h>
@@ -48,20 +49,20 @@ static void test_runner_local_hosts_journaled(void **state)
     assert_int_equal(
         plan_load_buffer("shop.yml", yaml, strlen(yaml), &plan, NULL, &e),
         ERR_OK);
-    char kind[] = "local";
+    const struct transport_kind *kind = transport_kind_find("local", &e);
     char addr[] = "localhost";
     char cmd1[128], cmd2[128];
     snprintf(cmd1, sizeof(cmd1), "echo a >> %s/ran", dir);
     snprintf(cmd2, sizeof(cmd2), "echo b >> %s/ran", dir);
     struct rollout_cmd steps[2] = {{.step = &plan->steps[0], .command = cmd1},
                                    {.step = &plan->steps[0], .command = cmd2}};
-    struct rollout_host hosts[2] = {
-        {.name = "a", .address = addr, .kind = kind, .steps = &steps[0]},
-        {.name = "b",
-         .address = addr,
-         .kind = kind,
-         .steps = &steps[1],
-         .wave = 1}};
+    struct rollout_host hosts[2] = {{.name = "a",
+                                     .addr = {.address = addr, .kind = kind},
+                                     .steps = &steps[0]},
+                                    {.name = "b",
+                                     .addr = {.address = addr, .kind = kind},
+                                     .steps = &steps[1],
+                                     .wave = 1}};
     size_t sizes[2] = {1, 1};
     struct rollout ro = {.plan = plan,
                          .hosts = hosts,
@@ -89,7 +90,7 @@ static void test_runner_local_hosts_journaled(void **state)
     assert_int_equal(res.healthy, 2);
 
     struct store *st = NULL;
-    assert_int_equal(store_sqlite_open_state(dir, true, &st, NULL, &e), ERR_OK);
+    assert_int_equal(store_open_state(dir, true, &st, NULL, &e), ERR_OK);
     struct store_record *r = NULL;
     assert_int_equal(store_get_record(st, id, &r, &e), ERR_OK);
     assert_int_equal(r->result, STORE_RESULT_SUCCESS);

@@ -119,7 +119,7 @@ static enum store_result session_result_of(const char *dir, const char *id)
 {
     struct store *st = NULL;
     struct err e = {0};
-    assert_int_equal(store_sqlite_open_state(dir, true, &st, NULL, &e), ERR_OK);
+    assert_int_equal(store_open_state(dir, true, &st, NULL, &e), ERR_OK);
     struct store_record *r = NULL;
     assert_int_equal(store_get_record(st, id, &r, &e), ERR_OK);
     enum store_result res = r->result;

@@ -129,8 +129,7 @@ static void test_store_secret_var_hash(void **state)
     assert_non_null(mkdtemp(tmpl));
     struct store *s = NULL;
     struct err e = {0};
-    assert_int_equal(store_sqlite_open_state(tmpl, false, &s, NULL, &e),
-                     ERR_OK);
+    assert_int_equal(store_open_state(tmpl, false, &s, NULL, &e), ERR_OK);
     json_t *vars = json_pack("{s:s, s:s}", "color", "blue", "db_password",
                              "hunter2-canary");
     char id[STORE_ID_MAX];
@@ -138,7 +137,7 @@ static void test_store_secret_var_hash(void **state)
     assert_int_equal(store_deploy_begin(s, &in, id, &e), ERR_OK);
     store_free(s);
     s = NULL;
-    assert_int_equal(store_sqlite_open_state(tmpl, true, &s, NULL, &e), ERR_OK);
+    assert_int_equal(store_open_state(tmpl, true, &s, NULL, &e), ERR_OK);
     struct store_record *r = NULL;
     assert_int_equal(store_get_record(s, id, &r, &e), ERR_OK);
     assert_int_equal(r->nvars, 2);
@@ -161,7 +160,7 @@ static void test_store_secret_var_hash(void **state)
     /* without the key file nothing can be compared */
     char *key = xasprintf("%s/%s", tmpl, STORE_VARS_KEY_FILE);
     assert_int_equal(unlink(key), 0);
-    assert_int_equal(store_sqlite_open_state(tmpl, true, &s, NULL, &e), ERR_OK);
+    assert_int_equal(store_open_state(tmpl, true, &s, NULL, &e), ERR_OK);
     assert_int_equal(store_get_record(s, id, &r, &e), ERR_OK);
     assert_int_equal(store_var_same(r, &r->vars[1], same), -1);
     store_record_free(r);

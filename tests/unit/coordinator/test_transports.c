@@ -1,16 +1,16 @@
-/* tests/unit/coordinator/test_mux.c: hosts are routed to the transport
- * their inventory names; a missing transport or a bad kind is reported as
- * an open failure from the loop, never a crash. */
+/* tests/unit/coordinator/test_transports.c: hosts are routed to the
+ * transport of the kind their inventory names; a missing transport is
+ * reported as an open failure from the loop, never a crash, and a bad
+ * kind is refused naming every kind. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "local.h"
 #include "loop.h"
-#include "mux.h"
 #include "transport.h"
+#include "transports.h"
 
 #include <string.h>
 
@@ -57,15 +57,18 @@ static void wait_for(struct loop *l, bool *flag)
     assert_true(*flag);
 }
 
-static void test_mux_routes_local(void **state)
+static void test_transports_routes_local(void **state)
 {
     (void)state;
     struct err e = {0};
     struct loop *l = loop_new(&e);
-    struct transport *local = local_transport_new(l, &e);
-    struct transport *m = mux_transport_new(l, NULL, NULL, local);
+    struct transport_options o = {0};
+    struct transport *m = transports_new(l, &o);
+    const struct transport_kind *local = transport_kind_find("local", &e);
+    transports_want(m, local);
+    assert_int_equal(transports_open(m, &e), ERR_OK);
     struct probe p = {0};
-    struct target tg = {.name = "h1", .address = "localhost", .kind = "local"};
+    struct target tg = {.name = "h1", .address = "localhost", .kind = local};
     struct conn *c = transport_connect(m, &tg, &cb, &p);
     wait_for(l, &p.opened);
     assert_int_equal(p.err.code, ERR_OK);
@@ -76,18 +79,20 @@ static void test_mux_routes_local(void **state)
     assert_int_equal(p.res.exit_code, 5);
     conn_close(c);
     transport_free(m);
-    transport_free(local);
     loop_free(l);
 }
 
-static void test_mux_missing_transport(void **state)
+static void test_transports_missing(void **state)
 {
     (void)state;
     struct err e = {0};
     struct loop *l = loop_new(&e);
-    struct transport *m = mux_transport_new(l, NULL, NULL, NULL);
+    struct transport_options o = {0};
+    struct transport *m = transports_new(l, &o);
     struct probe p = {0};
-    struct target tg = {.name = "h2", .address = "10.0.0.2", .kind = "agent"};
+    struct target tg = {.name = "h2",
+                        .address = "10.0.0.2",
+                        .kind = transport_kind_find("agent", &e)};
     struct conn *c = transport_connect(m, &tg, &cb, &p);
     assert_false(p.opened); /* reported from the loop, not inline */
     wait_for(l, &p.opened);
@@ -97,33 +102,37 @@ static void test_mux_missing_transport(void **state)
     struct err e2 = {0};
     assert_int_equal(conn_exec(c, &s, &e2), ERR_UNREACHABLE);
     conn_close(c);
-    struct probe q = {0};
-    struct target bad = {.name = "h3", .address = "x", .kind = "telnet"};
-    c = transport_connect(m, &bad, &cb, &q);
-    wait_for(l, &q.opened);
-    assert_non_null(strstr(q.err.msg, "not ssh, agent or local"));
-    conn_close(c);
+    /* a kind that is not in the table never reaches a set */
+    struct err q = {0};
+    assert_null(transport_kind_find("telnet", &q));
+    assert_non_null(strstr(q.msg, "not ssh, agent or local"));
     transport_free(m);
     loop_free(l);
 }
 
-static void test_mux_check_kind(void **state)
+static void test_transports_kind_find(void **state)
 {
     (void)state;
     struct err e = {0};
-    assert_int_equal(mux_check_kind(NULL, &e), ERR_OK);
-    assert_int_equal(mux_check_kind("ssh", &e), ERR_OK);
-    assert_int_equal(mux_check_kind("agent", &e), ERR_OK);
-    assert_int_equal(mux_check_kind("local", &e), ERR_OK);
-    assert_int_equal(mux_check_kind("SSH", &e), ERR_INVALID);
+    assert_non_null(transport_kind_find(NULL, &e));
+    assert_non_null(transport_kind_find("ssh", &e));
+    assert_non_null(transport_kind_find("agent", &e));
+    assert_non_null(transport_kind_find("local", &e));
+    assert_null(transport_kind_find("SSH", &e));
+    assert_int_equal(e.code, ERR_INVALID);
+    /* unset is ssh */
+    assert_ptr_equal(transport_kind_find(NULL, &e),
+                     transport_kind_find("ssh", &e));
+    assert_string_equal(e.msg, "drover_transport 'SSH' is not ssh, agent or "
+                               "local");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mux_routes_local),
-        cmocka_unit_test(test_mux_missing_transport),
-        cmocka_unit_test(test_mux_check_kind),
+        cmocka_unit_test(test_transports_routes_local),
+        cmocka_unit_test(test_transports_missing),
+        cmocka_unit_test(test_transports_kind_find),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
