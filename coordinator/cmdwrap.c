@@ -2,6 +2,7 @@
 #include "cmdwrap.h"
 
 #include "buf.h"
+#include "shquote.h"
 #include "template.h"
 
 #include <ctype.h>
@@ -55,7 +56,7 @@ enum err_code cmdwrap_build(struct cmdwrap *w, const char *command,
                                "env: '%s' is not a variable name", key);
             }
             char *s = template_value_str(val);
-            char *q = template_shell_quote(s);
+            char *q = shquote(s);
             buf_printf(&cmd, "export %s=%s; ", key, q);
             free(s);
             free(q);

@@ -17,6 +17,7 @@
 #include "knownhosts.h"
 #include "log.h"
 #include "loop.h"
+#include "shquote.h"
 #include "sshconfig.h"
 
 #include <errno.h>
@@ -400,14 +401,8 @@ char *ssh_wrap_command(const char *command)
      * semantics, as plain ssh would). */
     struct buf b;
     buf_init(&b, BUF_UNLIMITED);
-    buf_adds(&b, "printf '" SSH_PGID_TAG "%s\\n' \"$$\" >&2; eval '");
-    for (const char *p = command; *p; p++) {
-        if (*p == '\'')
-            buf_adds(&b, "'\\''");
-        else
-            buf_addc(&b, *p);
-    }
-    buf_addc(&b, '\'');
+    buf_adds(&b, "printf '" SSH_PGID_TAG "%s\\n' \"$$\" >&2; eval ");
+    shquote_add(&b, command);
     return buf_detach(&b);
 }
 
