@@ -12,6 +12,7 @@
  * drops. */
 #include "ssh.h"
 
+#include "base64.h"
 #include "buf.h"
 #include "clock.h"
 #include "knownhosts.h"
@@ -274,30 +275,6 @@ static bool ssh_text_has(const char *text, size_t len, const char *needle)
     return false;
 }
 
-/* Decode base64 (whitespace skipped) into a new buffer; *n its length. */
-static unsigned char *ssh_unbase64(const char *p, size_t len, size_t *n)
-{
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    unsigned char *out = xmalloc(len / 4 * 3 + 3);
-    size_t o = 0;
-    unsigned v = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len && p[i] != '='; i++) {
-        const char *q = p[i] ? strchr(tab, p[i]) : NULL;
-        if (q == NULL)
-            continue;
-        v = (v << 6) | (unsigned)(q - tab);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(v >> bits);
-        }
-    }
-    *n = o;
-    return out;
-}
-
 /* Read an SSH string at *off of b (n bytes); NULL when truncated. */
 static const unsigned char *ssh_sshstr(const unsigned char *b, size_t n,
                                        size_t *off, size_t *len)
@@ -346,7 +323,7 @@ enum err_code ssh_key_check(const char *text, size_t len, const char *path,
                        path);
     b += sizeof(begin) - 1;
     size_t n;
-    unsigned char *blob = ssh_unbase64(b, (size_t)(z - b), &n);
+    unsigned char *blob = base64_decode(b, (size_t)(z - b), &n);
     static const char magic[] = "openssh-key-v1";
     size_t off = sizeof(magic), l;
     enum err_code rc = ERR_OK;
@@ -2068,7 +2045,7 @@ static void ssh_key_parse(struct ssh_key *t)
     if (z == NULL)
         return;
     size_t n;
-    unsigned char *blob = ssh_unbase64(b, (size_t)(z - b), &n);
+    unsigned char *blob = base64_decode(b, (size_t)(z - b), &n);
     static const char magic[] = "openssh-key-v1";
     size_t off = sizeof(magic), l = 0, publ = 0, privl = 0, tl = 0;
     const unsigned char *cipher = NULL, *pub = NULL, *priv = NULL;
