@@ -18,6 +18,7 @@
 #include "knownhosts.h"
 #include "log.h"
 #include "loop.h"
+#include "readfile.h"
 #include "shquote.h"
 #include "sshconfig.h"
 
@@ -2097,21 +2098,18 @@ out:
 static enum err_code ssh_key_read(struct ssh_key *t, const char *origin,
                                   struct err *e)
 {
-    int fd = open(t->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    switch (readfile(t->path, SSH_KEY_MAX, 0, &t->data, &t->len)) {
+    case READFILE_OK:
+        break;
+    case READFILE_OPEN:
         return err_sys(e, "%s: cannot read the private key%s", t->path, origin);
-    struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size <= 0 || st.st_size > SSH_KEY_MAX) {
-        close(fd);
+    case READFILE_READ:
+        return err_sys(e, "%s: cannot read the private key", t->path);
+    default:
         return err_set(e, ERR_PARSE, "%s: not a private key (size)", t->path);
     }
-    t->len = (size_t)st.st_size;
-    t->data = xmalloc(t->len + 1);
-    ssize_t n = read(fd, t->data, t->len);
-    close(fd);
-    if (n != (ssize_t)t->len)
-        return err_sys(e, "%s: cannot read the private key", t->path);
-    t->data[t->len] = '\0';
+    if (t->len == 0)
+        return err_set(e, ERR_PARSE, "%s: not a private key (size)", t->path);
     if (ssh_key_check(t->data, t->len, t->path, e) != ERR_OK)
         return e->code;
     ssh_key_parse(t);

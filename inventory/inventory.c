@@ -11,6 +11,7 @@
 #include "inv_pattern.h"
 #include "inv_yaml.h"
 #include "log.h"
+#include "readfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -441,49 +442,19 @@ static void inv_reconcile(struct inventory *inv)
 static enum err_code inv_read_file(const char *path, char **data, size_t *len,
                                    struct err *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    switch (readfile(path, INV_FILE_MAX, 0, data, len)) {
+    case READFILE_OK:
+        return ERR_OK;
+    case READFILE_OPEN:
         return err_sys(e, "%s: cannot open", path);
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        close(fd);
+    case READFILE_STAT:
         return err_sys(e, "%s: cannot stat", path);
-    }
-    if (st.st_size > INV_FILE_MAX) {
-        close(fd);
+    case READFILE_BIG:
         return err_set(e, ERR_LIMIT, "%s: larger than %d bytes", path,
                        INV_FILE_MAX);
+    default:
+        return err_sys(e, "%s: cannot read", path);
     }
-    size_t cap = (size_t)st.st_size + 1, n = 0;
-    char *p = xmalloc(cap);
-    for (;;) {
-        if (n + 1 >= cap) {
-            if (cap > INV_FILE_MAX) {
-                free(p);
-                close(fd);
-                return err_set(e, ERR_LIMIT, "%s: larger than %d bytes", path,
-                               INV_FILE_MAX);
-            }
-            cap *= 2;
-            p = xrealloc(p, cap);
-        }
-        ssize_t r = read(fd, p + n, cap - n - 1);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            free(p);
-            close(fd);
-            return err_sys(e, "%s: cannot read", path);
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    p[n] = '\0';
-    *data = p;
-    *len = n;
-    return ERR_OK;
 }
 
 /* The extension of a path's last component, "" if none. */
