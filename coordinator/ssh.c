@@ -20,6 +20,7 @@
 #include "loop.h"
 #include "readfile.h"
 #include "shquote.h"
+#include "ssh_key.h"
 #include "sshconfig.h"
 
 #include <errno.h>
@@ -29,10 +30,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/core_names.h>
-#include <openssl/ec.h>
-#include <openssl/evp.h>
-#include <openssl/param_build.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,21 +93,6 @@ struct ssh_target {
     int inflight;               /* handshakes in progress */
     struct ssh_conn *wait_head; /* conns waiting for a slot, FIFO */
     struct ssh_conn *wait_tail; /* last waiting conn */
-};
-
-/* A private key file, read once per process however many hosts use it. */
-struct ssh_key {
-    char *path;              /* the file */
-    char *data;              /* its contents (wiped at free), NULL when
-                                it could not be used */
-    size_t len;              /* bytes in data */
-    const EVP_MD *sign_md;   /* ECDSA: its digest; ed25519: NULL */
-    EVP_PKEY *sign_key;      /* key we sign with ourselves, or NULL:
-                                libssh2 parses data per host */
-    unsigned char *pub_blob; /* sign_key's SSH public key blob */
-    size_t pub_len;          /* its length */
-    void *self;              /* this key, for libssh2's abstract */
-    struct err err;          /* why it cannot be used (data NULL) */
 };
 
 /* A known_hosts file named by the ssh config, read once. */
@@ -265,109 +247,6 @@ static const char *ssh_conn_phase(const struct ssh_conn *c)
     default:
         return "waiting to connect";
     }
-}
-
-static bool ssh_text_has(const char *text, size_t len, const char *needle)
-{
-    size_t n = strlen(needle);
-    for (size_t i = 0; i + n <= len; i++)
-        if (memcmp(text + i, needle, n) == 0)
-            return true;
-    return false;
-}
-
-/* Read an SSH string at *off of b (n bytes); NULL when truncated. */
-static const unsigned char *ssh_sshstr(const unsigned char *b, size_t n,
-                                       size_t *off, size_t *len)
-{
-    if (*off + 4 > n)
-        return NULL;
-    size_t l = (size_t)b[*off] << 24 | (size_t)b[*off + 1] << 16 |
-               (size_t)b[*off + 2] << 8 | b[*off + 3];
-    if (l > n - *off - 4)
-        return NULL;
-    const unsigned char *p = b + *off + 4;
-    *off += 4 + l;
-    *len = l;
-    return p;
-}
-
-enum err_code ssh_key_check(const char *text, size_t len, const char *path,
-                            struct err *e)
-{
-    static const char rsa_msg[] =
-        "%s: libssh2 1.10 cannot sign with rsa-sha2; use an ed25519 key";
-    if (ssh_text_has(text, len, "BEGIN RSA PRIVATE KEY"))
-        return err_set(e, ERR_AUTH, rsa_msg, path);
-    if (ssh_text_has(text, len, "BEGIN DSA PRIVATE KEY"))
-        return err_set(e, ERR_AUTH,
-                       "%s: DSA keys are refused by OpenSSH; use an ed25519 "
-                       "key",
-                       path);
-    if (ssh_text_has(text, len, "BEGIN EC PRIVATE KEY") ||
-        ssh_text_has(text, len, "BEGIN PRIVATE KEY"))
-        return ERR_OK;
-    if (ssh_text_has(text, len, "BEGIN ENCRYPTED PRIVATE KEY"))
-        return err_set(e, ERR_AUTH,
-                       "%s: the key is protected by a passphrase; load it "
-                       "into ssh-agent and leave out --key",
-                       path);
-    static const char begin[] = "-----BEGIN OPENSSH PRIVATE KEY-----";
-    static const char end[] = "-----END OPENSSH PRIVATE KEY-----";
-    const char *b = memmem(text, len, begin, sizeof(begin) - 1);
-    const char *z =
-        b ? memmem(b, len - (size_t)(b - text), end, sizeof(end) - 1) : NULL;
-    if (b == NULL || z == NULL)
-        return err_set(e, ERR_PARSE,
-                       "%s: not a private key (expected an OpenSSH or PEM "
-                       "ed25519/ECDSA key)",
-                       path);
-    b += sizeof(begin) - 1;
-    size_t n;
-    unsigned char *blob = base64_decode(b, (size_t)(z - b), &n);
-    static const char magic[] = "openssh-key-v1";
-    size_t off = sizeof(magic), l;
-    enum err_code rc = ERR_OK;
-    const unsigned char *cipher = NULL, *pub = NULL;
-    if (n < sizeof(magic) || memcmp(blob, magic, sizeof(magic)) != 0 ||
-        (cipher = ssh_sshstr(blob, n, &off, &l)) == NULL) {
-        rc = err_set(e, ERR_PARSE, "%s: damaged OpenSSH private key", path);
-        goto out;
-    }
-    bool encrypted = !(l == 4 && memcmp(cipher, "none", 4) == 0);
-    if (ssh_sshstr(blob, n, &off, &l) == NULL ||
-        ssh_sshstr(blob, n, &off, &l) == NULL || off + 4 > n) {
-        rc = err_set(e, ERR_PARSE, "%s: damaged OpenSSH private key", path);
-        goto out;
-    }
-    off += 4; /* number of keys */
-    pub = ssh_sshstr(blob, n, &off, &l);
-    size_t poff = 0, tlen = 0;
-    const unsigned char *type = pub ? ssh_sshstr(pub, l, &poff, &tlen) : NULL;
-    if (type == NULL) {
-        rc = err_set(e, ERR_PARSE, "%s: damaged OpenSSH private key", path);
-    } else if (tlen == 7 && memcmp(type, "ssh-rsa", 7) == 0) {
-        rc = err_set(e, ERR_AUTH, rsa_msg, path);
-    } else if (tlen == 7 && memcmp(type, "ssh-dss", 7) == 0) {
-        rc = err_set(e, ERR_AUTH,
-                     "%s: DSA keys are refused by OpenSSH; use an ed25519 key",
-                     path);
-    } else if (!(tlen == 11 && memcmp(type, "ssh-ed25519", 11) == 0) &&
-               !(tlen > 11 && memcmp(type, "ecdsa-sha2-", 11) == 0)) {
-        rc = err_set(e, ERR_AUTH,
-                     "%s: key type %.*s is not supported by libssh2 1.10; "
-                     "use an ed25519 key",
-                     path, (int)tlen, (const char *)type);
-    } else if (encrypted) {
-        rc = err_set(e, ERR_AUTH,
-                     "%s: the key is protected by a passphrase; load it into "
-                     "ssh-agent and leave out --key",
-                     path);
-    }
-out:
-    explicit_bzero(blob, n);
-    free(blob);
-    return rc;
 }
 
 char *ssh_wrap_command(const char *command)
@@ -1014,77 +893,13 @@ static bool ssh_conn_hostkey(struct ssh_conn *c)
     return true;
 }
 
-/* Append a big-endian unsigned integer as an SSH mpint. */
-static void ssh_put_mpint(struct buf *b, const BIGNUM *v)
-{
-    unsigned char n[80];
-    int len = BN_num_bytes(v);
-    if (len < 0 || len > (int)sizeof(n))
-        len = 0;
-    BN_bn2bin(v, n);
-    bool pad = len > 0 && (n[0] & 0x80);
-    uint32_t l = (uint32_t)len + (pad ? 1 : 0);
-    unsigned char h[4] = {(unsigned char)(l >> 24), (unsigned char)(l >> 16),
-                          (unsigned char)(l >> 8), (unsigned char)l};
-    buf_add(b, h, 4);
-    if (pad)
-        buf_addc(b, '\0');
-    buf_add(b, n, (size_t)len);
-}
-
-/* libssh2's sign callback for our pre-parsed key: the signature without
- * the method name, which libssh2 adds (ed25519: the 64 raw bytes; ECDSA:
- * mpint r, mpint s), allocated with malloc (libssh2's default allocator
- * frees it). */
-static int ssh_sign(LIBSSH2_SESSION *s, unsigned char **sig, size_t *sig_len,
-                    const unsigned char *data, size_t data_len, void **abstract)
-{
-    (void)s;
-    struct ssh_key *t = *abstract;
-    unsigned char raw[160];
-    size_t n = sizeof(raw);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok =
-        ctx != NULL &&
-        EVP_DigestSignInit(ctx, NULL, t->sign_md, NULL, t->sign_key) == 1 &&
-        EVP_DigestSign(ctx, raw, &n, data, data_len) == 1;
-    EVP_MD_CTX_free(ctx);
-    if (!ok)
-        return -1;
-    struct buf b;
-    buf_init(&b, BUF_UNLIMITED);
-    if (t->sign_md == NULL) {
-        buf_add(&b, raw, n);
-    } else {
-        /* OpenSSL gives DER; SSH wants two mpints. */
-        const unsigned char *p = raw;
-        ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)n);
-        if (es == NULL)
-            return -1;
-        const BIGNUM *r = NULL, *sv = NULL;
-        ECDSA_SIG_get0(es, &r, &sv);
-        ssh_put_mpint(&b, r);
-        ssh_put_mpint(&b, sv);
-        ECDSA_SIG_free(es);
-    }
-    *sig_len = b.len;
-    *sig = (unsigned char *)buf_detach(&b);
-    return 0;
-}
-
 /* One step of authentication: 0 done, EAGAIN, or an error already
  * reported (-1). */
 static int ssh_conn_auth(struct ssh_conn *c)
 {
     while (c->key_idx < c->nkeys) {
         struct ssh_key *k = c->keys[c->key_idx];
-        int rc =
-            k->sign_key != NULL
-                ? libssh2_userauth_publickey(c->s, c->user, k->pub_blob,
-                                             k->pub_len, ssh_sign, &k->self)
-                : libssh2_userauth_publickey_frommemory(
-                      c->s, c->user, strlen(c->user), NULL, 0, k->data, k->len,
-                      NULL);
+        int rc = ssh_key_auth(k, c->s, c->user);
         if (rc == 0 || rc == LIBSSH2_ERROR_EAGAIN)
             return rc;
         if (ssh_conn_wire_broken(c, rc)) {
@@ -1719,8 +1534,21 @@ static struct knownhosts *ssh_kh_get(struct ssh_transport *t, const char *path,
     return t->khfiles[i].kh;
 }
 
+/* The key at path, read on first use (*fresh: this call read it). One
+ * that cannot be used has data NULL and err set. */
 static struct ssh_key *ssh_key_get(struct ssh_transport *t, const char *path,
-                                   const char *origin, bool *fresh);
+                                   const char *origin, bool *fresh)
+{
+    for (size_t i = 0; i < t->nkeys; i++)
+        if (strcmp(t->keys[i]->path, path) == 0)
+            return t->keys[i];
+    struct ssh_key *k = ssh_key_new(path, origin);
+    t->keys = xrealloc(t->keys, (t->nkeys + 1) * sizeof(*t->keys));
+    t->keys[t->nkeys++] = k;
+    if (fresh != NULL)
+        *fresh = true;
+    return k;
+}
 
 static void ssh_conn_add_key(struct ssh_conn *c, struct ssh_key *k)
 {
@@ -1926,20 +1754,6 @@ static void ssh_close(struct conn *cp)
         ssh_conn_destroy(c);
 }
 
-static void ssh_key_free(struct ssh_key *k)
-{
-    if (k == NULL)
-        return;
-    EVP_PKEY_free(k->sign_key);
-    free(k->pub_blob);
-    if (k->data != NULL) {
-        explicit_bzero(k->data, k->len);
-        free(k->data);
-    }
-    free(k->path);
-    free(k);
-}
-
 static void ssh_free(struct transport *tp)
 {
     struct ssh_transport *t = (struct ssh_transport *)tp;
@@ -1987,156 +1801,8 @@ void ssh_transport_stats(const struct transport *tp, struct ssh_stats *out)
     *out = ((const struct ssh_transport *)tp)->stats;
 }
 
-/* An ECDSA key from its OpenSSH parts: curve ("nistp256"), public point,
- * private scalar. NULL if OpenSSL refuses them. */
-static EVP_PKEY *ssh_key_ecdsa(const unsigned char *curve, size_t cl,
-                               const unsigned char *q, size_t ql,
-                               const unsigned char *d, size_t dl,
-                               const EVP_MD **md)
-{
-    const char *group = NULL;
-    if (cl == 8 && memcmp(curve, "nistp256", 8) == 0) {
-        group = "P-256";
-        *md = EVP_sha256();
-    } else if (cl == 8 && memcmp(curve, "nistp384", 8) == 0) {
-        group = "P-384";
-        *md = EVP_sha384();
-    } else if (cl == 8 && memcmp(curve, "nistp521", 8) == 0) {
-        group = "P-521";
-        *md = EVP_sha512();
-    } else {
-        return NULL;
-    }
-    EVP_PKEY *pk = NULL;
-    BIGNUM *bn = BN_bin2bn(d, (int)dl, NULL);
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    if (bn != NULL && bld != NULL && pctx != NULL &&
-        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group,
-                                        0) == 1 &&
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, bn) == 1 &&
-        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, q, ql) ==
-            1 &&
-        (params = OSSL_PARAM_BLD_to_param(bld)) != NULL &&
-        EVP_PKEY_fromdata_init(pctx) == 1)
-        EVP_PKEY_fromdata(pctx, &pk, EVP_PKEY_KEYPAIR, params);
-    EVP_PKEY_CTX_free(pctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    BN_clear_free(bn);
-    return pk;
-}
-
-/* An unencrypted OpenSSH ed25519 or ECDSA key is parsed once here, and we
- * sign for libssh2 (ssh_sign): libssh2 1.10 would parse the key for every
- * host, through OpenSSL 3's decoders first, which cost about 2 ms of CPU
- * per host, more than the rest of the connection (and its ECDSA path
- * leaks). Other keys (PEM files) are left to libssh2. */
-static void ssh_key_parse(struct ssh_key *t)
-{
-    static const char begin[] = "-----BEGIN OPENSSH PRIVATE KEY-----";
-    static const char end[] = "-----END OPENSSH PRIVATE KEY-----";
-    const char *b = memmem(t->data, t->len, begin, sizeof(begin) - 1);
-    if (b == NULL)
-        return;
-    b += sizeof(begin) - 1;
-    const char *z =
-        memmem(b, t->len - (size_t)(b - t->data), end, sizeof(end) - 1);
-    if (z == NULL)
-        return;
-    size_t n;
-    unsigned char *blob = base64_decode(b, (size_t)(z - b), &n);
-    static const char magic[] = "openssh-key-v1";
-    size_t off = sizeof(magic), l = 0, publ = 0, privl = 0, tl = 0;
-    const unsigned char *cipher = NULL, *pub = NULL, *priv = NULL;
-    const unsigned char *type = NULL;
-    if (n < sizeof(magic) || memcmp(blob, magic, sizeof(magic)) != 0 ||
-        (cipher = ssh_sshstr(blob, n, &off, &l)) == NULL || l != 4 ||
-        memcmp(cipher, "none", 4) != 0 ||
-        ssh_sshstr(blob, n, &off, &l) == NULL ||
-        ssh_sshstr(blob, n, &off, &l) == NULL || off + 4 > n)
-        goto out;
-    off += 4; /* number of keys: we use the first */
-    if ((pub = ssh_sshstr(blob, n, &off, &publ)) == NULL ||
-        (priv = ssh_sshstr(blob, n, &off, &privl)) == NULL || privl < 8 ||
-        memcmp(priv, priv + 4, 4) != 0) /* the two check ints must agree */
-        goto out;
-    size_t poff = 8;
-    if ((type = ssh_sshstr(priv, privl, &poff, &tl)) == NULL)
-        goto out;
-    if (tl == 11 && memcmp(type, "ssh-ed25519", 11) == 0) {
-        const unsigned char *sk = NULL;
-        if (ssh_sshstr(priv, privl, &poff, &l) == NULL || l != 32 ||
-            (sk = ssh_sshstr(priv, privl, &poff, &l)) == NULL || l != 64)
-            goto out;
-        /* sk: the 32-byte seed, then the public key again. */
-        t->sign_key =
-            EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, sk, 32);
-        t->sign_md = NULL;
-    } else if (tl > 11 && memcmp(type, "ecdsa-sha2-", 11) == 0) {
-        size_t cl = 0, ql = 0, dl = 0;
-        const unsigned char *curve = ssh_sshstr(priv, privl, &poff, &cl);
-        const unsigned char *q = ssh_sshstr(priv, privl, &poff, &ql);
-        const unsigned char *d = ssh_sshstr(priv, privl, &poff, &dl);
-        if (curve == NULL || q == NULL || d == NULL)
-            goto out;
-        t->sign_key = ssh_key_ecdsa(curve, cl, q, ql, d, dl, &t->sign_md);
-    }
-    if (t->sign_key != NULL) {
-        t->pub_blob = xmalloc(publ);
-        memcpy(t->pub_blob, pub, publ);
-        t->pub_len = publ;
-        t->self = t;
-    }
-out:
-    explicit_bzero(blob, n);
-    free(blob);
-}
-
-/* Read k->path (origin says where it was named, for messages). */
-static enum err_code ssh_key_read(struct ssh_key *t, const char *origin,
-                                  struct err *e)
-{
-    switch (readfile(t->path, SSH_KEY_MAX, 0, &t->data, &t->len)) {
-    case READFILE_OK:
-        break;
-    case READFILE_OPEN:
-        return err_sys(e, "%s: cannot read the private key%s", t->path, origin);
-    case READFILE_READ:
-        return err_sys(e, "%s: cannot read the private key", t->path);
-    default:
-        return err_set(e, ERR_PARSE, "%s: not a private key (size)", t->path);
-    }
-    if (t->len == 0)
-        return err_set(e, ERR_PARSE, "%s: not a private key (size)", t->path);
-    if (ssh_key_check(t->data, t->len, t->path, e) != ERR_OK)
-        return e->code;
-    ssh_key_parse(t);
-    return ERR_OK;
-}
-
 /* The key at path, read on first use (*fresh: this call read it). One
  * that cannot be used has data NULL and err set. */
-static struct ssh_key *ssh_key_get(struct ssh_transport *t, const char *path,
-                                   const char *origin, bool *fresh)
-{
-    for (size_t i = 0; i < t->nkeys; i++)
-        if (strcmp(t->keys[i]->path, path) == 0)
-            return t->keys[i];
-    struct ssh_key *k = xcalloc(1, sizeof(*k));
-    k->path = xstrdup(path);
-    if (ssh_key_read(k, origin, &k->err) != ERR_OK && k->data != NULL) {
-        explicit_bzero(k->data, k->len);
-        free(k->data);
-        k->data = NULL;
-    }
-    t->keys = xrealloc(t->keys, (t->nkeys + 1) * sizeof(*t->keys));
-    t->keys[t->nkeys++] = k;
-    if (fresh != NULL)
-        *fresh = true;
-    return k;
-}
 
 /* The ssh config: the one the caller read, else --ssh-config FILE,
  * none, or ~/.ssh/config if it exists (sshconfig_open). */
