@@ -11,21 +11,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* shquote's input and what it gives. */
+static const char *const shquote_cases[][2] = {
+    {"a-b_c/d.e:1,2@x%y+z=w", "a-b_c/d.e:1,2@x%y+z=w"},
+    {"", "''"},
+    {"a b", "'a b'"},
+    {"it's", "'it'\\''s'"},
+};
+
 static void test_shquote_words(void **state)
 {
     (void)state;
-    char *q = shquote("a-b_c/d.e:1,2@x%y+z=w");
-    assert_string_equal(q, "a-b_c/d.e:1,2@x%y+z=w");
-    free(q);
-    q = shquote("");
-    assert_string_equal(q, "''");
-    free(q);
-    q = shquote("a b");
-    assert_string_equal(q, "'a b'");
-    free(q);
-    q = shquote("it's");
-    assert_string_equal(q, "'it'\\''s'");
-    free(q);
+    for (size_t i = 0; i < sizeof(shquote_cases) / sizeof(*shquote_cases);
+         i++) {
+        char *q = shquote(shquote_cases[i][0]);
+        assert_string_equal(q, shquote_cases[i][1]);
+        free(q);
+    }
 }
 
 static void test_shquote_add_always_quotes(void **state)
