@@ -83,6 +83,7 @@ static bool ssh_key_blob_open(const char *b, const char *z,
     return true;
 }
 
+/* Wipe and free the blob kb walked; kb is left empty. */
 static void ssh_key_blob_close(struct ssh_key_blob *kb)
 {
     if (kb->blob != NULL) {
