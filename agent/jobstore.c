@@ -5,11 +5,13 @@
 
 #include "buf.h"
 #include "log.h"
+#include "readfile.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,27 +112,27 @@ out:
     return rc;
 }
 
-/* Read a small file whole into b. */
+/* Read a small file whole into b, at most b's limit. */
 static enum err_code jobstore_get(const char *path, struct buf *b,
                                   struct err *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    char *data;
+    size_t len;
+    size_t room = b->limit == BUF_UNLIMITED ? SIZE_MAX / 2 : b->limit - b->len;
+    switch (readfile(path, room, 0, &data, &len)) {
+    case READFILE_OK:
+        buf_add(b, data, len);
+        free(data);
+        return ERR_OK;
+    case READFILE_OPEN:
         if (errno == ENOENT)
             return err_set(e, ERR_NOTFOUND, "%s: no such file", path);
         return err_sys(e, "open %s", path);
-    }
-    char chunk[4096];
-    ssize_t n;
-    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-        if (!buf_add(b, chunk, (size_t)n))
-            break;
-    close(fd);
-    if (n < 0)
-        return err_sys(e, "read %s", path);
-    if (b->dropped > 0)
+    case READFILE_BIG:
         return err_set(e, ERR_PROTO, "%s: larger than a result can be", path);
-    return ERR_OK;
+    default:
+        return err_sys(e, "read %s", path);
+    }
 }
 
 /* A job interrupted by a crash or kill -9 of the agent. */

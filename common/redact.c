@@ -2,6 +2,7 @@
  * before it leaves the process. */
 #include "redact.h"
 
+#include "base64.h"
 #include "buf.h"
 #include "err.h"
 
@@ -64,27 +65,6 @@ static void redact_add_pat(struct redact *r, const char *p, size_t n)
     r->npats++;
 }
 
-static char *redact_base64(const char *s, size_t n)
-{
-    static const char tbl[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = xmalloc((n + 2) / 3 * 4 + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned char)s[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned char)s[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)s[i + 2];
-        out[o++] = tbl[(v >> 18) & 63];
-        out[o++] = tbl[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? tbl[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* The value inside a longer base64 text ("user:secret" in a Basic auth
  * header) starts at byte offset 0, 1 or 2 of a 3-byte group. For each
  * offset, keep the base64 characters that depend on the value's bytes
@@ -97,7 +77,7 @@ static void redact_add_shifted(struct redact *r, const char *value, size_t n)
     for (size_t k = 0; k < 3; k++) {
         memset(tmp, 0, k);
         memcpy(tmp + k, value, n);
-        char *enc = redact_base64(tmp, n + k);
+        char *enc = base64_encode(tmp, n + k);
         size_t from = (8 * k + 5) / 6, to = 8 * (k + n) / 6;
         /* at the end of the text the last partial character is known */
         size_t end = strcspn(enc, "=");
@@ -168,7 +148,7 @@ void redact_add(struct redact *r, const char *value)
     if (n == 0)
         return;
     redact_add_pat(r, value, n);
-    char *b64 = redact_base64(value, n);
+    char *b64 = base64_encode(value, n);
     size_t bn = strlen(b64);
     /* padding differs with the surrounding text: match without it */
     while (bn > 0 && b64[bn - 1] == '=')

@@ -35,6 +35,7 @@
 #include "log.h"
 #include "loop.h"
 #include "proto.h"
+#include "strmap.h"
 #include "zmtp.h"
 
 #include <arpa/inet.h>
@@ -149,9 +150,7 @@ struct agentconn_transport {
     size_t capslots;                 /* slots allocated */
     uint32_t *free_slots;            /* reusable indices */
     size_t nfree;                    /* how many */
-    struct agentconn_pin *pins;      /* agentconn_pin */
-    size_t npins;                    /* how many */
-    size_t cappins;                  /* hash slots (a power of two) */
+    struct strmap pins;              /* host -> agentconn_pin */
     struct buf out;                  /* encode buffer */
     uint64_t req;                    /* request ids */
     struct agentconn_stats stats;    /* counters */
@@ -802,32 +801,11 @@ static void agentconn_io(struct loop *l, struct loop_io *io, unsigned ev,
 
 /* --- transport_ops ------------------------------------------------------- */
 
-/* Pins are an open-addressing hash on the host name: thousands of hosts
- * each pin once and look up once. */
-static size_t agentconn_hash(const char *name)
-{
-    size_t h = 1469598103934665603u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        h = (h ^ *p) * 1099511628211u;
-    return h;
-}
-
-static struct agentconn_pin *agentconn_pin_slot(struct agentconn_transport *t,
-                                                const char *name)
-{
-    size_t mask = t->cappins - 1;
-    for (size_t i = agentconn_hash(name) & mask;; i = (i + 1) & mask)
-        if (t->pins[i].host == NULL || strcmp(t->pins[i].host, name) == 0)
-            return &t->pins[i];
-}
-
 static const char *agentconn_pinned(struct agentconn_transport *t,
                                     const char *name)
 {
-    if (t->cappins == 0)
-        return NULL;
-    struct agentconn_pin *p = agentconn_pin_slot(t, name);
-    return p->host ? p->key : NULL;
+    const struct agentconn_pin *p = strmap_get(&t->pins, name);
+    return p != NULL ? p->key : NULL;
 }
 
 /* drover_agent_key is not a key. Z85 keys may hold '#', and Ansible's INI
@@ -1039,9 +1017,14 @@ static void agentconn_free(struct transport *tr)
         loop_timer_stop(t->loop, &t->t_pump);
     if (t->zx_ready)
         zmtp_ctx_release(&t->zx);
-    for (size_t i = 0; i < t->cappins; i++)
-        free(t->pins[i].host);
-    free(t->pins);
+    for (size_t i = 0; i < t->pins.cap; i++) {
+        struct agentconn_pin *p = t->pins.vals[i];
+        if (t->pins.keys[i] != NULL) {
+            free(p->host);
+            free(p);
+        }
+    }
+    strmap_release(&t->pins);
     free(t->slots);
     free(t->free_slots);
     free(t->known_agents);
@@ -1148,20 +1131,11 @@ enum err_code agentconn_pin(struct transport *tr, const char *host,
     struct agentconn_transport *t = (struct agentconn_transport *)tr;
     if (!keyfile_z85_valid(key, strlen(key)))
         return agentconn_bad_key(e, ERR_INVALID, host, key);
-    if (2 * (t->npins + 1) > t->cappins) { /* keep the load under 1/2 */
-        struct agentconn_pin *old = t->pins;
-        size_t oldcap = t->cappins;
-        t->cappins = oldcap ? oldcap * 2 : 64;
-        t->pins = xcalloc(t->cappins, sizeof(*t->pins));
-        for (size_t i = 0; i < oldcap; i++)
-            if (old[i].host != NULL)
-                *agentconn_pin_slot(t, old[i].host) = old[i];
-        free(old);
-    }
-    struct agentconn_pin *p = agentconn_pin_slot(t, host);
-    if (p->host == NULL) {
+    struct agentconn_pin *p = strmap_get(&t->pins, host);
+    if (p == NULL) {
+        p = xcalloc(1, sizeof(*p));
         p->host = xstrdup(host);
-        t->npins++;
+        strmap_put(&t->pins, p->host, p);
     }
     memcpy(p->key, key, KEYFILE_Z85_LEN + 1);
     return ERR_OK;

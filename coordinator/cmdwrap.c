@@ -1,7 +1,9 @@
 /* coordinator/cmdwrap.c: environment prefix and secret prelude. */
 #include "cmdwrap.h"
 
+#include "base64.h"
 #include "buf.h"
+#include "shquote.h"
 #include "template.h"
 
 #include <ctype.h>
@@ -17,23 +19,6 @@ bool cmdwrap_valid_name(const char *s)
         if (!(isalnum((unsigned char)*p) || *p == '_'))
             return false;
     return true;
-}
-
-static void cmdwrap_base64(struct buf *b, const char *s, size_t n)
-{
-    static const char tbl[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)(unsigned char)s[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)(unsigned char)s[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)s[i + 2];
-        char out[4] = {tbl[(v >> 18) & 63], tbl[(v >> 12) & 63],
-                       i + 1 < n ? tbl[(v >> 6) & 63] : '=',
-                       i + 2 < n ? tbl[v & 63] : '='};
-        buf_add(b, out, 4);
-    }
 }
 
 enum err_code cmdwrap_build(struct cmdwrap *w, const char *command,
@@ -55,7 +40,7 @@ enum err_code cmdwrap_build(struct cmdwrap *w, const char *command,
                                "env: '%s' is not a variable name", key);
             }
             char *s = template_value_str(val);
-            char *q = template_shell_quote(s);
+            char *q = shquote(s);
             buf_printf(&cmd, "export %s=%s; ", key, q);
             free(s);
             free(q);
@@ -73,7 +58,7 @@ enum err_code cmdwrap_build(struct cmdwrap *w, const char *command,
                    "%s=$(printf '%%s' \"$__drover_s\" | base64 -d) || "
                    "exit 97; export %s; ",
                    names[i], names[i]);
-        cmdwrap_base64(&in, values[i], strlen(values[i]));
+        base64_add(&in, values[i], strlen(values[i]));
         buf_addc(&in, '\n');
     }
     if (n > 0)

@@ -8,6 +8,7 @@
 #include "fence.h"
 
 #include "buf.h"
+#include "shquote.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,19 +42,6 @@ static bool fence_safe(const char *s, const char *extra)
     return true;
 }
 
-/* s single-quoted for sh. */
-static void fence_quote(struct buf *b, const char *s)
-{
-    buf_addc(b, '\'');
-    for (const char *p = s; *p; p++) {
-        if (*p == '\'')
-            buf_adds(b, "'\\''");
-        else
-            buf_addc(b, *p);
-    }
-    buf_addc(b, '\'');
-}
-
 char *fence_command(const struct fence_step *s, struct err *e)
 {
     const char *dir = s->dir != NULL ? s->dir : FENCE_DIR;
@@ -75,9 +63,9 @@ char *fence_command(const struct fence_step *s, struct err *e)
         &b, "_dr_d='%s'; _dr_id='%s'; _dr_ep=%" PRIu64 "; _dr_m=%s; _dr_i=%d\n",
         dir, s->id, s->epoch, modes[s->mode], s->input ? 1 : 0);
     buf_adds(&b, "_dr_who=");
-    fence_quote(&b, s->who != NULL ? s->who : "");
+    shquote_add(&b, s->who != NULL ? s->who : "");
     buf_adds(&b, "\n_dr_c=");
-    fence_quote(&b, s->command);
+    shquote_add(&b, s->command);
     buf_printf(
         &b,
         "\numask 077\n"

@@ -7,6 +7,7 @@
  * (libssh2 compares them as they are). */
 #include "knownhosts.h"
 
+#include "base64.h"
 #include "log.h"
 #include "sshconfig.h"
 
@@ -75,42 +76,13 @@ const char *knownhosts_name(const char *host, int port, char *out,
     return out;
 }
 
-static const char knownhosts_b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Base64 of p into out; pad with '=' when pad. Returns the length. */
-static size_t knownhosts_base64(const unsigned char *p, size_t n, bool pad,
-                                char *out, size_t outlen)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        char q[4] = {knownhosts_b64[(v >> 18) & 63],
-                     knownhosts_b64[(v >> 12) & 63],
-                     i + 1 < n ? knownhosts_b64[(v >> 6) & 63] : '=',
-                     i + 2 < n ? knownhosts_b64[v & 63] : '='};
-        for (int k = 0; k < 4; k++) {
-            if (q[k] == '=' && !pad)
-                break;
-            if (o + 1 < outlen)
-                out[o++] = q[k];
-        }
-    }
-    if (outlen > 0)
-        out[o] = '\0';
-    return o;
-}
-
 const char *knownhosts_fp_format(const unsigned char sha256[32], char *out,
                                  size_t outlen)
 {
-    char b[48];
-    knownhosts_base64(sha256, 32, false, b, sizeof(b));
-    snprintf(out, outlen, "SHA256:%s", b);
+    char *b = base64_encode(sha256, 32);
+    /* OpenSSH writes fingerprints without the padding */
+    snprintf(out, outlen, "SHA256:%.*s", (int)strcspn(b, "="), b);
+    free(b);
     return out;
 }
 
@@ -209,9 +181,7 @@ static int knownhosts_checkp(struct knownhosts *kh, const char *host, int port,
 {
     char name[300];
     knownhosts_name(host, port, name, sizeof(name));
-    size_t b64len = (len + 2) / 3 * 4 + 1;
-    char *b64 = xmalloc(b64len);
-    knownhosts_base64(key, len, true, b64, b64len);
+    char *b64 = base64_encode(key, len);
     int rc = libssh2_knownhost_checkp(
         kh->hosts, name, -1, b64, strlen(b64),
         LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_BASE64 | mask,
@@ -283,9 +253,7 @@ enum err_code knownhosts_append(struct knownhosts *kh, const char *host,
                        hostkey_type);
     char name[300];
     knownhosts_name(host, port, name, sizeof(name));
-    size_t b64len = (len + 2) / 3 * 4 + 1;
-    char *b64 = xmalloc(b64len);
-    knownhosts_base64(key, len, true, b64, b64len);
+    char *b64 = base64_encode(key, len);
     char *line = xasprintf("%s %s %s\n", name, method, b64);
     free(b64);
 

@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "duration.h"
 #include "err.h"
+#include "readfile.h"
 #include "statedir.h"
 #include "suggest.h"
 #include "template.h"
@@ -1634,29 +1635,21 @@ enum err_code plan_load(const char *path, struct plan **out, struct buf *diags,
                         struct err *e)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
+    char *text;
+    size_t len;
+    switch (readfile(path, PLAN_FILE_MAX, 0, &text, &len)) {
+    case READFILE_OK:
+        break;
+    case READFILE_OPEN:
         return err_sys(e, "cannot open plan %s", path);
-    struct buf b;
-    buf_init(&b, PLAN_FILE_MAX);
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_add(&b, chunk, n);
-    bool failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        buf_release(&b);
-        return err_sys(e, "cannot read plan %s", path);
-    }
-    if (b.dropped > 0) {
-        buf_release(&b);
+    case READFILE_BIG:
         return err_set(e, ERR_LIMIT, "%s: plan larger than %d bytes", path,
                        PLAN_FILE_MAX);
+    default:
+        return err_sys(e, "cannot read plan %s", path);
     }
-    enum err_code rc =
-        plan_load_buffer(path, buf_cstr(&b), b.len, out, diags, e);
-    buf_release(&b);
+    enum err_code rc = plan_load_buffer(path, text, len, out, diags, e);
+    free(text);
     return rc;
 }
 
@@ -1760,35 +1753,30 @@ enum err_code plan_load_vars(const char *path, json_t **out, struct buf *diags,
         *out = v;
         return ERR_OK;
     }
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
+    char *text;
+    size_t tlen;
+    switch (readfile(path, PLAN_FILE_MAX, 0, &text, &tlen)) {
+    case READFILE_OK:
+        break;
+    case READFILE_OPEN:
         return err_sys(e, "cannot open variables file %s", path);
-    struct buf b;
-    buf_init(&b, PLAN_FILE_MAX);
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_add(&b, chunk, n);
-    bool failed = ferror(f);
-    fclose(f);
-    if (failed || b.dropped > 0) {
-        buf_release(&b);
-        return failed ? err_sys(e, "cannot read variables file %s", path)
-                      : err_set(e, ERR_LIMIT,
-                                "%s: variables file larger than %d bytes", path,
-                                PLAN_FILE_MAX);
+    case READFILE_BIG:
+        return err_set(e, ERR_LIMIT, "%s: variables file larger than %d bytes",
+                       path, PLAN_FILE_MAX);
+    default:
+        return err_sys(e, "cannot read variables file %s", path);
     }
     struct yamlread y;
     yaml_document_t doc;
-    enum err_code c = plan_yaml_open(&y, path, buf_cstr(&b), b.len,
-                                     &plan_vars_yaml_limits, diags, e);
+    enum err_code c =
+        plan_yaml_open(&y, path, text, tlen, &plan_vars_yaml_limits, diags, e);
     if (c != ERR_OK) {
-        buf_release(&b);
+        free(text);
         return c;
     }
     if (!yaml_parser_load(&y.parser, &doc)) {
         enum err_code rc = plan_yaml_error(&y, diags, e);
-        buf_release(&b);
+        free(text);
         return rc;
     }
     struct plan_reader r = {.file = path, .doc = &doc};
@@ -1801,7 +1789,7 @@ enum err_code plan_load_vars(const char *path, json_t **out, struct buf *diags,
         v = plan_to_json(&r, root, 0);
     yaml_document_delete(&doc);
     yamlread_close(&y);
-    buf_release(&b);
+    free(text);
     plan_flush_problems(&r, diags, e);
     if (r.nproblems > 0) {
         json_decref(v);

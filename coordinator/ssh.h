@@ -28,7 +28,6 @@ enum {
                                        SIGTERM), stop waiting */
     SSH_RETRY_BASE_MS = 50,         /* first MaxStartups retry delay */
     SSH_RETRY_MAX_MS = 1000,        /* retry delay cap (before jitter) */
-    SSH_KEY_MAX = 64 * 1024,        /* largest private key file read */
     SSH_PGID_LINE_MAX = 4096,       /* stderr scanned for the pgid line */
     SSH_BANNER_MAX = 8192,          /* bytes the server may send before
                                        and with its version line */
@@ -100,11 +99,5 @@ char *ssh_kill_command(long pgid, int64_t grace_ms);
 /* If line (len bytes, without its newline) is the pgid report, store the
  * group in *pgid and return true. */
 bool ssh_parse_pgid(const char *line, size_t len, long *pgid);
-
-/* Check that the private key text is one libssh2 1.10 can sign with
- * (ed25519, ECDSA): ERR_AUTH naming path for RSA and DSA keys, ERR_PARSE
- * for text that is no private key. */
-enum err_code ssh_key_check(const char *text, size_t len, const char *path,
-                            struct err *e);
 
 #endif

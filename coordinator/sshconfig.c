@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "readfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -478,29 +479,16 @@ out:
 static enum err_code sshconfig_read_file(struct sshconfig *c, const char *path,
                                          int depth, struct err *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_sys(e, "%s: cannot read the ssh config", path);
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        close(fd);
-        return err_sys(e, "%s: cannot read the ssh config", path);
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size > SSHCONFIG_FILE_MAX) {
-        close(fd);
+    char *text;
+    size_t size;
+    enum readfile_rc rr =
+        readfile(path, SSHCONFIG_FILE_MAX, READFILE_REGULAR, &text, &size);
+    if (rr == READFILE_NOTREG || rr == READFILE_BIG)
         return err_set(e, ERR_PARSE, "%s: not an ssh config (%s)", path,
-                       S_ISREG(st.st_mode) ? "larger than 1 MiB"
-                                           : "not a regular file");
-    }
-    size_t size = (size_t)st.st_size;
-    char *text = xmalloc(size + 1);
-    ssize_t got = read(fd, text, size);
-    close(fd);
-    if (got != (ssize_t)size) {
-        free(text);
+                       rr == READFILE_BIG ? "larger than 1 MiB"
+                                          : "not a regular file");
+    if (rr != READFILE_OK)
         return err_sys(e, "%s: cannot read the ssh config", path);
-    }
-    text[size] = '\0';
     c->files = xrealloc(c->files, (c->nfiles + 1) * sizeof(*c->files));
     char *file = c->files[c->nfiles++] = xstrdup(path);
     enum err_code rc = ERR_OK;

@@ -2,6 +2,8 @@
  * write its files durably. */
 #include "statedir.h"
 
+#include "readfile.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -251,38 +253,20 @@ enum err_code statedir_identity(const char *dir, char *out, struct err *e)
 
 enum err_code statedir_read(const char *path, char **out, struct err *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
+    size_t len;
+    switch (readfile(path, STATEDIR_FILE_MAX, READFILE_NOFOLLOW, out, &len)) {
+    case READFILE_OK:
+        return ERR_OK;
+    case READFILE_OPEN:
         if (errno == ENOENT)
             return err_set(e, ERR_NOTFOUND, "%s does not exist", path);
         return err_sys(e, "cannot open %s", path);
+    case READFILE_BIG:
+        return err_set(e, ERR_LIMIT, "%s is larger than %d bytes", path,
+                       STATEDIR_FILE_MAX);
+    default:
+        return err_sys(e, "cannot read %s", path);
     }
-    char *buf = xmalloc(STATEDIR_FILE_MAX + 1);
-    size_t len = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf + len, STATEDIR_FILE_MAX + 1 - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            err_sys(e, "cannot read %s", path);
-            close(fd);
-            free(buf);
-            return ERR_SYS;
-        }
-        if (r == 0)
-            break;
-        len += (size_t)r;
-        if (len > STATEDIR_FILE_MAX) {
-            close(fd);
-            free(buf);
-            return err_set(e, ERR_LIMIT, "%s is larger than %d bytes", path,
-                           STATEDIR_FILE_MAX);
-        }
-    }
-    close(fd);
-    buf[len] = '\0';
-    *out = buf;
-    return ERR_OK;
 }
 
 bool statedir_name_ok(const char *name)

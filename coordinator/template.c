@@ -2,6 +2,7 @@
 #include "template.h"
 
 #include "buf.h"
+#include "shquote.h"
 #include "suggest.h"
 
 #include <ctype.h>
@@ -11,27 +12,6 @@
 #include <string.h>
 
 enum { TEMPLATE_EXPR_MAX = 256, TEMPLATE_FILTERS_MAX = 8 };
-
-char *template_shell_quote(const char *s)
-{
-    struct buf b;
-    buf_init(&b, BUF_UNLIMITED);
-    if (*s != '\0' && strspn(s, "abcdefghijklmnopqrstuvwxyz"
-                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                                "@%+=:,./-_") == strlen(s)) {
-        buf_adds(&b, s);
-        return buf_detach(&b);
-    }
-    buf_addc(&b, '\'');
-    for (const char *p = s; *p; p++) {
-        if (*p == '\'')
-            buf_adds(&b, "'\\''");
-        else
-            buf_addc(&b, *p);
-    }
-    buf_addc(&b, '\'');
-    return buf_detach(&b);
-}
 
 /* Past spaces and tabs in a NUL-terminated string. */
 static const char *template_skip_blank(const char *p)
@@ -188,7 +168,7 @@ static enum err_code template_filter_apply(enum template_filter f,
     case TEMPLATE_F_QUOTE:
     case TEMPLATE_F_STRING: {
         char *text = template_value_str(v);
-        s = f == TEMPLATE_F_QUOTE ? template_shell_quote(text) : xstrdup(text);
+        s = f == TEMPLATE_F_QUOTE ? shquote(text) : xstrdup(text);
         free(text);
         *out = json_stringn_nocheck(s, strlen(s));
         free(s);

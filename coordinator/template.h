@@ -25,9 +25,6 @@ enum err_code template_render(const char *tmpl, template_lookup_fn *lookup,
  * Caller frees. */
 char *template_value_str(const json_t *v);
 
-/* Quote s for a POSIX shell: 'it'\''s'. Caller frees. */
-char *template_shell_quote(const char *s);
-
 /* Names used by tmpl, for validation without rendering: calls fn for
  * each `{{ name }}` (with has_default true when a default() follows); fn
  * may be NULL to check the syntax only. */

@@ -7,10 +7,11 @@
 
 #include "err.h"
 #include "inv_ini.h"
-#include "inv_map.h"
+#include "strmap.h"
 #include "inv_pattern.h"
 #include "inv_yaml.h"
 #include "log.h"
+#include "readfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -57,8 +58,8 @@ struct inv_group {
 struct inventory {
     struct inv_ptrs hosts;       /* struct inv_host *, inventory order */
     struct inv_ptrs groups;      /* struct inv_group *, declaration order */
-    struct inv_map host_map;     /* name -> struct inv_host * */
-    struct inv_map group_map;    /* name -> struct inv_group * */
+    struct strmap host_map;      /* name -> struct inv_host * */
+    struct strmap group_map;     /* name -> struct inv_group * */
     struct inv_group *all;       /* the implicit "all" */
     struct inv_group *ungrouped; /* the implicit "ungrouped" */
     size_t host_limit;           /* most hosts accepted */
@@ -98,8 +99,8 @@ static void inv_ptrs_remove(struct inv_ptrs *p, const void *x)
 struct inventory *inv_new(void)
 {
     struct inventory *inv = xcalloc(1, sizeof(*inv));
-    inv_map_init(&inv->host_map);
-    inv_map_init(&inv->group_map);
+    strmap_init(&inv->host_map);
+    strmap_init(&inv->group_map);
     inv->host_limit = INV_HOST_MAX;
     inv->all = inv_group_add(inv, "all");
     inv->ungrouped = inv_group_add(inv, "ungrouped");
@@ -132,8 +133,8 @@ void inv_free(struct inventory *inv)
     }
     free(inv->hosts.v);
     free(inv->groups.v);
-    inv_map_release(&inv->host_map);
-    inv_map_release(&inv->group_map);
+    strmap_release(&inv->host_map);
+    strmap_release(&inv->group_map);
     for (size_t i = 0; i < inv->nvdirs; i++)
         free(inv->vdirs[i]);
     free(inv->vdirs);
@@ -157,7 +158,7 @@ size_t inv_range_limit(const struct inventory *inv)
 
 struct inv_group *inv_group_add(struct inventory *inv, const char *name)
 {
-    struct inv_group *g = inv_map_get(&inv->group_map, name);
+    struct inv_group *g = strmap_get(&inv->group_map, name);
     if (g != NULL)
         return g;
     g = xcalloc(1, sizeof(*g));
@@ -166,7 +167,7 @@ struct inv_group *inv_group_add(struct inventory *inv, const char *name)
     g->vars = json_object();
     g->priority = 1;
     inv_ptrs_push(&inv->groups, g);
-    inv_map_put(&inv->group_map, g->name, g);
+    strmap_put(&inv->group_map, g->name, g);
     return g;
 }
 
@@ -174,7 +175,7 @@ enum err_code inv_host_add(struct inventory *inv, const char *name,
                            struct inv_group *g, struct inv_host **out,
                            const char *where, struct err *e)
 {
-    struct inv_host *h = inv_map_get(&inv->host_map, name);
+    struct inv_host *h = strmap_get(&inv->host_map, name);
     if (h == NULL) {
         if (inv->hosts.n >= inv->host_limit)
             return err_set(e, ERR_LIMIT,
@@ -186,7 +187,7 @@ enum err_code inv_host_add(struct inventory *inv, const char *name,
         h->index = inv->hosts.n;
         h->vars = json_object();
         inv_ptrs_push(&inv->hosts, h);
-        inv_map_put(&inv->host_map, h->name, h);
+        strmap_put(&inv->host_map, h->name, h);
     }
     if (g != NULL && !inv_ptrs_has(&h->groups, g)) {
         inv_ptrs_push(&g->hosts, h);
@@ -246,7 +247,7 @@ enum err_code inv_host_set_var(struct inventory *inv, struct inv_host *h,
                                const char *key, json_t *val, const char *where,
                                struct err *e)
 {
-    struct inv_group *g = inv_map_get(&inv->group_map, h->name);
+    struct inv_group *g = strmap_get(&inv->group_map, h->name);
     if (g != NULL)
         return inv_group_set_var(inv, g, key, val, where, e);
     json_object_set_new(h->vars, key, val);
@@ -402,7 +403,7 @@ static void inv_reconcile(struct inventory *inv)
         } else if (!in_ungrouped && !other) {
             /* Ansible's add_child("ungrouped", name) prefers a group of
              * that name to the host. */
-            struct inv_group *same = inv_map_get(&inv->group_map, h->name);
+            struct inv_group *same = strmap_get(&inv->group_map, h->name);
             if (same != NULL && same != inv->all && same != inv->ungrouped &&
                 !inv_ptrs_has(&inv->ungrouped->children, same) &&
                 !inv_group_reaches(inv, same, inv->ungrouped)) {
@@ -431,7 +432,7 @@ static void inv_reconcile(struct inventory *inv)
     inv_compute_depth(inv);
     for (size_t i = 0; i < inv->groups.n; i++) {
         struct inv_group *g = inv->groups.v[i];
-        if (inv_map_get(&inv->host_map, g->name) != NULL)
+        if (strmap_get(&inv->host_map, g->name) != NULL)
             log_warn("found both a group and a host named '%s'", g->name);
     }
 }
@@ -441,49 +442,19 @@ static void inv_reconcile(struct inventory *inv)
 static enum err_code inv_read_file(const char *path, char **data, size_t *len,
                                    struct err *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    switch (readfile(path, INV_FILE_MAX, 0, data, len)) {
+    case READFILE_OK:
+        return ERR_OK;
+    case READFILE_OPEN:
         return err_sys(e, "%s: cannot open", path);
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        close(fd);
+    case READFILE_STAT:
         return err_sys(e, "%s: cannot stat", path);
-    }
-    if (st.st_size > INV_FILE_MAX) {
-        close(fd);
+    case READFILE_BIG:
         return err_set(e, ERR_LIMIT, "%s: larger than %d bytes", path,
                        INV_FILE_MAX);
+    default:
+        return err_sys(e, "%s: cannot read", path);
     }
-    size_t cap = (size_t)st.st_size + 1, n = 0;
-    char *p = xmalloc(cap);
-    for (;;) {
-        if (n + 1 >= cap) {
-            if (cap > INV_FILE_MAX) {
-                free(p);
-                close(fd);
-                return err_set(e, ERR_LIMIT, "%s: larger than %d bytes", path,
-                               INV_FILE_MAX);
-            }
-            cap *= 2;
-            p = xrealloc(p, cap);
-        }
-        ssize_t r = read(fd, p + n, cap - n - 1);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            free(p);
-            close(fd);
-            return err_sys(e, "%s: cannot read", path);
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    p[n] = '\0';
-    *data = p;
-    *len = n;
-    return ERR_OK;
 }
 
 /* The extension of a path's last component, "" if none. */
@@ -737,7 +708,7 @@ static enum err_code inv_vars_path(const char *path, json_t *acc, int depth,
 
 /* The vars of entity name found in dir/kind/ (NULL if none). */
 static enum err_code inv_vars_entity(const char *sub,
-                                     const struct inv_map *present,
+                                     const struct strmap *present,
                                      const char *name, json_t **out,
                                      struct err *e)
 {
@@ -745,7 +716,7 @@ static enum err_code inv_vars_entity(const char *sub,
     *out = NULL;
     for (size_t i = 0; i < 4; i++) {
         char *fname = xasprintf("%s%s", name, exts[i]);
-        bool there = inv_map_get(present, fname) != NULL;
+        bool there = strmap_get(present, fname) != NULL;
         free(fname);
         if (!there)
             continue;
@@ -794,10 +765,10 @@ static enum err_code inv_load_vars_kind(struct inventory *inv, size_t vi,
         return c;
     }
     /* One readdir instead of four stat() per host. */
-    struct inv_map present;
-    inv_map_init(&present);
+    struct strmap present;
+    strmap_init(&present);
     for (size_t i = 0; i < n; i++)
-        inv_map_put(&present, names[i], names[i]);
+        strmap_put(&present, names[i], names[i]);
     struct inv_ptrs *list = hosts ? &inv->hosts : &inv->groups;
     for (size_t i = 0; i < list->n && c == ERR_OK; i++) {
         const char *name = hosts ? ((struct inv_host *)list->v[i])->name
@@ -815,7 +786,7 @@ static enum err_code inv_load_vars_kind(struct inventory *inv, size_t vi,
             inv_fvars_set(&((struct inv_group *)list->v[i])->fvars, inv->nvdirs,
                           vi, obj);
     }
-    inv_map_release(&present);
+    strmap_release(&present);
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
@@ -863,7 +834,7 @@ const struct inv_host *inv_host_at(const struct inventory *inv, size_t i)
 const struct inv_host *inv_host_find(const struct inventory *inv,
                                      const char *name)
 {
-    return inv_map_get(&inv->host_map, name);
+    return strmap_get(&inv->host_map, name);
 }
 
 size_t inv_host_index(const struct inventory *inv, const struct inv_host *h)
@@ -890,7 +861,7 @@ const struct inv_group *inv_group_at(const struct inventory *inv, size_t i)
 const struct inv_group *inv_group_find(const struct inventory *inv,
                                        const char *name)
 {
-    return inv_map_get(&inv->group_map, name);
+    return strmap_get(&inv->group_map, name);
 }
 
 const char *inv_group_name(const struct inv_group *g)

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "loop.h"
 #include "ssh.h"
+#include "ssh_key.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "shquote.h"
 #include "template.h"
 
 #include <stdio.h>
@@ -130,13 +131,13 @@ static void test_template_quote(void **state)
     render_is("echo {{ missing | quote | default('x y') }}", "echo 'x y'");
     render_is("{{ on | quote }}", "True");
 
-    char *q = template_shell_quote("$(rm -rf /); `x` \"y\" \\ *");
+    char *q = shquote("$(rm -rf /); `x` \"y\" \\ *");
     assert_string_equal(q, "'$(rm -rf /); `x` \"y\" \\ *'");
     free(q);
-    q = template_shell_quote("''");
+    q = shquote("''");
     assert_string_equal(q, "''\\'''\\'''");
     free(q);
-    q = template_shell_quote("a\nb");
+    q = shquote("a\nb");
     assert_string_equal(q, "'a\nb'");
     free(q);
 }

@@ -1,6 +1,6 @@
-/* inventory/inv_map.c: string -> pointer hash map, FNV-1a and linear
+/* common/strmap.c: string -> pointer hash map, FNV-1a and linear
  * probing; grows at half full so probes stay short. */
-#include "inv_map.h"
+#include "strmap.h"
 
 #include "err.h"
 
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t inv_map_hash(const char *s)
+static uint64_t strmap_hash(const char *s)
 {
     uint64_t h = 1469598103934665603ULL;
     for (; *s != '\0'; s++) {
@@ -18,7 +18,7 @@ static uint64_t inv_map_hash(const char *s)
     return h;
 }
 
-void inv_map_init(struct inv_map *m)
+void strmap_init(struct strmap *m)
 {
     m->keys = NULL;
     m->vals = NULL;
@@ -26,19 +26,19 @@ void inv_map_init(struct inv_map *m)
     m->n = 0;
 }
 
-void inv_map_release(struct inv_map *m)
+void strmap_release(struct strmap *m)
 {
     free(m->keys);
     free(m->vals);
-    inv_map_init(m);
+    strmap_init(m);
 }
 
-void *inv_map_get(const struct inv_map *m, const char *key)
+void *strmap_get(const struct strmap *m, const char *key)
 {
     if (m->cap == 0)
         return NULL;
     size_t mask = m->cap - 1;
-    for (size_t i = inv_map_hash(key) & mask;; i = (i + 1) & mask) {
+    for (size_t i = strmap_hash(key) & mask;; i = (i + 1) & mask) {
         if (m->keys[i] == NULL)
             return NULL;
         if (strcmp(m->keys[i], key) == 0)
@@ -46,27 +46,27 @@ void *inv_map_get(const struct inv_map *m, const char *key)
     }
 }
 
-static void inv_map_grow(struct inv_map *m)
+static void strmap_grow(struct strmap *m)
 {
-    struct inv_map bigger;
+    struct strmap bigger;
     bigger.cap = m->cap == 0 ? 64 : m->cap * 2;
     bigger.n = 0;
     bigger.keys = xcalloc(bigger.cap, sizeof(*bigger.keys));
     bigger.vals = xcalloc(bigger.cap, sizeof(*bigger.vals));
     for (size_t i = 0; i < m->cap; i++)
         if (m->keys[i] != NULL)
-            inv_map_put(&bigger, m->keys[i], m->vals[i]);
+            strmap_put(&bigger, m->keys[i], m->vals[i]);
     free(m->keys);
     free(m->vals);
     *m = bigger;
 }
 
-void inv_map_put(struct inv_map *m, const char *key, void *val)
+void strmap_put(struct strmap *m, const char *key, void *val)
 {
     if ((m->n + 1) * 2 > m->cap)
-        inv_map_grow(m);
+        strmap_grow(m);
     size_t mask = m->cap - 1;
-    for (size_t i = inv_map_hash(key) & mask;; i = (i + 1) & mask) {
+    for (size_t i = strmap_hash(key) & mask;; i = (i + 1) & mask) {
         if (m->keys[i] == NULL) {
             m->keys[i] = key;
             m->vals[i] = val;
