@@ -656,7 +656,7 @@ static void ssh_conn_start_connect(struct ssh_conn *c)
                            strerror(errno));
         return;
     }
-    /* Without it Nagle + delayed ACK stall every handshake by 40 ms. */
+    /* Without it Nagle + delayed ACK stall every handshake (docs/ssh.md). */
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->attempts++;
@@ -2057,8 +2057,8 @@ static EVP_PKEY *ssh_key_ecdsa(const unsigned char *curve, size_t cl,
 
 /* An unencrypted OpenSSH ed25519 or ECDSA key is parsed once here, and we
  * sign for libssh2 (ssh_sign): libssh2 1.10 would parse the key for every
- * host, through OpenSSL 3's decoders first, which cost about 2 ms of CPU
- * per host, more than the rest of the connection (and its ECDSA path
+ * host, through OpenSSL 3's decoders first, which cost more CPU per host
+ * than the rest of the connection (docs/ssh.md; and its ECDSA path
  * leaks). Other keys (PEM files) are left to libssh2. */
 static void ssh_key_parse(struct ssh_key *t)
 {
