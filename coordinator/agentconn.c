@@ -1157,11 +1157,6 @@ enum err_code agentconn_pin(struct transport *tr, const char *host,
     return ERR_OK;
 }
 
-void agentconn_set_epoch(struct transport *tr, uint64_t epoch)
-{
-    ((struct agentconn_transport *)tr)->epoch = epoch;
-}
-
 const char *agentconn_job_id(const struct conn *base)
 {
     return ((const struct agentconn *)base)->job;
