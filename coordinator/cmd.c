@@ -39,6 +39,37 @@ const struct cmd_exit cmd_exits[] = {
     {0, NULL},
 };
 
+int cmd_verdict_status(enum deploy_verdict v)
+{
+    switch (v) {
+    case DV_SUCCESS:
+        return EXIT_OK;
+    case DV_ROLLBACK_FAILED:
+        return EXIT_ROLLBACK_FAILED;
+    case DV_PAUSED:
+        return EXIT_PAUSED;
+    case DV_REFUSED:
+        return EXIT_REFUSED;
+    case DV_FAILED:
+    case DV_ROLLED_BACK:
+    default:
+        return EXIT_FAILED;
+    }
+}
+
+int cmd_runner_status(enum runner_outcome o, const struct deploy_result *res)
+{
+    switch (o) {
+    case RUNNER_RAN:
+        return cmd_verdict_status(res->verdict);
+    case RUNNER_NO_TRANSPORT:
+        return EXIT_USAGE;
+    case RUNNER_BROKEN:
+    default:
+        return EXIT_INTERNAL;
+    }
+}
+
 /* The options of c, one table after the other: its own, then the SSH
  * ones. Calls fn for each. */
 typedef void cmd_opt_fn(const struct cmd_opt *o, void *arg);

@@ -17,6 +17,9 @@ enum drover_exit {
     EXIT_INTERNAL = 70        /* a bug or system failure */
 };
 
+#include "resume.h"
+#include "runner.h"
+
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -124,6 +127,22 @@ void cmd_print_diags(const struct buf *diags, const struct err *e);
 /* The reference of docs/cli.md between its generated markers: each of
  * cmds[0..n) with its options, the SSH options, the exit statuses. */
 void cmd_markdown(const struct cmd *const *cmds, size_t n, FILE *f);
+
+/* The exit status of a deploy's verdict (docs/cli.md). */
+int cmd_verdict_status(enum deploy_verdict v);
+
+/* The exit status of runner_run's outcome: the verdict's when the engine
+ * ran (res), EXIT_USAGE when a transport could not be made, else
+ * EXIT_INTERNAL. */
+int cmd_runner_status(enum runner_outcome o, const struct deploy_result *res);
+
+/* The commands that continue a journaled deploy (resume, promote, abort,
+ * rollback: mode) share one parser and one mapping of the outcome to an
+ * exit status (cmd_resume.c). argv as given to the subcommand. */
+int cmd_resume_main(enum resume_mode mode, int argc, char **argv);
+
+/* Their options (cmd_resume.c). */
+extern const struct cmd_opt cmd_resume_opts[];
 
 /* One exit status and what it means: the table of docs/cli.md. */
 struct cmd_exit {

@@ -348,7 +348,7 @@ static int cmd_deploy_run(int argc, char **argv)
                    .live = !json && !verbose && !quiet && isatty(STDOUT_FILENO),
                    .canary_only = canary}};
     struct deploy_result res;
-    status = runner_run(ro, loop, sess, &ro_opt, &res);
+    status = cmd_runner_status(runner_run(ro, loop, sess, &ro_opt, &res), &res);
     sess = NULL; /* runner_run ended it */
 
 done:

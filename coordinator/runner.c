@@ -2,7 +2,6 @@
 #include "runner.h"
 
 #include "agentconn.h"
-#include "cmd.h"
 #include "health.h"
 #include "local.h"
 #include "log.h"
@@ -15,24 +14,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-
-int runner_status(enum deploy_verdict v)
-{
-    switch (v) {
-    case DV_SUCCESS:
-        return EXIT_OK;
-    case DV_ROLLBACK_FAILED:
-        return EXIT_ROLLBACK_FAILED;
-    case DV_PAUSED:
-        return EXIT_PAUSED;
-    case DV_REFUSED:
-        return EXIT_REFUSED;
-    case DV_FAILED:
-    case DV_ROLLED_BACK:
-    default:
-        return EXIT_FAILED;
-    }
-}
 
 /* Ctrl-C pauses after the steps in flight (twice: cancels them); SIGTERM,
  * how CI systems cancel a job, cancels them at once (docs/deploy.md). */
@@ -78,15 +59,15 @@ runner_transports(const struct rollout *ro, struct loop *loop,
     return ERR_OK;
 }
 
-int runner_run(const struct rollout *ro, struct loop *loop,
-               struct session *sess, struct runner_options *o,
-               struct deploy_result *res)
+enum runner_outcome runner_run(const struct rollout *ro, struct loop *loop,
+                               struct session *sess, struct runner_options *o,
+                               struct deploy_result *res)
 {
     struct err e = {0};
     struct health *health = NULL;
     struct transport *local = NULL, *sshx = NULL, *agentx = NULL, *t = NULL;
     struct deploy *d = NULL;
-    int status = EXIT_INTERNAL;
+    enum runner_outcome outcome = RUNNER_BROKEN;
     memset(res, 0, sizeof(*res));
     res->verdict = DV_FAILED;
     o->agent->epoch = session_epoch(sess);
@@ -97,7 +78,7 @@ int runner_run(const struct rollout *ro, struct loop *loop,
         goto fail;
     if (runner_transports(ro, loop, o, local, &sshx, &agentx, &t, &e) !=
         ERR_OK) {
-        status = EXIT_USAGE;
+        outcome = RUNNER_NO_TRANSPORT;
         goto fail;
     }
     struct deploy_options dopt = o->deploy;
@@ -117,7 +98,7 @@ int runner_run(const struct rollout *ro, struct loop *loop,
         loop_signal(loop, SIGTERM, runner_on_signal, d, &e) < 0 ||
         deploy_run(d, res, &e) != ERR_OK)
         goto fail;
-    status = runner_status(res->verdict);
+    outcome = RUNNER_RAN;
     goto out;
 fail:
     log_out(stderr, "drover: %s", e.msg);
@@ -135,5 +116,5 @@ out:
     session_end(sess, res);
     transport_free(local);
     health_free(health);
-    return status;
+    return outcome;
 }
