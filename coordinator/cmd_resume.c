@@ -6,10 +6,8 @@
 #include "cmd.h"
 
 #include "agentconn.h"
-#include "duration.h"
 #include "log.h"
 #include "resume.h"
-#include "rollout.h"
 #include "session.h"
 #include "ssh.h"
 #include "sshopt.h"
@@ -153,20 +151,16 @@ static int cmd_resume_status(enum resume_mode mode, enum resume_outcome o,
 int cmd_resume_main(enum resume_mode mode, int argc, char **argv)
 {
     const struct cmd *self = cmd_resume_cmds[mode];
-    struct ssh_options so;
-    ssh_options_init(&so);
-    struct agent_options ao;
-    agent_options_init(&ao);
     struct session_options sopt;
     memset(&sopt, 0, sizeof(sopt));
-    json_t *extra = json_object();
+    struct cmd_shared sh;
+    cmd_shared_init(&sh, argc);
     struct resume_request rq = {.mode = mode,
                                 .name = self->name,
-                                .extra = extra,
-                                .ssh = &so,
-                                .agent = &ao,
-                                .session = &sopt,
-                                .forks = SSHOPT_FORKS_DEFAULT};
+                                .extra = sh.extra,
+                                .ssh = &sh.ssh,
+                                .agent = &sh.agent,
+                                .session = &sopt};
     struct err e = {0};
     int status = EXIT_USAGE;
     const char **override = xcalloc((size_t)argc + 1, sizeof(char *));
@@ -182,33 +176,11 @@ int cmd_resume_main(enum resume_mode mode, int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, args, shortopts, longopts, NULL)) != -1) {
         switch (c) {
-        case 'e':
-            if (rollout_extra_var(extra, optarg, &e) == ERR_OK)
-                break;
-            if (e.code == ERR_USAGE)
-                goto usage;
-            log_out(stderr, "drover %s: %s", self->name, e.msg);
-            status = EXIT_INPUT; /* a bad -e @file */
-            goto out;
-        case 'i':
-            rq.inventory = optarg;
-            break;
-        case 'f':
-            if (sshopt_forks(optarg, &rq.forks, &e) != ERR_OK)
-                goto usage;
-            break;
         case 'v':
             rq.verbose = true;
             break;
         case 'J':
             rq.json = true;
-            break;
-        case 'S':
-            sopt.state_dir = optarg;
-            break;
-        case 'W':
-            if (duration_parse(optarg, &sopt.lock_wait_ms, &e) != ERR_OK)
-                goto usage;
             break;
         case 'r':
         case 's':
@@ -223,24 +195,26 @@ int cmd_resume_main(enum resume_mode mode, int argc, char **argv)
         case 'I':
             rq.confirm_irreversible = true;
             break;
-        case 'K':
-            ao.key_file = optarg;
-            break;
-        case 'A':
-            ao.known_agents = optarg;
-            break;
         case 'h':
             cmd_help(self, stdout);
             status = EXIT_OK;
             goto out;
-        default:
-            if (sshopt_is(c) && sshopt_apply(&so, c, optarg, &e) == ERR_OK)
+        default: {
+            int rc = cmd_shared_opt(self, &sh, c, optarg);
+            if (rc == CMD_SHARED_TAKEN)
                 break;
-            goto usage;
+            if (rc == CMD_SHARED_NOT_MINE)
+                goto usage;
+            status = rc;
+            goto out;
+        }
         }
     }
-    ao.accept_new = so.accept_new;
-    ao.connect_timeout_ms = so.connect_timeout_ms;
+    sopt.lock_wait_ms = sh.lock_wait_ms;
+    sopt.state_dir = sh.state_dir;
+    rq.forks = sh.forks;
+    rq.invs = sh.invs;
+    rq.ninv = sh.ninv;
     const char *id = optind < argc ? args[optind] : NULL;
     if (optind + (id ? 1 : 0) != argc ||
         (id == NULL && mode != RESUME_CONTINUE)) {
@@ -265,7 +239,7 @@ out:
     free(override);
     free(dec);
     free(args);
-    json_decref(extra);
+    cmd_shared_release(&sh);
     return status;
 }
 

@@ -584,12 +584,17 @@ enum resume_outcome resume_run(const struct resume_request *rq,
                                 .deploy_id = rec->id,
                                 .ssh_config = sshcfg};
     inv = inv_new();
-    const char *src = rq->inventory ? rq->inventory : rec->inventory;
-    if (src == NULL || inv_load(inv, src, &e) != ERR_OK) {
-        log_out(stderr, "drover %s: %s", name,
-                src ? e.msg : "the journal has no inventory: pass -i");
+    const char *src = rq->ninv > 0 ? rq->invs[0] : rec->inventory;
+    if (src == NULL) {
+        log_out(stderr, "drover %s: the journal has no inventory: pass -i",
+                name);
         goto out;
     }
+    for (size_t i = 0; i < (rq->ninv > 0 ? rq->ninv : 1); i++)
+        if (inv_load(inv, rq->ninv > 0 ? rq->invs[i] : src, &e) != ERR_OK) {
+            log_out(stderr, "drover %s: %s", name, e.msg);
+            goto out;
+        }
     if (plan_load(rec->plan_file, &plan, &diags, &e) != ERR_OK ||
         rollout_new_input(plan, inv, &rin, &ro, &diags, &e) != ERR_OK) {
         cmd_print_diags(&diags, &e);

@@ -114,7 +114,9 @@ struct resume_request {
     const char *name;                      /* its name, for messages */
     const char *id;                        /* DEPLOY; NULL: the newest
                                               unfinished deploy */
-    const char *inventory;                 /* -i; NULL: the journal's */
+    const char *const *invs;               /* -i, in order; none: the
+                                              journal's */
+    size_t ninv;                           /* entries */
     json_t *extra;                         /* -e variables, completed in
                                               place (resume_vars) */
     const char *const *override;           /* --override-var names */
