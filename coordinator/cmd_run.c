@@ -32,8 +32,7 @@
 #include <string.h>
 
 enum {
-    RUN_LINE_MAX = 64 * 1024, /* a longer line is printed in pieces */
-    RUN_SECRETS_MAX = 64      /* --secret-env given at most this often */
+    RUN_LINE_MAX = 64 * 1024 /* a longer line is printed in pieces */
 };
 
 enum run_state {
@@ -344,8 +343,10 @@ static void run_release(struct run *r)
     loop_free(r->loop);
 }
 
-/* The command, with the shared flags' room (sh) made by cmd_run_run. */
-static int cmd_run_main(int argc, char **argv, struct cmd_shared *sh)
+/* The command, with the room cmd_run_run made: sh for the shared flags,
+ * secret_names and secret_values for argc --secret-env each. */
+static int cmd_run_main(int argc, char **argv, struct cmd_shared *sh,
+                        const char **secret_names, const char **secret_values)
 {
     /* Everything after "--" is the command; before it, flags and the
      * pattern (getopt must not read the command's own flags). */
@@ -360,8 +361,6 @@ static int cmd_run_main(int argc, char **argv, struct cmd_shared *sh)
     struct option opts[CMD_OPTS_MAX + 1];
     char shortopts[3 * CMD_OPTS_MAX + 2];
     cmd_getopt(&cmd_run, "", opts, shortopts);
-    const char *secret_names[RUN_SECRETS_MAX];
-    const char *secret_values[RUN_SECRETS_MAX];
     size_t nsecrets = 0;
     bool json = false;
     int64_t timeout_ms = 0;
@@ -380,11 +379,11 @@ static int cmd_run_main(int argc, char **argv, struct cmd_shared *sh)
             log_set_level(LOG_DEBUG);
             break;
         case 'E':
-            if (nsecrets == RUN_SECRETS_MAX || !cmdwrap_valid_name(optarg)) {
-                log_out(stderr, "drover run: --secret-env '%s': %s", optarg,
-                        nsecrets == RUN_SECRETS_MAX
-                            ? "too many (at most 64)"
-                            : "expected an environment variable name");
+            if (!cmdwrap_valid_name(optarg)) {
+                log_out(stderr,
+                        "drover run: --secret-env '%s': expected an "
+                        "environment variable name",
+                        optarg);
                 return EXIT_USAGE;
             }
             secret_values[nsecrets] = getenv(optarg);
@@ -482,8 +481,9 @@ static int cmd_run_main(int argc, char **argv, struct cmd_shared *sh)
     r.json = json;
     /* secrets travel on stdin into the command's environment, never on
      * its command line (docs/run.md) */
-    if (cmdwrap_build(&r.wrap, r.command, NULL, secret_names, secret_values,
-                      nsecrets, &e) != ERR_OK) {
+    if (cmdwrap_build(
+            &r.wrap, r.command, NULL, (const char *const *)secret_names,
+            (const char *const *)secret_values, nsecrets, &e) != ERR_OK) {
         log_out(stderr, "drover run: %s", e.msg);
         rc = EXIT_USAGE;
         goto out;
@@ -523,7 +523,12 @@ static int cmd_run_run(int argc, char **argv)
 {
     struct cmd_shared sh;
     cmd_shared_init(&sh, argc);
-    int rc = cmd_run_main(argc, argv, &sh);
+    /* every --secret-env given: no cap */
+    const char **names = xcalloc((size_t)argc + 1, sizeof(*names));
+    const char **values = xcalloc((size_t)argc + 1, sizeof(*values));
+    int rc = cmd_run_main(argc, argv, &sh, names, values);
+    free(names);
+    free(values);
     cmd_shared_release(&sh);
     return rc;
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # tests/integration/test_secret_env_many.sh: a step's secret_env exports
 # every name it lists, however many (a step once got the first 64 and the
-# rest were dropped without a word). A local host, no network: it inherits
-# drover's environment, so the step counts the names its own command line
-# exports (coordinator/cmdwrap.c) instead of reading the values.
+# rest were dropped without a word), and `drover run` takes any number of
+# --secret-env (it once refused a 65th). A local host, no network: it
+# inherits drover's environment, so the command counts the names its own
+# command line exports (coordinator/cmdwrap.c) instead of reading values.
 set -euo pipefail
 : "${DROVER:?DROVER must point at the drover binary}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -37,3 +38,13 @@ rc=0
 seen=$(tr -d ' ' <"$work/seen")
 [ "$seen" = "$N" ] || fail "the step exported $seen of $N secret_env names"
 echo "ok: $N secret_env names all exported"
+
+flags=()
+for n in "${names[@]}"; do flags+=(--secret-env "$n"); done
+rm -f "$work/seen"
+"$DROVER" run -i "$work/inv.ini" "${flags[@]}" all -- \
+    "sh $work/count.sh \$\$ >$work/seen" >"$work/out" 2>&1 ||
+    { cat "$work/out"; fail "run with $N --secret-env failed"; }
+seen=$(tr -d ' ' <"$work/seen")
+[ "$seen" = "$N" ] || fail "run exported $seen of $N --secret-env names"
+echo "ok: run: $N --secret-env names all exported"
