@@ -84,3 +84,28 @@ grep -q '^h1: here$' "$work/out" || { cat "$work/out"; fail "run with 70 -i: no 
 "$DROVER" deploy "${many[@]}" --state-dir "$work/state" -e version=1 \
     "$work/ok.yml" >"$work/out" 2>&1 || { cat "$work/out"; fail "deploy with 70 -i failed"; }
 echo "ok: -i given 70 times: run, validate, plan and deploy take them all"
+
+# resume reads every -i too (it once kept the last only: the hosts of the
+# others dropped out of the rollout and the deploy "succeeded" without
+# them). A deploy over two inventories pauses after its first wave.
+printf '[web]\nh1 drover_transport=local\n' >"$work/a.ini"
+printf '[web]\nh2 drover_transport=local\n' >"$work/b.ini"
+cat >"$work/two.yml" <<PLAN
+name: two
+strategy:
+  waves: [1, 1]
+  pause: manual
+steps: [{run: "echo {{ inventory_hostname }} >> $work/ran"}]
+PLAN
+mkdir -m 700 "$work/two"
+rc=0
+"$DROVER" deploy -i "$work/a.ini" -i "$work/b.ini" --state-dir "$work/two" \
+    -e version=1 "$work/two.yml" >"$work/out" 2>&1 || rc=$?
+[ $rc -eq 6 ] || { cat "$work/out"; fail "deploy over two inventories: exit $rc, want 6 (paused)"; }
+"$DROVER" resume -i "$work/a.ini" -i "$work/b.ini" --state-dir "$work/two" \
+    >"$work/out" 2>&1 || { cat "$work/out"; fail "resume with two -i failed"; }
+grep -q '^deploy succeeded: 2 hosts: 2 healthy' "$work/out" ||
+    { cat "$work/out"; fail "resume with two -i: not both hosts"; }
+[ "$(sort "$work/ran" | tr '\n' ' ')" = "h1 h2 " ] ||
+    fail "resume with two -i: ran on $(tr '\n' ' ' <"$work/ran")"
+echo "ok: resume -i A -i B reads both inventories"
