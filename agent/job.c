@@ -153,11 +153,6 @@ void job_table_free(struct job_table *t)
     free(t);
 }
 
-size_t job_table_count(const struct job_table *t)
-{
-    return t->n;
-}
-
 int job_pid(const struct job *j)
 {
     return j->pid;

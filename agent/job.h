@@ -61,8 +61,6 @@ struct job_spec {
 struct job_table *job_table_new(struct loop *l, struct err *e);
 /* NULL is a no-op; live jobs are not touched. */
 void job_table_free(struct job_table *t);
-/* Jobs still running. */
-size_t job_table_count(const struct job_table *t);
 
 /* Spawn a job. NULL with e set when it cannot start (pipes, spawn). The
  * callbacks begin on later loop turns. */

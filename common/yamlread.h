@@ -1,7 +1,8 @@
 /* common/yamlread.h: read YAML event by event under limits checked while
  * parsing. libyaml's document loader builds the whole tree before a caller
  * can look at it, and its scanner slows down with every open flow
- * collection: 100,000 nested '[' (200 KB) kept it busy for half a minute.
+ * collection: 100,000 nested '[' (200 KB) kept it busy for seconds
+ * (docs/common.md).
  * Here the nesting depth and the node count are checked as each event
  * arrives, so such a file is refused after a few hundred events. Plans
  * (coordinator/plan.c) and YAML inventories (inventory/inv_yaml.c) read

@@ -1,7 +1,7 @@
 /* coordinator/agentconn.c: the agent transport. One ZMTP/CURVE connection
- * per agent (coordinator/zmtp.c: libzmq's per-connection pipes cost 30 KB
- * a host), every conn a slot in a table, and a small state machine per
- * host:
+ * per agent (coordinator/zmtp.c: libzmq's per-connection pipes cost tens
+ * of KB a host, docs/agent.md), every conn a slot in a table, and a small
+ * state machine per host:
  *
  *   KEYSCAN (accept_new only) -> QUEUED -> CONNECTING -> HELLO -> READY
  *   READY <-> RUNNING; any -> DEAD
@@ -1139,11 +1139,6 @@ enum err_code agentconn_pin(struct transport *tr, const char *host,
     }
     memcpy(p->key, key, KEYFILE_Z85_LEN + 1);
     return ERR_OK;
-}
-
-void agentconn_set_epoch(struct transport *tr, uint64_t epoch)
-{
-    ((struct agentconn_transport *)tr)->epoch = epoch;
 }
 
 const char *agentconn_job_id(const struct conn *base)

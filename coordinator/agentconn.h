@@ -68,9 +68,6 @@ struct transport *agentconn_transport_new(struct loop *l,
 enum err_code agentconn_pin(struct transport *t, const char *host,
                             const char *key, struct err *e);
 
-/* The epoch carried from now on (the lock's epoch). */
-void agentconn_set_epoch(struct transport *t, uint64_t epoch);
-
 /* The job id of the command running (or last run) on c; borrowed. Journal
  * it before the step so a resume can ask for its result. */
 const char *agentconn_job_id(const struct conn *c);

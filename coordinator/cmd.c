@@ -4,7 +4,9 @@
 #include "cmd.h"
 
 #include "buf.h"
+#include "duration.h"
 #include "log.h"
+#include "rollout.h"
 #include "sshopt.h"
 
 #include <stdarg.h>
@@ -38,6 +40,37 @@ const struct cmd_exit cmd_exits[] = {
                     "memory, a failed fsync: the disk cannot be trusted)"},
     {0, NULL},
 };
+
+int cmd_verdict_status(enum deploy_verdict v)
+{
+    switch (v) {
+    case DV_SUCCESS:
+        return EXIT_OK;
+    case DV_ROLLBACK_FAILED:
+        return EXIT_ROLLBACK_FAILED;
+    case DV_PAUSED:
+        return EXIT_PAUSED;
+    case DV_REFUSED:
+        return EXIT_REFUSED;
+    case DV_FAILED:
+    case DV_ROLLED_BACK:
+    default:
+        return EXIT_FAILED;
+    }
+}
+
+int cmd_runner_status(enum runner_outcome o, const struct deploy_result *res)
+{
+    switch (o) {
+    case RUNNER_RAN:
+        return cmd_verdict_status(res->verdict);
+    case RUNNER_NO_TRANSPORT:
+        return EXIT_USAGE;
+    case RUNNER_BROKEN:
+    default:
+        return EXIT_INTERNAL;
+    }
+}
 
 /* The options of c, one table after the other: its own, then the SSH
  * ones. Calls fn for each. */
@@ -157,6 +190,72 @@ int cmd_usage_error(const struct cmd *c, const char *fmt, ...)
             "options)",
             c->name, why, c->usage, c->name);
     return EXIT_USAGE;
+}
+
+void cmd_shared_init(struct cmd_shared *s, int argc)
+{
+    memset(s, 0, sizeof(*s));
+    s->invs = xcalloc((size_t)(argc > 0 ? argc : 0) + 1, sizeof(*s->invs));
+    s->extra = json_object();
+    s->forks = SSHOPT_FORKS_DEFAULT;
+    ssh_options_init(&s->ssh);
+    agent_options_init(&s->agent);
+    s->agent.accept_new = s->ssh.accept_new;
+    s->agent.connect_timeout_ms = s->ssh.connect_timeout_ms;
+}
+
+void cmd_shared_release(struct cmd_shared *s)
+{
+    free(s->invs);
+    json_decref(s->extra);
+    memset(s, 0, sizeof(*s));
+}
+
+int cmd_shared_opt(const struct cmd *c, struct cmd_shared *s, int opt,
+                   const char *arg)
+{
+    struct err e = {0};
+    switch (opt) {
+    case 'i':
+        s->invs[s->ninv++] = arg;
+        return CMD_SHARED_TAKEN;
+    case 'e':
+        if (rollout_extra_var(s->extra, arg, &e) == ERR_OK)
+            return CMD_SHARED_TAKEN;
+        if (e.code == ERR_USAGE)
+            return cmd_usage_error(c, "%s", e.msg);
+        log_out(stderr, "drover %s: %s", c->name, e.msg);
+        return EXIT_INPUT; /* a bad -e @file */
+    case 'f':
+        if (sshopt_forks(arg, &s->forks, &e) == ERR_OK)
+            return CMD_SHARED_TAKEN;
+        return cmd_usage_error(c, "%s", e.msg);
+    case 'W': {
+        int64_t ms = 0;
+        if (duration_parse(arg, &ms, &e) != ERR_OK)
+            return cmd_usage_error(c, "--lock-wait: %s", e.msg);
+        s->lock_wait_ms = ms;
+        return CMD_SHARED_TAKEN;
+    }
+    case 'S':
+        s->state_dir = arg;
+        return CMD_SHARED_TAKEN;
+    case 'K':
+        s->agent.key_file = arg;
+        return CMD_SHARED_TAKEN;
+    case 'A':
+        s->agent.known_agents = arg;
+        return CMD_SHARED_TAKEN;
+    default:
+        if (!sshopt_is(opt))
+            return CMD_SHARED_NOT_MINE;
+        if (sshopt_apply(&s->ssh, opt, arg, &e) != ERR_OK)
+            return cmd_usage_error(c, "%s", e.msg);
+        /* agents are reached with the same trust and patience */
+        s->agent.accept_new = s->ssh.accept_new;
+        s->agent.connect_timeout_ms = s->ssh.connect_timeout_ms;
+        return CMD_SHARED_TAKEN;
+    }
 }
 
 void cmd_print_diags(const struct buf *diags, const struct err *e)

@@ -17,9 +17,15 @@ enum drover_exit {
     EXIT_INTERNAL = 70        /* a bug or system failure */
 };
 
+#include "agentconn.h"
+#include "resume.h"
+#include "runner.h"
+#include "ssh.h"
+
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct buf;
@@ -117,6 +123,42 @@ void cmd_help(const struct cmd *c, FILE *f);
 int cmd_usage_error(const struct cmd *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The flags several commands share, read in one place with one validation
+ * and one way to say what is wrong (cmd_shared_opt): a command lists the
+ * rows it takes (CMD_OPT_INVENTORY, CMD_OPT_EXTRA_VAR, SSHOPT_FORKS_OPT,
+ * CMD_OPT_LOCK_WAIT, CMD_OPT_STATE_DIR, CMD_OPT_AGENT_KEY,
+ * CMD_OPT_KNOWN_AGENTS, `.ssh = true` or SSHOPT_CONFIG_OPT) and hands
+ * what getopt_long returns to cmd_shared_opt in its switch's default. */
+struct cmd_shared {
+    const char **invs;          /* -i SRC, in the order given (any number) */
+    size_t ninv;                /* entries */
+    json_t *extra;              /* -e NAME=VALUE and -e @FILE, merged */
+    int forks;                  /* --forks (SSHOPT_FORKS_DEFAULT) */
+    int64_t lock_wait_ms;       /* --lock-wait (0: fail at once) */
+    const char *state_dir;      /* --state-dir (NULL: the default) */
+    struct ssh_options ssh;     /* the SSH options */
+    struct agent_options agent; /* --coordinator-key, --known-agents; its
+                                   accept_new and connect_timeout_ms are
+                                   the SSH options' */
+};
+
+/* What cmd_shared_opt returns besides an exit status. */
+enum { CMD_SHARED_TAKEN = -1, CMD_SHARED_NOT_MINE = -2 };
+
+/* Defaults, with room for argc -i. Release with cmd_shared_release. */
+void cmd_shared_init(struct cmd_shared *s, int argc);
+void cmd_shared_release(struct cmd_shared *s);
+
+/* Apply getopt_long's opt with its argument to s: CMD_SHARED_TAKEN,
+ * CMD_SHARED_NOT_MINE when opt is not a shared flag, else the exit status
+ * after saying why on stderr: a usage error of c (cmd_usage_error: a bad
+ * --forks, -e, --lock-wait or SSH option), EXIT_INPUT for an -e @FILE
+ * that cannot be read ("drover NAME: file:line:col: ..."). Keys that
+ * mean something else in a command (keygen's and show's -f) are its own:
+ * such a command does not call this. */
+int cmd_shared_opt(const struct cmd *c, struct cmd_shared *s, int opt,
+                   const char *arg);
+
 /* A plan's or inventory's diagnostics, or e's message when there are
  * none, on stderr through the redaction of every line (log_write). */
 void cmd_print_diags(const struct buf *diags, const struct err *e);
@@ -124,6 +166,22 @@ void cmd_print_diags(const struct buf *diags, const struct err *e);
 /* The reference of docs/cli.md between its generated markers: each of
  * cmds[0..n) with its options, the SSH options, the exit statuses. */
 void cmd_markdown(const struct cmd *const *cmds, size_t n, FILE *f);
+
+/* The exit status of a deploy's verdict (docs/cli.md). */
+int cmd_verdict_status(enum deploy_verdict v);
+
+/* The exit status of runner_run's outcome: the verdict's when the engine
+ * ran (res), EXIT_USAGE when a transport could not be made, else
+ * EXIT_INTERNAL. */
+int cmd_runner_status(enum runner_outcome o, const struct deploy_result *res);
+
+/* The commands that continue a journaled deploy (resume, promote, abort,
+ * rollback: mode) share one parser and one mapping of the outcome to an
+ * exit status (cmd_resume.c). argv as given to the subcommand. */
+int cmd_resume_main(enum resume_mode mode, int argc, char **argv);
+
+/* Their options (cmd_resume.c). */
+extern const struct cmd_opt cmd_resume_opts[];
 
 /* One exit status and what it means: the table of docs/cli.md. */
 struct cmd_exit {

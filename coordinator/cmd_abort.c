@@ -1,11 +1,11 @@
 /* coordinator/cmd_abort.c: `drover abort`: stop an unfinished deploy and roll
- * back the hosts it changed (coordinator/resume.c). */
+ * back the hosts it changed (coordinator/cmd_resume.c,
+ * coordinator/resume.c). */
 #include "cmd.h"
-#include "resume.h"
 
 static int cmd_abort_run(int argc, char **argv)
 {
-    return resume_main(RESUME_ABORT, argc, argv);
+    return cmd_resume_main(RESUME_ABORT, argc, argv);
 }
 
 const struct cmd cmd_abort = {
@@ -13,6 +13,6 @@ const struct cmd cmd_abort = {
     .usage = "abort DEPLOY [-e NAME=VALUE]... [options]",
     .summary = "stop an unfinished deploy and roll back the hosts it changed",
     .run = cmd_abort_run,
-    .opts = resume_opts,
+    .opts = cmd_resume_opts,
     .ssh = true,
 };

@@ -7,7 +7,6 @@
 #include "agentconn.h"
 #include "buf.h"
 #include "clock.h"
-#include "duration.h"
 #include "deploy.h"
 #include "inventory.h"
 #include "jsonout.h"
@@ -114,20 +113,15 @@ static void cmd_deploy_print_plan(const struct rollout *ro)
 
 static int cmd_deploy_run(int argc, char **argv)
 {
-    struct ssh_options so;
-    ssh_options_init(&so);
-    struct agent_options ao;
-    agent_options_init(&ao);
     struct session_options sopt;
     memset(&sopt, 0, sizeof(sopt));
     struct session *sess = NULL;
     struct sshconfig *sshcfg = NULL;
     char *previous = NULL;
-    const char *invs[64];
-    size_t ninv = 0;
-    int forks = SSHOPT_FORKS_DEFAULT;
+    struct cmd_shared sh;
+    cmd_shared_init(&sh, argc);
+    json_t *extra = sh.extra;
     bool verbose = false, quiet = false, json = false, canary = false;
-    json_t *extra = json_object();
     int status = EXIT_USAGE;
     struct err e = {0};
 
@@ -139,26 +133,6 @@ static int cmd_deploy_run(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         switch (c) {
-        case 'i':
-            if (ninv == sizeof(invs) / sizeof(invs[0])) {
-                cmd_usage_error(&cmd_deploy, "too many -i");
-                goto out;
-            }
-            invs[ninv++] = optarg;
-            break;
-        case 'e':
-            if (rollout_extra_var(extra, optarg, &e) != ERR_OK) {
-                log_out(stderr, "drover deploy: %s", e.msg);
-                status = e.code == ERR_USAGE ? EXIT_USAGE : EXIT_INPUT;
-                goto out;
-            }
-            break;
-        case 'f':
-            if (sshopt_forks(optarg, &forks, &e) != ERR_OK) {
-                log_out(stderr, "drover deploy: %s", e.msg);
-                goto out;
-            }
-            break;
         case 'v':
             verbose = true;
             break;
@@ -170,21 +144,6 @@ static int cmd_deploy_run(int argc, char **argv)
             break;
         case 'C':
             canary = true;
-            break;
-        case 'K':
-            ao.key_file = optarg;
-            break;
-        case 'A':
-            ao.known_agents = optarg;
-            break;
-        case 'S':
-            sopt.state_dir = optarg;
-            break;
-        case 'W':
-            if (duration_parse(optarg, &sopt.lock_wait_ms, &e) != ERR_OK) {
-                log_out(stderr, "drover deploy: --lock-wait: %s", e.msg);
-                goto out;
-            }
             break;
         case 'T':
             sopt.ticket = optarg;
@@ -218,22 +177,24 @@ static int cmd_deploy_run(int argc, char **argv)
             cmd_help(&cmd_deploy, stdout);
             status = EXIT_OK;
             goto out;
-        default:
-            if (sshopt_is(c)) {
-                if (sshopt_apply(&so, c, optarg, &e) == ERR_OK)
-                    break;
-                cmd_usage_error(&cmd_deploy, "%s", e.msg);
-                goto out;
-            }
-            cmd_usage_error(&cmd_deploy, "unknown option or missing "
-                                         "argument");
+        default: {
+            int rc = cmd_shared_opt(&cmd_deploy, &sh, c, optarg);
+            if (rc == CMD_SHARED_TAKEN)
+                break;
+            if (rc == CMD_SHARED_NOT_MINE)
+                rc = cmd_usage_error(&cmd_deploy, "unknown option or missing "
+                                                  "argument");
+            status = rc;
             goto out;
         }
+        }
     }
-    if (optind != argc - 1 || ninv == 0) {
+    sopt.lock_wait_ms = sh.lock_wait_ms;
+    sopt.state_dir = sh.state_dir;
+    if (optind != argc - 1 || sh.ninv == 0) {
         cmd_usage_error(&cmd_deploy, "%s",
-                        ninv == 0 ? "no inventory (-i)"
-                                  : "expected one PLAN file");
+                        sh.ninv == 0 ? "no inventory (-i)"
+                                     : "expected one PLAN file");
         goto out;
     }
     if (sopt.outside_window && sopt.reason == NULL) {
@@ -241,8 +202,6 @@ static int cmd_deploy_run(int argc, char **argv)
                                      "(why, for the record)");
         goto out;
     }
-    ao.accept_new = so.accept_new;
-    ao.connect_timeout_ms = so.connect_timeout_ms;
     if (quiet)
         log_set_level(LOG_WARN);
     const char *plan_file = argv[optind];
@@ -255,8 +214,8 @@ static int cmd_deploy_run(int argc, char **argv)
     struct buf diags;
     buf_init(&diags, 64 * 1024);
 
-    for (size_t i = 0; i < ninv; i++)
-        if (inv_load(inv, invs[i], &e) != ERR_OK) {
+    for (size_t i = 0; i < sh.ninv; i++)
+        if (inv_load(inv, sh.invs[i], &e) != ERR_OK) {
             log_out(stderr, "drover: %s", e.msg);
             goto done;
         }
@@ -274,7 +233,7 @@ static int cmd_deploy_run(int argc, char **argv)
     }
     /* the ssh config gives ssh hosts their address: read once, here, so
      * a bad one stops the deploy before the lock */
-    if (sshopt_config(&so, &sshcfg, &e) != ERR_OK) {
+    if (sshopt_config(&sh.ssh, &sshcfg, &e) != ERR_OK) {
         log_out(stderr, "drover: %s", e.msg);
         goto done;
     }
@@ -296,7 +255,7 @@ static int cmd_deploy_run(int argc, char **argv)
     /* the record: after every input check, before any host is touched */
     json_t *ver = json_object_get(extra, "version");
     sopt.version = json_is_string(ver) ? json_string_value(ver) : NULL;
-    sopt.inventory = invs[0];
+    sopt.inventory = sh.invs[0];
     sopt.vars = extra;
     sopt.webhooks = ro->webhooks;
     enum session_refusal why;
@@ -337,9 +296,9 @@ static int cmd_deploy_run(int argc, char **argv)
         goto done;
     }
     struct runner_options ro_opt = {
-        .ssh = &so,
-        .agent = &ao,
-        .deploy = {.forks = forks,
+        .ssh = &sh.ssh,
+        .agent = &sh.agent,
+        .deploy = {.forks = sh.forks,
                    .verbose = verbose,
                    .quiet = quiet && !verbose,
                    .output_cap = 64 * 1024,
@@ -348,7 +307,7 @@ static int cmd_deploy_run(int argc, char **argv)
                    .live = !json && !verbose && !quiet && isatty(STDOUT_FILENO),
                    .canary_only = canary}};
     struct deploy_result res;
-    status = runner_run(ro, loop, sess, &ro_opt, &res);
+    status = cmd_runner_status(runner_run(ro, loop, sess, &ro_opt, &res), &res);
     sess = NULL; /* runner_run ended it */
 
 done:
@@ -369,7 +328,7 @@ done:
     inv_free(inv);
     buf_release(&diags);
 out:
-    json_decref(extra);
+    cmd_shared_release(&sh);
     return status;
 }
 

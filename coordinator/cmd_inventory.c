@@ -71,8 +71,8 @@ static int cmd_inventory_run(int argc, char **argv)
     struct option opts[CMD_OPTS_MAX + 1];
     char shortopts[3 * CMD_OPTS_MAX + 2];
     cmd_getopt(&cmd_inventory, "+", opts, shortopts);
-    const char **srcs = xcalloc((size_t)argc + 1, sizeof(*srcs));
-    size_t nsrcs = 0;
+    struct cmd_shared sh;
+    cmd_shared_init(&sh, argc);
     enum cmd_inventory_mode mode = CMD_INVENTORY_NONE;
     const char *arg = NULL;
     bool export_vars = false;
@@ -81,9 +81,6 @@ static int cmd_inventory_run(int argc, char **argv)
     opterr = 0;
     while ((opt = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         switch (opt) {
-        case 'i':
-            srcs[nsrcs++] = optarg;
-            break;
         case 'l':
             mode = CMD_INVENTORY_LIST;
             modes++;
@@ -111,11 +108,14 @@ static int cmd_inventory_run(int argc, char **argv)
                               : LOG_TRACE);
             break;
         case 'h':
-            free(srcs);
+            cmd_shared_release(&sh);
             cmd_help(&cmd_inventory, stdout);
             return EXIT_OK;
         default:
-            free(srcs);
+            if (cmd_shared_opt(&cmd_inventory, &sh, opt, optarg) ==
+                CMD_SHARED_TAKEN)
+                break;
+            cmd_shared_release(&sh);
             return cmd_usage_error(&cmd_inventory, "%s",
                                    optopt != 0
                                        ? "an option is missing its argument"
@@ -124,26 +124,26 @@ static int cmd_inventory_run(int argc, char **argv)
     }
     if (mode == CMD_INVENTORY_GRAPH && optind < argc)
         arg = argv[optind++];
-    if (optind < argc || modes != 1 || nsrcs == 0) {
-        free(srcs);
-        return cmd_usage_error(
-            &cmd_inventory, "%s",
-            nsrcs == 0   ? "give at least one -i SRC"
-            : modes != 1 ? "give exactly one of --list, --graph, --host, "
-                           "--list-hosts"
-                         : "unexpected argument");
+    if (optind < argc || modes != 1 || sh.ninv == 0) {
+        const char *why = sh.ninv == 0 ? "give at least one -i SRC"
+                          : modes != 1
+                              ? "give exactly one of --list, --graph, --host, "
+                                "--list-hosts"
+                              : "unexpected argument";
+        cmd_shared_release(&sh);
+        return cmd_usage_error(&cmd_inventory, "%s", why);
     }
     struct inventory *inv = inv_new();
     struct err e = {0};
-    for (size_t i = 0; i < nsrcs; i++) {
-        if (inv_load(inv, srcs[i], &e) != ERR_OK) {
+    for (size_t i = 0; i < sh.ninv; i++) {
+        if (inv_load(inv, sh.invs[i], &e) != ERR_OK) {
             fprintf(stderr, "drover inventory: %s\n", e.msg);
             inv_free(inv);
-            free(srcs);
+            cmd_shared_release(&sh);
             return EXIT_INPUT;
         }
     }
-    free(srcs);
+    cmd_shared_release(&sh);
     if (!cmd_inventory_hosts_ok(inv)) {
         inv_free(inv);
         return EXIT_INPUT;

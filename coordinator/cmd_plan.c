@@ -543,33 +543,17 @@ static int cmd_plan_run(int argc, char **argv)
     struct option longopts[CMD_OPTS_MAX + 1];
     char shortopts[3 * CMD_OPTS_MAX + 2];
     cmd_getopt(&cmd_plan, "", longopts, shortopts);
-    struct ssh_options so;
-    ssh_options_init(&so);
     struct sshconfig *sshcfg = NULL;
-    const char *invs[64];
-    size_t ninv = 0;
     bool as_json = false;
-    json_t *extra = json_object();
+    struct cmd_shared sh;
+    cmd_shared_init(&sh, argc);
+    json_t *extra = sh.extra;
     int status = EXIT_USAGE;
     struct err e = {0};
     optind = 0; /* 0: glibc resets all of getopt's state (in-process reruns) */
     int c;
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         switch (c) {
-        case 'i':
-            if (ninv == sizeof(invs) / sizeof(invs[0])) {
-                cmd_usage_error(&cmd_plan, "too many -i");
-                goto out;
-            }
-            invs[ninv++] = optarg;
-            break;
-        case 'e':
-            if (rollout_extra_var(extra, optarg, &e) != ERR_OK) {
-                log_out(stderr, "drover plan: %s", e.msg);
-                status = e.code == ERR_USAGE ? EXIT_USAGE : EXIT_INPUT;
-                goto out;
-            }
-            break;
         case 'J':
             as_json = true;
             break;
@@ -577,20 +561,22 @@ static int cmd_plan_run(int argc, char **argv)
             cmd_help(&cmd_plan, stdout);
             status = EXIT_OK;
             goto out;
-        case SSHOPT_SSH_CONFIG:
-            if (sshopt_apply(&so, c, optarg, &e) == ERR_OK)
+        default: {
+            int rc = cmd_shared_opt(&cmd_plan, &sh, c, optarg);
+            if (rc == CMD_SHARED_TAKEN)
                 break;
-            cmd_usage_error(&cmd_plan, "%s", e.msg);
-            goto out;
-        default:
-            cmd_usage_error(&cmd_plan, "unknown option or missing argument");
+            if (rc == CMD_SHARED_NOT_MINE)
+                rc = cmd_usage_error(&cmd_plan,
+                                     "unknown option or missing argument");
+            status = rc;
             goto out;
         }
+        }
     }
-    if (optind != argc - 1 || ninv == 0) {
+    if (optind != argc - 1 || sh.ninv == 0) {
         cmd_usage_error(&cmd_plan, "%s",
-                        ninv == 0 ? "no inventory (-i)"
-                                  : "expected one PLAN file");
+                        sh.ninv == 0 ? "no inventory (-i)"
+                                     : "expected one PLAN file");
         goto out;
     }
 
@@ -600,8 +586,8 @@ static int cmd_plan_run(int argc, char **argv)
     struct rollout *ro = NULL;
     struct buf diags;
     buf_init(&diags, 256 * 1024);
-    for (size_t i = 0; i < ninv; i++)
-        if (inv_load(inv, invs[i], &e) != ERR_OK) {
+    for (size_t i = 0; i < sh.ninv; i++)
+        if (inv_load(inv, sh.invs[i], &e) != ERR_OK) {
             log_out(stderr, "drover: %s", e.msg);
             goto done;
         }
@@ -609,7 +595,7 @@ static int cmd_plan_run(int argc, char **argv)
         cmd_print_diags(&diags, &e);
         goto done;
     }
-    if (sshopt_config(&so, &sshcfg, &e) != ERR_OK) {
+    if (sshopt_config(&sh.ssh, &sshcfg, &e) != ERR_OK) {
         log_out(stderr, "drover: %s", e.msg);
         goto done;
     }
@@ -648,7 +634,7 @@ done:
     inv_free(inv);
     buf_release(&diags);
 out:
-    json_decref(extra);
+    cmd_shared_release(&sh);
     return status;
 }
 

@@ -1,11 +1,11 @@
 /* coordinator/cmd_promote.c: `drover promote`: continue a paused deploy (a
- * verified canary) with its next waves (coordinator/resume.c). */
+ * verified canary) with its next waves (coordinator/cmd_resume.c,
+ * coordinator/resume.c). */
 #include "cmd.h"
-#include "resume.h"
 
 static int cmd_promote_run(int argc, char **argv)
 {
-    return resume_main(RESUME_PROMOTE, argc, argv);
+    return cmd_resume_main(RESUME_PROMOTE, argc, argv);
 }
 
 const struct cmd cmd_promote = {
@@ -14,6 +14,6 @@ const struct cmd cmd_promote = {
     .summary =
         "continue a paused deploy (a verified canary) with its next waves",
     .run = cmd_promote_run,
-    .opts = resume_opts,
+    .opts = cmd_resume_opts,
     .ssh = true,
 };

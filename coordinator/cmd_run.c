@@ -31,9 +31,7 @@
 #include <string.h>
 
 enum {
-    RUN_LINE_MAX = 64 * 1024, /* a longer line is printed in pieces */
-    RUN_INV_MAX = 16,         /* -i given at most this often */
-    RUN_SECRETS_MAX = 64      /* --secret-env given at most this often */
+    RUN_LINE_MAX = 64 * 1024 /* a longer line is printed in pieces */
 };
 
 enum run_state {
@@ -328,7 +326,10 @@ static void run_release(struct run *r)
     loop_free(r->loop);
 }
 
-static int cmd_run_run(int argc, char **argv)
+/* The command, with the room cmd_run_run made: sh for the shared flags,
+ * secret_names and secret_values for argc --secret-env each. */
+static int cmd_run_main(int argc, char **argv, struct cmd_shared *sh,
+                        const char **secret_names, const char **secret_values)
 {
     /* Everything after "--" is the command; before it, flags and the
      * pattern (getopt must not read the command's own flags). */
@@ -343,35 +344,14 @@ static int cmd_run_run(int argc, char **argv)
     struct option opts[CMD_OPTS_MAX + 1];
     char shortopts[3 * CMD_OPTS_MAX + 2];
     cmd_getopt(&cmd_run, "", opts, shortopts);
-    const char *secret_names[RUN_SECRETS_MAX];
-    const char *secret_values[RUN_SECRETS_MAX];
     size_t nsecrets = 0;
     bool json = false;
-    const char *agent_key = NULL, *known_agents = NULL;
-    struct ssh_options so;
-    ssh_options_init(&so);
-    const char *invs[RUN_INV_MAX];
-    size_t ninv = 0;
-    int forks = SSHOPT_FORKS_DEFAULT;
     int64_t timeout_ms = 0;
     struct err e = {0};
     int c;
     optind = 0;
     while ((c = getopt_long(optc, argv, shortopts, opts, NULL)) != -1) {
         switch (c) {
-        case 'i':
-            if (ninv == RUN_INV_MAX) {
-                log_out(stderr, "drover run: at most %d -i", RUN_INV_MAX);
-                return EXIT_USAGE;
-            }
-            invs[ninv++] = optarg;
-            break;
-        case 'f':
-            if (sshopt_forks(optarg, &forks, &e) != ERR_OK) {
-                log_out(stderr, "drover run: %s", e.msg);
-                return EXIT_USAGE;
-            }
-            break;
         case 't':
             if (duration_parse(optarg, &timeout_ms, &e) != ERR_OK) {
                 log_out(stderr, "drover run: --timeout: %s", e.msg);
@@ -381,18 +361,12 @@ static int cmd_run_run(int argc, char **argv)
         case 'v':
             log_set_level(LOG_DEBUG);
             break;
-        case 'K':
-            agent_key = optarg;
-            break;
-        case 'A':
-            known_agents = optarg;
-            break;
         case 'E':
-            if (nsecrets == RUN_SECRETS_MAX || !cmdwrap_valid_name(optarg)) {
-                log_out(stderr, "drover run: --secret-env '%s': %s", optarg,
-                        nsecrets == RUN_SECRETS_MAX
-                            ? "too many (at most 64)"
-                            : "expected an environment variable name");
+            if (!cmdwrap_valid_name(optarg)) {
+                log_out(stderr,
+                        "drover run: --secret-env '%s': expected an "
+                        "environment variable name",
+                        optarg);
                 return EXIT_USAGE;
             }
             secret_values[nsecrets] = getenv(optarg);
@@ -413,16 +387,15 @@ static int cmd_run_run(int argc, char **argv)
         case 'h':
             cmd_help(&cmd_run, stdout);
             return EXIT_OK;
-        default:
-            if (sshopt_is(c)) {
-                if (sshopt_apply(&so, c, optarg, &e) != ERR_OK) {
-                    log_out(stderr, "drover run: %s", e.msg);
-                    return EXIT_USAGE;
-                }
+        default: {
+            int rc = cmd_shared_opt(&cmd_run, sh, c, optarg);
+            if (rc == CMD_SHARED_TAKEN)
                 break;
-            }
-            return cmd_usage_error(&cmd_run,
-                                   "unknown option or missing argument");
+            if (rc == CMD_SHARED_NOT_MINE)
+                rc = cmd_usage_error(&cmd_run,
+                                     "unknown option or missing argument");
+            return rc;
+        }
         }
     }
     /* getopt permuted the pattern behind the flags (only argv before
@@ -434,9 +407,9 @@ static int cmd_run_run(int argc, char **argv)
                 argv[optind + 1]);
         return EXIT_USAGE;
     }
-    if (pattern == NULL || ninv == 0 || cmd_at < 0 || cmd_at + 1 >= argc)
+    if (pattern == NULL || sh->ninv == 0 || cmd_at < 0 || cmd_at + 1 >= argc)
         return cmd_usage_error(&cmd_run, "%s",
-                               ninv == 0         ? "no inventory: give -i FILE"
+                               sh->ninv == 0     ? "no inventory: give -i FILE"
                                : pattern == NULL ? "no host PATTERN"
                                : cmd_at < 0      ? "missing -- before the "
                                                    "command"
@@ -454,8 +427,8 @@ static int cmd_run_run(int argc, char **argv)
     struct inventory *inv = inv_new();
     struct run r;
     memset(&r, 0, sizeof(r));
-    for (size_t i = 0; i < ninv; i++)
-        if (inv_load(inv, invs[i], &e) != ERR_OK) {
+    for (size_t i = 0; i < sh->ninv; i++)
+        if (inv_load(inv, sh->invs[i], &e) != ERR_OK) {
             log_out(stderr, "drover run: %s", e.msg);
             rc = EXIT_INPUT;
             goto out;
@@ -475,13 +448,7 @@ static int cmd_run_run(int argc, char **argv)
         log_out(stderr, "drover run: %s", e.msg);
         goto out;
     }
-    struct agent_options ao;
-    agent_options_init(&ao);
-    ao.key_file = agent_key;
-    ao.known_agents = known_agents;
-    ao.accept_new = so.accept_new;
-    ao.connect_timeout_ms = so.connect_timeout_ms;
-    if (run_transports(&r, &so, &ao, &e) != ERR_OK) {
+    if (run_transports(&r, &sh->ssh, &sh->agent, &e) != ERR_OK) {
         log_out(stderr, "drover run: %s", e.msg);
         rc = e.code == ERR_SYS || e.code == ERR_PARSE || e.code == ERR_AUTH
                  ? EXIT_INPUT
@@ -491,14 +458,15 @@ static int cmd_run_run(int argc, char **argv)
     if (loop_signal(r.loop, SIGINT, run_sigint, &r, &e) != 0 ||
         loop_signal(r.loop, SIGTERM, run_sigint, &r, &e) != 0)
         log_warn("%s: Ctrl-C will not cancel remote commands", e.msg);
-    r.forks = (size_t)forks;
+    r.forks = (size_t)sh->forks;
     r.timeout_ms = timeout_ms;
     r.command = buf_cstr(&cmdline);
     r.json = json;
     /* secrets travel on stdin into the command's environment, never on
      * its command line (docs/run.md) */
-    if (cmdwrap_build(&r.wrap, r.command, NULL, secret_names, secret_values,
-                      nsecrets, &e) != ERR_OK) {
+    if (cmdwrap_build(
+            &r.wrap, r.command, NULL, (const char *const *)secret_names,
+            (const char *const *)secret_values, nsecrets, &e) != ERR_OK) {
         log_out(stderr, "drover run: %s", e.msg);
         rc = EXIT_USAGE;
         goto out;
@@ -531,6 +499,20 @@ out:
     run_release(&r);
     inv_free(inv);
     buf_release(&cmdline);
+    return rc;
+}
+
+static int cmd_run_run(int argc, char **argv)
+{
+    struct cmd_shared sh;
+    cmd_shared_init(&sh, argc);
+    /* every --secret-env given: no cap */
+    const char **names = xcalloc((size_t)argc + 1, sizeof(*names));
+    const char **values = xcalloc((size_t)argc + 1, sizeof(*values));
+    int rc = cmd_run_main(argc, argv, &sh, names, values);
+    free(names);
+    free(values);
+    cmd_shared_release(&sh);
     return rc;
 }
 

@@ -76,13 +76,11 @@ static int cmd_validate_run(int argc, char **argv)
     struct option longopts[CMD_OPTS_MAX + 1];
     char shortopts[3 * CMD_OPTS_MAX + 2];
     cmd_getopt(&cmd_validate, "", longopts, shortopts);
-    struct ssh_options so;
-    ssh_options_init(&so);
     struct sshconfig *sshcfg = NULL;
     bool quiet = false;
-    const char *invs[64];
-    size_t ninv = 0;
-    json_t *extra = json_object();
+    struct cmd_shared sh;
+    cmd_shared_init(&sh, argc);
+    json_t *extra = sh.extra;
     struct inventory *inv = NULL;
     struct err e = {0};
     int status = EXIT_USAGE;
@@ -93,33 +91,20 @@ static int cmd_validate_run(int argc, char **argv)
         case 'q':
             quiet = true;
             break;
-        case 'i':
-            if (ninv == sizeof(invs) / sizeof(invs[0])) {
-                cmd_usage_error(&cmd_validate, "too many -i");
-                goto out;
-            }
-            invs[ninv++] = optarg;
-            break;
-        case 'e':
-            if (rollout_extra_var(extra, optarg, &e) != ERR_OK) {
-                log_out(stderr, "drover validate: %s", e.msg);
-                status = e.code == ERR_USAGE ? EXIT_USAGE : EXIT_INPUT;
-                goto out;
-            }
-            break;
         case 'h':
             cmd_help(&cmd_validate, stdout);
             status = EXIT_OK;
             goto out;
-        case SSHOPT_SSH_CONFIG:
-            if (sshopt_apply(&so, c, optarg, &e) == ERR_OK)
+        default: {
+            int rc = cmd_shared_opt(&cmd_validate, &sh, c, optarg);
+            if (rc == CMD_SHARED_TAKEN)
                 break;
-            cmd_usage_error(&cmd_validate, "%s", e.msg);
+            if (rc == CMD_SHARED_NOT_MINE)
+                rc = cmd_usage_error(&cmd_validate,
+                                     "unknown option or missing argument");
+            status = rc;
             goto out;
-        default:
-            cmd_usage_error(&cmd_validate,
-                            "unknown option or missing argument");
-            goto out;
+        }
         }
     }
     if (optind >= argc) {
@@ -127,14 +112,14 @@ static int cmd_validate_run(int argc, char **argv)
         goto out;
     }
     status = EXIT_INPUT;
-    if (ninv > 0) {
+    if (sh.ninv > 0) {
         inv = inv_new();
-        for (size_t i = 0; i < ninv; i++)
-            if (inv_load(inv, invs[i], &e) != ERR_OK) {
+        for (size_t i = 0; i < sh.ninv; i++)
+            if (inv_load(inv, sh.invs[i], &e) != ERR_OK) {
                 log_out(stderr, "drover: %s", e.msg);
                 goto out;
             }
-        if (sshopt_config(&so, &sshcfg, &e) != ERR_OK) {
+        if (sshopt_config(&sh.ssh, &sshcfg, &e) != ERR_OK) {
             log_out(stderr, "drover: %s", e.msg);
             goto out;
         }
@@ -146,7 +131,7 @@ static int cmd_validate_run(int argc, char **argv)
 out:
     sshconfig_free(sshcfg);
     inv_free(inv);
-    json_decref(extra);
+    cmd_shared_release(&sh);
     return status;
 }
 

@@ -695,6 +695,9 @@ static void deploy_on_kick(struct loop *l, struct loop_timer *t, void *arg)
     }
     if (d->o.store != NULL) {
         const char **names = xcalloc(d->ro->nhosts + 1, sizeof(const char *));
+        /* one row per wave: one transaction, one fsync (store.h) */
+        struct err be = {0};
+        deploy_journal(d, store_batch_begin(d->o.store, &be), &be);
         for (size_t w = 0; w < d->ro->nwaves && !d->stopped; w++) {
             size_t start = rollout_wave_start(d->ro, w), n = 0;
             for (size_t i = start; i < start + d->ro->wave_sizes[w]; i++)
@@ -705,6 +708,7 @@ static void deploy_on_kick(struct loop *l, struct loop_timer *t, void *arg)
                                            names, n, &e),
                            &e);
         }
+        deploy_journal(d, store_batch_commit(d->o.store, &be), &be);
         free(names);
         if (d->stopped)
             return;

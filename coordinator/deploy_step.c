@@ -154,8 +154,9 @@ void deploy_cmd_start(struct deploy_host *h)
     struct deploy *d = h->d;
     const struct rollout_cmd *c = &h->cmds[h->ci];
     const struct plan_step *st = c->step;
-    const char *values[64];
-    size_t nsec = st->nsecret_env < 64 ? st->nsecret_env : 64;
+    /* every name the plan gives: no cap (docs/plan.md, secret_env) */
+    size_t nsec = st->nsecret_env;
+    const char **values = xcalloc(nsec + 1, sizeof(*values));
     for (size_t i = 0; i < nsec; i++) {
         values[i] = getenv(st->secret_env[i]);
         if (values[i] == NULL) {
@@ -163,6 +164,7 @@ void deploy_cmd_start(struct deploy_host *h)
                             "step '%s': secret_env %s is not set in the "
                             "coordinator's environment",
                             st->name, st->secret_env[i]);
+            free(values);
             return;
         }
     }
@@ -172,6 +174,7 @@ void deploy_cmd_start(struct deploy_host *h)
     enum err_code rc =
         cmdwrap_build(&h->wrap, c->command, env,
                       (const char *const *)st->secret_env, values, nsec, &e);
+    free(values);
     json_decref(env);
     if (rc != ERR_OK) {
         deploy_job_fail(h, OUT_FAILED, "step '%s': %s", st->name, e.msg);

@@ -6,7 +6,6 @@
 
 #include "agentconn.h"
 #include "buf.h"
-#include "duration.h"
 #include "cmd.h"
 #include "inventory.h"
 #include "log.h"
@@ -20,14 +19,10 @@
 #include "sshconfig.h"
 #include "sshopt.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static const char *const resume_names[] = {"resume", "promote", "abort",
-                                           "rollback"};
 
 static long resume_host_index(const struct rollout *ro, const char *name)
 {
@@ -491,108 +486,6 @@ static size_t resume_irreversible(const struct store_record *r,
     return n;
 }
 
-const struct cmd_opt resume_opts[] = {
-    CMD_OPT_EXTRA_VAR("; the journal has the deploy's: give its secret ones "
-                      "again (version: from the journal)"),
-    {"override-var", 'O', 0, "NAME",
-     "let -e NAME change a journaled variable, or add one: the hosts not "
-     "done yet get the new value (repeatable)"},
-    CMD_OPT_INVENTORY(" to read instead of the one the journal names"),
-    CMD_OPT_STATE_DIR,
-    CMD_OPT_LOCK_WAIT,
-    SSHOPT_FORKS_OPT,
-    {"verbose", 'v', CMD_OPT_SHORT, NULL,
-     "stream every host's output, prefixed"},
-    {"json", 'J', 0, NULL, "one JSON event per line (for CI systems)"},
-    CMD_OPT_AGENT_KEY,
-    CMD_OPT_KNOWN_AGENTS,
-    {"retry-step", 'r', CMD_OPT_OPTIONAL, "HOST:STEP",
-     "a step that was in flight when the coordinator died and whose host "
-     "cannot tell whether it ran: run it again (check first); without "
-     "HOST:STEP, every such step (repeatable)"},
-    {"skip-step", 's', CMD_OPT_OPTIONAL, "HOST:STEP",
-     "count such a step as completed; without HOST:STEP, every such step "
-     "(repeatable)"},
-    {"retry-step-at", 'r', CMD_OPT_HIDDEN, "HOST:STEP",
-     "--retry-step HOST:STEP"},
-    {"skip-step-at", 's', CMD_OPT_HIDDEN, "HOST:STEP", "--skip-step HOST:STEP"},
-    {"confirm-irreversible", 'I', 0, NULL,
-     "(abort, rollback) roll back although irreversible steps ran: they "
-     "stay as they are"},
-    CMD_OPT_HELP,
-    CMD_OPT_END,
-};
-
-/* The command of each mode, for its help and usage errors. */
-static const struct cmd *const resume_cmds[] = {&cmd_resume, &cmd_promote,
-                                                &cmd_abort, &cmd_rollback};
-
-/* argv with "--skip-step HOST:STEP" read as "--skip-step-at HOST:STEP"
- * (a deploy id has no ':'), so the flag takes its value with or without
- * '=' and stays bare otherwise. Caller frees the array (not the strings:
- * argv's, or the two below). */
-static char resume_skip_at[] = "--skip-step-at";
-static char resume_retry_at[] = "--retry-step-at";
-
-static char **resume_step_args(int argc, char **argv)
-{
-    char **out = xcalloc((size_t)argc + 1, sizeof(char *));
-    for (int i = 0; i < argc; i++) {
-        bool skip = strcmp(argv[i], "--skip-step") == 0;
-        bool retry = strcmp(argv[i], "--retry-step") == 0;
-        if ((skip || retry) && i + 1 < argc && argv[i + 1][0] != '-' &&
-            strchr(argv[i + 1], ':') != NULL)
-            out[i] = skip ? resume_skip_at : resume_retry_at;
-        else
-            out[i] = argv[i];
-    }
-    return out;
-}
-
-/* One --skip-step / --retry-step: bare, or HOST:STEP. */
-static enum err_code resume_decision_arg(struct resume_decision *d, char *arg,
-                                         enum deploy_decision what,
-                                         struct err *e)
-{
-    d->decision = what;
-    if (arg == NULL)
-        return ERR_OK;
-    char *colon = strchr(arg, ':');
-    if (colon == NULL || colon == arg || colon[1] == '\0')
-        return err_set(e, ERR_USAGE,
-                       "--%s-step %s: expected HOST:STEP (a host of the "
-                       "inventory, a step name of the plan)",
-                       what == DEPLOY_SKIP ? "skip" : "retry", arg);
-    *colon = '\0'; /* argv's own bytes: HOST and STEP apart */
-    d->host = arg;
-    d->step = colon + 1;
-    return ERR_OK;
-}
-
-/* The same host and step may not be both skipped and retried. */
-static enum err_code resume_decisions_clash(const struct resume_decision *d,
-                                            size_t n, struct err *e)
-{
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++) {
-            bool same_host = d[i].host == NULL || d[j].host == NULL ||
-                             strcmp(d[i].host, d[j].host) == 0;
-            bool same_step = d[i].step == NULL || d[j].step == NULL ||
-                             strcmp(d[i].step, d[j].step) == 0;
-            if (same_host && same_step && d[i].decision != d[j].decision)
-                return err_set(e, ERR_USAGE,
-                               "--retry-step and --skip-step name the same "
-                               "step (%s:%s)",
-                               d[i].host   ? d[i].host
-                               : d[j].host ? d[j].host
-                                           : "*",
-                               d[i].step   ? d[i].step
-                               : d[j].step ? d[j].step
-                                           : "*");
-        }
-    return ERR_OK;
-}
-
 /* Find the deploy: the id given, or (resume) the newest unfinished. */
 static enum err_code resume_find(const char *state_dir, const char *id,
                                  struct store_record **rec, struct err *e)
@@ -620,25 +513,19 @@ static enum err_code resume_find(const char *state_dir, const char *id,
     return rc;
 }
 
-int resume_main(enum resume_mode mode, int argc, char **argv)
+enum resume_outcome resume_run(const struct resume_request *rq,
+                               enum runner_outcome *ran,
+                               struct deploy_result *res)
 {
-    const char *name = resume_names[mode];
-    struct ssh_options so;
-    ssh_options_init(&so);
-    struct agent_options ao;
-    agent_options_init(&ao);
-    struct session_options sopt;
-    memset(&sopt, 0, sizeof(sopt));
-    json_t *extra = json_object();
-    const char *inv_path = NULL;
-    int forks = SSHOPT_FORKS_DEFAULT;
-    bool verbose = false, json = false;
-    bool confirm_irrev = false;
+    const char *name = rq->name;
+    enum resume_mode mode = rq->mode;
+    struct session_options sopt = *rq->session;
+    json_t *extra = rq->extra;
     const char **reasons = NULL;
     struct buf irrev;
     buf_init(&irrev, 4096);
     struct err e = {0};
-    int status = EXIT_USAGE;
+    enum resume_outcome outcome = RESUME_BAD_INPUT;
     struct store_record *rec = NULL;
     struct inventory *inv = NULL;
     struct plan *plan = NULL;
@@ -651,94 +538,15 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     buf_init(&diags, 64 * 1024);
     struct buf changed;
     buf_init(&changed, BUF_UNLIMITED);
-    const char **override = xcalloc((size_t)argc + 1, sizeof(char *));
-    size_t noverride = 0;
-    struct resume_decision *dec = xcalloc((size_t)argc + 1, sizeof(*dec));
-    size_t ndec = 0;
-    char **args = resume_step_args(argc, argv);
+    memset(res, 0, sizeof(*res));
+    *ran = RUNNER_BROKEN;
 
-    struct option longopts[CMD_OPTS_MAX + 1];
-    char shortopts[3 * CMD_OPTS_MAX + 2];
-    cmd_getopt(resume_cmds[mode], "", longopts, shortopts);
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, args, shortopts, longopts, NULL)) != -1) {
-        switch (c) {
-        case 'e':
-            if (rollout_extra_var(extra, optarg, &e) == ERR_OK)
-                break;
-            if (e.code == ERR_USAGE)
-                goto usage;
-            log_out(stderr, "drover %s: %s", name, e.msg);
-            status = EXIT_INPUT; /* a bad -e @file */
-            goto out;
-        case 'i':
-            inv_path = optarg;
-            break;
-        case 'f':
-            if (sshopt_forks(optarg, &forks, &e) != ERR_OK)
-                goto usage;
-            break;
-        case 'v':
-            verbose = true;
-            break;
-        case 'J':
-            json = true;
-            break;
-        case 'S':
-            sopt.state_dir = optarg;
-            break;
-        case 'W':
-            if (duration_parse(optarg, &sopt.lock_wait_ms, &e) != ERR_OK)
-                goto usage;
-            break;
-        case 'r':
-        case 's':
-            if (resume_decision_arg(&dec[ndec++], optarg,
-                                    c == 'r' ? DEPLOY_RETRY : DEPLOY_SKIP,
-                                    &e) != ERR_OK)
-                goto usage;
-            break;
-        case 'O':
-            override[noverride++] = optarg;
-            break;
-        case 'I':
-            confirm_irrev = true;
-            break;
-        case 'K':
-            ao.key_file = optarg;
-            break;
-        case 'A':
-            ao.known_agents = optarg;
-            break;
-        case 'h':
-            cmd_help(resume_cmds[mode], stdout);
-            status = EXIT_OK;
-            goto out;
-        default:
-            if (sshopt_is(c) && sshopt_apply(&so, c, optarg, &e) == ERR_OK)
-                break;
-            goto usage;
-        }
-    }
-    ao.accept_new = so.accept_new;
-    ao.connect_timeout_ms = so.connect_timeout_ms;
-    const char *id = optind < argc ? args[optind] : NULL;
-    if (optind + (id ? 1 : 0) != argc ||
-        (id == NULL && mode != RESUME_CONTINUE)) {
-        err_set(&e, ERR_USAGE, "expected %s", id ? "one DEPLOY id" : "DEPLOY");
-        goto usage;
-    }
-    if (resume_decisions_clash(dec, ndec, &e) != ERR_OK)
-        goto usage;
-
-    status = EXIT_INPUT;
-    if (resume_find(sopt.state_dir, id, &rec, &e) != ERR_OK) {
+    if (resume_find(sopt.state_dir, rq->id, &rec, &e) != ERR_OK) {
         log_out(stderr, "drover %s: %s", name, e.msg);
         /* a DEPLOY the journal does not have, or a state directory
          * drover must not use: bad arguments (docs/cli.md) */
         if (e.code == ERR_NOTFOUND || e.code == ERR_USAGE)
-            status = EXIT_USAGE;
+            outcome = RESUME_BAD_REQUEST;
         goto out;
     }
     bool ended = rec->result != STORE_RESULT_NONE;
@@ -748,26 +556,26 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
                 "drover %s: %s already ended (%s); `drover rollback %s` "
                 "puts the previous version back",
                 name, rec->id, store_result_str(rec->result), rec->id);
-        status = EXIT_USAGE;
+        outcome = RESUME_BAD_REQUEST;
         goto out;
     }
     if (mode == RESUME_PROMOTE && !paused) {
         log_out(stderr, "drover promote: %s is %s, not paused", rec->id,
                 rec->state ? rec->state : "unknown");
-        status = EXIT_USAGE;
+        outcome = RESUME_BAD_REQUEST;
         goto out;
     }
     /* before the lock and any host: a refusal here changes nothing */
-    if (resume_vars(rec, extra, override, noverride, redact_global(), &changed,
-                    &e) != ERR_OK) {
+    if (resume_vars(rec, extra, rq->override, rq->noverride, redact_global(),
+                    &changed, &e) != ERR_OK) {
         log_out(stderr, "drover %s: %s", name, e.msg);
-        status = EXIT_USAGE;
+        outcome = RESUME_BAD_REQUEST;
         goto out;
     }
     if (rec->version && json_object_get(extra, "version") == NULL)
         json_object_set_new(extra, "version", json_string(rec->version));
     /* the deploy's addresses again: the same ssh config, read once */
-    if (sshopt_config(&so, &sshcfg, &e) != ERR_OK) {
+    if (sshopt_config(rq->ssh, &sshcfg, &e) != ERR_OK) {
         log_out(stderr, "drover %s: %s", name, e.msg);
         goto out;
     }
@@ -776,21 +584,26 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
                                 .deploy_id = rec->id,
                                 .ssh_config = sshcfg};
     inv = inv_new();
-    const char *src = inv_path ? inv_path : rec->inventory;
-    if (src == NULL || inv_load(inv, src, &e) != ERR_OK) {
-        log_out(stderr, "drover %s: %s", name,
-                src ? e.msg : "the journal has no inventory: pass -i");
+    const char *src = rq->ninv > 0 ? rq->invs[0] : rec->inventory;
+    if (src == NULL) {
+        log_out(stderr, "drover %s: the journal has no inventory: pass -i",
+                name);
         goto out;
     }
+    for (size_t i = 0; i < (rq->ninv > 0 ? rq->ninv : 1); i++)
+        if (inv_load(inv, rq->ninv > 0 ? rq->invs[i] : src, &e) != ERR_OK) {
+            log_out(stderr, "drover %s: %s", name, e.msg);
+            goto out;
+        }
     if (plan_load(rec->plan_file, &plan, &diags, &e) != ERR_OK ||
         rollout_new_input(plan, inv, &rin, &ro, &diags, &e) != ERR_OK) {
         cmd_print_diags(&diags, &e);
         goto out;
     }
     rollout_secrets(ro, redact_global()); /* before anything is printed */
-    if (resume_point_of(rec, ro, dec, ndec, &pt, &e) != ERR_OK) {
+    if (resume_point_of(rec, ro, rq->dec, rq->ndec, &pt, &e) != ERR_OK) {
         log_out(stderr, "drover %s: %s", name, e.msg);
-        status = EXIT_PAUSED;
+        outcome = RESUME_UNDECIDED;
         goto out;
     }
     bool rollback = mode == RESUME_ABORT || mode == RESUME_ROLLBACK ||
@@ -801,18 +614,18 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     /* what no rollback step undoes is said, and run past only when the
      * operator confirms it (journaled below) */
     if (rollback && resume_irreversible(rec, plan, &irrev) > 0 &&
-        !confirm_irrev) {
+        !rq->confirm_irreversible) {
         log_out(stderr,
                 "drover %s: %s ran irreversible steps: %s; the rollback "
                 "steps do not undo them. Check what they changed, then "
                 "pass --confirm-irreversible to roll back the rest anyway",
                 name, rec->id, buf_cstr(&irrev));
-        status = EXIT_REFUSED;
+        outcome = RESUME_IRREVERSIBLE;
         goto out;
     }
     reasons = resume_host_reasons(rec, ro);
 
-    status = EXIT_INTERNAL;
+    outcome = RESUME_BROKEN;
     struct err le = {0};
     if ((loop = loop_new(&le)) == NULL)
         goto out;
@@ -826,9 +639,10 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
     if (session_continue(plan, rec->id, rollback ? "rolling back" : "running",
                          &sopt, loop, &sess, &why, &e) != ERR_OK) {
         log_out(stderr, "drover %s: %s", name, e.msg);
-        status = why == SESSION_LOCKED ? EXIT_LOCKED
-                 : e.code == ERR_USAGE ? EXIT_USAGE /* the state dir */
-                                       : EXIT_INTERNAL;
+        outcome = why == SESSION_LOCKED ? RESUME_LOCKED
+                  : e.code == ERR_USAGE ? RESUME_BAD_REQUEST /* the state
+                                                                dir */
+                                        : RESUME_BROKEN;
         goto out;
     }
     if (changed.len > 0 && store_decision(session_store(sess), rec->id,
@@ -851,7 +665,7 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
             goto out;
         }
     }
-    if (!json)
+    if (!rq->json)
         log_out(stdout, "%s %s (plan %s, version %s): %s\n", name, rec->id,
                 rec->plan, rec->version ? rec->version : "-",
                 rollback ? "rolling back the changed hosts, last wave first"
@@ -859,14 +673,14 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
                     ? "it changed nothing yet: starting over from its prechecks"
                     : "going on from the first wave not done");
     struct runner_options o = {
-        .ssh = &so,
-        .agent = &ao,
-        .deploy = {.forks = forks,
-                   .verbose = verbose,
+        .ssh = rq->ssh,
+        .agent = rq->agent,
+        .deploy = {.forks = rq->forks,
+                   .verbose = rq->verbose,
                    .output_cap = 64 * 1024,
                    .out = stdout,
-                   .json = json,
-                   .live = !json && !verbose && isatty(STDOUT_FILENO),
+                   .json = rq->json,
+                   .live = !rq->json && !rq->verbose && isatty(STDOUT_FILENO),
                    .start_wave = rollback ? pt.last_wave : pt.start_wave,
                    .done_hosts = pt.done_hosts,
                    .changed_hosts = pt.changed_hosts,
@@ -884,16 +698,8 @@ int resume_main(enum resume_mode mode, int argc, char **argv)
                    .rollback_only = rollback,
                    .singleton_origin = resume_singleton_origin(rec),
                    .host_reasons = reasons}};
-    struct deploy_result res;
-    status = runner_run(ro, loop, sess, &o, &res);
-    /* asked for: a rollback that succeeded is a success */
-    if ((mode == RESUME_ABORT || mode == RESUME_ROLLBACK) &&
-        res.verdict == DV_ROLLED_BACK)
-        status = EXIT_OK;
-    goto out;
-usage:
-    status = cmd_usage_error(resume_cmds[mode], "%s",
-                             e.msg[0] ? e.msg : "bad arguments");
+    *ran = runner_run(ro, loop, sess, &o, res);
+    outcome = RESUME_RAN;
 out:
     resume_point_release(&pt);
     free(reasons);
@@ -906,9 +712,5 @@ out:
     store_record_free(rec);
     buf_release(&diags);
     buf_release(&changed);
-    free(override);
-    free(dec);
-    free(args);
-    json_decref(extra);
-    return status;
+    return outcome;
 }

@@ -15,19 +15,22 @@
 #ifndef DROVER_RESUME_H
 #define DROVER_RESUME_H
 
-#include "cmd.h"
 #include "deploy.h"
 #include "err.h"
+#include "runner.h"
 #include "store.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+struct agent_options;
 struct buf;
 struct plan;
 struct redact;
 struct rollout;
+struct session_options;
+struct ssh_options;
 
 enum resume_mode {
     RESUME_CONTINUE, /* resume: same direction */
@@ -104,11 +107,55 @@ enum err_code resume_vars(const struct store_record *r, json_t *extra,
                           struct redact *rd, struct buf *changed,
                           struct err *e);
 
-/* The whole command: argv as given to the subcommand. Returns the exit
- * status (cmd.h). */
-int resume_main(enum resume_mode mode, int argc, char **argv);
+/* What a continuing command was asked (its flags: coordinator/cmd_resume.c
+ * reads them). Everything is borrowed for the call. */
+struct resume_request {
+    enum resume_mode mode;                 /* which command */
+    const char *name;                      /* its name, for messages */
+    const char *id;                        /* DEPLOY; NULL: the newest
+                                              unfinished deploy */
+    const char *const *invs;               /* -i, in order; none: the
+                                              journal's */
+    size_t ninv;                           /* entries */
+    json_t *extra;                         /* -e variables, completed in
+                                              place (resume_vars) */
+    const char *const *override;           /* --override-var names */
+    size_t noverride;                      /* entries */
+    const struct resume_decision *dec;     /* --retry-step, --skip-step */
+    size_t ndec;                           /* entries */
+    bool confirm_irreversible;             /* --confirm-irreversible */
+    struct ssh_options *ssh;               /* SSH flags */
+    struct agent_options *agent;           /* agent flags */
+    const struct session_options *session; /* state dir and lock wait */
+    int forks;                             /* --forks */
+    bool verbose;                          /* --verbose */
+    bool json;                             /* --json */
+};
 
-/* The options resume, promote, abort and rollback share (cmd.h). */
-extern const struct cmd_opt resume_opts[];
+/* How resume_run ended; the command maps it to its exit status. */
+enum resume_outcome {
+    RESUME_RAN,          /* the engine ran: *ran and res say how */
+    RESUME_BAD_REQUEST,  /* a DEPLOY the journal does not have, one that
+                            ended or (promote) is not paused, an -e that
+                            differs from the journaled one, a state
+                            directory drover may not use: nothing done */
+    RESUME_BAD_INPUT,    /* the journal, inventory, plan or ssh config
+                            could not be read */
+    RESUME_UNDECIDED,    /* steps in flight whose host cannot tell:
+                            --retry-step or --skip-step decides */
+    RESUME_IRREVERSIBLE, /* a rollback past irreversible steps, not
+                            confirmed */
+    RESUME_LOCKED,       /* another coordinator holds the lock */
+    RESUME_BROKEN        /* the system failed */
+};
+
+/* Continue the deploy rq names: find its record, load its plan and
+ * inventory again, work out where it stands and run the engine from
+ * there. Each refusal is said on stderr (naming rq->name) before it
+ * returns. With RESUME_RAN, *ran is runner_run's outcome and res its
+ * result. */
+enum resume_outcome resume_run(const struct resume_request *rq,
+                               enum runner_outcome *ran,
+                               struct deploy_result *res);
 
 #endif

@@ -2,7 +2,6 @@
 #include "runner.h"
 
 #include "agentconn.h"
-#include "cmd.h"
 #include "health.h"
 #include "log.h"
 #include "loop.h"
@@ -13,24 +12,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-
-int runner_status(enum deploy_verdict v)
-{
-    switch (v) {
-    case DV_SUCCESS:
-        return EXIT_OK;
-    case DV_ROLLBACK_FAILED:
-        return EXIT_ROLLBACK_FAILED;
-    case DV_PAUSED:
-        return EXIT_PAUSED;
-    case DV_REFUSED:
-        return EXIT_REFUSED;
-    case DV_FAILED:
-    case DV_ROLLED_BACK:
-    default:
-        return EXIT_FAILED;
-    }
-}
 
 /* Ctrl-C pauses after the steps in flight (twice: cancels them); SIGTERM,
  * how CI systems cancel a job, cancels them at once (docs/deploy.md). */
@@ -61,16 +42,16 @@ static enum err_code runner_transports(const struct rollout *ro,
     return transports_open(set, e);
 }
 
-int runner_run(const struct rollout *ro, struct loop *loop,
-               struct session *sess, struct runner_options *o,
-               struct deploy_result *res)
+enum runner_outcome runner_run(const struct rollout *ro, struct loop *loop,
+                               struct session *sess, struct runner_options *o,
+                               struct deploy_result *res)
 {
     struct err e = {0};
     struct health *health = NULL;
     struct transport_options to = {.ssh = o->ssh, .agent = o->agent};
     struct transport *t = transports_new(loop, &to), *local = NULL;
     struct deploy *d = NULL;
-    int status = EXIT_INTERNAL;
+    enum runner_outcome outcome = RUNNER_BROKEN;
     memset(res, 0, sizeof(*res));
     res->verdict = DV_FAILED;
     o->agent->epoch = session_epoch(sess);
@@ -80,7 +61,7 @@ int runner_run(const struct rollout *ro, struct loop *loop,
         (local = transports_local(t, &e)) == NULL)
         goto fail;
     if (runner_transports(ro, t, &e) != ERR_OK) {
-        status = EXIT_USAGE;
+        outcome = RUNNER_NO_TRANSPORT;
         goto fail;
     }
     struct deploy_options dopt = o->deploy;
@@ -100,7 +81,7 @@ int runner_run(const struct rollout *ro, struct loop *loop,
         loop_signal(loop, SIGTERM, runner_on_signal, d, &e) < 0 ||
         deploy_run(d, res, &e) != ERR_OK)
         goto fail;
-    status = runner_status(res->verdict);
+    outcome = RUNNER_RAN;
     goto out;
 fail:
     log_out(stderr, "drover: %s", e.msg);
@@ -115,5 +96,5 @@ out:
     session_end(sess, res);
     transport_free(t); /* after session_end: local steps' children */
     health_free(health);
-    return status;
+    return outcome;
 }

@@ -20,13 +20,19 @@ struct runner_options {
                                       and local are filled in here) */
 };
 
-/* Run ro on loop under sess (which runner_run ends, whatever happens).
- * Returns the exit status (cmd.h); res is filled when the engine ran. */
-int runner_run(const struct rollout *ro, struct loop *loop,
-               struct session *sess, struct runner_options *o,
-               struct deploy_result *res);
+/* How runner_run ended; the command maps it to its exit status
+ * (cmd_runner_status). */
+enum runner_outcome {
+    RUNNER_RAN,          /* the engine ran: res->verdict says how it ended */
+    RUNNER_NO_TRANSPORT, /* a transport the hosts need could not be made
+                            (a key or a flag: the message is logged) */
+    RUNNER_BROKEN        /* the system failed (the message is logged) */
+};
 
-/* Exit status of a verdict (docs/cli.md). */
-int runner_status(enum deploy_verdict v);
+/* Run ro on loop under sess (which runner_run ends, whatever happens).
+ * res is filled when the engine ran, and says "not run" otherwise. */
+enum runner_outcome runner_run(const struct rollout *ro, struct loop *loop,
+                               struct session *sess, struct runner_options *o,
+                               struct deploy_result *res);
 
 #endif

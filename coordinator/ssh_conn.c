@@ -298,7 +298,7 @@ static void ssh_conn_start_connect(struct ssh_conn *c)
                            strerror(errno));
         return;
     }
-    /* Without it Nagle + delayed ACK stall every handshake by 40 ms. */
+    /* Without it Nagle + delayed ACK stall every handshake (docs/ssh.md). */
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->attempts++;

@@ -200,8 +200,8 @@ static EVP_PKEY *ssh_key_ecdsa(const unsigned char *curve, size_t cl,
 
 /* An unencrypted ed25519 or ECDSA key is parsed once here, and we sign
  * for libssh2 (ssh_key_sign): libssh2 1.10 would parse the key for every
- * host, through OpenSSL 3's decoders first, which cost about 2 ms of CPU
- * per host, more than the rest of the connection (and its ECDSA path
+ * host, through OpenSSL 3's decoders first, which cost more CPU per host
+ * than the rest of the connection (docs/ssh.md; and its ECDSA path
  * leaks). Other keys (PEM files) are left to libssh2. */
 static void ssh_key_signer(struct ssh_key *t, const struct ssh_key_blob *kb)
 {

@@ -5,7 +5,7 @@
  *
  * Why not a libzmq socket: libzmq gives every connection a session, two
  * message pipes (each a 16 KB block of 256 messages) and an 8 KB decoder
- * buffer, about 30 KB of resident memory per agent before drover's own
+ * buffer: tens of KB of resident memory per agent before drover's own
  * state (measured: docs/agent.md). This client keeps the handshake keys
  * and the precomputed box key inline (about 200 bytes), and buffers only
  * what the kernel did not take or a partial frame, in blocks freed once

@@ -889,11 +889,6 @@ const struct inv_host *inv_group_host_at(const struct inv_group *g, size_t i)
     return i < g->hosts.n ? g->hosts.v[i] : NULL;
 }
 
-json_t *inv_group_vars(const struct inv_group *g)
-{
-    return g->vars;
-}
-
 void inv_group_hosts(const struct inventory *cinv, const struct inv_group *g,
                      const struct inv_host ***out, size_t *n)
 {

@@ -101,10 +101,6 @@ const struct inv_group *inv_group_child_at(const struct inv_group *g, size_t i);
 size_t inv_group_host_count(const struct inv_group *g);
 const struct inv_host *inv_group_host_at(const struct inv_group *g, size_t i);
 
-/* The group's variables as written in the inventory (no group_vars).
- * Borrowed. */
-json_t *inv_group_vars(const struct inv_group *g);
-
 /* What `ansible-inventory --list --export` shows: the group's own
  * variables, merged with its group_vars/ files (source order), plus
  * ansible_group_priority when it is not 1; and the host's own variables

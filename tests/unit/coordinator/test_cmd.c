@@ -1,7 +1,7 @@
 /* tests/unit/coordinator/test_cmd.c: what subcommands share (cmd.c): an
  * option table becomes getopt_long's tables, the help (wrapped, SSH
- * options appended), a usage error, and docs/cli.md's Markdown with the
- * exit statuses. */
+ * options appended), a usage error, docs/cli.md's Markdown with the exit
+ * statuses, and the flags several commands share (cmd_shared_opt). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -135,6 +135,119 @@ static void test_cmd_markdown_text(void **state)
     free(s);
 }
 
+/* cmd_shared_opt(&test_cmd, s, opt, arg) with stderr captured into *errout
+ * (caller frees). */
+static int test_cmd_shared(struct cmd_shared *s, int opt, const char *arg,
+                           char **errout)
+{
+    fflush(stderr);
+    FILE *f = tmpfile();
+    int saved = dup(fileno(stderr));
+    dup2(fileno(f), fileno(stderr));
+    int rc = cmd_shared_opt(&test_cmd, s, opt, arg);
+    fflush(stderr);
+    dup2(saved, fileno(stderr));
+    close(saved);
+    *errout = capture_slurp(f);
+    fclose(f);
+    return rc;
+}
+
+/* Each shared flag: one validation, one way to say what is wrong (the
+ * usage error with the synopsis), whichever command takes it. */
+static void test_cmd_shared_flags(void **state)
+{
+    (void)state;
+    struct cmd_shared s;
+    cmd_shared_init(&s, 200);
+    char *err = NULL;
+    assert_int_equal(s.forks, SSHOPT_FORKS_DEFAULT);
+
+    /* --forks 5x: refused as a usage error (resume once took it) */
+    assert_int_equal(test_cmd_shared(&s, 'f', "5x", &err), EXIT_USAGE);
+    assert_string_equal(err, "drover t: --forks: expected a number 1..10000, "
+                             "not '5x'\nusage: drover t -i SRC [options] "
+                             "ARG\n(drover t --help lists the options)\n");
+    free(err);
+    assert_int_equal(s.forks, SSHOPT_FORKS_DEFAULT);
+    assert_int_equal(test_cmd_shared(&s, 'f', "12", &err), CMD_SHARED_TAKEN);
+    assert_string_equal(err, "");
+    free(err);
+    assert_int_equal(s.forks, 12);
+
+    /* -i: any number, in order */
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(test_cmd_shared(&s, 'i', i ? "b.ini" : "a.ini", &err),
+                         CMD_SHARED_TAKEN);
+        free(err);
+    }
+    assert_int_equal(s.ninv, 100);
+    assert_string_equal(s.invs[0], "a.ini");
+    assert_string_equal(s.invs[99], "b.ini");
+
+    /* -e NAME=VALUE; a bad one is a usage error, a bad file bad input */
+    assert_int_equal(test_cmd_shared(&s, 'e', "version=2", &err),
+                     CMD_SHARED_TAKEN);
+    free(err);
+    assert_string_equal(json_string_value(json_object_get(s.extra, "version")),
+                        "2");
+    assert_int_equal(test_cmd_shared(&s, 'e', "x", &err), EXIT_USAGE);
+    assert_non_null(strstr(err, "drover t: -e 'x': expected name=value"));
+    assert_non_null(strstr(err, "\nusage: drover t "));
+    free(err);
+    assert_int_equal(
+        test_cmd_shared(&s, 'e', "@/nonexistent/drover-vars.yml", &err),
+        EXIT_INPUT);
+    assert_non_null(strstr(err, "drover t: "));
+    assert_null(strstr(err, "usage:"));
+    free(err);
+
+    /* --lock-wait names itself */
+    assert_int_equal(test_cmd_shared(&s, 'W', "soon", &err), EXIT_USAGE);
+    assert_non_null(strstr(err, "drover t: --lock-wait: bad duration 'soon'"));
+    free(err);
+    assert_int_equal(test_cmd_shared(&s, 'W', "2s", &err), CMD_SHARED_TAKEN);
+    free(err);
+    assert_int_equal(s.lock_wait_ms, 2000);
+
+    /* SSH flags go to s->ssh, and agents get the same trust */
+    assert_int_equal(test_cmd_shared(&s, SSHOPT_USER, "", &err), EXIT_USAGE);
+    assert_non_null(strstr(err, "drover t: --user: expected a user name\n"
+                                "usage: drover t "));
+    free(err);
+    assert_int_equal(test_cmd_shared(&s, SSHOPT_USER, "deploy", &err),
+                     CMD_SHARED_TAKEN);
+    free(err);
+    assert_string_equal(s.ssh.user, "deploy");
+    assert_false(s.agent.accept_new);
+    assert_int_equal(test_cmd_shared(&s, SSHOPT_ACCEPT_NEW, NULL, &err),
+                     CMD_SHARED_TAKEN);
+    free(err);
+    assert_true(s.ssh.accept_new);
+    assert_true(s.agent.accept_new);
+    assert_int_equal(test_cmd_shared(&s, SSHOPT_CONNECT_TIMEOUT, "3s", &err),
+                     CMD_SHARED_TAKEN);
+    free(err);
+    assert_int_equal(s.agent.connect_timeout_ms, 3000);
+
+    /* --state-dir, --coordinator-key, --known-agents */
+    assert_int_equal(test_cmd_shared(&s, 'S', "/st", &err), CMD_SHARED_TAKEN);
+    free(err);
+    assert_int_equal(test_cmd_shared(&s, 'K', "/k", &err), CMD_SHARED_TAKEN);
+    free(err);
+    assert_int_equal(test_cmd_shared(&s, 'A', "/a", &err), CMD_SHARED_TAKEN);
+    free(err);
+    assert_string_equal(s.state_dir, "/st");
+    assert_string_equal(s.agent.key_file, "/k");
+    assert_string_equal(s.agent.known_agents, "/a");
+
+    /* a command's own keys are not shared */
+    assert_int_equal(test_cmd_shared(&s, 'J', NULL, &err), CMD_SHARED_NOT_MINE);
+    assert_string_equal(err, "");
+    free(err);
+    cmd_shared_release(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -142,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_cmd_help_text),
         cmocka_unit_test(test_cmd_usage_error_text),
         cmocka_unit_test(test_cmd_markdown_text),
+        cmocka_unit_test(test_cmd_shared_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

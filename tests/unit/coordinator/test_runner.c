@@ -27,12 +27,13 @@
 static void test_runner_status_table(void **state)
 {
     (void)state;
-    assert_int_equal(runner_status(DV_SUCCESS), EXIT_OK);
-    assert_int_equal(runner_status(DV_FAILED), EXIT_FAILED);
-    assert_int_equal(runner_status(DV_ROLLED_BACK), EXIT_FAILED);
-    assert_int_equal(runner_status(DV_ROLLBACK_FAILED), EXIT_ROLLBACK_FAILED);
-    assert_int_equal(runner_status(DV_PAUSED), EXIT_PAUSED);
-    assert_int_equal(runner_status(DV_REFUSED), EXIT_REFUSED);
+    assert_int_equal(cmd_verdict_status(DV_SUCCESS), EXIT_OK);
+    assert_int_equal(cmd_verdict_status(DV_FAILED), EXIT_FAILED);
+    assert_int_equal(cmd_verdict_status(DV_ROLLED_BACK), EXIT_FAILED);
+    assert_int_equal(cmd_verdict_status(DV_ROLLBACK_FAILED),
+                     EXIT_ROLLBACK_FAILED);
+    assert_int_equal(cmd_verdict_status(DV_PAUSED), EXIT_PAUSED);
+    assert_int_equal(cmd_verdict_status(DV_REFUSED), EXIT_REFUSED);
 }
 
 static void test_runner_local_hosts_journaled(void **state)
@@ -85,7 +86,8 @@ static void test_runner_local_hosts_journaled(void **state)
     struct runner_options o = {
         .ssh = &sshopt, .agent = &ao, .deploy = {.forks = 4, .out = out}};
     struct deploy_result res;
-    assert_int_equal(runner_run(&ro, loop, sess, &o, &res), EXIT_OK);
+    enum runner_outcome outcome = runner_run(&ro, loop, sess, &o, &res);
+    assert_int_equal(cmd_runner_status(outcome, &res), EXIT_OK);
     fclose(out);
     assert_int_equal(res.healthy, 2);
 
