@@ -211,8 +211,9 @@ static int cmd_deploy_run(int argc, char **argv)
     struct plan *plan = NULL;
     struct rollout *ro = NULL;
     struct loop *loop = NULL;
-    struct buf diags;
+    struct buf diags, invtext;
     buf_init(&diags, 64 * 1024);
+    buf_init(&invtext, BUF_UNLIMITED);
 
     for (size_t i = 0; i < sh.ninv; i++)
         if (inv_load(inv, sh.invs[i], &e) != ERR_OK) {
@@ -255,7 +256,7 @@ static int cmd_deploy_run(int argc, char **argv)
     /* the record: after every input check, before any host is touched */
     json_t *ver = json_object_get(extra, "version");
     sopt.version = json_is_string(ver) ? json_string_value(ver) : NULL;
-    sopt.inventory = sh.invs[0];
+    sopt.inventory = session_inventories(sh.invs, sh.ninv, &invtext);
     sopt.vars = extra;
     sopt.webhooks = ro->webhooks;
     enum session_refusal why;
@@ -327,6 +328,7 @@ done:
     plan_free(plan);
     inv_free(inv);
     buf_release(&diags);
+    buf_release(&invtext);
 out:
     cmd_shared_release(&sh);
     return status;

@@ -90,6 +90,22 @@ struct record_doc {
     bool md;         /* Markdown, else plain text */
 };
 
+/* The -i sources of a deploy, journaled one a line
+ * (session_inventories), as the record shows them: "a.ini, b.ini".
+ * Returns a new string, NULL for NULL. */
+static char *record_inventories(const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    struct buf b;
+    buf_init(&b, BUF_UNLIMITED);
+    for (; *s != '\0'; s++)
+        if (*s == '\n')
+            buf_adds(&b, ", ");
+        else
+            buf_addc(&b, *s);
+    return buf_detach(&b);
+}
 /* A table: rows of cells (the first row is the header). */
 struct record_table {
     char **cells; /* ncols * nrows owned strings */
@@ -454,8 +470,10 @@ static void record_header(const struct record_doc *d,
              r->plan_file ? " (" : "", r->plan_file ? r->plan_file : "",
              r->plan_file ? ")" : "");
     doc_field(d, "Plan", line);
-    if (r->inventory != NULL)
-        doc_field(d, "Inventory", r->inventory);
+    char *invs = record_inventories(r->inventory);
+    if (invs != NULL)
+        doc_field(d, "Inventory", invs);
+    free(invs);
     snprintf(line, sizeof(line), "%s (previous: %s)", or_dash(r->version),
              or_dash(r->previous_version));
     doc_field(d, "Version", line);
@@ -732,7 +750,9 @@ static json_t *record_json(const struct store_record *r)
     json_object_set_new(o, "id", json_string(r->id));
     json_object_set_new(o, "plan", js(r->plan));
     json_object_set_new(o, "plan_file", js(r->plan_file));
-    json_object_set_new(o, "inventory", js(r->inventory));
+    char *invs = record_inventories(r->inventory);
+    json_object_set_new(o, "inventory", js(invs));
+    free(invs);
     json_object_set_new(o, "lock", js(r->lock));
     json_object_set_new(o, "epoch", json_integer((json_int_t)r->epoch));
     json_object_set_new(o, "version", js(r->version));

@@ -522,8 +522,9 @@ enum resume_outcome resume_run(const struct resume_request *rq,
     struct session_options sopt = *rq->session;
     json_t *extra = rq->extra;
     const char **reasons = NULL;
-    struct buf irrev;
+    struct buf irrev, invtext;
     buf_init(&irrev, 4096);
+    buf_init(&invtext, BUF_UNLIMITED);
     struct err e = {0};
     enum resume_outcome outcome = RESUME_BAD_INPUT;
     struct store_record *rec = NULL;
@@ -584,17 +585,28 @@ enum resume_outcome resume_run(const struct resume_request *rq,
                                 .deploy_id = rec->id,
                                 .ssh_config = sshcfg};
     inv = inv_new();
-    const char *src = rq->ninv > 0 ? rq->invs[0] : rec->inventory;
+    /* every -i given, else every inventory the deploy was given (one a
+     * line: session_inventories) */
+    const char *src = rq->ninv > 0
+                          ? session_inventories(rq->invs, rq->ninv, &invtext)
+                          : rec->inventory;
     if (src == NULL) {
         log_out(stderr, "drover %s: the journal has no inventory: pass -i",
                 name);
         goto out;
     }
-    for (size_t i = 0; i < (rq->ninv > 0 ? rq->ninv : 1); i++)
-        if (inv_load(inv, rq->ninv > 0 ? rq->invs[i] : src, &e) != ERR_OK) {
+    for (const char *p = src; *p != '\0';) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+        char *one = xstrndup(p, n);
+        enum err_code lrc = inv_load(inv, one, &e);
+        free(one);
+        if (lrc != ERR_OK) {
             log_out(stderr, "drover %s: %s", name, e.msg);
             goto out;
         }
+        p += n + (nl != NULL);
+    }
     if (plan_load(rec->plan_file, &plan, &diags, &e) != ERR_OK ||
         rollout_new_input(plan, inv, &rin, &ro, &diags, &e) != ERR_OK) {
         cmd_print_diags(&diags, &e);
@@ -704,6 +716,7 @@ out:
     resume_point_release(&pt);
     free(reasons);
     buf_release(&irrev);
+    buf_release(&invtext);
     loop_free(loop);
     rollout_free(ro);
     sshconfig_free(sshcfg);

@@ -322,6 +322,17 @@ fail:
     return e->code ? e->code : ERR_SYS;
 }
 
+const char *session_inventories(const char *const *invs, size_t n,
+                                struct buf *b)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            buf_addc(b, '\n');
+        buf_adds(b, invs[i]);
+    }
+    return n > 0 ? buf_cstr(b) : NULL;
+}
+
 const char *session_deploy_id(const struct session *s)
 {
     return s->id;

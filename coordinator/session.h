@@ -10,8 +10,10 @@
 #include "err.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+struct buf;
 struct json_t;
 struct loop;
 struct plan;
@@ -26,7 +28,9 @@ struct session_options {
     const char *reason;        /* --reason */
     bool outside_window;       /* --outside-window */
     const char *changes;       /* --changes, else from git log */
-    const char *inventory;     /* the -i sources, for the record */
+    const char *inventory;     /* the -i sources, one a line
+                                  (session_inventories): the record,
+                                  and what resume loads again */
     const char *version;       /* -e version, for the record */
     const struct json_t *vars; /* every -e variable, journaled (secret
                                   ones by name only) for resume */
@@ -71,6 +75,12 @@ enum err_code session_continue(const struct plan *p, const char *id,
                                enum session_refusal *why, struct err *e);
 
 const char *session_deploy_id(const struct session *s);
+
+/* The -i sources as journaled: one a line, in the order given (b holds
+ * them; returns its text, NULL for none). A resume without -i loads each
+ * line again, so every inventory of the deploy is read back. */
+const char *session_inventories(const char *const *invs, size_t n,
+                                struct buf *b);
 
 /* The unfinished deploys of the same plan and lock this one superseded
  * (session_begin ended them "abandoned"), in words ("DEP-... (running

@@ -109,3 +109,24 @@ grep -q '^deploy succeeded: 2 hosts: 2 healthy' "$work/out" ||
 [ "$(sort "$work/ran" | tr '\n' ' ')" = "h1 h2 " ] ||
     fail "resume with two -i: ran on $(tr '\n' ' ' <"$work/ran")"
 echo "ok: resume -i A -i B reads both inventories"
+
+# ... and without -i, every inventory the deploy was given: the journal
+# keeps them all (it once kept the first only, and a resume without -i
+# dropped the second inventory's hosts and "succeeded" without them).
+rm -f "$work/ran"
+mkdir -m 700 "$work/two-again"
+rc=0
+"$DROVER" deploy -i "$work/a.ini" -i "$work/b.ini" --state-dir "$work/two-again" \
+    -e version=1 "$work/two.yml" >"$work/out" 2>&1 || rc=$?
+[ $rc -eq 6 ] || { cat "$work/out"; fail "deploy over two inventories: exit $rc, want 6 (paused)"; }
+"$DROVER" resume --state-dir "$work/two-again" >"$work/out" 2>&1 ||
+    { cat "$work/out"; fail "resume without -i failed"; }
+grep -q '^deploy succeeded: 2 hosts: 2 healthy' "$work/out" ||
+    { cat "$work/out"; fail "resume without -i: not both hosts"; }
+[ "$(sort "$work/ran" | tr '\n' ' ')" = "h1 h2 " ] ||
+    fail "resume without -i: ran on $(tr '\n' ' ' <"$work/ran")"
+"$DROVER" show --state-dir "$work/two-again" --format json last >"$work/show.json" 2>&1 ||
+    { cat "$work/show.json"; fail "show failed"; }
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); i=r.get("inventory"); sys.exit(0 if i == sys.argv[2] else "record inventory %r" % i)' \
+    "$work/show.json" "$work/a.ini, $work/b.ini" || fail "the record does not name both inventories"
+echo "ok: resume without -i reads every inventory the deploy was given"
