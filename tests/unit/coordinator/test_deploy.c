@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "check_command.h"
 #include "deploy.h"
 #include "health.h"
 #include "local.h"
@@ -597,13 +598,13 @@ static void test_deploy_singleton_moves_to_eligible(void **state)
     struct fixture *f = *state;
     size_t waves[] = {1, 1, 1};
     build(f, 3, waves, 3, "echo $ROLE > {dir}/{host}.role");
-    struct plan_check pc = {.kind = PLAN_CHECK_COMMAND, .command = (char *)"x"};
+    struct plan_check pc = {.kind = &check_command, .data = (char *)"x"};
     struct rollout_check rc[3];
     char *probe[3];
     for (size_t i = 0; i < 3; i++) {
         probe[i] =
             expand("grep -qx true {dir}/{host}.role", f->dir, f->hosts[i].name);
-        rc[i] = (struct rollout_check){.check = &pc, .command = probe[i]};
+        rc[i] = (struct rollout_check){.check = &pc, .host = probe[i]};
         f->hosts[i].singleton_check = &rc[i];
         f->hosts[i].singleton_eligible = i == 2;
         char path[128];
