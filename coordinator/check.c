@@ -39,27 +39,25 @@ const char *const *check_keys(void)
     return keys;
 }
 
-const char *check_kind_names(bool examples)
+const char *check_kind_examples(void)
 {
-    static char words[2][CHECK_NAMES_MAX];
-    char *w = words[examples];
-    if (w[0] != '\0')
-        return w;
+    static char words[CHECK_NAMES_MAX];
+    if (words[0] != '\0')
+        return words;
     size_t n = 0, len = 0;
     while (check_kinds[n] != NULL)
         n++;
     for (size_t i = 0; i < n; i++) {
-        const struct check_kind *k = check_kinds[i];
-        int r = snprintf(w + len, CHECK_NAMES_MAX - len, "%s'%s'",
+        int r = snprintf(words + len, CHECK_NAMES_MAX - len, "%s'%s'",
                          i == 0       ? ""
                          : i + 1 == n ? " or "
                                       : ", ",
-                         examples ? k->example : k->key);
+                         check_kinds[i]->example);
         if (r < 0 || (size_t)r >= CHECK_NAMES_MAX - len)
             break;
         len += (size_t)r;
     }
-    return w;
+    return words;
 }
 
 const char *check_label(const struct rollout_check *rc, char *out,

@@ -57,8 +57,9 @@ struct check_kind {
     /* Its name in evidence when the plan gives none. */
     void (*label)(const struct rollout_check *rc, char *out, size_t outlen);
 
-    /* Probe from the coordinator (exec NULL): fn exactly once, from the
-     * loop, unless the probe is cancelled first. rolled_back: the old
+    /* Probe from the coordinator (exec NULL): fn exactly once, unless the
+     * probe is cancelled first: from the loop (return the probe), or from
+     * inside probe (return NULL). rolled_back: the old
      * release is back, so an expectation of the new one cannot hold. */
     struct probe *(*probe)(struct health *h, const struct rollout_check *rc,
                            bool rolled_back, probe_done_fn *fn, void *arg);
@@ -75,10 +76,9 @@ extern const struct check_kind *const check_kinds[];
  * keys, "timeout" (NULL-terminated, static). */
 const char *const *check_keys(void);
 
-/* Every kind's key or example in table order, joined as a sentence:
- * "'http' or 'command'" (examples: "'http: URL' or 'command: CMD'").
- * Static storage. */
-const char *check_kind_names(bool examples);
+/* Every kind's example in table order, joined as a sentence: "'http:
+ * URL' or 'command: CMD'" (static storage). */
+const char *check_kind_examples(void);
 
 /* The name of rc in evidence: the plan's name, else the kind's label. */
 const char *check_label(const struct rollout_check *rc, char *out,

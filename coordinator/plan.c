@@ -907,15 +907,17 @@ static bool plan_read_check_into(struct plan_reader *r, const yaml_node_t *cn,
         return false;
     plan_check_keys(r, cn, what, check_keys());
     c->pos = plan_pos_of(cn);
-    const struct check_kind *kind = NULL;
+    const struct check_kind *kind = NULL, *other = NULL;
     const yaml_node_t *second = NULL, *v;
     for (const struct check_kind *const *k = check_kinds; *k; k++) {
         if ((v = plan_get(r, cn, (*k)->key)) == NULL)
             continue;
-        if (kind == NULL)
+        if (kind == NULL) {
             kind = *k;
-        else if (second == NULL)
+        } else if (second == NULL) {
             second = v;
+            other = *k;
+        }
     }
     /* a check without a target is read as the first kind, to say all
      * that is wrong with it */
@@ -935,11 +937,12 @@ static bool plan_read_check_into(struct plan_reader *r, const yaml_node_t *cn,
     c->kind = kind;
     if (second != NULL)
         plan_problem(r, second,
-                     "a check has either %s, not both (write two checks)",
-                     check_kind_names(false));
+                     "a check has either '%s' or '%s', not both (write two "
+                     "checks)",
+                     kind->key, other->key);
     else if (kind == NULL)
         plan_problem(r, cn, "%s has no target (add %s)", what,
-                     check_kind_names(true));
+                     check_kind_examples());
     if ((v = plan_get(r, cn, "name")) != NULL)
         c->name = plan_want_string(r, v, "check 'name'");
     if ((v = plan_get(r, cn, "timeout")) != NULL &&
