@@ -317,6 +317,54 @@ static void check_http_spec(const struct plan_check *pc,
     }
 }
 
+/* A copy of v with every string in it rendered (keys stay as written);
+ * NULL with te and *why set on failure. */
+static json_t *check_http_render_value(struct rollout_scope *s, const json_t *v,
+                                       struct err *te, const char **why)
+{
+    json_t *out = NULL;
+    if (json_is_string(v)) {
+        char *r = NULL;
+        if (rollout_scope_render(s, json_string_value(v), &r, te, why) !=
+            ERR_OK)
+            return NULL;
+        out = json_string(r);
+        free(r);
+        return out;
+    }
+    if (json_is_object(v)) {
+        out = json_object();
+        const char *key;
+        json_t *val;
+        json_object_foreach((json_t *)v, key, val)
+        {
+            json_t *x = check_http_render_value(s, val, te, why);
+            if (x == NULL) {
+                json_decref(out);
+                return NULL;
+            }
+            json_object_set_new(out, key, x);
+        }
+        return out;
+    }
+    if (json_is_array(v)) {
+        out = json_array();
+        size_t i;
+        json_t *val;
+        json_array_foreach(v, i, val)
+        {
+            json_t *x = check_http_render_value(s, val, te, why);
+            if (x == NULL) {
+                json_decref(out);
+                return NULL;
+            }
+            json_array_append_new(out, x);
+        }
+        return out;
+    }
+    return json_deep_copy(v);
+}
+
 static void check_http_free_host(void *host);
 
 static bool check_http_render(struct rollout_scope *s,
@@ -337,8 +385,8 @@ static bool check_http_render(struct rollout_scope *s,
     if (c->expect_body != NULL &&
         rollout_scope_render(s, c->expect_body, &h->body, te, why) != ERR_OK)
         return false;
-    if (c->expect_json != NULL && (h->json = rollout_scope_render_value(
-                                       s, c->expect_json, te, why)) == NULL)
+    if (c->expect_json != NULL &&
+        (h->json = check_http_render_value(s, c->expect_json, te, why)) == NULL)
         return false;
     if (c->headers != NULL) {
         h->headers = xcalloc(json_object_size(c->headers) + 1, sizeof(char *));

@@ -311,51 +311,6 @@ static bool rollout_render_cmds(struct rollout_scope *s,
     return ok;
 }
 
-json_t *rollout_scope_render_value(struct rollout_scope *s, const json_t *v,
-                                   struct err *te, const char **why)
-{
-    json_t *out = NULL;
-    if (json_is_string(v)) {
-        char *r = NULL;
-        if (rollout_render(s, json_string_value(v), &r, te, why) != ERR_OK)
-            return NULL;
-        out = json_string(r);
-        free(r);
-        return out;
-    }
-    if (json_is_object(v)) {
-        out = json_object();
-        const char *key;
-        json_t *val;
-        json_object_foreach((json_t *)v, key, val)
-        {
-            json_t *x = rollout_scope_render_value(s, val, te, why);
-            if (x == NULL) {
-                json_decref(out);
-                return NULL;
-            }
-            json_object_set_new(out, key, x);
-        }
-        return out;
-    }
-    if (json_is_array(v)) {
-        out = json_array();
-        size_t i;
-        json_t *val;
-        json_array_foreach(v, i, val)
-        {
-            json_t *x = rollout_scope_render_value(s, val, te, why);
-            if (x == NULL) {
-                json_decref(out);
-                return NULL;
-            }
-            json_array_append_new(out, x);
-        }
-        return out;
-    }
-    return json_deep_copy(v);
-}
-
 enum err_code rollout_scope_render(struct rollout_scope *s, const char *tmpl,
                                    char **out, struct err *te, const char **why)
 {

@@ -157,9 +157,4 @@ enum err_code rollout_scope_render(struct rollout_scope *s, const char *tmpl,
                                    char **out, struct err *te,
                                    const char **why);
 
-/* A copy of v with every string in it rendered (keys stay as written);
- * NULL with te and *why set on failure. */
-json_t *rollout_scope_render_value(struct rollout_scope *s, const json_t *v,
-                                   struct err *te, const char **why);
-
 #endif
