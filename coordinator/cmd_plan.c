@@ -7,6 +7,7 @@
 #include "cmd.h"
 
 #include "buf.h"
+#include "check.h"
 #include "clock.h"
 #include "err.h"
 #include "inventory.h"
@@ -115,26 +116,7 @@ static json_t *cmd_plan_check_json(const struct rollout_check *c)
     json_t *o = json_object();
     if (pc->name)
         json_object_set_new(o, "name", json_string(pc->name));
-    if (c->url) {
-        json_object_set_new(o, "http", json_string(c->url));
-        json_object_set_new(o, "method",
-                            json_string(pc->method ? pc->method : "GET"));
-        json_t *hdr = json_array();
-        for (size_t i = 0; i < c->nheaders; i++)
-            json_array_append_new(hdr, json_string(c->headers[i]));
-        json_object_set_new(o, "headers", hdr);
-        json_t *ex = json_object();
-        plan_status_json(pc, ex);
-        if (c->json)
-            json_object_set(ex, "json", c->json);
-        if (c->body)
-            json_object_set_new(ex, "body", json_string(c->body));
-        if (c->version)
-            json_object_set_new(ex, "version", json_string(c->version));
-        json_object_set_new(o, "expect", ex);
-    } else if (c->command) {
-        json_object_set_new(o, "command", json_string(c->command));
-    }
+    pc->kind->json(c, o);
     if (pc->timeout_ms)
         json_object_set_new(o, "timeout_ms", json_integer(pc->timeout_ms));
     return o;
@@ -367,31 +349,8 @@ static void cmd_plan_text_cmd(struct buf *b, const struct rollout *ro,
 static void cmd_plan_text_check(struct buf *b, const char *label,
                                 const struct rollout_check *c)
 {
-    const struct plan_check *pc = c->check;
-    if (c->url == NULL) {
-        buf_printf(b, "    %s: command %s (passes on exit 0)\n", label,
-                   c->command ? c->command : "");
-        return;
-    }
-    buf_printf(b, "    %s: %s %s expects ", label,
-               pc->method ? pc->method : "GET", c->url);
-    char *words = plan_status_words(pc);
-    buf_printf(b, "status %s", words);
-    free(words);
-    if (c->json) {
-        char *j = json_dumps(c->json, JSON_COMPACT | JSON_SORT_KEYS);
-        buf_printf(b, ", json %s", j ? j : "");
-        free(j);
-    }
-    if (c->body)
-        buf_printf(b, ", body containing '%s'", c->body);
-    if (c->version)
-        buf_printf(b, ", version %s", c->version);
-    buf_adds(b, "\n");
-    /* one line each: redaction of an Authorization value runs to the end
-     * of its line */
-    for (size_t i = 0; i < c->nheaders; i++)
-        buf_printf(b, "      header %s\n", c->headers[i]);
+    buf_printf(b, "    %s: ", label);
+    c->check->kind->text(b, c);
 }
 
 static void cmd_plan_text(struct buf *b, const struct rollout *ro)

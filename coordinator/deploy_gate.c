@@ -1,9 +1,10 @@
-/* coordinator/deploy_gate.c: the health gate of a host's job. The job's
- * rendered checks become the gate's check specs (gate.h); command checks
- * run over the job's connection; each change of a check's verdict is
- * journaled as evidence, and the gate's result ends the job. */
+/* coordinator/deploy_gate.c: the health gate of a host's job. The gate
+ * probes the job's checks as the rollout rendered them (check.h); checks
+ * that run on the host use the job's connection; each change of a check's
+ * verdict is journaled as evidence, and the gate's result ends the job. */
 #include "deploy_int.h"
 
+#include "check.h"
 #include "clock.h"
 #include "fence.h"
 #include "gate.h"
@@ -23,90 +24,6 @@ void deploy_gate_release(struct deploy_host *h)
 {
     gate_free(h->gate);
     h->gate = NULL;
-    for (size_t i = 0; i < h->nowned; i++)
-        free(h->owned[i]);
-    free(h->owned);
-    free(h->specs);
-    free(h->jsons);
-    free(h->statuses);
-    h->statuses = NULL;
-    h->owned = NULL;
-    h->nowned = 0;
-    h->specs = NULL;
-    h->jsons = NULL;
-    h->nspecs = 0;
-}
-
-/* Keep a copy of s for the gate's lifetime. */
-static const char *deploy_own(struct deploy_host *h, char *s)
-{
-    h->owned = xrealloc(h->owned, (h->nowned + 1) * sizeof(char *));
-    h->owned[h->nowned++] = s;
-    return s;
-}
-
-/* Build the gate's check specs from rendered checks. */
-static void deploy_specs(struct deploy_host *h, const struct rollout_check *rc,
-                         size_t n, bool with_version)
-{
-    h->specs = xcalloc(n ? n : 1, sizeof(*h->specs));
-    h->nspecs = n;
-    size_t nj = 0;
-    for (size_t i = 0; i < n; i++)
-        if (rc[i].json)
-            nj += json_object_size(rc[i].json);
-    h->jsons = xcalloc(nj ? nj : 1, sizeof(*h->jsons));
-    size_t ns = 0;
-    for (size_t i = 0; i < n; i++)
-        ns += rc[i].check->nstatuses;
-    h->statuses = xcalloc(ns ? ns : 1, sizeof(*h->statuses));
-    size_t j = 0, k = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct plan_check *pc = rc[i].check;
-        struct check_spec *s = &h->specs[i];
-        s->http = rc[i].url;
-        s->command = rc[i].url ? NULL : rc[i].command;
-        s->expect_status = pc->expect_status;
-        s->expect_status_max = pc->expect_status_max;
-        s->timeout_ms = pc->timeout_ms;
-        s->method = pc->method;
-        s->headers = (const char *const *)rc[i].headers;
-        s->nheaders = rc[i].nheaders;
-        s->body_contains = rc[i].body;
-        s->body_regex = pc->expect_body_regex;
-        s->version = with_version ? rc[i].version : NULL;
-        s->label = pc->name;
-        if (pc->nstatuses > 0) {
-            s->statuses = &h->statuses[k];
-            s->nstatuses = pc->nstatuses;
-            for (size_t m = 0; m < pc->nstatuses; m++, k++)
-                h->statuses[k] = (struct check_status){pc->statuses[m].lo,
-                                                       pc->statuses[m].hi};
-            s->expect_words = deploy_own(h, plan_status_words(pc));
-        }
-        if (rc[i].json != NULL) {
-            s->json = &h->jsons[j];
-            const char *key;
-            json_t *val;
-            json_object_foreach(rc[i].json, key, val)
-            {
-                h->jsons[j].key = key;
-                h->jsons[j].value = deploy_own(
-                    h, json_is_string(val) ? xstrdup(json_string_value(val))
-                                           : json_dumps(val, JSON_ENCODE_ANY));
-                j++;
-                s->njson++;
-            }
-        }
-    }
-}
-
-bool deploy_specs_need_conn(const struct rollout_check *rc, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (rc[i].url == NULL && rc[i].command != NULL)
-            return true;
-    return false;
 }
 
 static void deploy_gate_exec_start(struct gate_exec *x, const char *host,
@@ -229,11 +146,11 @@ static void deploy_gate_probe(const char *host, size_t check,
     struct deploy_host *h = arg;
     struct deploy *d = h->d;
     /* evidence: every change of a check's verdict */
-    if (d->o.store != NULL && !d->journal_failed && check < 8 &&
+    if (d->o.store != NULL && !d->journal_failed && check < h->nlast_verdict &&
         h->last_verdict[check] != (int)r->verdict + 1) {
         h->last_verdict[check] = (int)r->verdict + 1;
         char label[128];
-        health_check_label(&h->specs[check], label, sizeof(label));
+        check_label(&h->gspec.checks[check], label, sizeof(label));
         struct store_check sc = {.host = h->name,
                                  .phase = deploy_phase_word(h),
                                  .name = label,
@@ -262,7 +179,7 @@ void deploy_job_gate(struct deploy_host *h)
     const struct plan *p = d->plan;
     const struct rollout_check *rc = NULL;
     size_t n = 0;
-    bool with_version = true;
+    bool rolled_back = false;
     int64_t soak = p->min_healthy_ms;
     switch (h->job) {
     case JOB_STEPS:
@@ -273,7 +190,7 @@ void deploy_job_gate(struct deploy_host *h)
         /* the old version is back: the new version's match cannot hold */
         rc = h->rh->health;
         n = p->nchecks;
-        with_version = false;
+        rolled_back = true;
         break;
     case JOB_SMOKE:
         rc = h->rh->smoke;
@@ -292,7 +209,7 @@ void deploy_job_gate(struct deploy_host *h)
         deploy_job_end(h, OUT_OK);
         return;
     }
-    bool needs_conn = deploy_specs_need_conn(rc, n);
+    bool needs_conn = check_on_host(rc, n);
     if (!needs_conn) {
         /* HTTP only: free the connection and the fork slot for others */
         conn_close(h->conn);
@@ -301,10 +218,16 @@ void deploy_job_gate(struct deploy_host *h)
         deploy_set_launch(d);
     }
     deploy_host_set(h, DH_GATING);
-    deploy_specs(h, rc, n, with_version);
+    if (h->nlast_verdict < n) { /* evidence for every check */
+        h->last_verdict = xrealloc(h->last_verdict, n * sizeof(int));
+        memset(h->last_verdict + h->nlast_verdict, 0,
+               (n - h->nlast_verdict) * sizeof(int));
+        h->nlast_verdict = n;
+    }
     struct gate_spec *gs = &h->gspec;
-    gs->checks = h->specs;
-    gs->nchecks = h->nspecs;
+    gs->checks = rc;
+    gs->nchecks = n;
+    gs->rolled_back = rolled_back;
     gs->interval_ms = p->interval_ms;
     gs->min_healthy_ms = soak;
     gs->healthy_deadline_ms = p->healthy_deadline_ms;

@@ -6,6 +6,7 @@
 #include "deploy_int.h"
 
 #include "buf.h"
+#include "check.h"
 #include "clock.h"
 #include "cmdwrap.h"
 #include "fence.h"
@@ -291,7 +292,8 @@ void deploy_job_start(struct deploy_host *h, enum deploy_job job,
 {
     struct deploy *d = h->d;
     h->before_job = h->state;
-    memset(h->last_verdict, 0, sizeof(h->last_verdict));
+    if (h->nlast_verdict > 0)
+        memset(h->last_verdict, 0, h->nlast_verdict * sizeof(int));
     h->job = job;
     h->cmds = cmds;
     h->ncmds = ncmds;
@@ -314,12 +316,11 @@ void deploy_job_start(struct deploy_host *h, enum deploy_job job,
     bool checks_conn = false;
     if (h->rh != NULL) {
         if (job == JOB_STEPS || job == JOB_ROLLBACK)
-            checks_conn =
-                deploy_specs_need_conn(h->rh->health, d->plan->nchecks);
+            checks_conn = check_on_host(h->rh->health, d->plan->nchecks);
         else if (job == JOB_SMOKE)
-            checks_conn = deploy_specs_need_conn(h->rh->smoke, d->plan->nsmoke);
+            checks_conn = check_on_host(h->rh->smoke, d->plan->nsmoke);
         else if (job == JOB_SINGLETON && h->rh->singleton_check)
-            checks_conn = deploy_specs_need_conn(h->rh->singleton_check, 1);
+            checks_conn = check_on_host(h->rh->singleton_check, 1);
     }
     if (!any && !checks_conn && job != JOB_WAIT) {
         deploy_job_gate(h);
@@ -355,6 +356,7 @@ void deploy_host_release(struct deploy_host *h)
     conn_close(h->conn);
     h->conn = NULL;
     deploy_gate_release(h);
+    free(h->last_verdict);
     cmdwrap_release(&h->wrap);
     loop_timer_stop(h->d->loop, &h->retry);
     buf_release(&h->output);

@@ -76,27 +76,22 @@ struct deploy_host {
     enum deploy_job job;            /* JOB_NONE when idle */
     const struct rollout_cmd *cmds; /* commands of the job (borrowed) */
     size_t ncmds;
-    size_t ci;                /* command running */
-    int attempt;              /* attempt of command ci (stepid.h) */
-    int spent;                /* its failures that used its retries */
-    struct loop_timer retry;  /* delay before a retry */
-    bool holds_fork;          /* counted in d->in_flight */
-    bool in_gate_exec;        /* the conn runs a gate command check */
-    struct gate_exec *gx;     /* that check */
-    struct conn *conn;        /* open during the job */
-    struct gate *gate;        /* while gating */
-    struct gate_spec gspec;   /* the gate (it keeps a pointer) */
-    struct check_spec *specs; /* the gate's checks */
-    size_t nspecs;
-    struct check_json *jsons;      /* their json equalities */
-    struct check_status *statuses; /* their expect.status lists */
-    char **owned;                  /* strings the specs borrow */
-    size_t nowned;
-    struct cmdwrap wrap; /* the command running */
-    bool role_move;      /* restart to take the singleton role over */
-    bool restart;        /* its JOB_STEPS run is such a restart: no step
-                            of it counts as journaled done */
-    bool active_role;    /* JOB_SINGLETON: reports the role */
+    size_t ci;               /* command running */
+    int attempt;             /* attempt of command ci (stepid.h) */
+    int spent;               /* its failures that used its retries */
+    struct loop_timer retry; /* delay before a retry */
+    bool holds_fork;         /* counted in d->in_flight */
+    bool in_gate_exec;       /* the conn runs a gate command check */
+    struct gate_exec *gx;    /* that check */
+    struct conn *conn;       /* open during the job */
+    struct gate *gate;       /* while gating */
+    struct gate_spec gspec;  /* the gate (it keeps a pointer); its
+                                checks are the rollout's */
+    struct cmdwrap wrap;     /* the command running */
+    bool role_move;          /* restart to take the singleton role over */
+    bool restart;            /* its JOB_STEPS run is such a restart: no step
+                                of it counts as journaled done */
+    bool active_role;        /* JOB_SINGLETON: reports the role */
     enum deploy_host_state before_job; /* state to return to after a job
                                           that does not deploy */
     /* history */
@@ -118,7 +113,8 @@ struct deploy_host {
                                        for it under the same id */
     int reattaches;                 /* of the running step so far */
     int64_t step_id;                /* journal row of the running step */
-    int last_verdict[8];            /* per check: last probe verdict + 1 */
+    int *last_verdict;              /* per check: last probe verdict + 1 */
+    size_t nlast_verdict;           /* entries in last_verdict */
     struct buf output;              /* captured output, capped */
     struct buf ignored;             /* the job's failures ignore_errors
                                        went past, in words ("" if none) */
@@ -278,10 +274,8 @@ void deploy_on_output(struct conn *c, int stream, const char *data, size_t len,
 void deploy_on_done(struct conn *c, const struct exec_result *r, void *arg);
 
 /* --- deploy_gate.c: the health gate of a job. */
-/* Free h's gate and the specs it borrows. */
+/* Free h's gate. */
 void deploy_gate_release(struct deploy_host *h);
-/* Does one of the n checks rc run a command (on the connection)? */
-bool deploy_specs_need_conn(const struct rollout_check *rc, size_t n);
 /* Commands done: start the job's gate, or end the job. */
 void deploy_job_gate(struct deploy_host *h);
 

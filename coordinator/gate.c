@@ -6,10 +6,13 @@
  * of hosts costs hundreds of small structs and no threads. */
 #include "gate.h"
 
+#include "check.h"
 #include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "loop.h"
+#include "plan.h"
+#include "rollout.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,9 +90,10 @@ static void gate_state(struct gate *g, enum gate_state to, const char *why)
     g->state = to;
 }
 
-static bool gate_is_command(const struct check_spec *c)
+/* Whether c runs on the host (one at a time) rather than from here. */
+static bool gate_is_command(const struct rollout_check *c)
 {
-    return c->http == NULL && c->command != NULL;
+    return c->check->kind->exec != NULL;
 }
 
 static void gate_cancel_probes(struct gate *g)
@@ -148,7 +152,7 @@ static void gate_next_command(struct gate *g)
     if (i >= g->spec->nchecks)
         return;
     g->next_cmd = i + 1;
-    const struct check_spec *cs = &g->spec->checks[i];
+    const struct rollout_check *cs = &g->spec->checks[i];
     struct gate_check *c = &g->checks[i];
     if (g->xops == NULL) {
         struct probe_result r;
@@ -160,11 +164,8 @@ static void gate_next_command(struct gate *g)
         gate_probe_done(&r, c);
         return;
     }
-    struct exec_spec s = {
-        .command = cs->command,
-        .timeout_ms =
-            cs->timeout_ms > 0 ? cs->timeout_ms : HEALTH_DEFAULT_TIMEOUT_MS,
-    };
+    struct exec_spec s = {0};
+    cs->check->kind->exec(cs, &s);
     c->exec.running = true;
     g->xops->start(&c->exec, g->host, &s, g->xarg);
 }
@@ -180,11 +181,14 @@ static void gate_tick(struct loop *l, struct loop_timer *t, void *arg)
     /* One more than the checks while starting them: a result reported
      * from inside a start cannot end the round under our feet. */
     g->pending = g->spec->nchecks + 1;
-    /* All HTTP checks of a round go out together. */
-    for (size_t i = 0; i < g->spec->nchecks; i++)
-        if (!gate_is_command(&g->spec->checks[i]))
-            g->checks[i].probe = health_probe(g->health, &g->spec->checks[i],
-                                              gate_probe_done, &g->checks[i]);
+    /* All checks probed from here go out together. */
+    for (size_t i = 0; i < g->spec->nchecks; i++) {
+        const struct rollout_check *rc = &g->spec->checks[i];
+        if (!gate_is_command(rc))
+            g->checks[i].probe =
+                rc->check->kind->probe(g->health, rc, g->spec->rolled_back,
+                                       gate_probe_done, &g->checks[i]);
+    }
     gate_next_command(g);
     if (--g->pending == 0)
         gate_round_done(g);
@@ -216,13 +220,13 @@ static void gate_round_done(struct gate *g)
         }
     } else if (g->spec->one_round) {
         char lbl[96], why[256];
-        health_check_label(&g->spec->checks[bad], lbl, sizeof(lbl));
+        check_label(&g->spec->checks[bad], lbl, sizeof(lbl));
         snprintf(why, sizeof(why), "%s: %s", lbl, g->checks[bad].last.reason);
         gate_finish(g, false, bad, why);
         return;
     } else if (g->soak_ms >= 0) {
         char lbl[96], why[256];
-        health_check_label(&g->spec->checks[bad], lbl, sizeof(lbl));
+        check_label(&g->spec->checks[bad], lbl, sizeof(lbl));
         snprintf(why, sizeof(why), "soak reset: %s: %s", lbl,
                  g->checks[bad].last.reason);
         g->regressions++;
@@ -299,7 +303,7 @@ static void gate_deadline(struct loop *l, struct loop_timer *t, void *arg)
         const struct gate_check *c = &g->checks[i];
         if (!c->have || c->last.verdict == PROBE_PASS)
             continue;
-        health_check_label(&g->spec->checks[i], lbl, sizeof(lbl));
+        check_label(&g->spec->checks[i], lbl, sizeof(lbl));
         if (g->regressions > 0) /* it flapped: the soak is the story */
             snprintf(why, sizeof(why),
                      "%s: %s when healthy_deadline %s passed; never held "
@@ -317,7 +321,7 @@ static void gate_deadline(struct loop *l, struct loop_timer *t, void *arg)
     for (size_t i = 0; i < g->spec->nchecks; i++) {
         if (g->checks[i].have)
             continue;
-        health_check_label(&g->spec->checks[i], lbl, sizeof(lbl));
+        check_label(&g->spec->checks[i], lbl, sizeof(lbl));
         snprintf(why, sizeof(why), "%s: no answer within healthy_deadline %s",
                  lbl, d2);
         gate_finish(g, false, i, why);

@@ -10,16 +10,21 @@
 #include "transport.h"
 
 struct gate;
+struct rollout_check;
 
+/* Each check is probed by its kind (check.h): from the coordinator, or on
+ * the host through the exec ops (gate_set_exec). */
 struct gate_spec {
-    const struct check_spec *checks; /* all must pass (borrowed) */
-    size_t nchecks;                  /* number of checks */
-    int64_t interval_ms;             /* between probe rounds */
-    int64_t min_healthy_ms;          /* soak; 0: the first passing round */
-    int64_t healthy_deadline_ms;     /* from gate_start to give up */
-    bool one_round;                  /* judge the first complete round:
-                                        pass, or fail at once (a question,
-                                        not a wait: the singleton check) */
+    const struct rollout_check *checks; /* all must pass (borrowed) */
+    size_t nchecks;                     /* number of checks */
+    int64_t interval_ms;                /* between probe rounds */
+    int64_t min_healthy_ms;             /* soak; 0: the first passing round */
+    int64_t healthy_deadline_ms;        /* from gate_start to give up */
+    bool one_round;                     /* judge the first complete round:
+                                           pass, or fail at once (a question,
+                                           not a wait: the singleton check) */
+    bool rolled_back;                   /* the old release is back: checks
+                                           do not expect the new version */
 };
 
 /* Defaults for the zero values of interval_ms and healthy_deadline_ms
@@ -56,12 +61,12 @@ typedef void gate_probe_fn(const char *host, size_t check,
                            const struct probe_result *r, void *arg);
 void gate_on_probe(struct gate *g, gate_probe_fn *fn, void *arg);
 
-/* Command checks (check_spec.command) run on the host through the
+/* Checks whose kind runs on the host (check_kind.exec) run through the
  * transport connection the caller owns. The gate runs at most one command
  * at a time per host (a conn runs one command at a time): start runs s on
  * host and reports once with gate_exec_done(x, ...), from the loop or from
  * inside start; cancel abandons it (no report afterwards). A gate with
- * command checks and no exec ops fails those checks. Verdicts: exit 0
+ * such checks and no exec ops fails those checks. Verdicts: exit 0
  * pass; a timeout or a lost connection not yet; any other exit or a signal
  * fail. Call gate_set_exec right after gate_start. */
 struct gate_exec;

@@ -78,12 +78,6 @@ const char *health_check_label(const struct check_spec *c, char *out,
         snprintf(out, outlen, "%s", c->label);
         return out;
     }
-    if (c->http == NULL && c->command != NULL) {
-        size_t n = strlen(c->command);
-        snprintf(out, outlen, "command '%.*s%s'", n > 48 ? 45 : (int)n,
-                 c->command, n > 48 ? "..." : "");
-        return out;
-    }
     const char *u = c->http != NULL ? c->http : "";
     const char *p = strstr(u, "://");
     p = p != NULL ? strchr(p + 3, '/') : NULL;

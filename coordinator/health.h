@@ -29,12 +29,11 @@ struct check_status {
     long hi; /* highest */
 };
 
-/* One check, already templated for its host (strings borrowed for the
- * duration of the probe or gate). Only http (or command) is required; every
- * other field
- * left zero keeps its default. Body conditions are judged only once the
- * status has passed, in the order json, body_contains, body_regex,
- * version. */
+/* One HTTP check, already templated for its host (strings borrowed for
+ * the duration of the probe; check_http.c renders it). Only http is
+ * required; every other field left zero keeps its default. Body conditions are
+ * judged only once the status has passed, in the order json, body_contains,
+ * body_regex, version. */
 struct check_spec {
     const char *http;              /* URL to request */
     long expect_status;            /* status that passes; 0 means 200 */
@@ -56,9 +55,6 @@ struct check_spec {
                                       body's JSON "version" field, or the
                                       whole body trimmed */
     const char *label;             /* name in evidence; NULL: URL path */
-    const char *command;           /* with http NULL: a command check, run
-                                      on the host by its gate (exit 0 =
-                                      pass; gate.h, gate_set_exec) */
 
     /* expect.status as a list: with nstatuses > 0 any of these ranges
      * passes, and expect_status is not consulted */
@@ -108,8 +104,7 @@ size_t health_inflight(const struct health *h);
 const char *probe_verdict_str(enum probe_verdict v);
 
 /* The name of a check in evidence: its label, else its URL's path
- * ("/health/ready"; never credentials or the query), else its command
- * (shortened), into out. */
+ * ("/health/ready"; never credentials or the query), into out. */
 const char *health_check_label(const struct check_spec *c, char *out,
                                size_t outlen);
 

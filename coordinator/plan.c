@@ -5,6 +5,7 @@
  * stopped at. */
 #include "plan.h"
 
+#include "check.h"
 #include "notify.h"
 
 #include "buf.h"
@@ -23,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <regex.h>
 #include <yaml.h>
 
 /* Values in vars after expanding aliases: a few nested aliases would
@@ -423,10 +423,6 @@ static const char *const plan_keys_step[] = {
 static const char *const plan_keys_health[] = {
     "checks",           "interval",          "min_healthy_time",
     "healthy_deadline", "progress_deadline", NULL};
-static const char *const plan_keys_check[] = {
-    "name", "http", "command", "method", "headers", "expect", "timeout", NULL};
-static const char *const plan_keys_expect[] = {"status",     "json",    "body",
-                                               "body_regex", "version", NULL};
 static const char *const plan_keys_require[] = {"ticket", "approver", "env",
                                                 NULL};
 static const char *const plan_keys_singleton[] = {"role", "hosts", "env",
@@ -813,152 +809,91 @@ static void plan_read_step_list(struct plan_reader *r, const yaml_node_t *n,
         plan_problem(r, n, "%s must list at least one step", rules->where);
 }
 
-static const char *const plan_http_methods[] = {
-    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", NULL};
+/* --- reading checks: the keys every check has here, the rest by its
+ * kind (check.h) through the plan_key_* functions below ---------------- */
 
-/* One status: 200, "200-299" or "2xx" (what names it in messages). */
-static bool plan_read_status_one(struct plan_reader *r, const yaml_node_t *s,
-                                 const char *what, struct plan_status *st)
+const yaml_node_t *plan_key_get(struct plan_reader *r, const yaml_node_t *n,
+                                const char *key)
 {
-    if (s->type == YAML_SCALAR_NODE) {
-        const char *v = plan_scalar(s);
-        int lo, hi, used = 0;
-        char x1, x2;
-        if (sscanf(v, "%d-%d%n", &lo, &hi, &used) == 2 &&
-            (size_t)used == strlen(v)) {
-            if (lo < 100 || hi > 599 || lo > hi) {
-                plan_problem(r, s,
-                             "expect.status range '%s' must lie within "
-                             "100-599, low to high",
-                             v);
-                return false;
-            }
-            *st = (struct plan_status){lo, hi, false};
-            return true;
-        }
-        if (strlen(v) == 3 && v[0] >= '1' && v[0] <= '5' &&
-            sscanf(v + 1, "%c%c", &x1, &x2) == 2 && x1 == 'x' && x2 == 'x') {
-            long base = (v[0] - '0') * 100;
-            *st = (struct plan_status){base, base + 99, true};
-            return true;
-        }
-    }
-    long code;
-    bool number = false;
-    if (s->type == YAML_SCALAR_NODE) {
-        char *end = NULL;
-        (void)strtol(plan_scalar(s), &end, 10);
-        number = *plan_scalar(s) != '\0' && *end == '\0';
-    }
-    /* a list element says every form it may take */
-    if (!number && strcmp(what, "expect.status") != 0) {
-        plan_problem(r, s,
-                     "%s must be a code, a range or a class such as 200, "
-                     "\"200-299\" or \"2xx\", not %s%s%s",
-                     what, s->type == YAML_SCALAR_NODE ? "'" : "",
-                     s->type == YAML_SCALAR_NODE ? plan_scalar(s)
-                                                 : plan_type_name(s),
-                     s->type == YAML_SCALAR_NODE ? "'" : "");
-        return false;
-    }
-    if (!plan_want_int(r, s, what, 100, 599, &code))
-        return false;
-    *st = (struct plan_status){code, code, false};
-    return true;
+    return plan_get(r, n, key);
 }
 
-/* expect.status: one status, or a list of them (any passes). */
-static void plan_read_status(struct plan_reader *r, const yaml_node_t *s,
-                             struct plan_check *c)
+void plan_key_keys(struct plan_reader *r, const yaml_node_t *n,
+                   const char *where, const char *const *allowed)
 {
-    struct plan_status st;
-    if (s->type != YAML_SEQUENCE_NODE) {
-        if (plan_read_status_one(r, s, "expect.status", &st)) {
-            c->expect_status = st.lo;
-            c->expect_status_max = st.hi != st.lo ? st.hi : 0;
-        }
-        return;
-    }
-    size_t n = plan_list_len(s);
-    if (n == 0) {
-        plan_problem(r, s,
-                     "expect.status is an empty list: list the statuses "
-                     "that pass, such as [200, 204]");
-        return;
-    }
-    c->statuses = xcalloc(n, sizeof(*c->statuses));
-    for (yaml_node_item_t *i = s->data.sequence.items.start;
-         i < s->data.sequence.items.top; i++)
-        if (plan_read_status_one(r, plan_node(r, *i),
-                                 "an expect.status element", &st))
-            c->statuses[c->nstatuses++] = st;
-    if (c->nstatuses == 0) {
-        free(c->statuses);
-        c->statuses = NULL;
-        return;
-    }
-    c->expect_status = c->statuses[0].lo;
-    c->expect_status_max =
-        c->statuses[0].hi != c->statuses[0].lo ? c->statuses[0].hi : 0;
+    plan_check_keys(r, n, where, allowed);
 }
 
-/* One status as the plan writes it: "200", "3xx" or "500-503". */
-static void plan_status_word(struct buf *b, const struct plan_status *st)
+void plan_key_problem(struct plan_reader *r, const yaml_node_t *n,
+                      const char *fmt, ...)
 {
-    if (st->cls)
-        buf_printf(b, "%ldxx", st->lo / 100);
-    else if (st->lo == st->hi)
-        buf_printf(b, "%ld", st->lo);
-    else
-        buf_printf(b, "%ld-%ld", st->lo, st->hi);
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    plan_problem(r, n, "%s", msg);
 }
 
-char *plan_status_words(const struct plan_check *c)
+char *plan_key_template(struct plan_reader *r, const yaml_node_t *n,
+                        const char *what)
 {
-    struct buf b;
-    buf_init(&b, BUF_UNLIMITED);
-    if (c->nstatuses == 0) {
-        struct plan_status one = {c->expect_status,
-                                  c->expect_status_max ? c->expect_status_max
-                                                       : c->expect_status,
-                                  false};
-        plan_status_word(&b, &one);
-        return buf_detach(&b);
-    }
-    for (size_t i = 0; i < c->nstatuses; i++) {
-        if (i > 0)
-            buf_adds(&b, i + 1 == c->nstatuses ? " or " : ", ");
-        plan_status_word(&b, &c->statuses[i]);
-    }
-    return buf_detach(&b);
+    return plan_want_template(r, n, what);
 }
 
-void plan_status_json(const struct plan_check *c, json_t *expect)
+char *plan_key_string(struct plan_reader *r, const yaml_node_t *n,
+                      const char *what)
 {
-    if (c->nstatuses == 0) {
-        json_object_set_new(expect, "status", json_integer(c->expect_status));
-        if (c->expect_status_max)
-            json_object_set_new(expect, "status_max",
-                                json_integer(c->expect_status_max));
-        return;
-    }
-    json_t *a = json_array();
-    for (size_t i = 0; i < c->nstatuses; i++) {
-        const struct plan_status *st = &c->statuses[i];
-        if (!st->cls && st->lo == st->hi) {
-            json_array_append_new(a, json_integer(st->lo));
-            continue;
-        }
-        struct buf b;
-        buf_init(&b, BUF_UNLIMITED);
-        plan_status_word(&b, st);
-        json_array_append_new(a, json_string(buf_cstr(&b)));
-        buf_release(&b);
-    }
-    json_object_set_new(expect, "status", a);
+    return plan_want_string(r, n, what);
 }
 
-/* One check (health, smoke, singleton.check); false when not a mapping. */
+bool plan_key_mapping(struct plan_reader *r, const yaml_node_t *n,
+                      const char *what)
+{
+    return plan_want_mapping(r, n, what);
+}
+
+json_t *plan_key_string_map(struct plan_reader *r, const yaml_node_t *n,
+                            const char *what)
+{
+    return plan_read_string_map(r, n, what, false);
+}
+
+json_t *plan_key_json(struct plan_reader *r, const yaml_node_t *n)
+{
+    return plan_to_json(r, n, 0);
+}
+
+bool plan_key_int(struct plan_reader *r, const yaml_node_t *n, const char *what,
+                  long min, long max, long *out)
+{
+    return plan_want_int(r, n, what, min, max, out);
+}
+
+const char *plan_key_scalar(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE ? plan_scalar(n) : NULL;
+}
+
+const char *plan_key_type(const yaml_node_t *n)
+{
+    return plan_type_name(n);
+}
+
+size_t plan_key_len(const yaml_node_t *n)
+{
+    return plan_list_len(n);
+}
+
+const yaml_node_t *plan_key_item(struct plan_reader *r, const yaml_node_t *n,
+                                 size_t i)
+{
+    return plan_node(r, n->data.sequence.items.start[i]);
+}
+
+/* One check (health, smoke, singleton.check); false when not a mapping.
+ * The first kind whose key it has is its kind; the keys of every other
+ * kind it has are read too, to be refused with a reason. */
 static bool plan_read_check_into(struct plan_reader *r, const yaml_node_t *cn,
                                  const char *what, struct plan_check *c)
 {
@@ -971,88 +906,50 @@ static bool plan_read_check_into(struct plan_reader *r, const yaml_node_t *cn,
     }
     if (!plan_want_mapping(r, cn, what))
         return false;
-    plan_check_keys(r, cn, what, plan_keys_check);
+    plan_check_keys(r, cn, what, check_keys());
     c->pos = plan_pos_of(cn);
-    c->expect_status = 200;
-    yaml_node_t *v, *http = plan_get(r, cn, "http"),
-                    *cmd = plan_get(r, cn, "command");
-    if (http != NULL)
-        c->http = plan_want_template(r, http, "check 'http'");
-    if (cmd != NULL)
-        c->command = plan_want_template(r, cmd, "check 'command'");
-    if (http != NULL && cmd != NULL)
-        plan_problem(r, cmd,
-                     "a check has either 'http' or 'command', not both "
-                     "(write two checks)");
-    else if (http == NULL && cmd == NULL)
-        plan_problem(r, cn,
-                     "%s has no target (add 'http: URL' or 'command: CMD')",
-                     what);
-    c->kind =
-        cmd != NULL && http == NULL ? PLAN_CHECK_COMMAND : PLAN_CHECK_HTTP;
-    if (c->http != NULL && strncmp(c->http, "http://", 7) != 0 &&
-        strncmp(c->http, "https://", 8) != 0 && strncmp(c->http, "{{", 2) != 0)
-        plan_problem(r, http,
-                     "check 'http' must be an http:// or https:// URL, not "
-                     "'%s'",
-                     c->http);
+    const struct check_kind *kind = NULL, *other = NULL;
+    const yaml_node_t *second = NULL, *v;
+    for (const struct check_kind *const *k = check_kinds; *k; k++) {
+        if ((v = plan_get(r, cn, (*k)->key)) == NULL)
+            continue;
+        if (kind == NULL) {
+            kind = *k;
+        } else if (second == NULL) {
+            second = v;
+            other = *k;
+        }
+    }
+    /* a check without a target is read as the first kind, to say all
+     * that is wrong with it */
+    const struct check_kind *as = kind != NULL ? kind : check_kinds[0];
+    for (const struct check_kind *const *k = check_kinds; *k; k++) {
+        bool has = *k == as || plan_get(r, cn, (*k)->key) != NULL;
+        for (const char *const *x = (*k)->keys; !has && x && *x; x++)
+            has = plan_get(r, cn, *x) != NULL;
+        if (!has)
+            continue;
+        void *data = (*k)->parse(r, cn, what, *k == as);
+        if (*k == kind)
+            c->data = data;
+        else if (data != NULL)
+            (*k)->free(data);
+    }
+    c->kind = kind;
+    if (second != NULL)
+        plan_problem(r, second,
+                     "a check has either '%s' or '%s', not both (write two "
+                     "checks)",
+                     kind->key, other->key);
+    else if (kind == NULL)
+        plan_problem(r, cn, "%s has no target (add %s)", what,
+                     check_kind_examples());
     if ((v = plan_get(r, cn, "name")) != NULL)
         c->name = plan_want_string(r, v, "check 'name'");
     if ((v = plan_get(r, cn, "timeout")) != NULL &&
         plan_want_duration(r, v, "check 'timeout'", &c->timeout_ms) &&
         c->timeout_ms <= 0)
         plan_problem(r, v, "check 'timeout' must be longer than 0");
-    bool is_cmd = c->kind == PLAN_CHECK_COMMAND;
-    if ((v = plan_get(r, cn, "method")) != NULL) {
-        c->method = plan_want_string(r, v, "check 'method'");
-        bool known = false;
-        for (const char *const *m = plan_http_methods; c->method && *m; m++)
-            known |= strcmp(*m, c->method) == 0;
-        if (c->method != NULL && !known)
-            plan_problem(r, v,
-                         "check 'method' '%s' is not one of GET, HEAD, POST, "
-                         "PUT, PATCH, DELETE, OPTIONS",
-                         c->method);
-        if (is_cmd)
-            plan_problem(r, v, "'method' applies to http checks only");
-    }
-    if ((v = plan_get(r, cn, "headers")) != NULL) {
-        c->headers = plan_read_string_map(r, v, "check 'headers'", false);
-        if (is_cmd)
-            plan_problem(r, v, "'headers' apply to http checks only");
-    }
-    if ((v = plan_get(r, cn, "expect")) != NULL &&
-        plan_want_mapping(r, v, "check 'expect'")) {
-        plan_check_keys(r, v, "a check's expect", plan_keys_expect);
-        if (is_cmd && v->data.mapping.pairs.top > v->data.mapping.pairs.start)
-            plan_problem(r, v,
-                         "'expect' applies to http checks only (a command "
-                         "check passes when it exits 0)");
-        yaml_node_t *s;
-        if ((s = plan_get(r, v, "status")) != NULL)
-            plan_read_status(r, s, c);
-        if ((s = plan_get(r, v, "json")) != NULL &&
-            plan_want_mapping(r, s, "expect.json"))
-            c->expect_json = plan_to_json(r, s, 0);
-        if ((s = plan_get(r, v, "body")) != NULL)
-            c->expect_body = plan_want_template(r, s, "expect.body");
-        if ((s = plan_get(r, v, "body_regex")) != NULL &&
-            (c->expect_body_regex =
-                 plan_want_string(r, s, "expect.body_regex")) != NULL) {
-            regex_t re;
-            int rc =
-                regcomp(&re, c->expect_body_regex, REG_EXTENDED | REG_NOSUB);
-            if (rc != 0) {
-                char why[128];
-                regerror(rc, &re, why, sizeof(why));
-                plan_problem(r, s, "expect.body_regex: %s", why);
-            } else {
-                regfree(&re);
-            }
-        }
-        if ((s = plan_get(r, v, "version")) != NULL)
-            c->expect_version = plan_want_template(r, s, "expect.version");
-    }
     return true;
 }
 
@@ -1671,15 +1568,8 @@ static void plan_steps_free(struct plan_step *st, size_t n)
 static void plan_checks_free(struct plan_check *c, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        free(c[i].http);
-        free(c[i].command);
-        free(c[i].method);
-        json_decref(c[i].headers);
-        json_decref(c[i].expect_json);
-        free(c[i].expect_body);
-        free(c[i].expect_body_regex);
-        free(c[i].statuses);
-        free(c[i].expect_version);
+        if (c[i].kind != NULL)
+            c[i].kind->free(c[i].data);
         free(c[i].name);
     }
     free(c);

@@ -14,6 +14,8 @@
 #include "err.h"
 
 struct buf;
+struct check_kind;
+struct plan_reader;
 
 /* A position in the plan file, for messages. */
 struct plan_pos {
@@ -50,42 +52,15 @@ struct plan_step {
     bool irreversible; /* automatic rollback cannot go past it */
 };
 
-/* What a check is. */
-enum plan_check_kind {
-    PLAN_CHECK_HTTP,   /* an HTTP request */
-    PLAN_CHECK_COMMAND /* a command on the host, exit 0 = healthy */
-};
-
-/* One element of an expect.status list: a code (lo == hi), a range, or a
- * class ("3xx": cls, lo 300, hi 399). */
-struct plan_status {
-    long lo;  /* lowest status that passes */
-    long hi;  /* highest */
-    bool cls; /* written as a class, shown as one */
-};
-
-/* One health or smoke check. */
+/* One health, smoke or singleton check. What it probes is its kind's
+ * (check.h): kind->parse read its keys into data. */
 struct plan_check {
-    enum plan_check_kind kind; /* http or command */
-    char *http;                /* URL template (PLAN_CHECK_HTTP) */
-    char *command;             /* command template (PLAN_CHECK_COMMAND) */
-    long expect_status;        /* status that passes; default 200 */
-    long expect_status_max;    /* with expect_status, a range; 0: exact */
-    char *method;              /* HTTP method; NULL: GET */
-    json_t *headers;           /* object: header -> value template, or NULL */
-    json_t *expect_json;       /* object: field -> expected value, or NULL */
-    char *expect_body;         /* substring the body must hold, or NULL */
-    char *expect_body_regex;   /* POSIX extended regex the body must
-                                  match, or NULL */
-    char *expect_version;      /* version template the host must serve */
-    char *name;                /* label in evidence, or NULL */
-    int64_t timeout_ms;        /* per probe; 0: default */
-    struct plan_pos pos;       /* where the check starts */
-
-    /* expect.status as a list: any element passes (expect_status and
-     * expect_status_max hold the first); NULL for a single value */
-    struct plan_status *statuses;
-    size_t nstatuses; /* elements of statuses */
+    const struct check_kind *kind; /* what it is; NULL only in a plan
+                                      refused for it */
+    void *data;                    /* the kind's keys (check_<kind>.h) */
+    char *name;                    /* label in evidence, or NULL */
+    int64_t timeout_ms;            /* per probe; 0: default */
+    struct plan_pos pos;           /* where the check starts */
 };
 
 /* One element of strategy.waves: a host count or a percentage. */
@@ -202,15 +177,41 @@ enum err_code plan_window_parse(const char *s, struct plan_window *w,
 enum err_code plan_load_vars(const char *path, json_t **out, struct buf *diags,
                              struct err *e);
 
-/* The statuses check c expects, in words: "200", "200-299", "2xx",
- * "200, 204 or 3xx" (drover plan, and the evidence of a failed probe).
- * Caller frees. */
-char *plan_status_words(const struct plan_check *c);
-
-/* Set the status of c on expect (an object) as `drover plan --json` shows
- * it: "status": 200 (and "status_max": 299 for a range), or for a list
- * "status": [200, 204, "3xx", "500-503"]. */
-void plan_status_json(const struct plan_check *c, json_t *expect);
+/* For check kinds (check_<kind>.c): reading the keys of a check node
+ * while a plan is read. Each reports its problem to r at the node and
+ * returns NULL (false) on it. plan_key_get: the value of key in mapping n,
+ * or NULL. plan_key_keys: refuse keys of mapping n not in allowed. The
+ * others read n itself: a template (syntax checked, rendered per host), a
+ * plain string (no `{{`), a mapping, a mapping of strings (values are
+ * templates) to a JSON object, any value to JSON, an integer in [min, max],
+ * a list (its items through plan_key_item). */
+struct yaml_node_s;
+const struct yaml_node_s *plan_key_get(struct plan_reader *r,
+                                       const struct yaml_node_s *n,
+                                       const char *key);
+void plan_key_keys(struct plan_reader *r, const struct yaml_node_s *n,
+                   const char *where, const char *const *allowed);
+void plan_key_problem(struct plan_reader *r, const struct yaml_node_s *n,
+                      const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+char *plan_key_template(struct plan_reader *r, const struct yaml_node_s *n,
+                        const char *what);
+char *plan_key_string(struct plan_reader *r, const struct yaml_node_s *n,
+                      const char *what);
+bool plan_key_mapping(struct plan_reader *r, const struct yaml_node_s *n,
+                      const char *what);
+json_t *plan_key_string_map(struct plan_reader *r, const struct yaml_node_s *n,
+                            const char *what);
+json_t *plan_key_json(struct plan_reader *r, const struct yaml_node_s *n);
+bool plan_key_int(struct plan_reader *r, const struct yaml_node_s *n,
+                  const char *what, long min, long max, long *out);
+/* The scalar text of n, or NULL when n is not a scalar; its type in words
+ * ("a list"); the number of items of list n and item i. */
+const char *plan_key_scalar(const struct yaml_node_s *n);
+const char *plan_key_type(const struct yaml_node_s *n);
+size_t plan_key_len(const struct yaml_node_s *n);
+const struct yaml_node_s *plan_key_item(struct plan_reader *r,
+                                        const struct yaml_node_s *n, size_t i);
 
 /* NULL is a no-op. */
 void plan_free(struct plan *p);

@@ -5,6 +5,8 @@
  * singleton holder). */
 #include "rollout.h"
 
+#include "check.h"
+
 #include "buf.h"
 #include "hostaddr.h"
 #include "inventory.h"
@@ -302,54 +304,13 @@ static bool rollout_render_cmds(struct rollout_scope *s,
     return ok;
 }
 
-/* A copy of v with every string in it rendered (keys stay as written);
- * NULL with te and *why set on failure. */
-static json_t *rollout_render_value(struct rollout_scope *s, const json_t *v,
-                                    struct err *te, const char **why)
+enum err_code rollout_scope_render(struct rollout_scope *s, const char *tmpl,
+                                   char **out, struct err *te, const char **why)
 {
-    json_t *out = NULL;
-    if (json_is_string(v)) {
-        char *r = NULL;
-        if (rollout_render(s, json_string_value(v), &r, te, why) != ERR_OK)
-            return NULL;
-        out = json_string(r);
-        free(r);
-        return out;
-    }
-    if (json_is_object(v)) {
-        out = json_object();
-        const char *key;
-        json_t *val;
-        json_object_foreach((json_t *)v, key, val)
-        {
-            json_t *x = rollout_render_value(s, val, te, why);
-            if (x == NULL) {
-                json_decref(out);
-                return NULL;
-            }
-            json_object_set_new(out, key, x);
-        }
-        return out;
-    }
-    if (json_is_array(v)) {
-        out = json_array();
-        size_t i;
-        json_t *val;
-        json_array_foreach(v, i, val)
-        {
-            json_t *x = rollout_render_value(s, val, te, why);
-            if (x == NULL) {
-                json_decref(out);
-                return NULL;
-            }
-            json_array_append_new(out, x);
-        }
-        return out;
-    }
-    return json_deep_copy(v);
+    return rollout_render(s, tmpl, out, te, why);
 }
 
-/* Render checks[0..n) for the host into out[0..n). */
+/* Render checks[0..n) for the host into out[0..n), each by its kind. */
 static bool rollout_render_checks(struct rollout_scope *s,
                                   const struct plan_check *checks, size_t n,
                                   struct rollout_check *out, const char *phase,
@@ -363,42 +324,7 @@ static bool rollout_render_checks(struct rollout_scope *s,
         c->check = pc;
         struct err te = {0};
         const char *why = NULL;
-        bool good = true;
-        if (pc->http != NULL)
-            good &= rollout_render(s, pc->http, &c->url, &te, &why) == ERR_OK;
-        if (good && pc->command != NULL)
-            good &= rollout_render(s, pc->command, &c->command, &te, &why) ==
-                    ERR_OK;
-        if (good && pc->expect_version != NULL)
-            good &= rollout_render(s, pc->expect_version, &c->version, &te,
-                                   &why) == ERR_OK;
-        if (good && pc->expect_body != NULL)
-            good &= rollout_render(s, pc->expect_body, &c->body, &te, &why) ==
-                    ERR_OK;
-        if (good && pc->expect_json != NULL) {
-            c->json = rollout_render_value(s, pc->expect_json, &te, &why);
-            good &= c->json != NULL;
-        }
-        if (good && pc->headers != NULL) {
-            c->headers =
-                xcalloc(json_object_size(pc->headers) + 1, sizeof(char *));
-            const char *key;
-            json_t *val;
-            json_object_foreach(pc->headers, key, val)
-            {
-                char *v = NULL;
-                char *raw = template_value_str(val);
-                if (rollout_render(s, raw, &v, &te, &why) != ERR_OK) {
-                    free(raw);
-                    good = false;
-                    break;
-                }
-                free(raw);
-                c->headers[c->nheaders++] = xasprintf("%s: %s", key, v);
-                free(v);
-            }
-        }
-        if (!good) {
+        if (!pc->kind->render(s, pc, c, &te, &why)) {
             rollout_problem(diags, e, p, pc->pos.line, pc->pos.col, phase,
                             s->h->name, why);
             ok = false;
@@ -424,16 +350,9 @@ static void rollout_cmds_free_one(struct rollout_cmd *c)
 
 static void rollout_checks_free(struct rollout_check *c, size_t n)
 {
-    for (size_t i = 0; c != NULL && i < n; i++) {
-        free(c[i].url);
-        free(c[i].command);
-        free(c[i].version);
-        free(c[i].body);
-        json_decref(c[i].json);
-        for (size_t k = 0; k < c[i].nheaders; k++)
-            free(c[i].headers[k]);
-        free(c[i].headers);
-    }
+    for (size_t i = 0; c != NULL && i < n; i++)
+        if (c[i].check != NULL)
+            c[i].check->kind->free_host(c[i].host);
     free(c);
 }
 

@@ -29,17 +29,10 @@ struct rollout_cmd {
     json_t *env;                  /* rendered NAME -> string, or NULL */
 };
 
-/* One check rendered for one host. */
+/* One check rendered for one host by its kind (check.h). */
 struct rollout_check {
     const struct plan_check *check; /* the plan's check (borrowed) */
-    char *url;                      /* rendered URL (http), or NULL */
-    char *command;                  /* rendered command, or NULL */
-    char **headers;                 /* "Name: value" lines */
-    size_t nheaders;
-    char *version; /* rendered expected version, or NULL */
-    char *body;    /* rendered expect.body, or NULL */
-    json_t *json;  /* expect.json with every string value rendered, or
-                      NULL */
+    void *host; /* what check->kind rendered (check_<kind>.h), or NULL */
 };
 
 struct rollout_host {
@@ -147,5 +140,13 @@ struct target rollout_target(const struct rollout_host *h);
  * when it has no '=' or the name is not an identifier; a bad file is
  * ERR_PARSE with file:line:col. */
 enum err_code rollout_extra_var(json_t *obj, const char *arg, struct err *e);
+
+/* For check kinds rendering a check (check.h): render template tmpl with
+ * the variables of the host being resolved into *out (caller frees); on
+ * failure te is set and *why (borrowed from te or s) says why. */
+struct rollout_scope;
+enum err_code rollout_scope_render(struct rollout_scope *s, const char *tmpl,
+                                   char **out, struct err *te,
+                                   const char **why);
 
 #endif

@@ -5,6 +5,8 @@
  * every problem as "name:line:col: ...". Wave sizes and template names of a
  * plan that loads are computed too, since the rollout does that next. */
 #include "buf.h"
+#include "check_command.h"
+#include "check_http.h"
 #include "plan.h"
 #include "template.h"
 #include "wave.h"
@@ -24,12 +26,15 @@ static void fuzz_plan_name(const char *name, bool has_default, void *arg)
 }
 
 /* A check is exactly one of http or command, with a sane status. */
-static void fuzz_plan_check_one(const struct plan_check *c)
+static void fuzz_plan_check_one(const struct plan_check *pc)
 {
-    bool http = c->kind == PLAN_CHECK_HTTP;
-    if ((http ? c->http : c->command) == NULL ||
-        (http ? c->command : c->http) != NULL || c->expect_status < 100 ||
-        c->expect_status > 599 || c->timeout_ms < 0 ||
+    if (pc->kind == NULL || pc->timeout_ms < 0 ||
+        (pc->kind == &check_command && pc->data == NULL))
+        abort();
+    if (pc->kind != &check_http)
+        return;
+    const struct check_http *c = check_http_of(pc);
+    if (c->http == NULL || c->expect_status < 100 || c->expect_status > 599 ||
         (c->expect_status_max != 0 &&
          (c->expect_status_max < c->expect_status ||
           c->expect_status_max > 599)))

@@ -5,6 +5,8 @@
  * when, templates) into waves that hold every host once, or into
  * problems, never a crash; every `when:` in it parses again the same. */
 #include "buf.h"
+#include "check_command.h"
+#include "check_http.h"
 #include "inventory.h"
 #include "plan.h"
 #include "rollout.h"
@@ -56,12 +58,16 @@ static void fuzz_schema_steps(const struct plan_step *st, size_t n)
 static void fuzz_schema_checks(const struct plan_check *c, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if ((c[i].http == NULL) == (c[i].command == NULL))
+        if (c[i].kind == NULL ||
+            (c[i].kind == &check_command && c[i].data == NULL))
             abort();
-        if (c[i].expect_status < 100 || c[i].expect_status > 599 ||
-            (c[i].expect_status_max != 0 &&
-             (c[i].expect_status_max < c[i].expect_status ||
-              c[i].expect_status_max > 599)))
+        if (c[i].kind != &check_http)
+            continue;
+        const struct check_http *h = check_http_of(&c[i]);
+        if (h->expect_status < 100 || h->expect_status > 599 ||
+            (h->expect_status_max != 0 &&
+             (h->expect_status_max < h->expect_status ||
+              h->expect_status_max > 599)))
             abort();
     }
 }

@@ -8,12 +8,15 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "check_command.h"
 #include "deploy.h"
 #include "health.h"
 #include "local.h"
 #include "loop.h"
 #include "plan.h"
 #include "rollout.h"
+#include "store.h"
+#include "store_sqlite.h"
 #include "transport.h"
 
 #include <stdio.h>
@@ -597,13 +600,13 @@ static void test_deploy_singleton_moves_to_eligible(void **state)
     struct fixture *f = *state;
     size_t waves[] = {1, 1, 1};
     build(f, 3, waves, 3, "echo $ROLE > {dir}/{host}.role");
-    struct plan_check pc = {.kind = PLAN_CHECK_COMMAND, .command = (char *)"x"};
+    struct plan_check pc = {.kind = &check_command, .data = (char *)"x"};
     struct rollout_check rc[3];
     char *probe[3];
     for (size_t i = 0; i < 3; i++) {
         probe[i] =
             expand("grep -qx true {dir}/{host}.role", f->dir, f->hosts[i].name);
-        rc[i] = (struct rollout_check){.check = &pc, .command = probe[i]};
+        rc[i] = (struct rollout_check){.check = &pc, .host = probe[i]};
         f->hosts[i].singleton_check = &rc[i];
         f->hosts[i].singleton_eligible = i == 2;
         char path[128];
@@ -664,12 +667,69 @@ static void test_deploy_state_spellings(void **state)
     assert_string_equal(deploy_state_name(DH_STATE_COUNT), "?");
 }
 
+/* Every check of a gate leaves evidence in the journal: a host with more
+ * checks than the eight drover once journaled gets a row for each. */
+static void test_deploy_evidence_every_check(void **state)
+{
+    struct fixture *f = *state;
+    size_t waves[] = {1};
+    build(f, 1, waves, 1, "true");
+    enum { N = 11 };
+    struct plan_check pc[N];
+    struct rollout_check rc[N];
+    char names[N][8];
+    for (size_t i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "c%zu", i + 1);
+        pc[i] = (struct plan_check){
+            .kind = &check_command, .data = (char *)"true", .name = names[i]};
+        rc[i] = (struct rollout_check){.check = &pc[i], .host = (char *)"true"};
+    }
+    f->hosts[0].health = rc;
+    f->plan->checks = pc;
+    f->plan->nchecks = N;
+    char db[128];
+    snprintf(db, sizeof(db), "%s/journal.db", f->dir);
+    struct store *s = NULL;
+    struct err e = {0};
+    assert_int_equal(store_sqlite_open(db, false, &s, &e), ERR_OK);
+    struct store_deploy_info in = {.plan = "t"};
+    char id[STORE_ID_MAX];
+    assert_int_equal(store_deploy_begin(s, &in, id, &e), ERR_OK);
+    FILE *out = tmpfile();
+    struct deploy_options o = {
+        .forks = 1, .out = out, .store = s, .deploy_id = id};
+    struct deploy_result res = run_with(f, &o);
+    assert_int_equal(res.verdict, DV_SUCCESS);
+    struct store_record *r = NULL;
+    assert_int_equal(store_get_record(s, id, &r, &e), ERR_OK);
+    bool seen[N] = {false};
+    for (size_t i = 0; i < r->nchecks; i++) {
+        const struct store_check_row *c = &r->checks[i];
+        if (strcmp(c->verdict, "pass") != 0)
+            continue;
+        assert_true(c->name[0] == 'c');
+        size_t k = strtoul(c->name + 1, NULL, 10);
+        assert_true(k >= 1 && k <= N);
+        seen[k - 1] = true;
+    }
+    for (size_t i = 0; i < N; i++)
+        assert_true(seen[i]);
+    store_record_free(r);
+    store_free(s);
+    fclose(out);
+    f->plan->checks = NULL;
+    f->plan->nchecks = 0;
+    release(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_deploy_human_rollback_settles,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_deploy_human_rollback_runs, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_evidence_every_check, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_deploy_singleton_moves_to_eligible,
                                         setup, teardown),

@@ -9,19 +9,50 @@
 
 #include "demo_fixture.h"
 
+#include "check_command.h"
+#include "check_http.h"
 #include "clock.h"
 #include "err.h"
 #include "gate.h"
 #include "health.h"
 #include "local.h"
 #include "loop.h"
+#include "plan.h"
+#include "rollout.h"
 #include "transport.h"
 
 static struct demo demo;
 static struct loop *loop;
 static struct health *health;
 static char url_health[128], url_ready[128];
-static struct check_spec checks[2];
+/* A check as a test writes it: http, else command. */
+struct tcheck {
+    const char *http;    /* URL of an http check */
+    const char *command; /* command of a command check */
+    int64_t timeout_ms;  /* per probe; 0: default */
+};
+static struct tcheck checks[2];
+
+/* tc[0..n) as the gate takes them (rendered checks of their kind); valid
+ * until the next call. */
+static const struct rollout_check *as_checks(const struct tcheck *tc, size_t n)
+{
+    static struct plan_check pc[4];
+    static struct check_http_host hh[4];
+    static struct rollout_check rc[4];
+    assert_true(n <= 4);
+    for (size_t i = 0; i < n; i++) {
+        bool http = tc[i].http != NULL;
+        pc[i] = (struct plan_check){.kind = http ? &check_http : &check_command,
+                                    .timeout_ms = tc[i].timeout_ms};
+        hh[i] = (struct check_http_host){
+            .spec = {.http = tc[i].http, .timeout_ms = tc[i].timeout_ms}};
+        rc[i] = (struct rollout_check){.check = &pc[i],
+                                       .host = http ? (void *)&hh[i]
+                                                    : (void *)tc[i].command};
+    }
+    return rc;
+}
 
 /* What a gate reported. */
 struct verdict {
@@ -99,7 +130,7 @@ static int setup(void **state)
 static void test_gate_pass_first_round(void **state)
 {
     (void)state;
-    struct gate_spec s = {.checks = checks,
+    struct gate_spec s = {.checks = as_checks(checks, 2),
                           .nchecks = 2,
                           .interval_ms = 100,
                           .healthy_deadline_ms = 2000};
@@ -113,7 +144,7 @@ static void test_gate_pass_first_round(void **state)
 static void test_gate_soak_passes(void **state)
 {
     (void)state;
-    struct gate_spec s = {.checks = checks,
+    struct gate_spec s = {.checks = as_checks(checks, 2),
                           .nchecks = 2,
                           .interval_ms = 50,
                           .min_healthy_ms = 300,
@@ -131,7 +162,7 @@ static void test_gate_ready_after_passes_within_deadline(void **state)
     (void)state;
     demo_behave(&demo, "ready_after_ms=700\n");
     demo_relink(&demo, 1);
-    struct gate_spec s = {.checks = checks,
+    struct gate_spec s = {.checks = as_checks(checks, 2),
                           .nchecks = 2,
                           .interval_ms = 100,
                           .healthy_deadline_ms = 3000};
@@ -146,7 +177,7 @@ static void test_gate_never_ready_fails_with_evidence(void **state)
 {
     (void)state;
     demo_behave(&demo, "ready=503\n");
-    struct gate_spec s = {.checks = checks,
+    struct gate_spec s = {.checks = as_checks(checks, 2),
                           .nchecks = 2,
                           .interval_ms = 100,
                           .healthy_deadline_ms = 800};
@@ -166,7 +197,7 @@ static void test_gate_flap_resets_soak(void **state)
 {
     (void)state;
     demo_behave(&demo, "flap_ms=150\n");
-    struct gate_spec s = {.checks = checks,
+    struct gate_spec s = {.checks = as_checks(checks, 2),
                           .nchecks = 2,
                           .interval_ms = 40,
                           .min_healthy_ms = 600,
@@ -183,7 +214,7 @@ static void test_gate_redirect_fails(void **state)
 {
     (void)state;
     demo_behave(&demo, "redirect=1\n");
-    struct gate_spec s = {.checks = checks,
+    struct gate_spec s = {.checks = as_checks(checks, 2),
                           .nchecks = 2,
                           .interval_ms = 100,
                           .healthy_deadline_ms = 500};
@@ -200,7 +231,7 @@ static void test_gate_hang_times_out(void **state)
     (void)state;
     demo_behave(&demo, "hang=1\n");
     checks[0].timeout_ms = checks[1].timeout_ms = 200;
-    struct gate_spec s = {.checks = checks,
+    struct gate_spec s = {.checks = as_checks(checks, 2),
                           .nchecks = 2,
                           .interval_ms = 50,
                           .healthy_deadline_ms = 700};
@@ -216,7 +247,7 @@ static void test_gate_no_answer_by_deadline(void **state)
     (void)state;
     demo_behave(&demo, "hang=1\n");
     checks[0].timeout_ms = checks[1].timeout_ms = 5000;
-    struct gate_spec s = {.checks = checks,
+    struct gate_spec s = {.checks = as_checks(checks, 2),
                           .nchecks = 2,
                           .interval_ms = 50,
                           .healthy_deadline_ms = 300};
@@ -232,8 +263,8 @@ static void test_gate_refused_fails(void **state)
     (void)state;
     char u[64];
     snprintf(u, sizeof(u), "http://127.0.0.1:%d/health", demo_free_port());
-    struct check_spec c = {.http = u};
-    struct gate_spec s = {.checks = &c,
+    struct tcheck c = {.http = u};
+    struct gate_spec s = {.checks = as_checks(&c, 1),
                           .nchecks = 1,
                           .interval_ms = 50,
                           .healthy_deadline_ms = 400};
@@ -258,7 +289,7 @@ static void test_gate_fail_then_recover(void **state)
     struct loop_timer t;
     loop_timer_init(&t, recover, NULL);
     loop_timer_start(loop, &t, 400);
-    struct gate_spec s = {.checks = checks,
+    struct gate_spec s = {.checks = as_checks(checks, 2),
                           .nchecks = 2,
                           .interval_ms = 50,
                           .min_healthy_ms = 100,
@@ -272,7 +303,7 @@ static void test_gate_fail_then_recover(void **state)
 static void test_gate_free_inside_and_before(void **state)
 {
     (void)state;
-    struct gate_spec s = {.checks = checks,
+    struct gate_spec s = {.checks = as_checks(checks, 2),
                           .nchecks = 2,
                           .interval_ms = 50,
                           .healthy_deadline_ms = 2000};
@@ -312,7 +343,7 @@ static void on_probe(const char *host, size_t check,
 static void test_gate_observer(void **state)
 {
     (void)state;
-    struct gate_spec s = {.checks = checks,
+    struct gate_spec s = {.checks = as_checks(checks, 2),
                           .nchecks = 2,
                           .interval_ms = 30,
                           .min_healthy_ms = 60,
@@ -338,7 +369,7 @@ static void test_gate_100_hosts_cost(void **state)
     static struct verdict v[HOSTS];
     static struct gate *g[HOSTS];
     memset(v, 0, sizeof(v));
-    struct gate_spec s = {.checks = checks,
+    struct gate_spec s = {.checks = as_checks(checks, 2),
                           .nchecks = 2,
                           .interval_ms = 100,
                           .min_healthy_ms = 500,
@@ -467,10 +498,10 @@ static int x_setup(void **state)
 }
 
 /* Gate with an HTTP check and command checks, through x_ops. */
-static struct verdict gate_cmd(struct check_spec *cs, size_t n,
-                               int64_t deadline, bool with_ops)
+static struct verdict gate_cmd(struct tcheck *cs, size_t n, int64_t deadline,
+                               bool with_ops)
 {
-    struct gate_spec s = {.checks = cs,
+    struct gate_spec s = {.checks = as_checks(cs, n),
                           .nchecks = n,
                           .interval_ms = 50,
                           .healthy_deadline_ms = deadline};
@@ -491,7 +522,7 @@ static void test_gate_command_checks(void **state)
     char flag[PATH_MAX + 16], cmd[PATH_MAX + 32];
     snprintf(flag, sizeof(flag), "%s/ok", demo.dir);
     snprintf(cmd, sizeof(cmd), "test -f %s", flag);
-    struct check_spec cs[3] = {
+    struct tcheck cs[3] = {
         {.http = url_health},
         {.command = "true"},
         {.command = cmd},
@@ -520,7 +551,7 @@ static void test_gate_command_checks(void **state)
 static void test_gate_command_timeout_is_not_yet(void **state)
 {
     (void)state;
-    struct check_spec cs[1] = {{.command = "sleep 5", .timeout_ms = 150}};
+    struct tcheck cs[1] = {{.command = "sleep 5", .timeout_ms = 150}};
     struct verdict v = gate_cmd(cs, 1, 600, true);
     assert_false(v.r.healthy);
     assert_int_equal(v.r.last.verdict, PROBE_NOT_YET);
@@ -531,7 +562,7 @@ static void test_gate_command_timeout_is_not_yet(void **state)
 static void test_gate_command_cancelled_at_deadline(void **state)
 {
     (void)state;
-    struct check_spec cs[1] = {{.command = "sleep 5", .timeout_ms = 5000}};
+    struct tcheck cs[1] = {{.command = "sleep 5", .timeout_ms = 5000}};
     struct verdict v = gate_cmd(cs, 1, 300, true);
     assert_false(v.r.healthy);
     assert_string_equal(v.r.reason,
@@ -543,7 +574,7 @@ static void test_gate_command_cancelled_at_deadline(void **state)
 static void test_gate_command_without_transport(void **state)
 {
     (void)state;
-    struct check_spec cs[2] = {{.http = url_health}, {.command = "true"}};
+    struct tcheck cs[2] = {{.http = url_health}, {.command = "true"}};
     struct verdict v = gate_cmd(cs, 2, 300, false);
     assert_false(v.r.healthy);
     assert_int_equal(v.r.failed_check, 1);

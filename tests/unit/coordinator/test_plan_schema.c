@@ -10,6 +10,8 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "check_command.h"
+#include "check_http.h"
 #include "inventory.h"
 #include "notify.h"
 #include "plan.h"
@@ -131,8 +133,9 @@ static void test_schema_every_key(void **state)
     assert_string_equal(st->secret_env[0], "JWT");
 
     assert_int_equal(p->nchecks, 3);
-    const struct plan_check *c = &p->checks[0];
-    assert_int_equal(c->kind, PLAN_CHECK_HTTP);
+    const struct plan_check *pc = &p->checks[0];
+    const struct check_http *c = check_http_of(pc);
+    assert_ptr_equal(pc->kind, &check_http);
     assert_string_equal(c->method, "HEAD");
     assert_int_equal(c->expect_status, 200);
     assert_int_equal(c->expect_status_max, 204);
@@ -142,17 +145,17 @@ static void test_schema_every_key(void **state)
         json_string_value(json_object_get(c->expect_json, "status")), "ok");
     assert_string_equal(
         json_string_value(json_object_get(c->headers, "X-Token")), "abc");
-    assert_int_equal(p->checks[1].kind, PLAN_CHECK_COMMAND);
-    assert_string_equal(p->checks[1].command, "pgrep app");
+    assert_ptr_equal(p->checks[1].kind, &check_command);
+    assert_string_equal(p->checks[1].data, "pgrep app");
     assert_int_equal(p->checks[1].timeout_ms, 3000);
-    assert_int_equal(p->checks[2].expect_status, 200);
-    assert_int_equal(p->checks[2].expect_status_max, 299);
+    assert_int_equal(check_http_of(&p->checks[2])->expect_status, 200);
+    assert_int_equal(check_http_of(&p->checks[2])->expect_status_max, 299);
     assert_int_equal(p->progress_deadline_ms, 600000);
 
     assert_string_equal(p->singleton_role, "scheduler");
     assert_string_equal(p->singleton_env, "ENABLE_SCHEDULER");
     assert_non_null(p->singleton_check);
-    assert_int_equal(p->singleton_check->kind, PLAN_CHECK_COMMAND);
+    assert_ptr_equal(p->singleton_check->kind, &check_command);
     assert_int_equal(p->nsmoke, 1);
     assert_false(p->rollback_auto);
     assert_int_equal(p->nrollback_steps, 1);
@@ -215,7 +218,7 @@ static void test_schema_status_list(void **state)
         "    - {http: 'http://h/', expect: {status: 4xx}}\n"
         "    - {http: 'http://h/', expect: {status: [2xx]}}\n",
         NULL);
-    const struct plan_check *c = &p->checks[0];
+    const struct check_http *c = check_http_of(&p->checks[0]);
     assert_int_equal(c->nstatuses, 4);
     assert_int_equal(c->statuses[2].lo, 300);
     assert_int_equal(c->statuses[2].hi, 399);
@@ -234,11 +237,11 @@ static void test_schema_status_list(void **state)
         "{\"status\": 200, \"status_max\": 299}",
         "{\"status\": 400, \"status_max\": 499}", "{\"status\": [\"2xx\"]}"};
     for (size_t i = 0; i < 4; i++) {
-        char *w = plan_status_words(&p->checks[i]);
+        char *w = check_http_status_words(check_http_of(&p->checks[i]));
         assert_string_equal(w, words[i]);
         free(w);
         json_t *ex = json_object();
-        plan_status_json(&p->checks[i], ex);
+        check_http_status_json(check_http_of(&p->checks[i]), ex);
         char *js = json_dumps(ex, JSON_SORT_KEYS);
         assert_string_equal(js, jsons[i]);
         free(js);
@@ -543,7 +546,7 @@ static void test_schema_body_regex(void **state)
         "    - http: http://h/health\n"
         "      expect: {body_regex: '\"status\": *\"(ok|healthy)\"'}\n",
         NULL);
-    assert_string_equal(p->checks[0].expect_body_regex,
+    assert_string_equal(check_http_of(&p->checks[0])->expect_body_regex,
                         "\"status\": *\"(ok|healthy)\"");
     plan_free(p);
     struct buf diags;
@@ -684,11 +687,12 @@ static void test_schema_rollout(void **state)
     assert_int_equal(ro->before[0].host, 0);
     assert_string_equal(ro->before[0].cmd.command, "migrate 9");
     /* checks */
-    assert_string_equal(ro->hosts[0].health[0].url, "http://w3/");
-    assert_string_equal(ro->hosts[0].health[0].url, "http://w3/");
-    assert_int_equal(ro->hosts[0].health[0].nheaders, 1);
-    assert_string_equal(ro->hosts[0].health[0].headers[0], "X: api");
-    assert_string_equal(ro->hosts[0].health[0].version, "9");
+    const struct check_http_host *hc = ro->hosts[0].health[0].host;
+    assert_string_equal(hc->url, "http://w3/");
+    assert_string_equal(hc->url, "http://w3/");
+    assert_int_equal(hc->nheaders, 1);
+    assert_string_equal(hc->headers[0], "X: api");
+    assert_string_equal(hc->version, "9");
     assert_string_equal(ro->hosts[2].rollback[0].command, "back 8");
     /* any host may hold the role; without a check the last one does */
     assert_int_equal(ro->singleton_host, 3);

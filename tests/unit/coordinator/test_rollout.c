@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "check_http.h"
 #include "inventory.h"
 #include "plan.h"
 #include "rollout.h"
@@ -151,14 +152,15 @@ static void test_rollout_magic_and_expect(void **state)
     assert_string_equal(ro->hosts[1].steps[0].command,
                         "echo [\"prod\",\"web\"] web2 [\"web2\"] 2 db1");
     assert_true(ro->hosts[0].steps[1].skip);
-    const struct rollout_check *c = &ro->hosts[0].health[0];
+    const struct check_http_host *c = ro->hosts[0].health[0].host;
     assert_string_equal(c->body, "v=7");
     char *j = json_dumps(c->json, JSON_COMPACT | JSON_SORT_KEYS);
     assert_string_equal(j, "{\"l\":[\"web1\"],\"n\":3,\"version\":\"7\"}");
     free(j);
     /* the plan keeps what was written */
     assert_string_equal(
-        json_string_value(json_object_get(p->checks[0].expect_json, "version")),
+        json_string_value(json_object_get(
+            check_http_of(&p->checks[0])->expect_json, "version")),
         "{{ version }}");
     rollout_free(ro);
     plan_free(p);
@@ -219,7 +221,9 @@ static void test_rollout_waves_and_rendering(void **state)
         assert_int_equal(h->wave, want[i].wave);
         assert_string_equal(h->steps[0].command, want[i].install);
         assert_string_equal(h->steps[1].command, want[i].say);
-        assert_string_equal(h->health[0].url, want[i].url);
+        assert_string_equal(
+            ((const struct check_http_host *)h->health[0].host)->url,
+            want[i].url);
 
         struct target t = rollout_target(h);
         assert_ptr_equal(t.name, h->name);
@@ -774,7 +778,8 @@ static void rollout_check_address(const struct rollout *ro, const char *name,
     snprintf(want, sizeof(want), "at %s", address);
     assert_string_equal(h->steps[0].command, want);
     snprintf(want, sizeof(want), "http://%s:8080/health/ready", address);
-    assert_string_equal(h->health[0].url, want);
+    assert_string_equal(
+        ((const struct check_http_host *)h->health[0].host)->url, want);
     /* the ssh transport is handed the alias: it maps it itself (Port) */
     struct target tg = rollout_target(h);
     assert_string_equal(tg.address, alias ? alias : address);
