@@ -13,6 +13,7 @@
 #include "statedir.h"
 #include "suggest.h"
 #include "template.h"
+#include "window.h"
 #include "yamlread.h"
 
 #include <ctype.h>
@@ -1219,103 +1220,6 @@ static void plan_read_strategy(struct plan_reader *r, struct plan *p,
     }
 }
 
-static const char *const plan_days[] = {"Mon", "Tue", "Wed", "Thu",
-                                        "Fri", "Sat", "Sun"};
-
-static int plan_day(const char *s, size_t n)
-{
-    for (int i = 0; i < 7; i++)
-        if (n == 3 && strncmp(s, plan_days[i], 3) == 0)
-            return i;
-    return -1;
-}
-
-static bool plan_hhmm(const char *s, int *min)
-{
-    if (!(isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) &&
-          s[2] == ':' && isdigit((unsigned char)s[3]) &&
-          isdigit((unsigned char)s[4])))
-        return false;
-    int h = (s[0] - '0') * 10 + s[1] - '0', m = (s[3] - '0') * 10 + s[4] - '0';
-    if (h > 24 || m > 59 || (h == 24 && m != 0))
-        return false;
-    *min = h * 60 + m;
-    return true;
-}
-
-enum err_code plan_window_parse(const char *s, struct plan_window *w,
-                                struct err *e)
-{
-    memset(w, 0, sizeof(*w));
-    const char *p = s;
-    while (*p == ' ')
-        p++;
-    if (isalpha((unsigned char)*p)) {
-        /* days: Mon-Fri,Sat */
-        const char *end = strchr(p, ' ');
-        if (end == NULL)
-            return err_set(e, ERR_PARSE,
-                           "window '%s': expected DAYS HH:MM-HH:MM ZONE, e.g. "
-                           "'Mon-Fri 09:00-16:00 Europe/Berlin'",
-                           s);
-        while (p < end) {
-            const char *comma = memchr(p, ',', (size_t)(end - p));
-            const char *item_end = comma ? comma : end;
-            const char *dash = memchr(p, '-', (size_t)(item_end - p));
-            int a = plan_day(p, (size_t)((dash ? dash : item_end) - p));
-            int b =
-                dash ? plan_day(dash + 1, (size_t)(item_end - dash - 1)) : a;
-            if (a < 0 || b < 0)
-                return err_set(e, ERR_PARSE,
-                               "window '%s': '%.*s' is not a day or day range "
-                               "(Mon Tue Wed Thu Fri Sat Sun, e.g. Mon-Fri)",
-                               s, (int)(item_end - p), p);
-            for (int d = a;; d = (d + 1) % 7) {
-                w->days |= 1u << d;
-                if (d == b)
-                    break;
-            }
-            p = comma ? comma + 1 : end;
-        }
-        while (*p == ' ')
-            p++;
-    } else {
-        w->days = 0x7f;
-    }
-    if (!plan_hhmm(p, &w->start_min) || p[5] != '-' ||
-        !plan_hhmm(p + 6, &w->end_min))
-        return err_set(e, ERR_PARSE,
-                       "window '%s': expected a time range HH:MM-HH:MM "
-                       "(24-hour, e.g. 09:00-16:00)",
-                       s);
-    if (w->start_min == w->end_min)
-        return err_set(e, ERR_PARSE,
-                       "window '%s': the range starts and ends at the same "
-                       "time",
-                       s);
-    p += 11;
-    while (*p == ' ')
-        p++;
-    const char *tz = *p ? p : "UTC";
-    size_t tzlen = strlen(tz);
-    if (strchr(tz, ' ') != NULL)
-        return err_set(e, ERR_PARSE,
-                       "window '%s': unexpected text after the time zone", s);
-    if (tzlen >= sizeof(w->tz) || strstr(tz, "..") != NULL || *tz == '/')
-        return err_set(e, ERR_PARSE, "window '%s': bad time zone '%s'", s, tz);
-    memcpy(w->tz, tz, tzlen + 1);
-    if (strcmp(tz, "UTC") != 0) {
-        char path[128];
-        snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
-        if (access(path, R_OK) != 0)
-            return err_set(e, ERR_PARSE,
-                           "window '%s': unknown time zone '%s' (a name from "
-                           "the tz database such as Europe/Berlin, or UTC)",
-                           s, tz);
-    }
-    return ERR_OK;
-}
-
 static void plan_read_require(struct plan_reader *r, struct plan *p,
                               const yaml_node_t *n)
 {
@@ -1349,9 +1253,9 @@ static void plan_read_windows(struct plan_reader *r, struct plan *p,
         char *s = plan_want_string(r, x, "a window");
         if (s == NULL)
             continue;
-        struct plan_window w;
+        struct window w;
         struct err we = {0};
-        if (plan_window_parse(s, &w, &we) != ERR_OK) {
+        if (window_parse(s, &w, &we) != ERR_OK) {
             plan_problem(r, x, "%s", we.msg);
             free(s);
             continue;

@@ -570,53 +570,6 @@ static void test_plan_no_diags(void **state)
                                "allowed (a plan must be UTF-8 text)");
 }
 
-static void test_plan_windows(void **state)
-{
-    (void)state;
-    struct {
-        const char *s;
-        unsigned days;
-        int start, end;
-        const char *tz;
-    } ok[] = {
-        {"Mon-Fri 09:00-16:00 Europe/Berlin", 0x1f, 540, 960, "Europe/Berlin"},
-        {"Sat,Sun 22:00-02:00", 0x60, 1320, 120, "UTC"},
-        {"10:00-11:00", 0x7f, 600, 660, "UTC"},
-        {"Fri-Mon 00:00-24:00 UTC", 0x71, 0, 1440, "UTC"},
-        {"Wed 23:59-00:00", 0x04, 1439, 0, "UTC"},
-    };
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        struct plan_window w;
-        struct err e = {0};
-        if (plan_window_parse(ok[i].s, &w, &e) != ERR_OK)
-            fail_msg("'%s': %s", ok[i].s, e.msg);
-        assert_int_equal(w.days, ok[i].days);
-        assert_int_equal(w.start_min, ok[i].start);
-        assert_int_equal(w.end_min, ok[i].end);
-        assert_string_equal(w.tz, ok[i].tz);
-    }
-    struct {
-        const char *s, *why;
-    } bad[] = {
-        {"Mon-Fri", "expected DAYS HH:MM-HH:MM ZONE"},
-        {"Mon-Fro 09:00-10:00", "'Mon-Fro' is not a day or day range"},
-        {"25:00-26:00", "expected a time range HH:MM-HH:MM"},
-        {"09:60-10:00", "expected a time range HH:MM-HH:MM"},
-        {"9:00-10:00", "expected a time range HH:MM-HH:MM"},
-        {"09:00-10:00 ../../etc/passwd", "bad time zone"},
-        {"09:00-10:00 /etc/localtime", "bad time zone"},
-        {"09:00-10:00 No/Such_Zone", "unknown time zone 'No/Such_Zone'"},
-        {"", "expected a time range"},
-    };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct plan_window w;
-        struct err e = {0};
-        if (plan_window_parse(bad[i].s, &w, &e) != ERR_PARSE ||
-            strstr(e.msg, bad[i].why) == NULL)
-            fail_msg("'%s': '%s', want '%s'", bad[i].s, e.msg, bad[i].why);
-    }
-}
-
 static void plan_vars_file(char *path, const char *text)
 {
     int fd = mkstemps(path, (int)strlen(strrchr(path, '.')));
@@ -683,7 +636,6 @@ int main(void)
         cmocka_unit_test(test_plan_too_deep),
         cmocka_unit_test(test_plan_many_problems),
         cmocka_unit_test(test_plan_no_diags),
-        cmocka_unit_test(test_plan_windows),
         cmocka_unit_test(test_plan_load_vars),
     };
     return cmocka_run_group_tests(tests, plan_setup, NULL);

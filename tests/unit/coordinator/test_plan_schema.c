@@ -13,6 +13,7 @@
 #include "inventory.h"
 #include "notify.h"
 #include "plan.h"
+#include "window.h"
 #include "rollout.h"
 #include "template.h"
 #include "wave.h"
@@ -379,25 +380,22 @@ static void test_schema_problems(void **state)
 static void test_schema_windows(void **state)
 {
     (void)state;
-    struct plan_window w;
+    struct window w;
     struct err e = {0};
-    assert_int_equal(plan_window_parse("Mon-Fri 09:00-16:00 UTC", &w, &e),
-                     ERR_OK);
-    assert_int_equal(w.days, 0x1f);
+    assert_int_equal(window_parse("Mon-Fri 09:00-16:00 UTC", &w, &e), ERR_OK);
+    assert_int_equal(w.days, 0x3e); /* bit d: weekday d, 0 = Sunday */
     assert_int_equal(w.start_min, 540);
     assert_int_equal(w.end_min, 960);
     assert_string_equal(w.tz, "UTC");
     /* ranges wrap past Sunday, lists combine, no zone means UTC */
-    assert_int_equal(plan_window_parse("Sat-Mon,Wed 22:00-02:00", &w, &e),
-                     ERR_OK);
-    assert_int_equal(w.days, (1u << 5) | (1u << 6) | 1u | (1u << 2));
+    assert_int_equal(window_parse("Sat-Mon,Wed 22:00-02:00", &w, &e), ERR_OK);
+    assert_int_equal(w.days, (1u << 6) | 1u | (1u << 1) | (1u << 3));
     assert_int_equal(w.end_min, 120);
     assert_string_equal(w.tz, "UTC");
-    assert_int_equal(plan_window_parse("09:00-09:00", &w, &e), ERR_PARSE);
-    assert_int_equal(
-        plan_window_parse("Mon 09:00-10:00 ../../etc/passwd", &w, &e),
-        ERR_PARSE);
-    assert_int_equal(plan_window_parse("Mon 24:30-25:00", &w, &e), ERR_PARSE);
+    assert_int_equal(window_parse("09:00-09:00", &w, &e), ERR_PARSE);
+    assert_int_equal(window_parse("Mon 09:00-10:00 ../../etc/passwd", &w, &e),
+                     ERR_PARSE);
+    assert_int_equal(window_parse("Mon 24:30-25:00", &w, &e), ERR_PARSE);
 }
 
 /* when: conditions over a fixed set of variables. */
