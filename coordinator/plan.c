@@ -7,6 +7,8 @@
 
 #include "notify.h"
 
+#include "inv_json.h"
+
 #include "buf.h"
 #include "duration.h"
 #include "err.h"
@@ -14,6 +16,7 @@
 #include "suggest.h"
 #include "template.h"
 #include "window.h"
+#include "yamlscalar.h"
 #include "yamlread.h"
 
 #include <ctype.h>
@@ -64,6 +67,9 @@ struct plan_reader {
     unsigned nproblems;      /* problems found (more than kept) */
     unsigned nvalues;        /* vars values converted so far */
     bool too_deep;           /* "nested too deeply" was reported */
+    const char *data;        /* the text, to see which tags were written */
+    size_t len;              /* bytes in data */
+    bool json;               /* the text is JSON: JSON's typing */
 };
 
 static void plan_problem(struct plan_reader *r, const yaml_node_t *n,
@@ -153,10 +159,48 @@ static bool plan_is_null(const yaml_node_t *n)
     if (n->type != YAML_SCALAR_NODE ||
         n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return false;
-    const char *s = plan_scalar(n);
-    return strcmp(s, "") == 0 || strcmp(s, "~") == 0 ||
-           strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
-           strcmp(s, "NULL") == 0;
+    return yamlscalar_is_null(plan_scalar(n));
+}
+
+/* The tag written on scalar n, NULL when none was. libyaml's document
+ * gives every untagged scalar the str tag; a written one starts the node
+ * (after an anchor), so the text tells a written !!str or ! from none. */
+static const char *plan_written_tag(const struct plan_reader *r,
+                                    const yaml_node_t *n)
+{
+    const char *tag = (const char *)n->tag;
+    if (tag != NULL && strcmp(tag, YAML_DEFAULT_SCALAR_TAG) != 0)
+        return tag;
+    size_t i = n->start_mark.index;
+    if (r->data == NULL || i >= r->len)
+        return NULL;
+    if (r->data[i] == '&') { /* an anchor, then perhaps the tag */
+        while (i < r->len && !isspace((unsigned char)r->data[i]))
+            i++;
+        while (i < r->len && (r->data[i] == ' ' || r->data[i] == '\t'))
+            i++;
+    }
+    return i < r->len && r->data[i] == '!' ? YAML_DEFAULT_SCALAR_TAG : NULL;
+}
+
+/* Scalar n typed as every YAML file of drover is (common/yamlscalar.c);
+ * a value its typing refuses is a problem, and null. */
+static json_t *plan_scalar_json(struct plan_reader *r, const yaml_node_t *n)
+{
+    struct yamlscalar ys = {
+        .text = plan_scalar(n),
+        .len = n->data.scalar.length,
+        .tag = plan_written_tag(r, n),
+        .plain = n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE,
+        .json = r->json,
+    };
+    json_t *v = NULL;
+    struct err e = {0};
+    if (yamlscalar_json(&ys, &v, &e) != ERR_OK) {
+        plan_problem(r, n, "%s", e.msg);
+        return json_null();
+    }
+    return v;
 }
 
 /* A string scalar as written (templates and conditions start here). */
@@ -387,25 +431,7 @@ static json_t *plan_to_json(struct plan_reader *r, const yaml_node_t *n,
      * syntax is checked here, where the position is known */
     if (strstr(s, "{{") != NULL)
         plan_check_template(r, n, "a value", s);
-    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return json_string(s);
-    if (plan_is_null(n))
-        return json_null();
-    if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 ||
-        strcmp(s, "yes") == 0)
-        return json_true();
-    if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 ||
-        strcmp(s, "no") == 0)
-        return json_false();
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (*s && *end == '\0' && errno == 0)
-        return json_integer(v);
-    double d = strtod(s, &end);
-    if (*s && *end == '\0' && strspn(s, "+-0123456789.eE") == strlen(s))
-        return json_real(d);
-    return json_string(s);
+    return plan_scalar_json(r, n);
 }
 
 static const char *const plan_keys_top[] = {
@@ -486,21 +512,18 @@ static bool plan_want_bool(struct plan_reader *r, const yaml_node_t *n,
 {
     if (n->type == YAML_SCALAR_NODE &&
         n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
-        const char *s = plan_scalar(n);
-        static const char *const yes[] = {"true", "True", "TRUE", "yes",
-                                          "Yes",  "on",   "On",   NULL};
-        static const char *const no[] = {"false", "False", "FALSE", "no",
-                                         "No",    "off",   "Off",   NULL};
-        for (const char *const *y = yes; *y; y++)
-            if (strcmp(s, *y) == 0) {
-                *out = true;
-                return true;
-            }
-        for (const char *const *f = no; *f; f++)
-            if (strcmp(s, *f) == 0) {
-                *out = false;
-                return true;
-            }
+        /* typed as vars are, without reporting a refused value twice */
+        struct yamlscalar ys = {.text = plan_scalar(n),
+                                .len = n->data.scalar.length,
+                                .plain = true};
+        json_t *v = NULL;
+        struct err e = {0};
+        if (yamlscalar_json(&ys, &v, &e) == ERR_OK && json_is_boolean(v)) {
+            *out = json_is_true(v);
+            json_decref(v);
+            return true;
+        }
+        json_decref(v);
     }
     if (n->type == YAML_SCALAR_NODE)
         plan_problem(r, n, "%s must be true or false, not '%s'", what,
@@ -1494,6 +1517,27 @@ static enum err_code plan_yaml_error(struct yamlread *y, struct buf *diags,
     return err_set(e, c, "%s", ye.msg);
 }
 
+/* Load the first document of data into *doc and start r over it; on an
+ * error (to diags and e) there is nothing to delete or close. */
+static enum err_code plan_doc_load(struct yamlread *y, yaml_document_t *doc,
+                                   struct plan_reader *r, const char *name,
+                                   const char *data, size_t len,
+                                   const struct yamlread_limits *lim,
+                                   struct buf *diags, struct err *e)
+{
+    enum err_code c = plan_yaml_open(y, name, data, len, lim, diags, e);
+    if (c != ERR_OK)
+        return c;
+    if (!yaml_parser_load(&y->parser, doc))
+        return plan_yaml_error(y, diags, e);
+    *r = (struct plan_reader){.file = name,
+                              .doc = doc,
+                              .data = data,
+                              .len = len,
+                              .json = inv_json_valid(data, len)};
+    return ERR_OK;
+}
+
 enum err_code plan_load_buffer(const char *name, const char *data, size_t len,
                                struct plan **out, struct buf *diags,
                                struct err *e)
@@ -1501,13 +1545,11 @@ enum err_code plan_load_buffer(const char *name, const char *data, size_t len,
     *out = NULL;
     struct yamlread y;
     yaml_document_t doc;
-    enum err_code c =
-        plan_yaml_open(&y, name, data, len, &plan_yaml_limits, diags, e);
+    struct plan_reader r;
+    enum err_code c = plan_doc_load(&y, &doc, &r, name, data, len,
+                                    &plan_yaml_limits, diags, e);
     if (c != ERR_OK)
         return c;
-    if (!yaml_parser_load(&y.parser, &doc))
-        return plan_yaml_error(&y, diags, e);
-    struct plan_reader r = {.file = name, .doc = &doc};
     struct plan *p = xcalloc(1, sizeof(*p));
     p->file = xstrdup(name);
     plan_read(&r, p);
@@ -1632,70 +1674,17 @@ void plan_free(struct plan *p)
     free(p);
 }
 
-enum err_code plan_load_vars(const char *path, json_t **out, struct buf *diags,
-                             struct err *e)
+enum err_code plan_vars_parse(const char *name, const char *data, size_t len,
+                              json_t **out, struct buf *diags, struct err *e)
 {
     *out = NULL;
-    size_t len = strlen(path);
-    if (len > 5 && strcmp(path + len - 5, ".json") == 0) {
-        json_error_t je;
-        json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-        if (v == NULL) {
-            if (access(path, R_OK) != 0)
-                return err_sys(e, "cannot read variables file %s", path);
-            if (diags != NULL)
-                buf_printf(diags, "%s:%d:%d: %s\n", path, je.line, je.column,
-                           je.text);
-            return err_set(e, ERR_PARSE, "%s:%d:%d: %s", path, je.line,
-                           je.column, je.text);
-        }
-        if (!json_is_object(v)) {
-            json_decref(v);
-            if (diags != NULL)
-                buf_printf(diags,
-                           "%s:1:1: a variables file must hold an object "
-                           "of name: value\n",
-                           path);
-            return err_set(e, ERR_PARSE,
-                           "%s:1:1: a variables file must hold an object of "
-                           "name: value",
-                           path);
-        }
-        *out = v;
-        return ERR_OK;
-    }
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return err_sys(e, "cannot open variables file %s", path);
-    struct buf b;
-    buf_init(&b, PLAN_FILE_MAX);
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_add(&b, chunk, n);
-    bool failed = ferror(f);
-    fclose(f);
-    if (failed || b.dropped > 0) {
-        buf_release(&b);
-        return failed ? err_sys(e, "cannot read variables file %s", path)
-                      : err_set(e, ERR_LIMIT,
-                                "%s: variables file larger than %d bytes", path,
-                                PLAN_FILE_MAX);
-    }
     struct yamlread y;
     yaml_document_t doc;
-    enum err_code c = plan_yaml_open(&y, path, buf_cstr(&b), b.len,
-                                     &plan_vars_yaml_limits, diags, e);
-    if (c != ERR_OK) {
-        buf_release(&b);
+    struct plan_reader r;
+    enum err_code c = plan_doc_load(&y, &doc, &r, name, data, len,
+                                    &plan_vars_yaml_limits, diags, e);
+    if (c != ERR_OK)
         return c;
-    }
-    if (!yaml_parser_load(&y.parser, &doc)) {
-        enum err_code rc = plan_yaml_error(&y, diags, e);
-        buf_release(&b);
-        return rc;
-    }
-    struct plan_reader r = {.file = path, .doc = &doc};
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     json_t *v = NULL;
     if (root == NULL || root->type != YAML_MAPPING_NODE)
@@ -1705,7 +1694,6 @@ enum err_code plan_load_vars(const char *path, json_t **out, struct buf *diags,
         v = plan_to_json(&r, root, 0);
     yaml_document_delete(&doc);
     yamlread_close(&y);
-    buf_release(&b);
     plan_flush_problems(&r, diags, e);
     if (r.nproblems > 0) {
         json_decref(v);

@@ -182,11 +182,12 @@ enum err_code plan_load_buffer(const char *name, const char *data, size_t len,
                                struct plan **out, struct buf *diags,
                                struct err *e);
 
-/* Read a YAML (or JSON) file of variables, for `-e @file.yml`: a mapping
- * whose values become JSON (*out, caller decrefs). Problems go to diags
- * as file:line:col and e holds the first; ERR_PARSE or ERR_SYS. */
-enum err_code plan_load_vars(const char *path, json_t **out, struct buf *diags,
-                             struct err *e);
+/* Variables from YAML text (coordinator/extravars.c's `-e @FILE`): a
+ * mapping read and typed as the plan's vars: are (*out, caller decrefs).
+ * name is used in messages; problems go to diags as name:line:col and e
+ * holds the first: ERR_PARSE or ERR_LIMIT. */
+enum err_code plan_vars_parse(const char *name, const char *data, size_t len,
+                              json_t **out, struct buf *diags, struct err *e);
 
 /* The statuses check c expects, in words: "200", "200-299", "2xx",
  * "200, 204 or 3xx" (drover plan, and the evidence of a failed probe).

@@ -6,6 +6,7 @@
 #include "rollout.h"
 
 #include "buf.h"
+#include "extravars.h"
 #include "hostaddr.h"
 #include "inventory.h"
 #include "mux.h"
@@ -993,7 +994,7 @@ enum err_code rollout_extra_var(json_t *obj, const char *arg, struct err *e)
         if (arg[1] == '\0')
             return err_set(e, ERR_USAGE,
                            "-e @FILE: expected a file name after '@'");
-        enum err_code rc = plan_load_vars(arg + 1, &vars, NULL, e);
+        enum err_code rc = extravars_load(arg + 1, &vars, NULL, e);
         if (rc != ERR_OK)
             return rc;
         const char *key;

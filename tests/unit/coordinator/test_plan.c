@@ -15,6 +15,8 @@
 #include "buf.h"
 #include "plan.h"
 
+#include "extravars.h"
+
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -502,7 +504,7 @@ static void test_plan_too_deep(void **state)
     plan_vars_file(path, y + h - 3);
     json_t *v = NULL;
     err_clear(&e);
-    assert_int_equal(plan_load_vars(path, &v, NULL, &e), ERR_LIMIT);
+    assert_int_equal(extravars_load(path, &v, NULL, &e), ERR_LIMIT);
     assert_null(v);
     assert_non_null(strstr(e.msg, ":1:67: YAML nested deeper than 64 levels"));
     unlink(path);
@@ -578,53 +580,6 @@ static void plan_vars_file(char *path, const char *text)
     close(fd);
 }
 
-static void test_plan_load_vars(void **state)
-{
-    (void)state;
-    char yml[] = "/tmp/drover-test-vars-XX"
-                 "XX"
-                 "XX.yml";
-    plan_vars_file(yml, "version: 3\nflags: [a, 1]\nquoted: '3'\n");
-    json_t *v = NULL;
-    struct err e = {0};
-    assert_int_equal(plan_load_vars(yml, &v, NULL, &e), ERR_OK);
-    assert_int_equal(json_integer_value(json_object_get(v, "version")), 3);
-    assert_string_equal(json_string_value(json_object_get(v, "quoted")), "3");
-    assert_int_equal(json_array_size(json_object_get(v, "flags")), 2);
-    json_decref(v);
-    unlink(yml);
-
-    char bad[] = "/tmp/drover-test-vars-XX"
-                 "XX"
-                 "XX.yml";
-    plan_vars_file(bad, "# vars\n- a\n- b\n");
-    struct buf diags;
-    buf_init(&diags, BUF_UNLIMITED);
-    assert_int_equal(plan_load_vars(bad, &v, &diags, &e), ERR_PARSE);
-    assert_null(v);
-    char want[128];
-    snprintf(want, sizeof(want),
-             "%s:2:1: a variables file must be a mapping of name: value", bad);
-    assert_string_equal(e.msg, want);
-    buf_release(&diags);
-    unlink(bad);
-
-    char js[] = "/tmp/drover-test-vars-XX"
-                "XX"
-                "XX.json";
-    plan_vars_file(js, "{\"a\": 1,\n \"a\": 2}");
-    err_clear(&e);
-    assert_int_equal(plan_load_vars(js, &v, NULL, &e), ERR_PARSE);
-    assert_true(strncmp(e.msg, js, strlen(js)) == 0);
-    assert_non_null(strstr(e.msg, ":2:"));
-    unlink(js);
-
-    err_clear(&e);
-    assert_int_equal(plan_load_vars("/nonexistent/v.yml", &v, NULL, &e),
-                     ERR_SYS);
-    assert_non_null(strstr(e.msg, "/nonexistent/v.yml"));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -636,7 +591,6 @@ int main(void)
         cmocka_unit_test(test_plan_too_deep),
         cmocka_unit_test(test_plan_many_problems),
         cmocka_unit_test(test_plan_no_diags),
-        cmocka_unit_test(test_plan_load_vars),
     };
     return cmocka_run_group_tests(tests, plan_setup, NULL);
 }
