@@ -15,6 +15,7 @@
 #include "statedir.h"
 #include "suggest.h"
 #include "template.h"
+#include "when.h"
 #include "window.h"
 #include "yamlscalar.h"
 #include "yamlread.h"
@@ -687,7 +688,7 @@ static char *plan_want_cond(struct plan_reader *r, const yaml_node_t *n,
 {
     char *c = plan_want_text(r, n, what);
     struct err ce = {0};
-    if (c != NULL && template_cond_names(c, NULL, NULL, &ce) != ERR_OK) {
+    if (c != NULL && when_names(c, NULL, NULL, &ce) != ERR_OK) {
         plan_problem(r, n, "step 'when': %s", ce.msg);
         free(c);
         return NULL;

@@ -13,6 +13,7 @@
 #include "plan.h"
 #include "redact.h"
 #include "template.h"
+#include "when.h"
 #include "wave.h"
 
 #include <ctype.h>
@@ -260,8 +261,7 @@ static bool rollout_render_cmds(struct rollout_scope *s,
         if (st->when != NULL) {
             bool yes = false;
             err_clear(&s->inner);
-            if (template_cond(st->when, rollout_lookup, s, &yes, &te) !=
-                ERR_OK) {
+            if (when_eval(st->when, rollout_lookup, s, &yes, &te) != ERR_OK) {
                 why = te.code == ERR_NOTFOUND && s->inner.code != ERR_OK
                           ? s->inner.msg
                           : te.msg;

@@ -16,6 +16,7 @@
 #include "window.h"
 #include "rollout.h"
 #include "template.h"
+#include "when.h"
 #include "wave.h"
 
 #include <stdio.h>
@@ -439,8 +440,7 @@ static void test_schema_conditions(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         bool got = !cases[i].want;
         struct err e = {0};
-        if (template_cond(cases[i].cond, schema_lookup, NULL, &got, &e) !=
-            ERR_OK)
+        if (when_eval(cases[i].cond, schema_lookup, NULL, &got, &e) != ERR_OK)
             fail_msg("%s: %s", cases[i].cond, e.msg);
         if (got != cases[i].want)
             fail_msg("%s: got %d", cases[i].cond, got);
@@ -474,7 +474,7 @@ static void test_schema_conditions(void **state)
         bool got;
         struct err e = {0};
         enum err_code rc =
-            template_cond(bad[i].cond, schema_lookup, NULL, &got, &e);
+            when_eval(bad[i].cond, schema_lookup, NULL, &got, &e);
         if (rc != bad[i].rc || strcmp(e.msg, bad[i].msg) != 0)
             fail_msg("%s: rc %d '%s'", bad[i].cond, rc, e.msg);
     }
@@ -486,8 +486,7 @@ static void test_schema_conditions(void **state)
     deep[199] = '\0';
     bool got;
     struct err e = {0};
-    assert_int_equal(template_cond(deep, schema_lookup, NULL, &got, &e),
-                     ERR_PARSE);
+    assert_int_equal(when_eval(deep, schema_lookup, NULL, &got, &e), ERR_PARSE);
     json_decref(schema_vars);
 }
 
