@@ -11,7 +11,7 @@
 #include "err.h"
 #include "inv_addr.h"
 #include "inv_json.h"
-#include "inventory.h"
+#include "inv_model.h"
 #include "log.h"
 #include "yamlread.h"
 #include "yamlscalar.h"
