@@ -2,7 +2,13 @@
  * common/yamlread.c has checked its depth and size while parsing, and
  * validate it against the schema. Every node keeps its mark, so each
  * problem is reported as file:line:col; problems are collected, not
- * stopped at. */
+ * stopped at.
+ *
+ * Over 1,000 lines: it is the schema of every plan section, read in one
+ * pass that shares one problem list and the typed readers (plan_want_*).
+ * What is not schema lives elsewhere: scalar typing in
+ * common/yamlscalar.c, windows in window.c, `when:` in when.c, `-e @FILE`
+ * in extravars.c; the check keys are to move to the check kinds. */
 #include "plan.h"
 
 #include "notify.h"
