@@ -13,8 +13,6 @@
 #include <stddef.h>
 #include <time.h>
 
-enum { AUTHZ_TZ_MAX = 64 /* longest time zone name */ };
-
 /* The plan's `require:` block. */
 struct authz_require {
     bool ticket;            /* --ticket must be given */
@@ -31,34 +29,12 @@ struct authz_request {
     const char *reason;   /* --reason, NULL if absent */
 };
 
-/* A parsed window: on the listed days, from start to end, local time in
- * tz. An end at or before the start runs past midnight into the next day
- * (a "Fri 22:00-02:00" window is open until Saturday 02:00). */
-struct authz_window {
-    unsigned days;         /* bit d set: open on weekday d (0 = Sunday) */
-    int start_min;         /* minutes after local midnight, 0..1439 */
-    int end_min;           /* minutes after local midnight, 1..1440 */
-    char tz[AUTHZ_TZ_MAX]; /* zone name, "UTC" by default */
-};
-
 /* Refuse (ERR_INVALID) when a required ticket or approver is missing or
  * blank, or a required environment variable is unset or empty; the
  * message names what is missing and the flag to pass, never a value. */
 enum err_code authz_check_require(const struct authz_require *rq,
                                   const struct authz_request *req,
                                   struct err *e);
-
-/* Parse "[DAYS] HH:MM-HH:MM [ZONE]". DAYS: "daily", or comma-separated
- * day names (Mon..Sun, any case) and ranges ("Mon-Fri", "Fri-Mon" wraps);
- * none means every day. ZONE: an IANA name ("Europe/Berlin"), default
- * UTC. ERR_PARSE says which column of spec is wrong and what was
- * expected (the plan parser adds file:line). */
-enum err_code authz_window_parse(const char *spec, struct authz_window *w,
-                                 struct err *e);
-
-/* Is instant now inside w? */
-enum err_code authz_window_contains(const struct authz_window *w, time_t now,
-                                    bool *in, struct err *e);
 
 /* The verdict of the windows check. */
 struct authz_verdict {

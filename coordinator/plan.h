@@ -157,25 +157,12 @@ enum err_code plan_load_buffer(const char *name, const char *data, size_t len,
                                struct plan **out, struct buf *diags,
                                struct err *e);
 
-/* A change window ("Mon-Fri 09:00-16:00 Europe/Berlin"). */
-struct plan_window {
-    unsigned days; /* bit d: day d is in (0 = Monday .. 6 = Sunday) */
-    int start_min; /* minutes after midnight, local to tz */
-    int end_min;   /* end; below start_min means it crosses midnight */
-    char tz[64];   /* tz database name, "UTC" when not given */
-};
-
-/* Parse one windows: entry: optional DAYS (Mon-Fri,Sun), HH:MM-HH:MM, an
- * optional time zone (must exist under /usr/share/zoneinfo). ERR_PARSE
- * with the entry quoted and the expected form. */
-enum err_code plan_window_parse(const char *s, struct plan_window *w,
-                                struct err *e);
-
-/* Read a YAML (or JSON) file of variables, for `-e @file.yml`: a mapping
- * whose values become JSON (*out, caller decrefs). Problems go to diags
- * as file:line:col and e holds the first; ERR_PARSE or ERR_SYS. */
-enum err_code plan_load_vars(const char *path, json_t **out, struct buf *diags,
-                             struct err *e);
+/* Variables from YAML text (coordinator/extravars.c's `-e @FILE`): a
+ * mapping read and typed as the plan's vars: are (*out, caller decrefs).
+ * name is used in messages; problems go to diags as name:line:col and e
+ * holds the first: ERR_PARSE or ERR_LIMIT. */
+enum err_code plan_vars_parse(const char *name, const char *data, size_t len,
+                              json_t **out, struct buf *diags, struct err *e);
 
 /* For check kinds (check_<kind>.c): reading the keys of a check node
  * while a plan is read. Each reports its problem to r at the node and

@@ -8,12 +8,14 @@
 #include "check.h"
 
 #include "buf.h"
+#include "extravars.h"
 #include "hostaddr.h"
 #include "inventory.h"
 #include "plan.h"
 #include "redact.h"
 #include "template.h"
 #include "transports.h"
+#include "when.h"
 #include "wave.h"
 
 #include <ctype.h>
@@ -254,8 +256,7 @@ static bool rollout_render_cmds(struct rollout_scope *s,
         if (st->when != NULL) {
             bool yes = false;
             err_clear(&s->inner);
-            if (template_cond(st->when, rollout_lookup, s, &yes, &te) !=
-                ERR_OK) {
+            if (when_eval(st->when, rollout_lookup, s, &yes, &te) != ERR_OK) {
                 why = te.code == ERR_NOTFOUND && s->inner.code != ERR_OK
                           ? s->inner.msg
                           : te.msg;
@@ -893,7 +894,7 @@ enum err_code rollout_extra_var(json_t *obj, const char *arg, struct err *e)
         if (arg[1] == '\0')
             return err_set(e, ERR_USAGE,
                            "-e @FILE: expected a file name after '@'");
-        enum err_code rc = plan_load_vars(arg + 1, &vars, NULL, e);
+        enum err_code rc = extravars_load(arg + 1, &vars, NULL, e);
         if (rc != ERR_OK)
             return rc;
         const char *key;

@@ -3,7 +3,8 @@
  * `int`, `bool`, `string` and `length`. A small, strict subset of Jinja: a
  * name, optionally filtered; anything else in braces is an error, as is an
  * undefined name without default() or an unknown filter (the nearest known
- * name is suggested). `when:` conditions take the same filters. */
+ * name is suggested). `when:` conditions (coordinator/when.h) take the
+ * same filters. */
 #ifndef DROVER_TEMPLATE_H
 #define DROVER_TEMPLATE_H
 
@@ -11,6 +12,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Look a variable up; return a borrowed value or NULL if undefined. */
 typedef json_t *template_lookup_fn(const char *name, void *arg);
@@ -32,26 +34,36 @@ typedef void template_name_fn(const char *name, bool has_default, void *arg);
 enum err_code template_names(const char *tmpl, template_name_fn *fn, void *arg,
                              struct err *e);
 
-/* A `when:` condition, Ansible-style without braces: names, 'strings',
- * numbers, true/false, [lists], ( ), == != < <= > >=, in, not in, and,
- * or, not, `NAME is defined`, `NAME is not defined`; any operand may be
- * followed by filters (`version | int >= 3`, `groups | default([]) |
- * length > 0`): a filter binds tighter than a comparison or `not`. */
+enum { TEMPLATE_EXPR_MAX = 256, TEMPLATE_FILTERS_MAX = 8 };
 
-/* Evaluate cond for the variables lookup gives; *out is its truth (Python
- * rules: false, 0, "", null, [] and {} are false). An undefined name is
- * an error (ERR_NOTFOUND) unless tested with `is defined`; a syntax error
- * is ERR_PARSE with the column. */
-enum err_code template_cond(const char *cond, template_lookup_fn *lookup,
-                            void *arg, bool *out, struct err *e);
+/* The filters, shared by `{{ }}` and `when:` (coordinator/when.c). */
+enum template_filter {
+    TEMPLATE_F_DEFAULT, /* default(x), d(x): x when the name is undefined */
+    TEMPLATE_F_QUOTE,   /* POSIX shell quoting of the text */
+    TEMPLATE_F_INT,     /* a whole number (Jinja's int: 0 when not one) */
+    TEMPLATE_F_BOOL,    /* Ansible's bool: 'yes', 'on', '1', 'true' */
+    TEMPLATE_F_STRING,  /* the text the value renders as */
+    TEMPLATE_F_LENGTH   /* characters of a string, items of a list or map */
+};
 
-/* Check cond's syntax (filter names included) without evaluating it; fn
- * (may be NULL) is called for every name it uses (has_default true for
- * `is defined` tests and names followed by default()). */
-enum err_code template_cond_names(const char *cond, template_name_fn *fn,
-                                  void *arg, struct err *e);
+/* Find filter name; an unknown one is an error at column col (with where
+ * after the name, "" or " in 'cond'"), with the nearest known name. */
+enum err_code template_filter_find(const char *name, int col, const char *where,
+                                   enum template_filter *out, struct err *e);
 
-/* Python truthiness of a value (NULL: false). */
-bool template_truthy(const json_t *v);
+/* Apply f (not default) to the defined value v; *out is a new reference.
+ * A length of a number, boolean or null is an error at column col. */
+enum err_code template_filter_apply(enum template_filter f, const json_t *v,
+                                    int col, json_t **out, struct err *e);
+
+/* The element of v that key names (a string for a mapping, an integer for
+ * a list, negative from the end as in Python), borrowed; NULL when there
+ * is none: the expression is then undefined, as in Jinja. */
+json_t *template_index(const json_t *v, const json_t *key);
+
+/* A name ([A-Za-z_][A-Za-z0-9_]*) at *pp, before end, into out (outlen
+ * bytes with the NUL); *pp moves past it. False when there is none or it
+ * does not fit. */
+bool template_ident(const char **pp, const char *end, char *out, size_t outlen);
 
 #endif

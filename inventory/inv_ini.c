@@ -10,7 +10,7 @@
 #include "err.h"
 #include "inv_addr.h"
 #include "inv_pyval.h"
-#include "inventory.h"
+#include "inv_model.h"
 
 #include <ctype.h>
 #include <stdbool.h>

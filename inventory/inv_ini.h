@@ -12,7 +12,7 @@ struct inventory;
 
 /* Read data[0..len) (need not be NUL-terminated), named name in messages.
  * Errors: ERR_PARSE "name:line:col: what is wrong: 'text'"; ERR_LIMIT for
- * ranges or host counts past the limits in inventory.h. */
+ * ranges or host counts past the limits in inv_model.h. */
 enum err_code inv_ini_parse(struct inventory *inv, const char *name,
                             const char *data, size_t len, struct err *e);
 

@@ -5,7 +5,7 @@
 
 #include "buf.h"
 #include "err.h"
-#include "inventory.h"
+#include "inv_model.h"
 
 #include <ctype.h>
 #include <stdbool.h>

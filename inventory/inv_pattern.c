@@ -9,7 +9,7 @@
 #include "buf.h"
 #include "err.h"
 #include "inv_addr.h"
-#include "inventory.h"
+#include "inv_model.h"
 #include "log.h"
 
 #include <ctype.h>

@@ -11,6 +11,8 @@
 #include "plan.h"
 #include "rollout.h"
 #include "template.h"
+#include "when.h"
+#include "window.h"
 #include "wave.h"
 
 #include <stdint.h>
@@ -46,7 +48,7 @@ static void fuzz_schema_steps(const struct plan_step *st, size_t n)
             abort();
         struct err e = {0};
         if (st[i].when != NULL &&
-            template_cond_names(st[i].when, NULL, NULL, &e) != ERR_OK)
+            when_names(st[i].when, NULL, NULL, &e) != ERR_OK)
             abort();
         for (size_t k = 0; k < st[i].nsecret_env; k++)
             if (st[i].secret_env[k] == NULL ||
@@ -99,9 +101,9 @@ static void fuzz_schema_check(const struct plan *p)
     if (p->singleton_role != NULL && p->singleton_env == NULL)
         abort();
     for (size_t i = 0; i < p->nwindows; i++) {
-        struct plan_window w;
+        struct window w;
         struct err e = {0};
-        if (plan_window_parse(p->windows[i], &w, &e) != ERR_OK)
+        if (window_parse(p->windows[i], &w, &e) != ERR_OK)
             abort();
     }
 
@@ -164,10 +166,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bool out;
         struct err e = {0};
         if (strlen(cond) == size &&
-            template_cond_names(cond, NULL, NULL, &e) == ERR_OK) {
+            when_names(cond, NULL, NULL, &e) == ERR_OK) {
             struct err e2 = {0};
             enum err_code crc =
-                template_cond(cond, fuzz_schema_lookup, NULL, &out, &e2);
+                when_eval(cond, fuzz_schema_lookup, NULL, &out, &e2);
             /* what parses once evaluates, or names an undefined variable
              * or values it cannot order */
             if (crc != ERR_OK && crc != ERR_NOTFOUND && crc != ERR_PARSE)

@@ -17,6 +17,8 @@
 #include "check_http.h"
 #include "plan.h"
 
+#include "extravars.h"
+
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -509,7 +511,7 @@ static void test_plan_too_deep(void **state)
     plan_vars_file(path, y + h - 3);
     json_t *v = NULL;
     err_clear(&e);
-    assert_int_equal(plan_load_vars(path, &v, NULL, &e), ERR_LIMIT);
+    assert_int_equal(extravars_load(path, &v, NULL, &e), ERR_LIMIT);
     assert_null(v);
     assert_non_null(strstr(e.msg, ":1:67: YAML nested deeper than 64 levels"));
     unlink(path);
@@ -577,106 +579,12 @@ static void test_plan_no_diags(void **state)
                                "allowed (a plan must be UTF-8 text)");
 }
 
-static void test_plan_windows(void **state)
-{
-    (void)state;
-    struct {
-        const char *s;
-        unsigned days;
-        int start, end;
-        const char *tz;
-    } ok[] = {
-        {"Mon-Fri 09:00-16:00 Europe/Berlin", 0x1f, 540, 960, "Europe/Berlin"},
-        {"Sat,Sun 22:00-02:00", 0x60, 1320, 120, "UTC"},
-        {"10:00-11:00", 0x7f, 600, 660, "UTC"},
-        {"Fri-Mon 00:00-24:00 UTC", 0x71, 0, 1440, "UTC"},
-        {"Wed 23:59-00:00", 0x04, 1439, 0, "UTC"},
-    };
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        struct plan_window w;
-        struct err e = {0};
-        if (plan_window_parse(ok[i].s, &w, &e) != ERR_OK)
-            fail_msg("'%s': %s", ok[i].s, e.msg);
-        assert_int_equal(w.days, ok[i].days);
-        assert_int_equal(w.start_min, ok[i].start);
-        assert_int_equal(w.end_min, ok[i].end);
-        assert_string_equal(w.tz, ok[i].tz);
-    }
-    struct {
-        const char *s, *why;
-    } bad[] = {
-        {"Mon-Fri", "expected DAYS HH:MM-HH:MM ZONE"},
-        {"Mon-Fro 09:00-10:00", "'Mon-Fro' is not a day or day range"},
-        {"25:00-26:00", "expected a time range HH:MM-HH:MM"},
-        {"09:60-10:00", "expected a time range HH:MM-HH:MM"},
-        {"9:00-10:00", "expected a time range HH:MM-HH:MM"},
-        {"09:00-10:00 ../../etc/passwd", "bad time zone"},
-        {"09:00-10:00 /etc/localtime", "bad time zone"},
-        {"09:00-10:00 No/Such_Zone", "unknown time zone 'No/Such_Zone'"},
-        {"", "expected a time range"},
-    };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct plan_window w;
-        struct err e = {0};
-        if (plan_window_parse(bad[i].s, &w, &e) != ERR_PARSE ||
-            strstr(e.msg, bad[i].why) == NULL)
-            fail_msg("'%s': '%s', want '%s'", bad[i].s, e.msg, bad[i].why);
-    }
-}
-
 static void plan_vars_file(char *path, const char *text)
 {
     int fd = mkstemps(path, (int)strlen(strrchr(path, '.')));
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
-}
-
-static void test_plan_load_vars(void **state)
-{
-    (void)state;
-    char yml[] = "/tmp/drover-test-vars-XX"
-                 "XX"
-                 "XX.yml";
-    plan_vars_file(yml, "version: 3\nflags: [a, 1]\nquoted: '3'\n");
-    json_t *v = NULL;
-    struct err e = {0};
-    assert_int_equal(plan_load_vars(yml, &v, NULL, &e), ERR_OK);
-    assert_int_equal(json_integer_value(json_object_get(v, "version")), 3);
-    assert_string_equal(json_string_value(json_object_get(v, "quoted")), "3");
-    assert_int_equal(json_array_size(json_object_get(v, "flags")), 2);
-    json_decref(v);
-    unlink(yml);
-
-    char bad[] = "/tmp/drover-test-vars-XX"
-                 "XX"
-                 "XX.yml";
-    plan_vars_file(bad, "# vars\n- a\n- b\n");
-    struct buf diags;
-    buf_init(&diags, BUF_UNLIMITED);
-    assert_int_equal(plan_load_vars(bad, &v, &diags, &e), ERR_PARSE);
-    assert_null(v);
-    char want[128];
-    snprintf(want, sizeof(want),
-             "%s:2:1: a variables file must be a mapping of name: value", bad);
-    assert_string_equal(e.msg, want);
-    buf_release(&diags);
-    unlink(bad);
-
-    char js[] = "/tmp/drover-test-vars-XX"
-                "XX"
-                "XX.json";
-    plan_vars_file(js, "{\"a\": 1,\n \"a\": 2}");
-    err_clear(&e);
-    assert_int_equal(plan_load_vars(js, &v, NULL, &e), ERR_PARSE);
-    assert_true(strncmp(e.msg, js, strlen(js)) == 0);
-    assert_non_null(strstr(e.msg, ":2:"));
-    unlink(js);
-
-    err_clear(&e);
-    assert_int_equal(plan_load_vars("/nonexistent/v.yml", &v, NULL, &e),
-                     ERR_SYS);
-    assert_non_null(strstr(e.msg, "/nonexistent/v.yml"));
 }
 
 int main(void)
@@ -690,8 +598,6 @@ int main(void)
         cmocka_unit_test(test_plan_too_deep),
         cmocka_unit_test(test_plan_many_problems),
         cmocka_unit_test(test_plan_no_diags),
-        cmocka_unit_test(test_plan_windows),
-        cmocka_unit_test(test_plan_load_vars),
     };
     return cmocka_run_group_tests(tests, plan_setup, NULL);
 }

@@ -15,8 +15,10 @@
 #include "inventory.h"
 #include "notify.h"
 #include "plan.h"
+#include "window.h"
 #include "rollout.h"
 #include "template.h"
+#include "when.h"
 #include "wave.h"
 
 #include <stdio.h>
@@ -382,25 +384,22 @@ static void test_schema_problems(void **state)
 static void test_schema_windows(void **state)
 {
     (void)state;
-    struct plan_window w;
+    struct window w;
     struct err e = {0};
-    assert_int_equal(plan_window_parse("Mon-Fri 09:00-16:00 UTC", &w, &e),
-                     ERR_OK);
-    assert_int_equal(w.days, 0x1f);
+    assert_int_equal(window_parse("Mon-Fri 09:00-16:00 UTC", &w, &e), ERR_OK);
+    assert_int_equal(w.days, 0x3e); /* bit d: weekday d, 0 = Sunday */
     assert_int_equal(w.start_min, 540);
     assert_int_equal(w.end_min, 960);
     assert_string_equal(w.tz, "UTC");
     /* ranges wrap past Sunday, lists combine, no zone means UTC */
-    assert_int_equal(plan_window_parse("Sat-Mon,Wed 22:00-02:00", &w, &e),
-                     ERR_OK);
-    assert_int_equal(w.days, (1u << 5) | (1u << 6) | 1u | (1u << 2));
+    assert_int_equal(window_parse("Sat-Mon,Wed 22:00-02:00", &w, &e), ERR_OK);
+    assert_int_equal(w.days, (1u << 6) | 1u | (1u << 1) | (1u << 3));
     assert_int_equal(w.end_min, 120);
     assert_string_equal(w.tz, "UTC");
-    assert_int_equal(plan_window_parse("09:00-09:00", &w, &e), ERR_PARSE);
-    assert_int_equal(
-        plan_window_parse("Mon 09:00-10:00 ../../etc/passwd", &w, &e),
-        ERR_PARSE);
-    assert_int_equal(plan_window_parse("Mon 24:30-25:00", &w, &e), ERR_PARSE);
+    assert_int_equal(window_parse("09:00-09:00", &w, &e), ERR_PARSE);
+    assert_int_equal(window_parse("Mon 09:00-10:00 ../../etc/passwd", &w, &e),
+                     ERR_PARSE);
+    assert_int_equal(window_parse("Mon 24:30-25:00", &w, &e), ERR_PARSE);
 }
 
 /* when: conditions over a fixed set of variables. */
@@ -444,8 +443,7 @@ static void test_schema_conditions(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         bool got = !cases[i].want;
         struct err e = {0};
-        if (template_cond(cases[i].cond, schema_lookup, NULL, &got, &e) !=
-            ERR_OK)
+        if (when_eval(cases[i].cond, schema_lookup, NULL, &got, &e) != ERR_OK)
             fail_msg("%s: %s", cases[i].cond, e.msg);
         if (got != cases[i].want)
             fail_msg("%s: got %d", cases[i].cond, got);
@@ -479,7 +477,7 @@ static void test_schema_conditions(void **state)
         bool got;
         struct err e = {0};
         enum err_code rc =
-            template_cond(bad[i].cond, schema_lookup, NULL, &got, &e);
+            when_eval(bad[i].cond, schema_lookup, NULL, &got, &e);
         if (rc != bad[i].rc || strcmp(e.msg, bad[i].msg) != 0)
             fail_msg("%s: rc %d '%s'", bad[i].cond, rc, e.msg);
     }
@@ -491,8 +489,7 @@ static void test_schema_conditions(void **state)
     deep[199] = '\0';
     bool got;
     struct err e = {0};
-    assert_int_equal(template_cond(deep, schema_lookup, NULL, &got, &e),
-                     ERR_PARSE);
+    assert_int_equal(when_eval(deep, schema_lookup, NULL, &got, &e), ERR_PARSE);
     json_decref(schema_vars);
 }
 

@@ -9,6 +9,7 @@
 
 #include "shquote.h"
 #include "template.h"
+#include "when.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,24 +248,23 @@ static void test_template_subscripts(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         bool got = false;
         struct err e = {0};
-        if (template_cond(cases[i].cond, tmpl_lookup, NULL, &got, &e) != ERR_OK)
+        if (when_eval(cases[i].cond, tmpl_lookup, NULL, &got, &e) != ERR_OK)
             fail_msg("'%s': %s", cases[i].cond, e.msg);
         if (got != cases[i].want)
             fail_msg("'%s' is %d, want %d", cases[i].cond, got, cases[i].want);
     }
     bool got = false;
     struct err e = {0};
-    assert_int_equal(
-        template_cond("map['nope'] == 1", tmpl_lookup, NULL, &got, &e),
-        ERR_NOTFOUND);
+    assert_int_equal(when_eval("map['nope'] == 1", tmpl_lookup, NULL, &got, &e),
+                     ERR_NOTFOUND);
     assert_string_equal(e.msg, "undefined: map['nope'] has no such key or "
                                "index in condition 'map['nope'] == 1' "
                                "(guard it with default())");
     /* a syntax check parses subscripts without values */
     err_clear(&e);
-    assert_int_equal(
-        template_cond_names("groups['web'][0] == x", NULL, NULL, &e), ERR_OK);
-    assert_int_equal(template_cond_names("groups[", NULL, NULL, &e), ERR_PARSE);
+    assert_int_equal(when_names("groups['web'][0] == x", NULL, NULL, &e),
+                     ERR_OK);
+    assert_int_equal(when_names("groups[", NULL, NULL, &e), ERR_PARSE);
 }
 
 static void test_template_limits(void **state)
@@ -432,14 +432,13 @@ static void test_template_cond(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct err e = {0};
         bool got = !cases[i].want;
-        if (template_cond(cases[i].cond, tmpl_lookup, NULL, &got, &e) != ERR_OK)
+        if (when_eval(cases[i].cond, tmpl_lookup, NULL, &got, &e) != ERR_OK)
             fail_msg("'%s': %s", cases[i].cond, e.msg);
         if (got != cases[i].want)
             fail_msg("'%s' is %d, want %d", cases[i].cond, got, cases[i].want);
         /* the syntax check agrees */
         err_clear(&e);
-        assert_int_equal(template_cond_names(cases[i].cond, NULL, NULL, &e),
-                         ERR_OK);
+        assert_int_equal(when_names(cases[i].cond, NULL, NULL, &e), ERR_OK);
     }
 }
 
@@ -487,7 +486,7 @@ static void test_template_cond_errors(void **state)
         struct err e = {0};
         bool got;
         enum err_code rc =
-            template_cond(cases[i].cond, tmpl_lookup, NULL, &got, &e);
+            when_eval(cases[i].cond, tmpl_lookup, NULL, &got, &e);
         if (rc != cases[i].code || strstr(e.msg, cases[i].why) == NULL)
             fail_msg("'%s': %d '%s', want %d '%s'", cases[i].cond, rc, e.msg,
                      cases[i].code, cases[i].why);
@@ -498,8 +497,7 @@ static void test_template_cond_errors(void **state)
     memcpy(deep + 100, "on", 3);
     struct err e = {0};
     bool got;
-    assert_int_equal(template_cond(deep, tmpl_lookup, NULL, &got, &e),
-                     ERR_PARSE);
+    assert_int_equal(when_eval(deep, tmpl_lookup, NULL, &got, &e), ERR_PARSE);
     assert_non_null(strstr(e.msg, "nested too deeply"));
 }
 
@@ -508,26 +506,25 @@ static void test_template_cond_names(void **state)
     (void)state;
     char acc[256] = "";
     struct err e = {0};
-    assert_int_equal(template_cond_names("a == 1 and b is defined or c in [d]",
-                                         names_collect, acc, &e),
+    assert_int_equal(when_names("a == 1 and b is defined or c in [d]",
+                                names_collect, acc, &e),
                      ERR_OK);
     assert_string_equal(acc, "a b+d c d ");
 
     /* a name followed by default() may be undefined */
     acc[0] = '\0';
-    assert_int_equal(template_cond_names("a | int > 1 or b | default(c) | "
-                                         "length",
-                                         names_collect, acc, &e),
+    assert_int_equal(when_names("a | int > 1 or b | default(c) | "
+                                "length",
+                                names_collect, acc, &e),
                      ERR_OK);
     assert_string_equal(acc, "a c b+d ");
-    assert_int_equal(template_cond_names("a | nope", names_collect, acc, &e),
-                     ERR_PARSE);
+    assert_int_equal(when_names("a | nope", names_collect, acc, &e), ERR_PARSE);
     assert_string_equal(e.msg, "column 5: unknown filter 'nope' in 'a | "
                                "nope' (known: default, quote, int, bool, "
                                "string, length)");
-    assert_false(template_truthy(NULL));
+    assert_false(when_truthy(NULL));
     json_t *z = json_real(0.0);
-    assert_false(template_truthy(z));
+    assert_false(when_truthy(z));
     json_decref(z);
 }
 
