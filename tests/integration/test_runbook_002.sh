@@ -32,7 +32,7 @@ export AGENTS_NET=127.0.51 AGENTS_PORT=24403
 
 rb_start 3 1
 RB_HOSTS=(a1 h1 h2 h3)
-mkdir -p "$WORK/backups" "$WORK/coord/bin"
+mkdir -p "$WORK/backups"
 
 # Each host: releases 1-7 (3 unhealthy, 4 database down, 5 auth refused),
 # each serving the runbook's endpoints; one database for all; the
@@ -69,8 +69,7 @@ printf -- '--\n-- PostgreSQL database dump\n--\nSELECT 1;\n--\n-- PostgreSQL dat
     >"$WORK/backups/backup_previous.sql"
 
 # The coordinator's gh (only it: drover runs git itself for the record).
-ln -s "$STANDINS_DIR/standin" "$WORK/coord/bin/gh"
-export PATH=$WORK/coord/bin:$PATH STANDIN_HOME=$WORK/coord
+rb_coordinator gh
 
 # The status page and the webhook: GET /status is 200 unless the file
 # status-down exists; each POST /hook body is one line of notify.log.
@@ -130,7 +129,7 @@ E=(-e "port=$FLEET_APP_PORT" -e "backup_dir=$WORK/backups" -e min_free_mb=1
     --outside-window --reason "runbook test")
 
 # rec ID CHECKS: the record of deploy ID, without the token or password.
-rec() { rb_record "$1" "$2" erp-token-canary db-canary; }
+rec() { rb_check "$1" "$2" erp-token-canary db-canary; }
 
 # The calls of a good deploy of V on an app host, and on the primary before.
 deploy_calls() {
@@ -202,7 +201,7 @@ refused() { # WHY: the deploy of 6 is refused, naming WHY
     for h in "${RB_HOSTS[@]}"; do rb_calls_are "$h"; done
     rb_serve a1 h1 h2 h3 -- 2
 }
-echo '^gh run list once' >"$WORK/coord/standin-fail"
+echo '^gh run list once' >"$RB_COORD/standin-fail"
 refused "CI green"
 rec "$(deploy_id "$WORK/logs/refused")" '
 assert r["result"] == "refused" and r["validation"]["prechecks"] == "FAIL", r["result"]
