@@ -7,8 +7,8 @@
 # lib/standins), the demo-app (/health, and /health/database and the two
 # smoke endpoints through BEHAVIOR status: lines), the application's
 # health_check() as a small python module in each app_dir that asks the
-# demo-app, and one loopback HTTP server standing for the status page and
-# the webhook. Ground truth: what each host serves, each host's calls.log,
+# demo-app, and one loopback HTTP receiver (lib/receiver.py) standing for
+# the status page and the webhook. Ground truth: what each host serves, each host's calls.log,
 # the backup files, the webhook's deliveries.
 #
 # The plan runs from a copy with shorter timings (sed: min_healthy_time
@@ -74,30 +74,8 @@ rb_coordinator gh
 # The status page and the webhook: GET /status is 200 unless the file
 # status-down exists; each POST /hook body is one line of notify.log.
 HOOK=$FLEET_NET.250
-python3 - "$HOOK" "$FLEET_APP_PORT" "$WORK" <<'PY' >"$WORK/logs/hook.out" 2>&1 &
-import http.server, os, sys
-host, port, work = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        up = not os.path.exists(os.path.join(work, "status-down"))
-        self.send_response(200 if up and self.path == "/status" else 503)
-        self.end_headers()
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        with open(os.path.join(work, "notify.log"), "ab") as f:
-            f.write(body.replace(b"\n", b" ") + b"\n")
-        self.send_response(200)
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer((host, port), H).serve_forever()
-PY
-HOOK_PID=$!
-fleet_atexit "kill $HOOK_PID 2>/dev/null; wait $HOOK_PID 2>/dev/null"
-for _ in $(seq 50); do
-    curl -sf "http://$HOOK:$FLEET_APP_PORT/status" >/dev/null && break
-    sleep 0.1
-done
+receiver_start "$HOOK:$FLEET_APP_PORT" "$WORK/notify.log" \
+    --get /status 200 "" --else 503 "" --down "$WORK/status-down"
 
 {
     echo "[erp_primary]"

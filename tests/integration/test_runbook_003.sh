@@ -25,8 +25,8 @@
 # min_healthy_time 200ms, healthy_deadline 1500ms, progress_deadline 10s,
 # pause 100ms, retry delay 100ms; -e max_latency_s=0.25. External addresses
 # become loopback: db/redis (stand-ins, any host), Prometheus, AlertManager
-# and the Slack webhook (a small python3 server below), the public TLS
-# endpoint (openssl s_server with a throwaway certificate).
+# and the Slack webhook (lib/receiver.py), the public TLS endpoint
+# (openssl s_server with a throwaway certificate).
 set -euo pipefail
 export FLEET_NET=${FLEET_NET:-127.0.46} FLEET_PORT=${FLEET_PORT:-24301}
 export FLEET_APP_PORT=${FLEET_APP_PORT:-24302}
@@ -50,28 +50,8 @@ ipa_dirs() { printf '%s\n' "$(rb_dir h1)" "$(rb_dir h2)" "$(rb_dir h3)" "$A1"; }
 # --- peers outside the fleet ---------------------------------------------
 # Prometheus and AlertManager readiness (503 while $WORK/monitoring-down
 # exists) and the Slack webhook (each POST body one line of notify.log).
-python3 - "$MON" "$WORK" <<'PY' >"$WORK/mon.log" 2>&1 &
-import http.server, os, sys
-host, port = sys.argv[1].rsplit(":", 1)
-work = sys.argv[2]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        ok = self.path == "/-/ready" and not os.path.exists(work + "/monitoring-down")
-        self.send_response(200 if ok else 503)
-        self.end_headers()
-        self.wfile.write(b"ready\n" if ok else b"down\n")
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        with open(work + "/notify.log", "ab") as f:
-            f.write(body.replace(b"\n", b" ") + b"\n")
-        self.send_response(200)
-        self.end_headers()
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer((host, int(port)), H).serve_forever()
-PY
-MON_PID=$!
-fleet_atexit "kill $MON_PID 2>/dev/null; wait $MON_PID 2>/dev/null"
+receiver_start "$MON" "$WORK/notify.log" --get /-/ready 200 $'ready\n' \
+    --else 503 $'down\n' --down "$WORK/monitoring-down"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -days 30 -subj /CN=ipa.test -keyout "$WORK/tls.key" -out "$WORK/tls.crt" \
     2>/dev/null || fail "openssl req"
@@ -80,8 +60,7 @@ openssl s_server -accept "$TLS" -cert "$WORK/tls.crt" -key "$WORK/tls.key" \
 TLS_PID=$!
 fleet_atexit "kill $TLS_PID 2>/dev/null; wait $TLS_PID 2>/dev/null"
 for _ in $(seq 100); do
-    curl -sf "http://$MON/-/ready" >/dev/null &&
-        openssl s_client -connect "$TLS" </dev/null >/dev/null 2>&1 && break
+    openssl s_client -connect "$TLS" </dev/null >/dev/null 2>&1 && break
     sleep 0.05
 done
 
