@@ -25,6 +25,7 @@ AGENTS_NET=127.0.45 AGENTS_PORT=24203
 
 rb_group sms sms1=ssh sms2=ssh sms3=agent
 rb_coordinator
+rb_version_var SMS_VERSION
 PLAN=$WORK/000.yml
 rb_plan "$TOP/examples/runbooks/000_sms.yml" "$PLAN"
 

@@ -36,6 +36,7 @@ export AGENTS_NET=${AGENTS_NET:-127.0.47} AGENTS_PORT=${AGENTS_PORT:-24303}
 EX=$TOP/examples/runbooks
 rb_start 4 1
 RB_HOSTS=(h1 h2 h3 a1 h4) # h4 is the cluster of the k8s plan
+rb_version_var IPA_TAG
 
 A1=$(rb_dir a1)
 CLUSTER=$(rb_dir h4)

@@ -19,6 +19,7 @@
 #
 # and:
 #   rb_coordinator gh              # the coordinator's stand-ins
+#   rb_version_var SMS_VERSION     # the plan's release variable
 #   rb_plan examples/runbooks/000_sms.yml "$WORK/sms.yml"  # short timings
 #   rb_calls_reset                 # or rb_mark: calls from here on
 #   deploy_expect 0 out plan.yml -e version=2
@@ -111,6 +112,16 @@ rb_coordinator() {
     local c
     for c in "$@"; do ln -sfn "$STANDINS_DIR/standin" "$RB_COORD/bin/$c"; done
     export STANDIN_HOME=$RB_COORD
+}
+
+# rb_version_var NAME: the stand-ins of every host and of the coordinator
+# take the release `compose up` starts from environment variable NAME, the
+# one the plan sets (SMS_VERSION, IPA_TAG: version-var in
+# lib/standins/README.md).
+rb_version_var() {
+    local name
+    for name in "${RB_HOSTS[@]}"; do echo "$1" >"${RB_DIR[$name]}/version-var"; done
+    echo "$1" >"$RB_COORD/version-var"
 }
 
 # rb_plan PLAN OUT: PLAN with test timings in OUT: probes every 100ms, a
