@@ -6,12 +6,13 @@
 set -u
 . "$TOP/tests/integration/lib/agents.sh"
 
+# a host directory per agent (lib/hostdir.sh: releases 1 to 3, current ->
+# 1) given as its app_dir, and a demo-app serving it on :8080
+AGENTS_HOSTS=1 AGENTS_APP_PORT=8080
 agents_start 10
 work=$AGENTS_DIR/work
 mkdir -p "$work"
-# a demo-app per host, releases 1 and 2, current -> 1; app_dir per host
-agents_apps 8080 1 2
-cp "$AGENTS_DIR/apps.ini" "$work/inventory.ini"
+cp "$AGENTS_DIR/inventory.ini" "$work/inventory.ini"
 
 cat >"$work/plan.yml" <<EOF2
 name: agent-deploy

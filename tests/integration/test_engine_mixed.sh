@@ -9,14 +9,15 @@ set -euo pipefail
 . "$TOP/tests/integration/lib/engine.sh"
 . "$TOP/tests/integration/lib/agents.sh"
 
+# each agent with a host directory and a demo-app (lib/hostdir.sh), on
+# the fleet's app port (8080)
+AGENTS_HOSTS=1
 engine_start 2
 agents_start 2
 # agents.sh took the EXIT trap: the fleet's stops everything, agents too
 fleet_atexit agents_stop
 trap fleet_on_exit EXIT
-agents_apps 8080 1 2
-cp "$AGENTS_DIR/apps.ini" "$WORK/agents.ini"
-DFLAGS+=(-i "$WORK/agents.ini" --coordinator-key "$AGENTS_KEY"
+DFLAGS+=(-i "$AGENTS_DIR/inventory.ini" --coordinator-key "$AGENTS_KEY"
     --known-agents "$AGENTS_DIR/known_agents")
 
 agent_version() { curl -s --max-time 2 "http://$(agents_addr "$1"):8080/version" || true; }
@@ -56,10 +57,10 @@ mixed_versions_are 2 2 2 2
 
 # 2. back to 1, then 2 again with a2 never ready: wave 2 stops, all four
 # changed hosts are rolled back (wave 2 first), every host serves 1.
-ln -sfn "$AGENTS_DIR/a1/app/releases/1" "$AGENTS_DIR/a1/app/current"
-ln -sfn "$AGENTS_DIR/a2/app/releases/1" "$AGENTS_DIR/a2/app/current"
+ln -sfn "$(agents_host_dir 1)/releases/1" "$(agents_host_dir 1)/current"
+ln -sfn "$(agents_host_dir 2)/releases/1" "$(agents_host_dir 2)/current"
 engine_reset
-echo ready=503 >"$AGENTS_DIR/a2/app/releases/2/BEHAVIOR"
+echo ready=503 >"$(agents_host_dir 2)/releases/2/BEHAVIOR"
 deploy_expect 1 "$WORK/logs/rb" "$WORK/mixed.yml" -e version=2 -- \
     'a2: FAILED: health gate: ready: status 503' \
     'wave 2/2 stopped: 1 of 3 hosts failed, max_fail is 0' \

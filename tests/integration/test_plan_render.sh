@@ -95,25 +95,7 @@ deploy_expect 0 "$WORK/logs/magic" "$WORK/magic.yml"
 # 5. notify.webhook is a template too, rendered once per deploy: a hook
 # server on loopback records the paths it is posted to.
 hooks=$WORK/hooks
-python3 - "$hooks" <<'PY' &
-import http.server, sys
-out = sys.argv[1]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        open(out, "a").write(self.path + "\n")
-        self.send_response(200)
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.27.99", 22710), H).serve_forever()
-PY
-hook_pid=$!
-fleet_atexit "kill $hook_pid"
-for _ in $(seq 50); do
-    curl -s -o /dev/null -X POST "http://127.0.27.99:22710/ping" && break
-    sleep 0.1
-done
+receiver_start 127.0.27.99:22710 "$hooks" --record path
 cat >"$WORK/notify.yml" <<'EOF'
 name: plan-notify
 hosts: fleet

@@ -2,8 +2,8 @@
 # tests/integration/test_record_truth.sh: the record (`drover show`) tells
 # the truth, checked against the hosts (what each demo-app serves, the
 # lines each step appends to a log on its host) by lib/record_check.py,
-# and the webhooks get every event (a real HTTP receiver in python that
-# keeps what it got). Over a real sshd fleet of 3 hosts, waves [1, 2]:
+# and the webhooks get every event (a real HTTP receiver that keeps what
+# it got, lib/receiver.py). Over a real sshd fleet of 3 hosts, waves [1, 2]:
 #  1. --canary pauses (a "pause" notification), promote finishes it
 #     ("success"): hosts of wave 2 start with wave 2, not at the first
 #     singleton question; a precheck failure ignore_errors went past is
@@ -31,28 +31,7 @@ CHECK=$TOP/tests/integration/lib/record_check.py
 RAN=$WORK/ran.log # every step appends "host phase step" here, as it runs
 
 # the webhook receiver: one JSON line per POST in $WORK/hooks
-cat >"$WORK/hook.py" <<'EOF'
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        with open(sys.argv[3], "ab") as f:
-            f.write(body.replace(b"\n", b" ") + b"\n")
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_forever()
-EOF
-python3 "$WORK/hook.py" "$HOOK_ADDR" "$HOOK_PORT" "$WORK/hooks" &
-hook_pid=$!
-fleet_atexit "kill $hook_pid 2>/dev/null"
-for _ in $(seq 50); do
-    curl -s -o /dev/null -X POST -d '{}' "http://$HOOK_ADDR:$HOOK_PORT/ping" && break
-    sleep 0.1
-done
-: >"$WORK/hooks"
+receiver_start "$HOOK_ADDR:$HOOK_PORT" "$WORK/hooks"
 
 # hooks_are EVENT...: the events the receiver got since the last call
 hooks_are() {

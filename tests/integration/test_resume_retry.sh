@@ -97,66 +97,60 @@ retry_ev='"state": ?"retry"'
 h1=$(fleet_host_dir 1)
 fails="echo run >> {{ app_dir }}/prep.log; [ {{ inventory_hostname }} != h1 ]"
 
+# retry_case N PLAN STATUS PHASE [PATTERN]: case N: a deploy of PLAN
+# (version 2, inventory $inv, state $state) killed once its output matches
+# PATTERN (default: a retry pending), then `drover resume`, which exits
+# STATUS; the step ran twice in all ($runs, emptied first) and, unless
+# PHASE is -, h1 started attempts 0 and 1 of step 0 of PHASE.
+inv=$FLEET_INVENTORY state=$work/state runs=$h1/prep.log
+retry_case() {
+    local n=$1 plan=$2 status=$3 phase=$4 pat=${5:-$retry_ev}
+    rm -f "$runs"
+    killed_at "$pat" deploy -i "$inv" "${flags[@]}" --state-dir "$state" -e version=2 "$work/$plan"
+    resume_expect "$status" "$state"
+    [ "$(runs "$runs")" = 2 ] || fail "case $n: the step ran $(runs "$runs") times, want 2"
+    [ "$phase" = - ] || [ "$(attempts 1 "$phase" 0)" = "0 1 " ] ||
+        fail "case $n: h1 started $phase attempts '$(attempts 1 "$phase" 0)', want '0 1 '"
+}
+
 # 1. attempt 0 failed, retry pending: resume runs attempt 1 only
 plan p1.yml "$fails"
-killed_at "$retry_ev" deploy -i "$FLEET_INVENTORY" "${flags[@]}" --state-dir "$work/state" -e version=2 "$work/p1.yml"
-resume_expect 1 "$work/state"
-[ "$(runs "$h1/prep.log")" = 2 ] || fail "case 1: prepare ran $(runs "$h1/prep.log") times on h1 for retries: 1"
-[ "$(attempts 1 deploy 0)" = "0 1 " ] || fail "case 1: h1 started attempts '$(attempts 1 deploy 0)', want '0 1 '"
+retry_case 1 p1.yml 1 deploy
 echo "ok: a retry pending at the kill: resume ran attempt 1 only"
 
 # 2. attempt 0 timed out, retry pending
-rm -f "$h1/prep.log"
 plan p2.yml "echo run >> {{ app_dir }}/prep.log; [ -e {{ app_dir }}/prep.log.2 ] || { touch {{ app_dir }}/prep.log.2; sleep 3; }"
-killed_at "$retry_ev" deploy -i "$FLEET_INVENTORY" "${flags[@]}" --state-dir "$work/state" -e version=2 "$work/p2.yml"
-resume_expect 0 "$work/state"
-[ "$(runs "$h1/prep.log")" = 2 ] || fail "case 2: prepare ran $(runs "$h1/prep.log") times on h1"
-[ "$(attempts 1 deploy 0)" = "0 1 " ] || fail "case 2: h1 started attempts '$(attempts 1 deploy 0)', want '0 1 '"
+retry_case 2 p2.yml 0 deploy
 echo "ok: a retry pending after a timeout: resume ran attempt 1 only"
 
 # 3. a rollback step failed attempt 0, retry pending
-rm -f "$h1/prep.log"
 RETRIES=0 plan p3.yml "[ {{ inventory_hostname }} != h1 ]" "$fails"
-killed_at "$retry_ev" deploy -i "$FLEET_INVENTORY" "${flags[@]}" --state-dir "$work/state" -e version=2 "$work/p3.yml"
-resume_expect 5 "$work/state"
-[ "$(runs "$h1/prep.log")" = 2 ] || fail "case 3: the rollback step ran $(runs "$h1/prep.log") times on h1"
-[ "$(attempts 1 rollback 0)" = "0 1 " ] || fail "case 3: h1 started rollback attempts '$(attempts 1 rollback 0)', want '0 1 '"
+retry_case 3 p3.yml 5 rollback
 echo "ok: a rollback step's retry pending at the kill: resume ran attempt 1 only"
 
-# 4. h1's retries used up (it failed) while h2's step still runs
-rm -f "$h1/prep.log"
+# 4. h1's retries used up (it failed, before the kill) while h2's step
+# still runs; h1 failed, within max_fail: the deploy failed
 DELAY=100ms MAX_FAIL=1 plan p4.yml "$fails || exit 1; sleep 0.8"
-killed_at '"host": ?"h1".*"state": ?"failed"|"state": ?"failed".*"host": ?"h1"' \
-    deploy -i "$FLEET_INVENTORY" "${flags[@]}" --state-dir "$work/state" -e version=2 "$work/p4.yml"
-resume_expect 1 "$work/state" # h1 failed, within max_fail: the deploy failed
+retry_case 4 p4.yml 1 - '"host": ?"h1".*"state": ?"failed"|"state": ?"failed".*"host": ?"h1"'
 grep -q "h1: FAILED: step 'prepare' failed 2 times before the coordinator died" "$work/resume.out" ||
     fail "case 4: resume does not say why h1 failed: $(cat "$work/resume.out")"
-[ "$(runs "$h1/prep.log")" = 2 ] || fail "case 4: prepare ran $(runs "$h1/prep.log") times on h1 (retries used up before the kill)"
 echo "ok: a step whose retries were used up is not run again by resume"
 
 # 5. a `before` step (on: once) failed attempt 0, retry pending
-rm -f "$h1/prep.log"
 plan p5.yml "true"
 sed -i "s|^steps:\$|before:\n  - name: migrate\n    run: \"$fails\"\n    on: once\n    retries: 1\n    delay: 2s\nsteps:|" "$work/p5.yml"
-killed_at "$retry_ev" deploy -i "$FLEET_INVENTORY" "${flags[@]}" --state-dir "$work/state" -e version=2 "$work/p5.yml"
-resume_expect 1 "$work/state"
-[ "$(runs "$h1/prep.log")" = 2 ] || fail "case 5: the before step ran $(runs "$h1/prep.log") times"
-[ "$(attempts 1 before 0)" = "0 1 " ] || fail "case 5: h1 started before attempts '$(attempts 1 before 0)', want '0 1 '"
+retry_case 5 p5.yml 1 before
 echo "ok: a before step's retry pending at the kill: resume ran attempt 1 only"
 
-# 6. case 1 on a drover-agent
+# 6. case 1 on a drover-agent (its app_dir a host directory: lib/hostdir.sh)
+AGENTS_HOSTS=1
 agents_start 1
 fleet_atexit agents_stop # agents.sh took the EXIT trap: the fleet's stops both
 trap fleet_on_exit EXIT
-awk -v dir="$AGENTS_DIR" '/^a[0-9]+ / { split($1, h, "a"); $0 = $0 " dir=" dir "/a" h[2] } { print }' \
-    "$AGENTS_DIR/inventory.ini" >"$work/agents.ini"
-aflags=(--coordinator-key "$AGENTS_KEY" --known-agents "$AGENTS_DIR/known_agents")
-sed -e 's/^hosts: fleet$/hosts: agents/' -e 's|{{ app_dir }}|{{ dir }}|g' -e 's/!= h1/!= a1/' \
-    -e 's|^    run: "ln -sfn.*|    run: "echo {{ version }} > {{ dir }}/version"|' "$work/p1.yml" >"$work/p6.yml"
-killed_at "$retry_ev" deploy -i "$work/agents.ini" "${aflags[@]}" --state-dir "$work/s6" -e version=2 "$work/p6.yml"
-flags=("${aflags[@]}")
-resume_expect 1 "$work/s6"
-[ "$(runs "$AGENTS_DIR/a1/prep.log")" = 2 ] || fail "case 6: prepare ran $(runs "$AGENTS_DIR/a1/prep.log") times on a1"
+flags=(--coordinator-key "$AGENTS_KEY" --known-agents "$AGENTS_DIR/known_agents")
+sed -e 's/^hosts: fleet$/hosts: agents/' -e 's/!= h1/!= a1/' "$work/p1.yml" >"$work/p6.yml"
+inv=$AGENTS_DIR/inventory.ini state=$work/s6 runs=$(agents_host_dir 1)/prep.log
+retry_case 6 p6.yml 1 -
 echo "ok: a retry pending on an agent: resume ran attempt 1 only"
 set +e # the agents lib stops its daemons on exit
 echo ok

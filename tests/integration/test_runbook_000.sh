@@ -21,9 +21,11 @@
 set -euo pipefail
 FLEET_NET=127.0.44 FLEET_PORT=24201 FLEET_APP_PORT=24202
 AGENTS_NET=127.0.45 AGENTS_PORT=24203
-. "$TOP/tests/integration/lib/runbook_fleet.sh"
+. "$TOP/tests/integration/lib/runbook.sh"
 
-rb_start sms sms1=ssh sms2=ssh sms3=agent
+rb_group sms sms1=ssh sms2=ssh sms3=agent
+rb_coordinator
+rb_version_var SMS_VERSION
 PLAN=$WORK/000.yml
 rb_plan "$TOP/examples/runbooks/000_sms.yml" "$PLAN"
 
@@ -111,7 +113,7 @@ good_deploy() {
     local v=$1 prev=$2 name
     shift 2
     sms "$v" 0 "$@"
-    rb_serves sms1="$v" sms2="$v" sms3="$v"
+    rb_serve sms1 sms2 sms3 -- "$v"
     migrated_to "$v" "$v" "$v"
     for name in "${RB_HOSTS[@]}"; do
         rb_calls_are "$name" "$(prechecked "$v")" "$(deployed "$v")" "$(smoked)"
@@ -122,7 +124,7 @@ good_deploy() {
 # --- 1. the first good deploy: 1 -> 2 -------------------------------------
 good_deploy 2 1 -e previous_version=1
 rb_calls_are coordinator "" # VERSION and CHANGELOG are read, nothing run
-rb_record "$(deploy_id "$OUT")" success no '
+rb_true "$(deploy_id "$OUT")" success no '
 assert [w["hosts"] for w in r["waves"]] == [["sms1"], ["sms2"], ["sms3"]], r["waves"]
 want = [(h, n, "ok") for h in ("sms1", "sms2", "sms3")
         for n in ("pull image", "migrate", "restart stack")]
@@ -143,10 +145,10 @@ echo "ok: a second deploy (4) goes through"
 # put back there; the other hosts were only asked (prechecks).
 canary_stopped() {
     sms "$1" 1 "${@:3}" -- "$2"
-    rb_serves sms1=4 sms2=4 sms3=4
+    rb_serve sms1 sms2 sms3 -- 4
     rb_calls_are sms2 "$(prechecked "$1")"
     rb_calls_are sms3 "$(prechecked "$1")"
-    rb_record "$(deploy_id "$OUT")" "rolled back" yes '
+    rb_true "$(deploy_id "$OUT")" "rolled back" yes '
 assert valid()["smoke"] == "NOT RUN", valid()
 assert [h for h, _, _ in steps("rollback")] == ["sms1", "sms1"], steps("rollback")
 assert all(o == "ok" for _, _, o in steps("rollback")), steps("rollback")
@@ -176,7 +178,7 @@ echo "ok: a failed migration (5): stopped on the canary before the restart, back
 # --- 4. bad releases stopped by the smoke tests: every host put back ------
 smoke_failed() { # V GREP
     sms "$1" 1 -- "$2"
-    rb_serves sms1=4 sms2=4 sms3=4
+    rb_serve sms1 sms2 sms3 -- 4
     local name
     for name in "${RB_HOSTS[@]}"; do
         # smoke rounds repeat until the deadline: their calls, then the rollback
@@ -185,7 +187,7 @@ smoke_failed() { # V GREP
             fail "$name's calls: $(rb_calls "$name")"
         rb_calls "$name" | grep -qx "alembic heads" || fail "$name: no smoke test ran"
     done
-    rb_record "$(deploy_id "$OUT")" "rolled back" yes '
+    rb_true "$(deploy_id "$OUT")" "rolled back" yes '
 assert valid() == {"health": "PASS", "prechecks": "PASS", "smoke": "FAIL"}, valid()
 assert [h for h, _, _ in steps("rollback")] == ["sms3", "sms3", "sms2", "sms2", "sms1", "sms1"], steps("rollback")
 '
@@ -202,7 +204,7 @@ refused() { # V GREP [ARGS...]
     local v=$1 pat=$2 name
     shift 2
     sms "$v" 7 "$@" -- "$pat"
-    rb_serves sms1=4 sms2=4 sms3=4
+    rb_serve sms1 sms2 sms3 -- 4
     for name in "${RB_HOSTS[@]}"; do
         ! rb_calls "$name" | grep -Eq "pull|compose" ||
             fail "$name was changed by a refused deploy: $(rb_calls "$name")"
@@ -218,7 +220,7 @@ rb_calls_reset
 deploy_expect 7 "$OUT" "$PLAN" "${ARGS[@]}" -e version=5 -- \
     "local: FAILED: step 'VERSION names the release'"
 refused 5 "local: FAILED: step 'CHANGELOG entry reviewed'"
-rb_record "$(deploy_id "$OUT")" refused no '
+rb_true "$(deploy_id "$OUT")" refused no '
 c = [s for s in r["steps"] if s["name"] == "CHANGELOG entry reviewed"]
 assert len(c) == 1 and "lists breaking changes" in c[0]["output"], c
 '

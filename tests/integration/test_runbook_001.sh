@@ -19,9 +19,9 @@
 set -euo pipefail
 FLEET_NET=127.0.44 FLEET_PORT=24201 FLEET_APP_PORT=24202
 AGENTS_NET=127.0.45 AGENTS_PORT=24203
-. "$TOP/tests/integration/lib/runbook_fleet.sh"
+. "$TOP/tests/integration/lib/runbook.sh"
 
-rb_start superviseme svm-web1=ssh svm-web2=agent svm-worker=ssh
+rb_group superviseme svm-web1=ssh svm-web2=agent svm-worker=ssh
 rb_coordinator gh
 PLAN=$WORK/001.yml
 rb_plan "$TOP/examples/runbooks/001_superviseme.yml" "$PLAN"
@@ -111,7 +111,7 @@ good_deploy() {
     rb_calls_reset
     deploy_expect 0 "$OUT" "$PLAN" "${ARGS[@]}" -e version="$v" "$@" \
         -- "singleton 'scheduler': active on exactly one host \(svm-worker\)"
-    rb_serves svm-web1="$v" svm-web2="$v" svm-worker="$v"
+    rb_serve svm-web1 svm-web2 svm-worker -- "$v"
     scheduler_on svm-worker
     for name in "${RB_HOSTS[@]}"; do
         rb_calls_are "$name" "$(prechecked "$name" "$prev")" "$(deployed "$name" "$v")"
@@ -141,7 +141,7 @@ echo "ok: a second deploy (4) goes through"
 bad_deploy() {
     rb_calls_reset
     deploy_expect 1 "$OUT" "$PLAN" "${ARGS[@]}" -e version="$1" -- "$2"
-    rb_serves svm-web1=4 svm-web2=4 svm-worker=4
+    rb_serve svm-web1 svm-web2 svm-worker -- 4
     scheduler_on svm-worker
 }
 
@@ -150,7 +150,7 @@ bad_deploy 6 "svm-worker: .*health gate: .*status 500"
 rb_calls_are svm-web1 "$(prechecked svm-web1 4)" "$(deployed svm-web1 6)" "$(rolled_back svm-web1 4)"
 rb_calls_are svm-web2 "$(prechecked svm-web2 4)" "$(deployed svm-web2 6)" "$(rolled_back svm-web2 4)"
 rb_calls_are svm-worker "$(prechecked svm-worker 4)" "$(deployed svm-worker 6)" "$(rolled_back svm-worker 4)"
-rb_record "$(deploy_id "$OUT")" "rolled back" yes '
+rb_true "$(deploy_id "$OUT")" "rolled back" yes '
 assert (r["version"], r["previous_version"]) == ("6", "4")
 assert valid() == {"health": "FAIL", "prechecks": "PASS", "smoke": "NOT RUN"}, valid()
 assert "status 500" in [h for h in r["hosts"] if h["host"] == "svm-worker"][0]["reason"]
@@ -172,7 +172,7 @@ rb_calls_are svm-web1 "$(prechecked svm-web1 4)" "git -C $d1 fetch --tags" \
     "pip install -r $d1/requirements.txt" "$(rolled_back svm-web1 4)"
 rb_calls_are svm-web2 "$(prechecked svm-web2 4)"
 rb_calls_are svm-worker "$(prechecked svm-worker 4)"
-rb_record "$(deploy_id "$OUT")" "rolled back" yes '
+rb_true "$(deploy_id "$OUT")" "rolled back" yes '
 assert [(h, n, o) for h, n, o in steps("deploy")] == [
     ("svm-web1", "checkout release", "ok"), ("svm-web1", "dependencies", "failed"),
     ("svm-web1", "dependencies", "failed")], steps("deploy")
@@ -187,7 +187,7 @@ for name in "${RB_HOSTS[@]}"; do
     rb_calls_are "$name" "$(prechecked "$name" 4)" \
         "$(deployed "$name" 7)" "$(rolled_back "$name" 4)"
 done
-rb_record "$(deploy_id "$OUT")" "rolled back" yes '
+rb_true "$(deploy_id "$OUT")" "rolled back" yes '
 assert valid() == {"health": "PASS", "prechecks": "PASS", "smoke": "FAIL"}, valid()
 assert len(steps("rollback")) == 12 and all(o == "ok" for _, _, o in steps("rollback"))
 '
@@ -197,7 +197,7 @@ echo "ok: a login that refuses the CSRF token fails the smoke test: all put back
 refused() { # GREP: the deploy of 5 is refused, no host touched but asked
     rb_calls_reset
     deploy_expect 7 "$OUT" "$PLAN" "${ARGS[@]}" -e version=5 -- "$1"
-    rb_serves svm-web1=4 svm-web2=4 svm-worker=4
+    rb_serve svm-web1 svm-web2 svm-worker -- 4
     local name
     for name in "${RB_HOSTS[@]}"; do
         ! rb_calls "$name" | grep -Eq "checkout|pip|systemctl" ||
@@ -209,7 +209,7 @@ refused "no non-empty backup younger than 24h"
 touch "${RB_DIR[svm-web1]}/backups/superviseme.db"
 echo "gh run list" >"$RB_COORD/standin-fail"
 refused "local: FAILED: step 'CI passed on the release commit' exit 1"
-rb_record "$(deploy_id "$OUT")" refused no '
+rb_true "$(deploy_id "$OUT")" refused no '
 ci = [s for s in r["steps"] if s["name"] == "CI passed on the release commit"]
 assert len(ci) == 1 and ci[0]["outcome"] == "failed" and ci[0]["host"] is None, ci
 assert "no successful CI run for 5" in ci[0]["output"], ci

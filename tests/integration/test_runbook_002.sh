@@ -7,8 +7,8 @@
 # lib/standins), the demo-app (/health, and /health/database and the two
 # smoke endpoints through BEHAVIOR status: lines), the application's
 # health_check() as a small python module in each app_dir that asks the
-# demo-app, and one loopback HTTP server standing for the status page and
-# the webhook. Ground truth: what each host serves, each host's calls.log,
+# demo-app, and one loopback HTTP receiver (lib/receiver.py) standing for
+# the status page and the webhook. Ground truth: what each host serves, each host's calls.log,
 # the backup files, the webhook's deliveries.
 #
 # The plan runs from a copy with shorter timings (sed: min_healthy_time
@@ -32,7 +32,7 @@ export AGENTS_NET=127.0.51 AGENTS_PORT=24403
 
 rb_start 3 1
 RB_HOSTS=(a1 h1 h2 h3)
-mkdir -p "$WORK/backups" "$WORK/coord/bin"
+mkdir -p "$WORK/backups"
 
 # Each host: releases 1-7 (3 unhealthy, 4 database down, 5 auth refused),
 # each serving the runbook's endpoints; one database for all; the
@@ -69,36 +69,13 @@ printf -- '--\n-- PostgreSQL database dump\n--\nSELECT 1;\n--\n-- PostgreSQL dat
     >"$WORK/backups/backup_previous.sql"
 
 # The coordinator's gh (only it: drover runs git itself for the record).
-ln -s "$STANDINS_DIR/standin" "$WORK/coord/bin/gh"
-export PATH=$WORK/coord/bin:$PATH STANDIN_HOME=$WORK/coord
+rb_coordinator gh
 
 # The status page and the webhook: GET /status is 200 unless the file
 # status-down exists; each POST /hook body is one line of notify.log.
 HOOK=$FLEET_NET.250
-python3 - "$HOOK" "$FLEET_APP_PORT" "$WORK" <<'PY' >"$WORK/logs/hook.out" 2>&1 &
-import http.server, os, sys
-host, port, work = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        up = not os.path.exists(os.path.join(work, "status-down"))
-        self.send_response(200 if up and self.path == "/status" else 503)
-        self.end_headers()
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        with open(os.path.join(work, "notify.log"), "ab") as f:
-            f.write(body.replace(b"\n", b" ") + b"\n")
-        self.send_response(200)
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer((host, port), H).serve_forever()
-PY
-HOOK_PID=$!
-fleet_atexit "kill $HOOK_PID 2>/dev/null; wait $HOOK_PID 2>/dev/null"
-for _ in $(seq 50); do
-    curl -sf "http://$HOOK:$FLEET_APP_PORT/status" >/dev/null && break
-    sleep 0.1
-done
+receiver_start "$HOOK:$FLEET_APP_PORT" "$WORK/notify.log" \
+    --get /status 200 "" --else 503 "" --down "$WORK/status-down"
 
 {
     echo "[erp_primary]"
@@ -130,7 +107,7 @@ E=(-e "port=$FLEET_APP_PORT" -e "backup_dir=$WORK/backups" -e min_free_mb=1
     --outside-window --reason "runbook test")
 
 # rec ID CHECKS: the record of deploy ID, without the token or password.
-rec() { rb_record "$1" "$2" erp-token-canary db-canary; }
+rec() { rb_check "$1" "$2" erp-token-canary db-canary; }
 
 # The calls of a good deploy of V on an app host, and on the primary before.
 deploy_calls() {
@@ -202,7 +179,7 @@ refused() { # WHY: the deploy of 6 is refused, naming WHY
     for h in "${RB_HOSTS[@]}"; do rb_calls_are "$h"; done
     rb_serve a1 h1 h2 h3 -- 2
 }
-echo '^gh run list once' >"$WORK/coord/standin-fail"
+echo '^gh run list once' >"$RB_COORD/standin-fail"
 refused "CI green"
 rec "$(deploy_id "$WORK/logs/refused")" '
 assert r["result"] == "refused" and r["validation"]["prechecks"] == "FAIL", r["result"]

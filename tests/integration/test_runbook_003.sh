@@ -25,58 +25,34 @@
 # min_healthy_time 200ms, healthy_deadline 1500ms, progress_deadline 10s,
 # pause 100ms, retry delay 100ms; -e max_latency_s=0.25. External addresses
 # become loopback: db/redis (stand-ins, any host), Prometheus, AlertManager
-# and the Slack webhook (a small python3 server below), the public TLS
-# endpoint (openssl s_server with a throwaway certificate).
+# and the Slack webhook (lib/receiver.py), the public TLS endpoint
+# (openssl s_server with a throwaway certificate).
 set -euo pipefail
 export FLEET_NET=${FLEET_NET:-127.0.46} FLEET_PORT=${FLEET_PORT:-24301}
 export FLEET_APP_PORT=${FLEET_APP_PORT:-24302}
 export AGENTS_NET=${AGENTS_NET:-127.0.47} AGENTS_PORT=${AGENTS_PORT:-24303}
-export FLEET_STANDINS=1
-. "$TOP/tests/integration/lib/engine.sh"
-. "$TOP/tests/integration/lib/agents.sh"
+. "$TOP/tests/integration/lib/runbook.sh"
 
 EX=$TOP/examples/runbooks
-engine_start 4
-agents_start 1
-# agents.sh took the EXIT trap: the fleet's stops everything, agents too
-fleet_atexit agents_stop
-trap fleet_on_exit EXIT
+rb_start 4 1
+RB_HOSTS=(h1 h2 h3 a1 h4) # h4 is the cluster of the k8s plan
+rb_version_var IPA_TAG
 
-A1=$(agents_host_dir 1)
-CLUSTER=$(fleet_host_dir 4)
-COORD=$WORK/coordinator # the coordinator's stand-in home (gh)
+A1=$(rb_dir a1)
+CLUSTER=$(rb_dir h4)
+COORD=$RB_COORD # the coordinator's stand-in home (gh)
 MON=$FLEET_NET.100:$FLEET_APP_PORT
 TLS=$FLEET_NET.101:$FLEET_APP_PORT
-mkdir -p "$COORD" "$WORK/db" "$WORK/backups" "$WORK/logs"
+mkdir -p "$WORK/db" "$WORK/backups"
 
 # host directories of the compose plan: h1 h2 h3 a1
-ipa_dirs() { printf '%s\n' "$(fleet_host_dir 1)" "$(fleet_host_dir 2)" "$(fleet_host_dir 3)" "$A1"; }
+ipa_dirs() { printf '%s\n' "$(rb_dir h1)" "$(rb_dir h2)" "$(rb_dir h3)" "$A1"; }
 
 # --- peers outside the fleet ---------------------------------------------
 # Prometheus and AlertManager readiness (503 while $WORK/monitoring-down
 # exists) and the Slack webhook (each POST body one line of notify.log).
-python3 - "$MON" "$WORK" <<'PY' >"$WORK/mon.log" 2>&1 &
-import http.server, os, sys
-host, port = sys.argv[1].rsplit(":", 1)
-work = sys.argv[2]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        ok = self.path == "/-/ready" and not os.path.exists(work + "/monitoring-down")
-        self.send_response(200 if ok else 503)
-        self.end_headers()
-        self.wfile.write(b"ready\n" if ok else b"down\n")
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        with open(work + "/notify.log", "ab") as f:
-            f.write(body.replace(b"\n", b" ") + b"\n")
-        self.send_response(200)
-        self.end_headers()
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer((host, int(port)), H).serve_forever()
-PY
-MON_PID=$!
-fleet_atexit "kill $MON_PID 2>/dev/null; wait $MON_PID 2>/dev/null"
+receiver_start "$MON" "$WORK/notify.log" --get /-/ready 200 $'ready\n' \
+    --else 503 $'down\n' --down "$WORK/monitoring-down"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -days 30 -subj /CN=ipa.test -keyout "$WORK/tls.key" -out "$WORK/tls.crt" \
     2>/dev/null || fail "openssl req"
@@ -85,8 +61,7 @@ openssl s_server -accept "$TLS" -cert "$WORK/tls.crt" -key "$WORK/tls.key" \
 TLS_PID=$!
 fleet_atexit "kill $TLS_PID 2>/dev/null; wait $TLS_PID 2>/dev/null"
 for _ in $(seq 100); do
-    curl -sf "http://$MON/-/ready" >/dev/null &&
-        openssl s_client -connect "$TLS" </dev/null >/dev/null 2>&1 && break
+    openssl s_client -connect "$TLS" </dev/null >/dev/null 2>&1 && break
     sleep 0.05
 done
 
@@ -131,7 +106,6 @@ grep -q '^  app_dir:' "$WORK/ipa.yml" && fail "app_dir must come from the invent
     echo "ipa-k8s ansible_host=$(fleet_addr 4) drover_transport=local"
 } >"$WORK/ipa.ini"
 FLEET_INVENTORY=$WORK/ipa.ini # deploy_expect's -i
-DFLAGS+=(--coordinator-key "$AGENTS_KEY" --known-agents "$AGENTS_DIR/known_agents")
 EVARS=(-e port="$FLEET_APP_PORT" -e db_host=127.0.0.1 -e redis_host=127.0.0.1
     -e backup_dir="$WORK/backups" -e prometheus="http://$MON"
     -e alertmanager="http://$MON" -e public_endpoint="$TLS"
@@ -139,49 +113,14 @@ EVARS=(-e port="$FLEET_APP_PORT" -e db_host=127.0.0.1 -e redis_host=127.0.0.1
 
 # the coordinator's PATH: the stand-ins its local steps call, and only
 # those (drover's own git stays the real one)
-mkdir -p "$WORK/coord-bin"
-for c in gh kubectl pg_dump pg_isready redis-cli alembic; do
-    ln -sfn "$STANDINS_DIR/$c" "$WORK/coord-bin/$c"
-done
-export PATH=$WORK/coord-bin:$PATH
+rb_coordinator gh kubectl pg_dump pg_isready redis-cli alembic
 
 # --- helpers ---------------------------------------------------------------
-app_version() { curl -s --max-time 2 "http://$1:$FLEET_APP_PORT/version" || true; }
-
-# ipa_serve V1 V2 V3 V4: what h1 h2 h3 a1 serve
-ipa_serve() {
-    local want=("$@") addrs got i
-    addrs=("$(fleet_addr 1)" "$(fleet_addr 2)" "$(fleet_addr 3)" "$(agents_addr 1)")
-    for i in 0 1 2 3; do
-        got=$(app_version "${addrs[$i]}")
-        [ "$got" = "${want[$i]}" ] ||
-            fail "${addrs[$i]} serves '$got', want ${want[$i]} (h1 h2 h3 a1: $*)"
-    done
-}
-
-# calls DIR: the stand-in calls made under DIR, without their cwd
-calls() { if [ -f "$1/calls.log" ]; then cut -f1 "$1/calls.log"; fi; }
-
-# calls_are DIR LINE...: DIR's calls are exactly LINE..., in order
-calls_are() {
-    local d=$1 want got
-    shift
-    got=$(calls "$d")
-    want=$(if [ $# -gt 0 ]; then printf '%s\n' "$@"; fi)
-    [ "$got" = "$want" ] || fail "calls in $d:
-$got
---- want:
-$want"
-}
-
 # reset_calls: empty every calls.log and forget every standin-fail
 reset_calls() {
-    local d
-    for d in $(ipa_dirs) "$CLUSTER" "$COORD"; do
-        : >"$d/calls.log"
-        rm -f "$d/standin-fail"
-    done
-    rm -f "$WORK/notify.log"
+    rb_calls_reset
+    rb_untold
+    rm -f "$COORD/standin-fail" "$WORK/notify.log"
 }
 
 # release3 LINE...: release 3 misbehaves with BEHAVIOR LINE... on every host
@@ -221,21 +160,22 @@ STEP_UP="docker compose up -d app"
 
 # good_release V PREV [DEPLOY ARGS...]: canary, promote, every host on V
 good_release() {
-    local v=$1 prev=$2 dep d
+    local v=$1 prev=$2 dep h
     shift 2
     reset_calls
     ipa_deploy 6 "good$v" -e version="$v" "$@" -- 'canary verified' \
         "drover promote DEP-"
     dep=$(deploy_id "$WORK/logs/good$v")
-    ipa_serve "$v" "$prev" "$prev" "$prev"
+    rb_serve h1 -- "$v"
+    rb_serve h2 h3 a1 -- "$prev"
     ipa_promote 0 "good$v-promote" "$dep" -- 'deploy succeeded'
-    ipa_serve "$v" "$v" "$v" "$v"
-    calls_are "$(fleet_host_dir 1)" "${CALLS_H1_BEFORE[@]}" \
+    rb_serve h1 h2 h3 a1 -- "$v"
+    rb_calls_are h1 "${CALLS_H1_BEFORE[@]}" \
         "docker pull ipa/platform:$v" "$STEP_UP"
-    for d in "$(fleet_host_dir 2)" "$(fleet_host_dir 3)" "$A1"; do
-        calls_are "$d" "docker pull ipa/platform:$v" "$STEP_UP"
+    for h in h2 h3 a1; do
+        rb_calls_are "$h" "docker pull ipa/platform:$v" "$STEP_UP"
     done
-    calls_are "$COORD" "gh run list --branch $v --limit 1"
+    rb_calls_are coordinator "gh run list --branch $v --limit 1"
     [ "$(cat "$WORK/db/alembic_version")" = "$v" ] || fail "database not at $v"
     [ -s "$WORK/backups/$dep.dump" ] || fail "no backup $dep.dump"
     expect_in "$WORK/notify.log" "$dep"
@@ -243,19 +183,12 @@ good_release() {
     LAST_DEP=$dep
 }
 
-# record_check DEP PYTHON: json_check on DEP's record
-record_check() {
-    show_json "$1" >"$WORK/logs/$1.json" || fail "drover show $1"
-    json_check "$WORK/logs/$1.json" "$2"
-}
-
 # ran_compose: the deploy and rollback steps each compose host ran, as
 # its calls say ("HOST PHASE STEP", lib/record_check.py --ran)
 ran_compose() {
-    local h d
+    local h
     for h in h1 h2 h3 a1; do
-        case $h in a1) d=$A1 ;; *) d=$(fleet_host_dir "${h#h}") ;; esac
-        calls "$d" | awk -v h="$h" '
+        rb_calls "$h" | awk -v h="$h" '
             /^docker pull / { print h " deploy pull image" }
             /^docker compose up -d app$/ {
                 print h (n++ ? " rollback previous image" : " deploy rolling update") }'
@@ -265,7 +198,7 @@ ran_compose() {
 # ran_k8s: the same for the cluster (after the first set image, a get
 # starts the rollback step)
 ran_k8s() {
-    calls "$CLUSTER" | awk '
+    rb_calls h4 | awk '
         /^kubectl set image / { s = 1; print "ipa-k8s deploy set image" }
         s && !r && /^kubectl rollout status / { print "ipa-k8s deploy rollout status" }
         s && !r && /^kubectl exec / { print "ipa-k8s deploy migrate" }
@@ -280,10 +213,9 @@ record_true() {
     show_json "$dep" >"$WORK/logs/$dep.json" || fail "drover show $dep"
     "ran_$kind" >"$WORK/logs/$dep.ran"
     if [ "$kind" = compose ]; then
-        served="h1=$(app_version "$(fleet_addr 1)") h2=$(app_version "$(fleet_addr 2)")"
-        served+=" h3=$(app_version "$(fleet_addr 3)") a1=$(app_version "$(agents_addr 1)")"
+        served=$(rb_served h1 h2 h3 a1)
     else
-        served="ipa-k8s=$(app_version "$(fleet_addr 4)")"
+        served="ipa-k8s=$(rb_version h4)"
     fi
     # Known and reported: the host that runs the `on: once` prechecks and
     # the before steps (h1) starts with them, before wave 1 in the record;
@@ -310,7 +242,7 @@ echo 1 >"$WORK/db/alembic_version"
 # 1. a good release: the canary, promoted, then the rest of the fleet
 good_release 2 1 -e previous_version=1
 G1=$LAST_DEP
-record_check "$G1" '
+rb_check "$G1" '
 assert r["version"] == "2" and r["previous_version"] == "1", r["version"]
 assert r["approver"] == "uat-lead"
 assert r["result"] == "success" and r["rolled_back"] is False, r["result"]
@@ -350,10 +282,10 @@ bad_canary() {
     release3 "$@"
     reset_calls
     ipa_deploy 1 "$name" -e version=3 -- "$why" 'roll(ing|ed) back'
-    ipa_serve 2 2 2 2
-    calls_are "$(fleet_host_dir 1)" "${CALLS_H1_BEFORE[@]}" \
+    rb_serve h1 h2 h3 a1 -- 2
+    rb_calls_are h1 "${CALLS_H1_BEFORE[@]}" \
         "docker pull ipa/platform:3" "$STEP_UP" "$STEP_UP"
-    for d in "$(fleet_host_dir 2)" "$(fleet_host_dir 3)" "$A1"; do calls_are "$d"; done
+    for h in h2 h3 a1; do rb_calls_are "$h"; done
     expect_in "$WORK/notify.log" "$(deploy_id "$WORK/logs/$name")"
     record_true "$(deploy_id "$WORK/logs/$name")" compose 'rolled back' yes
 }
@@ -366,7 +298,7 @@ bad_canary latency "latency below 10s" latency_ms=400
 # no data is no pass: a /metrics that answers nothing fails the check
 bad_canary nometrics "error rate below 5%" 'status:/metrics=404'
 NR=$(deploy_id "$WORK/logs/notready")
-record_check "$NR" '
+rb_check "$NR" '
 assert r["result"] != "success" and r["rolled_back"] is True, r["result"]
 assert r["validation"]["health"] == "FAIL", r["validation"]
 st = {h["host"]: h["state"] for h in r["hosts"]}
@@ -386,14 +318,14 @@ reset_calls
 ipa_deploy 6 smoke -e version=3 -- 'canary verified'
 SM=$(deploy_id "$WORK/logs/smoke")
 ipa_promote 1 smoke-promote "$SM" -- 'smoke' 'roll(ing|ed) back'
-ipa_serve 2 2 2 2
-calls_are "$(fleet_host_dir 1)" "${CALLS_H1_BEFORE[@]}" \
+rb_serve h1 h2 h3 a1 -- 2
+rb_calls_are h1 "${CALLS_H1_BEFORE[@]}" \
     "docker pull ipa/platform:3" "$STEP_UP" "$STEP_UP"
-for d in "$(fleet_host_dir 2)" "$(fleet_host_dir 3)" "$A1"; do
-    calls_are "$d" "docker pull ipa/platform:3" "$STEP_UP" "$STEP_UP"
+for h in h2 h3 a1; do
+    rb_calls_are "$h" "docker pull ipa/platform:3" "$STEP_UP" "$STEP_UP"
 done
 record_true "$SM" compose 'rolled back' yes
-record_check "$SM" '
+rb_check "$SM" '
 assert r["rolled_back"] is True and r["result"] != "success", r["result"]
 assert r["validation"]["smoke"] == "FAIL", r["validation"]
 rb = sorted(s["host"] for s in r["steps"] if s["phase"] == "rollback" and s["outcome"] == "ok")
@@ -404,22 +336,22 @@ echo "ok ($SECONDS s): a failed smoke test rolls back every host"
 # 4. a failed migration and an empty backup stop before any host changed
 release3
 reset_calls
-echo '^alembic upgrade' >"$(fleet_host_dir 1)/standin-fail"
+echo '^alembic upgrade' >"$(rb_dir h1)/standin-fail"
 db=$(cat "$WORK/db/alembic_version")
 ipa_deploy 1 migration -e version=3 -- "migrate"
-ipa_serve 2 2 2 2
-calls_are "$(fleet_host_dir 1)" "${CALLS_H1_BEFORE[@]}"
-for d in "$(fleet_host_dir 2)" "$(fleet_host_dir 3)" "$A1"; do calls_are "$d"; done
+rb_serve h1 h2 h3 a1 -- 2
+rb_calls_are h1 "${CALLS_H1_BEFORE[@]}"
+for h in h2 h3 a1; do rb_calls_are "$h"; done
 [ "$(cat "$WORK/db/alembic_version")" = "$db" ] || fail "the failed migration moved the database"
 record_true "$(deploy_id "$WORK/logs/migration")" compose failed no
 
 reset_calls
-echo '^pg_dump 0' >"$(fleet_host_dir 1)/standin-fail" # exits 0, prints nothing
+echo '^pg_dump 0' >"$(rb_dir h1)/standin-fail" # exits 0, prints nothing
 ipa_deploy 1 backup -e version=3 -- "database backup"
 BK=$(deploy_id "$WORK/logs/backup")
-ipa_serve 2 2 2 2
-calls_are "$(fleet_host_dir 1)" "${CALLS_H1_BEFORE[@]:0:3}"
-for d in "$(fleet_host_dir 2)" "$(fleet_host_dir 3)" "$A1"; do calls_are "$d"; done
+rb_serve h1 h2 h3 a1 -- 2
+rb_calls_are h1 "${CALLS_H1_BEFORE[@]:0:3}"
+for h in h2 h3 a1; do rb_calls_are "$h"; done
 [ ! -e "$WORK/backups/$BK.dump" ] || fail "an empty backup was kept"
 expect_in "$WORK/logs/backup" "database backup failed or is empty"
 record_true "$BK" compose failed no
@@ -430,13 +362,13 @@ reset_calls
 touch "$WORK/monitoring-down"
 ipa_deploy 7 monitoring -e version=3 -- "monitoring up"
 rm -f "$WORK/monitoring-down"
-sed -i 's/^SECRET_KEY=.*/SECRET_KEY=/' "$(fleet_host_dir 3)/.env"
+sed -i 's/^SECRET_KEY=.*/SECRET_KEY=/' "$(rb_dir h3)/.env"
 ipa_deploy 7 dotenv -e version=3 -- "SECRET_KEY is missing or empty" "h3"
-sed -i "s/^SECRET_KEY=.*/SECRET_KEY=not-a-real-key-$RANDOM/" "$(fleet_host_dir 3)/.env"
-for d in $(ipa_dirs); do
-    calls "$d" | grep -q '^docker' && fail "a refused deploy ran docker in $d"
+sed -i "s/^SECRET_KEY=.*/SECRET_KEY=not-a-real-key-$RANDOM/" "$(rb_dir h3)/.env"
+for h in h1 h2 h3 a1; do
+    rb_calls "$h" | grep -q '^docker' && fail "a refused deploy ran docker in $h"
 done
-ipa_serve 2 2 2 2
+rb_serve h1 h2 h3 a1 -- 2
 echo "ok ($SECONDS s): prechecks refuse (monitoring down, empty .env value)"
 
 # 6. a second and a third deploy of the plan (previous_version from the
@@ -444,11 +376,11 @@ echo "ok ($SECONDS s): prechecks refuse (monitoring down, empty .env value)"
 good_release 4 2
 G2=$LAST_DEP
 good_release 5 4
-record_check "$LAST_DEP" '
+rb_check "$LAST_DEP" '
 assert r["version"] == "5" and r["previous_version"] == "4", (r["version"], r["previous_version"])
 assert r["result"] == "success"
 '
-record_check "$G2" 'assert r["previous_version"] == "2", r["previous_version"]'
+rb_check "$G2" 'assert r["previous_version"] == "2", r["previous_version"]'
 echo "ok ($SECONDS s): a second and a third deploy (4, then 5)"
 
 # ===== 003_ipa_platform_k8s.yml (kubectl on the coordinator) ===============
@@ -469,7 +401,7 @@ STANDIN_HOME=$CLUSTER kubectl set image deployment/backend \
 echo 1 >"$CLUSTER/db/alembic_version"
 k8s_serves() {
     local got
-    got=$(app_version "$(fleet_addr 4)")
+    got=$(rb_version h4)
     [ "$got" = "$1" ] || fail "the cluster serves '$got', want $1"
     got=$(cat "$CLUSTER/kube/backend.image")
     [ "$got" = "ipa-platform/backend:$1" ] || fail "deployment image '$got', want :$1"
@@ -486,7 +418,7 @@ k8s_calls_are() { # VERSION LINE...: the cluster's calls after its prechecks and
     local v=$1
     shift
     mapfile -t pre < <(k_pre "$v")
-    calls_are "$CLUSTER" "${pre[@]}" "$@"
+    rb_calls_are h4 "${pre[@]}" "$@"
 }
 
 # 7. a good release: one wave, gated like any other
@@ -503,7 +435,7 @@ k8s_good() {
     record_true "$LAST_DEP" k8s success no
 }
 k8s_good 2
-record_check "$LAST_DEP" '
+rb_check "$LAST_DEP" '
 assert r["result"] == "success" and r["version"] == "2", r["result"]
 assert [(s["phase"], s["name"], s["outcome"]) for s in r["steps"]
         if s["phase"] in ("before", "deploy")] == [
@@ -544,7 +476,7 @@ release3 login=broken
 k8s_bad smoke - 'smoke' \
     "${K_SET}3 -n ipa-production" "$K_STATUS" "$K_MIGRATE" "alembic upgrade head" \
     "$K_GET" "$K_UNDO" "$K_STATUS"
-record_check "$(deploy_id "$WORK/logs/k8s-smoke")" '
+rb_check "$(deploy_id "$WORK/logs/k8s-smoke")" '
 assert r["rolled_back"] is True and r["validation"]["smoke"] == "FAIL", r["validation"]
 assert [(s["phase"], s["name"]) for s in r["steps"]][-1] == ("rollback", "rollout undo"), r["steps"]
 '
@@ -553,7 +485,7 @@ reset_calls
 echo '^pg_dump 0' >"$CLUSTER/standin-fail"
 k8s_deploy 1 backup 3 -- 'database backup failed or is empty'
 k8s_serves 2
-calls "$CLUSTER" | grep -q '^kubectl set' && fail "an empty backup went on to set image"
+rb_calls h4 | grep -q '^kubectl set' && fail "an empty backup went on to set image"
 record_true "$(deploy_id "$WORK/logs/k8s-backup")" k8s failed no
 echo "ok ($SECONDS s): k8s: failed rollout, migration, set image, not ready, smoke, empty backup: put back"
 

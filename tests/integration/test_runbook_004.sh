@@ -69,7 +69,7 @@ E=(-e "port=$FLEET_APP_PORT" -e alembic=alembic)
 
 # rec ID CHECKS: the record of deploy ID, without the env file's secret or
 # the smoke user's password.
-rec() { rb_record "$1" "$2" s3cret pw-h; }
+rec() { rb_check "$1" "$2" s3cret pw-h; }
 
 # 1. A good release: 1 -> 2 everywhere. The migration runs once, on h1, from
 # release 2's directory; each host restarts once, after it.

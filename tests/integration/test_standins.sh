@@ -50,8 +50,12 @@ sc git commit -m 'a b' "it's"
 [ "$(last_call)" = "git commit -m 'a b' 'it'\"'\"'s'"$'\t'"cwd=$H" ] ||
     fail "calls.log line: $(last_call)"
 
-# release switching: env *_VERSION (others passed over), git-head, systemctl
+# release switching: the variable version-var names (others passed
+# over), git-head, systemctl
+echo SMS_VERSION >"$H/version-var"
 CLOUD_SDK_VERSION=528.0.0 expect_rc 0 sc docker compose up -d app
+serves 1
+IPA_TAG=3 expect_rc 0 sc docker compose up -d app
 serves 1
 SMS_VERSION=2 expect_rc 0 sc docker compose -f compose.yml up -d app
 serves 2
@@ -169,6 +173,7 @@ DFLAGS+=(-i "$AGENTS_DIR/inventory.ini" --coordinator-key "$AGENTS_KEY"
 engine_reset
 hd=$(fleet_host_dir 1)
 ad=$(agents_host_dir 1)
+echo SMS_VERSION | tee "$hd/version-var" >"$ad/version-var"
 
 cat >"$WORK/up.yml" <<EOF
 name: standins

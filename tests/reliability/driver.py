@@ -99,7 +99,7 @@ class Fleet:
     def app_dir(self, h):
         if h[0] == "h":
             return os.path.join(self.env["FLEET_DIR"], "hosts", h)
-        return os.path.join(self.env["AGENTS_DIR"], h, "app")
+        return os.path.join(self.env["AGENTS_DIR"], h, "host")  # agents_host_dir
 
     def command(self, line, timeout=60):
         self.proc.stdin.write(line + "\n")

@@ -32,15 +32,15 @@ FLEET_DIR=$out/fleet
 . "$TOP/tests/integration/lib/fleet.sh"
 . "$TOP/tests/integration/lib/agents.sh"
 
+AGENTS_HOSTS=1 # each agent's app_dir and demo-app: lib/hostdir.sh
 fleet_start "$nssh" >&2
 agents_start "$nagents" >&2
 # agents.sh took the EXIT trap: the fleet's stops everything, agents too
 fleet_atexit agents_stop
 trap fleet_on_exit EXIT
-agents_apps "$FLEET_APP_PORT" 1
 {
     cat "$FLEET_INVENTORY"
-    cat "$AGENTS_DIR/apps.ini"
+    cat "$AGENTS_DIR/inventory.ini"
 } >"$out/inventory.ini"
 {
     echo "FLEET_DIR=$FLEET_DIR"

@@ -202,10 +202,10 @@ agents_app_start() {
     AGENTS_APP_PIDS+=($!)
 }
 
-# agents_wait_apps [PORT]: wait (at most 5 s) until every agent's demo-app
-# answers on PORT (default AGENTS_APP_PORT).
+# agents_wait_apps: wait (at most 5 s) until every agent's demo-app
+# answers on AGENTS_APP_PORT.
 agents_wait_apps() {
-    local x port=${1:-$AGENTS_APP_PORT}
+    local x port=$AGENTS_APP_PORT
     for x in $(seq "$AGENTS_N"); do
         for _ in $(seq 100); do
             curl -sf "http://$(agents_addr "$x"):$port/version" \
@@ -235,25 +235,4 @@ agents_fail() {
         tail -n 20 "$AGENTS_DIR/a$x/agent.log" >&2
     done
     exit 1
-}
-
-# agents_apps PORT RELEASE...: a demo-app ($DEMO_APP) beside each agent, on
-# its address:PORT, serving $AGENTS_DIR/aX/app (releases RELEASE..., the
-# first one current), stopped by agents_stop; waits until each answers.
-# $AGENTS_DIR/apps.ini is the inventory with each agent's app_dir.
-agents_apps() {
-    local port=$1 x r d
-    shift
-    for ((x = 1; x <= AGENTS_N; x++)); do
-        d=$AGENTS_DIR/a$x/app
-        for r in "$@"; do
-            mkdir -p "$d/releases/$r"
-            echo "$r" >"$d/releases/$r/VERSION"
-        done
-        ln -sfn "$d/releases/$1" "$d/current"
-        agents_app_start "$x" "$d" "$port"
-    done
-    agents_wait_apps "$port"
-    awk -v dir="$AGENTS_DIR" '/^a[0-9]+ / { split($1, h, "a"); $0 = $0 " app_dir=" dir "/a" h[2] "/app" } { print }' \
-        "$AGENTS_DIR/inventory.ini" >"$AGENTS_DIR/apps.ini"
 }

@@ -31,6 +31,25 @@ engine_start() {
         --state-dir "$FLEET_DIR/state")
 }
 
+# receiver_start ADDR:PORT LOG [OPTION...]: lib/receiver.py on ADDR:PORT
+# (a webhook, a status page: each POST one line of LOG; OPTIONs say what
+# it answers), its output in LOG.out, stopped when the test exits; returns
+# once it listens.
+receiver_start() {
+    local log=$2 pid
+    rm -f "$log"
+    python3 "$TOP/tests/integration/lib/receiver.py" "$@" >"$log.out" 2>&1 &
+    pid=$!
+    fleet_atexit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+    for _ in $(seq 100); do
+        [ -e "$log" ] && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    cat "$log.out" >&2
+    fail "no receiver on $1"
+}
+
 # engine_reset: every host on release 1, releases as fleet_start made them
 # (only release 3 misbehaves), no files left by earlier cases in host dirs,
 # and an empty $WORK/logs.
