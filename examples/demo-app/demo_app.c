@@ -5,7 +5,12 @@
  * on purpose (README.md lists the keys and the endpoints: health and
  * readiness, a login form with a CSRF token, a JSON API, Prometheus
  * metrics, the migration the database is at). Usage:
- *   demo-app --listen ADDR:PORT --dir DIR [--pidfile FILE] [-v] */
+ *   demo-app --listen ADDR:PORT --dir DIR [--pidfile FILE] [-v]
+ *
+ * Why one file of more than 1,000 lines: it is an example an operator
+ * copies to a host and builds with one `cc` line, with nothing of drover's
+ * and no library but libc; its endpoints share one request struct and one
+ * poll() loop. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

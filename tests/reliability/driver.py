@@ -18,6 +18,10 @@ Exit 0: no violation; 1: a violation (the seed, the history and the
 invariant are printed, the fleet directory is kept); 2: the driver itself
 could not run (the fleet did not start).
 python3 stdlib only.
+
+Why one file of more than 1,000 lines: it is copied as is to replay a seed
+anywhere python3 runs, and its operations, ground truth and invariants
+read the same driver state (the history, the last deploy, the hosts' logs).
 """
 
 import argparse
