@@ -23,7 +23,7 @@ const struct cmd_opt cmd_resume_opts[] = {
     {"override-var", 'O', 0, "NAME",
      "let -e NAME change a journaled variable, or add one: the hosts not "
      "done yet get the new value (repeatable)"},
-    CMD_OPT_INVENTORY(" to read instead of the one the journal names"),
+    CMD_OPT_INVENTORY(", repeatable, to read instead of the ones the journal names"),
     CMD_OPT_STATE_DIR,
     CMD_OPT_LOCK_WAIT,
     SSHOPT_FORKS_OPT,

@@ -617,7 +617,15 @@ static void test_agentconn_agent_restart_mid_job(void **state)
                                .key = &agentkp,
                                .state_dir = sdir,
                                .kill_grace_ms = 300};
-    f.agent = agentd_new(f.as, f.jt, &o, &e);
+    /* While nothing listens, the coordinator's redial to the port can be
+     * given that very port as its own (a TCP self-connect on loopback),
+     * which holds it until the handshake fails: run the loop and try again,
+     * as an agent's service manager restarts it. */
+    t0 = clock_mono_ms();
+    while ((f.agent = agentd_new(f.as, f.jt, &o, &e)) == NULL &&
+           strstr(e.msg, "Address already in use") != NULL &&
+           clock_mono_ms() - t0 < 5000)
+        loop_run_once(l, 50, NULL);
     if (f.agent == NULL)
         fail_msg("restart: %s", e.msg);
     run_until(l, &h.done, 8000);
