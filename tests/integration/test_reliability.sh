@@ -13,4 +13,4 @@ export FLEET_APP_PORT=${FLEET_APP_PORT:-24002}
 export AGENTS_NET=${AGENTS_NET:-127.0.41} AGENTS_PORT=${AGENTS_PORT:-24003}
 python3 "$TOP/tests/reliability/driver.py" \
     --replay "$TOP/tests/reliability/regressions.txt" \
-    --ops "${RELIABILITY_OPS:-15}" ${SEED:+--seed "$SEED"}
+    --ops "${RELIABILITY_OPS:-10}" ${SEED:+--seed "$SEED"}
