@@ -207,6 +207,7 @@ void cmd_shared_init(struct cmd_shared *s, int argc)
 void cmd_shared_release(struct cmd_shared *s)
 {
     free(s->invs);
+    storesel_release(&s->sel);
     json_decref(s->extra);
     memset(s, 0, sizeof(*s));
 }
@@ -240,6 +241,9 @@ int cmd_shared_opt(const struct cmd *c, struct cmd_shared *s, int opt,
     case 'S':
         s->state_dir = arg;
         return CMD_SHARED_TAKEN;
+    case CMD_OPT_STORE_KEY:
+        s->store = arg;
+        return CMD_SHARED_TAKEN;
     case 'K':
         s->agent.key_file = arg;
         return CMD_SHARED_TAKEN;
@@ -256,6 +260,22 @@ int cmd_shared_opt(const struct cmd *c, struct cmd_shared *s, int opt,
         s->agent.connect_timeout_ms = s->ssh.connect_timeout_ms;
         return CMD_SHARED_TAKEN;
     }
+}
+
+int cmd_shared_store(const struct cmd *c, struct cmd_shared *s)
+{
+    struct storesel_in in;
+    storesel_from_env(&in, s->store, s->state_dir);
+    struct err e = {0};
+    storesel_release(&s->sel);
+    enum err_code rc = storesel_pick(&in, &s->sel, &e);
+    free((char *)in.user_file);
+    if (rc != ERR_OK) {
+        log_out(stderr, "drover %s: %s", c->name, e.msg);
+        return EXIT_USAGE;
+    }
+    s->state_dir = s->sel.dir;
+    return EXIT_OK;
 }
 
 void cmd_print_diags(const struct buf *diags, const struct err *e)
