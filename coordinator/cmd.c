@@ -8,6 +8,7 @@
 #include "log.h"
 #include "rollout.h"
 #include "sshopt.h"
+#include "store.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -262,6 +263,18 @@ int cmd_shared_opt(const struct cmd *c, struct cmd_shared *s, int opt,
     }
 }
 
+int cmd_shared_opt_quit(const struct cmd *c, struct cmd_shared *s, int opt,
+                        const char *arg)
+{
+    int rc = cmd_shared_opt(c, s, opt, arg);
+    if (rc == CMD_SHARED_TAKEN)
+        return rc;
+    cmd_shared_release(s);
+    return rc == CMD_SHARED_NOT_MINE
+               ? cmd_usage_error(c, "unknown option or missing argument")
+               : rc;
+}
+
 int cmd_shared_store(const struct cmd *c, struct cmd_shared *s)
 {
     struct storesel_in in;
@@ -276,6 +289,17 @@ int cmd_shared_store(const struct cmd *c, struct cmd_shared *s)
     }
     s->state_dir = s->sel.dir;
     return EXIT_OK;
+}
+
+int cmd_shared_journal(const struct cmd *c, struct cmd_shared *s,
+                       struct store **out, struct err *e)
+{
+    *out = NULL;
+    int status = cmd_shared_store(c, s);
+    if (status == EXIT_OK)
+        store_open_state(s->state_dir, true, out, NULL, e);
+    cmd_shared_release(s);
+    return status;
 }
 
 void cmd_print_diags(const struct buf *diags, const struct err *e)

@@ -31,6 +31,7 @@ enum drover_exit {
 
 struct buf;
 struct err;
+struct store;
 
 /* Bits of cmd_opt.flags. */
 enum cmd_opt_flags {
@@ -176,11 +177,25 @@ void cmd_shared_release(struct cmd_shared *s);
 int cmd_shared_opt(const struct cmd *c, struct cmd_shared *s, int opt,
                    const char *arg);
 
+/* cmd_shared_opt for a command that returns at once: CMD_SHARED_TAKEN,
+ * else the exit status to return (an option that is not a shared one is
+ * a usage error, "unknown option or missing argument"), s released. */
+int cmd_shared_opt_quit(const struct cmd *c, struct cmd_shared *s, int opt,
+                        const char *arg);
+
 /* Select the store (storesel.h: --store, --state-dir, $DROVER_STORE,
  * $DROVER_STATE_DIR, the config files, the default) into s->state_dir:
  * EXIT_OK, else EXIT_USAGE after saying why on stderr ("drover NAME:
  * --store etcd://...: this build has no 'etcd' backend ..."). */
 int cmd_shared_store(const struct cmd *c, struct cmd_shared *s);
+
+/* For a command that only reads the journal: cmd_shared_store, then the
+ * selected journal opened read-only (store_open_state) into *out; s is
+ * released either way. The exit status of a refused selection, else
+ * EXIT_OK, with *out NULL and e set when the journal cannot be opened
+ * (ERR_NOTFOUND: no deploy has run with that store). */
+int cmd_shared_journal(const struct cmd *c, struct cmd_shared *s,
+                       struct store **out, struct err *e);
 
 /* A plan's or inventory's diagnostics, or e's message when there are
  * none, on stderr through the redaction of every line (log_write). */

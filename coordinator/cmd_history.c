@@ -101,14 +101,10 @@ static int cmd_history_run(int argc, char **argv)
             cmd_shared_release(&sh);
             return EXIT_OK;
         default: {
-            int rc = cmd_shared_opt(&cmd_history, &sh, c, optarg);
-            if (rc == CMD_SHARED_TAKEN)
-                break;
-            cmd_shared_release(&sh);
-            return rc != CMD_SHARED_NOT_MINE
-                       ? rc
-                       : cmd_usage_error(&cmd_history,
-                                         "unknown option or missing argument");
+            int rc = cmd_shared_opt_quit(&cmd_history, &sh, c, optarg);
+            if (rc != CMD_SHARED_TAKEN)
+                return rc;
+            break;
         }
         }
     }
@@ -117,16 +113,12 @@ static int cmd_history_run(int argc, char **argv)
         return cmd_usage_error(&cmd_history, "unexpected argument '%s'",
                                argv[optind]);
     }
-    int status = cmd_shared_store(&cmd_history, &sh);
     struct store *s = NULL;
     struct err e = {0};
-    enum err_code orc = status == EXIT_OK
-                            ? store_open_state(sh.state_dir, true, &s, NULL, &e)
-                            : ERR_OK;
-    cmd_shared_release(&sh);
+    int status = cmd_shared_journal(&cmd_history, &sh, &s, &e);
     if (status != EXIT_OK)
         return status;
-    if (orc != ERR_OK) {
+    if (s == NULL) {
         if (e.code == ERR_NOTFOUND) {
             log_out(stdout, "%s", json ? "[]" : "no deploys yet");
             return EXIT_OK;

@@ -46,14 +46,10 @@ static int cmd_show_run(int argc, char **argv)
             cmd_shared_release(&sh);
             return EXIT_OK;
         default: {
-            int rc = cmd_shared_opt(&cmd_show, &sh, c, optarg);
-            if (rc == CMD_SHARED_TAKEN)
-                break;
-            cmd_shared_release(&sh);
-            return rc != CMD_SHARED_NOT_MINE
-                       ? rc
-                       : cmd_usage_error(&cmd_show,
-                                         "unknown option or missing argument");
+            int rc = cmd_shared_opt_quit(&cmd_show, &sh, c, optarg);
+            if (rc != CMD_SHARED_TAKEN)
+                return rc;
+            break;
         }
         }
     }
@@ -62,15 +58,11 @@ static int cmd_show_run(int argc, char **argv)
         return cmd_usage_error(&cmd_show, "expected one DEPLOY id, or last");
     }
     const char *id = argv[optind];
-    int status = cmd_shared_store(&cmd_show, &sh);
     struct store *s = NULL;
-    enum err_code orc = status == EXIT_OK
-                            ? store_open_state(sh.state_dir, true, &s, NULL, &e)
-                            : ERR_OK;
-    cmd_shared_release(&sh);
+    int status = cmd_shared_journal(&cmd_show, &sh, &s, &e);
     if (status != EXIT_OK)
         return status;
-    if (orc != ERR_OK) {
+    if (s == NULL) {
         log_out(stderr, "drover show: %s", e.msg);
         /* no journal: no such deploy; a state directory drover must not
          * use: both bad arguments (docs/cli.md) */

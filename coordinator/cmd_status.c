@@ -159,14 +159,10 @@ static int cmd_status_run(int argc, char **argv)
             cmd_shared_release(&sh);
             return EXIT_OK;
         default: {
-            int rc = cmd_shared_opt(&cmd_status, &sh, c, optarg);
-            if (rc == CMD_SHARED_TAKEN)
-                break;
-            cmd_shared_release(&sh);
-            return rc != CMD_SHARED_NOT_MINE
-                       ? rc
-                       : cmd_usage_error(&cmd_status,
-                                         "unknown option or missing argument");
+            int rc = cmd_shared_opt_quit(&cmd_status, &sh, c, optarg);
+            if (rc != CMD_SHARED_TAKEN)
+                return rc;
+            break;
         }
         }
     }
