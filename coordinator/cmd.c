@@ -8,6 +8,7 @@
 #include "log.h"
 #include "rollout.h"
 #include "sshopt.h"
+#include "store.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -207,6 +208,7 @@ void cmd_shared_init(struct cmd_shared *s, int argc)
 void cmd_shared_release(struct cmd_shared *s)
 {
     free(s->invs);
+    storesel_release(&s->sel);
     json_decref(s->extra);
     memset(s, 0, sizeof(*s));
 }
@@ -240,6 +242,9 @@ int cmd_shared_opt(const struct cmd *c, struct cmd_shared *s, int opt,
     case 'S':
         s->state_dir = arg;
         return CMD_SHARED_TAKEN;
+    case CMD_OPT_STORE_KEY:
+        s->store = arg;
+        return CMD_SHARED_TAKEN;
     case 'K':
         s->agent.key_file = arg;
         return CMD_SHARED_TAKEN;
@@ -256,6 +261,45 @@ int cmd_shared_opt(const struct cmd *c, struct cmd_shared *s, int opt,
         s->agent.connect_timeout_ms = s->ssh.connect_timeout_ms;
         return CMD_SHARED_TAKEN;
     }
+}
+
+int cmd_shared_opt_quit(const struct cmd *c, struct cmd_shared *s, int opt,
+                        const char *arg)
+{
+    int rc = cmd_shared_opt(c, s, opt, arg);
+    if (rc == CMD_SHARED_TAKEN)
+        return rc;
+    cmd_shared_release(s);
+    return rc == CMD_SHARED_NOT_MINE
+               ? cmd_usage_error(c, "unknown option or missing argument")
+               : rc;
+}
+
+int cmd_shared_store(const struct cmd *c, struct cmd_shared *s)
+{
+    struct storesel_in in;
+    storesel_from_env(&in, s->store, s->state_dir);
+    struct err e = {0};
+    storesel_release(&s->sel);
+    enum err_code rc = storesel_pick(&in, &s->sel, &e);
+    free((char *)in.user_file);
+    if (rc != ERR_OK) {
+        log_out(stderr, "drover %s: %s", c->name, e.msg);
+        return EXIT_USAGE;
+    }
+    s->state_dir = s->sel.dir;
+    return EXIT_OK;
+}
+
+int cmd_shared_journal(const struct cmd *c, struct cmd_shared *s,
+                       struct store **out, struct err *e)
+{
+    *out = NULL;
+    int status = cmd_shared_store(c, s);
+    if (status == EXIT_OK)
+        store_open_state(s->state_dir, true, out, NULL, e);
+    cmd_shared_release(s);
+    return status;
 }
 
 void cmd_print_diags(const struct buf *diags, const struct err *e)

@@ -21,6 +21,7 @@ enum drover_exit {
 #include "resume.h"
 #include "runner.h"
 #include "ssh.h"
+#include "storesel.h"
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -30,6 +31,7 @@ enum drover_exit {
 
 struct buf;
 struct err;
+struct store;
 
 /* Bits of cmd_opt.flags. */
 enum cmd_opt_flags {
@@ -61,9 +63,18 @@ struct cmd_opt {
 #define CMD_OPT_STATE_DIR                                                      \
     {                                                                          \
         "state-dir", 'S', 0, "DIR",                                            \
-            "journal and locks (default $DROVER_STATE_DIR, else "              \
-            "/var/lib/drover "                                                 \
-            "for root, else $XDG_STATE_HOME/drover or ~/.local/state/drover)"  \
+            "the same as --store sqlite:DIR (default $DROVER_STATE_DIR, "      \
+            "then drover.yml's store:, then /var/lib/drover for root, else "   \
+            "$XDG_STATE_HOME/drover or ~/.local/state/drover)"                 \
+    }
+/* --store's key (no short option). */
+enum { CMD_OPT_STORE_KEY = 0x1000 };
+#define CMD_OPT_STORE                                                          \
+    {                                                                          \
+        "store", CMD_OPT_STORE_KEY, 0, "URL",                                  \
+            "where the journal, locks and epochs are: sqlite:DIR is the "      \
+            "state directory DIR (default $DROVER_STORE, then drover.yml's "   \
+            "store:, docs/config.md)"                                          \
     }
 #define CMD_OPT_LOCK_WAIT                                                      \
     {                                                                          \
@@ -126,16 +137,22 @@ int cmd_usage_error(const struct cmd *c, const char *fmt, ...)
 /* The flags several commands share, read in one place with one validation
  * and one way to say what is wrong (cmd_shared_opt): a command lists the
  * rows it takes (CMD_OPT_INVENTORY, CMD_OPT_EXTRA_VAR, SSHOPT_FORKS_OPT,
- * CMD_OPT_LOCK_WAIT, CMD_OPT_STATE_DIR, CMD_OPT_AGENT_KEY,
- * CMD_OPT_KNOWN_AGENTS, `.ssh = true` or SSHOPT_CONFIG_OPT) and hands
- * what getopt_long returns to cmd_shared_opt in its switch's default. */
+ * CMD_OPT_LOCK_WAIT, CMD_OPT_STORE with CMD_OPT_STATE_DIR,
+ * CMD_OPT_AGENT_KEY, CMD_OPT_KNOWN_AGENTS, `.ssh = true` or
+ * SSHOPT_CONFIG_OPT) and hands what getopt_long returns to cmd_shared_opt
+ * in its switch's default; a command that opens a store then calls
+ * cmd_shared_store. */
 struct cmd_shared {
     const char **invs;          /* -i SRC, in the order given (any number) */
     size_t ninv;                /* entries */
     json_t *extra;              /* -e NAME=VALUE and -e @FILE, merged */
     int forks;                  /* --forks (SSHOPT_FORKS_DEFAULT) */
     int64_t lock_wait_ms;       /* --lock-wait (0: fail at once) */
-    const char *state_dir;      /* --state-dir (NULL: the default) */
+    const char *store;          /* --store URL (NULL: not given) */
+    const char *state_dir;      /* --state-dir; after cmd_shared_store the
+                                   state directory of the store selected
+                                   (NULL: the default, statedir.h) */
+    struct storesel sel;        /* what cmd_shared_store selected */
     struct ssh_options ssh;     /* the SSH options */
     struct agent_options agent; /* --coordinator-key, --known-agents; its
                                    accept_new and connect_timeout_ms are
@@ -155,9 +172,30 @@ void cmd_shared_release(struct cmd_shared *s);
  * --forks, -e, --lock-wait or SSH option), EXIT_INPUT for an -e @FILE
  * that cannot be read ("drover NAME: file:line:col: ..."). Keys that
  * mean something else in a command (keygen's and show's -f) are its own:
- * such a command does not call this. */
+ * such a command handles them in its own cases, before this (keygen does
+ * not call it). */
 int cmd_shared_opt(const struct cmd *c, struct cmd_shared *s, int opt,
                    const char *arg);
+
+/* cmd_shared_opt for a command that returns at once: CMD_SHARED_TAKEN,
+ * else the exit status to return (an option that is not a shared one is
+ * a usage error, "unknown option or missing argument"), s released. */
+int cmd_shared_opt_quit(const struct cmd *c, struct cmd_shared *s, int opt,
+                        const char *arg);
+
+/* Select the store (storesel.h: --store, --state-dir, $DROVER_STORE,
+ * $DROVER_STATE_DIR, the config files, the default) into s->state_dir:
+ * EXIT_OK, else EXIT_USAGE after saying why on stderr ("drover NAME:
+ * --store etcd://...: this build has no 'etcd' backend ..."). */
+int cmd_shared_store(const struct cmd *c, struct cmd_shared *s);
+
+/* For a command that only reads the journal: cmd_shared_store, then the
+ * selected journal opened read-only (store_open_state) into *out; s is
+ * released either way. The exit status of a refused selection, else
+ * EXIT_OK, with *out NULL and e set when the journal cannot be opened
+ * (ERR_NOTFOUND: no deploy has run with that store). */
+int cmd_shared_journal(const struct cmd *c, struct cmd_shared *s,
+                       struct store **out, struct err *e);
 
 /* A plan's or inventory's diagnostics, or e's message when there are
  * none, on stderr through the redaction of every line (log_write). */

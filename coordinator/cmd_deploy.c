@@ -41,6 +41,7 @@ static const struct cmd_opt cmd_deploy_opts[] = {
     {"canary", 'C', 0, NULL, "run only the canary (first) wave, then pause"},
     CMD_OPT_AGENT_KEY,
     CMD_OPT_KNOWN_AGENTS,
+    CMD_OPT_STORE,
     CMD_OPT_STATE_DIR,
     CMD_OPT_LOCK_WAIT,
     {"ticket", 'T', 0, "ID",
@@ -189,6 +190,9 @@ static int cmd_deploy_run(int argc, char **argv)
         }
         }
     }
+    if ((status = cmd_shared_store(&cmd_deploy, &sh)) != EXIT_OK)
+        goto out;
+    status = EXIT_USAGE;
     sopt.lock_wait_ms = sh.lock_wait_ms;
     sopt.state_dir = sh.state_dir;
     if (optind != argc - 1 || sh.ninv == 0) {

@@ -49,6 +49,7 @@ static void cmd_history_json(const struct store_summary *rows, size_t n)
 
 /* The options of `drover history`, one row each (cmd.h). */
 static const struct cmd_opt cmd_history_opts[] = {
+    CMD_OPT_STORE,
     CMD_OPT_STATE_DIR,
     {"plan", 'p', CMD_OPT_SHORT, "NAME", "only the deploys of this plan"},
     {"limit", 'n', CMD_OPT_SHORT, "N", "the newest N deploys (default 20)"},
@@ -63,16 +64,14 @@ static int cmd_history_run(int argc, char **argv)
     struct option opts[CMD_OPTS_MAX + 1];
     char shortopts[3 * CMD_OPTS_MAX + 2];
     cmd_getopt(&cmd_history, "", opts, shortopts);
-    const char *state_dir = NULL;
+    struct cmd_shared sh;
+    cmd_shared_init(&sh, 0);
     struct store_filter f = {.limit = CMD_HISTORY_DEFAULT_LIMIT};
     bool json = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         switch (c) {
-        case 'S':
-            state_dir = optarg;
-            break;
         case 'p':
             f.plan = optarg;
             break;
@@ -85,6 +84,7 @@ static int cmd_history_run(int argc, char **argv)
                         "drover history: --limit %s: expected a positive "
                         "number",
                         optarg);
+                cmd_shared_release(&sh);
                 return EXIT_USAGE;
             }
             f.limit = (size_t)v;
@@ -98,18 +98,27 @@ static int cmd_history_run(int argc, char **argv)
             break;
         case 'h':
             cmd_help(&cmd_history, stdout);
+            cmd_shared_release(&sh);
             return EXIT_OK;
-        default:
-            return cmd_usage_error(&cmd_history,
-                                   "unknown option or missing argument");
+        default: {
+            int rc = cmd_shared_opt_quit(&cmd_history, &sh, c, optarg);
+            if (rc != CMD_SHARED_TAKEN)
+                return rc;
+            break;
+        }
         }
     }
-    if (optind != argc)
+    if (optind != argc) {
+        cmd_shared_release(&sh);
         return cmd_usage_error(&cmd_history, "unexpected argument '%s'",
                                argv[optind]);
+    }
     struct store *s = NULL;
     struct err e = {0};
-    if (store_open_state(state_dir, true, &s, NULL, &e) != ERR_OK) {
+    int status = cmd_shared_journal(&cmd_history, &sh, &s, &e);
+    if (status != EXIT_OK)
+        return status;
+    if (s == NULL) {
         if (e.code == ERR_NOTFOUND) {
             log_out(stdout, "%s", json ? "[]" : "no deploys yet");
             return EXIT_OK;

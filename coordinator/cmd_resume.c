@@ -23,7 +23,9 @@ const struct cmd_opt cmd_resume_opts[] = {
     {"override-var", 'O', 0, "NAME",
      "let -e NAME change a journaled variable, or add one: the hosts not "
      "done yet get the new value (repeatable)"},
-    CMD_OPT_INVENTORY(", repeatable, to read instead of the ones the journal names"),
+    CMD_OPT_INVENTORY(
+        ", repeatable, to read instead of the ones the journal names"),
+    CMD_OPT_STORE,
     CMD_OPT_STATE_DIR,
     CMD_OPT_LOCK_WAIT,
     SSHOPT_FORKS_OPT,
@@ -210,6 +212,9 @@ int cmd_resume_main(enum resume_mode mode, int argc, char **argv)
         }
         }
     }
+    if ((status = cmd_shared_store(self, &sh)) != EXIT_OK)
+        goto out;
+    status = EXIT_USAGE;
     sopt.lock_wait_ms = sh.lock_wait_ms;
     sopt.state_dir = sh.state_dir;
     rq.forks = sh.forks;

@@ -14,6 +14,7 @@
 
 /* The options of `drover show`, one row each (cmd.h). */
 static const struct cmd_opt cmd_show_opts[] = {
+    CMD_OPT_STORE,
     CMD_OPT_STATE_DIR,
     {"format", 'f', CMD_OPT_SHORT, "text|markdown|json",
      "how the record is printed (default text)"},
@@ -26,33 +27,42 @@ static int cmd_show_run(int argc, char **argv)
     struct option opts[CMD_OPTS_MAX + 1];
     char shortopts[3 * CMD_OPTS_MAX + 2];
     cmd_getopt(&cmd_show, "", opts, shortopts);
-    const char *state_dir = NULL;
+    struct cmd_shared sh;
+    cmd_shared_init(&sh, 0);
     enum record_format fmt = RECORD_TEXT;
     struct err e = {0};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         switch (c) {
-        case 'S':
-            state_dir = optarg;
-            break;
         case 'f':
-            if (record_format_parse(optarg, &fmt, &e) != ERR_OK)
+            if (record_format_parse(optarg, &fmt, &e) != ERR_OK) {
+                cmd_shared_release(&sh);
                 return cmd_usage_error(&cmd_show, "%s", e.msg);
+            }
             break;
         case 'h':
             cmd_help(&cmd_show, stdout);
+            cmd_shared_release(&sh);
             return EXIT_OK;
-        default:
-            return cmd_usage_error(&cmd_show,
-                                   "unknown option or missing argument");
+        default: {
+            int rc = cmd_shared_opt_quit(&cmd_show, &sh, c, optarg);
+            if (rc != CMD_SHARED_TAKEN)
+                return rc;
+            break;
+        }
         }
     }
-    if (optind + 1 != argc)
+    if (optind + 1 != argc) {
+        cmd_shared_release(&sh);
         return cmd_usage_error(&cmd_show, "expected one DEPLOY id, or last");
+    }
     const char *id = argv[optind];
     struct store *s = NULL;
-    if (store_open_state(state_dir, true, &s, NULL, &e) != ERR_OK) {
+    int status = cmd_shared_journal(&cmd_show, &sh, &s, &e);
+    if (status != EXIT_OK)
+        return status;
+    if (s == NULL) {
         log_out(stderr, "drover show: %s", e.msg);
         /* no journal: no such deploy; a state directory drover must not
          * use: both bad arguments (docs/cli.md) */

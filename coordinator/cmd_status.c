@@ -28,6 +28,7 @@ struct cmd_status_lock {
 
 /* The options of `drover status`, one row each (cmd.h). */
 static const struct cmd_opt cmd_status_opts[] = {
+    CMD_OPT_STORE,
     CMD_OPT_STATE_DIR,
     {"json", 'j', 0, NULL, "one JSON document instead of text"},
     CMD_OPT_HELP,
@@ -143,32 +144,42 @@ static int cmd_status_run(int argc, char **argv)
     struct option opts[CMD_OPTS_MAX + 1];
     char shortopts[3 * CMD_OPTS_MAX + 2];
     cmd_getopt(&cmd_status, "", opts, shortopts);
-    const char *state_dir = NULL;
+    struct cmd_shared sh;
+    cmd_shared_init(&sh, 0);
     bool json = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         switch (c) {
-        case 'S':
-            state_dir = optarg;
-            break;
         case 'j':
             json = true;
             break;
         case 'h':
             cmd_help(&cmd_status, stdout);
+            cmd_shared_release(&sh);
             return EXIT_OK;
-        default:
-            return cmd_usage_error(&cmd_status,
-                                   "unknown option or missing argument");
+        default: {
+            int rc = cmd_shared_opt_quit(&cmd_status, &sh, c, optarg);
+            if (rc != CMD_SHARED_TAKEN)
+                return rc;
+            break;
+        }
         }
     }
-    if (optind != argc)
+    if (optind != argc) {
+        cmd_shared_release(&sh);
         return cmd_usage_error(&cmd_status, "unexpected argument '%s'",
                                argv[optind]);
+    }
+    int status = cmd_shared_store(&cmd_status, &sh);
     char *dir = NULL;
     struct err e = {0};
-    if (statedir_find(state_dir, &dir, &e) != ERR_OK) {
+    enum err_code frc =
+        status == EXIT_OK ? statedir_find(sh.state_dir, &dir, &e) : ERR_OK;
+    cmd_shared_release(&sh);
+    if (status != EXIT_OK)
+        return status;
+    if (frc != ERR_OK) {
         log_out(stderr, "drover status: %s", e.msg);
         return e.code == ERR_USAGE ? EXIT_USAGE : EXIT_INTERNAL;
     }

@@ -1,9 +1,10 @@
 /* coordinator/statedir.h: the state directory, where the lock files, the
  * epochs and the journal live. `--state-dir` wins, then $DROVER_STATE_DIR,
  * then /var/lib/drover for root, $XDG_STATE_HOME/drover, or
- * ~/.local/state/drover. Directories are 0700, files 0600; a file that
- * must survive a crash is written whole (temporary file, fsync, rename,
- * fsync of the directory: docs/dependencies.md). */
+ * ~/.local/state/drover (the commands choose among --store, $DROVER_STORE
+ * and drover.yml first: storesel.h). Directories are 0700, files 0600; a
+ * file that must survive a crash is written whole (temporary file, fsync,
+ * rename, fsync of the directory: docs/dependencies.md). */
 #ifndef DROVER_STATEDIR_H
 #define DROVER_STATEDIR_H
 

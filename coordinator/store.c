@@ -51,18 +51,78 @@ const struct store_backend *const store_backends[] = {
     NULL,
 };
 
-enum err_code store_open(const char *url, bool readonly, struct store **out,
-                         struct err *e)
+/* The backends as users write them ("sqlite:DIR"), for messages. */
+static void store_backend_list(struct buf *b)
+{
+    for (size_t i = 0; store_backends[i] != NULL; i++)
+        buf_printf(b, "%s%s:%s", i > 0 ? ", " : "", store_backends[i]->scheme,
+                   store_backends[i]->in_state_dir ? "DIR" : "...");
+}
+
+enum err_code store_url_parse(const char *url, const struct store_backend **b,
+                              const char **where, struct err *e)
 {
     const char *colon = strchr(url, ':');
     for (size_t i = 0; colon != NULL && store_backends[i] != NULL; i++) {
-        const struct store_backend *b = store_backends[i];
-        if (strlen(b->scheme) == (size_t)(colon - url) &&
-            strncmp(url, b->scheme, (size_t)(colon - url)) == 0)
-            return b->open(colon + 1, readonly, out, e);
+        const struct store_backend *r = store_backends[i];
+        if (strlen(r->scheme) == (size_t)(colon - url) &&
+            strncmp(url, r->scheme, (size_t)(colon - url)) == 0) {
+            *b = r;
+            *where = colon + 1;
+            return ERR_OK;
+        }
     }
-    return err_set(e, ERR_INVALID, "store '%s': no backend for it (not %s:...)",
-                   url, store_backends[0]->scheme);
+    struct buf list;
+    buf_init(&list, BUF_UNLIMITED);
+    store_backend_list(&list);
+    if (colon == NULL)
+        err_set(e, ERR_INVALID,
+                "store '%s' is not a store URL (this build's backends: %s)",
+                url, buf_cstr(&list));
+    else
+        err_set(e, ERR_INVALID,
+                "store '%s': this build has no '%.*s' backend (its backends: "
+                "%s)",
+                url, (int)(colon - url), url, buf_cstr(&list));
+    buf_release(&list);
+    return ERR_INVALID;
+}
+
+enum err_code store_url_dir(const char *url, char **dir, struct err *e)
+{
+    const struct store_backend *b = NULL;
+    const char *where = NULL;
+    if (store_url_parse(url, &b, &where, e) != ERR_OK)
+        return e->code;
+    if (!b->in_state_dir) {
+        struct buf list;
+        buf_init(&list, BUF_UNLIMITED);
+        store_backend_list(&list);
+        err_set(e, ERR_INVALID,
+                "store '%s': the %s backend cannot be selected in this build "
+                "(its backends: %s)",
+                url, b->scheme, buf_cstr(&list));
+        buf_release(&list);
+        return ERR_INVALID;
+    }
+    size_t n = strlen(where);
+    while (n > 1 && where[n - 1] == '/') /* "DIR/" is DIR */
+        n--;
+    if (n == 0)
+        return err_set(e, ERR_INVALID, "store '%s' names no directory (%s:DIR)",
+                       url, b->scheme);
+    *dir = xstrndup(where, n);
+    return ERR_OK;
+}
+
+enum err_code store_open(const char *url, bool readonly, struct store **out,
+                         struct err *e)
+{
+    const struct store_backend *b = NULL;
+    const char *where = NULL;
+    if (store_url_parse(url, &b, &where, e) != ERR_OK)
+        return e->code;
+    return b->open(where, readonly, out, e);
 }
 
 enum err_code store_open_state(const char *flag, bool readonly,

@@ -323,6 +323,10 @@ struct store_backend {
     const char *scheme;     /* URL scheme: "sqlite" in "sqlite:PATH" */
     const char *state_name; /* where it keeps the journal inside a state
                                directory (store_open_state) */
+    bool in_state_dir;      /* a user selects it as "scheme:DIR" (--store,
+                               docs/config.md): DIR is a state directory,
+                               its locks and epochs beside the journal.
+                               false: not selectable yet */
     /* Open the store at where (the URL after "scheme:"), created unless
      * readonly; readonly and missing is ERR_NOTFOUND with a message a user
      * can act on. *out is freed with store_free. */
@@ -334,9 +338,24 @@ struct store_backend {
  * uses. Adding a backend is one file and one row here (docs/hacking.md). */
 extern const struct store_backend *const store_backends[];
 
+/* The row of store_backends url ("scheme:where") names, and where (the
+ * rest of url, borrowed). This is the one place a URL becomes a backend.
+ * ERR_INVALID for a URL with no scheme or a scheme no row has: the
+ * message names url and this build's stores ("sqlite:DIR"). */
+enum err_code store_url_parse(const char *url, const struct store_backend **b,
+                              const char **where, struct err *e);
+
+/* The state directory a store URL a user gave selects (--store,
+ * $DROVER_STORE, the config file: "sqlite:DIR" is DIR, its trailing '/'
+ * dropped); *dir is the caller's. ERR_INVALID, naming url and this
+ * build's stores, for a URL store_url_parse refuses, a backend that is
+ * not selectable (!in_state_dir) or an empty DIR. */
+enum err_code store_url_dir(const char *url, char **dir, struct err *e);
+
 /* Open the store url names, "scheme:where" (scheme a row of
- * store_backends). ERR_INVALID for a URL whose scheme no backend has;
- * else what the backend's open returns. */
+ * store_backends, where what its open takes: the journal's path for
+ * sqlite). ERR_INVALID as store_url_parse; else what the backend's open
+ * returns. */
 enum err_code store_open(const char *url, bool readonly, struct store **out,
                          struct err *e);
 

@@ -994,5 +994,6 @@ enum err_code store_sqlite_open(const char *path, bool readonly,
 const struct store_backend store_sqlite_backend = {
     .scheme = "sqlite",
     .state_name = STORE_SQLITE_FILE,
+    .in_state_dir = true,
     .open = store_sqlite_open,
 };
