@@ -19,7 +19,7 @@ DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev clang-format \
 	cppcheck libssh2-1-dev libssl-dev libzmq3-dev libsodium-dev libmsgpack-dev libcurl4-openssl-dev \
 	libcmocka-dev libyaml-dev libjansson-dev libsqlite3-dev \
 	openssh-server openssh-client curl iproute2 util-linux procps psmisc \
-	python3 tzdata git
+	python3 tzdata git etcd-server
 
 PKGS     := libssh2 libcrypto libzmq libsodium msgpack libcurl yaml-0.1 jansson sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -65,7 +65,9 @@ ALL_LIBS   := $(LIB_COORD) $(LIB_AGENT) $(LIB_INV) $(LIB_PROTO) $(LIB_COMMON)
 DROVER    := $(BUILD)/drover
 AGENT_BIN := $(BUILD)/drover-agent
 DEMO_APP  := $(BUILD)/demo-app
-BINS      := $(DROVER) $(DEMO_APP) \
+# a command over coordinator/etcd.c for tests/integration/test_etcd_client.sh
+ETCD_CLIENT := $(BUILD)/tests/etcd-client
+BINS      := $(DROVER) $(DEMO_APP) $(ETCD_CLIENT) \
 	$(if $(wildcard agent/main.c),$(AGENT_BIN))
 
 UNIT_SRC   := $(sort $(wildcard tests/unit/*/test_*.c))
@@ -139,6 +141,11 @@ $(AGENT_BIN): $(call obj,agent/main.c) $(ALL_LIBS)
 $(DEMO_APP): $(call obj,examples/demo-app/demo_app.c)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+$(ETCD_CLIENT): $(call obj,tests/integration/etcd_client.c) $(ALL_LIBS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(ALL_LIBS)
 	@mkdir -p $(@D)
