@@ -44,6 +44,12 @@ enum err_code err_set(struct err *e, enum err_code c, const char *fmt, ...)
     return c;
 }
 
+enum err_code err_vsetf(struct err *e, enum err_code c, const char *fmt,
+                        va_list ap)
+{
+    return err_vset(e, c, 0, fmt, ap);
+}
+
 enum err_code err_sys(struct err *e, const char *fmt, ...)
 {
     int saved = errno;

@@ -4,6 +4,7 @@
 #ifndef DROVER_ERR_H
 #define DROVER_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #define ERR_CODES(X)                                                           \
@@ -46,6 +47,10 @@ struct err {
  * Returns c, so `return err_set(e, ERR_PARSE, "...")` reads naturally. */
 enum err_code err_set(struct err *e, enum err_code c, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* err_set with a va_list, for functions that take a format themselves. */
+enum err_code err_vsetf(struct err *e, enum err_code c, const char *fmt,
+                        va_list ap) __attribute__((format(printf, 3, 0)));
 
 /* err_set(ERR_SYS) with ": strerror(errno)" appended; keeps errno. */
 enum err_code err_sys(struct err *e, const char *fmt, ...)

@@ -234,19 +234,17 @@ static void agentconn_fail(struct agentconn *c, enum err_code code,
                            const char *fmt, ...)
 {
     struct err e = {0};
-    char msg[ERR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    err_vsetf(&e, code, fmt, ap);
     va_end(ap);
-    err_set(&e, code, "%s", msg);
     enum agentconn_state was = c->state;
     agentconn_unqueue(c);
     agentconn_state(c, AC_DEAD);
     loop_timer_stop(c->t->loop, &c->t_connect);
     loop_timer_stop(c->t->loop, &c->t_beat);
     agentconn_disconnect(c);
-    log_warn("host=%s agent: %s", c->name, msg);
+    log_warn("host=%s agent: %s", c->name, e.msg);
     agentconn_hs_done(c);
     c->dead = e;
     if (!c->opened_reported) {

@@ -223,12 +223,10 @@ static void ssh_conn_fail_open(struct ssh_conn *c, enum err_code code,
                                const char *fmt, ...)
 {
     struct err e = {0};
-    char msg[ERR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    err_vsetf(&e, code, fmt, ap);
     va_end(ap);
-    err_set(&e, code, "%s", msg);
     ssh_session_drop(c);
     if (c->has_slot)
         ssh_target_release(c);
