@@ -46,7 +46,8 @@ struct check_kind {
      * first template that fails. */
     bool (*render)(struct rollout_scope *s, const struct plan_check *c,
                    struct rollout_check *rc, struct err *te, const char **why);
-    /* Free rc->host (NULL is a no-op). */
+    /* Free rc->host (NULL is a no-op); NULL: the kind renders nothing
+     * that needs freeing. */
     void (*free_host)(void *host);
 
     /* `drover plan`: the check in words (after "    LABEL: "), then its

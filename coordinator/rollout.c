@@ -352,7 +352,7 @@ static void rollout_cmds_free_one(struct rollout_cmd *c)
 static void rollout_checks_free(struct rollout_check *c, size_t n)
 {
     for (size_t i = 0; c != NULL && i < n; i++)
-        if (c[i].check != NULL)
+        if (c[i].check != NULL && c[i].check->kind->free_host != NULL)
             c[i].check->kind->free_host(c[i].host);
     free(c);
 }
